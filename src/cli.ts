@@ -1,0 +1,259 @@
+/**
+ * Composition root: parses argv, runs one command, and is the only place that turns errors into
+ * exit codes (0 ok, 1 failure, 2 usage).
+ */
+import { readFileSync, existsSync, statSync, openSync, readSync, closeSync, watch, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { z } from 'zod';
+import { ExitCode, HornetsError, QueueError, errorMessage } from './errors.js';
+import { stdio, json, table, type Output } from './cli/output.js';
+import { initProject } from './cli/init.js';
+import {
+  cancelCommand,
+  dlqCommand,
+  exportCommand,
+  importCommand,
+  listCommand,
+  retryCommand,
+  sendCommand,
+  showCommand,
+  statsCommand,
+  whyCommand,
+  type GlobalOptions,
+} from './cli/queue-commands.js';
+import { loadProject, loadProfiles } from './config/load.js';
+import { builtinProfilesDir, packageRoot } from './config/paths.js';
+import { hornetsConfigSchema, profileSchema } from './config/schema.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function jsonSchemas(): { hornets: unknown; profile: unknown } {
+  // `io: 'input'`: editors check what users write, where defaulted keys are optional.
+  return {
+    hornets: { title: 'hornets.json', ...z.toJSONSchema(hornetsConfigSchema, { io: 'input', unrepresentable: 'any' }) },
+    profile: { title: 'hornets-tui agent profile', ...z.toJSONSchema(profileSchema, { io: 'input', unrepresentable: 'any' }) },
+  };
+}
+
+function globals(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals() as GlobalOptions;
+}
+
+function tailFile(o: Output, file: string, lines: number, follow: boolean): Promise<void> {
+  if (!existsSync(file)) {
+    o.err(`no log file yet at ${file}`);
+    return Promise.resolve();
+  }
+  const text = readFileSync(file, 'utf8');
+  const all = text.split('\n').filter(Boolean);
+  for (const l of all.slice(-lines)) o.out(l);
+  if (!follow) return Promise.resolve();
+  let offset = statSync(file).size;
+  return new Promise(() => {
+    watch(file, () => {
+      const size = statSync(file).size;
+      if (size <= offset) {
+        offset = size;
+        return;
+      }
+      const fd = openSync(file, 'r');
+      const buf = Buffer.alloc(size - offset);
+      readSync(fd, buf, 0, buf.length, offset);
+      closeSync(fd);
+      offset = size;
+      process.stdout.write(buf);
+    });
+  });
+}
+
+export function buildProgram(o: Output = stdio): Command {
+  const program = new Command('hornets-tui')
+    .description('tmux-native orchestrator for teams of AI coding agents')
+    .version(version(), '-V, --version')
+    .option('-c, --config <file>', 'hornets.json to use (default: found by walking up from the current directory; env HORNETS_CONFIG)')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
+    .exitOverride();
+
+  program
+    .command('init')
+    .description('write a starter hornets.json (a demo team by default) and create the .hornets/ state dir')
+    .option('--dir <dir>', 'project directory', '.')
+    .option('--project <name>', 'project name (default: the directory name)')
+    .option('--agents <names>', 'comma-separated agent names', 'marie,anga,fabien')
+    .option('--profile <profile>', 'profile for every agent', 'demo')
+    .option('--force', 'overwrite an existing hornets.json')
+    .option('--json', 'print the result as JSON')
+    .action((opts: { dir: string; project?: string; agents: string; profile: string; force?: boolean; json?: boolean }) => {
+      const r = initProject({ dir: opts.dir, project: opts.project, agents: opts.agents.split(',').map((s) => s.trim()).filter(Boolean), profile: opts.profile, force: opts.force });
+      if (opts.json) return json(o, r);
+      o.out(`wrote ${r.configPath}`);
+      for (const c of r.created.slice(1)) o.out(`created ${c}`);
+      o.out('next: hornets-tui send marie "hello"   then   hornets-tui queue list');
+    });
+
+  program
+    .command('send')
+    .description('queue a message for an agent ("-" reads the text from stdin)')
+    .argument('<agent>', 'agent name from hornets.json')
+    .argument('[text...]', 'message text, or - for stdin')
+    .option('-p, --priority <n>', '0–200 or low|normal|high|critical|emergency (default from hornets.json)')
+    .option('-k, --key <key>', 'idempotency key: a second send with the same key is a no-op')
+    .option('-t, --ttl <duration>', 'drop the message if not delivered within this time (30s, 5m, 2h, 1d)')
+    .option('--from <sender>', 'who sends it (shown to the agent)')
+    .option('--json', 'print the result as JSON')
+    .action((agent: string, words: string[], opts, cmd: Command) => sendCommand(o, globals(cmd), agent, words, opts));
+
+  const queue = program.command('queue').description('inspect and manage the message queue');
+  queue
+    .command('list')
+    .alias('ls')
+    .description('messages in delivery order (pending ones by default)')
+    .argument('[agent]', 'only this agent')
+    .option('-s, --state <states>', 'comma-separated states (pending, queued, leased, delivered, confirmed, failed, dead, expired, cancelled)')
+    .option('-a, --all', 'every state')
+    .option('-n, --limit <n>', 'at most this many', '200')
+    .option('--json', 'print JSON')
+    .action((agent: string | undefined, opts, cmd: Command) => listCommand(o, globals(cmd), agent, opts));
+  queue
+    .command('stats')
+    .description('counts per agent and state')
+    .option('--json', 'print JSON')
+    .action((opts, cmd: Command) => statsCommand(o, globals(cmd), opts));
+  queue
+    .command('show')
+    .description('one message with its full history')
+    .argument('<id>', 'message id or a unique prefix (4+ characters)')
+    .option('--json', 'print JSON')
+    .action((id: string, opts, cmd: Command) => showCommand(o, globals(cmd), id, opts));
+  queue
+    .command('why')
+    .description('one line: why the message is where it is')
+    .argument('<id>', 'message id or a unique prefix')
+    .option('--json', 'print JSON')
+    .action((id: string, opts, cmd: Command) => whyCommand(o, globals(cmd), id, opts));
+  queue
+    .command('cancel')
+    .description('cancel pending messages (all or nothing)')
+    .argument('<ids...>', 'message ids')
+    .option('-r, --reason <text>', 'why (kept in the history)')
+    .option('--json', 'print JSON')
+    .action((ids: string[], opts, cmd: Command) => cancelCommand(o, globals(cmd), ids, opts));
+  queue
+    .command('retry')
+    .description('send dead, failed, expired or cancelled messages again with a fresh attempt budget')
+    .argument('<ids...>', 'message ids')
+    .option('--json', 'print JSON')
+    .action((ids: string[], opts, cmd: Command) => retryCommand(o, globals(cmd), ids, opts));
+  queue
+    .command('dlq')
+    .description('the dead-letter queue, with reasons')
+    .argument('[agent]', 'only this agent')
+    .option('-n, --limit <n>', 'at most this many', '200')
+    .option('--json', 'print JSON')
+    .action((agent: string | undefined, opts, cmd: Command) => dlqCommand(o, globals(cmd), agent, opts));
+  queue
+    .command('export')
+    .description('write pending messages as JSON lines (stdout by default)')
+    .option('--agent <agent>', 'only this agent')
+    .option('-o, --output <file>', 'write to a file (mode 0600)')
+    .action((opts, cmd: Command) => exportCommand(o, globals(cmd), opts));
+  queue
+    .command('import')
+    .description('import messages written by `queue export`; nothing is imported if any line is bad, unless --partial')
+    .argument('<file>', 'JSON lines file, or - for stdin')
+    .option('--partial', 'import the good lines even if some are bad')
+    .option('--json', 'print JSON')
+    .action((file: string, opts, cmd: Command) => importCommand(o, globals(cmd), file, opts));
+
+  const config = program.command('config').description('check and document hornets.json');
+  config
+    .command('validate')
+    .description('load hornets.json and its profiles; report every problem')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }, cmd: Command) => {
+      const project = loadProject({ configPath: globals(cmd).config });
+      if (opts.json) return json(o, { ok: true, configPath: project.configPath, agents: project.config.agents.map((a) => a.name), stateDir: project.paths.root });
+      o.out(`${project.configPath}: ok (${project.config.agents.length} agents: ${project.config.agents.map((a) => `${a.name}/${a.profile}`).join(', ')})`);
+    });
+  config
+    .command('show')
+    .description('the effective configuration, defaults filled in')
+    .action((_opts, cmd: Command) => json(o, loadProject({ configPath: globals(cmd).config }).config));
+  config
+    .command('schema')
+    .description('print the JSON Schema of hornets.json (or of a profile) for editors')
+    .option('--profile', 'the profile schema instead')
+    .option('-o, --output <file>', 'write to a file')
+    .action((opts: { profile?: boolean; output?: string }) => {
+      const schemas = jsonSchemas();
+      const text = `${JSON.stringify(opts.profile ? schemas.profile : schemas.hornets, null, 2)}\n`;
+      if (opts.output) writeFileSync(opts.output, text);
+      else process.stdout.write(text);
+    });
+
+  const profiles = program.command('profiles').description('agent profiles');
+  profiles
+    .command('list')
+    .description('built-in profiles and the project ones')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }, cmd: Command) => {
+      let map;
+      try {
+        map = loadProject({ configPath: globals(cmd).config }).profiles;
+      } catch {
+        map = loadProfiles([builtinProfilesDir()]);
+      }
+      const list = [...map.values()];
+      if (opts.json) return json(o, list);
+      o.out(table(['NAME', 'DELIVERY', 'HOOKS', 'COMMAND', 'DESCRIPTION'], list.map((p) => [p.name, p.delivery, p.hooks.kind, p.command.join(' '), p.description])));
+    });
+
+  program
+    .command('logs')
+    .description('show the log file (.hornets/logs/hornets.log)')
+    .option('-n, --lines <n>', 'last n lines', '50')
+    .option('-f, --follow', 'keep printing new lines')
+    .action(async (opts: { lines: string; follow?: boolean }, cmd: Command) => {
+      const project = loadProject({ configPath: globals(cmd).config });
+      await tailFile(o, project.paths.logFile, Number(opts.lines) || 50, Boolean(opts.follow));
+    });
+
+  program.addOption(new Option('--headless', 'run the engine without the console (not available yet)').hideHelp());
+  program.action(() => {
+    program.outputHelp();
+  });
+  return program;
+}
+
+/** Entry point used by bin/hornets-tui.js. Sets process.exitCode; never calls process.exit mid-write. */
+export async function run(argv: string[], o: Output = stdio): Promise<number> {
+  const program = buildProgram(o);
+  let code: number = ExitCode.ok;
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    code = exitCodeFor(err, o);
+  }
+  process.exitCode = code;
+  return code;
+}
+
+function exitCodeFor(err: unknown, o: Output): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+    return ExitCode.usage; // commander already printed the message
+  }
+  if (err instanceof QueueError && err.details?.reported) return err.exitCode;
+  if (err instanceof HornetsError) {
+    o.err(`hornets-tui: ${err.message}`);
+    return err.exitCode;
+  }
+  o.err(`hornets-tui: unexpected error: ${errorMessage(err)}`);
+  if (process.env.HORNETS_DEBUG && err instanceof Error && err.stack) o.err(err.stack);
+  return ExitCode.failure;
+}

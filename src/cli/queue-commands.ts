@@ -1,0 +1,207 @@
+/** `send` and `queue …` command handlers. Each opens the project, does one thing, closes. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { QueueError, UsageError } from '../errors.js';
+import { isMessageState, messageStates, pendingStates, type Message, type MessageState } from '../domain/message.js';
+import { parsePriority } from '../domain/priority.js';
+import { parseDuration } from '../domain/duration.js';
+import { openProject, type ProjectContext } from '../services/context.js';
+import { QueueService } from '../services/queue-service.js';
+import { age, json, preview, table, type Output } from './output.js';
+
+export interface GlobalOptions {
+  config?: string;
+}
+
+async function withService<T>(g: GlobalOptions, fn: (svc: QueueService, ctx: ProjectContext) => Promise<T>): Promise<T> {
+  const ctx = await openProject({ configPath: g.config });
+  try {
+    return await fn(new QueueService(ctx.project, ctx.store, ctx.log), ctx);
+  } catch (err) {
+    ctx.log.warn({ err: err instanceof Error ? { name: err.name, message: err.message } : String(err) }, 'command failed');
+    throw err;
+  } finally {
+    await ctx.close();
+  }
+}
+
+export function readStdin(): string {
+  try {
+    return readFileSync(0, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EAGAIN') throw new UsageError('stdin is not readable; pipe the message in or pass it as an argument');
+    throw err;
+  }
+}
+
+/** `echo text | send agent -` should queue "text", not "text\n". */
+function stripFinalNewline(s: string): string {
+  return s.endsWith('\r\n') ? s.slice(0, -2) : s.endsWith('\n') ? s.slice(0, -1) : s;
+}
+
+export interface SendCliOptions {
+  priority?: string;
+  key?: string;
+  ttl?: string;
+  from?: string;
+  json?: boolean;
+}
+
+export async function sendCommand(o: Output, g: GlobalOptions, agent: string, words: string[], opts: SendCliOptions): Promise<void> {
+  let body: string;
+  if (words.length === 1 && words[0] === '-') body = stripFinalNewline(readStdin());
+  else if (words.length === 0) {
+    if (process.stdin.isTTY) throw new UsageError('no message text: give it as arguments, or "-" to read it from stdin');
+    body = stripFinalNewline(readStdin());
+  } else body = words.join(' ');
+  const priority = opts.priority !== undefined ? parsePriority(opts.priority) : undefined;
+  const ttlMs = opts.ttl !== undefined ? parseDuration(opts.ttl, 'ttl') : undefined;
+  const r = await withService(g, (svc) => svc.send(agent, body, { priority, key: opts.key, ttlMs, sender: opts.from ?? 'cli' }));
+  if (opts.json) {
+    json(o, { id: r.message.id, agent, created: r.created, state: r.message.state, priority: r.message.priority, ahead: r.ahead });
+    return;
+  }
+  if (r.created) o.out(`queued ${r.message.id} for ${agent} (priority ${r.message.priority}, ${r.ahead === 0 ? 'next in line' : `${r.ahead} ahead`})`);
+  else o.out(`already queued as ${r.message.id} for ${agent} (same key "${opts.key}"; state ${r.message.state})`);
+}
+
+function parseStates(spec: string | undefined, all: boolean | undefined): MessageState[] | undefined {
+  if (all) return [...messageStates];
+  if (!spec) return undefined;
+  const states = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const s of states) {
+    if (s === 'pending') continue;
+    if (!isMessageState(s)) throw new UsageError(`unknown state "${s}" (one of: pending, ${messageStates.join(', ')})`);
+  }
+  return [...new Set(states.flatMap((s) => (s === 'pending' ? [...pendingStates] : [s as MessageState])))];
+}
+
+function parseLimit(v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`invalid --limit "${v}": expected a positive integer`);
+  return n;
+}
+
+function messageRows(messages: Message[], now: number): string[][] {
+  return messages.map((m) => [m.id, m.agent, String(m.priority), m.state, `${m.attempts}/${m.maxAttempts}`, age(m.createdAt, now), preview(m.body)]);
+}
+
+export async function listCommand(o: Output, g: GlobalOptions, agent: string | undefined, opts: { state?: string; all?: boolean; limit?: string; json?: boolean }): Promise<void> {
+  const states = parseStates(opts.state, opts.all);
+  const limit = parseLimit(opts.limit, 200);
+  const messages = await withService(g, (svc) => svc.list({ agent, states, limit }));
+  if (opts.json) return json(o, messages);
+  if (messages.length === 0) {
+    o.out(`no ${states ? states.join('/') : 'pending'} messages${agent ? ` for ${agent}` : ''}`);
+    return;
+  }
+  o.out(table(['ID', 'AGENT', 'PRI', 'STATE', 'TRIES', 'AGE', 'TEXT'], messageRows(messages, Date.now())));
+}
+
+export async function statsCommand(o: Output, g: GlobalOptions, opts: { json?: boolean }): Promise<void> {
+  const stats = await withService(g, (svc) => svc.stats());
+  if (opts.json) return json(o, stats);
+  const now = Date.now();
+  const rows = stats.agents.map((a) => [
+    a.agent,
+    String(a.counts.queued + a.counts.failed),
+    String(a.counts.leased + a.counts.delivered),
+    String(a.counts.confirmed),
+    String(a.counts.dead),
+    String(a.counts.expired + a.counts.cancelled),
+    a.oldestWaitingAt !== null ? age(a.oldestWaitingAt, now) : '-',
+  ]);
+  o.out(table(['AGENT', 'WAITING', 'IN-FLIGHT', 'CONFIRMED', 'DEAD', 'EXPIRED/CANCELLED', 'OLDEST WAITING'], rows));
+}
+
+export async function showCommand(o: Output, g: GlobalOptions, id: string, opts: { json?: boolean }): Promise<void> {
+  const { message, events, why } = await withService(g, async (svc, ctx) => {
+    const message = await ctx.store.get(id);
+    return { message, events: await ctx.store.events({ messageId: message.id }), why: (await svc.explain(message.id)).why };
+  });
+  if (opts.json) return json(o, { message, why, events });
+  const lines = [
+    `id:        ${message.id}`,
+    `agent:     ${message.agent}`,
+    `state:     ${message.state}`,
+    `priority:  ${message.priority}`,
+    `attempts:  ${message.attempts}/${message.maxAttempts}${message.redeliveries ? `, ${message.redeliveries} redeliveries` : ''}`,
+    `sender:    ${message.sender ?? '-'}`,
+    `key:       ${message.key ?? '-'}`,
+    `created:   ${new Date(message.createdAt).toISOString()}`,
+    `expires:   ${message.expiresAt !== null ? new Date(message.expiresAt).toISOString() : 'never'}`,
+    `why:       ${why}`,
+    '',
+    preview(message.body, 2000),
+    '',
+    'history:',
+    ...events.map((e) => `  ${new Date(e.ts).toISOString()}  ${e.kind.padEnd(14)} ${e.fromState ?? ''}${e.fromState || e.toState ? ' -> ' : ''}${e.toState ?? ''}${e.detail ? `  ${JSON.stringify(e.detail)}` : ''}`),
+  ];
+  o.out(lines.join('\n'));
+}
+
+export async function whyCommand(o: Output, g: GlobalOptions, id: string, opts: { json?: boolean }): Promise<void> {
+  const e = await withService(g, (svc) => svc.explain(id));
+  if (opts.json) return json(o, e);
+  o.out(`${e.id}: ${e.why}`);
+}
+
+export async function cancelCommand(o: Output, g: GlobalOptions, ids: string[], opts: { reason?: string; json?: boolean }): Promise<void> {
+  const reason = opts.reason ?? 'cancelled from the CLI';
+  const done = await withService(g, (_svc, ctx) => ctx.store.cancel(ids, reason));
+  if (opts.json) return json(o, done.map((m) => ({ id: m.id, state: m.state })));
+  for (const m of done) o.out(`cancelled ${m.id} (${m.agent})`);
+}
+
+export async function retryCommand(o: Output, g: GlobalOptions, ids: string[], opts: { json?: boolean }): Promise<void> {
+  const done = await withService(g, (_svc, ctx) => ctx.store.retry(ids));
+  if (opts.json) return json(o, done.map((m) => ({ id: m.id, state: m.state })));
+  for (const m of done) o.out(`requeued ${m.id} for ${m.agent} (fresh ${m.maxAttempts} attempts)`);
+}
+
+export async function dlqCommand(o: Output, g: GlobalOptions, agent: string | undefined, opts: { limit?: string; json?: boolean }): Promise<void> {
+  const limit = parseLimit(opts.limit, 200);
+  const dead = await withService(g, (svc) => svc.list({ agent, states: ['dead'], limit }));
+  if (opts.json) return json(o, dead);
+  if (dead.length === 0) {
+    o.out(`dead-letter queue is empty${agent ? ` for ${agent}` : ''}`);
+    return;
+  }
+  const now = Date.now();
+  o.out(table(['ID', 'AGENT', 'PRI', 'DIED', 'REASON', 'TEXT'], dead.map((m) => [m.id, m.agent, String(m.priority), `${age(m.updatedAt, now)} ago`, preview(m.deadReason ?? m.lastError ?? '-', 60), preview(m.body, 40)])));
+}
+
+export async function exportCommand(o: Output, g: GlobalOptions, opts: { agent?: string; output?: string }): Promise<void> {
+  const { text, count } = await withService(g, (svc) => svc.exportPending(opts.agent));
+  if (opts.output && opts.output !== '-') {
+    writeFileSync(opts.output, text, { mode: 0o600 });
+    o.err(`exported ${count} pending message${count === 1 ? '' : 's'} to ${opts.output}`);
+  } else {
+    process.stdout.write(text);
+  }
+}
+
+export async function importCommand(o: Output, g: GlobalOptions, file: string, opts: { partial?: boolean; json?: boolean }): Promise<void> {
+  let text: string;
+  if (file === '-') text = readStdin();
+  else {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+    }
+  }
+  const r = await withService(g, (svc) => svc.importText(text, { partial: opts.partial }));
+  if (opts.json) json(o, r);
+  else {
+    for (const x of r.rejected) o.err(`line ${x.line}: ${x.message}`);
+    if (r.rejected.length > 0 && !opts.partial) {
+      o.err(`nothing imported: ${r.rejected.length} bad line${r.rejected.length === 1 ? '' : 's'} (fix them, or pass --partial to import the good ones)`);
+    } else {
+      o.out(`imported ${r.imported}, skipped ${r.skipped.length} already present${r.rejected.length ? `, rejected ${r.rejected.length}` : ''}`);
+    }
+  }
+  if (r.rejected.length > 0) {
+    throw new QueueError('import_invalid', `${r.rejected.length} line(s) rejected`, { rejected: r.rejected.length, reported: true });
+  }
+}

@@ -1,0 +1,81 @@
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const CONFIG_FILE = 'hornets.json';
+export const STATE_DIR = '.hornets';
+
+/** The package root (where profiles/ and schema/ live), from dist/src/config/ or src/config/. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'profiles'))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('cannot locate the hornets-tui package root (profiles/ missing)');
+}
+
+export function builtinProfilesDir(): string {
+  return join(packageRoot(), 'profiles');
+}
+
+/** Walks up from `start` to the nearest hornets.json. */
+export function findConfig(start: string): string | null {
+  let dir = resolve(start);
+  for (;;) {
+    const candidate = join(dir, CONFIG_FILE);
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) return null;
+    dir = parent;
+  }
+}
+
+export interface StatePaths {
+  root: string;
+  db: string;
+  logs: string;
+  logFile: string;
+  triggers: string;
+  tasks: string;
+  results: string;
+  dlq: string;
+  pipes: string;
+  heartbeats: string;
+  worktrees: string;
+}
+
+export function statePaths(stateDir: string): StatePaths {
+  return {
+    root: stateDir,
+    db: join(stateDir, 'hornets.db'),
+    logs: join(stateDir, 'logs'),
+    logFile: join(stateDir, 'logs', 'hornets.log'),
+    triggers: join(stateDir, 'triggers'),
+    tasks: join(stateDir, 'tasks'),
+    results: join(stateDir, 'results'),
+    dlq: join(stateDir, 'dlq'),
+    pipes: join(stateDir, 'pipes'),
+    heartbeats: join(stateDir, 'heartbeats'),
+    worktrees: join(stateDir, 'worktrees'),
+  };
+}
+
+/** `HORNETS_HOME` wins; otherwise `.hornets/` beside hornets.json. */
+export function resolveStateDir(configPath: string, env: NodeJS.ProcessEnv = process.env): string {
+  const override = env.HORNETS_HOME;
+  if (override && override.trim() !== '') return resolve(override);
+  return join(dirname(configPath), STATE_DIR);
+}
+
+/** Creates a private (0700) directory, tightening an existing one that is group/world accessible. */
+export function ensurePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const mode = statSync(dir).mode & 0o777;
+  if ((mode & 0o077) !== 0) chmodSync(dir, 0o700);
+}
+
+export function ensureStateDirs(paths: StatePaths): void {
+  ensurePrivateDir(paths.root);
+  for (const d of [paths.logs, paths.triggers, paths.tasks, paths.results, paths.dlq, paths.pipes, paths.heartbeats]) ensurePrivateDir(d);
+}

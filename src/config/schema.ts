@@ -1,0 +1,152 @@
+/** zod schemas for hornets.json and agent profiles; the JSON Schema files in schema/ are generated from these. */
+import { z } from 'zod';
+import { PRIORITY_MAX, PRIORITY_MIN } from '../domain/priority.js';
+import { parseDuration } from '../domain/duration.js';
+
+/** Agent names become tmux window names, branch names and directory names: keep them boring. */
+export const AGENT_NAME_RE = /^[a-z][a-z0-9_-]{0,31}$/;
+export const agentNameRule =
+  'lower-case letter first, then lower-case letters, digits, "-" or "_", at most 32 characters (it names a tmux window, a git branch and a directory)';
+
+const agentName = z.string().regex(AGENT_NAME_RE, { message: `invalid agent name: ${agentNameRule}` });
+
+const duration = z
+  .union([z.string(), z.number().positive()])
+  .refine(
+    (v) => {
+      if (typeof v === 'number') return true;
+      try {
+        parseDuration(v);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'expected a duration such as "30s", "5m", "2h", "1d" or a number of seconds' },
+  )
+  .describe('Duration: "500ms", "30s", "5m", "2h", "1d", "1h30m" or a number of seconds');
+
+export function durationMs(v: string | number): number {
+  return typeof v === 'number' ? Math.round(v * 1000) : parseDuration(v);
+}
+
+const priority = z.number().int().min(PRIORITY_MIN).max(PRIORITY_MAX).describe('0–9 normal, 10–49 high, 50–99 critical, 100+ emergency/system, 200 rebrief');
+
+export const queueConfigSchema = z
+  .object({
+    maxDepth: z.number().int().min(1).max(1_000_000).default(10_000).describe('Pending messages allowed per agent'),
+    maxBodyKiB: z.number().int().min(1).max(4096).default(256).describe('Largest message accepted, in KiB'),
+    maxAttempts: z.number().int().min(1).max(100).default(5).describe('Delivery attempts before a message is dead-lettered'),
+    retryBackoff: duration.default('2s').describe('First retry delay; doubles per attempt'),
+    retryBackoffMax: duration.default('5m'),
+    leaseTimeout: duration.default('30s').describe('How long a claimed message may stay unacknowledged before it counts as a failed attempt'),
+    synchronous: z
+      .enum(['NORMAL', 'FULL'])
+      .default('NORMAL')
+      .describe('SQLite durability: NORMAL survives process crashes (kill -9); FULL also survives power loss, at a cost per commit'),
+  })
+  .strict();
+
+export const agentConfigSchema = z
+  .object({
+    name: agentName,
+    profile: z.string().min(1).describe('Profile name: a file in profiles/ (built in) or in the project profilesDir'),
+    worktree: z.string().min(1).optional().describe('Existing directory to run the agent in (relative to hornets.json); default: a git worktree per agent'),
+    branch: z.string().min(1).optional().describe('Branch for the agent worktree; default hornets/<name>'),
+    briefing: z.string().min(1).optional().describe('Briefing file (relative to hornets.json) given at session start and in every rebrief'),
+    role: z.string().max(20_000).optional().describe('Role text added to the briefing'),
+    priority: priority.optional().describe('Default priority of messages sent to this agent'),
+    ttl: duration.optional().describe('Default time-to-live of messages sent to this agent'),
+    maxDepth: z.number().int().min(1).max(1_000_000).optional(),
+    env: z.record(z.string(), z.string()).optional().describe('Extra environment for the agent process'),
+  })
+  .strict();
+
+export const hornetsConfigSchema = z
+  .object({
+    $schema: z.string().optional(),
+    project: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, { message: 'project must be lower-case letters, digits, "-" or "_" (at most 40), starting with a letter or digit' })
+      .describe('Project name; names the private tmux server (hornets-<project>)'),
+    profilesDir: z.string().optional().describe('Directory with project profiles (override built-in ones of the same name)'),
+    worktreesDir: z.string().optional().describe('Where agent worktrees are created; default .hornets/worktrees'),
+    defaults: z
+      .object({
+        priority: priority.default(5),
+        ttl: duration.optional(),
+      })
+      .strict()
+      .default({ priority: 5 }),
+    queue: queueConfigSchema.default(() => queueConfigSchema.parse({})),
+    agents: z.array(agentConfigSchema).min(1, { message: 'at least one agent is needed' }),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, number>();
+    cfg.agents.forEach((a, i) => {
+      const first = seen.get(a.name);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['agents', i, 'name'], message: `duplicate agent name "${a.name}" (also agents[${first}])` });
+      } else seen.set(a.name, i);
+    });
+  });
+
+const regexString = z.string().refine(
+  (s) => {
+    try {
+      new RegExp(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'not a valid regular expression' },
+);
+
+export const profileSchema = z
+  .object({
+    $schema: z.string().optional(),
+    name: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/),
+    description: z.string().default(''),
+    command: z.array(z.string().min(1)).min(1).describe('argv of the agent process; never run through a shell'),
+    env: z.record(z.string(), z.string()).default({}),
+    delivery: z
+      .enum(['hooks', 'push', 'hybrid'])
+      .describe('hooks: pull through the agent hooks only; push: type into the pane only; hybrid: pull, plus a push nudge when idle'),
+    hooks: z
+      .object({
+        kind: z.enum(['claude-code', 'codex', 'gemini', 'none']),
+        settingsFile: z.string().optional().describe('Where hook settings are installed, relative to the worktree'),
+      })
+      .strict()
+      .default({ kind: 'none' }),
+    patterns: z
+      .object({
+        idle: z.array(regexString).default([]).describe('Pane text that means the agent waits at its prompt'),
+        busy: z.array(regexString).default([]).describe('Pane text that means the agent is working'),
+        permission: z.array(regexString).default([]).describe('Pane text that means the agent shows a permission prompt (never type then)'),
+        error: z.array(regexString).default([]).describe('Pane text that means the agent hit an error (rate limit, auth, crash)'),
+      })
+      .strict()
+      .default({ idle: [], busy: [], permission: [], error: [] }),
+    resume: z
+      .object({
+        args: z.array(z.string()).describe('Arguments added to resume a session; "{sessionId}" is replaced'),
+      })
+      .strict()
+      .nullable()
+      .default(null),
+    startupTimeout: duration.default('60s'),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.delivery !== 'push' && p.hooks.kind === 'none') {
+      ctx.addIssue({ code: 'custom', path: ['delivery'], message: `delivery "${p.delivery}" needs hooks; set hooks.kind or use delivery "push"` });
+    }
+  });
+
+export type HornetsConfig = z.output<typeof hornetsConfigSchema>;
+export type AgentConfig = z.output<typeof agentConfigSchema>;
+export type QueueConfig = z.output<typeof queueConfigSchema>;
+export type Profile = z.output<typeof profileSchema>;

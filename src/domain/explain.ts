@@ -1,0 +1,54 @@
+/** One line saying why a message is where it is. Pure: the store supplies the facts, the clock is passed in. */
+import type { Message } from './message.js';
+import { formatDuration } from './duration.js';
+
+export interface ExplainFacts {
+  message: Message;
+  /** Waiting messages of the same agent that go first. */
+  ahead: number;
+  agentPaused: boolean;
+  agentState: string | null;
+  now: number;
+}
+
+function at(ts: number, now: number): string {
+  const iso = new Date(ts).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const delta = ts - now;
+  if (Math.abs(delta) < 1000) return `${iso} (now)`;
+  return delta > 0 ? `${iso} (in ${formatDuration(delta)})` : `${iso} (${formatDuration(-delta)} ago)`;
+}
+
+function attempts(m: Message): string {
+  return `attempt ${m.attempts}/${m.maxAttempts}`;
+}
+
+export function explainMessage(f: ExplainFacts): string {
+  const { message: m, now } = f;
+  const who = m.agent;
+  const ttl = m.expiresAt !== null ? `; expires ${at(m.expiresAt, now)}` : '';
+  const redelivery = m.redeliveries > 0 ? ` (redelivery #${m.redeliveries})` : '';
+  switch (m.state) {
+    case 'queued': {
+      const blockers: string[] = [];
+      if (f.agentPaused) blockers.push(`${who} is paused, so nothing is delivered until it is resumed`);
+      else if (m.availableAt > now) blockers.push(`held back until ${at(m.availableAt, now)}`);
+      const position = f.ahead === 0 ? 'next in line' : `${f.ahead} message${f.ahead === 1 ? '' : 's'} ahead of it`;
+      const state = f.agentState && f.agentState !== 'unknown' ? `; ${who} is ${f.agentState}` : '';
+      return `queued for ${who} at priority ${m.priority}${redelivery}, ${position}${blockers.length ? `; ${blockers.join('; ')}` : ''}${state}${ttl}`;
+    }
+    case 'leased':
+      return `being handed to ${who}: leased by ${m.leaseOwner ?? 'unknown'} until ${m.leaseExpiresAt !== null ? at(m.leaseExpiresAt, now) : '?'}, ${attempts(m)}; if not acknowledged by then it counts as a failed attempt`;
+    case 'delivered':
+      return `delivered to ${who}${m.sessionId ? ` (session ${m.sessionId})` : ''} at ${m.deliveredAt !== null ? at(m.deliveredAt, now) : '?'}; waiting for the agent's next event to confirm it is in context (requeued if the session ends first)`;
+    case 'confirmed':
+      return `done: confirmed by ${who}${m.sessionId ? ` (session ${m.sessionId})` : ''} at ${m.confirmedAt !== null ? at(m.confirmedAt, now) : '?'}`;
+    case 'failed':
+      return `${attempts(m)} failed (${m.lastError ?? 'no error recorded'}); ${f.agentPaused ? `${who} is paused` : `retrying ${m.availableAt > now ? `at ${at(m.availableAt, now)}` : 'at the next delivery'}`}${ttl}`;
+    case 'dead':
+      return `dead-lettered at ${at(m.updatedAt, now)}: ${m.deadReason ?? m.lastError ?? 'no reason recorded'}; \`queue retry ${m.id}\` sends it again`;
+    case 'expired':
+      return `expired at ${m.expiresAt !== null ? at(m.expiresAt, now) : at(m.updatedAt, now)} before ${who} took it (TTL ${m.expiresAt !== null ? formatDuration(m.expiresAt - m.createdAt) : '?'}); \`queue retry ${m.id}\` sends it again`;
+    case 'cancelled':
+      return `cancelled at ${at(m.updatedAt, now)}${m.lastError ? `: ${m.lastError}` : ''}`;
+  }
+}

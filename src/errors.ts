@@ -1,0 +1,90 @@
+/**
+ * Typed errors. Only the composition root (cli.ts) turns these into exit codes;
+ * everything below it throws and lets the caller decide.
+ */
+
+export const ExitCode = { ok: 0, failure: 1, usage: 2 } as const;
+
+export abstract class HornetsError extends Error {
+  abstract readonly exitCode: number;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The user asked for something malformed: wrong flag, bad value, unknown agent. */
+export class UsageError extends HornetsError {
+  readonly exitCode = ExitCode.usage;
+}
+
+export interface ConfigIssue {
+  /** JSON path inside the file, e.g. `agents[2].name`; empty for the whole document. */
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends HornetsError {
+  readonly exitCode = ExitCode.failure;
+  constructor(
+    readonly file: string,
+    readonly issues: ConfigIssue[],
+    options?: { cause?: unknown },
+  ) {
+    super(ConfigError.format(file, issues), options);
+  }
+
+  static format(file: string, issues: ConfigIssue[]): string {
+    const lines = issues.map((i) => `  - ${i.path ? `${i.path}: ` : ''}${i.message}`);
+    return `invalid ${file}:\n${lines.join('\n')}`;
+  }
+}
+
+export type QueueErrorCode =
+  | 'unknown_agent'
+  | 'empty_body'
+  | 'body_too_large'
+  | 'invalid_priority'
+  | 'invalid_input'
+  | 'queue_full'
+  | 'not_found'
+  | 'ambiguous_id'
+  | 'invalid_state'
+  | 'not_hornets_db'
+  | 'schema_too_new'
+  | 'read_only'
+  | 'disk_full'
+  | 'busy'
+  | 'corrupt'
+  | 'import_invalid'
+  | 'io';
+
+/** Codes that mean "the caller sent bad input" rather than "the store failed". */
+const usageCodes: ReadonlySet<QueueErrorCode> = new Set([
+  'unknown_agent',
+  'empty_body',
+  'body_too_large',
+  'invalid_priority',
+  'invalid_input',
+  'not_found',
+  'ambiguous_id',
+  'import_invalid',
+]);
+
+export class QueueError extends HornetsError {
+  readonly exitCode: number;
+  constructor(
+    readonly code: QueueErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.exitCode = usageCodes.has(code) ? ExitCode.usage : ExitCode.failure;
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,126 @@
+/**
+ * Versioned schema. Index i holds the SQL that takes `PRAGMA user_version` from i to i+1.
+ * Never edit a shipped migration: append a new one.
+ */
+
+/** 'HRNT' — marks the file as a hornets database so we never migrate someone else's. */
+export const HORNETS_APPLICATION_ID = 0x48524e54;
+
+export const migrations: readonly string[] = [
+  `
+  CREATE TABLE agents (
+    name              TEXT PRIMARY KEY,
+    profile           TEXT NOT NULL,
+    state             TEXT NOT NULL DEFAULT 'unknown',
+    pane_id           TEXT,
+    session_id        TEXT,
+    generation        INTEGER NOT NULL DEFAULT 0,
+    restart_count     INTEGER NOT NULL DEFAULT 0,
+    last_restart      INTEGER,
+    last_error        TEXT,
+    context_preserved INTEGER NOT NULL DEFAULT 0,
+    paused            INTEGER NOT NULL DEFAULT 0,
+    max_depth         INTEGER,
+    last_event_at     INTEGER,
+    -- Maintained by the triggers below so depth checks never scan the queue.
+    pending           INTEGER NOT NULL DEFAULT 0,
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE agent_context (
+    agent             TEXT PRIMARY KEY REFERENCES agents(name) ON DELETE CASCADE,
+    last_briefing     INTEGER,
+    briefing_content  TEXT,
+    activity_summary  TEXT,
+    checkpoint_data   TEXT,
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE messages (
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                TEXT NOT NULL UNIQUE,
+    agent             TEXT NOT NULL REFERENCES agents(name),
+    priority          INTEGER NOT NULL CHECK (priority BETWEEN 0 AND 200),
+    body              TEXT NOT NULL,
+    sender            TEXT,
+    idem_key          TEXT,
+    state             TEXT NOT NULL CHECK (state IN ('queued','leased','delivered','confirmed','failed','dead','expired','cancelled')),
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    max_attempts      INTEGER NOT NULL,
+    available_at      INTEGER NOT NULL,
+    expires_at        INTEGER,
+    lease_token       TEXT,
+    lease_owner       TEXT,
+    lease_expires_at  INTEGER,
+    session_id        TEXT,
+    delivered_at      INTEGER,
+    confirmed_at      INTEGER,
+    redeliveries      INTEGER NOT NULL DEFAULT 0,
+    last_error        TEXT,
+    dead_reason       TEXT,
+    meta              TEXT,
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE UNIQUE INDEX messages_idem ON messages(agent, idem_key) WHERE idem_key IS NOT NULL;
+  -- Delivery order, restricted to what can be claimed: the claim query walks this index in order.
+  CREATE INDEX messages_waiting ON messages(agent, priority DESC, seq) WHERE state IN ('queued','failed');
+  -- Lease tokens embed their expiry, so this one index serves the fenced ack (exact seek on both
+  -- columns) and the expiry sweep (range on the first).
+  CREATE INDEX messages_leased ON messages(lease_expires_at, lease_token) WHERE state = 'leased';
+  -- Only columns that never change, so state transitions do not rewrite this index.
+  CREATE INDEX messages_agent ON messages(agent, seq);
+  CREATE INDEX messages_delivered ON messages(agent, session_id) WHERE state = 'delivered';
+  CREATE INDEX messages_ttl ON messages(agent, expires_at) WHERE expires_at IS NOT NULL AND state IN ('queued','failed');
+
+  CREATE TRIGGER messages_pending_insert AFTER INSERT ON messages
+  WHEN NEW.state IN ('queued','failed','leased','delivered')
+  BEGIN UPDATE agents SET pending = pending + 1 WHERE name = NEW.agent; END;
+
+  CREATE TRIGGER messages_pending_update AFTER UPDATE OF state ON messages
+  WHEN (OLD.state IN ('queued','failed','leased','delivered')) <> (NEW.state IN ('queued','failed','leased','delivered'))
+  BEGIN
+    UPDATE agents SET pending = pending + (CASE WHEN NEW.state IN ('queued','failed','leased','delivered') THEN 1 ELSE -1 END)
+    WHERE name = NEW.agent;
+  END;
+
+  CREATE TRIGGER messages_pending_delete AFTER DELETE ON messages
+  WHEN OLD.state IN ('queued','failed','leased','delivered')
+  BEGIN UPDATE agents SET pending = pending - 1 WHERE name = OLD.agent; END;
+
+  -- Append-only logs: every state change, so "why is this still waiting" always has an answer.
+  -- Message events are clustered by message (WITHOUT ROWID), so logging a transition dirties one page.
+  CREATE TABLE message_events (
+    message_id  TEXT NOT NULL,
+    n           INTEGER NOT NULL,
+    ts          INTEGER NOT NULL,
+    agent       TEXT,
+    kind        TEXT NOT NULL,
+    from_state  TEXT,
+    to_state    TEXT,
+    detail      TEXT,
+    PRIMARY KEY (message_id, n)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE agent_events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts          INTEGER NOT NULL,
+    agent       TEXT,
+    kind        TEXT NOT NULL,
+    from_state  TEXT,
+    to_state    TEXT,
+    detail      TEXT
+  ) STRICT;
+  CREATE INDEX agent_events_agent ON agent_events(agent, id);
+
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) STRICT;
+  `,
+];
+
+export const LATEST_SCHEMA_VERSION = migrations.length;

@@ -1,0 +1,42 @@
+import { QueueError, errorMessage } from '../../errors.js';
+
+interface SqliteLikeError {
+  code?: string;
+  message?: string;
+}
+
+export function sqliteCode(err: unknown): string | undefined {
+  const code = (err as SqliteLikeError | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export function isBusy(err: unknown): boolean {
+  const code = sqliteCode(err);
+  return code === 'SQLITE_BUSY' || code?.startsWith('SQLITE_BUSY_') === true || code === 'SQLITE_LOCKED';
+}
+
+/** Translates a better-sqlite3 error into a QueueError a user can act on; passes QueueErrors through. */
+export function mapSqliteError(err: unknown, dbPath: string): Error {
+  if (err instanceof QueueError) return err;
+  const code = sqliteCode(err) ?? '';
+  const detail = errorMessage(err);
+  if (code === 'SQLITE_NOTADB') {
+    return new QueueError('not_hornets_db', `${dbPath} is not a hornets database (not an SQLite file)`, { path: dbPath }, { cause: err });
+  }
+  if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_AUTH') {
+    return new QueueError('read_only', `cannot write ${dbPath}: the database or its directory is read-only (${detail})`, { path: dbPath }, { cause: err });
+  }
+  if (code === 'SQLITE_FULL') {
+    return new QueueError('disk_full', `cannot write ${dbPath}: the disk is full (nothing was changed)`, { path: dbPath }, { cause: err });
+  }
+  if (code.startsWith('SQLITE_CORRUPT')) {
+    return new QueueError('corrupt', `${dbPath} is corrupt (${detail}); restore it from a backup or \`queue export\` file`, { path: dbPath }, { cause: err });
+  }
+  if (isBusy(err)) {
+    return new QueueError('busy', `${dbPath} stayed locked by another process for too long (${detail})`, { path: dbPath }, { cause: err });
+  }
+  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_IOERR')) {
+    return new QueueError('io', `cannot open or write ${dbPath} (${detail})`, { path: dbPath }, { cause: err });
+  }
+  return err instanceof Error ? err : new Error(detail);
+}

@@ -1,0 +1,917 @@
+/**
+ * SQLite implementation of MessageStore: the only module family that imports better-sqlite3.
+ *
+ * Every write runs in one `BEGIN IMMEDIATE` transaction so that concurrent writers (hooks, the
+ * daemon, the CLI) serialise on SQLite's write lock instead of failing on a read->write upgrade.
+ */
+import Database from 'better-sqlite3';
+import { closeSync, existsSync, openSync, readSync, statSync, chmodSync } from 'node:fs';
+import { QueueError } from '../../errors.js';
+import type { EnqueueInput, ExportedMessage, Message, MessageState, QueueEvent } from '../../domain/message.js';
+import { messageStates, pendingStates, terminalStates } from '../../domain/message.js';
+import { retryDelayMs } from '../../domain/retry.js';
+import { isValidPriority } from '../../domain/priority.js';
+import { randomId } from '../../util/ids.js';
+import {
+  defaultQueueLimits,
+  type AckOptions,
+  type AgentContext,
+  type AgentContextPatch,
+  type AgentPatch,
+  type AgentQueueStats,
+  type AgentRecord,
+  type AgentRegistration,
+  type ClaimOptions,
+  type EnqueueResult,
+  type ExplainContext,
+  type FailOptions,
+  type ImportIssue,
+  type ImportRecord,
+  type ImportResult,
+  type LeaseRef,
+  type MessageFilter,
+  type MessageStore,
+  type QueueLimits,
+  type QueueStats,
+  type RecordEventInput,
+  type StoreOptions,
+  type SweepResult,
+} from '../store.js';
+import { normalizeEnqueue, queueFullError, type NormalizedEnqueue } from '../validate.js';
+import { HORNETS_APPLICATION_ID, LATEST_SCHEMA_VERSION, migrations } from './migrations.js';
+import { isBusy, mapSqliteError } from './sqlite-errors.js';
+import {
+  toAgent,
+  toAgentContext,
+  toEvent,
+  toExported,
+  toMessage,
+  type AgentContextRow,
+  type AgentRow,
+  type EventRow,
+  type MessageRow,
+} from './rows.js';
+
+type DB = Database.Database;
+type Stmt = Database.Statement;
+
+export interface SqliteStoreOptions extends StoreOptions {
+  /** NORMAL (default): durable across process crashes, may lose the last commits on power loss. FULL: fsync every commit. */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** How long one statement waits for another process's write lock (ms). */
+  busyTimeoutMs?: number;
+  /** Total time a write keeps retrying on SQLITE_BUSY before giving up (ms). */
+  busyRetryMs?: number;
+}
+
+const SQLITE_HEADER = 'SQLite format 3\0';
+const PENDING_SQL = `('queued','failed','leased','delivered')`;
+const MIN_PREFIX = 4;
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+function sleepSync(ms: number): void {
+  Atomics.wait(sleepCell, 0, 0, ms);
+}
+
+/** Refuses files that are not SQLite before better-sqlite3 can touch them. */
+function checkHeader(path: string): void {
+  if (!existsSync(path)) return;
+  const size = statSync(path).size;
+  if (size === 0) return;
+  if (size < 100) throw new QueueError('not_hornets_db', `${path} is not a hornets database (file is truncated or not SQLite)`, { path });
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(16);
+    readSync(fd, buf, 0, 16, 0);
+    if (buf.toString('latin1') !== SQLITE_HEADER) {
+      throw new QueueError('not_hornets_db', `${path} is not a hornets database (not an SQLite file)`, { path });
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Creates the file 0600 ourselves: SQLite would use the umask, and -wal/-shm inherit the db file's mode. */
+function ensurePrivateFile(path: string): void {
+  if (path === ':memory:' || path.startsWith('file:')) return;
+  if (!existsSync(path)) {
+    closeSync(openSync(path, 'a', 0o600));
+    return;
+  }
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    try {
+      chmodSync(path, 0o600);
+    } catch {
+      // Not ours to fix (another owner); opening still works and the caller's logs say so.
+    }
+  }
+}
+
+export async function openSqliteStore(path: string, options: SqliteStoreOptions = {}): Promise<SqliteMessageStore> {
+  return SqliteMessageStore.open(path, options);
+}
+
+export class SqliteMessageStore implements MessageStore {
+  readonly backend = 'sqlite';
+  private readonly clock: () => number;
+  private readonly random: () => number;
+  private readonly limits: QueueLimits;
+  private readonly busyRetryMs: number;
+  private readonly txn: Database.Transaction<(fn: () => unknown) => unknown>;
+  private readonly stmts: ReturnType<typeof prepareStatements>;
+  private readonly dynamic = new Map<string, Stmt>();
+  private closed = false;
+
+  private constructor(
+    private readonly db: DB,
+    readonly path: string,
+    options: SqliteStoreOptions,
+  ) {
+    this.clock = options.clock ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.limits = { ...defaultQueueLimits, ...options.limits };
+    this.busyRetryMs = options.busyRetryMs ?? 30_000;
+    this.txn = db.transaction((fn: () => unknown) => fn());
+    this.stmts = prepareStatements(db);
+  }
+
+  static open(path: string, options: SqliteStoreOptions = {}): SqliteMessageStore {
+    checkHeader(path);
+    let db: DB | undefined;
+    try {
+      ensurePrivateFile(path);
+      db = new Database(path, { timeout: options.busyTimeoutMs ?? 5_000 });
+      const database = db;
+      const retry = <T>(fn: () => T): T => withBusyRetry(fn, options.busyRetryMs ?? 30_000);
+      checkIdentity(database, path);
+      retry(() => database.pragma('journal_mode = WAL'));
+      database.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
+      database.pragma('foreign_keys = ON');
+      // Fewer, larger checkpoints: each one rewrites hot index pages, so batching them pays.
+      database.pragma('wal_autocheckpoint = 4000');
+      retry(() => migrate(database, path));
+      return new SqliteMessageStore(database, path, options);
+    } catch (err) {
+      db?.close();
+      throw mapSqliteError(err, path);
+    }
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private now(): number {
+    return this.clock();
+  }
+
+  /** One immediate write transaction, retried on SQLITE_BUSY until busyRetryMs runs out. */
+  private write<T>(fn: () => T): T {
+    this.assertOpen();
+    try {
+      return withBusyRetry(() => this.txn.immediate(fn) as T, this.busyRetryMs);
+    } catch (err) {
+      throw mapSqliteError(err, this.path);
+    }
+  }
+
+  private read<T>(fn: () => T): T {
+    this.assertOpen();
+    try {
+      return withBusyRetry(fn, this.busyRetryMs);
+    } catch (err) {
+      throw mapSqliteError(err, this.path);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new QueueError('io', `store ${this.path} is closed`);
+  }
+
+  private stmt(sql: string): Stmt {
+    let s = this.dynamic.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.dynamic.set(sql, s);
+    }
+    return s;
+  }
+
+  private event(e: RecordEventInput, ts = this.now()): void {
+    const row = {
+      ts,
+      message_id: e.messageId ?? null,
+      agent: e.agent ?? null,
+      kind: e.kind,
+      from_state: e.fromState ?? null,
+      to_state: e.toState ?? null,
+      detail: e.detail ? JSON.stringify(e.detail) : null,
+    };
+    if (row.message_id !== null) this.stmts.insertMessageEvent.run(row);
+    else this.stmts.insertAgentEvent.run(row);
+  }
+
+  private agentRow(name: string): AgentRow {
+    const row = this.stmts.getAgent.get(name) as AgentRow | undefined;
+    if (!row) throw new QueueError('unknown_agent', `unknown agent "${name}" (agents come from hornets.json)`, { agent: name });
+    return row;
+  }
+
+  private depthLimit(agent: AgentRow): number {
+    return agent.max_depth ?? this.limits.maxDepth;
+  }
+
+  private pendingCount(agent: string): number {
+    return this.agentRow(agent).pending;
+  }
+
+  private resolveRow(idOrPrefix: string): MessageRow {
+    if (typeof idOrPrefix !== 'string' || idOrPrefix.length === 0) throw new QueueError('not_found', 'no message id given');
+    const exact = this.stmts.getById.get(idOrPrefix) as MessageRow | undefined;
+    if (exact) return exact;
+    if (idOrPrefix.length >= MIN_PREFIX) {
+      const rows = this.stmts.getByPrefix.all({ lo: idOrPrefix, hi: `${idOrPrefix}\u{10FFFF}` }) as MessageRow[];
+      if (rows.length === 1) return rows[0]!;
+      if (rows.length > 1) {
+        throw new QueueError('ambiguous_id', `message id prefix "${idOrPrefix}" matches several messages (${rows.map((r) => r.id).join(', ')}); give more characters`);
+      }
+    }
+    throw new QueueError('not_found', `no message with id "${idOrPrefix}"`, { id: idOrPrefix });
+  }
+
+  // ---------------------------------------------------------------- agents
+
+  async registerAgents(agents: AgentRegistration[]): Promise<void> {
+    const now = this.now();
+    this.write(() => {
+      for (const a of agents) {
+        const existing = this.stmts.getAgent.get(a.name) as AgentRow | undefined;
+        this.stmts.upsertAgent.run({ name: a.name, profile: a.profile, max_depth: a.maxDepth ?? null, now });
+        if (!existing) this.event({ agent: a.name, kind: 'agent_registered', detail: { profile: a.profile } }, now);
+      }
+    });
+  }
+
+  async listAgents(): Promise<AgentRecord[]> {
+    return this.read(() => (this.stmts.listAgents.all() as AgentRow[]).map(toAgent));
+  }
+
+  async getAgent(name: string): Promise<AgentRecord | null> {
+    return this.read(() => {
+      const row = this.stmts.getAgent.get(name) as AgentRow | undefined;
+      return row ? toAgent(row) : null;
+    });
+  }
+
+  async updateAgent(name: string, patch: AgentPatch): Promise<AgentRecord> {
+    const columns: Record<keyof AgentPatch, string> = {
+      profile: 'profile',
+      state: 'state',
+      paneId: 'pane_id',
+      sessionId: 'session_id',
+      generation: 'generation',
+      restartCount: 'restart_count',
+      lastRestart: 'last_restart',
+      lastError: 'last_error',
+      contextPreserved: 'context_preserved',
+      paused: 'paused',
+      maxDepth: 'max_depth',
+      lastEventAt: 'last_event_at',
+    };
+    const now = this.now();
+    return this.write(() => {
+      const before = this.agentRow(name);
+      const sets: string[] = [];
+      const params: Record<string, unknown> = { name, now };
+      for (const [k, v] of Object.entries(patch) as [keyof AgentPatch, unknown][]) {
+        const col = columns[k];
+        if (!col || v === undefined) continue;
+        sets.push(`${col} = @${col}`);
+        params[col] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
+      }
+      if (sets.length > 0) {
+        this.stmt(`UPDATE agents SET ${sets.join(', ')}, updated_at = @now WHERE name = @name`).run(params);
+        if (patch.state !== undefined && patch.state !== before.state) {
+          this.event({ agent: name, kind: 'agent_state', fromState: before.state, toState: patch.state }, now);
+        }
+        if (patch.paused !== undefined && patch.paused !== (before.paused !== 0)) {
+          this.event({ agent: name, kind: patch.paused ? 'agent_paused' : 'agent_resumed' }, now);
+        }
+      }
+      return toAgent(this.agentRow(name));
+    });
+  }
+
+  async getAgentContext(agent: string): Promise<AgentContext | null> {
+    return this.read(() => {
+      const row = this.stmts.getContext.get(agent) as AgentContextRow | undefined;
+      return row ? toAgentContext(row) : null;
+    });
+  }
+
+  async saveAgentContext(agent: string, patch: AgentContextPatch): Promise<AgentContext> {
+    const now = this.now();
+    return this.write(() => {
+      this.agentRow(agent);
+      const existing = this.stmts.getContext.get(agent) as AgentContextRow | undefined;
+      const merged = {
+        agent,
+        last_briefing: patch.lastBriefing !== undefined ? patch.lastBriefing : (existing?.last_briefing ?? null),
+        briefing_content: patch.briefingContent !== undefined ? patch.briefingContent : (existing?.briefing_content ?? null),
+        activity_summary: patch.activitySummary !== undefined ? patch.activitySummary : (existing?.activity_summary ?? null),
+        checkpoint_data:
+          patch.checkpointData !== undefined
+            ? patch.checkpointData === null
+              ? null
+              : JSON.stringify(patch.checkpointData)
+            : (existing?.checkpoint_data ?? null),
+        now,
+      };
+      this.stmts.upsertContext.run(merged);
+      return toAgentContext(this.stmts.getContext.get(agent) as AgentContextRow);
+    });
+  }
+
+  // ---------------------------------------------------------------- enqueue
+
+  private insertOne(n: NormalizedEnqueue, agent: AgentRow, depth: { pending: number }, now: number): EnqueueResult {
+    if (n.key !== null) {
+      const existing = this.stmts.getByKey.get(n.agent, n.key) as MessageRow | undefined;
+      if (existing) return { message: toMessage(existing), created: false };
+    }
+    const limit = this.depthLimit(agent);
+    if (depth.pending >= limit) throw queueFullError(n.agent, depth.pending, limit);
+    const row = this.stmts.insertMessage.get({
+      id: randomId(),
+      agent: n.agent,
+      priority: n.priority,
+      body: n.body,
+      sender: n.sender,
+      idem_key: n.key,
+      max_attempts: n.maxAttempts,
+      expires_at: n.ttlMs === null ? null : now + n.ttlMs,
+      meta: n.meta,
+      now,
+    }) as MessageRow;
+    depth.pending++;
+    this.event({ messageId: row.id, agent: n.agent, kind: 'enqueued', toState: 'queued', detail: { priority: n.priority, sender: n.sender, key: n.key } }, now);
+    return { message: toMessage(row), created: true };
+  }
+
+  async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
+    const n = normalizeEnqueue(input, this.limits);
+    const now = this.now();
+    return this.write(() => {
+      const agent = this.agentRow(n.agent);
+      return this.insertOne(n, agent, { pending: agent.pending }, now);
+    });
+  }
+
+  async enqueueBatch(inputs: EnqueueInput[]): Promise<EnqueueResult[]> {
+    const normalized = inputs.map((i, idx) => {
+      try {
+        return normalizeEnqueue(i, this.limits);
+      } catch (err) {
+        if (err instanceof QueueError) throw new QueueError(err.code, `batch item ${idx + 1}: ${err.message}`, err.details);
+        throw err;
+      }
+    });
+    const now = this.now();
+    return this.write(() => {
+      const agents = new Map<string, { row: AgentRow; depth: { pending: number } }>();
+      return normalized.map((n) => {
+        let a = agents.get(n.agent);
+        if (!a) {
+          const row = this.agentRow(n.agent);
+          a = { row, depth: { pending: row.pending } };
+          agents.set(n.agent, a);
+        }
+        return this.insertOne(n, a.row, a.depth, now);
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------- delivery
+
+  /** TTL expiry and lease reclaim for one agent (or all when agent is null). Runs inside a write. */
+  private housekeep(agent: string | null, now: number): SweepResult {
+    const result: SweepResult = { expired: 0, leasesReclaimed: 0, dead: 0 };
+    // Leases first, so a lapsed lease whose TTL also passed ends as expired rather than retried.
+    const lapsed = (agent === null ? this.stmts.lapsedAll.all({ now }) : this.stmts.lapsed.all({ agent, now })) as MessageRow[];
+    for (const r of lapsed) {
+      const error = `lease expired (held by ${r.lease_owner ?? 'unknown'}, attempt ${r.attempts}/${r.max_attempts})`;
+      const ttlPassed = r.expires_at !== null && r.expires_at <= now;
+      const dead = !ttlPassed && r.attempts >= r.max_attempts;
+      const state: MessageState = ttlPassed ? 'expired' : dead ? 'dead' : 'failed';
+      this.stmts.afterLapse.run({ seq: r.seq, state, error, dead_reason: dead ? `${error}; no attempts left` : null, now });
+      this.event({ messageId: r.id, agent: r.agent, kind: 'lease_expired', fromState: 'leased', toState: state, detail: { owner: r.lease_owner, attempt: r.attempts } }, now);
+      result.leasesReclaimed++;
+      if (dead) result.dead++;
+      if (ttlPassed) result.expired++;
+    }
+    const expiring = (agent === null ? this.stmts.expiringAll.all({ now }) : this.stmts.expiring.all({ agent, now })) as MessageRow[];
+    for (const r of expiring) {
+      this.stmts.setExpired.run({ seq: r.seq, now });
+      this.event({ messageId: r.id, agent: r.agent, kind: 'expired', fromState: r.state, toState: 'expired', detail: { expiresAt: r.expires_at } }, now);
+      result.expired++;
+    }
+    return result;
+  }
+
+  async claim(agentName: string, options: ClaimOptions): Promise<Message[]> {
+    const limit = options.limit ?? 1;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new QueueError('invalid_input', `claim limit must be 1–1000, got ${limit}`);
+    if (!Number.isFinite(options.leaseMs) || options.leaseMs <= 0) throw new QueueError('invalid_input', `lease must be a positive duration, got ${options.leaseMs}`);
+    const now = this.now();
+    return this.write(() => {
+      const agent = this.agentRow(agentName);
+      this.housekeep(agentName, now);
+      if (agent.paused !== 0 && !options.ignorePause) return [];
+      const candidates = this.stmts.nextWaiting.all({ agent: agentName, now, limit }) as Pick<MessageRow, 'seq' | 'state'>[];
+      if (candidates.length === 0) return [];
+      const until = now + options.leaseMs;
+      const token = leaseToken(until);
+      const claimed: Message[] = [];
+      for (const c of candidates) {
+        const row = this.stmts.lease.get({
+          seq: c.seq,
+          token,
+          owner: options.owner,
+          until,
+          session: options.sessionId ?? null,
+          now,
+        }) as MessageRow;
+        this.event({ messageId: row.id, agent: agentName, kind: 'claimed', fromState: c.state, toState: 'leased', detail: { owner: options.owner, attempt: row.attempts, leaseMs: options.leaseMs } }, now);
+        claimed.push(toMessage(row));
+      }
+      return claimed;
+    });
+  }
+
+  /** Rows still validly held by this lease (not expired), optionally narrowed to ids. */
+  private leasedRows(ref: LeaseRef, now: number): MessageRow[] {
+    const until = typeof ref.leaseToken === 'string' ? leaseTokenExpiry(ref.leaseToken) : null;
+    if (until === null) return [];
+    const rows = this.stmts.byLease.all({ until, token: ref.leaseToken }) as MessageRow[];
+    const wanted = ref.ids ? new Set(ref.ids) : null;
+    return rows.filter((r) => r.state === 'leased' && (r.lease_expires_at ?? 0) > now && (!wanted || wanted.has(r.id)));
+  }
+
+  async ack(options: AckOptions): Promise<number> {
+    const now = this.now();
+    return this.write(() => {
+      const rows = this.leasedRows(options, now);
+      for (const r of rows) {
+        this.stmts.deliver.run({ seq: r.seq, session: options.sessionId ?? null, now });
+        this.event({ messageId: r.id, agent: r.agent, kind: 'delivered', fromState: 'leased', toState: 'delivered', detail: { owner: r.lease_owner, session: options.sessionId ?? r.session_id } }, now);
+      }
+      return rows.length;
+    });
+  }
+
+  async fail(options: FailOptions): Promise<number> {
+    const now = this.now();
+    const error = String(options.error ?? 'unknown error').slice(0, 2000);
+    return this.write(() => {
+      const rows = this.leasedRows(options, now);
+      for (const r of rows) {
+        const exhausted = r.attempts >= r.max_attempts;
+        const dead = options.retryable === false || exhausted;
+        const reason = options.retryable === false ? `rejected as not retryable: ${error}` : `failed ${r.attempts}/${r.max_attempts} attempts; last error: ${error}`;
+        const delay = dead ? 0 : retryDelayMs(r.attempts, { baseMs: this.limits.backoffBaseMs, maxMs: this.limits.backoffMaxMs }, this.random);
+        this.stmts.afterFail.run({ seq: r.seq, state: dead ? 'dead' : 'failed', error, dead_reason: dead ? reason : null, available_at: now + delay, now });
+        this.event({ messageId: r.id, agent: r.agent, kind: 'failed', fromState: 'leased', toState: dead ? 'dead' : 'failed', detail: { error, attempt: r.attempts, retryInMs: dead ? null : delay } }, now);
+      }
+      return rows.length;
+    });
+  }
+
+  async release(options: LeaseRef): Promise<number> {
+    const now = this.now();
+    return this.write(() => {
+      const rows = this.leasedRows(options, now);
+      for (const r of rows) {
+        this.stmts.release.run({ seq: r.seq, now });
+        this.event({ messageId: r.id, agent: r.agent, kind: 'released', fromState: 'leased', toState: 'queued' }, now);
+      }
+      return rows.length;
+    });
+  }
+
+  async confirm(agent: string, options: { sessionId?: string | null; ids?: string[] } = {}): Promise<number> {
+    const now = this.now();
+    return this.write(() => {
+      const rows = this.deliveredRows(agent, options.sessionId ?? null, options.ids);
+      for (const r of rows) {
+        this.stmts.confirm.run({ seq: r.seq, now });
+        this.event({ messageId: r.id, agent, kind: 'confirmed', fromState: 'delivered', toState: 'confirmed', detail: { session: r.session_id } }, now);
+      }
+      return rows.length;
+    });
+  }
+
+  private deliveredRows(agent: string, sessionId: string | null, ids?: string[]): MessageRow[] {
+    const rows = this.stmts.delivered.all(agent) as MessageRow[];
+    const wanted = ids ? new Set(ids) : null;
+    return rows.filter((r) => (sessionId === null || r.session_id === sessionId) && (!wanted || wanted.has(r.id)));
+  }
+
+  async requeueUnconfirmed(agent: string, options: { sessionId?: string | null; reason: string }): Promise<number> {
+    const now = this.now();
+    return this.write(() => {
+      const rows = this.deliveredRows(agent, options.sessionId ?? null);
+      for (const r of rows) {
+        const dead = r.attempts >= r.max_attempts;
+        this.stmts.requeue.run({
+          seq: r.seq,
+          state: dead ? 'dead' : 'queued',
+          error: `redelivery: ${options.reason}`,
+          dead_reason: dead ? `delivered ${r.attempts} times without confirmation; last: ${options.reason}` : null,
+          now,
+        });
+        this.event({ messageId: r.id, agent, kind: 'requeued', fromState: 'delivered', toState: dead ? 'dead' : 'queued', detail: { reason: options.reason, session: r.session_id } }, now);
+      }
+      return rows.length;
+    });
+  }
+
+  // ---------------------------------------------------------------- inspection
+
+  async get(idOrPrefix: string): Promise<Message> {
+    return this.read(() => toMessage(this.resolveRow(idOrPrefix)));
+  }
+
+  async list(filter: MessageFilter = {}): Promise<Message[]> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    if (filter.agent !== undefined) {
+      where.push('agent = @agent');
+      params.agent = filter.agent;
+    }
+    if (filter.states && filter.states.length > 0) {
+      for (const s of filter.states) if (!(messageStates as readonly string[]).includes(s)) throw new QueueError('invalid_input', `unknown message state "${s}" (one of ${messageStates.join(', ')})`);
+      where.push(`state IN (${filter.states.map((s) => `'${s}'`).join(',')})`);
+    }
+    const order = filter.order === 'recent' ? 'seq DESC' : 'agent, priority DESC, seq';
+    const limit = Math.max(1, Math.min(filter.limit ?? 1000, 100_000));
+    const sql = `SELECT * FROM messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ${limit}`;
+    return this.read(() => (this.stmt(sql).all(params) as MessageRow[]).map(toMessage));
+  }
+
+  async stats(): Promise<QueueStats> {
+    return this.read(() => {
+      const zero = (): Record<MessageState, number> => Object.fromEntries(messageStates.map((s) => [s, 0])) as Record<MessageState, number>;
+      const perAgent = new Map<string, AgentQueueStats>();
+      for (const a of this.stmts.listAgents.all() as AgentRow[]) {
+        perAgent.set(a.name, { agent: a.name, counts: zero(), pending: 0, oldestWaitingAt: null });
+      }
+      const totals = zero();
+      for (const r of this.stmts.countsByState.all() as { agent: string; state: MessageState; n: number; oldest: number | null }[]) {
+        let s = perAgent.get(r.agent);
+        if (!s) {
+          s = { agent: r.agent, counts: zero(), pending: 0, oldestWaitingAt: null };
+          perAgent.set(r.agent, s);
+        }
+        s.counts[r.state] = r.n;
+        totals[r.state] += r.n;
+        if ((pendingStates as readonly string[]).includes(r.state)) s.pending += r.n;
+        if (r.oldest !== null && (r.state === 'queued' || r.state === 'failed')) {
+          s.oldestWaitingAt = s.oldestWaitingAt === null ? r.oldest : Math.min(s.oldestWaitingAt, r.oldest);
+        }
+      }
+      return { agents: [...perAgent.values()], totals };
+    });
+  }
+
+  async explainContext(idOrPrefix: string): Promise<ExplainContext> {
+    const now = this.now();
+    return this.read(() => {
+      const row = this.resolveRow(idOrPrefix);
+      const agentRow = this.stmts.getAgent.get(row.agent) as AgentRow | undefined;
+      const ahead =
+        row.state === 'queued' || row.state === 'failed'
+          ? (this.stmts.ahead.get({ agent: row.agent, priority: row.priority, seq: row.seq }) as { n: number }).n
+          : 0;
+      return { message: toMessage(row), agent: agentRow ? toAgent(agentRow) : null, ahead, now };
+    });
+  }
+
+  async events(filter: { messageId?: string; agent?: string; limit?: number }): Promise<QueueEvent[]> {
+    const limit = Math.max(1, Math.min(filter.limit ?? 1000, 100_000));
+    return this.read(() => {
+      if (filter.messageId !== undefined) {
+        const id = this.resolveRow(filter.messageId).id;
+        return (this.stmts.eventsForMessage.all({ id, limit }) as EventRow[]).map(toEvent);
+      }
+      if (filter.agent === undefined) {
+        return (this.stmts.agentEventsRecent.all({ limit }) as EventRow[]).reverse().map(toEvent);
+      }
+      // Merge agent-level and message events by time; ties keep agent events first, then message order.
+      const agentEvents = (this.stmts.agentEventsForAgent.all({ agent: filter.agent, limit }) as EventRow[]).reverse();
+      const messageEvents = this.stmts.messageEventsForAgent.all({ agent: filter.agent, limit }) as EventRow[];
+      const merged = [...agentEvents, ...messageEvents].sort((a, b) => a.ts - b.ts);
+      return merged.slice(-limit).map(toEvent);
+    });
+  }
+
+  async recordEvent(event: RecordEventInput): Promise<void> {
+    this.write(() => this.event(event));
+  }
+
+  // ---------------------------------------------------------------- operator actions
+
+  async cancel(ids: string[], reason = 'cancelled by user'): Promise<Message[]> {
+    const now = this.now();
+    return this.write(() => {
+      const rows = ids.map((id) => this.resolveRow(id));
+      for (const r of rows) {
+        if ((terminalStates as readonly string[]).includes(r.state)) {
+          throw new QueueError('invalid_state', `message ${r.id} is already ${r.state}; only pending messages can be cancelled`, { id: r.id, state: r.state });
+        }
+      }
+      return rows.map((r) => {
+        this.stmts.cancel.run({ seq: r.seq, reason, now });
+        this.event({ messageId: r.id, agent: r.agent, kind: 'cancelled', fromState: r.state, toState: 'cancelled', detail: { reason } }, now);
+        return toMessage(this.stmts.getById.get(r.id) as MessageRow);
+      });
+    });
+  }
+
+  async retry(ids: string[]): Promise<Message[]> {
+    const now = this.now();
+    const retryable = new Set(['dead', 'failed', 'expired', 'cancelled']);
+    return this.write(() => {
+      const rows = ids.map((id) => this.resolveRow(id));
+      for (const r of rows) {
+        if (!retryable.has(r.state)) {
+          throw new QueueError('invalid_state', `message ${r.id} is ${r.state}; only dead, failed, expired or cancelled messages can be retried`, { id: r.id, state: r.state });
+        }
+      }
+      const depth = new Map<string, number>();
+      return rows.map((r) => {
+        if (r.state !== 'failed') {
+          const agent = this.agentRow(r.agent);
+          const pending = depth.get(r.agent) ?? this.pendingCount(r.agent);
+          if (pending >= this.depthLimit(agent)) throw queueFullError(r.agent, pending, this.depthLimit(agent));
+          depth.set(r.agent, pending + 1);
+        }
+        this.stmts.retry.run({ seq: r.seq, now });
+        this.event({ messageId: r.id, agent: r.agent, kind: 'retried', fromState: r.state, toState: 'queued' }, now);
+        return toMessage(this.stmts.getById.get(r.id) as MessageRow);
+      });
+    });
+  }
+
+  async exportPending(filter: { agent?: string } = {}): Promise<ExportedMessage[]> {
+    return this.read(() => {
+      const rows = (filter.agent === undefined ? this.stmts.pendingAll.all() : this.stmts.pendingForAgent.all(filter.agent)) as MessageRow[];
+      return rows.map(toExported);
+    });
+  }
+
+  async importMessages(records: ImportRecord[], options: { partial?: boolean } = {}): Promise<ImportResult> {
+    const now = this.now();
+    const result: ImportResult = { imported: 0, skipped: [], rejected: [] };
+    try {
+      this.write(() => {
+        const depth = new Map<string, { row: AgentRow; pending: number }>();
+        for (const { line, message: m } of records) {
+          const reject = (message: string): void => {
+            result.rejected.push({ line, id: m.id, message });
+          };
+          const agent = this.stmts.getAgent.get(m.agent) as AgentRow | undefined;
+          if (!agent) {
+            reject(`unknown agent "${m.agent}"`);
+            continue;
+          }
+          if (this.stmts.getById.get(m.id)) {
+            result.skipped.push({ line, id: m.id, message: 'already present' });
+            continue;
+          }
+          if (m.key !== null && this.stmts.getByKey.get(m.agent, m.key)) {
+            result.skipped.push({ line, id: m.id, message: `idempotency key "${m.key}" already used for ${m.agent}` });
+            continue;
+          }
+          if (!isValidPriority(m.priority)) {
+            reject(`invalid priority ${m.priority}`);
+            continue;
+          }
+          const bytes = Buffer.byteLength(m.body, 'utf8');
+          if (m.body.trim().length === 0 || bytes > this.limits.maxBodyBytes) {
+            reject(m.body.trim().length === 0 ? 'empty body' : `body is ${bytes} bytes; the limit is ${this.limits.maxBodyBytes}`);
+            continue;
+          }
+          let d = depth.get(m.agent);
+          if (!d) {
+            d = { row: agent, pending: agent.pending };
+            depth.set(m.agent, d);
+          }
+          if (d.pending >= this.depthLimit(agent)) {
+            reject(`queue for ${m.agent} is full (limit ${this.depthLimit(agent)})`);
+            continue;
+          }
+          this.stmts.importMessage.run({
+            id: m.id,
+            agent: m.agent,
+            priority: m.priority,
+            body: m.body,
+            sender: m.sender,
+            idem_key: m.key,
+            attempts: m.attempts,
+            max_attempts: m.maxAttempts,
+            redeliveries: m.redeliveries,
+            expires_at: m.expiresAt,
+            meta: m.meta ? JSON.stringify(m.meta) : null,
+            created_at: m.createdAt,
+            now,
+          });
+          d.pending++;
+          this.event({ messageId: m.id, agent: m.agent, kind: 'imported', toState: 'queued', detail: { line } }, now);
+          result.imported++;
+        }
+        if (result.rejected.length > 0 && !options.partial) throw new ImportRollback();
+      });
+    } catch (err) {
+      if (!(err instanceof ImportRollback) && !((err as { cause?: unknown })?.cause instanceof ImportRollback)) throw err;
+      result.imported = 0;
+    }
+    return result;
+  }
+
+  async sweep(): Promise<SweepResult> {
+    const now = this.now();
+    return this.write(() => this.housekeep(null, now));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.db.pragma('optimize');
+    } catch {
+      // Best effort: a read-only or busy database must still close.
+    }
+    this.db.close();
+  }
+
+  /** Integrity check for tests, `doctor` and the kill -9 benchmark. */
+  integrityCheck(): string {
+    return this.read(() => String(this.db.pragma('integrity_check', { simple: true })));
+  }
+}
+
+class ImportRollback extends Error {}
+
+/**
+ * `<expiry base36>.<random>`: carrying the expiry lets one index on (lease_expires_at, lease_token)
+ * serve both the fenced ack and the expiry sweep, which saves a page write per claim and per ack.
+ */
+function leaseToken(expiresAt: number): string {
+  return `${expiresAt.toString(36)}.${randomId(16)}`;
+}
+
+function leaseTokenExpiry(token: string): number | null {
+  const dot = token.indexOf('.');
+  if (dot <= 0 || dot > 12) return null;
+  const until = parseInt(token.slice(0, dot), 36);
+  return Number.isSafeInteger(until) ? until : null;
+}
+
+function withBusyRetry<T>(fn: () => T, budgetMs: number): T {
+  const deadline = Date.now() + budgetMs;
+  let delay = 2;
+  for (;;) {
+    try {
+      return fn();
+    } catch (err) {
+      if (!isBusy(err) || Date.now() >= deadline) throw err;
+      sleepSync(delay + Math.random() * delay);
+      delay = Math.min(delay * 2, 100);
+    }
+  }
+}
+
+function checkIdentity(db: DB, path: string): void {
+  const appId = Number(db.pragma('application_id', { simple: true }));
+  const version = Number(db.pragma('user_version', { simple: true }));
+  if (appId !== 0 && appId !== HORNETS_APPLICATION_ID) {
+    throw new QueueError('not_hornets_db', `${path} is an SQLite database of another application (application_id ${appId}), not a hornets database`, { path });
+  }
+  if (appId === 0) {
+    const tables = (db.prepare(`SELECT COUNT(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'`).get() as { n: number }).n;
+    if (tables > 0) throw new QueueError('not_hornets_db', `${path} is an SQLite database but not a hornets database (it has other tables)`, { path });
+  }
+  if (version > LATEST_SCHEMA_VERSION) {
+    throw new QueueError(
+      'schema_too_new',
+      `${path} has schema version ${version}, newer than this hornets-tui understands (${LATEST_SCHEMA_VERSION}); upgrade hornets-tui`,
+      { path, version, supported: LATEST_SCHEMA_VERSION },
+    );
+  }
+}
+
+function migrate(db: DB, path: string): void {
+  const current = Number(db.pragma('user_version', { simple: true }));
+  if (current >= LATEST_SCHEMA_VERSION) return;
+  db.transaction(() => {
+    // Re-read under the write lock: another process may have migrated while we waited.
+    const version = Number(db.pragma('user_version', { simple: true }));
+    if (version > LATEST_SCHEMA_VERSION) throw new QueueError('schema_too_new', `${path} was upgraded by a newer hornets-tui`, { path });
+    for (let v = version; v < LATEST_SCHEMA_VERSION; v++) db.exec(migrations[v]!);
+    db.pragma(`application_id = ${HORNETS_APPLICATION_ID}`);
+    db.pragma(`user_version = ${LATEST_SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+function prepareStatements(db: DB) {
+  const waiting = `state IN ('queued','failed')`;
+  return {
+    insertMessageEvent: db.prepare(
+      `INSERT INTO message_events (message_id, n, ts, agent, kind, from_state, to_state, detail)
+       SELECT @message_id, COALESCE(MAX(n), 0) + 1, @ts, @agent, @kind, @from_state, @to_state, @detail FROM message_events WHERE message_id = @message_id`,
+    ),
+    insertAgentEvent: db.prepare(`INSERT INTO agent_events (ts, agent, kind, from_state, to_state, detail) VALUES (@ts, @agent, @kind, @from_state, @to_state, @detail)`),
+    getAgent: db.prepare(`SELECT * FROM agents WHERE name = ?`),
+    listAgents: db.prepare(`SELECT * FROM agents ORDER BY name`),
+    upsertAgent: db.prepare(
+      `INSERT INTO agents (name, profile, max_depth, created_at, updated_at) VALUES (@name, @profile, @max_depth, @now, @now)
+       ON CONFLICT(name) DO UPDATE SET profile = excluded.profile, max_depth = excluded.max_depth, updated_at = excluded.updated_at`,
+    ),
+    getContext: db.prepare(`SELECT * FROM agent_context WHERE agent = ?`),
+    upsertContext: db.prepare(
+      `INSERT INTO agent_context (agent, last_briefing, briefing_content, activity_summary, checkpoint_data, created_at, updated_at)
+       VALUES (@agent, @last_briefing, @briefing_content, @activity_summary, @checkpoint_data, @now, @now)
+       ON CONFLICT(agent) DO UPDATE SET last_briefing = excluded.last_briefing, briefing_content = excluded.briefing_content,
+         activity_summary = excluded.activity_summary, checkpoint_data = excluded.checkpoint_data, updated_at = excluded.updated_at`,
+    ),
+    getById: db.prepare(`SELECT * FROM messages WHERE id = ?`),
+    getByPrefix: db.prepare(`SELECT * FROM messages WHERE id >= @lo AND id < @hi ORDER BY id LIMIT 5`),
+    getByKey: db.prepare(`SELECT * FROM messages WHERE agent = ? AND idem_key = ?`),
+    insertMessage: db.prepare(
+      `INSERT INTO messages (id, agent, priority, body, sender, idem_key, state, attempts, max_attempts, available_at, expires_at, meta, created_at, updated_at)
+       VALUES (@id, @agent, @priority, @body, @sender, @idem_key, 'queued', 0, @max_attempts, @now, @expires_at, @meta, @now, @now) RETURNING *`,
+    ),
+    importMessage: db.prepare(
+      `INSERT INTO messages (id, agent, priority, body, sender, idem_key, state, attempts, max_attempts, redeliveries, available_at, expires_at, meta, created_at, updated_at)
+       VALUES (@id, @agent, @priority, @body, @sender, @idem_key, 'queued', @attempts, @max_attempts, @redeliveries, @now, @expires_at, @meta, @created_at, @now)`,
+    ),
+    expiring: db.prepare(`SELECT * FROM messages WHERE agent = @agent AND ${waiting} AND expires_at IS NOT NULL AND expires_at <= @now`),
+    expiringAll: db.prepare(`SELECT * FROM messages WHERE ${waiting} AND expires_at IS NOT NULL AND expires_at <= @now`),
+    setExpired: db.prepare(`UPDATE messages SET state = 'expired', updated_at = @now WHERE seq = @seq`),
+    lapsed: db.prepare(`SELECT * FROM messages INDEXED BY messages_leased WHERE state = 'leased' AND lease_expires_at <= @now AND agent = @agent`),
+    lapsedAll: db.prepare(`SELECT * FROM messages INDEXED BY messages_leased WHERE state = 'leased' AND lease_expires_at <= @now`),
+    afterLapse: db.prepare(
+      `UPDATE messages SET state = @state, last_error = @error, dead_reason = @dead_reason, lease_token = NULL, lease_owner = NULL,
+         lease_expires_at = NULL, available_at = @now, updated_at = @now WHERE seq = @seq`,
+    ),
+    nextWaiting: db.prepare(
+      `SELECT seq, state FROM messages INDEXED BY messages_waiting
+       WHERE agent = @agent AND ${waiting} AND available_at <= @now AND (expires_at IS NULL OR expires_at > @now)
+       ORDER BY priority DESC, seq LIMIT @limit`,
+    ),
+    lease: db.prepare(
+      `UPDATE messages SET state = 'leased', attempts = attempts + 1, lease_token = @token, lease_owner = @owner, lease_expires_at = @until,
+         session_id = COALESCE(@session, session_id), updated_at = @now WHERE seq = @seq RETURNING *`,
+    ),
+    byLease: db.prepare(`SELECT * FROM messages INDEXED BY messages_leased WHERE state = 'leased' AND lease_expires_at = @until AND lease_token = @token`),
+    deliver: db.prepare(
+      `UPDATE messages SET state = 'delivered', delivered_at = @now, session_id = COALESCE(@session, session_id), lease_token = NULL,
+         lease_owner = NULL, lease_expires_at = NULL, updated_at = @now WHERE seq = @seq`,
+    ),
+    afterFail: db.prepare(
+      `UPDATE messages SET state = @state, last_error = @error, dead_reason = @dead_reason, available_at = @available_at, lease_token = NULL,
+         lease_owner = NULL, lease_expires_at = NULL, updated_at = @now WHERE seq = @seq`,
+    ),
+    release: db.prepare(
+      `UPDATE messages SET state = 'queued', attempts = MAX(0, attempts - 1), lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
+         updated_at = @now WHERE seq = @seq`,
+    ),
+    delivered: db.prepare(`SELECT * FROM messages INDEXED BY messages_delivered WHERE agent = ? AND state = 'delivered' ORDER BY seq`),
+    confirm: db.prepare(`UPDATE messages SET state = 'confirmed', confirmed_at = @now, updated_at = @now WHERE seq = @seq`),
+    requeue: db.prepare(
+      `UPDATE messages SET state = @state, redeliveries = redeliveries + 1, last_error = @error, dead_reason = @dead_reason,
+         available_at = @now, delivered_at = NULL, updated_at = @now WHERE seq = @seq`,
+    ),
+    countsByState: db.prepare(`SELECT agent, state, COUNT(*) AS n, MIN(created_at) AS oldest FROM messages GROUP BY agent, state`),
+    ahead: db.prepare(
+      `SELECT COUNT(*) AS n FROM messages WHERE agent = @agent AND ${waiting} AND (priority > @priority OR (priority = @priority AND seq < @seq))`,
+    ),
+    eventsForMessage: db.prepare(`SELECT message_id, n AS id, ts, agent, kind, from_state, to_state, detail FROM message_events WHERE message_id = @id ORDER BY n LIMIT @limit`),
+    agentEventsForAgent: db.prepare(`SELECT NULL AS message_id, * FROM agent_events WHERE agent = @agent ORDER BY id DESC LIMIT @limit`),
+    agentEventsRecent: db.prepare(`SELECT NULL AS message_id, * FROM agent_events ORDER BY id DESC LIMIT @limit`),
+    // History of the agent's most recent messages; the full log of one message is eventsForMessage.
+    messageEventsForAgent: db.prepare(
+      `SELECT e.message_id, e.n AS id, e.ts, e.agent, e.kind, e.from_state, e.to_state, e.detail FROM message_events e
+       WHERE e.message_id IN (SELECT id FROM messages INDEXED BY messages_agent WHERE agent = @agent ORDER BY seq DESC LIMIT @limit)`,
+    ),
+    cancel: db.prepare(
+      `UPDATE messages SET state = 'cancelled', last_error = @reason, lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
+         updated_at = @now WHERE seq = @seq`,
+    ),
+    retry: db.prepare(
+      `UPDATE messages SET state = 'queued', attempts = 0, available_at = @now, dead_reason = NULL, lease_token = NULL, lease_owner = NULL,
+         lease_expires_at = NULL, expires_at = CASE WHEN expires_at <= @now THEN NULL ELSE expires_at END, updated_at = @now WHERE seq = @seq`,
+    ),
+    pendingAll: db.prepare(`SELECT * FROM messages WHERE state IN ${PENDING_SQL} ORDER BY agent, priority DESC, seq`),
+    pendingForAgent: db.prepare(`SELECT * FROM messages WHERE agent = ? AND state IN ${PENDING_SQL} ORDER BY priority DESC, seq`),
+  };
+}

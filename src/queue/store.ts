@@ -1,0 +1,244 @@
+/**
+ * The backend-neutral queue contract. Async from day one so a networked backend
+ * (Redis, for multi-host teams) can implement it unchanged; test/conformance runs the
+ * same suite against every implementation.
+ */
+import type { EnqueueInput, ExportedMessage, Message, MessageState, QueueEvent } from '../domain/message.js';
+
+export interface QueueLimits {
+  /** Pending messages (queued, failed, leased, delivered) allowed per agent. */
+  maxDepth: number;
+  /** Largest message body accepted, in UTF-8 bytes. */
+  maxBodyBytes: number;
+  maxAttempts: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+}
+
+export const defaultQueueLimits: QueueLimits = {
+  maxDepth: 10_000,
+  maxBodyBytes: 256 * 1024,
+  maxAttempts: 5,
+  backoffBaseMs: 2_000,
+  backoffMaxMs: 300_000,
+};
+
+export interface StoreOptions {
+  /** Injected clock (epoch ms) so leases, TTLs and backoff are testable without sleeping. */
+  clock?: () => number;
+  /** Injected jitter source for retry backoff. */
+  random?: () => number;
+  limits?: Partial<QueueLimits>;
+}
+
+export type AgentState =
+  | 'unknown'
+  | 'starting'
+  | 'busy'
+  | 'idle'
+  | 'waiting-permission'
+  | 'compacting'
+  | 'crashed'
+  | 'backing-off'
+  | 'failed'
+  | 'paused'
+  | 'stopped';
+
+export interface AgentRecord {
+  name: string;
+  profile: string;
+  state: AgentState;
+  paneId: string | null;
+  sessionId: string | null;
+  generation: number;
+  restartCount: number;
+  lastRestart: number | null;
+  lastError: string | null;
+  contextPreserved: boolean;
+  paused: boolean;
+  /** Per-agent override of QueueLimits.maxDepth; null = store default. */
+  maxDepth: number | null;
+  lastEventAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AgentRegistration {
+  name: string;
+  profile: string;
+  maxDepth?: number | null;
+}
+
+export type AgentPatch = Partial<
+  Pick<
+    AgentRecord,
+    | 'profile'
+    | 'state'
+    | 'paneId'
+    | 'sessionId'
+    | 'generation'
+    | 'restartCount'
+    | 'lastRestart'
+    | 'lastError'
+    | 'contextPreserved'
+    | 'paused'
+    | 'maxDepth'
+    | 'lastEventAt'
+  >
+>;
+
+export interface AgentContext {
+  agent: string;
+  lastBriefing: number | null;
+  briefingContent: string | null;
+  activitySummary: string | null;
+  checkpointData: Record<string, unknown> | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type AgentContextPatch = Partial<Pick<AgentContext, 'lastBriefing' | 'briefingContent' | 'activitySummary' | 'checkpointData'>>;
+
+export interface EnqueueResult {
+  message: Message;
+  /** False when an existing message with the same idempotency key was returned instead. */
+  created: boolean;
+}
+
+export interface ClaimOptions {
+  /** Who holds the lease, for `why` (e.g. `hook:PostToolUse:<session>`). */
+  owner: string;
+  leaseMs: number;
+  /** Claim up to this many messages at once (same lease token); default 1. */
+  limit?: number;
+  /** Session the messages are being handed to. */
+  sessionId?: string | null;
+  /** Deliver even to a paused agent (manual "send now"). */
+  ignorePause?: boolean;
+}
+
+export interface LeaseRef {
+  leaseToken: string;
+  /** Restrict the operation to these ids of the lease; default all. */
+  ids?: string[];
+}
+
+export interface AckOptions extends LeaseRef {
+  sessionId?: string | null;
+}
+
+export interface FailOptions extends LeaseRef {
+  error: string;
+  /** False = poison message, dead-letter at once. */
+  retryable?: boolean;
+}
+
+export interface MessageFilter {
+  agent?: string;
+  states?: MessageState[];
+  limit?: number;
+  /** `delivery`: the order messages will be delivered in; `recent`: newest first. */
+  order?: 'delivery' | 'recent';
+}
+
+export interface AgentQueueStats {
+  agent: string;
+  counts: Record<MessageState, number>;
+  /** queued + failed + leased + delivered */
+  pending: number;
+  oldestWaitingAt: number | null;
+}
+
+export interface QueueStats {
+  agents: AgentQueueStats[];
+  totals: Record<MessageState, number>;
+}
+
+export interface ExplainContext {
+  message: Message;
+  agent: AgentRecord | null;
+  /** Waiting messages that will be delivered to the same agent before this one. */
+  ahead: number;
+  now: number;
+}
+
+export interface ImportIssue {
+  /** 1-based line of the input, when known. */
+  line: number;
+  id?: string;
+  message: string;
+}
+
+export interface ImportRecord {
+  line: number;
+  message: ExportedMessage;
+}
+
+export interface ImportResult {
+  imported: number;
+  skipped: ImportIssue[];
+  rejected: ImportIssue[];
+}
+
+export interface SweepResult {
+  expired: number;
+  leasesReclaimed: number;
+  dead: number;
+}
+
+export interface RecordEventInput {
+  agent?: string | null;
+  messageId?: string | null;
+  kind: string;
+  fromState?: string | null;
+  toState?: string | null;
+  detail?: Record<string, unknown> | null;
+}
+
+export interface MessageStore {
+  readonly backend: string;
+
+  registerAgents(agents: AgentRegistration[]): Promise<void>;
+  listAgents(): Promise<AgentRecord[]>;
+  getAgent(name: string): Promise<AgentRecord | null>;
+  updateAgent(name: string, patch: AgentPatch): Promise<AgentRecord>;
+  getAgentContext(agent: string): Promise<AgentContext | null>;
+  saveAgentContext(agent: string, patch: AgentContextPatch): Promise<AgentContext>;
+
+  enqueue(input: EnqueueInput): Promise<EnqueueResult>;
+  /** All or nothing: one bad input rejects the whole batch. */
+  enqueueBatch(inputs: EnqueueInput[]): Promise<EnqueueResult[]>;
+
+  /** Leases the next deliverable messages of one agent, highest priority first. */
+  claim(agent: string, options: ClaimOptions): Promise<Message[]>;
+  /** leased -> delivered, fenced on the lease token; returns how many changed. */
+  ack(options: AckOptions): Promise<number>;
+  /** leased -> failed (backoff) or dead; fenced on the lease token. */
+  fail(options: FailOptions): Promise<number>;
+  /** leased -> queued without spending an attempt (claimed more than could be handed over). */
+  release(options: LeaseRef): Promise<number>;
+  /** delivered -> confirmed for the agent (optionally one session). */
+  confirm(agent: string, options?: { sessionId?: string | null; ids?: string[] }): Promise<number>;
+  /** delivered-but-unconfirmed -> queued again, marked as redeliveries. */
+  requeueUnconfirmed(agent: string, options: { sessionId?: string | null; reason: string }): Promise<number>;
+
+  /** Exact id or a unique prefix (≥ 4 characters). */
+  get(idOrPrefix: string): Promise<Message>;
+  list(filter?: MessageFilter): Promise<Message[]>;
+  stats(): Promise<QueueStats>;
+  explainContext(idOrPrefix: string): Promise<ExplainContext>;
+  events(filter: { messageId?: string; agent?: string; limit?: number }): Promise<QueueEvent[]>;
+  recordEvent(event: RecordEventInput): Promise<void>;
+
+  cancel(ids: string[], reason?: string): Promise<Message[]>;
+  /** dead/failed/expired/cancelled -> queued with a fresh attempt budget. */
+  retry(ids: string[]): Promise<Message[]>;
+
+  exportPending(filter?: { agent?: string }): Promise<ExportedMessage[]>;
+  /** One transaction. Without `partial`, any rejected record means nothing is imported. */
+  importMessages(records: ImportRecord[], options?: { partial?: boolean }): Promise<ImportResult>;
+
+  /** Expires TTLs and reclaims expired leases for every agent. */
+  sweep(): Promise<SweepResult>;
+  close(): Promise<void>;
+}

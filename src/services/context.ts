@@ -1,0 +1,64 @@
+/** Opens a project: config, state dir, logger and store. The composition root owns the result. */
+import { loadProject, type LoadOptions, type Project } from '../config/load.js';
+import { ensureStateDirs } from '../config/paths.js';
+import { durationMs } from '../config/schema.js';
+import { createLogger, type Logger } from '../log.js';
+import type { MessageStore, QueueLimits } from '../queue/store.js';
+import { openSqliteStore } from '../queue/sqlite/sqlite-store.js';
+
+export interface ProjectContext {
+  project: Project;
+  store: MessageStore;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export function queueLimits(project: Project): QueueLimits {
+  const q = project.config.queue;
+  return {
+    maxDepth: q.maxDepth,
+    maxBodyBytes: q.maxBodyKiB * 1024,
+    maxAttempts: q.maxAttempts,
+    backoffBaseMs: durationMs(q.retryBackoff),
+    backoffMaxMs: durationMs(q.retryBackoffMax),
+  };
+}
+
+/**
+ * Registers only agents that are new or whose profile/maxDepth changed. Registering unconditionally
+ * would make every command (even `queue list`) a write, so reads would fail on a full disk.
+ */
+async function registerChangedAgents(store: MessageStore, project: Project): Promise<void> {
+  const known = new Map((await store.listAgents()).map((a) => [a.name, a]));
+  const wanted = project.config.agents.map((a) => ({ name: a.name, profile: a.profile, maxDepth: a.maxDepth ?? null }));
+  const changed = wanted.filter((a) => {
+    const k = known.get(a.name);
+    return !k || k.profile !== a.profile || k.maxDepth !== a.maxDepth;
+  });
+  if (changed.length > 0) await store.registerAgents(changed);
+}
+
+export async function openProject(options: LoadOptions & { component?: string } = {}): Promise<ProjectContext> {
+  const project = loadProject(options);
+  ensureStateDirs(project.paths);
+  const log = createLogger(project.paths.logFile).child({ component: options.component ?? 'cli' });
+  const store = await openSqliteStore(project.paths.db, {
+    limits: queueLimits(project),
+    synchronous: project.config.queue.synchronous,
+  });
+  try {
+    await registerChangedAgents(store, project);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return {
+    project,
+    store,
+    log,
+    async close() {
+      await store.close();
+      log.flush();
+    },
+  };
+}

@@ -1,0 +1,102 @@
+/** What the CLI and the console ask of the queue, with hornets.json defaults applied. */
+import { UsageError } from '../errors.js';
+import type { ExportedMessage, Message, MessageState } from '../domain/message.js';
+import { pendingStates } from '../domain/message.js';
+import { explainMessage } from '../domain/explain.js';
+import { durationMs } from '../config/schema.js';
+import type { Project } from '../config/load.js';
+import type { EnqueueResult, ImportResult, MessageStore, QueueStats } from '../queue/store.js';
+import { parseImport, serializeExport } from '../queue/jsonl.js';
+import type { Logger } from '../log.js';
+
+export interface SendOptions {
+  priority?: number;
+  key?: string;
+  ttlMs?: number;
+  sender?: string;
+}
+
+export interface SendResult extends EnqueueResult {
+  ahead: number;
+}
+
+export interface Explanation {
+  id: string;
+  state: MessageState;
+  why: string;
+}
+
+export class QueueService {
+  constructor(
+    private readonly project: Project,
+    private readonly store: MessageStore,
+    private readonly log: Logger,
+  ) {}
+
+  private agentConfig(name: string) {
+    const agent = this.project.config.agents.find((a) => a.name === name);
+    if (!agent) {
+      throw new UsageError(`unknown agent "${name}" (agents in ${this.project.configPath}: ${this.project.config.agents.map((a) => a.name).join(', ')})`);
+    }
+    return agent;
+  }
+
+  async send(agent: string, body: string, options: SendOptions = {}): Promise<SendResult> {
+    const cfg = this.agentConfig(agent);
+    const defaults = this.project.config.defaults;
+    const ttl = cfg.ttl ?? defaults.ttl;
+    const result = await this.store.enqueue({
+      agent,
+      body,
+      priority: options.priority ?? cfg.priority ?? defaults.priority,
+      key: options.key ?? null,
+      ttlMs: options.ttlMs ?? (ttl !== undefined ? durationMs(ttl) : null),
+      sender: options.sender ?? null,
+    });
+    // Never log bodies: they may carry secrets the user pasted.
+    this.log.info({ event: 'send', agent, id: result.message.id, priority: result.message.priority, created: result.created, bytes: Buffer.byteLength(body) }, 'message queued');
+    const ctx = await this.store.explainContext(result.message.id);
+    return { ...result, ahead: ctx.ahead };
+  }
+
+  async explain(id: string): Promise<Explanation> {
+    const ctx = await this.store.explainContext(id);
+    const why = explainMessage({
+      message: ctx.message,
+      ahead: ctx.ahead,
+      agentPaused: ctx.agent?.paused ?? false,
+      agentState: ctx.agent?.state ?? null,
+      now: ctx.now,
+    });
+    return { id: ctx.message.id, state: ctx.message.state, why };
+  }
+
+  async list(options: { agent?: string; states?: MessageState[]; limit?: number }): Promise<Message[]> {
+    if (options.agent !== undefined) this.agentConfig(options.agent);
+    await this.store.sweep();
+    return this.store.list({ agent: options.agent, states: options.states ?? [...pendingStates], limit: options.limit, order: 'delivery' });
+  }
+
+  async stats(): Promise<QueueStats> {
+    await this.store.sweep();
+    return this.store.stats();
+  }
+
+  async exportPending(agent?: string): Promise<{ text: string; count: number; messages: ExportedMessage[] }> {
+    if (agent !== undefined) this.agentConfig(agent);
+    const messages = await this.store.exportPending({ agent });
+    return { text: serializeExport(messages), count: messages.length, messages };
+  }
+
+  /** Without `partial`, any bad line means nothing is imported. */
+  async importText(text: string, options: { partial?: boolean } = {}): Promise<ImportResult> {
+    const parsed = parseImport(text);
+    if (parsed.errors.length > 0 && !options.partial) {
+      return { imported: 0, skipped: [], rejected: parsed.errors };
+    }
+    const result = await this.store.importMessages(parsed.records, options);
+    const rejected = [...parsed.errors, ...result.rejected].sort((a, b) => a.line - b.line);
+    this.log.info({ event: 'import', imported: result.imported, skipped: result.skipped.length, rejected: rejected.length }, 'queue import');
+    return { ...result, rejected };
+  }
+}

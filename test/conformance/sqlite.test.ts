@@ -1,0 +1,25 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { openSqliteStore } from '../../src/queue/sqlite/sqlite-store.js';
+import { runStoreConformance } from './store-conformance.js';
+
+runStoreConformance('sqlite', async (opts) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hornets-conformance-'));
+  const store = await openSqliteStore(path.join(dir, 'hornets.db'), opts);
+  let closed = false;
+  return {
+    store,
+    cleanup: async () => {
+      try {
+        if (!closed) {
+          closed = true;
+          await store.close();
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+});

@@ -1,0 +1,123 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadProject, loadProfiles } from '../../src/config/load.js';
+import { builtinProfilesDir, packageRoot } from '../../src/config/paths.js';
+import { ConfigError } from '../../src/errors.js';
+import { jsonSchemas } from '../../src/cli.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function project(config: unknown, files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'hornets-config-'));
+  dirs.push(dir);
+  writeFileSync(join(dir, 'hornets.json'), typeof config === 'string' ? config : JSON.stringify(config, null, 2));
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  return join(dir, 'hornets.json');
+}
+
+function configError(configPath: string): ConfigError {
+  try {
+    loadProject({ configPath, env: {} });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('hornets.json', () => {
+  it('loads a minimal config and fills in defaults', () => {
+    const p = loadProject({ configPath: project({ project: 'demo', agents: [{ name: 'marie', profile: 'demo' }] }), env: {} });
+    expect(p.config.queue.maxDepth).toBe(10_000);
+    expect(p.config.defaults.priority).toBe(5);
+    expect(p.paths.root.endsWith('.hornets')).toBe(true);
+  });
+
+  it('honours HORNETS_HOME for the state dir', () => {
+    const p = loadProject({ configPath: project({ project: 'demo', agents: [{ name: 'marie', profile: 'demo' }] }), env: { HORNETS_HOME: '/tmp/elsewhere' } });
+    expect(p.paths.db).toBe('/tmp/elsewhere/hornets.db');
+  });
+
+  it.each([
+    ['bad agent name', { project: 'd', agents: [{ name: 'ok', profile: 'demo' }, { name: 'Bad Name', profile: 'demo' }] }, 'agents[1].name', /invalid agent name/],
+    ['name with colon', { project: 'd', agents: [{ name: 'a:b', profile: 'demo' }] }, 'agents[0].name', /invalid agent name/],
+    ['typo key', { project: 'd', agnets: [], agents: [{ name: 'a', profile: 'demo' }] }, '', /unknown key "agnets"/],
+    ['duplicate', { project: 'd', agents: [{ name: 'a', profile: 'demo' }, { name: 'a', profile: 'demo' }] }, 'agents[1].name', /duplicate agent name "a"/],
+    ['unknown profile', { project: 'd', agents: [{ name: 'a', profile: 'nope' }] }, 'agents[0].profile', /unknown profile "nope" \(available: .*claude-code/],
+    ['bad priority', { project: 'd', agents: [{ name: 'a', profile: 'demo', priority: 300 }] }, 'agents[0].priority', /200/],
+    ['bad duration', { project: 'd', queue: { retryBackoff: 'soon' }, agents: [{ name: 'a', profile: 'demo' }] }, 'queue.retryBackoff', /duration/],
+    ['no agents', { project: 'd', agents: [] }, 'agents', /at least one agent/],
+    ['missing briefing', { project: 'd', agents: [{ name: 'a', profile: 'demo', briefing: 'nope.md' }] }, 'agents[0].briefing', /briefing file not found/],
+  ])('%s is reported with its path', (_name, config, path, message) => {
+    const err = configError(project(config));
+    const issue = err.issues.find((i) => i.path === path);
+    expect(issue, JSON.stringify(err.issues)).toBeDefined();
+    expect(issue!.message).toMatch(message);
+    expect(err.message).toContain('hornets.json');
+  });
+
+  it('names line and column of a JSON syntax error', () => {
+    const err = configError(project('{\n  "project": "d",\n  "agents": [,]\n}'));
+    expect(err.message).toMatch(/line 3, column \d+/);
+  });
+});
+
+describe('profiles', () => {
+  it('ships every built-in profile, valid', () => {
+    const profiles = loadProfiles([builtinProfilesDir()]);
+    expect([...profiles.keys()].sort()).toEqual(['aider', 'claude-code', 'codex', 'demo', 'gemini', 'shell']);
+    expect(profiles.get('claude-code')!.resume?.args).toContain('{sessionId}');
+    expect(profiles.get('aider')!.delivery).toBe('push');
+  });
+
+  it('lets a project profile override a built-in one and validates it', () => {
+    const cfg = project(
+      { project: 'd', profilesDir: 'profiles', agents: [{ name: 'a', profile: 'shell' }] },
+      { 'profiles/shell.json': JSON.stringify({ name: 'shell', command: ['zsh'], delivery: 'push' }) },
+    );
+    expect(loadProject({ configPath: cfg, env: {} }).profiles.get('shell')!.command).toEqual(['zsh']);
+    const bad = project(
+      { project: 'd', profilesDir: 'profiles', agents: [{ name: 'a', profile: 'x' }] },
+      { 'profiles/x.json': JSON.stringify({ name: 'x', command: [], delivery: 'hooks', patterns: { idle: ['('] } }) },
+    );
+    const err = configError(bad);
+    expect(err.file).toMatch(/profiles\/x\.json$/);
+    expect(err.issues.map((i) => i.path)).toEqual(expect.arrayContaining(['command', 'patterns.idle[0]', 'delivery']));
+  });
+});
+
+describe('JSON Schema files', () => {
+  it('schema/*.schema.json match the zod schemas (run `npm run schema` after changing them)', () => {
+    const schemas = jsonSchemas();
+    const root = packageRoot();
+    expect(JSON.parse(readFileSync(join(root, 'schema', 'hornets.schema.json'), 'utf8'))).toEqual(schemas.hornets);
+    expect(JSON.parse(readFileSync(join(root, 'schema', 'profile.schema.json'), 'utf8'))).toEqual(schemas.profile);
+  });
+});
+
+describe('jsonErrorOffset', () => {
+  it.each([
+    ['{"a": 1,}', 8],
+    ['[1, 2', 5],
+    ['{"a" 1}', 5],
+    ['{"a": tru}', 6],
+    ['{"a": "x\\q"}', 8],
+    ['{} x', 3],
+  ])('%j fails at %d', async (text, offset) => {
+    const { jsonErrorOffset } = await import('../../src/config/json-locate.js');
+    expect(() => JSON.parse(text)).toThrow();
+    expect(jsonErrorOffset(text)).toBe(offset);
+  });
+  it('is null for valid JSON', async () => {
+    const { jsonErrorOffset } = await import('../../src/config/json-locate.js');
+    expect(jsonErrorOffset('{"a": [1, -2.5e3, "x\\u00e9", true, null]}')).toBeNull();
+  });
+});

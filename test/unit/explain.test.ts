@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { explainMessage } from '../../src/domain/explain.js';
+import type { Message } from '../../src/domain/message.js';
+
+const now = Date.UTC(2026, 10, 21, 12, 0, 0);
+const base: Message = {
+  id: 'abcd1234ef',
+  seq: 1,
+  agent: 'marie',
+  priority: 5,
+  body: 'x',
+  sender: null,
+  key: null,
+  state: 'queued',
+  attempts: 0,
+  maxAttempts: 5,
+  availableAt: now,
+  expiresAt: null,
+  leaseToken: null,
+  leaseOwner: null,
+  leaseExpiresAt: null,
+  sessionId: null,
+  deliveredAt: null,
+  confirmedAt: null,
+  redeliveries: 0,
+  lastError: null,
+  deadReason: null,
+  createdAt: now - 60_000,
+  updatedAt: now - 1000,
+  meta: null,
+};
+
+const cases: [string, Partial<Message>, { ahead?: number; paused?: boolean; state?: string }, RegExp[]][] = [
+  ['queued, next', {}, {}, [/^queued for marie at priority 5/, /next in line/]],
+  ['queued, behind others', {}, { ahead: 3 }, [/3 messages ahead/]],
+  ['queued, agent paused', {}, { paused: true }, [/marie is paused/]],
+  ['queued, agent busy', {}, { state: 'busy' }, [/marie is busy/]],
+  ['queued, redelivery', { redeliveries: 2 }, {}, [/redelivery #2/]],
+  ['queued with ttl', { expiresAt: now + 90_000 }, {}, [/expires 2026-11-21 12:01:30Z \(in 1m30s\)/]],
+  ['leased', { state: 'leased', leaseOwner: 'hook:PostToolUse', leaseExpiresAt: now + 30_000, attempts: 1 }, {}, [/leased by hook:PostToolUse until .*in 30s/, /attempt 1\/5/]],
+  ['delivered', { state: 'delivered', sessionId: 's-1', deliveredAt: now - 5000 }, {}, [/delivered to marie \(session s-1\)/, /5.0s ago/, /confirm/]],
+  ['confirmed', { state: 'confirmed', confirmedAt: now - 2000 }, {}, [/^done: confirmed by marie/]],
+  ['failed, backing off', { state: 'failed', attempts: 2, lastError: 'pane busy', availableAt: now + 8000 }, {}, [/attempt 2\/5 failed \(pane busy\)/, /retrying at .*in 8.0s/]],
+  ['dead', { state: 'dead', deadReason: 'failed 5/5 attempts; last error: boom' }, {}, [/^dead-lettered/, /boom/, /queue retry abcd1234ef/]],
+  ['expired', { state: 'expired', expiresAt: now - 1000 }, {}, [/^expired at/, /TTL 59s/]],
+  ['cancelled', { state: 'cancelled', lastError: 'changed plans' }, {}, [/^cancelled at .*: changed plans/]],
+];
+
+describe('explainMessage', () => {
+  it.each(cases)('%s', (_name, over, facts, patterns) => {
+    const line = explainMessage({ message: { ...base, ...over }, ahead: facts.ahead ?? 0, agentPaused: facts.paused ?? false, agentState: facts.state ?? null, now });
+    expect(line).not.toContain('\n');
+    for (const p of patterns) expect(line).toMatch(p);
+  });
+});
