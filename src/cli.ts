@@ -21,7 +21,9 @@ import {
   statsCommand,
   whyCommand,
   type GlobalOptions,
+  type SendCliOptions,
 } from './cli/queue-commands.js';
+import { addCommand, attachCommand, downCommand, paneDiedCommand, pushNowCommand, removeCommand, statusCommand, stopCommand, upCommand } from './cli/agent-commands.js';
 import { loadProject, loadProfiles } from './config/load.js';
 import { builtinProfilesDir, packageRoot } from './config/paths.js';
 import { hornetsConfigSchema, profileSchema } from './config/schema.js';
@@ -105,8 +107,76 @@ export function buildProgram(o: Output = stdio): Command {
     .option('-k, --key <key>', 'idempotency key: a second send with the same key is a no-op')
     .option('-t, --ttl <duration>', 'drop the message if not delivered within this time (30s, 5m, 2h, 1d)')
     .option('--from <sender>', 'who sends it (shown to the agent)')
+    .option('--now', 'type it into the agent\'s pane right away if the agent is idle (otherwise it stays queued)')
     .option('--json', 'print the result as JSON')
-    .action((agent: string, words: string[], opts, cmd: Command) => sendCommand(o, globals(cmd), agent, words, opts));
+    .action(async (agent: string, words: string[], opts: SendCliOptions & { now?: boolean }, cmd: Command) => {
+      const id = await sendCommand(o, globals(cmd), agent, words, opts);
+      if (opts.now) await pushNowCommand(o, globals(cmd), agent, id, opts.json);
+    });
+
+  program
+    .command('up')
+    .description('start the private tmux server and one window per agent (safe to re-run: reconciles)')
+    .argument('[agents...]', 'only these agents')
+    .option('--json', 'print the report as JSON')
+    .action((names: string[], opts, cmd: Command) => upCommand(o, globals(cmd), names, opts));
+  program
+    .command('status')
+    .description('every agent: pane, process, alive/dead with exit status, state, queue depth')
+    .option('--json', 'print JSON')
+    .action((opts, cmd: Command) => statusCommand(o, globals(cmd), opts));
+  program
+    .command('attach')
+    .description("put your terminal in an agent's pane (detach with prefix d returns here)")
+    .argument('<agent>')
+    .action((name: string, _opts, cmd: Command) => attachCommand(globals(cmd), name));
+  program
+    .command('stop')
+    .description('stop agents (SIGTERM, then kill after the timeout); queue and worktree are kept')
+    .argument('<agents...>')
+    .option('--timeout <seconds>', 'grace period before the pane is killed', '5')
+    .option('--json', 'print JSON')
+    .action((names: string[], opts, cmd: Command) => stopCommand(o, globals(cmd), names, opts));
+  program
+    .command('down')
+    .description('stop every agent and the tmux server; the queue is kept')
+    .option('--remove-worktrees', 'also remove the agent worktrees hornets created')
+    .option('--timeout <seconds>', 'grace period per agent', '5')
+    .option('--json', 'print JSON')
+    .action((opts, cmd: Command) => downCommand(o, globals(cmd), opts));
+  program
+    .command('add')
+    .description('add an agent to hornets.json and start it')
+    .argument('<agent>')
+    .requiredOption('--profile <profile>', 'profile to run')
+    .option('--role <text>', 'role text for its briefing')
+    .option('--worktree <dir>', 'run in this existing directory instead of a new worktree')
+    .option('--no-start', 'only add it to hornets.json')
+    .option('--json', 'print JSON')
+    .action((name: string, opts, cmd: Command) => addCommand(o, globals(cmd), name, opts));
+  program
+    .command('remove')
+    .description('stop an agent and remove it from hornets.json (its queue and worktree are kept)')
+    .argument('<agent>')
+    .option('--json', 'print JSON')
+    .action((name: string, opts, cmd: Command) => removeCommand(o, globals(cmd), name, opts));
+
+  const internal = new Command('internal').description('entry points for tmux hooks');
+  internal
+    .command('pane-died')
+    .argument('<pane>')
+    .argument('[status]')
+    .action((pane: string, status: string | undefined) => paneDiedCommand(pane, status ?? ''));
+  program.addCommand(internal, { hidden: true });
+  program
+    .command('demo-agent', { hidden: true })
+    .description('the scripted demo agent (run by the demo profile)')
+    .option('--resume <session>', 'resume a session id')
+    .action(async (opts: { resume?: string }) => {
+      const { runDemoAgent } = await import('./demo-agent/agent.js');
+      await runDemoAgent({ resume: opts.resume });
+      await new Promise(() => undefined);
+    });
 
   const queue = program.command('queue').description('inspect and manage the message queue');
   queue
@@ -224,7 +294,18 @@ export function buildProgram(o: Output = stdio): Command {
     });
 
   program.addOption(new Option('--headless', 'run the engine without the console (not available yet)').hideHelp());
-  program.action(() => {
+  // The root action (help for now, the console later) would make commander report a mistyped command
+  // as "too many arguments"; accept the operand here (after the subcommands copied the strict setting)
+  // and name it instead.
+  program.allowExcessArguments(true);
+  // Commander only adds `help [command]` to programs without an action of their own.
+  program.helpCommand(true);
+  program.action((_opts, cmd: Command) => {
+    const [unknown] = cmd.args;
+    if (unknown !== undefined) {
+      const names = program.commands.map((c) => c.name());
+      cmd.error(`error: unknown command '${unknown}' (commands: ${names.join(', ')})`, { code: 'commander.unknownCommand', exitCode: ExitCode.usage });
+    }
     program.outputHelp();
   });
   return program;
@@ -245,7 +326,9 @@ export async function run(argv: string[], o: Output = stdio): Promise<number> {
 
 function exitCodeFor(err: unknown, o: Output): number {
   if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.ok;
+    // `commander.help` is help shown because a subcommand was missing (`hornets-tui queue`): a usage error.
+    if (err.code === 'commander.help') return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     return ExitCode.usage; // commander already printed the message
   }
   if (err instanceof QueueError && err.details?.reported) return err.exitCode;

@@ -46,7 +46,7 @@ export interface SendCliOptions {
   json?: boolean;
 }
 
-export async function sendCommand(o: Output, g: GlobalOptions, agent: string, words: string[], opts: SendCliOptions): Promise<void> {
+export async function sendCommand(o: Output, g: GlobalOptions, agent: string, words: string[], opts: SendCliOptions): Promise<string> {
   let body: string;
   if (words.length === 1 && words[0] === '-') body = stripFinalNewline(readStdin());
   else if (words.length === 0) {
@@ -58,10 +58,11 @@ export async function sendCommand(o: Output, g: GlobalOptions, agent: string, wo
   const r = await withService(g, (svc) => svc.send(agent, body, { priority, key: opts.key, ttlMs, sender: opts.from ?? 'cli' }));
   if (opts.json) {
     json(o, { id: r.message.id, agent, created: r.created, state: r.message.state, priority: r.message.priority, ahead: r.ahead });
-    return;
+    return r.message.id;
   }
   if (r.created) o.out(`queued ${r.message.id} for ${agent} (priority ${r.message.priority}, ${r.ahead === 0 ? 'next in line' : `${r.ahead} ahead`})`);
   else o.out(`already queued as ${r.message.id} for ${agent} (same key "${opts.key}"; state ${r.message.state})`);
+  return r.message.id;
 }
 
 function parseStates(spec: string | undefined, all: boolean | undefined): MessageState[] | undefined {
@@ -188,7 +189,8 @@ export async function importCommand(o: Output, g: GlobalOptions, file: string, o
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new UsageError(code === 'ENOENT' ? `cannot import ${file}: no such file` : `cannot read ${file}: ${(err as Error).message}`);
     }
   }
   const r = await withService(g, (svc) => svc.importText(text, { partial: opts.partial }));

@@ -1,8 +1,9 @@
 /** Opens a project: config, state dir, logger and store. The composition root owns the result. */
+import { pino } from 'pino';
 import { loadProject, type LoadOptions, type Project } from '../config/load.js';
 import { ensureStateDirs } from '../config/paths.js';
 import { durationMs } from '../config/schema.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, silentLogger, type Logger } from '../log.js';
 import type { MessageStore, QueueLimits } from '../queue/store.js';
 import { openSqliteStore } from '../queue/sqlite/sqlite-store.js';
 
@@ -25,6 +26,25 @@ export function queueLimits(project: Project): QueueLimits {
 }
 
 /**
+ * Logging is best effort: a log file that cannot be opened (read-only or full file system) must not
+ * hide the error the user needs, which is the one about the database on the same file system.
+ */
+function openLogger(logFile: string): Logger {
+  let log: Logger;
+  try {
+    log = createLogger(logFile);
+  } catch {
+    return silentLogger();
+  }
+  // A failed write (ENOSPC, EROFS) makes pino's destination emit 'error', which throws out of
+  // log.info() when nobody listens: after `send` committed, that would report a queued message as
+  // failed and invite a duplicate. Swallow it; the database error, if any, is what the user sees.
+  const stream = (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { on?: (event: string, fn: () => void) => void } | undefined;
+  stream?.on?.('error', () => undefined);
+  return log;
+}
+
+/**
  * Registers only agents that are new or whose profile/maxDepth changed. Registering unconditionally
  * would make every command (even `queue list`) a write, so reads would fail on a full disk.
  */
@@ -41,7 +61,7 @@ async function registerChangedAgents(store: MessageStore, project: Project): Pro
 export async function openProject(options: LoadOptions & { component?: string } = {}): Promise<ProjectContext> {
   const project = loadProject(options);
   ensureStateDirs(project.paths);
-  const log = createLogger(project.paths.logFile).child({ component: options.component ?? 'cli' });
+  const log = openLogger(project.paths.logFile).child({ component: options.component ?? 'cli' });
   const store = await openSqliteStore(project.paths.db, {
     limits: queueLimits(project),
     synchronous: project.config.queue.synchronous,

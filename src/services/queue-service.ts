@@ -91,11 +91,22 @@ export class QueueService {
   /** Without `partial`, any bad line means nothing is imported. */
   async importText(text: string, options: { partial?: boolean } = {}): Promise<ImportResult> {
     const parsed = parseImport(text);
-    if (parsed.errors.length > 0 && !options.partial) {
-      return { imported: 0, skipped: [], rejected: parsed.errors };
+    // Check agents against hornets.json here, so one run reports them together with the syntax errors
+    // (the store only sees the lines that parsed) and the message can list the agents that do exist.
+    const configured = new Set(this.project.config.agents.map((a) => a.name));
+    const known = [...configured].join(', ');
+    const records = parsed.records.filter((r) => configured.has(r.message.agent));
+    const errors = [
+      ...parsed.errors,
+      ...parsed.records
+        .filter((r) => !configured.has(r.message.agent))
+        .map((r) => ({ line: r.line, id: r.message.id, message: `unknown agent "${r.message.agent}" (agents in ${this.project.configPath}: ${known})` })),
+    ].sort((a, b) => a.line - b.line);
+    if (errors.length > 0 && !options.partial) {
+      return { imported: 0, skipped: [], rejected: errors };
     }
-    const result = await this.store.importMessages(parsed.records, options);
-    const rejected = [...parsed.errors, ...result.rejected].sort((a, b) => a.line - b.line);
+    const result = await this.store.importMessages(records, options);
+    const rejected = [...errors, ...result.rejected].sort((a, b) => a.line - b.line);
     this.log.info({ event: 'import', imported: result.imported, skipped: result.skipped.length, rejected: rejected.length }, 'queue import');
     return { ...result, rejected };
   }

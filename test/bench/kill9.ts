@@ -50,6 +50,8 @@ export interface Kill9Result {
   counts: {
     messages: number;
     accepted: number;
+    /** Accepted ids missing from the database: must be 0. */
+    lost: number;
     committedUnacknowledged: number;
     idempotentReplays: number;
     replayedCreated: number;
@@ -352,6 +354,7 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Result> {
       counts: {
         messages: after.messages.length,
         accepted: accepted.size,
+        lost,
         committedUnacknowledged,
         idempotentReplays,
         replayedCreated,
@@ -389,8 +392,9 @@ export function formatKill9(r: Kill9Result): string[] {
     .join(', ');
   return [
     `kills            ${r.kills} (producer ${r.killsByRole.producer}, consumers ${r.killsByRole.consumer})${r.complete ? '' : ' INCOMPLETE: time cap reached'}; unexpected exits ${r.unexpectedExits}; ${(r.elapsedMs / 1000).toFixed(1)} s`,
-    `messages         ${c.messages} in the db; ${c.accepted} accepted by the producer (enqueue resolved and logged), 0 of them may be lost`,
-    `                 ${c.committedUnacknowledged} committed but the producer was killed before logging; ${c.idempotentReplays} in-doubt replays answered by the idempotency key, ${c.replayedCreated} replays created the message`,
+    `messages         ${c.messages} in the db; ${c.accepted} accepted (enqueue resolved, logged by the producer); LOST: ${c.lost}`,
+    `                 ${c.committedUnacknowledged} committed but never logged (producer killed between commit and log, no replay since)`,
+    `                 in-doubt enqueues replayed after a producer restart: ${c.idempotentReplays} had committed (idempotency key returned the original), ${c.replayedCreated} had not (created now)`,
     `before drain     ${states}`,
     `delivery         ${c.claims} claims; ${c.confirmedByConsumers} confirmed and logged by consumers, ${c.confirmedUnlogged} confirmed but the consumer died before logging`,
     `                 ${c.failures} failed (retry), ${c.rejections} rejected (dead), ${c.releases} released`,

@@ -1,3 +1,5 @@
+import { accessSync, constants } from 'node:fs';
+import { dirname } from 'node:path';
 import { QueueError, errorMessage } from '../../errors.js';
 
 interface SqliteLikeError {
@@ -36,7 +38,27 @@ export function mapSqliteError(err: unknown, dbPath: string): Error {
     return new QueueError('busy', `${dbPath} stayed locked by another process for too long (${detail})`, { path: dbPath }, { cause: err });
   }
   if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_IOERR')) {
+    // SQLite only says "unable to open database file"; a WAL database cannot even be read when its
+    // directory is read-only (the -shm/-wal files cannot be created), so name that cause.
+    const readOnlyDir = unwritableDir(dbPath);
+    if (readOnlyDir) {
+      return new QueueError('read_only', `cannot open ${dbPath}: ${readOnlyDir}`, { path: dbPath }, { cause: err });
+    }
     return new QueueError('io', `cannot open or write ${dbPath} (${detail})`, { path: dbPath }, { cause: err });
   }
   return err instanceof Error ? err : new Error(detail);
+}
+
+/** Why the database directory cannot be written, or null when it can (or the check itself fails oddly). */
+function unwritableDir(dbPath: string): string | null {
+  const dir = dirname(dbPath);
+  try {
+    accessSync(dir, constants.W_OK);
+    return null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EROFS') return `its directory ${dir} is on a read-only file system`;
+    if (code === 'EACCES' || code === 'EPERM') return `its directory ${dir} is read-only for this user (permission denied)`;
+    return null;
+  }
 }

@@ -1,0 +1,128 @@
+/** `up`, `status`, `attach`, `stop`, `down`, `add`, `remove` and the tmux hook entry point. */
+import { UsageError } from '../errors.js';
+import { openProject, type ProjectContext } from '../services/context.js';
+import { AgentManager, type AgentStatus } from '../services/agents.js';
+import { DeliveryService } from '../services/delivery.js';
+import { updateConfigFile } from '../config/write.js';
+import { AGENT_NAME_RE, agentNameRule } from '../config/schema.js';
+import { json, table, type Output } from './output.js';
+import type { GlobalOptions } from './queue-commands.js';
+
+async function withAgents<T>(g: GlobalOptions, fn: (m: AgentManager, ctx: ProjectContext) => Promise<T>, component = 'agents'): Promise<T> {
+  const ctx = await openProject({ configPath: g.config, component });
+  try {
+    return await fn(new AgentManager(ctx.project, ctx.store, ctx.log), ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+export async function upCommand(o: Output, g: GlobalOptions, names: string[], opts: { json?: boolean }): Promise<void> {
+  const report = await withAgents(g, (m) => m.up(names.length ? names : undefined));
+  if (opts.json) json(o, report);
+  else {
+    const line = (label: string, list: string[]) => list.length && o.out(`${label}: ${list.join(', ')}`);
+    line('started', report.created);
+    line('restarted', report.restarted);
+    line('already running', report.running);
+    for (const f of report.failed) o.err(`failed: ${f.agent}: ${f.error}`);
+    o.out(`tmux server "${report.socket}", session "${report.session}": hornets-tui attach <agent> to look in`);
+  }
+  if (report.failed.length > 0) process.exitCode = 1;
+}
+
+function statusRows(list: AgentStatus[]): string[][] {
+  return list.map((a) => [
+    a.name,
+    a.profile,
+    a.state,
+    a.paneId ?? '-',
+    a.alive ? `${a.currentCommand ?? ''}(${a.pid})` : a.exitStatus !== null ? `dead (exit ${a.exitStatus})` : '-',
+    String(a.queueDepth),
+    String(a.generation),
+  ]);
+}
+
+export async function statusCommand(o: Output, g: GlobalOptions, opts: { json?: boolean }): Promise<void> {
+  const list = await withAgents(g, (m) => m.status());
+  if (opts.json) return json(o, list);
+  o.out(table(['AGENT', 'PROFILE', 'STATE', 'PANE', 'PROCESS', 'QUEUE', 'GEN'], statusRows(list)));
+}
+
+export async function attachCommand(g: GlobalOptions, name: string): Promise<void> {
+  // The store closes before tmux takes the terminal: attach can last for hours.
+  const target = await withAgents(g, async (m) => ({ manager: m, pane: await m.paneOf(name) }));
+  const code = await target.manager.attach(name);
+  if (code !== 0) process.exitCode = 1;
+}
+
+export async function stopCommand(o: Output, g: GlobalOptions, names: string[], opts: { timeout?: string; json?: boolean }): Promise<void> {
+  const timeoutMs = opts.timeout ? Number(opts.timeout) * 1000 : undefined;
+  const results = await withAgents(g, async (m) => Promise.all(names.map(async (n) => ({ agent: n, result: await m.stop(n, { timeoutMs }) }))));
+  if (opts.json) return json(o, results);
+  for (const r of results) o.out(`${r.agent}: ${r.result === 'stopped' ? 'stopped (queue kept)' : 'was not running'}`);
+}
+
+export async function downCommand(o: Output, g: GlobalOptions, opts: { removeWorktrees?: boolean; timeout?: string; json?: boolean }): Promise<void> {
+  const timeoutMs = opts.timeout ? Number(opts.timeout) * 1000 : undefined;
+  const r = await withAgents(g, (m) => m.down({ removeWorktrees: opts.removeWorktrees, timeoutMs }));
+  if (opts.json) return json(o, r);
+  o.out(r.stopped.length ? `stopped: ${r.stopped.join(', ')}` : 'no agent was running');
+  if (r.worktreesRemoved.length) o.out(`removed worktrees: ${r.worktreesRemoved.join(', ')}`);
+  o.out('tmux server stopped; the queue is kept');
+}
+
+export async function addCommand(o: Output, g: GlobalOptions, name: string, opts: { profile: string; role?: string; worktree?: string; start?: boolean; json?: boolean }): Promise<void> {
+  if (!AGENT_NAME_RE.test(name)) throw new UsageError(`invalid agent name "${name}": ${agentNameRule}`);
+  const configPath = (await withAgents(g, async (m, ctx) => {
+    if (ctx.project.config.agents.some((a) => a.name === name)) throw new UsageError(`agent "${name}" already exists in ${ctx.project.configPath}`);
+    if (!ctx.project.profiles.has(opts.profile)) throw new UsageError(`unknown profile "${opts.profile}" (available: ${[...ctx.project.profiles.keys()].join(', ')})`);
+    void m;
+    return ctx.project.configPath;
+  })) as string;
+  updateConfigFile(configPath, (raw) => {
+    const agents = Array.isArray(raw.agents) ? raw.agents : [];
+    agents.push({ name, profile: opts.profile, ...(opts.role ? { role: opts.role } : {}), ...(opts.worktree ? { worktree: opts.worktree } : {}) });
+    raw.agents = agents;
+  });
+  if (opts.start === false) {
+    o.out(`added ${name} (${opts.profile}) to ${configPath}; start it with hornets-tui up ${name}`);
+    return;
+  }
+  const report = await withAgents({ ...g, config: configPath }, (m) => m.up([name]));
+  if (opts.json) return json(o, report);
+  if (report.failed.length) {
+    o.err(`added ${name} to ${configPath} but it failed to start: ${report.failed[0]!.error}`);
+    process.exitCode = 1;
+  } else o.out(`added and started ${name} (${opts.profile})`);
+}
+
+export async function removeCommand(o: Output, g: GlobalOptions, name: string, opts: { json?: boolean }): Promise<void> {
+  const configPath = await withAgents(g, async (m, ctx) => {
+    await m.stop(name);
+    return ctx.project.configPath;
+  });
+  updateConfigFile(configPath, (raw) => {
+    raw.agents = (Array.isArray(raw.agents) ? raw.agents : []).filter((a: { name?: string }) => a?.name !== name);
+  });
+  if (opts.json) return json(o, { removed: name });
+  o.out(`stopped and removed ${name} from ${configPath}; its queued messages and worktree are kept`);
+}
+
+export async function pushNowCommand(o: Output, g: GlobalOptions, agent: string, until: string | undefined, asJson: boolean | undefined): Promise<void> {
+  const r = await withAgents(g, (m, ctx) => new DeliveryService(m, ctx.store, ctx.log).pushPending(agent, { until }), 'delivery');
+  if (asJson) return json(o, r);
+  for (const d of r.delivered) o.out(`delivered ${d.id} to ${agent} (${d.ms} ms${d.enterPresses > 1 ? `, Enter pressed ${d.enterPresses}×` : ''})`);
+  for (const d of r.refused) o.err(`not typed (${d.id}): ${d.reason}; it stays queued`);
+  for (const d of r.failed) o.err(`push failed (${d.id}): ${d.error}; will retry`);
+  if (r.failed.length > 0) process.exitCode = 1;
+}
+
+export async function paneDiedCommand(paneId: string, status: string): Promise<void> {
+  // Runs from a tmux hook: never throw, never print; the log says what happened.
+  try {
+    await withAgents({}, (m) => m.paneDied(paneId, status === '' ? null : Number(status)), 'pane-died');
+  } catch {
+    process.exitCode = 0;
+  }
+}

@@ -1,0 +1,110 @@
+/** git adapter: worktrees for agents. Like src/tmux, argv arrays only, never a shell. */
+import { execFile } from 'node:child_process';
+import { HornetsError, ExitCode } from '../errors.js';
+
+export class GitError extends HornetsError {
+  readonly exitCode = ExitCode.failure;
+  constructor(
+    readonly argv: readonly string[],
+    readonly stderr: string,
+    message?: string,
+  ) {
+    super(message ?? `git ${argv.join(' ')} failed: ${stderr.trim() || 'no output'}`);
+  }
+}
+
+function git(args: string[], cwd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('git', args, { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' }, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        reject(code === 'ENOENT' ? new GitError(args, '', 'git not found on PATH; install git to use worktrees') : new GitError(args, String(stderr)));
+      } else resolve(String(stdout));
+    });
+  });
+}
+
+export interface WorktreeInfo {
+  path: string;
+  branch: string | null;
+}
+
+export const Git = {
+  /** Top-level directory of the repository containing `dir`, or null when it is not in one. */
+  async toplevel(dir: string): Promise<string | null> {
+    try {
+      return (await git(['rev-parse', '--show-toplevel'], dir)).trim();
+    } catch (err) {
+      if (err instanceof GitError && /not a git repository/i.test(err.stderr)) return null;
+      throw err;
+    }
+  },
+
+  async hasCommits(repo: string): Promise<boolean> {
+    try {
+      await git(['rev-parse', '--verify', '--quiet', 'HEAD'], repo);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+
+  async branchExists(repo: string, branch: string): Promise<boolean> {
+    try {
+      await git(['show-ref', '--verify', '--quiet', `refs/heads/${branch}`], repo);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+
+  async checkBranchName(repo: string, branch: string): Promise<boolean> {
+    try {
+      await git(['check-ref-format', '--branch', branch], repo);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+
+  async listWorktrees(repo: string): Promise<WorktreeInfo[]> {
+    const out = await git(['worktree', 'list', '--porcelain'], repo);
+    const result: WorktreeInfo[] = [];
+    let current: WorktreeInfo | null = null;
+    for (const line of out.split('\n')) {
+      if (line.startsWith('worktree ')) {
+        current = { path: line.slice('worktree '.length), branch: null };
+        result.push(current);
+      } else if (line.startsWith('branch ') && current) {
+        current.branch = line.slice('branch '.length).replace(/^refs\/heads\//, '');
+      }
+    }
+    return result;
+  },
+
+  /** Creates `path` on `branch` (new from HEAD unless it exists). */
+  async addWorktree(repo: string, path: string, branch: string): Promise<void> {
+    if (await Git.branchExists(repo, branch)) await git(['worktree', 'add', path, branch], repo);
+    else await git(['worktree', 'add', '-b', branch, path, 'HEAD'], repo);
+  },
+
+  async removeWorktree(repo: string, path: string, options: { force?: boolean } = {}): Promise<void> {
+    await git(['worktree', 'remove', ...(options.force ? ['--force'] : []), path], repo);
+  },
+
+  async branch(dir: string): Promise<string | null> {
+    try {
+      return (await git(['rev-parse', '--abbrev-ref', 'HEAD'], dir)).trim();
+    } catch {
+      return null;
+    }
+  },
+
+  async statusShort(dir: string): Promise<string> {
+    return git(['status', '--short', '--branch'], dir);
+  },
+
+  async diff(dir: string): Promise<string> {
+    return git(['diff', 'HEAD', '--stat', '--patch'], dir);
+  },
+};

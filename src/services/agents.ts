@@ -1,0 +1,394 @@
+/**
+ * Agents in tmux: `up` (create or reconcile), `status`, `stop`, `down`, `attach`. The tmux server,
+ * session and panes are hornets' own; every pane is addressed by the immutable id kept in the DB.
+ */
+import { accessSync, constants, existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { delimiter, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { HornetsError, ExitCode, UsageError } from '../errors.js';
+import type { Project } from '../config/load.js';
+import type { AgentConfig, Profile } from '../config/schema.js';
+import { packageRoot } from '../config/paths.js';
+import type { Logger } from '../log.js';
+import type { AgentRecord, MessageStore } from '../queue/store.js';
+import type { PaneInfo, ServerRef, SpawnSpec } from '../tmux/argv.js';
+import { TmuxClient } from '../tmux/client.js';
+import { TmuxError } from '../tmux/errors.js';
+import { Git } from '../git/git.js';
+import { classifyPane } from '../domain/pane-state.js';
+
+export class AgentError extends HornetsError {
+  readonly exitCode = ExitCode.failure;
+}
+
+export const CONTROL_WINDOW = 'hornets';
+
+export function serverFor(project: Project, env: NodeJS.ProcessEnv = process.env): ServerRef {
+  return { socket: env.HORNETS_TMUX_SOCKET || `hornets-${project.config.project}`, configFile: join(project.paths.root, 'tmux.conf') };
+}
+
+/** Our tmux config: nothing from the user's ~/.tmux.conf applies on this server. */
+export function tmuxConfig(): string {
+  return [
+    '# Written by hornets-tui for its private server; edits are overwritten by `hornets-tui up`.',
+    'set -g remain-on-exit on', // keep dead panes so their exit status can be read
+    'set -g automatic-rename off', // windows are named after agents
+    'set -g allow-rename off',
+    'set -g default-size 200x50', // detached agents render at a sane size
+    'set -g window-size latest',
+    'set -g history-limit 50000',
+    'set -g mouse on',
+    'set -s escape-time 10',
+    'set -g status-left "[hornets #S] "',
+    'set -g status-left-length 40',
+    'set -g default-terminal "tmux-256color"',
+    '',
+  ].join('\n');
+}
+
+export interface AgentStatus {
+  name: string;
+  profile: string;
+  paneId: string | null;
+  pid: number | null;
+  alive: boolean;
+  exitStatus: number | null;
+  currentCommand: string | null;
+  state: string;
+  generation: number;
+  queueDepth: number;
+  worktree: string;
+  restarts: number;
+  lastError: string | null;
+}
+
+export interface UpReport {
+  created: string[];
+  restarted: string[];
+  running: string[];
+  failed: { agent: string; error: string }[];
+  session: string;
+  socket: string;
+}
+
+function expandCommand(argv: string[]): string[] {
+  const bin = join(packageRoot(), 'bin', 'hornets-tui.js');
+  return argv.map((a) => a.replaceAll('{node}', process.execPath).replaceAll('{hornets}', bin));
+}
+
+/** The profile command must exist before we create anything for it. */
+function findExecutable(cmd: string, env: NodeJS.ProcessEnv): string | null {
+  const candidates = isAbsolute(cmd) || cmd.includes(sep) ? [resolve(cmd)] : (env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, cmd));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      // keep looking
+    }
+  }
+  return null;
+}
+
+function within(parent: string, child: string): boolean {
+  const rel = relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+export class AgentManager {
+  readonly tmux: TmuxClient;
+  readonly session: string;
+
+  constructor(
+    private readonly project: Project,
+    private readonly store: MessageStore,
+    private readonly log: Logger,
+    tmux?: TmuxClient,
+  ) {
+    this.tmux = tmux ?? new TmuxClient({ server: serverFor(project) });
+    this.session = project.config.project;
+  }
+
+  agentConfig(name: string): AgentConfig {
+    const a = this.project.config.agents.find((x) => x.name === name);
+    if (!a) throw new UsageError(`unknown agent "${name}" (agents in ${this.project.configPath}: ${this.project.config.agents.map((x) => x.name).join(', ')})`);
+    return a;
+  }
+
+  profile(agent: AgentConfig): Profile {
+    const p = this.project.profiles.get(agent.profile);
+    if (!p) throw new UsageError(`agent ${agent.name}: unknown profile "${agent.profile}"`);
+    return p;
+  }
+
+  worktreesDir(): string {
+    // Inside the project even when HORNETS_HOME moves the state elsewhere: worktrees belong to the repo.
+    return resolve(this.project.root, this.project.config.worktreesDir ?? join('.hornets', 'worktrees'));
+  }
+
+  /** Where the agent runs: its configured directory, or <worktreesDir>/<name>. */
+  worktreePath(agent: AgentConfig): string {
+    return agent.worktree ? resolve(this.project.root, agent.worktree) : join(this.worktreesDir(), agent.name);
+  }
+
+  /** Checks every agent before anything is created, so a bad entry never leaves half a team. */
+  validate(agents: AgentConfig[]): void {
+    const problems: string[] = [];
+    const seen = new Map<string, string>();
+    const root = realpathSync(this.project.root);
+    const real = (p: string) => (existsSync(p) ? realpathSync(p) : resolve(root, relative(this.project.root, p)));
+    // An explicitly configured worktreesDir is the user's choice of place, so it counts as inside.
+    const allowed = [root, real(this.worktreesDir())];
+    for (const a of agents) {
+      const path = this.worktreePath(a);
+      const realPath = real(path);
+      if (!allowed.some((dir) => within(dir, realPath))) problems.push(`${a.name}: worktree ${path} is outside the project (${root})`);
+      const other = seen.get(realPath);
+      if (other) problems.push(`${a.name}: worktree ${path} is already used by ${other}`);
+      seen.set(realPath, a.name);
+      if (a.worktree && !existsSync(path)) problems.push(`${a.name}: worktree directory ${path} does not exist`);
+      const profile = this.project.profiles.get(a.profile);
+      if (!profile) {
+        problems.push(`${a.name}: unknown profile "${a.profile}"`);
+        continue;
+      }
+      const cmd = expandCommand(profile.command)[0]!;
+      const env = { ...process.env, ...profile.env, ...a.env };
+      if (!findExecutable(cmd, env)) problems.push(`${a.name}: profile ${profile.name} runs "${cmd}", which is not on PATH (install it or change the profile's command)`);
+    }
+    if (problems.length > 0) throw new AgentError(`cannot start agents:\n  - ${problems.join('\n  - ')}`);
+  }
+
+  private spawnSpec(agent: AgentConfig, record: AgentRecord, generation: number, cwd: string, resume: boolean): SpawnSpec {
+    const profile = this.profile(agent);
+    let argv = expandCommand(profile.command);
+    if (resume && record.sessionId && profile.resume) argv = [...argv, ...profile.resume.args.map((a) => a.replaceAll('{sessionId}', record.sessionId!))];
+    return {
+      argv,
+      cwd,
+      env: {
+        ...profile.env,
+        ...agent.env,
+        HORNETS_AGENT_ID: agent.name,
+        HORNETS_HOME: this.project.paths.root,
+        HORNETS_CONFIG: this.project.configPath,
+        HORNETS_GENERATION: String(generation),
+      },
+    };
+  }
+
+  private async ensureServer(): Promise<void> {
+    await this.tmux.checkVersion();
+    writeFileSync(this.tmux.server.configFile, tmuxConfig(), { mode: 0o600 });
+    if (await this.tmux.hasSession(this.session)) {
+      const owner = await this.tmux.showEnvironment('HORNETS_CONFIG');
+      if (owner !== null && owner !== this.project.configPath) {
+        throw new AgentError(`tmux server "${this.tmux.server.socket}" belongs to another project (${owner}); give this project another "project" name in hornets.json`);
+      }
+      return;
+    }
+    const banner = 'hornets-tui control window: agents run in the other windows (prefix + w lists them).';
+    await this.tmux.newSession(this.session, CONTROL_WINDOW, {
+      argv: ['sh', '-c', 'printf "%s\\n" "$1"; exec tail -f /dev/null', 'hornets', banner],
+      cwd: this.project.root,
+      env: { HORNETS_HOME: this.project.paths.root },
+    });
+    await this.installPaneDiedHook();
+    this.log.info({ event: 'tmux_server_started', socket: this.tmux.server.socket, session: this.session }, 'tmux session created');
+  }
+
+  /**
+   * A dead agent is known at once: tmux runs our CLI in the background with the pane id and exit
+   * status. Paths reach the hook through the server environment, never spliced into the command.
+   */
+  private async installPaneDiedHook(): Promise<void> {
+    await this.tmux.setEnvironment('HORNETS_NODE', process.execPath);
+    await this.tmux.setEnvironment('HORNETS_BIN', join(packageRoot(), 'bin', 'hornets-tui.js'));
+    await this.tmux.setEnvironment('HORNETS_CONFIG', this.project.configPath);
+    await this.tmux.setEnvironment('HORNETS_HOME', this.project.paths.root);
+    await this.tmux.setHook('pane-died', `run-shell -b '"$HORNETS_NODE" "$HORNETS_BIN" internal pane-died "#{pane_id}" "#{pane_dead_status}"'`);
+  }
+
+  /** Called from the pane-died hook: records the exit so status and recovery see it immediately. */
+  async paneDied(paneId: string, status: number | null): Promise<string | null> {
+    const record = (await this.store.listAgents()).find((a) => a.paneId === paneId);
+    if (!record) return null;
+    const lastError = `exited with status ${status ?? 'unknown'}`;
+    await this.store.updateAgent(record.name, { state: 'crashed', lastError });
+    await this.store.recordEvent({ agent: record.name, kind: 'agent_exited', detail: { paneId, exitStatus: status, generation: record.generation } });
+    this.log.warn({ event: 'agent_exited', agent: record.name, paneId, exitStatus: status }, 'agent pane died');
+    return record.name;
+  }
+
+  private async prepareWorktree(agent: AgentConfig): Promise<{ path: string; created: boolean }> {
+    const path = this.worktreePath(agent);
+    if (agent.worktree) return { path, created: false };
+    if (existsSync(path)) return { path, created: false };
+    const repo = await Git.toplevel(this.project.root);
+    if (repo && (await Git.hasCommits(repo))) {
+      const branch = agent.branch ?? `hornets/${agent.name}`;
+      if (!(await Git.checkBranchName(repo, branch))) throw new AgentError(`${agent.name}: "${branch}" is not a valid branch name`);
+      mkdirSync(this.worktreesDir(), { recursive: true, mode: 0o700 });
+      await Git.addWorktree(repo, path, branch);
+      this.log.info({ event: 'worktree_added', agent: agent.name, path, branch }, 'git worktree added');
+    } else {
+      // Not a git project (or no commit yet): a plain directory per agent still isolates them.
+      mkdirSync(path, { recursive: true, mode: 0o700 });
+      this.log.info({ event: 'worktree_dir', agent: agent.name, path, reason: repo ? 'repository has no commits' : 'not a git repository' }, 'plain agent directory');
+    }
+    return { path, created: true };
+  }
+
+  private async discardWorktree(path: string): Promise<void> {
+    const repo = await Git.toplevel(this.project.root).catch(() => null);
+    if (repo) await Git.removeWorktree(repo, path, { force: true }).catch(() => undefined);
+  }
+
+  /** Creates what is missing, restarts dead panes, leaves live agents alone. */
+  async up(names?: string[]): Promise<UpReport> {
+    const agents = names ? names.map((n) => this.agentConfig(n)) : this.project.config.agents;
+    this.validate(this.project.config.agents);
+    await this.ensureServer();
+    const panes = new Map((await this.tmux.listPanes()).map((p) => [p.paneId, p]));
+    const report: UpReport = { created: [], restarted: [], running: [], failed: [], session: this.session, socket: this.tmux.server.socket };
+    for (const agent of agents) {
+      try {
+        const outcome = await this.startOne(agent, panes);
+        report[outcome].push(agent.name);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        report.failed.push({ agent: agent.name, error: message });
+        this.log.error({ event: 'agent_start_failed', agent: agent.name, error: message }, 'agent failed to start');
+      }
+    }
+    return report;
+  }
+
+  private async startOne(agent: AgentConfig, panes: Map<string, PaneInfo>): Promise<'created' | 'restarted' | 'running'> {
+    const record = (await this.store.getAgent(agent.name))!;
+    const existing = record.paneId ? panes.get(record.paneId) : undefined;
+    if (existing && existing.session === this.session && !existing.dead) return 'running';
+    const { path, created } = await this.prepareWorktree(agent);
+    const generation = record.generation + 1;
+    if (existing && existing.session === this.session && existing.dead) {
+      await this.tmux.respawnPane(existing.paneId, this.spawnSpec(agent, record, generation, path, true));
+      await this.store.updateAgent(agent.name, { generation, state: 'starting', lastError: null });
+      await this.store.recordEvent({ agent: agent.name, kind: 'agent_restarted', detail: { paneId: existing.paneId, generation, exitStatus: existing.deadStatus } });
+      return 'restarted';
+    }
+    let paneId: string | null = null;
+    try {
+      paneId = await this.tmux.newWindow(this.session, agent.name, this.spawnSpec(agent, record, generation, path, false));
+      await this.store.updateAgent(agent.name, { paneId, generation, state: 'starting', lastError: null, sessionId: null });
+      await this.store.recordEvent({ agent: agent.name, kind: 'agent_started', detail: { paneId, generation, worktree: path } });
+      this.log.info({ event: 'agent_started', agent: agent.name, paneId, generation }, 'agent started');
+      return 'created';
+    } catch (err) {
+      // Roll back what this attempt created so a retry starts clean.
+      if (paneId) await this.tmux.killWindow(paneId).catch(() => undefined);
+      if (created) await this.discardWorktree(path);
+      throw err;
+    }
+  }
+
+  async status(): Promise<AgentStatus[]> {
+    const panes = new Map((await this.tmux.listPanes()).map((p) => [p.paneId, p]));
+    const stats = new Map((await this.store.stats()).agents.map((s) => [s.agent, s]));
+    const records = new Map((await this.store.listAgents()).map((r) => [r.name, r]));
+    return Promise.all(this.project.config.agents.map(async (a) => {
+      const r = records.get(a.name);
+      const pane = r?.paneId ? panes.get(r.paneId) : undefined;
+      const live = pane && pane.session === this.session ? pane : undefined;
+      let state = r?.state ?? 'unknown';
+      if (!live) state = 'stopped';
+      else if (live.dead) state = 'crashed';
+      else if (state === 'starting' || state === 'unknown') {
+        // No hook has reported yet: the profile's screen patterns are the best evidence.
+        const verdict = classifyPane(this.profile(a).patterns, await this.tmux.capture(live.paneId).catch(() => ''));
+        state = verdict === 'permission' ? 'waiting-permission' : verdict === 'unknown' || verdict === 'error' ? state : verdict;
+      }
+      return {
+        name: a.name,
+        profile: a.profile,
+        paneId: live ? live.paneId : null,
+        pid: live && !live.dead ? live.pid : null,
+        alive: Boolean(live && !live.dead),
+        exitStatus: live?.dead ? live.deadStatus : null,
+        currentCommand: live && !live.dead ? live.currentCommand : null,
+        state,
+        generation: r?.generation ?? 0,
+        queueDepth: stats.get(a.name)?.pending ?? 0,
+        worktree: this.worktreePath(a),
+        restarts: r?.restartCount ?? 0,
+        lastError: r?.lastError ?? null,
+      };
+    }));
+  }
+
+  /** SIGTERM the agent, wait up to `timeoutMs` for it to exit, then kill the window. */
+  async stop(name: string, options: { timeoutMs?: number } = {}): Promise<'stopped' | 'not-running'> {
+    this.agentConfig(name);
+    const record = await this.store.getAgent(name);
+    const pane = record?.paneId ? await this.tmux.pane(record.paneId) : null;
+    if (!pane || pane.session !== this.session) {
+      await this.store.updateAgent(name, { paneId: null, state: 'stopped' });
+      return 'not-running';
+    }
+    if (!pane.dead) {
+      try {
+        process.kill(pane.pid, 'SIGTERM');
+      } catch {
+        // Already gone: the pane will show dead.
+      }
+      const deadline = Date.now() + (options.timeoutMs ?? 5000);
+      while (Date.now() < deadline) {
+        const p = await this.tmux.pane(pane.paneId);
+        if (!p || p.dead) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    await this.tmux.killWindow(pane.paneId).catch((err: unknown) => {
+      if (!(err instanceof TmuxError && (err.missingTarget || err.noServer))) throw err;
+    });
+    await this.store.updateAgent(name, { paneId: null, state: 'stopped' });
+    await this.store.recordEvent({ agent: name, kind: 'agent_stopped', detail: { paneId: pane.paneId } });
+    this.log.info({ event: 'agent_stopped', agent: name, paneId: pane.paneId }, 'agent stopped');
+    return 'stopped';
+  }
+
+  async down(options: { timeoutMs?: number; removeWorktrees?: boolean } = {}): Promise<{ stopped: string[]; worktreesRemoved: string[] }> {
+    const stopped: string[] = [];
+    await Promise.all(
+      this.project.config.agents.map(async (a) => {
+        if ((await this.stop(a.name, options)) === 'stopped') stopped.push(a.name);
+      }),
+    );
+    await this.tmux.killServer();
+    const worktreesRemoved: string[] = [];
+    if (options.removeWorktrees) {
+      const repo = await Git.toplevel(this.project.root).catch(() => null);
+      for (const a of this.project.config.agents) {
+        if (a.worktree) continue; // the user's own directory: never ours to delete
+        const path = this.worktreePath(a);
+        if (!existsSync(path)) continue;
+        if (repo) await Git.removeWorktree(repo, path, { force: true });
+        worktreesRemoved.push(path);
+      }
+    }
+    return { stopped: stopped.sort(), worktreesRemoved };
+  }
+
+  async paneOf(name: string): Promise<PaneInfo> {
+    this.agentConfig(name);
+    const record = await this.store.getAgent(name);
+    const pane = record?.paneId ? await this.tmux.pane(record.paneId) : null;
+    if (!pane || pane.session !== this.session) throw new AgentError(`${name} is not running (start it with \`hornets-tui up\`)`);
+    return pane;
+  }
+
+  async attach(name: string): Promise<number> {
+    const pane = await this.paneOf(name);
+    const tmuxEnv = process.env.TMUX ?? '';
+    const insideThisServer = tmuxEnv.split(',')[0]?.endsWith(`/${this.tmux.server.socket}`) ?? false;
+    return this.tmux.attach(this.session, pane.paneId, { insideThisServer });
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Typing into a pane, for agents without hooks and as the idle fallback: sanitise, refuse when the
+ * agent is busy or asking permission, paste through a private buffer, check the text arrived,
+ * press Enter separately and check it was taken, with bounded retries.
+ */
+import { HornetsError, ExitCode } from '../errors.js';
+import { classifyPane, type PanePatterns, type PaneVerdict } from '../domain/pane-state.js';
+import { sanitizeForPane } from '../tmux/sanitize.js';
+import type { TmuxClient } from '../tmux/client.js';
+
+export class PushRefused extends HornetsError {
+  readonly exitCode = ExitCode.failure;
+  constructor(
+    readonly reason: 'busy' | 'permission' | 'dead' | 'empty',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class PushFailed extends HornetsError {
+  readonly exitCode = ExitCode.failure;
+}
+
+export interface PushOptions {
+  patterns: PanePatterns;
+  /** Wait this long for the typed text to show up before giving up. */
+  arrivalTimeoutMs?: number;
+  /** Wait this long after each Enter for the pane to change. */
+  enterTimeoutMs?: number;
+  enterRetries?: number;
+  /** Skip the screen check (the caller knows the agent is idle from its hooks). */
+  knownIdle?: boolean;
+  /** Multi-line text is bracketed-pasted; single lines are typed plainly. */
+  now?: () => number;
+}
+
+export interface PushResult {
+  paneId: string;
+  bytes: number;
+  neutralised: number;
+  enterPresses: number;
+  ms: number;
+  verdictBefore: PaneVerdict;
+}
+
+/** Whitespace-free form, so wrapping and joined lines compare equal. */
+function squash(s: string): string {
+  return s.replace(/\s+/g, '');
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 10): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export async function pushText(tmux: TmuxClient, paneId: string, text: string, options: PushOptions): Promise<PushResult> {
+  const started = Date.now();
+  const pane = await tmux.pane(paneId);
+  if (!pane || pane.dead) throw new PushRefused('dead', `pane ${paneId} is ${pane ? 'dead' : 'gone'}; nothing was typed`);
+  const before = await tmux.capture(paneId);
+  const verdict = classifyPane(options.patterns, before);
+  if (!options.knownIdle && (verdict === 'permission' || verdict === 'busy')) {
+    throw new PushRefused(verdict, verdict === 'permission' ? `pane ${paneId} shows a permission prompt; typing would answer it, so nothing was typed` : `pane ${paneId} is busy; nothing was typed`);
+  }
+  const { text: clean, neutralised } = sanitizeForPane(text);
+  if (clean.trim() === '') throw new PushRefused('empty', 'nothing printable left to type after removing control characters');
+  const multiLine = clean.includes('\n');
+  await tmux.paste(paneId, clean, { bracketed: multiLine });
+
+  // The end of the text is what is visible last; if it shows, the paste landed.
+  const lastLine = clean.split('\n').filter((l) => l.trim() !== '').pop() ?? clean;
+  const probe = squash(lastLine).slice(-24);
+  const arrived = await waitUntil(async () => squash(await tmux.capture(paneId)).includes(probe), options.arrivalTimeoutMs ?? 3000);
+  if (!arrived) throw new PushFailed(`typed text did not appear in pane ${paneId} within ${options.arrivalTimeoutMs ?? 3000} ms; Enter was not pressed`);
+
+  const typed = await tmux.capture(paneId);
+  const retries = options.enterRetries ?? 2;
+  for (let press = 1; press <= retries + 1; press++) {
+    await tmux.sendKey(paneId, 'Enter');
+    const taken = await waitUntil(async () => (await tmux.capture(paneId)) !== typed, options.enterTimeoutMs ?? 1000);
+    if (taken) return { paneId, bytes: Buffer.byteLength(clean), neutralised, enterPresses: press, ms: Date.now() - started, verdictBefore: verdict };
+  }
+  throw new PushFailed(`pane ${paneId} did not react to Enter after ${retries + 1} presses; the text is still in its input line`);
+}

@@ -1,0 +1,194 @@
+/**
+ * Pure builders for tmux argv. Message text never goes into argv (tmux treats a trailing ';' in an
+ * argument as a command separator); it travels through load-buffer's stdin instead.
+ */
+
+export interface ServerRef {
+  /** `-L` socket name: hornets' own server, never the user's default one. */
+  socket: string;
+  /** `-f` config file, so user bindings and options cannot change how we target panes. */
+  configFile: string;
+}
+
+export interface SpawnSpec {
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+}
+
+/** Pane fields we read, in list-panes order; `\t` cannot appear in any of them except names, which we validate. */
+export const paneFields = [
+  'pane_id',
+  'session_name',
+  'window_id',
+  'window_name',
+  'pane_pid',
+  'pane_dead',
+  'pane_dead_status',
+  'pane_current_command',
+  'pane_width',
+  'pane_height',
+  'pane_in_mode',
+] as const;
+
+export const paneFormat = paneFields.map((f) => `#{${f}}`).join('\t');
+
+export function base(server: ServerRef): string[] {
+  return ['-L', server.socket, '-f', server.configFile];
+}
+
+function envArgs(env: Record<string, string>): string[] {
+  return Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+}
+
+export const argv = {
+  version: (): string[] => ['-V'],
+  hasSession: (server: ServerRef, session: string): string[] => [...base(server), 'has-session', '-t', `=${session}`],
+  newSession: (server: ServerRef, session: string, window: string, spec: SpawnSpec, size: { width: number; height: number }): string[] => [
+    ...base(server),
+    'new-session',
+    '-d',
+    '-s',
+    session,
+    '-n',
+    window,
+    '-x',
+    String(size.width),
+    '-y',
+    String(size.height),
+    '-c',
+    spec.cwd,
+    ...envArgs(spec.env),
+    '-P',
+    '-F',
+    '#{pane_id}',
+    '--',
+    ...spec.argv,
+  ],
+  newWindow: (server: ServerRef, session: string, window: string, spec: SpawnSpec): string[] => [
+    ...base(server),
+    'new-window',
+    '-d',
+    '-t',
+    `=${session}:`,
+    '-n',
+    window,
+    '-c',
+    spec.cwd,
+    ...envArgs(spec.env),
+    '-P',
+    '-F',
+    '#{pane_id}',
+    '--',
+    ...spec.argv,
+  ],
+  respawnPane: (server: ServerRef, pane: string, spec: SpawnSpec): string[] => [
+    ...base(server),
+    'respawn-pane',
+    '-k',
+    '-t',
+    pane,
+    '-c',
+    spec.cwd,
+    ...envArgs(spec.env),
+    '--',
+    ...spec.argv,
+  ],
+  listPanes: (server: ServerRef): string[] => [...base(server), 'list-panes', '-a', '-F', paneFormat],
+  capturePane: (server: ServerRef, pane: string, opts: { escapes?: boolean; start?: number } = {}): string[] => [
+    ...base(server),
+    'capture-pane',
+    '-p',
+    '-J',
+    ...(opts.escapes ? ['-e'] : []),
+    ...(opts.start !== undefined ? ['-S', String(opts.start)] : []),
+    '-t',
+    pane,
+  ],
+  /** Named keys only (Enter, Escape, C-c); never message text. */
+  sendKey: (server: ServerRef, pane: string, key: string): string[] => [...base(server), 'send-keys', '-t', pane, key],
+  loadBuffer: (server: ServerRef, buffer: string): string[] => [...base(server), 'load-buffer', '-b', buffer, '-'],
+  /** -p: bracketed paste when the app asked for it; -d: delete the buffer after; -r: keep \n (no LF->CR). */
+  pasteBuffer: (server: ServerRef, buffer: string, pane: string, opts: { bracketed: boolean }): string[] => [
+    ...base(server),
+    'paste-buffer',
+    '-d',
+    ...(opts.bracketed ? ['-p'] : []),
+    '-b',
+    buffer,
+    '-t',
+    pane,
+  ],
+  deleteBuffer: (server: ServerRef, buffer: string): string[] => [...base(server), 'delete-buffer', '-b', buffer],
+  killPane: (server: ServerRef, pane: string): string[] => [...base(server), 'kill-pane', '-t', pane],
+  killWindow: (server: ServerRef, pane: string): string[] => [...base(server), 'kill-window', '-t', pane],
+  killServer: (server: ServerRef): string[] => [...base(server), 'kill-server'],
+  renameWindow: (server: ServerRef, pane: string, name: string): string[] => [...base(server), 'rename-window', '-t', pane, name],
+  setPaneOption: (server: ServerRef, pane: string, option: string, value: string): string[] => [...base(server), 'set-option', '-p', '-t', pane, option, value],
+  showEnvironment: (server: ServerRef, name: string): string[] => [...base(server), 'show-environment', '-g', name],
+  setEnvironment: (server: ServerRef, name: string, value: string): string[] => [...base(server), 'set-environment', '-g', name, value],
+  setHook: (server: ServerRef, hook: string, command: string): string[] => [...base(server), 'set-hook', '-g', hook, command],
+  displayPane: (server: ServerRef, pane: string, format: string): string[] => [...base(server), 'display-message', '-p', '-t', pane, format],
+  attach: (server: ServerRef, session: string, pane: string): string[] => [...base(server), 'attach-session', '-t', `=${session}`, ';', 'select-window', '-t', pane, ';', 'select-pane', '-t', pane],
+  switchClient: (server: ServerRef, pane: string): string[] => [...base(server), 'switch-client', '-t', pane],
+};
+
+export interface PaneInfo {
+  paneId: string;
+  session: string;
+  windowId: string;
+  windowName: string;
+  pid: number;
+  dead: boolean;
+  deadStatus: number | null;
+  currentCommand: string;
+  width: number;
+  height: number;
+  inMode: boolean;
+}
+
+export function parsePanes(stdout: string): PaneInfo[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((line) => {
+      const f = line.split('\t');
+      return {
+        paneId: f[0] ?? '',
+        session: f[1] ?? '',
+        windowId: f[2] ?? '',
+        windowName: f[3] ?? '',
+        pid: Number(f[4] ?? 0),
+        dead: f[5] === '1',
+        deadStatus: f[5] === '1' && f[6] !== '' ? Number(f[6]) : null,
+        currentCommand: f[7] ?? '',
+        width: Number(f[8] ?? 0),
+        height: Number(f[9] ?? 0),
+        inMode: f[10] === '1',
+      };
+    });
+}
+
+export interface TmuxVersion {
+  major: number;
+  minor: number;
+  raw: string;
+}
+
+/** `tmux 3.3a`, `tmux next-3.4`, `tmux 3.2` -> {3, 3}. */
+export function parseVersion(output: string): TmuxVersion | null {
+  const m = /(\d+)\.(\d+)/.exec(output);
+  if (!m) return null;
+  return { major: Number(m[1]), minor: Number(m[2]), raw: output.trim() };
+}
+
+export const MIN_TMUX = { major: 3, minor: 0 } as const;
+
+export function versionAtLeast(v: TmuxVersion, min: { major: number; minor: number } = MIN_TMUX): boolean {
+  return v.major > min.major || (v.major === min.major && v.minor >= min.minor);
+}
+
+/** Pane ids look like %12; anything else is rejected before it reaches tmux. */
+export function isPaneId(s: string): boolean {
+  return /^%\d+$/.test(s);
+}

@@ -1,0 +1,166 @@
+/** High-level tmux operations on hornets' private server. Targets are always immutable pane ids. */
+import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { argv, isPaneId, MIN_TMUX, parsePanes, parseVersion, versionAtLeast, type PaneInfo, type ServerRef, type SpawnSpec, type TmuxVersion } from './argv.js';
+import { TmuxError, TmuxMissingError } from './errors.js';
+import { createRunner, tmuxEnv, type TmuxRunner } from './runner.js';
+
+export interface TmuxClientOptions {
+  server: ServerRef;
+  runner?: TmuxRunner;
+}
+
+export class TmuxClient {
+  readonly server: ServerRef;
+  private readonly run: TmuxRunner;
+
+  constructor(options: TmuxClientOptions) {
+    this.server = options.server;
+    this.run = options.runner ?? createRunner();
+  }
+
+  private checkPane(pane: string): void {
+    if (!isPaneId(pane)) throw new TmuxError([], null, '', `not a pane id: ${JSON.stringify(pane)} (expected %<number>)`);
+  }
+
+  async version(): Promise<TmuxVersion> {
+    const { stdout } = await this.run(argv.version());
+    const v = parseVersion(stdout);
+    if (!v) throw new TmuxMissingError(`cannot read the tmux version from "${stdout.trim()}"`);
+    return v;
+  }
+
+  /** Throws a clear error when tmux is missing or older than we support. */
+  async checkVersion(): Promise<TmuxVersion> {
+    const v = await this.version();
+    if (!versionAtLeast(v)) {
+      throw new TmuxMissingError(`${v.raw} is too old: hornets-tui needs tmux ${MIN_TMUX.major}.${MIN_TMUX.minor} or newer`);
+    }
+    return v;
+  }
+
+  async hasSession(session: string): Promise<boolean> {
+    try {
+      await this.run(argv.hasSession(this.server, session));
+      return true;
+    } catch (err) {
+      if (err instanceof TmuxError) return false;
+      throw err;
+    }
+  }
+
+  async newSession(session: string, window: string, spec: SpawnSpec, size = { width: 200, height: 50 }): Promise<string> {
+    const { stdout } = await this.run(argv.newSession(this.server, session, window, spec, size));
+    return stdout.trim();
+  }
+
+  async newWindow(session: string, window: string, spec: SpawnSpec): Promise<string> {
+    const { stdout } = await this.run(argv.newWindow(this.server, session, window, spec));
+    return stdout.trim();
+  }
+
+  async respawnPane(pane: string, spec: SpawnSpec): Promise<void> {
+    this.checkPane(pane);
+    await this.run(argv.respawnPane(this.server, pane, spec));
+  }
+
+  /** Every pane of the server; [] when the server is not running. */
+  async listPanes(): Promise<PaneInfo[]> {
+    try {
+      const { stdout } = await this.run(argv.listPanes(this.server));
+      return parsePanes(stdout);
+    } catch (err) {
+      if (err instanceof TmuxError && err.noServer) return [];
+      throw err;
+    }
+  }
+
+  async pane(pane: string): Promise<PaneInfo | null> {
+    return (await this.listPanes()).find((p) => p.paneId === pane) ?? null;
+  }
+
+  async capture(pane: string, options: { escapes?: boolean; start?: number } = {}): Promise<string> {
+    this.checkPane(pane);
+    const { stdout } = await this.run(argv.capturePane(this.server, pane, options));
+    return stdout;
+  }
+
+  async sendKey(pane: string, key: 'Enter' | 'Escape' | 'C-c' | 'C-u' | 'C-d'): Promise<void> {
+    this.checkPane(pane);
+    await this.run(argv.sendKey(this.server, pane, key));
+  }
+
+  /**
+   * Types text into a pane through a private named buffer: the text travels on stdin, never in
+   * argv, so no part of it can be read as a tmux command or key name.
+   */
+  async paste(pane: string, text: string, options: { bracketed: boolean }): Promise<void> {
+    this.checkPane(pane);
+    const buffer = `hornets-${randomBytes(6).toString('hex')}`;
+    await this.run(argv.loadBuffer(this.server, buffer), { input: text });
+    try {
+      await this.run(argv.pasteBuffer(this.server, buffer, pane, options));
+    } catch (err) {
+      await this.run(argv.deleteBuffer(this.server, buffer)).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async killPane(pane: string): Promise<void> {
+    this.checkPane(pane);
+    await this.run(argv.killPane(this.server, pane));
+  }
+
+  async killWindow(pane: string): Promise<void> {
+    this.checkPane(pane);
+    await this.run(argv.killWindow(this.server, pane));
+  }
+
+  async killServer(): Promise<void> {
+    try {
+      await this.run(argv.killServer(this.server));
+    } catch (err) {
+      if (!(err instanceof TmuxError && err.noServer)) throw err;
+    }
+  }
+
+  async showEnvironment(name: string): Promise<string | null> {
+    try {
+      const { stdout } = await this.run(argv.showEnvironment(this.server, name));
+      const line = stdout.trim();
+      return line.startsWith(`${name}=`) ? line.slice(name.length + 1) : null;
+    } catch (err) {
+      if (err instanceof TmuxError) return null;
+      throw err;
+    }
+  }
+
+  /** Server-global environment: how hook commands learn paths without building shell strings from them. */
+  async setEnvironment(name: string, value: string): Promise<void> {
+    await this.run(argv.setEnvironment(this.server, name, value));
+  }
+
+  async setHook(hook: string, command: string): Promise<void> {
+    await this.run(argv.setHook(this.server, hook, command));
+  }
+
+  async display(pane: string, format: string): Promise<string> {
+    this.checkPane(pane);
+    const { stdout } = await this.run(argv.displayPane(this.server, pane, format));
+    return stdout.replace(/\n$/, '');
+  }
+
+  /**
+   * Hands the terminal to tmux: switch-client when already inside this server, attach otherwise
+   * (TMUX unset, so attaching from inside another tmux works too). Resolves with tmux's exit code.
+   */
+  attach(session: string, pane: string, options: { insideThisServer: boolean }): Promise<number> {
+    this.checkPane(pane);
+    const args = options.insideThisServer ? argv.switchClient(this.server, pane) : argv.attach(this.server, session, pane);
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.env.HORNETS_TMUX_BIN || 'tmux', args, { stdio: 'inherit', env: options.insideThisServer ? process.env : tmuxEnv() });
+      child.on('error', reject);
+      child.on('close', (code) => resolve(code ?? 1));
+    });
+  }
+}

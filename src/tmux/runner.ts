@@ -1,0 +1,59 @@
+/** The one place that starts tmux. Every call is an argv array; nothing goes through a shell. */
+import { spawn } from 'node:child_process';
+import { TmuxError, TmuxMissingError } from './errors.js';
+
+export interface RunOptions {
+  /** Written to tmux's stdin (load-buffer -). */
+  input?: string | Buffer;
+  timeoutMs?: number;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+export type TmuxRunner = (argv: readonly string[], options?: RunOptions) => Promise<RunResult>;
+
+/** Environment for tmux: without TMUX/TMUX_PANE it can never fall back to the user's current server. */
+export function tmuxEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const { TMUX: _t, TMUX_PANE: _p, ...rest } = env;
+  return rest;
+}
+
+export function createRunner(binary = process.env.HORNETS_TMUX_BIN || 'tmux'): TmuxRunner {
+  return (argv, options = {}) =>
+    new Promise<RunResult>((resolve, reject) => {
+      const child = spawn(binary, argv as string[], { env: tmuxEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let settled = false;
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        finish(new TmuxError(argv, null, `timed out after ${options.timeoutMs ?? 10_000} ms`));
+      }, options.timeoutMs ?? 10_000);
+      const finish = (e: Error | null, r?: RunResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (e) reject(e);
+        else resolve(r!);
+      };
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      child.stderr.on('data', (d: Buffer) => err.push(d));
+      child.on('error', (e: NodeJS.ErrnoException) => {
+        finish(e.code === 'ENOENT' ? new TmuxMissingError(`tmux not found (${binary}); install tmux 3.0 or newer (Debian/Ubuntu: apt-get install tmux)`) : e);
+      });
+      child.on('close', (code) => {
+        const stdout = Buffer.concat(out).toString('utf8');
+        const stderr = Buffer.concat(err).toString('utf8');
+        if (code === 0) finish(null, { stdout, stderr });
+        else finish(new TmuxError(argv, code, stderr));
+      });
+      child.stdin.on('error', () => {
+        // tmux may exit before reading stdin (bad target); the close handler reports why.
+      });
+      if (options.input !== undefined) child.stdin.end(options.input);
+      else child.stdin.end();
+    });
+}

@@ -1,0 +1,39 @@
+/**
+ * Short run of the kill -9 harness (test/bench/kill9.ts; `npm run bench:kill9` runs the long one):
+ * producer and consumers SIGKILLed at random under load must lose no accepted message and leave
+ * an intact database whose message states agree with their event logs.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { formatKill9, runKill9 } from '../bench/kill9.js';
+import { compiledPath } from '../helpers/compiled.js';
+
+const KILLS = 30;
+
+let abort: AbortController | undefined;
+afterEach(() => {
+  // runKill9 kills its workers and removes its directory itself; this stops a run a timeout abandoned.
+  abort?.abort();
+  abort = undefined;
+});
+
+describe('kill -9 fault injection', () => {
+  it(`survives ${KILLS} SIGKILLs of producer and consumers`, { timeout: 60_000 }, async () => {
+    compiledPath('test/bench/kill9-worker.ts');
+    abort = new AbortController();
+    const result = await runKill9({ kills: KILLS, seconds: 30, consumers: 3, minGapMs: 30, maxGapMs: 400, signal: abort.signal });
+    const report = [...formatKill9(result), ...result.violations.slice(0, 30)].join('\n');
+
+    expect(result.violations, report).toEqual([]);
+    expect(result.complete, report).toBe(true);
+    expect(result.kills).toBeGreaterThanOrEqual(KILLS);
+    expect(result.counts.lost).toBe(0);
+    expect(result.integrity).toEqual({ beforeDrain: 'ok', afterDrain: 'ok' });
+    // The run did real work, and the interesting paths happened.
+    expect(result.counts.accepted).toBeGreaterThan(100);
+    expect(result.counts.confirmedByConsumers).toBeGreaterThan(0);
+    expect(result.counts.leaseExpiries + result.counts.leasesReclaimedInDrain).toBeGreaterThan(0);
+    expect(result.killsByRole.producer).toBeGreaterThan(0);
+    expect(result.killsByRole.consumer).toBeGreaterThan(0);
+  });
+});
