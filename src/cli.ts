@@ -23,6 +23,7 @@ import {
   type GlobalOptions,
   type SendCliOptions,
 } from './cli/queue-commands.js';
+import { hooksInstallCommand, hooksUninstallCommand, hooksVerifyCommand } from './cli/hooks-commands.js';
 import { addCommand, attachCommand, downCommand, paneDiedCommand, pushNowCommand, removeCommand, statusCommand, stopCommand, upCommand } from './cli/agent-commands.js';
 import { loadProject, loadProfiles } from './config/load.js';
 import { builtinProfilesDir, packageRoot } from './config/paths.js';
@@ -160,6 +161,29 @@ export function buildProgram(o: Output = stdio): Command {
     .argument('<agent>')
     .option('--json', 'print JSON')
     .action((name: string, opts, cmd: Command) => removeCommand(o, globals(cmd), name, opts));
+
+  const hooks = program.command('hooks').description("install hornets' hooks into agents' worktrees (.claude/settings.local.json)");
+  hooks
+    .command('install')
+    .description('merge our hooks in (your own hooks and settings stay; idempotent; backup of your file)')
+    .argument('[agents...]', 'these agents (default: all)')
+    .option('--all', 'every agent')
+    .option('--json', 'print JSON')
+    .action((names: string[], opts, cmd: Command) => hooksInstallCommand(o, globals(cmd), names, opts));
+  hooks
+    .command('uninstall')
+    .description('remove our hooks and restore your file')
+    .argument('[agents...]', 'these agents (default: all)')
+    .option('--all', 'every agent')
+    .option('--json', 'print JSON')
+    .action((names: string[], opts, cmd: Command) => hooksUninstallCommand(o, globals(cmd), names, opts));
+  hooks
+    .command('verify')
+    .description('what is installed, stale or missing, and whether the installed claude supports each event (exit 1 if anything is off)')
+    .argument('[agents...]', 'these agents (default: all)')
+    .option('--all', 'every agent')
+    .option('--json', 'print JSON')
+    .action((names: string[], opts, cmd: Command) => hooksVerifyCommand(o, globals(cmd), names, opts));
 
   const internal = new Command('internal').description('entry points for tmux hooks');
   internal
@@ -303,7 +327,12 @@ export function buildProgram(o: Output = stdio): Command {
   program.action((_opts, cmd: Command) => {
     const [unknown] = cmd.args;
     if (unknown !== undefined) {
-      const names = program.commands.map((c) => c.name());
+      // Visible ones only: hidden internals (hook entry points, the demo agent) are not for users to type.
+      const names = program
+        .createHelp()
+        .visibleCommands(program)
+        .map((c) => c.name())
+        .filter((n) => n !== 'help');
       cmd.error(`error: unknown command '${unknown}' (commands: ${names.join(', ')})`, { code: 'commander.unknownCommand', exitCode: ExitCode.usage });
     }
     program.outputHelp();

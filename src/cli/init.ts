@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { CONFIG_FILE, packageRoot, statePaths, ensureStateDirs, STATE_DIR } from '../config/paths.js';
+import { CONFIG_FILE, packageRoot, statePaths, ensureStateDirs, resolveStateDir, STATE_DIR } from '../config/paths.js';
 import { AGENT_NAME_RE, agentNameRule, hornetsConfigSchema } from '../config/schema.js';
 import { loadProfiles } from '../config/load.js';
 import { builtinProfilesDir } from '../config/paths.js';
@@ -73,7 +73,8 @@ export function initProject(options: InitOptions): InitResult {
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
   created.unshift(configPath);
 
-  const paths = statePaths(join(dir, STATE_DIR));
+  // Same rule as every other command (HORNETS_HOME wins), so init prepares the dir they will use.
+  const paths = statePaths(resolveStateDir(configPath));
   ensureStateDirs(paths);
   created.push(paths.root);
 

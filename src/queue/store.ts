@@ -59,6 +59,7 @@ export interface AgentRecord {
   /** Per-agent override of QueueLimits.maxDepth; null = store default. */
   maxDepth: number | null;
   lastEventAt: number | null;
+  stopBlocks: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -84,6 +85,7 @@ export type AgentPatch = Partial<
     | 'paused'
     | 'maxDepth'
     | 'lastEventAt'
+    | 'stopBlocks'
   >
 >;
 

@@ -15,6 +15,8 @@ import { TmuxClient } from '../tmux/client.js';
 import { TmuxError } from '../tmux/errors.js';
 import { Git } from '../git/git.js';
 import { classifyPane } from '../domain/pane-state.js';
+import { installHooks } from '../hooks/installer.js';
+import { hookProgram } from './hooks-program.js';
 
 export class AgentError extends HornetsError {
   readonly exitCode = ExitCode.failure;
@@ -99,7 +101,7 @@ export class AgentManager {
   readonly session: string;
 
   constructor(
-    private readonly project: Project,
+    readonly project: Project,
     private readonly store: MessageStore,
     private readonly log: Logger,
     tmux?: TmuxClient,
@@ -268,6 +270,12 @@ export class AgentManager {
     const existing = record.paneId ? panes.get(record.paneId) : undefined;
     if (existing && existing.session === this.session && !existing.dead) return 'running';
     const { path, created } = await this.prepareWorktree(agent);
+    const profile = this.profile(agent);
+    // Hooks go in before the agent starts, so its very first SessionStart is ours.
+    if (profile.hooks.kind === 'claude-code') {
+      const r = installHooks(path, hookProgram());
+      if (r.changed) this.log.info({ event: 'hooks_installed', agent: agent.name, file: r.file, backup: r.backup }, 'hooks installed');
+    }
     const generation = record.generation + 1;
     if (existing && existing.session === this.session && existing.dead) {
       await this.tmux.respawnPane(existing.paneId, this.spawnSpec(agent, record, generation, path, true));

@@ -3,7 +3,7 @@
  * what was wrong, the right exit code (1 failure, 2 usage), and leave what was already queued intact.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -425,6 +425,7 @@ describe('database problems', () => {
     if ('skip' in m) return ctx.skip(m.skip);
     const home = path.join(m.dir, 'state');
     const p = await newProject(temp, 'marie', { HORNETS_HOME: home });
+    expect(statSync(home).mode & 0o777).toBe(0o700); // init prepared the HORNETS_HOME state dir
     const accepted: Array<{ id: string; body: string }> = [];
     let failure: CliResult | undefined;
     for (let i = 0; i < 40 && !failure; i++) {

@@ -22,6 +22,8 @@ export const migrations: readonly string[] = [
     paused            INTEGER NOT NULL DEFAULT 0,
     max_depth         INTEGER,
     last_event_at     INTEGER,
+    -- Consecutive Stop-hook blocks in the current chain (Claude Code ends the turn after 8).
+    stop_blocks       INTEGER NOT NULL DEFAULT 0,
     -- Maintained by the triggers below so depth checks never scan the queue.
     pending           INTEGER NOT NULL DEFAULT 0,
     created_at        INTEGER NOT NULL,

@@ -42,6 +42,7 @@ export interface AgentRow {
   paused: number;
   max_depth: number | null;
   last_event_at: number | null;
+  stop_blocks: number;
   pending: number;
   created_at: number;
   updated_at: number;
@@ -139,6 +140,7 @@ export function toAgent(r: AgentRow): AgentRecord {
     paused: r.paused !== 0,
     maxDepth: r.max_depth,
     lastEventAt: r.last_event_at,
+    stopBlocks: r.stop_blocks,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };

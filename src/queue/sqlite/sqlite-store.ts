@@ -276,6 +276,7 @@ export class SqliteMessageStore implements MessageStore {
       paused: 'paused',
       maxDepth: 'max_depth',
       lastEventAt: 'last_event_at',
+      stopBlocks: 'stop_blocks',
     };
     const now = this.now();
     return this.write(() => {

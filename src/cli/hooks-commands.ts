@@ -1,0 +1,63 @@
+/** `hooks install | uninstall | verify`. */
+import { UsageError } from '../errors.js';
+import { openProject } from '../services/context.js';
+import { AgentManager } from '../services/agents.js';
+import { HooksService } from '../services/hooks-service.js';
+import { claudeVersion, VERIFIED_CLAUDE_VERSION, compareVersions } from '../probe/claude-version.js';
+import { json, table, type Output } from './output.js';
+import type { GlobalOptions } from './queue-commands.js';
+
+function targets(names: string[], all: boolean | undefined): string[] | 'all' {
+  if (all || names.length === 0) return 'all';
+  return names;
+}
+
+async function withHooks<T>(g: GlobalOptions, fn: (h: HooksService) => Promise<T> | T): Promise<T> {
+  const ctx = await openProject({ configPath: g.config, component: 'hooks' });
+  try {
+    return await fn(new HooksService(new AgentManager(ctx.project, ctx.store, ctx.log)));
+  } finally {
+    await ctx.close();
+  }
+}
+
+export async function hooksInstallCommand(o: Output, g: GlobalOptions, names: string[], opts: { all?: boolean; json?: boolean }): Promise<void> {
+  const r = await withHooks(g, (h) => h.install(targets(names, opts.all)));
+  if (opts.json) return json(o, r);
+  for (const a of r) {
+    if (!a.result) o.out(`${a.agent}: skipped (${a.note})`);
+    else o.out(`${a.agent}: ${a.result.changed ? 'installed' : 'already installed'} in ${a.result.file}${a.result.backup ? ` (your file backed up to ${a.result.backup})` : ''}`);
+  }
+}
+
+export async function hooksUninstallCommand(o: Output, g: GlobalOptions, names: string[], opts: { all?: boolean; json?: boolean }): Promise<void> {
+  const r = await withHooks(g, (h) => h.uninstall(targets(names, opts.all)));
+  if (opts.json) return json(o, r);
+  for (const a of r) {
+    if (!a.result) o.out(`${a.agent}: skipped (${a.note})`);
+    else if (!a.result.changed) o.out(`${a.agent}: no hornets hooks in ${a.result.file}`);
+    else o.out(`${a.agent}: removed${a.result.restoredBackup ? ', your original file restored' : a.result.removedFile ? ' (file was ours; deleted)' : ', your own settings kept'}`);
+  }
+}
+
+export async function hooksVerifyCommand(o: Output, g: GlobalOptions, names: string[], opts: { all?: boolean; json?: boolean }): Promise<void> {
+  const [r, version] = await Promise.all([withHooks(g, (h) => h.verify(targets(names, opts.all))), claudeVersion()]);
+  const support = version === null ? 'claude not found on PATH' : compareVersions(version, VERIFIED_CLAUDE_VERSION) >= 0 ? `claude ${version}: every event used is supported (verified on ${VERIFIED_CLAUDE_VERSION})` : `claude ${version} is older than ${VERIFIED_CLAUDE_VERSION}, the version hornets was verified on; SessionEnd/StopFailure may not fire`;
+  const problems = r.filter((a) => a.result && Object.values(a.result.events).some((s) => s !== 'installed'));
+  if (opts.json) {
+    json(o, { claudeVersion: version, support, agents: r });
+  } else {
+    o.out(table(['AGENT', 'PROFILE', 'HOOKS', 'USER HOOKS', 'FILE'], r.map((a) => {
+      if (!a.result) return [a.agent, a.profile, a.note ?? '-', '-', '-'];
+      const states = Object.entries(a.result.events);
+      const bad = states.filter(([, s]) => s !== 'installed').map(([e, s]) => `${e}:${s}`);
+      return [a.agent, a.profile, bad.length ? bad.join(' ') : `all ${states.length} installed`, String(a.result.userHooks), a.result.file];
+    })));
+    o.out(support);
+  }
+  if (problems.length > 0) {
+    process.exitCode = 1;
+    if (!opts.json) o.err(`hooks missing or stale for ${problems.map((p) => p.agent).join(', ')}: run \`hornets-tui hooks install\``);
+  }
+  if (names.length > 0 && opts.all) throw new UsageError('give agent names or --all, not both');
+}

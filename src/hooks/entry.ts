@@ -1,0 +1,91 @@
+/**
+ * Command-hook entry point (`bin/hornets-hook.js <Event>`), the path that works with no daemon: it
+ * opens the database itself. Whatever happens it exits 0, and prints only a complete reply: a hook
+ * must never break or block the agent it runs in.
+ */
+import { readSync } from 'node:fs';
+import { join } from 'node:path';
+import { openSqliteStore } from '../queue/sqlite/sqlite-store.js';
+import { Git } from '../git/git.js';
+import { HookHandler } from './handlers.js';
+import { readBriefing } from './briefing.js';
+import { hookLog } from './hook-log.js';
+
+const MAX_STDIN = 8 * 1024 * 1024;
+const DEADLINE_MS = 20_000;
+
+function readStdin(): string | null {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const buf = Buffer.alloc(65536);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(0, buf, 0, buf.length, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      if ((err as NodeJS.ErrnoException).code === 'EOF') break;
+      throw err;
+    }
+    if (n === 0) break;
+    total += n;
+    if (total > MAX_STDIN) return null;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function gitInfo(cwd: string): Promise<{ branch: string | null; status: string | null }> {
+  const [branch, status] = await Promise.all([Git.branch(cwd), Git.statusShort(cwd).catch(() => null)]);
+  return { branch, status };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const event = argv[2] ?? '';
+  const agent = process.env.HORNETS_AGENT_ID;
+  // Not one of ours (a user's own Claude session in the same tree): do nothing at all.
+  if (!agent) return;
+  const home = process.env.HORNETS_HOME;
+  const log = hookLog(home, { agent, event });
+  const started = Date.now();
+  const timer = setTimeout(() => {
+    log.error({ event_name: event, ms: Date.now() - started }, 'hook deadline passed; exiting without output');
+    process.exit(0);
+  }, DEADLINE_MS);
+  timer.unref();
+  try {
+    if (!home) throw new Error('HORNETS_HOME is not set');
+    const text = readStdin();
+    if (text === null) {
+      log.warn({ outcome: 'payload too large' }, `hook payload over ${MAX_STDIN} bytes ignored`);
+      return;
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(text);
+    } catch {
+      log.warn({ outcome: 'malformed payload', bytes: text.length }, 'hook stdin is not JSON; ignored');
+      return;
+    }
+    const store = await openSqliteStore(join(home, 'hornets.db'), { busyRetryMs: 5_000 });
+    try {
+      const generation = process.env.HORNETS_GENERATION ? Number(process.env.HORNETS_GENERATION) : null;
+      const handler = new HookHandler({
+        store,
+        agent,
+        generation: Number.isFinite(generation) ? generation : null,
+        now: Date.now,
+        briefing: () => readBriefing(process.env.HORNETS_CONFIG, agent),
+        git: gitInfo,
+      });
+      const reply = await handler.handle(event, payload);
+      if (reply.stdout) process.stdout.write(reply.stdout);
+      log.info({ outcome: reply.outcome, delivered: reply.delivered, ms: Date.now() - started }, 'hook handled');
+    } finally {
+      await store.close();
+    }
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    log.error({ outcome: 'error', code: e?.code, error: e?.message ?? String(err), ms: Date.now() - started }, 'hook failed; agent unaffected');
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * One handler per Claude Code hook event, behind one function that any transport (command hook,
+ * daemon socket) calls. Handlers never throw to the transport: the caller turns any error into
+ * "exit 0, no output" so a hook can never break the agent it runs in.
+ */
+import type { Message } from '../domain/message.js';
+import type { AgentRecord, AgentState, MessageStore } from '../queue/store.js';
+import { briefingText, deliveryText, rebriefText, summariseTool, DELIVERY_BUDGET_BYTES, type ActivityEntry, type BriefingInput } from './compose.js';
+
+export const hookEvents = ['SessionStart', 'UserPromptSubmit', 'PostToolUse', 'Stop', 'PreCompact', 'Notification', 'SessionEnd', 'StopFailure'] as const;
+export type HookEvent = (typeof hookEvents)[number];
+
+export function isHookEvent(s: string): s is HookEvent {
+  return (hookEvents as readonly string[]).includes(s);
+}
+
+/** Claude Code ends a turn after 8 consecutive Stop blocks; stay below so we never hit its cap. */
+export const MAX_STOP_BLOCKS = 7;
+const LEASE_MS = 30_000;
+const MAX_ACTIVITY = 40;
+/** The nudge the idle monitor types; UserPromptSubmit recognises it. */
+export const NUDGE_RE = /\[hornets:([0-9a-z]{6,32})\]/;
+
+export interface HookReply {
+  stdout: string;
+  /** What happened, for logs and metrics. */
+  outcome: string;
+  delivered: string[];
+}
+
+export interface HookDeps {
+  store: MessageStore;
+  agent: string;
+  /** HORNETS_GENERATION of the agent process; events from an older generation are ignored. */
+  generation: number | null;
+  now: () => number;
+  /** Briefing facts from hornets.json; loaded lazily because only session starts need them. */
+  briefing: () => BriefingInput;
+  git: (cwd: string) => Promise<{ branch: string | null; status: string | null }>;
+}
+
+type Payload = Record<string, unknown>;
+
+const none = (outcome: string): HookReply => ({ stdout: '', outcome, delivered: [] });
+
+function str(p: Payload, k: string): string | null {
+  return typeof p[k] === 'string' ? (p[k] as string) : null;
+}
+
+function contextJson(event: 'UserPromptSubmit' | 'PostToolUse' | 'SessionStart', text: string): string {
+  return JSON.stringify({ hookSpecificOutput: { hookEventName: event, additionalContext: text } });
+}
+
+function readActivity(summary: string | null): ActivityEntry[] {
+  if (!summary) return [];
+  try {
+    const v = JSON.parse(summary) as unknown;
+    return Array.isArray(v) ? (v as ActivityEntry[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+export class HookHandler {
+  constructor(private readonly d: HookDeps) {}
+
+  async handle(event: string, payload: unknown): Promise<HookReply> {
+    if (!isHookEvent(event)) return none(`ignored: unknown event ${event}`);
+    if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return none('ignored: payload is not an object');
+    const p = payload as Payload;
+    const record = await this.d.store.getAgent(this.d.agent);
+    if (!record) return none(`ignored: unknown agent ${this.d.agent}`);
+    if (this.d.generation !== null && this.d.generation < record.generation) {
+      return none(`ignored: stale generation ${this.d.generation} < ${record.generation}`);
+    }
+    const session = str(p, 'session_id');
+    const now = this.d.now();
+    // Any event of a session proves what it was handed earlier reached its context.
+    if (session && event !== 'SessionEnd' && event !== 'StopFailure' && !(event === 'SessionStart' && str(p, 'source') === 'startup')) {
+      await this.d.store.confirm(this.d.agent, { sessionId: session });
+    }
+    await this.d.store.recordEvent({ agent: this.d.agent, kind: `hook:${event}`, detail: { session, source: str(p, 'source'), tool: str(p, 'tool_name'), notification: str(p, 'notification_type') } });
+    switch (event) {
+      case 'SessionStart':
+        return this.sessionStart(p, record, session, now);
+      case 'UserPromptSubmit':
+        return this.userPromptSubmit(p, record, session, now);
+      case 'PostToolUse':
+        return this.postToolUse(p, session, now);
+      case 'Stop':
+        return this.stop(p, record, session, now);
+      case 'PreCompact':
+        return this.preCompact(p, record, session, now);
+      case 'Notification':
+        return this.notification(p, session, now);
+      case 'SessionEnd':
+        return this.sessionEnd(p, session, now);
+      case 'StopFailure':
+        return this.stopFailure(p, session, now);
+    }
+  }
+
+  private async touch(session: string | null, now: number, state?: AgentState, extra: Partial<AgentRecord> = {}): Promise<void> {
+    await this.d.store.updateAgent(this.d.agent, { lastEventAt: now, ...(session ? { sessionId: session } : {}), ...(state ? { state } : {}), ...extra });
+  }
+
+  /** Claims what fits in the budget, in delivery order; returns the leased messages. */
+  private async claimBatch(session: string | null, owner: string): Promise<Message[]> {
+    const claimed = await this.d.store.claim(this.d.agent, { owner, leaseMs: LEASE_MS, limit: 20, sessionId: session });
+    if (claimed.length === 0) return [];
+    let bytes = 0;
+    const keep: Message[] = [];
+    const spill: string[] = [];
+    for (const m of claimed) {
+      bytes += Buffer.byteLength(m.body) + 64;
+      if (keep.length === 0 || bytes <= DELIVERY_BUDGET_BYTES) keep.push(m);
+      else spill.push(m.id);
+    }
+    if (spill.length > 0) await this.d.store.release({ leaseToken: claimed[0]!.leaseToken!, ids: spill });
+    return keep;
+  }
+
+  /**
+   * The hand-over: the text is composed, then the lease acked. The transport writes the text and
+   * exits; a transport killed between ack and write loses nothing for good, because the message
+   * stays `delivered` until a later event of the session confirms it, and is requeued if none comes.
+   */
+  private async deliver(messages: Message[], session: string | null): Promise<string[]> {
+    if (messages.length === 0) return [];
+    await this.d.store.ack({ leaseToken: messages[0]!.leaseToken!, ids: messages.map((m) => m.id), sessionId: session });
+    return messages.map((m) => m.id);
+  }
+
+  private async sessionStart(p: Payload, record: AgentRecord, session: string | null, now: number): Promise<HookReply> {
+    const source = (str(p, 'source') ?? 'startup') as 'startup' | 'resume' | 'compact' | 'clear';
+    if (source === 'startup') {
+      // A fresh session cannot hold what an earlier one was handed: give those messages again.
+      await this.d.store.requeueUnconfirmed(this.d.agent, { reason: 'a new session started before they were confirmed' });
+    }
+    await this.touch(session, now, 'idle', { stopBlocks: 0 });
+    const briefing = this.d.briefing();
+    let text: string;
+    if (source === 'startup') text = briefingText(briefing);
+    else {
+      const ctx = await this.d.store.getAgentContext(this.d.agent);
+      const cwd = str(p, 'cwd');
+      const git = cwd ? await this.d.git(cwd).catch(() => ({ branch: null, status: null })) : { branch: null, status: null };
+      const recent = await this.d.store.list({ agent: this.d.agent, states: ['delivered', 'confirmed'], order: 'recent', limit: 3 });
+      text = rebriefText({
+        ...briefing,
+        reason: source,
+        activity: readActivity(ctx?.activitySummary ?? null),
+        lastAssistantMessage: typeof ctx?.checkpointData?.lastAssistantMessage === 'string' ? ctx.checkpointData.lastAssistantMessage : null,
+        currentTask: recent.reverse(),
+        gitBranch: git.branch,
+        gitStatus: git.status,
+      });
+      await this.d.store.saveAgentContext(this.d.agent, { lastBriefing: now, briefingContent: text });
+      await this.d.store.updateAgent(this.d.agent, { contextPreserved: true });
+    }
+    void record;
+    const messages = await this.claimBatch(session, `hook:SessionStart:${session ?? '?'}`);
+    if (messages.length > 0) text += `\n\n${deliveryText(this.d.agent, messages)}`;
+    const delivered = await this.deliver(messages, session);
+    // Plain stdout is what SessionStart adds to the model's context.
+    return { stdout: `${text}\n`, outcome: source === 'startup' ? 'briefing' : `rebrief:${source}`, delivered };
+  }
+
+  private async userPromptSubmit(p: Payload, record: AgentRecord, session: string | null, now: number): Promise<HookReply> {
+    await this.touch(session, now, 'busy', { stopBlocks: 0 });
+    const nudge = NUDGE_RE.exec(str(p, 'prompt') ?? '');
+    if (nudge) await this.d.store.recordEvent({ agent: this.d.agent, kind: 'nudge_seen', detail: { nonce: nudge[1], session } });
+    void record;
+    const messages = await this.claimBatch(session, `hook:UserPromptSubmit:${session ?? '?'}`);
+    if (messages.length === 0) return none(nudge ? 'nudge: queue empty' : 'no messages');
+    const delivered = await this.deliver(messages, session);
+    return { stdout: contextJson('UserPromptSubmit', deliveryText(this.d.agent, messages)), outcome: nudge ? 'nudge: delivered' : 'delivered', delivered };
+  }
+
+  private async recordActivity(entry: ActivityEntry): Promise<void> {
+    const ctx = await this.d.store.getAgentContext(this.d.agent);
+    const list = readActivity(ctx?.activitySummary ?? null);
+    list.push(entry);
+    await this.d.store.saveAgentContext(this.d.agent, { activitySummary: JSON.stringify(list.slice(-MAX_ACTIVITY)) });
+  }
+
+  private async postToolUse(p: Payload, session: string | null, now: number): Promise<HookReply> {
+    await this.touch(session, now, 'busy');
+    const tool = str(p, 'tool_name') ?? 'tool';
+    await this.recordActivity({ ts: now, tool, detail: summariseTool(tool, p.tool_input) });
+    const messages = await this.claimBatch(session, `hook:PostToolUse:${session ?? '?'}`);
+    if (messages.length === 0) return none('no messages');
+    const delivered = await this.deliver(messages, session);
+    return { stdout: contextJson('PostToolUse', deliveryText(this.d.agent, messages)), outcome: 'delivered', delivered };
+  }
+
+  private async stop(p: Payload, record: AgentRecord, session: string | null, now: number): Promise<HookReply> {
+    const active = p.stop_hook_active === true;
+    const blocks = active ? record.stopBlocks : 0;
+    const last = str(p, 'last_assistant_message');
+    if (last !== null) {
+      const ctx = await this.d.store.getAgentContext(this.d.agent);
+      await this.d.store.saveAgentContext(this.d.agent, { checkpointData: { ...(ctx?.checkpointData ?? {}), lastAssistantMessage: last.slice(0, 20_000), lastStopAt: now } });
+    }
+    if (blocks < MAX_STOP_BLOCKS) {
+      const messages = await this.claimBatch(session, `hook:Stop:${session ?? '?'}`);
+      if (messages.length > 0) {
+        const delivered = await this.deliver(messages, session);
+        await this.touch(session, now, 'busy', { stopBlocks: blocks + 1 });
+        return { stdout: JSON.stringify({ decision: 'block', reason: deliveryText(this.d.agent, messages) }), outcome: `block ${blocks + 1}`, delivered };
+      }
+    }
+    await this.touch(session, now, 'idle', { stopBlocks: 0 });
+    return none(blocks >= MAX_STOP_BLOCKS ? 'idle: block cap reached, rest stays queued' : 'idle');
+  }
+
+  private async preCompact(p: Payload, record: AgentRecord, session: string | null, now: number): Promise<HookReply> {
+    await this.touch(session, now, 'compacting');
+    const ctx = await this.d.store.getAgentContext(this.d.agent);
+    const cwd = str(p, 'cwd');
+    const git = cwd ? await this.d.git(cwd).catch(() => ({ branch: null, status: null })) : { branch: null, status: null };
+    const inFlight = await this.d.store.list({ agent: this.d.agent, states: ['delivered', 'leased'], limit: 20 });
+    await this.d.store.saveAgentContext(this.d.agent, {
+      checkpointData: {
+        ...(ctx?.checkpointData ?? {}),
+        snapshotAt: now,
+        trigger: str(p, 'trigger'),
+        session,
+        generation: record.generation,
+        inFlight: inFlight.map((m) => m.id),
+        gitBranch: git.branch,
+        gitStatus: git.status,
+      },
+    });
+    await this.d.store.updateAgent(this.d.agent, { contextPreserved: true });
+    return none('snapshot');
+  }
+
+  private async notification(p: Payload, session: string | null, now: number): Promise<HookReply> {
+    const type = str(p, 'notification_type');
+    const message = str(p, 'message') ?? '';
+    if (type === 'permission_prompt' || /permission/i.test(message)) await this.touch(session, now, 'waiting-permission');
+    else if (type === 'idle_prompt') await this.touch(session, now, 'idle');
+    else if (/rate.?limit|overloaded|429|529|api error/i.test(message)) await this.touch(session, now, undefined, { lastError: message.slice(0, 500) });
+    else await this.touch(session, now);
+    return none(`notification:${type ?? 'unknown'}`);
+  }
+
+  private async sessionEnd(p: Payload, session: string | null, now: number): Promise<HookReply> {
+    const reason = str(p, 'reason') ?? 'other';
+    const requeued = await this.d.store.requeueUnconfirmed(this.d.agent, { sessionId: session, reason: `session ended (${reason}) before confirming` });
+    await this.touch(null, now, 'stopped', { stopBlocks: 0 });
+    return none(`session end: ${requeued} requeued`);
+  }
+
+  private async stopFailure(p: Payload, session: string | null, now: number): Promise<HookReply> {
+    const error = str(p, 'error') ?? str(p, 'message') ?? JSON.stringify(p.error ?? 'unknown API error').slice(0, 500);
+    // The failed turn may not have taken in what it was handed: give it again.
+    const requeued = await this.d.store.requeueUnconfirmed(this.d.agent, { sessionId: session, reason: `turn failed: ${error}` });
+    await this.touch(session, now, 'idle', { lastError: error, stopBlocks: 0 });
+    return none(`stop failure: ${requeued} requeued`);
+  }
+}
