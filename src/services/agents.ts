@@ -40,6 +40,7 @@ export function tmuxConfig(): string {
     'set -g history-limit 50000',
     'set -g mouse on',
     'set -s escape-time 10',
+    'set -g focus-events on', // Claude Code asks for it to track focus
     'set -g status-left "[hornets #S] "',
     'set -g status-left-length 40',
     'set -g default-terminal "tmux-256color"',
@@ -194,8 +195,20 @@ export class AgentManager {
       cwd: this.project.root,
       env: { HORNETS_HOME: this.project.paths.root },
     });
+    await this.forgetStalePanes();
     await this.installPaneDiedHook();
     this.log.info({ event: 'tmux_server_started', socket: this.tmux.server.socket, session: this.session }, 'tmux session created');
+  }
+
+  /**
+   * A new session means the panes recorded in the DB belong to a server that is gone (killed,
+   * crashed, rebooted). Pane ids restart at %0 on a new server, so a stale id would soon name
+   * another agent's pane: status would show the wrong agent alive and `up marie` would skip her.
+   */
+  private async forgetStalePanes(): Promise<void> {
+    for (const r of await this.store.listAgents()) {
+      if (r.paneId !== null) await this.store.updateAgent(r.name, { paneId: null, state: 'stopped' });
+    }
   }
 
   /**

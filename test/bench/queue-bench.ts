@@ -270,6 +270,7 @@ function machineInfo(dir: string): string[] {
     `node      ${process.version}`,
     `sqlite    ${sqliteVersion} (better-sqlite3 ${bsqlVersion})`,
     `db dir    ${dir} (${fsType})`,
+    `load avg  ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at start (other work on the machine skews every figure)`,
   ];
 }
 
