@@ -31,6 +31,9 @@ export function createLogger(logFile: string, options: { level?: string; name?: 
   closeSync(openSync(logFile, 'a', 0o600));
   // sync: short-lived CLI and hook processes exit right after logging and must not lose the line.
   const destination = pino.destination({ dest: logFile, sync: true, mkdir: true });
+  // A failed write (ENOSPC, EROFS) must never surface as an error of the operation being logged:
+  // after `send` committed, that would report a queued message as failed and invite a duplicate.
+  destination.on('error', () => undefined);
   return pino(
     {
       name: options.name ?? 'hornets',

@@ -52,7 +52,8 @@ export async function statusCommand(o: Output, g: GlobalOptions, opts: { json?: 
 export async function attachCommand(g: GlobalOptions, name: string): Promise<void> {
   // The store closes before tmux takes the terminal: attach can last for hours.
   const target = await withAgents(g, async (m) => ({ manager: m, pane: await m.paneOf(name) }));
-  const code = await target.manager.attach(name);
+  // attachPane, not attach(name): looking the pane up again would use the store closed above.
+  const code = await target.manager.attachPane(target.pane);
   if (code !== 0) process.exitCode = 1;
 }
 

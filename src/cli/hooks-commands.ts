@@ -3,7 +3,7 @@ import { UsageError } from '../errors.js';
 import { openProject } from '../services/context.js';
 import { AgentManager } from '../services/agents.js';
 import { HooksService } from '../services/hooks-service.js';
-import { claudeVersion, VERIFIED_CLAUDE_VERSION, compareVersions } from '../probe/claude-version.js';
+import { claudeVersion, VERIFIED_CLAUDE_VERSION, compareVersions } from '../proc/claude-version.js';
 import { json, table, type Output } from './output.js';
 import type { GlobalOptions } from './queue-commands.js';
 

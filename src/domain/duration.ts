@@ -11,7 +11,11 @@ const units: Record<string, number> = {
 /** Parses `500ms`, `30s`, `5m`, `2h`, `1d`, `1h30m` or a bare number of seconds into milliseconds. */
 export function parseDuration(input: string, what = 'duration'): number {
   const text = input.trim().toLowerCase();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  if (/^\d+(\.\d+)?$/.test(text)) {
+    const ms = Math.round(Number(text) * 1000);
+    if (ms <= 0) throw new UsageError(`invalid ${what} "${input}": must be longer than zero`);
+    return ms;
+  }
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
   let total = 0;
   let consumed = 0;
@@ -20,9 +24,10 @@ export function parseDuration(input: string, what = 'duration'): number {
     total += Number(match[1]) * (units[match[2]!] ?? 0);
     consumed = re.lastIndex;
   }
-  if (consumed === 0 || consumed !== text.length || total <= 0) {
+  if (consumed === 0 || consumed !== text.length) {
     throw new UsageError(`invalid ${what} "${input}": expected e.g. 30s, 5m, 2h, 1d or 1h30m`);
   }
+  if (total <= 0) throw new UsageError(`invalid ${what} "${input}": must be longer than zero`);
   return Math.round(total);
 }
 

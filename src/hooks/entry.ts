@@ -6,7 +6,7 @@
 import { readSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSqliteStore } from '../queue/sqlite/sqlite-store.js';
-import { Git } from '../git/git.js';
+import { gitInfo } from './git-info.js';
 import { HookHandler } from './handlers.js';
 import { readBriefing } from './briefing.js';
 import { hookLog } from './hook-log.js';
@@ -33,11 +33,6 @@ function readStdin(): string | null {
     chunks.push(Buffer.from(buf.subarray(0, n)));
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-export async function gitInfo(cwd: string): Promise<{ branch: string | null; status: string | null }> {
-  const [branch, status] = await Promise.all([Git.branch(cwd), Git.statusShort(cwd).catch(() => null)]);
-  return { branch, status };
 }
 
 export async function main(argv: string[]): Promise<void> {

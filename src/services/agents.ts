@@ -407,7 +407,14 @@ export class AgentManager {
   }
 
   async attach(name: string): Promise<number> {
-    const pane = await this.paneOf(name);
+    return this.attachPane(await this.paneOf(name));
+  }
+
+  /**
+   * Attaches to a pane found earlier (paneOf), without touching the store: callers close the store
+   * before handing over the terminal, since an attach can last for hours.
+   */
+  async attachPane(pane: PaneInfo): Promise<number> {
     const tmuxEnv = process.env.TMUX ?? '';
     const insideThisServer = tmuxEnv.split(',')[0]?.endsWith(`/${this.tmux.server.socket}`) ?? false;
     return this.tmux.attach(this.session, pane.paneId, { insideThisServer });

@@ -1,5 +1,4 @@
 /** Opens a project: config, state dir, logger and store. The composition root owns the result. */
-import { pino } from 'pino';
 import { loadProject, type LoadOptions, type Project } from '../config/load.js';
 import { ensureStateDirs } from '../config/paths.js';
 import { durationMs } from '../config/schema.js';
@@ -36,11 +35,6 @@ function openLogger(logFile: string): Logger {
   } catch {
     return silentLogger();
   }
-  // A failed write (ENOSPC, EROFS) makes pino's destination emit 'error', which throws out of
-  // log.info() when nobody listens: after `send` committed, that would report a queued message as
-  // failed and invite a duplicate. Swallow it; the database error, if any, is what the user sees.
-  const stream = (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { on?: (event: string, fn: () => void) => void } | undefined;
-  stream?.on?.('error', () => undefined);
   return log;
 }
 

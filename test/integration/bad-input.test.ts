@@ -116,9 +116,8 @@ describe.concurrent('bad input to send and queue commands', () => {
   });
 
   it('invalid ttl (soon, 0s): exit 2, names the value', async () => {
-    for (const v of ['soon', '0s']) {
-      expectError(await p.run(['send', 'marie', '--ttl', v, 'text']), 2, `invalid ttl "${v}": expected e.g. 30s, 5m, 2h, 1d or 1h30m`);
-    }
+    expectError(await p.run(['send', 'marie', '--ttl', 'soon', 'text']), 2, 'invalid ttl "soon": expected e.g. 30s, 5m, 2h, 1d or 1h30m');
+    expectError(await p.run(['send', 'marie', '--ttl', '0s', 'text']), 2, 'invalid ttl "0s": must be longer than zero');
     await unchanged();
   });
 

@@ -32,7 +32,7 @@ describe('architecture', () => {
   it('only src/tmux/ (and the pty attach view) start processes', () => {
     const spawners = importers((i) => /^(node:)?child_process$|^execa$|^node-pty$/.test(i));
     // tmux/ and git/ are the external-program adapters; the demo agent is an agent, not part of hornets' layers.
-    expect(spawners.filter((f) => !/^(tmux|git|probe|demo-agent)\//.test(f) && f !== 'tui/pty-view.ts')).toEqual([]);
+    expect(spawners.filter((f) => !/^(tmux|git|proc|demo-agent)\//.test(f) && f !== 'tui/pty-view.ts')).toEqual([]);
   });
 
   it('src/domain/ is pure: no I/O modules', () => {

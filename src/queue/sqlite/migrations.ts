@@ -75,7 +75,7 @@ export const migrations: readonly string[] = [
   CREATE INDEX messages_leased ON messages(lease_expires_at, lease_token) WHERE state = 'leased';
   -- Only columns that never change, so state transitions do not rewrite this index.
   CREATE INDEX messages_agent ON messages(agent, seq);
-  CREATE INDEX messages_delivered ON messages(agent, session_id) WHERE state = 'delivered';
+  CREATE INDEX messages_delivered ON messages(agent, seq) WHERE state = 'delivered';
   CREATE INDEX messages_ttl ON messages(agent, expires_at) WHERE expires_at IS NOT NULL AND state IN ('queued','failed');
 
   CREATE TRIGGER messages_pending_insert AFTER INSERT ON messages
@@ -94,9 +94,10 @@ export const migrations: readonly string[] = [
   BEGIN UPDATE agents SET pending = pending - 1 WHERE name = OLD.agent; END;
 
   -- Append-only logs: every state change, so "why is this still waiting" always has an answer.
-  -- Message events are clustered by message (WITHOUT ROWID), so logging a transition dirties one page.
+  -- Message events are clustered by the message's seq (WITHOUT ROWID): logging a transition dirties
+  -- one page, and new messages' events append at the end of the tree.
   CREATE TABLE message_events (
-    message_id  TEXT NOT NULL,
+    message_seq INTEGER NOT NULL,
     n           INTEGER NOT NULL,
     ts          INTEGER NOT NULL,
     agent       TEXT,
@@ -104,7 +105,7 @@ export const migrations: readonly string[] = [
     from_state  TEXT,
     to_state    TEXT,
     detail      TEXT,
-    PRIMARY KEY (message_id, n)
+    PRIMARY KEY (message_seq, n)
   ) STRICT, WITHOUT ROWID;
 
   CREATE TABLE agent_events (

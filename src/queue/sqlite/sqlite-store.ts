@@ -11,7 +11,7 @@ import type { EnqueueInput, ExportedMessage, Message, MessageState, QueueEvent }
 import { messageStates, pendingStates, terminalStates } from '../../domain/message.js';
 import { retryDelayMs } from '../../domain/retry.js';
 import { isValidPriority } from '../../domain/priority.js';
-import { randomId } from '../../util/ids.js';
+import { randomId, sequentialId } from '../../util/ids.js';
 import {
   defaultQueueLimits,
   type AckOptions,
@@ -196,9 +196,11 @@ export class SqliteMessageStore implements MessageStore {
     return s;
   }
 
-  private event(e: RecordEventInput, ts = this.now()): void {
+  /** `seq` identifies the message for message events; agent-level events have none. */
+  private event(e: RecordEventInput & { seq?: number }, ts = this.now()): void {
     const row = {
       ts,
+      seq: e.seq ?? null,
       message_id: e.messageId ?? null,
       agent: e.agent ?? null,
       kind: e.kind,
@@ -206,8 +208,11 @@ export class SqliteMessageStore implements MessageStore {
       to_state: e.toState ?? null,
       detail: e.detail ? JSON.stringify(e.detail) : null,
     };
-    if (row.message_id !== null) this.stmts.insertMessageEvent.run(row);
-    else this.stmts.insertAgentEvent.run(row);
+    if (row.seq !== null) this.stmts.insertMessageEvent.run(row);
+    else {
+      const { seq: _seq, ...agentRow } = row;
+      this.stmts.insertAgentEvent.run(agentRow);
+    }
   }
 
   private agentRow(name: string): AgentRow {
@@ -278,8 +283,9 @@ export class SqliteMessageStore implements MessageStore {
       lastEventAt: 'last_event_at',
       stopBlocks: 'stop_blocks',
     };
-    const now = this.now();
     return this.write(() => {
+      // Read the clock under the write lock: a wait for the lock must not age leases and TTLs.
+      const now = this.now();
       const before = this.agentRow(name);
       const sets: string[] = [];
       const params: Record<string, unknown> = { name, now };
@@ -310,8 +316,9 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   async saveAgentContext(agent: string, patch: AgentContextPatch): Promise<AgentContext> {
-    const now = this.now();
     return this.write(() => {
+      // Read the clock under the write lock: a wait for the lock must not age leases and TTLs.
+      const now = this.now();
       this.agentRow(agent);
       const existing = this.stmts.getContext.get(agent) as AgentContextRow | undefined;
       const merged = {
@@ -341,27 +348,46 @@ export class SqliteMessageStore implements MessageStore {
     }
     const limit = this.depthLimit(agent);
     if (depth.pending >= limit) throw queueFullError(n.agent, depth.pending, limit);
-    const row = this.stmts.insertMessage.get({
-      id: randomId(),
+    // The seq is chosen here (we hold the write lock) so the id can be derived from it.
+    const seq = ((this.stmts.lastSeq.get() as { seq: number } | undefined)?.seq ?? 0) + 1;
+    const row: MessageRow = {
+      seq,
+      id: sequentialId(seq),
       agent: n.agent,
       priority: n.priority,
       body: n.body,
       sender: n.sender,
       idem_key: n.key,
+      state: 'queued',
+      attempts: 0,
       max_attempts: n.maxAttempts,
+      available_at: now,
       expires_at: n.ttlMs === null ? null : now + n.ttlMs,
+      lease_token: null,
+      lease_owner: null,
+      lease_expires_at: null,
+      session_id: null,
+      delivered_at: null,
+      confirmed_at: null,
+      redeliveries: 0,
+      last_error: null,
+      dead_reason: null,
       meta: n.meta,
-      now,
-    }) as MessageRow;
+      created_at: now,
+      updated_at: now,
+    };
+    this.stmts.insertMessage.run(row);
     depth.pending++;
-    this.event({ messageId: row.id, agent: n.agent, kind: 'enqueued', toState: 'queued', detail: { priority: n.priority, sender: n.sender, key: n.key } }, now);
+    // First event of a new message: n = 1, no lookup. Priority, sender and key are on the row.
+    this.stmts.insertFirstEvent.run({ seq, ts: now, agent: n.agent });
     return { message: toMessage(row), created: true };
   }
 
   async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
     const n = normalizeEnqueue(input, this.limits);
-    const now = this.now();
     return this.write(() => {
+      // Read the clock under the write lock: a wait for the lock must not age leases and TTLs.
+      const now = this.now();
       const agent = this.agentRow(n.agent);
       return this.insertOne(n, agent, { pending: agent.pending }, now);
     });
@@ -376,8 +402,9 @@ export class SqliteMessageStore implements MessageStore {
         throw err;
       }
     });
-    const now = this.now();
     return this.write(() => {
+      // Read the clock under the write lock: a wait for the lock must not age leases and TTLs.
+      const now = this.now();
       const agents = new Map<string, { row: AgentRow; depth: { pending: number } }>();
       return normalized.map((n) => {
         let a = agents.get(n.agent);
@@ -404,7 +431,7 @@ export class SqliteMessageStore implements MessageStore {
       const dead = !ttlPassed && r.attempts >= r.max_attempts;
       const state: MessageState = ttlPassed ? 'expired' : dead ? 'dead' : 'failed';
       this.stmts.afterLapse.run({ seq: r.seq, state, error, dead_reason: dead ? `${error}; no attempts left` : null, now });
-      this.event({ messageId: r.id, agent: r.agent, kind: 'lease_expired', fromState: 'leased', toState: state, detail: { owner: r.lease_owner, attempt: r.attempts } }, now);
+      this.event({ seq: r.seq, messageId: r.id, agent: r.agent, kind: 'lease_expired', fromState: 'leased', toState: state, detail: { owner: r.lease_owner, attempt: r.attempts } }, now);
       result.leasesReclaimed++;
       if (dead) result.dead++;
       if (ttlPassed) result.expired++;
@@ -412,7 +439,7 @@ export class SqliteMessageStore implements MessageStore {
     const expiring = (agent === null ? this.stmts.expiringAll.all({ now }) : this.stmts.expiring.all({ agent, now })) as MessageRow[];
     for (const r of expiring) {
       this.stmts.setExpired.run({ seq: r.seq, now });
-      this.event({ messageId: r.id, agent: r.agent, kind: 'expired', fromState: r.state, toState: 'expired', detail: { expiresAt: r.expires_at } }, now);
+      this.event({ seq: r.seq, messageId: r.id, agent: r.agent, kind: 'expired', fromState: r.state, toState: 'expired', detail: { expiresAt: r.expires_at } }, now);
       result.expired++;
     }
     return result;
@@ -422,8 +449,9 @@ export class SqliteMessageStore implements MessageStore {
     const limit = options.limit ?? 1;
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new QueueError('invalid_input', `claim limit must be 1–1000, got ${limit}`);
     if (!Number.isFinite(options.leaseMs) || options.leaseMs <= 0) throw new QueueError('invalid_input', `lease must be a positive duration, got ${options.leaseMs}`);
-    const now = this.now();
     return this.write(() => {
+      // Read the clock under the write lock: a wait for the lock must not age leases and TTLs.
+      const now = this.now();
       const agent = this.agentRow(agentName);
       this.housekeep(agentName, now);
       if (agent.paused !== 0 && !options.ignorePause) return [];
@@ -441,7 +469,7 @@ export class SqliteMessageStore implements MessageStore {
           session: options.sessionId ?? null,
           now,
         }) as MessageRow;
-        this.event({ messageId: row.id, agent: agentName, kind: 'claimed', fromState: c.state, toState: 'leased', detail: { owner: options.owner, attempt: row.attempts, leaseMs: options.leaseMs } }, now);
+        this.event({ seq: row.seq, messageId: row.id, agent: agentName, kind: 'claimed', fromState: c.state, toState: 'leased', detail: { owner: options.owner, attempt: row.attempts, leaseMs: options.leaseMs } }, now);
         claimed.push(toMessage(row));
       }
       return claimed;
@@ -458,21 +486,22 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   async ack(options: AckOptions): Promise<number> {
-    const now = this.now();
     return this.write(() => {
+      // Read the clock under the write lock: a wait for the lock must not age leases and TTLs.
+      const now = this.now();
       const rows = this.leasedRows(options, now);
       for (const r of rows) {
         this.stmts.deliver.run({ seq: r.seq, session: options.sessionId ?? null, now });
-        this.event({ messageId: r.id, agent: r.agent, kind: 'delivered', fromState: 'leased', toState: 'delivered', detail: { owner: r.lease_owner, session: options.sessionId ?? r.session_id } }, now);
+        this.event({ seq: r.seq, messageId: r.id, agent: r.agent, kind: 'delivered', fromState: 'leased', toState: 'delivered', detail: { owner: r.lease_owner, session: options.sessionId ?? r.session_id } }, now);
       }
       return rows.length;
     });
   }
 
   async fail(options: FailOptions): Promise<number> {
-    const now = this.now();
     const error = String(options.error ?? 'unknown error').slice(0, 2000);
     return this.write(() => {
+      const now = this.now();
       const rows = this.leasedRows(options, now);
       for (const r of rows) {
         const exhausted = r.attempts >= r.max_attempts;
@@ -480,45 +509,48 @@ export class SqliteMessageStore implements MessageStore {
         const reason = options.retryable === false ? `rejected as not retryable: ${error}` : `failed ${r.attempts}/${r.max_attempts} attempts; last error: ${error}`;
         const delay = dead ? 0 : retryDelayMs(r.attempts, { baseMs: this.limits.backoffBaseMs, maxMs: this.limits.backoffMaxMs }, this.random);
         this.stmts.afterFail.run({ seq: r.seq, state: dead ? 'dead' : 'failed', error, dead_reason: dead ? reason : null, available_at: now + delay, now });
-        this.event({ messageId: r.id, agent: r.agent, kind: 'failed', fromState: 'leased', toState: dead ? 'dead' : 'failed', detail: { error, attempt: r.attempts, retryInMs: dead ? null : delay } }, now);
+        this.event({ seq: r.seq, messageId: r.id, agent: r.agent, kind: 'failed', fromState: 'leased', toState: dead ? 'dead' : 'failed', detail: { error, attempt: r.attempts, retryInMs: dead ? null : delay } }, now);
       }
       return rows.length;
     });
   }
 
   async release(options: LeaseRef): Promise<number> {
-    const now = this.now();
     return this.write(() => {
+      // Read the clock under the write lock: a wait for the lock must not age leases and TTLs.
+      const now = this.now();
       const rows = this.leasedRows(options, now);
       for (const r of rows) {
         this.stmts.release.run({ seq: r.seq, now });
-        this.event({ messageId: r.id, agent: r.agent, kind: 'released', fromState: 'leased', toState: 'queued' }, now);
+        this.event({ seq: r.seq, messageId: r.id, agent: r.agent, kind: 'released', fromState: 'leased', toState: 'queued' }, now);
       }
       return rows.length;
     });
   }
 
   async confirm(agent: string, options: { sessionId?: string | null; ids?: string[] } = {}): Promise<number> {
-    const now = this.now();
     return this.write(() => {
+      // Read the clock under the write lock: a wait for the lock must not age leases and TTLs.
+      const now = this.now();
       const rows = this.deliveredRows(agent, options.sessionId ?? null, options.ids);
       for (const r of rows) {
         this.stmts.confirm.run({ seq: r.seq, now });
-        this.event({ messageId: r.id, agent, kind: 'confirmed', fromState: 'delivered', toState: 'confirmed', detail: { session: r.session_id } }, now);
+        this.event({ seq: r.seq, messageId: r.id, agent, kind: 'confirmed', fromState: 'delivered', toState: 'confirmed', detail: { session: r.session_id } }, now);
       }
       return rows.length;
     });
   }
 
   private deliveredRows(agent: string, sessionId: string | null, ids?: string[]): MessageRow[] {
-    const rows = this.stmts.delivered.all(agent) as MessageRow[];
+    const rows = this.stmts.delivered.all({ agent, session: sessionId }) as MessageRow[];
     const wanted = ids ? new Set(ids) : null;
-    return rows.filter((r) => (sessionId === null || r.session_id === sessionId) && (!wanted || wanted.has(r.id)));
+    return wanted ? rows.filter((r) => wanted.has(r.id)) : rows;
   }
 
   async requeueUnconfirmed(agent: string, options: { sessionId?: string | null; reason: string }): Promise<number> {
-    const now = this.now();
     return this.write(() => {
+      // Read the clock under the write lock: a wait for the lock must not age leases and TTLs.
+      const now = this.now();
       const rows = this.deliveredRows(agent, options.sessionId ?? null);
       for (const r of rows) {
         const dead = r.attempts >= r.max_attempts;
@@ -529,7 +561,7 @@ export class SqliteMessageStore implements MessageStore {
           dead_reason: dead ? `delivered ${r.attempts} times without confirmation; last: ${options.reason}` : null,
           now,
         });
-        this.event({ messageId: r.id, agent, kind: 'requeued', fromState: 'delivered', toState: dead ? 'dead' : 'queued', detail: { reason: options.reason, session: r.session_id } }, now);
+        this.event({ seq: r.seq, messageId: r.id, agent, kind: 'requeued', fromState: 'delivered', toState: dead ? 'dead' : 'queued', detail: { reason: options.reason, session: r.session_id } }, now);
       }
       return rows.length;
     });
@@ -600,8 +632,8 @@ export class SqliteMessageStore implements MessageStore {
     const limit = Math.max(1, Math.min(filter.limit ?? 1000, 100_000));
     return this.read(() => {
       if (filter.messageId !== undefined) {
-        const id = this.resolveRow(filter.messageId).id;
-        return (this.stmts.eventsForMessage.all({ id, limit }) as EventRow[]).map(toEvent);
+        const row = this.resolveRow(filter.messageId);
+        return (this.stmts.eventsForMessage.all({ id: row.id, seq: row.seq, limit }) as EventRow[]).map(toEvent);
       }
       if (filter.agent === undefined) {
         return (this.stmts.agentEventsRecent.all({ limit }) as EventRow[]).reverse().map(toEvent);
@@ -615,14 +647,18 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   async recordEvent(event: RecordEventInput): Promise<void> {
-    this.write(() => this.event(event));
+    this.write(() => {
+      const seq = event.messageId ? this.resolveRow(event.messageId).seq : undefined;
+      this.event({ ...event, seq });
+    });
   }
 
   // ---------------------------------------------------------------- operator actions
 
   async cancel(ids: string[], reason = 'cancelled by user'): Promise<Message[]> {
-    const now = this.now();
     return this.write(() => {
+      // Read the clock under the write lock: a wait for the lock must not age leases and TTLs.
+      const now = this.now();
       const rows = ids.map((id) => this.resolveRow(id));
       for (const r of rows) {
         if ((terminalStates as readonly string[]).includes(r.state)) {
@@ -631,16 +667,16 @@ export class SqliteMessageStore implements MessageStore {
       }
       return rows.map((r) => {
         this.stmts.cancel.run({ seq: r.seq, reason, now });
-        this.event({ messageId: r.id, agent: r.agent, kind: 'cancelled', fromState: r.state, toState: 'cancelled', detail: { reason } }, now);
+        this.event({ seq: r.seq, messageId: r.id, agent: r.agent, kind: 'cancelled', fromState: r.state, toState: 'cancelled', detail: { reason } }, now);
         return toMessage(this.stmts.getById.get(r.id) as MessageRow);
       });
     });
   }
 
   async retry(ids: string[]): Promise<Message[]> {
-    const now = this.now();
     const retryable = new Set(['dead', 'failed', 'expired', 'cancelled']);
     return this.write(() => {
+      const now = this.now();
       const rows = ids.map((id) => this.resolveRow(id));
       for (const r of rows) {
         if (!retryable.has(r.state)) {
@@ -656,7 +692,7 @@ export class SqliteMessageStore implements MessageStore {
           depth.set(r.agent, pending + 1);
         }
         this.stmts.retry.run({ seq: r.seq, now });
-        this.event({ messageId: r.id, agent: r.agent, kind: 'retried', fromState: r.state, toState: 'queued' }, now);
+        this.event({ seq: r.seq, messageId: r.id, agent: r.agent, kind: 'retried', fromState: r.state, toState: 'queued' }, now);
         return toMessage(this.stmts.getById.get(r.id) as MessageRow);
       });
     });
@@ -710,7 +746,7 @@ export class SqliteMessageStore implements MessageStore {
             reject(`queue for ${m.agent} is full (limit ${this.depthLimit(agent)})`);
             continue;
           }
-          this.stmts.importMessage.run({
+          const inserted = this.stmts.importMessage.get({
             id: m.id,
             agent: m.agent,
             priority: m.priority,
@@ -724,9 +760,9 @@ export class SqliteMessageStore implements MessageStore {
             meta: m.meta ? JSON.stringify(m.meta) : null,
             created_at: m.createdAt,
             now,
-          });
+          }) as { seq: number };
           d.pending++;
-          this.event({ messageId: m.id, agent: m.agent, kind: 'imported', toState: 'queued', detail: { line } }, now);
+          this.event({ seq: inserted.seq, messageId: m.id, agent: m.agent, kind: 'imported', toState: 'queued', detail: { line } }, now);
           result.imported++;
         }
         if (result.rejected.length > 0 && !options.partial) throw new ImportRollback();
@@ -739,8 +775,7 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   async sweep(): Promise<SweepResult> {
-    const now = this.now();
-    return this.write(() => this.housekeep(null, now));
+    return this.write(() => this.housekeep(null, this.now()));
   }
 
   async close(): Promise<void> {
@@ -827,15 +862,16 @@ function prepareStatements(db: DB) {
   const waiting = `state IN ('queued','failed')`;
   return {
     insertMessageEvent: db.prepare(
-      `INSERT INTO message_events (message_id, n, ts, agent, kind, from_state, to_state, detail)
-       SELECT @message_id, COALESCE(MAX(n), 0) + 1, @ts, @agent, @kind, @from_state, @to_state, @detail FROM message_events WHERE message_id = @message_id`,
+      `INSERT INTO message_events (message_seq, n, ts, agent, kind, from_state, to_state, detail)
+       SELECT @seq, COALESCE(MAX(n), 0) + 1, @ts, @agent, @kind, @from_state, @to_state, @detail FROM message_events WHERE message_seq = @seq`,
     ),
     insertAgentEvent: db.prepare(`INSERT INTO agent_events (ts, agent, kind, from_state, to_state, detail) VALUES (@ts, @agent, @kind, @from_state, @to_state, @detail)`),
     getAgent: db.prepare(`SELECT * FROM agents WHERE name = ?`),
     listAgents: db.prepare(`SELECT * FROM agents ORDER BY name`),
     upsertAgent: db.prepare(
       `INSERT INTO agents (name, profile, max_depth, created_at, updated_at) VALUES (@name, @profile, @max_depth, @now, @now)
-       ON CONFLICT(name) DO UPDATE SET profile = excluded.profile, max_depth = excluded.max_depth, updated_at = excluded.updated_at`,
+       ON CONFLICT(name) DO UPDATE SET profile = excluded.profile, max_depth = excluded.max_depth, updated_at = excluded.updated_at
+       WHERE profile IS NOT excluded.profile OR max_depth IS NOT excluded.max_depth`,
     ),
     getContext: db.prepare(`SELECT * FROM agent_context WHERE agent = ?`),
     upsertContext: db.prepare(
@@ -845,15 +881,19 @@ function prepareStatements(db: DB) {
          activity_summary = excluded.activity_summary, checkpoint_data = excluded.checkpoint_data, updated_at = excluded.updated_at`,
     ),
     getById: db.prepare(`SELECT * FROM messages WHERE id = ?`),
+    lastSeq: db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'messages'`),
     getByPrefix: db.prepare(`SELECT * FROM messages WHERE id >= @lo AND id < @hi ORDER BY id LIMIT 5`),
     getByKey: db.prepare(`SELECT * FROM messages WHERE agent = ? AND idem_key = ?`),
     insertMessage: db.prepare(
-      `INSERT INTO messages (id, agent, priority, body, sender, idem_key, state, attempts, max_attempts, available_at, expires_at, meta, created_at, updated_at)
-       VALUES (@id, @agent, @priority, @body, @sender, @idem_key, 'queued', 0, @max_attempts, @now, @expires_at, @meta, @now, @now) RETURNING *`,
+      `INSERT INTO messages (seq, id, agent, priority, body, sender, idem_key, state, attempts, max_attempts, available_at, expires_at, meta, created_at, updated_at)
+       VALUES (@seq, @id, @agent, @priority, @body, @sender, @idem_key, 'queued', 0, @max_attempts, @available_at, @expires_at, @meta, @created_at, @updated_at)`,
+    ),
+    insertFirstEvent: db.prepare(
+      `INSERT INTO message_events (message_seq, n, ts, agent, kind, from_state, to_state, detail) VALUES (@seq, 1, @ts, @agent, 'enqueued', NULL, 'queued', NULL)`,
     ),
     importMessage: db.prepare(
       `INSERT INTO messages (id, agent, priority, body, sender, idem_key, state, attempts, max_attempts, redeliveries, available_at, expires_at, meta, created_at, updated_at)
-       VALUES (@id, @agent, @priority, @body, @sender, @idem_key, 'queued', @attempts, @max_attempts, @redeliveries, @now, @expires_at, @meta, @created_at, @now)`,
+       VALUES (@id, @agent, @priority, @body, @sender, @idem_key, 'queued', @attempts, @max_attempts, @redeliveries, @now, @expires_at, @meta, @created_at, @now) RETURNING seq`,
     ),
     expiring: db.prepare(`SELECT * FROM messages WHERE agent = @agent AND ${waiting} AND expires_at IS NOT NULL AND expires_at <= @now`),
     expiringAll: db.prepare(`SELECT * FROM messages WHERE ${waiting} AND expires_at IS NOT NULL AND expires_at <= @now`),
@@ -886,7 +926,9 @@ function prepareStatements(db: DB) {
       `UPDATE messages SET state = 'queued', attempts = MAX(0, attempts - 1), lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
          updated_at = @now WHERE seq = @seq`,
     ),
-    delivered: db.prepare(`SELECT * FROM messages INDEXED BY messages_delivered WHERE agent = ? AND state = 'delivered' ORDER BY seq`),
+    delivered: db.prepare(
+      `SELECT * FROM messages INDEXED BY messages_delivered WHERE agent = @agent AND state = 'delivered' AND (@session IS NULL OR session_id = @session) ORDER BY seq`,
+    ),
     confirm: db.prepare(`UPDATE messages SET state = 'confirmed', confirmed_at = @now, updated_at = @now WHERE seq = @seq`),
     requeue: db.prepare(
       `UPDATE messages SET state = @state, redeliveries = redeliveries + 1, last_error = @error, dead_reason = @dead_reason,
@@ -896,13 +938,16 @@ function prepareStatements(db: DB) {
     ahead: db.prepare(
       `SELECT COUNT(*) AS n FROM messages WHERE agent = @agent AND ${waiting} AND (priority > @priority OR (priority = @priority AND seq < @seq))`,
     ),
-    eventsForMessage: db.prepare(`SELECT message_id, n AS id, ts, agent, kind, from_state, to_state, detail FROM message_events WHERE message_id = @id ORDER BY n LIMIT @limit`),
+    eventsForMessage: db.prepare(
+      `SELECT @id AS message_id, n AS id, ts, agent, kind, from_state, to_state, detail FROM message_events WHERE message_seq = @seq ORDER BY n LIMIT @limit`,
+    ),
     agentEventsForAgent: db.prepare(`SELECT NULL AS message_id, * FROM agent_events WHERE agent = @agent ORDER BY id DESC LIMIT @limit`),
     agentEventsRecent: db.prepare(`SELECT NULL AS message_id, * FROM agent_events ORDER BY id DESC LIMIT @limit`),
     // History of the agent's most recent messages; the full log of one message is eventsForMessage.
     messageEventsForAgent: db.prepare(
-      `SELECT e.message_id, e.n AS id, e.ts, e.agent, e.kind, e.from_state, e.to_state, e.detail FROM message_events e
-       WHERE e.message_id IN (SELECT id FROM messages INDEXED BY messages_agent WHERE agent = @agent ORDER BY seq DESC LIMIT @limit)`,
+      `SELECT m.id AS message_id, e.n AS id, e.ts, e.agent, e.kind, e.from_state, e.to_state, e.detail
+       FROM (SELECT seq, id FROM messages INDEXED BY messages_agent WHERE agent = @agent ORDER BY seq DESC LIMIT @limit) m
+       JOIN message_events e ON e.message_seq = m.seq`,
     ),
     cancel: db.prepare(
       `UPDATE messages SET state = 'cancelled', last_error = @reason, lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,

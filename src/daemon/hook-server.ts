@@ -1,0 +1,123 @@
+/**
+ * The hooks' fast path: an HTTP endpoint on 127.0.0.1 that answers hook events with the daemon's
+ * open database, so a tool call costs a bash start and a loopback round trip instead of a Node
+ * start. Token-checked; the port and token are published in <state>/run/hook-endpoint (0600).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import type { MessageStore } from '../queue/store.js';
+import { HookHandler, isHookEvent } from '../hooks/handlers.js';
+import { readBriefing } from '../hooks/briefing.js';
+import { gitInfo } from '../hooks/git-info.js';
+
+const MAX_BODY = 8 * 1024 * 1024;
+
+export interface HookServerOptions {
+  store: MessageStore;
+  stateDir: string;
+  configPath: string;
+  log: Logger;
+  port?: number;
+  now?: () => number;
+  /** Called after every handled hook (metrics, wake-ups). */
+  onHook?: (info: { agent: string; event: string; outcome: string; ms: number; delivered: string[] }) => void;
+}
+
+export function endpointFile(stateDir: string): string {
+  return join(stateDir, 'run', 'hook-endpoint');
+}
+
+export class HookServer {
+  private server: Server | null = null;
+  private readonly token = randomBytes(24).toString('hex');
+  port = 0;
+
+  constructor(private readonly o: HookServerOptions) {}
+
+  async start(): Promise<number> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    server.keepAliveTimeout = 1000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.o.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+    const file = endpointFile(this.o.stateDir);
+    mkdirSync(join(this.o.stateDir, 'run'), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.tmp-${process.pid}`;
+    writeFileSync(tmp, `${this.port} ${this.token}\n`, { mode: 0o600 });
+    renameSync(tmp, file);
+    this.o.log.info({ event: 'hook_server_started', port: this.port }, 'hook endpoint listening on 127.0.0.1');
+    return this.port;
+  }
+
+  async stop(): Promise<void> {
+    rmSync(endpointFile(this.o.stateDir), { force: true });
+    const server = this.server;
+    this.server = null;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  }
+
+  private authorised(req: IncomingMessage): boolean {
+    const given = Buffer.from(String(req.headers['x-hornets-token'] ?? ''));
+    const expected = Buffer.from(this.token);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = Date.now();
+    const send = (status: number, body = '') => {
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+      res.end(body);
+    };
+    const m = /^\/hook\/([A-Za-z]+)$/.exec(req.url ?? '');
+    if (req.method !== 'POST' || !m) return send(404);
+    if (!this.authorised(req)) return send(401);
+    const event = m[1]!;
+    const agent = String(req.headers['x-hornets-agent'] ?? '');
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const c of req) {
+        size += (c as Buffer).length;
+        if (size > MAX_BODY) return send(200);
+        chunks.push(c as Buffer);
+      }
+      if (!agent || !isHookEvent(event)) return send(200);
+      let payload: unknown;
+      try {
+        payload = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        this.o.log.warn({ event: 'hook_malformed', agent, hook: event }, 'hook payload is not JSON; ignored');
+        return send(200);
+      }
+      const genHeader = String(req.headers['x-hornets-generation'] ?? '');
+      const generation = genHeader === '' ? null : Number(genHeader);
+      const handler = new HookHandler({
+        store: this.o.store,
+        agent,
+        generation: Number.isFinite(generation) ? generation : null,
+        now: this.o.now ?? Date.now,
+        briefing: () => readBriefing(this.o.configPath, agent),
+        git: gitInfo,
+      });
+      const reply = await handler.handle(event, payload);
+      send(200, reply.stdout);
+      const ms = Date.now() - started;
+      this.o.log.info({ event: 'hook', agent, hook: event, outcome: reply.outcome, delivered: reply.delivered, ms }, 'hook handled');
+      this.o.onHook?.({ agent, event, outcome: reply.outcome, ms, delivered: reply.delivered });
+    } catch (err) {
+      // The agent must carry on: answer with nothing and say why in the log.
+      this.o.log.error({ event: 'hook_error', agent, hook: event, error: err instanceof Error ? err.message : String(err) }, 'hook failed; agent unaffected');
+      if (!res.headersSent) send(200);
+    }
+  }
+}
