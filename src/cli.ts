@@ -23,6 +23,7 @@ import {
   type GlobalOptions,
   type SendCliOptions,
 } from './cli/queue-commands.js';
+import { daemonRunCommand, daemonStartCommand, daemonStatusCommand, daemonStopCommand } from './cli/daemon-commands.js';
 import { hooksInstallCommand, hooksUninstallCommand, hooksVerifyCommand } from './cli/hooks-commands.js';
 import { addCommand, attachCommand, downCommand, paneDiedCommand, pushNowCommand, removeCommand, statusCommand, stopCommand, upCommand } from './cli/agent-commands.js';
 import { loadProject, loadProfiles } from './config/load.js';
@@ -185,6 +186,27 @@ export function buildProgram(o: Output = stdio): Command {
     .option('--json', 'print JSON')
     .action((names: string[], opts, cmd: Command) => hooksVerifyCommand(o, globals(cmd), names, opts));
 
+  const daemon = program.command('daemon').description('the engine process: hook fast path (and, later, idle monitor and recovery)');
+  daemon
+    .command('run')
+    .description('run the daemon in the foreground')
+    .action((_opts, cmd: Command) => daemonRunCommand(o, globals(cmd)));
+  daemon
+    .command('start')
+    .description('start the daemon in the background')
+    .option('--json', 'print JSON')
+    .action((opts, cmd: Command) => daemonStartCommand(o, globals(cmd), opts));
+  daemon
+    .command('stop')
+    .description('stop the daemon (agents keep running)')
+    .option('--json', 'print JSON')
+    .action((opts, cmd: Command) => daemonStopCommand(o, globals(cmd), opts));
+  daemon
+    .command('status')
+    .description('is the daemon running (exit 3 when not)')
+    .option('--json', 'print JSON')
+    .action((opts, cmd: Command) => daemonStatusCommand(o, globals(cmd), opts));
+
   const internal = new Command('internal').description('entry points for tmux hooks');
   internal
     .command('pane-died')
@@ -344,8 +366,14 @@ export function buildProgram(o: Output = stdio): Command {
 export async function run(argv: string[], o: Output = stdio): Promise<number> {
   const program = buildProgram(o);
   let code: number = ExitCode.ok;
+  // Commands that finish but report a failure (`up` with an agent that did not start, `attach`
+  // when tmux refused, `send --now` when a push failed) set process.exitCode themselves; overwriting
+  // it with 0 here made those failures exit 0.
+  process.exitCode = undefined;
   try {
     await program.parseAsync(argv);
+    const set = Number(process.exitCode ?? ExitCode.ok);
+    if (set !== ExitCode.ok) code = set;
   } catch (err) {
     code = exitCodeFor(err, o);
   }

@@ -43,6 +43,8 @@ export interface StatePaths {
   pipes: string;
   heartbeats: string;
   worktrees: string;
+  /** Daemon pid file and hook endpoint. */
+  run: string;
 }
 
 export function statePaths(stateDir: string): StatePaths {
@@ -58,6 +60,7 @@ export function statePaths(stateDir: string): StatePaths {
     pipes: join(stateDir, 'pipes'),
     heartbeats: join(stateDir, 'heartbeats'),
     worktrees: join(stateDir, 'worktrees'),
+    run: join(stateDir, 'run'),
   };
 }
 
@@ -77,5 +80,5 @@ export function ensurePrivateDir(dir: string): void {
 
 export function ensureStateDirs(paths: StatePaths): void {
   ensurePrivateDir(paths.root);
-  for (const d of [paths.logs, paths.triggers, paths.tasks, paths.results, paths.dlq, paths.pipes, paths.heartbeats]) ensurePrivateDir(d);
+  for (const d of [paths.logs, paths.triggers, paths.tasks, paths.results, paths.dlq, paths.pipes, paths.heartbeats, paths.run]) ensurePrivateDir(d);
 }

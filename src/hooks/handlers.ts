@@ -5,7 +5,7 @@
  */
 import type { Message } from '../domain/message.js';
 import type { AgentRecord, AgentState, MessageStore } from '../queue/store.js';
-import { briefingText, deliveryText, rebriefText, summariseTool, DELIVERY_BUDGET_BYTES, type ActivityEntry, type BriefingInput } from './compose.js';
+import { briefingText, deliveryText, rebriefText, summariseTool, HOOK_CONTEXT_MAX_CHARS, STOP_REASON_MAX_CHARS, type ActivityEntry, type BriefingInput } from './compose.js';
 
 export const hookEvents = ['SessionStart', 'UserPromptSubmit', 'PostToolUse', 'Stop', 'PreCompact', 'Notification', 'SessionEnd', 'StopFailure'] as const;
 export type HookEvent = (typeof hookEvents)[number];
@@ -104,18 +104,24 @@ export class HookHandler {
     await this.d.store.updateAgent(this.d.agent, { lastEventAt: now, ...(session ? { sessionId: session } : {}), ...(state ? { state } : {}), ...extra });
   }
 
-  /** Claims what fits in the budget, in delivery order; returns the leased messages. */
-  private async claimBatch(session: string | null, owner: string): Promise<Message[]> {
+  /**
+   * Claims what fits in `maxChars` of delivery text, in delivery order (never skipping ahead to a
+   * smaller message), and releases the rest unspent. A first message too long on its own still goes
+   * alone when `alone` allows: Claude Code then shows the model a preview and the file with the
+   * whole text, which beats never delivering it.
+   */
+  private async claimBatch(session: string | null, owner: string, maxChars: number, alone = true): Promise<Message[]> {
     const claimed = await this.d.store.claim(this.d.agent, { owner, leaseMs: LEASE_MS, limit: 20, sessionId: session });
     if (claimed.length === 0) return [];
-    let bytes = 0;
     const keep: Message[] = [];
-    const spill: string[] = [];
     for (const m of claimed) {
-      bytes += Buffer.byteLength(m.body) + 64;
-      if (keep.length === 0 || bytes <= DELIVERY_BUDGET_BYTES) keep.push(m);
-      else spill.push(m.id);
+      if (deliveryText(this.d.agent, [...keep, m]).length <= maxChars) keep.push(m);
+      else {
+        if (keep.length === 0 && alone) keep.push(m);
+        break;
+      }
     }
+    const spill = claimed.slice(keep.length).map((m) => m.id);
     if (spill.length > 0) await this.d.store.release({ leaseToken: claimed[0]!.leaseToken!, ids: spill });
     return keep;
   }
@@ -159,7 +165,10 @@ export class HookHandler {
       await this.d.store.updateAgent(this.d.agent, { contextPreserved: true });
     }
     void record;
-    const messages = await this.claimBatch(session, `hook:SessionStart:${session ?? '?'}`);
+    // The briefing and the messages share one stdout under Claude Code's cap. What does not fit
+    // stays queued for UserPromptSubmit, which runs as soon as the first prompt arrives.
+    const room = HOOK_CONTEXT_MAX_CHARS - text.length - 2;
+    const messages = await this.claimBatch(session, `hook:SessionStart:${session ?? '?'}`, room, false);
     if (messages.length > 0) text += `\n\n${deliveryText(this.d.agent, messages)}`;
     const delivered = await this.deliver(messages, session);
     // Plain stdout is what SessionStart adds to the model's context.
@@ -171,7 +180,7 @@ export class HookHandler {
     const nudge = NUDGE_RE.exec(str(p, 'prompt') ?? '');
     if (nudge) await this.d.store.recordEvent({ agent: this.d.agent, kind: 'nudge_seen', detail: { nonce: nudge[1], session } });
     void record;
-    const messages = await this.claimBatch(session, `hook:UserPromptSubmit:${session ?? '?'}`);
+    const messages = await this.claimBatch(session, `hook:UserPromptSubmit:${session ?? '?'}`, HOOK_CONTEXT_MAX_CHARS);
     if (messages.length === 0) return none(nudge ? 'nudge: queue empty' : 'no messages');
     const delivered = await this.deliver(messages, session);
     return { stdout: contextJson('UserPromptSubmit', deliveryText(this.d.agent, messages)), outcome: nudge ? 'nudge: delivered' : 'delivered', delivered };
@@ -188,7 +197,7 @@ export class HookHandler {
     await this.touch(session, now, 'busy');
     const tool = str(p, 'tool_name') ?? 'tool';
     await this.recordActivity({ ts: now, tool, detail: summariseTool(tool, p.tool_input) });
-    const messages = await this.claimBatch(session, `hook:PostToolUse:${session ?? '?'}`);
+    const messages = await this.claimBatch(session, `hook:PostToolUse:${session ?? '?'}`, HOOK_CONTEXT_MAX_CHARS);
     if (messages.length === 0) return none('no messages');
     const delivered = await this.deliver(messages, session);
     return { stdout: contextJson('PostToolUse', deliveryText(this.d.agent, messages)), outcome: 'delivered', delivered };
@@ -203,7 +212,7 @@ export class HookHandler {
       await this.d.store.saveAgentContext(this.d.agent, { checkpointData: { ...(ctx?.checkpointData ?? {}), lastAssistantMessage: last.slice(0, 20_000), lastStopAt: now } });
     }
     if (blocks < MAX_STOP_BLOCKS) {
-      const messages = await this.claimBatch(session, `hook:Stop:${session ?? '?'}`);
+      const messages = await this.claimBatch(session, `hook:Stop:${session ?? '?'}`, STOP_REASON_MAX_CHARS);
       if (messages.length > 0) {
         const delivered = await this.deliver(messages, session);
         await this.touch(session, now, 'busy', { stopBlocks: blocks + 1 });

@@ -9,7 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startFakeApi, type FakeApi, type RecordedRequest, type Responder } from '../../scripts/fake-messages-api.js';
@@ -91,7 +91,8 @@ export class ClaudeE2E {
   readonly socket = randomSocket();
   readonly cli: Project;
   paneId = '';
-  private readonly tmp: string;
+  /** Private temp dir holding the project, the test HOME and anything a test wants to put beside them. */
+  readonly tmp: string;
 
   private constructor(
     readonly api: FakeApi,
@@ -297,16 +298,78 @@ export class ClaudeE2E {
     return this.cli.run(args);
   }
 
-  /** Kills the tmux server first (Claude Code and its hooks write into our dirs), then removes them. */
+  /** Main requests, hook log and screen, for a failing test's output. */
+  diagnostics(): string {
+    const reqs = this.mainRequests().map((r, i) => `#${i}${isCompactRequest(r) ? ' (compact)' : ''}: ${newText(r).replace(/\s+/g, ' ').slice(0, 400)}`);
+    const hooks = this.hookLog().map((l) => `${l.event} -> ${l.outcome ?? '?'} ${JSON.stringify(l.delivered ?? [])}`);
+    return [`main requests:\n${reqs.join('\n')}`, `hook log:\n${hooks.join('\n')}`, `screen:\n${this.paneId ? this.screen() : '(no pane)'}`].join('\n\n');
+  }
+
+  /**
+   * Kills the tmux server first (Claude Code and its hooks write into our dirs), waits for every
+   * process that still runs for this project (a SessionEnd hook fired by the kill) to finish, then
+   * removes the directories and closes the API.
+   */
   async cleanup(): Promise<void> {
     try {
       await killServer(this.socket, 10_000);
+      await waitFor(`hook processes of ${this.root} to exit`, () => processesOf(this.root).length === 0, 10_000, 50).catch(() => {
+        for (const pid of processesOf(this.root)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // gone meanwhile
+          }
+        }
+      });
     } finally {
       await this.api.close().catch(() => undefined);
-      // A hook started just before the kill may still be finishing; retries cover its last writes.
       rmSync(this.tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   }
+}
+
+/** Pids of processes whose environment points HORNETS_HOME into `root` (agents and their hooks). */
+export function processesOf(root: string): number[] {
+  const needle = `HORNETS_HOME=${path.join(root, '.hornets')}`;
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').includes(needle)) pids.push(Number(entry));
+    } catch {
+      // exited, or not ours to read
+    }
+  }
+  return pids;
+}
+
+/** Checks that `value()` keeps returning `expected` for `ms`: the way to assert that nothing more happens. */
+export async function staysFor<T>(what: string, value: () => T, expected: T, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = value();
+    if (v !== expected) throw new Error(`${what}: expected it to stay ${String(expected)}, it became ${String(v)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Occurrences of `[msg <id>` in the new part of each request (each request re-sends the conversation). */
+export function deliveriesOf(requests: RecordedRequest[], id: string): number {
+  return requests.filter((r) => !isCompactRequest(r)).reduce((n, r) => n + countOccurrences(newText(r), `[msg ${id}`), 0);
+}
+
+/** The ids in the order they first reached the model. */
+export function arrivalOrder(requests: RecordedRequest[], ids: string[]): string[] {
+  const seen: string[] = [];
+  for (const r of requests.filter((x) => !isCompactRequest(x))) {
+    const t = newText(r);
+    const here = ids
+      .filter((id) => !seen.includes(id) && t.includes(`[msg ${id}`))
+      .sort((a, b) => t.indexOf(`[msg ${a}`) - t.indexOf(`[msg ${b}`));
+    seen.push(...here);
+  }
+  return seen;
 }
 
 /** Whether the pinned Claude Code binary can run here (it ships a native binary per platform). */

@@ -132,7 +132,8 @@ describe('up / status / reconcile', () => {
     const marie = before.get('marie')!;
     await waitPrompt(t, marie.paneId!);
 
-    await t.p.ok(['send', 'marie', '--now', '--', '/crash']);
+    const sent = await t.p.ok(['send', 'marie', '--now', '--json', '--', '/crash']);
+    expect(JSON.parse(sent.stdout.slice(sent.stdout.indexOf('\n{') + 1))).toMatchObject({ refused: [], failed: [] });
     await waitFor('marie dead with exit 3 in status', async () => {
       const m = (await status(t)).get('marie')!;
       return !m.alive && m.exitStatus === 3 && m.state === 'crashed' && m.paneId === marie.paneId;
