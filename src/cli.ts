@@ -4,7 +4,7 @@
  */
 import { readFileSync, existsSync, statSync, openSync, readSync, closeSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { z } from 'zod';
 import { ExitCode, HornetsError, QueueError, errorMessage } from './errors.js';
 import { stdio, json, table, type Output } from './cli/output.js';
@@ -23,6 +23,7 @@ import {
   type GlobalOptions,
   type SendCliOptions,
 } from './cli/queue-commands.js';
+import { controlCommand, headlessCommand, historyCommand } from './cli/control-commands.js';
 import { daemonRunCommand, daemonStartCommand, daemonStatusCommand, daemonStopCommand } from './cli/daemon-commands.js';
 import { hooksInstallCommand, hooksUninstallCommand, hooksVerifyCommand } from './cli/hooks-commands.js';
 import { addCommand, attachCommand, downCommand, paneDiedCommand, pushNowCommand, removeCommand, statusCommand, stopCommand, upCommand } from './cli/agent-commands.js';
@@ -186,6 +187,29 @@ export function buildProgram(o: Output = stdio): Command {
     .option('--json', 'print JSON')
     .action((names: string[], opts, cmd: Command) => hooksVerifyCommand(o, globals(cmd), names, opts));
 
+  for (const [action, text] of [
+    ['pause', 'stop all delivery to an agent (nothing is lost; messages wait)'],
+    ['resume', 'resume delivery to a paused agent'],
+    ['restart', 'restart an agent now (resuming its session) and reset its breaker'],
+    ['reset', 'close an open breaker so crash recovery may restart the agent again'],
+    ['rebrief', 'queue a rebrief (rules, current task, recent activity, git state) at priority 200'],
+  ] as const) {
+    program
+      .command(action)
+      .description(text)
+      .argument('<agent>')
+      .option('--json', 'print JSON')
+      .action((agent: string, opts, cmd: Command) => controlCommand(o, globals(cmd), action, agent, opts));
+  }
+  program
+    .command('history')
+    .description('restart history and life-cycle events of an agent')
+    .argument('<agent>')
+    .option('-n, --limit <n>', 'last n events', '50')
+    .option('--all', 'every recorded agent event, hooks included')
+    .option('--json', 'print JSON')
+    .action((agent: string, opts, cmd: Command) => historyCommand(o, globals(cmd), agent, opts));
+
   const daemon = program.command('daemon').description('the engine process: hook fast path (and, later, idle monitor and recovery)');
   daemon
     .command('run')
@@ -339,14 +363,14 @@ export function buildProgram(o: Output = stdio): Command {
       await tailFile(o, project.paths.logFile, Number(opts.lines) || 50, Boolean(opts.follow));
     });
 
-  program.addOption(new Option('--headless', 'run the engine without the console (not available yet)').hideHelp());
+  program.option('--headless', 'run the engine (agents, hook fast path, idle monitor, crash recovery) in the foreground, without the console');
   // The root action (help for now, the console later) would make commander report a mistyped command
   // as "too many arguments"; accept the operand here (after the subcommands copied the strict setting)
   // and name it instead.
   program.allowExcessArguments(true);
   // Commander only adds `help [command]` to programs without an action of their own.
   program.helpCommand(true);
-  program.action((_opts, cmd: Command) => {
+  program.action(async (opts: { headless?: boolean }, cmd: Command) => {
     const [unknown] = cmd.args;
     if (unknown !== undefined) {
       // Visible ones only: hidden internals (hook entry points, the demo agent) are not for users to type.
@@ -357,6 +381,7 @@ export function buildProgram(o: Output = stdio): Command {
         .filter((n) => n !== 'help');
       cmd.error(`error: unknown command '${unknown}' (commands: ${names.join(', ')})`, { code: 'commander.unknownCommand', exitCode: ExitCode.usage });
     }
+    if (opts.headless) return headlessCommand(o, globals(cmd));
     program.outputHelp();
   });
   return program;

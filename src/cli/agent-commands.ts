@@ -6,6 +6,7 @@ import { DeliveryService } from '../services/delivery.js';
 import { updateConfigFile } from '../config/write.js';
 import { AGENT_NAME_RE, agentNameRule } from '../config/schema.js';
 import { json, table, type Output } from './output.js';
+import { pokeDaemon } from '../daemon/notify.js';
 import type { GlobalOptions } from './queue-commands.js';
 
 async function withAgents<T>(g: GlobalOptions, fn: (m: AgentManager, ctx: ProjectContext) => Promise<T>, component = 'agents'): Promise<T> {
@@ -39,14 +40,15 @@ function statusRows(list: AgentStatus[]): string[][] {
     a.paneId ?? '-',
     a.alive ? `${a.currentCommand ?? ''}(${a.pid})` : a.exitStatus !== null ? `dead (exit ${a.exitStatus})` : '-',
     String(a.queueDepth),
-    String(a.generation),
+    String(a.restarts),
+    a.lastError ? a.lastError.slice(0, 60) : '',
   ]);
 }
 
 export async function statusCommand(o: Output, g: GlobalOptions, opts: { json?: boolean }): Promise<void> {
   const list = await withAgents(g, (m) => m.status());
   if (opts.json) return json(o, list);
-  o.out(table(['AGENT', 'PROFILE', 'STATE', 'PANE', 'PROCESS', 'QUEUE', 'GEN'], statusRows(list)));
+  o.out(table(['AGENT', 'PROFILE', 'STATE', 'PANE', 'PROCESS', 'QUEUE', 'RESTARTS', 'LAST ERROR'], statusRows(list)));
 }
 
 export async function attachCommand(g: GlobalOptions, name: string): Promise<void> {
@@ -122,7 +124,12 @@ export async function pushNowCommand(o: Output, g: GlobalOptions, agent: string,
 export async function paneDiedCommand(paneId: string, status: string): Promise<void> {
   // Runs from a tmux hook: never throw, never print; the log says what happened.
   try {
-    await withAgents({}, (m) => m.paneDied(paneId, status === '' ? null : Number(status)), 'pane-died');
+    const code = status === '' ? null : Number(status);
+    const stateDir = await withAgents({}, async (m, ctx) => {
+      await m.paneDied(paneId, code);
+      return ctx.project.paths.root;
+    }, 'pane-died');
+    await pokeDaemon(stateDir, '/event/pane-died', { pane: paneId, status: code });
   } catch {
     process.exitCode = 0;
   }

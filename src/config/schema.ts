@@ -47,6 +47,33 @@ export const queueConfigSchema = z
   })
   .strict();
 
+const restartConfigSchema = z
+  .object({
+    maxRestarts: z.number().int().min(0).max(1000).default(3).describe('Restarts allowed per agent within `window` before the circuit breaker opens (env CIRCUIT_BREAKER_THRESHOLD)'),
+    window: duration.default('1h').describe('Rolling window of the restart limit; also when a half-open trial restart is made (env CIRCUIT_BREAKER_WINDOW)'),
+    backoff: duration.default('2s').describe('First restart delay; doubles per consecutive crash, with jitter'),
+    backoffMax: duration.default('5m').describe('Longest restart delay'),
+  })
+  .strict();
+
+export const daemonConfigSchema = z
+  .object({
+    heartbeatInterval: duration.default('10s').describe('How often .hornets/heartbeats/*.json are rewritten (env HEARTBEAT_INTERVAL)'),
+    metricsPort: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(0)
+      .describe('Port of the Prometheus /metrics and /healthz server on 127.0.0.1; 0 picks a free port, written to .hornets/run/metrics-endpoint (env METRICS_PORT)'),
+    restart: restartConfigSchema.default(() => restartConfigSchema.parse({})),
+    taskTimeout: duration.default('30m').describe('Default time a task may run (from delivery to the agent) before it counts as failed and is retried (env TASK_TIMEOUT)'),
+    taskMaxRetries: z.number().int().min(0).max(100).default(2).describe('Default retries of a failed or timed-out task (env MAX_RETRIES)'),
+    taskRetryBackoff: duration.default('10s').describe('First delay before a task is retried; doubles per attempt (env RETRY_BACKOFF)'),
+    maxConcurrentTasks: z.number().int().min(1).max(1000).default(4).describe('One-shot task runs allowed at once (env MAX_CONCURRENT_TASKS)'),
+  })
+  .strict();
+
 export const agentConfigSchema = z
   .object({
     name: agentName,
@@ -79,6 +106,7 @@ export const hornetsConfigSchema = z
       .strict()
       .default({ priority: 5 }),
     queue: queueConfigSchema.default(() => queueConfigSchema.parse({})),
+    daemon: daemonConfigSchema.default(() => daemonConfigSchema.parse({})).describe('The engine (`--headless`, `daemon run`): heartbeats, metrics, restarts, tasks'),
     agents: z.array(agentConfigSchema).min(1, { message: 'at least one agent is needed' }),
   })
   .strict()
@@ -149,4 +177,5 @@ export const profileSchema = z
 export type HornetsConfig = z.output<typeof hornetsConfigSchema>;
 export type AgentConfig = z.output<typeof agentConfigSchema>;
 export type QueueConfig = z.output<typeof queueConfigSchema>;
+export type DaemonConfig = z.output<typeof daemonConfigSchema>;
 export type Profile = z.output<typeof profileSchema>;

@@ -13,6 +13,7 @@ import type { MessageStore } from '../queue/store.js';
 import { HookHandler, isHookEvent } from '../hooks/handlers.js';
 import { readBriefing } from '../hooks/briefing.js';
 import { gitInfo } from '../hooks/git-info.js';
+import { endpointFile } from './endpoint.js';
 
 const MAX_BODY = 8 * 1024 * 1024;
 
@@ -25,11 +26,15 @@ export interface HookServerOptions {
   now?: () => number;
   /** Called after every handled hook (metrics, wake-ups). */
   onHook?: (info: { agent: string; event: string; outcome: string; ms: number; delivered: string[] }) => void;
+  /** POST /wake {agent?}: something was enqueued. */
+  onWake?: (agent: string | null) => void;
+  /** POST /event/pane-died {pane, status}: from the tmux pane-died hook. */
+  onPaneDied?: (pane: string, status: number | null) => void;
+  /** POST /control {action, agent}: operator actions from the CLI or a console. */
+  onControl?: (action: string, agent: string) => Promise<string>;
 }
 
-export function endpointFile(stateDir: string): string {
-  return join(stateDir, 'run', 'hook-endpoint');
-}
+export { endpointFile };
 
 export class HookServer {
   private server: Server | null = null;
@@ -72,12 +77,52 @@ export class HookServer {
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
+  private async handleCommand(path: string, req: IncomingMessage, send: (status: number, body?: string) => void): Promise<void> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size > 64 * 1024) return send(413);
+      chunks.push(c as Buffer);
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+    } catch {
+      return send(400, 'body is not JSON');
+    }
+    const text = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : null);
+    try {
+      if (path === '/wake') {
+        this.o.onWake?.(text('agent'));
+        return send(200, 'ok');
+      }
+      if (path === '/event/pane-died') {
+        const pane = text('pane');
+        if (!pane) return send(400, 'pane missing');
+        const status = body.status === null || body.status === undefined || body.status === '' ? null : Number(body.status);
+        this.o.onPaneDied?.(pane, Number.isFinite(status) ? status : null);
+        return send(200, 'ok');
+      }
+      const action = text('action');
+      const agent = text('agent');
+      if (!action || !agent || !this.o.onControl) return send(400, 'action and agent required');
+      return send(200, await this.o.onControl(action, agent));
+    } catch (err) {
+      return send(500, err instanceof Error ? err.message : String(err));
+    }
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = Date.now();
     const send = (status: number, body = '') => {
       res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
       res.end(body);
     };
+    if (req.method === 'POST' && (req.url === '/wake' || req.url === '/event/pane-died' || req.url === '/control')) {
+      if (!this.authorised(req)) return send(401);
+      return this.handleCommand(req.url, req, send);
+    }
     const m = /^\/hook\/([A-Za-z]+)$/.exec(req.url ?? '');
     if (req.method !== 'POST' || !m) return send(404);
     if (!this.authorised(req)) return send(401);

@@ -244,3 +244,86 @@ export interface MessageStore {
   sweep(): Promise<SweepResult>;
   close(): Promise<void>;
 }
+
+// ------------------------------------------------------------------ tasks
+
+/**
+ * Task life cycle: `queued` (its message waits) -> `running` (the message reached the agent; the
+ * timeout runs) -> `completed`, or on a timeout / dead message `retrying` (backoff) -> `queued`
+ * again with a new message, until the retries run out: `failed`.
+ */
+export const taskStates = ['queued', 'running', 'retrying', 'completed', 'failed'] as const;
+export type TaskState = (typeof taskStates)[number];
+export const openTaskStates: readonly TaskState[] = ['queued', 'running', 'retrying'];
+
+export interface Task {
+  taskId: string;
+  agent: string;
+  description: string;
+  priority: number;
+  timeoutMs: number;
+  maxRetries: number;
+  /** Orchestrator agent to notify, or null. */
+  from: string | null;
+  state: TaskState;
+  /** Attempts started (one message each). */
+  attempts: number;
+  /** Message of the current attempt. */
+  messageId: string | null;
+  /** When the current attempt reached the agent. */
+  startedAt: number | null;
+  deadlineAt: number | null;
+  retryAt: number | null;
+  result: string | null;
+  lastError: string | null;
+  /** The task file as dropped. */
+  source: string | null;
+  createdAt: number;
+  updatedAt: number;
+  completedAt: number | null;
+}
+
+export interface TaskCreateInput {
+  taskId: string;
+  agent: string;
+  description: string;
+  priority: number;
+  timeoutMs: number;
+  maxRetries: number;
+  from?: string | null;
+  source?: string | null;
+}
+
+export interface TaskFilter {
+  agent?: string;
+  states?: TaskState[];
+  limit?: number;
+}
+
+/** Separate from MessageStore (not every backend needs tasks); SqliteMessageStore implements both. */
+export interface TaskStore {
+  /** Idempotent on taskId: an existing task is returned with `created: false`, whatever its fields. */
+  createTask(input: TaskCreateInput): Promise<{ task: Task; created: boolean }>;
+  getTask(taskId: string): Promise<Task | null>;
+  listTasks(filter?: TaskFilter): Promise<Task[]>;
+  /** New attempt with its message: state queued, attempts + 1. A repeat with the same message id changes nothing. */
+  startTaskAttempt(taskId: string, messageId: string): Promise<Task>;
+  /** queued -> running: the attempt's message reached the agent at `startedAt`. */
+  markTaskRunning(taskId: string, timing: { startedAt: number; deadlineAt: number }): Promise<Task>;
+  /** running -> queued: the message was requeued (session ended) before the agent finished. */
+  markTaskWaiting(taskId: string): Promise<Task>;
+  /** queued|running -> retrying until `retryAt`. */
+  markTaskRetrying(taskId: string, retry: { error: string; retryAt: number }): Promise<Task>;
+  markTaskDone(taskId: string, done: { result: string | null }): Promise<Task>;
+  markTaskFailed(taskId: string, failed: { error: string }): Promise<Task>;
+  /** Running tasks whose deadline passed. */
+  tasksDueForTimeout(now: number): Promise<Task[]>;
+  /** Retrying tasks whose backoff ended. */
+  tasksDueForRetry(now: number): Promise<Task[]>;
+  /** Per agent, tasks in each state. */
+  taskCounts(): Promise<Map<string, Record<TaskState, number>>>;
+}
+
+export function isTaskStore(store: unknown): store is TaskStore {
+  return typeof store === 'object' && store !== null && typeof (store as Partial<TaskStore>).createTask === 'function';
+}

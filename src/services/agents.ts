@@ -259,7 +259,8 @@ export class AgentManager {
   }
 
   /** Creates what is missing, restarts dead panes, leaves live agents alone. */
-  async up(names?: string[]): Promise<UpReport> {
+  /** `resume`: new windows resume the agent's last session too (recovery after the server died). */
+  async up(names?: string[], options: { resume?: boolean } = {}): Promise<UpReport> {
     const agents = names ? names.map((n) => this.agentConfig(n)) : this.project.config.agents;
     this.validate(this.project.config.agents);
     await this.ensureServer();
@@ -267,7 +268,7 @@ export class AgentManager {
     const report: UpReport = { created: [], restarted: [], running: [], failed: [], session: this.session, socket: this.tmux.server.socket };
     for (const agent of agents) {
       try {
-        const outcome = await this.startOne(agent, panes);
+        const outcome = await this.startOne(agent, panes, { resume: options.resume ?? false, force: false });
         report[outcome].push(agent.name);
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
@@ -278,10 +279,22 @@ export class AgentManager {
     return report;
   }
 
-  private async startOne(agent: AgentConfig, panes: Map<string, PaneInfo>): Promise<'created' | 'restarted' | 'running'> {
+  /**
+   * Restarts one agent now (respawn-pane -k kills a live one), resuming its last session when the
+   * profile can; used by crash recovery and the console's restart key.
+   */
+  async restartAgent(name: string, options: { resume: boolean }): Promise<'created' | 'restarted'> {
+    const agent = this.agentConfig(name);
+    this.validate([agent]);
+    await this.ensureServer();
+    const panes = new Map((await this.tmux.listPanes()).map((p) => [p.paneId, p]));
+    return (await this.startOne(agent, panes, { resume: options.resume, force: true })) as 'created' | 'restarted';
+  }
+
+  private async startOne(agent: AgentConfig, panes: Map<string, PaneInfo>, options: { resume: boolean; force: boolean }): Promise<'created' | 'restarted' | 'running'> {
     const record = (await this.store.getAgent(agent.name))!;
     const existing = record.paneId ? panes.get(record.paneId) : undefined;
-    if (existing && existing.session === this.session && !existing.dead) return 'running';
+    if (existing && existing.session === this.session && !existing.dead && !options.force) return 'running';
     const { path, created } = await this.prepareWorktree(agent);
     const profile = this.profile(agent);
     // Hooks go in before the agent starts, so its very first SessionStart is ours.
@@ -290,16 +303,16 @@ export class AgentManager {
       if (r.changed) this.log.info({ event: 'hooks_installed', agent: agent.name, file: r.file, backup: r.backup }, 'hooks installed');
     }
     const generation = record.generation + 1;
-    if (existing && existing.session === this.session && existing.dead) {
+    if (existing && existing.session === this.session && (existing.dead || options.force)) {
       await this.tmux.respawnPane(existing.paneId, this.spawnSpec(agent, record, generation, path, true));
       await this.store.updateAgent(agent.name, { generation, state: 'starting', lastError: null });
-      await this.store.recordEvent({ agent: agent.name, kind: 'agent_restarted', detail: { paneId: existing.paneId, generation, exitStatus: existing.deadStatus } });
+      await this.store.recordEvent({ agent: agent.name, kind: 'agent_respawned', detail: { paneId: existing.paneId, generation, exitStatus: existing.deadStatus, resume: options.resume || existing.dead } });
       return 'restarted';
     }
     let paneId: string | null = null;
     try {
-      paneId = await this.tmux.newWindow(this.session, agent.name, this.spawnSpec(agent, record, generation, path, false));
-      await this.store.updateAgent(agent.name, { paneId, generation, state: 'starting', lastError: null, sessionId: null });
+      paneId = await this.tmux.newWindow(this.session, agent.name, this.spawnSpec(agent, record, generation, path, options.resume));
+      await this.store.updateAgent(agent.name, { paneId, generation, state: 'starting', lastError: null, ...(options.resume ? {} : { sessionId: null }) });
       await this.store.recordEvent({ agent: agent.name, kind: 'agent_started', detail: { paneId, generation, worktree: path } });
       this.log.info({ event: 'agent_started', agent: agent.name, paneId, generation }, 'agent started');
       return 'created';
@@ -321,7 +334,8 @@ export class AgentManager {
       const live = pane && pane.session === this.session ? pane : undefined;
       let state = r?.state ?? 'unknown';
       if (!live) state = 'stopped';
-      else if (live.dead) state = 'crashed';
+      // Recovery's own states say more than "dead" while it backs off or has given up.
+      else if (live.dead) state = state === 'failed' || state === 'backing-off' ? state : 'crashed';
       else if (state === 'starting' || state === 'unknown') {
         // No hook has reported yet: the profile's screen patterns are the best evidence.
         const verdict = classifyPane(this.profile(a).patterns, await this.tmux.capture(live.paneId).catch(() => ''));

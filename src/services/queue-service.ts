@@ -8,6 +8,7 @@ import type { Project } from '../config/load.js';
 import type { EnqueueResult, ImportResult, MessageStore, QueueStats } from '../queue/store.js';
 import { parseImport, serializeExport } from '../queue/jsonl.js';
 import type { Logger } from '../log.js';
+import { pokeDaemon } from '../daemon/notify.js';
 
 export interface SendOptions {
   priority?: number;
@@ -56,6 +57,8 @@ export class QueueService {
     // Never log bodies: they may carry secrets the user pasted.
     this.log.info({ event: 'send', agent, id: result.message.id, priority: result.message.priority, created: result.created, bytes: Buffer.byteLength(body) }, 'message queued');
     const ctx = await this.store.explainContext(result.message.id);
+    // A running daemon delivers at once instead of at its next safety poll.
+    if (result.created) await pokeDaemon(this.project.paths.root, '/wake', { agent });
     return { ...result, ahead: ctx.ahead };
   }
 

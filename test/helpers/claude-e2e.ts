@@ -228,21 +228,23 @@ export class ClaudeE2E {
     });
   }
 
-  /** Types a line and submits it: text with `send-keys -l`, Enter as a separate key. */
-  typeLine(text: string): void {
-    const a = tmux(this.socket, ['send-keys', '-t', this.paneId, '-l', text]);
-    if (a.code !== 0) throw new Error(`send-keys failed: ${a.stderr}`);
-    const b = tmux(this.socket, ['send-keys', '-t', this.paneId, 'Enter']);
-    if (b.code !== 0) throw new Error(`send-keys Enter failed: ${b.stderr}`);
+  /**
+   * Waits for the idle prompt, types `text` (`send-keys -l`), waits until it shows in the input
+   * box so Enter is never pressed too early, then presses Enter as a separate key.
+   */
+  async submit(text: string): Promise<void> {
+    await this.waitForPrompt();
+    const typed = tmux(this.socket, ['send-keys', '-t', this.paneId, '-l', text]);
+    if (typed.code !== 0) throw new Error(`send-keys failed: ${typed.stderr}`);
+    await waitFor(`"${text}" typed into ${this.paneId}`, () => this.screen().includes(text), 10_000, 50);
+    const enter = tmux(this.socket, ['send-keys', '-t', this.paneId, 'Enter']);
+    if (enter.code !== 0) throw new Error(`send-keys Enter failed: ${enter.stderr}`);
   }
 
   /** Submits a prompt and waits for the main request that carries it. */
   async prompt(text: string, timeoutMs = 30_000): Promise<RecordedRequest> {
     const before = this.api.mainRequests().length;
-    // Typed text shows on screen before Enter; wait for it so Enter is never pressed too early.
-    tmux(this.socket, ['send-keys', '-t', this.paneId, '-l', text]);
-    await waitFor(`"${text}" typed into ${this.paneId}`, () => this.screen().includes(text), 10_000, 50);
-    tmux(this.socket, ['send-keys', '-t', this.paneId, 'Enter']);
+    await this.submit(text);
     return waitFor(
       `a main request carrying "${text}"`,
       () => this.api.mainRequests().slice(before).find((r) => newText(r).includes(text)),

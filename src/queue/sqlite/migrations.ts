@@ -124,6 +124,36 @@ export const migrations: readonly string[] = [
     value TEXT NOT NULL
   ) STRICT;
   `,
+  // 1 -> 2: tasks (.hornets/tasks/<agent>/<task_id>.json), one row per task; each attempt is a message.
+  `
+  CREATE TABLE tasks (
+    task_id       TEXT PRIMARY KEY,
+    agent         TEXT NOT NULL REFERENCES agents(name),
+    description   TEXT NOT NULL,
+    priority      INTEGER NOT NULL CHECK (priority BETWEEN 0 AND 200),
+    timeout_ms    INTEGER NOT NULL CHECK (timeout_ms > 0),
+    max_retries   INTEGER NOT NULL CHECK (max_retries >= 0),
+    -- The orchestrator agent that assigned the task (notified on completion), or null.
+    sender        TEXT,
+    state         TEXT NOT NULL CHECK (state IN ('queued','running','retrying','completed','failed')),
+    -- Attempts started (messages enqueued for this task).
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    message_id    TEXT,
+    started_at    INTEGER,
+    deadline_at   INTEGER,
+    retry_at      INTEGER,
+    result        TEXT,
+    last_error    TEXT,
+    -- The task file as dropped, so a failed task can be put back in the DLQ unchanged.
+    source        TEXT,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    completed_at  INTEGER
+  ) STRICT;
+  CREATE INDEX tasks_open ON tasks(state, agent) WHERE state IN ('queued','running','retrying');
+  CREATE INDEX tasks_deadline ON tasks(deadline_at) WHERE state = 'running';
+  CREATE INDEX tasks_agent ON tasks(agent, created_at);
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

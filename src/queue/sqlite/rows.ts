@@ -1,5 +1,5 @@
 import type { ExportedMessage, Message, MessageState, QueueEvent } from '../../domain/message.js';
-import type { AgentContext, AgentRecord, AgentState } from '../store.js';
+import type { AgentContext, AgentRecord, AgentState, Task, TaskState } from '../store.js';
 
 export interface MessageRow {
   seq: number;
@@ -168,5 +168,51 @@ export function toEvent(r: EventRow): QueueEvent {
     fromState: r.from_state,
     toState: r.to_state,
     detail: parseJsonObject(r.detail),
+  };
+}
+
+export interface TaskRow {
+  task_id: string;
+  agent: string;
+  description: string;
+  priority: number;
+  timeout_ms: number;
+  max_retries: number;
+  sender: string | null;
+  state: string;
+  attempts: number;
+  message_id: string | null;
+  started_at: number | null;
+  deadline_at: number | null;
+  retry_at: number | null;
+  result: string | null;
+  last_error: string | null;
+  source: string | null;
+  created_at: number;
+  updated_at: number;
+  completed_at: number | null;
+}
+
+export function toTask(r: TaskRow): Task {
+  return {
+    taskId: r.task_id,
+    agent: r.agent,
+    description: r.description,
+    priority: r.priority,
+    timeoutMs: r.timeout_ms,
+    maxRetries: r.max_retries,
+    from: r.sender,
+    state: r.state as TaskState,
+    attempts: r.attempts,
+    messageId: r.message_id,
+    startedAt: r.started_at,
+    deadlineAt: r.deadline_at,
+    retryAt: r.retry_at,
+    result: r.result,
+    lastError: r.last_error,
+    source: r.source,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    completedAt: r.completed_at,
   };
 }

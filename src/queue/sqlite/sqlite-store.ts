@@ -36,6 +36,13 @@ import {
   type RecordEventInput,
   type StoreOptions,
   type SweepResult,
+  type Task,
+  type TaskCreateInput,
+  type TaskFilter,
+  type TaskState,
+  type TaskStore,
+  openTaskStates,
+  taskStates,
 } from '../store.js';
 import { normalizeEnqueue, queueFullError, type NormalizedEnqueue } from '../validate.js';
 import { HORNETS_APPLICATION_ID, LATEST_SCHEMA_VERSION, migrations } from './migrations.js';
@@ -46,10 +53,12 @@ import {
   toEvent,
   toExported,
   toMessage,
+  toTask,
   type AgentContextRow,
   type AgentRow,
   type EventRow,
   type MessageRow,
+  type TaskRow,
 } from './rows.js';
 
 type DB = Database.Database;
@@ -112,7 +121,7 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
   return SqliteMessageStore.open(path, options);
 }
 
-export class SqliteMessageStore implements MessageStore {
+export class SqliteMessageStore implements MessageStore, TaskStore {
   readonly backend = 'sqlite';
   private readonly clock: () => number;
   private readonly random: () => number;
@@ -774,6 +783,138 @@ export class SqliteMessageStore implements MessageStore {
     return result;
   }
 
+  // ---------------------------------------------------------------- tasks
+
+  private taskRow(taskId: string): TaskRow {
+    const row = this.stmts.getTask.get(taskId) as TaskRow | undefined;
+    if (!row) throw new QueueError('not_found', `no task with id "${taskId}"`, { taskId });
+    return row;
+  }
+
+  /** One guarded transition: throws invalid_state unless the task is in one of `from`. */
+  private taskTransition(taskId: string, from: readonly TaskState[], kind: string, apply: (row: TaskRow, now: number) => Record<string, unknown>, detail: Record<string, unknown> = {}): Task {
+    return this.write(() => {
+      const now = this.now();
+      const row = this.taskRow(taskId);
+      if (!from.includes(row.state as TaskState)) {
+        throw new QueueError('invalid_state', `task ${taskId} is ${row.state}; expected ${from.join(' or ')}`, { taskId, state: row.state });
+      }
+      const set = apply(row, now);
+      const cols = Object.keys(set);
+      this.stmt(`UPDATE tasks SET ${cols.map((c) => `${c} = @${c}`).join(', ')}, updated_at = @now WHERE task_id = @task_id`).run({ ...set, now, task_id: taskId });
+      const after = this.taskRow(taskId);
+      this.event({ agent: row.agent, kind, fromState: row.state, toState: after.state, detail: { task_id: taskId, attempts: after.attempts, ...detail } }, now);
+      return toTask(after);
+    });
+  }
+
+  async createTask(input: TaskCreateInput): Promise<{ task: Task; created: boolean }> {
+    if (typeof input.taskId !== 'string' || input.taskId.length === 0) throw new QueueError('invalid_input', 'task has no task_id');
+    if (typeof input.description !== 'string' || input.description.trim().length === 0) throw new QueueError('empty_body', `task ${input.taskId} has an empty description`);
+    if (!isValidPriority(input.priority)) throw new QueueError('invalid_priority', `invalid priority ${String(input.priority)} for task ${input.taskId}`);
+    if (!Number.isFinite(input.timeoutMs) || input.timeoutMs <= 0) throw new QueueError('invalid_input', `task ${input.taskId}: timeout must be positive`);
+    if (!Number.isInteger(input.maxRetries) || input.maxRetries < 0) throw new QueueError('invalid_input', `task ${input.taskId}: max_retries must be a whole number ≥ 0`);
+    return this.write(() => {
+      const now = this.now();
+      const existing = this.stmts.getTask.get(input.taskId) as TaskRow | undefined;
+      if (existing) return { task: toTask(existing), created: false };
+      this.agentRow(input.agent);
+      this.stmts.insertTask.run({
+        task_id: input.taskId,
+        agent: input.agent,
+        description: input.description,
+        priority: input.priority,
+        timeout_ms: Math.round(input.timeoutMs),
+        max_retries: input.maxRetries,
+        sender: input.from ?? null,
+        source: input.source ?? null,
+        now,
+      });
+      this.event({ agent: input.agent, kind: 'task_created', toState: 'queued', detail: { task_id: input.taskId, from: input.from ?? null } }, now);
+      return { task: toTask(this.taskRow(input.taskId)), created: true };
+    });
+  }
+
+  async getTask(taskId: string): Promise<Task | null> {
+    return this.read(() => {
+      const row = this.stmts.getTask.get(taskId) as TaskRow | undefined;
+      return row ? toTask(row) : null;
+    });
+  }
+
+  async listTasks(filter: TaskFilter = {}): Promise<Task[]> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    if (filter.agent !== undefined) {
+      where.push('agent = @agent');
+      params.agent = filter.agent;
+    }
+    if (filter.states && filter.states.length > 0) {
+      for (const st of filter.states) if (!(taskStates as readonly string[]).includes(st)) throw new QueueError('invalid_input', `unknown task state "${st}" (one of ${taskStates.join(', ')})`);
+      where.push(`state IN (${filter.states.map((st) => `'${st}'`).join(',')})`);
+    }
+    const limit = Math.max(1, Math.min(filter.limit ?? 1000, 100_000));
+    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, task_id LIMIT ${limit}`;
+    return this.read(() => (this.stmt(sql).all(params) as TaskRow[]).map(toTask));
+  }
+
+  async startTaskAttempt(taskId: string, messageId: string): Promise<Task> {
+    const current = await this.getTask(taskId);
+    if (current && current.messageId === messageId) return current;
+    return this.taskTransition(
+      taskId,
+      ['queued', 'retrying'],
+      'task_attempt',
+      (row) => ({ state: 'queued', attempts: row.attempts + 1, message_id: messageId, started_at: null, deadline_at: null, retry_at: null }),
+      { message_id: messageId },
+    );
+  }
+
+  async markTaskRunning(taskId: string, timing: { startedAt: number; deadlineAt: number }): Promise<Task> {
+    return this.taskTransition(taskId, ['queued'], 'task_running', () => ({ state: 'running', started_at: timing.startedAt, deadline_at: timing.deadlineAt }));
+  }
+
+  async markTaskWaiting(taskId: string): Promise<Task> {
+    return this.taskTransition(taskId, ['running'], 'task_waiting', () => ({ state: 'queued', started_at: null, deadline_at: null }));
+  }
+
+  async markTaskRetrying(taskId: string, retry: { error: string; retryAt: number }): Promise<Task> {
+    const error = String(retry.error).slice(0, 2000);
+    return this.taskTransition(taskId, ['queued', 'running'], 'task_retrying', () => ({ state: 'retrying', retry_at: retry.retryAt, deadline_at: null, last_error: error }), { error, retryAt: retry.retryAt });
+  }
+
+  async markTaskDone(taskId: string, done: { result: string | null }): Promise<Task> {
+    return this.taskTransition(taskId, openTaskStates, 'task_completed', (_row, now) => ({ state: 'completed', result: done.result, completed_at: now, deadline_at: null, retry_at: null }));
+  }
+
+  async markTaskFailed(taskId: string, failed: { error: string }): Promise<Task> {
+    const error = String(failed.error).slice(0, 2000);
+    return this.taskTransition(taskId, openTaskStates, 'task_failed', (_row, now) => ({ state: 'failed', last_error: error, completed_at: now, deadline_at: null, retry_at: null }), { error });
+  }
+
+  async tasksDueForTimeout(now: number): Promise<Task[]> {
+    return this.read(() => (this.stmts.tasksTimedOut.all({ now }) as TaskRow[]).map(toTask));
+  }
+
+  async tasksDueForRetry(now: number): Promise<Task[]> {
+    return this.read(() => (this.stmts.tasksRetryDue.all({ now }) as TaskRow[]).map(toTask));
+  }
+
+  async taskCounts(): Promise<Map<string, Record<TaskState, number>>> {
+    return this.read(() => {
+      const out = new Map<string, Record<TaskState, number>>();
+      for (const r of this.stmts.taskCounts.all() as { agent: string; state: TaskState; n: number }[]) {
+        let c = out.get(r.agent);
+        if (!c) {
+          c = Object.fromEntries(taskStates.map((st) => [st, 0])) as Record<TaskState, number>;
+          out.set(r.agent, c);
+        }
+        c[r.state] = r.n;
+      }
+      return out;
+    });
+  }
+
   async sweep(): Promise<SweepResult> {
     return this.write(() => this.housekeep(null, this.now()));
   }
@@ -959,5 +1100,13 @@ function prepareStatements(db: DB) {
     ),
     pendingAll: db.prepare(`SELECT * FROM messages WHERE state IN ${PENDING_SQL} ORDER BY agent, priority DESC, seq`),
     pendingForAgent: db.prepare(`SELECT * FROM messages WHERE agent = ? AND state IN ${PENDING_SQL} ORDER BY priority DESC, seq`),
+    getTask: db.prepare(`SELECT * FROM tasks WHERE task_id = ?`),
+    insertTask: db.prepare(
+      `INSERT INTO tasks (task_id, agent, description, priority, timeout_ms, max_retries, sender, state, attempts, source, created_at, updated_at)
+       VALUES (@task_id, @agent, @description, @priority, @timeout_ms, @max_retries, @sender, 'queued', 0, @source, @now, @now)`,
+    ),
+    tasksTimedOut: db.prepare(`SELECT * FROM tasks INDEXED BY tasks_deadline WHERE state = 'running' AND deadline_at <= @now ORDER BY deadline_at`),
+    tasksRetryDue: db.prepare(`SELECT * FROM tasks WHERE state = 'retrying' AND retry_at <= @now ORDER BY retry_at`),
+    taskCounts: db.prepare(`SELECT agent, state, COUNT(*) AS n FROM tasks GROUP BY agent, state`),
   };
 }

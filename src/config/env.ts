@@ -1,0 +1,182 @@
+/**
+ * Environment overrides from the seed systems (HEARTBEAT_INTERVAL, MAX_RETRIES, …), parsed with
+ * errors that name the variable, and merged over hornets.json. Each variable may also be given with
+ * a `HORNETS_` prefix (`HORNETS_MAX_RETRIES`), which wins: the bare seed names are generic enough to
+ * collide with other software's environment.
+ */
+import { ConfigError, type ConfigIssue } from '../errors.js';
+import { parseDuration } from '../domain/duration.js';
+import type { RestartPolicy } from '../domain/restart-policy.js';
+import { defaultRestartPolicy } from '../domain/restart-policy.js';
+import { durationMs, type HornetsConfig } from './schema.js';
+
+export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+type Kind = { type: 'duration'; minMs?: number } | { type: 'int'; min: number; max: number } | { type: 'enum'; values: readonly string[] };
+
+export interface EnvVariable {
+  name: string;
+  kind: Kind;
+  /** Where it lands, for the README and error messages. */
+  setting: string;
+  description: string;
+}
+
+/** Every honoured variable, in README order. */
+export const envVariables: readonly EnvVariable[] = [
+  { name: 'HEARTBEAT_INTERVAL', kind: { type: 'duration', minMs: 100 }, setting: 'daemon.heartbeatInterval', description: 'how often heartbeat files are rewritten (default 10s)' },
+  { name: 'MAX_RETRIES', kind: { type: 'int', min: 0, max: 100 }, setting: 'daemon.taskMaxRetries', description: 'retries of a failed or timed-out task when the task file gives none (default 2)' },
+  { name: 'RETRY_BACKOFF', kind: { type: 'duration' }, setting: 'daemon.taskRetryBackoff', description: 'first delay before a task retry, doubling per attempt (default 10s)' },
+  { name: 'CIRCUIT_BREAKER_THRESHOLD', kind: { type: 'int', min: 0, max: 1000 }, setting: 'daemon.restart.maxRestarts', description: 'restarts allowed per agent within the window before its breaker opens (default 3)' },
+  { name: 'CIRCUIT_BREAKER_WINDOW', kind: { type: 'duration', minMs: 1000 }, setting: 'daemon.restart.window', description: 'rolling window of the restart limit; the half-open trial comes after it (default 1h)' },
+  { name: 'TASK_TIMEOUT', kind: { type: 'duration', minMs: 1000 }, setting: 'daemon.taskTimeout', description: 'time a task may run after delivery when the task file gives none (default 30m)' },
+  { name: 'MAX_CONCURRENT_TASKS', kind: { type: 'int', min: 1, max: 1000 }, setting: 'daemon.maxConcurrentTasks', description: 'one-shot task runs at once (default 4)' },
+  { name: 'METRICS_PORT', kind: { type: 'int', min: 0, max: 65535 }, setting: 'daemon.metricsPort', description: 'port of /metrics and /healthz on 127.0.0.1; 0 picks a free one (default 0)' },
+  { name: 'LOG_LEVEL', kind: { type: 'enum', values: logLevels }, setting: 'log level', description: `${logLevels.join(', ')} (default info; same as HORNETS_LOG_LEVEL)` },
+];
+
+export interface EnvOverrides {
+  daemon: {
+    heartbeatInterval?: string;
+    taskMaxRetries?: number;
+    taskRetryBackoff?: string;
+    restart?: { maxRestarts?: number; window?: string };
+    taskTimeout?: string;
+    maxConcurrentTasks?: number;
+    metricsPort?: number;
+  };
+  logLevel?: LogLevel;
+  /** `NAME=value` pairs that were applied, for the startup log line. */
+  applied: string[];
+}
+
+function lookup(env: NodeJS.ProcessEnv, name: string): { variable: string; value: string } | null {
+  for (const variable of [`HORNETS_${name}`, name]) {
+    const value = env[variable];
+    if (value !== undefined && value.trim() !== '') return { variable, value: value.trim() };
+  }
+  return null;
+}
+
+function check(variable: string, value: string, kind: Kind): string | null {
+  switch (kind.type) {
+    case 'duration': {
+      let ms: number;
+      try {
+        ms = parseDuration(value, variable);
+      } catch {
+        return `invalid duration "${value}": expected e.g. 30 (seconds), 500ms, 30s, 5m, 2h or 1h30m`;
+      }
+      if (kind.minMs !== undefined && ms < kind.minMs) return `"${value}" is too short; at least ${kind.minMs} ms`;
+      return null;
+    }
+    case 'int': {
+      if (!/^\d+$/.test(value)) return `invalid value "${value}": expected a whole number ${kind.min}–${kind.max}`;
+      const n = Number(value);
+      if (n < kind.min || n > kind.max) return `${value} is out of range: expected ${kind.min}–${kind.max}`;
+      return null;
+    }
+    case 'enum':
+      return kind.values.includes(value.toLowerCase()) ? null : `invalid value "${value}": expected one of ${kind.values.join(', ')}`;
+  }
+}
+
+/** Reads the overrides; every bad variable is reported at once in one ConfigError naming it. */
+export function parseEnvOverrides(env: NodeJS.ProcessEnv = process.env): EnvOverrides {
+  const out: EnvOverrides = { daemon: {}, applied: [] };
+  const issues: ConfigIssue[] = [];
+  for (const v of envVariables) {
+    const found = lookup(env, v.name);
+    if (!found) continue;
+    const problem = check(found.variable, found.value, v.kind);
+    if (problem) {
+      issues.push({ path: found.variable, message: problem });
+      continue;
+    }
+    out.applied.push(`${found.variable}=${found.value}`);
+    const d = out.daemon;
+    switch (v.name) {
+      case 'HEARTBEAT_INTERVAL':
+        d.heartbeatInterval = found.value;
+        break;
+      case 'MAX_RETRIES':
+        d.taskMaxRetries = Number(found.value);
+        break;
+      case 'RETRY_BACKOFF':
+        d.taskRetryBackoff = found.value;
+        break;
+      case 'CIRCUIT_BREAKER_THRESHOLD':
+        d.restart = { ...d.restart, maxRestarts: Number(found.value) };
+        break;
+      case 'CIRCUIT_BREAKER_WINDOW':
+        d.restart = { ...d.restart, window: found.value };
+        break;
+      case 'TASK_TIMEOUT':
+        d.taskTimeout = found.value;
+        break;
+      case 'MAX_CONCURRENT_TASKS':
+        d.maxConcurrentTasks = Number(found.value);
+        break;
+      case 'METRICS_PORT':
+        d.metricsPort = Number(found.value);
+        break;
+      case 'LOG_LEVEL':
+        out.logLevel = found.value.toLowerCase() as LogLevel;
+        break;
+    }
+  }
+  if (issues.length > 0) throw new ConfigError('environment', issues);
+  return out;
+}
+
+/** hornets.json with the environment's values on top (the input is not modified). */
+export function applyEnvOverrides(config: HornetsConfig, overrides: EnvOverrides): HornetsConfig {
+  const o = overrides.daemon;
+  const { restart, ...flat } = o;
+  return {
+    ...config,
+    daemon: {
+      ...config.daemon,
+      ...flat,
+      restart: { ...config.daemon.restart, ...restart },
+    },
+  };
+}
+
+/** The daemon section in milliseconds, ready for the components. */
+export interface DaemonSettings {
+  heartbeatIntervalMs: number;
+  metricsPort: number;
+  restartPolicy: RestartPolicy;
+  taskTimeoutMs: number;
+  taskMaxRetries: number;
+  taskRetryBackoffMs: number;
+  maxConcurrentTasks: number;
+}
+
+export function daemonSettings(config: HornetsConfig): DaemonSettings {
+  const d = config.daemon;
+  return {
+    heartbeatIntervalMs: durationMs(d.heartbeatInterval),
+    metricsPort: d.metricsPort,
+    restartPolicy: {
+      ...defaultRestartPolicy,
+      maxRestarts: d.restart.maxRestarts,
+      windowMs: durationMs(d.restart.window),
+      backoffBaseMs: durationMs(d.restart.backoff),
+      backoffMaxMs: durationMs(d.restart.backoffMax),
+    },
+    taskTimeoutMs: durationMs(d.taskTimeout),
+    taskMaxRetries: d.taskMaxRetries,
+    taskRetryBackoffMs: durationMs(d.taskRetryBackoff),
+    maxConcurrentTasks: d.maxConcurrentTasks,
+  };
+}
+
+/** Reads the environment and returns the merged config, settings and log level in one call. */
+export function resolveDaemonConfig(config: HornetsConfig, env: NodeJS.ProcessEnv = process.env): { config: HornetsConfig; settings: DaemonSettings; logLevel: LogLevel | undefined; applied: string[] } {
+  const overrides = parseEnvOverrides(env);
+  const merged = applyEnvOverrides(config, overrides);
+  return { config: merged, settings: daemonSettings(merged), logLevel: overrides.logLevel, applied: overrides.applied };
+}
