@@ -4,6 +4,7 @@ import { openProject, type ProjectContext } from '../services/context.js';
 import { AgentManager, type AgentStatus } from '../services/agents.js';
 import { DeliveryService } from '../services/delivery.js';
 import { updateConfigFile } from '../config/write.js';
+import { appendAgent, checkNewAgent } from '../services/team.js';
 import { AGENT_NAME_RE, agentNameRule } from '../config/schema.js';
 import { json, table, type Output } from './output.js';
 import { pokeDaemon } from '../daemon/notify.js';
@@ -76,18 +77,13 @@ export async function downCommand(o: Output, g: GlobalOptions, opts: { removeWor
 }
 
 export async function addCommand(o: Output, g: GlobalOptions, name: string, opts: { profile: string; role?: string; worktree?: string; start?: boolean; json?: boolean }): Promise<void> {
+  const agent = { name, profile: opts.profile, role: opts.role, worktree: opts.worktree };
   if (!AGENT_NAME_RE.test(name)) throw new UsageError(`invalid agent name "${name}": ${agentNameRule}`);
-  const configPath = (await withAgents(g, async (m, ctx) => {
-    if (ctx.project.config.agents.some((a) => a.name === name)) throw new UsageError(`agent "${name}" already exists in ${ctx.project.configPath}`);
-    if (!ctx.project.profiles.has(opts.profile)) throw new UsageError(`unknown profile "${opts.profile}" (available: ${[...ctx.project.profiles.keys()].join(', ')})`);
-    void m;
+  const configPath = (await withAgents(g, async (_m, ctx) => {
+    checkNewAgent(ctx.project, agent);
     return ctx.project.configPath;
   })) as string;
-  updateConfigFile(configPath, (raw) => {
-    const agents = Array.isArray(raw.agents) ? raw.agents : [];
-    agents.push({ name, profile: opts.profile, ...(opts.role ? { role: opts.role } : {}), ...(opts.worktree ? { worktree: opts.worktree } : {}) });
-    raw.agents = agents;
-  });
+  appendAgent(configPath, agent);
   if (opts.start === false) {
     o.out(`added ${name} (${opts.profile}) to ${configPath}; start it with hornets-tui up ${name}`);
     return;

@@ -74,6 +74,17 @@ export const daemonConfigSchema = z
   })
   .strict();
 
+export const consoleConfigSchema = z
+  .object({
+    keys: z
+      .record(z.string(), z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]))
+      .optional()
+      .describe('Key overrides for the console: action -> key or keys, e.g. {"restart": "C-r", "attach": ["enter", "o"]}; `?` in the console lists the actions'),
+    theme: z.enum(['auto', 'color', 'mono']).default('auto').describe('auto: colour unless NO_COLOR is set or the terminal has fewer than 8 colours'),
+    refresh: duration.default('500ms').describe('How often the console re-reads the queue and agent state'),
+  })
+  .strict();
+
 export const agentConfigSchema = z
   .object({
     name: agentName,
@@ -107,6 +118,7 @@ export const hornetsConfigSchema = z
       .default({ priority: 5 }),
     queue: queueConfigSchema.default(() => queueConfigSchema.parse({})),
     daemon: daemonConfigSchema.default(() => daemonConfigSchema.parse({})).describe('The engine (`--headless`, `daemon run`): heartbeats, metrics, restarts, tasks'),
+    console: consoleConfigSchema.optional().describe('The console (`hornets-tui` with no command): key overrides, colours, refresh period'),
     agents: z.array(agentConfigSchema).min(1, { message: 'at least one agent is needed' }),
   })
   .strict()
@@ -158,6 +170,10 @@ export const profileSchema = z
       })
       .strict()
       .default({ idle: [], busy: [], permission: [], error: [] }),
+    messageFormat: z
+      .enum(['tagged', 'plain'])
+      .default('tagged')
+      .describe('tagged: "[msg <id> | from <sender>] text" so the agent can spot redeliveries; plain: the text alone (shells, where a prefix would break the command)'),
     resume: z
       .object({
         args: z.array(z.string()).describe('Arguments added to resume a session; "{sessionId}" is replaced'),
@@ -178,4 +194,5 @@ export type HornetsConfig = z.output<typeof hornetsConfigSchema>;
 export type AgentConfig = z.output<typeof agentConfigSchema>;
 export type QueueConfig = z.output<typeof queueConfigSchema>;
 export type DaemonConfig = z.output<typeof daemonConfigSchema>;
+export type ConsoleConfig = z.output<typeof consoleConfigSchema>;
 export type Profile = z.output<typeof profileSchema>;

@@ -209,6 +209,11 @@ export async function runDemoAgent(options: DemoOptions = {}): Promise<void> {
   busy = true;
   await sessionStart(options.resume ? 'resume' : 'startup');
   busy = false;
+  // For crash-loop tests and demos: an agent that dies right after it starts.
+  if (process.env.HORNETS_DEMO_CRASH_ON_START === '1') {
+    say('demo error: crashing on start (HORNETS_DEMO_CRASH_ON_START=1)');
+    process.exit(3);
+  }
   showPrompt();
   process.stdin.on('data', (d: string) => onInput(d));
   process.stdin.on('end', () => process.exit(0));

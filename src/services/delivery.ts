@@ -41,7 +41,7 @@ export class DeliveryService {
     for (let i = 0; i < limit; i++) {
       const [message] = await this.store.claim(agentName, { owner: `push:${process.pid}`, leaseMs: options.leaseMs ?? 60_000, limit: 1 });
       if (!message) break;
-      const outcome = await this.pushOne(pane.paneId, message, profile.patterns);
+      const outcome = await this.pushOne(pane.paneId, message, profile.patterns, profile.messageFormat);
       if ('result' in outcome) {
         await this.store.ack({ leaseToken: message.leaseToken!, sessionId: record?.sessionId ?? null });
         // Push-only agents never report back through hooks; the pane taking the Enter is all we get.
@@ -61,9 +61,9 @@ export class DeliveryService {
     return result;
   }
 
-  private async pushOne(paneId: string, message: Message, patterns: Parameters<typeof pushText>[3]['patterns']): Promise<{ result: PushResult } | { refused: string } | { error: string; refused?: undefined }> {
+  private async pushOne(paneId: string, message: Message, patterns: Parameters<typeof pushText>[3]['patterns'], format: 'tagged' | 'plain'): Promise<{ result: PushResult } | { refused: string } | { error: string; refused?: undefined }> {
     try {
-      const result = await pushText(this.agents.tmux, paneId, formatForAgent(message), { patterns });
+      const result = await pushText(this.agents.tmux, paneId, format === 'plain' ? message.body : formatForAgent(message), { patterns });
       this.log.info({ event: 'pushed', agent: message.agent, id: message.id, ms: result.ms, enterPresses: result.enterPresses, neutralised: result.neutralised }, 'message typed into pane');
       return { result };
     } catch (err) {

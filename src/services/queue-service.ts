@@ -56,9 +56,10 @@ export class QueueService {
     });
     // Never log bodies: they may carry secrets the user pasted.
     this.log.info({ event: 'send', agent, id: result.message.id, priority: result.message.priority, created: result.created, bytes: Buffer.byteLength(body) }, 'message queued');
-    const ctx = await this.store.explainContext(result.message.id);
     // A running daemon delivers at once instead of at its next safety poll.
-    if (result.created) await pokeDaemon(this.project.paths.root, '/wake', { agent });
+    const poke = result.created ? pokeDaemon(this.project.paths.root, '/wake', { agent }) : Promise.resolve(false);
+    const ctx = await this.store.explainContext(result.message.id);
+    await poke;
     return { ...result, ahead: ctx.ahead };
   }
 

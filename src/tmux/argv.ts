@@ -131,6 +131,12 @@ export const argv = {
   displayPane: (server: ServerRef, pane: string, format: string): string[] => [...base(server), 'display-message', '-p', '-t', pane, format],
   attach: (server: ServerRef, session: string, pane: string): string[] => [...base(server), 'attach-session', '-t', `=${session}`, ';', 'select-window', '-t', pane, ';', 'select-pane', '-t', pane],
   switchClient: (server: ServerRef, pane: string): string[] => [...base(server), 'switch-client', '-t', pane],
+  /**
+   * A control-mode client (`-C`) that only listens: `%output %<pane>` notifications drive the
+   * console's live preview. `ignore-size` keeps it from shrinking the agents' windows; `read-only`
+   * keeps it from changing anything.
+   */
+  controlClient: (server: ServerRef, session: string): string[] => [...base(server), '-C', 'attach-session', '-t', `=${session}`, '-f', 'ignore-size,read-only'],
 };
 
 export interface PaneInfo {

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { argv, isPaneId, MIN_TMUX, parsePanes, parseVersion, versionAtLeast, type PaneInfo, type ServerRef, type SpawnSpec, type TmuxVersion } from './argv.js';
 import { TmuxError, TmuxMissingError } from './errors.js';
 import { createRunner, tmuxEnv, type TmuxRunner } from './runner.js';
+import { ControlClient, type ControlHandlers } from './control.js';
 
 export interface TmuxClientOptions {
   server: ServerRef;
@@ -148,6 +149,11 @@ export class TmuxClient {
     this.checkPane(pane);
     const { stdout } = await this.run(argv.displayPane(this.server, pane, format));
     return stdout.replace(/\n$/, '');
+  }
+
+  /** A listening control-mode client on `session` (started by the caller). */
+  controlClient(session: string, handlers: ControlHandlers): ControlClient {
+    return new ControlClient(this.server, session, handlers);
   }
 
   /**

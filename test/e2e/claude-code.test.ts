@@ -102,6 +102,7 @@ describe.skipIf(process.env.HORNETS_SKIP_CLAUDE_E2E === '1')('real Claude Code C
 
     expect(id).not.toBe('');
     expect(newText(first)).not.toContain(`[msg ${id}`);
+    expect(e.mainRequests().indexOf(afterTool)).toBe(e.mainRequests().indexOf(first) + 1);
     const toolTurn = newMessages(afterTool).find((m) => Array.isArray(m.content) && (m.content as { type?: string }[]).some((b) => b.type === 'tool_result'));
     const blocks = toolTurn!.content as { type: string; content?: unknown; text?: string }[];
     expect(blocks.find((b) => b.type === 'tool_result')?.content).toBe('hornets-tool');
@@ -127,8 +128,10 @@ describe.skipIf(process.env.HORNETS_SKIP_CLAUDE_E2E === '1')('real Claude Code C
       return { text: 'ok' };
     });
     await e.up();
-    await e.prompt('wrap up now');
+    const turn = await e.prompt('wrap up now');
     const feedback = await findRequest(e, 'a request with Stop hook feedback', (r) => newText(r).includes('Stop hook feedback'));
+    expect(e.mainRequests().indexOf(feedback)).toBe(e.mainRequests().indexOf(turn) + 1);
+    expect(newText(turn)).not.toContain(`[msg ${id}`);
     expect(newText(feedback)).toMatch(new RegExp(`Stop hook feedback:\\nhornets: 1 new message for cc\\n\\n\\[msg ${id} \\| from cli\\] one more thing before you stop`));
 
     await e.waitForHook('Stop', 'idle');

@@ -75,7 +75,7 @@ export function countOccurrences(haystack: string, needle: string): number {
   return n;
 }
 
-/** True when the request's new part ends with a tool result (the agent is mid-turn). */
+/** True when the request's new part carries a tool result (the agent is mid-turn). */
 export function hasToolResult(req: RecordedRequest): boolean {
   return newMessages(req).some((m) => Array.isArray(m.content) && (m.content as Block[]).some((b) => b?.type === 'tool_result'));
 }
@@ -103,7 +103,10 @@ export class ClaudeE2E {
     this.home = path.join(this.tmp, 'home');
     mkdirSync(this.root);
     mkdirSync(this.home);
-    this.cli = new Project(this.root, { HORNETS_TMUX_SOCKET: this.socket, TMUX: undefined, TMUX_PANE: undefined });
+    // Hermetic: the tmux server (and so the agent) inherits the CLI's environment, and the
+    // developer's own Claude/Anthropic settings (a token, Bedrock, a config dir) must not leak in.
+    const leaks = Object.fromEntries(Object.keys(process.env).filter((k) => /^(ANTHROPIC_|CLAUDE)/.test(k)).map((k) => [k, undefined]));
+    this.cli = new Project(this.root, { ...leaks, HORNETS_TMUX_SOCKET: this.socket, TMUX: undefined, TMUX_PANE: undefined });
     this.writeProject(options);
   }
 

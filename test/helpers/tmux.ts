@@ -155,6 +155,7 @@ export function initGitRepo(dir: string): void {
 export class TmuxFixture {
   private readonly sockets: string[] = [];
   private readonly dirs: string[] = [];
+  private readonly closers: (() => unknown)[] = [];
 
   socket(): string {
     const s = randomSocket();
@@ -174,8 +175,20 @@ export class TmuxFixture {
     return d;
   }
 
+  /** Runs after the servers are killed and before the directories go (close a store, say). */
+  defer(fn: () => unknown): void {
+    this.closers.push(fn);
+  }
+
   async cleanup(): Promise<void> {
     for (const s of this.sockets.splice(0)) await killServer(s);
+    for (const fn of this.closers.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch {
+        // cleanup goes on: the directories must still be removed
+      }
+    }
     for (const d of this.dirs.splice(0)) {
       if (existsSync(d)) rmSync(d, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     }

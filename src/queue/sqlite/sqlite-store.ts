@@ -792,10 +792,18 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
   }
 
   /** One guarded transition: throws invalid_state unless the task is in one of `from`. */
-  private taskTransition(taskId: string, from: readonly TaskState[], kind: string, apply: (row: TaskRow, now: number) => Record<string, unknown>, detail: Record<string, unknown> = {}): Task {
+  private taskTransition(
+    taskId: string,
+    from: readonly TaskState[],
+    kind: string,
+    apply: (row: TaskRow, now: number) => Record<string, unknown>,
+    detail: Record<string, unknown> = {},
+    unchangedIf?: (row: TaskRow) => boolean,
+  ): Task {
     return this.write(() => {
       const now = this.now();
       const row = this.taskRow(taskId);
+      if (unchangedIf?.(row)) return toTask(row);
       if (!from.includes(row.state as TaskState)) {
         throw new QueueError('invalid_state', `task ${taskId} is ${row.state}; expected ${from.join(' or ')}`, { taskId, state: row.state });
       }
@@ -859,14 +867,14 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
   }
 
   async startTaskAttempt(taskId: string, messageId: string): Promise<Task> {
-    const current = await this.getTask(taskId);
-    if (current && current.messageId === messageId) return current;
     return this.taskTransition(
       taskId,
       ['queued', 'retrying'],
       'task_attempt',
       (row) => ({ state: 'queued', attempts: row.attempts + 1, message_id: messageId, started_at: null, deadline_at: null, retry_at: null }),
       { message_id: messageId },
+      // Repeating the same attempt (a crash between enqueue and this call) changes nothing.
+      (row) => row.message_id === messageId,
     );
   }
 

@@ -1,0 +1,145 @@
+/**
+ * Heartbeat files for liveness probes (the seed systems' `/shared/heartbeats`): every interval,
+ * `.hornets/heartbeats/<agent>.json` and `daemon.json` are rewritten atomically (temp + rename),
+ * so a reader never sees half a file. A probe checks the file's age (`timestamp`, `ts` or mtime).
+ */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import type { StatePaths } from '../config/paths.js';
+import type { MessageStore, TaskStore } from '../queue/store.js';
+import { errorMessage } from '../errors.js';
+
+export interface AgentHeartbeat {
+  name: string;
+  state: string;
+  /** The agent's process id (pane pid), when known. */
+  pid: number | null;
+  generation: number;
+  queueDepth: number;
+  activeTasks: number;
+}
+
+export interface HeartbeatOptions {
+  paths: Pick<StatePaths, 'heartbeats'>;
+  log: Logger;
+  /** Default 10 s (daemon.heartbeatInterval / HEARTBEAT_INTERVAL). */
+  intervalMs: number;
+  /** The engine's view of every agent at this moment. */
+  snapshot: () => AgentHeartbeat[] | Promise<AgentHeartbeat[]>;
+  clock?: () => number;
+  daemonPid?: number;
+  /** Extra fields for daemon.json (hook port, version, …). */
+  daemonInfo?: () => Record<string, unknown>;
+}
+
+export class Heartbeats {
+  private timer: NodeJS.Timeout | null = null;
+  private readonly clock: () => number;
+  private readonly pid: number;
+  private readonly startedAt: number;
+  private beating: Promise<void> | null = null;
+  private failures = 0;
+
+  constructor(private readonly o: HeartbeatOptions) {
+    this.clock = o.clock ?? Date.now;
+    this.pid = o.daemonPid ?? process.pid;
+    this.startedAt = this.clock();
+  }
+
+  fileFor(agent: string): string {
+    return join(this.o.paths.heartbeats, `${agent}.json`);
+  }
+
+  get daemonFile(): string {
+    return join(this.o.paths.heartbeats, 'daemon.json');
+  }
+
+  async start(): Promise<void> {
+    await this.beat();
+    this.timer = setInterval(() => void this.beat(), this.o.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.beating;
+    // A last word, so a probe can tell "stopped" from "hung".
+    await this.writeDaemon('stopped', null).catch(() => undefined);
+  }
+
+  /** Writes every file now; overlapping calls share one pass. Never throws (failures are logged). */
+  beat(): Promise<void> {
+    if (this.beating) return this.beating;
+    const run = (async () => {
+      try {
+        const agents = await this.o.snapshot();
+        const now = this.clock();
+        const timestamp = new Date(now).toISOString();
+        for (const a of agents) {
+          await this.write(this.fileFor(a.name), {
+            timestamp,
+            ts: now,
+            agent: a.name,
+            state: a.state,
+            pid: a.pid,
+            generation: a.generation,
+            queue_depth: a.queueDepth,
+            active_tasks: a.activeTasks,
+            daemon_pid: this.pid,
+          });
+        }
+        await this.writeDaemon('running', agents.length);
+        if (this.failures > 0) this.o.log.info({ event: 'heartbeat_recovered' }, 'heartbeats written again');
+        this.failures = 0;
+      } catch (err) {
+        // Log the first failure of a run, not one per interval.
+        if (this.failures++ === 0) this.o.log.error({ event: 'heartbeat_failed', error: errorMessage(err) }, 'cannot write heartbeats');
+      }
+    })().finally(() => {
+      if (this.beating === run) this.beating = null;
+    });
+    this.beating = run;
+    return run;
+  }
+
+  private async writeDaemon(state: 'running' | 'stopped', agents: number | null): Promise<void> {
+    const now = this.clock();
+    await this.write(this.daemonFile, {
+      timestamp: new Date(now).toISOString(),
+      ts: now,
+      state,
+      pid: this.pid,
+      started_at: new Date(this.startedAt).toISOString(),
+      uptime_s: Math.round((now - this.startedAt) / 1000),
+      interval_ms: this.o.intervalMs,
+      ...(agents !== null ? { agents } : {}),
+      ...(this.o.daemonInfo?.() ?? {}),
+    });
+  }
+
+  private async write(file: string, value: unknown): Promise<void> {
+    await mkdir(this.o.paths.heartbeats, { recursive: true, mode: 0o700 });
+    const tmp = `${file}.tmp-${this.pid}`;
+    await writeFile(tmp, `${JSON.stringify(value)}\n`, { mode: 0o600 });
+    await rename(tmp, file);
+  }
+}
+
+/**
+ * A snapshot built from the store alone (state, generation, queue depth, running tasks); the engine
+ * adds pids from tmux through `pidOf`.
+ */
+export async function storeSnapshot(store: MessageStore & Partial<TaskStore>, pidOf: (agent: string) => number | null = () => null): Promise<AgentHeartbeat[]> {
+  const [agents, stats, tasks] = await Promise.all([store.listAgents(), store.stats(), store.taskCounts ? store.taskCounts() : Promise.resolve(new Map())]);
+  const depth = new Map(stats.agents.map((a) => [a.agent, a.pending]));
+  return agents.map((a) => ({
+    name: a.name,
+    state: a.paused ? 'paused' : a.state,
+    pid: pidOf(a.name),
+    generation: a.generation,
+    queueDepth: depth.get(a.name) ?? 0,
+    activeTasks: (tasks.get(a.name) as { running?: number } | undefined)?.running ?? 0,
+  }));
+}

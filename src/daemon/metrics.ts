@@ -1,0 +1,353 @@
+/**
+ * A tiny Prometheus registry (counters, gauges, histograms with labels; text exposition format
+ * 0.0.4) and the HTTP server that serves it with /healthz, bound to 127.0.0.1 only. No dependency:
+ * the format is a few lines of text.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import type { MessageStore } from '../queue/store.js';
+import { messageStates } from '../domain/message.js';
+
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+export type Labels = Record<string, string | number>;
+
+/** Value formatting per the exposition format: +Inf, -Inf, NaN, otherwise a Go-parsable float. */
+export function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
+
+export function escapeLabelValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function escapeHelp(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+function labelText(names: readonly string[], values: readonly string[], extra?: [string, string]): string {
+  const parts = names.map((n, i) => `${n}="${escapeLabelValue(values[i]!)}"`);
+  if (extra) parts.push(`${extra[0]}="${escapeLabelValue(extra[1])}"`);
+  return parts.length > 0 ? `{${parts.join(',')}}` : '';
+}
+
+interface MetricSpec {
+  name: string;
+  help: string;
+  labelNames?: readonly string[];
+}
+
+abstract class Metric<Cell> {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  protected readonly cells = new Map<string, { values: string[]; cell: Cell }>();
+  abstract readonly type: 'counter' | 'gauge' | 'histogram';
+
+  constructor(spec: MetricSpec) {
+    if (!NAME_RE.test(spec.name)) throw new Error(`invalid metric name "${spec.name}"`);
+    for (const l of spec.labelNames ?? []) {
+      if (!LABEL_RE.test(l) || l.startsWith('__') || l === 'le') throw new Error(`invalid label name "${l}" for ${spec.name}`);
+    }
+    this.name = spec.name;
+    this.help = spec.help;
+    this.labelNames = spec.labelNames ?? [];
+  }
+
+  protected abstract fresh(): Cell;
+
+  protected cell(labels: Labels = {}): Cell {
+    const keys = Object.keys(labels);
+    for (const k of keys) if (!this.labelNames.includes(k)) throw new Error(`metric ${this.name} has no label "${k}" (labels: ${this.labelNames.join(', ') || 'none'})`);
+    const values = this.labelNames.map((n) => {
+      const v = labels[n];
+      if (v === undefined) throw new Error(`metric ${this.name} needs label "${n}"`);
+      return String(v);
+    });
+    const key = JSON.stringify(values);
+    let entry = this.cells.get(key);
+    if (!entry) {
+      entry = { values, cell: this.fresh() };
+      this.cells.set(key, entry);
+    }
+    return entry.cell;
+  }
+
+  /** Drops every labelled series (for gauges rebuilt from a fresh snapshot). */
+  reset(): void {
+    this.cells.clear();
+  }
+
+  protected abstract samples(): string[];
+
+  expose(): string {
+    const lines = [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`, ...this.samples()];
+    return `${lines.join('\n')}\n`;
+  }
+
+  protected sorted(): { values: string[]; cell: Cell }[] {
+    return [...this.cells.values()].sort((a, b) => (a.values.join('\u0000') < b.values.join('\u0000') ? -1 : 1));
+  }
+}
+
+export class Counter extends Metric<{ v: number }> {
+  readonly type = 'counter' as const;
+  protected fresh() {
+    return { v: 0 };
+  }
+  inc(labels: Labels = {}, by = 1): void {
+    if (!(by >= 0)) throw new Error(`counter ${this.name} can only go up (got ${by})`);
+    this.cell(labels).v += by;
+  }
+  get(labels: Labels = {}): number {
+    return this.cell(labels).v;
+  }
+  protected samples(): string[] {
+    return this.sorted().map((e) => `${this.name}${labelText(this.labelNames, e.values)} ${formatValue(e.cell.v)}`);
+  }
+}
+
+export class Gauge extends Metric<{ v: number }> {
+  readonly type = 'gauge' as const;
+  protected fresh() {
+    return { v: 0 };
+  }
+  set(labels: Labels, v: number): void {
+    this.cell(labels).v = v;
+  }
+  inc(labels: Labels = {}, by = 1): void {
+    this.cell(labels).v += by;
+  }
+  dec(labels: Labels = {}, by = 1): void {
+    this.cell(labels).v -= by;
+  }
+  get(labels: Labels = {}): number {
+    return this.cell(labels).v;
+  }
+  protected samples(): string[] {
+    return this.sorted().map((e) => `${this.name}${labelText(this.labelNames, e.values)} ${formatValue(e.cell.v)}`);
+  }
+}
+
+export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export class Histogram extends Metric<{ counts: number[]; sum: number; count: number }> {
+  readonly type = 'histogram' as const;
+  readonly buckets: readonly number[];
+
+  constructor(spec: MetricSpec & { buckets?: readonly number[] }) {
+    super(spec);
+    const b = [...(spec.buckets ?? DEFAULT_BUCKETS)].filter((x) => x !== Infinity);
+    for (let i = 1; i < b.length; i++) if (!(b[i]! > b[i - 1]!)) throw new Error(`histogram ${spec.name}: buckets must increase`);
+    this.buckets = b;
+  }
+  protected fresh() {
+    return { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+  }
+  observe(labels: Labels, v: number): void {
+    const c = this.cell(labels);
+    this.buckets.forEach((le, i) => {
+      if (v <= le) c.counts[i]!++;
+    });
+    c.sum += v;
+    c.count++;
+  }
+  /** Count and sum of one series. */
+  get(labels: Labels = {}): { count: number; sum: number } {
+    const c = this.cell(labels);
+    return { count: c.count, sum: c.sum };
+  }
+  protected samples(): string[] {
+    const out: string[] = [];
+    for (const e of this.sorted()) {
+      this.buckets.forEach((le, i) => out.push(`${this.name}_bucket${labelText(this.labelNames, e.values, ['le', formatValue(le)])} ${e.cell.counts[i]}`));
+      out.push(`${this.name}_bucket${labelText(this.labelNames, e.values, ['le', '+Inf'])} ${e.cell.count}`);
+      out.push(`${this.name}_sum${labelText(this.labelNames, e.values)} ${formatValue(e.cell.sum)}`);
+      out.push(`${this.name}_count${labelText(this.labelNames, e.values)} ${e.cell.count}`);
+    }
+    return out;
+  }
+}
+
+export class Registry {
+  private readonly metrics = new Map<string, Metric<unknown>>();
+
+  private add<M extends Metric<unknown>>(m: M): M {
+    if (this.metrics.has(m.name)) throw new Error(`metric ${m.name} is registered twice`);
+    this.metrics.set(m.name, m);
+    return m;
+  }
+
+  counter(spec: MetricSpec): Counter {
+    return this.add(new Counter(spec));
+  }
+  gauge(spec: MetricSpec): Gauge {
+    return this.add(new Gauge(spec));
+  }
+  histogram(spec: MetricSpec & { buckets?: readonly number[] }): Histogram {
+    return this.add(new Histogram(spec));
+  }
+
+  /** The text exposition format 0.0.4, metrics in registration order. */
+  expose(): string {
+    return [...this.metrics.values()].map((m) => m.expose()).join('');
+  }
+}
+
+/** The seed systems' names plus hornets' own; one instance per daemon. */
+export interface HornetsMetrics {
+  registry: Registry;
+  tasksProcessed: Counter;
+  tasksFailed: Counter;
+  taskDuration: Histogram;
+  taskQueueSize: Gauge;
+  activeTasks: Gauge;
+  circuitBreakerState: Gauge;
+  deliveryLatency: Histogram;
+  hookDuration: Histogram;
+  agentRestarts: Counter;
+  messages: Gauge;
+  watcherFiles: Counter;
+}
+
+/** 0 closed, 1 open, 2 half-open (watcher_circuit_breaker_state). */
+export const breakerValue = { closed: 0, open: 1, 'half-open': 2 } as const;
+
+export function createHornetsMetrics(registry = new Registry()): HornetsMetrics {
+  return {
+    registry,
+    tasksProcessed: registry.counter({ name: 'watcher_tasks_processed_total', help: 'Tasks finished, by worker agent and final status (completed, failed).', labelNames: ['worker', 'status'] }),
+    tasksFailed: registry.counter({ name: 'watcher_tasks_failed_total', help: 'Failed task attempts (retried or final), by worker agent and reason (timeout, dead, expired, cancelled, enqueue).', labelNames: ['worker', 'reason'] }),
+    taskDuration: registry.histogram({
+      name: 'watcher_task_duration_seconds',
+      help: 'Time from a task file being accepted to its result.',
+      labelNames: ['worker'],
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200],
+    }),
+    taskQueueSize: registry.gauge({ name: 'watcher_task_queue_size', help: 'Tasks waiting for their agent (queued or waiting to retry).', labelNames: ['worker'] }),
+    activeTasks: registry.gauge({ name: 'watcher_active_tasks', help: 'Tasks the agent is working on (delivered, not finished).', labelNames: ['worker'] }),
+    circuitBreakerState: registry.gauge({ name: 'watcher_circuit_breaker_state', help: 'Restart circuit breaker per agent: 0 closed, 1 open, 2 half-open.', labelNames: ['worker'] }),
+    deliveryLatency: registry.histogram({
+      name: 'hornets_delivery_latency_seconds',
+      help: 'Time from enqueue to delivery to the agent.',
+      labelNames: ['agent'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+    }),
+    hookDuration: registry.histogram({ name: 'hornets_hook_duration_seconds', help: 'Time the daemon took to answer a hook event.', labelNames: ['event'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] }),
+    agentRestarts: registry.counter({ name: 'hornets_agent_restarts_total', help: 'Agent restarts made by the supervisor.', labelNames: ['agent'] }),
+    messages: registry.gauge({ name: 'hornets_messages', help: 'Messages per agent and state.', labelNames: ['agent', 'state'] }),
+    watcherFiles: registry.counter({ name: 'hornets_watcher_files_total', help: 'Trigger and task files taken in, by kind, agent and outcome (accepted, dead).', labelNames: ['kind', 'agent', 'outcome'] }),
+  };
+}
+
+/** Rebuilds the hornets_messages gauges from the store (call before a scrape). */
+export async function collectQueueMetrics(metrics: HornetsMetrics, store: Pick<MessageStore, 'stats'>): Promise<void> {
+  const stats = await store.stats();
+  metrics.messages.reset();
+  for (const a of stats.agents) for (const s of messageStates) metrics.messages.set({ agent: a.agent, state: s }, a.counts[s]);
+}
+
+export interface HealthInfo {
+  /** `ok` and `degraded` answer 200, `unhealthy` 503. */
+  status: 'ok' | 'degraded' | 'unhealthy';
+  agents: unknown;
+  [extra: string]: unknown;
+}
+
+export interface MetricsServerOptions {
+  registry: Registry;
+  /** 0 picks a free port. */
+  port: number;
+  /** The state dir's run/ directory: the URL goes to <runDir>/metrics-endpoint. */
+  runDir: string;
+  log: Logger;
+  health: () => HealthInfo | Promise<HealthInfo>;
+  /** Refreshes gauges before each scrape (e.g. collectQueueMetrics). */
+  collect?: () => void | Promise<void>;
+  clock?: () => number;
+}
+
+export function metricsEndpointFile(runDir: string): string {
+  return join(runDir, 'metrics-endpoint');
+}
+
+/** GET /metrics and /healthz on 127.0.0.1 only. */
+export class MetricsServer {
+  private server: Server | null = null;
+  private readonly startedAt: number;
+  port = 0;
+
+  constructor(private readonly o: MetricsServerOptions) {
+    this.startedAt = (o.clock ?? Date.now)();
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    server.keepAliveTimeout = 1000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.o.port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.o.log.error({ event: 'metrics_server_error', error: err.message }, 'metrics server error'));
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+    mkdirSync(this.o.runDir, { recursive: true, mode: 0o700 });
+    const file = metricsEndpointFile(this.o.runDir);
+    const tmp = `${file}.tmp-${process.pid}`;
+    writeFileSync(tmp, `${this.url}\n`, { mode: 0o600 });
+    renameSync(tmp, file);
+    this.o.log.info({ event: 'metrics_server_started', port: this.port }, `metrics on ${this.url}/metrics`);
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    rmSync(metricsEndpointFile(this.o.runDir), { force: true });
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const send = (status: number, type: string, body: string) => {
+      res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain; charset=utf-8', 'method not allowed\n');
+    try {
+      if (path === '/metrics') {
+        await this.o.collect?.();
+        return send(200, PROMETHEUS_CONTENT_TYPE, this.o.registry.expose());
+      }
+      if (path === '/healthz') {
+        const now = (this.o.clock ?? Date.now)();
+        const h = await this.o.health();
+        const body = { ...h, status: h.status, pid: process.pid, uptime_s: Math.round((now - this.startedAt) / 1000), agents: h.agents };
+        return send(h.status === 'unhealthy' ? 503 : 200, 'application/json', `${JSON.stringify(body)}\n`);
+      }
+      return send(404, 'text/plain; charset=utf-8', 'not found: try /metrics or /healthz\n');
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.o.log.error({ event: 'metrics_request_failed', path, error: message }, 'metrics request failed');
+      if (path === '/healthz') return send(503, 'application/json', `${JSON.stringify({ status: 'unhealthy', pid: process.pid, error: message })}\n`);
+      return send(500, 'text/plain; charset=utf-8', `error: ${message}\n`);
+    }
+  }
+}

@@ -1,0 +1,441 @@
+/**
+ * Tasks and results (the seed systems' `/shared/tasks` and `/shared/results`).
+ *
+ * `.hornets/tasks/<agent>/<task_id>.json` ({task_id, description, priority?, timeout?, max_retries?,
+ * from?}) becomes a task row plus a queued message (key `task:<task_id>`, meta {task_id}); the file
+ * is removed. The task is done when its message reached the agent and the agent then stopped (its
+ * Stop hook saved `lastStopAt` later than the delivery): the agent's final message becomes the
+ * result in `.hornets/results/<agent>/<task_id>.json`. A timeout (counted from delivery) or a dead /
+ * expired message retries with backoff (a new message, key `task:<task_id>#<attempt>`) up to
+ * `max_retries`; then the result says "failed" with the reason and the task file goes to the DLQ.
+ * A task with `from` (an orchestrator agent) sends that agent a message when it ends.
+ */
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { Logger } from '../../log.js';
+import type { Message } from '../../domain/message.js';
+import type { MessageStore, Task, TaskState, TaskStore } from '../../queue/store.js';
+import type { StatePaths } from '../../config/paths.js';
+import { retryDelayMs } from '../../domain/retry.js';
+import { formatDuration } from '../../domain/duration.js';
+import { namedPriorities } from '../../domain/priority.js';
+import { QueueError, errorMessage } from '../../errors.js';
+import type { HornetsMetrics } from '../metrics.js';
+import { DropDir, deadLetter, writeJsonAtomic, type DropFile, type DropOutcome } from './drop-dir.js';
+import { durationInput, formatIssues, isObject, isPermanentQueueError, messageDefaults, priorityInput, readDuration, readPriority, type WatcherConfig } from './common.js';
+
+export const TASK_SUFFIX = '.json';
+export const TASK_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** How much of a result goes into the orchestrator's notification. */
+export const NOTIFY_RESULT_CHARS = 2000;
+const DEFAULT_CHECK_INTERVAL_MS = 2_000;
+
+const taskSchema = z.object({
+  task_id: z.string().regex(TASK_ID_RE, { message: 'must be 1–128 characters: letters, digits, ".", "_" or "-", starting with a letter or digit' }).optional(),
+  description: z.string({ error: 'is required and must be a string' }),
+  priority: priorityInput.optional(),
+  timeout: durationInput.optional(),
+  max_retries: z.number().int().min(0).max(100).optional(),
+  from: z.string().optional(),
+});
+
+export interface TaskInput {
+  taskId: string;
+  description: string;
+  priority: number | null;
+  timeoutMs: number | null;
+  maxRetries: number | null;
+  from: string | null;
+}
+
+/** Validates a parsed task file; `stem` is the file name without `.json` (the default task id). Throws the DLQ reason. */
+export function parseTask(json: unknown, stem: string, agents: readonly string[]): TaskInput {
+  if (!isObject(json)) throw new Error(`expected a JSON object with "task_id" and "description", got ${Array.isArray(json) ? 'an array' : json === null ? 'null' : typeof json}`);
+  const r = taskSchema.safeParse(json);
+  if (!r.success) throw new Error(`wrong fields: ${formatIssues(r.error)}`);
+  const t = r.data;
+  const taskId = t.task_id ?? stem;
+  if (!TASK_ID_RE.test(taskId)) throw new Error(`wrong fields: no valid "task_id" and the file name "${stem}" cannot serve as one`);
+  if (t.description.trim() === '') throw new Error('empty text: "description" has no content');
+  if (t.from !== undefined && !agents.includes(t.from)) throw new Error(`wrong fields: from: "${t.from}" is not a configured agent (agents: ${agents.join(', ')})`);
+  return {
+    taskId,
+    description: t.description,
+    priority: t.priority === undefined ? null : readPriority(t.priority),
+    timeoutMs: t.timeout === undefined ? null : readDuration(t.timeout, 'timeout'),
+    maxRetries: t.max_retries ?? null,
+    from: t.from ?? null,
+  };
+}
+
+export function taskMessageKey(taskId: string, attempt: number): string {
+  return attempt <= 1 ? `task:${taskId}` : `task:${taskId}#${attempt}`;
+}
+
+export function taskMessageBody(task: Pick<Task, 'taskId' | 'description' | 'from'>, attempt: number): string {
+  const retry = attempt > 1 ? ` (attempt ${attempt})` : '';
+  return `Task ${task.taskId}${task.from ? ` from ${task.from}` : ''}${retry}:\n${task.description}\n\nWhen it is done, end your turn with the result: your final message is recorded as the task result.`;
+}
+
+export interface TaskResultFile {
+  task_id: string;
+  agent: string;
+  status: 'completed' | 'failed';
+  result: string | null;
+  error?: string;
+  duration_ms: number;
+  attempts: number;
+  from: string | null;
+  completed_at: string;
+}
+
+export interface TaskSettings {
+  /** Default timeout (daemon.taskTimeout / TASK_TIMEOUT; 30 min). */
+  taskTimeoutMs: number;
+  /** Default retries (daemon.taskMaxRetries / MAX_RETRIES). */
+  taskMaxRetries: number;
+  /** First retry delay, doubling (daemon.taskRetryBackoff / RETRY_BACKOFF). */
+  taskRetryBackoffMs: number;
+  /** Longest retry delay; default 30 min. */
+  taskRetryBackoffMaxMs?: number;
+}
+
+export interface TaskWatcherOptions {
+  store: MessageStore & TaskStore;
+  paths: Pick<StatePaths, 'tasks' | 'results' | 'dlq'>;
+  config: WatcherConfig;
+  settings: TaskSettings;
+  log: Logger;
+  /** Called after a task message (or an orchestrator notification) was enqueued. */
+  wake: (agent: string) => void;
+  clock?: () => number;
+  random?: () => number;
+  metrics?: HornetsMetrics;
+  /** Safety-net scan of the task directories (default 5 s). */
+  scanIntervalMs?: number;
+  /** Own completion/timeout/retry check period (default 2 s); the engine also calls checkCompletions() after hook events. */
+  checkIntervalMs?: number;
+  maxFileBytes?: number;
+}
+
+type FailureKind = 'timeout' | 'dead' | 'expired' | 'cancelled' | 'missing' | 'enqueue';
+
+export class TaskWatcher {
+  private readonly dir: DropDir;
+  private readonly clock: () => number;
+  private readonly random: () => number;
+  private readonly agents: string[];
+  private timer: NodeJS.Timeout | null = null;
+  /** All task state changes run one at a time (intake and checks interleave otherwise). */
+  private chain: Promise<unknown> = Promise.resolve();
+  private checking: Promise<void> | null = null;
+  private nextCheck: Promise<void> | null = null;
+
+  constructor(private readonly o: TaskWatcherOptions) {
+    this.clock = o.clock ?? Date.now;
+    this.random = o.random ?? Math.random;
+    this.agents = o.config.agents.map((a) => a.name);
+    this.dir = new DropDir({
+      kind: 'task',
+      root: o.paths.tasks,
+      dlq: o.paths.dlq,
+      suffix: TASK_SUFFIX,
+      agents: this.agents,
+      log: o.log,
+      clock: this.clock,
+      scanIntervalMs: o.scanIntervalMs,
+      maxFileBytes: o.maxFileBytes,
+      handle: (f) => this.serial(() => this.intake(f)),
+      onDead: (agent) => o.metrics?.watcherFiles.inc({ kind: 'task', agent, outcome: 'dead' }),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.dir.start();
+    await this.checkCompletions();
+    this.timer = setInterval(() => void this.checkCompletions(), this.o.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.dir.stop();
+    await this.nextCheck;
+    await this.checking;
+    await this.chain;
+  }
+
+  /** One safety-net pass over the task directories (tests call it directly). */
+  scan(): Promise<void> {
+    return this.dir.scan();
+  }
+
+  /** Per agent: tasks waiting (queued or retrying) and running, for heartbeats and gauges. */
+  async counts(): Promise<Map<string, { waiting: number; running: number }>> {
+    const raw = await this.o.store.taskCounts();
+    const out = new Map<string, { waiting: number; running: number }>();
+    for (const a of this.agents) {
+      const c = raw.get(a);
+      out.set(a, { waiting: (c?.queued ?? 0) + (c?.retrying ?? 0), running: c?.running ?? 0 });
+    }
+    return out;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  // ------------------------------------------------------------ intake
+
+  private async intake(f: DropFile): Promise<DropOutcome> {
+    let t: TaskInput;
+    try {
+      t = parseTask(f.json, f.name.slice(0, -TASK_SUFFIX.length), this.agents);
+    } catch (err) {
+      return { kind: 'dead', error: errorMessage(err) };
+    }
+    const d = messageDefaults(this.o.config, f.agent);
+    let task: Task;
+    try {
+      const r = await this.o.store.createTask({
+        taskId: t.taskId,
+        agent: f.agent,
+        description: t.description,
+        priority: t.priority ?? d.priority,
+        timeoutMs: t.timeoutMs ?? this.o.settings.taskTimeoutMs,
+        maxRetries: t.maxRetries ?? this.o.settings.taskMaxRetries,
+        from: t.from,
+        source: f.text,
+      });
+      task = r.task;
+      if (!r.created) {
+        if (task.agent !== f.agent) return { kind: 'dead', error: `task id "${t.taskId}" is already used by a task for ${task.agent}` };
+        if (task.state === 'completed' || task.state === 'failed') {
+          return { kind: 'dead', error: `task id "${t.taskId}" was already used (that task ${task.state} at ${new Date(task.completedAt ?? task.updatedAt).toISOString()}); give a new task_id` };
+        }
+        if (task.messageId !== null) {
+          this.o.log.info({ event: 'task_duplicate_file', agent: f.agent, task: t.taskId }, 'task file already taken in; removed');
+          return { kind: 'done' };
+        }
+        // Taken in before a crash that came before its message: finish the intake below.
+      }
+    } catch (err) {
+      if (isPermanentQueueError(err)) return { kind: 'dead', error: errorMessage(err) };
+      return { kind: 'retry', error: errorMessage(err) };
+    }
+    try {
+      await this.startAttempt(task);
+    } catch (err) {
+      if (isPermanentQueueError(err)) {
+        await this.o.store.markTaskFailed(task.taskId, { error: `cannot queue the task: ${errorMessage(err)}` }).catch(() => undefined);
+        this.o.metrics?.tasksFailed.inc({ worker: f.agent, reason: 'enqueue' });
+        return { kind: 'dead', error: errorMessage(err) };
+      }
+      return { kind: 'retry', error: errorMessage(err) };
+    }
+    this.o.metrics?.watcherFiles.inc({ kind: 'task', agent: f.agent, outcome: 'accepted' });
+    this.o.log.info({ event: 'task_accepted', agent: f.agent, task: task.taskId, from: task.from }, 'task queued');
+    return { kind: 'done' };
+  }
+
+  /** Enqueues the next attempt's message (idempotent by key) and records it on the task. */
+  private async startAttempt(task: Task): Promise<Task> {
+    const attempt = task.attempts + 1;
+    const r = await this.o.store.enqueue({
+      agent: task.agent,
+      body: taskMessageBody(task, attempt),
+      priority: task.priority,
+      key: taskMessageKey(task.taskId, attempt),
+      sender: task.from ?? 'task',
+      meta: { task_id: task.taskId, attempt },
+    });
+    const updated = await this.o.store.startTaskAttempt(task.taskId, r.message.id);
+    if (r.created) this.o.wake(task.agent);
+    return updated;
+  }
+
+  // ------------------------------------------------------------ completion, timeouts, retries
+
+  /**
+   * Looks at every open task: delivered -> running, finished (agent stopped after delivery) ->
+   * result, timed out or message dead -> retry or fail, backoff over -> next attempt. Safe to call
+   * often (after every hook event); overlapping calls coalesce into one more pass.
+   */
+  checkCompletions(): Promise<void> {
+    if (this.checking) {
+      // A pass is under way: the caller gets the next one, which starts after it (shared by all
+      // callers in the meantime).
+      this.nextCheck ??= this.checking.then(() => {
+        this.nextCheck = null;
+        return this.checkCompletions();
+      });
+      return this.nextCheck;
+    }
+    const run = this.serial(() => this.checkOnce())
+      .catch((err: unknown) => this.o.log.error({ event: 'task_check_failed', error: errorMessage(err) }, 'task check failed'))
+      .finally(() => {
+        if (this.checking === run) this.checking = null;
+      });
+    this.checking = run;
+    return run;
+  }
+
+  private async checkOnce(): Promise<void> {
+    const open = await this.o.store.listTasks({ states: ['queued', 'running', 'retrying'], limit: 100_000 });
+    for (const t of open) {
+      try {
+        await this.checkTask(t);
+      } catch (err) {
+        this.o.log.error({ event: 'task_check_failed', task: t.taskId, agent: t.agent, error: errorMessage(err) }, 'task check failed');
+      }
+    }
+    await this.updateGauges();
+  }
+
+  private async updateGauges(): Promise<void> {
+    const m = this.o.metrics;
+    if (!m) return;
+    for (const [agent, c] of await this.counts()) {
+      m.taskQueueSize.set({ worker: agent }, c.waiting);
+      m.activeTasks.set({ worker: agent }, c.running);
+    }
+  }
+
+  private async message(id: string): Promise<Message | null> {
+    try {
+      return await this.o.store.get(id);
+    } catch (err) {
+      if (err instanceof QueueError && err.code === 'not_found') return null;
+      throw err;
+    }
+  }
+
+  private async checkTask(task: Task): Promise<void> {
+    const now = this.clock();
+    let t = task;
+    if (t.state === 'retrying') {
+      if (t.retryAt !== null && t.retryAt <= now) {
+        try {
+          await this.startAttempt(t);
+        } catch (err) {
+          if (!isPermanentQueueError(err)) throw err;
+          await this.finalFail(t, `cannot queue the retry: ${errorMessage(err)}`, 'enqueue');
+        }
+      }
+      return;
+    }
+    if (t.messageId === null) {
+      // Intake stopped between the task and its message (crash); its file retries it, and if the
+      // file is gone this finishes it.
+      if (now - t.createdAt > 60_000) await this.startAttempt(t);
+      return;
+    }
+    const m = await this.message(t.messageId);
+    if (!m) return this.attemptFailed(t, `its message ${t.messageId} no longer exists`, 'missing');
+    if (m.state === 'cancelled') return this.finalFail(t, `its message ${m.id} was cancelled${m.lastError ? ` (${m.lastError})` : ''}`, 'cancelled');
+    if (m.state === 'dead') return this.attemptFailed(t, `its message ${m.id} was dead-lettered: ${m.deadReason ?? m.lastError ?? 'no reason recorded'}`, 'dead');
+    if (m.state === 'expired') return this.attemptFailed(t, `its message ${m.id} expired before delivery`, 'expired');
+
+    const delivered = (m.state === 'delivered' || m.state === 'confirmed') && m.deliveredAt !== null;
+    if (t.state === 'running' && (!delivered || m.deliveredAt !== t.startedAt)) {
+      // Requeued after its session ended (or redelivered): the clock starts again at the next delivery.
+      t = await this.o.store.markTaskWaiting(t.taskId);
+    }
+    if (t.state === 'queued' && delivered) {
+      t = await this.o.store.markTaskRunning(t.taskId, { startedAt: m.deliveredAt!, deadlineAt: m.deliveredAt! + t.timeoutMs });
+      this.o.log.info({ event: 'task_running', agent: t.agent, task: t.taskId, attempt: t.attempts }, 'task delivered to its agent');
+    }
+    if (t.state !== 'running') return;
+
+    const ctx = await this.o.store.getAgentContext(t.agent);
+    const cp = ctx?.checkpointData ?? null;
+    const stopAt = typeof cp?.lastStopAt === 'number' ? cp.lastStopAt : null;
+    if (stopAt !== null && stopAt > m.deliveredAt!) {
+      const result = typeof cp?.lastAssistantMessage === 'string' ? cp.lastAssistantMessage : null;
+      return this.complete(t, result);
+    }
+    if (t.deadlineAt !== null && now >= t.deadlineAt) {
+      return this.attemptFailed(t, `timed out after ${formatDuration(t.timeoutMs)} (attempt ${t.attempts})`, 'timeout');
+    }
+  }
+
+  private async attemptFailed(t: Task, reason: string, kind: FailureKind): Promise<void> {
+    this.o.metrics?.tasksFailed.inc({ worker: t.agent, reason: kind });
+    if (t.attempts <= t.maxRetries) {
+      const delay = retryDelayMs(t.attempts, { baseMs: this.o.settings.taskRetryBackoffMs, maxMs: this.o.settings.taskRetryBackoffMaxMs ?? 1_800_000 }, this.random);
+      const retryAt = this.clock() + delay;
+      await this.o.store.markTaskRetrying(t.taskId, { error: reason, retryAt });
+      this.o.log.warn({ event: 'task_retry', agent: t.agent, task: t.taskId, attempt: t.attempts, maxRetries: t.maxRetries, reason, retryInMs: delay }, 'task attempt failed; retrying');
+      return;
+    }
+    const why = t.maxRetries > 0 ? `${reason}; gave up after ${t.attempts} attempts` : reason;
+    return this.finalFail(t, why, kind);
+  }
+
+  private resultFile(t: Task): string {
+    return join(this.o.paths.results, t.agent, `${t.taskId}.json`);
+  }
+
+  private resultRecord(t: Task, status: 'completed' | 'failed', result: string | null, error: string | null, now: number): TaskResultFile {
+    return {
+      task_id: t.taskId,
+      agent: t.agent,
+      status,
+      result,
+      ...(error !== null ? { error } : {}),
+      duration_ms: Math.max(0, now - t.createdAt),
+      attempts: t.attempts,
+      from: t.from,
+      completed_at: new Date(now).toISOString(),
+    };
+  }
+
+  /**
+   * Order matters for crash safety: the result file and the notification (idempotent by key) come
+   * before the task row is closed, so a crash in between repeats them rather than losing them.
+   */
+  private async complete(t: Task, result: string | null): Promise<void> {
+    const now = this.clock();
+    const record = this.resultRecord(t, 'completed', result, null, now);
+    await writeJsonAtomic(this.resultFile(t), record);
+    await this.notify(t, `task ${t.taskId} for ${t.agent} completed: ${(result ?? '(no final message)').slice(0, NOTIFY_RESULT_CHARS)}`, 'completed');
+    await this.o.store.markTaskDone(t.taskId, { result });
+    this.o.metrics?.tasksProcessed.inc({ worker: t.agent, status: 'completed' });
+    this.o.metrics?.taskDuration.observe({ worker: t.agent }, record.duration_ms / 1000);
+    this.o.log.info({ event: 'task_completed', agent: t.agent, task: t.taskId, attempts: t.attempts, ms: record.duration_ms }, 'task completed');
+  }
+
+  private async finalFail(t: Task, reason: string, kind: FailureKind): Promise<void> {
+    const now = this.clock();
+    const record = this.resultRecord(t, 'failed', null, reason, now);
+    await writeJsonAtomic(this.resultFile(t), record);
+    const source = t.source ?? `${JSON.stringify({ task_id: t.taskId, description: t.description, priority: t.priority, timeout: t.timeoutMs / 1000, max_retries: t.maxRetries, ...(t.from ? { from: t.from } : {}) }, null, 2)}\n`;
+    await deadLetter(this.o.paths.dlq, t.agent, `${t.taskId}${TASK_SUFFIX}`, null, reason, now, { task_id: t.taskId, attempts: t.attempts, kind }, source);
+    await this.notify(t, `task ${t.taskId} for ${t.agent} failed: ${reason}`, 'failed');
+    await this.o.store.markTaskFailed(t.taskId, { error: reason });
+    this.o.metrics?.tasksProcessed.inc({ worker: t.agent, status: 'failed' });
+    this.o.metrics?.taskDuration.observe({ worker: t.agent }, record.duration_ms / 1000);
+    this.o.log.warn({ event: 'task_failed', agent: t.agent, task: t.taskId, attempts: t.attempts, reason }, 'task failed');
+  }
+
+  private async notify(t: Task, text: string, status: TaskState): Promise<void> {
+    if (!t.from) return;
+    try {
+      const r = await this.o.store.enqueue({
+        agent: t.from,
+        body: text,
+        priority: namedPriorities.high,
+        key: `task-result:${t.taskId}`,
+        sender: t.agent,
+        meta: { task_id: t.taskId, status, result_file: this.resultFile(t) },
+      });
+      if (r.created) this.o.wake(t.from);
+    } catch (err) {
+      // A full orchestrator queue must not hold the result back: the result file is the record.
+      this.o.log.error({ event: 'task_notify_failed', agent: t.agent, task: t.taskId, orchestrator: t.from, error: errorMessage(err) }, 'cannot notify the orchestrator');
+    }
+  }
+}

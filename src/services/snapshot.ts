@@ -1,0 +1,351 @@
+/**
+ * TeamSnapshot: everything the console shows, read in one go from the store (agents, queue, agent
+ * events) and tmux (which panes live). `assembleSnapshot` is pure (facts and a clock in, rows out)
+ * so the console's views can be rendered from fixtures; `SnapshotService` gathers the facts.
+ */
+import type { Project } from '../config/load.js';
+import { explainMessage } from '../domain/explain.js';
+import { pendingStates, type Message, type MessageState, type QueueEvent } from '../domain/message.js';
+import type { AgentRecord, AgentState, MessageStore, QueueStats } from '../queue/store.js';
+import type { PaneInfo } from '../tmux/argv.js';
+import type { AgentManager } from './agents.js';
+import { engineStatus, type EngineStatus } from './engine-service.js';
+
+export type Breaker = 'closed' | 'open' | 'half-open';
+
+export interface AgentRow {
+  name: string;
+  profile: string;
+  /** What the console shows: the store's state corrected by what tmux says about the pane. */
+  state: AgentState;
+  paused: boolean;
+  paneId: string | null;
+  alive: boolean;
+  /** ms since the agent's last hook event (its heartbeat); null = never heard from. */
+  heartbeatAgeMs: number | null;
+  queueDepth: number;
+  /** Restarts (recovery and manual) within the last hour. */
+  restartsLastHour: number;
+  breaker: Breaker;
+  /** When backing off: the time of the scheduled restart. */
+  restartAt: number | null;
+  restartAttempt: number | null;
+  lastError: string | null;
+  worktree: string;
+  generation: number;
+}
+
+export interface QueueRow {
+  id: string;
+  agent: string;
+  priority: number;
+  state: MessageState;
+  /** queued/failed/leased/delivered: still to be handled; the others are recent history. */
+  pending: boolean;
+  ageMs: number;
+  attempts: number;
+  maxAttempts: number;
+  sender: string | null;
+  /** First line of the body, control characters removed. */
+  summary: string;
+  /** domain/explain.ts: why it is where it is. */
+  why: string;
+}
+
+export interface EventRow {
+  ts: number;
+  agent: string | null;
+  kind: string;
+  summary: string;
+}
+
+export interface TeamSnapshot {
+  takenAt: number;
+  project: string;
+  session: string;
+  socket: string;
+  engine: EngineStatus;
+  /** False when tmux could not be asked (the pane facts are then the last known ones). */
+  tmuxOk: boolean;
+  agents: AgentRow[];
+  queue: QueueRow[];
+  events: EventRow[];
+  totals: { pending: number; agents: number };
+}
+
+export interface SnapshotFacts {
+  now: number;
+  project: Project;
+  session: string;
+  socket: string;
+  engine: EngineStatus;
+  tmuxOk: boolean;
+  records: AgentRecord[];
+  panes: PaneInfo[];
+  stats: QueueStats;
+  pending: Message[];
+  recent: Message[];
+  /** Agent-level events, oldest first. */
+  events: QueueEvent[];
+  worktreeOf: (agent: string) => string;
+}
+
+const HOUR = 3_600_000;
+
+/** Events worth a line in the recovery/heartbeat panel. */
+export const recoveryKinds: ReadonlySet<string> = new Set([
+  'agent_started',
+  'agent_exited',
+  'agent_restarted',
+  'agent_respawned',
+  'agent_recreated',
+  'restart_scheduled',
+  'agent_failed',
+  'breaker_open',
+  'breaker_closed',
+  'agent_stopped',
+  'api_backoff',
+  'tmux_server_lost',
+  'stuck',
+  'agent_paused',
+  'agent_resumed',
+  'rebrief_queued',
+]);
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+function secs(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`;
+}
+
+/** One readable line per event, for the recovery panel. */
+export function summarizeEvent(e: QueueEvent, now: number): string {
+  const d = e.detail ?? {};
+  switch (e.kind) {
+    case 'restart_scheduled': {
+      const at = num(d['at']);
+      const attempt = num(d['attempt']);
+      const when = at === null ? '' : at > now ? ` in ${secs(at - now)}` : ' (due)';
+      return `restart scheduled${when}${attempt !== null ? `, attempt ${attempt}` : ''}`;
+    }
+    case 'agent_exited':
+      return `exited with status ${d['exitStatus'] ?? '?'}`;
+    case 'agent_restarted':
+      return `restarted${d['byRecovery'] === true ? ' by recovery' : ' by hand'}${d['trial'] === true ? ' (half-open trial)' : ''}`;
+    case 'agent_respawned':
+      return `respawned (generation ${d['generation'] ?? '?'})`;
+    case 'agent_started':
+      return `started in ${d['paneId'] ?? '?'}`;
+    case 'agent_failed':
+    case 'breaker_open':
+      return `${e.kind === 'agent_failed' ? 'failed' : 'breaker open'}: ${String(d['reason'] ?? '')}`;
+    case 'breaker_closed':
+      return `breaker closed${d['manual'] === true ? ' by hand' : ''}`;
+    case 'api_backoff': {
+      const until = num(d['until']);
+      return `API back-off${until !== null && until > now ? ` for ${secs(until - now)}` : ''}: ${String(d['reason'] ?? '')}`;
+    }
+    case 'rebrief_queued':
+      return `rebrief queued (${String(d['id'] ?? '?')})`;
+    case 'stuck':
+      return 'stuck: a nudge was not taken';
+    case 'tmux_server_lost':
+      return 'tmux server lost; recreating';
+    case 'agent_recreated':
+      return 'recreated after the tmux server died';
+    default:
+      return e.kind.replace(/_/g, ' ');
+  }
+}
+
+/** One line of a message body: newlines shown as ⏎, control characters dropped. */
+export function oneLine(text: string, max = 200): string {
+  // eslint-disable-next-line no-control-regex
+  const flat = text.replace(/\r?\n/g, ' ⏎ ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+function breakerOf(record: AgentRecord | undefined, events: QueueEvent[]): Breaker {
+  if (record?.state === 'failed') return 'open';
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i]!;
+    if (e.kind === 'breaker_closed') return 'closed';
+    if (e.kind === 'agent_restarted' && e.detail?.['trial'] === true) return 'half-open';
+    if (e.kind === 'breaker_open' || e.kind === 'agent_failed') return record?.state === 'failed' ? 'open' : 'closed';
+  }
+  return 'closed';
+}
+
+export function displayState(record: AgentRecord | undefined, pane: PaneInfo | undefined): AgentState {
+  const stored = record?.state ?? 'unknown';
+  if (!pane) return stored === 'failed' || stored === 'backing-off' ? stored : 'stopped';
+  if (pane.dead) return stored === 'failed' || stored === 'backing-off' ? stored : 'crashed';
+  if (record?.paused) return 'paused';
+  return stored === 'unknown' ? 'starting' : stored;
+}
+
+export function assembleSnapshot(f: SnapshotFacts): TeamSnapshot {
+  const { now } = f;
+  const records = new Map(f.records.map((r) => [r.name, r]));
+  const panes = new Map(f.panes.filter((p) => p.session === f.session).map((p) => [p.paneId, p]));
+  const stats = new Map(f.stats.agents.map((s) => [s.agent, s]));
+  const eventsByAgent = new Map<string, QueueEvent[]>();
+  for (const e of f.events) {
+    if (!e.agent) continue;
+    let list = eventsByAgent.get(e.agent);
+    if (!list) eventsByAgent.set(e.agent, (list = []));
+    list.push(e);
+  }
+
+  const agents: AgentRow[] = f.project.config.agents.map((a) => {
+    const r = records.get(a.name);
+    const pane = r?.paneId ? panes.get(r.paneId) : undefined;
+    const state = displayState(r, pane);
+    const events = eventsByAgent.get(a.name) ?? [];
+    let restartAt: number | null = null;
+    let restartAttempt: number | null = null;
+    if (state === 'backing-off') {
+      const scheduled = [...events].reverse().find((e) => e.kind === 'restart_scheduled');
+      restartAt = num(scheduled?.detail?.['at']);
+      restartAttempt = num(scheduled?.detail?.['attempt']);
+    }
+    return {
+      name: a.name,
+      profile: a.profile,
+      state,
+      paused: r?.paused ?? false,
+      paneId: pane ? pane.paneId : null,
+      alive: Boolean(pane && !pane.dead),
+      heartbeatAgeMs: r?.lastEventAt != null ? Math.max(0, now - r.lastEventAt) : null,
+      queueDepth: stats.get(a.name)?.pending ?? 0,
+      restartsLastHour: events.filter((e) => e.kind === 'agent_restarted' && now - e.ts < HOUR).length,
+      breaker: breakerOf(r, events),
+      restartAt,
+      restartAttempt,
+      lastError: r?.lastError ?? null,
+      worktree: f.worktreeOf(a.name),
+      generation: r?.generation ?? 0,
+    };
+  });
+
+  // Waiting messages ahead of each one, per agent, in delivery order (the list is in that order).
+  const waitingSeen = new Map<string, number>();
+  const queue: QueueRow[] = [];
+  for (const m of f.pending) {
+    const waiting = m.state === 'queued' || m.state === 'failed';
+    const ahead = waitingSeen.get(m.agent) ?? 0;
+    if (waiting) waitingSeen.set(m.agent, ahead + 1);
+    queue.push(row(m, ahead, true));
+  }
+  for (const m of f.recent) queue.push(row(m, 0, false));
+
+  function row(m: Message, ahead: number, pending: boolean): QueueRow {
+    const r = records.get(m.agent);
+    return {
+      id: m.id,
+      agent: m.agent,
+      priority: m.priority,
+      state: m.state,
+      pending,
+      ageMs: Math.max(0, now - m.createdAt),
+      attempts: m.attempts,
+      maxAttempts: m.maxAttempts,
+      sender: m.sender,
+      summary: oneLine(m.body),
+      why: explainMessage({ message: m, ahead, agentPaused: r?.paused ?? false, agentState: r?.state ?? null, now }),
+    };
+  }
+
+  const events: EventRow[] = f.events
+    .filter((e) => recoveryKinds.has(e.kind))
+    .slice(-200)
+    .reverse()
+    .map((e) => ({ ts: e.ts, agent: e.agent, kind: e.kind, summary: summarizeEvent(e, now) }));
+
+  return {
+    takenAt: now,
+    project: f.project.config.project,
+    session: f.session,
+    socket: f.socket,
+    engine: f.engine,
+    tmuxOk: f.tmuxOk,
+    agents,
+    queue,
+    events,
+    totals: { pending: f.stats.agents.reduce((n, s) => n + s.pending, 0), agents: agents.length },
+  };
+}
+
+export interface SnapshotOptions {
+  /** Pending messages read per snapshot (all agents). */
+  pendingLimit?: number;
+  /** Finished messages kept as recent history. */
+  recentLimit?: number;
+  /** Agent events read per snapshot (restart counts need the last hour of them). */
+  eventLimit?: number;
+  now?: () => number;
+}
+
+/**
+ * Gathers the facts. The store is read on every build (cheap, in-process); tmux's pane list is
+ * cached and refreshed by `refreshPanes()`, which the console calls on a slower timer and when the
+ * control client reports window changes, so a slow tmux never delays a snapshot.
+ */
+export class SnapshotService {
+  private panes: PaneInfo[] = [];
+  private tmuxOk = false;
+  private panesAt = 0;
+
+  constructor(
+    private readonly project: Project,
+    private readonly store: MessageStore,
+    private readonly manager: AgentManager,
+    private readonly options: SnapshotOptions = {},
+  ) {}
+
+  get panesRefreshedAt(): number {
+    return this.panesAt;
+  }
+
+  async refreshPanes(): Promise<void> {
+    try {
+      this.panes = await this.manager.tmux.listPanes();
+      this.tmuxOk = true;
+    } catch {
+      this.tmuxOk = false;
+    }
+    this.panesAt = Date.now();
+  }
+
+  async build(): Promise<TeamSnapshot> {
+    const now = (this.options.now ?? Date.now)();
+    const [records, stats, pending, recent, events] = await Promise.all([
+      this.store.listAgents(),
+      this.store.stats(),
+      this.store.list({ states: [...pendingStates], order: 'delivery', limit: this.options.pendingLimit ?? 500 }),
+      this.store.list({ states: ['confirmed', 'dead', 'expired', 'cancelled'], order: 'recent', limit: this.options.recentLimit ?? 30 }),
+      this.store.events({ limit: this.options.eventLimit ?? 1000 }),
+    ]);
+    const configs = new Map(this.project.config.agents.map((a) => [a.name, a]));
+    return assembleSnapshot({
+      now,
+      project: this.project,
+      session: this.manager.session,
+      socket: this.manager.tmux.server.socket,
+      engine: engineStatus(this.project.paths.root),
+      tmuxOk: this.tmuxOk,
+      records,
+      panes: this.panes,
+      stats,
+      pending,
+      recent,
+      events,
+      worktreeOf: (name) => {
+        const cfg = configs.get(name);
+        return cfg ? this.manager.worktreePath(cfg) : '';
+      },
+    });
+  }
+}

@@ -1,0 +1,86 @@
+/** The agents panel: one row per agent. Pure: rows and view state in, blessed-tagged text out. */
+import type { AgentRow } from '../../services/snapshot.js';
+import { stateRole, type Theme } from '../theme.js';
+import { age, clean, esc, fit } from '../text.js';
+
+export const SELECT_MARK = '▸';
+
+/** Agents matching the filter (substring of name, profile or state; case-insensitive). */
+export function filterAgents(rows: readonly AgentRow[], filter: string): AgentRow[] {
+  const f = filter.trim().toLowerCase();
+  if (!f) return [...rows];
+  return rows.filter((r) => r.name.toLowerCase().includes(f) || r.profile.toLowerCase().includes(f) || r.state.includes(f));
+}
+
+export function stateText(r: AgentRow, now: number): string {
+  switch (r.state) {
+    case 'backing-off':
+      return r.restartAt !== null ? `backing-off ${Math.max(0, Math.ceil((r.restartAt - now) / 1000))}s` : 'backing-off';
+    case 'waiting-permission':
+      return 'waiting-perm';
+    default:
+      return r.state;
+  }
+}
+
+/** First row to show so that `index` is visible, moving as little as possible from `offset`. */
+export function scrollOffset(offset: number, index: number, visible: number, total: number): number {
+  if (visible <= 0) return 0;
+  let o = offset;
+  if (index < o) o = index;
+  if (index >= o + visible) o = index - visible + 1;
+  return Math.max(0, Math.min(o, Math.max(0, total - visible)));
+}
+
+export interface AgentsViewOptions {
+  width: number;
+  /** Inner height: the column header plus the rows. */
+  height: number;
+  selected: number;
+  offset: number;
+  now: number;
+  theme: Theme;
+}
+
+export function renderAgents(rows: readonly AgentRow[], o: AgentsViewOptions): string {
+  const t = o.theme;
+  const nameW = Math.min(16, Math.max(5, ...rows.map((r) => r.name.length)));
+  const profW = Math.min(12, Math.max(7, ...rows.map((r) => r.profile.length)));
+  const cols = [
+    { title: 'AGENT', w: nameW },
+    { title: 'PROFILE', w: profW },
+    { title: 'STATE', w: 15 },
+    { title: 'HB', w: 4, right: true },
+    { title: 'QUEUE', w: 5, right: true },
+    { title: 'RST', w: 3, right: true },
+    { title: 'BREAKER', w: 9 },
+  ];
+  const fixed = 2 + cols.reduce((n, c) => n + c.w + 1, 0);
+  const errW = Math.max(0, o.width - fixed);
+  const header = `  ${cols.map((c) => fit(c.title, c.w, c.right ? 'right' : 'left')).join(' ')} ${fit(errW >= 10 ? 'LAST ERROR' : '', errW)}`;
+  const lines = [t.paint(esc(fit(header, o.width)), 'bold')];
+  const visible = Math.max(0, o.height - 1);
+  if (rows.length === 0) {
+    lines.push(esc(fit('  no agent matches the filter (/ to change it, Esc in the filter clears it)', o.width)));
+    return lines.join('\n');
+  }
+  for (let i = o.offset; i < Math.min(rows.length, o.offset + visible); i++) {
+    const r = rows[i]!;
+    const sel = i === o.selected;
+    const st = stateText(r, o.now);
+    const breaker = r.breaker === 'open' ? 'OPEN' : r.breaker;
+    const cells = [
+      esc(fit(r.name, nameW)),
+      esc(fit(r.profile, profW)),
+      t.paint(esc(fit(st, 15)), stateRole(r.state)),
+      esc(fit(age(r.heartbeatAgeMs), 4, 'right')),
+      esc(fit(String(r.queueDepth), 5, 'right')),
+      esc(fit(String(r.restartsLastHour), 3, 'right')),
+      r.breaker === 'closed' ? esc(fit(breaker, 9)) : t.paint(esc(fit(breaker, 9)), r.breaker === 'open' ? 'fatal' : 'waiting'),
+    ];
+    const err = errW > 0 ? ` ${r.lastError ? t.paint(esc(fit(clean(r.lastError), errW)), 'bad') : ' '.repeat(errW)}` : '';
+    const line = `${sel ? SELECT_MARK : ' '} ${cells.join(' ')}${err}`;
+    lines.push(sel ? `{inverse}${line}{/inverse}` : line);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,44 @@
+/** Header, message line and status bar. */
+import type { TeamSnapshot } from '../../services/snapshot.js';
+import type { Theme } from '../theme.js';
+import { esc, fit, strWidth } from '../text.js';
+
+export function renderHeader(s: TeamSnapshot | null, o: { width: number; theme: Theme; filter: string; now: number }): string {
+  const t = o.theme;
+  if (!s) return esc(fit(' hornets-tui · reading state…', o.width));
+  const counts = new Map<string, number>();
+  for (const a of s.agents) counts.set(a.state, (counts.get(a.state) ?? 0) + 1);
+  const summary = [...counts.entries()].map(([k, n]) => `${n} ${k}`).join(', ');
+  const engine = s.engine.running ? `engine pid ${s.engine.pid}` : 'engine not running';
+  const left = ` hornets-tui · ${s.project} · ${s.agents.length} agent${s.agents.length === 1 ? '' : 's'} (${summary}) · ${s.totals.pending} pending · ${engine}${s.tmuxOk ? '' : ' · tmux unreachable'}${o.filter ? ` · filter "${o.filter}"` : ''}`;
+  const d = new Date(o.now);
+  const time = `${[d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':')} `;
+  const leftW = Math.max(0, o.width - time.length - 1);
+  const line = `${fit(left, leftW)} ${time}`;
+  return t.paint(esc(fit(line, o.width)), 'bold');
+}
+
+export type MessageLevel = 'info' | 'ok' | 'error' | 'busy';
+
+export function renderMessage(text: string, level: MessageLevel, o: { width: number; theme: Theme }): string {
+  const role = level === 'error' ? 'bad' : level === 'ok' ? 'ok' : level === 'busy' ? 'busy' : 'muted';
+  return o.theme.paint(esc(fit(text ? ` ${text}` : '', o.width)), role);
+}
+
+export function renderStatus(hints: readonly { key: string; label: string }[], o: { width: number; theme: Theme; panel: string }): string {
+  const t = o.theme;
+  const parts: string[] = [];
+  let used = strWidth(` [${o.panel}] `);
+  // Help and quit are last in the list but must always show: reserve room for them.
+  const tail = hints.slice(-2);
+  const head = hints.slice(0, -2);
+  const tailW = tail.reduce((n, h) => n + strWidth(`${h.key} ${h.label}  `), 0);
+  for (const h of head) {
+    const w = strWidth(`${h.key} ${h.label}  `);
+    if (used + w + tailW > o.width) break;
+    parts.push(`${t.paint(esc(h.key), 'accent')} ${esc(h.label)}`);
+    used += w;
+  }
+  for (const h of tail) parts.push(`${t.paint(esc(h.key), 'accent')} ${esc(h.label)}`);
+  return `${t.paint(esc(` [${o.panel}]`), 'bold')} ${parts.join('  ')}`;
+}

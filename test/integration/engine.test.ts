@@ -1,0 +1,134 @@
+/**
+ * The engine on real tmux with demo agents: idle nudges delivered through the hooks, push delivery
+ * for a push-only profile, a real crash loop (exact restarts, growing backoff, then failed), and
+ * recovery from the tmux server dying — with the queue intact throughout.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TmuxFixture, initGitRepo, testEnv, waitFor, tmux } from '../helpers/tmux.js';
+import { openProject, type ProjectContext } from '../../src/services/context.js';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { QueueService } from '../../src/services/queue-service.js';
+import { defaultRestartPolicy } from '../../src/domain/restart-policy.js';
+
+const cli = join(__dirname, '..', '..', 'bin', 'hornets-tui.js');
+const fx = new TmuxFixture();
+const open: { ctx: ProjectContext; daemon: Daemon }[] = [];
+
+afterEach(async () => {
+  for (const { ctx, daemon } of open.splice(0)) {
+    await daemon.stop().catch(() => undefined);
+    await ctx.close().catch(() => undefined);
+  }
+  await fx.cleanup();
+  delete process.env.HORNETS_TMUX_SOCKET;
+});
+
+interface Team {
+  dir: string;
+  socket: string;
+  ctx: ProjectContext;
+  daemon: Daemon;
+  svc: QueueService;
+}
+
+async function team(agents: { name: string; profile: string; env?: Record<string, string> }[], policy = defaultRestartPolicy): Promise<Team> {
+  const dir = fx.dir('hornets-engine-');
+  const socket = fx.socket();
+  initGitRepo(dir);
+  const config = {
+    project: 'enginetest',
+    agents: agents.map((a) => ({ name: a.name, profile: a.profile, ...(a.env ? { env: a.env } : {}) })),
+  };
+  writeFileSync(join(dir, 'hornets.json'), JSON.stringify(config, null, 2));
+  // In-process services and the CLI's child processes must use the same private server.
+  process.env.HORNETS_TMUX_SOCKET = socket;
+  const ctx = await openProject({ configPath: join(dir, 'hornets.json'), env: testEnv({ HORNETS_HOME: undefined }) });
+  const daemon = new Daemon(ctx, { policy, reconcileMs: 500, nudgeTimeoutMs: 3000 });
+  open.push({ ctx, daemon });
+  await daemon.start();
+  const report = await daemon.engine.agents.up();
+  expect(report.failed).toEqual([]);
+  return { dir, socket, ctx, daemon, svc: new QueueService(ctx.project, ctx.store, ctx.log) };
+}
+
+const state = async (t: Team, agent: string) => (await t.ctx.store.getAgent(agent))!.state;
+
+describe('engine on real tmux', () => {
+  it('nudges an idle hook agent; UserPromptSubmit hands the message over and it ends confirmed', async () => {
+    const t = await team([{ name: 'marie', profile: 'demo' }]);
+    await waitFor('marie idle after SessionStart', async () => (await state(t, 'marie')) === 'idle', 20_000);
+    const { message } = await t.svc.send('marie', 'please review the plan');
+    await waitFor('message confirmed', async () => (await t.ctx.store.get(message.id)).state === 'confirmed', 20_000);
+    const events = await t.ctx.store.events({ agent: 'marie', limit: 200 });
+    const sent = events.filter((e) => e.kind === 'nudge_sent');
+    expect(sent).toHaveLength(1);
+    expect(events.some((e) => e.kind === 'nudge_seen' && e.detail?.['nonce'] === sent[0]!.detail?.['nonce'])).toBe(true);
+    const history = await t.ctx.store.events({ messageId: message.id });
+    expect(history.map((e) => e.toState)).toEqual(['queued', 'leased', 'delivered', 'confirmed']);
+    expect(history[1]!.detail?.['owner']).toMatch(/^hook:UserPromptSubmit/);
+  }, 60_000);
+
+  it('types messages into a push-only agent (shell profile) and confirms them', async () => {
+    const t = await team([{ name: 'sh', profile: 'shell' }]);
+    const marker = join(t.dir, 'pushed.txt');
+    await waitFor('shell idle', async () => (await state(t, 'sh')) === 'idle', 20_000);
+    const { message } = await t.svc.send('sh', `echo pushed-ok > ${marker}`);
+    await waitFor('message confirmed', async () => (await t.ctx.store.get(message.id)).state === 'confirmed', 20_000);
+    // The shell ran the line: the text arrived whole and Enter was taken.
+    await waitFor('shell ran it', () => spawnSync('cat', [marker], { encoding: 'utf8' }).stdout.trim() === 'pushed-ok', 10_000);
+  }, 60_000);
+
+  it('crash loop: exactly the allowed restarts with growing backoff, then failed', async () => {
+    const policy = { ...defaultRestartPolicy, maxRestarts: 3, backoffBaseMs: 300, backoffMaxMs: 10_000 };
+    const t = await team([{ name: 'fabien', profile: 'demo', env: { HORNETS_DEMO_CRASH_ON_START: '1' } }], policy);
+    await waitFor('fabien failed', async () => (await state(t, 'fabien')) === 'failed', 45_000, 100);
+    const events = await t.ctx.store.events({ agent: 'fabien', limit: 500 });
+    const restarts = events.filter((e) => e.kind === 'agent_restarted' && e.detail?.['byRecovery'] === true);
+    const scheduled = events.filter((e) => e.kind === 'restart_scheduled').map((e) => Number(e.detail?.['delayMs']));
+    expect(restarts).toHaveLength(3);
+    expect(scheduled).toHaveLength(3);
+    // 300, 600, 1200 ms, each within ±20 % jitter.
+    scheduled.forEach((d, i) => {
+      const base = 300 * 2 ** i;
+      expect(d).toBeGreaterThanOrEqual(base * 0.8);
+      expect(d).toBeLessThanOrEqual(base * 1.2);
+    });
+    expect(events.some((e) => e.kind === 'agent_failed' && String(e.detail?.['reason']).includes('3 restarts'))).toBe(true);
+    const record = (await t.ctx.store.getAgent('fabien'))!;
+    expect(record.restartCount).toBe(3);
+    expect(record.lastError).toMatch(/3 restarts within 60 min/);
+    // Nothing more happens: no fourth restart while the breaker is open.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await t.ctx.store.events({ agent: 'fabien', limit: 500 })).filter((e) => e.kind === 'agent_restarted' && e.detail?.['byRecovery'] === true)).toHaveLength(3);
+    // A manual reset allows restarts again.
+    expect(await t.daemon.engine.control('reset', 'fabien')).toMatch(/breaker closed/);
+  }, 90_000);
+
+  it('recreates and resumes the agents when the tmux server dies; the queue is intact', async () => {
+    const t = await team([
+      { name: 'marie', profile: 'demo' },
+      { name: 'anga', profile: 'demo' },
+    ]);
+    await waitFor('agents idle', async () => (await state(t, 'marie')) === 'idle' && (await state(t, 'anga')) === 'idle', 20_000);
+    await t.ctx.store.updateAgent('anga', { paused: true });
+    const kept = await t.ctx.store.enqueue({ agent: 'anga', body: 'must survive the server' });
+    const before = (await t.ctx.store.getAgent('marie'))!.generation;
+    tmux(t.socket, ['kill-server']);
+    await waitFor('agents recreated', async () => {
+      const events = await t.ctx.store.events({ agent: 'marie', limit: 200 });
+      return events.some((e) => e.kind === 'agent_recreated');
+    }, 20_000, 100);
+    await waitFor('marie running again', async () => {
+      const r = (await t.ctx.store.getAgent('marie'))!;
+      return r.generation > before && r.paneId !== null;
+    }, 20_000);
+    const status = await t.daemon.engine.agents.status();
+    expect(status.find((s) => s.name === 'marie')!.alive).toBe(true);
+    expect((await t.ctx.store.get(kept.message.id)).state).toBe('queued');
+    expect(spawnSync(process.execPath, [cli, 'queue', 'list', '--json'], { cwd: t.dir, env: testEnv({ HORNETS_TMUX_SOCKET: t.socket }), encoding: 'utf8' }).stdout).toContain(kept.message.id);
+  }, 60_000);
+});
+

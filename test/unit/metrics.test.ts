@@ -1,0 +1,129 @@
+/** The Prometheus text exposition format 0.0.4, checked line by line. */
+import { describe, expect, it } from 'vitest';
+import { Registry, createHornetsMetrics, escapeLabelValue, formatValue, breakerValue } from '../../src/daemon/metrics.js';
+
+/** Every sample line of the format: name, optional {labels}, a value. */
+const SAMPLE_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*",?)*\})? (-?[0-9.e+-]+|\+Inf|-Inf|NaN)$/;
+
+function checkWellFormed(text: string): void {
+  expect(text.endsWith('\n')).toBe(true);
+  const seenType = new Set<string>();
+  for (const line of text.trimEnd().split('\n')) {
+    if (line.startsWith('# HELP ')) continue;
+    if (line.startsWith('# TYPE ')) {
+      const [, , name, type] = line.split(' ');
+      expect(['counter', 'gauge', 'histogram', 'summary', 'untyped']).toContain(type);
+      expect(seenType.has(name!), `TYPE twice for ${name}`).toBe(false);
+      seenType.add(name!);
+      continue;
+    }
+    expect(line, line).toMatch(SAMPLE_RE);
+  }
+}
+
+describe('metrics registry', () => {
+  it('exposes a labelled counter with HELP and TYPE', () => {
+    const r = new Registry();
+    const c = r.counter({ name: 'jobs_total', help: 'Jobs done.', labelNames: ['worker', 'status'] });
+    c.inc({ worker: 'b', status: 'ok' });
+    c.inc({ worker: 'a', status: 'ok' }, 2);
+    c.inc({ worker: 'a', status: 'ok' });
+    expect(r.expose()).toBe(['# HELP jobs_total Jobs done.', '# TYPE jobs_total counter', 'jobs_total{worker="a",status="ok"} 3', 'jobs_total{worker="b",status="ok"} 1', ''].join('\n'));
+    expect(c.get({ worker: 'a', status: 'ok' })).toBe(3);
+  });
+
+  it('exposes an unlabelled gauge, and gauges go both ways and reset', () => {
+    const r = new Registry();
+    const g = r.gauge({ name: 'queue_size', help: 'Size.' });
+    g.set({}, 5);
+    g.inc();
+    g.dec({}, 3);
+    expect(r.expose()).toBe('# HELP queue_size Size.\n# TYPE queue_size gauge\nqueue_size 3\n');
+    g.reset();
+    expect(r.expose()).toBe('# HELP queue_size Size.\n# TYPE queue_size gauge\n');
+  });
+
+  it('exposes histograms with cumulative buckets, +Inf, _sum and _count', () => {
+    const r = new Registry();
+    const h = r.histogram({ name: 'latency_seconds', help: 'Latency.', labelNames: ['agent'], buckets: [0.1, 1, 10] });
+    for (const v of [0.05, 0.5, 0.5, 5, 50]) h.observe({ agent: 'marie' }, v);
+    expect(r.expose()).toBe(
+      [
+        '# HELP latency_seconds Latency.',
+        '# TYPE latency_seconds histogram',
+        'latency_seconds_bucket{agent="marie",le="0.1"} 1',
+        'latency_seconds_bucket{agent="marie",le="1"} 3',
+        'latency_seconds_bucket{agent="marie",le="10"} 4',
+        'latency_seconds_bucket{agent="marie",le="+Inf"} 5',
+        'latency_seconds_sum{agent="marie"} 56.05',
+        'latency_seconds_count{agent="marie"} 5',
+        '',
+      ].join('\n'),
+    );
+    expect(h.get({ agent: 'marie' })).toEqual({ count: 5, sum: 56.05 });
+  });
+
+  it('escapes label values and help text', () => {
+    const r = new Registry();
+    r.counter({ name: 'x_total', help: 'Line one\nback\\slash', labelNames: ['v'] }).inc({ v: 'say "hi"\nback\\slash' });
+    const text = r.expose();
+    expect(text).toContain('# HELP x_total Line one\\nback\\\\slash\n');
+    expect(text).toContain('x_total{v="say \\"hi\\"\\nback\\\\slash"} 1\n');
+    checkWellFormed(text);
+    expect(escapeLabelValue('a"b')).toBe('a\\"b');
+  });
+
+  it('formats special values', () => {
+    expect(formatValue(Infinity)).toBe('+Inf');
+    expect(formatValue(-Infinity)).toBe('-Inf');
+    expect(formatValue(NaN)).toBe('NaN');
+    expect(formatValue(1.5)).toBe('1.5');
+    expect(formatValue(1e21)).toBe('1e+21');
+  });
+
+  it('rejects bad names, missing or unknown labels, duplicates and counters going down', () => {
+    const r = new Registry();
+    expect(() => r.counter({ name: '1bad', help: '' })).toThrow(/invalid metric name/);
+    expect(() => r.counter({ name: 'ok_total', help: '', labelNames: ['le'] })).toThrow(/invalid label name/);
+    const c = r.counter({ name: 'c_total', help: '', labelNames: ['a'] });
+    expect(() => c.inc({})).toThrow(/needs label "a"/);
+    expect(() => c.inc({ a: 'x', b: 'y' })).toThrow(/no label "b"/);
+    expect(() => c.inc({ a: 'x' }, -1)).toThrow(/only go up/);
+    expect(() => r.gauge({ name: 'c_total', help: '' })).toThrow(/registered twice/);
+    expect(() => r.histogram({ name: 'h', help: '', buckets: [1, 1] })).toThrow(/increase/);
+  });
+
+  it('registers the seed systems names and hornets own, all well formed', () => {
+    const m = createHornetsMetrics();
+    m.tasksProcessed.inc({ worker: 'marie', status: 'completed' });
+    m.tasksFailed.inc({ worker: 'marie', reason: 'timeout' });
+    m.taskDuration.observe({ worker: 'marie' }, 42);
+    m.taskQueueSize.set({ worker: 'marie' }, 2);
+    m.activeTasks.set({ worker: 'marie' }, 1);
+    m.circuitBreakerState.set({ worker: 'marie' }, breakerValue['half-open']);
+    m.deliveryLatency.observe({ agent: 'marie' }, 0.2);
+    m.hookDuration.observe({ event: 'PostToolUse' }, 0.003);
+    m.agentRestarts.inc({ agent: 'marie' });
+    m.messages.set({ agent: 'marie', state: 'queued' }, 4);
+    const text = m.registry.expose();
+    checkWellFormed(text);
+    for (const [name, type] of [
+      ['watcher_tasks_processed_total', 'counter'],
+      ['watcher_tasks_failed_total', 'counter'],
+      ['watcher_task_duration_seconds', 'histogram'],
+      ['watcher_task_queue_size', 'gauge'],
+      ['watcher_active_tasks', 'gauge'],
+      ['watcher_circuit_breaker_state', 'gauge'],
+      ['hornets_delivery_latency_seconds', 'histogram'],
+      ['hornets_hook_duration_seconds', 'histogram'],
+      ['hornets_agent_restarts_total', 'counter'],
+      ['hornets_messages', 'gauge'],
+    ]) {
+      expect(text).toContain(`# TYPE ${name} ${type}\n`);
+    }
+    expect(text).toContain('watcher_tasks_processed_total{worker="marie",status="completed"} 1\n');
+    expect(text).toContain('watcher_circuit_breaker_state{worker="marie"} 2\n');
+    expect(text).toContain('hornets_messages{agent="marie",state="queued"} 4\n');
+    expect(text).toContain('hornets_hook_duration_seconds_bucket{event="PostToolUse",le="0.005"} 1\n');
+  });
+});
