@@ -364,13 +364,14 @@ export function buildProgram(o: Output = stdio): Command {
     });
 
   program.option('--headless', 'run the engine (agents, hook fast path, idle monitor, crash recovery) in the foreground, without the console');
-  // The root action (help for now, the console later) would make commander report a mistyped command
+  program.option('--no-engine', 'console only: do not start the engine and the team when no engine runs');
+  // The root action (the console) would make commander report a mistyped command
   // as "too many arguments"; accept the operand here (after the subcommands copied the strict setting)
   // and name it instead.
   program.allowExcessArguments(true);
   // Commander only adds `help [command]` to programs without an action of their own.
   program.helpCommand(true);
-  program.action(async (opts: { headless?: boolean }, cmd: Command) => {
+  program.action(async (opts: { headless?: boolean; engine?: boolean }, cmd: Command) => {
     const [unknown] = cmd.args;
     if (unknown !== undefined) {
       // Visible ones only: hidden internals (hook entry points, the demo agent) are not for users to type.
@@ -382,7 +383,9 @@ export function buildProgram(o: Output = stdio): Command {
       cmd.error(`error: unknown command '${unknown}' (commands: ${names.join(', ')})`, { code: 'commander.unknownCommand', exitCode: ExitCode.usage });
     }
     if (opts.headless) return headlessCommand(o, globals(cmd));
-    program.outputHelp();
+    // Loaded only here: hooks and one-shot commands must not pay for blessed.
+    const { runConsole } = await import('./tui/run.js');
+    await runConsole({ configPath: globals(cmd).config, noEngine: opts.engine === false });
   });
   return program;
 }

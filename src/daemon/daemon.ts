@@ -1,58 +1,150 @@
 /**
  * The engine process (`hornets-tui daemon run`, `--headless`): owns the long-lived database
- * connection, the hook fast path and the engine (idle monitor, recovery, reconciliation).
+ * connection, the hook fast path, the engine (idle monitor, recovery, reconciliation), the
+ * trigger/task/pipe watchers, heartbeat files and the metrics endpoint — one start/stop life cycle.
  */
 import { join } from 'node:path';
 import type { ProjectContext } from '../services/context.js';
+import { resolveDaemonConfig, type DaemonSettings } from '../config/env.js';
+import type { MessageStore, TaskStore } from '../queue/store.js';
 import { HookServer } from './hook-server.js';
 import { acquireLock } from './lock.js';
 import { Engine, type EngineOptions } from './engine.js';
+import { breakerValue, collectQueueMetrics, createHornetsMetrics, MetricsServer, observeDeliveries, type HornetsMetrics } from './metrics.js';
+import { Heartbeats, storeSnapshot } from './heartbeats.js';
+import { TriggerWatcher } from './watchers/triggers.js';
+import { TaskWatcher } from './watchers/tasks.js';
+import { PipeWatcher } from './watchers/pipes.js';
 
 export function lockFile(stateDir: string): string {
   return join(stateDir, 'run', 'daemon.pid');
 }
 
+export interface DaemonOptions extends EngineOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Metrics port override (tests pass 0). */
+  metricsPort?: number;
+}
+
 export class Daemon {
   private release: (() => void) | null = null;
+  readonly settings: DaemonSettings;
+  readonly metrics: HornetsMetrics;
   readonly hooks: HookServer;
   readonly engine: Engine;
+  readonly metricsServer: MetricsServer;
+  readonly triggers: TriggerWatcher;
+  readonly tasks: TaskWatcher;
+  readonly pipes: PipeWatcher;
+  readonly heartbeats: Heartbeats;
   private stopping: Promise<void> | null = null;
+  private readonly startedAt = Date.now();
 
   constructor(
     private readonly ctx: ProjectContext,
-    options: EngineOptions = {},
+    options: DaemonOptions = {},
   ) {
-    this.engine = new Engine(ctx, options);
+    const resolved = resolveDaemonConfig(ctx.project.config, options.env ?? process.env);
+    this.settings = resolved.settings;
+    const config = resolved.config;
+    const paths = ctx.project.paths;
+    const store = ctx.store as MessageStore & TaskStore;
+    const log = (component: string) => ctx.log.child({ component });
+    this.metrics = createHornetsMetrics();
+    const wake = (agent: string) => this.engine.wake(agent);
+
+    this.pipes = new PipeWatcher({
+      store,
+      paths,
+      config,
+      log: log('pipes'),
+      wake,
+      onRebrief: (agent) => this.engine.control('rebrief', agent).then(() => undefined),
+      onRestart: (agent) => this.engine.control('restart', agent).then(() => undefined),
+      onPause: (agent) => this.engine.control('pause', agent).then(() => undefined),
+      onResume: (agent) => this.engine.control('resume', agent).then(() => undefined),
+    });
+    this.engine = new Engine(ctx, {
+      policy: this.settings.restartPolicy,
+      ...options,
+      onStateChange: (agent, from, to, detail) => {
+        this.pipes.publish(agent, { from, to, ...detail });
+        const breaker = to === 'failed' ? 'open' : from === 'failed' ? 'closed' : null;
+        if (breaker) this.metrics.circuitBreakerState.set({ worker: agent }, breakerValue[breaker]);
+        options.onStateChange?.(agent, from, to, detail);
+      },
+      onRestart: (agent) => {
+        this.metrics.agentRestarts.inc({ agent });
+        options.onRestart?.(agent);
+      },
+    });
+    this.tasks = new TaskWatcher({
+      store,
+      paths,
+      config,
+      settings: { taskTimeoutMs: this.settings.taskTimeoutMs, taskMaxRetries: this.settings.taskMaxRetries, taskRetryBackoffMs: this.settings.taskRetryBackoffMs },
+      log: log('tasks'),
+      wake,
+      metrics: this.metrics,
+    });
+    this.triggers = new TriggerWatcher({ store, paths, config, log: log('triggers'), wake, metrics: this.metrics });
     this.hooks = new HookServer({
-      store: ctx.store,
-      stateDir: ctx.project.paths.root,
+      store,
+      stateDir: paths.root,
       configPath: ctx.project.configPath,
-      log: ctx.log.child({ component: 'hook-server' }),
-      onHook: (info) => this.engine.onHook(info.agent, info.event),
+      log: log('hook-server'),
+      onHook: (info) => {
+        this.metrics.hookDuration.observe({ event: info.event }, info.ms / 1000);
+        if (info.delivered.length) void observeDeliveries(this.metrics, store, info.delivered).catch(() => undefined);
+        if (info.event === 'Stop') void this.tasks.checkCompletions().catch(() => undefined);
+        this.engine.onHook(info.agent, info.event);
+      },
       onWake: (agent) => this.engine.wake(agent),
       onPaneDied: (pane, status) => this.engine.onPaneDied(pane, status),
       onControl: (action, agent) => this.engine.control(action, agent),
+    });
+    this.metricsServer = new MetricsServer({
+      registry: this.metrics.registry,
+      port: options.metricsPort ?? this.settings.metricsPort,
+      runDir: paths.run,
+      log: log('metrics'),
+      collect: () => collectQueueMetrics(this.metrics, store),
+      health: async () => {
+        const agents = await store.listAgents();
+        const failed = agents.filter((a) => a.state === 'failed').map((a) => a.name);
+        return { status: failed.length ? 'degraded' : 'ok', pid: process.pid, uptime_s: Math.round((Date.now() - this.startedAt) / 1000), agents: agents.map((a) => ({ name: a.name, state: a.state })), failed };
+      },
+    });
+    this.heartbeats = new Heartbeats({
+      paths,
+      log: log('heartbeats'),
+      intervalMs: this.settings.heartbeatIntervalMs,
+      snapshot: () => storeSnapshot(store, (agent) => this.engine.panePid(agent)),
     });
   }
 
   async start(): Promise<void> {
     this.release = acquireLock(lockFile(this.ctx.project.paths.root));
+    const started: { stop(): Promise<void> }[] = [];
     try {
-      await this.hooks.start();
-      await this.engine.start();
+      for (const part of [this.hooks, this.metricsServer, this.engine, this.triggers, this.tasks, this.pipes, this.heartbeats]) {
+        await part.start();
+        started.push(part);
+      }
     } catch (err) {
-      await this.hooks.stop().catch(() => undefined);
+      for (const part of started.reverse()) await part.stop().catch(() => undefined);
       this.release();
       this.release = null;
       throw err;
     }
-    this.ctx.log.info({ event: 'daemon_started', pid: process.pid, hookPort: this.hooks.port }, 'daemon started');
+    this.ctx.log.info({ event: 'daemon_started', pid: process.pid, hookPort: this.hooks.port, metricsPort: this.metricsServer.port }, 'daemon started');
   }
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      await this.engine.stop();
-      await this.hooks.stop();
+      for (const part of [this.heartbeats, this.pipes, this.tasks, this.triggers, this.engine, this.metricsServer, this.hooks]) {
+        await part.stop().catch((err: unknown) => this.ctx.log.warn({ event: 'stop_failed', error: String(err) }, 'a daemon part did not stop cleanly'));
+      }
       this.release?.();
       this.release = null;
       this.ctx.log.info({ event: 'daemon_stopped', pid: process.pid }, 'daemon stopped');

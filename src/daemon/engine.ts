@@ -51,6 +51,8 @@ export class Engine {
   private reconciling = false;
   private stopped = false;
   private tickTimer: NodeJS.Timeout | null = null;
+  /** Pane pids seen at the last reconciliation, for heartbeat files. */
+  private readonly pids = new Map<string, number>();
 
   constructor(
     private readonly ctx: ProjectContext,
@@ -62,6 +64,10 @@ export class Engine {
     this.policy = o.policy ?? defaultRestartPolicy;
     this.now = o.now ?? Date.now;
     this.random = o.random ?? Math.random;
+  }
+
+  panePid(agent: string): number | null {
+    return this.pids.get(agent) ?? null;
   }
 
   private get log() {
@@ -368,6 +374,8 @@ export class Engine {
       const panes = new Map((await this.agents.tmux.listPanes()).map((p) => [p.paneId, p]));
       for (const r of expected) {
         const pane = panes.get(r.paneId!);
+        if (pane && !pane.dead) this.pids.set(r.name, pane.pid);
+        else this.pids.delete(r.name);
         if (!pane || pane.dead) {
           if (r.state !== 'backing-off' && r.state !== 'failed') await this.crashed(r, pane?.deadStatus ?? null);
           continue;

@@ -256,6 +256,14 @@ export async function collectQueueMetrics(metrics: HornetsMetrics, store: Pick<M
   for (const a of stats.agents) for (const s of messageStates) metrics.messages.set({ agent: a.agent, state: s }, a.counts[s]);
 }
 
+/** Records enqueue -> delivery latency of messages just handed over (e.g. HookServer onHook's `delivered`). */
+export async function observeDeliveries(metrics: HornetsMetrics, store: Pick<MessageStore, 'get'>, ids: readonly string[]): Promise<void> {
+  for (const id of ids) {
+    const m = await store.get(id).catch(() => null);
+    if (m?.deliveredAt != null) metrics.deliveryLatency.observe({ agent: m.agent }, Math.max(0, m.deliveredAt - m.createdAt) / 1000);
+  }
+}
+
 export interface HealthInfo {
   /** `ok` and `degraded` answer 200, `unhealthy` 503. */
   status: 'ok' | 'degraded' | 'unhealthy';

@@ -142,13 +142,14 @@ export async function runDemoAgent(options: DemoOptions = {}): Promise<void> {
       if (pasting) {
         const end = data.indexOf(PASTE_END);
         if (end === -1) {
-          // Keep a possible partial end marker for the next chunk.
+          // Keep a possible partial end marker for the next chunk. A long paste arrives in several
+          // reads: each one needs the same CR -> LF as the last, or its line breaks would be lost.
           const keep = data.lastIndexOf('\x1b');
-          if (keep !== -1 && PASTE_END.startsWith(data.slice(keep))) {
-            buffer += data.slice(0, keep);
-            pending = data.slice(keep);
-          } else buffer += data;
-          write(data.replace(/\n|\r/g, '\r\n'));
+          const partial = keep !== -1 && PASTE_END.startsWith(data.slice(keep));
+          const chunk = (partial ? data.slice(0, keep) : data).replace(/\r/g, '\n');
+          if (partial) pending = data.slice(keep);
+          buffer += chunk;
+          write(chunk.replace(/\n/g, '\r\n'));
           return;
         }
         const pasted = data.slice(0, end).replace(/\r/g, '\n');

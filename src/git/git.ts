@@ -1,5 +1,7 @@
 /** git adapter: worktrees for agents. Like src/tmux, argv arrays only, never a shell. */
 import { execFile } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { HornetsError, ExitCode } from '../errors.js';
 
 export class GitError extends HornetsError {
@@ -98,6 +100,20 @@ export const Git = {
     } catch {
       return null;
     }
+  },
+
+  /**
+   * Adds `pattern` to the repository's info/exclude (shared by all its worktrees), so files we
+   * write into a worktree (our hook settings, with absolute paths) never end up in an agent's commit.
+   */
+  async ensureExcluded(dir: string, pattern: string): Promise<boolean> {
+    const common = (await git(['rev-parse', '--path-format=absolute', '--git-common-dir'], dir)).trim();
+    const file = join(common, 'info', 'exclude');
+    const current = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    if (current.split('\n').some((l) => l.trim() === pattern)) return false;
+    mkdirSync(dirname(file), { recursive: true });
+    appendFileSync(file, `${current && !current.endsWith('\n') ? '\n' : ''}# added by hornets-tui: agent hook settings\n${pattern}\n`);
+    return true;
   },
 
   async statusShort(dir: string): Promise<string> {

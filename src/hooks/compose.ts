@@ -90,7 +90,7 @@ export function rebriefText(r: RebriefInput, maxChars = REBRIEF_MAX_CHARS): stri
   const task = (bodyMax: number) =>
     r.currentTask.length > 0
       ? `## Current task\n${r.currentTask
-          .map((m) => `- [msg ${m.id}] (${m.state === 'delivered' ? 'delivered, in progress' : 'in progress'}) ${clip(m.body, bodyMax)}`)
+          .map((m) => `- [msg ${m.id}] (${m.state === 'delivered' ? 'handed over, not yet confirmed' : 'received recently'}) ${clip(m.body, bodyMax)}`)
           .join('\n')}`
       : '## Current task\nNo message from hornets is in progress.';
   const head = [briefingText(r, Math.min(REBRIEF_BRIEFING_MAX_CHARS, maxChars)), `## Rebrief\n${why} What you must not forget:`].join('\n\n');

@@ -301,6 +301,7 @@ export class AgentManager {
     if (profile.hooks.kind === 'claude-code') {
       const r = installHooks(path, hookProgram());
       if (r.changed) this.log.info({ event: 'hooks_installed', agent: agent.name, file: r.file, backup: r.backup }, 'hooks installed');
+      if (await Git.toplevel(path).catch(() => null)) await Git.ensureExcluded(path, '/.claude/settings.local.json*').catch(() => false);
     }
     const generation = record.generation + 1;
     if (existing && existing.session === this.session && (existing.dead || options.force)) {

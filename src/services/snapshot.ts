@@ -133,7 +133,7 @@ export function summarizeEvent(e: QueueEvent, now: number): string {
     case 'agent_exited':
       return `exited with status ${d['exitStatus'] ?? '?'}`;
     case 'agent_restarted':
-      return `restarted${d['byRecovery'] === true ? ' by recovery' : ' by hand'}${d['trial'] === true ? ' (half-open trial)' : ''}`;
+      return `restarted${d['resume'] === true ? ', session resumed' : ''}${d['trial'] === true ? ' (half-open trial)' : ''}`;
     case 'agent_respawned':
       return `respawned (generation ${d['generation'] ?? '?'})`;
     case 'agent_started':
@@ -173,7 +173,8 @@ function breakerOf(record: AgentRecord | undefined, events: QueueEvent[]): Break
     const e = events[i]!;
     if (e.kind === 'breaker_closed') return 'closed';
     if (e.kind === 'agent_restarted' && e.detail?.['trial'] === true) return 'half-open';
-    if (e.kind === 'breaker_open' || e.kind === 'agent_failed') return record?.state === 'failed' ? 'open' : 'closed';
+    // Opened earlier, but the agent is no longer failed: it was reset or restarted since.
+    if (e.kind === 'breaker_open' || e.kind === 'agent_failed') return 'closed';
   }
   return 'closed';
 }

@@ -151,8 +151,11 @@ export function hintsFor(keymap: readonly Binding[], panel: Panel): { key: strin
     if (!applies(b)) continue;
     const keys = b.panels === 'all' ? b.keys.filter((k) => !specificKeys.has(k)) : b.keys;
     if (keys.length === 0) continue;
-    const entry = { key: keys.map(keyLabel).join('/'), label: b.label };
+    // One key per hint keeps the bar short; Enter also names its letter (Enter/a).
+    const shown = keys[0] === 'enter' && keys[1] ? keys.slice(0, 2) : keys.slice(0, 1);
+    const entry = { key: shown.map(keyLabel).join('/'), label: b.label };
     if (b.action === 'help' || b.action === 'quit') tail.push(entry);
+    else if (b.panels !== 'all') out.unshift(entry);
     else out.push(entry);
   }
   return [...out, ...tail];

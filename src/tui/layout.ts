@@ -27,7 +27,7 @@ export function computeLayout(width: number, height: number, agentCount: number)
   const agentsH = clamp(agentCount + 3, 5, Math.max(5, Math.floor(body * 0.4)));
   const recoveryH = clamp(Math.floor(body * 0.2), 4, 10);
   const middleH = Math.max(4, body - agentsH - recoveryH);
-  const previewW = Math.floor(w * (w >= 120 ? 0.55 : 0.5));
+  const previewW = Math.floor(w / 2);
   return {
     header: { top: 0, left: 0, width: w, height: 1 },
     agents: { top: 1, left: 0, width: w, height: agentsH },

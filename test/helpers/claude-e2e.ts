@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startFakeApi, type FakeApi, type RecordedRequest, type Responder } from '../../scripts/fake-messages-api.js';
 import type { Message } from '../../src/domain/message.js';
+import { openSqliteStore } from '../../src/queue/sqlite/sqlite-store.js';
 import { Project, repoRoot, type CliResult } from './cli.js';
 import { capture, git, initGitRepo, killServer, randomSocket, tmux, waitFor } from './tmux.js';
 
@@ -292,6 +293,20 @@ export class ClaudeE2E {
   /** `send` through the CLI; returns the message id. */
   async send(text: string, priority?: number): Promise<string> {
     return this.cli.send(AGENT, text, ...(priority !== undefined ? ['-p', String(priority)] : []));
+  }
+
+  /**
+   * Enqueues through the store itself, in one transaction: fast and in a fixed order, for when
+   * many messages must land while the agent waits on the API. Returns the ids in input order.
+   */
+  async enqueueDirect(messages: { body: string; priority: number }[]): Promise<string[]> {
+    const store = await openSqliteStore(this.cli.dbPath, { busyRetryMs: 5_000 });
+    try {
+      const results = await store.enqueueBatch(messages.map((m) => ({ agent: AGENT, body: m.body, priority: m.priority, sender: 'e2e' })));
+      return results.map((r) => r.message.id);
+    } finally {
+      await store.close();
+    }
   }
 
   async queue(): Promise<Message[]> {

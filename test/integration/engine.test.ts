@@ -4,7 +4,7 @@
  * recovery from the tmux server dying — with the queue intact throughout.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TmuxFixture, initGitRepo, testEnv, waitFor, tmux } from '../helpers/tmux.js';
@@ -105,6 +105,36 @@ describe('engine on real tmux', () => {
     expect((await t.ctx.store.events({ agent: 'fabien', limit: 500 })).filter((e) => e.kind === 'agent_restarted' && e.detail?.['byRecovery'] === true)).toHaveLength(3);
     // A manual reset allows restarts again.
     expect(await t.daemon.engine.control('reset', 'fabien')).toMatch(/breaker closed/);
+  }, 90_000);
+
+  it('a trigger file becomes a delivered message; a task file yields a result; metrics, health and heartbeats are served', async () => {
+    const t = await team([{ name: 'marie', profile: 'demo' }]);
+    await waitFor('marie idle', async () => (await state(t, 'marie')) === 'idle', 20_000);
+    const paths = t.ctx.project.paths;
+    mkdirSync(join(paths.triggers, 'marie'), { recursive: true });
+    writeFileSync(join(paths.triggers, 'marie', 'tmp-1'), JSON.stringify({ message: 'from a trigger file', priority: 'high' }));
+    renameSync(join(paths.triggers, 'marie', 'tmp-1'), join(paths.triggers, 'marie', 'one.trigger'));
+    const fromTrigger = await waitFor('trigger enqueued', async () => (await t.ctx.store.list({ agent: 'marie', states: ['queued', 'leased', 'delivered', 'confirmed'] })).find((m) => m.body === 'from a trigger file'), 15_000);
+    expect(fromTrigger.priority).toBe(20);
+    await waitFor('trigger message confirmed', async () => (await t.ctx.store.get(fromTrigger.id)).state === 'confirmed', 20_000);
+
+    mkdirSync(join(paths.tasks, 'marie'), { recursive: true });
+    writeFileSync(join(paths.tasks, 'marie', 'tmp'), JSON.stringify({ task_id: 'T-42', description: 'summarise the backlog', timeout: '5m' }));
+    renameSync(join(paths.tasks, 'marie', 'tmp'), join(paths.tasks, 'marie', 'T-42.json'));
+    const resultFile = join(paths.results, 'marie', 'T-42.json');
+    const result = await waitFor('task result written', () => (existsSync(resultFile) ? (JSON.parse(readFileSync(resultFile, 'utf8')) as Record<string, unknown>) : null), 30_000, 100);
+    expect(result.status).toBe('completed');
+    expect(String(result.result)).toMatch(/^done: /);
+
+    const metricsUrl = readFileSync(join(paths.run, 'metrics-endpoint'), 'utf8').trim();
+    const metrics = await (await fetch(`${metricsUrl}/metrics`)).text();
+    expect(metrics).toContain('watcher_tasks_processed_total{worker="marie",status="completed"} 1');
+    expect(metrics).toContain('hornets_hook_duration_seconds_bucket');
+    const health = (await (await fetch(`${metricsUrl}/healthz`)).json()) as { status: string };
+    expect(health.status).toBe('ok');
+    await t.daemon.heartbeats.beat();
+    const beat = JSON.parse(readFileSync(join(paths.heartbeats, 'marie.json'), 'utf8')) as Record<string, unknown>;
+    expect(beat.state).toBe('idle');
   }, 90_000);
 
   it('recreates and resumes the agents when the tmux server dies; the queue is intact', async () => {

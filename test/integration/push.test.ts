@@ -5,7 +5,7 @@
  * at a permission prompt, while busy and when the pane is dead. In-process: AgentManager and
  * TmuxClient on a private socket per test.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import { AgentManager } from '../../src/services/agents.js';
 import { PushRefused, pushText } from '../../src/services/push.js';
 import { TmuxClient } from '../../src/tmux/client.js';
 import { sanitizeForPane } from '../../src/tmux/sanitize.js';
+import { builtinProfilesDir } from '../../src/config/paths.js';
 import { assertBuilt } from '../helpers/cli.js';
 import { TmuxFixture, capture, lastLine, listPanes, serverAlive, tmux, tmuxOk, waitFor } from '../helpers/tmux.js';
 
@@ -30,11 +31,23 @@ afterEach(async () => {
   await fx.cleanup();
 });
 
+/**
+ * `demo-push`: the demo agent as a push-only profile (no hooks), which is what typing into panes
+ * is for; it keeps hook traffic out of these timings. `hooked` runs the shipped demo profile, hooks
+ * and all, to show a push lands the same way there.
+ */
 const AGENTS = [
-  { name: 'bee', profile: 'demo', env: { HORNETS_DEMO_WORK_MS: '20' } },
-  { name: 'slowbee', profile: 'demo', env: { HORNETS_DEMO_WORK_MS: '3000' } },
+  { name: 'bee', profile: 'demo-push', env: { HORNETS_DEMO_WORK_MS: '20' } },
+  { name: 'hooked', profile: 'demo', env: { HORNETS_DEMO_WORK_MS: '20' } },
+  { name: 'slowbee', profile: 'demo-push', env: { HORNETS_DEMO_WORK_MS: '2000' } },
   { name: 'sh', profile: 'shell' },
 ];
+
+function demoPushProfile(): string {
+  const demo = JSON.parse(readFileSync(path.join(builtinProfilesDir(), 'demo.json'), 'utf8')) as Record<string, unknown>;
+  const { $schema: _schema, ...rest } = demo;
+  return JSON.stringify({ ...rest, name: 'demo-push', description: 'the demo agent, push delivery only', delivery: 'push', hooks: { kind: 'none' } });
+}
 
 interface Rig {
   ctx: ProjectContext;
@@ -50,7 +63,9 @@ interface Rig {
 async function rig(...names: string[]): Promise<Rig> {
   const dir = fx.dir('hornets-push-');
   const configPath = path.join(dir, 'hornets.json');
-  writeFileSync(configPath, JSON.stringify({ project: `push-${randomBytes(3).toString('hex')}`, agents: AGENTS }, null, 2));
+  mkdirSync(path.join(dir, 'profiles'));
+  writeFileSync(path.join(dir, 'profiles', 'demo-push.json'), demoPushProfile());
+  writeFileSync(configPath, JSON.stringify({ project: `push-${randomBytes(3).toString('hex')}`, profilesDir: 'profiles', agents: AGENTS }, null, 2));
   const socket = fx.socket();
   const ctx = await openProject({ configPath, env: {} });
   fx.defer(() => ctx.close());
@@ -85,7 +100,12 @@ async function rig(...names: string[]): Promise<Rig> {
 /** The agent sits at its prompt with an empty input line. */
 async function waitIdle(r: Rig, agent: string, timeoutMs = 15_000): Promise<void> {
   const want = agent === 'sh' ? 'hornets$' : 'demo>';
-  await waitFor(`${agent} idle at "${want}"`, () => lastLine(capture(r.socket, r.pane.get(agent)!)) === want, timeoutMs);
+  const pane = r.pane.get(agent)!;
+  try {
+    await waitFor(`${agent} idle at "${want}"`, () => lastLine(capture(r.socket, pane)) === want, timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\nscreen of ${pane}:\n${capture(r.socket, pane).trimEnd().split('\n').slice(-15).join('\n')}`);
+  }
 }
 
 function windowList(r: Rig): string {
@@ -96,15 +116,16 @@ function windowList(r: Rig): string {
  * Pushes `text` to bee and checks the demo transcript got exactly the sanitised text as one
  * prompt, the agent went back to an empty prompt (nothing else typed), and tmux is unharmed.
  */
-async function pushToBee(r: Rig, text: string, opts: { arrivalTimeoutMs?: number } = {}): Promise<void> {
-  const pane = r.pane.get('bee')!;
+async function pushToBee(r: Rig, text: string, opts: { arrivalTimeoutMs?: number; agent?: string } = {}): Promise<void> {
+  const agent = opts.agent ?? 'bee';
+  const pane = r.pane.get(agent)!;
   const windowsBefore = windowList(r);
   const result = await pushText(r.tmux, pane, text, { patterns: r.patterns('demo'), arrivalTimeoutMs: opts.arrivalTimeoutMs });
   const expected = sanitizeForPane(text).text;
   expect(result).toMatchObject({ paneId: pane, bytes: Buffer.byteLength(expected), neutralised: sanitizeForPane(text).neutralised, verdictBefore: 'idle' });
-  await waitFor('the prompt in the transcript', () => r.prompts('bee').length >= 1, 20_000);
-  await waitIdle(r, 'bee', 20_000);
-  const prompts = r.prompts('bee');
+  await waitFor('the prompt in the transcript', () => r.prompts(agent).length >= 1, 20_000);
+  await waitIdle(r, agent, 20_000);
+  const prompts = r.prompts(agent);
   expect(prompts).toHaveLength(1);
   // toBe on 100 KB strings prints unreadable diffs; compare lengths first.
   expect(prompts[0]!.length).toBe(expected.length);
@@ -123,6 +144,16 @@ describe('push into the demo agent', () => {
   it('multi-line text arrives as ONE prompt with its newlines intact (bracketed paste)', async () => {
     const r = await rig('bee');
     await pushToBee(r, 'first line\n  indented second line\n\nfourth after a blank line\nlast');
+  });
+
+  it('the shipped demo profile (hooks installed): single line, then multi-line, each one prompt', async () => {
+    const r = await rig('hooked');
+    await pushToBee(r, 'hello from a push', { agent: 'hooked' });
+    const pane = r.pane.get('hooked')!;
+    await pushText(r.tmux, pane, 'two\nlines', { patterns: r.patterns('demo') });
+    await waitFor('the second prompt', () => r.prompts('hooked').length === 2, 20_000);
+    await waitIdle(r, 'hooked', 20_000);
+    expect(r.prompts('hooked')).toEqual(['hello from a push', 'two\nlines']);
   });
 
   const pwned = `/tmp/pwned-${randomBytes(6).toString('hex')}`;

@@ -18,7 +18,7 @@ import { TriggerWatcher } from '../../src/daemon/watchers/triggers.js';
 import { TaskWatcher, type TaskResultFile } from '../../src/daemon/watchers/tasks.js';
 import { PipeWatcher } from '../../src/daemon/watchers/pipes.js';
 import { Heartbeats, storeSnapshot } from '../../src/daemon/heartbeats.js';
-import { MetricsServer, collectQueueMetrics, createHornetsMetrics, metricsEndpointFile, PROMETHEUS_CONTENT_TYPE } from '../../src/daemon/metrics.js';
+import { MetricsServer, collectQueueMetrics, createHornetsMetrics, metricsEndpointFile, observeDeliveries, PROMETHEUS_CONTENT_TYPE } from '../../src/daemon/metrics.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -408,6 +408,25 @@ describe('tasks and results', () => {
     expect(await env.store.listTasks()).toEqual([]);
   });
 
+  it('the same task file again is a no-op while the task is open; another task under an open id is refused', async () => {
+    const { w } = await startTasks();
+    const file = JSON.stringify({ task_id: 'd1', description: 'once' });
+    dropAtomically(join(env.paths.tasks, 'marie'), 'd1.json', file);
+    await w.scan();
+    // As after a crash between taking the task in and removing its file.
+    dropAtomically(join(env.paths.tasks, 'marie'), 'd1.json', file);
+    await w.scan();
+    expect(existsSync(join(env.paths.tasks, 'marie', 'd1.json'))).toBe(false);
+    expect(await env.store.list({ agent: 'marie' })).toHaveLength(1);
+    expect((await env.store.getTask('d1'))!.attempts).toBe(1);
+    dropAtomically(join(env.paths.tasks, 'marie'), 'd1.json', JSON.stringify({ task_id: 'd1', description: 'something else' }));
+    await w.scan();
+    expect(dlqEntry('marie', 'd1.json')!.error).toMatch(/already in use by an open task \(queued, attempt 1\)/);
+    dropAtomically(join(env.paths.tasks, 'anga'), 'd1.json', file);
+    await w.scan();
+    expect(dlqEntry('anga', 'd1.json')!.error).toBe('task id "d1" is already used by a task for marie');
+  });
+
   it('counts waiting and running tasks per agent (heartbeats and gauges)', async () => {
     const { w, metrics } = await startTasks();
     dropAtomically(join(env.paths.tasks, 'marie'), 'c1.json', JSON.stringify({ description: 'one' }));
@@ -507,6 +526,31 @@ describe('named pipes', () => {
     expect(() => openSync(p.controlPath('marie'), constants.O_WRONLY | constants.O_NONBLOCK)).toThrow(/ENXIO/);
   });
 
+  it('a pipe that cannot be made does not stop the others from starting', async () => {
+    const p = new PipeWatcher({
+      store: env.store,
+      paths: env.paths,
+      config: env.config,
+      log: silentLogger(),
+      wake: (a) => env.woken.push(a),
+      onRebrief: () => undefined,
+      onRestart: () => undefined,
+      onPause: () => undefined,
+      onResume: () => undefined,
+      mkfifo: async (path) => {
+        if (path.includes('anga')) throw new Error('no mkfifo here');
+        const { mkfifo } = await import('../../src/proc/fifo.js');
+        await mkfifo(path);
+      },
+    });
+    await p.start();
+    stops.push(() => p.stop());
+    expect(readdirSync(env.paths.pipes).sort()).toEqual(['marie-control', 'marie-status', 'orch-control', 'orch-status']);
+    expect(p.publish('anga', { to: 'busy' })).toBe(false);
+    await appendFile(p.controlPath('orch'), `${JSON.stringify({ type: 'message', text: 'still works' })}\n`);
+    await waitFor('the message', async () => (await env.store.list({ agent: 'orch' })).length === 1);
+  });
+
   it('replaces a plain file left where a pipe belongs', async () => {
     writeFileSync(join(env.paths.pipes, 'marie-control'), 'written before the daemon ran');
     const { p } = await startPipes();
@@ -583,8 +627,9 @@ describe('heartbeats', () => {
 
     env.now.t += 30_000;
     state = 'busy';
-    await waitFor('a later heartbeat', () => read('marie.json').ts === T0 + 30_000 && read('marie.json').state === 'busy');
-    expect(read('daemon.json')).toMatchObject({ uptime_s: 30 });
+    // daemon.json is written last in a pass.
+    await waitFor('a later heartbeat', () => read('daemon.json').uptime_s === 30);
+    expect(read('marie.json')).toMatchObject({ ts: T0 + 30_000, state: 'busy' });
     expect(readdirSync(env.paths.heartbeats).filter((f) => f.includes('.tmp'))).toEqual([]);
     await hb.stop();
     expect(read('daemon.json')).toMatchObject({ state: 'stopped' });
@@ -598,6 +643,12 @@ describe('metrics endpoint', () => {
     const metrics = createHornetsMetrics();
     metrics.agentRestarts.inc({ agent: 'marie' });
     await env.store.enqueue({ agent: 'marie', body: 'one' });
+    // Delivered 250 ms after it was queued.
+    await env.store.enqueue({ agent: 'anga', body: 'two' });
+    env.now.t += 250;
+    const [m] = await env.store.claim('anga', { owner: 't', leaseMs: 1000 });
+    await env.store.ack({ leaseToken: m!.leaseToken! });
+    await observeDeliveries(metrics, env.store, [m!.id, 'no-such-id']);
     const server = new MetricsServer({
       registry: metrics.registry,
       port: 0,
@@ -618,6 +669,9 @@ describe('metrics endpoint', () => {
     expect(text).toContain('hornets_messages{agent="marie",state="queued"} 1\n');
     expect(text).toContain('hornets_messages{agent="anga",state="queued"} 0\n');
     expect(text).toContain('hornets_agent_restarts_total{agent="marie"} 1\n');
+    expect(text).toContain('hornets_delivery_latency_seconds_bucket{agent="anga",le="0.25"} 1\n');
+    expect(text).toContain('hornets_delivery_latency_seconds_bucket{agent="anga",le="0.1"} 0\n');
+    expect(text).toContain('hornets_delivery_latency_seconds_sum{agent="anga"} 0.25\n');
     expect(text).toContain('# TYPE watcher_tasks_processed_total counter\n');
 
     const h = await fetch(`${server.url}/healthz`);

@@ -39,7 +39,7 @@ describe('briefing and rebrief sizes', () => {
     });
     expect(text.length).toBeLessThanOrEqual(REBRIEF_MAX_CHARS);
     expect(text).toContain('## Current task\n- [msg m1]');
-    expect(text).toContain('- [msg m3] (in progress) TASK-THREE');
+    expect(text).toContain('- [msg m3] (received recently) TASK-THREE');
   });
 
   it('adds activity, last reply and worktree when they fit, without git status\'s own "##" line', () => {

@@ -10,7 +10,7 @@
  */
 import { watch, type FSWatcher, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, writeFile, chmod, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../../log.js';
 import { errorMessage } from '../../errors.js';
 
@@ -310,9 +310,16 @@ export class DropDir {
     this.suspects.delete(path);
     const outcome = await this.o.handle({ agent, name, path, text: text!, json, stat: st });
     switch (outcome.kind) {
-      case 'done':
+      case 'done': {
+        // A new file renamed over this name meanwhile is not ours to remove: take it in next.
+        const now = await lstat(path).catch(() => null);
+        if (now && (now.ino !== st.ino || now.mtimeMs !== st.mtimeMs || now.size !== st.size)) {
+          this.request(agent, name, false);
+          return;
+        }
         await rm(path, { force: true });
         return;
+      }
       case 'dead':
         return this.bury(path, agent, name, outcome.error);
       case 'retry':
@@ -324,9 +331,9 @@ export class DropDir {
 
 /** Writes JSON atomically (temp + rename), mode 0600. */
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const dir = join(file, '..');
+  const dir = dirname(file);
   await ensureDir(dir);
-  const tmp = join(dir, `.${file.slice(dir.length + 1)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  const tmp = join(dir, `.${basename(file)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
   await chmod(tmp, 0o600);
   await rename(tmp, file);

@@ -122,9 +122,14 @@ export class PipeWatcher {
   async start(): Promise<void> {
     this.running = true;
     for (const agent of this.agents) {
-      await this.ensureFifo(this.controlPath(agent));
-      await this.ensureFifo(this.statusPath(agent));
-      this.openControl(agent);
+      // One agent's pipes failing (no mkfifo, a read-only directory) must not stop the daemon.
+      try {
+        await this.ensureFifo(this.controlPath(agent));
+        await this.ensureFifo(this.statusPath(agent));
+        this.openControl(agent);
+      } catch (err) {
+        this.o.log.error({ event: 'pipe_setup_failed', agent, error: errorMessage(err) }, 'named pipes unavailable for this agent');
+      }
     }
   }
 
@@ -198,6 +203,10 @@ export class PipeWatcher {
         continue;
       }
       if (line === '') continue;
+      if (Buffer.byteLength(line) > max) {
+        this.o.log.warn({ event: 'pipe_line_too_long', agent, limit: max }, 'control line too long; dropped');
+        continue;
+      }
       r.chain = r.chain.then(() => this.execute(agent, line));
     }
     if (Buffer.byteLength(text) > max) {

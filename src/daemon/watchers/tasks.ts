@@ -216,6 +216,9 @@ export class TaskWatcher {
         if (task.state === 'completed' || task.state === 'failed') {
           return { kind: 'dead', error: `task id "${t.taskId}" was already used (that task ${task.state} at ${new Date(task.completedAt ?? task.updatedAt).toISOString()}); give a new task_id` };
         }
+        if (task.description !== t.description) {
+          return { kind: 'dead', error: `task id "${t.taskId}" is already in use by an open task (${task.state}, attempt ${task.attempts}) with another description; give a new task_id` };
+        }
         if (task.messageId !== null) {
           this.o.log.info({ event: 'task_duplicate_file', agent: f.agent, task: t.taskId }, 'task file already taken in; removed');
           return { kind: 'done' };

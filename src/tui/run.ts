@@ -1,0 +1,46 @@
+/** Entry point of the console (`hornets-tui` with no command), called by the composition root. */
+import { UsageError, errorMessage } from '../errors.js';
+import { openProject } from '../services/context.js';
+import { buildKeymap } from './keymap.js';
+import { Console, refreshMs } from './console.js';
+
+export interface RunConsoleOptions {
+  configPath?: string;
+  /** Do not start the engine and the team when no engine runs (attach to state only). */
+  noEngine?: boolean;
+}
+
+export async function runConsole(options: RunConsoleOptions = {}): Promise<void> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    throw new UsageError('the console needs a terminal (stdin and stdout must be a TTY); run `hornets-tui --headless` for the engine without it, or see `hornets-tui --help`');
+  }
+  const ctx = await openProject({ configPath: options.configPath, component: 'console' });
+  let console_: Console | null = null;
+  // From here on the console owns the terminal: nothing may print a stack trace over it.
+  const onError = (err: unknown) => {
+    ctx.log.error({ event: 'console_uncaught', error: errorMessage(err), stack: err instanceof Error ? err.stack : undefined }, 'unexpected error in the console');
+  };
+  const onSignal = () => console_?.quit();
+  try {
+    const keymap = buildKeymap(ctx.project.config.console?.keys, ctx.project.configPath);
+    console_ = new Console({
+      ctx,
+      keymap,
+      startEngine: !options.noEngine,
+      theme: ctx.project.config.console?.theme ?? 'auto',
+      refreshMs: refreshMs(ctx),
+      benchFile: process.env.HORNETS_TUI_BENCH || undefined,
+    });
+    process.on('uncaughtException', onError);
+    process.on('unhandledRejection', onError);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', onSignal);
+    await console_.run();
+  } finally {
+    process.off('uncaughtException', onError);
+    process.off('unhandledRejection', onError);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
+    await ctx.close();
+  }
+}
