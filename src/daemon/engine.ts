@@ -127,7 +127,9 @@ export class Engine {
 
   private async pass(): Promise<void> {
     const stats = await this.ctx.store.stats();
-    const waiting = new Map(stats.agents.map((s) => [s.agent, s.counts.queued + s.counts.failed]));
+    // Delivered-but-unconfirmed counts too: a SessionStart hands messages over to an agent that then
+    // sits at its prompt, and only a nudge makes it act on (and so confirm) them.
+    const waiting = new Map(stats.agents.map((s) => [s.agent, s.counts.queued + s.counts.failed + s.counts.delivered]));
     const records = new Map((await this.ctx.store.listAgents()).map((r) => [r.name, r]));
     const now = this.now();
     for (const a of this.ctx.project.config.agents) {
@@ -141,7 +143,7 @@ export class Engine {
       const profile = this.agents.profile(a);
       if (profile.delivery === 'hooks') continue;
       if (profile.delivery === 'push' || profile.hooks.kind === 'none') {
-        await this.pushAll(a.name, record);
+        if (waiting.get(a.name)! > 0) await this.pushAll(a.name, record);
         continue;
       }
       if (record.state !== 'idle') continue;

@@ -1,0 +1,289 @@
+/** The console's pure parts: keymap, snapshot assembly, views, layout, dialogs, control-mode parsing. */
+import { describe, expect, it } from 'vitest';
+import type { Project } from '../../src/config/load.js';
+import { hornetsConfigSchema } from '../../src/config/schema.js';
+import type { Message, QueueEvent } from '../../src/domain/message.js';
+import type { AgentRecord, QueueStats } from '../../src/queue/store.js';
+import { assembleSnapshot, type SnapshotFacts } from '../../src/services/snapshot.js';
+import type { PaneInfo } from '../../src/tmux/argv.js';
+import { parseControlLine } from '../../src/tmux/control.js';
+import { ConfigError } from '../../src/errors.js';
+import { buildKeymap, defaultKeymap, helpLines, hintsFor, resolveKey } from '../../src/tui/keymap.js';
+import { computeLayout } from '../../src/tui/layout.js';
+import { makeTheme, chooseColor } from '../../src/tui/theme.js';
+import { fit, strWidth, truncate, esc } from '../../src/tui/text.js';
+import { filterAgents, renderAgents } from '../../src/tui/views/agents.js';
+import { renderQueue } from '../../src/tui/views/queue.js';
+import { cutAnsi, previewWindow, sanitizeCapture } from '../../src/tui/views/preview.js';
+import { renderStatus } from '../../src/tui/views/chrome.js';
+import { ConfirmDialog, SendDialog, NewAgentDialog } from '../../src/tui/dialogs.js';
+
+const now = Date.UTC(2026, 10, 21, 12, 0, 0);
+
+function project(names: string[]): Project {
+  const config = hornetsConfigSchema.parse({ project: 'demo', agents: names.map((name) => ({ name, profile: 'demo' })) });
+  return { configPath: '/p/hornets.json', root: '/p', config, profiles: new Map(), paths: { root: '/p/.hornets' } as Project['paths'] };
+}
+
+function record(name: string, patch: Partial<AgentRecord> = {}): AgentRecord {
+  return { name, profile: 'demo', state: 'idle', paneId: `%${name.length}`, sessionId: 's', generation: 1, restartCount: 0, lastRestart: null, lastError: null, contextPreserved: false, paused: false, maxDepth: null, lastEventAt: now - 3000, stopBlocks: 0, createdAt: now - 60_000, updatedAt: now, ...patch };
+}
+
+function pane(id: string, patch: Partial<PaneInfo> = {}): PaneInfo {
+  return { paneId: id, session: 'demo', windowId: '@1', windowName: 'x', pid: 1, dead: false, deadStatus: null, currentCommand: 'node', width: 200, height: 50, inMode: false, ...patch };
+}
+
+function message(id: string, patch: Partial<Message> = {}): Message {
+  return { id, seq: 1, agent: 'marie', priority: 5, body: 'hello\nworld', sender: 'console', key: null, state: 'queued', attempts: 0, maxAttempts: 5, availableAt: now, expiresAt: null, leaseToken: null, leaseOwner: null, leaseExpiresAt: null, sessionId: null, deliveredAt: null, confirmedAt: null, redeliveries: 0, lastError: null, deadReason: null, createdAt: now - 12_000, updatedAt: now, meta: null, ...patch };
+}
+
+let eventId = 0;
+function event(agent: string, kind: string, ts: number, detail: Record<string, unknown> | null = null): QueueEvent {
+  return { id: ++eventId, ts, messageId: null, agent, kind, fromState: null, toState: null, detail };
+}
+
+function facts(patch: Partial<SnapshotFacts> = {}): SnapshotFacts {
+  const stats: QueueStats = { agents: [], totals: {} as QueueStats['totals'] };
+  return {
+    now,
+    project: project(['marie', 'anga', 'fabien']),
+    session: 'demo',
+    socket: 'hornets-demo',
+    engine: { pid: 42, running: true, endpoint: true },
+    tmuxOk: true,
+    records: [record('marie'), record('anga'), record('fabien')],
+    panes: [pane('%5'), pane('%4'), pane('%6')],
+    stats,
+    pending: [],
+    recent: [],
+    events: [],
+    worktreeOf: (n) => `/p/.hornets/worktrees/${n}`,
+    ...patch,
+  };
+}
+
+describe('snapshot', () => {
+  it('corrects stored states with what tmux says', () => {
+    const s = assembleSnapshot(
+      facts({
+        records: [record('marie'), record('anga', { state: 'busy' }), record('fabien', { paused: true })],
+        panes: [pane('%5', { dead: true, deadStatus: 3 }), pane('%4'), pane('%6')],
+      }),
+    );
+    expect(s.agents.map((a) => [a.name, a.state])).toEqual([
+      ['marie', 'crashed'],
+      ['anga', 'busy'],
+      ['fabien', 'paused'],
+    ]);
+    const gone = assembleSnapshot(facts({ panes: [] }));
+    expect(gone.agents.every((a) => a.state === 'stopped' && !a.alive)).toBe(true);
+    expect(gone.agents[0]!.heartbeatAgeMs).toBe(3000);
+  });
+
+  it('backing-off carries the scheduled restart; restarts in the last hour are counted; breaker', () => {
+    const s = assembleSnapshot(
+      facts({
+        records: [record('marie', { state: 'backing-off' }), record('anga', { state: 'failed', lastError: '3 restarts within 60 min' }), record('fabien')],
+        panes: [pane('%5', { dead: true }), pane('%4', { dead: true }), pane('%6')],
+        events: [
+          event('marie', 'agent_restarted', now - 2 * 3_600_000, { byRecovery: true }),
+          event('marie', 'agent_restarted', now - 60_000, { byRecovery: true }),
+          event('marie', 'restart_scheduled', now - 1000, { at: now + 4200, attempt: 2, delayMs: 5200 }),
+          event('anga', 'agent_failed', now - 500, { reason: 'x' }),
+        ],
+      }),
+    );
+    const [marie, anga, fabien] = s.agents;
+    expect(marie).toMatchObject({ state: 'backing-off', restartAt: now + 4200, restartAttempt: 2, restartsLastHour: 1, breaker: 'closed' });
+    expect(anga).toMatchObject({ state: 'failed', breaker: 'open', lastError: '3 restarts within 60 min' });
+    expect(fabien).toMatchObject({ state: 'idle', breaker: 'closed', restartsLastHour: 0 });
+    expect(s.events[0]).toMatchObject({ agent: 'anga', kind: 'agent_failed', summary: 'failed: x' });
+    expect(s.events.find((e) => e.kind === 'restart_scheduled')!.summary).toBe('restart scheduled in 4.2s, attempt 2');
+  });
+
+  it('queue rows: one line of body, age, and why (with the messages ahead)', () => {
+    const s = assembleSnapshot(
+      facts({
+        pending: [message('m1', { priority: 20 }), message('m2', { seq: 2 }), message('m3', { agent: 'anga', state: 'delivered', attempts: 1, deliveredAt: now - 1000 })],
+        recent: [message('m0', { state: 'confirmed', confirmedAt: now - 5000, attempts: 1 })],
+      }),
+    );
+    expect(s.queue.map((q) => [q.id, q.pending])).toEqual([
+      ['m1', true],
+      ['m2', true],
+      ['m3', true],
+      ['m0', false],
+    ]);
+    expect(s.queue[0]).toMatchObject({ summary: 'hello ⏎ world', ageMs: 12_000 });
+    expect(s.queue[0]!.why).toMatch(/next in line/);
+    expect(s.queue[1]!.why).toMatch(/1 message ahead of it/);
+    expect(s.queue[2]!.why).toMatch(/^delivered to anga/);
+    expect(s.queue[3]!.why).toMatch(/^done: confirmed by marie/);
+  });
+});
+
+describe('keymap', () => {
+  it('resolves panel-specific keys before global ones', () => {
+    const km = buildKeymap(undefined);
+    expect(resolveKey(km, 'agents', { full: 'enter' })).toBe('attach');
+    expect(resolveKey(km, 'queue', { full: 'enter' })).toBe('explain');
+    expect(resolveKey(km, 'agents', { ch: 'R', full: 'S-r' })).toBe('restart');
+    expect(resolveKey(km, 'agents', { ch: 'r', full: 'r' })).toBeNull();
+    expect(resolveKey(km, 'agents', { ch: '?', full: '?' })).toBe('help');
+    expect(resolveKey(km, 'agents', { full: 'S-tab' })).toBe('prevPanel');
+  });
+
+  it('takes overrides from hornets.json and rejects unknown actions', () => {
+    const km = buildKeymap({ restart: 'C-r', attach: ['enter', 'o'] });
+    expect(resolveKey(km, 'agents', { ch: 'R', full: 'S-r' })).toBeNull();
+    expect(resolveKey(km, 'agents', { full: 'C-r' })).toBe('restart');
+    expect(resolveKey(km, 'agents', { ch: 'o', full: 'o' })).toBe('attach');
+    expect(() => buildKeymap({ restrat: 'r' })).toThrow(ConfigError);
+    expect(() => buildKeymap({ restrat: 'r' })).toThrow(/unknown console action "restrat"/);
+    // The defaults are not mutated.
+    expect(defaultKeymap.find((b) => b.action === 'restart')!.keys).toEqual(['R']);
+  });
+
+  it('generates help and status hints from the table', () => {
+    const km = buildKeymap({ rebrief: 'B' });
+    const help = helpLines(km).join('\n');
+    for (const b of km) expect(help).toContain(b.description);
+    expect(help).toMatch(/\n {2}B +rebrief now/);
+    const hints = hintsFor(km, 'queue');
+    expect(hints[0]).toEqual({ key: 'Enter', label: 'details' });
+    expect(hints.find((h) => h.label === 'attach')).toEqual({ key: 'a', label: 'attach' });
+    expect(hints.at(-1)).toEqual({ key: 'q', label: 'quit' });
+    expect(hintsFor(km, 'agents')[0]).toEqual({ key: 'Enter/a', label: 'attach' });
+  });
+});
+
+describe('views', () => {
+  const plain = (s: string) => s.replace(/\{\/?[a-z-]+\}/g, '');
+  const mono = makeTheme(false);
+  const color = makeTheme(true);
+
+  it('agent rows fill the panel width exactly, selection marked, countdown shown', () => {
+    const s = assembleSnapshot(
+      facts({
+        records: [record('marie', { state: 'backing-off' }), record('anga', { state: 'waiting-permission', lastError: 'rate limit {429}' }), record('fabien')],
+        panes: [pane('%5', { dead: true }), pane('%4'), pane('%6')],
+        events: [event('marie', 'restart_scheduled', now - 500, { at: now + 2500, attempt: 1 })],
+      }),
+    );
+    for (const width of [78, 118, 158]) {
+      const text = renderAgents(s.agents, { width, height: 10, selected: 1, offset: 0, now, theme: mono });
+      const lines = plain(text.replace(/\{open\}/g, '{').replace(/\{close\}/g, '}')).split('\n');
+      expect(lines).toHaveLength(4);
+      for (const l of lines) expect(strWidth(l)).toBe(width);
+      expect(lines[1]).toMatch(/^ {2}marie\s+demo\s+backing-off 3s\s/);
+      expect(lines[2]).toMatch(/^▸ anga\s+demo\s+waiting-perm\s/);
+    }
+    const wide = renderAgents(s.agents, { width: 118, height: 10, selected: 1, offset: 0, now, theme: color });
+    expect(wide).toContain('{open}429{close}'); // user text cannot become a blessed tag
+    expect(wide).toContain('{yellow-fg}backing-off 3s');
+    expect(renderAgents(s.agents, { width: 118, height: 10, selected: 1, offset: 0, now, theme: mono })).not.toMatch(/-fg\}/);
+  });
+
+  it('filters agents by name, profile or state', () => {
+    const s = assembleSnapshot(facts({ records: [record('marie'), record('anga', { state: 'busy' }), record('fabien')] }));
+    expect(filterAgents(s.agents, 'AN').map((a) => a.name)).toEqual(['anga']);
+    expect(filterAgents(s.agents, 'busy').map((a) => a.name)).toEqual(['anga']);
+    expect(filterAgents(s.agents, '').length).toBe(3);
+  });
+
+  it('queue rows take two lines and stay within the width', () => {
+    const s = assembleSnapshot(facts({ pending: [message('m1', { body: 'x'.repeat(300) })] }));
+    const text = plain(renderQueue(s.queue, { width: 50, height: 10, selected: 0, offset: 0, showAgent: true, focused: true, theme: mono }));
+    const lines = text.split('\n');
+    expect(lines).toHaveLength(3);
+    for (const l of lines) expect(strWidth(l)).toBe(50);
+    expect(lines[1]).toMatch(/^▸ +5 +12s 0\/5 +queued +marie +console: x+…$/);
+    expect(lines[2]).toMatch(/^ {4}↳ queued for marie at priority 5/);
+  });
+
+  it('preview keeps colours only, cuts lines to the width, scrolls from the bottom', () => {
+    expect(sanitizeCapture('a\x1b[31mred\x1b[0m\x1b]0;title\x07\x1b[2Jb\x07')).toBe('a\x1b[31mred\x1b[0mb');
+    expect(cutAnsi('\x1b[1mabcdef\x1b[0m', 3)).toBe('\x1b[1mabc');
+    expect(cutAnsi('日本語', 4)).toBe('日本');
+    expect(previewWindow(100, 20, 0)).toEqual({ start: 80, end: 100, scrollBack: 0 });
+    expect(previewWindow(100, 20, 500)).toEqual({ start: 0, end: 20, scrollBack: 80 });
+    expect(previewWindow(5, 20, 3)).toEqual({ start: 0, end: 5, scrollBack: 0 });
+  });
+
+  it('status bar always keeps help and quit', () => {
+    const hints = hintsFor(buildKeymap(undefined), 'agents');
+    const bar = plain(renderStatus(hints, { width: 50, theme: mono, panel: 'Agents' }));
+    expect(bar).toMatch(/\? help {2}q quit$/);
+    expect(strWidth(bar)).toBeLessThanOrEqual(50);
+  });
+
+  it('text helpers', () => {
+    expect(strWidth('日本a')).toBe(5);
+    expect(truncate('abcdef', 4)).toBe('abc…');
+    expect(fit('ab', 4, 'right')).toBe('  ab');
+    expect(esc('{bold}')).toBe('{open}bold{close}');
+    expect(chooseColor('auto', 256, { NO_COLOR: '1' })).toBe(false);
+    expect(chooseColor('auto', 256, {})).toBe(true);
+    expect(chooseColor('auto', 2, {})).toBe(false);
+    expect(chooseColor('color', 2, { NO_COLOR: '1' })).toBe(true);
+  });
+});
+
+describe('layout', () => {
+  it('panels tile the screen at 80x24 and 160x50', () => {
+    for (const [w, h, n] of [
+      [80, 24, 3],
+      [160, 50, 50],
+      [100, 30, 10],
+    ] as const) {
+      const L = computeLayout(w, h, n);
+      expect(L.header.height + L.agents.height + L.preview.height + L.recovery.height + L.message.height + L.status.height).toBe(h);
+      expect(L.preview.width + L.queue.width).toBe(w);
+      expect(L.queue.top).toBe(L.preview.top);
+      expect(L.recovery.top).toBe(L.preview.top + L.preview.height);
+      expect(L.agents.height).toBeGreaterThanOrEqual(5);
+    }
+    expect(computeLayout(80, 24, 3).agents.height).toBe(6); // every row fits
+  });
+});
+
+describe('dialogs', () => {
+  it('send: multi-line text, priority choice, Ctrl-S submits, Esc cancels', () => {
+    const d = new SendDialog('marie', 5);
+    for (const ch of 'hi') d.key({ ch, full: ch });
+    d.key({ full: 'enter' });
+    d.key({ ch: 'x', full: 'x' });
+    d.key({ full: 'tab' });
+    d.key({ full: 'right' });
+    expect(d.key({ full: 'C-s', ch: '\x13' })).toEqual({ type: 'submit', value: { text: 'hi\nx', priority: 20 } });
+    expect(new SendDialog('marie', 5).key({ full: 'C-s' })).toEqual({ type: 'keep' });
+    expect(new SendDialog('marie', 7).value.priority).toBe(7);
+    expect(new SendDialog('marie', 5).key({ full: 'escape' })).toEqual({ type: 'close' });
+  });
+
+  it('confirm and new-agent', () => {
+    const c = new ConfirmDialog(' Restart ', 'Restart marie?');
+    expect(c.key({ ch: 'x', full: 'x' })).toEqual({ type: 'keep' });
+    expect(c.key({ ch: 'y', full: 'y' })).toEqual({ type: 'submit', value: true });
+    const n = new NewAgentDialog([{ name: 'claude-code', description: '' }, { name: 'demo', description: '' }], 'demo', (name) => (name === 'marie' ? 'exists' : null));
+    for (const ch of 'marie') n.key({ ch, full: ch });
+    expect(n.key({ full: 'enter' })).toEqual({ type: 'keep' });
+    expect(n.error).toBe('exists');
+    for (let i = 0; i < 5; i++) n.key({ full: 'backspace' });
+    for (const ch of 'zed') n.key({ ch, full: ch });
+    n.key({ full: 'enter' });
+    n.key({ full: 'up' });
+    expect(n.key({ full: 'enter' })).toEqual({ type: 'submit', value: { name: 'zed', profile: 'claude-code' } });
+  });
+});
+
+describe('tmux control mode', () => {
+  it('parses the notifications the preview needs', () => {
+    expect(parseControlLine('%output %12 hello\\015\\012')).toEqual({ kind: 'output', pane: '%12' });
+    expect(parseControlLine('%extended-output %3 120 : data')).toEqual({ kind: 'output', pane: '%3' });
+    expect(parseControlLine('%window-add @4')).toEqual({ kind: 'windows' });
+    expect(parseControlLine('%unlinked-window-close @2')).toEqual({ kind: 'windows' });
+    expect(parseControlLine('%exit')).toEqual({ kind: 'exit', reason: 'exit' });
+    expect(parseControlLine('%begin 1 2 0')).toBeNull();
+  });
+});
