@@ -3,6 +3,7 @@ import { openProject } from '../services/context.js';
 import { control, type ControlAction } from '../services/control.js';
 import { AgentManager } from '../services/agents.js';
 import { Daemon } from '../daemon/daemon.js';
+import { recoveryKinds } from '../services/snapshot.js';
 import { json, table, type Output } from './output.js';
 import type { GlobalOptions } from './queue-commands.js';
 
@@ -17,25 +18,8 @@ export async function controlCommand(o: Output, g: GlobalOptions, action: Contro
   }
 }
 
-const historyKinds = new Set([
-  'agent_started',
-  'agent_exited',
-  'agent_restarted',
-  'agent_respawned',
-  'agent_recreated',
-  'restart_scheduled',
-  'agent_failed',
-  'breaker_open',
-  'breaker_closed',
-  'agent_stopped',
-  'api_backoff',
-  'tmux_server_lost',
-  'stuck',
-  'agent_paused',
-  'agent_resumed',
-  'rebrief_queued',
-  'agent_state',
-]);
+// The same life-cycle events the console's recovery panel shows, plus raw state transitions.
+const historyKinds: ReadonlySet<string> = new Set([...recoveryKinds, 'agent_state']);
 
 export async function historyCommand(o: Output, g: GlobalOptions, agent: string, opts: { all?: boolean; limit?: string; json?: boolean }): Promise<void> {
   const ctx = await openProject({ configPath: g.config, component: 'cli' });

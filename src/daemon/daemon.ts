@@ -99,6 +99,7 @@ export class Daemon {
         if (info.event === 'Stop') void this.tasks.checkCompletions().catch(() => undefined);
         this.engine.onHook(info.agent, info.event);
       },
+      onAck: (ids) => void observeDeliveries(this.metrics, store, ids).catch(() => undefined),
       onWake: (agent) => this.engine.wake(agent),
       onPaneDied: (pane, status) => this.engine.onPaneDied(pane, status),
       onControl: (action, agent) => this.engine.control(action, agent),

@@ -23,6 +23,11 @@ export interface EngineOptions {
   nudgeTimeoutMs?: number;
   /** After a nudge was given up on, wait this long before nudging that agent again. */
   stuckCooldownMs?: number;
+  /**
+   * A hook agent busy (or starting) with no hook event for this long has its screen read once per
+   * reconciliation; its idle prompt there means the hook that would have said so was lost.
+   */
+  staleBusyMs?: number;
   /** Called on every agent state change (status pipe, metrics). */
   onStateChange?: (agent: string, from: AgentState, to: AgentState, detail?: Record<string, unknown>) => void;
   onRestart?: (agent: string) => void;
@@ -184,7 +189,9 @@ export class Engine {
 
   private async followNudge(agent: string, record: AgentRecord, nudge: Nudge, now: number): Promise<void> {
     const events = await this.ctx.store.events({ agent, limit: 50 });
-    if (events.some((e) => e.kind === 'nudge_seen' && e.detail?.['nonce'] === nudge.nonce)) {
+    // Its UserPromptSubmit saw the nonce — or that hook was lost (killed, timed out) but the turn it
+    // started is under way: any later hook event of the agent shows the nudge was taken.
+    if (events.some((e) => e.kind === 'nudge_seen' && e.detail?.['nonce'] === nudge.nonce) || (record.lastEventAt ?? 0) > nudge.sentAt) {
       this.nudges.delete(agent);
       return;
     }
@@ -366,6 +373,10 @@ export class Engine {
     if (this.reconciling || this.stopped) return;
     this.reconciling = true;
     try {
+      // Leases nobody will ack (a hook or daemon killed between claim and ack) lapse into retries
+      // here; claims sweep too, but an idle agent makes none, so its messages would wait forever.
+      const swept = await this.ctx.store.sweep();
+      if (swept.leasesReclaimed > 0 || swept.expired > 0) this.wake(null);
       const records = await this.ctx.store.listAgents();
       const expected = records.filter((r) => r.paneId && r.state !== 'stopped' && r.state !== 'failed' && this.ctx.project.config.agents.some((a) => a.name === r.name));
       if (expected.length === 0) return;
@@ -385,6 +396,17 @@ export class Engine {
         // Profiles without hooks: the screen is the only evidence of state and of API errors.
         const config = this.ctx.project.config.agents.find((a) => a.name === r.name)!;
         const profile = this.agents.profile(config);
+        const silentMs = this.now() - Math.max(r.lastEventAt ?? 0, r.updatedAt);
+        if (profile.hooks.kind !== 'none' && (r.state === 'busy' || r.state === 'starting') && silentMs > (this.o.staleBusyMs ?? 15_000)) {
+          // A hook agent said busy and then went quiet: its Stop (or SessionStart) hook was lost —
+          // killed or timed out — and it may sit at its prompt. Only then is the screen read.
+          const screen = await this.agents.tmux.capture(pane.paneId).catch(() => '');
+          if (classifyPane(profile.patterns, screen) === 'idle') {
+            await this.ctx.store.recordEvent({ agent: r.name, kind: 'state_from_screen', fromState: r.state, toState: 'idle', detail: { silentMs } });
+            await this.setState(r.name, r.state, 'idle', { reason: 'no hook event, prompt on screen' });
+            this.wake(r.name);
+          }
+        }
         if (profile.hooks.kind === 'none' && r.state !== 'paused') {
           const screen = await this.agents.tmux.capture(pane.paneId).catch(() => '');
           const verdict = classifyPane(profile.patterns, screen);

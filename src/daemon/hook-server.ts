@@ -32,6 +32,20 @@ export interface HookServerOptions {
   onPaneDied?: (pane: string, status: number | null) => void;
   /** POST /control {action, agent}: operator actions from the CLI or a console. */
   onControl?: (action: string, agent: string) => Promise<string>;
+  /** POST /ack: a client acked what a hook reply handed over, after writing it (ids now delivered). */
+  onAck?: (ids: string[]) => void;
+}
+
+/**
+ * A client that sends `X-Hornets-Defer-Ack: 1` acks itself once it has written the reply: the reply
+ * then carries `X-Hornets-Ack: <lease token> <id,id,…>`, which the client posts back to /ack.
+ */
+export const DEFER_ACK_HEADER = 'x-hornets-defer-ack';
+export const ACK_HEADER = 'x-hornets-ack';
+
+export function parseAckHeader(value: string): { leaseToken: string; ids: string[] } | null {
+  const m = /^([0-9a-z]{1,12}\.[0-9a-z]{1,64}) ([0-9a-z]+(?:,[0-9a-z]+)*)$/i.exec(value.trim());
+  return m ? { leaseToken: m[1]!, ids: m[2]!.split(',') } : null;
 }
 
 export { endpointFile };
@@ -113,15 +127,35 @@ export class HookServer {
     }
   }
 
+  /** POST /ack from a client that wrote a reply: leased -> delivered, fenced on the lease token. */
+  private async handleAck(req: IncomingMessage, send: (status: number, body?: string) => void): Promise<void> {
+    req.resume();
+    const ack = parseAckHeader(String(req.headers[ACK_HEADER] ?? ''));
+    if (!ack) return send(400, 'bad ack header');
+    let n: number;
+    try {
+      n = await this.o.store.ack({ leaseToken: ack.leaseToken, ids: ack.ids, sessionId: null });
+    } catch (err) {
+      this.o.log.error({ event: 'hook_ack_error', error: err instanceof Error ? err.message : String(err) }, 'hook ack failed; the lease will lapse and the message be retried');
+      return send(500);
+    }
+    send(200, String(n));
+    if (n > 0) this.o.onAck?.(ack.ids);
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = Date.now();
-    const send = (status: number, body = '') => {
-      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    const send = (status: number, body = '', headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close', ...headers });
       res.end(body);
     };
     if (req.method === 'POST' && (req.url === '/wake' || req.url === '/event/pane-died' || req.url === '/control')) {
       if (!this.authorised(req)) return send(401);
       return this.handleCommand(req.url, req, send);
+    }
+    if (req.method === 'POST' && req.url === '/ack') {
+      if (!this.authorised(req)) return send(401);
+      return this.handleAck(req, send);
     }
     const m = /^\/hook\/([A-Za-z]+)$/.exec(req.url ?? '');
     if (req.method !== 'POST' || !m) return send(404);
@@ -146,6 +180,7 @@ export class HookServer {
       }
       const genHeader = String(req.headers['x-hornets-generation'] ?? '');
       const generation = genHeader === '' ? null : Number(genHeader);
+      const deferAck = req.headers[DEFER_ACK_HEADER] === '1';
       const handler = new HookHandler({
         store: this.o.store,
         agent,
@@ -153,9 +188,10 @@ export class HookServer {
         now: this.o.now ?? Date.now,
         briefing: () => readBriefing(this.o.configPath, agent),
         git: gitInfo,
+        deferAck,
       });
       const reply = await handler.handle(event, payload);
-      send(200, reply.stdout);
+      send(200, reply.stdout, reply.ackToken ? { 'X-Hornets-Ack': `${reply.ackToken} ${reply.delivered.join(',')}` } : {});
       const ms = Date.now() - started;
       this.o.log.info({ event: 'hook', agent, hook: event, outcome: reply.outcome, delivered: reply.delivered, ms }, 'hook handled');
       this.o.onHook?.({ agent, event, outcome: reply.outcome, ms, delivered: reply.delivered });

@@ -72,9 +72,13 @@ export async function main(argv: string[]): Promise<void> {
         now: Date.now,
         briefing: () => readBriefing(process.env.HORNETS_CONFIG, agent),
         git: gitInfo,
+        deferAck: true,
       });
       const reply = await handler.handle(event, payload);
-      if (reply.stdout) process.stdout.write(reply.stdout);
+      if (reply.stdout) await new Promise<void>((resolve, reject) => process.stdout.write(reply.stdout, (err) => (err ? reject(err) : resolve())));
+      // Written, so now it counts as delivered; killed before this line, the lease lapses and the
+      // message is given again.
+      if (reply.ackToken) await store.ack({ leaseToken: reply.ackToken, ids: reply.delivered, sessionId: null });
       log.info({ outcome: reply.outcome, delivered: reply.delivered, ms: Date.now() - started }, 'hook handled');
     } finally {
       await store.close();

@@ -16,7 +16,11 @@ export function isHookEvent(s: string): s is HookEvent {
 
 /** Claude Code ends a turn after 8 consecutive Stop blocks; stay below so we never hit its cap. */
 export const MAX_STOP_BLOCKS = 7;
-const LEASE_MS = 30_000;
+/**
+ * Covers claim -> the transport's ack after writing the reply: milliseconds normally. A transport
+ * killed in between leaves the lease to lapse, so this is also how long such a message waits.
+ */
+const LEASE_MS = 10_000;
 const MAX_ACTIVITY = 40;
 /** The nudge the idle monitor types; UserPromptSubmit recognises it. */
 export const NUDGE_RE = /\[hornets:([0-9a-z]{6,32})\]/;
@@ -26,6 +30,11 @@ export interface HookReply {
   /** What happened, for logs and metrics. */
   outcome: string;
   delivered: string[];
+  /**
+   * With `deferAck`: the lease the transport must ack once the reply is written (null when nothing
+   * was handed over). `delivered` then lists what is handed over, not yet acked.
+   */
+  ackToken?: string | null;
 }
 
 export interface HookDeps {
@@ -37,6 +46,13 @@ export interface HookDeps {
   /** Briefing facts from hornets.json; loaded lazily because only session starts need them. */
   briefing: () => BriefingInput;
   git: (cwd: string) => Promise<{ branch: string | null; status: string | null }>;
+  /**
+   * Leave the ack to the transport, which does it after the reply is written (`ackToken`). A
+   * transport killed in between then leaves a lease that lapses and the message is retried, where an
+   * ack before the write would leave it `delivered` and a later event would confirm a message the
+   * agent never saw.
+   */
+  deferAck?: boolean;
 }
 
 type Payload = Record<string, unknown>;
@@ -80,6 +96,12 @@ export class HookHandler {
       await this.d.store.confirm(this.d.agent, { sessionId: session });
     }
     await this.d.store.recordEvent({ agent: this.d.agent, kind: `hook:${event}`, detail: { session, source: str(p, 'source'), tool: str(p, 'tool_name'), notification: str(p, 'notification_type') } });
+    this.pendingAck = null;
+    const reply = await this.route(event, p, record, session, now);
+    return this.d.deferAck ? { ...reply, ackToken: this.pendingAck } : reply;
+  }
+
+  private route(event: HookEvent, p: Payload, record: AgentRecord, session: string | null, now: number): Promise<HookReply> {
     switch (event) {
       case 'SessionStart':
         return this.sessionStart(p, record, session, now);
@@ -126,14 +148,19 @@ export class HookHandler {
     return keep;
   }
 
+  /** The lease of what this call hands over, for a transport that acks after writing (`deferAck`). */
+  private pendingAck: string | null = null;
+
   /**
-   * The hand-over: the text is composed, then the lease acked. The transport writes the text and
-   * exits; a transport killed between ack and write loses nothing for good, because the message
-   * stays `delivered` until a later event of the session confirms it, and is requeued if none comes.
+   * The hand-over: the text is composed, then the lease acked — by the transport after it wrote the
+   * reply when `deferAck` is set (the reply's `ackToken`), else here. Acked = `delivered`: a later
+   * event of the session then confirms it. A transport killed before its ack leaves the lease to
+   * lapse, and the message is retried.
    */
   private async deliver(messages: Message[], session: string | null): Promise<string[]> {
     if (messages.length === 0) return [];
-    await this.d.store.ack({ leaseToken: messages[0]!.leaseToken!, ids: messages.map((m) => m.id), sessionId: session });
+    if (this.d.deferAck) this.pendingAck = messages[0]!.leaseToken!;
+    else await this.d.store.ack({ leaseToken: messages[0]!.leaseToken!, ids: messages.map((m) => m.id), sessionId: session });
     return messages.map((m) => m.id);
   }
 

@@ -226,7 +226,8 @@ export class AgentManager {
   /** Called from the pane-died hook: records the exit so status and recovery see it immediately. */
   async paneDied(paneId: string, status: number | null): Promise<string | null> {
     const record = (await this.store.listAgents()).find((a) => a.paneId === paneId);
-    if (!record) return null;
+    // A pane that `stop` is taking down is not a crash.
+    if (!record || record.state === 'stopped') return null;
     const lastError = `exited with status ${status ?? 'unknown'}`;
     await this.store.updateAgent(record.name, { state: 'crashed', lastError });
     await this.store.recordEvent({ agent: record.name, kind: 'agent_exited', detail: { paneId, exitStatus: status, generation: record.generation } });
@@ -370,6 +371,9 @@ export class AgentManager {
       return 'not-running';
     }
     if (!pane.dead) {
+      // Marked stopped before it dies: the pane-died hook (a separate process that may read the
+      // record before we clear paneId below) must not record a deliberate stop as a crash.
+      await this.store.updateAgent(name, { state: 'stopped' });
       try {
         process.kill(pane.pid, 'SIGTERM');
       } catch {

@@ -24,7 +24,7 @@ export class PushFailed extends HornetsError {
 
 export interface PushOptions {
   patterns: PanePatterns;
-  /** Wait this long for the typed text to show up before giving up. */
+  /** Wait this long for the typed text to show up before giving up (default: 3 s + 20 ms per KiB). */
   arrivalTimeoutMs?: number;
   /** Wait this long after each Enter for the pane to change. */
   enterTimeoutMs?: number;
@@ -75,8 +75,12 @@ export async function pushText(tmux: TmuxClient, paneId: string, text: string, o
   // The end of the text is what is visible last; if it shows, the paste landed.
   const lastLine = clean.split('\n').filter((l) => l.trim() !== '').pop() ?? clean;
   const probe = squash(lastLine).slice(-24);
-  const arrived = await waitUntil(async () => squash(await tmux.capture(paneId)).includes(probe), options.arrivalTimeoutMs ?? 3000);
-  if (!arrived) throw new PushFailed(`typed text did not appear in pane ${paneId} within ${options.arrivalTimeoutMs ?? 3000} ms; Enter was not pressed`);
+  // Agents echo what they receive, and a long line echoed key by key takes a while (100 KB: about
+  // 1 s for the demo agent on an idle machine); a fixed 3 s would give up on big messages under
+  // load and leave them typed without Enter, to be typed again on retry. Allow 20 ms per KiB more.
+  const arrivalMs = options.arrivalTimeoutMs ?? 3000 + Math.ceil(Buffer.byteLength(clean) / 1024) * 20;
+  const arrived = await waitUntil(async () => squash(await tmux.capture(paneId)).includes(probe), arrivalMs);
+  if (!arrived) throw new PushFailed(`typed text did not appear in pane ${paneId} within ${arrivalMs} ms; Enter was not pressed`);
 
   const typed = await tmux.capture(paneId);
   const retries = options.enterRetries ?? 2;

@@ -327,7 +327,7 @@ export class SnapshotService {
       this.store.stats(),
       this.store.list({ states: [...pendingStates], order: 'delivery', limit: this.options.pendingLimit ?? 500 }),
       this.store.list({ states: ['confirmed', 'dead', 'expired', 'cancelled'], order: 'recent', limit: this.options.recentLimit ?? 30 }),
-      this.store.events({ limit: this.options.eventLimit ?? 1000 }),
+      this.store.events({ limit: this.options.eventLimit ?? 500 }),
     ]);
     const configs = new Map(this.project.config.agents.map((a) => [a.name, a]));
     return assembleSnapshot({

@@ -29,6 +29,7 @@ export const paneFields = [
   'pane_width',
   'pane_height',
   'pane_in_mode',
+  'pane_dead_signal',
 ] as const;
 
 export const paneFormat = paneFields.map((f) => `#{${f}}`).join('\t');
@@ -129,6 +130,7 @@ export const argv = {
   setEnvironment: (server: ServerRef, name: string, value: string): string[] => [...base(server), 'set-environment', '-g', name, value],
   setHook: (server: ServerRef, hook: string, command: string): string[] => [...base(server), 'set-hook', '-g', hook, command],
   displayPane: (server: ServerRef, pane: string, format: string): string[] => [...base(server), 'display-message', '-p', '-t', pane, format],
+  serverPid: (server: ServerRef): string[] => [...base(server), 'display-message', '-p', '#{pid}'],
   attach: (server: ServerRef, session: string, pane: string): string[] => [...base(server), 'attach-session', '-t', `=${session}`, ';', 'select-window', '-t', pane, ';', 'select-pane', '-t', pane],
   switchClient: (server: ServerRef, pane: string): string[] => [...base(server), 'switch-client', '-t', pane],
   /**
@@ -147,6 +149,8 @@ export interface PaneInfo {
   pid: number;
   dead: boolean;
   deadStatus: number | null;
+  /** The signal that killed it (deadStatus is null then); optional so hand-made PaneInfos stay valid. */
+  deadSignal?: number | null;
   currentCommand: string;
   width: number;
   height: number;
@@ -171,6 +175,7 @@ export function parsePanes(stdout: string): PaneInfo[] {
         width: Number(f[8] ?? 0),
         height: Number(f[9] ?? 0),
         inMode: f[10] === '1',
+        deadSignal: f[5] === '1' && (f[11] ?? '') !== '' ? Number(f[11]) : null,
       };
     });
 }

@@ -1,7 +1,8 @@
 /** High-level tmux operations on hornets' private server. Targets are always immutable pane ids. */
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { argv, isPaneId, MIN_TMUX, parsePanes, parseVersion, versionAtLeast, type PaneInfo, type ServerRef, type SpawnSpec, type TmuxVersion } from './argv.js';
+import { rmSync } from 'node:fs';
+import { argv, base, isPaneId, MIN_TMUX, parsePanes, parseVersion, versionAtLeast, type PaneInfo, type ServerRef, type SpawnSpec, type TmuxVersion } from './argv.js';
 import { TmuxError, TmuxMissingError } from './errors.js';
 import { createRunner, tmuxEnv, type TmuxRunner } from './runner.js';
 import { ControlClient, type ControlHandlers } from './control.js';
@@ -67,6 +68,11 @@ export class TmuxClient {
 
   /** Every pane of the server; [] when the server is not running. */
   async listPanes(): Promise<PaneInfo[]> {
+    const panes = await this.listPanesOnce();
+    return panes.some((p) => this.lostExit(p)) ? this.reapLostExits(panes) : panes;
+  }
+
+  private async listPanesOnce(): Promise<PaneInfo[]> {
     try {
       const { stdout } = await this.run(argv.listPanes(this.server));
       return parsePanes(stdout);
@@ -74,6 +80,41 @@ export class TmuxClient {
       if (err instanceof TmuxError && err.noServer) return [];
       throw err;
     }
+  }
+
+  /** Dead panes already kicked once (pane id and pid), so a status that never comes costs one wait. */
+  private readonly kicked = new Set<string>();
+
+  /** Dead with neither exit status nor signal: tmux has not reaped the process (see below). */
+  private lostExit(p: PaneInfo): boolean {
+    return p.dead && p.deadStatus === null && (p.deadSignal ?? null) === null && !this.kicked.has(`${p.paneId}:${p.pid}`);
+  }
+
+  /**
+   * tmux before 3.5 can miss the SIGCHLD of a pane's process (with tmux 3.3a about one demo-agent
+   * crash in three here): the pane shows dead, the process stays a zombie, no exit status is
+   * recorded and the pane-died hook never runs, so a crash would go unreported. A SIGCHLD sent to
+   * the server makes it call waitpid again, which records the status and runs the hook.
+   */
+  private async reapLostExits(panes: PaneInfo[]): Promise<PaneInfo[]> {
+    for (const p of panes) if (this.lostExit(p)) this.kicked.add(`${p.paneId}:${p.pid}`);
+    let pid: number;
+    try {
+      pid = Number((await this.run(argv.serverPid(this.server))).stdout.trim());
+      if (!Number.isInteger(pid) || pid <= 1) return panes;
+      process.kill(pid, 'SIGCHLD');
+    } catch {
+      return panes; // server gone meanwhile, or not ours to signal: report what we saw
+    }
+    const lost = (p: PaneInfo) => p.dead && p.deadStatus === null && (p.deadSignal ?? null) === null;
+    const deadline = Date.now() + 500;
+    let current = panes;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+      current = await this.listPanesOnce();
+      if (!current.some(lost)) break;
+    }
+    return current;
   }
 
   async pane(pane: string): Promise<PaneInfo | null> {
@@ -118,11 +159,15 @@ export class TmuxClient {
   }
 
   async killServer(): Promise<void> {
+    let socketPath: string | null = null;
     try {
+      socketPath = (await this.run([...base(this.server), 'display-message', '-p', '#{socket_path}'])).stdout.trim() || null;
       await this.run(argv.killServer(this.server));
     } catch (err) {
       if (!(err instanceof TmuxError && err.noServer)) throw err;
     }
+    // tmux can leave its socket file behind when killed; a stale one is clutter in /tmp.
+    if (socketPath) rmSync(socketPath, { force: true });
   }
 
   async showEnvironment(name: string): Promise<string | null> {

@@ -52,7 +52,8 @@ export class ControlClient {
   start(): void {
     if (this.child) return;
     // stdin stays open (a control client ends when it closes) and is never written to.
-    const child = spawn(this.binary, argv.controlClient(this.server, this.session), { env: tmuxEnv(), stdio: ['pipe', 'pipe', 'ignore'] });
+    // Its own process group: a terminal hang-up aimed at the console is not the client's business.
+    const child = spawn(this.binary, argv.controlClient(this.server, this.session), { env: tmuxEnv(), stdio: ['pipe', 'pipe', 'ignore'], detached: true });
     this.child = child;
     this.rest = '';
     child.stdin?.on('error', () => undefined);
@@ -71,8 +72,11 @@ export class ControlClient {
     const child = this.child;
     if (!child) return;
     this.child = null;
-    child.stdin?.end();
     child.kill('SIGTERM');
+    // Nothing more is read from it: do not let it hold the caller's event loop while it exits.
+    child.stdin?.destroy();
+    child.stdout?.destroy();
+    child.unref();
   }
 
   private onData(chunk: string): void {

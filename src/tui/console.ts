@@ -52,6 +52,9 @@ export interface ConsoleOptions {
 
 type Boxes = Record<'header' | 'agents' | 'preview' | 'queue' | 'recovery' | 'message' | 'status' | 'dialog', blessed.Widgets.BoxElement>;
 
+/** After a key press, background refreshes wait this long (they would delay the next key). */
+const KEY_QUIET_MS = 150;
+
 const panelTitles: Record<Panel, string> = { agents: 'Agents', preview: 'Preview', queue: 'Queue', recovery: 'Recovery' };
 
 export class Console {
@@ -89,11 +92,16 @@ export class Console {
   private closed = false;
   private rendered = new Map<string, string>();
   private exitResolve: (() => void) | null = null;
+  private lastKeyAt = 0;
+  private keyCount = 0;
+  private deferred: NodeJS.Timeout | null = null;
+  /** Time blessed took for the last frame (benchmark aid). */
+  private lastBlessedMs = 0;
   private readonly exited: Promise<void>;
 
   constructor(private readonly o: ConsoleOptions) {
     this.ctx = o.ctx;
-    this.log = o.ctx.log.child({ component: 'console' });
+    this.log = o.ctx.log; // opened with component "console"
     this.manager = new AgentManager(this.ctx.project, this.ctx.store, this.log);
     this.queue = new QueueService(this.ctx.project, this.ctx.store, this.log);
     this.snapshots = new SnapshotService(this.ctx.project, this.ctx.store, this.manager);
@@ -169,6 +177,7 @@ export class Console {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    if (this.deferred) clearTimeout(this.deferred);
     this.preview.stop();
     this.screen.destroy();
     this.exitResolve?.();
@@ -188,15 +197,29 @@ export class Console {
 
   private async refresh(): Promise<void> {
     if (this.closed) return;
+    // Keys first: while someone is typing or holding j, reading state waits a moment.
+    const sinceKey = performance.now() - this.lastKeyAt;
+    if (sinceKey < KEY_QUIET_MS) {
+      if (!this.deferred) {
+        this.deferred = setTimeout(() => {
+          this.deferred = null;
+          void this.refresh();
+        }, KEY_QUIET_MS - sinceKey);
+      }
+      return;
+    }
     if (this.refreshing) {
       this.refreshAgain = true;
       return;
     }
     this.refreshing = true;
     try {
+      const t0 = performance.now();
       this.snapshot = await this.snapshots.build();
+      const t1 = performance.now();
       this.syncSelection();
       if (!this.suspended) this.renderAll();
+      if (this.o.benchFile) this.bench(`refresh build ${(t1 - t0).toFixed(3)} render ${(performance.now() - t1).toFixed(3)}`);
     } catch (err) {
       this.log.warn({ event: 'snapshot_failed', error: errorMessage(err) }, 'snapshot failed');
       this.flash(`cannot read state: ${errorMessage(err)}`, 'error');
@@ -318,6 +341,7 @@ export class Console {
     // blessed reports Enter twice ("enter", then "return"): act on the first only.
     if (key?.full === 'return') return;
     const t0 = performance.now();
+    this.lastKeyAt = t0;
     const ev: KeyEvent = { ch: ch ?? undefined, full: key?.full, name: key?.name };
     try {
       this.handleKey(ev);
@@ -325,10 +349,17 @@ export class Console {
       this.fail('that key', err);
     }
     if (this.closed || this.suspended) return;
+    const t1 = performance.now();
     this.renderAll(true);
     if (this.o.benchFile) {
+      // A title sequence queued behind the frame: the benchmark sees it in tmux's %output when
+      // the whole frame has reached the terminal.
+      this.keyCount++;
+      (this.screen.program as unknown as { _write(s: string): void })._write(`\x1b]2;hornets-key-${this.keyCount}\x07`);
+      const t2 = performance.now();
+      const blessedMs = this.lastBlessedMs;
       // The frame is written on the next tick (blessed buffers output): measure after it.
-      setImmediate(() => this.bench(`key ${ev.full ?? ev.ch ?? '?'} ${(performance.now() - t0).toFixed(3)}`));
+      setImmediate(() => this.bench(`key ${ev.full ?? ev.ch ?? '?'} ${(performance.now() - t0).toFixed(3)} handle ${(t1 - t0).toFixed(3)} render ${(t2 - t1).toFixed(3)} blessed ${blessedMs.toFixed(3)}`));
     }
   }
 
@@ -529,6 +560,10 @@ export class Console {
   }
 
   private async attach(agent: AgentRow): Promise<void> {
+    if (!agent.alive) {
+      this.flash(`${agent.name} is not running (${agent.state}); R starts it`, 'error');
+      return;
+    }
     let pane;
     try {
       pane = await this.manager.paneOf(agent.name);
@@ -787,7 +822,11 @@ export class Console {
     changed = this.set('status', b.status, renderStatus(hintsFor(this.o.keymap, this.focus), { width: L.status.width, theme: t, panel: panelTitles[this.focus] })) || changed;
 
     changed = this.renderDialog() || changed;
-    if (changed) this.screen.render();
+    if (changed) {
+      const t0 = this.o.benchFile ? performance.now() : 0;
+      this.screen.render();
+      if (this.o.benchFile) this.lastBlessedMs = performance.now() - t0;
+    }
   }
 
   private renderDialog(): boolean {

@@ -16,6 +16,8 @@ export interface PreviewOptions {
   history?: number;
   /** Poll period while no control client runs. */
   fallbackPollMs?: number;
+  /** Wait this long after the shown pane changed (the selection may move on). */
+  switchDelayMs?: number;
 }
 
 export class PreviewFeed {
@@ -30,6 +32,8 @@ export class PreviewFeed {
   private poll: NodeJS.Timeout | null = null;
   private stopped = false;
   private lastStartAttempt = 0;
+  /** Last capture per pane (most recent last), so switching back shows something at once. */
+  private readonly cache = new Map<string, string[]>();
 
   constructor(
     private readonly tmux: TmuxClient,
@@ -74,7 +78,14 @@ export class PreviewFeed {
       this.onChange();
       return;
     }
-    this.schedule(0);
+    // The last capture of that pane shows at once; a fresh one follows. Holding j through the
+    // team captures the pane it stops on, not every pane on the way.
+    const cached = this.cache.get(pane);
+    if (cached) {
+      this.lines = cached;
+      this.shownPane = pane;
+    }
+    this.schedule(this.options.switchDelayMs ?? 40);
   }
 
   /** Re-capture the shown pane soon (after a resize, an action). */
@@ -122,8 +133,12 @@ export class PreviewFeed {
     this.inFlight = true;
     try {
       const text = await this.tmux.capture(pane, { escapes: true, start: -(this.options.history ?? 200) });
+      const lines = captureLines(text);
+      this.cache.delete(pane);
+      this.cache.set(pane, lines);
+      if (this.cache.size > 64) this.cache.delete(this.cache.keys().next().value!);
       if (pane === this.wanted) {
-        this.lines = captureLines(text);
+        this.lines = lines;
         this.shownPane = pane;
         this.onChange();
       }

@@ -180,7 +180,7 @@ describe('push into the demo agent', () => {
     let text = '';
     for (let i = 0; text.length < 100 * 1024; i++) text += `word${i} `;
     text = `${text.slice(0, 100 * 1024 - 4)}END!`;
-    await pushToBee(r, text, { arrivalTimeoutMs: 30_000 });
+    await pushToBee(r, text);
   });
 
   it('a 100 KB multi-line text arrives whole as one prompt', async () => {
@@ -188,7 +188,7 @@ describe('push into the demo agent', () => {
     const lines = Array.from({ length: 1100 }, (_, i) => `line ${String(i).padStart(4, '0')} ${'abcdefghij'.repeat(9)}`);
     const text = lines.join('\n');
     expect(text.length).toBeGreaterThan(100 * 1024);
-    await pushToBee(r, text, { arrivalTimeoutMs: 30_000 });
+    await pushToBee(r, text);
   });
 });
 
@@ -207,6 +207,20 @@ describe('push into a shell pane', () => {
     await pushText(r.tmux, pane, 'echo one-$((1+1))\necho two-$((2+2))', { patterns: r.patterns('shell') });
     await waitFor('both outputs', () => /^one-2$/m.test(capture(r.socket, pane)) && /^two-4$/m.test(capture(r.socket, pane)));
     await waitIdle(r, 'sh');
+  });
+
+  it('hostile text reaches the shell as the command line it spells, nothing more', async () => {
+    const r = await rig('sh');
+    const pane = r.pane.get('sh')!;
+    const windowsBefore = windowList(r);
+    // Unsanitised, the \x03 would cancel the line and the paste end marker would let the second
+    // line run on its own; sanitised, both lines arrive in one paste and run after the one Enter.
+    const text = "printf '%s\\n' 'got: ; kill-server #{pane_id} C-c \x1b[31mred\x1b[0m'\x03\n\x1b[201~echo second-$((2+1))";
+    await pushText(r.tmux, pane, text, { patterns: r.patterns('shell') });
+    await waitFor('both outputs', () => /^got: ; kill-server #\{pane_id\} C-c red$/m.test(capture(r.socket, pane)) && /^second-3$/m.test(capture(r.socket, pane)));
+    await waitIdle(r, 'sh');
+    expect(serverAlive(r.socket)).toBe(true);
+    expect(windowList(r)).toBe(windowsBefore);
   });
 });
 

@@ -134,10 +134,12 @@ describe('up / status / reconcile', () => {
 
     const sent = await t.p.ok(['send', 'marie', '--now', '--json', '--', '/crash']);
     expect(JSON.parse(sent.stdout.slice(sent.stdout.indexOf('\n{') + 1))).toMatchObject({ refused: [], failed: [] });
-    await waitFor('marie dead with exit 3 in status', async () => {
-      const m = (await status(t)).get('marie')!;
-      return !m.alive && m.exitStatus === 3 && m.state === 'crashed' && m.paneId === marie.paneId;
-    });
+    try {
+      await waitFor('marie\'s pane dead', () => listPanes(t.socket).find((p) => p.paneId === marie.paneId)?.dead);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\nsend --now said: ${sent.stdout}\nscreen:\n${capture(t.socket, marie.paneId!)}`);
+    }
+    expect((await status(t)).get('marie')).toMatchObject({ alive: false, exitStatus: 3, state: 'crashed', paneId: marie.paneId });
     // The DB (not just the screen) knows: only the pane-died hook writes 'crashed'.
     const store = await openSqliteStore(path.join(t.dir, '.hornets', 'hornets.db'));
     try {

@@ -583,16 +583,7 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
   }
 
   async list(filter: MessageFilter = {}): Promise<Message[]> {
-    const where: string[] = [];
-    const params: Record<string, unknown> = {};
-    if (filter.agent !== undefined) {
-      where.push('agent = @agent');
-      params.agent = filter.agent;
-    }
-    if (filter.states && filter.states.length > 0) {
-      for (const s of filter.states) if (!(messageStates as readonly string[]).includes(s)) throw new QueueError('invalid_input', `unknown message state "${s}" (one of ${messageStates.join(', ')})`);
-      where.push(`state IN (${filter.states.map((s) => `'${s}'`).join(',')})`);
-    }
+    const { where, params } = agentStateWhere(filter, messageStates, 'message');
     const order = filter.order === 'recent' ? 'seq DESC' : 'agent, priority DESC, seq';
     const limit = Math.max(1, Math.min(filter.limit ?? 1000, 100_000));
     const sql = `SELECT * FROM messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ${limit}`;
@@ -851,16 +842,7 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
   }
 
   async listTasks(filter: TaskFilter = {}): Promise<Task[]> {
-    const where: string[] = [];
-    const params: Record<string, unknown> = {};
-    if (filter.agent !== undefined) {
-      where.push('agent = @agent');
-      params.agent = filter.agent;
-    }
-    if (filter.states && filter.states.length > 0) {
-      for (const st of filter.states) if (!(taskStates as readonly string[]).includes(st)) throw new QueueError('invalid_input', `unknown task state "${st}" (one of ${taskStates.join(', ')})`);
-      where.push(`state IN (${filter.states.map((st) => `'${st}'`).join(',')})`);
-    }
+    const { where, params } = agentStateWhere(filter, taskStates, 'task');
     const limit = Math.max(1, Math.min(filter.limit ?? 1000, 100_000));
     const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, task_id LIMIT ${limit}`;
     return this.read(() => (this.stmt(sql).all(params) as TaskRow[]).map(toTask));
@@ -945,6 +927,24 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
 }
 
 class ImportRollback extends Error {}
+
+/**
+ * WHERE terms for "this agent, these states". States are checked against the known list before they
+ * are spliced into the SQL, so only our own literals ever reach it.
+ */
+function agentStateWhere(filter: { agent?: string; states?: readonly string[] }, known: readonly string[], what: string): { where: string[]; params: Record<string, unknown> } {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (filter.agent !== undefined) {
+    where.push('agent = @agent');
+    params.agent = filter.agent;
+  }
+  if (filter.states && filter.states.length > 0) {
+    for (const st of filter.states) if (!known.includes(st)) throw new QueueError('invalid_input', `unknown ${what} state "${st}" (one of ${known.join(', ')})`);
+    where.push(`state IN (${filter.states.map((st) => `'${st}'`).join(',')})`);
+  }
+  return { where, params };
+}
 
 /**
  * `<expiry base36>.<random>`: carrying the expiry lets one index on (lease_expires_at, lease_token)
