@@ -77,7 +77,7 @@ function tailFile(o: Output, file: string, lines: number, follow: boolean): Prom
 
 export function buildProgram(o: Output = stdio): Command {
   const program = new Command('hornets-tui')
-    .description('tmux-native orchestrator for teams of AI coding agents')
+    .description('tmux-native orchestrator for teams of AI coding agents; with no command it opens the console (starting the engine and the team if none runs)')
     .version(version(), '-V, --version')
     .option('-c, --config <file>', 'hornets.json to use (default: found by walking up from the current directory; env HORNETS_CONFIG)')
     .showHelpAfterError('(run with --help for usage)')

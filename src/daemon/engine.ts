@@ -154,7 +154,11 @@ export class Engine {
       if (record.state !== 'idle') continue;
       const current = this.nudges.get(a.name);
       if (current && (!current.givenUpAt || now - current.givenUpAt < (this.o.stuckCooldownMs ?? 60_000))) continue;
-      await this.sendNudge(a.name, record, waiting.get(a.name) ?? 0, now);
+      // The snapshot above is as old as the nudges typed to the agents before this one (each waits
+      // for its echo and Enter): look again, so a turn that started meanwhile is not typed into.
+      const fresh = await this.ctx.store.getAgent(a.name);
+      if (!fresh || fresh.state !== 'idle' || fresh.paused) continue;
+      await this.sendNudge(a.name, fresh, waiting.get(a.name) ?? 0, this.now());
     }
   }
 
@@ -282,17 +286,20 @@ export class Engine {
     }
   }
 
-  private async restartNow(agent: string, resume: boolean, trial: boolean): Promise<void> {
+  /** `manual`: the operator asked; it is recorded but does not spend the crash-restart budget. */
+  private async restartNow(agent: string, resume: boolean, trial: boolean, manual = false): Promise<void> {
     try {
       const outcome = await this.agents.restartAgent(agent, { resume });
       const record = await this.ctx.store.getAgent(agent);
       await this.ctx.store.updateAgent(agent, { restartCount: (record?.restartCount ?? 0) + 1, lastRestart: this.now() });
-      await this.ctx.store.recordEvent({ agent, kind: 'agent_restarted', detail: { byRecovery: true, trial, resume, outcome, generation: record?.generation } });
+      await this.ctx.store.recordEvent({ agent, kind: 'agent_restarted', detail: { byRecovery: !manual, manual, trial, resume, outcome, generation: record?.generation } });
       this.probation.set(agent, this.now());
-      const d = decide(this.recovery.get(agent) ?? initialRecovery, { type: 'restarted' }, this.now(), this.policy, this.random);
-      this.recovery.set(agent, d.state);
+      if (!manual) {
+        const d = decide(this.recovery.get(agent) ?? initialRecovery, { type: 'restarted' }, this.now(), this.policy, this.random);
+        this.recovery.set(agent, d.state);
+      }
       this.o.onRestart?.(agent);
-      this.log.warn({ event: 'agent_restarted', agent, trial, resume }, 'agent restarted by recovery');
+      this.log.warn({ event: 'agent_restarted', agent, trial, resume, manual }, manual ? 'agent restarted by the operator' : 'agent restarted by recovery');
     } catch (err) {
       this.log.error({ event: 'restart_failed', agent, error: String(err) }, 'restart failed');
       await this.apply(agent, { type: 'crashed', exitStatus: null, reason: `restart failed: ${err instanceof Error ? err.message : String(err)}` });
@@ -335,7 +342,7 @@ export class Engine {
     switch (action) {
       case 'restart':
         await this.apply(agent, { type: 'reset' });
-        await this.restartNow(agent, true, false);
+        await this.restartNow(agent, true, false, true);
         return `${agent} restarted`;
       case 'reset':
         await this.apply(agent, { type: 'reset' });

@@ -157,6 +157,8 @@ describe.skipIf(process.env.HORNETS_SKIP_CLAUDE_E2E === '1')('real Claude Code C
       { briefing: 'RULE-7: every answer starts with "ack".', committedSettings: allowEcho },
     );
     await e.up();
+    // Queued only after the session started, so UserPromptSubmit (not SessionStart) hands it over.
+    await e.waitForHook('SessionStart', 'briefing');
     const id = await e.send('TASK-ALPHA: refactor the parser');
     const taskReq = await e.prompt('start the task');
     // Handed over by UserPromptSubmit, next to the prompt.

@@ -149,6 +149,17 @@ function rstOf(s: string, agent: string): number {
 }
 
 describe('the console', () => {
+  it('without a terminal says so instead of drawing (exit 2, no stack trace)', async () => {
+    const dir = fx.dir('hornets-tui-notty-');
+    const p = new Project(dir);
+    await p.ok(['init', '--agents', 'marie']);
+    const r = await p.run([]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^hornets-tui: the console needs a terminal .*--headless/);
+    expect(r.stderr).not.toMatch(/\bat .*\.js:\d+/);
+    expect(existsSync(path.join(dir, '.hornets', 'run', 'daemon.pid'))).toBe(false);
+  });
+
   it('starts the engine and the demo team: a row per agent, idle; q leaves them running', async () => {
     const t = await startConsole();
     const s = await teamIdle(t);
