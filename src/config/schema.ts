@@ -39,7 +39,7 @@ export const queueConfigSchema = z
     maxAttempts: z.number().int().min(1).max(100).default(5).describe('Delivery attempts before a message is dead-lettered'),
     retryBackoff: duration.default('2s').describe('First retry delay; doubles per attempt'),
     retryBackoffMax: duration.default('5m'),
-    leaseTimeout: duration.default('30s').describe('How long a claimed message may stay unacknowledged before it counts as a failed attempt'),
+    leaseTimeout: duration.default('30s').describe('How long a push delivery (typing into a pane) may hold a message before it counts as a failed attempt; hooks hold theirs 10 s, just long enough to write their reply'),
     synchronous: z
       .enum(['NORMAL', 'FULL'])
       .default('NORMAL')

@@ -71,6 +71,14 @@ export class Engine {
     this.random = o.random ?? Math.random;
   }
 
+  /**
+   * After an accepted Enter, UserPromptSubmit follows in tens of ms (p99 < 100 ms measured with
+   * Claude Code); an Enter typed while Claude Code is still finishing its turn is dropped, though.
+   */
+  private get nudgeTimeoutMs(): number {
+    return this.o.nudgeTimeoutMs ?? 2_000;
+  }
+
   panePid(agent: string): number | null {
     return this.pids.get(agent) ?? null;
   }
@@ -93,6 +101,8 @@ export class Engine {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     if (this.tickTimer) clearTimeout(this.tickTimer);
+    for (const t of this.laterTimers) clearTimeout(t);
+    this.laterTimers.clear();
     await this.passRunning;
   }
 
@@ -183,12 +193,38 @@ export class Engine {
     try {
       await pushText(this.agents.tmux, pane, line, { patterns: this.agents.profile(this.agents.agentConfig(agent)).patterns });
       this.nudges.set(agent, { nonce, sentAt: now, enters: 0, givenUpAt: null });
+      this.wakeLater(agent, this.nudgeTimeoutMs + 20);
       await this.ctx.store.recordEvent({ agent, kind: 'nudge_sent', detail: { nonce, waiting: count } });
       this.log.info({ event: 'nudge_sent', agent, nonce, waiting: count }, 'idle agent nudged');
     } catch (err) {
       const reason = err instanceof PushRefused ? err.reason : 'failed';
       this.log.info({ event: 'nudge_skipped', agent, reason, error: err instanceof Error ? err.message : String(err) }, 'nudge not typed');
+      // The Stop hook said idle but the screen still shows the turn (Claude Code redraws a moment
+      // after its Stop hook): look again shortly instead of at the next safety poll, seconds away.
+      if (reason === 'busy') this.retrySoon(agent);
     }
+  }
+
+  /** Refused nudges per agent since its last hook event. */
+  private readonly refusals = new Map<string, number>();
+  private readonly laterTimers = new Set<NodeJS.Timeout>();
+
+  /** A delivery pass at a known time (a nudge's deadline, a re-try), not at the next safety poll. */
+  private wakeLater(agent: string, ms: number): void {
+    if (this.stopped) return;
+    const t = setTimeout(() => {
+      this.laterTimers.delete(t);
+      this.wake(agent);
+    }, ms);
+    this.laterTimers.add(t);
+  }
+
+  private retrySoon(agent: string): void {
+    const n = (this.refusals.get(agent) ?? 0) + 1;
+    this.refusals.set(agent, n);
+    // Bounded (about 3 s of re-tries): an agent that really is busy with its hook lost is left to
+    // the safety poll and the stale-busy check.
+    if (n <= 20) this.wakeLater(agent, 150);
   }
 
   private async followNudge(agent: string, record: AgentRecord, nudge: Nudge, now: number): Promise<void> {
@@ -199,12 +235,13 @@ export class Engine {
       this.nudges.delete(agent);
       return;
     }
-    if (now - nudge.sentAt < (this.o.nudgeTimeoutMs ?? 5_000)) return;
+    if (now - nudge.sentAt < this.nudgeTimeoutMs) return;
     if (nudge.enters < 1 && record.paneId) {
       // The classic lost Enter: press it once more.
       await this.agents.tmux.sendKey(record.paneId, 'Enter').catch(() => undefined);
       nudge.enters++;
       nudge.sentAt = now;
+      this.wakeLater(agent, this.nudgeTimeoutMs + 20);
       await this.ctx.store.recordEvent({ agent, kind: 'nudge_enter_retry', detail: { nonce: nudge.nonce } });
       return;
     }
@@ -217,6 +254,7 @@ export class Engine {
   /** After a hook event: confirm nudges, react to API errors, deliver what is next. */
   onHook(agent: string, event: string): void {
     if (event === 'UserPromptSubmit') this.nudges.delete(agent);
+    this.refusals.delete(agent);
     if (event === 'StopFailure' || event === 'Notification') void this.checkAgentError(agent);
     this.wake(agent);
   }

@@ -4,6 +4,7 @@
  * attempt; a failed push counts as a failed attempt and backs off.
  */
 import { formatForAgent, type Message } from '../domain/message.js';
+import { durationMs } from '../config/schema.js';
 import { untypeableStates } from '../domain/pane-state.js';
 import type { Logger } from '../log.js';
 import type { MessageStore } from '../queue/store.js';
@@ -39,7 +40,9 @@ export class DeliveryService {
     }
     const limit = options.limit ?? 50;
     for (let i = 0; i < limit; i++) {
-      const [message] = await this.store.claim(agentName, { owner: `push:${process.pid}`, leaseMs: options.leaseMs ?? 60_000, limit: 1 });
+      // queue.leaseTimeout bounds how long a push may hold a message before it counts as a failed attempt.
+      const leaseMs = options.leaseMs ?? durationMs(this.agents.project.config.queue.leaseTimeout);
+      const [message] = await this.store.claim(agentName, { owner: `push:${process.pid}`, leaseMs, limit: 1 });
       if (!message) break;
       const outcome = await this.pushOne(pane.paneId, message, profile.patterns, profile.messageFormat);
       if ('result' in outcome) {

@@ -6,11 +6,13 @@
  * (QueueService.send, which pokes the daemon); the clock stops when the fake API records a main
  * request that contains the message text — the message reached the model. Between messages the
  * bench waits for the agent to be idle again (its Stop hook sets state idle) and the message to be
- * confirmed. Prints p50/p99 of the whole path and of its two halves:
+ * confirmed; a second round of messages waits a further second, so the agent has sat at its prompt
+ * (the first round catches Claude Code still redrawing its last turn, when a nudge is refused as
+ * busy and re-tried 150 ms later). Prints p50/p99 of the whole path and of its two halves:
  *   enqueue -> UserPromptSubmit hook (daemon wakes, types the one-line nudge, Claude Code submits it)
  *   UserPromptSubmit hook -> API request (the hook hands the message over as additionalContext).
  *
- * Flags: --messages N (default 20).
+ * Flags: --messages N per round (default 20).
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,7 +24,9 @@ import { waitFor } from '../helpers/tmux.js';
 import { openProject, type ProjectContext } from '../../src/services/context.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { QueueService } from '../../src/services/queue-service.js';
-import { numberFlag, parseFlags } from './bench-util.js';
+import { numberFlag, parseFlags, sleep } from './bench-util.js';
+
+const SETTLE_MS = 1_000;
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -30,6 +34,7 @@ function pct(xs: number[], p: number): number {
 }
 
 interface Sample {
+  settled: boolean;
   total: number;
   toHook: number;
   hookToApi: number;
@@ -60,8 +65,11 @@ async function main(): Promise<void> {
     const idle = async () => (await store.getAgent(AGENT))?.state === 'idle';
     await waitFor('cc idle after SessionStart', idle, 60_000, 20);
 
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < 2 * n; i++) {
       await waitFor(`cc idle before message ${i}`, idle, 60_000, 20);
+      // Second half: the agent has sat at its prompt for a second (no redraw of the last turn left).
+      const settled = i >= n;
+      if (settled) await sleep(SETTLE_MS);
       const before = e.mainRequests().length;
       const text = `bench push ${i} ${randomBytes(4).toString('hex')}`;
       const { message } = await svc.send(AGENT, text, { sender: 'bench' });
@@ -70,6 +78,7 @@ async function main(): Promise<void> {
       const events = (await store.events({ agent: AGENT, limit: 100 })).filter((ev) => ev.ts >= t0);
       const hook = events.filter((ev) => ev.kind === 'hook:UserPromptSubmit').sort((a, b) => a.ts - b.ts)[0];
       samples.push({
+        settled,
         total: req.at - t0,
         toHook: hook ? hook.ts - t0 : NaN,
         hookToApi: hook ? req.at - hook.ts : NaN,
@@ -94,13 +103,19 @@ async function main(): Promise<void> {
     const f = (x: number) => `${Math.round(x)}`.padStart(6);
     return `  ${label.padEnd(44)}${f(pct(v, 50))}${f(pct(v, 99))}${f(Math.min(...v))}${f(Math.max(...v))}`;
   };
-  console.log(`\nidle push to a real idle Claude Code pane: enqueue -> main API request carrying the text (${samples.length} messages, ms)`);
+  console.log(`\nidle push to a real idle Claude Code pane: enqueue -> main API request carrying the text (ms)`);
   console.log(`  ${''.padEnd(44)}${'p50'.padStart(6)}${'p99'.padStart(6)}${'min'.padStart(6)}${'max'.padStart(6)}`);
-  console.log(row('enqueue -> message reaches the model', samples.map((s) => s.total)));
-  console.log(row('  enqueue -> UserPromptSubmit (nudge typed)', samples.map((s) => s.toHook)));
-  console.log(row('  UserPromptSubmit -> API request', samples.map((s) => s.hookToApi)));
-  const extra = samples.filter((s) => s.nudges !== 1).length;
-  console.log(`  nudges per message: ${extra === 0 ? 'exactly 1 each' : `${extra} message(s) needed other than 1`}`);
+  for (const [title, group] of [
+    [`enqueued as the agent goes idle (Stop hook), ${n} messages`, samples.filter((s) => !s.settled)],
+    [`agent idle at its prompt for ${SETTLE_MS / 1000} s, ${n} messages`, samples.filter((s) => s.settled)],
+  ] as const) {
+    console.log(`  ${title}`);
+    console.log(row('  enqueue -> message reaches the model', group.map((s) => s.total)));
+    console.log(row('    enqueue -> UserPromptSubmit (nudge typed)', group.map((s) => s.toHook)));
+    console.log(row('    UserPromptSubmit -> API request', group.map((s) => s.hookToApi)));
+  }
+  const other = samples.filter((s) => s.nudges !== 1).length;
+  console.log(`  nudges per message: ${other === 0 ? 'exactly 1 each' : `${other} message(s) took other than 1`}`);
 }
 
 main().catch((err: unknown) => {

@@ -4,7 +4,8 @@
  *     daemon) to the daemon's engine acting on it, p50/p99, beside a 1 s polling loop;
  *  2. idle cost: CPU of a real `hornets-tui daemon run` over 60 s (--quick: 20 s) with 20 idle demo
  *     agents in tmux.
- * The idle push to a real Claude Code pane is measured by test/bench/claude-push-bench.ts.
+ * The idle push to a real Claude Code pane is measured by test/bench/claude-push-bench.ts
+ * (`npm run bench:claude-push`).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';

@@ -350,7 +350,8 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
 
   // ---------------------------------------------------------------- enqueue
 
-  private insertOne(n: NormalizedEnqueue, agent: AgentRow, depth: { pending: number }, now: number): EnqueueResult {
+  /** `seq` carries the last assigned seq through a batch so it is read once per transaction. */
+  private insertOne(n: NormalizedEnqueue, agent: AgentRow, depth: { pending: number }, now: number, seqs?: { last: number }): EnqueueResult {
     if (n.key !== null) {
       const existing = this.stmts.getByKey.get(n.agent, n.key) as MessageRow | undefined;
       if (existing) return { message: toMessage(existing), created: false };
@@ -358,7 +359,8 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     const limit = this.depthLimit(agent);
     if (depth.pending >= limit) throw queueFullError(n.agent, depth.pending, limit);
     // The seq is chosen here (we hold the write lock) so the id can be derived from it.
-    const seq = ((this.stmts.lastSeq.get() as { seq: number } | undefined)?.seq ?? 0) + 1;
+    const seq = (seqs ? seqs.last : ((this.stmts.lastSeq.get() as { seq: number } | undefined)?.seq ?? 0)) + 1;
+    if (seqs) seqs.last = seq;
     const row: MessageRow = {
       seq,
       id: sequentialId(seq),
@@ -415,6 +417,7 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
       // Read the clock under the write lock: a wait for the lock must not age leases and TTLs.
       const now = this.now();
       const agents = new Map<string, { row: AgentRow; depth: { pending: number } }>();
+      const seqs = { last: (this.stmts.lastSeq.get() as { seq: number } | undefined)?.seq ?? 0 };
       return normalized.map((n) => {
         let a = agents.get(n.agent);
         if (!a) {
@@ -422,7 +425,7 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
           a = { row, depth: { pending: row.pending } };
           agents.set(n.agent, a);
         }
-        return this.insertOne(n, a.row, a.depth, now);
+        return this.insertOne(n, a.row, a.depth, now, seqs);
       });
     });
   }
@@ -1050,8 +1053,10 @@ function prepareStatements(db: DB) {
     lapsed: db.prepare(`SELECT * FROM messages INDEXED BY messages_leased WHERE state = 'leased' AND lease_expires_at <= @now AND agent = @agent`),
     lapsedAll: db.prepare(`SELECT * FROM messages INDEXED BY messages_leased WHERE state = 'leased' AND lease_expires_at <= @now`),
     afterLapse: db.prepare(
+      // A lapsed lease may have been written out by its holder before it died (a hook killed between
+      // printing and acking), so the next hand-over is marked as a possible repeat.
       `UPDATE messages SET state = @state, last_error = @error, dead_reason = @dead_reason, lease_token = NULL, lease_owner = NULL,
-         lease_expires_at = NULL, available_at = @now, updated_at = @now WHERE seq = @seq`,
+         lease_expires_at = NULL, available_at = @now, redeliveries = redeliveries + 1, updated_at = @now WHERE seq = @seq`,
     ),
     nextWaiting: db.prepare(
       `SELECT seq, state FROM messages INDEXED BY messages_waiting
