@@ -55,6 +55,8 @@ export async function headlessCommand(o: Output, g: GlobalOptions): Promise<void
     await ctx.close();
     throw err;
   }
+  // The daemon must outlive a bug in one of its parts: log it instead of dying with a stack trace.
+  process.on('unhandledRejection', (err) => ctx.log.error({ event: 'unhandled_rejection', error: err instanceof Error ? err.message : String(err) }, 'unhandled rejection in the daemon'));
   await new Promise<void>((resolve) => {
     const stop = () => void daemon.stop().then(() => ctx.close()).then(resolve);
     process.once('SIGTERM', stop);

@@ -1,5 +1,5 @@
 /** `daemon run | start | stop | status`. */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, HornetsError } from '../errors.js';
 import { loadProject } from '../config/load.js';
@@ -26,6 +26,8 @@ export async function daemonRunCommand(o: Output, g: GlobalOptions): Promise<voi
     throw err;
   }
   o.err(`hornets daemon running (pid ${process.pid}); hooks on 127.0.0.1:${daemon.hooks.port}; logs in ${ctx.project.paths.logFile}`);
+  // The daemon must outlive a bug in one of its parts: log it instead of dying with a stack trace.
+  process.on('unhandledRejection', (err) => ctx.log.error({ event: 'unhandled_rejection', error: err instanceof Error ? err.message : String(err) }, 'unhandled rejection in the daemon'));
   await new Promise<void>((resolve) => {
     const stop = () => void daemon.stop().then(() => ctx.close()).then(resolve);
     process.once('SIGTERM', stop);
@@ -45,11 +47,13 @@ export async function daemonStartCommand(o: Output, g: GlobalOptions, opts: { js
   const before = daemonState(project.paths.root);
   if (before.running) throw new DaemonError(`the daemon is already running (pid ${before.pid})`);
   const bin = join(packageRoot(), 'bin', 'hornets-tui.js');
-  spawnDetached([process.execPath, bin, '--config', project.configPath, 'daemon', 'run'], { cwd: project.root, env: process.env, logFile: join(project.paths.logs, 'daemon.out') });
+  // A file left by a daemon killed -9 must not pass for the new one's readiness signal.
+  rmSync(endpointFile(project.paths.root), { force: true });
+  const pid = spawnDetached([process.execPath, bin, '--config', project.configPath, 'daemon', 'run'], { cwd: project.root, env: process.env, logFile: join(project.paths.logs, 'daemon.out') });
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     const s = daemonState(project.paths.root);
-    if (s.running && s.endpoint) {
+    if (s.running && s.endpoint && s.pid === pid) {
       if (opts.json) return json(o, { started: true, pid: s.pid });
       o.out(`daemon started (pid ${s.pid})`);
       return;

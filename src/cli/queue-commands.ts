@@ -1,5 +1,5 @@
 /** `send` and `queue …` command handlers. Each opens the project, does one thing, closes. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { QueueError, UsageError } from '../errors.js';
 import { isMessageState, messageStates, pendingStates, type Message, type MessageState } from '../domain/message.js';
 import { parsePriority } from '../domain/priority.js';
@@ -175,7 +175,10 @@ export async function dlqCommand(o: Output, g: GlobalOptions, agent: string | un
 export async function exportCommand(o: Output, g: GlobalOptions, opts: { agent?: string; output?: string }): Promise<void> {
   const { text, count } = await withService(g, (svc) => svc.exportPending(opts.agent));
   if (opts.output && opts.output !== '-') {
-    writeFileSync(opts.output, text, { mode: 0o600 });
+    // Temp + rename: an existing file would keep its (maybe wider) mode with a plain write.
+    const tmp = `${opts.output}.tmp-${process.pid}`;
+    writeFileSync(tmp, text, { mode: 0o600 });
+    renameSync(tmp, opts.output);
     o.err(`exported ${count} pending message${count === 1 ? '' : 's'} to ${opts.output}`);
   } else {
     process.stdout.write(text);

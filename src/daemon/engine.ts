@@ -56,6 +56,10 @@ export class Engine {
   private reconciling = false;
   private stopped = false;
   private tickTimer: NodeJS.Timeout | null = null;
+  /** Agents whose crash is being handled right now. */
+  private readonly crashing = new Set<string>();
+  /** The last error text acted upon per agent, so an old error is not acted on again. */
+  private readonly errorsSeen = new Map<string, string>();
   /** Pane pids seen at the last reconciliation, for heartbeat files. */
   private readonly pids = new Map<string, number>();
 
@@ -110,7 +114,7 @@ export class Engine {
   private async restoreRecovery(): Promise<void> {
     const now = this.now();
     for (const a of this.ctx.project.config.agents) {
-      const events = await this.ctx.store.events({ agent: a.name, limit: 500 });
+      const events = await this.ctx.store.events({ agent: a.name, limit: 20_000, kinds: ['agent_restarted'] });
       const restarts = events.filter((e) => e.kind === 'agent_restarted' && e.detail?.['byRecovery'] === true && now - e.ts < this.policy.windowMs).map((e) => e.ts);
       const record = await this.ctx.store.getAgent(a.name);
       const failed = record?.state === 'failed';
@@ -237,7 +241,16 @@ export class Engine {
     }
     if (now - nudge.sentAt < this.nudgeTimeoutMs) return;
     if (nudge.enters < 1 && record.paneId) {
-      // The classic lost Enter: press it once more.
+      // The classic lost Enter: press it once more — but only at an idle prompt, never into a
+      // permission prompt or a busy agent, where a keystroke would answer or interrupt something.
+      const config = this.ctx.project.config.agents.find((a) => a.name === agent);
+      const screen = await this.agents.tmux.capture(record.paneId).catch(() => '');
+      const verdict = config ? classifyPane(this.agents.profile(config).patterns, screen) : 'unknown';
+      if (verdict === 'permission' || verdict === 'busy') {
+        nudge.sentAt = now;
+        this.wakeLater(agent, this.nudgeTimeoutMs + 20);
+        return;
+      }
       await this.agents.tmux.sendKey(record.paneId, 'Enter').catch(() => undefined);
       nudge.enters++;
       nudge.sentAt = now;
@@ -255,13 +268,14 @@ export class Engine {
   onHook(agent: string, event: string): void {
     if (event === 'UserPromptSubmit') this.nudges.delete(agent);
     this.refusals.delete(agent);
-    if (event === 'StopFailure' || event === 'Notification') void this.checkAgentError(agent);
+    if (event === 'StopFailure' || event === 'Notification') void this.checkAgentError(agent).catch((err: unknown) => this.log.error({ event: 'error_check_failed', agent, error: String(err) }, 'could not classify agent error'));
     this.wake(agent);
   }
 
   private async checkAgentError(agent: string): Promise<void> {
     const record = await this.ctx.store.getAgent(agent);
-    if (!record?.lastError) return;
+    if (!record?.lastError || this.errorsSeen.get(agent) === record.lastError) return;
+    this.errorsSeen.set(agent, record.lastError);
     const kind = classifyError(record.lastError);
     if (kind === 'rate-limit' || kind === 'overloaded') await this.apply(agent, { type: 'api-error', kind, message: record.lastError });
     else if (kind === 'auth') await this.apply(agent, { type: 'auth-error', message: record.lastError });
@@ -280,6 +294,17 @@ export class Engine {
     const rec = this.recovery.get(record.name) ?? initialRecovery;
     if (rec.restartAt !== null || record.state === 'stopped' || record.state === 'backing-off') return;
     if (rec.breaker === 'open' && record.state === 'failed') return;
+    // The pane-died hook and the reconciliation can report the same death at once: count it once.
+    if (this.crashing.has(record.name)) return;
+    this.crashing.add(record.name);
+    try {
+      await this.handleCrash(record, status);
+    } finally {
+      this.crashing.delete(record.name);
+    }
+  }
+
+  private async handleCrash(record: AgentRecord, status: number | null): Promise<void> {
     this.probation.delete(record.name);
     this.nudges.delete(record.name);
     const requeued = await this.ctx.store.requeueUnconfirmed(record.name, { sessionId: record.sessionId, reason: `agent crashed (exit ${status ?? '?'})` });
@@ -305,6 +330,12 @@ export class Engine {
         this.log.warn({ event: 'restart_scheduled', agent, delayMs: action.delayMs, attempt: action.attempt }, 'agent will be restarted');
         break;
       case 'restart':
+        // Stopped (stop/down) or paused while backing off: the operator's word wins over the timer.
+        if (from === 'stopped' || from === 'paused' || record?.paused) {
+          this.recovery.set(agent, { ...(this.recovery.get(agent) ?? initialRecovery), restartAt: null });
+          await this.ctx.store.recordEvent({ agent, kind: 'restart_cancelled', detail: { reason: `agent is ${from}` } });
+          break;
+        }
         await this.restartNow(agent, action.resume, action.trial);
         break;
       case 'open-breaker':
@@ -340,6 +371,8 @@ export class Engine {
       this.log.warn({ event: 'agent_restarted', agent, trial, resume, manual }, manual ? 'agent restarted by the operator' : 'agent restarted by recovery');
     } catch (err) {
       this.log.error({ event: 'restart_failed', agent, error: String(err) }, 'restart failed');
+      // A failed attempt spends the budget too, or an agent that can never start would retry forever.
+      if (!manual) this.recovery.set(agent, decide(this.recovery.get(agent) ?? initialRecovery, { type: 'restarted' }, this.now(), this.policy, this.random).state);
       await this.apply(agent, { type: 'crashed', exitStatus: null, reason: `restart failed: ${err instanceof Error ? err.message : String(err)}` });
     }
   }
@@ -357,7 +390,7 @@ export class Engine {
     }
     for (const t of this.probation.values()) next = Math.min(next, t + this.policy.healthyAfterMs);
     if (next === Infinity) return;
-    this.tickTimer = setTimeout(() => void this.tick(), Math.max(0, Math.min(next - now, 2_147_000_000)));
+    this.tickTimer = setTimeout(() => void this.tick().catch((err: unknown) => this.log.error({ event: 'recovery_tick_failed', error: String(err) }, 'recovery tick failed')), Math.max(0, Math.min(next - now, 2_147_000_000)));
   }
 
   private async tick(): Promise<void> {
@@ -384,6 +417,7 @@ export class Engine {
         return `${agent} restarted`;
       case 'reset':
         await this.apply(agent, { type: 'reset' });
+        await this.ctx.store.updateAgent(agent, { lastError: null });
         await this.setState(agent, (await this.ctx.store.getAgent(agent))?.state ?? 'unknown', 'idle');
         return `${agent}: breaker closed, restarts allowed again`;
       case 'pause':

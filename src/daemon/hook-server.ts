@@ -53,12 +53,20 @@ export { endpointFile };
 export class HookServer {
   private server: Server | null = null;
   private readonly token = randomBytes(24).toString('hex');
+  /** Sent back on every answer: lets hooks tell our daemon from whatever holds a stale port. */
+  private readonly serverToken = randomBytes(24).toString('hex');
   port = 0;
 
   constructor(private readonly o: HookServerOptions) {}
 
   async start(): Promise<number> {
-    const server = createServer((req, res) => void this.handle(req, res));
+    const server = createServer((req, res) => {
+      // A client that hangs up mid-request must never become an unhandled rejection in the daemon.
+      this.handle(req, res).catch((err: unknown) => {
+        this.o.log.warn({ event: 'hook_request_aborted', error: err instanceof Error ? err.message : String(err) }, 'hook request failed');
+        if (!res.headersSent) res.destroy();
+      });
+    });
     server.keepAliveTimeout = 1000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -69,7 +77,7 @@ export class HookServer {
     const file = endpointFile(this.o.stateDir);
     mkdirSync(join(this.o.stateDir, 'run'), { recursive: true, mode: 0o700 });
     const tmp = `${file}.tmp-${process.pid}`;
-    writeFileSync(tmp, `${this.port} ${this.token}\n`, { mode: 0o600 });
+    writeFileSync(tmp, `${this.port} ${this.token} ${this.serverToken}\n`, { mode: 0o600 });
     renameSync(tmp, file);
     this.o.log.info({ event: 'hook_server_started', port: this.port }, 'hook endpoint listening on 127.0.0.1');
     return this.port;
@@ -146,7 +154,7 @@ export class HookServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = Date.now();
     const send = (status: number, body = '', headers: Record<string, string> = {}) => {
-      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close', ...headers });
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close', 'x-hornets-server': this.serverToken, ...headers });
       res.end(body);
     };
     if (req.method === 'POST' && (req.url === '/wake' || req.url === '/event/pane-died' || req.url === '/control')) {

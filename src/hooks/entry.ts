@@ -12,7 +12,8 @@ import { readBriefing } from './briefing.js';
 import { hookLog } from './hook-log.js';
 
 const MAX_STDIN = 8 * 1024 * 1024;
-const DEADLINE_MS = 20_000;
+/** Below the shortest hook timeout we install (10 s): we give up before Claude Code kills us. */
+const DEADLINE_MS = 8_000;
 
 function readStdin(): string | null {
   const chunks: Buffer[] = [];
@@ -23,7 +24,11 @@ function readStdin(): string | null {
     try {
       n = readSync(0, buf, 0, buf.length, null);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+        // Non-blocking stdin with nothing yet: wait a little instead of spinning a core.
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+        continue;
+      }
       if ((err as NodeJS.ErrnoException).code === 'EOF') break;
       throw err;
     }
@@ -62,7 +67,7 @@ export async function main(argv: string[]): Promise<void> {
       log.warn({ outcome: 'malformed payload', bytes: text.length }, 'hook stdin is not JSON; ignored');
       return;
     }
-    const store = await openSqliteStore(join(home, 'hornets.db'), { busyRetryMs: 5_000 });
+    const store = await openSqliteStore(join(home, 'hornets.db'), { busyTimeoutMs: 1_000, busyRetryMs: 3_000 });
     try {
       const generation = process.env.HORNETS_GENERATION ? Number(process.env.HORNETS_GENERATION) : null;
       const handler = new HookHandler({

@@ -90,6 +90,8 @@ export class HookHandler {
       return none(`ignored: stale generation ${this.d.generation} < ${record.generation}`);
     }
     const session = str(p, 'session_id');
+    // The session id ends up in the resume argv of a restart: only plain ids are accepted.
+    if (session !== null && !/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(session)) return none('ignored: malformed session_id');
     const now = this.d.now();
     // Any event of a session proves what it was handed earlier reached its context.
     if (session && event !== 'SessionEnd' && event !== 'StopFailure' && !(event === 'SessionStart' && str(p, 'source') === 'startup')) {

@@ -229,7 +229,8 @@ export interface MessageStore {
   list(filter?: MessageFilter): Promise<Message[]>;
   stats(): Promise<QueueStats>;
   explainContext(idOrPrefix: string): Promise<ExplainContext>;
-  events(filter: { messageId?: string; agent?: string; limit?: number }): Promise<QueueEvent[]>;
+  /** `kinds`: only agent-level events of these kinds (indexed by agent, so old ones are still found). */
+  events(filter: { messageId?: string; agent?: string; limit?: number; kinds?: string[] }): Promise<QueueEvent[]>;
   recordEvent(event: RecordEventInput): Promise<void>;
 
   cancel(ids: string[], reason?: string): Promise<Message[]>;

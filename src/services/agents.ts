@@ -166,7 +166,8 @@ export class AgentManager {
     let argv = expandCommand(profile.command);
     if (resume && record.sessionId && profile.resume) argv = [...argv, ...profile.resume.args.map((a) => a.replaceAll('{sessionId}', record.sessionId!))];
     return {
-      argv,
+      // tmux runs a one-word command through `sh -c`; with env in front it is always exec'd directly.
+      argv: argv.length === 1 ? ['env', '--', ...argv] : argv,
       cwd,
       env: {
         ...profile.env,

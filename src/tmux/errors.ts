@@ -1,15 +1,27 @@
 import { HornetsError, ExitCode } from '../errors.js';
 
-/** A tmux invocation failed; carries what ran and what tmux said. */
+/**
+ * Values of `-e NAME=value` are agent environment (API keys among them): an error message, a log
+ * line or `lastError` in the database must never carry them.
+ */
+export function maskEnv(argv: readonly string[]): string[] {
+  return argv.map((a, i) => (i > 0 && argv[i - 1] === '-e' && a.includes('=') ? `${a.slice(0, a.indexOf('='))}=***` : a));
+}
+
+/** A tmux invocation failed; carries what ran (environment values masked) and what tmux said. */
 export class TmuxError extends HornetsError {
   readonly exitCode = ExitCode.failure;
+  readonly argv: readonly string[];
+
   constructor(
-    readonly argv: readonly string[],
+    argv: readonly string[],
     readonly status: number | null,
     readonly stderr: string,
     message?: string,
   ) {
-    super(message ?? `tmux ${argv.join(' ')} failed (exit ${status ?? 'signal'}): ${stderr.trim() || 'no output'}`);
+    const shown = maskEnv(argv);
+    super(message ?? `tmux ${shown.join(' ')} failed (exit ${status ?? 'signal'}): ${stderr.trim() || 'no output'}`);
+    this.argv = shown;
   }
 
   /** The server is gone (never started, killed, or its socket removed). */

@@ -631,9 +631,17 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     });
   }
 
-  async events(filter: { messageId?: string; agent?: string; limit?: number }): Promise<QueueEvent[]> {
+  async events(filter: { messageId?: string; agent?: string; limit?: number; kinds?: string[] }): Promise<QueueEvent[]> {
     const limit = Math.max(1, Math.min(filter.limit ?? 1000, 100_000));
     return this.read(() => {
+      if (filter.kinds && filter.kinds.length > 0) {
+        // Bound parameters, one per kind: kinds may come from callers.
+        const marks = filter.kinds.map((_, i) => `@k${i}`).join(',');
+        const params: Record<string, unknown> = { limit, agent: filter.agent ?? null };
+        filter.kinds.forEach((k, i) => (params[`k${i}`] = k));
+        const rows = this.stmt(`SELECT NULL AS message_id, * FROM agent_events WHERE (@agent IS NULL OR agent = @agent) AND kind IN (${marks}) ORDER BY id DESC LIMIT @limit`).all(params) as EventRow[];
+        return rows.reverse().map(toEvent);
+      }
       if (filter.messageId !== undefined) {
         const row = this.resolveRow(filter.messageId);
         return (this.stmts.eventsForMessage.all({ id: row.id, seq: row.seq, limit }) as EventRow[]).map(toEvent);
