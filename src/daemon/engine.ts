@@ -357,22 +357,20 @@ export class Engine {
 
   /** `manual`: the operator asked; it is recorded but does not spend the crash-restart budget. */
   private async restartNow(agent: string, resume: boolean, trial: boolean, manual = false): Promise<void> {
+    // Count the attempt before it starts: an agent that dies at once can report its crash while we
+    // are still recording the restart, and that crash must already see this attempt in the window.
+    // A failed attempt counts too, or an agent that can never start would retry forever.
+    if (!manual) this.recovery.set(agent, decide(this.recovery.get(agent) ?? initialRecovery, { type: 'restarted' }, this.now(), this.policy, this.random).state);
     try {
       const outcome = await this.agents.restartAgent(agent, { resume });
       const record = await this.ctx.store.getAgent(agent);
       await this.ctx.store.updateAgent(agent, { restartCount: (record?.restartCount ?? 0) + 1, lastRestart: this.now() });
       await this.ctx.store.recordEvent({ agent, kind: 'agent_restarted', detail: { byRecovery: !manual, manual, trial, resume, outcome, generation: record?.generation } });
       this.probation.set(agent, this.now());
-      if (!manual) {
-        const d = decide(this.recovery.get(agent) ?? initialRecovery, { type: 'restarted' }, this.now(), this.policy, this.random);
-        this.recovery.set(agent, d.state);
-      }
       this.o.onRestart?.(agent);
       this.log.warn({ event: 'agent_restarted', agent, trial, resume, manual }, manual ? 'agent restarted by the operator' : 'agent restarted by recovery');
     } catch (err) {
       this.log.error({ event: 'restart_failed', agent, error: String(err) }, 'restart failed');
-      // A failed attempt spends the budget too, or an agent that can never start would retry forever.
-      if (!manual) this.recovery.set(agent, decide(this.recovery.get(agent) ?? initialRecovery, { type: 'restarted' }, this.now(), this.policy, this.random).state);
       await this.apply(agent, { type: 'crashed', exitStatus: null, reason: `restart failed: ${err instanceof Error ? err.message : String(err)}` });
     }
   }
