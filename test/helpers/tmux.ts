@@ -189,8 +189,24 @@ export class TmuxFixture {
         // cleanup goes on: the directories must still be removed
       }
     }
-    for (const d of this.dirs.splice(0)) {
-      if (existsSync(d)) rmSync(d, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    for (const d of this.dirs.splice(0)) await removeDirPatiently(d);
+  }
+}
+
+/**
+ * Hook processes started by an agent's last moments (SessionEnd, the pane-died hook's CLI call) may
+ * still be writing logs under the directory for a second or two on a loaded machine: retry the
+ * removal for up to 10 s instead of failing the test over a late log line.
+ */
+async function removeDirPatiently(dir: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      if (existsSync(dir)) rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 50 });
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200));
     }
   }
 }
