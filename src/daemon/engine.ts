@@ -93,7 +93,9 @@ export class Engine {
 
   async start(): Promise<void> {
     await this.restoreRecovery();
-    const every = this.o.reconcileMs ?? 5_000;
+    // The pane-died hook and enqueue pokes are the mechanism; this period is only the safety net, and
+    // each round costs a tmux spawn: 10 s keeps an idle team's engine under 0.5 % of a core.
+    const every = this.o.reconcileMs ?? 10_000;
     this.timers.push(setInterval(() => void this.reconcile(), every));
     this.timers.push(setInterval(() => this.wake(null), every));
     await this.reconcile();

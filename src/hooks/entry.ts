@@ -67,7 +67,7 @@ export async function main(argv: string[]): Promise<void> {
       log.warn({ outcome: 'malformed payload', bytes: text.length }, 'hook stdin is not JSON; ignored');
       return;
     }
-    const store = await openSqliteStore(join(home, 'hornets.db'), { busyTimeoutMs: 1_000, busyRetryMs: 3_000 });
+    const store = await openSqliteStore(join(home, 'hornets.db'), { busyTimeoutMs: 1_000, busyRetryMs: 3_000, optimizeOnClose: false });
     try {
       const generation = process.env.HORNETS_GENERATION ? Number(process.env.HORNETS_GENERATION) : null;
       const handler = new HookHandler({

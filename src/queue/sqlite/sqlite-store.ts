@@ -71,6 +71,8 @@ export interface SqliteStoreOptions extends StoreOptions {
   busyTimeoutMs?: number;
   /** Total time a write keeps retrying on SQLITE_BUSY before giving up (ms). */
   busyRetryMs?: number;
+  /** `PRAGMA optimize` on close (default true); short-lived hook processes skip it. */
+  optimizeOnClose?: boolean;
 }
 
 const SQLITE_HEADER = 'SQLite format 3\0';
@@ -131,6 +133,7 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
   private readonly stmts: ReturnType<typeof prepareStatements>;
   private readonly dynamic = new Map<string, Stmt>();
   private closed = false;
+  private readonly optimizeOnClose: boolean;
 
   private constructor(
     private readonly db: DB,
@@ -143,6 +146,7 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     this.busyRetryMs = options.busyRetryMs ?? 30_000;
     this.txn = db.transaction((fn: () => unknown) => fn());
     this.stmts = prepareStatements(db);
+    this.optimizeOnClose = options.optimizeOnClose ?? true;
   }
 
   static open(path: string, options: SqliteStoreOptions = {}): SqliteMessageStore {
@@ -924,7 +928,7 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     if (this.closed) return;
     this.closed = true;
     try {
-      this.db.pragma('optimize');
+      if (this.optimizeOnClose) this.db.pragma('optimize');
     } catch {
       // Best effort: a read-only or busy database must still close.
     }
@@ -1018,7 +1022,27 @@ function migrate(db: DB, path: string): void {
   }).immediate();
 }
 
-function prepareStatements(db: DB) {
+/**
+ * Statements are compiled on first use: a hook process opens the store for one event and needs a
+ * handful of the ~50 statements, and compiling all of them up front costs milliseconds on every
+ * tool call.
+ */
+function lazy(db: DB): Pick<DB, 'prepare'> {
+  return {
+    prepare: ((sql: string) => {
+      let compiled: Stmt | null = null;
+      const real = () => (compiled ??= db.prepare(sql));
+      return {
+        run: (...args: unknown[]) => real().run(...args),
+        get: (...args: unknown[]) => real().get(...args),
+        all: (...args: unknown[]) => real().all(...args),
+      } as unknown as Stmt;
+    }) as DB['prepare'],
+  };
+}
+
+function prepareStatements(eager: DB) {
+  const db = lazy(eager);
   const waiting = `state IN ('queued','failed')`;
   return {
     insertMessageEvent: db.prepare(
