@@ -31,7 +31,7 @@ export const envVariables: readonly EnvVariable[] = [
   { name: 'CIRCUIT_BREAKER_THRESHOLD', kind: { type: 'int', min: 0, max: 1000 }, setting: 'daemon.restart.maxRestarts', description: 'restarts allowed per agent within the window before its breaker opens (default 3)' },
   { name: 'CIRCUIT_BREAKER_WINDOW', kind: { type: 'duration', minMs: 1000 }, setting: 'daemon.restart.window', description: 'rolling window of the restart limit; the half-open trial comes after it (default 1h)' },
   { name: 'TASK_TIMEOUT', kind: { type: 'duration', minMs: 1000 }, setting: 'daemon.taskTimeout', description: 'time a task may run after delivery when the task file gives none (default 30m)' },
-  { name: 'MAX_CONCURRENT_TASKS', kind: { type: 'int', min: 1, max: 1000 }, setting: 'daemon.maxConcurrentTasks', description: 'one-shot task runs at once (default 4)' },
+  { name: 'MAX_CONCURRENT_TASKS', kind: { type: 'int', min: 1, max: 1000 }, setting: 'daemon.maxConcurrentTasks', description: 'reserved for one-shot task runs (not built yet): validated, no effect' },
   { name: 'METRICS_PORT', kind: { type: 'int', min: 0, max: 65535 }, setting: 'daemon.metricsPort', description: 'port of /metrics and /healthz on 127.0.0.1; 0 picks a free one (default 0)' },
   { name: 'LOG_LEVEL', kind: { type: 'enum', values: logLevels }, setting: 'log level', description: `${logLevels.join(', ')} (default info; same as HORNETS_LOG_LEVEL)` },
 ];
