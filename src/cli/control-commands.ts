@@ -3,6 +3,7 @@ import { openProject } from '../services/context.js';
 import { control, type ControlAction } from '../services/control.js';
 import { AgentManager } from '../services/agents.js';
 import { Daemon } from '../daemon/daemon.js';
+import { runUntilSignal } from './daemon-commands.js';
 import { recoveryKinds } from '../services/snapshot.js';
 import { json, table, type Output } from './output.js';
 import type { GlobalOptions } from './queue-commands.js';
@@ -55,12 +56,5 @@ export async function headlessCommand(o: Output, g: GlobalOptions): Promise<void
     await ctx.close();
     throw err;
   }
-  // The daemon must outlive a bug in one of its parts: log it instead of dying with a stack trace.
-  process.on('unhandledRejection', (err) => ctx.log.error({ event: 'unhandled_rejection', error: err instanceof Error ? err.message : String(err) }, 'unhandled rejection in the daemon'));
-  await new Promise<void>((resolve) => {
-    const stop = () => void daemon.stop().then(() => ctx.close()).then(resolve);
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-    process.once('SIGHUP', stop);
-  });
+  await runUntilSignal(daemon, ctx);
 }

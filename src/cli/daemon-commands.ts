@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ExitCode, HornetsError } from '../errors.js';
 import { loadProject } from '../config/load.js';
 import { packageRoot, ensureStateDirs } from '../config/paths.js';
-import { openProject } from '../services/context.js';
+import { openProject, type ProjectContext } from '../services/context.js';
 import { Daemon, lockFile } from '../daemon/daemon.js';
 import { endpointFile } from '../daemon/hook-server.js';
 import { pidAlive, readPid } from '../daemon/lock.js';
@@ -26,6 +26,11 @@ export async function daemonRunCommand(o: Output, g: GlobalOptions): Promise<voi
     throw err;
   }
   o.err(`hornets daemon running (pid ${process.pid}); hooks on 127.0.0.1:${daemon.hooks.port}; logs in ${ctx.project.paths.logFile}`);
+  await runUntilSignal(daemon, ctx);
+}
+
+/** Keeps a started daemon in the foreground until SIGTERM/SIGINT/SIGHUP, then stops it cleanly. */
+export async function runUntilSignal(daemon: Daemon, ctx: ProjectContext): Promise<void> {
   // The daemon must outlive a bug in one of its parts: log it instead of dying with a stack trace.
   process.on('unhandledRejection', (err) => ctx.log.error({ event: 'unhandled_rejection', error: err instanceof Error ? err.message : String(err) }, 'unhandled rejection in the daemon'));
   await new Promise<void>((resolve) => {
