@@ -1,5 +1,5 @@
-/** git adapter: worktrees for agents. Like src/tmux, argv arrays only, never a shell. */
-import { execFile } from 'node:child_process';
+/** git adapter: worktrees for agents. Runs git through src/proc/run.ts (argv only, never a shell). */
+import { runProgram, type ProgramFailure } from '../proc/run.js';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HornetsError, ExitCode } from '../errors.js';
@@ -15,15 +15,13 @@ export class GitError extends HornetsError {
   }
 }
 
-function git(args: string[], cwd: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('git', args, { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' }, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        reject(code === 'ENOENT' ? new GitError(args, '', 'git not found on PATH; install git to use worktrees') : new GitError(args, String(stderr)));
-      } else resolve(String(stdout));
-    });
-  });
+async function git(args: string[], cwd: string): Promise<string> {
+  try {
+    return await runProgram('git', args, { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' }, timeoutMs: 120_000 });
+  } catch (err) {
+    const f = err as ProgramFailure;
+    throw f.missing ? new GitError(args, '', 'git not found on PATH; install git to use worktrees') : new GitError(args, f.stderr);
+  }
 }
 
 export interface WorktreeInfo {

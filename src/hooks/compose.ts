@@ -118,3 +118,14 @@ export function summariseTool(toolName: string, input: unknown): string {
   const detail = pick('file_path') ?? pick('path') ?? pick('notebook_path') ?? pick('command') ?? pick('pattern') ?? pick('url') ?? pick('description') ?? '';
   return clip(detail.replace(/\s+/g, ' '), 160);
 }
+
+/** The activity list kept (as JSON) in agent_context.activity_summary; unreadable means empty. */
+export function readActivity(summary: string | null): ActivityEntry[] {
+  if (!summary) return [];
+  try {
+    const v = JSON.parse(summary) as unknown;
+    return Array.isArray(v) ? (v as ActivityEntry[]) : [];
+  } catch {
+    return [];
+  }
+}

@@ -5,7 +5,7 @@
  */
 import type { Message } from '../domain/message.js';
 import type { AgentRecord, AgentState, MessageStore } from '../queue/store.js';
-import { briefingText, deliveryText, rebriefText, summariseTool, HOOK_CONTEXT_MAX_CHARS, STOP_REASON_MAX_CHARS, type ActivityEntry, type BriefingInput } from './compose.js';
+import { briefingText, deliveryText, readActivity, rebriefText, summariseTool, HOOK_CONTEXT_MAX_CHARS, STOP_REASON_MAX_CHARS, type ActivityEntry, type BriefingInput } from './compose.js';
 
 export const hookEvents = ['SessionStart', 'UserPromptSubmit', 'PostToolUse', 'Stop', 'PreCompact', 'Notification', 'SessionEnd', 'StopFailure'] as const;
 export type HookEvent = (typeof hookEvents)[number];
@@ -67,16 +67,6 @@ function contextJson(event: 'UserPromptSubmit' | 'PostToolUse' | 'SessionStart',
   return JSON.stringify({ hookSpecificOutput: { hookEventName: event, additionalContext: text } });
 }
 
-function readActivity(summary: string | null): ActivityEntry[] {
-  if (!summary) return [];
-  try {
-    const v = JSON.parse(summary) as unknown;
-    return Array.isArray(v) ? (v as ActivityEntry[]) : [];
-  } catch {
-    return [];
-  }
-}
-
 export class HookHandler {
   constructor(private readonly d: HookDeps) {}
 
@@ -106,9 +96,9 @@ export class HookHandler {
   private route(event: HookEvent, p: Payload, record: AgentRecord, session: string | null, now: number): Promise<HookReply> {
     switch (event) {
       case 'SessionStart':
-        return this.sessionStart(p, record, session, now);
+        return this.sessionStart(p, session, now);
       case 'UserPromptSubmit':
-        return this.userPromptSubmit(p, record, session, now);
+        return this.userPromptSubmit(p, session, now);
       case 'PostToolUse':
         return this.postToolUse(p, session, now);
       case 'Stop':
@@ -166,7 +156,7 @@ export class HookHandler {
     return messages.map((m) => m.id);
   }
 
-  private async sessionStart(p: Payload, record: AgentRecord, session: string | null, now: number): Promise<HookReply> {
+  private async sessionStart(p: Payload, session: string | null, now: number): Promise<HookReply> {
     const source = (str(p, 'source') ?? 'startup') as 'startup' | 'resume' | 'compact' | 'clear';
     if (source === 'startup') {
       // A fresh session cannot hold what an earlier one was handed: give those messages again.
@@ -193,7 +183,6 @@ export class HookHandler {
       await this.d.store.saveAgentContext(this.d.agent, { lastBriefing: now, briefingContent: text });
       await this.d.store.updateAgent(this.d.agent, { contextPreserved: true });
     }
-    void record;
     // The briefing and the messages share one stdout under Claude Code's cap. What does not fit
     // stays queued for UserPromptSubmit, which runs as soon as the first prompt arrives.
     const room = HOOK_CONTEXT_MAX_CHARS - text.length - 2;
@@ -204,11 +193,10 @@ export class HookHandler {
     return { stdout: `${text}\n`, outcome: source === 'startup' ? 'briefing' : `rebrief:${source}`, delivered };
   }
 
-  private async userPromptSubmit(p: Payload, record: AgentRecord, session: string | null, now: number): Promise<HookReply> {
+  private async userPromptSubmit(p: Payload, session: string | null, now: number): Promise<HookReply> {
     await this.touch(session, now, 'busy', { stopBlocks: 0 });
     const nudge = NUDGE_RE.exec(str(p, 'prompt') ?? '');
     if (nudge) await this.d.store.recordEvent({ agent: this.d.agent, kind: 'nudge_seen', detail: { nonce: nudge[1], session } });
-    void record;
     const messages = await this.claimBatch(session, `hook:UserPromptSubmit:${session ?? '?'}`, HOOK_CONTEXT_MAX_CHARS);
     if (messages.length === 0) return none(nudge ? 'nudge: queue empty' : 'no messages');
     const delivered = await this.deliver(messages, session);

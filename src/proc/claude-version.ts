@@ -1,17 +1,13 @@
-/** Asks the installed Claude Code CLI for its version (external-program adapter, like src/git). */
-import { execFile } from 'node:child_process';
+/** Asks the installed Claude Code CLI for its version. */
+import { runProgram } from './run.js';
 
 /** The version DESIGN.md's protocol facts and our end-to-end suite were checked against. */
 export const VERIFIED_CLAUDE_VERSION = '2.1.197';
 
-export function claudeVersion(binary = process.env.HORNETS_CLAUDE_BIN || 'claude'): Promise<string | null> {
-  return new Promise((resolve) => {
-    execFile(binary, ['--version'], { timeout: 15_000 }, (err, stdout) => {
-      if (err) return resolve(null);
-      const m = /(\d+\.\d+\.\d+)/.exec(String(stdout));
-      resolve(m ? m[1]! : null);
-    });
-  });
+export async function claudeVersion(binary = process.env.HORNETS_CLAUDE_BIN || 'claude'): Promise<string | null> {
+  const stdout = await runProgram(binary, ['--version'], { timeoutMs: 15_000 }).catch(() => null);
+  const m = stdout === null ? null : /(\d+\.\d+\.\d+)/.exec(stdout);
+  return m ? m[1]! : null;
 }
 
 export function compareVersions(a: string, b: string): number {

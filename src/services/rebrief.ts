@@ -1,6 +1,6 @@
 /** "Rebrief now": the same rebrief a compaction triggers, queued at priority 200 (rebrief band). */
 import { namedPriorities } from '../domain/priority.js';
-import { rebriefText } from '../hooks/compose.js';
+import { readActivity, rebriefText } from '../hooks/compose.js';
 import { readBriefing } from '../hooks/briefing.js';
 import { gitInfo } from '../hooks/git-info.js';
 import type { ProjectContext } from './context.js';
@@ -12,14 +12,7 @@ export async function composeRebrief(ctx: ProjectContext, agent: string): Promis
   const agentContext = await ctx.store.getAgentContext(agent);
   const git = await gitInfo(manager.worktreePath(config)).catch(() => ({ branch: null, status: null }));
   const recent = await ctx.store.list({ agent, states: ['delivered', 'confirmed'], order: 'recent', limit: 3 });
-  const activity = (() => {
-    try {
-      const v = JSON.parse(agentContext?.activitySummary ?? '[]') as unknown;
-      return Array.isArray(v) ? v : [];
-    } catch {
-      return [];
-    }
-  })();
+  const activity = readActivity(agentContext?.activitySummary ?? null);
   const text = rebriefText({
     ...readBriefing(ctx.project.configPath, agent),
     reason: 'manual',

@@ -42,6 +42,14 @@ function envArgs(env: Record<string, string>): string[] {
   return Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
 }
 
+/**
+ * Working directory, environment and the command — the same for new-session, new-window and
+ * respawn-pane; `printPaneId` asks tmux for the new pane's immutable id, which everything after targets.
+ */
+function spawnTail(spec: SpawnSpec, printPaneId = false): string[] {
+  return ['-c', spec.cwd, ...envArgs(spec.env), ...(printPaneId ? ['-P', '-F', '#{pane_id}'] : []), '--', ...spec.argv];
+}
+
 export const argv = {
   version: (): string[] => ['-V'],
   hasSession: (server: ServerRef, session: string): string[] => [...base(server), 'has-session', '-t', `=${session}`],
@@ -57,14 +65,7 @@ export const argv = {
     String(size.width),
     '-y',
     String(size.height),
-    '-c',
-    spec.cwd,
-    ...envArgs(spec.env),
-    '-P',
-    '-F',
-    '#{pane_id}',
-    '--',
-    ...spec.argv,
+    ...spawnTail(spec, true),
   ],
   newWindow: (server: ServerRef, session: string, window: string, spec: SpawnSpec): string[] => [
     ...base(server),
@@ -74,14 +75,7 @@ export const argv = {
     `=${session}:`,
     '-n',
     window,
-    '-c',
-    spec.cwd,
-    ...envArgs(spec.env),
-    '-P',
-    '-F',
-    '#{pane_id}',
-    '--',
-    ...spec.argv,
+    ...spawnTail(spec, true),
   ],
   respawnPane: (server: ServerRef, pane: string, spec: SpawnSpec): string[] => [
     ...base(server),
@@ -89,11 +83,7 @@ export const argv = {
     '-k',
     '-t',
     pane,
-    '-c',
-    spec.cwd,
-    ...envArgs(spec.env),
-    '--',
-    ...spec.argv,
+    ...spawnTail(spec),
   ],
   listPanes: (server: ServerRef): string[] => [...base(server), 'list-panes', '-a', '-F', paneFormat],
   capturePane: (server: ServerRef, pane: string, opts: { escapes?: boolean; start?: number } = {}): string[] => [

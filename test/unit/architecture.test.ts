@@ -29,10 +29,18 @@ describe('architecture', () => {
     expect(importers((i) => i === 'better-sqlite3').filter((f) => !f.startsWith('queue/'))).toEqual([]);
   });
 
-  it('only src/tmux/ (and the pty attach view) start processes', () => {
+  it('only src/tmux/ (tmux) and src/proc/ (every other program) start processes', () => {
     const spawners = importers((i) => /^(node:)?child_process$|^execa$|^node-pty$/.test(i));
-    // tmux/ and git/ are the external-program adapters; the demo agent is an agent, not part of hornets' layers.
-    expect(spawners.filter((f) => !/^(tmux|git|proc|demo-agent)\//.test(f) && f !== 'tui/pty-view.ts')).toEqual([]);
+    expect(spawners).toContain('tmux/runner.ts');
+    expect(spawners).toContain('proc/run.ts');
+    // The demo agent is a separate program (a stand-in for Claude Code that runs its own hooks),
+    // not part of hornets' layers.
+    expect(spawners.filter((f) => !/^(tmux|proc|demo-agent)\//.test(f))).toEqual([]);
+  });
+
+  it('only src/tmux/ runs tmux', () => {
+    const runsTmux = sources.filter((s) => !s.rel.startsWith('tmux/') && /(spawn|runProgram|execFile)\(\s*['"]tmux['"]/.test(readFileSync(s.path, 'utf8')));
+    expect(runsTmux.map((s) => s.rel)).toEqual([]);
   });
 
   it('src/domain/ is pure: no I/O modules', () => {

@@ -1,0 +1,30 @@
+/**
+ * The one runner for external programs other than tmux (git, mkfifo, claude --version): argv
+ * arrays only, never a shell; a missing program is told apart from a failing one.
+ */
+import { execFile } from 'node:child_process';
+
+export interface ProgramFailure {
+  /** The program is not installed / not on PATH. */
+  missing: boolean;
+  stderr: string;
+  message: string;
+}
+
+export interface RunProgramOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  maxBuffer?: number;
+}
+
+/** Resolves with stdout; rejects with a ProgramFailure the caller turns into its own typed error. */
+export function runProgram(file: string, args: readonly string[], options: RunProgramOptions = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args as string[], { cwd: options.cwd, env: options.env, timeout: options.timeoutMs ?? 30_000, maxBuffer: options.maxBuffer ?? 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (!err) return resolve(String(stdout));
+      const failure: ProgramFailure = { missing: (err as NodeJS.ErrnoException).code === 'ENOENT', stderr: String(stderr), message: err.message };
+      reject(failure);
+    });
+  });
+}
