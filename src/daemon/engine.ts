@@ -10,7 +10,7 @@ import { DeliveryService } from '../services/delivery.js';
 import { PushRefused, pushText } from '../services/push.js';
 import { classifyError, decide, defaultRestartPolicy, initialRecovery, type RecoveryAction, type RecoveryEvent, type RecoveryState, type RestartPolicy } from '../domain/restart-policy.js';
 import { classifyPane } from '../domain/pane-state.js';
-import type { AgentRecord, AgentState } from '../queue/store.js';
+import type { AgentRecord, AgentState } from '../domain/agent.js';
 import { composeRebrief } from '../services/rebrief.js';
 
 export interface EngineOptions {

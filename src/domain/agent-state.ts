@@ -2,7 +2,7 @@
  * The agent state machine, fed by hook events, tmux (pane died) and, for profiles without hooks,
  * pane activity. Pure: the daemon records every transition it returns.
  */
-import type { AgentState } from '../queue/store.js';
+import type { AgentState } from './agent.js';
 
 export type AgentSignal =
   | { type: 'hook'; event: string; source?: string | null; notification?: string | null }

@@ -4,7 +4,8 @@
  * "exit 0, no output" so a hook can never break the agent it runs in.
  */
 import type { Message } from '../domain/message.js';
-import type { AgentRecord, AgentState, MessageStore } from '../queue/store.js';
+import type { MessageStore } from '../queue/store.js';
+import type { AgentRecord, AgentState } from '../domain/agent.js';
 import { briefingText, deliveryText, readActivity, rebriefText, summariseTool, HOOK_CONTEXT_MAX_CHARS, STOP_REASON_MAX_CHARS, type ActivityEntry, type BriefingInput } from './compose.js';
 
 export const hookEvents = ['SessionStart', 'UserPromptSubmit', 'PostToolUse', 'Stop', 'PreCompact', 'Notification', 'SessionEnd', 'StopFailure'] as const;

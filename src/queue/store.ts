@@ -4,6 +4,8 @@
  * same suite against every implementation.
  */
 import type { EnqueueInput, ExportedMessage, Message, MessageState, QueueEvent } from '../domain/message.js';
+import type { AgentContext, AgentContextPatch, AgentPatch, AgentRecord, AgentRegistration } from '../domain/agent.js';
+import type { Task, TaskCreateInput, TaskFilter, TaskState } from '../domain/task.js';
 
 export interface QueueLimits {
   /** Pending messages (queued, failed, leased, delivered) allowed per agent. */
@@ -30,76 +32,6 @@ export interface StoreOptions {
   random?: () => number;
   limits?: Partial<QueueLimits>;
 }
-
-export type AgentState =
-  | 'unknown'
-  | 'starting'
-  | 'busy'
-  | 'idle'
-  | 'waiting-permission'
-  | 'compacting'
-  | 'crashed'
-  | 'backing-off'
-  | 'failed'
-  | 'paused'
-  | 'stopped';
-
-export interface AgentRecord {
-  name: string;
-  profile: string;
-  state: AgentState;
-  paneId: string | null;
-  sessionId: string | null;
-  generation: number;
-  restartCount: number;
-  lastRestart: number | null;
-  lastError: string | null;
-  contextPreserved: boolean;
-  paused: boolean;
-  /** Per-agent override of QueueLimits.maxDepth; null = store default. */
-  maxDepth: number | null;
-  lastEventAt: number | null;
-  stopBlocks: number;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface AgentRegistration {
-  name: string;
-  profile: string;
-  maxDepth?: number | null;
-}
-
-export type AgentPatch = Partial<
-  Pick<
-    AgentRecord,
-    | 'profile'
-    | 'state'
-    | 'paneId'
-    | 'sessionId'
-    | 'generation'
-    | 'restartCount'
-    | 'lastRestart'
-    | 'lastError'
-    | 'contextPreserved'
-    | 'paused'
-    | 'maxDepth'
-    | 'lastEventAt'
-    | 'stopBlocks'
-  >
->;
-
-export interface AgentContext {
-  agent: string;
-  lastBriefing: number | null;
-  briefingContent: string | null;
-  activitySummary: string | null;
-  checkpointData: Record<string, unknown> | null;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export type AgentContextPatch = Partial<Pick<AgentContext, 'lastBriefing' | 'briefingContent' | 'activitySummary' | 'checkpointData'>>;
 
 export interface EnqueueResult {
   message: Message;
@@ -244,61 +176,6 @@ export interface MessageStore {
   /** Expires TTLs and reclaims expired leases for every agent. */
   sweep(): Promise<SweepResult>;
   close(): Promise<void>;
-}
-
-// ------------------------------------------------------------------ tasks
-
-/**
- * Task life cycle: `queued` (its message waits) -> `running` (the message reached the agent; the
- * timeout runs) -> `completed`, or on a timeout / dead message `retrying` (backoff) -> `queued`
- * again with a new message, until the retries run out: `failed`.
- */
-export const taskStates = ['queued', 'running', 'retrying', 'completed', 'failed'] as const;
-export type TaskState = (typeof taskStates)[number];
-export const openTaskStates: readonly TaskState[] = ['queued', 'running', 'retrying'];
-
-export interface Task {
-  taskId: string;
-  agent: string;
-  description: string;
-  priority: number;
-  timeoutMs: number;
-  maxRetries: number;
-  /** Orchestrator agent to notify, or null. */
-  from: string | null;
-  state: TaskState;
-  /** Attempts started (one message each). */
-  attempts: number;
-  /** Message of the current attempt. */
-  messageId: string | null;
-  /** When the current attempt reached the agent. */
-  startedAt: number | null;
-  deadlineAt: number | null;
-  retryAt: number | null;
-  result: string | null;
-  lastError: string | null;
-  /** The task file as dropped. */
-  source: string | null;
-  createdAt: number;
-  updatedAt: number;
-  completedAt: number | null;
-}
-
-export interface TaskCreateInput {
-  taskId: string;
-  agent: string;
-  description: string;
-  priority: number;
-  timeoutMs: number;
-  maxRetries: number;
-  from?: string | null;
-  source?: string | null;
-}
-
-export interface TaskFilter {
-  agent?: string;
-  states?: TaskState[];
-  limit?: number;
 }
 
 /** Separate from MessageStore (not every backend needs tasks); SqliteMessageStore implements both. */

@@ -6,7 +6,8 @@
 import type { Project } from '../config/load.js';
 import { explainMessage } from '../domain/explain.js';
 import { pendingStates, type Message, type MessageState, type QueueEvent } from '../domain/message.js';
-import type { AgentRecord, AgentState, MessageStore, QueueStats } from '../queue/store.js';
+import type { MessageStore, QueueStats } from '../queue/store.js';
+import type { AgentRecord, AgentState } from '../domain/agent.js';
 import type { PaneInfo } from '../tmux/argv.js';
 import type { AgentManager } from './agents.js';
 import { engineStatus, type EngineStatus } from './engine-service.js';

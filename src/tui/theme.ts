@@ -1,5 +1,5 @@
 /** Colours as data: views ask for a role, the theme decides (or, in mono, leaves the text plain). */
-import type { AgentState } from '../queue/store.js';
+import type { AgentState } from '../domain/agent.js';
 
 export type Role = 'ok' | 'busy' | 'attention' | 'bad' | 'fatal' | 'waiting' | 'info' | 'accent' | 'muted' | 'bold' | 'added' | 'removed' | 'hunk';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nextState, type AgentSignal } from '../../src/domain/agent-state.js';
-import type { AgentState } from '../../src/queue/store.js';
+import type { AgentState } from '../../src/domain/agent.js';
 
 const hook = (event: string, notification?: string): AgentSignal => ({ type: 'hook', event, notification });
 

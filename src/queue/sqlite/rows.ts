@@ -1,5 +1,6 @@
 import type { ExportedMessage, Message, MessageState, QueueEvent } from '../../domain/message.js';
-import type { AgentContext, AgentRecord, AgentState, Task, TaskState } from '../store.js';
+import type { AgentContext, AgentRecord, AgentState } from '../../domain/agent.js';
+import type { Task, TaskState } from '../../domain/task.js';
 
 export interface MessageRow {
   seq: number;

@@ -12,38 +12,9 @@ import { messageStates, pendingStates, terminalStates } from '../../domain/messa
 import { retryDelayMs } from '../../domain/retry.js';
 import { isValidPriority } from '../../domain/priority.js';
 import { randomId, sequentialId } from '../../util/ids.js';
-import {
-  defaultQueueLimits,
-  type AckOptions,
-  type AgentContext,
-  type AgentContextPatch,
-  type AgentPatch,
-  type AgentQueueStats,
-  type AgentRecord,
-  type AgentRegistration,
-  type ClaimOptions,
-  type EnqueueResult,
-  type ExplainContext,
-  type FailOptions,
-  type ImportIssue,
-  type ImportRecord,
-  type ImportResult,
-  type LeaseRef,
-  type MessageFilter,
-  type MessageStore,
-  type QueueLimits,
-  type QueueStats,
-  type RecordEventInput,
-  type StoreOptions,
-  type SweepResult,
-  type Task,
-  type TaskCreateInput,
-  type TaskFilter,
-  type TaskState,
-  type TaskStore,
-  openTaskStates,
-  taskStates,
-} from '../store.js';
+import { defaultQueueLimits, type AckOptions, type AgentQueueStats, type ClaimOptions, type EnqueueResult, type ExplainContext, type FailOptions, type ImportIssue, type ImportRecord, type ImportResult, type LeaseRef, type MessageFilter, type MessageStore, type QueueLimits, type QueueStats, type RecordEventInput, type StoreOptions, type SweepResult, type TaskStore } from '../store.js';
+import { type AgentContext, type AgentContextPatch, type AgentPatch, type AgentRecord, type AgentRegistration } from '../../domain/agent.js';
+import { type Task, type TaskCreateInput, type TaskFilter, type TaskState, openTaskStates, taskStates } from '../../domain/task.js';
 import { normalizeEnqueue, queueFullError, type NormalizedEnqueue } from '../validate.js';
 import { HORNETS_APPLICATION_ID, LATEST_SCHEMA_VERSION, migrations } from './migrations.js';
 import { isBusy, mapSqliteError } from './sqlite-errors.js';

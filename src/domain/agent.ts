@@ -1,0 +1,71 @@
+/** An agent as the engine records it: the domain's view, independent of any store. */
+
+export type AgentState =
+  | 'unknown'
+  | 'starting'
+  | 'busy'
+  | 'idle'
+  | 'waiting-permission'
+  | 'compacting'
+  | 'crashed'
+  | 'backing-off'
+  | 'failed'
+  | 'paused'
+  | 'stopped';
+
+export interface AgentRecord {
+  name: string;
+  profile: string;
+  state: AgentState;
+  paneId: string | null;
+  sessionId: string | null;
+  generation: number;
+  restartCount: number;
+  lastRestart: number | null;
+  lastError: string | null;
+  contextPreserved: boolean;
+  paused: boolean;
+  /** Per-agent override of QueueLimits.maxDepth; null = store default. */
+  maxDepth: number | null;
+  lastEventAt: number | null;
+  stopBlocks: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AgentRegistration {
+  name: string;
+  profile: string;
+  maxDepth?: number | null;
+}
+
+export type AgentPatch = Partial<
+  Pick<
+    AgentRecord,
+    | 'profile'
+    | 'state'
+    | 'paneId'
+    | 'sessionId'
+    | 'generation'
+    | 'restartCount'
+    | 'lastRestart'
+    | 'lastError'
+    | 'contextPreserved'
+    | 'paused'
+    | 'maxDepth'
+    | 'lastEventAt'
+    | 'stopBlocks'
+  >
+>;
+
+export interface AgentContext {
+  agent: string;
+  lastBriefing: number | null;
+  briefingContent: string | null;
+  activitySummary: string | null;
+  checkpointData: Record<string, unknown> | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type AgentContextPatch = Partial<Pick<AgentContext, 'lastBriefing' | 'briefingContent' | 'activitySummary' | 'checkpointData'>>;
