@@ -11,7 +11,7 @@ import { TmuxFixture, initGitRepo, testEnv, waitFor, tmux } from '../helpers/tmu
 import { openProject, type ProjectContext } from '../../src/services/context.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { QueueService } from '../../src/services/queue-service.js';
-import { defaultRestartPolicy } from '../../src/domain/restart-policy.js';
+import { defaultRestartPolicy } from '../../src/recovery/restart-policy.js';
 
 const cli = join(__dirname, '..', '..', 'bin', 'hornets-tui.js');
 const fx = new TmuxFixture();
@@ -143,7 +143,7 @@ describe('engine on real tmux', () => {
       { name: 'anga', profile: 'demo' },
     ]);
     await waitFor('agents idle', async () => (await state(t, 'marie')) === 'idle' && (await state(t, 'anga')) === 'idle', 20_000);
-    await t.ctx.store.updateAgent('anga', { paused: true });
+    await t.ctx.store.transitionAgent('anga', { type: 'pause' });
     const kept = await t.ctx.store.enqueue({ agent: 'anga', body: 'must survive the server' });
     const before = (await t.ctx.store.getAgent('marie'))!.generation;
     tmux(t.socket, ['kill-server']);
