@@ -9,7 +9,7 @@ import type { AgentState } from '../domain/agent.js';
 import { AgentManager } from '../services/agents.js';
 import { DeliveryService } from '../services/delivery.js';
 import { Lifecycle } from '../services/lifecycle.js';
-import { applyOperatorAction, parseControlAction, type EngineControl } from '../services/control.js';
+import { applyOperatorAction, parseControlAction, type ControlOptions, type EngineControl } from '../services/control.js';
 import { Recovery } from '../recovery/recovery.js';
 import type { RecoveryState, RestartPolicy } from '../recovery/restart-policy.js';
 import { defaultDeliveryTiming, type DeliveryTiming } from '../domain/delivery-policy.js';
@@ -185,7 +185,7 @@ export class Engine {
   }
 
   /** Operator actions from the CLI, the console or the control pipe: the one operator service. */
-  control(action: string, agent: string): Promise<string> {
+  control(action: string, agent: string, options: ControlOptions = {}): Promise<string> {
     const engine: EngineControl = {
       resetRecovery: (a) => this.recovery.reset(a),
       restart: async (a) => {
@@ -198,7 +198,7 @@ export class Engine {
       },
       wake: (a) => this.wake(a),
     };
-    return applyOperatorAction(this.ctx, parseControlAction(action), agent, engine);
+    return applyOperatorAction(this.ctx, parseControlAction(action), agent, engine, options);
   }
 
   /** Re-exported for tests that drive a reconciliation round by hand. */

@@ -30,7 +30,12 @@ export interface EngineControl {
   wake(agent: string): void;
 }
 
-export async function applyOperatorAction(ctx: ProjectContext, action: ControlAction, agent: string, engine: EngineControl | null): Promise<string> {
+export interface ControlOptions {
+  /** `stop`: how long the agent gets to exit after SIGTERM before its window is killed. */
+  timeoutMs?: number;
+}
+
+export async function applyOperatorAction(ctx: ProjectContext, action: ControlAction, agent: string, engine: EngineControl | null, options: ControlOptions = {}): Promise<string> {
   const manager = new AgentManager(ctx.project, ctx.store, ctx.log);
   manager.agentConfig(agent);
   switch (action) {
@@ -64,7 +69,7 @@ export async function applyOperatorAction(ctx: ProjectContext, action: ControlAc
     }
     case 'stop': {
       engine?.stopped(agent);
-      const r = await manager.stop(agent);
+      const r = await manager.stop(agent, { timeoutMs: options.timeoutMs });
       return `${agent}: ${r === 'stopped' ? 'stopped (queue kept)' : 'was not running'}`;
     }
   }
@@ -72,10 +77,10 @@ export async function applyOperatorAction(ctx: ProjectContext, action: ControlAc
 
 type DaemonAnswer = { ok: true; text: string } | { ok: false; text: string } | null;
 
-function viaDaemon(stateDir: string, action: string, agent: string): Promise<DaemonAnswer> {
+function viaDaemon(stateDir: string, action: string, agent: string, options: ControlOptions): Promise<DaemonAnswer> {
   const ep = readEndpoint(stateDir);
   if (!ep) return Promise.resolve(null);
-  const data = JSON.stringify({ action, agent });
+  const data = JSON.stringify({ action, agent, ...options });
   return new Promise((resolve) => {
     const req = request(
       { host: '127.0.0.1', port: ep.port, path: '/control', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), 'x-hornets-token': ep.token }, timeout: 30_000 },
@@ -95,13 +100,13 @@ function viaDaemon(stateDir: string, action: string, agent: string): Promise<Dae
 }
 
 /** From a client (CLI, console): through the running engine, or applied here when none runs. */
-export async function control(ctx: ProjectContext, action: string, agent: string): Promise<string> {
+export async function control(ctx: ProjectContext, action: string, agent: string, options: ControlOptions = {}): Promise<string> {
   const parsed = parseControlAction(action);
   new AgentManager(ctx.project, ctx.store, ctx.log).agentConfig(agent);
-  const answer = await viaDaemon(ctx.project.paths.root, parsed, agent);
+  const answer = await viaDaemon(ctx.project.paths.root, parsed, agent, options);
   if (answer !== null) {
     if (!answer.ok) throw new UsageError(answer.text);
     return answer.text;
   }
-  return applyOperatorAction(ctx, parsed, agent, null);
+  return applyOperatorAction(ctx, parsed, agent, null, options);
 }
