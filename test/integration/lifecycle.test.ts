@@ -93,10 +93,12 @@ describe('agent life cycle on real tmux', () => {
     await waitFor('marie failed', async () => (await stateOf(t, 'marie')) === 'failed', 10_000);
     // The pane lives on: the agent's next turn ends with a Stop hook, and a later idle notice.
     await runHook(t, 'marie', 'Stop', { stop_hook_active: false, last_assistant_message: 'ok' });
+    expect(await stateOf(t, 'marie')).toBe('failed');
     await runHook(t, 'marie', 'Notification', { notification_type: 'idle_prompt', message: 'Claude is waiting for your input' });
     const record = (await t.ctx.store.getAgent('marie'))!;
     expect(record.state).toBe('failed');
-    expect(record.lastError).toMatch(/authentication failed: .*401/);
+    expect(record.lastError).toMatch(/^authentication failed: authentication_error: .*401/);
+    expect((await t.ctx.store.events({ agent: 'marie', limit: 500, kinds: ['agent_failed'] })).length).toBe(1);
     expect(t.daemon.engine.recoveryState('marie').breaker).toBe('open');
     const status = JSON.parse((await cli(t, ['status', '--json'])).stdout) as { name: string; state: string }[];
     expect(status.find((s) => s.name === 'marie')!.state).toBe('failed');
