@@ -1,5 +1,5 @@
 /** Colours as data: views ask for a role, the theme decides (or, in mono, leaves the text plain). */
-import type { AgentState } from '../domain/agent.js';
+import type { DisplayColour } from '../domain/agent-display.js';
 
 export type Role = 'ok' | 'busy' | 'attention' | 'bad' | 'fatal' | 'waiting' | 'info' | 'accent' | 'muted' | 'bold' | 'added' | 'removed' | 'hunk';
 
@@ -50,25 +50,7 @@ export function chooseColor(setting: 'auto' | 'color' | 'mono', terminalColors: 
   return terminalColors >= 8;
 }
 
-export function stateRole(state: AgentState): Role {
-  switch (state) {
-    case 'idle':
-      return 'ok';
-    case 'busy':
-      return 'busy';
-    case 'waiting-permission':
-      return 'attention';
-    case 'compacting':
-      return 'info';
-    case 'crashed':
-      return 'bad';
-    case 'failed':
-      return 'fatal';
-    case 'backing-off':
-      return 'waiting';
-    case 'paused':
-      return 'info';
-    default:
-      return 'muted';
-  }
+/** The display rule's colour key (domain/agent-display.ts) is a role: one palette for both. */
+export function stateRole(colour: DisplayColour): Role {
+  return colour;
 }
