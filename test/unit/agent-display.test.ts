@@ -59,3 +59,20 @@ describe('displayAgent', () => {
     expect(displayAgent({ record: rec('failed', { lastError: 'invalid api key' }), pane: 'alive' }).detail).toMatch(/breaker open.*invalid api key/);
   });
 });
+
+describe('hornets_agent_state (metrics) uses the display rule', () => {
+  it('one 1 per agent, on the state status and the console show', async () => {
+    const { createHornetsMetrics, collectAgentStates } = await import('../../src/daemon/metrics.js');
+    const m = createHornetsMetrics();
+    const base = { profile: 'demo', paneId: '%1', sessionId: null, generation: 1, restartCount: 0, lastRestart: null, contextPreserved: false, maxDepth: null, lastEventAt: null, stopBlocks: 0, createdAt: 0, updatedAt: 0 };
+    collectAgentStates(m, [
+      { ...base, name: 'marie', state: 'idle', paused: true, lastError: null },
+      { ...base, name: 'anga', state: 'idle', paused: false, lastError: 'stuck: a nudge got no UserPromptSubmit' },
+      { ...base, name: 'fabien', state: 'failed', paused: false, lastError: 'auth' },
+    ]);
+    const text = m.registry.expose();
+    const ones = [...text.matchAll(/^hornets_agent_state\{agent="(\w+)",state="([\w-]+)"\} 1$/gm)].map((x) => `${x[1]}=${x[2]}`);
+    expect(ones.sort()).toEqual(['anga=stuck', 'fabien=failed', 'marie=paused']);
+    expect(text).toContain('hornets_agent_state{agent="marie",state="idle"} 0\n');
+  });
+});
