@@ -191,9 +191,11 @@ describe('the console', () => {
     // panes) takes seconds, so the key lands in the middle of it.
     await waitScreen(t, 'the first frame', (s) => s.includes('hornets-tui · '));
     keys(t, 'q');
+    // The console says it goes once the team is up…
+    await waitScreen(t, 'the quit deferred until the team is up', (x) => x.includes('quitting when done'));
     await waitFor('the console to exit', () => exitStatus(t) !== null, 30_000);
     expect(exitStatus(t)).toBe('0');
-    // The whole team is up, not half of it, and stays up without the console.
+    // …and the whole team is up, not half of it, and stays up without the console.
     const status = async () => new Map((JSON.parse((await t.p.ok(['status', '--json'])).stdout) as { name: string; alive: boolean; state: string }[]).map((a) => [a.name, a]));
     const s = await status();
     for (const n of ['marie', 'anga', 'fabien']) expect(s.get(n), n).toMatchObject({ alive: true });
