@@ -38,7 +38,8 @@ function statusRows(list: AgentStatus[]): string[][] {
   return list.map((a) => [
     a.name,
     a.profile,
-    a.state,
+    // The display rule's label (domain/agent-display.ts), the words the console shows.
+    a.label,
     a.paneId ?? '-',
     a.alive ? `${a.currentCommand ?? ''}(${a.pid})` : a.exitStatus !== null ? `dead (exit ${a.exitStatus})` : '-',
     String(a.queueDepth),

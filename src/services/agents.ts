@@ -15,7 +15,8 @@ import type { PaneInfo, ServerRef, SpawnSpec } from '../tmux/argv.js';
 import { TmuxClient } from '../tmux/client.js';
 import { TmuxError } from '../tmux/errors.js';
 import { Git } from '../git/git.js';
-import { classifyPane } from '../domain/pane-state.js';
+import { classifyPane, type PaneVerdict } from '../domain/pane-state.js';
+import { displayAgent, type DisplayState } from '../domain/agent-display.js';
 import { installHooks } from '../hooks/installer.js';
 import { hookProgram } from './hooks-program.js';
 
@@ -57,7 +58,10 @@ export interface AgentStatus {
   alive: boolean;
   exitStatus: number | null;
   currentCommand: string | null;
-  state: string;
+  /** domain/agent-display.ts: the state `status`, the console and the metrics all show. */
+  state: DisplayState;
+  label: string;
+  detail: string;
   generation: number;
   queueDepth: number;
   worktree: string;
@@ -336,23 +340,39 @@ export class AgentManager {
     }
   }
 
+  /**
+   * What the screen of a live pane says, for an agent no hook has reported on yet (hookless
+   * profiles): input to the display rule, read the same way by `status` and the console.
+   */
+  async screenVerdict(name: string, record: AgentRecord | undefined, pane: PaneInfo | undefined): Promise<PaneVerdict | null> {
+    if (!pane || pane.dead || pane.session !== this.session) return null;
+    if (record && record.state !== 'starting' && record.state !== 'unknown') return null;
+    return classifyPane(this.profile(this.agentConfig(name)).patterns, await this.tmux.capture(pane.paneId).catch(() => ''));
+  }
+
   async status(): Promise<AgentStatus[]> {
     const panes = new Map((await this.tmux.listPanes()).map((p) => [p.paneId, p]));
     const stats = new Map((await this.store.stats()).agents.map((s) => [s.agent, s]));
     const records = new Map((await this.store.listAgents()).map((r) => [r.name, r]));
+    const now = Date.now();
     return Promise.all(this.project.config.agents.map(async (a) => {
       const r = records.get(a.name);
       const pane = r?.paneId ? panes.get(r.paneId) : undefined;
       const live = pane && pane.session === this.session ? pane : undefined;
-      let state = r?.state ?? 'unknown';
-      if (!live) state = 'stopped';
-      // Recovery's own states say more than "dead" while it backs off or has given up.
-      else if (live.dead) state = state === 'failed' || state === 'backing-off' ? state : 'crashed';
-      else if (state === 'starting' || state === 'unknown') {
-        // No hook has reported yet: the profile's screen patterns are the best evidence.
-        const verdict = classifyPane(this.profile(a).patterns, await this.tmux.capture(live.paneId).catch(() => ''));
-        state = verdict === 'permission' ? 'waiting-permission' : verdict === 'unknown' || verdict === 'error' ? state : verdict;
+      let restartAt: number | null = null;
+      if (r?.state === 'backing-off') {
+        const [scheduled] = await this.store.events({ agent: a.name, kinds: ['restart_scheduled'], limit: 1 });
+        restartAt = typeof scheduled?.detail?.['at'] === 'number' ? scheduled.detail['at'] : null;
       }
+      // The one display rule (domain/agent-display.ts): the console shows the same.
+      const display = displayAgent({
+        record: r ?? null,
+        pane: live ? (live.dead ? 'dead' : 'alive') : 'none',
+        exitStatus: live?.dead ? live.deadStatus : null,
+        restartAt,
+        now,
+        screen: await this.screenVerdict(a.name, r, live),
+      });
       return {
         name: a.name,
         profile: a.profile,
@@ -361,7 +381,9 @@ export class AgentManager {
         alive: Boolean(live && !live.dead),
         exitStatus: live?.dead ? live.deadStatus : null,
         currentCommand: live && !live.dead ? live.currentCommand : null,
-        state,
+        state: display.state,
+        label: display.label,
+        detail: display.detail,
         generation: r?.generation ?? 0,
         queueDepth: stats.get(a.name)?.pending ?? 0,
         worktree: this.worktreePath(a),
