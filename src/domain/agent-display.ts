@@ -9,8 +9,8 @@
  */
 import type { AgentRecord, AgentState } from './agent.js';
 
-/** `stuck` is the engine's escalation of a refused nudge (issue 9, defect 2): shown, never stored here. */
-export type DisplayState = AgentState | 'stuck';
+/** Every state a person can see is a life-cycle state (agent-lifecycle.ts); `stuck` included. */
+export type DisplayState = AgentState;
 
 /** A colour key, not a colour: the console's theme (or a mono terminal) decides what it looks like. */
 export type DisplayColour = 'ok' | 'busy' | 'attention' | 'info' | 'bad' | 'fatal' | 'waiting' | 'muted';
@@ -30,11 +30,6 @@ export interface DisplayFacts {
   restartAt?: number | null;
   now?: number;
   /**
-   * The stuck escalation, when the caller knows it another way than the record (an event, a flag).
-   * The record itself also counts: state `stuck`, or a lastError starting with "stuck".
-   */
-  stuck?: boolean;
-  /**
    * For an agent no hook has reported on yet (`starting`): what its screen shows, read with the
    * profile's patterns (domain/pane-state.ts). Hookless profiles only ever report this way.
    */
@@ -49,9 +44,6 @@ export interface AgentDisplay {
   /** One sentence: why this state, for --json, tooltips and the console's preview panel. */
   detail: string;
 }
-
-/** A lastError with this prefix marks the stuck escalation (the engine writes it; data, not code). */
-export const STUCK_PREFIX = 'stuck';
 
 export const displayColours: Readonly<Record<DisplayState, DisplayColour>> = {
   unknown: 'muted',
@@ -68,14 +60,6 @@ export const displayColours: Readonly<Record<DisplayState, DisplayColour>> = {
   stuck: 'waiting',
 };
 
-/** States recovery or an operator set: they say more than what tmux says about the pane. */
-const recoveryStates: ReadonlySet<string> = new Set(['failed', 'backing-off']);
-
-export function isStuck(record: DisplayFacts['record'], flag?: boolean): boolean {
-  if (flag) return true;
-  if (!record) return false;
-  return (record.state as string) === 'stuck' || (record.lastError ?? '').toLowerCase().startsWith(STUCK_PREFIX);
-}
 
 /** `backing-off 12s` while the restart is ahead, `backing-off` when it is due or unknown. */
 export function backoffLabel(restartAt: number | null | undefined, now: number | undefined): string {
@@ -95,7 +79,7 @@ export function displayAgent(facts: DisplayFacts): AgentDisplay {
   const stored = (r?.state ?? 'unknown') as DisplayState;
   const why = r?.lastError ? `: ${r.lastError}` : '';
 
-  if (stored === 'failed') return shown('failed', `restart breaker open; R (restart) or \`hornets-tui control restart\` closes it${why}`, facts);
+  if (stored === 'failed') return shown('failed', `restart breaker open; R (restart) or \`hornets-tui reset\` closes it${why}`, facts);
   if (facts.pane === 'none') {
     if (stored === 'backing-off') return shown('backing-off', 'recovery will start it again after the back-off', facts);
     const last = stored === 'stopped' || stored === 'unknown' ? '' : ` (last known state: ${stored})`;
@@ -110,11 +94,7 @@ export function displayAgent(facts: DisplayFacts): AgentDisplay {
   // The pane lives (or tmux was not asked): the record tells what the agent is doing.
   if (r?.paused || stored === 'paused') return shown('paused', 'delivery paused by an operator; p resumes', facts);
   if (stored === 'stopped') return shown('stopped', 'stopped by an operator', facts);
-  // A lastError "stuck: …" only counts while the agent sits idle: a nudge goes to an idle agent, and
-  // once it works again (busy) the escalation is over even before the next Stop clears the error.
-  if ((stored === 'stuck' || facts.stuck || (stored === 'idle' && isStuck(r))) && !recoveryStates.has(stored)) {
-    return shown('stuck', `a nudge was refused and messages wait${why}`, facts);
-  }
+  if (stored === 'stuck') return shown('stuck', `hooks say idle but nudges are refused or unanswered; messages wait (attach to look; reset tries again)${why}`, facts);
   if (stored === 'unknown' || stored === 'starting') {
     if (facts.screen === 'idle') return shown('idle', 'its screen shows the prompt (no hook has reported yet)', facts);
     if (facts.screen === 'busy') return shown('busy', 'its screen shows it working (no hook has reported yet)', facts);

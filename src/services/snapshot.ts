@@ -157,7 +157,7 @@ export function summarizeEvent(e: QueueEvent, now: number): string {
     case 'rebrief_queued':
       return `rebrief queued (${String(d['id'] ?? '?')})`;
     case 'stuck':
-      return 'stuck: a nudge was not taken';
+      return `stuck: ${String(d['reason'] ?? 'a nudge was not taken')}`;
     case 'tmux_server_lost':
       return 'tmux server lost; recreating';
     case 'agent_recreated':

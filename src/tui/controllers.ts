@@ -156,7 +156,7 @@ export class Controllers {
 
   stop(a: AgentRow): void {
     this.host.openDialog(new ConfirmDialog(` Stop ${a.name} `, `Stop ${a.name}?`, 'Its queue and worktree are kept; R starts it again.'), () => {
-      this.background(`stopping ${a.name}`, async () => `${a.name}: ${(await this.manager.stop(a.name)) === 'stopped' ? 'stopped (queue kept)' : 'was not running'}`, { critical: true });
+      this.background(`stopping ${a.name}`, () => control(this.ctx, 'stop', a.name), { critical: true });
     });
   }
 

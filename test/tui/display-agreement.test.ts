@@ -46,12 +46,12 @@ describe('one display rule: status, status --json and the console agree', () => 
     const ctx = await openProject({ configPath: path.join(dir, 'hornets.json'), component: 'test' });
     fx.defer(() => ctx.close());
     const manager = new AgentManager(ctx.project, ctx.store, ctx.log, new TmuxClient({ server: { socket, configFile: path.join(dir, '.hornets', 'tmux.conf') } }));
-    await ctx.store.updateAgent('lea', { state: 'stopped' });
+    await ctx.store.transitionAgent('lea', { type: 'stopped' });
     // The panes vanish with their server; what the records last said differs per agent.
     await killServer(socket);
-    await ctx.store.updateAgent('marie', { state: 'failed', lastError: 'invalid api key' });
-    await ctx.store.updateAgent('anga', { state: 'backing-off' });
-    await ctx.store.updateAgent('fabien', { state: 'idle' });
+    await ctx.store.transitionAgent('marie', { type: 'failed', reason: 'invalid api key' });
+    await ctx.store.transitionAgent('anga', { type: 'backing-off' });
+    await ctx.store.transitionAgent('fabien', { type: 'hook', event: 'Stop' });
 
     const json = new Map((JSON.parse((await p.ok(['status', '--json'])).stdout) as { name: string; state: string; alive: boolean }[]).map((a) => [a.name, a]));
     const table = tableStates((await p.ok(['status'])).stdout);

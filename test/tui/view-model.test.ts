@@ -159,7 +159,7 @@ describe('view-model: frames', () => {
   });
 
   it('the stuck escalation and a failed agent show with the display rule\'s labels', () => {
-    const v = vm(snapshot({ records: [record('marie', '%1', { lastError: 'stuck: a nudge got no UserPromptSubmit' }), record('anga', '%2', { state: 'failed', lastError: 'auth' }), record('fabien', '%3', { state: 'backing-off' })], panes: [pane('%1'), pane('%2')] }));
+    const v = vm(snapshot({ records: [record('marie', '%1', { state: 'stuck', lastError: 'stuck: a nudge got no UserPromptSubmit' }), record('anga', '%2', { state: 'failed', lastError: 'auth' }), record('fabien', '%3', { state: 'backing-off' })], panes: [pane('%1'), pane('%2')] }));
     const f = v.frame(now, noPreview);
     expect(rowOf(f.agents.content, 'marie')).toMatch(/marie\s+demo\s+stuck\s/);
     expect(rowOf(f.agents.content, 'anga')).toMatch(/anga\s+demo\s+failed\s.*OPEN/);

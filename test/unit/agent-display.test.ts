@@ -4,7 +4,7 @@ import type { AgentState } from '../../src/domain/agent.js';
 import { displayAgent, type DisplayFacts, type DisplayState, type DisplayColour } from '../../src/domain/agent-display.js';
 
 const now = 1_000_000;
-const rec = (state: AgentState | 'stuck', patch: { paused?: boolean; lastError?: string | null } = {}) => ({ state: state as AgentState, paused: patch.paused ?? false, lastError: patch.lastError ?? null });
+const rec = (state: AgentState, patch: { paused?: boolean; lastError?: string | null } = {}) => ({ state: state as AgentState, paused: patch.paused ?? false, lastError: patch.lastError ?? null });
 
 describe('displayAgent', () => {
   const rows: [string, DisplayFacts, DisplayState, string, DisplayColour][] = [
@@ -36,12 +36,10 @@ describe('displayAgent', () => {
     ['starting, screen asks permission', { record: rec('starting'), pane: 'alive', screen: 'permission' }, 'waiting-permission', 'waiting-perm', 'attention'],
     ['screen ignored once a hook reported', { record: rec('busy'), pane: 'alive', screen: 'idle' }, 'busy', 'busy', 'busy'],
     // The stuck escalation (defect 2): a slot fed by data.
-    ['stuck: lastError while idle', { record: rec('idle', { lastError: 'stuck: a nudge got no UserPromptSubmit' }), pane: 'alive' }, 'stuck', 'stuck', 'waiting'],
-    ['stuck: stored state', { record: rec('stuck'), pane: 'alive' }, 'stuck', 'stuck', 'waiting'],
-    ['stuck: flag', { record: rec('idle'), pane: 'alive', stuck: true }, 'stuck', 'stuck', 'waiting'],
-    ['stuck is over once it works', { record: rec('busy', { lastError: 'stuck: old' }), pane: 'alive' }, 'busy', 'busy', 'busy'],
-    ['paused beats stuck', { record: rec('idle', { paused: true, lastError: 'stuck: x' }), pane: 'alive' }, 'paused', 'paused', 'info'],
-    ['a vanished pane beats stuck', { record: rec('idle', { lastError: 'stuck: x' }), pane: 'none' }, 'stopped', 'stopped', 'muted'],
+    ['stuck: stored state', { record: rec('stuck', { lastError: 'stuck: 3 nudges refused' }), pane: 'alive' }, 'stuck', 'stuck', 'waiting'],
+    ['an old stuck note on an idle agent is not stuck', { record: rec('idle', { lastError: 'stuck: old' }), pane: 'alive' }, 'idle', 'idle', 'ok'],
+    ['paused beats stuck', { record: rec('stuck', { paused: true }), pane: 'alive' }, 'paused', 'paused', 'info'],
+    ['a vanished pane beats stuck', { record: rec('stuck'), pane: 'none' }, 'stopped', 'stopped', 'muted'],
     // tmux not asked (metrics): the record stands.
     ['unknown pane, idle', { record: rec('idle'), pane: 'unknown' }, 'idle', 'idle', 'ok'],
     ['unknown pane, failed', { record: rec('failed'), pane: 'unknown' }, 'failed', 'failed', 'fatal'],
@@ -67,7 +65,7 @@ describe('hornets_agent_state (metrics) uses the display rule', () => {
     const base = { profile: 'demo', paneId: '%1', sessionId: null, generation: 1, restartCount: 0, lastRestart: null, contextPreserved: false, maxDepth: null, lastEventAt: null, stopBlocks: 0, createdAt: 0, updatedAt: 0 };
     collectAgentStates(m, [
       { ...base, name: 'marie', state: 'idle', paused: true, lastError: null },
-      { ...base, name: 'anga', state: 'idle', paused: false, lastError: 'stuck: a nudge got no UserPromptSubmit' },
+      { ...base, name: 'anga', state: 'stuck', paused: false, lastError: 'stuck: a nudge got no UserPromptSubmit' },
       { ...base, name: 'fabien', state: 'failed', paused: false, lastError: 'auth' },
     ]);
     const text = m.registry.expose();
