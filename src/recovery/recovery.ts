@@ -135,6 +135,8 @@ export class Recovery {
     return this.lane(agent, async () => {
       const record = await this.o.store.getAgent(agent);
       if (!record?.lastError || this.errorsSeen.get(agent) === record.lastError) return;
+      // A failed agent's error is the reason it failed: acting on it again would fail it again.
+      if (record.state === 'failed' || (this.states.get(agent)?.breaker ?? 'closed') !== 'closed') return;
       this.errorsSeen.set(agent, record.lastError);
       const kind = classifyError(record.lastError);
       if (kind === 'rate-limit' || kind === 'overloaded') await this.apply(agent, { type: 'api-error', kind, message: record.lastError });
