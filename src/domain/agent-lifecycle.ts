@@ -71,8 +71,11 @@ function hookState(current: AgentState, e: Extract<LifecycleEvent, { type: 'hook
       // Claude Code's "idle for 60 s" notice proves nothing about an agent nudges cannot reach.
       if (e.notification === 'idle_prompt') return current === 'stuck' ? 'stuck' : 'idle';
       return current;
-    // SessionEnd is the CLI ending a session (/clear, /exit, logout), not the operator stopping the
-    // agent: if the process exits, the pane dies and recovery decides; if not, SessionStart follows.
+    case 'SessionEnd':
+      // A person at the pane typed /exit (or logged out): as deliberate as `hornets-tui stop`, so the
+      // pane's death that follows is not a crash to restart. Other ends (/clear, unknown) leave it to
+      // what follows: SessionStart, or the pane dying and recovery deciding.
+      return e.source === 'prompt_input_exit' || e.source === 'logout' ? 'stopped' : current;
     default:
       return current;
   }

@@ -277,7 +277,7 @@ export class HookHandler {
   private async sessionEnd(p: Payload, session: string | null, now: number): Promise<HookReply> {
     const reason = str(p, 'reason') ?? 'other';
     const requeued = await this.d.store.requeueUnconfirmed(this.d.agent, { sessionId: session, reason: `session ended (${reason}) before confirming` });
-    await this.touch(null, now, { event: 'SessionEnd' }, { stopBlocks: 0 });
+    await this.touch(null, now, { event: 'SessionEnd', source: reason }, { stopBlocks: 0 });
     return none(`session end: ${requeued} requeued`);
   }
 

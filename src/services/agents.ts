@@ -319,16 +319,19 @@ export class AgentManager {
       if (await Git.toplevel(path).catch(() => null)) await Git.ensureExcluded(path, '/.claude/settings.local.json*').catch(() => false);
     }
     const generation = record.generation + 1;
+    // The new generation is recorded before its process exists: its first hook (SessionStart) can
+    // come back faster than a write after the spawn, and must find the agent starting, not down.
     if (existing && existing.session === this.session && (existing.dead || options.force)) {
-      await this.tmux.respawnPane(existing.paneId, this.spawnSpec(agent, record, generation, path, true));
       await this.store.transitionAgent(agent.name, { type: 'started' }, { generation });
+      await this.tmux.respawnPane(existing.paneId, this.spawnSpec(agent, record, generation, path, true));
       await this.store.recordEvent({ agent: agent.name, kind: 'agent_respawned', detail: { paneId: existing.paneId, generation, exitStatus: existing.deadStatus, resume: options.resume || existing.dead } });
       return 'restarted';
     }
     let paneId: string | null = null;
     try {
+      await this.store.transitionAgent(agent.name, { type: 'started' }, { generation, ...(options.resume ? {} : { sessionId: null }) });
       paneId = await this.tmux.newWindow(this.session, agent.name, this.spawnSpec(agent, record, generation, path, options.resume));
-      await this.store.transitionAgent(agent.name, { type: 'started' }, { paneId, generation, ...(options.resume ? {} : { sessionId: null }) });
+      await this.store.updateAgent(agent.name, { paneId });
       await this.store.recordEvent({ agent: agent.name, kind: 'agent_started', detail: { paneId, generation, worktree: path } });
       this.log.info({ event: 'agent_started', agent: agent.name, paneId, generation }, 'agent started');
       return 'created';
@@ -336,6 +339,7 @@ export class AgentManager {
       // Roll back what this attempt created so a retry starts clean.
       if (paneId) await this.tmux.killWindow(paneId).catch(() => undefined);
       if (created) await this.discardWorktree(path);
+      await this.store.transitionAgent(agent.name, { type: 'stopped' }, { paneId: null }).catch(() => undefined);
       throw err;
     }
   }

@@ -21,8 +21,12 @@ describe('agent life cycle: transition', () => {
     [at('busy'), hook('Notification', { notification: 'idle_prompt' }), 'idle'],
     [at('idle'), hook('Notification', { notification: 'auth_success' }), 'idle'],
     [at('unknown'), hook('SessionStart'), 'idle'],
-    // SessionEnd is the CLI ending a session, not the operator: the pane decides what follows
-    [at('busy'), hook('SessionEnd'), 'busy'],
+    // SessionEnd: /exit typed by a person is a stop; /clear or an unknown end leaves it to the pane
+    [at('busy'), hook('SessionEnd', { source: 'clear' }), 'busy'],
+    [at('idle'), hook('SessionEnd', { source: 'other' }), 'idle'],
+    [at('idle'), hook('SessionEnd', { source: 'prompt_input_exit' }), 'stopped'],
+    [at('idle'), hook('SessionEnd', { source: 'logout' }), 'stopped'],
+    [at('stopped'), hook('SessionStart', { source: 'startup' }), 'stopped'],
     // stuck: only real activity leaves it; the idle notice proves nothing
     [at('stuck'), hook('UserPromptSubmit'), 'busy'],
     [at('stuck'), hook('Stop'), 'idle'],

@@ -76,6 +76,7 @@ const rows: Row[] = [
   { event: 'Notification', from: 'busy', payload: { notification_type: 'permission_prompt', message: 'Claude needs your permission to use Bash' }, queued: 0, stdout: '', outcome: /^notification:permission_prompt$/, to: 'waiting-permission' },
   { event: 'Notification', from: 'busy', payload: { notification_type: 'idle_prompt', message: 'Claude is waiting for your input' }, queued: 0, stdout: '', outcome: /^notification:idle_prompt$/, to: 'idle' },
   { event: 'SessionEnd', from: 'idle', payload: { reason: 'clear' }, queued: 0, stdout: '', outcome: /^session end: 0 requeued$/, to: 'idle' },
+  { event: 'SessionEnd', from: 'idle', payload: { reason: 'prompt_input_exit' }, queued: 0, stdout: '', outcome: /^session end: 0 requeued$/, to: 'stopped' },
   { event: 'StopFailure', from: 'busy', payload: { error: 'overloaded_error' }, queued: 0, stdout: '', outcome: /^stop failure: 0 requeued$/, to: 'idle' },
 ];
 
