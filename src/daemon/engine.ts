@@ -170,7 +170,12 @@ export class Engine {
   /** After a hook event: settle nudges, react to API errors, deliver what is next. */
   onHook(agent: string, event: string): void {
     this.nudger.onHook(agent, event);
-    if (event === 'StopFailure' || event === 'Notification') void this.recovery.errorReported(agent).then(() => this.wake(agent));
+    if (event === 'StopFailure' || event === 'Notification') {
+      this.recovery.errorReported(agent).then(
+        () => this.wake(agent),
+        (err: unknown) => this.ctx.log.error({ event: 'error_check_failed', agent, error: String(err) }, 'could not act on an agent error'),
+      );
+    }
     this.wake(agent);
   }
 

@@ -67,8 +67,9 @@ export class Nudger {
     if (follow) {
       switch (follow.action) {
         case 'nudge-taken':
+        case 'nudge-void':
           this.nudges.delete(agent);
-          return;
+          break;
         case 'await-nudge':
           this.o.wakeLater(agent, Math.max(20, follow.at - now + 20));
           return;
@@ -79,9 +80,8 @@ export class Nudger {
           this.nudges.delete(agent);
           await this.markStuck(agent, follow.reason, nudge?.nonce ?? null);
           return;
-        default:
-          return;
       }
+      if (this.nudges.has(agent)) return;
     }
     const next = nextDelivery(full, now, this.o.timing);
     switch (next.action) {
@@ -94,7 +94,7 @@ export class Nudger {
       case 'stuck':
         await this.markStuck(agent, next.reason, null);
         return;
-      default:
+      case 'none':
         return;
     }
   }

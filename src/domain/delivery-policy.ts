@@ -59,22 +59,28 @@ export type DeliveryDecision =
   /** A nudge is out and its time is not up: look again at `at`. */
   | { action: 'await-nudge'; at: number }
   | { action: 'nudge-taken' }
+  /** The agent was paused, lost its pane or is held by recovery: the nudge out no longer matters. */
+  | { action: 'nudge-void' }
   /** The classic lost Enter: press it once more (only at an idle prompt; the nudger checks). */
   | { action: 'press-enter' }
   | { action: 'stuck'; reason: string };
 
+export type NudgeFollowUp = Extract<DeliveryDecision, { action: 'nudge-taken' | 'nudge-void' | 'await-nudge' | 'press-enter' | 'stuck' }>;
+export type NextDelivery = Extract<DeliveryDecision, { action: 'none' | 'push' | 'nudge' | 'stuck' }>;
+
 /** Follow-up on a nudge that is out. `null` when there is none. */
-export function followNudge(f: DeliveryFacts, now: number, t: DeliveryTiming): DeliveryDecision | null {
+export function followNudge(f: DeliveryFacts, now: number, t: DeliveryTiming): NudgeFollowUp | null {
   const n = f.nudge;
   if (!n) return null;
   if (n.taken) return { action: 'nudge-taken' };
+  if (!f.hasPane || f.paused || f.held) return { action: 'nudge-void' };
   if (now - n.sentAt < t.nudgeTimeoutMs) return { action: 'await-nudge', at: n.sentAt + t.nudgeTimeoutMs };
   if (n.enters < 1) return { action: 'press-enter' };
   return { action: 'stuck', reason: `a nudge got no UserPromptSubmit within ${Math.round(t.nudgeTimeoutMs / 1000)} s, also after Enter was pressed again` };
 }
 
 /** What to do for an agent with no nudge out. */
-export function nextDelivery(f: DeliveryFacts, now: number, t: DeliveryTiming): DeliveryDecision {
+export function nextDelivery(f: DeliveryFacts, now: number, t: DeliveryTiming): NextDelivery {
   if (!f.hasPane) return { action: 'none', why: 'no pane' };
   if (f.paused) return { action: 'none', why: 'paused' };
   if (f.held) return { action: 'none', why: 'held by recovery' };

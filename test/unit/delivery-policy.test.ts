@@ -41,6 +41,14 @@ describe('delivery policy: followNudge', () => {
     ['Enter pressed, still within its time', { sentAt: NOW - 500, enters: 1, taken: false }, 'await-nudge'],
   ])('%s', (_name, nudge, action) => expect(followNudge(f({ nudge }), NOW, T)?.action ?? null).toBe(action));
 
+  it.each<[string, Partial<DeliveryFacts>]>([
+    ['paused meanwhile', { paused: true }],
+    ['pane gone', { hasPane: false }],
+    ['held by recovery (crashed, backing off)', { held: true }],
+  ])('a nudge out is void when the agent is %s', (_name, more) => {
+    expect(followNudge(f({ ...more, nudge: { sentAt: NOW - 5_000, enters: 1, taken: false } }), NOW, T)).toEqual({ action: 'nudge-void' });
+  });
+
   it('waits exactly until the nudge times out', () => {
     expect(followNudge(f({ nudge: { sentAt: NOW - 500, enters: 0, taken: false } }), NOW, T)).toEqual({ action: 'await-nudge', at: NOW + 1_500 });
   });
