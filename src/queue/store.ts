@@ -138,6 +138,8 @@ export interface PruneOptions {
   olderThanMs: number;
   /** Rows removed per write transaction, so other processes get the lock in between (default 500). */
   batchSize?: number;
+  /** Stops between batches (daemon shutdown); what was removed so far stays removed. */
+  signal?: AbortSignal;
 }
 
 export interface PruneResult {

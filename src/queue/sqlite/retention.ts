@@ -69,7 +69,7 @@ export async function pruneStore(c: SqliteConnection, options: PruneOptions): Pr
     });
     if (batch.length === 0) break;
     after = batch[batch.length - 1]!.seq;
-    if (batch.length < batchSize) break;
+    if (batch.length < batchSize || options.signal?.aborted) break;
     await yieldToLoop();
   }
 
@@ -83,6 +83,7 @@ export async function pruneStore(c: SqliteConnection, options: PruneOptions): Pr
     [deleteAgentEvents, 'agentEvents'],
   ] as const) {
     for (;;) {
+      if (options.signal?.aborted) break;
       const n = c.write(() => del.run({ cutoff, limit: batchSize }).changes);
       result[key] += n;
       if (n < batchSize) break;
@@ -90,19 +91,19 @@ export async function pruneStore(c: SqliteConnection, options: PruneOptions): Pr
     }
   }
 
-  result.reclaimedBytes = await reclaim(c);
+  result.reclaimedBytes = await reclaim(c, options.signal);
   result.ms = Date.now() - started;
   return result;
 }
 
 /** Gives free pages back to the file system when the database allows it; returns bytes freed. */
-async function reclaim(c: SqliteConnection): Promise<number> {
+async function reclaim(c: SqliteConnection, signal: AbortSignal | undefined): Promise<number> {
   const pageSize = Number(c.db.pragma('page_size', { simple: true }));
   if (Number(c.db.pragma('auto_vacuum', { simple: true })) !== 2) return 0;
   const pagesBefore = Number(c.db.pragma('page_count', { simple: true }));
   for (;;) {
     const free = c.read(() => Number(c.db.pragma('freelist_count', { simple: true })));
-    if (free === 0) break;
+    if (free === 0 || signal?.aborted) break;
     c.write(() => c.db.pragma(`incremental_vacuum(${Math.min(free, VACUUM_PAGES)})`));
     await yieldToLoop();
   }
