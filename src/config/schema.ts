@@ -81,6 +81,8 @@ export const retentionConfigSchema = z
       .refine((v) => durationMs(v) >= 3_600_000, { message: 'must be at least 1h (the engine counts restarts over the last hour)' })
       .describe('Finished messages (confirmed, dead, expired, cancelled) with their events, finished tasks and agent events older than this are pruned by the engine and `queue prune` (env RETENTION_MAX_AGE)'),
     interval: duration.default('1h').describe('How often the engine prunes (also once at start)'),
+    logMaxMiB: z.number().min(1).max(1024).default(10).describe('.hornets/logs/hornets.log rotates when it reaches this size (MiB)'),
+    logFiles: z.number().int().min(1).max(100).default(5).describe('Rotated log files kept (hornets.log.1 … .N)'),
   })
   .strict();
 

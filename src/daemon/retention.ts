@@ -10,7 +10,7 @@ import { errorMessage } from '../errors.js';
 
 export interface RetentionOptions {
   store: Pick<MessageStore, 'prune'>;
-  retention: HornetsConfig['retention'];
+  retention: Pick<HornetsConfig['retention'], 'maxAge' | 'interval'>;
   log: Logger;
   /** Called after every prune (tests, metrics). */
   onPrune?: (result: PruneResult) => void;
