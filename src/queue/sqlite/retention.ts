@@ -4,8 +4,10 @@
  * system.
  *
  * Why batches: a hook process waits for the write lock (busy timeout) while we hold it; one
- * transaction deleting a week of traffic would hold it for seconds. Between batches we yield to the
- * event loop so the daemon keeps serving hooks on its own connection too.
+ * transaction deleting a week of traffic would hold it for seconds. After each batch we pause as
+ * long as the batch took: SQLite's busy handler polls with sleeps, so back-to-back transactions
+ * with only a microsecond between them would starve another process's writer for seconds (seen in
+ * the retention benchmark: 1.4 s). The pause also lets the daemon serve its own hooks meanwhile.
  *
  * Why incremental vacuum: new databases are created with `auto_vacuum = INCREMENTAL` (open.ts), so
  * `PRAGMA incremental_vacuum(n)` can shrink the file a few MiB per transaction. A database created
@@ -14,12 +16,19 @@
  * there the freed pages stay in the file's free list and are reused by new messages, so the file
  * stops growing but does not shrink.
  */
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueError } from '../../errors.js';
 import { MIN_PRUNE_AGE_MS, type PruneOptions, type PruneResult } from '../store.js';
 import type { SqliteConnection } from './connection.js';
 
 const DEFAULT_BATCH = 500;
+/** Longest pause between batches. */
+const MAX_PAUSE_MS = 50;
+
+/** Lets other writers in: as long as the last batch held the lock (bounded). */
+function pause(batchStartedAt: number): Promise<void> {
+  return sleep(Math.min(MAX_PAUSE_MS, Math.max(1, Date.now() - batchStartedAt)));
+}
 /** Pages (4 KiB) per incremental_vacuum step: a few milliseconds of work each. */
 const VACUUM_PAGES = 2_000;
 const FINISHED_MESSAGES = `('confirmed','dead','expired','cancelled')`;
@@ -55,6 +64,7 @@ export async function pruneStore(c: SqliteConnection, options: PruneOptions): Pr
   const deleteMessage = c.stmt(`DELETE FROM messages WHERE seq = ? AND state IN ${FINISHED_MESSAGES} AND updated_at < ?`);
   let after = 0;
   for (;;) {
+    const t = Date.now();
     const batch = c.write(() => {
       const rows = pickMessages.all({ after, cutoff, limit: batchSize }) as { seq: number; id: string }[];
       // The task watcher still reads the message of an open task (rare: its attempt outlived the age).
@@ -70,7 +80,7 @@ export async function pruneStore(c: SqliteConnection, options: PruneOptions): Pr
     if (batch.length === 0) break;
     after = batch[batch.length - 1]!.seq;
     if (batch.length < batchSize || options.signal?.aborted) break;
-    await yieldToLoop();
+    await pause(t);
   }
 
   const deleteTasks = c.stmt(
@@ -84,10 +94,11 @@ export async function pruneStore(c: SqliteConnection, options: PruneOptions): Pr
   ] as const) {
     for (;;) {
       if (options.signal?.aborted) break;
+      const t = Date.now();
       const n = c.write(() => del.run({ cutoff, limit: batchSize }).changes);
       result[key] += n;
       if (n < batchSize) break;
-      await yieldToLoop();
+      await pause(t);
     }
   }
 
@@ -104,8 +115,9 @@ async function reclaim(c: SqliteConnection, signal: AbortSignal | undefined): Pr
   for (;;) {
     const free = c.read(() => Number(c.db.pragma('freelist_count', { simple: true })));
     if (free === 0 || signal?.aborted) break;
+    const t = Date.now();
     c.write(() => c.db.pragma(`incremental_vacuum(${Math.min(free, VACUUM_PAGES)})`));
-    await yieldToLoop();
+    await pause(t);
   }
   // The file shrinks when the WAL is checkpointed; PASSIVE never waits for other connections.
   try {
