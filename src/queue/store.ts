@@ -156,6 +156,8 @@ export interface PruneResult {
   /** Bytes handed back to the file system (null when the backend cannot tell). */
   reclaimedBytes: number | null;
   ms: number;
+  /** Longest single write transaction of the prune: how long others could have waited for it. */
+  longestBatchMs: number;
 }
 
 export interface MessageStore {

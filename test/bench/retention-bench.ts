@@ -181,7 +181,7 @@ async function main(): Promise<void> {
     console.log(`prune --older-than ${ageMs / 3_600_000}h at the end of the week: ${r.messages.toLocaleString('en-US')} messages, ${r.events.toLocaleString('en-US')} message events, ${r.tasks.toLocaleString('en-US')} tasks, ${r.agentEvents.toLocaleString('en-US')} agent events removed`);
     console.log(`prune time:        ${(r.ms / 1000).toFixed(1)} s (${Math.round(r.messages / (r.ms / 1000)).toLocaleString('en-US')} messages/s), ${mib(r.reclaimedBytes ?? 0)} given back by incremental vacuum`);
     console.log(`file size after:   ${mib(sizeAfter)} (${((1 - sizeAfter / sizeBefore) * 100).toFixed(0)}% smaller)`);
-    console.log(`other process's enqueues during the prune: ${waits.n}, longest ${waits.max.toFixed(1)} ms, p99 ${waits.p99.toFixed(1)} ms`);
+    console.log(`longest prune transaction: ${r.longestBatchMs} ms; other process's enqueues during the prune: ${waits.n}, longest ${waits.max.toFixed(1)} ms, p99 ${waits.p99.toFixed(1)} ms`);
     console.log(`pending messages: ${before.count.toLocaleString('en-US')} before, ${after.count.toLocaleString('en-US')} after, ${before.digest === after.digest ? 'identical (ids, states, timestamps, event counts)' : 'CHANGED'}; quick_check ${integrity}`);
     if (before.digest !== after.digest || integrity !== 'ok') process.exitCode = 1;
   } finally {

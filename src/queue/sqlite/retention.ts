@@ -29,8 +29,8 @@ const MAX_PAUSE_MS = 50;
 function pause(batchStartedAt: number): Promise<void> {
   return sleep(Math.min(MAX_PAUSE_MS, Math.max(1, Date.now() - batchStartedAt)));
 }
-/** Pages (4 KiB) per incremental_vacuum step: a few milliseconds of work each. */
-const VACUUM_PAGES = 2_000;
+/** Pages (4 KiB) per incremental_vacuum step: moving pages is slow (pointer maps), so small steps. */
+const VACUUM_PAGES = 256;
 const FINISHED_MESSAGES = `('confirmed','dead','expired','cancelled')`;
 
 export function checkPruneOptions(options: PruneOptions): { olderThanMs: number; batchSize: number } {
@@ -51,7 +51,16 @@ export async function pruneStore(c: SqliteConnection, options: PruneOptions): Pr
   c.assertOpen();
   const started = Date.now();
   const cutoff = c.now() - olderThanMs;
-  const result: PruneResult = { cutoff, messages: 0, events: 0, tasks: 0, agentEvents: 0, reclaimedBytes: null, ms: 0 };
+  const result: PruneResult = { cutoff, messages: 0, events: 0, tasks: 0, agentEvents: 0, reclaimedBytes: null, ms: 0, longestBatchMs: 0 };
+  /** One write transaction, timed. */
+  const write = <T>(fn: () => T): T => {
+    const t = Date.now();
+    try {
+      return c.write(fn);
+    } finally {
+      result.longestBatchMs = Math.max(result.longestBatchMs, Date.now() - t);
+    }
+  };
 
   // Messages: walk the table once in seq order (a cursor, not a rescan per batch), so old pending
   // messages near the start are passed over once rather than in every batch.
@@ -65,7 +74,7 @@ export async function pruneStore(c: SqliteConnection, options: PruneOptions): Pr
   let after = 0;
   for (;;) {
     const t = Date.now();
-    const batch = c.write(() => {
+    const batch = write(() => {
       const rows = pickMessages.all({ after, cutoff, limit: batchSize }) as { seq: number; id: string }[];
       // The task watcher still reads the message of an open task (rare: its attempt outlived the age).
       const keep = rows.length ? new Set((openTaskMessages.all() as { message_id: string }[]).map((r) => r.message_id)) : new Set<string>();
@@ -95,20 +104,20 @@ export async function pruneStore(c: SqliteConnection, options: PruneOptions): Pr
     for (;;) {
       if (options.signal?.aborted) break;
       const t = Date.now();
-      const n = c.write(() => del.run({ cutoff, limit: batchSize }).changes);
+      const n = write(() => del.run({ cutoff, limit: batchSize }).changes);
       result[key] += n;
       if (n < batchSize) break;
       await pause(t);
     }
   }
 
-  result.reclaimedBytes = await reclaim(c, options.signal);
+  result.reclaimedBytes = await reclaim(c, write, options.signal);
   result.ms = Date.now() - started;
   return result;
 }
 
 /** Gives free pages back to the file system when the database allows it; returns bytes freed. */
-async function reclaim(c: SqliteConnection, signal: AbortSignal | undefined): Promise<number> {
+async function reclaim(c: SqliteConnection, write: <T>(fn: () => T) => T, signal: AbortSignal | undefined): Promise<number> {
   const pageSize = Number(c.db.pragma('page_size', { simple: true }));
   if (Number(c.db.pragma('auto_vacuum', { simple: true })) !== 2) return 0;
   const pagesBefore = Number(c.db.pragma('page_count', { simple: true }));
@@ -116,7 +125,7 @@ async function reclaim(c: SqliteConnection, signal: AbortSignal | undefined): Pr
     const free = c.read(() => Number(c.db.pragma('freelist_count', { simple: true })));
     if (free === 0 || signal?.aborted) break;
     const t = Date.now();
-    c.write(() => c.db.pragma(`incremental_vacuum(${Math.min(free, VACUUM_PAGES)})`));
+    write(() => c.db.pragma(`incremental_vacuum(${Math.min(free, VACUUM_PAGES)})`));
     await pause(t);
   }
   // The file shrinks when the WAL is checkpointed; PASSIVE never waits for other connections.
