@@ -314,6 +314,7 @@ export function buildProgram(o: Output = stdio): Command {
     .command('prune')
     .description('remove confirmed, dead, expired and cancelled messages, finished tasks and events older than the age; pending messages are kept')
     .option('--older-than <age>', 'e.g. 7d, 36h (at least 1h; default retention.maxAge of hornets.json, 7d)')
+    .option('--compact', 'then rewrite the database file to give back all free space (VACUUM; blocks other writers while it runs)')
     .option('--json', 'print JSON')
     .action((opts, cmd: Command) => pruneCommand(o, globals(cmd), opts));
 

@@ -214,12 +214,12 @@ export async function importCommand(o: Output, g: GlobalOptions, file: string, o
   }
 }
 
-export async function pruneCommand(o: Output, g: GlobalOptions, opts: { olderThan?: string; json?: boolean }): Promise<void> {
+export async function pruneCommand(o: Output, g: GlobalOptions, opts: { olderThan?: string; compact?: boolean; json?: boolean }): Promise<void> {
   const r = await withService(g, (_svc, ctx) => {
     // Without --older-than: retention.maxAge of hornets.json, or RETENTION_MAX_AGE over it.
     const olderThanMs = opts.olderThan !== undefined ? parseDuration(opts.olderThan, '--older-than') : durationMs(resolveDaemonConfig(ctx.project.config).config.retention.maxAge);
     if (olderThanMs < MIN_PRUNE_AGE_MS) throw new UsageError(`--older-than ${opts.olderThan} is too short: at least 1h (the engine counts restarts over the last hour)`);
-    return ctx.store.prune({ olderThanMs });
+    return ctx.store.prune({ olderThanMs, compact: opts.compact });
   });
   if (opts.json) return json(o, { ...r, cutoffIso: new Date(r.cutoff).toISOString() });
   o.out(

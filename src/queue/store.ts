@@ -140,6 +140,12 @@ export interface PruneOptions {
   batchSize?: number;
   /** Stops between batches (daemon shutdown); what was removed so far stays removed. */
   signal?: AbortSignal;
+  /**
+   * Also rewrite the storage to give back all free space (SQLite: VACUUM, which also turns on
+   * incremental auto-vacuum in databases created before it). Blocks other writers while it runs:
+   * an operator's choice (`queue prune --compact`), never the engine's.
+   */
+  compact?: boolean;
 }
 
 export interface PruneResult {

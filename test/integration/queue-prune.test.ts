@@ -41,8 +41,9 @@ describe('queue prune', () => {
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^pruned history older than \S+: 0 messages \(0 events\), 0 tasks/);
 
-    const dayOld = await p.run(['queue', 'prune', '--older-than', '1d']);
+    const dayOld = await p.run(['queue', 'prune', '--older-than', '1d', '--compact']);
     expect(dayOld.stdout).toContain('3 messages (6 events)');
+    expect(dayOld.stdout).toMatch(/given back to the file system/);
     const show = await p.run(['queue', 'show', pending, '--json']);
     expect(show.code).toBe(0);
   });

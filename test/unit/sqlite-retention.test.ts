@@ -66,4 +66,26 @@ describe('sqlite retention', () => {
     await store.close();
     expect(autoVacuum(path)).toBe(0);
   });
+
+  it('--compact rewrites an old database: space back, and incremental auto-vacuum from then on', async () => {
+    const path = join(dir, 'old.db');
+    const db = new Database(path);
+    for (const m of migrations) db.exec(m);
+    db.pragma(`application_id = ${HORNETS_APPLICATION_ID}`);
+    db.pragma(`user_version = ${migrations.length}`);
+    db.close();
+    const store = await openSqliteStore(path, { clock: () => now.t });
+    await store.registerAgents([{ name: 'a', profile: 'demo' }]);
+    const r1 = await store.enqueueBatch(Array.from({ length: 500 }, () => ({ agent: 'a', body: 'y'.repeat(4_000) })));
+    await store.cancel(r1.map((x) => x.message.id));
+    const kept = await store.enqueue({ agent: 'a', body: 'kept' });
+    now.t += 2 * DAY;
+    const r = await store.prune({ olderThanMs: DAY, compact: true });
+    expect(r.messages).toBe(500);
+    expect(r.reclaimedBytes).toBeGreaterThan(500 * 4_000 * 0.8);
+    expect((await store.get(kept.message.id)).body).toBe('kept');
+    expect(store.integrityCheck()).toBe('ok');
+    await store.close();
+    expect(autoVacuum(path)).toBe(2);
+  });
 });

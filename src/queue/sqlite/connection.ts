@@ -52,6 +52,16 @@ export class SqliteConnection {
     }
   }
 
+  /** A statement that must run outside a transaction (VACUUM), retried on SQLITE_BUSY. */
+  exclusive<T>(fn: () => T): T {
+    this.assertOpen();
+    try {
+      return withBusyRetry(fn, this.busyRetryMs);
+    } catch (err) {
+      throw mapSqliteError(err, this.path);
+    }
+  }
+
   read<T>(fn: () => T): T {
     this.assertOpen();
     try {

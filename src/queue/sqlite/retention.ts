@@ -111,9 +111,25 @@ export async function pruneStore(c: SqliteConnection, options: PruneOptions): Pr
     }
   }
 
-  result.reclaimedBytes = await reclaim(c, write, options.signal);
+  result.reclaimedBytes = options.compact ? compact(c) : await reclaim(c, write, options.signal);
   result.ms = Date.now() - started;
   return result;
+}
+
+/** VACUUM (outside any transaction), switching to incremental auto-vacuum on the way; returns bytes freed. */
+function compact(c: SqliteConnection): number {
+  const pageSize = Number(c.db.pragma('page_size', { simple: true }));
+  const before = Number(c.db.pragma('page_count', { simple: true }));
+  c.exclusive(() => {
+    c.db.pragma('auto_vacuum = INCREMENTAL');
+    c.db.exec('VACUUM');
+  });
+  try {
+    c.db.pragma('wal_checkpoint(TRUNCATE)');
+  } catch {
+    // Busy: the next automatic checkpoint shrinks the file.
+  }
+  return Math.max(0, before - Number(c.db.pragma('page_count', { simple: true }))) * pageSize;
 }
 
 /** Gives free pages back to the file system when the database allows it; returns bytes freed. */
