@@ -15,6 +15,7 @@ import {
   exportCommand,
   importCommand,
   listCommand,
+  pruneCommand,
   retryCommand,
   sendCommand,
   showCommand,
@@ -309,6 +310,13 @@ export function buildProgram(o: Output = stdio): Command {
     .option('--partial', 'import the good lines even if some are bad')
     .option('--json', 'print JSON')
     .action((file: string, opts, cmd: Command) => importCommand(o, globals(cmd), file, opts));
+  queue
+    .command('prune')
+    .description('remove confirmed, dead, expired and cancelled messages, finished tasks and events older than the age; pending messages are kept')
+    .option('--older-than <age>', 'e.g. 7d, 36h (at least 1h; default retention.maxAge of hornets.json, 7d)')
+    .option('--compact', 'then rewrite the database file to give back all free space (VACUUM; blocks other writers while it runs)')
+    .option('--json', 'print JSON')
+    .action((opts, cmd: Command) => pruneCommand(o, globals(cmd), opts));
 
   const config = program.command('config').description('check and document hornets.json');
   config

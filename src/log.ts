@@ -1,10 +1,12 @@
 /**
  * pino to a file under the state dir: the console owns the terminal, so nothing is ever logged to
- * stdout/stderr. Secrets (tokens, API keys) are redacted by path.
+ * stdout/stderr. Secrets (tokens, API keys) are redacted by path. The file rotates by size
+ * (log-rotation.ts), safely with several processes writing it.
  */
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { RotatingFile, type RotationOptions } from './log-rotation.js';
 
 export type { Logger };
 
@@ -25,15 +27,13 @@ export const redactPaths = [
   '*.env.GEMINI_API_KEY',
 ];
 
-export function createLogger(logFile: string, options: { level?: string; name?: string } = {}): Logger {
+export function createLogger(logFile: string, options: { level?: string; name?: string; rotation?: RotationOptions } = {}): Logger {
   mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
-  // Create 0600 ourselves; pino would use the umask.
-  closeSync(openSync(logFile, 'a', 0o600));
-  // sync: short-lived CLI and hook processes exit right after logging and must not lose the line.
-  const destination = pino.destination({ dest: logFile, sync: true, mkdir: true });
-  // A failed write (ENOSPC, EROFS) must never surface as an error of the operation being logged:
-  // after `send` committed, that would report a queued message as failed and invite a duplicate.
-  destination.on('error', () => undefined);
+  // Synchronous appends (short-lived CLI and hook processes exit right after logging and must not
+  // lose the line), created 0600, and a failed write (ENOSPC, EROFS) never surfaces as an error of
+  // the operation being logged: after `send` committed, that would report a queued message as
+  // failed and invite a duplicate.
+  const destination = new RotatingFile(logFile, options.rotation);
   return pino(
     {
       name: options.name ?? 'hornets',

@@ -5,6 +5,9 @@ import { isMessageState, messageStates, pendingStates, type Message, type Messag
 import { parsePriority } from '../domain/priority.js';
 import { parseDuration } from '../domain/duration.js';
 import { openProject, type ProjectContext } from '../services/context.js';
+import { MIN_PRUNE_AGE_MS } from '../queue/store.js';
+import { durationMs } from '../config/schema.js';
+import { resolveDaemonConfig } from '../config/env.js';
 import { QueueService } from '../services/queue-service.js';
 import { age, json, preview, table, type Output } from './output.js';
 
@@ -209,4 +212,21 @@ export async function importCommand(o: Output, g: GlobalOptions, file: string, o
   if (r.rejected.length > 0) {
     throw new QueueError('import_invalid', `${r.rejected.length} line(s) rejected`, { rejected: r.rejected.length, reported: true });
   }
+}
+
+export async function pruneCommand(o: Output, g: GlobalOptions, opts: { olderThan?: string; compact?: boolean; json?: boolean }): Promise<void> {
+  const r = await withService(g, (_svc, ctx) => {
+    // Without --older-than: retention.maxAge of hornets.json, or RETENTION_MAX_AGE over it.
+    const olderThanMs = opts.olderThan !== undefined ? parseDuration(opts.olderThan, '--older-than') : durationMs(resolveDaemonConfig(ctx.project.config).config.retention.maxAge);
+    if (olderThanMs < MIN_PRUNE_AGE_MS) throw new UsageError(`--older-than ${opts.olderThan} is too short: at least 1h (the engine counts restarts over the last hour)`);
+    return ctx.store.prune({ olderThanMs, compact: opts.compact });
+  });
+  if (opts.json) return json(o, { ...r, cutoffIso: new Date(r.cutoff).toISOString() });
+  o.out(
+    `pruned history older than ${new Date(r.cutoff).toISOString()}: ${r.messages} message${r.messages === 1 ? '' : 's'} (${r.events} events), ${r.tasks} task${r.tasks === 1 ? '' : 's'}, ${r.agentEvents} agent events; ${r.reclaimedBytes === null ? 'space freed for reuse' : `${formatBytes(r.reclaimedBytes)} given back to the file system`} (${r.ms} ms)`,
+  );
+}
+
+function formatBytes(n: number): string {
+  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
 }

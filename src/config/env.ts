@@ -33,6 +33,7 @@ export const envVariables: readonly EnvVariable[] = [
   { name: 'TASK_TIMEOUT', kind: { type: 'duration', minMs: 1000 }, setting: 'daemon.taskTimeout', description: 'time a task may run after delivery when the task file gives none (default 30m)' },
   { name: 'MAX_CONCURRENT_TASKS', kind: { type: 'int', min: 1, max: 1000 }, setting: 'daemon.maxConcurrentTasks', description: 'reserved for one-shot task runs (not built yet): validated, no effect' },
   { name: 'METRICS_PORT', kind: { type: 'int', min: 0, max: 65535 }, setting: 'daemon.metricsPort', description: 'port of /metrics and /healthz on 127.0.0.1; 0 picks a free one (default 0)' },
+  { name: 'RETENTION_MAX_AGE', kind: { type: 'duration', minMs: 3_600_000 }, setting: 'retention.maxAge', description: 'finished queue history older than this is pruned (default 7d; at least 1h)' },
   { name: 'LOG_LEVEL', kind: { type: 'enum', values: logLevels }, setting: 'log level', description: `${logLevels.join(', ')} (default info; same as HORNETS_LOG_LEVEL)` },
 ];
 
@@ -46,6 +47,7 @@ export interface EnvOverrides {
     maxConcurrentTasks?: number;
     metricsPort?: number;
   };
+  retention?: { maxAge?: string };
   logLevel?: LogLevel;
   /** `NAME=value` pairs that were applied, for the startup log line. */
   applied: string[];
@@ -121,6 +123,9 @@ export function parseEnvOverrides(env: NodeJS.ProcessEnv = process.env): EnvOver
       case 'METRICS_PORT':
         d.metricsPort = Number(found.value);
         break;
+      case 'RETENTION_MAX_AGE':
+        out.retention = { maxAge: found.value };
+        break;
       case 'LOG_LEVEL':
         out.logLevel = found.value.toLowerCase() as LogLevel;
         break;
@@ -141,6 +146,7 @@ export function applyEnvOverrides(config: HornetsConfig, overrides: EnvOverrides
       ...flat,
       restart: { ...config.daemon.restart, ...restart },
     },
+    retention: { ...config.retention, ...overrides.retention },
   };
 }
 

@@ -74,6 +74,18 @@ export const daemonConfigSchema = z
   })
   .strict();
 
+export const retentionConfigSchema = z
+  .object({
+    maxAge: duration
+      .default('7d')
+      .refine((v) => durationMs(v) >= 3_600_000, { message: 'must be at least 1h (the engine counts restarts over the last hour)' })
+      .describe('Finished messages (confirmed, dead, expired, cancelled) with their events, finished tasks and agent events older than this are pruned by the engine and `queue prune` (env RETENTION_MAX_AGE)'),
+    interval: duration.default('1h').describe('How often the engine prunes (also once at start)'),
+    logMaxMiB: z.number().min(1).max(1024).default(10).describe('.hornets/logs/hornets.log rotates when it reaches this size (MiB)'),
+    logFiles: z.number().int().min(1).max(100).default(5).describe('Rotated log files kept (hornets.log.1 … .N)'),
+  })
+  .strict();
+
 export const consoleConfigSchema = z
   .object({
     keys: z
@@ -118,6 +130,7 @@ export const hornetsConfigSchema = z
       .default({ priority: 5 }),
     queue: queueConfigSchema.default(() => queueConfigSchema.parse({})),
     daemon: daemonConfigSchema.default(() => daemonConfigSchema.parse({})).describe('The engine (`--headless`, `daemon run`): heartbeats, metrics, restarts, tasks'),
+    retention: retentionConfigSchema.default(() => retentionConfigSchema.parse({})).describe('How long finished queue history is kept'),
     console: consoleConfigSchema.optional().describe('The console (`hornets-tui` with no command): key overrides, colours, refresh period'),
     agents: z.array(agentConfigSchema).min(1, { message: 'at least one agent is needed' }),
   })

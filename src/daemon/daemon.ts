@@ -15,6 +15,7 @@ import { Heartbeats, storeSnapshot } from './heartbeats.js';
 import { TriggerWatcher } from './watchers/triggers.js';
 import { TaskWatcher } from './watchers/tasks.js';
 import { PipeWatcher } from './watchers/pipes.js';
+import { RetentionTimer } from './retention.js';
 
 export function lockFile(stateDir: string): string {
   return join(stateDir, 'run', 'daemon.pid');
@@ -37,6 +38,7 @@ export class Daemon {
   readonly tasks: TaskWatcher;
   readonly pipes: PipeWatcher;
   readonly heartbeats: Heartbeats;
+  readonly retention: RetentionTimer;
   private stopping: Promise<void> | null = null;
   private readonly startedAt = Date.now();
 
@@ -116,6 +118,7 @@ export class Daemon {
         return { status: failed.length ? 'degraded' : 'ok', pid: process.pid, uptime_s: Math.round((Date.now() - this.startedAt) / 1000), agents: agents.map((a) => ({ name: a.name, state: a.state })), failed };
       },
     });
+    this.retention = new RetentionTimer({ store, retention: config.retention, log: log('retention') });
     this.heartbeats = new Heartbeats({
       paths,
       log: log('heartbeats'),
@@ -128,7 +131,7 @@ export class Daemon {
     this.release = acquireLock(lockFile(this.ctx.project.paths.root));
     const started: { stop(): Promise<void> }[] = [];
     try {
-      for (const part of [this.hooks, this.metricsServer, this.engine, this.triggers, this.tasks, this.pipes, this.heartbeats]) {
+      for (const part of [this.hooks, this.metricsServer, this.engine, this.triggers, this.tasks, this.pipes, this.heartbeats, this.retention]) {
         await part.start();
         started.push(part);
       }
@@ -143,7 +146,7 @@ export class Daemon {
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      for (const part of [this.heartbeats, this.pipes, this.tasks, this.triggers, this.engine, this.metricsServer, this.hooks]) {
+      for (const part of [this.retention, this.heartbeats, this.pipes, this.tasks, this.triggers, this.engine, this.metricsServer, this.hooks]) {
         await part.stop().catch((err: unknown) => this.ctx.log.warn({ event: 'stop_failed', error: String(err) }, 'a daemon part did not stop cleanly'));
       }
       this.release?.();

@@ -137,6 +137,43 @@ export interface RecordEventInput {
   detail?: Record<string, unknown> | null;
 }
 
+/** Retention never goes below this: the engine rebuilds its restart window from the last hour of agent events. */
+export const MIN_PRUNE_AGE_MS = 3_600_000;
+export const DEFAULT_RETENTION_MS = 7 * 24 * 3_600_000;
+
+export interface PruneOptions {
+  /** Remove finished records older than this many ms (at least MIN_PRUNE_AGE_MS). */
+  olderThanMs: number;
+  /** Rows removed per write transaction, so other processes get the lock in between (default 500). */
+  batchSize?: number;
+  /** Stops between batches (daemon shutdown); what was removed so far stays removed. */
+  signal?: AbortSignal;
+  /**
+   * Also rewrite the storage to give back all free space (SQLite: VACUUM, which also turns on
+   * incremental auto-vacuum in databases created before it). Blocks other writers while it runs:
+   * an operator's choice (`queue prune --compact`), never the engine's.
+   */
+  compact?: boolean;
+}
+
+export interface PruneResult {
+  /** Everything finished before this instant (epoch ms) was eligible. */
+  cutoff: number;
+  /** Confirmed, dead, expired and cancelled messages removed. */
+  messages: number;
+  /** Their message events. */
+  events: number;
+  /** Completed and failed tasks removed. */
+  tasks: number;
+  /** Agent-level events removed. */
+  agentEvents: number;
+  /** Bytes handed back to the file system (null when the backend cannot tell). */
+  reclaimedBytes: number | null;
+  ms: number;
+  /** Longest single write transaction of the prune: how long others could have waited for it. */
+  longestBatchMs: number;
+}
+
 export interface MessageStore {
   readonly backend: string;
 
@@ -190,6 +227,13 @@ export interface MessageStore {
 
   /** Expires TTLs and reclaims expired leases for every agent. */
   sweep(): Promise<SweepResult>;
+  /**
+   * Retention: removes confirmed, dead, expired and cancelled messages (with their events), completed
+   * and failed tasks and agent-level events older than `olderThanMs`, in small batches. Pending
+   * messages and open tasks (and their messages) are never touched. Ages under an hour are refused
+   * (invalid_input): the engine's restart window needs the last hour of agent events.
+   */
+  prune(options: PruneOptions): Promise<PruneResult>;
   close(): Promise<void>;
 }
 

@@ -28,10 +28,10 @@ export function queueLimits(project: Project): QueueLimits {
  * Logging is best effort: a log file that cannot be opened (read-only or full file system) must not
  * hide the error the user needs, which is the one about the database on the same file system.
  */
-function openLogger(logFile: string): Logger {
+function openLogger(logFile: string, retention?: { logMaxMiB: number; logFiles: number }): Logger {
   let log: Logger;
   try {
-    log = createLogger(logFile);
+    log = createLogger(logFile, retention && { rotation: { maxBytes: retention.logMaxMiB * 1024 * 1024, maxFiles: retention.logFiles } });
   } catch {
     return silentLogger();
   }
@@ -55,7 +55,7 @@ async function registerChangedAgents(store: MessageStore, project: Project): Pro
 export async function openProject(options: LoadOptions & { component?: string } = {}): Promise<ProjectContext> {
   const project = loadProject(options);
   ensureStateDirs(project.paths);
-  const log = openLogger(project.paths.logFile).child({ component: options.component ?? 'cli' });
+  const log = openLogger(project.paths.logFile, project.config.retention).child({ component: options.component ?? 'cli' });
   const store = await openSqliteStore(project.paths.db, {
     limits: queueLimits(project),
     synchronous: project.config.queue.synchronous,

@@ -2,10 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { openSqliteStore } from '../../src/queue/sqlite/sqlite-store.js';
+import { openSqliteStore, type SqliteMessageStore } from '../../src/queue/sqlite/sqlite-store.js';
+import type { StoreOptions } from '../../src/queue/store.js';
 import { runStoreConformance } from './store-conformance.js';
+import { runTaskStoreConformance } from './task-store-conformance.js';
 
-runStoreConformance('sqlite', async (opts) => {
+async function sqliteFactory(opts: StoreOptions): Promise<{ store: SqliteMessageStore; cleanup: () => Promise<void> }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hornets-conformance-'));
   const store = await openSqliteStore(path.join(dir, 'hornets.db'), opts);
   let closed = false;
@@ -22,4 +24,7 @@ runStoreConformance('sqlite', async (opts) => {
       }
     },
   };
-});
+}
+
+runStoreConformance('sqlite', sqliteFactory);
+runTaskStoreConformance('sqlite', sqliteFactory);

@@ -1515,6 +1515,92 @@ export function runStoreConformance(backendName: string, factory: StoreFactory):
 
     // ------------------------------------------------------------------ export / import
 
+
+    describe('prune (retention)', () => {
+      const HOUR = 3_600_000;
+      const DAY = 24 * HOUR;
+
+      /** One message in each finished state plus pending ones, all created at the current clock. */
+      async function traffic(store: MessageStore, tag: string): Promise<Record<string, Message>> {
+        const confirmed = await enq(store, { body: `${tag} confirmed`, priority: 200 });
+        await deliver(store, 'alice', 's1');
+        await store.confirm('alice', { ids: [confirmed.id] });
+        const dead = await enq(store, { body: `${tag} dead`, priority: 200 });
+        const leased = await claimOne(store);
+        await store.fail({ leaseToken: leased.leaseToken!, error: 'poison', retryable: false });
+        const cancelled = await enq(store, { body: `${tag} cancelled` });
+        await store.cancel([cancelled.id]);
+        const expired = await enq(store, { body: `${tag} expired`, agent: 'bob', ttlMs: 1_000 });
+        now += 2_000;
+        await store.sweep();
+        const queued = await enq(store, { body: `${tag} queued`, agent: 'bob' });
+        return { confirmed, dead, cancelled, expired, queued };
+      }
+
+      it('refuses ages under one hour with a clear error', async () => {
+        const store = await open();
+        const err = await expectQueueError(store.prune({ olderThanMs: HOUR - 1 }), 'invalid_input');
+        expect(err.message).toMatch(/at least 1h/);
+        await expectQueueError(store.prune({ olderThanMs: Number.NaN }), 'invalid_input');
+        const r = await store.prune({ olderThanMs: HOUR });
+        expect(r).toMatchObject({ messages: 0, events: 0, tasks: 0 });
+      });
+
+      it('removes finished messages older than the age with their events; pending and recent ones stay', async () => {
+        const store = await open();
+        const old = await traffic(store, 'old');
+        const oldDelivered = await enq(store, { body: 'old delivered', agent: 'bob', priority: 200 });
+        await deliver(store, 'bob', 's2');
+        now += 8 * DAY;
+        const recent = await traffic(store, 'new');
+        const eventsOfQueued = await store.events({ messageId: old.queued!.id });
+
+        const r = await store.prune({ olderThanMs: 7 * DAY });
+        expect(r.cutoff).toBe(now - 7 * DAY);
+        expect(r.messages).toBe(4);
+        expect(r.events).toBeGreaterThanOrEqual(4 * 2);
+        for (const k of ['confirmed', 'dead', 'cancelled', 'expired']) await expectQueueError(store.get(old[k]!.id), 'not_found');
+        expect(await stateOf(store, old.queued!.id)).toBe('queued');
+        expect(await stateOf(store, oldDelivered.id)).toBe('delivered');
+        expect(await store.events({ messageId: old.queued!.id })).toEqual(eventsOfQueued);
+        for (const m of Object.values(recent)) await store.get(m.id);
+        const stats = await store.stats();
+        expect(stats.totals).toMatchObject({ confirmed: 1, dead: 1, cancelled: 1, expired: 1, queued: 2, delivered: 1 });
+        expect(stats.agents.find((a) => a.agent === 'bob')!.pending).toBe(3);
+
+        const again = await store.prune({ olderThanMs: 7 * DAY });
+        expect(again).toMatchObject({ messages: 0, events: 0 });
+      });
+
+      it('small batches remove the same; new messages never reuse a pruned id', async () => {
+        const store = await open();
+        const ids = new Set<string>();
+        for (let i = 0; i < 7; i++) {
+          const m = await enq(store, { body: `m${i}` });
+          ids.add(m.id);
+        }
+        await store.cancel([...ids]);
+        now += 2 * HOUR;
+        const r = await store.prune({ olderThanMs: HOUR, batchSize: 2 });
+        expect(r.messages).toBe(7);
+        expect(await store.list({ limit: 100 })).toEqual([]);
+        const next = await enq(store, { body: 'after prune' });
+        expect(ids.has(next.id)).toBe(false);
+      });
+
+      it('removes agent events older than the age and keeps the last hour (the restart window)', async () => {
+        const store = await open();
+        await store.recordEvent({ agent: 'alice', kind: 'agent_restarted', detail: { generation: 1 } });
+        now += 2 * HOUR;
+        await store.recordEvent({ agent: 'alice', kind: 'agent_restarted', detail: { generation: 2 } });
+        now += 30 * 60_000;
+        const r = await store.prune({ olderThanMs: HOUR });
+        expect(r.agentEvents).toBeGreaterThanOrEqual(1);
+        const restarts = await store.events({ agent: 'alice', kinds: ['agent_restarted'] });
+        expect(restarts.map((e) => e.detail?.generation)).toEqual([2]);
+      });
+    });
+
     describe('export / import', () => {
       /** A store with messages in every pending state plus some finished ones. */
       async function populated(): Promise<{ store: MessageStore; pendingIds: string[] }> {

@@ -306,6 +306,31 @@ describe('tasks and results', () => {
     expect(dlqEntry('marie', 't1.json')!.error).toMatch(/task id "t1" was already used \(that task completed/);
   });
 
+  it('defect 5: three tasks dropped at once each get their own result (handed over one at a time)', async () => {
+    const { w } = await startTasks();
+    for (const id of ['t1', 't2', 't3']) dropAtomically(join(env.paths.tasks, 'marie'), `${id}.json`, JSON.stringify({ task_id: id, description: `answer ${id}` }));
+    await w.scan();
+    await waitFor('three tasks', async () => (await env.store.listTasks({ agent: 'marie' })).length === 3);
+    // A faithful agent: each turn its hooks hand over everything claimable (as the hooks do, up to
+    // 20 at once), it works on what it got and its final message answers exactly that.
+    for (let turn = 0; turn < 3; turn++) {
+      env.now.t += 1_000;
+      const claimed = await env.store.claim('marie', { owner: 'hook', leaseMs: 10_000, limit: 20 });
+      if (claimed.length === 0) break;
+      await env.store.ack({ leaseToken: claimed[0]!.leaseToken!, sessionId: 's1' });
+      await w.checkCompletions();
+      env.now.t += 1_000;
+      const answered = claimed.map((m) => /^Task ([^\s:]+)/.exec(m.body)![1]).join(',');
+      await agentStops('marie', `done: ${answered}`);
+      await w.checkCompletions();
+    }
+    for (const id of ['t1', 't2', 't3']) {
+      expect(result('marie', id), id).toMatchObject({ status: 'completed', result: `done: ${id}` });
+    }
+    expect(await env.store.list({ agent: 'marie', states: ['queued', 'failed', 'leased'] })).toEqual([]);
+    expect((await env.store.listTasks({ agent: 'marie' })).map((t) => t.state)).toEqual(['completed', 'completed', 'completed']);
+  });
+
   it('the orchestrator notification carries the first 2000 characters of the result', async () => {
     const { w } = await startTasks();
     dropAtomically(join(env.paths.tasks, 'anga'), 'long.json', JSON.stringify({ description: 'write a lot', from: 'orch' }));
@@ -439,7 +464,8 @@ describe('tasks and results', () => {
     expect(metrics.activeTasks.get({ worker: 'marie' })).toBe(1);
     expect(metrics.taskQueueSize.get({ worker: 'marie' })).toBe(1);
     const snap = await storeSnapshot(env.store);
-    expect(snap.find((a) => a.name === 'marie')).toMatchObject({ queueDepth: 2, activeTasks: 1 });
+    // One task per agent at a time: the second task's message is not queued while the first runs.
+    expect(snap.find((a) => a.name === 'marie')).toMatchObject({ queueDepth: 1, activeTasks: 1 });
   });
 });
 

@@ -1,4 +1,4 @@
-/** The tasks table (schema version 2) and the TaskStore methods of the SQLite store. */
+/** The tasks table (schema version 2) of the SQLite store; TaskStore behaviour is in test/conformance. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,48 +50,5 @@ describe('task store', () => {
     expect(check.pragma('user_version', { simple: true })).toBe(2);
     check.close();
   });
-
-  it('create is idempotent on task_id', async () => {
-    const a = await store.createTask(input);
-    expect(a.created).toBe(true);
-    expect(a.task).toMatchObject({ taskId: 't1', state: 'queued', attempts: 0, messageId: null, createdAt: 1_000_000, source: '{}' });
-    const b = await store.createTask({ ...input, description: 'something else' });
-    expect(b.created).toBe(false);
-    expect(b.task.description).toBe('do it');
-  });
-
-  it('rejects bad input and unknown agents', async () => {
-    await expect(store.createTask({ ...input, description: ' ' })).rejects.toMatchObject({ code: 'empty_body' });
-    await expect(store.createTask({ ...input, priority: 500 })).rejects.toMatchObject({ code: 'invalid_priority' });
-    await expect(store.createTask({ ...input, maxRetries: -1 })).rejects.toMatchObject({ code: 'invalid_input' });
-    await expect(store.createTask({ ...input, agent: 'ghost' })).rejects.toMatchObject({ code: 'unknown_agent' });
-  });
-
-  it('walks the life cycle, with attempts, due queries and events', async () => {
-    await store.createTask(input);
-    let t = await store.startTaskAttempt('t1', 'm1');
-    expect(t).toMatchObject({ attempts: 1, messageId: 'm1', state: 'queued' });
-    // The same attempt again (a crash between enqueue and record) changes nothing.
-    expect(await store.startTaskAttempt('t1', 'm1')).toMatchObject({ attempts: 1 });
-    t = await store.markTaskRunning('t1', { startedAt: 1_000_100, deadlineAt: 1_060_100 });
-    expect(t.state).toBe('running');
-    expect(await store.tasksDueForTimeout(1_060_099)).toEqual([]);
-    expect((await store.tasksDueForTimeout(1_060_100)).map((x) => x.taskId)).toEqual(['t1']);
-    t = await store.markTaskRetrying('t1', { error: 'timed out', retryAt: 1_070_000 });
-    expect(t).toMatchObject({ state: 'retrying', lastError: 'timed out', deadlineAt: null });
-    expect(await store.tasksDueForRetry(1_069_999)).toEqual([]);
-    expect((await store.tasksDueForRetry(1_070_000)).map((x) => x.taskId)).toEqual(['t1']);
-    t = await store.startTaskAttempt('t1', 'm2');
-    expect(t).toMatchObject({ attempts: 2, messageId: 'm2', state: 'queued', retryAt: null });
-    expect((await store.taskCounts()).get('marie')).toMatchObject({ queued: 1, running: 0 });
-    now.t = 2_000_000;
-    t = await store.markTaskDone('t1', { result: 'ok' });
-    expect(t).toMatchObject({ state: 'completed', result: 'ok', completedAt: 2_000_000 });
-    await expect(store.markTaskFailed('t1', { error: 'late' })).rejects.toMatchObject({ code: 'invalid_state' });
-    await expect(store.markTaskRunning('nope', { startedAt: 1, deadlineAt: 2 })).rejects.toMatchObject({ code: 'not_found' });
-    const kinds = (await store.events({ agent: 'marie' })).map((e) => e.kind).filter((k) => k.startsWith('task_'));
-    expect(kinds).toEqual(['task_created', 'task_attempt', 'task_running', 'task_retrying', 'task_attempt', 'task_completed']);
-    expect(await store.listTasks({ states: ['completed'] })).toHaveLength(1);
-    expect(await store.listTasks({ agent: 'other' })).toEqual([]);
-  });
+  // The backend-neutral task tests moved to test/conformance/task-store-conformance.ts.
 });

@@ -9,6 +9,10 @@
  * expired message retries with backoff (a new message, key `task:<task_id>#<attempt>`) up to
  * `max_retries`; then the result says "failed" with the reason and the task file goes to the DLQ.
  * A task with `from` (an orchestrator agent) sends that agent a message when it ends.
+ *
+ * An agent gets one task at a time: the next task's message is queued only when the previous
+ * task of that agent has ended or waits for a retry, so one Stop (one final message) is never the
+ * result of several tasks. The decisions are the pure functions of src/domain/task-policy.ts.
  */
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -17,8 +21,7 @@ import type { Message } from '../../domain/message.js';
 import type { MessageStore, TaskStore } from '../../queue/store.js';
 import type { Task, TaskState } from '../../domain/task.js';
 import type { StatePaths } from '../../config/paths.js';
-import { retryDelayMs } from '../../domain/retry.js';
-import { formatDuration } from '../../domain/duration.js';
+import { nextTaskStep, nextTaskToStart, retryDecision, type TaskFailureKind } from '../../domain/task-policy.js';
 import { namedPriorities } from '../../domain/priority.js';
 import { QueueError, errorMessage } from '../../errors.js';
 import type { HornetsMetrics } from '../metrics.js';
@@ -119,7 +122,7 @@ export interface TaskWatcherOptions {
   maxFileBytes?: number;
 }
 
-type FailureKind = 'timeout' | 'dead' | 'expired' | 'cancelled' | 'missing' | 'enqueue';
+type FailureKind = TaskFailureKind;
 
 export class TaskWatcher {
   private readonly dir: DropDir;
@@ -220,29 +223,38 @@ export class TaskWatcher {
         if (task.description !== t.description) {
           return { kind: 'dead', error: `task id "${t.taskId}" is already in use by an open task (${task.state}, attempt ${task.attempts}) with another description; give a new task_id` };
         }
-        if (task.messageId !== null) {
-          this.o.log.info({ event: 'task_duplicate_file', agent: f.agent, task: t.taskId }, 'task file already taken in; removed');
-          return { kind: 'done' };
-        }
-        // Taken in before a crash that came before its message: finish the intake below.
+        // The same file again (a crash between taking it in and removing it): the task goes on as it is.
+        this.o.log.info({ event: 'task_duplicate_file', agent: f.agent, task: t.taskId }, 'task file already taken in; removed');
+        return { kind: 'done' };
       }
     } catch (err) {
       if (isPermanentQueueError(err)) return { kind: 'dead', error: errorMessage(err) };
       return { kind: 'retry', error: errorMessage(err) };
     }
-    try {
-      await this.startAttempt(task);
-    } catch (err) {
-      if (isPermanentQueueError(err)) {
-        await this.o.store.markTaskFailed(task.taskId, { error: `cannot queue the task: ${errorMessage(err)}` }).catch(() => undefined);
-        this.o.metrics?.tasksFailed.inc({ worker: f.agent, reason: 'enqueue' });
-        return { kind: 'dead', error: errorMessage(err) };
-      }
-      return { kind: 'retry', error: errorMessage(err) };
-    }
     this.o.metrics?.watcherFiles.inc({ kind: 'task', agent: f.agent, outcome: 'accepted' });
-    this.o.log.info({ event: 'task_accepted', agent: f.agent, task: task.taskId, from: task.from }, 'task queued');
+    this.o.log.info({ event: 'task_accepted', agent: f.agent, task: task.taskId, from: task.from }, 'task taken in');
+    // The task row is the record now: a failure to queue its message is retried by the checks.
+    await this.dispatch(f.agent).catch((err: unknown) => this.o.log.error({ event: 'task_dispatch_failed', agent: f.agent, error: errorMessage(err) }, 'cannot queue the next task'));
     return { kind: 'done' };
+  }
+
+  /**
+   * Queues the message of the agent's next task when no other task holds the agent (one task per
+   * agent at a time; see task-policy.ts). Runs inside serial().
+   */
+  private async dispatch(agent: string): Promise<void> {
+    const open = await this.o.store.listTasks({ agent, states: ['queued', 'running', 'retrying'], limit: 100_000 });
+    const next = nextTaskToStart(open, this.clock());
+    if (!next) return;
+    try {
+      const started = await this.startAttempt(next);
+      this.o.log.info({ event: 'task_started', agent, task: next.taskId, attempt: started.attempts, waiting: open.length - 1 }, 'task handed to its agent');
+    } catch (err) {
+      if (!isPermanentQueueError(err)) throw err;
+      await this.finalFail(next, `cannot queue the task: ${errorMessage(err)}`, 'enqueue');
+      // That one is over: the next may go.
+      await this.dispatch(agent);
+    }
   }
 
   /** Enqueues the next attempt's message (idempotent by key) and records it on the task. */
@@ -296,6 +308,14 @@ export class TaskWatcher {
         this.o.log.error({ event: 'task_check_failed', task: t.taskId, agent: t.agent, error: errorMessage(err) }, 'task check failed');
       }
     }
+    // After the checks, so a task that just ended hands its agent to the next one in the same pass.
+    for (const agent of new Set(open.map((t) => t.agent))) {
+      try {
+        await this.dispatch(agent);
+      } catch (err) {
+        this.o.log.error({ event: 'task_dispatch_failed', agent, error: errorMessage(err) }, 'cannot queue the next task');
+      }
+    }
     await this.updateGauges();
   }
 
@@ -317,66 +337,47 @@ export class TaskWatcher {
     }
   }
 
+  /** Applies task-policy's steps to one task with a message until there is nothing more to do now. */
   private async checkTask(task: Task): Promise<void> {
-    const now = this.clock();
     let t = task;
-    if (t.state === 'retrying') {
-      if (t.retryAt !== null && t.retryAt <= now) {
-        try {
-          await this.startAttempt(t);
-        } catch (err) {
-          if (!isPermanentQueueError(err)) throw err;
-          await this.finalFail(t, `cannot queue the retry: ${errorMessage(err)}`, 'enqueue');
-        }
+    // At most requeued -> running -> ended in one pass; the bound guards against a policy loop.
+    for (let i = 0; i < 4; i++) {
+      if (t.messageId === null) return;
+      const m = await this.message(t.messageId);
+      const cp = t.state === 'running' ? ((await this.o.store.getAgentContext(t.agent))?.checkpointData ?? null) : null;
+      const stopAt = typeof cp?.lastStopAt === 'number' ? cp.lastStopAt : null;
+      const step = nextTaskStep(t, m, stopAt, this.clock());
+      switch (step.kind) {
+        case 'wait':
+          return;
+        case 'requeued':
+          // Requeued after its session ended (or redelivered): the clock starts again at the next delivery.
+          t = await this.o.store.markTaskWaiting(t.taskId);
+          break;
+        case 'running':
+          t = await this.o.store.markTaskRunning(t.taskId, { startedAt: step.startedAt, deadlineAt: step.deadlineAt });
+          this.o.log.info({ event: 'task_running', agent: t.agent, task: t.taskId, attempt: t.attempts }, 'task delivered to its agent');
+          break;
+        case 'completed':
+          return this.complete(t, typeof cp?.lastAssistantMessage === 'string' ? cp.lastAssistantMessage : null);
+        case 'attempt_failed':
+          return this.attemptFailed(t, step.reason, step.failure);
+        case 'failed':
+          return this.finalFail(t, step.reason, step.failure);
       }
-      return;
-    }
-    if (t.messageId === null) {
-      // Intake stopped between the task and its message (crash); its file retries it, and if the
-      // file is gone this finishes it.
-      if (now - t.createdAt > 60_000) await this.startAttempt(t);
-      return;
-    }
-    const m = await this.message(t.messageId);
-    if (!m) return this.attemptFailed(t, `its message ${t.messageId} no longer exists`, 'missing');
-    if (m.state === 'cancelled') return this.finalFail(t, `its message ${m.id} was cancelled${m.lastError ? ` (${m.lastError})` : ''}`, 'cancelled');
-    if (m.state === 'dead') return this.attemptFailed(t, `its message ${m.id} was dead-lettered: ${m.deadReason ?? m.lastError ?? 'no reason recorded'}`, 'dead');
-    if (m.state === 'expired') return this.attemptFailed(t, `its message ${m.id} expired before delivery`, 'expired');
-
-    const delivered = (m.state === 'delivered' || m.state === 'confirmed') && m.deliveredAt !== null;
-    if (t.state === 'running' && (!delivered || m.deliveredAt !== t.startedAt)) {
-      // Requeued after its session ended (or redelivered): the clock starts again at the next delivery.
-      t = await this.o.store.markTaskWaiting(t.taskId);
-    }
-    if (t.state === 'queued' && delivered) {
-      t = await this.o.store.markTaskRunning(t.taskId, { startedAt: m.deliveredAt!, deadlineAt: m.deliveredAt! + t.timeoutMs });
-      this.o.log.info({ event: 'task_running', agent: t.agent, task: t.taskId, attempt: t.attempts }, 'task delivered to its agent');
-    }
-    if (t.state !== 'running') return;
-
-    const ctx = await this.o.store.getAgentContext(t.agent);
-    const cp = ctx?.checkpointData ?? null;
-    const stopAt = typeof cp?.lastStopAt === 'number' ? cp.lastStopAt : null;
-    if (stopAt !== null && stopAt > m.deliveredAt!) {
-      const result = typeof cp?.lastAssistantMessage === 'string' ? cp.lastAssistantMessage : null;
-      return this.complete(t, result);
-    }
-    if (t.deadlineAt !== null && now >= t.deadlineAt) {
-      return this.attemptFailed(t, `timed out after ${formatDuration(t.timeoutMs)} (attempt ${t.attempts})`, 'timeout');
     }
   }
 
   private async attemptFailed(t: Task, reason: string, kind: FailureKind): Promise<void> {
     this.o.metrics?.tasksFailed.inc({ worker: t.agent, reason: kind });
-    if (t.attempts <= t.maxRetries) {
-      const delay = retryDelayMs(t.attempts, { baseMs: this.o.settings.taskRetryBackoffMs, maxMs: this.o.settings.taskRetryBackoffMaxMs ?? 1_800_000 }, this.random);
-      const retryAt = this.clock() + delay;
-      await this.o.store.markTaskRetrying(t.taskId, { error: reason, retryAt });
-      this.o.log.warn({ event: 'task_retry', agent: t.agent, task: t.taskId, attempt: t.attempts, maxRetries: t.maxRetries, reason, retryInMs: delay }, 'task attempt failed; retrying');
+    const backoff = { baseMs: this.o.settings.taskRetryBackoffMs, maxMs: this.o.settings.taskRetryBackoffMaxMs ?? 1_800_000 };
+    const d = retryDecision(t, reason, this.clock(), backoff, this.random);
+    if (d.retry) {
+      await this.o.store.markTaskRetrying(t.taskId, { error: reason, retryAt: d.retryAt });
+      this.o.log.warn({ event: 'task_retry', agent: t.agent, task: t.taskId, attempt: t.attempts, maxRetries: t.maxRetries, reason, retryInMs: d.delayMs }, 'task attempt failed; retrying');
       return;
     }
-    const why = t.maxRetries > 0 ? `${reason}; gave up after ${t.attempts} attempts` : reason;
-    return this.finalFail(t, why, kind);
+    return this.finalFail(t, d.reason, kind);
   }
 
   private resultFile(t: Task): string {

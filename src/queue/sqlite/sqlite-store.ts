@@ -1,95 +1,36 @@
 /**
- * SQLite implementation of MessageStore: the only module family that imports better-sqlite3.
+ * SQLite implementation of MessageStore (and, through SqliteTaskStore, TaskStore): the only module
+ * family that imports better-sqlite3. Opening and migrations live in open.ts, the statements in
+ * statements.ts, the shared write/read/event plumbing in connection.ts, tasks in task-store.ts and
+ * retention in retention.ts.
  *
  * Every write runs in one `BEGIN IMMEDIATE` transaction so that concurrent writers (hooks, the
  * daemon, the CLI) serialise on SQLite's write lock instead of failing on a read->write upgrade.
  */
-import Database from 'better-sqlite3';
-import { closeSync, existsSync, openSync, readSync, statSync, chmodSync } from 'node:fs';
+import type Database from 'better-sqlite3';
 import { QueueError } from '../../errors.js';
 import type { EnqueueInput, ExportedMessage, Message, MessageState, QueueEvent } from '../../domain/message.js';
 import { messageStates, pendingStates, terminalStates } from '../../domain/message.js';
 import { retryDelayMs } from '../../domain/retry.js';
 import { isValidPriority } from '../../domain/priority.js';
 import { randomId, sequentialId } from '../../util/ids.js';
-import { defaultQueueLimits, type AckOptions, type AgentQueueStats, type ClaimOptions, type EnqueueResult, type ExplainContext, type FailOptions, type ImportIssue, type ImportRecord, type ImportResult, type LeaseRef, type MessageFilter, type MessageStore, type QueueLimits, type QueueStats, type RecordEventInput, type StoreOptions, type SweepResult, type TaskStore, type AgentTransition } from '../store.js';
+import { defaultQueueLimits, type AckOptions, type AgentQueueStats, type AgentTransition, type ClaimOptions, type EnqueueResult, type ExplainContext, type FailOptions, type ImportIssue, type ImportRecord, type ImportResult, type LeaseRef, type MessageFilter, type MessageStore, type PruneOptions, type PruneResult, type QueueLimits, type QueueStats, type RecordEventInput, type StoreOptions, type SweepResult, type TaskStore } from '../store.js';
 import { type AgentContext, type AgentContextPatch, type AgentPatch, type AgentRecord, type AgentRegistration, type AgentState } from '../../domain/agent.js';
 import { factsOf, transition, type LifecycleEvent } from '../../domain/agent-lifecycle.js';
-import { type Task, type TaskCreateInput, type TaskFilter, type TaskState, openTaskStates, taskStates } from '../../domain/task.js';
+import type { Task, TaskCreateInput, TaskFilter, TaskState } from '../../domain/task.js';
 import { normalizeEnqueue, queueFullError, type NormalizedEnqueue } from '../validate.js';
-import { HORNETS_APPLICATION_ID, LATEST_SCHEMA_VERSION, migrations } from './migrations.js';
-import { isBusy, mapSqliteError } from './sqlite-errors.js';
-import {
-  toAgent,
-  toAgentContext,
-  toEvent,
-  toExported,
-  toMessage,
-  toTask,
-  type AgentContextRow,
-  type AgentRow,
-  type EventRow,
-  type MessageRow,
-  type TaskRow,
-} from './rows.js';
+import { SqliteConnection } from './connection.js';
+import type { SqliteStoreOptions } from './open.js';
+import { agentStateWhere, type Statements } from './statements.js';
+import { SqliteTaskStore } from './task-store.js';
+import { pruneStore } from './retention.js';
+import { toAgent, toAgentContext, toEvent, toExported, toMessage, type AgentContextRow, type AgentRow, type EventRow, type MessageRow } from './rows.js';
 
-type DB = Database.Database;
+export type { SqliteStoreOptions } from './open.js';
+
 type Stmt = Database.Statement;
 
-export interface SqliteStoreOptions extends StoreOptions {
-  /** NORMAL (default): durable across process crashes, may lose the last commits on power loss. FULL: fsync every commit. */
-  synchronous?: 'NORMAL' | 'FULL';
-  /** How long one statement waits for another process's write lock (ms). */
-  busyTimeoutMs?: number;
-  /** Total time a write keeps retrying on SQLITE_BUSY before giving up (ms). */
-  busyRetryMs?: number;
-  /** `PRAGMA optimize` on close (default true); short-lived hook processes skip it. */
-  optimizeOnClose?: boolean;
-}
-
-const SQLITE_HEADER = 'SQLite format 3\0';
-const PENDING_SQL = `('queued','failed','leased','delivered')`;
 const MIN_PREFIX = 4;
-
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));
-function sleepSync(ms: number): void {
-  Atomics.wait(sleepCell, 0, 0, ms);
-}
-
-/** Refuses files that are not SQLite before better-sqlite3 can touch them. */
-function checkHeader(path: string): void {
-  if (!existsSync(path)) return;
-  const size = statSync(path).size;
-  if (size === 0) return;
-  if (size < 100) throw new QueueError('not_hornets_db', `${path} is not a hornets database (file is truncated or not SQLite)`, { path });
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(16);
-    readSync(fd, buf, 0, 16, 0);
-    if (buf.toString('latin1') !== SQLITE_HEADER) {
-      throw new QueueError('not_hornets_db', `${path} is not a hornets database (not an SQLite file)`, { path });
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Creates the file 0600 ourselves: SQLite would use the umask, and -wal/-shm inherit the db file's mode. */
-function ensurePrivateFile(path: string): void {
-  if (path === ':memory:' || path.startsWith('file:')) return;
-  if (!existsSync(path)) {
-    closeSync(openSync(path, 'a', 0o600));
-    return;
-  }
-  const mode = statSync(path).mode & 0o777;
-  if ((mode & 0o077) !== 0) {
-    try {
-      chmodSync(path, 0o600);
-    } catch {
-      // Not ours to fix (another owner); opening still works and the caller's logs say so.
-    }
-  }
-}
 
 export async function openSqliteStore(path: string, options: SqliteStoreOptions = {}): Promise<SqliteMessageStore> {
   return SqliteMessageStore.open(path, options);
@@ -97,114 +38,54 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
 
 export class SqliteMessageStore implements MessageStore, TaskStore {
   readonly backend = 'sqlite';
-  private readonly clock: () => number;
   private readonly random: () => number;
   private readonly limits: QueueLimits;
-  private readonly busyRetryMs: number;
-  private readonly txn: Database.Transaction<(fn: () => unknown) => unknown>;
-  private readonly stmts: ReturnType<typeof prepareStatements>;
-  private readonly dynamic = new Map<string, Stmt>();
-  private closed = false;
-  private readonly optimizeOnClose: boolean;
+  private readonly tasks: SqliteTaskStore;
 
-  private constructor(
-    private readonly db: DB,
-    readonly path: string,
-    options: SqliteStoreOptions,
-  ) {
-    this.clock = options.clock ?? Date.now;
-    this.random = options.random ?? Math.random;
-    this.limits = { ...defaultQueueLimits, ...options.limits };
-    this.busyRetryMs = options.busyRetryMs ?? 30_000;
-    this.txn = db.transaction((fn: () => unknown) => fn());
-    this.stmts = prepareStatements(db);
-    this.optimizeOnClose = options.optimizeOnClose ?? true;
+  private constructor(private readonly c: SqliteConnection) {
+    this.random = c.options.random ?? Math.random;
+    this.limits = { ...defaultQueueLimits, ...c.options.limits };
+    this.tasks = new SqliteTaskStore(c);
   }
 
   static open(path: string, options: SqliteStoreOptions = {}): SqliteMessageStore {
-    checkHeader(path);
-    let db: DB | undefined;
-    try {
-      ensurePrivateFile(path);
-      db = new Database(path, { timeout: options.busyTimeoutMs ?? 5_000 });
-      const database = db;
-      const retry = <T>(fn: () => T): T => withBusyRetry(fn, options.busyRetryMs ?? 30_000);
-      checkIdentity(database, path);
-      retry(() => database.pragma('journal_mode = WAL'));
-      database.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
-      database.pragma('foreign_keys = ON');
-      // Fewer, larger checkpoints: each one rewrites hot index pages, so batching them pays.
-      database.pragma('wal_autocheckpoint = 4000');
-      retry(() => migrate(database, path));
-      return new SqliteMessageStore(database, path, options);
-    } catch (err) {
-      db?.close();
-      throw mapSqliteError(err, path);
-    }
+    return new SqliteMessageStore(SqliteConnection.open(path, options));
+  }
+
+  get path(): string {
+    return this.c.path;
   }
 
   // ---------------------------------------------------------------- plumbing
 
-  private now(): number {
-    return this.clock();
+  private get stmts(): Statements {
+    return this.c.stmts;
   }
 
-  /** One immediate write transaction, retried on SQLITE_BUSY until busyRetryMs runs out. */
+  private now(): number {
+    return this.c.now();
+  }
+
   private write<T>(fn: () => T): T {
-    this.assertOpen();
-    try {
-      return withBusyRetry(() => this.txn.immediate(fn) as T, this.busyRetryMs);
-    } catch (err) {
-      throw mapSqliteError(err, this.path);
-    }
+    return this.c.write(fn);
   }
 
   private read<T>(fn: () => T): T {
-    this.assertOpen();
-    try {
-      return withBusyRetry(fn, this.busyRetryMs);
-    } catch (err) {
-      throw mapSqliteError(err, this.path);
-    }
-  }
-
-  private assertOpen(): void {
-    if (this.closed) throw new QueueError('io', `store ${this.path} is closed`);
+    return this.c.read(fn);
   }
 
   private stmt(sql: string): Stmt {
-    let s = this.dynamic.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.dynamic.set(sql, s);
-    }
-    return s;
+    return this.c.stmt(sql);
   }
 
-  /** `seq` identifies the message for message events; agent-level events have none. */
   private event(e: RecordEventInput & { seq?: number }, ts = this.now()): void {
-    const row = {
-      ts,
-      seq: e.seq ?? null,
-      message_id: e.messageId ?? null,
-      agent: e.agent ?? null,
-      kind: e.kind,
-      from_state: e.fromState ?? null,
-      to_state: e.toState ?? null,
-      detail: e.detail ? JSON.stringify(e.detail) : null,
-    };
-    if (row.seq !== null) this.stmts.insertMessageEvent.run(row);
-    else {
-      const { seq: _seq, ...agentRow } = row;
-      this.stmts.insertAgentEvent.run(agentRow);
-    }
+    this.c.event(e, ts);
   }
 
   private agentRow(name: string): AgentRow {
-    const row = this.stmts.getAgent.get(name) as AgentRow | undefined;
-    if (!row) throw new QueueError('unknown_agent', `unknown agent "${name}" (agents come from hornets.json)`, { agent: name });
-    return row;
+    return this.c.agentRow(name);
   }
+
 
   private depthLimit(agent: AgentRow): number {
     return agent.max_depth ?? this.limits.maxDepth;
@@ -776,177 +657,69 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     return result;
   }
 
-  // ---------------------------------------------------------------- tasks
 
-  private taskRow(taskId: string): TaskRow {
-    const row = this.stmts.getTask.get(taskId) as TaskRow | undefined;
-    if (!row) throw new QueueError('not_found', `no task with id "${taskId}"`, { taskId });
-    return row;
+  // ---------------------------------------------------------------- tasks (task-store.ts)
+
+  createTask(input: TaskCreateInput): Promise<{ task: Task; created: boolean }> {
+    return this.tasks.createTask(input);
+  }
+  getTask(taskId: string): Promise<Task | null> {
+    return this.tasks.getTask(taskId);
+  }
+  listTasks(filter?: TaskFilter): Promise<Task[]> {
+    return this.tasks.listTasks(filter);
+  }
+  startTaskAttempt(taskId: string, messageId: string): Promise<Task> {
+    return this.tasks.startTaskAttempt(taskId, messageId);
+  }
+  markTaskRunning(taskId: string, timing: { startedAt: number; deadlineAt: number }): Promise<Task> {
+    return this.tasks.markTaskRunning(taskId, timing);
+  }
+  markTaskWaiting(taskId: string): Promise<Task> {
+    return this.tasks.markTaskWaiting(taskId);
+  }
+  markTaskRetrying(taskId: string, retry: { error: string; retryAt: number }): Promise<Task> {
+    return this.tasks.markTaskRetrying(taskId, retry);
+  }
+  markTaskDone(taskId: string, done: { result: string | null }): Promise<Task> {
+    return this.tasks.markTaskDone(taskId, done);
+  }
+  markTaskFailed(taskId: string, failed: { error: string }): Promise<Task> {
+    return this.tasks.markTaskFailed(taskId, failed);
+  }
+  tasksDueForTimeout(now: number): Promise<Task[]> {
+    return this.tasks.tasksDueForTimeout(now);
+  }
+  tasksDueForRetry(now: number): Promise<Task[]> {
+    return this.tasks.tasksDueForRetry(now);
+  }
+  taskCounts(): Promise<Map<string, Record<TaskState, number>>> {
+    return this.tasks.taskCounts();
   }
 
-  /** One guarded transition: throws invalid_state unless the task is in one of `from`. */
-  private taskTransition(
-    taskId: string,
-    from: readonly TaskState[],
-    kind: string,
-    apply: (row: TaskRow, now: number) => Record<string, unknown>,
-    detail: Record<string, unknown> = {},
-    unchangedIf?: (row: TaskRow) => boolean,
-  ): Task {
-    return this.write(() => {
-      const now = this.now();
-      const row = this.taskRow(taskId);
-      if (unchangedIf?.(row)) return toTask(row);
-      if (!from.includes(row.state as TaskState)) {
-        throw new QueueError('invalid_state', `task ${taskId} is ${row.state}; expected ${from.join(' or ')}`, { taskId, state: row.state });
-      }
-      const set = apply(row, now);
-      const cols = Object.keys(set);
-      this.stmt(`UPDATE tasks SET ${cols.map((c) => `${c} = @${c}`).join(', ')}, updated_at = @now WHERE task_id = @task_id`).run({ ...set, now, task_id: taskId });
-      const after = this.taskRow(taskId);
-      this.event({ agent: row.agent, kind, fromState: row.state, toState: after.state, detail: { task_id: taskId, attempts: after.attempts, ...detail } }, now);
-      return toTask(after);
-    });
-  }
-
-  async createTask(input: TaskCreateInput): Promise<{ task: Task; created: boolean }> {
-    if (typeof input.taskId !== 'string' || input.taskId.length === 0) throw new QueueError('invalid_input', 'task has no task_id');
-    if (typeof input.description !== 'string' || input.description.trim().length === 0) throw new QueueError('empty_body', `task ${input.taskId} has an empty description`);
-    if (!isValidPriority(input.priority)) throw new QueueError('invalid_priority', `invalid priority ${String(input.priority)} for task ${input.taskId}`);
-    if (!Number.isFinite(input.timeoutMs) || input.timeoutMs <= 0) throw new QueueError('invalid_input', `task ${input.taskId}: timeout must be positive`);
-    if (!Number.isInteger(input.maxRetries) || input.maxRetries < 0) throw new QueueError('invalid_input', `task ${input.taskId}: max_retries must be a whole number ≥ 0`);
-    return this.write(() => {
-      const now = this.now();
-      const existing = this.stmts.getTask.get(input.taskId) as TaskRow | undefined;
-      if (existing) return { task: toTask(existing), created: false };
-      this.agentRow(input.agent);
-      this.stmts.insertTask.run({
-        task_id: input.taskId,
-        agent: input.agent,
-        description: input.description,
-        priority: input.priority,
-        timeout_ms: Math.round(input.timeoutMs),
-        max_retries: input.maxRetries,
-        sender: input.from ?? null,
-        source: input.source ?? null,
-        now,
-      });
-      this.event({ agent: input.agent, kind: 'task_created', toState: 'queued', detail: { task_id: input.taskId, from: input.from ?? null } }, now);
-      return { task: toTask(this.taskRow(input.taskId)), created: true };
-    });
-  }
-
-  async getTask(taskId: string): Promise<Task | null> {
-    return this.read(() => {
-      const row = this.stmts.getTask.get(taskId) as TaskRow | undefined;
-      return row ? toTask(row) : null;
-    });
-  }
-
-  async listTasks(filter: TaskFilter = {}): Promise<Task[]> {
-    const { where, params } = agentStateWhere(filter, taskStates, 'task');
-    const limit = Math.max(1, Math.min(filter.limit ?? 1000, 100_000));
-    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, task_id LIMIT ${limit}`;
-    return this.read(() => (this.stmt(sql).all(params) as TaskRow[]).map(toTask));
-  }
-
-  async startTaskAttempt(taskId: string, messageId: string): Promise<Task> {
-    return this.taskTransition(
-      taskId,
-      ['queued', 'retrying'],
-      'task_attempt',
-      (row) => ({ state: 'queued', attempts: row.attempts + 1, message_id: messageId, started_at: null, deadline_at: null, retry_at: null }),
-      { message_id: messageId },
-      // Repeating the same attempt (a crash between enqueue and this call) changes nothing.
-      (row) => row.message_id === messageId,
-    );
-  }
-
-  async markTaskRunning(taskId: string, timing: { startedAt: number; deadlineAt: number }): Promise<Task> {
-    return this.taskTransition(taskId, ['queued'], 'task_running', () => ({ state: 'running', started_at: timing.startedAt, deadline_at: timing.deadlineAt }));
-  }
-
-  async markTaskWaiting(taskId: string): Promise<Task> {
-    return this.taskTransition(taskId, ['running'], 'task_waiting', () => ({ state: 'queued', started_at: null, deadline_at: null }));
-  }
-
-  async markTaskRetrying(taskId: string, retry: { error: string; retryAt: number }): Promise<Task> {
-    const error = String(retry.error).slice(0, 2000);
-    return this.taskTransition(taskId, ['queued', 'running'], 'task_retrying', () => ({ state: 'retrying', retry_at: retry.retryAt, deadline_at: null, last_error: error }), { error, retryAt: retry.retryAt });
-  }
-
-  async markTaskDone(taskId: string, done: { result: string | null }): Promise<Task> {
-    return this.taskTransition(taskId, openTaskStates, 'task_completed', (_row, now) => ({ state: 'completed', result: done.result, completed_at: now, deadline_at: null, retry_at: null }));
-  }
-
-  async markTaskFailed(taskId: string, failed: { error: string }): Promise<Task> {
-    const error = String(failed.error).slice(0, 2000);
-    return this.taskTransition(taskId, openTaskStates, 'task_failed', (_row, now) => ({ state: 'failed', last_error: error, completed_at: now, deadline_at: null, retry_at: null }), { error });
-  }
-
-  async tasksDueForTimeout(now: number): Promise<Task[]> {
-    return this.read(() => (this.stmts.tasksTimedOut.all({ now }) as TaskRow[]).map(toTask));
-  }
-
-  async tasksDueForRetry(now: number): Promise<Task[]> {
-    return this.read(() => (this.stmts.tasksRetryDue.all({ now }) as TaskRow[]).map(toTask));
-  }
-
-  async taskCounts(): Promise<Map<string, Record<TaskState, number>>> {
-    return this.read(() => {
-      const out = new Map<string, Record<TaskState, number>>();
-      for (const r of this.stmts.taskCounts.all() as { agent: string; state: TaskState; n: number }[]) {
-        let c = out.get(r.agent);
-        if (!c) {
-          c = Object.fromEntries(taskStates.map((st) => [st, 0])) as Record<TaskState, number>;
-          out.set(r.agent, c);
-        }
-        c[r.state] = r.n;
-      }
-      return out;
-    });
-  }
+  // ---------------------------------------------------------------- housekeeping
 
   async sweep(): Promise<SweepResult> {
     return this.write(() => this.housekeep(null, this.now()));
   }
 
+  /** Removes finished messages, tasks and events older than the age (retention.ts). */
+  async prune(options: PruneOptions): Promise<PruneResult> {
+    return pruneStore(this.c, options);
+  }
+
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    try {
-      if (this.optimizeOnClose) this.db.pragma('optimize');
-    } catch {
-      // Best effort: a read-only or busy database must still close.
-    }
-    this.db.close();
+    this.c.close();
   }
 
   /** Integrity check for tests, `doctor` and the kill -9 benchmark. */
   integrityCheck(): string {
-    return this.read(() => String(this.db.pragma('integrity_check', { simple: true })));
+    return this.c.integrityCheck();
   }
 }
 
 class ImportRollback extends Error {}
 
-/**
- * WHERE terms for "this agent, these states". States are checked against the known list before they
- * are spliced into the SQL, so only our own literals ever reach it.
- */
-function agentStateWhere(filter: { agent?: string; states?: readonly string[] }, known: readonly string[], what: string): { where: string[]; params: Record<string, unknown> } {
-  const where: string[] = [];
-  const params: Record<string, unknown> = {};
-  if (filter.agent !== undefined) {
-    where.push('agent = @agent');
-    params.agent = filter.agent;
-  }
-  if (filter.states && filter.states.length > 0) {
-    for (const st of filter.states) if (!known.includes(st)) throw new QueueError('invalid_input', `unknown ${what} state "${st}" (one of ${known.join(', ')})`);
-    where.push(`state IN (${filter.states.map((st) => `'${st}'`).join(',')})`);
-  }
-  return { where, params };
-}
 
 /**
  * `<expiry base36>.<random>`: carrying the expiry lets one index on (lease_expires_at, lease_token)
@@ -961,184 +734,4 @@ function leaseTokenExpiry(token: string): number | null {
   if (dot <= 0 || dot > 12) return null;
   const until = parseInt(token.slice(0, dot), 36);
   return Number.isSafeInteger(until) ? until : null;
-}
-
-function withBusyRetry<T>(fn: () => T, budgetMs: number): T {
-  const deadline = Date.now() + budgetMs;
-  let delay = 2;
-  for (;;) {
-    try {
-      return fn();
-    } catch (err) {
-      if (!isBusy(err) || Date.now() >= deadline) throw err;
-      sleepSync(delay + Math.random() * delay);
-      delay = Math.min(delay * 2, 100);
-    }
-  }
-}
-
-function checkIdentity(db: DB, path: string): void {
-  const appId = Number(db.pragma('application_id', { simple: true }));
-  const version = Number(db.pragma('user_version', { simple: true }));
-  if (appId !== 0 && appId !== HORNETS_APPLICATION_ID) {
-    throw new QueueError('not_hornets_db', `${path} is an SQLite database of another application (application_id ${appId}), not a hornets database`, { path });
-  }
-  if (appId === 0) {
-    const tables = (db.prepare(`SELECT COUNT(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'`).get() as { n: number }).n;
-    if (tables > 0) throw new QueueError('not_hornets_db', `${path} is an SQLite database but not a hornets database (it has other tables)`, { path });
-  }
-  if (version > LATEST_SCHEMA_VERSION) {
-    throw new QueueError(
-      'schema_too_new',
-      `${path} has schema version ${version}, newer than this hornets-tui understands (${LATEST_SCHEMA_VERSION}); upgrade hornets-tui`,
-      { path, version, supported: LATEST_SCHEMA_VERSION },
-    );
-  }
-}
-
-function migrate(db: DB, path: string): void {
-  const current = Number(db.pragma('user_version', { simple: true }));
-  if (current >= LATEST_SCHEMA_VERSION) return;
-  db.transaction(() => {
-    // Re-read under the write lock: another process may have migrated while we waited.
-    const version = Number(db.pragma('user_version', { simple: true }));
-    if (version > LATEST_SCHEMA_VERSION) throw new QueueError('schema_too_new', `${path} was upgraded by a newer hornets-tui`, { path });
-    for (let v = version; v < LATEST_SCHEMA_VERSION; v++) db.exec(migrations[v]!);
-    db.pragma(`application_id = ${HORNETS_APPLICATION_ID}`);
-    db.pragma(`user_version = ${LATEST_SCHEMA_VERSION}`);
-  }).immediate();
-}
-
-/**
- * Statements are compiled on first use: a hook process opens the store for one event and needs a
- * handful of the ~50 statements, and compiling all of them up front costs milliseconds on every
- * tool call.
- */
-function lazy(db: DB): Pick<DB, 'prepare'> {
-  return {
-    prepare: ((sql: string) => {
-      let compiled: Stmt | null = null;
-      const real = () => (compiled ??= db.prepare(sql));
-      return {
-        run: (...args: unknown[]) => real().run(...args),
-        get: (...args: unknown[]) => real().get(...args),
-        all: (...args: unknown[]) => real().all(...args),
-      } as unknown as Stmt;
-    }) as DB['prepare'],
-  };
-}
-
-function prepareStatements(eager: DB) {
-  const db = lazy(eager);
-  const waiting = `state IN ('queued','failed')`;
-  return {
-    insertMessageEvent: db.prepare(
-      `INSERT INTO message_events (message_seq, n, ts, agent, kind, from_state, to_state, detail)
-       SELECT @seq, COALESCE(MAX(n), 0) + 1, @ts, @agent, @kind, @from_state, @to_state, @detail FROM message_events WHERE message_seq = @seq`,
-    ),
-    insertAgentEvent: db.prepare(`INSERT INTO agent_events (ts, agent, kind, from_state, to_state, detail) VALUES (@ts, @agent, @kind, @from_state, @to_state, @detail)`),
-    getAgent: db.prepare(`SELECT * FROM agents WHERE name = ?`),
-    listAgents: db.prepare(`SELECT * FROM agents ORDER BY name`),
-    upsertAgent: db.prepare(
-      `INSERT INTO agents (name, profile, max_depth, created_at, updated_at) VALUES (@name, @profile, @max_depth, @now, @now)
-       ON CONFLICT(name) DO UPDATE SET profile = excluded.profile, max_depth = excluded.max_depth, updated_at = excluded.updated_at
-       WHERE profile IS NOT excluded.profile OR max_depth IS NOT excluded.max_depth`,
-    ),
-    getContext: db.prepare(`SELECT * FROM agent_context WHERE agent = ?`),
-    upsertContext: db.prepare(
-      `INSERT INTO agent_context (agent, last_briefing, briefing_content, activity_summary, checkpoint_data, created_at, updated_at)
-       VALUES (@agent, @last_briefing, @briefing_content, @activity_summary, @checkpoint_data, @now, @now)
-       ON CONFLICT(agent) DO UPDATE SET last_briefing = excluded.last_briefing, briefing_content = excluded.briefing_content,
-         activity_summary = excluded.activity_summary, checkpoint_data = excluded.checkpoint_data, updated_at = excluded.updated_at`,
-    ),
-    getById: db.prepare(`SELECT * FROM messages WHERE id = ?`),
-    lastSeq: db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'messages'`),
-    getByPrefix: db.prepare(`SELECT * FROM messages WHERE id >= @lo AND id < @hi ORDER BY id LIMIT 5`),
-    getByKey: db.prepare(`SELECT * FROM messages WHERE agent = ? AND idem_key = ?`),
-    insertMessage: db.prepare(
-      `INSERT INTO messages (seq, id, agent, priority, body, sender, idem_key, state, attempts, max_attempts, available_at, expires_at, meta, created_at, updated_at)
-       VALUES (@seq, @id, @agent, @priority, @body, @sender, @idem_key, 'queued', 0, @max_attempts, @available_at, @expires_at, @meta, @created_at, @updated_at)`,
-    ),
-    insertFirstEvent: db.prepare(
-      `INSERT INTO message_events (message_seq, n, ts, agent, kind, from_state, to_state, detail) VALUES (@seq, 1, @ts, @agent, 'enqueued', NULL, 'queued', NULL)`,
-    ),
-    importMessage: db.prepare(
-      `INSERT INTO messages (id, agent, priority, body, sender, idem_key, state, attempts, max_attempts, redeliveries, available_at, expires_at, meta, created_at, updated_at)
-       VALUES (@id, @agent, @priority, @body, @sender, @idem_key, 'queued', @attempts, @max_attempts, @redeliveries, @now, @expires_at, @meta, @created_at, @now) RETURNING seq`,
-    ),
-    expiring: db.prepare(`SELECT * FROM messages WHERE agent = @agent AND ${waiting} AND expires_at IS NOT NULL AND expires_at <= @now`),
-    expiringAll: db.prepare(`SELECT * FROM messages WHERE ${waiting} AND expires_at IS NOT NULL AND expires_at <= @now`),
-    setExpired: db.prepare(`UPDATE messages SET state = 'expired', updated_at = @now WHERE seq = @seq`),
-    lapsed: db.prepare(`SELECT * FROM messages INDEXED BY messages_leased WHERE state = 'leased' AND lease_expires_at <= @now AND agent = @agent`),
-    lapsedAll: db.prepare(`SELECT * FROM messages INDEXED BY messages_leased WHERE state = 'leased' AND lease_expires_at <= @now`),
-    afterLapse: db.prepare(
-      // A lapsed lease may have been written out by its holder before it died (a hook killed between
-      // printing and acking), so the next hand-over is marked as a possible repeat.
-      `UPDATE messages SET state = @state, last_error = @error, dead_reason = @dead_reason, lease_token = NULL, lease_owner = NULL,
-         lease_expires_at = NULL, available_at = @now, redeliveries = redeliveries + 1, updated_at = @now WHERE seq = @seq`,
-    ),
-    nextWaiting: db.prepare(
-      `SELECT seq, state FROM messages INDEXED BY messages_waiting
-       WHERE agent = @agent AND ${waiting} AND available_at <= @now AND (expires_at IS NULL OR expires_at > @now)
-       ORDER BY priority DESC, seq LIMIT @limit`,
-    ),
-    lease: db.prepare(
-      `UPDATE messages SET state = 'leased', attempts = attempts + 1, lease_token = @token, lease_owner = @owner, lease_expires_at = @until,
-         session_id = COALESCE(@session, session_id), updated_at = @now WHERE seq = @seq RETURNING *`,
-    ),
-    byLease: db.prepare(`SELECT * FROM messages INDEXED BY messages_leased WHERE state = 'leased' AND lease_expires_at = @until AND lease_token = @token`),
-    deliver: db.prepare(
-      `UPDATE messages SET state = 'delivered', delivered_at = @now, session_id = COALESCE(@session, session_id), lease_token = NULL,
-         lease_owner = NULL, lease_expires_at = NULL, updated_at = @now WHERE seq = @seq`,
-    ),
-    afterFail: db.prepare(
-      `UPDATE messages SET state = @state, last_error = @error, dead_reason = @dead_reason, available_at = @available_at, lease_token = NULL,
-         lease_owner = NULL, lease_expires_at = NULL, updated_at = @now WHERE seq = @seq`,
-    ),
-    release: db.prepare(
-      `UPDATE messages SET state = 'queued', attempts = MAX(0, attempts - 1), lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
-         updated_at = @now WHERE seq = @seq`,
-    ),
-    delivered: db.prepare(
-      `SELECT * FROM messages INDEXED BY messages_delivered WHERE agent = @agent AND state = 'delivered' AND (@session IS NULL OR session_id = @session) ORDER BY seq`,
-    ),
-    confirm: db.prepare(`UPDATE messages SET state = 'confirmed', confirmed_at = @now, updated_at = @now WHERE seq = @seq`),
-    requeue: db.prepare(
-      `UPDATE messages SET state = @state, redeliveries = redeliveries + 1, last_error = @error, dead_reason = @dead_reason,
-         available_at = @now, delivered_at = NULL, updated_at = @now WHERE seq = @seq`,
-    ),
-    countsByState: db.prepare(`SELECT agent, state, COUNT(*) AS n, MIN(created_at) AS oldest FROM messages GROUP BY agent, state`),
-    ahead: db.prepare(
-      `SELECT COUNT(*) AS n FROM messages WHERE agent = @agent AND ${waiting} AND (priority > @priority OR (priority = @priority AND seq < @seq))`,
-    ),
-    eventsForMessage: db.prepare(
-      `SELECT @id AS message_id, n AS id, ts, agent, kind, from_state, to_state, detail FROM message_events WHERE message_seq = @seq ORDER BY n LIMIT @limit`,
-    ),
-    agentEventsForAgent: db.prepare(`SELECT NULL AS message_id, * FROM agent_events WHERE agent = @agent ORDER BY id DESC LIMIT @limit`),
-    agentEventsRecent: db.prepare(`SELECT NULL AS message_id, * FROM agent_events ORDER BY id DESC LIMIT @limit`),
-    // History of the agent's most recent messages; the full log of one message is eventsForMessage.
-    messageEventsForAgent: db.prepare(
-      `SELECT m.id AS message_id, e.n AS id, e.ts, e.agent, e.kind, e.from_state, e.to_state, e.detail
-       FROM (SELECT seq, id FROM messages INDEXED BY messages_agent WHERE agent = @agent ORDER BY seq DESC LIMIT @limit) m
-       JOIN message_events e ON e.message_seq = m.seq`,
-    ),
-    cancel: db.prepare(
-      `UPDATE messages SET state = 'cancelled', last_error = @reason, lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
-         updated_at = @now WHERE seq = @seq`,
-    ),
-    retry: db.prepare(
-      `UPDATE messages SET state = 'queued', attempts = 0, available_at = @now, dead_reason = NULL, lease_token = NULL, lease_owner = NULL,
-         lease_expires_at = NULL, expires_at = CASE WHEN expires_at <= @now THEN NULL ELSE expires_at END, updated_at = @now WHERE seq = @seq`,
-    ),
-    pendingAll: db.prepare(`SELECT * FROM messages WHERE state IN ${PENDING_SQL} ORDER BY agent, priority DESC, seq`),
-    pendingForAgent: db.prepare(`SELECT * FROM messages WHERE agent = ? AND state IN ${PENDING_SQL} ORDER BY priority DESC, seq`),
-    getTask: db.prepare(`SELECT * FROM tasks WHERE task_id = ?`),
-    insertTask: db.prepare(
-      `INSERT INTO tasks (task_id, agent, description, priority, timeout_ms, max_retries, sender, state, attempts, source, created_at, updated_at)
-       VALUES (@task_id, @agent, @description, @priority, @timeout_ms, @max_retries, @sender, 'queued', 0, @source, @now, @now)`,
-    ),
-    tasksTimedOut: db.prepare(`SELECT * FROM tasks INDEXED BY tasks_deadline WHERE state = 'running' AND deadline_at <= @now ORDER BY deadline_at`),
-    tasksRetryDue: db.prepare(`SELECT * FROM tasks WHERE state = 'retrying' AND retry_at <= @now ORDER BY retry_at`),
-    taskCounts: db.prepare(`SELECT agent, state, COUNT(*) AS n FROM tasks GROUP BY agent, state`),
-  };
 }

@@ -1,0 +1,65 @@
+/**
+ * The engine's retention part: prunes the queue once at start and then every `retention.interval`
+ * (default 1 h), keeping `retention.maxAge` (default 7 d) of finished history, and logs what went.
+ * The store does the work in small batches, so hooks keep getting the write lock meanwhile.
+ */
+import type { Logger } from '../log.js';
+import type { MessageStore, PruneResult } from '../queue/store.js';
+import { durationMs, type HornetsConfig } from '../config/schema.js';
+import { errorMessage } from '../errors.js';
+
+export interface RetentionOptions {
+  store: Pick<MessageStore, 'prune'>;
+  retention: Pick<HornetsConfig['retention'], 'maxAge' | 'interval'>;
+  log: Logger;
+  /** Called after every prune (tests, metrics). */
+  onPrune?: (result: PruneResult) => void;
+}
+
+export class RetentionTimer {
+  readonly maxAgeMs: number;
+  readonly intervalMs: number;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private abort = new AbortController();
+
+  constructor(private readonly o: RetentionOptions) {
+    this.maxAgeMs = durationMs(o.retention.maxAge);
+    this.intervalMs = durationMs(o.retention.interval);
+  }
+
+  /** Does not wait for the first prune: a big one must not hold up the engine's start. */
+  async start(): Promise<void> {
+    this.abort = new AbortController();
+    void this.runOnce();
+    this.timer = setInterval(() => void this.runOnce(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.abort.abort();
+    await this.running;
+  }
+
+  /** One prune; overlapping calls share the one in progress. */
+  runOnce(): Promise<void> {
+    this.running ??= (async () => {
+      try {
+        const r = await this.o.store.prune({ olderThanMs: this.maxAgeMs, signal: this.abort.signal });
+        const removed = r.messages + r.events + r.tasks + r.agentEvents;
+        this.o.log[removed > 0 ? 'info' : 'debug'](
+          { event: 'queue_pruned', messages: r.messages, events: r.events, tasks: r.tasks, agentEvents: r.agentEvents, reclaimedBytes: r.reclaimedBytes, ms: r.ms, olderThanMs: this.maxAgeMs },
+          'old queue history pruned',
+        );
+        this.o.onPrune?.(r);
+      } catch (err) {
+        this.o.log.warn({ event: 'queue_prune_failed', error: errorMessage(err) }, 'pruning old queue history failed; next try at the next interval');
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
+}
