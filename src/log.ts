@@ -5,6 +5,7 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { logLevelFromEnv } from './config/process-env.js';
 
 export type { Logger };
 
@@ -37,7 +38,7 @@ export function createLogger(logFile: string, options: { level?: string; name?: 
   return pino(
     {
       name: options.name ?? 'hornets',
-      level: options.level ?? process.env.HORNETS_LOG_LEVEL ?? process.env.LOG_LEVEL ?? 'info',
+      level: options.level ?? logLevelFromEnv() ?? 'info',
       redact: { paths: redactPaths, censor: '[redacted]' },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,

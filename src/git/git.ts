@@ -17,7 +17,7 @@ export class GitError extends HornetsError {
 
 async function git(args: string[], cwd: string): Promise<string> {
   try {
-    return await runProgram('git', args, { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' }, timeoutMs: 120_000 });
+    return await runProgram('git', args, { cwd, extraEnv: { GIT_TERMINAL_PROMPT: '0' }, timeoutMs: 120_000 });
   } catch (err) {
     const f = err as ProgramFailure;
     throw f.missing ? new GitError(args, '', 'git not found on PATH; install git to use worktrees') : new GitError(args, f.stderr);
