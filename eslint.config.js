@@ -17,10 +17,8 @@ const processes = {
   message: 'Processes start only in src/tmux (tmux) and src/proc (every other program, via runProgram/spawnDetached).',
 };
 /** Layers above the adapters: adapters must not import them (dependencies point inwards). */
-const upperLayers = (message) => ({
-  group: ['**/services/**', '**/daemon/**', '**/tui/**', '**/cli/**', '**/cli.js', '**/hooks/**', '**/engine-client/**', '**/recovery/**'],
-  message,
-});
+const layerFolders = ['**/services/**', '**/daemon/**', '**/tui/**', '**/cli/**', '**/cli.js', '**/hooks/**', '**/engine-client/**', '**/recovery/**'];
+const upperLayers = (message) => ({ group: layerFolders, message });
 
 function importRule(...patterns) {
   return { '@typescript-eslint/no-restricted-imports': ['error', { patterns }] };
@@ -33,6 +31,22 @@ const areas = [
   { files: ['src/queue/**/*.ts'], rules: importRule(processes, upperLayers('src/queue is an adapter: it imports only src/domain and shared leaves.')) },
   { files: ['src/tmux/**/*.ts', 'src/proc/**/*.ts'], rules: importRule(sqlite, upperLayers('Process adapters import only src/domain and shared leaves.')) },
   { files: ['src/git/**/*.ts'], rules: importRule(sqlite, processes, upperLayers('src/git is an adapter: it imports only src/proc, src/domain and shared leaves.')) },
+  {
+    // Config is a low layer (schemas, loading, paths, env): the layers above read it, not the reverse.
+    files: ['src/config/**/*.ts'],
+    rules: importRule(sqlite, processes, {
+      group: [...layerFolders, '**/queue/**', '**/tmux/**', '**/git/**', '**/proc/**'],
+      message: 'src/config imports only src/domain, src/config and shared leaves (types it needs from elsewhere belong in src/domain).',
+    }),
+  },
+  {
+    // Shared leaves, importable from anywhere, so they import no layer (that would close a loop).
+    files: ['src/errors.ts', 'src/log.ts', 'src/util/**/*.ts'],
+    rules: importRule(sqlite, processes, {
+      group: [...layerFolders, '**/queue/**', '**/tmux/**', '**/git/**', '**/proc/**', '**/config/**', '**/domain/**'],
+      message: 'src/errors.ts, src/log.ts and src/util are leaves: they import only each other, packages and node builtins.',
+    }),
+  },
   // The demo agent is a separate program standing in for Claude Code: it may start its hooks.
   { files: ['src/demo-agent/**/*.ts'], rules: importRule(sqlite) },
   {

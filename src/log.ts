@@ -5,7 +5,6 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { logLevelFromEnv } from './config/process-env.js';
 
 export type { Logger };
 
@@ -38,7 +37,7 @@ export function createLogger(logFile: string, options: { level?: string; name?: 
   return pino(
     {
       name: options.name ?? 'hornets',
-      level: options.level ?? logLevelFromEnv() ?? 'info',
+      level: options.level ?? process.env.HORNETS_LOG_LEVEL ?? process.env.LOG_LEVEL ?? 'info',
       redact: { paths: redactPaths, censor: '[redacted]' },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,

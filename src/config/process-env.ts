@@ -4,14 +4,9 @@
  * so the rest of the code asks here; each accessor reads at call time (tests set variables late).
  */
 
-/** HORNETS_LOG_LEVEL (or LOG_LEVEL) for loggers created without an explicit level. */
+/** HORNETS_LOG_LEVEL (or LOG_LEVEL): the level the composition root gives createLogger. */
 export function logLevelFromEnv(): string | undefined {
   return process.env.HORNETS_LOG_LEVEL ?? process.env.LOG_LEVEL;
-}
-
-/** The Claude Code binary `hooks verify` asks for its version (HORNETS_CLAUDE_BIN, for tests). */
-export function claudeBinary(): string {
-  return process.env.HORNETS_CLAUDE_BIN || 'claude';
 }
 
 /**

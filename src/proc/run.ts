@@ -20,6 +20,11 @@ export interface RunProgramOptions {
   maxBuffer?: number;
 }
 
+/** A program's path: `name`, unless the override variable (e.g. HORNETS_CLAUDE_BIN, for tests) names another. */
+export function programPath(name: string, overrideVariable: string): string {
+  return process.env[overrideVariable] || name;
+}
+
 /** Resolves with stdout; rejects with a ProgramFailure the caller turns into its own typed error. */
 export function runProgram(file: string, args: readonly string[], options: RunProgramOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {

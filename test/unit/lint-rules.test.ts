@@ -57,6 +57,11 @@ const table: [string, string, string | null][] = [
   ['src/tmux/probe.ts', "import { Daemon } from '../daemon/daemon.js';", imports],
   ['src/services/probe.ts', "import { pokeDaemon } from '../daemon/notify.js';", imports],
   ['src/services/probe.ts', "import { TmuxClient } from '../tmux/client.js';", null],
+  ['src/config/probe.ts', "import { decide } from '../recovery/restart-policy.js';", imports],
+  ['src/config/probe.ts', "import { parseDuration } from '../domain/duration.js';", null],
+  ['src/log.ts', "import { logLevelFromEnv } from './config/process-env.js';", imports],
+  ['src/util/probe.ts', "import { AgentState } from '../domain/agent.js';", imports],
+  ['src/util/probe.ts', "import { HornetsError } from '../errors.js';", null],
   // process.env only in config and entry points
   ['src/services/probe.ts', 'export const home = process.env.HOME;', env],
   ['src/services/probe.ts', 'const { env } = process;\nexport const home = env.HOME;', env],
