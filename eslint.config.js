@@ -24,6 +24,16 @@ function importRule(...patterns) {
   return { '@typescript-eslint/no-restricted-imports': ['error', { patterns }] };
 }
 
+const consoleRules = [
+  sqlite,
+  processes,
+  {
+    group: ['**/tmux/**', '**/git/**', '**/queue/**', '**/proc/**', '**/daemon/**', '**/hooks/**', '**/cli/**', '**/cli.js', '**/demo-agent/**', '**/engine-client/**', '**/recovery/**'],
+    message: 'The console (src/tui) imports only src/services, src/domain, src/tui and shared leaves (errors, log, util): add a service.',
+  },
+  { group: ['**/config/**'], allowTypeImports: true, message: 'The console may import config types only (import type); values come through services.' },
+];
+
 const src = 'src/**/*.ts';
 const areas = [
   // Default for every module of the product.
@@ -56,17 +66,16 @@ const areas = [
     files: ['src/domain/**/*.ts'],
     rules: importRule({ regex: '^(?!\\./|\\.\\./errors\\.js$)', message: 'src/domain is pure: it imports only ./ siblings and ../errors.js (no I/O, no packages, no node builtins).' }),
   },
+  // The console talks to services and domain only; it never reaches the adapters or the daemon.
+  { files: ['src/tui/**/*.ts'], rules: importRule(...consoleRules) },
   {
-    // The console talks to services and domain only; it never reaches the adapters or the daemon.
-    files: ['src/tui/**/*.ts'],
+    // The view-model is pure (rendered from fixtures in unit tests): no blessed, no node I/O, and of
+    // the services only the snapshot types.
+    files: ['src/tui/view-model.ts'],
     rules: importRule(
-      sqlite,
-      processes,
-      {
-        group: ['**/tmux/**', '**/git/**', '**/queue/**', '**/proc/**', '**/daemon/**', '**/hooks/**', '**/cli/**', '**/cli.js', '**/demo-agent/**', '**/engine-client/**', '**/recovery/**'],
-        message: 'The console (src/tui) imports only src/services, src/domain, src/tui and shared leaves (errors, log, util): add a service.',
-      },
-      { group: ['**/config/**'], allowTypeImports: true, message: 'The console may import config types only (import type); values come through services.' },
+      ...consoleRules,
+      { regex: '^[^.]', message: 'The view-model is pure: no packages (blessed) and no node builtins.' },
+      { group: ['**/services/*', '!**/services/snapshot.js'], message: 'The view-model takes snapshots (services/snapshot.ts); it calls no service.' },
     ),
   },
   {

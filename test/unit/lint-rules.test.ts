@@ -36,6 +36,11 @@ const table: [string, string, string | null][] = [
   ['src/tui/probe.ts', "import { Git } from '../git/git.js';", imports],
   ['src/tui/probe.ts', "import type { MessageStore } from '../queue/store.js';", imports],
   ['src/tui/probe.ts', "import { pokeDaemon } from '../daemon/notify.js';", imports],
+  ['src/tui/view-model.ts', "import type { TeamSnapshot } from '../services/snapshot.js';", null],
+  ['src/tui/view-model.ts', "import { AgentManager } from '../services/agents.js';", imports],
+  ['src/tui/view-model.ts', "import blessed from 'blessed';", imports],
+  ['src/tui/view-model.ts', "import { readFileSync } from 'node:fs';", imports],
+  ['src/tui/view-model.ts', "import { TmuxClient } from '../tmux/client.js';", imports],
   // SQLite only in the queue adapter
   ['src/queue/sqlite/probe.ts', "import Database from 'better-sqlite3';", null],
   ['src/services/probe.ts', "import Database from 'better-sqlite3';", imports],
