@@ -102,7 +102,7 @@ export class Daemon {
       onAck: (ids) => void observeDeliveries(this.metrics, store, ids).catch(() => undefined),
       onWake: (agent) => this.engine.wake(agent),
       onPaneDied: (pane, status) => this.engine.onPaneDied(pane, status),
-      onControl: (action, agent) => this.engine.control(action, agent),
+      onControl: (action, agent, options) => this.engine.control(action, agent, options),
     });
     this.metricsServer = new MetricsServer({
       registry: this.metrics.registry,
