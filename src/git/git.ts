@@ -15,21 +15,27 @@ export class GitError extends HornetsError {
   }
 }
 
-async function git(args: string[], cwd: string): Promise<string> {
+/** Runs `git <args>` in `cwd` and resolves with stdout; rejects with a GitError. Injectable for unit tests. */
+export type GitRunner = (args: string[], cwd: string) => Promise<string>;
+
+/** The real one: git through src/proc/run.ts, never prompting for credentials. */
+export const runGit: GitRunner = async (args, cwd) => {
   try {
-    return await runProgram('git', args, { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' }, timeoutMs: 120_000 });
+    return await runProgram('git', args, { cwd, extraEnv: { GIT_TERMINAL_PROMPT: '0' }, timeoutMs: 120_000 });
   } catch (err) {
     const f = err as ProgramFailure;
     throw f.missing ? new GitError(args, '', 'git not found on PATH; install git to use worktrees') : new GitError(args, f.stderr);
   }
-}
+};
 
 export interface WorktreeInfo {
   path: string;
   branch: string | null;
 }
 
-export const Git = {
+/** The git operations hornets uses, over `git` (default: the real program). */
+export function createGit(git: GitRunner = runGit) {
+  const client = {
   /** Top-level directory of the repository containing `dir`, or null when it is not in one. */
   async toplevel(dir: string): Promise<string | null> {
     try {
@@ -84,7 +90,7 @@ export const Git = {
 
   /** Creates `path` on `branch` (new from HEAD unless it exists). */
   async addWorktree(repo: string, path: string, branch: string): Promise<void> {
-    if (await Git.branchExists(repo, branch)) await git(['worktree', 'add', path, branch], repo);
+    if (await client.branchExists(repo, branch)) await git(['worktree', 'add', path, branch], repo);
     else await git(['worktree', 'add', '-b', branch, path, 'HEAD'], repo);
   },
 
@@ -121,4 +127,10 @@ export const Git = {
   async diff(dir: string): Promise<string> {
     return git(['diff', 'HEAD', '--stat', '--patch'], dir);
   },
-};
+  };
+  return client;
+}
+
+export type GitClient = ReturnType<typeof createGit>;
+
+export const Git: GitClient = createGit();

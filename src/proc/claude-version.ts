@@ -1,10 +1,10 @@
 /** Asks the installed Claude Code CLI for its version. */
-import { runProgram } from './run.js';
+import { programPath, runProgram } from './run.js';
 
 /** The version DESIGN.md's protocol facts and our end-to-end suite were checked against. */
 export const VERIFIED_CLAUDE_VERSION = '2.1.197';
 
-export async function claudeVersion(binary = process.env.HORNETS_CLAUDE_BIN || 'claude'): Promise<string | null> {
+export async function claudeVersion(binary = programPath('claude', 'HORNETS_CLAUDE_BIN')): Promise<string | null> {
   const stdout = await runProgram(binary, ['--version'], { timeoutMs: 15_000 }).catch(() => null);
   const m = stdout === null ? null : /(\d+\.\d+\.\d+)/.exec(stdout);
   return m ? m[1]! : null;

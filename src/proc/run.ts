@@ -14,14 +14,21 @@ export interface ProgramFailure {
 export interface RunProgramOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** Set over `env` (default: this process's environment), e.g. GIT_TERMINAL_PROMPT=0. */
+  extraEnv?: Record<string, string>;
   timeoutMs?: number;
   maxBuffer?: number;
+}
+
+/** A program's path: `name`, unless the override variable (e.g. HORNETS_CLAUDE_BIN, for tests) names another. */
+export function programPath(name: string, overrideVariable: string): string {
+  return process.env[overrideVariable] || name;
 }
 
 /** Resolves with stdout; rejects with a ProgramFailure the caller turns into its own typed error. */
 export function runProgram(file: string, args: readonly string[], options: RunProgramOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(file, args as string[], { cwd: options.cwd, env: options.env, timeout: options.timeoutMs ?? 30_000, maxBuffer: options.maxBuffer ?? 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(file, args as string[], { cwd: options.cwd, env: options.extraEnv ? { ...(options.env ?? process.env), ...options.extraEnv } : options.env, timeout: options.timeoutMs ?? 30_000, maxBuffer: options.maxBuffer ?? 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (!err) return resolve(String(stdout));
       const failure: ProgramFailure = { missing: (err as NodeJS.ErrnoException).code === 'ENOENT', stderr: String(stderr), message: err.message };
       reject(failure);

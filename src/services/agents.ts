@@ -8,12 +8,14 @@ import { HornetsError, ExitCode, UsageError } from '../errors.js';
 import type { Project } from '../config/load.js';
 import type { AgentConfig, Profile } from '../config/schema.js';
 import { packageRoot } from '../config/paths.js';
+import { launchEnv } from '../config/process-env.js';
 import type { Logger } from '../log.js';
 import type { MessageStore } from '../queue/store.js';
 import type { AgentRecord } from '../domain/agent.js';
 import type { PaneInfo, ServerRef, SpawnSpec } from '../tmux/argv.js';
 import { TmuxClient } from '../tmux/client.js';
 import { TmuxError } from '../tmux/errors.js';
+import { insideServer } from '../tmux/runner.js';
 import { Git } from '../git/git.js';
 import { classifyPane, type PaneVerdict } from '../domain/pane-state.js';
 import { displayAgent, type DisplayState } from '../domain/agent-display.js';
@@ -26,7 +28,7 @@ export class AgentError extends HornetsError {
 
 export const CONTROL_WINDOW = 'hornets';
 
-export function serverFor(project: Project, env: NodeJS.ProcessEnv = process.env): ServerRef {
+export function serverFor(project: Project, env: NodeJS.ProcessEnv = launchEnv()): ServerRef {
   return { socket: env.HORNETS_TMUX_SOCKET || `hornets-${project.config.project}`, configFile: join(project.paths.root, 'tmux.conf') };
 }
 
@@ -160,7 +162,7 @@ export class AgentManager {
         continue;
       }
       const cmd = expandCommand(profile.command)[0]!;
-      const env = { ...process.env, ...profile.env, ...a.env };
+      const env = { ...launchEnv(), ...profile.env, ...a.env };
       if (!findExecutable(cmd, env)) problems.push(`${a.name}: profile ${profile.name} runs "${cmd}", which is not on PATH (install it or change the profile's command)`);
     }
     if (problems.length > 0) throw new AgentError(`cannot start agents:\n  - ${problems.join('\n  - ')}`);
@@ -470,8 +472,7 @@ export class AgentManager {
    * before handing over the terminal, since an attach can last for hours.
    */
   async attachPane(pane: PaneInfo): Promise<number> {
-    const tmuxEnv = process.env.TMUX ?? '';
-    const insideThisServer = tmuxEnv.split(',')[0]?.endsWith(`/${this.tmux.server.socket}`) ?? false;
+    const insideThisServer = insideServer(this.tmux.server.socket);
     return this.tmux.attach(this.session, pane.paneId, { insideThisServer });
   }
 }

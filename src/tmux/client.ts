@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { argv, base, isPaneId, MIN_TMUX, parsePanes, parseVersion, versionAtLeast, type PaneInfo, type ServerRef, type SpawnSpec, type TmuxVersion } from './argv.js';
 import { TmuxError, TmuxMissingError } from './errors.js';
-import { createRunner, tmuxEnv, type TmuxRunner } from './runner.js';
+import { attachEnv, createRunner, tmuxBinary, type TmuxRunner } from './runner.js';
 import { ControlClient, type ControlHandlers } from './control.js';
 
 export interface TmuxClientOptions {
@@ -209,7 +209,7 @@ export class TmuxClient {
     this.checkPane(pane);
     const args = options.insideThisServer ? argv.switchClient(this.server, pane) : argv.attach(this.server, session, pane);
     return new Promise((resolve, reject) => {
-      const child = spawn(process.env.HORNETS_TMUX_BIN || 'tmux', args, { stdio: 'inherit', env: options.insideThisServer ? process.env : tmuxEnv() });
+      const child = spawn(tmuxBinary(), args, { stdio: 'inherit', env: attachEnv(options.insideThisServer) });
       child.on('error', reject);
       child.on('close', (code) => resolve(code ?? 1));
     });

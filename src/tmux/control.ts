@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { argv, type ServerRef } from './argv.js';
-import { tmuxEnv } from './runner.js';
+import { tmuxBinary, tmuxEnv } from './runner.js';
 
 export interface ControlHandlers {
   /** Output arrived for this pane (the bytes themselves are not passed on). */
@@ -42,7 +42,7 @@ export class ControlClient {
     private readonly server: ServerRef,
     private readonly session: string,
     private readonly handlers: ControlHandlers,
-    private readonly binary = process.env.HORNETS_TMUX_BIN || 'tmux',
+    private readonly binary = tmuxBinary(),
   ) {}
 
   get running(): boolean {

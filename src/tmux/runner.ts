@@ -21,7 +21,22 @@ export function tmuxEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv
   return rest;
 }
 
-export function createRunner(binary = process.env.HORNETS_TMUX_BIN || 'tmux'): TmuxRunner {
+/** The tmux binary: HORNETS_TMUX_BIN lets tests and unusual installs point elsewhere. */
+export function tmuxBinary(): string {
+  return process.env.HORNETS_TMUX_BIN || 'tmux';
+}
+
+/** Environment for attach: switch-client from inside this server needs TMUX to find its client; a fresh attach must not see it. */
+export function attachEnv(insideThisServer: boolean): NodeJS.ProcessEnv {
+  return insideThisServer ? process.env : tmuxEnv();
+}
+
+/** Whether this process runs inside a client of the tmux server on `socket` (TMUX names the socket path first). */
+export function insideServer(socket: string): boolean {
+  return (process.env.TMUX ?? '').split(',')[0]?.endsWith(`/${socket}`) ?? false;
+}
+
+export function createRunner(binary = tmuxBinary()): TmuxRunner {
   return (argv, options = {}) =>
     new Promise<RunResult>((resolve, reject) => {
       const child = spawn(binary, argv as string[], { env: tmuxEnv(), stdio: ['pipe', 'pipe', 'pipe'] });

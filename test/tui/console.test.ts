@@ -170,6 +170,7 @@ describe('the console', () => {
     // The live preview shows the agent's own screen.
     await waitScreen(t, 'the demo prompt in the preview', (x) => /│demo> /.test(x) || /│demo>\s*│/.test(x));
     // Colour on a colour terminal: idle is green.
+    // eslint-disable-next-line no-control-regex -- the escape sequence is what is checked
     expect(screen(t, true)).toMatch(/\x1b\[32m\s*idle/);
     // The status bar names the keys.
     expect(s.split('\n').filter(Boolean).at(-1)).toMatch(/\[Agents\].*attach.*send.*rebrief.*restart.*help.*quit/);
@@ -313,6 +314,7 @@ describe('the console', () => {
     expect(s).toMatch(/LAST ERROR/);
 
     // No colour: only attributes (bold, inverse) and resets.
+    // eslint-disable-next-line no-control-regex -- the escape sequence is what is checked
     const sgr = [...screen(t, true).matchAll(/\x1b\[([0-9;]*)m/g)].flatMap((m) => m[1]!.split(';').filter(Boolean).map(Number));
     expect(sgr.filter((n) => (n >= 30 && n <= 37) || (n >= 40 && n <= 47) || (n >= 90 && n <= 107) || n === 38 || n === 48)).toEqual([]);
   });

@@ -2,8 +2,6 @@
  * The console's view-model without tmux or blessed: snapshots (assembled from fixture facts by the
  * real assembleSnapshot) and keys in, frames out. The clock is an argument.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Project } from '../../src/config/load.js';
 import { hornetsConfigSchema } from '../../src/config/schema.js';
@@ -215,29 +213,5 @@ describe('view-model: frames', () => {
     expect(f.agents.label).toBe(' ▶ Agents 0 ');
     v.resize(160, 50);
     expect(v.frame(now, noPreview).layout.status.width).toBe(160);
-  });
-});
-
-describe('layers', () => {
-  const tuiRoot = path.resolve(__dirname, '../../src/tui');
-  const files = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(path.join(dir, f)).isDirectory() ? files(path.join(dir, f)) : f.endsWith('.ts') ? [path.join(dir, f)] : []));
-  const imports = (file: string) => [...readFileSync(file, 'utf8').matchAll(/^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => ({ spec: m[3]!, typeOnly: Boolean(m[2]), file }));
-
-  it('src/tui imports only services, domain, itself, errors, log, util (config: types only)', () => {
-    const bad = files(tuiRoot)
-      .flatMap(imports)
-      .filter((i) => i.spec.startsWith('.'))
-      .filter((i) => {
-        const target = path.relative(path.resolve(__dirname, '../../src'), path.resolve(path.dirname(i.file), i.spec));
-        if (target.startsWith('config/')) return !i.typeOnly;
-        return !/^(tui|services|domain|util)\/|^(errors|log)\.js$/.test(target);
-      })
-      .map((i) => `${path.relative(tuiRoot, i.file)} -> ${i.spec}`);
-    expect(bad).toEqual([]);
-  });
-
-  it('the view-model is pure: no blessed, no node I/O', () => {
-    const specs = imports(path.join(tuiRoot, 'view-model.ts')).map((i) => i.spec);
-    expect(specs.filter((s) => !s.startsWith('.') || s.includes('services/') && !s.endsWith('snapshot.js'))).toEqual([]);
   });
 });

@@ -163,7 +163,8 @@ export class DropDir {
     const path = join(this.agentDir(agent), name);
     const prev = this.wanted.get(path);
     this.wanted.set(path, { agent, name, fromScan: fromScan || (prev?.fromScan ?? false) });
-    this.kick();
+    // Fire and forget: drain() logs each file's failure itself; stop() and scan() await `draining`.
+    void this.kick();
   }
 
   private kick(): Promise<void> {

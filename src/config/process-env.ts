@@ -1,0 +1,18 @@
+/**
+ * Variables of hornets' own environment that are not settings of hornets.json (those are parsed in
+ * env.ts). Lint allows `process.env` only in src/config, entry points and the two process runners,
+ * so the rest of the code asks here; each accessor reads at call time (tests set variables late).
+ */
+
+/** HORNETS_LOG_LEVEL (or LOG_LEVEL): the level the composition root gives createLogger. */
+export function logLevelFromEnv(): string | undefined {
+  return process.env.HORNETS_LOG_LEVEL ?? process.env.LOG_LEVEL;
+}
+
+/**
+ * The environment hornets was started with (which the tmux server, and so every agent pane,
+ * inherits). Only for handing on or for PATH look-ups: settings are read through the accessors above.
+ */
+export function launchEnv(): NodeJS.ProcessEnv {
+  return process.env;
+}
