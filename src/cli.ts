@@ -393,7 +393,7 @@ export function buildProgram(o: Output = stdio): Command {
     if (opts.headless) return headlessCommand(o, globals(cmd));
     // Loaded only here: hooks and one-shot commands must not pay for blessed.
     const { runConsole } = await import('./tui/run.js');
-    await runConsole({ configPath: globals(cmd).config, noEngine: opts.engine === false });
+    await runConsole({ configPath: globals(cmd).config, noEngine: opts.engine === false, benchFile: process.env.HORNETS_TUI_BENCH || undefined, noColor: process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '' });
   });
   return program;
 }

@@ -37,7 +37,7 @@ export function createLogger(logFile: string, options: { level?: string; name?: 
   return pino(
     {
       name: options.name ?? 'hornets',
-      level: options.level ?? process.env.HORNETS_LOG_LEVEL ?? process.env.LOG_LEVEL ?? 'info',
+      level: options.level ?? 'info',
       redact: { paths: redactPaths, censor: '[redacted]' },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,

@@ -3,6 +3,7 @@ import { loadProject, type LoadOptions, type Project } from '../config/load.js';
 import { ensureStateDirs } from '../config/paths.js';
 import { durationMs } from '../config/schema.js';
 import { createLogger, silentLogger, type Logger } from '../log.js';
+import { logLevelFromEnv } from '../config/process-env.js';
 import type { MessageStore, QueueLimits } from '../queue/store.js';
 import { openSqliteStore } from '../queue/sqlite/sqlite-store.js';
 
@@ -31,7 +32,7 @@ export function queueLimits(project: Project): QueueLimits {
 function openLogger(logFile: string, retention?: { logMaxMiB: number; logFiles: number }): Logger {
   let log: Logger;
   try {
-    log = createLogger(logFile, retention && { rotation: { maxBytes: retention.logMaxMiB * 1024 * 1024, maxFiles: retention.logFiles } });
+    log = createLogger(logFile, { level: logLevelFromEnv(), ...(retention ? { rotation: { maxBytes: retention.logMaxMiB * 1024 * 1024, maxFiles: retention.logFiles } } : {}) });
   } catch {
     return silentLogger();
   }

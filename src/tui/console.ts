@@ -35,6 +35,8 @@ export interface ConsoleOptions {
   env?: NodeJS.ProcessEnv;
   /** hornets.json console.theme. */
   theme?: 'auto' | 'color' | 'mono';
+  /** NO_COLOR was set. */
+  noColor?: boolean;
   refreshMs?: number;
   panesMs?: number;
   /** File to append key-to-repaint timings to (HORNETS_TUI_BENCH). */
@@ -99,7 +101,7 @@ export class Console {
     // capture-pane and every UTF-8 terminal draws them.
     (this.screen as unknown as { tput: { brokenACS: boolean } }).tput.brokenACS = true;
     const colors = (this.screen as unknown as { tput: { colors: number } }).tput.colors ?? 8;
-    this.theme = makeTheme(chooseColor(o.theme ?? 'auto', colors));
+    this.theme = makeTheme(chooseColor(o.theme ?? 'auto', colors, o.noColor));
 
     this.vm = new ViewModel(o.keymap, this.theme, this.screen.width as number, this.screen.height as number, o.ctx.project.config.agents.length);
     const host = {

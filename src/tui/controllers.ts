@@ -88,7 +88,7 @@ export class Controllers {
     this.host.flash(`${label}…`, 'busy');
     const run = fn();
     if (options.critical) this.track(run);
-    run
+    void run
       .then((answer) => {
         if (answer) this.host.flash(answer, 'ok');
         else this.host.clearMessage(`${label}…`);

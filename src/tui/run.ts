@@ -8,6 +8,10 @@ export interface RunConsoleOptions {
   configPath?: string;
   /** Do not start the engine and the team when no engine runs (attach to state only). */
   noEngine?: boolean;
+  /** HORNETS_TUI_BENCH: where the console writes key-to-frame timings for `npm run bench:tui`. */
+  benchFile?: string;
+  /** NO_COLOR set (https://no-color.org): the entry point reads the environment, not the console. */
+  noColor?: boolean;
 }
 
 export async function runConsole(options: RunConsoleOptions = {}): Promise<void> {
@@ -28,8 +32,9 @@ export async function runConsole(options: RunConsoleOptions = {}): Promise<void>
       keymap,
       startEngine: !options.noEngine,
       theme: ctx.project.config.console?.theme ?? 'auto',
+      noColor: options.noColor,
       refreshMs: refreshMs(ctx),
-      benchFile: process.env.HORNETS_TUI_BENCH || undefined,
+      benchFile: options.benchFile,
     });
     process.on('uncaughtException', onError);
     process.on('unhandledRejection', onError);

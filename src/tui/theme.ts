@@ -44,9 +44,9 @@ export function makeTheme(color: boolean): Theme {
 }
 
 /** auto: colour unless NO_COLOR is set (https://no-color.org) or the terminal has fewer than 8 colours. */
-export function chooseColor(setting: 'auto' | 'color' | 'mono', terminalColors: number, env: NodeJS.ProcessEnv = process.env): boolean {
+export function chooseColor(setting: 'auto' | 'color' | 'mono', terminalColors: number, noColor = false): boolean {
   if (setting === 'color') return true;
   if (setting === 'mono') return false;
-  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (noColor) return false;
   return terminalColors >= 8;
 }

@@ -223,10 +223,10 @@ describe('views', () => {
     expect(truncate('abcdef', 4)).toBe('abc…');
     expect(fit('ab', 4, 'right')).toBe('  ab');
     expect(esc('{bold}')).toBe('{open}bold{close}');
-    expect(chooseColor('auto', 256, { NO_COLOR: '1' })).toBe(false);
-    expect(chooseColor('auto', 256, {})).toBe(true);
-    expect(chooseColor('auto', 2, {})).toBe(false);
-    expect(chooseColor('color', 2, { NO_COLOR: '1' })).toBe(true);
+    expect(chooseColor('auto', 256, true)).toBe(false);
+    expect(chooseColor('auto', 256, false)).toBe(true);
+    expect(chooseColor('auto', 2, false)).toBe(false);
+    expect(chooseColor('color', 2, true)).toBe(true);
   });
 });
 

@@ -23,7 +23,6 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const input = { taskId: 't1', agent: 'marie', description: 'do it', priority: 5, timeoutMs: 60_000, maxRetries: 1, from: null, source: '{}' };
 
 describe('task store', () => {
   it('is schema version 2 and migrates a version 1 database, keeping its messages', async () => {

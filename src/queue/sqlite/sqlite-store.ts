@@ -14,7 +14,7 @@ import { messageStates, pendingStates, terminalStates } from '../../domain/messa
 import { retryDelayMs } from '../../domain/retry.js';
 import { isValidPriority } from '../../domain/priority.js';
 import { randomId, sequentialId } from '../../util/ids.js';
-import { defaultQueueLimits, type AckOptions, type AgentQueueStats, type AgentTransition, type ClaimOptions, type EnqueueResult, type ExplainContext, type FailOptions, type ImportIssue, type ImportRecord, type ImportResult, type LeaseRef, type MessageFilter, type MessageStore, type PruneOptions, type PruneResult, type QueueLimits, type QueueStats, type RecordEventInput, type StoreOptions, type SweepResult, type TaskStore } from '../store.js';
+import { defaultQueueLimits, type AckOptions, type AgentQueueStats, type AgentTransition, type ClaimOptions, type EnqueueResult, type ExplainContext, type FailOptions, type ImportRecord, type ImportResult, type LeaseRef, type MessageFilter, type MessageStore, type PruneOptions, type PruneResult, type QueueLimits, type QueueStats, type RecordEventInput, type SweepResult, type TaskStore } from '../store.js';
 import { type AgentContext, type AgentContextPatch, type AgentPatch, type AgentRecord, type AgentRegistration, type AgentState } from '../../domain/agent.js';
 import { factsOf, transition, type LifecycleEvent } from '../../domain/agent-lifecycle.js';
 import type { Task, TaskCreateInput, TaskFilter, TaskState } from '../../domain/task.js';

@@ -22,7 +22,7 @@ function stateRoleOf(r: QueueRow): Role {
     case 'dead':
     case 'expired':
       return 'bad';
-    default:
+    case 'cancelled':
       return 'muted';
   }
 }
