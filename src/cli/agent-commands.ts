@@ -7,7 +7,7 @@ import { updateConfigFile } from '../config/write.js';
 import { appendAgent, checkNewAgent } from '../services/team.js';
 import { AGENT_NAME_RE, agentNameRule } from '../config/schema.js';
 import { json, table, type Output } from './output.js';
-import { pokeDaemon } from '../daemon/notify.js';
+import { pokeDaemon } from '../engine-client/poke.js';
 import type { GlobalOptions } from './queue-commands.js';
 
 async function withAgents<T>(g: GlobalOptions, fn: (m: AgentManager, ctx: ProjectContext) => Promise<T>, component = 'agents'): Promise<T> {

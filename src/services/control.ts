@@ -4,7 +4,7 @@
  * applied directly, so the commands work either way.
  */
 import { UsageError } from '../errors.js';
-import { pokeDaemon, readEndpoint } from '../daemon/notify.js';
+import { pokeDaemon, readEndpoint } from '../engine-client/poke.js';
 import { request } from 'node:http';
 import type { ProjectContext } from './context.js';
 import { AgentManager } from './agents.js';

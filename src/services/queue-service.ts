@@ -8,7 +8,7 @@ import type { Project } from '../config/load.js';
 import type { EnqueueResult, ImportResult, MessageStore, QueueStats } from '../queue/store.js';
 import { parseImport, serializeExport } from '../queue/jsonl.js';
 import type { Logger } from '../log.js';
-import { pokeDaemon } from '../daemon/notify.js';
+import { pokeDaemon } from '../engine-client/poke.js';
 
 export interface SendOptions {
   priority?: number;

@@ -20,9 +20,9 @@ import { processesOf } from '../helpers/claude-e2e.js';
 import { openProject, type ProjectContext } from '../../src/services/context.js';
 import { QueueService } from '../../src/services/queue-service.js';
 import { installHooks } from '../../src/hooks/installer.js';
-import { lockFile } from '../../src/daemon/daemon.js';
-import { readPid } from '../../src/daemon/lock.js';
-import { pokeDaemon } from '../../src/daemon/notify.js';
+import { pidFile as lockFile } from '../../src/engine-client/paths.js';
+import { readPid } from '../../src/engine-client/pid.js';
+import { pokeDaemon } from '../../src/engine-client/poke.js';
 import type { SqliteMessageStore } from '../../src/queue/sqlite/sqlite-store.js';
 
 const AGENTS = ['ada', 'bo', 'cy'];
