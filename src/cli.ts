@@ -119,10 +119,12 @@ export function buildProgram(o: Output = stdio): Command {
 
   program
     .command('up')
-    .description('start the private tmux server and one window per agent (safe to re-run: reconciles)')
+    .description('start the private tmux server, one window per agent, and the engine in the background (safe to re-run: reconciles)')
     .argument('[agents...]', 'only these agents')
+    .option('--no-engine', 'do not start the engine: messages to idle agents then wait until one runs (`hornets-tui daemon start`)')
     .option('--json', 'print the report as JSON')
-    .action((names: string[], opts, cmd: Command) => upCommand(o, globals(cmd), names, opts));
+    // `--no-engine` is also a program option (the console's): whichever parser took it, honour it.
+    .action((names: string[], opts: { json?: boolean; engine?: boolean }, cmd: Command) => upCommand(o, globals(cmd), names, { ...opts, engine: opts.engine !== false && (globals(cmd) as { engine?: boolean }).engine !== false }));
   program
     .command('status')
     .description('every agent: pane, process, alive/dead with exit status, state, queue depth')
@@ -210,7 +212,7 @@ export function buildProgram(o: Output = stdio): Command {
     .option('--json', 'print JSON')
     .action((agent: string, opts, cmd: Command) => historyCommand(o, globals(cmd), agent, opts));
 
-  const daemon = program.command('daemon').description('the engine process: hook fast path (and, later, idle monitor and recovery)');
+  const daemon = program.command('daemon').description('the engine process: hook fast path, idle-agent delivery (nudges), crash recovery and rebriefs, task/trigger/pipe watchers, heartbeats and metrics');
   daemon
     .command('run')
     .description('run the daemon in the foreground')
@@ -227,7 +229,7 @@ export function buildProgram(o: Output = stdio): Command {
     .action((opts, cmd: Command) => daemonStopCommand(o, globals(cmd), opts));
   daemon
     .command('status')
-    .description('is the daemon running (exit 3 when not)')
+    .description('is the daemon running, and where: pid, hook endpoint port, metrics URL (exit 3 when not)')
     .option('--json', 'print JSON')
     .action((opts, cmd: Command) => daemonStatusCommand(o, globals(cmd), opts));
 

@@ -7,6 +7,7 @@ import { parseDuration } from '../domain/duration.js';
 import { openProject, type ProjectContext } from '../services/context.js';
 import { QueueService } from '../services/queue-service.js';
 import { age, json, preview, table, type Output } from './output.js';
+import { NO_ENGINE_TEXT } from '../domain/explain.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -57,9 +58,10 @@ export async function sendCommand(o: Output, g: GlobalOptions, agent: string, wo
   const ttlMs = opts.ttl !== undefined ? parseDuration(opts.ttl, 'ttl') : undefined;
   const r = await withService(g, (svc) => svc.send(agent, body, { priority, key: opts.key, ttlMs, sender: opts.from ?? 'cli' }));
   if (opts.json) {
-    json(o, { id: r.message.id, agent, created: r.created, state: r.message.state, priority: r.message.priority, ahead: r.ahead });
+    json(o, { id: r.message.id, agent, created: r.created, state: r.message.state, priority: r.message.priority, ahead: r.ahead, engineRunning: r.engineRunning, waitsForEngine: r.waitsForEngine });
     return r.message.id;
   }
+  if (r.waitsForEngine) o.err(`note: ${agent} is idle and ${NO_ENGINE_TEXT}`);
   if (r.created) o.out(`queued ${r.message.id} for ${agent} (priority ${r.message.priority}, ${r.ahead === 0 ? 'next in line' : `${r.ahead} ahead`})`);
   else o.out(`already queued as ${r.message.id} for ${agent} (same key "${opts.key}"; state ${r.message.state})`);
   return r.message.id;

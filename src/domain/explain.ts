@@ -8,7 +8,28 @@ export interface ExplainFacts {
   ahead: number;
   agentPaused: boolean;
   agentState: string | null;
+  /** Whether an engine (daemon) runs; undefined when the caller did not look. */
+  engineRunning?: boolean;
   now: number;
+}
+
+/**
+ * Without an engine nothing types into an idle agent's pane: its hooks only fire on its next turn.
+ * One sentence for `send`, `queue why`, `status` and `daemon status`.
+ */
+export const NO_ENGINE_TEXT = 'no engine is running: messages to idle agents wait until it runs; start it with `hornets-tui daemon start`';
+
+/**
+ * Whether the message waits only for want of an engine: its agent sits idle (a busy one takes it
+ * from its own hooks at its next tool call or turn end) and nothing else holds it back.
+ */
+export function waitsForEngine(f: Pick<ExplainFacts, 'engineRunning' | 'agentPaused' | 'agentState'>): boolean {
+  return f.engineRunning === false && !f.agentPaused && f.agentState === 'idle';
+}
+
+/** The no-engine sentence for a message still waiting to be handed over, else ''. */
+function engineNote(f: ExplainFacts): string {
+  return waitsForEngine(f) ? `; ${NO_ENGINE_TEXT}` : '';
 }
 
 function at(ts: number, now: number): string {
@@ -34,7 +55,7 @@ export function explainMessage(f: ExplainFacts): string {
       else if (m.availableAt > now) blockers.push(`held back until ${at(m.availableAt, now)}`);
       const position = f.ahead === 0 ? 'next in line' : `${f.ahead} message${f.ahead === 1 ? '' : 's'} ahead of it`;
       const state = f.agentState && f.agentState !== 'unknown' ? `; ${who} is ${f.agentState}` : '';
-      return `queued for ${who} at priority ${m.priority}${redelivery}, ${position}${blockers.length ? `; ${blockers.join('; ')}` : ''}${state}${ttl}`;
+      return `queued for ${who} at priority ${m.priority}${redelivery}, ${position}${blockers.length ? `; ${blockers.join('; ')}` : ''}${state}${ttl}${engineNote(f)}`;
     }
     case 'leased':
       return `being handed to ${who}: leased by ${m.leaseOwner ?? 'unknown'} until ${m.leaseExpiresAt !== null ? at(m.leaseExpiresAt, now) : '?'}, ${attempts(m)}; if not acknowledged by then it counts as a failed attempt`;
@@ -43,7 +64,7 @@ export function explainMessage(f: ExplainFacts): string {
     case 'confirmed':
       return `done: confirmed by ${who}${m.sessionId ? ` (session ${m.sessionId})` : ''} at ${m.confirmedAt !== null ? at(m.confirmedAt, now) : '?'}`;
     case 'failed':
-      return `${attempts(m)} failed (${m.lastError ?? 'no error recorded'}); ${f.agentPaused ? `${who} is paused` : `retrying ${m.availableAt > now ? `at ${at(m.availableAt, now)}` : 'at the next delivery'}`}${ttl}`;
+      return `${attempts(m)} failed (${m.lastError ?? 'no error recorded'}); ${f.agentPaused ? `${who} is paused` : `retrying ${m.availableAt > now ? `at ${at(m.availableAt, now)}` : 'at the next delivery'}`}${ttl}${engineNote(f)}`;
     case 'dead':
       return `dead-lettered at ${at(m.updatedAt, now)}: ${m.deadReason ?? m.lastError ?? 'no reason recorded'}; \`queue retry ${m.id}\` sends it again`;
     case 'expired':

@@ -37,5 +37,4 @@ export function engineStatus(stateDir: string): EngineStatus {
   };
 }
 
-/** One sentence for `send`, `queue why` and `status` when nothing delivers to idle agents. */
-export const NO_ENGINE_TEXT = 'no engine is running: messages to idle agents wait until it runs; start it with `hornets-tui daemon start`';
+export { NO_ENGINE_TEXT } from '../domain/explain.js';

@@ -121,7 +121,7 @@ describe('chaos: kill -9 of the daemon and of hooks while messages flow', () => 
       JSON.stringify({ project: 'chaostest', agents: AGENTS.map((name) => ({ name, profile: 'demo', env: { HORNETS_DEMO_WORK_MS: '50' } })) }, null, 2),
     );
     const env = { HORNETS_TMUX_SOCKET: socket };
-    const up = await runCli(['up', '--json'], { cwd: dir, env, timeoutMs: 30_000 });
+    const up = await runCli(['up', '--no-engine', '--json'], { cwd: dir, env, timeoutMs: 30_000 });
     expect(up.code, up.stderr).toBe(0);
     expect((JSON.parse(up.stdout) as { created: string[] }).created.sort()).toEqual([...AGENTS].sort());
 
