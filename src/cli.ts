@@ -26,6 +26,7 @@ import {
 import { controlCommand, headlessCommand, historyCommand } from './cli/control-commands.js';
 import { daemonRunCommand, daemonStartCommand, daemonStatusCommand, daemonStopCommand } from './cli/daemon-commands.js';
 import { hooksInstallCommand, hooksUninstallCommand, hooksVerifyCommand } from './cli/hooks-commands.js';
+import { doctorCommand } from './cli/doctor.js';
 import { addCommand, attachCommand, downCommand, paneDiedCommand, pushNowCommand, removeCommand, statusCommand, stopCommand, upCommand } from './cli/agent-commands.js';
 import { loadProject, loadProfiles } from './config/load.js';
 import { builtinProfilesDir, packageRoot } from './config/paths.js';
@@ -232,6 +233,12 @@ export function buildProgram(o: Output = stdio): Command {
     .description('is the daemon running, and where: pid, hook endpoint port, metrics URL (exit 3 when not)')
     .option('--json', 'print JSON')
     .action((opts, cmd: Command) => daemonStatusCommand(o, globals(cmd), opts));
+
+  program
+    .command('doctor')
+    .description('check tmux, git, node, agent CLIs, hooks, the engine, metrics, the database, file modes and free disk; each problem with the command that fixes it (exit 1 if any)')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }, cmd: Command) => doctorCommand(o, globals(cmd), opts));
 
   const internal = new Command('internal').description('entry points for tmux hooks');
   internal

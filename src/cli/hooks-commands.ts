@@ -4,6 +4,7 @@ import { openProject } from '../services/context.js';
 import { AgentManager } from '../services/agents.js';
 import { HooksService } from '../services/hooks-service.js';
 import { claudeVersion, VERIFIED_CLAUDE_VERSION, compareVersions } from '../proc/claude-version.js';
+import { CLAUDE_FIX } from '../services/doctor.js';
 import { json, table, type Output } from './output.js';
 import type { GlobalOptions } from './queue-commands.js';
 
@@ -41,8 +42,6 @@ export async function hooksUninstallCommand(o: Output, g: GlobalOptions, names: 
   }
 }
 
-/** The fix when agents run Claude Code and no `claude` answers. */
-export const CLAUDE_MISSING_FIX = 'install it with `npm install -g @anthropic-ai/claude-code`, or point HORNETS_CLAUDE_BIN at it';
 
 export async function hooksVerifyCommand(o: Output, g: GlobalOptions, names: string[], opts: { all?: boolean; json?: boolean }): Promise<void> {
   const [{ r, needClaude }, version] = await Promise.all([
@@ -75,7 +74,7 @@ export async function hooksVerifyCommand(o: Output, g: GlobalOptions, names: str
   if (version === null && needClaude.length > 0) {
     // The hooks may all be in place, but these agents cannot start without the CLI they run.
     process.exitCode = 1;
-    if (!opts.json) o.err(`claude is not on PATH but ${needClaude.join(', ')} run${needClaude.length === 1 ? 's' : ''} it: ${CLAUDE_MISSING_FIX}`);
+    if (!opts.json) o.err(`claude is not on PATH but ${needClaude.join(', ')} run${needClaude.length === 1 ? 's' : ''} it: ${CLAUDE_FIX}`);
   }
   if (names.length > 0 && opts.all) throw new UsageError('give agent names or --all, not both');
 }

@@ -72,3 +72,22 @@ export async function pingEngine(stateDir: string, timeoutMs = 1000): Promise<En
     return null;
   }
 }
+
+/** GET a loopback URL the engine published (its metrics server); null when nothing answers. */
+export function httpGet(url: string, timeoutMs = 1000): Promise<{ status: number; text: string } | null> {
+  return new Promise((resolve) => {
+    let req;
+    try {
+      req = request(url, { method: 'GET', timeout: timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      });
+    } catch {
+      return resolve(null);
+    }
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+    req.end();
+  });
+}
