@@ -39,6 +39,15 @@ function at(ts: number, now: number): string {
   return delta > 0 ? `${iso} (in ${formatDuration(delta)})` : `${iso} (${formatDuration(-delta)} ago)`;
 }
 
+/**
+ * Free text from outside (error texts, reasons, session ids) made one inert line: the explanation
+ * goes to terminals, and a control sequence in a reason must not drive them.
+ */
+function inert(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?/g, '').replace(/[\x00-\x1f\x7f-\x9f]+/g, ' ');
+}
+
 function attempts(m: Message): string {
   return `attempt ${m.attempts}/${m.maxAttempts}`;
 }
@@ -58,18 +67,18 @@ export function explainMessage(f: ExplainFacts): string {
       return `queued for ${who} at priority ${m.priority}${redelivery}, ${position}${blockers.length ? `; ${blockers.join('; ')}` : ''}${state}${ttl}${engineNote(f)}`;
     }
     case 'leased':
-      return `being handed to ${who}: leased by ${m.leaseOwner ?? 'unknown'} until ${m.leaseExpiresAt !== null ? at(m.leaseExpiresAt, now) : '?'}, ${attempts(m)}; if not acknowledged by then it counts as a failed attempt`;
+      return `being handed to ${who}: leased by ${inert(m.leaseOwner ?? 'unknown')} until ${m.leaseExpiresAt !== null ? at(m.leaseExpiresAt, now) : '?'}, ${attempts(m)}; if not acknowledged by then it counts as a failed attempt`;
     case 'delivered':
-      return `delivered to ${who}${m.sessionId ? ` (session ${m.sessionId})` : ''} at ${m.deliveredAt !== null ? at(m.deliveredAt, now) : '?'}; waiting for the agent's next event to confirm it is in context (requeued if the session ends first)`;
+      return `delivered to ${who}${m.sessionId ? ` (session ${inert(m.sessionId)})` : ''} at ${m.deliveredAt !== null ? at(m.deliveredAt, now) : '?'}; waiting for the agent's next event to confirm it is in context (requeued if the session ends first)`;
     case 'confirmed':
-      return `done: confirmed by ${who}${m.sessionId ? ` (session ${m.sessionId})` : ''} at ${m.confirmedAt !== null ? at(m.confirmedAt, now) : '?'}`;
+      return `done: confirmed by ${who}${m.sessionId ? ` (session ${inert(m.sessionId)})` : ''} at ${m.confirmedAt !== null ? at(m.confirmedAt, now) : '?'}`;
     case 'failed':
-      return `${attempts(m)} failed (${m.lastError ?? 'no error recorded'}); ${f.agentPaused ? `${who} is paused` : `retrying ${m.availableAt > now ? `at ${at(m.availableAt, now)}` : 'at the next delivery'}`}${ttl}${engineNote(f)}`;
+      return `${attempts(m)} failed (${inert(m.lastError ?? 'no error recorded')}); ${f.agentPaused ? `${who} is paused` : `retrying ${m.availableAt > now ? `at ${at(m.availableAt, now)}` : 'at the next delivery'}`}${ttl}${engineNote(f)}`;
     case 'dead':
-      return `dead-lettered at ${at(m.updatedAt, now)}: ${m.deadReason ?? m.lastError ?? 'no reason recorded'}; \`queue retry ${m.id}\` sends it again`;
+      return `dead-lettered at ${at(m.updatedAt, now)}: ${inert(m.deadReason ?? m.lastError ?? 'no reason recorded')}; \`queue retry ${m.id}\` sends it again`;
     case 'expired':
       return `expired at ${m.expiresAt !== null ? at(m.expiresAt, now) : at(m.updatedAt, now)} before ${who} took it (TTL ${m.expiresAt !== null ? formatDuration(m.expiresAt - m.createdAt) : '?'}); \`queue retry ${m.id}\` sends it again`;
     case 'cancelled':
-      return `cancelled at ${at(m.updatedAt, now)}${m.lastError ? `: ${m.lastError}` : ''}`;
+      return `cancelled at ${at(m.updatedAt, now)}${m.lastError ? `: ${inert(m.lastError)}` : ''}`;
   }
 }

@@ -67,6 +67,12 @@ describe('explainMessage', () => {
     for (const p of patterns) expect(line).toMatch(p);
   });
 
+  it('free text from outside reaches the terminal inert', () => {
+    const line = explainMessage({ message: { ...base, state: 'cancelled', lastError: 'no\x1b]2;pwned\x07 \x1b[31mred\rX' }, ahead: 0, agentPaused: false, agentState: null, now });
+    expect(line).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
+    expect(line).toMatch(/: no red X$/);
+  });
+
   it.each(withoutNote)('no engine sentence: %s', (_name, over, facts) => {
     const line = explainMessage({ message: { ...base, ...over }, ahead: 0, agentPaused: facts.paused ?? false, agentState: facts.state ?? null, engineRunning: facts.engine, now });
     expect(line).not.toContain('no engine');
