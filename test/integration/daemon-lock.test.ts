@@ -38,17 +38,16 @@ function next(child: ChildProcess, ...types: Reply['type'][]): Promise<Reply> {
   });
 }
 
+/** One round: every worker tries at the same instant, then all release (the winner deletes its file). */
 async function race(children: ChildProcess[]): Promise<{ won: number; refused: string[] }> {
-  {
-    const at = Date.now() + 100;
-    const replies = children.map((c) => next(c, 'won', 'refused'));
-    for (const c of children) c.send({ type: 'go', at });
-    const results = await Promise.all(replies);
-    const released = children.map((c) => next(c, 'released'));
-    for (const c of children) c.send({ type: 'release' });
-    await Promise.all(released);
-    return { won: results.filter((r) => r.type === 'won').length, refused: results.filter((r) => r.type === 'refused').map((r) => r.message ?? '') };
-  }
+  const at = Date.now() + 100;
+  const replies = children.map((c) => next(c, 'won', 'refused'));
+  for (const c of children) c.send({ type: 'go', at });
+  const results = await Promise.all(replies);
+  const released = children.map((c) => next(c, 'released'));
+  for (const c of children) c.send({ type: 'release' });
+  await Promise.all(released);
+  return { won: results.filter((r) => r.type === 'won').length, refused: results.filter((r) => r.type === 'refused').map((r) => r.message ?? '') };
 }
 
 describe('daemon pid lock', () => {
@@ -62,19 +61,17 @@ describe('daemon pid lock', () => {
     const children = Array.from({ length: 6 }, () => fork(compiledPath('test/helpers/workers/lock-worker.ts'), [file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     try {
       await Promise.all(children.map((c) => next(c, 'ready')));
-    for (let round = 0; round < rounds; round++) {
-      writeFileSync(file, `${stale}\n`);
-      const r = await race(children);
-      if (r.won !== 1) failures.push(`round ${round}: ${r.won} winners`);
-      for (const m of r.refused) expect(m).toMatch(/already running for this project \(pid \d+\)/);
-      // The winner released its lock; nothing is left behind (no takeover or temp files).
-      expect(existsSync(file)).toBe(false);
-      expect(readdirSync(dir)).toEqual([]);
-    }
-    } finally {
-      for (const c of children) {
-        if (c.exitCode === null) c.send({ type: 'exit' });
+      for (let round = 0; round < rounds; round++) {
+        writeFileSync(file, `${stale}\n`);
+        const r = await race(children);
+        if (r.won !== 1) failures.push(`round ${round}: ${r.won} winners`);
+        for (const m of r.refused) expect(m).toMatch(/already running for this project \(pid \d+\)/);
+        // The winner released its lock; nothing is left behind (no takeover or temp files).
+        expect(existsSync(file)).toBe(false);
+        expect(readdirSync(dir)).toEqual([]);
       }
+    } finally {
+      for (const c of children) if (c.exitCode === null) c.send({ type: 'exit' });
     }
     expect(failures).toEqual([]);
   }, 120_000);
