@@ -3,6 +3,7 @@ import { UsageError } from '../errors.js';
 import { openProject, type ProjectContext } from '../services/context.js';
 import { AgentManager, type AgentStatus } from '../services/agents.js';
 import { DeliveryService } from '../services/delivery.js';
+import { control } from '../services/control.js';
 import { updateConfigFile } from '../config/write.js';
 import { appendAgent, checkNewAgent } from '../services/team.js';
 import { AGENT_NAME_RE, agentNameRule } from '../config/schema.js';
@@ -42,7 +43,8 @@ function statusRows(list: AgentStatus[]): string[][] {
   return list.map((a) => [
     a.name,
     a.profile,
-    a.state,
+    // The display rule's label (domain/agent-display.ts), the words the console shows.
+    a.label,
     a.paneId ?? '-',
     a.alive ? `${a.currentCommand ?? ''}(${a.pid})` : a.exitStatus !== null ? `dead (exit ${a.exitStatus})` : '-',
     String(a.queueDepth),
@@ -68,9 +70,15 @@ export async function attachCommand(g: GlobalOptions, name: string): Promise<voi
 
 export async function stopCommand(o: Output, g: GlobalOptions, names: string[], opts: { timeout?: string; json?: boolean }): Promise<void> {
   const timeoutMs = opts.timeout ? Number(opts.timeout) * 1000 : undefined;
-  const results = await withAgents(g, async (m) => Promise.all(names.map(async (n) => ({ agent: n, result: await m.stop(n, { timeoutMs }) }))));
-  if (opts.json) return json(o, results);
-  for (const r of results) o.out(`${r.agent}: ${r.result === 'stopped' ? 'stopped (queue kept)' : 'was not running'}`);
+  const ctx = await openProject({ configPath: g.config, component: 'control' });
+  try {
+    // The operator service: through the engine when one runs (it forgets nudges and restarts).
+    const results = await Promise.all(names.map(async (n) => ({ agent: n, result: await control(ctx, 'stop', n, { timeoutMs }) })));
+    if (opts.json) return json(o, results.map((r) => ({ agent: r.agent, result: /was not running/.test(r.result) ? 'not-running' : 'stopped' })));
+    for (const r of results) o.out(r.result);
+  } finally {
+    await ctx.close();
+  }
 }
 
 export async function downCommand(o: Output, g: GlobalOptions, opts: { removeWorktrees?: boolean; timeout?: string; json?: boolean }): Promise<void> {

@@ -167,9 +167,16 @@ export const profileSchema = z
         busy: z.array(regexString).default([]).describe('Pane text that means the agent is working'),
         permission: z.array(regexString).default([]).describe('Pane text that means the agent shows a permission prompt (never type then)'),
         error: z.array(regexString).default([]).describe('Pane text that means the agent hit an error (rate limit, auth, crash)'),
+        liveLines: z
+          .number()
+          .int()
+          .min(1)
+          .max(200)
+          .default(12)
+          .describe('How many of the last non-empty screen lines are the live prompt region where busy, idle and error are read (older output above it is ignored)'),
       })
       .strict()
-      .default({ idle: [], busy: [], permission: [], error: [] }),
+      .default({ idle: [], busy: [], permission: [], error: [], liveLines: 12 }),
     messageFormat: z
       .enum(['tagged', 'plain'])
       .default('tagged')

@@ -111,7 +111,7 @@ export class Daemon {
       onAck: (ids) => void observeDeliveries(this.metrics, store, ids).catch(() => undefined),
       onWake: (agent) => this.engine.wake(agent),
       onPaneDied: (pane, status) => this.engine.onPaneDied(pane, status),
-      onControl: (action, agent) => this.engine.control(action, agent),
+      onControl: (action, agent, options) => this.engine.control(action, agent, options),
       health: () => ({ metricsUrl: this.metricsServer.port ? this.metricsServer.url : null }),
     });
     this.metricsServer = new MetricsServer({

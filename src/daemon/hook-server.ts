@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ExitCode, HornetsError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { MessageStore } from '../queue/store.js';
 import { HookHandler, isHookEvent } from '../hooks/handlers.js';
@@ -31,7 +32,7 @@ export interface HookServerOptions {
   /** POST /event/pane-died {pane, status}: from the tmux pane-died hook. */
   onPaneDied?: (pane: string, status: number | null) => void;
   /** POST /control {action, agent}: operator actions from the CLI or a console. */
-  onControl?: (action: string, agent: string) => Promise<string>;
+  onControl?: (action: string, agent: string, options: { timeoutMs?: number }) => Promise<string>;
   /** GET /healthz (token-checked): who answers here, for clients checking readiness and `doctor`. */
   health?: () => Record<string, unknown>;
   /** POST /ack: a client acked what a hook reply handed over, after writing it (ids now delivered). */
@@ -141,9 +142,11 @@ export class HookServer {
       const action = text('action');
       const agent = text('agent');
       if (!action || !agent || !this.o.onControl) return send(400, 'action and agent required');
-      return send(200, await this.o.onControl(action, agent));
+      const timeoutMs = typeof body.timeoutMs === 'number' && Number.isFinite(body.timeoutMs) && body.timeoutMs > 0 ? body.timeoutMs : undefined;
+      return send(200, await this.o.onControl(action, agent, { timeoutMs }));
     } catch (err) {
-      return send(500, err instanceof Error ? err.message : String(err));
+      // The operator's mistake (unknown action or agent) is a 400 whose text the CLI shows as is.
+      return send(err instanceof HornetsError && err.exitCode === ExitCode.usage ? 400 : 500, err instanceof Error ? err.message : String(err));
     }
   }
 

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { MessageStore } from '../queue/store.js';
 import { messageStates } from '../domain/message.js';
+import type { AgentRecord } from '../domain/agent.js';
+import { displayAgent, displayColours } from '../domain/agent-display.js';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -216,6 +218,8 @@ export interface HornetsMetrics {
   hookDuration: Histogram;
   agentRestarts: Counter;
   messages: Gauge;
+  /** 1 for the state the display rule shows (domain/agent-display.ts), 0 for the others. */
+  agentState: Gauge;
   watcherFiles: Counter;
 }
 
@@ -245,15 +249,29 @@ export function createHornetsMetrics(registry = new Registry()): HornetsMetrics 
     hookDuration: registry.histogram({ name: 'hornets_hook_duration_seconds', help: 'Time the daemon took to answer a hook event.', labelNames: ['event'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] }),
     agentRestarts: registry.counter({ name: 'hornets_agent_restarts_total', help: 'Agent restarts made by the supervisor.', labelNames: ['agent'] }),
     messages: registry.gauge({ name: 'hornets_messages', help: 'Messages per agent and state.', labelNames: ['agent', 'state'] }),
+    agentState: registry.gauge({ name: 'hornets_agent_state', help: 'Agent state as status and the console show it: 1 for the current state, 0 for the others.', labelNames: ['agent', 'state'] }),
     watcherFiles: registry.counter({ name: 'hornets_watcher_files_total', help: 'Trigger and task files taken in, by kind, agent and outcome (accepted, dead).', labelNames: ['kind', 'agent', 'outcome'] }),
   };
 }
 
-/** Rebuilds the hornets_messages gauges from the store (call before a scrape). */
-export async function collectQueueMetrics(metrics: HornetsMetrics, store: Pick<MessageStore, 'stats'>): Promise<void> {
+/** Rebuilds the hornets_messages gauges from the store (call before a scrape), and the agent states. */
+export async function collectQueueMetrics(metrics: HornetsMetrics, store: Pick<MessageStore, 'stats'> & Partial<Pick<MessageStore, 'listAgents'>>): Promise<void> {
   const stats = await store.stats();
   metrics.messages.reset();
   for (const a of stats.agents) for (const s of messageStates) metrics.messages.set({ agent: a.agent, state: s }, a.counts[s]);
+  if (store.listAgents) collectAgentStates(metrics, await store.listAgents());
+}
+
+/**
+ * hornets_agent_state from the records through the one display rule, so a scrape says what `status`
+ * and the console say. tmux is not asked here (pane 'unknown'): the engine keeps the records current.
+ */
+export function collectAgentStates(metrics: HornetsMetrics, records: readonly AgentRecord[]): void {
+  metrics.agentState.reset();
+  for (const r of records) {
+    const shown = displayAgent({ record: r, pane: 'unknown' }).state;
+    for (const state of Object.keys(displayColours)) metrics.agentState.set({ agent: r.name, state }, state === shown ? 1 : 0);
+  }
 }
 
 /** Records enqueue -> delivery latency of messages just handed over (e.g. HookServer onHook's `delivered`). */

@@ -7,6 +7,8 @@ export type AgentState =
   | 'idle'
   | 'waiting-permission'
   | 'compacting'
+  /** Hooks say idle, but nudges are refused or go unanswered: delivery is wedged, someone should look. */
+  | 'stuck'
   | 'crashed'
   | 'backing-off'
   | 'failed'
@@ -39,11 +41,11 @@ export interface AgentRegistration {
   maxDepth?: number | null;
 }
 
+/** State and the paused flag are absent: they change only through `transition` (agent-lifecycle.ts). */
 export type AgentPatch = Partial<
   Pick<
     AgentRecord,
     | 'profile'
-    | 'state'
     | 'paneId'
     | 'sessionId'
     | 'generation'
@@ -51,7 +53,6 @@ export type AgentPatch = Partial<
     | 'lastRestart'
     | 'lastError'
     | 'contextPreserved'
-    | 'paused'
     | 'maxDepth'
     | 'lastEventAt'
     | 'stopBlocks'

@@ -5,7 +5,8 @@
  */
 import type { Message } from '../domain/message.js';
 import type { MessageStore } from '../queue/store.js';
-import type { AgentRecord, AgentState } from '../domain/agent.js';
+import type { AgentPatch, AgentRecord } from '../domain/agent.js';
+import type { LifecycleEvent } from '../domain/agent-lifecycle.js';
 import { briefingText, deliveryText, readActivity, rebriefText, summariseTool, HOOK_CONTEXT_MAX_CHARS, STOP_REASON_MAX_CHARS, type ActivityEntry, type BriefingInput } from './compose.js';
 
 export const hookEvents = ['SessionStart', 'UserPromptSubmit', 'PostToolUse', 'Stop', 'PreCompact', 'Notification', 'SessionEnd', 'StopFailure'] as const;
@@ -115,8 +116,9 @@ export class HookHandler {
     }
   }
 
-  private async touch(session: string | null, now: number, state?: AgentState, extra: Partial<AgentRecord> = {}): Promise<void> {
-    await this.d.store.updateAgent(this.d.agent, { lastEventAt: now, ...(session ? { sessionId: session } : {}), ...(state ? { state } : {}), ...extra });
+  /** Every hook moves the agent through the one life-cycle transition, with its bookkeeping. */
+  private async touch(session: string | null, now: number, hook: Omit<Extract<LifecycleEvent, { type: 'hook' }>, 'type'>, extra: Omit<AgentPatch, 'lastError'> = {}): Promise<void> {
+    await this.d.store.transitionAgent(this.d.agent, { type: 'hook', ...hook }, { lastEventAt: now, ...(session ? { sessionId: session } : {}), ...extra });
   }
 
   /**
@@ -163,7 +165,7 @@ export class HookHandler {
       // A fresh session cannot hold what an earlier one was handed: give those messages again.
       await this.d.store.requeueUnconfirmed(this.d.agent, { reason: 'a new session started before they were confirmed' });
     }
-    await this.touch(session, now, 'idle', { stopBlocks: 0 });
+    await this.touch(session, now, { event: 'SessionStart', source }, { stopBlocks: 0 });
     const briefing = this.d.briefing();
     let text: string;
     if (source === 'startup') text = briefingText(briefing);
@@ -195,7 +197,7 @@ export class HookHandler {
   }
 
   private async userPromptSubmit(p: Payload, session: string | null, now: number): Promise<HookReply> {
-    await this.touch(session, now, 'busy', { stopBlocks: 0 });
+    await this.touch(session, now, { event: 'UserPromptSubmit' }, { stopBlocks: 0 });
     const nudge = NUDGE_RE.exec(str(p, 'prompt') ?? '');
     if (nudge) await this.d.store.recordEvent({ agent: this.d.agent, kind: 'nudge_seen', detail: { nonce: nudge[1], session } });
     const messages = await this.claimBatch(session, `hook:UserPromptSubmit:${session ?? '?'}`, HOOK_CONTEXT_MAX_CHARS);
@@ -212,7 +214,7 @@ export class HookHandler {
   }
 
   private async postToolUse(p: Payload, session: string | null, now: number): Promise<HookReply> {
-    await this.touch(session, now, 'busy');
+    await this.touch(session, now, { event: 'PostToolUse' });
     const tool = str(p, 'tool_name') ?? 'tool';
     await this.recordActivity({ ts: now, tool, detail: summariseTool(tool, p.tool_input) });
     const messages = await this.claimBatch(session, `hook:PostToolUse:${session ?? '?'}`, HOOK_CONTEXT_MAX_CHARS);
@@ -233,16 +235,16 @@ export class HookHandler {
       const messages = await this.claimBatch(session, `hook:Stop:${session ?? '?'}`, STOP_REASON_MAX_CHARS);
       if (messages.length > 0) {
         const delivered = await this.deliver(messages, session);
-        await this.touch(session, now, 'busy', { stopBlocks: blocks + 1 });
+        await this.touch(session, now, { event: 'Stop', blocked: true }, { stopBlocks: blocks + 1 });
         return { stdout: JSON.stringify({ decision: 'block', reason: deliveryText(this.d.agent, messages) }), outcome: `block ${blocks + 1}`, delivered };
       }
     }
-    await this.touch(session, now, 'idle', { stopBlocks: 0 });
+    await this.touch(session, now, { event: 'Stop' }, { stopBlocks: 0 });
     return none(blocks >= MAX_STOP_BLOCKS ? 'idle: block cap reached, rest stays queued' : 'idle');
   }
 
   private async preCompact(p: Payload, record: AgentRecord, session: string | null, now: number): Promise<HookReply> {
-    await this.touch(session, now, 'compacting');
+    await this.touch(session, now, { event: 'PreCompact' });
     const ctx = await this.d.store.getAgentContext(this.d.agent);
     const cwd = str(p, 'cwd');
     const git = cwd ? await this.d.git(cwd).catch(() => ({ branch: null, status: null })) : { branch: null, status: null };
@@ -266,17 +268,16 @@ export class HookHandler {
   private async notification(p: Payload, session: string | null, now: number): Promise<HookReply> {
     const type = str(p, 'notification_type');
     const message = str(p, 'message') ?? '';
-    if (type === 'permission_prompt' || /permission/i.test(message)) await this.touch(session, now, 'waiting-permission');
-    else if (type === 'idle_prompt') await this.touch(session, now, 'idle');
-    else if (/rate.?limit|overloaded|429|529|api error/i.test(message)) await this.touch(session, now, undefined, { lastError: message.slice(0, 500) });
-    else await this.touch(session, now);
+    if (type === 'permission_prompt' || /permission/i.test(message)) await this.touch(session, now, { event: 'Notification', notification: 'permission_prompt' });
+    else if (/rate.?limit|overloaded|429|529|api error/i.test(message)) await this.touch(session, now, { event: 'Notification', notification: type, error: message.slice(0, 500) });
+    else await this.touch(session, now, { event: 'Notification', notification: type });
     return none(`notification:${type ?? 'unknown'}`);
   }
 
   private async sessionEnd(p: Payload, session: string | null, now: number): Promise<HookReply> {
     const reason = str(p, 'reason') ?? 'other';
     const requeued = await this.d.store.requeueUnconfirmed(this.d.agent, { sessionId: session, reason: `session ended (${reason}) before confirming` });
-    await this.touch(null, now, 'stopped', { stopBlocks: 0 });
+    await this.touch(null, now, { event: 'SessionEnd' }, { stopBlocks: 0 });
     return none(`session end: ${requeued} requeued`);
   }
 
@@ -284,7 +285,7 @@ export class HookHandler {
     const error = str(p, 'error') ?? str(p, 'message') ?? JSON.stringify(p.error ?? 'unknown API error').slice(0, 500);
     // The failed turn may not have taken in what it was handed: give it again.
     const requeued = await this.d.store.requeueUnconfirmed(this.d.agent, { sessionId: session, reason: `turn failed: ${error}` });
-    await this.touch(session, now, 'idle', { lastError: error, stopBlocks: 0 });
+    await this.touch(session, now, { event: 'StopFailure', error }, { stopBlocks: 0 });
     return none(`stop failure: ${requeued} requeued`);
   }
 }

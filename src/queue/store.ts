@@ -5,6 +5,7 @@
  */
 import type { EnqueueInput, ExportedMessage, Message, MessageState, QueueEvent } from '../domain/message.js';
 import type { AgentContext, AgentContextPatch, AgentPatch, AgentRecord, AgentRegistration } from '../domain/agent.js';
+import type { LifecycleEvent } from '../domain/agent-lifecycle.js';
 import type { Task, TaskCreateInput, TaskFilter, TaskState } from '../domain/task.js';
 
 export interface QueueLimits {
@@ -31,6 +32,13 @@ export interface StoreOptions {
   /** Injected jitter source for retry backoff. */
   random?: () => number;
   limits?: Partial<QueueLimits>;
+}
+
+export interface AgentTransition {
+  before: AgentRecord;
+  after: AgentRecord;
+  /** The state changed (the paused flag or the error may change without it). */
+  changed: boolean;
 }
 
 export interface EnqueueResult {
@@ -136,6 +144,13 @@ export interface MessageStore {
   listAgents(): Promise<AgentRecord[]>;
   getAgent(name: string): Promise<AgentRecord | null>;
   updateAgent(name: string, patch: AgentPatch): Promise<AgentRecord>;
+  /**
+   * The only way an agent's state (and paused flag) changes: `transition` of agent-lifecycle.ts is
+   * applied to the stored record inside the write, with `extra` fields in the same write (the last
+   * error belongs to the transition: a sticky failure keeps its reason). Records
+   * an `agent_state` event when the state changes.
+   */
+  transitionAgent(name: string, event: LifecycleEvent, extra?: Omit<AgentPatch, 'lastError'>): Promise<AgentTransition>;
   getAgentContext(agent: string): Promise<AgentContext | null>;
   saveAgentContext(agent: string, patch: AgentContextPatch): Promise<AgentContext>;
 

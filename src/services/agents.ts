@@ -15,7 +15,8 @@ import type { PaneInfo, ServerRef, SpawnSpec } from '../tmux/argv.js';
 import { TmuxClient } from '../tmux/client.js';
 import { TmuxError } from '../tmux/errors.js';
 import { Git } from '../git/git.js';
-import { classifyPane } from '../domain/pane-state.js';
+import { classifyPane, type PaneVerdict } from '../domain/pane-state.js';
+import { displayAgent, type DisplayState } from '../domain/agent-display.js';
 import { installHooks } from '../hooks/installer.js';
 import { hookProgram } from './hooks-program.js';
 
@@ -57,7 +58,10 @@ export interface AgentStatus {
   alive: boolean;
   exitStatus: number | null;
   currentCommand: string | null;
-  state: string;
+  /** domain/agent-display.ts: the state `status`, the console and the metrics all show. */
+  state: DisplayState;
+  label: string;
+  detail: string;
   generation: number;
   queueDepth: number;
   worktree: string;
@@ -209,7 +213,7 @@ export class AgentManager {
    */
   private async forgetStalePanes(): Promise<void> {
     for (const r of await this.store.listAgents()) {
-      if (r.paneId !== null) await this.store.updateAgent(r.name, { paneId: null, state: 'stopped' });
+      if (r.paneId !== null) await this.store.transitionAgent(r.name, { type: 'stopped' }, { paneId: null });
     }
   }
 
@@ -225,16 +229,24 @@ export class AgentManager {
     await this.tmux.setHook('pane-died', `run-shell -b '"$HORNETS_NODE" "$HORNETS_BIN" internal pane-died "#{pane_id}" "#{pane_dead_status}"'`);
   }
 
-  /** Called from the pane-died hook: records the exit so status and recovery see it immediately. */
-  async paneDied(paneId: string, status: number | null): Promise<string | null> {
+  /**
+   * Called from the pane-died hook and by the engine: records the exit so status and recovery see
+   * it at once. The hook runs as a separate process that may be seconds late (a loaded machine, many
+   * panes dying together), by when recovery may already have respawned the pane: so the pane is
+   * looked at again now, and the death is pinned to the generation that was running.
+   */
+  async paneDied(paneId: string, status: number | null): Promise<{ agent: string; generation: number; exitStatus: number | null } | null> {
     const record = (await this.store.listAgents()).find((a) => a.paneId === paneId);
-    // A pane that `stop` is taking down is not a crash.
-    if (!record || record.state === 'stopped') return null;
-    const lastError = `exited with status ${status ?? 'unknown'}`;
-    await this.store.updateAgent(record.name, { state: 'crashed', lastError });
-    await this.store.recordEvent({ agent: record.name, kind: 'agent_exited', detail: { paneId, exitStatus: status, generation: record.generation } });
-    this.log.warn({ event: 'agent_exited', agent: record.name, paneId, exitStatus: status }, 'agent pane died');
-    return record.name;
+    if (!record) return null;
+    const pane = await this.tmux.pane(paneId).catch(() => null);
+    if (pane && !pane.dead) return null;
+    const exitStatus = pane?.deadStatus ?? status;
+    const t = await this.store.transitionAgent(record.name, { type: 'pane-died', generation: record.generation, exitStatus });
+    if (t.changed) {
+      await this.store.recordEvent({ agent: record.name, kind: 'agent_exited', detail: { paneId, exitStatus, generation: record.generation } });
+      this.log.warn({ event: 'agent_exited', agent: record.name, paneId, exitStatus, generation: record.generation }, 'agent pane died');
+    }
+    return { agent: record.name, generation: record.generation, exitStatus };
   }
 
   private async prepareWorktree(agent: AgentConfig): Promise<{ path: string; created: boolean }> {
@@ -309,14 +321,14 @@ export class AgentManager {
     const generation = record.generation + 1;
     if (existing && existing.session === this.session && (existing.dead || options.force)) {
       await this.tmux.respawnPane(existing.paneId, this.spawnSpec(agent, record, generation, path, true));
-      await this.store.updateAgent(agent.name, { generation, state: 'starting', lastError: null });
+      await this.store.transitionAgent(agent.name, { type: 'started' }, { generation });
       await this.store.recordEvent({ agent: agent.name, kind: 'agent_respawned', detail: { paneId: existing.paneId, generation, exitStatus: existing.deadStatus, resume: options.resume || existing.dead } });
       return 'restarted';
     }
     let paneId: string | null = null;
     try {
       paneId = await this.tmux.newWindow(this.session, agent.name, this.spawnSpec(agent, record, generation, path, options.resume));
-      await this.store.updateAgent(agent.name, { paneId, generation, state: 'starting', lastError: null, ...(options.resume ? {} : { sessionId: null }) });
+      await this.store.transitionAgent(agent.name, { type: 'started' }, { paneId, generation, ...(options.resume ? {} : { sessionId: null }) });
       await this.store.recordEvent({ agent: agent.name, kind: 'agent_started', detail: { paneId, generation, worktree: path } });
       this.log.info({ event: 'agent_started', agent: agent.name, paneId, generation }, 'agent started');
       return 'created';
@@ -328,23 +340,39 @@ export class AgentManager {
     }
   }
 
+  /**
+   * What the screen of a live pane says, for an agent no hook has reported on yet (hookless
+   * profiles): input to the display rule, read the same way by `status` and the console.
+   */
+  async screenVerdict(name: string, record: AgentRecord | undefined, pane: PaneInfo | undefined): Promise<PaneVerdict | null> {
+    if (!pane || pane.dead || pane.session !== this.session) return null;
+    if (record && record.state !== 'starting' && record.state !== 'unknown') return null;
+    return classifyPane(this.profile(this.agentConfig(name)).patterns, await this.tmux.capture(pane.paneId).catch(() => ''));
+  }
+
   async status(): Promise<AgentStatus[]> {
     const panes = new Map((await this.tmux.listPanes()).map((p) => [p.paneId, p]));
     const stats = new Map((await this.store.stats()).agents.map((s) => [s.agent, s]));
     const records = new Map((await this.store.listAgents()).map((r) => [r.name, r]));
+    const now = Date.now();
     return Promise.all(this.project.config.agents.map(async (a) => {
       const r = records.get(a.name);
       const pane = r?.paneId ? panes.get(r.paneId) : undefined;
       const live = pane && pane.session === this.session ? pane : undefined;
-      let state = r?.state ?? 'unknown';
-      if (!live) state = 'stopped';
-      // Recovery's own states say more than "dead" while it backs off or has given up.
-      else if (live.dead) state = state === 'failed' || state === 'backing-off' ? state : 'crashed';
-      else if (state === 'starting' || state === 'unknown') {
-        // No hook has reported yet: the profile's screen patterns are the best evidence.
-        const verdict = classifyPane(this.profile(a).patterns, await this.tmux.capture(live.paneId).catch(() => ''));
-        state = verdict === 'permission' ? 'waiting-permission' : verdict === 'unknown' || verdict === 'error' ? state : verdict;
+      let restartAt: number | null = null;
+      if (r?.state === 'backing-off') {
+        const [scheduled] = await this.store.events({ agent: a.name, kinds: ['restart_scheduled'], limit: 1 });
+        restartAt = typeof scheduled?.detail?.['at'] === 'number' ? scheduled.detail['at'] : null;
       }
+      // The one display rule (domain/agent-display.ts): the console shows the same.
+      const display = displayAgent({
+        record: r ?? null,
+        pane: live ? (live.dead ? 'dead' : 'alive') : 'none',
+        exitStatus: live?.dead ? live.deadStatus : null,
+        restartAt,
+        now,
+        screen: await this.screenVerdict(a.name, r, live),
+      });
       return {
         name: a.name,
         profile: a.profile,
@@ -353,7 +381,9 @@ export class AgentManager {
         alive: Boolean(live && !live.dead),
         exitStatus: live?.dead ? live.deadStatus : null,
         currentCommand: live && !live.dead ? live.currentCommand : null,
-        state,
+        state: display.state,
+        label: display.label,
+        detail: display.detail,
         generation: r?.generation ?? 0,
         queueDepth: stats.get(a.name)?.pending ?? 0,
         worktree: this.worktreePath(a),
@@ -369,13 +399,13 @@ export class AgentManager {
     const record = await this.store.getAgent(name);
     const pane = record?.paneId ? await this.tmux.pane(record.paneId) : null;
     if (!pane || pane.session !== this.session) {
-      await this.store.updateAgent(name, { paneId: null, state: 'stopped' });
+      await this.store.transitionAgent(name, { type: 'stopped' }, { paneId: null });
       return 'not-running';
     }
     if (!pane.dead) {
       // Marked stopped before it dies: the pane-died hook (a separate process that may read the
       // record before we clear paneId below) must not record a deliberate stop as a crash.
-      await this.store.updateAgent(name, { state: 'stopped' });
+      await this.store.transitionAgent(name, { type: 'stopped' });
       try {
         process.kill(pane.pid, 'SIGTERM');
       } catch {
@@ -391,7 +421,7 @@ export class AgentManager {
     await this.tmux.killWindow(pane.paneId).catch((err: unknown) => {
       if (!(err instanceof TmuxError && (err.missingTarget || err.noServer))) throw err;
     });
-    await this.store.updateAgent(name, { paneId: null, state: 'stopped' });
+    await this.store.transitionAgent(name, { type: 'stopped' }, { paneId: null });
     await this.store.recordEvent({ agent: name, kind: 'agent_stopped', detail: { paneId: pane.paneId } });
     this.log.info({ event: 'agent_stopped', agent: name, paneId: pane.paneId }, 'agent stopped');
     return 'stopped';

@@ -1,22 +1,86 @@
 /**
- * Operator actions (pause, resume, restart, reset, rebrief) for the CLI and the console. With a
- * daemon running they go through it (it owns timers and recovery state); without one they are
- * applied directly, so the commands work either way.
+ * Operator actions (pause, resume, restart, reset, rebrief, stop): the one path the CLI, the
+ * console, the control pipe and the engine all take. A client hands the action to a running engine
+ * (it owns recovery timers and nudges); with no engine, or inside the engine itself, the same
+ * `applyOperatorAction` runs here, so every caller gets the same rules and the same answers.
  */
+import { request } from 'node:http';
 import { UsageError } from '../errors.js';
 import { pokeDaemon, readEndpoint } from '../engine-client/poke.js';
-import { request } from 'node:http';
 import type { ProjectContext } from './context.js';
 import { AgentManager } from './agents.js';
 import { composeRebrief } from './rebrief.js';
 
-export const controlActions = ['pause', 'resume', 'restart', 'reset', 'rebrief'] as const;
+export const controlActions = ['pause', 'resume', 'restart', 'reset', 'rebrief', 'stop'] as const;
 export type ControlAction = (typeof controlActions)[number];
 
-function viaDaemon(stateDir: string, action: string, agent: string): Promise<string | null> {
+export function parseControlAction(action: string): ControlAction {
+  if ((controlActions as readonly string[]).includes(action)) return action as ControlAction;
+  throw new UsageError(`unknown action "${action}"; expected one of: ${controlActions.join(', ')}`);
+}
+
+/** What an engine running in this process adds to an action: its recovery state and timers. */
+export interface EngineControl {
+  /** Close the breaker and drop any scheduled restart or API back-off. */
+  resetRecovery(agent: string): Promise<void>;
+  /** Restart now, serialised with crash handling; does not spend the crash-restart budget. */
+  restart(agent: string): Promise<void>;
+  /** Forget nudges and scheduled restarts of an agent the operator stopped. */
+  stopped(agent: string): void;
+  wake(agent: string): void;
+}
+
+export interface ControlOptions {
+  /** `stop`: how long the agent gets to exit after SIGTERM before its window is killed. */
+  timeoutMs?: number;
+}
+
+export async function applyOperatorAction(ctx: ProjectContext, action: ControlAction, agent: string, engine: EngineControl | null, options: ControlOptions = {}): Promise<string> {
+  const manager = new AgentManager(ctx.project, ctx.store, ctx.log);
+  manager.agentConfig(agent);
+  switch (action) {
+    case 'pause':
+      await ctx.store.transitionAgent(agent, { type: 'pause' });
+      return `${agent} paused: nothing is delivered until resumed`;
+    case 'resume':
+      await ctx.store.transitionAgent(agent, { type: 'resume' });
+      engine?.wake(agent);
+      return `${agent} resumed`;
+    case 'restart':
+      if (engine) {
+        await engine.resetRecovery(agent);
+        await engine.restart(agent);
+      } else {
+        await manager.restartAgent(agent, { resume: true });
+        await ctx.store.recordEvent({ agent, kind: 'agent_restarted', detail: { byRecovery: false, manual: true } });
+      }
+      return `${agent} restarted`;
+    case 'reset':
+      await engine?.resetRecovery(agent);
+      await ctx.store.transitionAgent(agent, { type: 'reset' });
+      await ctx.store.recordEvent({ agent, kind: 'breaker_closed', detail: { manual: true } });
+      engine?.wake(agent);
+      return `${agent}: breaker closed, restarts allowed again`;
+    case 'rebrief': {
+      const id = await composeRebrief(ctx, agent);
+      if (engine) engine.wake(agent);
+      else await pokeDaemon(ctx.project.paths.root, '/wake', { agent });
+      return `rebrief queued for ${agent} as ${id}`;
+    }
+    case 'stop': {
+      engine?.stopped(agent);
+      const r = await manager.stop(agent, { timeoutMs: options.timeoutMs });
+      return `${agent}: ${r === 'stopped' ? 'stopped (queue kept)' : 'was not running'}`;
+    }
+  }
+}
+
+type DaemonAnswer = { ok: true; text: string } | { ok: false; text: string } | null;
+
+function viaDaemon(stateDir: string, action: string, agent: string, options: ControlOptions): Promise<DaemonAnswer> {
   const ep = readEndpoint(stateDir);
   if (!ep) return Promise.resolve(null);
-  const data = JSON.stringify({ action, agent });
+  const data = JSON.stringify({ action, agent, ...options });
   return new Promise((resolve) => {
     const req = request(
       { host: '127.0.0.1', port: ep.port, path: '/control', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), 'x-hornets-token': ep.token }, timeout: 30_000 },
@@ -25,8 +89,7 @@ function viaDaemon(stateDir: string, action: string, agent: string): Promise<str
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode === 200) resolve(text);
-          else resolve(`error: ${text}`);
+          resolve({ ok: res.statusCode === 200, text });
         });
       },
     );
@@ -36,33 +99,14 @@ function viaDaemon(stateDir: string, action: string, agent: string): Promise<str
   });
 }
 
-export async function control(ctx: ProjectContext, action: ControlAction, agent: string): Promise<string> {
-  const manager = new AgentManager(ctx.project, ctx.store, ctx.log);
-  manager.agentConfig(agent);
-  const answer = await viaDaemon(ctx.project.paths.root, action, agent);
+/** From a client (CLI, console): through the running engine, or applied here when none runs. */
+export async function control(ctx: ProjectContext, action: string, agent: string, options: ControlOptions = {}): Promise<string> {
+  const parsed = parseControlAction(action);
+  new AgentManager(ctx.project, ctx.store, ctx.log).agentConfig(agent);
+  const answer = await viaDaemon(ctx.project.paths.root, parsed, agent, options);
   if (answer !== null) {
-    if (answer.startsWith('error: ')) throw new UsageError(answer.slice(7));
-    return answer;
+    if (!answer.ok) throw new UsageError(answer.text);
+    return answer.text;
   }
-  switch (action) {
-    case 'pause':
-      await ctx.store.updateAgent(agent, { paused: true, state: 'paused' });
-      return `${agent} paused: nothing is delivered until resumed`;
-    case 'resume':
-      await ctx.store.updateAgent(agent, { paused: false, state: 'idle' });
-      return `${agent} resumed`;
-    case 'restart':
-      await manager.restartAgent(agent, { resume: true });
-      await ctx.store.recordEvent({ agent, kind: 'agent_restarted', detail: { byRecovery: false, manual: true } });
-      return `${agent} restarted`;
-    case 'reset':
-      await ctx.store.updateAgent(agent, { state: 'idle', lastError: null });
-      await ctx.store.recordEvent({ agent, kind: 'breaker_closed', detail: { manual: true } });
-      return `${agent}: breaker closed`;
-    case 'rebrief': {
-      const id = await composeRebrief(ctx, agent);
-      await pokeDaemon(ctx.project.paths.root, '/wake', { agent });
-      return `rebrief queued for ${agent} as ${id}`;
-    }
-  }
+  return applyOperatorAction(ctx, parsed, agent, null, options);
 }

@@ -5,7 +5,7 @@
  */
 import { formatForAgent, type Message } from '../domain/message.js';
 import { durationMs } from '../config/schema.js';
-import { untypeableStates } from '../domain/pane-state.js';
+import { untypeableStates } from '../domain/agent-lifecycle.js';
 import type { Logger } from '../log.js';
 import type { MessageStore } from '../queue/store.js';
 import type { AgentManager } from './agents.js';

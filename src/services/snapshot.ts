@@ -7,8 +7,10 @@ import type { Project } from '../config/load.js';
 import { explainMessage } from '../domain/explain.js';
 import { pendingStates, type Message, type MessageState, type QueueEvent } from '../domain/message.js';
 import type { MessageStore, QueueStats } from '../queue/store.js';
-import type { AgentRecord, AgentState } from '../domain/agent.js';
+import type { AgentRecord } from '../domain/agent.js';
+import { displayAgent, type AgentDisplay, type DisplayState, type PaneFact } from '../domain/agent-display.js';
 import type { PaneInfo } from '../tmux/argv.js';
+import type { PaneVerdict } from '../domain/pane-state.js';
 import type { AgentManager } from './agents.js';
 import { engineStatus, type EngineStatus } from './engine-service.js';
 
@@ -17,8 +19,10 @@ export type Breaker = 'closed' | 'open' | 'half-open';
 export interface AgentRow {
   name: string;
   profile: string;
-  /** What the console shows: the store's state corrected by what tmux says about the pane. */
-  state: AgentState;
+  /** What the console shows: domain/agent-display.ts, the rule `status` uses too. */
+  state: DisplayState;
+  /** The whole display: label, colour key, one-sentence detail. */
+  display: AgentDisplay;
   paused: boolean;
   paneId: string | null;
   alive: boolean;
@@ -89,6 +93,8 @@ export interface SnapshotFacts {
   /** Agent-level events, oldest first. */
   events: QueueEvent[];
   worktreeOf: (agent: string) => string;
+  /** Screen verdicts of agents no hook has reported on yet (AgentManager.screenVerdict). */
+  screens?: ReadonlyMap<string, PaneVerdict>;
 }
 
 const HOUR = 3_600_000;
@@ -151,7 +157,7 @@ export function summarizeEvent(e: QueueEvent, now: number): string {
     case 'rebrief_queued':
       return `rebrief queued (${String(d['id'] ?? '?')})`;
     case 'stuck':
-      return 'stuck: a nudge was not taken';
+      return `stuck: ${String(d['reason'] ?? 'a nudge was not taken')}`;
     case 'tmux_server_lost':
       return 'tmux server lost; recreating';
     case 'agent_recreated':
@@ -180,12 +186,11 @@ function breakerOf(record: AgentRecord | undefined, events: QueueEvent[]): Break
   return 'closed';
 }
 
-export function displayState(record: AgentRecord | undefined, pane: PaneInfo | undefined): AgentState {
-  const stored = record?.state ?? 'unknown';
-  if (!pane) return stored === 'failed' || stored === 'backing-off' ? stored : 'stopped';
-  if (pane.dead) return stored === 'failed' || stored === 'backing-off' ? stored : 'crashed';
-  if (record?.paused) return 'paused';
-  return stored === 'unknown' ? 'starting' : stored;
+/** What tmux says about an agent's recorded pane, for the display rule. */
+export function paneFact(record: AgentRecord | undefined, pane: PaneInfo | undefined, tmuxOk: boolean): PaneFact {
+  if (!tmuxOk) return 'unknown';
+  if (!pane) return 'none';
+  return pane.dead ? 'dead' : 'alive';
 }
 
 export function assembleSnapshot(f: SnapshotFacts): TeamSnapshot {
@@ -204,19 +209,21 @@ export function assembleSnapshot(f: SnapshotFacts): TeamSnapshot {
   const agents: AgentRow[] = f.project.config.agents.map((a) => {
     const r = records.get(a.name);
     const pane = r?.paneId ? panes.get(r.paneId) : undefined;
-    const state = displayState(r, pane);
     const events = eventsByAgent.get(a.name) ?? [];
     let restartAt: number | null = null;
     let restartAttempt: number | null = null;
-    if (state === 'backing-off') {
+    if (r?.state === 'backing-off') {
       const scheduled = [...events].reverse().find((e) => e.kind === 'restart_scheduled');
       restartAt = num(scheduled?.detail?.['at']);
       restartAttempt = num(scheduled?.detail?.['attempt']);
     }
+    const display = displayAgent({ record: r ?? null, pane: paneFact(r, pane, f.tmuxOk), exitStatus: pane?.deadStatus ?? null, restartAt, now, screen: f.screens?.get(a.name) ?? null });
+    const state = display.state;
     return {
       name: a.name,
       profile: a.profile,
       state,
+      display,
       paused: r?.paused ?? false,
       paneId: pane ? pane.paneId : null,
       alive: Boolean(pane && !pane.dead),
@@ -297,6 +304,7 @@ export interface SnapshotOptions {
  */
 export class SnapshotService {
   private panes: PaneInfo[] = [];
+  private screens = new Map<string, PaneVerdict>();
   private tmuxOk = false;
   private panesAt = 0;
 
@@ -315,6 +323,16 @@ export class SnapshotService {
     try {
       this.panes = await this.manager.tmux.listPanes();
       this.tmuxOk = true;
+      // Agents no hook has reported on yet: their screen decides, as in `status`.
+      const panes = new Map(this.panes.map((p) => [p.paneId, p]));
+      const screens = new Map<string, PaneVerdict>();
+      for (const r of await this.store.listAgents()) {
+        if (r.state !== 'starting' && r.state !== 'unknown') continue;
+        if (!this.project.config.agents.some((a) => a.name === r.name)) continue;
+        const verdict = await this.manager.screenVerdict(r.name, r, r.paneId ? panes.get(r.paneId) : undefined);
+        if (verdict) screens.set(r.name, verdict);
+      }
+      this.screens = screens;
     } catch {
       this.tmuxOk = false;
     }
@@ -344,6 +362,7 @@ export class SnapshotService {
       pending,
       recent,
       events,
+      screens: this.screens,
       worktreeOf: (name) => {
         const cfg = configs.get(name);
         return cfg ? this.manager.worktreePath(cfg) : '';

@@ -4,8 +4,7 @@
  * in flight) and the console re-renders. Without a control client (server down, tmux too old) it
  * falls back to a slow poll.
  */
-import type { TmuxClient } from '../tmux/client.js';
-import type { ControlClient } from '../tmux/control.js';
+import type { PanePreviewService, PaneWatch } from '../services/preview.js';
 import type { Logger } from '../log.js';
 import { captureLines } from './views/preview.js';
 
@@ -28,7 +27,7 @@ export class PreviewFeed {
   private timer: NodeJS.Timeout | null = null;
   private inFlight = false;
   private again = false;
-  private control: ControlClient | null = null;
+  private control: PaneWatch | null = null;
   private poll: NodeJS.Timeout | null = null;
   private stopped = false;
   private lastStartAttempt = 0;
@@ -36,8 +35,7 @@ export class PreviewFeed {
   private readonly cache = new Map<string, string[]>();
 
   constructor(
-    private readonly tmux: TmuxClient,
-    private readonly session: string,
+    private readonly panes: PanePreviewService,
     private readonly onChange: () => void,
     private readonly onWindows: () => void,
     private readonly log: Logger,
@@ -54,7 +52,7 @@ export class PreviewFeed {
     const now = Date.now();
     if (now - this.lastStartAttempt < 1500) return;
     this.lastStartAttempt = now;
-    this.control = this.tmux.controlClient(this.session, {
+    this.control = this.panes.watch({
       output: (pane) => {
         if (pane === this.wanted) this.schedule();
       },
@@ -132,7 +130,7 @@ export class PreviewFeed {
     if (!pane) return;
     this.inFlight = true;
     try {
-      const text = await this.tmux.capture(pane, { escapes: true, start: -(this.options.history ?? 200) });
+      const text = await this.panes.capture(pane, this.options.history ?? 200);
       const lines = captureLines(text);
       this.cache.delete(pane);
       this.cache.set(pane, lines);

@@ -1,7 +1,8 @@
 /** Colours as data: views ask for a role, the theme decides (or, in mono, leaves the text plain). */
-import type { AgentState } from '../domain/agent.js';
+import type { DisplayColour } from '../domain/agent-display.js';
 
-export type Role = 'ok' | 'busy' | 'attention' | 'bad' | 'fatal' | 'waiting' | 'info' | 'accent' | 'muted' | 'bold' | 'added' | 'removed' | 'hunk';
+/** The display rule's colour keys (domain/agent-display.ts) are roles too: one palette for both. */
+export type Role = DisplayColour | 'accent' | 'bold' | 'added' | 'removed' | 'hunk';
 
 export interface Theme {
   readonly color: boolean;
@@ -48,27 +49,4 @@ export function chooseColor(setting: 'auto' | 'color' | 'mono', terminalColors: 
   if (setting === 'mono') return false;
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
   return terminalColors >= 8;
-}
-
-export function stateRole(state: AgentState): Role {
-  switch (state) {
-    case 'idle':
-      return 'ok';
-    case 'busy':
-      return 'busy';
-    case 'waiting-permission':
-      return 'attention';
-    case 'compacting':
-      return 'info';
-    case 'crashed':
-      return 'bad';
-    case 'failed':
-      return 'fatal';
-    case 'backing-off':
-      return 'waiting';
-    case 'paused':
-      return 'info';
-    default:
-      return 'muted';
-  }
 }

@@ -194,7 +194,6 @@ export function runStoreConformance(backendName: string, factory: StoreFactory):
         const store = await open();
         const patch = {
           profile: 'gemini',
-          state: 'busy' as const,
           paneId: '%3',
           sessionId: 'abc-123',
           generation: 4,
@@ -202,7 +201,6 @@ export function runStoreConformance(backendName: string, factory: StoreFactory):
           lastRestart: T0 - 5_000,
           lastError: 'exited 137',
           contextPreserved: true,
-          paused: true,
           maxDepth: 42,
           lastEventAt: T0 - 1_000,
         };
@@ -210,11 +208,43 @@ export function runStoreConformance(backendName: string, factory: StoreFactory):
         expect(returned).toMatchObject({ name: 'alice', ...patch });
         expect(await store.getAgent('alice')).toMatchObject({ name: 'alice', ...patch });
         // A partial patch leaves the other fields alone; null clears a nullable field.
-        await store.updateAgent('alice', { paused: false, lastError: null });
+        await store.updateAgent('alice', { lastError: null });
         const again = await store.getAgent('alice');
-        expect(again).toMatchObject({ ...patch, paused: false, lastError: null });
+        expect(again).toMatchObject({ ...patch, lastError: null });
         // Other agents are untouched.
         expect((await store.getAgent('bob'))!.profile).toBe('shell');
+      });
+
+      it('transitionAgent applies the life-cycle transition atomically, with its event and extra fields', async () => {
+        const store = await open();
+        let t = await store.transitionAgent('alice', { type: 'started' }, { paneId: '%4', generation: 1 });
+        expect(t).toMatchObject({ changed: true, before: { state: 'unknown' }, after: { state: 'starting', paneId: '%4', generation: 1 } });
+        t = await store.transitionAgent('alice', { type: 'hook', event: 'SessionStart', source: 'startup' }, { lastEventAt: T0 });
+        expect(t.after).toMatchObject({ state: 'idle', lastEventAt: T0 });
+        const events = (await store.events({ agent: 'alice', limit: 50 })).filter((e) => e.kind === 'agent_state');
+        expect(events.map((e) => [e.fromState, e.toState])).toEqual([
+          ['unknown', 'starting'],
+          ['starting', 'idle'],
+        ]);
+        // failed is sticky: a later hook neither moves the state nor overwrites the reason.
+        await store.transitionAgent('alice', { type: 'failed', reason: 'authentication failed: 401' });
+        t = await store.transitionAgent('alice', { type: 'hook', event: 'Stop' }, { lastEventAt: T0 + 1 });
+        expect(t.changed).toBe(false);
+        expect(t.after).toMatchObject({ state: 'failed', lastError: 'authentication failed: 401', lastEventAt: T0 + 1 });
+        // A death reported for an older generation changes nothing.
+        await store.transitionAgent('alice', { type: 'started' }, { generation: 2 });
+        t = await store.transitionAgent('alice', { type: 'pane-died', generation: 1, exitStatus: 9 });
+        expect(t.after.state).toBe('starting');
+        t = await store.transitionAgent('alice', { type: 'pane-died', generation: 2, exitStatus: 9 });
+        expect(t.after).toMatchObject({ state: 'crashed', lastError: 'exited with status 9' });
+        // pause/resume carry the paused flag; other agents are untouched.
+        await store.transitionAgent('alice', { type: 'started' }, { generation: 3 });
+        t = await store.transitionAgent('alice', { type: 'pause' });
+        expect(t.after).toMatchObject({ state: 'paused', paused: true });
+        t = await store.transitionAgent('alice', { type: 'resume' });
+        expect(t.after).toMatchObject({ state: 'idle', paused: false });
+        expect((await store.getAgent('bob'))!.state).toBe('unknown');
+        await expectQueueError(store.transitionAgent('nobody', { type: 'pause' }), 'unknown_agent');
       });
 
       it('agent context: patch merge, checkpointData round-trips as an object', async () => {
@@ -586,7 +616,7 @@ export function runStoreConformance(backendName: string, factory: StoreFactory):
       it('does not deliver to a paused agent unless ignorePause', async () => {
         const store = await open();
         const m = await enq(store, { body: 'wait' });
-        await store.updateAgent('alice', { paused: true });
+        await store.transitionAgent('alice', { type: 'pause' });
         expect(await store.claim('alice', { owner: 'o', leaseMs: LEASE })).toEqual([]);
         expect(await stateOf(store, m.id)).toBe('queued');
         expect((await store.get(m.id)).attempts).toBe(0);
@@ -594,7 +624,7 @@ export function runStoreConformance(backendName: string, factory: StoreFactory):
         expect(forced.map((x) => x.id)).toEqual([m.id]);
         // Unpausing resumes normal claims.
         const m2 = await enq(store, { body: 'after' });
-        await store.updateAgent('alice', { paused: false });
+        await store.transitionAgent('alice', { type: 'resume' });
         expect((await claimOne(store)).id).toBe(m2.id);
       });
 

@@ -102,17 +102,18 @@ export interface PaneRow {
   window: string;
   dead: boolean;
   deadStatus: string;
+  pid: number;
 }
 
 export function listPanes(socket: string): PaneRow[] {
-  const r = tmux(socket, ['list-panes', '-a', '-F', '#{pane_id}\t#{session_name}\t#{window_name}\t#{pane_dead}\t#{pane_dead_status}']);
+  const r = tmux(socket, ['list-panes', '-a', '-F', '#{pane_id}\t#{session_name}\t#{window_name}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_pid}']);
   if (r.code !== 0) return [];
   return r.stdout
     .split('\n')
     .filter(Boolean)
     .map((l) => {
-      const [paneId, session, window, dead, deadStatus] = l.split('\t');
-      return { paneId: paneId!, session: session!, window: window!, dead: dead === '1', deadStatus: deadStatus ?? '' };
+      const [paneId, session, window, dead, deadStatus, pid] = l.split('\t');
+      return { paneId: paneId!, session: session!, window: window!, dead: dead === '1', deadStatus: deadStatus ?? '', pid: Number(pid) };
     });
 }
 

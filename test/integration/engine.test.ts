@@ -7,54 +7,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TmuxFixture, initGitRepo, testEnv, waitFor, tmux } from '../helpers/tmux.js';
-import { openProject, type ProjectContext } from '../../src/services/context.js';
-import { Daemon } from '../../src/daemon/daemon.js';
-import { QueueService } from '../../src/services/queue-service.js';
-import { defaultRestartPolicy } from '../../src/domain/restart-policy.js';
+import { testEnv, waitFor, tmux } from '../helpers/tmux.js';
+import { cliPath as cli, closeTeams, startTeam, stateOf as state, type TeamAgent } from '../helpers/team.js';
+import { defaultRestartPolicy } from '../../src/recovery/restart-policy.js';
 
-const cli = join(__dirname, '..', '..', 'bin', 'hornets-tui.js');
-const fx = new TmuxFixture();
-const open: { ctx: ProjectContext; daemon: Daemon }[] = [];
+afterEach(closeTeams);
 
-afterEach(async () => {
-  for (const { ctx, daemon } of open.splice(0)) {
-    await daemon.stop().catch(() => undefined);
-    await ctx.close().catch(() => undefined);
-  }
-  await fx.cleanup();
-  delete process.env.HORNETS_TMUX_SOCKET;
-});
-
-interface Team {
-  dir: string;
-  socket: string;
-  ctx: ProjectContext;
-  daemon: Daemon;
-  svc: QueueService;
-}
-
-async function team(agents: { name: string; profile: string; env?: Record<string, string> }[], policy = defaultRestartPolicy): Promise<Team> {
-  const dir = fx.dir('hornets-engine-');
-  const socket = fx.socket();
-  initGitRepo(dir);
-  const config = {
-    project: 'enginetest',
-    agents: agents.map((a) => ({ name: a.name, profile: a.profile, ...(a.env ? { env: a.env } : {}) })),
-  };
-  writeFileSync(join(dir, 'hornets.json'), JSON.stringify(config, null, 2));
-  // In-process services and the CLI's child processes must use the same private server.
-  process.env.HORNETS_TMUX_SOCKET = socket;
-  const ctx = await openProject({ configPath: join(dir, 'hornets.json'), env: testEnv({ HORNETS_HOME: undefined }) });
-  const daemon = new Daemon(ctx, { policy, reconcileMs: 500, nudgeTimeoutMs: 3000 });
-  open.push({ ctx, daemon });
-  await daemon.start();
-  const report = await daemon.engine.agents.up();
-  expect(report.failed).toEqual([]);
-  return { dir, socket, ctx, daemon, svc: new QueueService(ctx.project, ctx.store, ctx.log) };
-}
-
-const state = async (t: Team, agent: string) => (await t.ctx.store.getAgent(agent))!.state;
+const team = (agents: TeamAgent[], policy = defaultRestartPolicy) => startTeam(agents, { policy });
 
 describe('engine on real tmux', () => {
   it('nudges an idle hook agent; UserPromptSubmit hands the message over and it ends confirmed', async () => {
@@ -143,7 +102,7 @@ describe('engine on real tmux', () => {
       { name: 'anga', profile: 'demo' },
     ]);
     await waitFor('agents idle', async () => (await state(t, 'marie')) === 'idle' && (await state(t, 'anga')) === 'idle', 20_000);
-    await t.ctx.store.updateAgent('anga', { paused: true });
+    await t.ctx.store.transitionAgent('anga', { type: 'pause' });
     const kept = await t.ctx.store.enqueue({ agent: 'anga', body: 'must survive the server' });
     const before = (await t.ctx.store.getAgent('marie'))!.generation;
     tmux(t.socket, ['kill-server']);

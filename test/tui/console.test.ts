@@ -185,6 +185,31 @@ describe('the console', () => {
     expect(pidAlive(pid)).toBe(true);
   });
 
+  it('q during start-up quits only once the team is up: every agent runs and the engine delivers (defect 7)', async () => {
+    const t = await startConsole();
+    // q as soon as the console has drawn its first frame: bringing the team up (engine, worktrees,
+    // panes) takes seconds, so the key lands in the middle of it.
+    await waitScreen(t, 'the first frame', (s) => s.includes('hornets-tui · '));
+    keys(t, 'q');
+    // The console says it goes once the team is up…
+    await waitScreen(t, 'the quit deferred until the team is up', (x) => x.includes('quitting when done'));
+    await waitFor('the console to exit', () => exitStatus(t) !== null, 30_000);
+    expect(exitStatus(t)).toBe('0');
+    // …and the whole team is up, not half of it, and stays up without the console.
+    const status = async () => new Map((JSON.parse((await t.p.ok(['status', '--json'])).stdout) as { name: string; alive: boolean; state: string }[]).map((a) => [a.name, a]));
+    const s = await status();
+    for (const n of ['marie', 'anga', 'fabien']) expect(s.get(n), n).toMatchObject({ alive: true });
+    await waitFor('the team idle', async () => [...(await status()).values()].every((a) => a.state === 'idle'), 30_000, 100);
+    // The engine the console started keeps delivering.
+    const pid = Number(readFileSync(path.join(t.stateDir, 'run', 'daemon.pid'), 'utf8'));
+    expect(pidAlive(pid)).toBe(true);
+    const id = await t.p.send('marie', 'still there after the console quit?');
+    await waitFor('the message confirmed', async () => {
+      const list = JSON.parse((await t.p.ok(['queue', 'list', 'marie', '--all', '--json'])).stdout) as { id: string; state: string }[];
+      return list.find((m) => m.id === id)?.state === 'confirmed';
+    }, 30_000, 100);
+  });
+
   it('s sends a message: queued (while paused) with its why, then delivered and confirmed', async () => {
     // Wide enough for the queue panel to show the whole why.
     const t = await startConsole({ width: 170, height: 40 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, classifyError, decide, defaultRestartPolicy as P, initialRecovery, type RecoveryEvent, type RecoveryState } from '../../src/domain/restart-policy.js';
+import { backoffDelay, classifyError, decide, defaultRestartPolicy as P, initialRecovery, type RecoveryEvent, type RecoveryState } from '../../src/recovery/restart-policy.js';
 
 const half = () => 0.5; // jitter factor 1.0
 

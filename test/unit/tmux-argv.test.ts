@@ -485,7 +485,11 @@ describe('classifyPane with the shipped profiles', () => {
     rows.push({ profile: name, label: 'permission beats busy and idle', screen: screen(s.busy, s.permission, s.idle), want: 'permission' });
     if (s.busy !== null) {
       rows.push({ profile: name, label: 'busy', screen: screen(s.busy), want: 'busy' });
-      rows.push({ profile: name, label: 'busy beats idle', screen: screen(s.busy, s.idle), want: 'busy' });
+      const live = profiles.get(name)!.patterns.liveLines ?? 12;
+      // Within the live region busy beats idle (Claude Code keeps its input box while it works); a
+      // busy line above that region is old output and must not make the agent look busy forever.
+      rows.push({ profile: name, label: 'busy beats idle', screen: screen(s.busy, s.idle), want: live >= 2 ? 'busy' : 'idle' });
+      rows.push({ profile: name, label: 'stale busy line above the live region', screen: screen(s.busy, ...Array.from({ length: live }, (_, i) => `later output ${i}`), s.idle), want: 'idle' });
     }
     if (s.error !== null) rows.push({ profile: name, label: 'error only', screen: screen(s.error), want: 'error' });
     rows.push({ profile: name, label: 'nothing recognisable', screen: 'lorem ipsum\ndolor sit amet', want: 'unknown' });

@@ -12,8 +12,9 @@ import { messageStates, pendingStates, terminalStates } from '../../domain/messa
 import { retryDelayMs } from '../../domain/retry.js';
 import { isValidPriority } from '../../domain/priority.js';
 import { randomId, sequentialId } from '../../util/ids.js';
-import { defaultQueueLimits, type AckOptions, type AgentQueueStats, type ClaimOptions, type EnqueueResult, type ExplainContext, type FailOptions, type ImportIssue, type ImportRecord, type ImportResult, type LeaseRef, type MessageFilter, type MessageStore, type QueueLimits, type QueueStats, type RecordEventInput, type StoreOptions, type SweepResult, type TaskStore } from '../store.js';
-import { type AgentContext, type AgentContextPatch, type AgentPatch, type AgentRecord, type AgentRegistration } from '../../domain/agent.js';
+import { defaultQueueLimits, type AckOptions, type AgentQueueStats, type ClaimOptions, type EnqueueResult, type ExplainContext, type FailOptions, type ImportIssue, type ImportRecord, type ImportResult, type LeaseRef, type MessageFilter, type MessageStore, type QueueLimits, type QueueStats, type RecordEventInput, type StoreOptions, type SweepResult, type TaskStore, type AgentTransition } from '../store.js';
+import { type AgentContext, type AgentContextPatch, type AgentPatch, type AgentRecord, type AgentRegistration, type AgentState } from '../../domain/agent.js';
+import { factsOf, transition, type LifecycleEvent } from '../../domain/agent-lifecycle.js';
 import { type Task, type TaskCreateInput, type TaskFilter, type TaskState, openTaskStates, taskStates } from '../../domain/task.js';
 import { normalizeEnqueue, queueFullError, type NormalizedEnqueue } from '../validate.js';
 import { HORNETS_APPLICATION_ID, LATEST_SCHEMA_VERSION, migrations } from './migrations.js';
@@ -252,9 +253,34 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
   }
 
   async updateAgent(name: string, patch: AgentPatch): Promise<AgentRecord> {
+    return this.write(() => {
+      // Read the clock under the write lock: a wait for the lock must not age leases and TTLs.
+      const now = this.now();
+      this.agentRow(name);
+      this.patchAgent(name, patch, now);
+      return toAgent(this.agentRow(name));
+    });
+  }
+
+  async transitionAgent(name: string, event: LifecycleEvent, extra: Omit<AgentPatch, 'lastError'> = {}): Promise<AgentTransition> {
+    return this.write(() => {
+      const now = this.now();
+      const before = toAgent(this.agentRow(name));
+      const next = transition(factsOf(before), event);
+      const { lastError: _ignored, ...fields } = extra as AgentPatch;
+      this.patchAgent(name, { ...fields, ...(next.lastError !== before.lastError ? { lastError: next.lastError } : {}) }, now, { state: next.state, paused: next.paused });
+      if (next.state !== before.state) {
+        this.event({ agent: name, kind: 'agent_state', fromState: before.state, toState: next.state, detail: { on: event.type === 'hook' ? `hook:${event.event}` : event.type } }, now);
+      }
+      if (next.paused !== before.paused) this.event({ agent: name, kind: next.paused ? 'agent_paused' : 'agent_resumed' }, now);
+      const after = toAgent(this.agentRow(name));
+      return { before, after, changed: next.state !== before.state };
+    });
+  }
+
+  private patchAgent(name: string, patch: AgentPatch, now: number, life?: { state: AgentState; paused: boolean }): void {
     const columns: Record<keyof AgentPatch, string> = {
       profile: 'profile',
-      state: 'state',
       paneId: 'pane_id',
       sessionId: 'session_id',
       generation: 'generation',
@@ -262,34 +288,24 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
       lastRestart: 'last_restart',
       lastError: 'last_error',
       contextPreserved: 'context_preserved',
-      paused: 'paused',
       maxDepth: 'max_depth',
       lastEventAt: 'last_event_at',
       stopBlocks: 'stop_blocks',
     };
-    return this.write(() => {
-      // Read the clock under the write lock: a wait for the lock must not age leases and TTLs.
-      const now = this.now();
-      const before = this.agentRow(name);
-      const sets: string[] = [];
-      const params: Record<string, unknown> = { name, now };
-      for (const [k, v] of Object.entries(patch) as [keyof AgentPatch, unknown][]) {
-        const col = columns[k];
-        if (!col || v === undefined) continue;
-        sets.push(`${col} = @${col}`);
-        params[col] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
-      }
-      if (sets.length > 0) {
-        this.stmt(`UPDATE agents SET ${sets.join(', ')}, updated_at = @now WHERE name = @name`).run(params);
-        if (patch.state !== undefined && patch.state !== before.state) {
-          this.event({ agent: name, kind: 'agent_state', fromState: before.state, toState: patch.state }, now);
-        }
-        if (patch.paused !== undefined && patch.paused !== (before.paused !== 0)) {
-          this.event({ agent: name, kind: patch.paused ? 'agent_paused' : 'agent_resumed' }, now);
-        }
-      }
-      return toAgent(this.agentRow(name));
-    });
+    const sets: string[] = [];
+    const params: Record<string, unknown> = { name, now };
+    for (const [k, v] of Object.entries(patch) as [keyof AgentPatch, unknown][]) {
+      const col = columns[k];
+      if (!col || v === undefined) continue;
+      sets.push(`${col} = @${col}`);
+      params[col] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
+    }
+    if (life) {
+      sets.push('state = @state', 'paused = @paused');
+      params.state = life.state;
+      params.paused = life.paused ? 1 : 0;
+    }
+    if (sets.length > 0) this.stmt(`UPDATE agents SET ${sets.join(', ')}, updated_at = @now WHERE name = @name`).run(params);
   }
 
   async getAgentContext(agent: string): Promise<AgentContext | null> {

@@ -1,6 +1,7 @@
 /** The agents panel: one row per agent. Pure: rows and view state in, blessed-tagged text out. */
 import type { AgentRow } from '../../services/snapshot.js';
-import { stateRole, type Theme } from '../theme.js';
+import { backoffLabel } from '../../domain/agent-display.js';
+import type { Theme } from '../theme.js';
 import { age, clean, esc, fit } from '../text.js';
 
 export const SELECT_MARK = '▸';
@@ -12,15 +13,9 @@ export function filterAgents(rows: readonly AgentRow[], filter: string): AgentRo
   return rows.filter((r) => r.name.toLowerCase().includes(f) || r.profile.toLowerCase().includes(f) || r.state.includes(f));
 }
 
+/** The display rule's label (domain/agent-display.ts); a back-off counts down between snapshots. */
 export function stateText(r: AgentRow, now: number): string {
-  switch (r.state) {
-    case 'backing-off':
-      return r.restartAt !== null ? `backing-off ${Math.max(0, Math.ceil((r.restartAt - now) / 1000))}s` : 'backing-off';
-    case 'waiting-permission':
-      return 'waiting-perm';
-    default:
-      return r.state;
-  }
+  return r.state === 'backing-off' ? backoffLabel(r.restartAt, now) : r.display.label;
 }
 
 /** First row to show so that `index` is visible, moving as little as possible from `offset`. */
@@ -72,7 +67,7 @@ export function renderAgents(rows: readonly AgentRow[], o: AgentsViewOptions): s
     const cells = [
       esc(fit(r.name, nameW)),
       esc(fit(r.profile, profW)),
-      t.paint(esc(fit(st, 15)), stateRole(r.state)),
+      t.paint(esc(fit(st, 15)), r.display.colour),
       esc(fit(age(r.heartbeatAgeMs), 4, 'right')),
       esc(fit(String(r.queueDepth), 5, 'right')),
       esc(fit(String(r.restartsLastHour), 3, 'right')),

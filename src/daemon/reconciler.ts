@@ -1,0 +1,111 @@
+/**
+ * The safety net: finds dead panes, a vanished tmux server and agents whose hooks went quiet, even
+ * when no hook or pane-died event told us. Events are the mechanism; this runs every few seconds
+ * and costs one list-panes when all is well.
+ */
+import type { Logger } from '../log.js';
+import type { AgentRecord } from '../domain/agent.js';
+import type { MessageStore } from '../queue/store.js';
+import type { AgentManager } from '../services/agents.js';
+import type { Lifecycle } from '../services/lifecycle.js';
+import type { Recovery } from '../recovery/recovery.js';
+import { classifyPane } from '../domain/pane-state.js';
+
+export interface ReconcilerOptions {
+  store: MessageStore;
+  agents: AgentManager;
+  lifecycle: Lifecycle;
+  recovery: Recovery;
+  log: Logger;
+  now: () => number;
+  /** A hook agent busy (or starting) with no hook event for this long has its screen read. */
+  staleBusyMs: number;
+  wake: (agent: string | null) => void;
+  /** The tmux server is gone: agents were recreated and must not carry old nudges. */
+  onRecreated: (agent: string) => void;
+}
+
+export class Reconciler {
+  private running = false;
+  /** Pane pids seen at the last round, for heartbeat files. */
+  readonly pids = new Map<string, number>();
+
+  constructor(private readonly o: ReconcilerOptions) {}
+
+  async run(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      await this.round();
+    } catch (err) {
+      this.o.log.error({ event: 'reconcile_failed', error: String(err) }, 'reconciliation failed');
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async round(): Promise<void> {
+    const { store, agents } = this.o;
+    // Leases nobody will ack (a hook or daemon killed between claim and ack) lapse into retries
+    // here; claims sweep too, but an idle agent makes none, so its messages would wait forever.
+    const swept = await store.sweep();
+    if (swept.leasesReclaimed > 0 || swept.expired > 0) this.o.wake(null);
+    const configured = new Set(agents.project.config.agents.map((a) => a.name));
+    const records = await store.listAgents();
+    const expected = records.filter((r) => r.paneId && r.state !== 'stopped' && r.state !== 'failed' && configured.has(r.name));
+    if (expected.length === 0) return;
+    if (!(await agents.tmux.hasSession(agents.session))) {
+      await this.serverLost(expected);
+      return;
+    }
+    const panes = new Map((await agents.tmux.listPanes()).map((p) => [p.paneId, p]));
+    for (const r of expected) {
+      const pane = panes.get(r.paneId!);
+      if (pane && !pane.dead) this.pids.set(r.name, pane.pid);
+      else this.pids.delete(r.name);
+      if (!pane || pane.dead) {
+        // Recovery looks again inside the agent's lane and pins the death to this generation.
+        await this.o.recovery.crashReported({ paneId: r.paneId!, generation: r.generation, exitStatus: pane?.deadStatus ?? null, source: 'reconcile' });
+        continue;
+      }
+      await this.readScreenIfNeeded(r, pane.paneId);
+    }
+  }
+
+  private async readScreenIfNeeded(r: AgentRecord, paneId: string): Promise<void> {
+    const config = this.o.agents.agentConfig(r.name);
+    const profile = this.o.agents.profile(config);
+    const silentMs = this.o.now() - Math.max(r.lastEventAt ?? 0, r.updatedAt);
+    if (profile.hooks.kind !== 'none') {
+      // A hook agent said busy and then went quiet: its Stop (or SessionStart) hook was lost — killed
+      // or timed out — and it may sit at its prompt. Only then is the screen read.
+      if ((r.state !== 'busy' && r.state !== 'starting') || silentMs <= this.o.staleBusyMs) return;
+      const screen = await this.o.agents.tmux.capture(paneId).catch(() => '');
+      if (classifyPane(profile.patterns, screen) !== 'idle') return;
+      await this.o.store.recordEvent({ agent: r.name, kind: 'state_from_screen', fromState: r.state, toState: 'idle', detail: { silentMs } });
+      await this.o.lifecycle.apply(r.name, { type: 'screen', verdict: 'idle' }, {}, { reason: 'no hook event, prompt on screen' });
+      this.o.wake(r.name);
+      return;
+    }
+    // Profiles without hooks: the screen is the only evidence of state.
+    if (r.paused) return;
+    const screen = await this.o.agents.tmux.capture(paneId).catch(() => '');
+    const t = await this.o.lifecycle.apply(r.name, { type: 'screen', verdict: classifyPane(profile.patterns, screen) });
+    if (t.changed && t.after.state === 'idle') this.o.wake(r.name);
+  }
+
+  /** The tmux server died: every agent is recreated and resumed; the queue is untouched. */
+  private async serverLost(expected: AgentRecord[]): Promise<void> {
+    const { store, agents, log } = this.o;
+    log.error({ event: 'tmux_server_lost', agents: expected.map((r) => r.name) }, 'tmux server is gone; recreating agents');
+    for (const r of expected) {
+      await store.recordEvent({ agent: r.name, kind: 'tmux_server_lost' });
+      await store.requeueUnconfirmed(r.name, { sessionId: r.sessionId, reason: 'tmux server died' });
+      this.o.onRecreated(r.name);
+    }
+    const report = await agents.up(expected.map((r) => r.name), { resume: true });
+    for (const name of [...report.created, ...report.restarted]) {
+      await store.recordEvent({ agent: name, kind: 'agent_recreated', detail: { reason: 'tmux server died' } });
+    }
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The agent life cycle: the one transition function behind every change of an agent's state.
+ * Hook handlers, the engine (recovery, nudges, reconciliation), operator actions and the agent
+ * manager describe what happened as a `LifecycleEvent`; the store applies `transition` inside its
+ * write transaction, so a hook and the engine racing on the same agent cannot overwrite each
+ * other's verdicts with stale reads. Pure and table-tested.
+ */
+import type { AgentRecord, AgentState } from './agent.js';
+
+export const agentStates = ['unknown', 'starting', 'busy', 'idle', 'waiting-permission', 'compacting', 'stuck', 'crashed', 'backing-off', 'failed', 'paused', 'stopped'] as const;
+
+export type LifecycleEvent =
+  /**
+   * A hook of the agent's current generation fired. `blocked`: a Stop hook kept the turn going;
+   * `error`: the API error it reported (StopFailure, an error notification).
+   */
+  | { type: 'hook'; event: string; source?: string | null; notification?: string | null; blocked?: boolean; error?: string | null }
+  /** The screen was read (agents without hooks, or a hook agent whose hooks went quiet). */
+  | { type: 'screen'; verdict: 'idle' | 'busy' | 'permission' | 'error' | 'unknown' }
+  /** A pane was (re)spawned for a new generation: `up`, a restart, a half-open trial. */
+  | { type: 'started' }
+  /**
+   * The agent's pane was seen dead while `generation` ran in it. A report that arrives after a
+   * restart (a slow pane-died hook, a stale reconciliation) names an older generation: ignored.
+   */
+  | { type: 'pane-died'; generation: number; exitStatus?: number | null }
+  /** Recovery scheduled a restart. */
+  | { type: 'backing-off' }
+  /** The breaker opened (restart limit, failed trial, authentication): no more restarts. */
+  | { type: 'failed'; reason: string }
+  /** Delivery to an agent that hooks call idle keeps being refused or ignored. */
+  | { type: 'stuck'; reason: string }
+  | { type: 'pause' }
+  | { type: 'resume' }
+  /** The operator closed the breaker. */
+  | { type: 'reset' }
+  /** The operator stopped it (stop, down), or its pane is known gone without a crash. */
+  | { type: 'stopped' };
+
+export interface LifecycleFacts {
+  state: AgentState;
+  generation: number;
+  paused: boolean;
+  lastError: string | null;
+}
+
+export interface LifecycleChange {
+  state: AgentState;
+  paused: boolean;
+  lastError: string | null;
+}
+
+/** No process runs in these (or it is on its way out): only recovery and the operator move them. */
+const down: ReadonlySet<AgentState> = new Set(['crashed', 'backing-off', 'failed', 'stopped']);
+
+function hookState(current: AgentState, e: Extract<LifecycleEvent, { type: 'hook' }>): AgentState {
+  switch (e.event) {
+    case 'SessionStart':
+      return 'idle';
+    case 'UserPromptSubmit':
+    case 'PostToolUse':
+      return 'busy';
+    case 'Stop':
+      return e.blocked ? 'busy' : 'idle';
+    case 'StopFailure':
+      return 'idle';
+    case 'PreCompact':
+      return 'compacting';
+    case 'Notification':
+      if (e.notification === 'permission_prompt') return 'waiting-permission';
+      // Claude Code's "idle for 60 s" notice proves nothing about an agent nudges cannot reach.
+      if (e.notification === 'idle_prompt') return current === 'stuck' ? 'stuck' : 'idle';
+      return current;
+    // SessionEnd is the CLI ending a session (/clear, /exit, logout), not the operator stopping the
+    // agent: if the process exits, the pane dies and recovery decides; if not, SessionStart follows.
+    default:
+      return current;
+  }
+}
+
+function screenState(current: AgentState, verdict: Extract<LifecycleEvent, { type: 'screen' }>['verdict']): AgentState {
+  if (verdict === 'permission') return 'waiting-permission';
+  if (verdict === 'busy') return 'busy';
+  if (verdict === 'idle') return current === 'stuck' ? 'stuck' : 'idle';
+  return current;
+}
+
+/**
+ * Where `event` takes an agent. `failed` is sticky (only a reset, a restart or a stop leave it);
+ * an agent that is down ignores hooks and screens (a late hook of a dying process must not revive
+ * it); `paused` is a flag shown as the state while the agent runs.
+ */
+export function transition(current: LifecycleFacts, event: LifecycleEvent): LifecycleChange {
+  const same: LifecycleChange = { state: current.state, paused: current.paused, lastError: current.lastError };
+  const live = !down.has(current.state);
+  const leave = (state: AgentState): LifecycleChange => ({
+    state,
+    paused: current.paused,
+    // The stuck note describes the state it leaves; other errors stay as the last one seen.
+    lastError: current.state === 'stuck' && state !== 'stuck' ? null : current.lastError,
+  });
+  switch (event.type) {
+    case 'hook': {
+      if (!live) return same;
+      const error = event.error ?? null;
+      if (current.paused || current.state === 'paused') return error ? { ...same, lastError: error } : same;
+      const next = leave(hookState(current.state, event));
+      return error ? { ...next, lastError: error } : next;
+    }
+    case 'screen':
+      if (!live || current.paused || current.state === 'paused') return same;
+      return leave(screenState(current.state, event.verdict));
+    case 'started':
+      return { state: current.paused ? 'paused' : 'starting', paused: current.paused, lastError: null };
+    case 'pane-died':
+      if (event.generation !== current.generation) return same;
+      if (current.state === 'stopped' || current.state === 'failed' || current.state === 'backing-off') return same;
+      return { ...leave('crashed'), lastError: `exited with status ${event.exitStatus ?? 'unknown'}` };
+    case 'backing-off':
+      if (current.state === 'stopped' || current.state === 'failed') return same;
+      return leave('backing-off');
+    case 'failed':
+      if (current.state === 'stopped') return same;
+      return { state: 'failed', paused: current.paused, lastError: event.reason };
+    case 'stuck':
+      if (!live || current.paused || current.state === 'paused') return same;
+      return { state: 'stuck', paused: false, lastError: event.reason };
+    case 'pause':
+      return { state: live ? 'paused' : current.state, paused: true, lastError: current.lastError };
+    case 'resume':
+      // Resumed agents are taken to be at their prompt; a busy one says otherwise with its next hook,
+      // and nothing is typed into a pane whose screen shows it busy.
+      return { state: current.state === 'paused' ? 'idle' : current.state, paused: false, lastError: current.lastError };
+    case 'reset':
+      if (current.state !== 'failed' && current.state !== 'stuck') return { ...same, lastError: null };
+      return { state: current.paused ? 'paused' : 'idle', paused: current.paused, lastError: null };
+    case 'stopped':
+      return { state: 'stopped', paused: current.paused, lastError: current.state === 'stuck' ? null : current.lastError };
+  }
+}
+
+export function changed(a: LifecycleFacts, b: LifecycleChange): boolean {
+  return a.state !== b.state || a.paused !== b.paused || a.lastError !== b.lastError;
+}
+
+export function factsOf(r: Pick<AgentRecord, 'state' | 'generation' | 'paused' | 'lastError'>): LifecycleFacts {
+  return { state: r.state, generation: r.generation, paused: r.paused, lastError: r.lastError };
+}
+
+/** States in which nothing may be typed into the agent's pane. */
+export const untypeableStates: ReadonlySet<AgentState> = new Set(['busy', 'waiting-permission', 'compacting', 'starting', 'crashed', 'backing-off', 'stopped', 'failed', 'paused']);

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { transition, type LifecycleEvent, type LifecycleFacts } from '../../src/domain/agent-lifecycle.js';
+import type { AgentState } from '../../src/domain/agent.js';
+
+const hook = (event: string, more: Partial<Extract<LifecycleEvent, { type: 'hook' }>> = {}): LifecycleEvent => ({ type: 'hook', event, ...more });
+const at = (state: AgentState, more: Partial<LifecycleFacts> = {}): LifecycleFacts => ({ state, generation: 2, paused: false, lastError: null, ...more });
+
+describe('agent life cycle: transition', () => {
+  it.each<[LifecycleFacts, LifecycleEvent, AgentState]>([
+    // hooks drive a running agent
+    [at('starting'), hook('SessionStart', { source: 'startup' }), 'idle'],
+    [at('idle'), hook('UserPromptSubmit'), 'busy'],
+    [at('busy'), hook('PostToolUse'), 'busy'],
+    [at('busy'), hook('Stop'), 'idle'],
+    [at('busy'), hook('Stop', { blocked: true }), 'busy'],
+    [at('busy'), hook('StopFailure', { error: 'overloaded' }), 'idle'],
+    [at('busy'), hook('PreCompact'), 'compacting'],
+    [at('compacting'), hook('SessionStart', { source: 'compact' }), 'idle'],
+    [at('busy'), hook('Notification', { notification: 'permission_prompt' }), 'waiting-permission'],
+    [at('waiting-permission'), hook('PostToolUse'), 'busy'],
+    [at('busy'), hook('Notification', { notification: 'idle_prompt' }), 'idle'],
+    [at('idle'), hook('Notification', { notification: 'auth_success' }), 'idle'],
+    [at('unknown'), hook('SessionStart'), 'idle'],
+    // SessionEnd is the CLI ending a session, not the operator: the pane decides what follows
+    [at('busy'), hook('SessionEnd'), 'busy'],
+    // stuck: only real activity leaves it; the idle notice proves nothing
+    [at('stuck'), hook('UserPromptSubmit'), 'busy'],
+    [at('stuck'), hook('Stop'), 'idle'],
+    [at('stuck'), hook('Notification', { notification: 'idle_prompt' }), 'stuck'],
+    [at('stuck'), { type: 'screen', verdict: 'idle' }, 'stuck'],
+    [at('idle'), { type: 'stuck', reason: 'x' }, 'stuck'],
+    [at('crashed'), { type: 'stuck', reason: 'x' }, 'crashed'],
+    // down states ignore hooks and screens: a late hook of a dying process revives nothing
+    [at('failed'), hook('Stop'), 'failed'],
+    [at('failed'), hook('SessionStart'), 'failed'],
+    [at('failed'), { type: 'screen', verdict: 'idle' }, 'failed'],
+    [at('crashed'), hook('Stop'), 'crashed'],
+    [at('backing-off'), hook('SessionStart'), 'backing-off'],
+    [at('stopped'), hook('Stop'), 'stopped'],
+    [at('stopped'), { type: 'screen', verdict: 'idle' }, 'stopped'],
+    // the pane
+    [at('busy'), { type: 'pane-died', generation: 2, exitStatus: 1 }, 'crashed'],
+    [at('starting'), { type: 'pane-died', generation: 1, exitStatus: 1 }, 'starting'],
+    [at('stopped'), { type: 'pane-died', generation: 2 }, 'stopped'],
+    [at('failed'), { type: 'pane-died', generation: 2 }, 'failed'],
+    [at('backing-off'), { type: 'pane-died', generation: 2 }, 'backing-off'],
+    // recovery
+    [at('crashed'), { type: 'backing-off' }, 'backing-off'],
+    [at('stopped'), { type: 'backing-off' }, 'stopped'],
+    [at('backing-off'), { type: 'started' }, 'starting'],
+    [at('backing-off'), { type: 'failed', reason: 'limit' }, 'failed'],
+    [at('idle'), { type: 'failed', reason: 'auth' }, 'failed'],
+    [at('stopped'), { type: 'failed', reason: 'late' }, 'stopped'],
+    [at('failed'), { type: 'started' }, 'starting'],
+    [at('stopped'), { type: 'started' }, 'starting'],
+    [at('stopped', { paused: true }), { type: 'started' }, 'paused'],
+    // operator
+    [at('failed'), { type: 'reset' }, 'idle'],
+    [at('stuck'), { type: 'reset' }, 'idle'],
+    [at('busy'), { type: 'reset' }, 'busy'],
+    [at('idle'), { type: 'pause' }, 'paused'],
+    [at('stopped'), { type: 'pause' }, 'stopped'],
+    [at('paused', { paused: true }), hook('Stop'), 'paused'],
+    [at('paused', { paused: true }), { type: 'resume' }, 'idle'],
+    [at('busy'), { type: 'resume' }, 'busy'],
+    [at('failed'), { type: 'stopped' }, 'stopped'],
+    [at('busy'), { type: 'stopped' }, 'stopped'],
+    // screens (agents without hooks, or a hook agent gone quiet)
+    [at('idle'), { type: 'screen', verdict: 'permission' }, 'waiting-permission'],
+    [at('idle'), { type: 'screen', verdict: 'busy' }, 'busy'],
+    [at('busy'), { type: 'screen', verdict: 'unknown' }, 'busy'],
+    [at('crashed'), { type: 'screen', verdict: 'idle' }, 'crashed'],
+    [at('paused', { paused: true }), { type: 'screen', verdict: 'busy' }, 'paused'],
+  ])('%j --%j--> %s', (from, event, to) => expect(transition(from, event).state).toBe(to));
+
+  it('keeps the reason of a failure and of being stuck; clears them when they no longer hold', () => {
+    expect(transition(at('failed', { lastError: 'authentication failed' }), hook('StopFailure', { error: 'rate limit' })).lastError).toBe('authentication failed');
+    expect(transition(at('idle'), hook('StopFailure', { error: 'rate limit' })).lastError).toBe('rate limit');
+    expect(transition(at('stuck', { lastError: 'stuck: refused' }), hook('UserPromptSubmit')).lastError).toBeNull();
+    expect(transition(at('busy', { lastError: 'old' }), { type: 'started' }).lastError).toBeNull();
+    expect(transition(at('failed', { lastError: 'x' }), { type: 'reset' }).lastError).toBeNull();
+    expect(transition(at('busy'), { type: 'pane-died', generation: 2, exitStatus: 137 }).lastError).toBe('exited with status 137');
+  });
+
+  it('pause and resume set the flag whatever the state', () => {
+    expect(transition(at('stopped'), { type: 'pause' }).paused).toBe(true);
+    expect(transition(at('crashed', { paused: true }), { type: 'resume' })).toMatchObject({ state: 'crashed', paused: false });
+    // A paused agent still records API errors (shown), without leaving paused.
+    expect(transition(at('paused', { paused: true }), hook('StopFailure', { error: 'overloaded' }))).toMatchObject({ state: 'paused', lastError: 'overloaded' });
+  });
+});

@@ -1,0 +1,147 @@
+/**
+ * The hook handlers called directly, one row per event: what each prints for the agent CLI, what it
+ * does to the queue and where it takes the agent's state. A real SQLite store (temp file) with an
+ * injected clock; no tmux, no transport.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openSqliteStore, type SqliteMessageStore } from '../../src/queue/sqlite/sqlite-store.js';
+import { HookHandler, MAX_STOP_BLOCKS, hookEvents, type HookDeps } from '../../src/hooks/handlers.js';
+import type { AgentState } from '../../src/domain/agent.js';
+
+let dir: string;
+let store: SqliteMessageStore;
+const clock = { t: 1_800_000_000_000 };
+const SESSION = 'sess-1';
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'hornets-handlers-'));
+  store = await openSqliteStore(join(dir, 'hornets.db'), { clock: () => clock.t });
+  await store.registerAgents([{ name: 'marie', profile: 'claude-code' }]);
+  await store.transitionAgent('marie', { type: 'started' }, { generation: 1, paneId: '%1' });
+});
+
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function handler(more: Partial<HookDeps> = {}): HookHandler {
+  return new HookHandler({
+    store,
+    agent: 'marie',
+    generation: 1,
+    now: () => clock.t,
+    briefing: () => ({ agent: 'marie', project: 'p', role: 'reviewer', briefingFile: null, briefingText: null }),
+    git: () => Promise.resolve({ branch: 'hornets/marie', status: ' M a.ts' }),
+    ...more,
+  });
+}
+
+const payload = (more: Record<string, unknown> = {}) => ({ session_id: SESSION, transcript_path: '/tmp/t.jsonl', cwd: dir, ...more });
+const state = async () => (await store.getAgent('marie'))!.state;
+async function setState(s: AgentState): Promise<void> {
+  const events: Record<string, Parameters<SqliteMessageStore['transitionAgent']>[1]> = {
+    idle: { type: 'hook', event: 'Stop' },
+    busy: { type: 'hook', event: 'UserPromptSubmit' },
+    failed: { type: 'failed', reason: 'authentication failed: 401' },
+  };
+  await store.transitionAgent('marie', events[s]!);
+}
+
+interface Row {
+  event: string;
+  from: AgentState;
+  payload: Record<string, unknown>;
+  /** Pending message count before the hook. */
+  queued: number;
+  stdout: RegExp | '';
+  outcome: RegExp;
+  to: AgentState;
+}
+
+const rows: Row[] = [
+  { event: 'SessionStart', from: 'starting', payload: { source: 'startup' }, queued: 1, stdout: /# hornets briefing for marie[\s\S]*hornets: 1 new message/, outcome: /^briefing$/, to: 'idle' },
+  { event: 'SessionStart', from: 'busy', payload: { source: 'compact' }, queued: 0, stdout: /rebrief|compact/i, outcome: /^rebrief:compact$/, to: 'idle' },
+  { event: 'UserPromptSubmit', from: 'idle', payload: { prompt: '[hornets:abcdef123456] 1 new message' }, queued: 1, stdout: /"hookEventName":"UserPromptSubmit","additionalContext":"hornets: 1 new message/, outcome: /^nudge: delivered$/, to: 'busy' },
+  { event: 'UserPromptSubmit', from: 'idle', payload: { prompt: 'hello' }, queued: 0, stdout: '', outcome: /^no messages$/, to: 'busy' },
+  { event: 'PostToolUse', from: 'busy', payload: { tool_name: 'Bash', tool_input: { command: 'ls' } }, queued: 2, stdout: /"hookEventName":"PostToolUse".*2 new messages/, outcome: /^delivered$/, to: 'busy' },
+  { event: 'PostToolUse', from: 'busy', payload: { tool_name: 'Bash', tool_input: { command: 'ls' } }, queued: 0, stdout: '', outcome: /^no messages$/, to: 'busy' },
+  { event: 'Stop', from: 'busy', payload: { stop_hook_active: false, last_assistant_message: 'done' }, queued: 1, stdout: /"decision":"block","reason":"hornets: 1 new message/, outcome: /^block 1$/, to: 'busy' },
+  { event: 'Stop', from: 'busy', payload: { stop_hook_active: false, last_assistant_message: 'done' }, queued: 0, stdout: '', outcome: /^idle$/, to: 'idle' },
+  { event: 'Stop', from: 'failed', payload: { stop_hook_active: false }, queued: 0, stdout: '', outcome: /^idle$/, to: 'failed' },
+  { event: 'PreCompact', from: 'busy', payload: { trigger: 'auto' }, queued: 0, stdout: '', outcome: /^snapshot$/, to: 'compacting' },
+  { event: 'Notification', from: 'busy', payload: { notification_type: 'permission_prompt', message: 'Claude needs your permission to use Bash' }, queued: 0, stdout: '', outcome: /^notification:permission_prompt$/, to: 'waiting-permission' },
+  { event: 'Notification', from: 'busy', payload: { notification_type: 'idle_prompt', message: 'Claude is waiting for your input' }, queued: 0, stdout: '', outcome: /^notification:idle_prompt$/, to: 'idle' },
+  { event: 'SessionEnd', from: 'idle', payload: { reason: 'clear' }, queued: 0, stdout: '', outcome: /^session end: 0 requeued$/, to: 'idle' },
+  { event: 'StopFailure', from: 'busy', payload: { error: 'overloaded_error' }, queued: 0, stdout: '', outcome: /^stop failure: 0 requeued$/, to: 'idle' },
+];
+
+describe('hook handlers, one row per event', () => {
+  it('every hook event has at least one row', () => {
+    expect(new Set(rows.map((r) => r.event))).toEqual(new Set(hookEvents));
+  });
+
+  it.each(rows.map((r) => [`${r.event} ${JSON.stringify(r.payload).slice(0, 60)} from ${r.from} with ${r.queued} queued`, r] as const))('%s', async (_name, r) => {
+    if (r.from !== 'starting') await setState(r.from);
+    for (let i = 0; i < r.queued; i++) await store.enqueue({ agent: 'marie', body: `message ${i}` });
+    const reply = await handler().handle(r.event, payload(r.payload));
+    if (r.stdout === '') expect(reply.stdout).toBe('');
+    else expect(reply.stdout).toMatch(r.stdout);
+    expect(reply.outcome).toMatch(r.outcome);
+    expect(await state()).toBe(r.to);
+    // What was printed is what was handed over: acked (delivered) here, not merely claimed.
+    const delivered = await store.list({ agent: 'marie', states: ['delivered'] });
+    expect(delivered.map((m) => m.id).sort()).toEqual([...reply.delivered].sort());
+    expect((await store.getAgent('marie'))!.lastEventAt).toBe(clock.t);
+  });
+
+  it('ignores events of an older generation, unknown events and malformed input without touching anything', async () => {
+    await store.transitionAgent('marie', { type: 'started' }, { generation: 2 });
+    await store.enqueue({ agent: 'marie', body: 'keep' });
+    expect((await handler({ generation: 1 }).handle('PostToolUse', payload())).outcome).toMatch(/stale generation/);
+    expect((await handler({ generation: 2 }).handle('Bogus', payload())).outcome).toMatch(/unknown event/);
+    expect((await handler({ generation: 2 }).handle('Stop', [1, 2])).outcome).toMatch(/not an object/);
+    expect((await handler({ generation: 2 }).handle('Stop', payload({ session_id: '../../etc --x' }))).outcome).toMatch(/malformed session_id/);
+    expect(await store.list({ agent: 'marie', states: ['queued'] })).toHaveLength(1);
+    expect(await state()).toBe('starting');
+  });
+
+  it('a later event of the session confirms what it was handed; a new session gets unconfirmed messages again', async () => {
+    await setState('busy');
+    const { message } = await store.enqueue({ agent: 'marie', body: 'do it' });
+    await handler().handle('PostToolUse', payload({ tool_name: 'Bash' }));
+    expect((await store.get(message.id)).state).toBe('delivered');
+    clock.t += 1000;
+    await handler().handle('PostToolUse', payload({ tool_name: 'Bash' }));
+    expect((await store.get(message.id)).state).toBe('confirmed');
+    const second = await store.enqueue({ agent: 'marie', body: 'again' });
+    await handler().handle('PostToolUse', payload({ tool_name: 'Bash' }));
+    expect((await store.get(second.message.id)).state).toBe('delivered');
+    const reply = await handler().handle('SessionStart', payload({ source: 'startup', session_id: 'sess-2' }));
+    expect(reply.delivered).toEqual([second.message.id]);
+    expect((await store.get(second.message.id)).redeliveries).toBe(1);
+  });
+
+  it(`blocks Stop at most ${MAX_STOP_BLOCKS} times in a row, then lets the agent stop`, async () => {
+    await setState('busy');
+    for (let i = 0; i < MAX_STOP_BLOCKS + 2; i++) await store.enqueue({ agent: 'marie', body: `m${i}`.padEnd(30_000, '.') });
+    const outcomes: string[] = [];
+    for (let i = 0; i <= MAX_STOP_BLOCKS; i++) outcomes.push((await handler().handle('Stop', payload({ stop_hook_active: i > 0 }))).outcome);
+    expect(outcomes.slice(0, MAX_STOP_BLOCKS)).toEqual(Array.from({ length: MAX_STOP_BLOCKS }, (_, i) => `block ${i + 1}`));
+    expect(outcomes[MAX_STOP_BLOCKS]).toMatch(/block cap reached/);
+    expect(await state()).toBe('idle');
+  });
+
+  it('a deferred ack leaves the lease to the transport: nothing is delivered until it acks', async () => {
+    await setState('busy');
+    const { message } = await store.enqueue({ agent: 'marie', body: 'x' });
+    const reply = await handler({ deferAck: true }).handle('PostToolUse', payload({ tool_name: 'Bash' }));
+    expect(reply.ackToken).toBeTruthy();
+    expect((await store.get(message.id)).state).toBe('leased');
+    await store.ack({ leaseToken: reply.ackToken!, sessionId: SESSION });
+    expect((await store.get(message.id)).state).toBe('delivered');
+  });
+});
