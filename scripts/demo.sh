@@ -26,7 +26,7 @@ step send marie "Plan the login feature and split it between anga and fabien"
 step send anga --priority high "Build the login form first"
 step send fabien --ttl 2h "Review anga's form once it lands"
 step up
-step daemon start
+# `up` started the engine too (`up --no-engine` would not)
 printf '\nwaiting for the agents to act on their messages (the daemon nudges idle agents)…\n'
 for _ in $(seq 1 60); do
   left=$(hornets queue list --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).length))')

@@ -27,6 +27,7 @@ import {
 import { controlCommand, headlessCommand, historyCommand } from './cli/control-commands.js';
 import { daemonRunCommand, daemonStartCommand, daemonStatusCommand, daemonStopCommand } from './cli/daemon-commands.js';
 import { hooksInstallCommand, hooksUninstallCommand, hooksVerifyCommand } from './cli/hooks-commands.js';
+import { doctorCommand } from './cli/doctor.js';
 import { addCommand, attachCommand, downCommand, paneDiedCommand, pushNowCommand, removeCommand, statusCommand, stopCommand, upCommand } from './cli/agent-commands.js';
 import { loadProject, loadProfiles } from './config/load.js';
 import { builtinProfilesDir, packageRoot } from './config/paths.js';
@@ -120,10 +121,12 @@ export function buildProgram(o: Output = stdio): Command {
 
   program
     .command('up')
-    .description('start the private tmux server and one window per agent (safe to re-run: reconciles)')
+    .description('start the private tmux server, one window per agent, and the engine in the background (safe to re-run: reconciles)')
     .argument('[agents...]', 'only these agents')
+    .option('--no-engine', 'do not start the engine: messages to idle agents then wait until one runs (`hornets-tui daemon start`)')
     .option('--json', 'print the report as JSON')
-    .action((names: string[], opts, cmd: Command) => upCommand(o, globals(cmd), names, opts));
+    // `--no-engine` is also a program option (the console's): whichever parser took it, honour it.
+    .action((names: string[], opts: { json?: boolean; engine?: boolean }, cmd: Command) => upCommand(o, globals(cmd), names, { ...opts, engine: opts.engine !== false && (globals(cmd) as { engine?: boolean }).engine !== false }));
   program
     .command('status')
     .description('every agent: pane, process, alive/dead with exit status, state, queue depth')
@@ -211,7 +214,7 @@ export function buildProgram(o: Output = stdio): Command {
     .option('--json', 'print JSON')
     .action((agent: string, opts, cmd: Command) => historyCommand(o, globals(cmd), agent, opts));
 
-  const daemon = program.command('daemon').description('the engine process: hook fast path (and, later, idle monitor and recovery)');
+  const daemon = program.command('daemon').description('the engine process: hook fast path, idle-agent delivery (nudges), crash recovery and rebriefs, task/trigger/pipe watchers, heartbeats and metrics');
   daemon
     .command('run')
     .description('run the daemon in the foreground')
@@ -228,9 +231,15 @@ export function buildProgram(o: Output = stdio): Command {
     .action((opts, cmd: Command) => daemonStopCommand(o, globals(cmd), opts));
   daemon
     .command('status')
-    .description('is the daemon running (exit 3 when not)')
+    .description('is the daemon running, and where: pid, hook endpoint port, metrics URL (exit 3 when not)')
     .option('--json', 'print JSON')
     .action((opts, cmd: Command) => daemonStatusCommand(o, globals(cmd), opts));
+
+  program
+    .command('doctor')
+    .description('check tmux, git, node, agent CLIs, hooks, the engine, metrics, the database, file modes and free disk; each problem with the command that fixes it (exit 1 if any)')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }, cmd: Command) => doctorCommand(o, globals(cmd), opts));
 
   const internal = new Command('internal').description('entry points for tmux hooks');
   internal

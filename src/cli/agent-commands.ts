@@ -8,7 +8,8 @@ import { updateConfigFile } from '../config/write.js';
 import { appendAgent, checkNewAgent } from '../services/team.js';
 import { AGENT_NAME_RE, agentNameRule } from '../config/schema.js';
 import { json, table, type Output } from './output.js';
-import { pokeDaemon } from '../daemon/notify.js';
+import { pokeDaemon } from '../engine-client/poke.js';
+import { engineStatus, ensureEngine, NO_ENGINE_TEXT } from '../engine-client/index.js';
 import type { GlobalOptions } from './queue-commands.js';
 
 async function withAgents<T>(g: GlobalOptions, fn: (m: AgentManager, ctx: ProjectContext) => Promise<T>, component = 'agents'): Promise<T> {
@@ -20,9 +21,11 @@ async function withAgents<T>(g: GlobalOptions, fn: (m: AgentManager, ctx: Projec
   }
 }
 
-export async function upCommand(o: Output, g: GlobalOptions, names: string[], opts: { json?: boolean }): Promise<void> {
-  const report = await withAgents(g, (m) => m.up(names.length ? names : undefined));
-  if (opts.json) json(o, report);
+export async function upCommand(o: Output, g: GlobalOptions, names: string[], opts: { json?: boolean; engine?: boolean }): Promise<void> {
+  const { report, project } = await withAgents(g, async (m, ctx) => ({ report: await m.up(names.length ? names : undefined), project: ctx.project }));
+  // As the console does: without an engine nothing types into idle agents, so a message waits for ever.
+  const engine = opts.engine === false ? null : await ensureEngine(project);
+  if (opts.json) json(o, { ...report, engine: engine ?? { started: false, pid: engineStatus(project.paths.root).pid, skipped: true } });
   else {
     const line = (label: string, list: string[]) => list.length && o.out(`${label}: ${list.join(', ')}`);
     line('started', report.created);
@@ -30,6 +33,8 @@ export async function upCommand(o: Output, g: GlobalOptions, names: string[], op
     line('already running', report.running);
     for (const f of report.failed) o.err(`failed: ${f.agent}: ${f.error}`);
     o.out(`tmux server "${report.socket}", session "${report.session}": hornets-tui attach <agent> to look in`);
+    if (engine) o.out(engine.started ? `engine started (pid ${engine.pid}); \`hornets-tui daemon stop\` stops it, agents keep running` : `engine already running (pid ${engine.pid})`);
+    else if (!engineStatus(project.paths.root).running) o.err(`note: --no-engine: ${NO_ENGINE_TEXT}`);
   }
   if (report.failed.length > 0) process.exitCode = 1;
 }
@@ -49,9 +54,10 @@ function statusRows(list: AgentStatus[]): string[][] {
 }
 
 export async function statusCommand(o: Output, g: GlobalOptions, opts: { json?: boolean }): Promise<void> {
-  const list = await withAgents(g, (m) => m.status());
+  const { list, stateDir } = await withAgents(g, async (m, ctx) => ({ list: await m.status(), stateDir: ctx.project.paths.root }));
   if (opts.json) return json(o, list);
   o.out(table(['AGENT', 'PROFILE', 'STATE', 'PANE', 'PROCESS', 'QUEUE', 'RESTARTS', 'LAST ERROR'], statusRows(list)));
+  if (!engineStatus(stateDir).running) o.err(`note: ${NO_ENGINE_TEXT}`);
 }
 
 export async function attachCommand(g: GlobalOptions, name: string): Promise<void> {

@@ -1,14 +1,10 @@
 /** `daemon run | start | stop | status`. */
-import { existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { ExitCode, HornetsError } from '../errors.js';
 import { loadProject } from '../config/load.js';
-import { packageRoot, ensureStateDirs } from '../config/paths.js';
 import { openProject, type ProjectContext } from '../services/context.js';
-import { Daemon, lockFile } from '../daemon/daemon.js';
-import { endpointFile } from '../daemon/hook-server.js';
-import { pidAlive, readPid } from '../daemon/lock.js';
-import { spawnDetached } from '../proc/detach.js';
+import { Daemon } from '../daemon/daemon.js';
+import { DaemonRunningError } from '../daemon/lock.js';
+import { engineOutFile, engineStatus, ensureEngine, pingEngine, stopEngine } from '../engine-client/index.js';
 import { json, type Output } from './output.js';
 import type { GlobalOptions } from './queue-commands.js';
 
@@ -16,8 +12,11 @@ class DaemonError extends HornetsError {
   readonly exitCode = ExitCode.failure;
 }
 
-export async function daemonRunCommand(o: Output, g: GlobalOptions): Promise<void> {
-  const ctx = await openProject({ configPath: g.config, component: 'daemon' });
+/**
+ * Starts a daemon in this process. A refused start (another engine holds the lock) throws before
+ * anything is touched, and nothing is stopped on the way out: the files are the owner's.
+ */
+export async function startDaemonHere(ctx: ProjectContext): Promise<Daemon> {
   const daemon = new Daemon(ctx);
   try {
     await daemon.start();
@@ -25,12 +24,21 @@ export async function daemonRunCommand(o: Output, g: GlobalOptions): Promise<voi
     await ctx.close();
     throw err;
   }
-  o.err(`hornets daemon running (pid ${process.pid}); hooks on 127.0.0.1:${daemon.hooks.port}; logs in ${ctx.project.paths.logFile}`);
+  return daemon;
+}
+
+export async function daemonRunCommand(o: Output, g: GlobalOptions): Promise<void> {
+  const ctx = await openProject({ configPath: g.config, component: 'daemon' });
+  const daemon = await startDaemonHere(ctx);
+  o.err(`hornets daemon running (pid ${process.pid}); hooks on 127.0.0.1:${daemon.hooks.port}; metrics on ${daemon.metricsServer.url}/metrics; logs in ${ctx.project.paths.logFile}`);
   await runUntilSignal(daemon, ctx);
 }
 
 /** Keeps a started daemon in the foreground until SIGTERM/SIGINT/SIGHUP, then stops it cleanly. */
 export async function runUntilSignal(daemon: Daemon, ctx: ProjectContext): Promise<void> {
+  // Only a daemon that took the lock has anything to stop: stopping one that did not would
+  // delete the running engine's endpoint and mark its heartbeat stopped.
+  if (!daemon.running) throw new Error('runUntilSignal needs a started daemon');
   // The daemon must outlive a bug in one of its parts: log it instead of dying with a stack trace.
   process.on('unhandledRejection', (err) => ctx.log.error({ event: 'unhandled_rejection', error: err instanceof Error ? err.message : String(err) }, 'unhandled rejection in the daemon'));
   await new Promise<void>((resolve) => {
@@ -38,56 +46,52 @@ export async function runUntilSignal(daemon: Daemon, ctx: ProjectContext): Promi
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
     process.once('SIGHUP', stop);
+    // The engine leaves by itself when its project is gone (see Engine's periodic check).
+    daemon.onExitRequest = stop;
   });
-}
-
-function daemonState(stateDir: string): { pid: number | null; running: boolean; endpoint: boolean } {
-  const pid = readPid(lockFile(stateDir));
-  return { pid, running: pid !== null && pidAlive(pid), endpoint: existsSync(endpointFile(stateDir)) };
 }
 
 export async function daemonStartCommand(o: Output, g: GlobalOptions, opts: { json?: boolean }): Promise<void> {
   const project = loadProject({ configPath: g.config });
-  ensureStateDirs(project.paths);
-  const before = daemonState(project.paths.root);
-  if (before.running) throw new DaemonError(`the daemon is already running (pid ${before.pid})`);
-  const bin = join(packageRoot(), 'bin', 'hornets-tui.js');
-  // A file left by a daemon killed -9 must not pass for the new one's readiness signal.
-  rmSync(endpointFile(project.paths.root), { force: true });
-  const pid = spawnDetached([process.execPath, bin, '--config', project.configPath, 'daemon', 'run'], { cwd: project.root, env: process.env, logFile: join(project.paths.logs, 'daemon.out') });
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const s = daemonState(project.paths.root);
-    if (s.running && s.endpoint && s.pid === pid) {
-      if (opts.json) return json(o, { started: true, pid: s.pid });
-      o.out(`daemon started (pid ${s.pid})`);
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new DaemonError(`the daemon did not come up within 10 s; see ${join(project.paths.logs, 'daemon.out')} and \`hornets-tui logs\``);
+  const before = engineStatus(project.paths.root);
+  if (before.running && before.pid !== null) throw new DaemonRunningError(before.pid);
+  const r = await ensureEngine(project, { env: process.env }).catch((err: unknown) => {
+    throw new DaemonError(`${err instanceof Error ? err.message : String(err)}`);
+  });
+  // Another client won the race to start one: this start did nothing, say so like the check above.
+  if (!r.started) throw new DaemonRunningError(r.pid);
+  if (opts.json) return json(o, { started: true, pid: r.pid });
+  o.out(`daemon started (pid ${r.pid}); output in ${engineOutFile(project)}`);
 }
 
 export async function daemonStopCommand(o: Output, g: GlobalOptions, opts: { json?: boolean }): Promise<void> {
   const project = loadProject({ configPath: g.config });
-  const s = daemonState(project.paths.root);
-  if (!s.running || s.pid === null) {
+  const r = await stopEngine(project);
+  if (!r.stopped) {
     if (opts.json) return json(o, { stopped: false, reason: 'not running' });
     o.out('the daemon is not running');
     return;
   }
-  process.kill(s.pid, 'SIGTERM');
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline && pidAlive(s.pid)) await new Promise((r) => setTimeout(r, 50));
-  if (pidAlive(s.pid)) throw new DaemonError(`the daemon (pid ${s.pid}) did not stop within 10 s`);
-  if (opts.json) return json(o, { stopped: true, pid: s.pid });
-  o.out(`daemon stopped (pid ${s.pid}); agents keep running`);
+  if (opts.json) return json(o, { stopped: true, pid: r.pid });
+  o.out(`daemon stopped (pid ${r.pid}); agents keep running`);
 }
 
 export async function daemonStatusCommand(o: Output, g: GlobalOptions, opts: { json?: boolean }): Promise<void> {
   const project = loadProject({ configPath: g.config });
-  const s = daemonState(project.paths.root);
-  if (opts.json) return json(o, s);
-  o.out(s.running ? `daemon running (pid ${s.pid})${s.endpoint ? ', hook fast path on' : ''}` : 'daemon not running (hooks use the direct path)');
+  const s = engineStatus(project.paths.root);
+  // Answering with its token is what "running" means to hooks and `send`; a pid alone is not enough.
+  const health = s.running ? await pingEngine(project.paths.root) : null;
+  const answering = health !== null && health.pid === s.pid;
+  const metricsUrl = health?.metricsUrl ?? s.metricsUrl ?? null;
+  if (opts.json) {
+    json(o, { ...s, answering, metricsUrl, metrics: metricsUrl ? `${metricsUrl}/metrics` : null });
+  } else if (s.running) {
+    o.out(`daemon running (pid ${s.pid})`);
+    o.out(answering ? `  hook endpoint: 127.0.0.1:${s.hookPort ?? health.hookPort} (hook fast path on)` : '  hook endpoint: not answering (hooks use the direct path)');
+    o.out(metricsUrl ? `  metrics:       ${metricsUrl}/metrics  (health: ${metricsUrl}/healthz)` : '  metrics:       not published');
+    o.out(`  logs:          ${project.paths.logFile}`);
+  } else {
+    o.out('daemon not running (hooks use the direct path; messages to idle agents wait): start it with `hornets-tui daemon start`');
+  }
   if (!s.running) process.exitCode = 3;
 }

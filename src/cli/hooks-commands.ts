@@ -4,6 +4,7 @@ import { openProject } from '../services/context.js';
 import { AgentManager } from '../services/agents.js';
 import { HooksService } from '../services/hooks-service.js';
 import { claudeVersion, VERIFIED_CLAUDE_VERSION, compareVersions } from '../proc/claude-version.js';
+import { CLAUDE_FIX } from '../services/doctor.js';
 import { json, table, type Output } from './output.js';
 import type { GlobalOptions } from './queue-commands.js';
 
@@ -12,10 +13,11 @@ function targets(names: string[], all: boolean | undefined): string[] | 'all' {
   return names;
 }
 
-async function withHooks<T>(g: GlobalOptions, fn: (h: HooksService) => Promise<T> | T): Promise<T> {
+async function withHooks<T>(g: GlobalOptions, fn: (h: HooksService, m: AgentManager) => Promise<T> | T): Promise<T> {
   const ctx = await openProject({ configPath: g.config, component: 'hooks' });
   try {
-    return await fn(new HooksService(new AgentManager(ctx.project, ctx.store, ctx.log)));
+    const manager = new AgentManager(ctx.project, ctx.store, ctx.log);
+    return await fn(new HooksService(manager), manager);
   } finally {
     await ctx.close();
   }
@@ -40,12 +42,22 @@ export async function hooksUninstallCommand(o: Output, g: GlobalOptions, names: 
   }
 }
 
+
 export async function hooksVerifyCommand(o: Output, g: GlobalOptions, names: string[], opts: { all?: boolean; json?: boolean }): Promise<void> {
-  const [r, version] = await Promise.all([withHooks(g, (h) => h.verify(targets(names, opts.all))), claudeVersion()]);
+  const [{ r, needClaude }, version] = await Promise.all([
+    withHooks(g, (h, m) => {
+      const list = targets(names, opts.all);
+      const agents = list === 'all' ? m.project.config.agents : list.map((n) => m.agentConfig(n));
+      // Agents whose profile runs the claude binary itself; the demo agent only speaks its protocol.
+      const needClaude = agents.filter((a) => m.profile(a).command[0] === 'claude').map((a) => a.name);
+      return { r: h.verify(list), needClaude };
+    }),
+    claudeVersion(),
+  ]);
   const support = version === null ? 'claude not found on PATH' : compareVersions(version, VERIFIED_CLAUDE_VERSION) >= 0 ? `claude ${version}: every event used is supported (verified on ${VERIFIED_CLAUDE_VERSION})` : `claude ${version} is older than ${VERIFIED_CLAUDE_VERSION}, the version hornets was verified on; SessionEnd/StopFailure may not fire`;
   const problems = r.filter((a) => a.result && Object.values(a.result.events).some((s) => s !== 'installed'));
   if (opts.json) {
-    json(o, { claudeVersion: version, support, agents: r });
+    json(o, { claudeVersion: version, support, agents: r, claudeMissingFor: version === null ? needClaude : [] });
   } else {
     o.out(table(['AGENT', 'PROFILE', 'HOOKS', 'USER HOOKS', 'FILE'], r.map((a) => {
       if (!a.result) return [a.agent, a.profile, a.note ?? '-', '-', '-'];
@@ -58,6 +70,11 @@ export async function hooksVerifyCommand(o: Output, g: GlobalOptions, names: str
   if (problems.length > 0) {
     process.exitCode = 1;
     if (!opts.json) o.err(`hooks missing or stale for ${problems.map((p) => p.agent).join(', ')}: run \`hornets-tui hooks install\``);
+  }
+  if (version === null && needClaude.length > 0) {
+    // The hooks may all be in place, but these agents cannot start without the CLI they run.
+    process.exitCode = 1;
+    if (!opts.json) o.err(`claude is not on PATH but ${needClaude.join(', ')} run${needClaude.length === 1 ? 's' : ''} it: ${CLAUDE_FIX}`);
   }
   if (names.length > 0 && opts.all) throw new UsageError('give agent names or --all, not both');
 }

@@ -10,6 +10,7 @@ import { durationMs } from '../config/schema.js';
 import { resolveDaemonConfig } from '../config/env.js';
 import { QueueService } from '../services/queue-service.js';
 import { age, json, preview, table, type Output } from './output.js';
+import { NO_ENGINE_TEXT } from '../domain/explain.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -60,9 +61,10 @@ export async function sendCommand(o: Output, g: GlobalOptions, agent: string, wo
   const ttlMs = opts.ttl !== undefined ? parseDuration(opts.ttl, 'ttl') : undefined;
   const r = await withService(g, (svc) => svc.send(agent, body, { priority, key: opts.key, ttlMs, sender: opts.from ?? 'cli' }));
   if (opts.json) {
-    json(o, { id: r.message.id, agent, created: r.created, state: r.message.state, priority: r.message.priority, ahead: r.ahead });
+    json(o, { id: r.message.id, agent, created: r.created, state: r.message.state, priority: r.message.priority, ahead: r.ahead, engineRunning: r.engineRunning, waitsForEngine: r.waitsForEngine });
     return r.message.id;
   }
+  if (r.waitsForEngine) o.err(`note: ${agent} is idle and ${NO_ENGINE_TEXT}`);
   if (r.created) o.out(`queued ${r.message.id} for ${agent} (priority ${r.message.priority}, ${r.ahead === 0 ? 'next in line' : `${r.ahead} ahead`})`);
   else o.out(`already queued as ${r.message.id} for ${agent} (same key "${opts.key}"; state ${r.message.state})`);
   return r.message.id;
@@ -130,8 +132,8 @@ export async function showCommand(o: Output, g: GlobalOptions, id: string, opts:
     `state:     ${message.state}`,
     `priority:  ${message.priority}`,
     `attempts:  ${message.attempts}/${message.maxAttempts}${message.redeliveries ? `, ${message.redeliveries} redeliveries` : ''}`,
-    `sender:    ${message.sender ?? '-'}`,
-    `key:       ${message.key ?? '-'}`,
+    `sender:    ${message.sender !== null ? preview(message.sender, 200) : '-'}`,
+    `key:       ${message.key !== null ? preview(message.key, 200) : '-'}`,
     `created:   ${new Date(message.createdAt).toISOString()}`,
     `expires:   ${message.expiresAt !== null ? new Date(message.expiresAt).toISOString() : 'never'}`,
     `why:       ${why}`,

@@ -3,12 +3,13 @@
  * connection, the hook fast path, the engine (idle monitor, recovery, reconciliation), the
  * trigger/task/pipe watchers, heartbeat files and the metrics endpoint — one start/stop life cycle.
  */
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { ProjectContext } from '../services/context.js';
 import { resolveDaemonConfig, type DaemonSettings } from '../config/env.js';
 import type { MessageStore, TaskStore } from '../queue/store.js';
 import { HookServer } from './hook-server.js';
 import { acquireLock } from './lock.js';
+import { pidFile } from '../engine-client/paths.js';
 import { Engine, type EngineOptions } from './engine.js';
 import { breakerValue, collectQueueMetrics, createHornetsMetrics, MetricsServer, observeDeliveries, type HornetsMetrics } from './metrics.js';
 import { Heartbeats, storeSnapshot } from './heartbeats.js';
@@ -17,14 +18,12 @@ import { TaskWatcher } from './watchers/tasks.js';
 import { PipeWatcher } from './watchers/pipes.js';
 import { RetentionTimer } from './retention.js';
 
-export function lockFile(stateDir: string): string {
-  return join(stateDir, 'run', 'daemon.pid');
-}
-
 export interface DaemonOptions extends EngineOptions {
   env?: NodeJS.ProcessEnv;
   /** Metrics port override (tests pass 0). */
   metricsPort?: number;
+  /** How often the daemon checks that its project still exists (default 5 s). */
+  projectCheckMs?: number;
 }
 
 export class Daemon {
@@ -40,7 +39,16 @@ export class Daemon {
   readonly heartbeats: Heartbeats;
   readonly retention: RetentionTimer;
   private stopping: Promise<void> | null = null;
+  /** Parts that started, in start order: stop() stops these and nothing else. */
+  private readonly started: { stop(): Promise<void> }[] = [];
   private readonly startedAt = Date.now();
+  private projectTimer: NodeJS.Timeout | null = null;
+  private readonly projectCheckMs: number;
+  /**
+   * Called when the daemon decides to leave by itself (its project directory is gone); the
+   * foreground loop sets it so the process exits as on SIGTERM. Without one, the daemon just stops.
+   */
+  onExitRequest: (() => void) | null = null;
 
   constructor(
     private readonly ctx: ProjectContext,
@@ -48,6 +56,7 @@ export class Daemon {
   ) {
     const resolved = resolveDaemonConfig(ctx.project.config, options.env ?? process.env);
     this.settings = resolved.settings;
+    this.projectCheckMs = options.projectCheckMs ?? 5000;
     const config = resolved.config;
     const paths = ctx.project.paths;
     const store = ctx.store as MessageStore & TaskStore;
@@ -105,6 +114,7 @@ export class Daemon {
       onWake: (agent) => this.engine.wake(agent),
       onPaneDied: (pane, status) => this.engine.onPaneDied(pane, status),
       onControl: (action, agent, options) => this.engine.control(action, agent, options),
+      health: () => ({ metricsUrl: this.metricsServer.port ? this.metricsServer.url : null }),
     });
     this.metricsServer = new MetricsServer({
       registry: this.metrics.registry,
@@ -127,32 +137,63 @@ export class Daemon {
     });
   }
 
+  /**
+   * Takes the project's lock before touching anything: a start refused because another engine
+   * runs leaves that engine's endpoint, metrics and heartbeat files exactly as they were.
+   */
   async start(): Promise<void> {
-    this.release = acquireLock(lockFile(this.ctx.project.paths.root));
-    const started: { stop(): Promise<void> }[] = [];
+    if (this.release || this.stopping) throw new Error('a daemon object starts once');
+    this.release = acquireLock(pidFile(this.ctx.project.paths.root));
     try {
       for (const part of [this.hooks, this.metricsServer, this.engine, this.triggers, this.tasks, this.pipes, this.heartbeats, this.retention]) {
         await part.start();
-        started.push(part);
+        this.started.push(part);
       }
     } catch (err) {
-      for (const part of started.reverse()) await part.stop().catch(() => undefined);
-      this.release();
-      this.release = null;
+      await this.stopStarted();
       throw err;
     }
+    this.projectTimer = setInterval(() => this.checkProject(), this.projectCheckMs);
+    this.projectTimer.unref();
     this.ctx.log.info({ event: 'daemon_started', pid: process.pid, hookPort: this.hooks.port, metricsPort: this.metricsServer.port }, 'daemon started');
   }
 
+  /** Whether start() took the lock (and so owns the run/ and heartbeat files). */
+  get running(): boolean {
+    return this.release !== null;
+  }
+
+  /** Stops what start() started, in reverse; a daemon that never took the lock has nothing to stop. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      for (const part of [this.retention, this.heartbeats, this.pipes, this.tasks, this.triggers, this.engine, this.metricsServer, this.hooks]) {
-        await part.stop().catch((err: unknown) => this.ctx.log.warn({ event: 'stop_failed', error: String(err) }, 'a daemon part did not stop cleanly'));
-      }
-      this.release?.();
-      this.release = null;
+      if (!this.release) return;
+      await this.stopStarted();
       this.ctx.log.info({ event: 'daemon_stopped', pid: process.pid }, 'daemon stopped');
     })();
     return this.stopping;
+  }
+
+  /** Whether hornets.json and the state dir still exist: an engine for a deleted project has nothing to serve. */
+  projectExists(): boolean {
+    return existsSync(this.ctx.project.configPath) && existsSync(this.ctx.project.paths.root);
+  }
+
+  private checkProject(): void {
+    if (this.stopping || this.projectExists()) return;
+    this.ctx.log.warn({ event: 'project_gone', configPath: this.ctx.project.configPath, stateDir: this.ctx.project.paths.root }, 'the project directory is gone; the engine exits');
+    if (this.projectTimer) clearInterval(this.projectTimer);
+    this.projectTimer = null;
+    if (this.onExitRequest) this.onExitRequest();
+    else void this.stop();
+  }
+
+  private async stopStarted(): Promise<void> {
+    if (this.projectTimer) clearInterval(this.projectTimer);
+    this.projectTimer = null;
+    for (const part of this.started.splice(0).reverse()) {
+      await part.stop().catch((err: unknown) => this.ctx.log.warn({ event: 'stop_failed', error: String(err) }, 'a daemon part did not stop cleanly'));
+    }
+    this.release?.();
+    this.release = null;
   }
 }

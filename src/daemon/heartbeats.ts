@@ -40,6 +40,8 @@ export class Heartbeats {
   private readonly startedAt: number;
   private beating: Promise<void> | null = null;
   private failures = 0;
+  /** Set by start(): only a started daemon owns the heartbeat files and may write "stopped". */
+  private owned = false;
 
   constructor(private readonly o: HeartbeatOptions) {
     this.clock = o.clock ?? Date.now;
@@ -56,6 +58,7 @@ export class Heartbeats {
   }
 
   async start(): Promise<void> {
+    this.owned = true;
     await this.beat();
     this.timer = setInterval(() => void this.beat(), this.o.intervalMs);
     this.timer.unref();
@@ -65,6 +68,8 @@ export class Heartbeats {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.beating;
+    if (!this.owned) return;
+    this.owned = false;
     // A last word, so a probe can tell "stopped" from "hung".
     await this.writeDaemon('stopped', null).catch(() => undefined);
   }

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, HornetsError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -14,7 +14,7 @@ import type { MessageStore } from '../queue/store.js';
 import { HookHandler, isHookEvent } from '../hooks/handlers.js';
 import { readBriefing } from '../hooks/briefing.js';
 import { gitInfo } from '../hooks/git-info.js';
-import { endpointFile } from './endpoint.js';
+import { endpointFile } from '../engine-client/paths.js';
 
 const MAX_BODY = 8 * 1024 * 1024;
 
@@ -33,6 +33,8 @@ export interface HookServerOptions {
   onPaneDied?: (pane: string, status: number | null) => void;
   /** POST /control {action, agent}: operator actions from the CLI or a console. */
   onControl?: (action: string, agent: string, options: { timeoutMs?: number }) => Promise<string>;
+  /** GET /healthz (token-checked): who answers here, for clients checking readiness and `doctor`. */
+  health?: () => Record<string, unknown>;
   /** POST /ack: a client acked what a hook reply handed over, after writing it (ids now delivered). */
   onAck?: (ids: string[]) => void;
 }
@@ -85,12 +87,22 @@ export class HookServer {
   }
 
   async stop(): Promise<void> {
-    rmSync(endpointFile(this.o.stateDir), { force: true });
+    // Only the endpoint this server published: never another engine's (a refused second start,
+    // or a newer engine that replaced ours).
+    if (this.server && this.ownsEndpointFile()) rmSync(endpointFile(this.o.stateDir), { force: true });
     const server = this.server;
     this.server = null;
     if (server) {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  }
+
+  private ownsEndpointFile(): boolean {
+    try {
+      return readFileSync(endpointFile(this.o.stateDir), 'utf8').split(/\s+/)[1] === this.token;
+    } catch {
+      return false;
     }
   }
 
@@ -163,6 +175,11 @@ export class HookServer {
     if (req.method === 'POST' && (req.url === '/wake' || req.url === '/event/pane-died' || req.url === '/control')) {
       if (!this.authorised(req)) return send(401);
       return this.handleCommand(req.url, req, send);
+    }
+    if (req.method === 'GET' && req.url === '/healthz') {
+      if (!this.authorised(req)) return send(401);
+      req.resume();
+      return send(200, JSON.stringify({ pid: process.pid, hookPort: this.port, ...this.o.health?.() }), { 'content-type': 'application/json' });
     }
     if (req.method === 'POST' && req.url === '/ack') {
       if (!this.authorised(req)) return send(401);

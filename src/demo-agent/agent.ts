@@ -10,6 +10,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { additionalContext, loadHookConfig, runHooks } from './hooks.js';
+import { visible } from './visible.js';
 
 const PROMPT = 'demo> ';
 const PASTE_START = '\x1b[200~';
@@ -35,7 +36,9 @@ export async function runDemoAgent(options: DemoOptions = {}): Promise<void> {
   mkdirSync(dirname(transcript), { recursive: true });
   const record = (type: string, text: string) => appendFileSync(transcript, `${JSON.stringify({ ts: Date.now(), session: sessionId, type, text })}\n`);
   const write = (s: string) => process.stdout.write(s);
-  const say = (s: string) => write(`${s.replace(/\n/g, '\r\n')}\r\n`);
+  // Everything said is inert text: bodies, hook output and echoed prompts alike (see visible.ts).
+  // Our own styling is added by `receive` after neutralising, so it still works.
+  const say = (s: string, styled = '') => write(`${styled}${visible(s).replace(/\n/g, '\r\n')}\r\n`);
   const hooks = () => loadHookConfig(cwd);
   const common = () => ({ session_id: sessionId, transcript_path: transcript, permission_mode: 'default' });
 
@@ -46,12 +49,12 @@ export async function runDemoAgent(options: DemoOptions = {}): Promise<void> {
   let stopBlocks = 0;
   const queue: string[] = [];
 
-  const showPrompt = () => write(`${PROMPT}${buffer.replace(/\n/g, '\r\n')}`);
+  const showPrompt = () => write(`${PROMPT}${visible(buffer).replace(/\n/g, '\r\n')}`);
 
   const receive = (type: string, label: string, texts: string[]) => {
     for (const t of texts) {
       record(type, t);
-      say(`\x1b[2m[${label}]\x1b[0m ${t}`);
+      say(` ${t}`, `\x1b[2m[${visible(label)}]\x1b[0m`);
     }
   };
 
@@ -149,12 +152,12 @@ export async function runDemoAgent(options: DemoOptions = {}): Promise<void> {
           const chunk = (partial ? data.slice(0, keep) : data).replace(/\r/g, '\n');
           if (partial) pending = data.slice(keep);
           buffer += chunk;
-          write(chunk.replace(/\n/g, '\r\n'));
+          write(visible(chunk).replace(/\n/g, '\r\n'));
           return;
         }
         const pasted = data.slice(0, end).replace(/\r/g, '\n');
         buffer += pasted;
-        write(pasted.replace(/\n/g, '\r\n'));
+        write(visible(pasted).replace(/\n/g, '\r\n'));
         pasting = false;
         data = data.slice(end + PASTE_END.length);
         continue;

@@ -6,7 +6,7 @@
  */
 import { request } from 'node:http';
 import { UsageError } from '../errors.js';
-import { pokeDaemon, readEndpoint } from '../daemon/notify.js';
+import { pokeDaemon, readEndpoint } from '../engine-client/poke.js';
 import type { ProjectContext } from './context.js';
 import { AgentManager } from './agents.js';
 import { composeRebrief } from './rebrief.js';

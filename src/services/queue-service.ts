@@ -2,13 +2,14 @@
 import { UsageError } from '../errors.js';
 import type { ExportedMessage, Message, MessageState } from '../domain/message.js';
 import { pendingStates } from '../domain/message.js';
-import { explainMessage } from '../domain/explain.js';
+import { explainMessage, waitsForEngine } from '../domain/explain.js';
 import { durationMs } from '../config/schema.js';
 import type { Project } from '../config/load.js';
 import type { EnqueueResult, ImportResult, MessageStore, QueueStats } from '../queue/store.js';
 import { parseImport, serializeExport } from '../queue/jsonl.js';
 import type { Logger } from '../log.js';
-import { pokeDaemon } from '../daemon/notify.js';
+import { pokeDaemon } from '../engine-client/poke.js';
+import { engineStatus } from '../engine-client/status.js';
 
 export interface SendOptions {
   priority?: number;
@@ -19,12 +20,17 @@ export interface SendOptions {
 
 export interface SendResult extends EnqueueResult {
   ahead: number;
+  /** Whether an engine runs: without one, a message to an idle agent waits (NO_ENGINE_TEXT). */
+  engineRunning: boolean;
+  /** The agent is idle and no engine runs: nothing will hand this message over until one does. */
+  waitsForEngine: boolean;
 }
 
 export interface Explanation {
   id: string;
   state: MessageState;
   why: string;
+  engineRunning: boolean;
 }
 
 export class QueueService {
@@ -59,20 +65,24 @@ export class QueueService {
     // A running daemon delivers at once instead of at its next safety poll.
     const poke = result.created ? pokeDaemon(this.project.paths.root, '/wake', { agent }) : Promise.resolve(false);
     const ctx = await this.store.explainContext(result.message.id);
-    await poke;
-    return { ...result, ahead: ctx.ahead };
+    const woken = await poke;
+    const engineRunning = woken || engineStatus(this.project.paths.root).running;
+    const waits = result.message.state === 'queued' && waitsForEngine({ engineRunning, agentPaused: ctx.agent?.paused ?? false, agentState: ctx.agent?.state ?? null });
+    return { ...result, ahead: ctx.ahead, engineRunning, waitsForEngine: waits };
   }
 
   async explain(id: string): Promise<Explanation> {
     const ctx = await this.store.explainContext(id);
+    const engineRunning = engineStatus(this.project.paths.root).running;
     const why = explainMessage({
+      engineRunning,
       message: ctx.message,
       ahead: ctx.ahead,
       agentPaused: ctx.agent?.paused ?? false,
       agentState: ctx.agent?.state ?? null,
       now: ctx.now,
     });
-    return { id: ctx.message.id, state: ctx.message.state, why };
+    return { id: ctx.message.id, state: ctx.message.state, why, engineRunning };
   }
 
   async list(options: { agent?: string; states?: MessageState[]; limit?: number }): Promise<Message[]> {

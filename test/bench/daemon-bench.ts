@@ -133,7 +133,7 @@ async function idleBench(agents: number, seconds: number): Promise<{ cpuPercent:
   const { dir, env } = project(agents);
   let daemon: ChildProcess | null = null;
   try {
-    const up = spawnSync(process.execPath, [cli, 'up'], { cwd: dir, env, encoding: 'utf8' });
+    const up = spawnSync(process.execPath, [cli, 'up', '--no-engine'], { cwd: dir, env, encoding: 'utf8' });
     if (up.status !== 0) throw new Error(`up failed: ${up.stderr}`);
     daemon = spawn(process.execPath, [cli, 'daemon', 'run'], { cwd: dir, env, stdio: 'ignore' });
     const endpoint = join(dir, '.hornets', 'run', 'hook-endpoint');

@@ -158,7 +158,7 @@ async function benchUp(count: number): Promise<UpFigures> {
   cliOk(dir, socket, ['init', '--agents', names.join(','), '--project', `bench-${randomBytes(3).toString('hex')}`]);
 
   const t0 = performance.now();
-  const child = spawn(process.execPath, [BIN, 'up', '--json'], { cwd: dir, env: { ...baseEnv, HORNETS_TMUX_SOCKET: socket }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'up', '--no-engine', '--json'], { cwd: dir, env: { ...baseEnv, HORNETS_TMUX_SOCKET: socket }, stdio: ['ignore', 'pipe', 'pipe'] });
   let upMs = 0;
   let upOut = '';
   let upErr = '';
@@ -195,7 +195,7 @@ async function benchUp(count: number): Promise<UpFigures> {
   if (report.created.length !== count) throw new Error(`up created ${report.created.length} agents, expected ${count}`);
 
   let t = performance.now();
-  const again = JSON.parse(cliOk(dir, socket, ['up', '--json'])) as { running: string[] };
+  const again = JSON.parse(cliOk(dir, socket, ['up', '--no-engine', '--json'])) as { running: string[] };
   const reconcileMs = performance.now() - t;
   if (again.running.length !== count) throw new Error('the second up did not find every agent running');
 
@@ -248,7 +248,7 @@ async function benchPush(pushes: number, classicRuns: number): Promise<Series[]>
     path.join(dir, 'hornets.json'),
     JSON.stringify({ project: `benchpush-${randomBytes(3).toString('hex')}`, profilesDir: 'profiles', agents: [{ name: 'bee', profile: 'demo-push', env: { HORNETS_DEMO_WORK_MS: '0' } }] }),
   );
-  cliOk(dir, socket, ['up']);
+  cliOk(dir, socket, ['up', '--no-engine']);
   const status = JSON.parse(cliOk(dir, socket, ['status', '--json'])) as { name: string; paneId: string }[];
   const pane = status.find((s) => s.name === 'bee')!.paneId;
   const transcript = path.join(dir, '.hornets', 'demo', 'bee.jsonl');

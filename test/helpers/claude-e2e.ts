@@ -202,7 +202,7 @@ export class ClaudeE2E {
   }
 
   async up(): Promise<string> {
-    const r = await this.cli.ok(['up', '--json']);
+    const r = await this.cli.ok(['up', '--no-engine', '--json']);
     const report = JSON.parse(r.stdout) as { created: string[]; failed: unknown[] };
     if (!report.created.includes(AGENT)) throw new Error(`up did not create ${AGENT}: ${r.stdout}`);
     const status = JSON.parse((await this.cli.ok(['status', '--json'])).stdout) as { name: string; paneId: string | null }[];

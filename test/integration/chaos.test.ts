@@ -20,9 +20,9 @@ import { processesOf } from '../helpers/claude-e2e.js';
 import { openProject, type ProjectContext } from '../../src/services/context.js';
 import { QueueService } from '../../src/services/queue-service.js';
 import { installHooks } from '../../src/hooks/installer.js';
-import { lockFile } from '../../src/daemon/daemon.js';
-import { readPid } from '../../src/daemon/lock.js';
-import { pokeDaemon } from '../../src/daemon/notify.js';
+import { pidFile as lockFile } from '../../src/engine-client/paths.js';
+import { readPid } from '../../src/engine-client/pid.js';
+import { pokeDaemon } from '../../src/engine-client/poke.js';
 import type { SqliteMessageStore } from '../../src/queue/sqlite/sqlite-store.js';
 
 const AGENTS = ['ada', 'bo', 'cy'];
@@ -121,7 +121,7 @@ describe('chaos: kill -9 of the daemon and of hooks while messages flow', () => 
       JSON.stringify({ project: 'chaostest', agents: AGENTS.map((name) => ({ name, profile: 'demo', env: { HORNETS_DEMO_WORK_MS: '50' } })) }, null, 2),
     );
     const env = { HORNETS_TMUX_SOCKET: socket };
-    const up = await runCli(['up', '--json'], { cwd: dir, env, timeoutMs: 30_000 });
+    const up = await runCli(['up', '--no-engine', '--json'], { cwd: dir, env, timeoutMs: 30_000 });
     expect(up.code, up.stderr).toBe(0);
     expect((JSON.parse(up.stdout) as { created: string[] }).created.sort()).toEqual([...AGENTS].sort());
 

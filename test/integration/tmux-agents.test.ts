@@ -46,7 +46,7 @@ function configOf(t: Team): { agents: { name: string }[] } & Record<string, unkn
 }
 
 async function up(t: Team, ...names: string[]): Promise<UpReport> {
-  const r = await t.p.ok(['up', '--json', ...names]);
+  const r = await t.p.ok(['up', '--no-engine', '--json', ...names]);
   return JSON.parse(r.stdout) as UpReport;
 }
 
@@ -316,7 +316,7 @@ describe('bad input', () => {
     const runs = badNames.map(async ([label, name], i) => {
       const file = path.join(t.dir, `bad-${i}.json`);
       writeFileSync(file, JSON.stringify({ ...base, agents: [base.agents[0], { name, profile: 'demo' }] }, null, 2));
-      const r = await t.p.run(['--config', file, 'up']);
+      const r = await t.p.run(['--config', file, 'up', '--no-engine']);
       return { label, r };
     });
     for (const { label, r } of await Promise.all(runs)) {
@@ -336,12 +336,12 @@ describe('bad input', () => {
     const outside = fx.dir('hornets-outside-');
     const base = configOf(t);
     writeFileSync(path.join(t.dir, 'hornets.json'), JSON.stringify({ ...base, agents: [...base.agents.slice(0, 2), { name: 'fabien', profile: 'demo', worktree: outside }] }));
-    const r = await t.p.run(['up']);
+    const r = await t.p.run(['up', '--no-engine']);
     expectFailure(r, 1, new RegExp(`fabien: worktree ${outside.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is outside the project`));
     expectNothingCreated(t);
     // ../ tricks resolve to the same verdict.
     writeFileSync(path.join(t.dir, 'hornets.json'), JSON.stringify({ ...base, agents: [{ name: 'marie', profile: 'demo', worktree: `../${path.basename(outside)}` }] }));
-    expectFailure(await t.p.run(['up']), 1, /marie: worktree .* is outside the project/);
+    expectFailure(await t.p.run(['up', '--no-engine']), 1, /marie: worktree .* is outside the project/);
     expectNothingCreated(t);
   });
 
@@ -353,12 +353,12 @@ describe('bad input', () => {
       path.join(t.dir, 'hornets.json'),
       JSON.stringify({ ...base, agents: [{ name: 'marie', profile: 'demo', worktree: 'shared' }, { name: 'anga', profile: 'demo' }, { name: 'fabien', profile: 'demo', worktree: './shared/' }] }),
     );
-    expectFailure(await t.p.run(['up']), 1, /fabien: worktree .*shared.* is already used by marie/);
+    expectFailure(await t.p.run(['up', '--no-engine']), 1, /fabien: worktree .*shared.* is already used by marie/);
     expectNothingCreated(t);
     // A configured worktree that collides with another agent's default one.
     writeFileSync(path.join(t.dir, 'hornets.json'), JSON.stringify({ ...base, agents: [{ name: 'marie', profile: 'demo' }, { name: 'anga', profile: 'demo', worktree: '.hornets/worktrees/marie' }] }));
     mkdirSync(worktreeDir(t, 'marie'), { recursive: true });
-    expectFailure(await t.p.run(['up']), 1, /anga: worktree .* is already used by marie/);
+    expectFailure(await t.p.run(['up', '--no-engine']), 1, /anga: worktree .* is already used by marie/);
     expect(serverAlive(t.socket)).toBe(false);
     expect(worktrees(t)).toHaveLength(1);
   });
@@ -372,14 +372,14 @@ describe('bad input', () => {
     );
     const base = configOf(t);
     writeFileSync(path.join(t.dir, 'hornets.json'), JSON.stringify({ ...base, profilesDir: 'profiles', agents: [...base.agents, { name: 'ghosty', profile: 'ghost' }] }));
-    const r = await t.p.run(['up']);
+    const r = await t.p.run(['up', '--no-engine']);
     expectFailure(r, 1, /ghosty: profile ghost runs "no-such-binary-xyz", which is not on PATH/);
     expectNothingCreated(t);
   });
 
   it('tmux missing: "tmux not found", nothing created', async () => {
     const t = await team();
-    for (const cmd of [['up'], ['status']]) {
+    for (const cmd of [['up', '--no-engine'], ['status']]) {
       const r = await t.p.run(cmd, { env: { HORNETS_TMUX_BIN: '/nonexistent/tmux' } });
       expectFailure(r, 1, /tmux not found \(\/nonexistent\/tmux\)/);
     }

@@ -40,7 +40,7 @@ describe('one display rule: status, status --json and the console agree', () => 
     const socket = fx.socket();
     const p = new Project(dir, { HORNETS_TMUX_SOCKET: socket, TMUX: undefined, TMUX_PANE: undefined });
     await p.ok(['init', '--agents', TEAM.join(',')]);
-    await p.ok(['up']);
+    await p.ok(['up', '--no-engine']);
     await waitFor('four agent panes', () => listPanes(socket).filter((x) => TEAM.includes(x.window)).length === 4 || null);
 
     const ctx = await openProject({ configPath: path.join(dir, 'hornets.json'), component: 'test' });

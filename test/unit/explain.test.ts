@@ -30,7 +30,9 @@ const base: Message = {
   meta: null,
 };
 
-const cases: [string, Partial<Message>, { ahead?: number; paused?: boolean; state?: string }, RegExp[]][] = [
+const noEngine = /no engine is running: messages to idle agents wait until it runs; start it with `hornets-tui daemon start`$/;
+
+const cases: [string, Partial<Message>, { ahead?: number; paused?: boolean; state?: string; engine?: boolean }, RegExp[]][] = [
   ['queued, next', {}, {}, [/^queued for marie at priority 5/, /next in line/]],
   ['queued, behind others', {}, { ahead: 3 }, [/3 messages ahead/]],
   ['queued, agent paused', {}, { paused: true }, [/marie is paused/]],
@@ -44,12 +46,35 @@ const cases: [string, Partial<Message>, { ahead?: number; paused?: boolean; stat
   ['dead', { state: 'dead', deadReason: 'failed 5/5 attempts; last error: boom' }, {}, [/^dead-lettered/, /boom/, /queue retry abcd1234ef/]],
   ['expired', { state: 'expired', expiresAt: now - 1000 }, {}, [/^expired at/, /TTL 59s/]],
   ['cancelled', { state: 'cancelled', lastError: 'changed plans' }, {}, [/^cancelled at .*: changed plans/]],
+  // Issue 9, defect 9: an idle agent with no engine waits indefinitely; say so and how to fix it.
+  ['queued, agent idle, no engine', {}, { state: 'idle', engine: false }, [/marie is idle; no engine is running/, noEngine]],
+  ['failed, agent idle, no engine', { state: 'failed', attempts: 1, lastError: 'pane busy' }, { state: 'idle', engine: false }, [/retrying at the next delivery; no engine/, noEngine]],
+];
+
+/** Rows where the engine sentence must not appear: an engine runs, or something else holds the message. */
+const withoutNote: [string, Partial<Message>, { paused?: boolean; state?: string; engine?: boolean }][] = [
+  ['idle, engine running', {}, { state: 'idle', engine: true }],
+  ['idle, engine not looked at', {}, { state: 'idle' }],
+  ['busy, no engine (its hooks take it)', {}, { state: 'busy', engine: false }],
+  ['paused, no engine', {}, { state: 'idle', paused: true, engine: false }],
+  ['delivered, no engine', { state: 'delivered', deliveredAt: now }, { state: 'idle', engine: false }],
 ];
 
 describe('explainMessage', () => {
   it.each(cases)('%s', (_name, over, facts, patterns) => {
-    const line = explainMessage({ message: { ...base, ...over }, ahead: facts.ahead ?? 0, agentPaused: facts.paused ?? false, agentState: facts.state ?? null, now });
+    const line = explainMessage({ message: { ...base, ...over }, ahead: facts.ahead ?? 0, agentPaused: facts.paused ?? false, agentState: facts.state ?? null, engineRunning: facts.engine, now });
     expect(line).not.toContain('\n');
     for (const p of patterns) expect(line).toMatch(p);
+  });
+
+  it('free text from outside reaches the terminal inert', () => {
+    const line = explainMessage({ message: { ...base, state: 'cancelled', lastError: 'no\x1b]2;pwned\x07 \x1b[31mred\rX' }, ahead: 0, agentPaused: false, agentState: null, now });
+    expect(line).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
+    expect(line).toMatch(/: no red X$/);
+  });
+
+  it.each(withoutNote)('no engine sentence: %s', (_name, over, facts) => {
+    const line = explainMessage({ message: { ...base, ...over }, ahead: 0, agentPaused: facts.paused ?? false, agentState: facts.state ?? null, engineRunning: facts.engine, now });
+    expect(line).not.toContain('no engine');
   });
 });

@@ -41,12 +41,12 @@ export function cutAnsi(line: string, width: number): string {
 }
 
 // eslint-disable-next-line no-control-regex -- SGR colour sequences are what capture-pane -e emits.
-const SGR = /\x1b\[[0-9;:]*m/g;
+const SGR_ALL = /\x1b\[[0-9;:]*m/g;
 
 /** Lines of a capture without the trailing blank ones (the bottom of a pane is mostly empty). */
 export function captureLines(capture: string): string[] {
   const lines = sanitizeCapture(capture).split('\n');
-  while (lines.length > 0 && lines[lines.length - 1]!.replace(SGR, '').trim() === '') lines.pop();
+  while (lines.length > 0 && lines[lines.length - 1]!.replace(SGR_ALL, '').trim() === '') lines.pop();
   return lines;
 }
 

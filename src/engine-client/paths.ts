@@ -1,0 +1,20 @@
+/**
+ * Where a running engine (the daemon process) publishes itself under <state>/run/. The daemon
+ * writes these files and clients only read them; both sides take the names from here.
+ */
+import { join } from 'node:path';
+
+/** The daemon's pid file: one engine per project (see src/daemon/lock.ts). */
+export function pidFile(stateDir: string): string {
+  return join(stateDir, 'run', 'daemon.pid');
+}
+
+/** "<port> <token> <server token>" of the hook endpoint, for hooks and the CLI (mode 0600). */
+export function endpointFile(stateDir: string): string {
+  return join(stateDir, 'run', 'hook-endpoint');
+}
+
+/** The metrics URL (http://127.0.0.1:<port>/metrics) the metrics server publishes. */
+export function metricsEndpointFile(stateDir: string): string {
+  return join(stateDir, 'run', 'metrics-endpoint');
+}
