@@ -1,4 +1,5 @@
 /** `daemon run | start | stop | status`. */
+import { launchEnv } from '../config/process-env.js';
 import { ExitCode, HornetsError } from '../errors.js';
 import { loadProject } from '../config/load.js';
 import { openProject, type ProjectContext } from '../services/context.js';
@@ -55,7 +56,7 @@ export async function daemonStartCommand(o: Output, g: GlobalOptions, opts: { js
   const project = loadProject({ configPath: g.config });
   const before = engineStatus(project.paths.root);
   if (before.running && before.pid !== null) throw new DaemonRunningError(before.pid);
-  const r = await ensureEngine(project, { env: process.env }).catch((err: unknown) => {
+  const r = await ensureEngine(project, { env: launchEnv() }).catch((err: unknown) => {
     throw new DaemonError(`${err instanceof Error ? err.message : String(err)}`);
   });
   // Another client won the race to start one: this start did nothing, say so like the check above.

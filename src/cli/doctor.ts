@@ -1,4 +1,5 @@
 /** `doctor [--json]`: what is wrong with this machine or project, each problem with its fix; exit 1 if anything is. */
+import { launchEnv } from '../config/process-env.js';
 import { openProject } from '../services/context.js';
 import { runDoctor } from '../services/doctor.js';
 import { json, table, type Output } from './output.js';
@@ -8,7 +9,7 @@ export async function doctorCommand(o: Output, g: GlobalOptions, opts: { json?: 
   const ctx = await openProject({ configPath: g.config, component: 'doctor' });
   let checks;
   try {
-    checks = await runDoctor({ project: ctx.project, store: ctx.store, log: ctx.log, env: process.env });
+    checks = await runDoctor({ project: ctx.project, store: ctx.store, log: ctx.log, env: launchEnv() });
   } finally {
     await ctx.close();
   }

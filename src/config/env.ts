@@ -6,8 +6,8 @@
  */
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { parseDuration } from '../domain/duration.js';
-import type { RestartPolicy } from '../recovery/restart-policy.js';
-import { defaultRestartPolicy } from '../recovery/restart-policy.js';
+import type { RestartPolicy } from '../domain/restart-settings.js';
+import { defaultRestartPolicy } from '../domain/restart-settings.js';
 import { durationMs, type HornetsConfig } from './schema.js';
 
 export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;

@@ -3,6 +3,7 @@
  * connection, the hook fast path, the engine (idle monitor, recovery, reconciliation), the
  * trigger/task/pipe watchers, heartbeat files and the metrics endpoint — one start/stop life cycle.
  */
+import { launchEnv } from '../config/process-env.js';
 import { existsSync } from 'node:fs';
 import type { ProjectContext } from '../services/context.js';
 import { resolveDaemonConfig, type DaemonSettings } from '../config/env.js';
@@ -54,7 +55,7 @@ export class Daemon {
     private readonly ctx: ProjectContext,
     options: DaemonOptions = {},
   ) {
-    const resolved = resolveDaemonConfig(ctx.project.config, options.env ?? process.env);
+    const resolved = resolveDaemonConfig(ctx.project.config, options.env ?? launchEnv());
     this.settings = resolved.settings;
     this.projectCheckMs = options.projectCheckMs ?? 5000;
     const config = resolved.config;

@@ -8,6 +8,8 @@ export interface ExplainFacts {
   ahead: number;
   agentPaused: boolean;
   agentState: string | null;
+  /** The agent's last error: for a stuck agent, why delivery is wedged. */
+  agentError?: string | null;
   /** Whether an engine (daemon) runs; undefined when the caller did not look. */
   engineRunning?: boolean;
   now: number;
@@ -63,7 +65,12 @@ export function explainMessage(f: ExplainFacts): string {
       if (f.agentPaused) blockers.push(`${who} is paused, so nothing is delivered until it is resumed`);
       else if (m.availableAt > now) blockers.push(`held back until ${at(m.availableAt, now)}`);
       const position = f.ahead === 0 ? 'next in line' : `${f.ahead} message${f.ahead === 1 ? '' : 's'} ahead of it`;
-      const state = f.agentState && f.agentState !== 'unknown' ? `; ${who} is ${f.agentState}` : '';
+      const state =
+        f.agentState === 'stuck'
+          ? `; ${who} is stuck (${inert(f.agentError ?? 'nudges refused or unanswered')}): it waits until ${who} takes a prompt again; attach to look, \`hornets-tui reset ${who}\` tries at once`
+          : f.agentState && f.agentState !== 'unknown'
+            ? `; ${who} is ${f.agentState}`
+            : '';
       return `queued for ${who} at priority ${m.priority}${redelivery}, ${position}${blockers.length ? `; ${blockers.join('; ')}` : ''}${state}${ttl}${engineNote(f)}`;
     }
     case 'leased':

@@ -3,6 +3,7 @@
  * `daemon start|stop`: the same pid file and endpoint everywhere, so any of them can stop what
  * another started. A client never deletes the engine's files: only the engine that owns them does.
  */
+import { launchEnv } from '../config/process-env.js';
 import { join } from 'node:path';
 import { ExitCode, HornetsError } from '../errors.js';
 import type { Project } from '../config/load.js';
@@ -34,7 +35,7 @@ export async function ensureEngine(project: Project, options: { timeoutMs?: numb
   if (before.running && before.pid !== null) return { started: false, pid: before.pid };
   const bin = join(packageRoot(), 'bin', 'hornets-tui.js');
   const logFile = engineOutFile(project);
-  const spawned = spawnDetached([process.execPath, bin, '--config', project.configPath, 'daemon', 'run'], { cwd: project.root, env: options.env ?? process.env, logFile });
+  const spawned = spawnDetached([process.execPath, bin, '--config', project.configPath, 'daemon', 'run'], { cwd: project.root, env: options.env ?? launchEnv(), logFile });
   const timeoutMs = options.timeoutMs ?? 10_000;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

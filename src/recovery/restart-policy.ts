@@ -3,27 +3,9 @@
  * restart limit, exponential backoff with jitter, and a circuit breaker that opens when the limit
  * is hit (state `failed`), with a half-open trial after the window or a manual reset.
  */
+import { defaultRestartPolicy, type RestartPolicy } from '../domain/restart-settings.js';
 
-export interface RestartPolicy {
-  /** Restarts allowed per rolling window. */
-  maxRestarts: number;
-  windowMs: number;
-  backoffBaseMs: number;
-  backoffMaxMs: number;
-  /** Back-off for API errors (rate limit, overload): wait, do not restart. */
-  apiBackoffMs: number;
-  /** An agent that stays up this long after a restart counts as healthy again. */
-  healthyAfterMs: number;
-}
-
-export const defaultRestartPolicy: RestartPolicy = {
-  maxRestarts: 3,
-  windowMs: 3_600_000,
-  backoffBaseMs: 2_000,
-  backoffMaxMs: 300_000,
-  apiBackoffMs: 60_000,
-  healthyAfterMs: 60_000,
-};
+export { defaultRestartPolicy, type RestartPolicy };
 
 export type Breaker = 'closed' | 'open' | 'half-open';
 

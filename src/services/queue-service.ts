@@ -80,6 +80,7 @@ export class QueueService {
       ahead: ctx.ahead,
       agentPaused: ctx.agent?.paused ?? false,
       agentState: ctx.agent?.state ?? null,
+      agentError: ctx.agent?.lastError ?? null,
       now: ctx.now,
     });
     return { id: ctx.message.id, state: ctx.message.state, why, engineRunning };

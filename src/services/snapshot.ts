@@ -263,7 +263,7 @@ export function assembleSnapshot(f: SnapshotFacts): TeamSnapshot {
       maxAttempts: m.maxAttempts,
       sender: m.sender,
       summary: oneLine(m.body),
-      why: explainMessage({ message: m, ahead, agentPaused: r?.paused ?? false, agentState: r?.state ?? null, now }),
+      why: explainMessage({ message: m, ahead, agentPaused: r?.paused ?? false, agentState: r?.state ?? null, agentError: r?.lastError ?? null, now }),
     };
   }
 

@@ -87,7 +87,7 @@ export class Controllers {
   background(label: string, fn: () => Promise<string | void>, options: { critical?: boolean } = {}): void {
     this.host.flash(`${label}…`, 'busy');
     const run = fn();
-    if (options.critical) this.track(run);
+    if (options.critical) void this.track(run);
     void run
       .then((answer) => {
         if (answer) this.host.flash(answer, 'ok');

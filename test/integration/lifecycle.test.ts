@@ -143,7 +143,7 @@ describe('agent life cycle on real tmux', () => {
     expect((await t.ctx.store.events({ agent: 'marie', limit: 500 })).some((e) => e.kind === 'stuck')).toBe(true);
     const status = JSON.parse((await cli(t, ['status', '--json'])).stdout) as { name: string; state: string }[];
     expect(status.find((s) => s.name === 'marie')!.state).toBe('stuck');
-    expect((await cli(t, ['queue', 'why', message.id])).stdout).toMatch(/marie is stuck/);
+    expect((await cli(t, ['queue', 'why', message.id])).stdout).toMatch(/marie is stuck \(stuck: \d+ nudges refused .*\): it waits until marie takes a prompt again; attach to look, `hornets-tui reset marie` tries at once/);
     expect((await t.ctx.store.get(message.id)).state).toBe('queued');
     // The operator's reset tries again; any real activity of the agent also ends `stuck`.
     await runHook(t, 'marie', 'UserPromptSubmit', { prompt: 'typed by a person' });

@@ -69,6 +69,7 @@ describe('explainMessage', () => {
 
   it('free text from outside reaches the terminal inert', () => {
     const line = explainMessage({ message: { ...base, state: 'cancelled', lastError: 'no\x1b]2;pwned\x07 \x1b[31mred\rX' }, ahead: 0, agentPaused: false, agentState: null, now });
+    // eslint-disable-next-line no-control-regex -- the point: no control character may remain
     expect(line).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
     expect(line).toMatch(/: no red X$/);
   });
@@ -76,5 +77,10 @@ describe('explainMessage', () => {
   it.each(withoutNote)('no engine sentence: %s', (_name, over, facts) => {
     const line = explainMessage({ message: { ...base, ...over }, ahead: 0, agentPaused: facts.paused ?? false, agentState: facts.state ?? null, engineRunning: facts.engine, now });
     expect(line).not.toContain('no engine');
+  });
+
+  it('a stuck agent: the reason and what to do', () => {
+    const line = explainMessage({ message: base, ahead: 0, agentPaused: false, agentState: 'stuck', agentError: 'stuck: 9 nudges refused over 21 s: hooks say idle but the screen shows it busy', engineRunning: true, now });
+    expect(line).toMatch(/marie is stuck \(stuck: 9 nudges refused over 21 s: hooks say idle but the screen shows it busy\): it waits until marie takes a prompt again; attach to look, `hornets-tui reset marie` tries at once$/);
   });
 });
