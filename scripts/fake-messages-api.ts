@@ -14,9 +14,7 @@ export interface RecordedRequest {
   text: string;
 }
 
-export type Reply =
-  | { text: string; stopReason?: 'end_turn' | 'max_tokens' }
-  | { toolUse: { name: string; input: Record<string, unknown>; id?: string }; text?: string };
+export type Reply = { text: string; stopReason?: 'end_turn' | 'max_tokens' } | { toolUse: { name: string; input: Record<string, unknown>; id?: string }; text?: string };
 
 export type Responder = (req: RecordedRequest, index: number) => Reply | Promise<Reply>;
 
@@ -99,7 +97,17 @@ export async function startFakeApi(responder: Responder = () => ({ text: 'ok' })
       const model = typeof body.model === 'string' ? body.model : 'claude-fake';
       if (body.stream === false) {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ id: 'msg_fake', type: 'message', role: 'assistant', model, content: [{ type: 'text', text: 'text' in reply && reply.text ? reply.text : 'ok' }], stop_reason: 'end_turn', usage: { input_tokens: 1, output_tokens: 1 } }));
+        res.end(
+          JSON.stringify({
+            id: 'msg_fake',
+            type: 'message',
+            role: 'assistant',
+            model,
+            content: [{ type: 'text', text: 'text' in reply && reply.text ? reply.text : 'ok' }],
+            stop_reason: 'end_turn',
+            usage: { input_tokens: 1, output_tokens: 1 },
+          }),
+        );
         return;
       }
       sse(res, replyEvents(reply, model));

@@ -96,7 +96,16 @@ export function buildProgram(o: Output = stdio): Command {
     .option('--force', 'overwrite an existing hornets.json')
     .option('--json', 'print the result as JSON')
     .action((opts: { dir: string; project?: string; agents: string; profile: string; force?: boolean; json?: boolean }) => {
-      const r = initProject({ dir: opts.dir, project: opts.project, agents: opts.agents.split(',').map((s) => s.trim()).filter(Boolean), profile: opts.profile, force: opts.force });
+      const r = initProject({
+        dir: opts.dir,
+        project: opts.project,
+        agents: opts.agents
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+        profile: opts.profile,
+        force: opts.force,
+      });
       if (opts.json) return json(o, r);
       o.out(`wrote ${r.configPath}`);
       for (const c of r.created.slice(1)) o.out(`created ${c}`);
@@ -112,7 +121,7 @@ export function buildProgram(o: Output = stdio): Command {
     .option('-k, --key <key>', 'idempotency key: a second send with the same key is a no-op')
     .option('-t, --ttl <duration>', 'drop the message if not delivered within this time (30s, 5m, 2h, 1d)')
     .option('--from <sender>', 'who sends it (shown to the agent)')
-    .option('--now', 'type it into the agent\'s pane right away if the agent is idle (otherwise it stays queued)')
+    .option('--now', "type it into the agent's pane right away if the agent is idle (otherwise it stays queued)")
     .option('--json', 'print the result as JSON')
     .action(async (agent: string, words: string[], opts: SendCliOptions & { now?: boolean }, cmd: Command) => {
       const id = await sendCommand(o, globals(cmd), agent, words, opts);
@@ -126,7 +135,9 @@ export function buildProgram(o: Output = stdio): Command {
     .option('--no-engine', 'do not start the engine: messages to idle agents then wait until one runs (`hornets-tui daemon start`)')
     .option('--json', 'print the report as JSON')
     // `--no-engine` is also a program option (the console's): whichever parser took it, honour it.
-    .action((names: string[], opts: { json?: boolean; engine?: boolean }, cmd: Command) => upCommand(o, globals(cmd), names, { ...opts, engine: opts.engine !== false && (globals(cmd) as { engine?: boolean }).engine !== false }));
+    .action((names: string[], opts: { json?: boolean; engine?: boolean }, cmd: Command) =>
+      upCommand(o, globals(cmd), names, { ...opts, engine: opts.engine !== false && (globals(cmd) as { engine?: boolean }).engine !== false }),
+    );
   program
     .command('status')
     .description('every agent: pane, process, alive/dead with exit status, state, queue depth')
@@ -214,7 +225,9 @@ export function buildProgram(o: Output = stdio): Command {
     .option('--json', 'print JSON')
     .action((agent: string, opts, cmd: Command) => historyCommand(o, globals(cmd), agent, opts));
 
-  const daemon = program.command('daemon').description('the engine process: hook fast path, idle-agent delivery (nudges), crash recovery and rebriefs, task/trigger/pipe watchers, heartbeats and metrics');
+  const daemon = program
+    .command('daemon')
+    .description('the engine process: hook fast path, idle-agent delivery (nudges), crash recovery and rebriefs, task/trigger/pipe watchers, heartbeats and metrics');
   daemon
     .command('run')
     .description('run the daemon in the foreground')
@@ -367,7 +380,12 @@ export function buildProgram(o: Output = stdio): Command {
       }
       const list = [...map.values()];
       if (opts.json) return json(o, list);
-      o.out(table(['NAME', 'DELIVERY', 'HOOKS', 'COMMAND', 'DESCRIPTION'], list.map((p) => [p.name, p.delivery, p.hooks.kind, p.command.join(' '), p.description])));
+      o.out(
+        table(
+          ['NAME', 'DELIVERY', 'HOOKS', 'COMMAND', 'DESCRIPTION'],
+          list.map((p) => [p.name, p.delivery, p.hooks.kind, p.command.join(' '), p.description]),
+        ),
+      );
     });
 
   program
@@ -402,7 +420,12 @@ export function buildProgram(o: Output = stdio): Command {
     if (opts.headless) return headlessCommand(o, globals(cmd));
     // Loaded only here: hooks and one-shot commands must not pay for blessed.
     const { runConsole } = await import('./tui/run.js');
-    await runConsole({ configPath: globals(cmd).config, noEngine: opts.engine === false, benchFile: process.env.HORNETS_TUI_BENCH || undefined, noColor: process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '' });
+    await runConsole({
+      configPath: globals(cmd).config,
+      noEngine: opts.engine === false,
+      benchFile: process.env.HORNETS_TUI_BENCH || undefined,
+      noColor: process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '',
+    });
   });
   return program;
 }

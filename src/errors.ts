@@ -60,16 +60,7 @@ export type QueueErrorCode =
   | 'io';
 
 /** Codes that mean "the caller sent bad input" rather than "the store failed". */
-const usageCodes: ReadonlySet<QueueErrorCode> = new Set([
-  'unknown_agent',
-  'empty_body',
-  'body_too_large',
-  'invalid_priority',
-  'invalid_input',
-  'not_found',
-  'ambiguous_id',
-  'import_invalid',
-]);
+const usageCodes: ReadonlySet<QueueErrorCode> = new Set(['unknown_agent', 'empty_body', 'body_too_large', 'invalid_priority', 'invalid_input', 'not_found', 'ambiguous_id', 'import_invalid']);
 
 export class QueueError extends HornetsError {
   readonly exitCode: number;

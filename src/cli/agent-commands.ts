@@ -74,7 +74,11 @@ export async function stopCommand(o: Output, g: GlobalOptions, names: string[], 
   try {
     // The operator service: through the engine when one runs (it forgets nudges and restarts).
     const results = await Promise.all(names.map(async (n) => ({ agent: n, result: await control(ctx, 'stop', n, { timeoutMs }) })));
-    if (opts.json) return json(o, results.map((r) => ({ agent: r.agent, result: /was not running/.test(r.result) ? 'not-running' : 'stopped' })));
+    if (opts.json)
+      return json(
+        o,
+        results.map((r) => ({ agent: r.agent, result: /was not running/.test(r.result) ? 'not-running' : 'stopped' })),
+      );
     for (const r of results) o.out(r.result);
   } finally {
     await ctx.close();
@@ -135,10 +139,14 @@ export async function paneDiedCommand(paneId: string, status: string): Promise<v
   // Runs from a tmux hook: never throw, never print; the log says what happened.
   try {
     const code = status === '' ? null : Number(status);
-    const stateDir = await withAgents({}, async (m, ctx) => {
-      await m.paneDied(paneId, code);
-      return ctx.project.paths.root;
-    }, 'pane-died');
+    const stateDir = await withAgents(
+      {},
+      async (m, ctx) => {
+        await m.paneDied(paneId, code);
+        return ctx.project.paths.root;
+      },
+      'pane-died',
+    );
     await pokeDaemon(stateDir, '/event/pane-died', { pane: paneId, status: code });
   } catch {
     process.exitCode = 0;

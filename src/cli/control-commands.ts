@@ -34,7 +34,12 @@ export async function historyCommand(o: Output, g: GlobalOptions, agent: string,
     o.out(
       table(
         ['TIME', 'EVENT', 'STATE', 'DETAIL'],
-        shown.map((e) => [new Date(e.ts).toISOString().replace('T', ' ').slice(0, 19), e.kind, e.fromState || e.toState ? `${e.fromState ?? ''} -> ${e.toState ?? ''}` : '', e.detail ? JSON.stringify(e.detail).slice(0, 100) : '']),
+        shown.map((e) => [
+          new Date(e.ts).toISOString().replace('T', ' ').slice(0, 19),
+          e.kind,
+          e.fromState || e.toState ? `${e.fromState ?? ''} -> ${e.toState ?? ''}` : '',
+          e.detail ? JSON.stringify(e.detail).slice(0, 100) : '',
+        ]),
       ),
     );
   } finally {

@@ -43,7 +43,11 @@ export async function runUntilSignal(daemon: Daemon, ctx: ProjectContext): Promi
   // The daemon must outlive a bug in one of its parts: log it instead of dying with a stack trace.
   process.on('unhandledRejection', (err) => ctx.log.error({ event: 'unhandled_rejection', error: err instanceof Error ? err.message : String(err) }, 'unhandled rejection in the daemon'));
   await new Promise<void>((resolve) => {
-    const stop = () => void daemon.stop().then(() => ctx.close()).then(resolve);
+    const stop = () =>
+      void daemon
+        .stop()
+        .then(() => ctx.close())
+        .then(resolve);
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
     process.once('SIGHUP', stop);

@@ -17,7 +17,12 @@ export async function doctorCommand(o: Output, g: GlobalOptions, opts: { json?: 
   if (opts.json) {
     json(o, { ok: problems.length === 0, project: ctx.project.configPath, checks });
   } else {
-    o.out(table(['CHECK', 'OK', 'DETAIL'], checks.map((c) => [c.name, c.ok ? 'ok' : 'FAIL', c.detail])));
+    o.out(
+      table(
+        ['CHECK', 'OK', 'DETAIL'],
+        checks.map((c) => [c.name, c.ok ? 'ok' : 'FAIL', c.detail]),
+      ),
+    );
     if (problems.length === 0) o.out('\nno problems found');
     else {
       o.out(`\n${problems.length} problem${problems.length === 1 ? '' : 's'}; to fix:`);

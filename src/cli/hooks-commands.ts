@@ -42,7 +42,6 @@ export async function hooksUninstallCommand(o: Output, g: GlobalOptions, names: 
   }
 }
 
-
 export async function hooksVerifyCommand(o: Output, g: GlobalOptions, names: string[], opts: { all?: boolean; json?: boolean }): Promise<void> {
   const [{ r, needClaude }, version] = await Promise.all([
     withHooks(g, (h, m) => {
@@ -54,17 +53,27 @@ export async function hooksVerifyCommand(o: Output, g: GlobalOptions, names: str
     }),
     claudeVersion(),
   ]);
-  const support = version === null ? 'claude not found on PATH' : compareVersions(version, VERIFIED_CLAUDE_VERSION) >= 0 ? `claude ${version}: every event used is supported (verified on ${VERIFIED_CLAUDE_VERSION})` : `claude ${version} is older than ${VERIFIED_CLAUDE_VERSION}, the version hornets was verified on; SessionEnd/StopFailure may not fire`;
+  const support =
+    version === null
+      ? 'claude not found on PATH'
+      : compareVersions(version, VERIFIED_CLAUDE_VERSION) >= 0
+        ? `claude ${version}: every event used is supported (verified on ${VERIFIED_CLAUDE_VERSION})`
+        : `claude ${version} is older than ${VERIFIED_CLAUDE_VERSION}, the version hornets was verified on; SessionEnd/StopFailure may not fire`;
   const problems = r.filter((a) => a.result && Object.values(a.result.events).some((s) => s !== 'installed'));
   if (opts.json) {
     json(o, { claudeVersion: version, support, agents: r, claudeMissingFor: version === null ? needClaude : [] });
   } else {
-    o.out(table(['AGENT', 'PROFILE', 'HOOKS', 'USER HOOKS', 'FILE'], r.map((a) => {
-      if (!a.result) return [a.agent, a.profile, a.note ?? '-', '-', '-'];
-      const states = Object.entries(a.result.events);
-      const bad = states.filter(([, s]) => s !== 'installed').map(([e, s]) => `${e}:${s}`);
-      return [a.agent, a.profile, bad.length ? bad.join(' ') : `all ${states.length} installed`, String(a.result.userHooks), a.result.file];
-    })));
+    o.out(
+      table(
+        ['AGENT', 'PROFILE', 'HOOKS', 'USER HOOKS', 'FILE'],
+        r.map((a) => {
+          if (!a.result) return [a.agent, a.profile, a.note ?? '-', '-', '-'];
+          const states = Object.entries(a.result.events);
+          const bad = states.filter(([, s]) => s !== 'installed').map(([e, s]) => `${e}:${s}`);
+          return [a.agent, a.profile, bad.length ? bad.join(' ') : `all ${states.length} installed`, String(a.result.userHooks), a.result.file];
+        }),
+      ),
+    );
     o.out(support);
   }
   if (problems.length > 0) {

@@ -26,7 +26,11 @@ const roles: Record<string, string> = {
 };
 
 function sanitizeProject(name: string): string {
-  const s = name.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
+  const s = name
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40);
   return /^[a-z0-9]/.test(s) ? s : `project-${s}`.slice(0, 40);
 }
 

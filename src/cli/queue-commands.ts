@@ -73,7 +73,10 @@ export async function sendCommand(o: Output, g: GlobalOptions, agent: string, wo
 function parseStates(spec: string | undefined, all: boolean | undefined): MessageState[] | undefined {
   if (all) return [...messageStates];
   if (!spec) return undefined;
-  const states = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  const states = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const s of states) {
     if (s === 'pending') continue;
     if (!isMessageState(s)) throw new UsageError(`unknown state "${s}" (one of: pending, ${messageStates.join(', ')})`);
@@ -141,7 +144,10 @@ export async function showCommand(o: Output, g: GlobalOptions, id: string, opts:
     preview(message.body, 2000),
     '',
     'history:',
-    ...events.map((e) => `  ${new Date(e.ts).toISOString()}  ${e.kind.padEnd(14)} ${e.fromState ?? ''}${e.fromState || e.toState ? ' -> ' : ''}${e.toState ?? ''}${e.detail ? `  ${JSON.stringify(e.detail)}` : ''}`),
+    ...events.map(
+      (e) =>
+        `  ${new Date(e.ts).toISOString()}  ${e.kind.padEnd(14)} ${e.fromState ?? ''}${e.fromState || e.toState ? ' -> ' : ''}${e.toState ?? ''}${e.detail ? `  ${JSON.stringify(e.detail)}` : ''}`,
+    ),
   ];
   o.out(lines.join('\n'));
 }
@@ -155,13 +161,21 @@ export async function whyCommand(o: Output, g: GlobalOptions, id: string, opts: 
 export async function cancelCommand(o: Output, g: GlobalOptions, ids: string[], opts: { reason?: string; json?: boolean }): Promise<void> {
   const reason = opts.reason ?? 'cancelled from the CLI';
   const done = await withService(g, (_svc, ctx) => ctx.store.cancel(ids, reason));
-  if (opts.json) return json(o, done.map((m) => ({ id: m.id, state: m.state })));
+  if (opts.json)
+    return json(
+      o,
+      done.map((m) => ({ id: m.id, state: m.state })),
+    );
   for (const m of done) o.out(`cancelled ${m.id} (${m.agent})`);
 }
 
 export async function retryCommand(o: Output, g: GlobalOptions, ids: string[], opts: { json?: boolean }): Promise<void> {
   const done = await withService(g, (_svc, ctx) => ctx.store.retry(ids));
-  if (opts.json) return json(o, done.map((m) => ({ id: m.id, state: m.state })));
+  if (opts.json)
+    return json(
+      o,
+      done.map((m) => ({ id: m.id, state: m.state })),
+    );
   for (const m of done) o.out(`requeued ${m.id} for ${m.agent} (fresh ${m.maxAttempts} attempts)`);
 }
 
@@ -174,7 +188,12 @@ export async function dlqCommand(o: Output, g: GlobalOptions, agent: string | un
     return;
   }
   const now = Date.now();
-  o.out(table(['ID', 'AGENT', 'PRI', 'DIED', 'REASON', 'TEXT'], dead.map((m) => [m.id, m.agent, String(m.priority), `${age(m.updatedAt, now)} ago`, preview(m.deadReason ?? m.lastError ?? '-', 60), preview(m.body, 40)])));
+  o.out(
+    table(
+      ['ID', 'AGENT', 'PRI', 'DIED', 'REASON', 'TEXT'],
+      dead.map((m) => [m.id, m.agent, String(m.priority), `${age(m.updatedAt, now)} ago`, preview(m.deadReason ?? m.lastError ?? '-', 60), preview(m.body, 40)]),
+    ),
+  );
 }
 
 export async function exportCommand(o: Output, g: GlobalOptions, opts: { agent?: string; output?: string }): Promise<void> {

@@ -28,10 +28,25 @@ export const envVariables: readonly EnvVariable[] = [
   { name: 'HEARTBEAT_INTERVAL', kind: { type: 'duration', minMs: 100 }, setting: 'daemon.heartbeatInterval', description: 'how often heartbeat files are rewritten (default 10s)' },
   { name: 'MAX_RETRIES', kind: { type: 'int', min: 0, max: 100 }, setting: 'daemon.taskMaxRetries', description: 'retries of a failed or timed-out task when the task file gives none (default 2)' },
   { name: 'RETRY_BACKOFF', kind: { type: 'duration' }, setting: 'daemon.taskRetryBackoff', description: 'first delay before a task retry, doubling per attempt (default 10s)' },
-  { name: 'CIRCUIT_BREAKER_THRESHOLD', kind: { type: 'int', min: 0, max: 1000 }, setting: 'daemon.restart.maxRestarts', description: 'restarts allowed per agent within the window before its breaker opens (default 3)' },
-  { name: 'CIRCUIT_BREAKER_WINDOW', kind: { type: 'duration', minMs: 1000 }, setting: 'daemon.restart.window', description: 'rolling window of the restart limit; the half-open trial comes after it (default 1h)' },
+  {
+    name: 'CIRCUIT_BREAKER_THRESHOLD',
+    kind: { type: 'int', min: 0, max: 1000 },
+    setting: 'daemon.restart.maxRestarts',
+    description: 'restarts allowed per agent within the window before its breaker opens (default 3)',
+  },
+  {
+    name: 'CIRCUIT_BREAKER_WINDOW',
+    kind: { type: 'duration', minMs: 1000 },
+    setting: 'daemon.restart.window',
+    description: 'rolling window of the restart limit; the half-open trial comes after it (default 1h)',
+  },
   { name: 'TASK_TIMEOUT', kind: { type: 'duration', minMs: 1000 }, setting: 'daemon.taskTimeout', description: 'time a task may run after delivery when the task file gives none (default 30m)' },
-  { name: 'MAX_CONCURRENT_TASKS', kind: { type: 'int', min: 1, max: 1000 }, setting: 'daemon.maxConcurrentTasks', description: 'reserved for one-shot task runs (not built yet): validated, no effect' },
+  {
+    name: 'MAX_CONCURRENT_TASKS',
+    kind: { type: 'int', min: 1, max: 1000 },
+    setting: 'daemon.maxConcurrentTasks',
+    description: 'reserved for one-shot task runs (not built yet): validated, no effect',
+  },
   { name: 'METRICS_PORT', kind: { type: 'int', min: 0, max: 65535 }, setting: 'daemon.metricsPort', description: 'port of /metrics and /healthz on 127.0.0.1; 0 picks a free one (default 0)' },
   { name: 'RETENTION_MAX_AGE', kind: { type: 'duration', minMs: 3_600_000 }, setting: 'retention.maxAge', description: 'finished queue history older than this is pruned (default 7d; at least 1h)' },
   { name: 'LOG_LEVEL', kind: { type: 'enum', values: logLevels }, setting: 'log level', description: `${logLevels.join(', ')} (default info; same as HORNETS_LOG_LEVEL)` },
@@ -181,7 +196,10 @@ export function daemonSettings(config: HornetsConfig): DaemonSettings {
 }
 
 /** Reads the environment and returns the merged config, settings and log level in one call. */
-export function resolveDaemonConfig(config: HornetsConfig, env: NodeJS.ProcessEnv = process.env): { config: HornetsConfig; settings: DaemonSettings; logLevel: LogLevel | undefined; applied: string[] } {
+export function resolveDaemonConfig(
+  config: HornetsConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): { config: HornetsConfig; settings: DaemonSettings; logLevel: LogLevel | undefined; applied: string[] } {
   const overrides = parseEnvOverrides(env);
   const merged = applyEnvOverrides(config, overrides);
   return { config: merged, settings: daemonSettings(merged), logLevel: overrides.logLevel, applied: overrides.applied };

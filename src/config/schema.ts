@@ -5,8 +5,7 @@ import { parseDuration } from '../domain/duration.js';
 
 /** Agent names become tmux window names, branch names and directory names: keep them boring. */
 export const AGENT_NAME_RE = /^[a-z][a-z0-9_-]{0,31}$/;
-export const agentNameRule =
-  'lower-case letter first, then lower-case letters, digits, "-" or "_", at most 32 characters (it names a tmux window, a git branch and a directory)';
+export const agentNameRule = 'lower-case letter first, then lower-case letters, digits, "-" or "_", at most 32 characters (it names a tmux window, a git branch and a directory)';
 
 const agentName = z.string().regex(AGENT_NAME_RE, { message: `invalid agent name: ${agentNameRule}` });
 
@@ -39,11 +38,10 @@ export const queueConfigSchema = z
     maxAttempts: z.number().int().min(1).max(100).default(5).describe('Delivery attempts before a message is dead-lettered'),
     retryBackoff: duration.default('2s').describe('First retry delay; doubles per attempt'),
     retryBackoffMax: duration.default('5m'),
-    leaseTimeout: duration.default('30s').describe('How long a push delivery (typing into a pane) may hold a message before it counts as a failed attempt; hooks hold theirs 10 s, just long enough to write their reply'),
-    synchronous: z
-      .enum(['NORMAL', 'FULL'])
-      .default('NORMAL')
-      .describe('SQLite durability: NORMAL survives process crashes (kill -9); FULL also survives power loss, at a cost per commit'),
+    leaseTimeout: duration
+      .default('30s')
+      .describe('How long a push delivery (typing into a pane) may hold a message before it counts as a failed attempt; hooks hold theirs 10 s, just long enough to write their reply'),
+    synchronous: z.enum(['NORMAL', 'FULL']).default('NORMAL').describe('SQLite durability: NORMAL survives process crashes (kill -9); FULL also survives power loss, at a cost per commit'),
   })
   .strict();
 
@@ -79,7 +77,9 @@ export const retentionConfigSchema = z
     maxAge: duration
       .default('7d')
       .refine((v) => durationMs(v) >= 3_600_000, { message: 'must be at least 1h (the engine counts restarts over the last hour)' })
-      .describe('Finished messages (confirmed, dead, expired, cancelled) with their events, finished tasks and agent events older than this are pruned by the engine and `queue prune` (env RETENTION_MAX_AGE)'),
+      .describe(
+        'Finished messages (confirmed, dead, expired, cancelled) with their events, finished tasks and agent events older than this are pruned by the engine and `queue prune` (env RETENTION_MAX_AGE)',
+      ),
     interval: duration.default('1h').describe('How often the engine prunes (also once at start)'),
     logMaxMiB: z.number().min(1).max(1024).default(10).describe('.hornets/logs/hornets.log rotates when it reaches this size (MiB)'),
     logFiles: z.number().int().min(1).max(100).default(5).describe('Rotated log files kept (hornets.log.1 … .N)'),
@@ -164,9 +164,7 @@ export const profileSchema = z
     description: z.string().default(''),
     command: z.array(z.string().min(1)).min(1).describe('argv of the agent process; never run through a shell'),
     env: z.record(z.string(), z.string()).default({}),
-    delivery: z
-      .enum(['hooks', 'push', 'hybrid'])
-      .describe('hooks: pull through the agent hooks only; push: type into the pane only; hybrid: pull, plus a push nudge when idle'),
+    delivery: z.enum(['hooks', 'push', 'hybrid']).describe('hooks: pull through the agent hooks only; push: type into the pane only; hybrid: pull, plus a push nudge when idle'),
     hooks: z
       .object({
         kind: z.enum(['claude-code', 'codex', 'gemini', 'none']),

@@ -126,7 +126,13 @@ export class Daemon {
       health: async () => {
         const agents = await store.listAgents();
         const failed = agents.filter((a) => a.state === 'failed').map((a) => a.name);
-        return { status: failed.length ? 'degraded' : 'ok', pid: process.pid, uptime_s: Math.round((Date.now() - this.startedAt) / 1000), agents: agents.map((a) => ({ name: a.name, state: a.state })), failed };
+        return {
+          status: failed.length ? 'degraded' : 'ok',
+          pid: process.pid,
+          uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+          agents: agents.map((a) => ({ name: a.name, state: a.state })),
+          failed,
+        };
       },
     });
     this.retention = new RetentionTimer({ store, retention: config.retention, log: log('retention') });

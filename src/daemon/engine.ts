@@ -67,8 +67,27 @@ export class Engine {
       stuckAfterMs: o.stuckAfterMs ?? defaultDeliveryTiming.stuckAfterMs,
       stuckRetryMs: o.stuckRetryMs ?? defaultDeliveryTiming.stuckRetryMs,
     };
-    this.recovery = new Recovery({ store: ctx.store, agents: this.agents, lifecycle: this.lifecycle, log, policy: o.policy, now: this.now, random: o.random, onRestart: (agent) => this.restarted(agent), wake: (agent) => this.wake(agent) });
-    this.nudger = new Nudger({ store: ctx.store, agents: this.agents, delivery: this.delivery, lifecycle: this.lifecycle, log, timing: this.timing, now: this.now, wakeLater: (agent, ms) => this.wakeLater(agent, ms) });
+    this.recovery = new Recovery({
+      store: ctx.store,
+      agents: this.agents,
+      lifecycle: this.lifecycle,
+      log,
+      policy: o.policy,
+      now: this.now,
+      random: o.random,
+      onRestart: (agent) => this.restarted(agent),
+      wake: (agent) => this.wake(agent),
+    });
+    this.nudger = new Nudger({
+      store: ctx.store,
+      agents: this.agents,
+      delivery: this.delivery,
+      lifecycle: this.lifecycle,
+      log,
+      timing: this.timing,
+      now: this.now,
+      wakeLater: (agent, ms) => this.wakeLater(agent, ms),
+    });
     this.reconciler = new Reconciler({
       store: ctx.store,
       agents: this.agents,
@@ -181,7 +200,9 @@ export class Engine {
 
   /** The tmux pane-died hook (through /event/pane-died). */
   onPaneDied(pane: string, status: number | null): void {
-    void this.recovery.crashReported({ paneId: pane, generation: null, exitStatus: status, source: 'pane-died' }).catch((err: unknown) => this.ctx.log.error({ event: 'pane_died_failed', error: String(err) }, 'pane-died handling failed'));
+    void this.recovery
+      .crashReported({ paneId: pane, generation: null, exitStatus: status, source: 'pane-died' })
+      .catch((err: unknown) => this.ctx.log.error({ event: 'pane_died_failed', error: String(err) }, 'pane-died handling failed'));
   }
 
   private restarted(agent: string): void {

@@ -230,7 +230,11 @@ export function createHornetsMetrics(registry = new Registry()): HornetsMetrics 
   return {
     registry,
     tasksProcessed: registry.counter({ name: 'watcher_tasks_processed_total', help: 'Tasks finished, by worker agent and final status (completed, failed).', labelNames: ['worker', 'status'] }),
-    tasksFailed: registry.counter({ name: 'watcher_tasks_failed_total', help: 'Failed task attempts (retried or final), by worker agent and reason (timeout, dead, expired, cancelled, enqueue).', labelNames: ['worker', 'reason'] }),
+    tasksFailed: registry.counter({
+      name: 'watcher_tasks_failed_total',
+      help: 'Failed task attempts (retried or final), by worker agent and reason (timeout, dead, expired, cancelled, enqueue).',
+      labelNames: ['worker', 'reason'],
+    }),
     taskDuration: registry.histogram({
       name: 'watcher_task_duration_seconds',
       help: 'Time from a task file being accepted to its result.',
@@ -246,11 +250,20 @@ export function createHornetsMetrics(registry = new Registry()): HornetsMetrics 
       labelNames: ['agent'],
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
     }),
-    hookDuration: registry.histogram({ name: 'hornets_hook_duration_seconds', help: 'Time the daemon took to answer a hook event.', labelNames: ['event'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] }),
+    hookDuration: registry.histogram({
+      name: 'hornets_hook_duration_seconds',
+      help: 'Time the daemon took to answer a hook event.',
+      labelNames: ['event'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    }),
     agentRestarts: registry.counter({ name: 'hornets_agent_restarts_total', help: 'Agent restarts made by the supervisor.', labelNames: ['agent'] }),
     messages: registry.gauge({ name: 'hornets_messages', help: 'Messages per agent and state.', labelNames: ['agent', 'state'] }),
     agentState: registry.gauge({ name: 'hornets_agent_state', help: 'Agent state as status and the console show it: 1 for the current state, 0 for the others.', labelNames: ['agent', 'state'] }),
-    watcherFiles: registry.counter({ name: 'hornets_watcher_files_total', help: 'Trigger and task files taken in, by kind, agent and outcome (accepted, dead).', labelNames: ['kind', 'agent', 'outcome'] }),
+    watcherFiles: registry.counter({
+      name: 'hornets_watcher_files_total',
+      help: 'Trigger and task files taken in, by kind, agent and outcome (accepted, dead).',
+      labelNames: ['kind', 'agent', 'outcome'],
+    }),
   };
 }
 

@@ -62,7 +62,12 @@ export class Nudger {
     const agent = record.name;
     const now = this.o.now();
     const nudge = this.nudges.get(agent);
-    const full: DeliveryFacts = { ...facts, nudge: nudge ? await this.nudgeFacts(agent, record, nudge) : null, refusals: this.refusals.get(agent) ?? null, lastAttemptAt: this.lastAttempt.get(agent) ?? null };
+    const full: DeliveryFacts = {
+      ...facts,
+      nudge: nudge ? await this.nudgeFacts(agent, record, nudge) : null,
+      refusals: this.refusals.get(agent) ?? null,
+      lastAttemptAt: this.lastAttempt.get(agent) ?? null,
+    };
     const follow = followNudge(full, now, this.o.timing);
     if (follow) {
       switch (follow.action) {

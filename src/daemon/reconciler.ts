@@ -103,7 +103,10 @@ export class Reconciler {
       await store.requeueUnconfirmed(r.name, { sessionId: r.sessionId, reason: 'tmux server died' });
       this.o.onRecreated(r.name);
     }
-    const report = await agents.up(expected.map((r) => r.name), { resume: true });
+    const report = await agents.up(
+      expected.map((r) => r.name),
+      { resume: true },
+    );
     for (const name of [...report.created, ...report.restarted]) {
       await store.recordEvent({ agent: name, kind: 'agent_recreated', detail: { reason: 'tmux server died' } });
     }

@@ -30,9 +30,7 @@ export async function runDemoAgent(options: DemoOptions = {}): Promise<void> {
   const sessionId = options.resume ?? randomUUID();
   const workMs = options.workMs ?? Number(process.env.HORNETS_DEMO_WORK_MS ?? 300);
   const transcript =
-    options.transcript ??
-    process.env.HORNETS_DEMO_TRANSCRIPT ??
-    (process.env.HORNETS_HOME ? join(process.env.HORNETS_HOME, 'demo', `${agent}.jsonl`) : join(cwd, '.demo-agent', 'transcript.jsonl'));
+    options.transcript ?? process.env.HORNETS_DEMO_TRANSCRIPT ?? (process.env.HORNETS_HOME ? join(process.env.HORNETS_HOME, 'demo', `${agent}.jsonl`) : join(cwd, '.demo-agent', 'transcript.jsonl'));
   mkdirSync(dirname(transcript), { recursive: true });
   const record = (type: string, text: string) => appendFileSync(transcript, `${JSON.stringify({ ts: Date.now(), session: sessionId, type, text })}\n`);
   const write = (s: string) => process.stdout.write(s);
@@ -60,7 +58,10 @@ export async function runDemoAgent(options: DemoOptions = {}): Promise<void> {
 
   async function sessionStart(source: 'startup' | 'resume' | 'compact' | 'clear') {
     const outcomes = await runHooks(hooks(), 'SessionStart', { ...common(), source }, cwd, source);
-    const plain = outcomes.filter((o) => o.exitCode === 0 && o.json === null).map((o) => o.stdout.trim()).filter(Boolean);
+    const plain = outcomes
+      .filter((o) => o.exitCode === 0 && o.json === null)
+      .map((o) => o.stdout.trim())
+      .filter(Boolean);
     receive('context', `session ${source}`, [...plain, ...additionalContext(outcomes)]);
   }
 

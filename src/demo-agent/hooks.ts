@@ -93,7 +93,5 @@ export async function runHooks(config: HookConfig, event: string, payload: Recor
 
 /** additionalContext from hookSpecificOutput, the form UserPromptSubmit/PostToolUse/SessionStart use. */
 export function additionalContext(outcomes: HookOutcome[]): string[] {
-  return outcomes
-    .map((o) => (o.json?.hookSpecificOutput as { additionalContext?: unknown } | undefined)?.additionalContext)
-    .filter((c): c is string => typeof c === 'string' && c.length > 0);
+  return outcomes.map((o) => (o.json?.hookSpecificOutput as { additionalContext?: unknown } | undefined)?.additionalContext).filter((c): c is string => typeof c === 'string' && c.length > 0);
 }

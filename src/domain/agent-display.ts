@@ -60,7 +60,6 @@ export const displayColours: Readonly<Record<DisplayState, DisplayColour>> = {
   stuck: 'waiting',
 };
 
-
 /** `backing-off 12s` while the restart is ahead, `backing-off` when it is due or unknown. */
 export function backoffLabel(restartAt: number | null | undefined, now: number | undefined): string {
   if (restartAt == null || now === undefined) return 'backing-off';

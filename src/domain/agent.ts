@@ -43,20 +43,7 @@ export interface AgentRegistration {
 
 /** State and the paused flag are absent: they change only through `transition` (agent-lifecycle.ts). */
 export type AgentPatch = Partial<
-  Pick<
-    AgentRecord,
-    | 'profile'
-    | 'paneId'
-    | 'sessionId'
-    | 'generation'
-    | 'restartCount'
-    | 'lastRestart'
-    | 'lastError'
-    | 'contextPreserved'
-    | 'maxDepth'
-    | 'lastEventAt'
-    | 'stopBlocks'
-  >
+  Pick<AgentRecord, 'profile' | 'paneId' | 'sessionId' | 'generation' | 'restartCount' | 'lastRestart' | 'lastError' | 'contextPreserved' | 'maxDepth' | 'lastEventAt' | 'stopBlocks'>
 >;
 
 export interface AgentContext {

@@ -35,7 +35,10 @@ function engineNote(f: ExplainFacts): string {
 }
 
 function at(ts: number, now: number): string {
-  const iso = new Date(ts).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const iso = new Date(ts)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
   const delta = ts - now;
   if (Math.abs(delta) < 1000) return `${iso} (now)`;
   return delta > 0 ? `${iso} (in ${formatDuration(delta)})` : `${iso} (${formatDuration(-delta)} ago)`;

@@ -1,15 +1,6 @@
 /** Message life cycle (DESIGN.md §3). Pure types and predicates, no I/O. */
 
-export const messageStates = [
-  'queued',
-  'leased',
-  'delivered',
-  'confirmed',
-  'failed',
-  'dead',
-  'expired',
-  'cancelled',
-] as const;
+export const messageStates = ['queued', 'leased', 'delivered', 'confirmed', 'failed', 'dead', 'expired', 'cancelled'] as const;
 export type MessageState = (typeof messageStates)[number];
 
 /** Waiting for a (re)delivery attempt. */

@@ -43,4 +43,3 @@ export function classifyPane(patterns: PanePatterns, screen: string, tailLines =
   if (patterns.error.some((p) => re(p).test(live))) return 'error';
   return 'unknown';
 }
-

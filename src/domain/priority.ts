@@ -36,7 +36,5 @@ export function parsePriority(input: string): number {
     const n = Number(text);
     if (isValidPriority(n)) return n;
   }
-  throw new UsageError(
-    `invalid priority "${input}": expected an integer ${PRIORITY_MIN}–${PRIORITY_MAX} or one of ${Object.keys(namedPriorities).join(', ')}`,
-  );
+  throw new UsageError(`invalid priority "${input}": expected an integer ${PRIORITY_MIN}–${PRIORITY_MAX} or one of ${Object.keys(namedPriorities).join(', ')}`);
 }

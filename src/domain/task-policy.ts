@@ -69,7 +69,12 @@ export type TaskStep =
  * came after this attempt's message was delivered. A Stop at the same millisecond as the delivery
  * is the Stop hook that handed the message over, not the end of the work on it.
  */
-export function nextTaskStep(t: Pick<Task, 'state' | 'startedAt' | 'deadlineAt' | 'timeoutMs' | 'attempts' | 'messageId'>, message: TaskMessageView | null, lastStopAt: number | null, now: number): TaskStep {
+export function nextTaskStep(
+  t: Pick<Task, 'state' | 'startedAt' | 'deadlineAt' | 'timeoutMs' | 'attempts' | 'messageId'>,
+  message: TaskMessageView | null,
+  lastStopAt: number | null,
+  now: number,
+): TaskStep {
   if (t.state !== 'queued' && t.state !== 'running') return { kind: 'wait' };
   if (t.messageId === null) return { kind: 'wait' };
   if (!message) return { kind: 'attempt_failed', failure: 'missing', reason: `its message ${t.messageId} no longer exists` };

@@ -1,4 +1,3 @@
-
 /**
  * Task life cycle: `queued` (its message waits) -> `running` (the message reached the agent; the
  * timeout runs) -> `completed`, or on a timeout / dead message `retrying` (backoff) -> `queued`

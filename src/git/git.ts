@@ -36,97 +36,97 @@ export interface WorktreeInfo {
 /** The git operations hornets uses, over `git` (default: the real program). */
 export function createGit(git: GitRunner = runGit) {
   const client = {
-  /** Top-level directory of the repository containing `dir`, or null when it is not in one. */
-  async toplevel(dir: string): Promise<string | null> {
-    try {
-      return (await git(['rev-parse', '--show-toplevel'], dir)).trim();
-    } catch (err) {
-      if (err instanceof GitError && /not a git repository/i.test(err.stderr)) return null;
-      throw err;
-    }
-  },
-
-  async hasCommits(repo: string): Promise<boolean> {
-    try {
-      await git(['rev-parse', '--verify', '--quiet', 'HEAD'], repo);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-
-  async branchExists(repo: string, branch: string): Promise<boolean> {
-    try {
-      await git(['show-ref', '--verify', '--quiet', `refs/heads/${branch}`], repo);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-
-  async checkBranchName(repo: string, branch: string): Promise<boolean> {
-    try {
-      await git(['check-ref-format', '--branch', branch], repo);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-
-  async listWorktrees(repo: string): Promise<WorktreeInfo[]> {
-    const out = await git(['worktree', 'list', '--porcelain'], repo);
-    const result: WorktreeInfo[] = [];
-    let current: WorktreeInfo | null = null;
-    for (const line of out.split('\n')) {
-      if (line.startsWith('worktree ')) {
-        current = { path: line.slice('worktree '.length), branch: null };
-        result.push(current);
-      } else if (line.startsWith('branch ') && current) {
-        current.branch = line.slice('branch '.length).replace(/^refs\/heads\//, '');
+    /** Top-level directory of the repository containing `dir`, or null when it is not in one. */
+    async toplevel(dir: string): Promise<string | null> {
+      try {
+        return (await git(['rev-parse', '--show-toplevel'], dir)).trim();
+      } catch (err) {
+        if (err instanceof GitError && /not a git repository/i.test(err.stderr)) return null;
+        throw err;
       }
-    }
-    return result;
-  },
+    },
 
-  /** Creates `path` on `branch` (new from HEAD unless it exists). */
-  async addWorktree(repo: string, path: string, branch: string): Promise<void> {
-    if (await client.branchExists(repo, branch)) await git(['worktree', 'add', path, branch], repo);
-    else await git(['worktree', 'add', '-b', branch, path, 'HEAD'], repo);
-  },
+    async hasCommits(repo: string): Promise<boolean> {
+      try {
+        await git(['rev-parse', '--verify', '--quiet', 'HEAD'], repo);
+        return true;
+      } catch {
+        return false;
+      }
+    },
 
-  async removeWorktree(repo: string, path: string, options: { force?: boolean } = {}): Promise<void> {
-    await git(['worktree', 'remove', ...(options.force ? ['--force'] : []), path], repo);
-  },
+    async branchExists(repo: string, branch: string): Promise<boolean> {
+      try {
+        await git(['show-ref', '--verify', '--quiet', `refs/heads/${branch}`], repo);
+        return true;
+      } catch {
+        return false;
+      }
+    },
 
-  async branch(dir: string): Promise<string | null> {
-    try {
-      return (await git(['rev-parse', '--abbrev-ref', 'HEAD'], dir)).trim();
-    } catch {
-      return null;
-    }
-  },
+    async checkBranchName(repo: string, branch: string): Promise<boolean> {
+      try {
+        await git(['check-ref-format', '--branch', branch], repo);
+        return true;
+      } catch {
+        return false;
+      }
+    },
 
-  /**
-   * Adds `pattern` to the repository's info/exclude (shared by all its worktrees), so files we
-   * write into a worktree (our hook settings, with absolute paths) never end up in an agent's commit.
-   */
-  async ensureExcluded(dir: string, pattern: string): Promise<boolean> {
-    const common = (await git(['rev-parse', '--path-format=absolute', '--git-common-dir'], dir)).trim();
-    const file = join(common, 'info', 'exclude');
-    const current = existsSync(file) ? readFileSync(file, 'utf8') : '';
-    if (current.split('\n').some((l) => l.trim() === pattern)) return false;
-    mkdirSync(dirname(file), { recursive: true });
-    appendFileSync(file, `${current && !current.endsWith('\n') ? '\n' : ''}# added by hornets-tui: agent hook settings\n${pattern}\n`);
-    return true;
-  },
+    async listWorktrees(repo: string): Promise<WorktreeInfo[]> {
+      const out = await git(['worktree', 'list', '--porcelain'], repo);
+      const result: WorktreeInfo[] = [];
+      let current: WorktreeInfo | null = null;
+      for (const line of out.split('\n')) {
+        if (line.startsWith('worktree ')) {
+          current = { path: line.slice('worktree '.length), branch: null };
+          result.push(current);
+        } else if (line.startsWith('branch ') && current) {
+          current.branch = line.slice('branch '.length).replace(/^refs\/heads\//, '');
+        }
+      }
+      return result;
+    },
 
-  async statusShort(dir: string): Promise<string> {
-    return git(['status', '--short', '--branch'], dir);
-  },
+    /** Creates `path` on `branch` (new from HEAD unless it exists). */
+    async addWorktree(repo: string, path: string, branch: string): Promise<void> {
+      if (await client.branchExists(repo, branch)) await git(['worktree', 'add', path, branch], repo);
+      else await git(['worktree', 'add', '-b', branch, path, 'HEAD'], repo);
+    },
 
-  async diff(dir: string): Promise<string> {
-    return git(['diff', 'HEAD', '--stat', '--patch'], dir);
-  },
+    async removeWorktree(repo: string, path: string, options: { force?: boolean } = {}): Promise<void> {
+      await git(['worktree', 'remove', ...(options.force ? ['--force'] : []), path], repo);
+    },
+
+    async branch(dir: string): Promise<string | null> {
+      try {
+        return (await git(['rev-parse', '--abbrev-ref', 'HEAD'], dir)).trim();
+      } catch {
+        return null;
+      }
+    },
+
+    /**
+     * Adds `pattern` to the repository's info/exclude (shared by all its worktrees), so files we
+     * write into a worktree (our hook settings, with absolute paths) never end up in an agent's commit.
+     */
+    async ensureExcluded(dir: string, pattern: string): Promise<boolean> {
+      const common = (await git(['rev-parse', '--path-format=absolute', '--git-common-dir'], dir)).trim();
+      const file = join(common, 'info', 'exclude');
+      const current = existsSync(file) ? readFileSync(file, 'utf8') : '';
+      if (current.split('\n').some((l) => l.trim() === pattern)) return false;
+      mkdirSync(dirname(file), { recursive: true });
+      appendFileSync(file, `${current && !current.endsWith('\n') ? '\n' : ''}# added by hornets-tui: agent hook settings\n${pattern}\n`);
+      return true;
+    },
+
+    async statusShort(dir: string): Promise<string> {
+      return git(['status', '--short', '--branch'], dir);
+    },
+
+    async diff(dir: string): Promise<string> {
+      return git(['diff', 'HEAD', '--stat', '--patch'], dir);
+    },
   };
   return client;
 }

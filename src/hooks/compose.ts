@@ -30,8 +30,7 @@ export interface BriefingInput {
   briefingText: string | null;
 }
 
-const REDELIVERY_NOTE =
-  'Messages from hornets start with [msg <id>]. One marked "redelivery" may repeat a message you already handled: check before acting twice.';
+const REDELIVERY_NOTE = 'Messages from hornets start with [msg <id>]. One marked "redelivery" may repeat a message you already handled: check before acting twice.';
 
 /** At most `maxChars`: long role and rules texts are cut (the rules say where the rest is). */
 export function briefingText(b: BriefingInput, maxChars = BRIEFING_MAX_CHARS): string {
@@ -89,16 +88,19 @@ export function rebriefText(r: RebriefInput, maxChars = REBRIEF_MAX_CHARS): stri
           : 'The operator asked for a rebrief.';
   const task = (bodyMax: number) =>
     r.currentTask.length > 0
-      ? `## Current task\n${r.currentTask
-          .map((m) => `- [msg ${m.id}] (${m.state === 'delivered' ? 'handed over, not yet confirmed' : 'received recently'}) ${clip(m.body, bodyMax)}`)
-          .join('\n')}`
+      ? `## Current task\n${r.currentTask.map((m) => `- [msg ${m.id}] (${m.state === 'delivered' ? 'handed over, not yet confirmed' : 'received recently'}) ${clip(m.body, bodyMax)}`).join('\n')}`
       : '## Current task\nNo message from hornets is in progress.';
   const head = [briefingText(r, Math.min(REBRIEF_BRIEFING_MAX_CHARS, maxChars)), `## Rebrief\n${why} What you must not forget:`].join('\n\n');
   let text = `${head}\n\n${task(2000)}`;
   if (text.length > maxChars) text = fit(`${head}\n\n${task(300)}`, maxChars);
   const optional: string[] = [];
   if (r.activity.length > 0) {
-    optional.push(`## Recent activity\n${r.activity.slice(-15).map((a) => `- ${new Date(a.ts).toISOString().slice(11, 19)} ${a.tool}${a.detail ? `: ${a.detail}` : ''}`).join('\n')}`);
+    optional.push(
+      `## Recent activity\n${r.activity
+        .slice(-15)
+        .map((a) => `- ${new Date(a.ts).toISOString().slice(11, 19)} ${a.tool}${a.detail ? `: ${a.detail}` : ''}`)
+        .join('\n')}`,
+    );
   }
   if (r.lastAssistantMessage) optional.push(`## Your last reply\n${clip(r.lastAssistantMessage, 1500)}`);
   // `git status --branch` starts with its own "## branch" line, which would read as a heading here.

@@ -18,7 +18,9 @@ export function hookLog(stateDir: string | undefined, base: Record<string, unkno
   const write = (level: keyof typeof levels, obj: Record<string, unknown>, msg: string) => {
     if (!file) return;
     try {
-      appendFileSync(file, `${JSON.stringify({ level: levels[level], time: new Date().toISOString(), pid: process.pid, name: 'hornets', component: 'hook', ...base, ...obj, msg })}\n`, { mode: 0o600 });
+      appendFileSync(file, `${JSON.stringify({ level: levels[level], time: new Date().toISOString(), pid: process.pid, name: 'hornets', component: 'hook', ...base, ...obj, msg })}\n`, {
+        mode: 0o600,
+      });
     } catch {
       // Logging must never be the reason a hook fails.
     }

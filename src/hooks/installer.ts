@@ -74,9 +74,7 @@ export function stripOurs(settings: Settings): Settings {
   if (!out.hooks || typeof out.hooks !== 'object') return out;
   for (const [event, groups] of Object.entries(out.hooks)) {
     if (!Array.isArray(groups)) continue;
-    const kept = groups
-      .map((g) => ({ ...g, hooks: Array.isArray(g.hooks) ? g.hooks.filter((h) => !isOurs(h)) : g.hooks }))
-      .filter((g) => !Array.isArray(g.hooks) || g.hooks.length > 0);
+    const kept = groups.map((g) => ({ ...g, hooks: Array.isArray(g.hooks) ? g.hooks.filter((h) => !isOurs(h)) : g.hooks })).filter((g) => !Array.isArray(g.hooks) || g.hooks.length > 0);
     if (kept.length > 0) out.hooks[event] = kept;
     else delete out.hooks[event];
   }

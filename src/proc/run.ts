@@ -28,10 +28,20 @@ export function programPath(name: string, overrideVariable: string): string {
 /** Resolves with stdout; rejects with a ProgramFailure the caller turns into its own typed error. */
 export function runProgram(file: string, args: readonly string[], options: RunProgramOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(file, args as string[], { cwd: options.cwd, env: options.extraEnv ? { ...(options.env ?? process.env), ...options.extraEnv } : options.env, timeout: options.timeoutMs ?? 30_000, maxBuffer: options.maxBuffer ?? 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (!err) return resolve(String(stdout));
-      const failure: ProgramFailure = { missing: (err as NodeJS.ErrnoException).code === 'ENOENT', stderr: String(stderr), message: err.message };
-      reject(failure);
-    });
+    execFile(
+      file,
+      args as string[],
+      {
+        cwd: options.cwd,
+        env: options.extraEnv ? { ...(options.env ?? process.env), ...options.extraEnv } : options.env,
+        timeout: options.timeoutMs ?? 30_000,
+        maxBuffer: options.maxBuffer ?? 16 * 1024 * 1024,
+      },
+      (err, stdout, stderr) => {
+        if (!err) return resolve(String(stdout));
+        const failure: ProgramFailure = { missing: (err as NodeJS.ErrnoException).code === 'ENOENT', stderr: String(stderr), message: err.message };
+        reject(failure);
+      },
+    );
   });
 }

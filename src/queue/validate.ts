@@ -34,11 +34,7 @@ export function normalizeEnqueue(input: EnqueueInput, limits: QueueLimits): Norm
   }
   const bytes = Buffer.byteLength(input.body, 'utf8');
   if (bytes > limits.maxBodyBytes) {
-    throw new QueueError(
-      'body_too_large',
-      `message for ${input.agent} is ${formatBytes(bytes)}; the limit is ${formatBytes(limits.maxBodyBytes)}`,
-      { bytes, limit: limits.maxBodyBytes },
-    );
+    throw new QueueError('body_too_large', `message for ${input.agent} is ${formatBytes(bytes)}; the limit is ${formatBytes(limits.maxBodyBytes)}`, { bytes, limit: limits.maxBodyBytes });
   }
   const priority = input.priority ?? DEFAULT_PRIORITY;
   if (!isValidPriority(priority)) {
@@ -69,9 +65,9 @@ export function normalizeEnqueue(input: EnqueueInput, limits: QueueLimits): Norm
 }
 
 export function queueFullError(agent: string, pending: number, limit: number): QueueError {
-  return new QueueError(
-    'queue_full',
-    `queue for ${agent} is full: ${pending} pending messages, limit ${limit} (raise queue.maxDepth in hornets.json or wait for deliveries)`,
-    { agent, pending, limit },
-  );
+  return new QueueError('queue_full', `queue for ${agent} is full: ${pending} pending messages, limit ${limit} (raise queue.maxDepth in hornets.json or wait for deliveries)`, {
+    agent,
+    pending,
+    limit,
+  });
 }

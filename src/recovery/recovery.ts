@@ -64,7 +64,13 @@ export class Recovery {
       const record = await this.o.store.getAgent(name);
       const failed = record?.state === 'failed';
       const lastFailure = [...events].reverse().find((e) => e.kind === 'agent_failed');
-      this.states.set(name, { ...initialRecovery, restarts, breaker: failed ? 'open' : 'closed', openedAt: failed ? (lastFailure?.ts ?? record?.updatedAt ?? now) : null, lastReason: failed ? record?.lastError ?? null : null });
+      this.states.set(name, {
+        ...initialRecovery,
+        restarts,
+        breaker: failed ? 'open' : 'closed',
+        openedAt: failed ? (lastFailure?.ts ?? record?.updatedAt ?? now) : null,
+        lastReason: failed ? (record?.lastError ?? null) : null,
+      });
     }
     this.scheduleTick();
   }
@@ -217,7 +223,9 @@ export class Recovery {
     // start would retry forever.
     if (!o.manual) this.states.set(agent, decide(this.states.get(agent) ?? initialRecovery, { type: 'restarted' }, this.now(), this.policy, this.random).state);
     try {
-      await snapshotBeforeRestart(store, this.o.agents, agent, this.now()).catch((err: unknown) => log.warn({ event: 'snapshot_failed', agent, error: String(err) }, 'context snapshot before restart failed'));
+      await snapshotBeforeRestart(store, this.o.agents, agent, this.now()).catch((err: unknown) =>
+        log.warn({ event: 'snapshot_failed', agent, error: String(err) }, 'context snapshot before restart failed'),
+      );
       const outcome = await this.o.agents.restartAgent(agent, { resume: o.resume });
       const record = await store.getAgent(agent);
       await store.updateAgent(agent, { restartCount: (record?.restartCount ?? 0) + 1, lastRestart: this.now() });
@@ -246,10 +254,13 @@ export class Recovery {
     }
     for (const t of this.probation.values()) next = Math.min(next, t + this.policy.healthyAfterMs);
     if (next === Infinity) return;
-    this.tickTimer = setTimeout(() => {
-      this.tickTimer = null;
-      void this.tick();
-    }, Math.max(0, Math.min(next - now, 2_147_000_000)));
+    this.tickTimer = setTimeout(
+      () => {
+        this.tickTimer = null;
+        void this.tick();
+      },
+      Math.max(0, Math.min(next - now, 2_147_000_000)),
+    );
   }
 
   private async tick(): Promise<void> {

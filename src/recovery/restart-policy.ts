@@ -74,11 +74,23 @@ export function decide(state: RecoveryState, event: RecoveryEvent, now: number, 
       if (s.breaker === 'open') return { state: { ...s, lastReason: reason }, actions: [] };
       if (s.breaker === 'half-open') {
         // The trial failed: open again for another window.
-        return { state: { ...s, breaker: 'open', openedAt: now, restartAt: null, lastReason: reason }, actions: [{ type: 'open-breaker', reason: `trial restart failed: ${reason}` }, { type: 'fail', reason }] };
+        return {
+          state: { ...s, breaker: 'open', openedAt: now, restartAt: null, lastReason: reason },
+          actions: [
+            { type: 'open-breaker', reason: `trial restart failed: ${reason}` },
+            { type: 'fail', reason },
+          ],
+        };
       }
       if (restarts.length >= policy.maxRestarts) {
         const why = `${restarts.length} restarts within ${Math.round(policy.windowMs / 60_000)} min; last: ${reason}`;
-        return { state: { ...s, breaker: 'open', openedAt: now, restartAt: null, lastReason: reason }, actions: [{ type: 'open-breaker', reason: why }, { type: 'fail', reason: why }] };
+        return {
+          state: { ...s, breaker: 'open', openedAt: now, restartAt: null, lastReason: reason },
+          actions: [
+            { type: 'open-breaker', reason: why },
+            { type: 'fail', reason: why },
+          ],
+        };
       }
       const streak = s.streak + 1;
       const delayMs = backoffDelay(streak, policy, random);

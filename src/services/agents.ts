@@ -87,7 +87,13 @@ function expandCommand(argv: string[]): string[] {
 
 /** The profile command must exist before we create anything for it. */
 function findExecutable(cmd: string, env: NodeJS.ProcessEnv): string | null {
-  const candidates = isAbsolute(cmd) || cmd.includes(sep) ? [resolve(cmd)] : (env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, cmd));
+  const candidates =
+    isAbsolute(cmd) || cmd.includes(sep)
+      ? [resolve(cmd)]
+      : (env.PATH ?? '')
+          .split(delimiter)
+          .filter(Boolean)
+          .map((d) => join(d, cmd));
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);
@@ -326,7 +332,11 @@ export class AgentManager {
     if (existing && existing.session === this.session && (existing.dead || options.force)) {
       await this.store.transitionAgent(agent.name, { type: 'started' }, { generation });
       await this.tmux.respawnPane(existing.paneId, this.spawnSpec(agent, record, generation, path, true));
-      await this.store.recordEvent({ agent: agent.name, kind: 'agent_respawned', detail: { paneId: existing.paneId, generation, exitStatus: existing.deadStatus, resume: options.resume || existing.dead } });
+      await this.store.recordEvent({
+        agent: agent.name,
+        kind: 'agent_respawned',
+        detail: { paneId: existing.paneId, generation, exitStatus: existing.deadStatus, resume: options.resume || existing.dead },
+      });
       return 'restarted';
     }
     let paneId: string | null = null;
@@ -361,42 +371,44 @@ export class AgentManager {
     const stats = new Map((await this.store.stats()).agents.map((s) => [s.agent, s]));
     const records = new Map((await this.store.listAgents()).map((r) => [r.name, r]));
     const now = Date.now();
-    return Promise.all(this.project.config.agents.map(async (a) => {
-      const r = records.get(a.name);
-      const pane = r?.paneId ? panes.get(r.paneId) : undefined;
-      const live = pane && pane.session === this.session ? pane : undefined;
-      let restartAt: number | null = null;
-      if (r?.state === 'backing-off') {
-        const [scheduled] = await this.store.events({ agent: a.name, kinds: ['restart_scheduled'], limit: 1 });
-        restartAt = typeof scheduled?.detail?.['at'] === 'number' ? scheduled.detail['at'] : null;
-      }
-      // The one display rule (domain/agent-display.ts): the console shows the same.
-      const display = displayAgent({
-        record: r ?? null,
-        pane: live ? (live.dead ? 'dead' : 'alive') : 'none',
-        exitStatus: live?.dead ? live.deadStatus : null,
-        restartAt,
-        now,
-        screen: await this.screenVerdict(a.name, r, live),
-      });
-      return {
-        name: a.name,
-        profile: a.profile,
-        paneId: live ? live.paneId : null,
-        pid: live && !live.dead ? live.pid : null,
-        alive: Boolean(live && !live.dead),
-        exitStatus: live?.dead ? live.deadStatus : null,
-        currentCommand: live && !live.dead ? live.currentCommand : null,
-        state: display.state,
-        label: display.label,
-        detail: display.detail,
-        generation: r?.generation ?? 0,
-        queueDepth: stats.get(a.name)?.pending ?? 0,
-        worktree: this.worktreePath(a),
-        restarts: r?.restartCount ?? 0,
-        lastError: r?.lastError ?? null,
-      };
-    }));
+    return Promise.all(
+      this.project.config.agents.map(async (a) => {
+        const r = records.get(a.name);
+        const pane = r?.paneId ? panes.get(r.paneId) : undefined;
+        const live = pane && pane.session === this.session ? pane : undefined;
+        let restartAt: number | null = null;
+        if (r?.state === 'backing-off') {
+          const [scheduled] = await this.store.events({ agent: a.name, kinds: ['restart_scheduled'], limit: 1 });
+          restartAt = typeof scheduled?.detail?.['at'] === 'number' ? scheduled.detail['at'] : null;
+        }
+        // The one display rule (domain/agent-display.ts): the console shows the same.
+        const display = displayAgent({
+          record: r ?? null,
+          pane: live ? (live.dead ? 'dead' : 'alive') : 'none',
+          exitStatus: live?.dead ? live.deadStatus : null,
+          restartAt,
+          now,
+          screen: await this.screenVerdict(a.name, r, live),
+        });
+        return {
+          name: a.name,
+          profile: a.profile,
+          paneId: live ? live.paneId : null,
+          pid: live && !live.dead ? live.pid : null,
+          alive: Boolean(live && !live.dead),
+          exitStatus: live?.dead ? live.deadStatus : null,
+          currentCommand: live && !live.dead ? live.currentCommand : null,
+          state: display.state,
+          label: display.label,
+          detail: display.detail,
+          generation: r?.generation ?? 0,
+          queueDepth: stats.get(a.name)?.pending ?? 0,
+          worktree: this.worktreePath(a),
+          restarts: r?.restartCount ?? 0,
+          lastError: r?.lastError ?? null,
+        };
+      }),
+    );
   }
 
   /** SIGTERM the agent, wait up to `timeoutMs` for it to exit, then kill the window. */

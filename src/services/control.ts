@@ -83,7 +83,14 @@ function viaDaemon(stateDir: string, action: string, agent: string, options: Con
   const data = JSON.stringify({ action, agent, ...options });
   return new Promise((resolve) => {
     const req = request(
-      { host: '127.0.0.1', port: ep.port, path: '/control', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), 'x-hornets-token': ep.token }, timeout: 30_000 },
+      {
+        host: '127.0.0.1',
+        port: ep.port,
+        path: '/control',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), 'x-hornets-token': ep.token },
+        timeout: 30_000,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

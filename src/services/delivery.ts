@@ -64,7 +64,12 @@ export class DeliveryService {
     return result;
   }
 
-  private async pushOne(paneId: string, message: Message, patterns: Parameters<typeof pushText>[3]['patterns'], format: 'tagged' | 'plain'): Promise<{ result: PushResult } | { refused: string } | { error: string; refused?: undefined }> {
+  private async pushOne(
+    paneId: string,
+    message: Message,
+    patterns: Parameters<typeof pushText>[3]['patterns'],
+    format: 'tagged' | 'plain',
+  ): Promise<{ result: PushResult } | { refused: string } | { error: string; refused?: undefined }> {
     try {
       const result = await pushText(this.agents.tmux, paneId, format === 'plain' ? message.body : formatForAgent(message), { patterns });
       this.log.info({ event: 'pushed', agent: message.agent, id: message.id, ms: result.ms, enterPresses: result.enterPresses, neutralised: result.neutralised }, 'message typed into pane');

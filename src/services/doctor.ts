@@ -45,13 +45,17 @@ const fail = (name: string, detail: string, fix: string): Check => ({ name, ok: 
 
 export function checkNode(version = process.versions.node): Check {
   const major = Number(version.split('.')[0]);
-  return major >= MIN_NODE_MAJOR ? pass('node', `node ${version}`) : fail('node', `node ${version} is older than ${MIN_NODE_MAJOR}`, `install Node.js ${MIN_NODE_MAJOR} or newer (e.g. \`nvm install ${MIN_NODE_MAJOR}\`)`);
+  return major >= MIN_NODE_MAJOR
+    ? pass('node', `node ${version}`)
+    : fail('node', `node ${version} is older than ${MIN_NODE_MAJOR}`, `install Node.js ${MIN_NODE_MAJOR} or newer (e.g. \`nvm install ${MIN_NODE_MAJOR}\`)`);
 }
 
 export async function checkTmux(project: Project, env: NodeJS.ProcessEnv): Promise<Check> {
   try {
     const v = await new TmuxClient({ server: serverFor(project, env) }).version();
-    return versionAtLeast(v) ? pass('tmux', v.raw) : fail('tmux', `${v.raw} is older than ${MIN_TMUX.major}.${MIN_TMUX.minor}`, `install tmux ${MIN_TMUX.major}.${MIN_TMUX.minor} or newer (e.g. \`sudo apt-get install tmux\`)`);
+    return versionAtLeast(v)
+      ? pass('tmux', v.raw)
+      : fail('tmux', `${v.raw} is older than ${MIN_TMUX.major}.${MIN_TMUX.minor}`, `install tmux ${MIN_TMUX.major}.${MIN_TMUX.minor} or newer (e.g. \`sudo apt-get install tmux\`)`);
   } catch (err) {
     return fail('tmux', `tmux not usable: ${err instanceof Error ? err.message : String(err)}`, 'install tmux (e.g. `sudo apt-get install tmux`), or point HORNETS_TMUX_BIN at it');
   }
@@ -63,7 +67,9 @@ export async function checkGit(): Promise<Check> {
   if (!m) return fail('git', 'git not found on PATH', 'install git (e.g. `sudo apt-get install git`)');
   const [major, minor] = [Number(m[1]), Number(m[2])];
   const ok = major > MIN_GIT.major || (major === MIN_GIT.major && minor >= MIN_GIT.minor);
-  return ok ? pass('git', out!.trim()) : fail('git', `${out!.trim()} is older than ${MIN_GIT.major}.${MIN_GIT.minor} (agent worktrees need it)`, `install git ${MIN_GIT.major}.${MIN_GIT.minor} or newer`);
+  return ok
+    ? pass('git', out!.trim())
+    : fail('git', `${out!.trim()} is older than ${MIN_GIT.major}.${MIN_GIT.minor} (agent worktrees need it)`, `install git ${MIN_GIT.major}.${MIN_GIT.minor} or newer`);
 }
 
 /** The program each profile in use runs, found on PATH, with its version. */
@@ -88,7 +94,9 @@ export async function checkAgentClis(project: Project, store: MessageStore, log:
     }
     const version = await claudeVersion(found);
     if (isClaude && version !== null && compareVersions(version, VERIFIED_CLAUDE_VERSION) < 0) {
-      checks.push(fail(name, `claude ${version} at ${found} is older than ${VERIFIED_CLAUDE_VERSION}, the version hornets was verified on`, 'update it with `npm install -g @anthropic-ai/claude-code`'));
+      checks.push(
+        fail(name, `claude ${version} at ${found} is older than ${VERIFIED_CLAUDE_VERSION}, the version hornets was verified on`, 'update it with `npm install -g @anthropic-ai/claude-code`'),
+      );
       continue;
     }
     checks.push(pass(name, `${found}${version ? ` (${version})` : ' (version unknown)'}`));
@@ -103,7 +111,9 @@ export function checkHooks(project: Project, store: MessageStore, log: Logger): 
     const name = `hooks: ${a.agent}`;
     if (!a.result) return pass(name, a.note ?? 'nothing to check');
     const bad = Object.entries(a.result.events).filter(([, s]) => s !== 'installed');
-    return bad.length === 0 ? pass(name, `all ${Object.keys(a.result.events).length} installed in ${a.result.file}`) : fail(name, `${bad.map(([e, s]) => `${e} ${s}`).join(', ')} in ${a.result.file}`, `hornets-tui hooks install ${a.agent}`);
+    return bad.length === 0
+      ? pass(name, `all ${Object.keys(a.result.events).length} installed in ${a.result.file}`)
+      : fail(name, `${bad.map(([e, s]) => `${e} ${s}`).join(', ')} in ${a.result.file}`, `hornets-tui hooks install ${a.agent}`);
   });
 }
 
@@ -120,11 +130,18 @@ export async function checkEngine(stateDir: string): Promise<Check[]> {
   const engine =
     health && health.pid === s.pid
       ? pass('engine', `pid ${s.pid}, answering with its token on 127.0.0.1:${health.hookPort}`)
-      : fail('engine', `pid ${s.pid} runs but ${existsSync(endpointFile(stateDir)) ? 'does not answer on its hook endpoint with its token' : 'has not published a hook endpoint'}`, 'hornets-tui daemon stop && hornets-tui daemon start');
+      : fail(
+          'engine',
+          `pid ${s.pid} runs but ${existsSync(endpointFile(stateDir)) ? 'does not answer on its hook endpoint with its token' : 'has not published a hook endpoint'}`,
+          'hornets-tui daemon stop && hornets-tui daemon start',
+        );
   const url = health?.metricsUrl ?? s.metricsUrl ?? null;
   if (!url) return [engine, fail('metrics', 'the engine published no metrics URL', 'hornets-tui daemon stop && hornets-tui daemon start')];
   const r = await httpGet(`${url}/healthz`, 2000);
-  const metrics = r && (r.status === 200 || r.status === 503) ? pass('metrics', `${url}/metrics (health: ${r.status === 200 ? 'ok' : 'degraded'})`) : fail('metrics', `${url}/healthz does not answer`, 'hornets-tui daemon stop && hornets-tui daemon start');
+  const metrics =
+    r && (r.status === 200 || r.status === 503)
+      ? pass('metrics', `${url}/metrics (health: ${r.status === 200 ? 'ok' : 'degraded'})`)
+      : fail('metrics', `${url}/healthz does not answer`, 'hornets-tui daemon stop && hornets-tui daemon start');
   return [engine, metrics];
 }
 
@@ -135,7 +152,13 @@ export async function checkDatabase(store: MessageStore): Promise<Check> {
   try {
     const result = await s.integrityCheck();
     const text = Array.isArray(result) ? result.join('; ') : result;
-    return text === 'ok' ? pass('database', `${store.backend}: integrity_check ok`) : fail('database', `integrity_check: ${text.slice(0, 300)}`, 'stop the engine, keep the messages with `hornets-tui queue export -o pending.jsonl`, move .hornets/hornets.db away and `hornets-tui queue import pending.jsonl`');
+    return text === 'ok'
+      ? pass('database', `${store.backend}: integrity_check ok`)
+      : fail(
+          'database',
+          `integrity_check: ${text.slice(0, 300)}`,
+          'stop the engine, keep the messages with `hornets-tui queue export -o pending.jsonl`, move .hornets/hornets.db away and `hornets-tui queue import pending.jsonl`',
+        );
   } catch (err) {
     return fail('database', `cannot check: ${err instanceof Error ? err.message : String(err)}`, 'see `hornets-tui logs`');
   }
@@ -171,7 +194,9 @@ export function checkDisk(dir: string, minFree = MIN_FREE_BYTES): Check {
     const s = statfsSync(dir);
     const free = s.bavail * s.bsize;
     const mib = (n: number) => `${Math.round(n / (1024 * 1024))} MiB`;
-    return free >= minFree ? pass('disk', `${mib(free)} free on ${dir}`) : fail('disk', `only ${mib(free)} free on ${dir}`, `free space on that file system (at least ${mib(minFree)}), e.g. old logs in ${join(dir, 'logs')}`);
+    return free >= minFree
+      ? pass('disk', `${mib(free)} free on ${dir}`)
+      : fail('disk', `only ${mib(free)} free on ${dir}`, `free space on that file system (at least ${mib(minFree)}), e.g. old logs in ${join(dir, 'logs')}`);
   } catch (err) {
     return fail('disk', `cannot read free space of ${dir}: ${err instanceof Error ? err.message : String(err)}`, `check that ${dir} exists (\`hornets-tui init\` creates it)`);
   }

@@ -73,7 +73,11 @@ export async function pushText(tmux: TmuxClient, paneId: string, text: string, o
   await tmux.paste(paneId, clean, { bracketed: multiLine });
 
   // The end of the text is what is visible last; if it shows, the paste landed.
-  const lastLine = clean.split('\n').filter((l) => l.trim() !== '').pop() ?? clean;
+  const lastLine =
+    clean
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .pop() ?? clean;
   const probe = squash(lastLine).slice(-24);
   // Agents echo what they receive, and a long line echoed key by key takes a while (100 KB: about
   // 1 s for the demo agent on an idle machine); a fixed 3 s would give up on big messages under

@@ -274,7 +274,9 @@ export class Console {
       const t2 = performance.now();
       const blessedMs = this.lastBlessedMs;
       // The frame is written on the next tick (blessed buffers output): measure after it.
-      setImmediate(() => this.bench(`key ${ev.full ?? ev.ch ?? '?'} ${(performance.now() - t0).toFixed(3)} handle ${(t1 - t0).toFixed(3)} render ${(t2 - t1).toFixed(3)} blessed ${blessedMs.toFixed(3)}`));
+      setImmediate(() =>
+        this.bench(`key ${ev.full ?? ev.ch ?? '?'} ${(performance.now() - t0).toFixed(3)} handle ${(t1 - t0).toFixed(3)} render ${(t2 - t1).toFixed(3)} blessed ${blessedMs.toFixed(3)}`),
+      );
     }
   }
 
@@ -472,7 +474,11 @@ export class Console {
     const f: Frame = this.vm.frame(Date.now(), this.preview);
     const b = this.boxes;
     const L = f.layout;
-    for (const [name, rect] of Object.entries({ header: L.header, agents: L.agents, preview: L.preview, queue: L.queue, recovery: L.recovery, message: L.message, status: L.status }) as [keyof Boxes, Rect][]) this.place(b[name], rect);
+    for (const [name, rect] of Object.entries({ header: L.header, agents: L.agents, preview: L.preview, queue: L.queue, recovery: L.recovery, message: L.message, status: L.status }) as [
+      keyof Boxes,
+      Rect,
+    ][])
+      this.place(b[name], rect);
     let changed = force;
     changed = this.set('header', b.header, f.header) || changed;
     for (const p of ['agents', 'preview', 'queue', 'recovery'] as const) changed = this.setPanel(p, f[p]) || changed;

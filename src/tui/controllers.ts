@@ -149,7 +149,11 @@ export class Controllers {
 
   restart(a: AgentRow): void {
     this.host.openDialog(
-      new ConfirmDialog(` Restart ${a.name} `, `Restart ${a.name}?`, `The agent process is killed and started again, resuming its session; an open breaker is closed. (${a.restartsLastHour} restart(s) in the last hour.)`),
+      new ConfirmDialog(
+        ` Restart ${a.name} `,
+        `Restart ${a.name}?`,
+        `The agent process is killed and started again, resuming its session; an open breaker is closed. (${a.restartsLastHour} restart(s) in the last hour.)`,
+      ),
       () => this.background(`restarting ${a.name}`, () => control(this.ctx, 'restart', a.name), { critical: true }),
     );
   }
@@ -167,7 +171,7 @@ export class Controllers {
     const validate = (name: string) => {
       try {
         // The profile is chosen in the same dialog; only the name is checked here.
-        checkNewAgent(project, { name, profile: project.profiles.has(initial) ? initial : [...project.profiles.keys()][0] ?? initial });
+        checkNewAgent(project, { name, profile: project.profiles.has(initial) ? initial : ([...project.profiles.keys()][0] ?? initial) });
         return null;
       } catch (err) {
         return errorMessage(err);
@@ -205,16 +209,24 @@ export class Controllers {
       const { status, diff } = await worktreeChanges(a.worktree);
       const t = this.host.theme;
       const lines = [
-        ...status.split('\n').filter(Boolean).map((l) => t.paint(esc(clean(l)), 'muted')),
+        ...status
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => t.paint(esc(clean(l)), 'muted')),
         '',
-        ...(diff.trim() === '' ? ['no changes against HEAD (untracked files are listed above)'] : diff.replace(/\n$/, '').split('\n').map((raw) => {
-          const l = esc(clean(raw.replace(/\t/g, '    ')));
-          if (raw.startsWith('+++') || raw.startsWith('---') || raw.startsWith('diff --git')) return t.paint(l, 'bold');
-          if (raw.startsWith('+')) return t.paint(l, 'added');
-          if (raw.startsWith('-')) return t.paint(l, 'removed');
-          if (raw.startsWith('@@')) return t.paint(l, 'hunk');
-          return l;
-        })),
+        ...(diff.trim() === ''
+          ? ['no changes against HEAD (untracked files are listed above)']
+          : diff
+              .replace(/\n$/, '')
+              .split('\n')
+              .map((raw) => {
+                const l = esc(clean(raw.replace(/\t/g, '    ')));
+                if (raw.startsWith('+++') || raw.startsWith('---') || raw.startsWith('diff --git')) return t.paint(l, 'bold');
+                if (raw.startsWith('+')) return t.paint(l, 'added');
+                if (raw.startsWith('-')) return t.paint(l, 'removed');
+                if (raw.startsWith('@@')) return t.paint(l, 'hunk');
+                return l;
+              })),
       ];
       this.host.openDialog(new TextDialog(` git diff · ${a.name} · ${a.worktree} `, lines, { full: true }));
     });
@@ -238,7 +250,10 @@ export class Controllers {
         ...why.match(/.{1,70}(\s|$)|.{70}/g)!.map((l) => `  ${esc(l.trim())}`),
         '',
         t.paint('text', 'bold'),
-        ...m.body.split('\n').slice(0, 400).map((l) => `  ${esc(clean(l))}`),
+        ...m.body
+          .split('\n')
+          .slice(0, 400)
+          .map((l) => `  ${esc(clean(l))}`),
       ];
       this.host.openDialog(new TextDialog(` Message ${m.id} `, lines, { full: true }));
     });
@@ -254,7 +269,7 @@ export class Controllers {
   private async stopEverything(): Promise<string> {
     // A start-up still running would bring agents up again behind `down`.
     if (this.busy) {
-      this.host.flash('waiting for the team\'s start-up, then stopping everything…', 'busy');
+      this.host.flash("waiting for the team's start-up, then stopping everything…", 'busy');
       await this.settled();
     }
     this.host.flash('stopping the engine and every agent…', 'busy');

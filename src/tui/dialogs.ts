@@ -135,7 +135,10 @@ export class SendDialog implements Dialog<SendValue> {
   constructor(agent: string, defaultPriority: number) {
     this.title = ` Send to ${agent} `;
     this.choices = priorityChoices.some((c) => c.value === defaultPriority) ? priorityChoices : [...priorityChoices, { name: 'default', value: defaultPriority }].sort((a, b) => a.value - b.value);
-    this.choice = Math.max(0, this.choices.findIndex((c) => c.value === defaultPriority));
+    this.choice = Math.max(
+      0,
+      this.choices.findIndex((c) => c.value === defaultPriority),
+    );
   }
 
   get value(): SendValue {
@@ -223,7 +226,10 @@ export class NewAgentDialog implements Dialog<NewAgentValue> {
     preferred = 'demo',
     private readonly validate: (name: string) => string | null = () => null,
   ) {
-    this.choice = Math.max(0, profiles.findIndex((p) => p.name === preferred));
+    this.choice = Math.max(
+      0,
+      profiles.findIndex((p) => p.name === preferred),
+    );
   }
 
   size(w: number, h: number): { width: number; height: number } {

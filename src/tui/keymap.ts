@@ -51,7 +51,15 @@ export interface Binding {
 }
 
 export const defaultKeymap: readonly Binding[] = [
-  { action: 'attach', keys: ['enter', 'a'], label: 'attach', description: "attach to the agent's pane, fully interactive; detach (prefix d, i.e. Ctrl-b d) comes back here", panels: 'all', hint: true, group: 'agent' },
+  {
+    action: 'attach',
+    keys: ['enter', 'a'],
+    label: 'attach',
+    description: "attach to the agent's pane, fully interactive; detach (prefix d, i.e. Ctrl-b d) comes back here",
+    panels: 'all',
+    hint: true,
+    group: 'agent',
+  },
   { action: 'send', keys: ['s'], label: 'send', description: 'send a message: multi-line editor, priority choice, Ctrl-S sends', panels: 'all', hint: true, group: 'agent' },
   { action: 'rebrief', keys: ['b'], label: 'rebrief', description: 'rebrief now: rules, current task, recent activity and git state, at priority 200', panels: 'all', hint: true, group: 'agent' },
   { action: 'restart', keys: ['R'], label: 'restart', description: 'restart the agent (asks first); resumes its session and closes an open breaker', panels: 'all', hint: true, group: 'agent' },

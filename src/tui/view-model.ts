@@ -152,7 +152,10 @@ export class ViewModel {
     switch (this.focus) {
       case 'agents': {
         const rows = this.visibleAgents();
-        const i = step(rows.findIndex((a) => a.name === this.selected), rows.length);
+        const i = step(
+          rows.findIndex((a) => a.name === this.selected),
+          rows.length,
+        );
         if (i >= 0) {
           this.selected = rows[i]!.name;
           this.previewBack = 0;
@@ -165,7 +168,10 @@ export class ViewModel {
       }
       case 'queue': {
         const rows = this.queueRows();
-        const i = step(rows.findIndex((m) => m.id === this.queueSelected), rows.length);
+        const i = step(
+          rows.findIndex((m) => m.id === this.queueSelected),
+          rows.length,
+        );
         if (i >= 0) this.queueSelected = rows[i]!.id;
         break;
       }
@@ -275,9 +281,12 @@ export class ViewModel {
     const agent = this.selectedAgent();
     const pv = previewWindow(preview.lines.length, innerH(L.preview), this.previewBack);
     this.previewBack = pv.scrollBack;
-    const previewText = agent?.alive && preview.shownPane === agent.paneId
-      ? renderPreview([...preview.lines], { width: innerW(L.preview), height: innerH(L.preview), scrollBack: this.previewBack })
-      : agent?.alive ? '' : fit(agent ? ` ${agent.name} is ${agent.display.label}: ${agent.display.detail}` : '', innerW(L.preview));
+    const previewText =
+      agent?.alive && preview.shownPane === agent.paneId
+        ? renderPreview([...preview.lines], { width: innerW(L.preview), height: innerH(L.preview), scrollBack: this.previewBack })
+        : agent?.alive
+          ? ''
+          : fit(agent ? ` ${agent.name} is ${agent.display.label}: ${agent.display.detail}` : '', innerW(L.preview));
     const previewPanel = panel(
       'preview',
       `${panelTitles.preview} · ${agent ? `${agent.name}${agent.paneId ? ` ${agent.paneId}` : ''}` : '-'}${!agent?.alive ? ' (not running)' : preview.live ? ' · live' : ''}${pv.scrollBack > 0 ? ` · ↑${pv.scrollBack}` : ''}`,
@@ -301,9 +310,7 @@ export class ViewModel {
     const recovery = panel('recovery', `${panelTitles.recovery} · restarts, backoff, breakers · ${scope}`, rec.slice(this.recoveryOffset, this.recoveryOffset + innerH(L.recovery)).join('\n'));
 
     const m = this.message;
-    const message = this.filterInput
-      ? this.filterInput.render(L.message.width, t)
-      : now - m.at < messageTtl(m.level) ? renderMessage(m.text, m.level, { width: L.message.width, theme: t }) : '';
+    const message = this.filterInput ? this.filterInput.render(L.message.width, t) : now - m.at < messageTtl(m.level) ? renderMessage(m.text, m.level, { width: L.message.width, theme: t }) : '';
 
     return {
       layout: L,

@@ -74,7 +74,16 @@ async function main(): Promise<void> {
       const text = `bench push ${i} ${randomBytes(4).toString('hex')}`;
       const { message } = await svc.send(AGENT, text, { sender: 'bench' });
       const t0 = message.createdAt;
-      const req = await waitFor(`a main request carrying "${text}"`, () => e.mainRequests().slice(before).find((r) => newText(r).includes(text)), 30_000, 5);
+      const req = await waitFor(
+        `a main request carrying "${text}"`,
+        () =>
+          e
+            .mainRequests()
+            .slice(before)
+            .find((r) => newText(r).includes(text)),
+        30_000,
+        5,
+      );
       const events = (await store.events({ agent: AGENT, limit: 100 })).filter((ev) => ev.ts >= t0);
       const hook = events.filter((ev) => ev.kind === 'hook:UserPromptSubmit').sort((a, b) => a.ts - b.ts)[0];
       samples.push({
@@ -110,9 +119,24 @@ async function main(): Promise<void> {
     [`agent idle at its prompt for ${SETTLE_MS / 1000} s, ${n} messages`, samples.filter((s) => s.settled)],
   ] as const) {
     console.log(`  ${title}`);
-    console.log(row('  enqueue -> message reaches the model', group.map((s) => s.total)));
-    console.log(row('    enqueue -> UserPromptSubmit (nudge typed)', group.map((s) => s.toHook)));
-    console.log(row('    UserPromptSubmit -> API request', group.map((s) => s.hookToApi)));
+    console.log(
+      row(
+        '  enqueue -> message reaches the model',
+        group.map((s) => s.total),
+      ),
+    );
+    console.log(
+      row(
+        '    enqueue -> UserPromptSubmit (nudge typed)',
+        group.map((s) => s.toHook),
+      ),
+    );
+    console.log(
+      row(
+        '    UserPromptSubmit -> API request',
+        group.map((s) => s.hookToApi),
+      ),
+    );
   }
   const other = samples.filter((s) => s.nudges !== 1).length;
   console.log(`  nudges per message: ${other === 0 ? 'exactly 1 each' : `${other} message(s) took other than 1`}`);

@@ -76,10 +76,17 @@ async function wakeBench(): Promise<{ ours: number[]; polling: number[] }> {
     };
     await daemon.start();
     const out = await runChild(producerFile, [configPath, String(n)], dir, env);
-    const sent = out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { t: number });
+    const sent = out
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { t: number });
     await sleep(200);
     await daemon.stop();
-    const ours = pairWithWakes(sent.map((s) => s.t), woke);
+    const ours = pairWithWakes(
+      sent.map((s) => s.t),
+      woke,
+    );
 
     // Baseline: a loop that looks at the queue once a second.
     const seen = new Map<string, number>();
@@ -95,7 +102,11 @@ async function wakeBench(): Promise<{ ours: number[]; polling: number[] }> {
     await sleep(1100);
     polling = false;
     await poller;
-    const sent2 = out2.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; t: number });
+    const sent2 = out2
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { id: string; t: number });
     await ctx.close();
     return { ours, polling: sent2.map((s) => (seen.get(s.id) ?? Infinity) - s.t) };
   } finally {
@@ -158,11 +169,15 @@ async function main(): Promise<void> {
   const wake = await wakeBench();
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'missed');
   console.log('\nwake-up: enqueue in another process -> daemon acting on it');
-  console.log(`  ours (poke over 127.0.0.1)   p50 ${f(pct(wake.ours, 50))} ms   p99 ${f(pct(wake.ours, 99))} ms   (${wake.ours.length} messages; target p99 ≤ 10 ms: ${pct(wake.ours, 99) <= 10 ? 'PASS' : 'BELOW'})`);
+  console.log(
+    `  ours (poke over 127.0.0.1)   p50 ${f(pct(wake.ours, 50))} ms   p99 ${f(pct(wake.ours, 99))} ms   (${wake.ours.length} messages; target p99 ≤ 10 ms: ${pct(wake.ours, 99) <= 10 ? 'PASS' : 'BELOW'})`,
+  );
   console.log(`  1 s polling loop             p50 ${f(pct(wake.polling, 50))} ms   p99 ${f(pct(wake.polling, 99))} ms   (${wake.polling.length} messages)`);
   const seconds = quick ? 20 : 60;
   const idle = await idleBench(20, seconds);
-  console.log(`\nidle cost: daemon CPU over ${seconds} s with ${idle.started} idle demo agents: ${idle.cpuPercent.toFixed(2)} % of one core (target ≤ 0.5 %: ${idle.cpuPercent <= 0.5 ? 'PASS' : 'BELOW'})`);
+  console.log(
+    `\nidle cost: daemon CPU over ${seconds} s with ${idle.started} idle demo agents: ${idle.cpuPercent.toFixed(2)} % of one core (target ≤ 0.5 %: ${idle.cpuPercent <= 0.5 ? 'PASS' : 'BELOW'})`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -42,7 +42,15 @@ async function main(): Promise<void> {
     const store = await openSqliteStore(join(state, 'hornets.db'));
     await store.registerAgents([{ name: 'marie', profile: 'demo' }]);
     const hookEnv = { ...env, HORNETS_AGENT_ID: 'marie', HORNETS_HOME: state, HORNETS_CONFIG: join(dir, 'hornets.json'), HORNETS_GENERATION: '0' };
-    const payload = JSON.stringify({ session_id: 'bench', transcript_path: '/dev/null', cwd: dir, hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: 'echo hi' }, tool_response: { stdout: 'hi' } });
+    const payload = JSON.stringify({
+      session_id: 'bench',
+      transcript_path: '/dev/null',
+      cwd: dir,
+      hook_event_name: 'PostToolUse',
+      tool_name: 'Bash',
+      tool_input: { command: 'echo hi' },
+      tool_response: { stdout: 'hi' },
+    });
     const hookArgv = [hook, process.execPath, 'PostToolUse'];
 
     const measure = async (withMessage: boolean): Promise<number[]> => {

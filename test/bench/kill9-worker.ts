@@ -28,7 +28,9 @@ import { KILL9_AGENT, KILL9_DB, KILL9_LEASE_MS, KILL9_LIMITS, kill9Input } from 
 
 function readLines(file: string): string[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0);
 }
 
 // ------------------------------------------------------------------ producer
@@ -72,7 +74,7 @@ async function producer(dir: string, incarnation: number, store: SqliteMessageSt
   const inDoubt = attempted.filter((k) => !resolved.has(k));
   if (inDoubt.length > 0) await enqueueWithBackpressure(inDoubt);
 
-  for (let n = 0; ; ) {
+  for (let n = 0; ;) {
     const size = Math.random() < 0.2 ? randInt(2, 8) : 1;
     const keys = Array.from({ length: size }, () => `p${incarnation}-${n++}`);
     await enqueueWithBackpressure(keys);

@@ -100,7 +100,9 @@ interface Slot {
 
 function readLines(file: string): string[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0);
 }
 
 /** Checks one message against its event log; returns the problems found. */

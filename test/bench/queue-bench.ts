@@ -270,7 +270,10 @@ function machineInfo(dir: string): string[] {
     `node      ${process.version}`,
     `sqlite    ${sqliteVersion} (better-sqlite3 ${bsqlVersion})`,
     `db dir    ${dir} (${fsType})`,
-    `load avg  ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} at start (other work on the machine skews every figure)`,
+    `load avg  ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} at start (other work on the machine skews every figure)`,
   ];
 }
 
@@ -298,7 +301,12 @@ function printTable(rows: Row[]): boolean {
   const widths = header.map((_, c) => Math.max(...lines.map((l) => l[c]!.length)));
   const numeric = new Set([2, 3, 4, 5, 6]);
   for (const [i, l] of lines.entries()) {
-    console.log(l.map((cell, c) => (numeric.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd());
+    console.log(
+      l
+        .map((cell, c) => (numeric.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+        .join('  ')
+        .trimEnd(),
+    );
     if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   }
   return allPass;
@@ -360,9 +368,7 @@ async function main(): Promise<number> {
     console.log('');
     for (const p of mo.problems) console.log(`  ours multi-process problem: ${p}`);
     for (const p of mr.problems) console.log(`  raw multi-process problem: ${p}`);
-    console.log(
-      `  ${pass ? 'all targets met' : 'some figures BELOW target'}; exactly-once check ${verified ? 'passed' : 'FAILED'}; total ${((performance.now() - started) / 1000).toFixed(1)} s`,
-    );
+    console.log(`  ${pass ? 'all targets met' : 'some figures BELOW target'}; exactly-once check ${verified ? 'passed' : 'FAILED'}; total ${((performance.now() - started) / 1000).toFixed(1)} s`);
     // Figures below a target are reported, not fatal; a broken exactly-once check is.
     return verified ? 0 : 1;
   } finally {

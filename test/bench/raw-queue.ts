@@ -39,9 +39,7 @@ export function openRawQueue(path: string, synchronous: 'NORMAL' | 'FULL' = 'NOR
   db.pragma(`synchronous = ${synchronous}`);
   db.pragma('wal_autocheckpoint = 4000');
   db.exec(SCHEMA);
-  const insert = db.prepare(
-    `INSERT INTO q (id, agent, priority, body, state, created_at) VALUES (@id, @agent, 5, @body, 'queued', @now)`,
-  );
+  const insert = db.prepare(`INSERT INTO q (id, agent, priority, body, state, created_at) VALUES (@id, @agent, 5, @body, 'queued', @now)`);
   const lease = db.prepare(
     `UPDATE q SET state = 'leased', token = @token, lease_until = @until, attempts = attempts + 1
      WHERE seq = (SELECT seq FROM q WHERE agent = @agent AND state = 'queued' ORDER BY priority DESC, seq LIMIT 1)

@@ -75,7 +75,11 @@ const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 function pendingDigest(db: Database.Database): { count: number; digest: string } {
   const h = createHash('sha256');
   let count = 0;
-  for (const r of db.prepare(`SELECT m.id, m.state, m.updated_at, (SELECT COUNT(*) FROM message_events e WHERE e.message_seq = m.seq) AS ev FROM messages m WHERE m.state IN ('queued','failed','leased','delivered') AND m.agent != 'probe' ORDER BY m.seq`).iterate() as Iterable<{ id: string; state: string; updated_at: number; ev: number }>) {
+  for (const r of db
+    .prepare(
+      `SELECT m.id, m.state, m.updated_at, (SELECT COUNT(*) FROM message_events e WHERE e.message_seq = m.seq) AS ev FROM messages m WHERE m.state IN ('queued','failed','leased','delivered') AND m.agent != 'probe' ORDER BY m.seq`,
+    )
+    .iterate() as Iterable<{ id: string; state: string; updated_at: number; ev: number }>) {
     h.update(`${r.id}|${r.state}|${r.updated_at}|${r.ev}\n`);
     count++;
   }
@@ -137,7 +141,20 @@ async function main(): Promise<void> {
           const agent = AGENTS[i % AGENTS.length]!;
           const body = filler.slice(0, 100 + Math.floor(rand() * 700));
           const delivered = state === 'confirmed' || state === 'delivered' ? done - 1000 : null;
-          insMsg.run(seq, sequentialId(seq), agent, body, state, state === 'queued' ? 0 : 1, created, state === 'expired' ? done : null, delivered, state === 'confirmed' ? done : null, created, PENDING.has(state) && state === 'queued' ? created : done);
+          insMsg.run(
+            seq,
+            sequentialId(seq),
+            agent,
+            body,
+            state,
+            state === 'queued' ? 0 : 1,
+            created,
+            state === 'expired' ? done : null,
+            delivered,
+            state === 'confirmed' ? done : null,
+            created,
+            PENDING.has(state) && state === 'queued' ? created : done,
+          );
           const kinds = EVENTS[state]!;
           kinds.forEach((k, n) => insEv.run(seq, n + 1, n === 0 ? created : done, agent, k));
           events += kinds.length;
@@ -151,7 +168,9 @@ async function main(): Promise<void> {
     const stateCounts = db.prepare(`SELECT state, COUNT(*) AS n FROM messages GROUP BY state ORDER BY n DESC`).all() as { state: string; n: number }[];
     db.close();
     const sizeBefore = fileBytes(file);
-    console.log(`wrote ${total.toLocaleString('en-US')} messages over 7 days (${events.toLocaleString('en-US')} message events, ${Math.ceil(total / 20).toLocaleString('en-US')} agent events, ${Math.ceil(total / 100).toLocaleString('en-US')} tasks) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(
+      `wrote ${total.toLocaleString('en-US')} messages over 7 days (${events.toLocaleString('en-US')} message events, ${Math.ceil(total / 20).toLocaleString('en-US')} agent events, ${Math.ceil(total / 100).toLocaleString('en-US')} tasks) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
     console.log(`states: ${stateCounts.map((r) => `${r.state} ${r.n.toLocaleString('en-US')}`).join(', ')}`);
     console.log(`file size before:  ${mib(sizeBefore)}`);
 
@@ -178,11 +197,17 @@ async function main(): Promise<void> {
     check.close();
     const sizeAfter = fileBytes(file);
 
-    console.log(`prune --older-than ${ageMs / 3_600_000}h at the end of the week: ${r.messages.toLocaleString('en-US')} messages, ${r.events.toLocaleString('en-US')} message events, ${r.tasks.toLocaleString('en-US')} tasks, ${r.agentEvents.toLocaleString('en-US')} agent events removed`);
-    console.log(`prune time:        ${(r.ms / 1000).toFixed(1)} s (${Math.round(r.messages / (r.ms / 1000)).toLocaleString('en-US')} messages/s), ${mib(r.reclaimedBytes ?? 0)} given back by incremental vacuum`);
+    console.log(
+      `prune --older-than ${ageMs / 3_600_000}h at the end of the week: ${r.messages.toLocaleString('en-US')} messages, ${r.events.toLocaleString('en-US')} message events, ${r.tasks.toLocaleString('en-US')} tasks, ${r.agentEvents.toLocaleString('en-US')} agent events removed`,
+    );
+    console.log(
+      `prune time:        ${(r.ms / 1000).toFixed(1)} s (${Math.round(r.messages / (r.ms / 1000)).toLocaleString('en-US')} messages/s), ${mib(r.reclaimedBytes ?? 0)} given back by incremental vacuum`,
+    );
     console.log(`file size after:   ${mib(sizeAfter)} (${((1 - sizeAfter / sizeBefore) * 100).toFixed(0)}% smaller)`);
     console.log(`longest prune transaction: ${r.longestBatchMs} ms; other process's enqueues during the prune: ${waits.n}, longest ${waits.max.toFixed(1)} ms, p99 ${waits.p99.toFixed(1)} ms`);
-    console.log(`pending messages: ${before.count.toLocaleString('en-US')} before, ${after.count.toLocaleString('en-US')} after, ${before.digest === after.digest ? 'identical (ids, states, timestamps, event counts)' : 'CHANGED'}; quick_check ${integrity}`);
+    console.log(
+      `pending messages: ${before.count.toLocaleString('en-US')} before, ${after.count.toLocaleString('en-US')} after, ${before.digest === after.digest ? 'identical (ids, states, timestamps, event counts)' : 'CHANGED'}; quick_check ${integrity}`,
+    );
     if (before.digest !== after.digest || integrity !== 'ok') process.exitCode = 1;
   } finally {
     await killAll(children);

@@ -100,7 +100,10 @@ function gitRepo(prefix: string): string {
   const dir = makeTempDir(prefix);
   dirs.add(dir);
   const env = { ...baseEnv, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@hornets.invalid', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@hornets.invalid' };
-  for (const args of [['-c', 'init.defaultBranch=main', 'init', '-q'], ['commit', '-q', '--allow-empty', '-m', 'initial']]) {
+  for (const args of [
+    ['-c', 'init.defaultBranch=main', 'init', '-q'],
+    ['commit', '-q', '--allow-empty', '-m', 'initial'],
+  ]) {
     const r = spawnSync('git', args, { cwd: dir, env, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
   }
@@ -164,10 +167,12 @@ async function benchUp(count: number): Promise<UpFigures> {
   let upErr = '';
   child.stdout.on('data', (d: Buffer) => (upOut += d.toString()));
   child.stderr.on('data', (d: Buffer) => (upErr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => {
-    upMs = performance.now() - t0;
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => {
+      upMs = performance.now() - t0;
+      resolve(code);
+    }),
+  );
 
   const ready = new Set<string>();
   let firstPromptMs = 0;
@@ -260,12 +265,17 @@ async function benchPush(pushes: number, classicRuns: number): Promise<Series[]>
   let size = 0;
   /** Waits for the next prompt and checks it is exactly `text`; polls the file size (cheap) at 1 ms. */
   const arrival = async (text: string) => {
-    await until('the prompt in the transcript', () => {
-      const s = existsSync(transcript) ? statSync(transcript).size : 0;
-      if (s === size) return false;
-      size = s;
-      return transcriptPrompts(transcript).length > seen;
-    }, 20_000, 1);
+    await until(
+      'the prompt in the transcript',
+      () => {
+        const s = existsSync(transcript) ? statSync(transcript).size : 0;
+        if (s === size) return false;
+        size = s;
+        return transcriptPrompts(transcript).length > seen;
+      },
+      20_000,
+      1,
+    );
     const prompts = transcriptPrompts(transcript);
     if (prompts.length !== seen + 1 || prompts[seen] !== text) throw new Error(`expected exactly ${JSON.stringify(text)}, transcript has ${JSON.stringify(prompts.slice(seen))}`);
     seen++;
@@ -331,7 +341,12 @@ async function main(): Promise<void> {
   const pushes = numberFlag(flags, 'pushes', 100);
   const classicRuns = numberFlag(flags, 'classic', 20);
   const tmuxVersion = spawnSync('tmux', ['-V'], { encoding: 'utf8' }).stdout.trim();
-  console.log(`${tmuxVersion}, node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `${tmuxVersion}, node ${process.version}, ${os.cpus().length} CPUs, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 
   const up = await benchUp(agents);
   console.log(`\n(a) hornets-tui up, ${up.agents} demo agents (shipped demo profile: hooks installed, SessionStart runs at start-up)\n`);
@@ -370,7 +385,7 @@ process.on('SIGINT', () => {
 
 main()
   .catch((err: unknown) => {
-    console.error(err instanceof Error ? err.stack ?? err.message : String(err));
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
     process.exitCode = 1;
   })
   .finally(() => cleanup());

@@ -96,7 +96,27 @@ async function runTeam(n: number): Promise<Result> {
     const started = Date.now();
     const r = spawnSync(
       'tmux',
-      ['-L', consoleSocket, '-f', conf, 'new-session', '-d', '-s', 'console', '-x', String(WIDTH), '-y', String(HEIGHT), '-c', dir, '--', 'env', `HORNETS_TUI_BENCH=${benchFile}`, process.execPath, cli],
+      [
+        '-L',
+        consoleSocket,
+        '-f',
+        conf,
+        'new-session',
+        '-d',
+        '-s',
+        'console',
+        '-x',
+        String(WIDTH),
+        '-y',
+        String(HEIGHT),
+        '-c',
+        dir,
+        '--',
+        'env',
+        `HORNETS_TUI_BENCH=${benchFile}`,
+        process.execPath,
+        cli,
+      ],
       { env: e, encoding: 'utf8' },
     );
     if (r.status !== 0) throw new Error(`cannot start the console: ${r.stderr}`);
@@ -134,7 +154,9 @@ async function runTeam(n: number): Promise<Result> {
     let index = names.indexOf(selectedRow(screen()) ?? names[0]!);
     let dir_ = 1;
     let benchSize = statSync(benchFile).size;
-    let keysSeen = readFileSync(benchFile, 'utf8').split('\n').filter((l) => l.startsWith('key ')).length;
+    let keysSeen = readFileSync(benchFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('key ')).length;
     try {
       for (let i = 0; i < KEYS; i++) {
         if (index + dir_ < 0 || index + dir_ >= n) dir_ = -dir_;
@@ -154,7 +176,9 @@ async function runTeam(n: number): Promise<Result> {
             const size = statSync(benchFile).size;
             if (size === benchSize) return null;
             benchSize = size;
-            const keyLines = readFileSync(benchFile, 'utf8').split('\n').filter((l) => l.startsWith('key '));
+            const keyLines = readFileSync(benchFile, 'utf8')
+              .split('\n')
+              .filter((l) => l.startsWith('key '));
             if (keyLines.length <= keysSeen) return null;
             keysSeen = keyLines.length;
             return keyLines.at(-1)!;
@@ -191,14 +215,19 @@ async function runTeam(n: number): Promise<Result> {
       const dpid = Number(readFileSync(pidFile, 'utf8').trim());
       try {
         process.kill(dpid, 'SIGTERM');
-        await waitFor('the daemon to stop', () => {
-          try {
-            process.kill(dpid, 0);
-            return false;
-          } catch {
-            return true;
-          }
-        }, 10_000, 50);
+        await waitFor(
+          'the daemon to stop',
+          () => {
+            try {
+              process.kill(dpid, 0);
+              return false;
+            } catch {
+              return true;
+            }
+          },
+          10_000,
+          50,
+        );
       } catch {
         // already gone
       }
@@ -212,7 +241,11 @@ async function runTeam(n: number): Promise<Result> {
 }
 
 async function main(): Promise<void> {
-  console.log(`hornets-tui console benchmark: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${WIDTH}x${HEIGHT}, ${KEYS} key presses, ${IDLE_S} s idle`);
+  console.log(
+    `hornets-tui console benchmark: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}, ${WIDTH}x${HEIGHT}, ${KEYS} key presses, ${IDLE_S} s idle`,
+  );
   const results: Result[] = [];
   for (const n of teamSizes) results.push(await runTeam(n));
   console.log('');

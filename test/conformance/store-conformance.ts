@@ -58,20 +58,7 @@ function expectSubsequence(haystack: readonly (string | null)[], needles: readon
   expect(i, `expected [${needles.join(', ')}] in order within [${haystack.join(', ')}]`).toBe(needles.length);
 }
 
-const exportedKeys = [
-  'agent',
-  'attempts',
-  'body',
-  'createdAt',
-  'expiresAt',
-  'id',
-  'key',
-  'maxAttempts',
-  'meta',
-  'priority',
-  'redeliveries',
-  'sender',
-].sort();
+const exportedKeys = ['agent', 'attempts', 'body', 'createdAt', 'expiresAt', 'id', 'key', 'maxAttempts', 'meta', 'priority', 'redeliveries', 'sender'].sort();
 
 export function runStoreConformance(backendName: string, factory: StoreFactory): void {
   describe(`MessageStore conformance: ${backendName}`, () => {
@@ -631,9 +618,7 @@ export function runStoreConformance(backendName: string, factory: StoreFactory):
       it('200 concurrent claims over 100 messages hand out each message exactly once', async () => {
         const store = await open();
         await store.enqueueBatch(Array.from({ length: 100 }, (_, i) => ({ agent: 'alice', body: `m${i}` })));
-        const results = await Promise.all(
-          Array.from({ length: 200 }, (_, i) => store.claim('alice', { owner: `w${i}`, leaseMs: LEASE })),
-        );
+        const results = await Promise.all(Array.from({ length: 200 }, (_, i) => store.claim('alice', { owner: `w${i}`, leaseMs: LEASE })));
         const ids = results.flat().map((m) => m.id);
         expect(ids).toHaveLength(100);
         expect(new Set(ids).size).toBe(100);
@@ -1227,11 +1212,7 @@ export function runStoreConformance(backendName: string, factory: StoreFactory):
         const c = await claimOne(store); // a2
         expect(c.id).toBe(a2.id);
         expect((await store.list({ states: ['leased'] })).map((m) => m.id)).toEqual([a2.id]);
-        expect((await store.list({ agent: 'alice', states: ['queued'], order: 'delivery' })).map((m) => m.id)).toEqual([
-          a3.id,
-          a4.id,
-          a1.id,
-        ]);
+        expect((await store.list({ agent: 'alice', states: ['queued'], order: 'delivery' })).map((m) => m.id)).toEqual([a3.id, a4.id, a1.id]);
         expect((await store.list({ states: ['queued', 'leased'], agent: 'bob' })).map((m) => m.id)).toEqual([b1.id]);
         expect(await store.list({ states: ['dead'] })).toEqual([]);
       });
@@ -1514,7 +1495,6 @@ export function runStoreConformance(backendName: string, factory: StoreFactory):
     });
 
     // ------------------------------------------------------------------ export / import
-
 
     describe('prune (retention)', () => {
       const HOUR = 3_600_000;

@@ -106,7 +106,11 @@ export class ClaudeE2E {
     mkdirSync(this.home);
     // Hermetic: the tmux server (and so the agent) inherits the CLI's environment, and the
     // developer's own Claude/Anthropic settings (a token, Bedrock, a config dir) must not leak in.
-    const leaks = Object.fromEntries(Object.keys(process.env).filter((k) => /^(ANTHROPIC_|CLAUDE)/.test(k)).map((k) => [k, undefined]));
+    const leaks = Object.fromEntries(
+      Object.keys(process.env)
+        .filter((k) => /^(ANTHROPIC_|CLAUDE)/.test(k))
+        .map((k) => [k, undefined]),
+    );
     this.cli = new Project(this.root, { ...leaks, HORNETS_TMUX_SOCKET: this.socket, TMUX: undefined, TMUX_PANE: undefined });
     this.writeProject(options);
   }
@@ -251,7 +255,11 @@ export class ClaudeE2E {
     await this.submit(text);
     return waitFor(
       `a main request carrying "${text}"`,
-      () => this.api.mainRequests().slice(before).find((r) => newText(r).includes(text)),
+      () =>
+        this.api
+          .mainRequests()
+          .slice(before)
+          .find((r) => newText(r).includes(text)),
       timeoutMs,
       50,
     );
@@ -280,14 +288,15 @@ export class ClaudeE2E {
   async waitForHook(event: string, outcome?: string | RegExp, opts: { after?: number; timeoutMs?: number } = {}): Promise<HookLogLine> {
     const after = opts.after ?? 0;
     const match = (l: HookLogLine) => l.event === event && (outcome === undefined || (typeof outcome === 'string' ? l.outcome === outcome : outcome.test(l.outcome ?? '')));
-    return waitFor(
-      `hook ${event}${outcome !== undefined ? ` with outcome ${String(outcome)}` : ''}`,
-      () => this.hookLog().slice(after).find(match),
-      opts.timeoutMs ?? 30_000,
-      50,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\nhook log:\n${this.hookLog().map((l) => `${l.event} ${l.outcome} ${JSON.stringify(l.delivered ?? [])}`).join('\n')}`);
-    });
+    return waitFor(`hook ${event}${outcome !== undefined ? ` with outcome ${String(outcome)}` : ''}`, () => this.hookLog().slice(after).find(match), opts.timeoutMs ?? 30_000, 50).catch(
+      (err: Error) => {
+        throw new Error(
+          `${err.message}\nhook log:\n${this.hookLog()
+            .map((l) => `${l.event} ${l.outcome} ${JSON.stringify(l.delivered ?? [])}`)
+            .join('\n')}`,
+        );
+      },
+    );
   }
 
   /** `send` through the CLI; returns the message id. */
@@ -384,9 +393,7 @@ export function arrivalOrder(requests: RecordedRequest[], ids: string[]): string
   const seen: string[] = [];
   for (const r of requests.filter((x) => !isCompactRequest(x))) {
     const t = newText(r);
-    const here = ids
-      .filter((id) => !seen.includes(id) && t.includes(`[msg ${id}`))
-      .sort((a, b) => t.indexOf(`[msg ${a}`) - t.indexOf(`[msg ${b}`));
+    const here = ids.filter((id) => !seen.includes(id) && t.includes(`[msg ${id}`)).sort((a, b) => t.indexOf(`[msg ${a}`) - t.indexOf(`[msg ${b}`));
     seen.push(...here);
   }
   return seen;

@@ -71,10 +71,7 @@ function running(pid: number): boolean {
  * dir until then) and removes the socket file, which tmux 3.3 leaves behind.
  */
 export async function killServer(socket: string, timeoutMs = 5000): Promise<void> {
-  const pids = tmux(socket, ['list-panes', '-a', '-F', '#{pane_pid}'])
-    .stdout.split('\n')
-    .filter(Boolean)
-    .map(Number);
+  const pids = tmux(socket, ['list-panes', '-a', '-F', '#{pane_pid}']).stdout.split('\n').filter(Boolean).map(Number);
   tmux(socket, ['kill-server']);
   try {
     unlinkSync(socketPath(socket));
@@ -92,7 +89,10 @@ export function capture(socket: string, pane: string): string {
 
 /** The last non-blank line of a capture, trailing blanks removed. */
 export function lastLine(screen: string): string {
-  const lines = screen.split('\n').map((l) => l.replace(/\s+$/, '')).filter((l) => l !== '');
+  const lines = screen
+    .split('\n')
+    .map((l) => l.replace(/\s+$/, ''))
+    .filter((l) => l !== '');
   return lines.at(-1) ?? '';
 }
 

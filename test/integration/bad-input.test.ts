@@ -106,11 +106,7 @@ describe.concurrent('bad input to send and queue commands', () => {
 
   it('invalid priority (-1, 201, abc, 1.5): exit 2, names the value and the range', async () => {
     for (const v of ['-1', '201', 'abc', '1.5']) {
-      expectError(
-        await p.run(['send', 'marie', '--priority', v, 'text']),
-        2,
-        `invalid priority "${v}": expected an integer 0–200 or one of low, normal, high, critical, emergency, system, rebrief`,
-      );
+      expectError(await p.run(['send', 'marie', '--priority', v, 'text']), 2, `invalid priority "${v}": expected an integer 0–200 or one of low, normal, high, critical, emergency, system, rebrief`);
     }
     await unchanged();
   });
@@ -122,11 +118,7 @@ describe.concurrent('bad input to send and queue commands', () => {
   });
 
   it('unknown --state and a bad --limit: exit 2, list what is accepted', async () => {
-    expectError(
-      await p.run(['queue', 'list', '--state', 'queued,bogus']),
-      2,
-      'unknown state "bogus" (one of: pending, queued, leased, delivered, confirmed, failed, dead, expired, cancelled)',
-    );
+    expectError(await p.run(['queue', 'list', '--state', 'queued,bogus']), 2, 'unknown state "bogus" (one of: pending, queued, leased, delivered, confirmed, failed, dead, expired, cancelled)');
     expectError(await p.run(['queue', 'list', '--limit', '0']), 2, 'invalid --limit "0": expected a positive integer');
     expectError(await p.run(['queue', 'dlq', '-n', 'lots']), 2, 'invalid --limit "lots": expected a positive integer');
     await unchanged();
@@ -284,7 +276,10 @@ describe.concurrent('bad hornets.json', () => {
   /** `config validate` and `send` must both refuse with exit 1 and the same report. */
   async function expectConfigError(p: Project, ...issues: string[]): Promise<string> {
     const file = path.join(p.dir, 'hornets.json');
-    for (const args of [['config', 'validate'], ['send', 'marie', 'hi']]) {
+    for (const args of [
+      ['config', 'validate'],
+      ['send', 'marie', 'hi'],
+    ]) {
       const r = await p.run(args);
       expect(r.code, r.stderr).toBe(1);
       expect(r.stdout).toBe('');
@@ -306,7 +301,14 @@ describe.concurrent('bad hornets.json', () => {
   });
 
   it('wrong types: names the path, e.g. agents[1].name, and reports every problem at once', async () => {
-    const p = projectWith({ project: 'demo', queue: { maxDepth: '3' }, agents: [{ name: 'marie', profile: 'demo' }, { name: 'Bad Name', profile: 'demo' }] });
+    const p = projectWith({
+      project: 'demo',
+      queue: { maxDepth: '3' },
+      agents: [
+        { name: 'marie', profile: 'demo' },
+        { name: 'Bad Name', profile: 'demo' },
+      ],
+    });
     const err = await expectConfigError(p, '  - agents[1].name: invalid agent name: lower-case letter first', '  - queue.maxDepth: ');
     expect(err).toContain('expected number, received string');
   });
@@ -317,7 +319,14 @@ describe.concurrent('bad hornets.json', () => {
   });
 
   it('duplicate agent names', async () => {
-    const p = projectWith({ project: 'demo', agents: [{ name: 'marie', profile: 'demo' }, { name: 'anga', profile: 'demo' }, { name: 'marie', profile: 'shell' }] });
+    const p = projectWith({
+      project: 'demo',
+      agents: [
+        { name: 'marie', profile: 'demo' },
+        { name: 'anga', profile: 'demo' },
+        { name: 'marie', profile: 'shell' },
+      ],
+    });
     await expectConfigError(p, '  - agents[2].name: duplicate agent name "marie" (also agents[0])');
   });
 
@@ -366,7 +375,12 @@ describe('database problems', () => {
   async function expectRefused(p: Project, message: RegExp): Promise<void> {
     const digest = sha256(p.dbPath);
     const files = readdirSync(path.dirname(p.dbPath)).sort();
-    for (const args of [['send', 'marie', 'hi'], ['queue', 'list'], ['queue', 'export'], ['queue', 'import', '-']]) {
+    for (const args of [
+      ['send', 'marie', 'hi'],
+      ['queue', 'list'],
+      ['queue', 'export'],
+      ['queue', 'import', '-'],
+    ]) {
       const r = await p.run(args, { input: '' });
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(1);
       expect(firstErrorLine(r)).toMatch(message);
@@ -387,7 +401,7 @@ describe('database problems', () => {
   it.concurrent('an SQLite database of another application: "not a hornets database"', async () => {
     const p = await newProject(temp, 'marie');
     const db = new Database(p.dbPath);
-    db.exec('CREATE TABLE foo (x TEXT); INSERT INTO foo VALUES (\'theirs\')');
+    db.exec("CREATE TABLE foo (x TEXT); INSERT INTO foo VALUES ('theirs')");
     db.close();
     await expectRefused(p, new RegExp(`^${escape(p.dbPath)} is an SQLite database but not a hornets database \\(it has other tables\\)$`));
     const tagged = new Database(p.dbPath);
@@ -402,10 +416,7 @@ describe('database problems', () => {
     const db = new Database(p.dbPath);
     db.pragma('user_version = 99');
     db.close();
-    await expectRefused(
-      p,
-      new RegExp(`^${escape(p.dbPath)} has schema version 99, newer than this hornets-tui understands \\(${LATEST_SCHEMA_VERSION}\\); upgrade hornets-tui$`),
-    );
+    await expectRefused(p, new RegExp(`^${escape(p.dbPath)} has schema version 99, newer than this hornets-tui understands \\(${LATEST_SCHEMA_VERSION}\\); upgrade hornets-tui$`));
   });
 
   /** A tmpfs of `size` for HORNETS_HOME, or the reason there cannot be one. */

@@ -116,10 +116,7 @@ describe('chaos: kill -9 of the daemon and of hooks while messages flow', () => 
     initGitRepo(dir);
     fx.defer(() => hooksGone(dir));
     fx.defer(() => ctx?.close());
-    writeFileSync(
-      join(dir, 'hornets.json'),
-      JSON.stringify({ project: 'chaostest', agents: AGENTS.map((name) => ({ name, profile: 'demo', env: { HORNETS_DEMO_WORK_MS: '50' } })) }, null, 2),
-    );
+    writeFileSync(join(dir, 'hornets.json'), JSON.stringify({ project: 'chaostest', agents: AGENTS.map((name) => ({ name, profile: 'demo', env: { HORNETS_DEMO_WORK_MS: '50' } })) }, null, 2));
     const env = { HORNETS_TMUX_SOCKET: socket };
     const up = await runCli(['up', '--no-engine', '--json'], { cwd: dir, env, timeoutMs: 30_000 });
     expect(up.code, up.stderr).toBe(0);
@@ -257,7 +254,9 @@ describe('chaos: kill -9 of the daemon and of hooks while messages flow', () => 
           list.slice(0, 5).map(async (id) => `${id} ${all.get(id)?.agent} ${all.get(id)?.state}: ${(await store.events({ messageId: id })).map((e) => `${e.kind}->${e.toState}`).join(', ')}`),
         )
       ).join('\n');
-    const agentRows = (await store.listAgents()).map((a) => `${a.name} ${a.state} last event ${Date.now() - (a.lastEventAt ?? 0)} ms ago; screen: ${JSON.stringify(lastLine(capture(socket, a.paneId ?? '')))}`);
+    const agentRows = (await store.listAgents()).map(
+      (a) => `${a.name} ${a.state} last event ${Date.now() - (a.lastEventAt ?? 0)} ms ago; screen: ${JSON.stringify(lastLine(capture(socket, a.paneId ?? '')))}`,
+    );
     const diag = `${JSON.stringify(report)}\nagents:\n${agentRows.join('\n')}\nstuck:\n${await details(stuck)}\nconfirmed, never received:\n${await details(confirmedNotReceived)}`;
 
     expect(ids).toHaveLength(MESSAGES);

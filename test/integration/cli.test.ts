@@ -322,7 +322,24 @@ describe.concurrent('program surface', () => {
       level = next;
     }
     // What the brief promises at least; new commands are picked up from the help texts themselves.
-    for (const c of ['init', 'send', 'queue list', 'queue stats', 'queue show', 'queue why', 'queue cancel', 'queue retry', 'queue dlq', 'queue export', 'queue import', 'config validate', 'config show', 'config schema', 'profiles list', 'logs']) {
+    for (const c of [
+      'init',
+      'send',
+      'queue list',
+      'queue stats',
+      'queue show',
+      'queue why',
+      'queue cancel',
+      'queue retry',
+      'queue dlq',
+      'queue export',
+      'queue import',
+      'config validate',
+      'config show',
+      'config schema',
+      'profiles list',
+      'logs',
+    ]) {
       expect(seen).toContain(`hornets-tui ${c}`);
     }
     const helpCmd = await runCli(['help', 'send'], { cwd });

@@ -40,13 +40,17 @@ describe('the demo agent prints message text inert', () => {
     expect(tmux(socket, ['send-keys', '-t', pane, 'Enter']).code).toBe(0);
     const transcript = path.join(dir, '.hornets', 'demo', 'marie.jsonl');
     // The agent got the body byte for byte (what it shows is another matter).
-    await waitFor('message in the transcript', () => {
-      try {
-        return readFileSync(transcript, 'utf8').includes(JSON.stringify(BODY).slice(1, -1));
-      } catch {
-        return false;
-      }
-    }, 20_000);
+    await waitFor(
+      'message in the transcript',
+      () => {
+        try {
+          return readFileSync(transcript, 'utf8').includes(JSON.stringify(BODY).slice(1, -1));
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+    );
     await waitFor('turn finished', () => lastLine(capture(socket, pane)) === 'demo>', 20_000);
 
     expect(title()).toBe(before);

@@ -73,7 +73,11 @@ describe('engine on real tmux', () => {
     mkdirSync(join(paths.triggers, 'marie'), { recursive: true });
     writeFileSync(join(paths.triggers, 'marie', 'tmp-1'), JSON.stringify({ message: 'from a trigger file', priority: 'high' }));
     renameSync(join(paths.triggers, 'marie', 'tmp-1'), join(paths.triggers, 'marie', 'one.trigger'));
-    const fromTrigger = await waitFor('trigger enqueued', async () => (await t.ctx.store.list({ agent: 'marie', states: ['queued', 'leased', 'delivered', 'confirmed'] })).find((m) => m.body === 'from a trigger file'), 15_000);
+    const fromTrigger = await waitFor(
+      'trigger enqueued',
+      async () => (await t.ctx.store.list({ agent: 'marie', states: ['queued', 'leased', 'delivered', 'confirmed'] })).find((m) => m.body === 'from a trigger file'),
+      15_000,
+    );
     expect(fromTrigger.priority).toBe(20);
     await waitFor('trigger message confirmed', async () => (await t.ctx.store.get(fromTrigger.id)).state === 'confirmed', 20_000);
 
@@ -106,18 +110,26 @@ describe('engine on real tmux', () => {
     const kept = await t.ctx.store.enqueue({ agent: 'anga', body: 'must survive the server' });
     const before = (await t.ctx.store.getAgent('marie'))!.generation;
     tmux(t.socket, ['kill-server']);
-    await waitFor('agents recreated', async () => {
-      const events = await t.ctx.store.events({ agent: 'marie', limit: 200 });
-      return events.some((e) => e.kind === 'agent_recreated');
-    }, 20_000, 100);
-    await waitFor('marie running again', async () => {
-      const r = (await t.ctx.store.getAgent('marie'))!;
-      return r.generation > before && r.paneId !== null;
-    }, 20_000);
+    await waitFor(
+      'agents recreated',
+      async () => {
+        const events = await t.ctx.store.events({ agent: 'marie', limit: 200 });
+        return events.some((e) => e.kind === 'agent_recreated');
+      },
+      20_000,
+      100,
+    );
+    await waitFor(
+      'marie running again',
+      async () => {
+        const r = (await t.ctx.store.getAgent('marie'))!;
+        return r.generation > before && r.paneId !== null;
+      },
+      20_000,
+    );
     const status = await t.daemon.engine.agents.status();
     expect(status.find((s) => s.name === 'marie')!.alive).toBe(true);
     expect((await t.ctx.store.get(kept.message.id)).state).toBe('queued');
     expect(spawnSync(process.execPath, [cli, 'queue', 'list', '--json'], { cwd: t.dir, env: testEnv({ HORNETS_TMUX_SOCKET: t.socket }), encoding: 'utf8' }).stdout).toContain(kept.message.id);
   }, 60_000);
 });
-

@@ -32,12 +32,18 @@ async function setup(): Promise<{ dir: string; store: SqliteMessageStore; server
   const server = new HookServer({ store, stateDir: dir, configPath: join(dir, 'hornets.json'), log: silentLogger() });
   await server.start();
   cleanups.push(() => server.stop());
-  const [port, token, proof] = readFileSync(join(dir, 'run', 'hook-endpoint'), 'utf8').trim().split(' ');
+  const [port, token, proof] = readFileSync(join(dir, 'run', 'hook-endpoint'), 'utf8')
+    .trim()
+    .split(' ');
   return { dir, store, server, endpoint: { port: Number(port), token: token!, proof: proof! } };
 }
 
 async function post(port: number, event: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; text: string; headers: Headers }> {
-  const r = await fetch(`http://127.0.0.1:${port}/hook/${event}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const r = await fetch(`http://127.0.0.1:${port}/hook/${event}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return { status: r.status, text: await r.text(), headers: r.headers };
 }
 
@@ -118,7 +124,9 @@ describe('bash fast path (bin/hornets-hook)', () => {
     const { dir, store, server } = await setup();
     const m = await store.enqueue({ agent: 'marie', body: 'the real message' });
     const { token, proof } = (() => {
-      const [, t, p] = readFileSync(join(dir, 'run', 'hook-endpoint'), 'utf8').trim().split(' ');
+      const [, t, p] = readFileSync(join(dir, 'run', 'hook-endpoint'), 'utf8')
+        .trim()
+        .split(' ');
       return { token: t!, proof: p! };
     })();
     await server.stop();

@@ -49,10 +49,15 @@ describe('agent life cycle on real tmux', () => {
     const first = (await t.ctx.store.getAgent('marie'))!;
     const pane = listPanes(t.socket).find((p) => p.paneId === first.paneId)!;
     process.kill(pane.pid, 'SIGKILL');
-    await waitFor('marie restarted and idle', async () => {
-      const r = (await t.ctx.store.getAgent('marie'))!;
-      return r.generation === first.generation + 1 && r.state === 'idle';
-    }, 30_000, 50);
+    await waitFor(
+      'marie restarted and idle',
+      async () => {
+        const r = (await t.ctx.store.getAgent('marie'))!;
+        return r.generation === first.generation + 1 && r.state === 'idle';
+      },
+      30_000,
+      50,
+    );
     // The tmux pane-died hook runs a separate process; on a loaded machine it can be seconds late,
     // by when recovery has respawned the same pane id. Late reports of the old death, by every path:
     const late = await cli(t, ['internal', 'pane-died', first.paneId!, '137']);
@@ -134,7 +139,13 @@ describe('agent life cycle on real tmux', () => {
     const { message } = await t.svc.send('marie', 'please look at this');
     await waitFor('marie stuck', async () => (await stateOf(t, 'marie')) === 'stuck', 20_000, 50).catch(async (e: unknown) => {
       console.log(JSON.stringify((await t.ctx.store.events({ agent: 'marie', limit: 100 })).map((x) => [x.kind, x.toState, x.detail])));
-      console.log(readFileSync(t.ctx.project.paths.logFile, 'utf8').split('\n').filter((l) => /nudge|engine/.test(l)).slice(-10).join('\n'));
+      console.log(
+        readFileSync(t.ctx.project.paths.logFile, 'utf8')
+          .split('\n')
+          .filter((l) => /nudge|engine/.test(l))
+          .slice(-10)
+          .join('\n'),
+      );
       throw e;
     });
     expect(Date.now() - sent).toBeLessThan(15_000);
@@ -143,7 +154,9 @@ describe('agent life cycle on real tmux', () => {
     expect((await t.ctx.store.events({ agent: 'marie', limit: 500 })).some((e) => e.kind === 'stuck')).toBe(true);
     const status = JSON.parse((await cli(t, ['status', '--json'])).stdout) as { name: string; state: string }[];
     expect(status.find((s) => s.name === 'marie')!.state).toBe('stuck');
-    expect((await cli(t, ['queue', 'why', message.id])).stdout).toMatch(/marie is stuck \(stuck: \d+ nudges refused .*\): it waits until marie takes a prompt again; attach to look, `hornets-tui reset marie` tries at once/);
+    expect((await cli(t, ['queue', 'why', message.id])).stdout).toMatch(
+      /marie is stuck \(stuck: \d+ nudges refused .*\): it waits until marie takes a prompt again; attach to look, `hornets-tui reset marie` tries at once/,
+    );
     expect((await t.ctx.store.get(message.id)).state).toBe('queued');
     // The operator's reset tries again; any real activity of the agent also ends `stuck`.
     await runHook(t, 'marie', 'UserPromptSubmit', { prompt: 'typed by a person' });

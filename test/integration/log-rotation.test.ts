@@ -15,7 +15,9 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 function logFiles(): string[] {
-  return readdirSync(dir).filter((f) => f.startsWith('hornets.log')).sort();
+  return readdirSync(dir)
+    .filter((f) => f.startsWith('hornets.log'))
+    .sort();
 }
 
 describe('log rotation', () => {
@@ -31,9 +33,15 @@ describe('log rotation', () => {
       for (const line of readFileSync(p, 'utf8').trimEnd().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
     }
     // The newest lines are in the live file, the last rotated ones just before them.
-    const last = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { i: number }).i);
+    const last = readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { i: number }).i);
     expect(last[last.length - 1]).toBe(499);
-    const prev = readFileSync(`${file}.1`, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { i: number }).i);
+    const prev = readFileSync(`${file}.1`, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { i: number }).i);
     expect(prev[prev.length - 1]).toBe(last[0]! - 1);
   });
 

@@ -135,7 +135,7 @@ describe('up / status / reconcile', () => {
     const sent = await t.p.ok(['send', 'marie', '--now', '--json', '--', '/crash']);
     expect(JSON.parse(sent.stdout.slice(sent.stdout.indexOf('\n{') + 1))).toMatchObject({ refused: [], failed: [] });
     try {
-      await waitFor('marie\'s pane dead', () => listPanes(t.socket).find((p) => p.paneId === marie.paneId)?.dead);
+      await waitFor("marie's pane dead", () => listPanes(t.socket).find((p) => p.paneId === marie.paneId)?.dead);
     } catch (err) {
       throw new Error(`${(err as Error).message}\nsend --now said: ${sent.stdout}\nscreen:\n${capture(t.socket, marie.paneId!)}`);
     }
@@ -287,7 +287,20 @@ describe('attach', () => {
     await waitFor('a client on marie', () => clients().length === 1 && clients()[0] === `${t.session}\tmarie\t${s.get('marie')!.paneId}`, 15_000);
 
     // Inside the hornets server (TMUX points at it) attach uses switch-client on the same client.
-    tmuxOk(t.socket, ['new-window', '-d', '-t', `=${t.session}:`, '-n', 'switcher', '-c', t.dir, '--', 'sh', '-c', `"${process.execPath}" "${binPath}" attach anga; echo "switch-exit=$?"; exec sleep 600`]);
+    tmuxOk(t.socket, [
+      'new-window',
+      '-d',
+      '-t',
+      `=${t.session}:`,
+      '-n',
+      'switcher',
+      '-c',
+      t.dir,
+      '--',
+      'sh',
+      '-c',
+      `"${process.execPath}" "${binPath}" attach anga; echo "switch-exit=$?"; exec sleep 600`,
+    ]);
     await waitFor('the client switched to anga', () => clients()[0] === `${t.session}\tanga\t${s.get('anga')!.paneId}`, 15_000);
     await waitFor('switch-client exit 0', () => capture(t.socket, 'switcher').includes('switch-exit=0'));
 
@@ -351,12 +364,28 @@ describe('bad input', () => {
     const base = configOf(t);
     writeFileSync(
       path.join(t.dir, 'hornets.json'),
-      JSON.stringify({ ...base, agents: [{ name: 'marie', profile: 'demo', worktree: 'shared' }, { name: 'anga', profile: 'demo' }, { name: 'fabien', profile: 'demo', worktree: './shared/' }] }),
+      JSON.stringify({
+        ...base,
+        agents: [
+          { name: 'marie', profile: 'demo', worktree: 'shared' },
+          { name: 'anga', profile: 'demo' },
+          { name: 'fabien', profile: 'demo', worktree: './shared/' },
+        ],
+      }),
     );
     expectFailure(await t.p.run(['up', '--no-engine']), 1, /fabien: worktree .*shared.* is already used by marie/);
     expectNothingCreated(t);
     // A configured worktree that collides with another agent's default one.
-    writeFileSync(path.join(t.dir, 'hornets.json'), JSON.stringify({ ...base, agents: [{ name: 'marie', profile: 'demo' }, { name: 'anga', profile: 'demo', worktree: '.hornets/worktrees/marie' }] }));
+    writeFileSync(
+      path.join(t.dir, 'hornets.json'),
+      JSON.stringify({
+        ...base,
+        agents: [
+          { name: 'marie', profile: 'demo' },
+          { name: 'anga', profile: 'demo', worktree: '.hornets/worktrees/marie' },
+        ],
+      }),
+    );
     mkdirSync(worktreeDir(t, 'marie'), { recursive: true });
     expectFailure(await t.p.run(['up', '--no-engine']), 1, /anga: worktree .* is already used by marie/);
     expect(serverAlive(t.socket)).toBe(false);
@@ -366,10 +395,7 @@ describe('bad input', () => {
   it('a profile whose command is missing: error names it, nothing created', async () => {
     const t = await team();
     mkdirSync(path.join(t.dir, 'profiles'));
-    writeFileSync(
-      path.join(t.dir, 'profiles', 'ghost.json'),
-      JSON.stringify({ name: 'ghost', command: ['no-such-binary-xyz', '--flag'], delivery: 'push', hooks: { kind: 'none' } }),
-    );
+    writeFileSync(path.join(t.dir, 'profiles', 'ghost.json'), JSON.stringify({ name: 'ghost', command: ['no-such-binary-xyz', '--flag'], delivery: 'push', hooks: { kind: 'none' } }));
     const base = configOf(t);
     writeFileSync(path.join(t.dir, 'hornets.json'), JSON.stringify({ ...base, profilesDir: 'profiles', agents: [...base.agents, { name: 'ghosty', profile: 'ghost' }] }));
     const r = await t.p.run(['up', '--no-engine']);
@@ -386,7 +412,7 @@ describe('bad input', () => {
     expectNothingCreated(t);
   });
 
-  it('a server killed behind hornets\' back: status shows stopped, up recreates every agent', async () => {
+  it("a server killed behind hornets' back: status shows stopped, up recreates every agent", async () => {
     const t = await team();
     await up(t);
     const before = await status(t);
@@ -413,7 +439,7 @@ describe('bad input', () => {
     await waitPrompt(t, after.get('marie')!.paneId!);
   });
 
-  it('a pane killed behind hornets\' back: send --now says not running (message stays queued), up recreates it', async () => {
+  it("a pane killed behind hornets' back: send --now says not running (message stays queued), up recreates it", async () => {
     const t = await team();
     await up(t);
     const before = await status(t);

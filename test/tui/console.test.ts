@@ -75,7 +75,22 @@ async function startConsole(opts: { width?: number; height?: number; agents?: st
   const env = cleanEnv({ HORNETS_TMUX_SOCKET: agents, TMUX: undefined, TMUX_PANE: undefined, NO_COLOR: undefined, ...opts.env });
   // The console's exit status goes to a file (tmux 3.3a can lose a pane's exit status).
   const exitFile = path.join(dir, 'console.exit');
-  const term = ['env', '-u', 'TMUX', '-u', 'TMUX_PANE', ...Object.entries(opts.env ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`), 'sh', '-c', '"$@"; echo $? > "$0"', exitFile, process.execPath, binPath];
+  const term = [
+    'env',
+    '-u',
+    'TMUX',
+    '-u',
+    'TMUX_PANE',
+    ...Object.entries(opts.env ?? {})
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${v}`),
+    'sh',
+    '-c',
+    '"$@"; echo $? > "$0"',
+    exitFile,
+    process.execPath,
+    binPath,
+  ];
   const r = spawnSync('tmux', ['-L', socket, '-f', conf, 'new-session', '-d', '-s', 'console', '-x', String(opts.width ?? 120), '-y', String(opts.height ?? 36), '-c', dir, '--', ...term], {
     env,
     encoding: 'utf8',
@@ -140,7 +155,10 @@ function agentPane(t: Tui, agent: string): string {
 
 /** Column of a panel row, by its header. */
 function rstOf(s: string, agent: string): number {
-  const cells = row(s, agent).replace(/^│[▸ ]/, '').trim().split(/\s+/);
+  const cells = row(s, agent)
+    .replace(/^│[▸ ]/, '')
+    .trim()
+    .split(/\s+/);
   // AGENT PROFILE STATE [countdown] HB QUEUE RST BREAKER
   const i = cells.indexOf('demo');
   const rest = cells.slice(i + 2);
@@ -205,10 +223,15 @@ describe('the console', () => {
     const pid = Number(readFileSync(path.join(t.stateDir, 'run', 'daemon.pid'), 'utf8'));
     expect(pidAlive(pid)).toBe(true);
     const id = await t.p.send('marie', 'still there after the console quit?');
-    await waitFor('the message confirmed', async () => {
-      const list = JSON.parse((await t.p.ok(['queue', 'list', 'marie', '--all', '--json'])).stdout) as { id: string; state: string }[];
-      return list.find((m) => m.id === id)?.state === 'confirmed';
-    }, 30_000, 100);
+    await waitFor(
+      'the message confirmed',
+      async () => {
+        const list = JSON.parse((await t.p.ok(['queue', 'list', 'marie', '--all', '--json'])).stdout) as { id: string; state: string }[];
+        return list.find((m) => m.id === id)?.state === 'confirmed';
+      },
+      30_000,
+      100,
+    );
   });
 
   it('s sends a message: queued (while paused) with its why, then delivered and confirmed', async () => {
@@ -227,7 +250,11 @@ describe('the console', () => {
     await waitScreen(t, 'priority high chosen', (s) => /\[high 20\]/.test(s) && s.includes('second line {braces}'));
     keys(t, 'C-s');
     let s = await waitScreen(t, 'the message queued', (x) => /queued \S+ for marie at priority 20/.test(x) && !x.includes('Send to marie'));
-    s = await waitScreen(t, 'a queued row with its why', (x) => /20\s+\d+s 0\/5\s+queued\s+console: please review the plan ⏎ second/.test(x) && /↳ queued for marie at priority 20, next in line; marie is paused/.test(x));
+    s = await waitScreen(
+      t,
+      'a queued row with its why',
+      (x) => /20\s+\d+s 0\/5\s+queued\s+console: please review the plan ⏎ second/.test(x) && /↳ queued for marie at priority 20, next in line; marie is paused/.test(x),
+    );
     expect(s).toMatch(/Queue · marie · 1 pending/);
     expect(row(s, 'marie')).toMatch(/paused\s+\S+\s+1\s/);
 
@@ -264,7 +291,12 @@ describe('the console', () => {
     const pane = agentPane(t, 'marie');
     tmuxOk(t.agents, ['send-keys', '-t', pane, '-l', '/crash']);
     tmuxOk(t.agents, ['send-keys', '-t', pane, 'Enter']);
-    s = await waitScreen(t, 'backing-off with a countdown', (x) => /backing-off \d+s/.test(row(x, 'marie')) && /! marie: backing off, restart in \d+s/.test(x) && /marie\s+restart scheduled/.test(x), 20_000);
+    s = await waitScreen(
+      t,
+      'backing-off with a countdown',
+      (x) => /backing-off \d+s/.test(row(x, 'marie')) && /! marie: backing off, restart in \d+s/.test(x) && /marie\s+restart scheduled/.test(x),
+      20_000,
+    );
     s = await waitScreen(t, 'restarted by recovery', (x) => idle(x, 'marie') && rstOf(x, 'marie') === 2, 30_000);
     expect(row(s, 'marie')).toMatch(/closed/);
   });
@@ -323,7 +355,21 @@ describe('the console', () => {
     const t = await startConsole({ agents: 'marie' });
     await teamIdle(t, ['marie']);
     keys(t, '?');
-    const expected = [/Enter, a\s+attach to the agent's pane/, /s\s+send a message/, /b\s+rebrief now/, /R\s+restart the agent \(asks first\)/, /p\s+pause or resume delivery/, /x\s+stop the agent/, /n\s+new agent from a profile/, /d\s+the agent worktree's git status and diff/, /\/\s+filter agents/, /Tab\s+next panel/, /j, ↓\s+move down/, /q, Ctrl-C\s+quit the console; agents and the engine keep running/, /Q\s+quit and stop everything/];
+    const expected = [
+      /Enter, a\s+attach to the agent's pane/,
+      /s\s+send a message/,
+      /b\s+rebrief now/,
+      /R\s+restart the agent \(asks first\)/,
+      /p\s+pause or resume delivery/,
+      /x\s+stop the agent/,
+      /n\s+new agent from a profile/,
+      /d\s+the agent worktree's git status and diff/,
+      /\/\s+filter agents/,
+      /Tab\s+next panel/,
+      /j, ↓\s+move down/,
+      /q, Ctrl-C\s+quit the console; agents and the engine keep running/,
+      /Q\s+quit and stop everything/,
+    ];
     // A frame this big can be captured half drawn: wait for all of it.
     const s = await waitScreen(t, 'the help dialog with every key', (x) => x.includes('─ Keys ─') && expected.every((re) => re.test(x)));
     expect(s).toMatch(/The selected agent/);

@@ -66,7 +66,10 @@ describe('one display rule: status, status --json and the console agree', () => 
     for (const name of TEAM) {
       const row = snap.agents.find((a) => a.name === name)!;
       const line = panel.find((l) => new RegExp(`^\\s+${name}\\s+demo\\s`).test(l)) ?? '';
-      const consoleLabel = line.replace(new RegExp(`^\\s+${name}\\s+demo\\s+`), '').split(/\s{2,}|\s\S+s?\s+\d+\s/)[0]!.trim();
+      const consoleLabel = line
+        .replace(new RegExp(`^\\s+${name}\\s+demo\\s+`), '')
+        .split(/\s{2,}|\s\S+s?\s+\d+\s/)[0]!
+        .trim();
       seen[name] = [json.get(name)!.state, table.get(name)!, row.state, consoleLabel];
       expect(json.get(name)!.alive).toBe(false);
     }

@@ -25,7 +25,25 @@ function project(names: string[]): Project {
 }
 
 function record(name: string, paneId: string, patch: Partial<AgentRecord> = {}): AgentRecord {
-  return { name, profile: 'demo', state: 'idle', paneId, sessionId: 's', generation: 1, restartCount: 0, lastRestart: null, lastError: null, contextPreserved: false, paused: false, maxDepth: null, lastEventAt: now - 3000, stopBlocks: 0, createdAt: now - 60_000, updatedAt: now, ...patch };
+  return {
+    name,
+    profile: 'demo',
+    state: 'idle',
+    paneId,
+    sessionId: 's',
+    generation: 1,
+    restartCount: 0,
+    lastRestart: null,
+    lastError: null,
+    contextPreserved: false,
+    paused: false,
+    maxDepth: null,
+    lastEventAt: now - 3000,
+    stopBlocks: 0,
+    createdAt: now - 60_000,
+    updatedAt: now,
+    ...patch,
+  };
 }
 
 function pane(id: string, patch: Partial<PaneInfo> = {}): PaneInfo {
@@ -33,7 +51,33 @@ function pane(id: string, patch: Partial<PaneInfo> = {}): PaneInfo {
 }
 
 function message(id: string, agent: string, patch: Partial<Message> = {}): Message {
-  return { id, seq: 1, agent, priority: 5, body: `for ${agent}`, sender: 'console', key: null, state: 'queued', attempts: 0, maxAttempts: 5, availableAt: now, expiresAt: null, leaseToken: null, leaseOwner: null, leaseExpiresAt: null, sessionId: null, deliveredAt: null, confirmedAt: null, redeliveries: 0, lastError: null, deadReason: null, createdAt: now - 12_000, updatedAt: now, meta: null, ...patch };
+  return {
+    id,
+    seq: 1,
+    agent,
+    priority: 5,
+    body: `for ${agent}`,
+    sender: 'console',
+    key: null,
+    state: 'queued',
+    attempts: 0,
+    maxAttempts: 5,
+    availableAt: now,
+    expiresAt: null,
+    leaseToken: null,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    sessionId: null,
+    deliveredAt: null,
+    confirmedAt: null,
+    redeliveries: 0,
+    lastError: null,
+    deadReason: null,
+    createdAt: now - 12_000,
+    updatedAt: now,
+    meta: null,
+    ...patch,
+  };
 }
 
 function snapshot(patch: Partial<SnapshotFacts> = {}): TeamSnapshot {
@@ -66,7 +110,10 @@ function vm(s: TeamSnapshot = snapshot()): ViewModel {
 
 /** Content without blessed tags. */
 const plain = (text: string) => text.replace(/\{\/?[a-z-]+\}/g, '');
-const rowOf = (text: string, agent: string) => plain(text).split('\n').find((l) => new RegExp(`^. ${agent}\\s`).test(l)) ?? '';
+const rowOf = (text: string, agent: string) =>
+  plain(text)
+    .split('\n')
+    .find((l) => new RegExp(`^. ${agent}\\s`).test(l)) ?? '';
 
 describe('view-model: selection and moving', () => {
   it('selects the first agent, follows j/k within bounds, and resets the queue selection', () => {
@@ -148,7 +195,7 @@ describe('view-model: frames', () => {
     expect(f.layout.agents.width).toBeGreaterThan(0);
   });
 
-  it('an agent with no pane: stopped in its row, the display rule\'s detail in the preview', () => {
+  it("an agent with no pane: stopped in its row, the display rule's detail in the preview", () => {
     const v = vm(snapshot({ panes: [pane('%2'), pane('%3')] }));
     const f = v.frame(now, noPreview);
     expect(rowOf(f.agents.content, 'marie')).toMatch(/^▸ marie\s+demo\s+stopped\s/);
@@ -156,8 +203,17 @@ describe('view-model: frames', () => {
     expect(f.preview.content).toContain('marie is stopped: no tmux pane (last known state: idle)');
   });
 
-  it('the stuck escalation and a failed agent show with the display rule\'s labels', () => {
-    const v = vm(snapshot({ records: [record('marie', '%1', { state: 'stuck', lastError: 'stuck: a nudge got no UserPromptSubmit' }), record('anga', '%2', { state: 'failed', lastError: 'auth' }), record('fabien', '%3', { state: 'backing-off' })], panes: [pane('%1'), pane('%2')] }));
+  it("the stuck escalation and a failed agent show with the display rule's labels", () => {
+    const v = vm(
+      snapshot({
+        records: [
+          record('marie', '%1', { state: 'stuck', lastError: 'stuck: a nudge got no UserPromptSubmit' }),
+          record('anga', '%2', { state: 'failed', lastError: 'auth' }),
+          record('fabien', '%3', { state: 'backing-off' }),
+        ],
+        panes: [pane('%1'), pane('%2')],
+      }),
+    );
     const f = v.frame(now, noPreview);
     expect(rowOf(f.agents.content, 'marie')).toMatch(/marie\s+demo\s+stuck\s/);
     expect(rowOf(f.agents.content, 'anga')).toMatch(/anga\s+demo\s+failed\s.*OPEN/);

@@ -27,7 +27,25 @@ function project(names: string[]): Project {
 }
 
 function record(name: string, patch: Partial<AgentRecord> = {}): AgentRecord {
-  return { name, profile: 'demo', state: 'idle', paneId: `%${name.length}`, sessionId: 's', generation: 1, restartCount: 0, lastRestart: null, lastError: null, contextPreserved: false, paused: false, maxDepth: null, lastEventAt: now - 3000, stopBlocks: 0, createdAt: now - 60_000, updatedAt: now, ...patch };
+  return {
+    name,
+    profile: 'demo',
+    state: 'idle',
+    paneId: `%${name.length}`,
+    sessionId: 's',
+    generation: 1,
+    restartCount: 0,
+    lastRestart: null,
+    lastError: null,
+    contextPreserved: false,
+    paused: false,
+    maxDepth: null,
+    lastEventAt: now - 3000,
+    stopBlocks: 0,
+    createdAt: now - 60_000,
+    updatedAt: now,
+    ...patch,
+  };
 }
 
 function pane(id: string, patch: Partial<PaneInfo> = {}): PaneInfo {
@@ -35,7 +53,33 @@ function pane(id: string, patch: Partial<PaneInfo> = {}): PaneInfo {
 }
 
 function message(id: string, patch: Partial<Message> = {}): Message {
-  return { id, seq: 1, agent: 'marie', priority: 5, body: 'hello\nworld', sender: 'console', key: null, state: 'queued', attempts: 0, maxAttempts: 5, availableAt: now, expiresAt: null, leaseToken: null, leaseOwner: null, leaseExpiresAt: null, sessionId: null, deliveredAt: null, confirmedAt: null, redeliveries: 0, lastError: null, deadReason: null, createdAt: now - 12_000, updatedAt: now, meta: null, ...patch };
+  return {
+    id,
+    seq: 1,
+    agent: 'marie',
+    priority: 5,
+    body: 'hello\nworld',
+    sender: 'console',
+    key: null,
+    state: 'queued',
+    attempts: 0,
+    maxAttempts: 5,
+    availableAt: now,
+    expiresAt: null,
+    leaseToken: null,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    sessionId: null,
+    deliveredAt: null,
+    confirmedAt: null,
+    redeliveries: 0,
+    lastError: null,
+    deadReason: null,
+    createdAt: now - 12_000,
+    updatedAt: now,
+    meta: null,
+    ...patch,
+  };
 }
 
 let eventId = 0;
@@ -266,7 +310,14 @@ describe('dialogs', () => {
     const c = new ConfirmDialog(' Restart ', 'Restart marie?');
     expect(c.key({ ch: 'x', full: 'x' })).toEqual({ type: 'keep' });
     expect(c.key({ ch: 'y', full: 'y' })).toEqual({ type: 'submit', value: true });
-    const n = new NewAgentDialog([{ name: 'claude-code', description: '' }, { name: 'demo', description: '' }], 'demo', (name) => (name === 'marie' ? 'exists' : null));
+    const n = new NewAgentDialog(
+      [
+        { name: 'claude-code', description: '' },
+        { name: 'demo', description: '' },
+      ],
+      'demo',
+      (name) => (name === 'marie' ? 'exists' : null),
+    );
     for (const ch of 'marie') n.key({ ch, full: ch });
     expect(n.key({ full: 'enter' })).toEqual({ type: 'keep' });
     expect(n.error).toBe('exists');

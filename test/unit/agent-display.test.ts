@@ -62,7 +62,20 @@ describe('hornets_agent_state (metrics) uses the display rule', () => {
   it('one 1 per agent, on the state status and the console show', async () => {
     const { createHornetsMetrics, collectAgentStates } = await import('../../src/daemon/metrics.js');
     const m = createHornetsMetrics();
-    const base = { profile: 'demo', paneId: '%1', sessionId: null, generation: 1, restartCount: 0, lastRestart: null, contextPreserved: false, maxDepth: null, lastEventAt: null, stopBlocks: 0, createdAt: 0, updatedAt: 0 };
+    const base = {
+      profile: 'demo',
+      paneId: '%1',
+      sessionId: null,
+      generation: 1,
+      restartCount: 0,
+      lastRestart: null,
+      contextPreserved: false,
+      maxDepth: null,
+      lastEventAt: null,
+      stopBlocks: 0,
+      createdAt: 0,
+      updatedAt: 0,
+    };
     collectAgentStates(m, [
       { ...base, name: 'marie', state: 'idle', paused: true, lastError: null },
       { ...base, name: 'anga', state: 'stuck', paused: false, lastError: 'stuck: a nudge got no UserPromptSubmit' },

@@ -5,7 +5,32 @@ import { BRIEFING_MAX_CHARS, REBRIEF_MAX_CHARS, briefingText, rebriefText, type 
 const briefing = (rules: string, role = 'Tester'): BriefingInput => ({ agent: 'cc', project: 'p', role, briefingFile: 'briefings/cc.md', briefingText: rules });
 
 const message = (id: string, body: string): Message =>
-  ({ id, body, state: 'confirmed', seq: 1, agent: 'cc', priority: 5, sender: null, key: null, attempts: 1, maxAttempts: 5, availableAt: 0, expiresAt: null, leaseToken: null, leaseOwner: null, leaseExpiresAt: null, sessionId: null, deliveredAt: 0, confirmedAt: 0, redeliveries: 0, lastError: null, deadReason: null, createdAt: 0, updatedAt: 0, meta: null }) as Message;
+  ({
+    id,
+    body,
+    state: 'confirmed',
+    seq: 1,
+    agent: 'cc',
+    priority: 5,
+    sender: null,
+    key: null,
+    attempts: 1,
+    maxAttempts: 5,
+    availableAt: 0,
+    expiresAt: null,
+    leaseToken: null,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    sessionId: null,
+    deliveredAt: 0,
+    confirmedAt: 0,
+    redeliveries: 0,
+    lastError: null,
+    deadReason: null,
+    createdAt: 0,
+    updatedAt: 0,
+    meta: null,
+  }) as Message;
 
 // Claude Code shows the model only a preview of hook output over 10,000 characters; the briefing
 // and the rebrief must leave room under that for messages (DESIGN.md §4, src/hooks/compose.ts).

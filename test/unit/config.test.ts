@@ -47,10 +47,32 @@ describe('hornets.json', () => {
   });
 
   it.each([
-    ['bad agent name', { project: 'd', agents: [{ name: 'ok', profile: 'demo' }, { name: 'Bad Name', profile: 'demo' }] }, 'agents[1].name', /invalid agent name/],
+    [
+      'bad agent name',
+      {
+        project: 'd',
+        agents: [
+          { name: 'ok', profile: 'demo' },
+          { name: 'Bad Name', profile: 'demo' },
+        ],
+      },
+      'agents[1].name',
+      /invalid agent name/,
+    ],
     ['name with colon', { project: 'd', agents: [{ name: 'a:b', profile: 'demo' }] }, 'agents[0].name', /invalid agent name/],
     ['typo key', { project: 'd', agnets: [], agents: [{ name: 'a', profile: 'demo' }] }, '', /unknown key "agnets"/],
-    ['duplicate', { project: 'd', agents: [{ name: 'a', profile: 'demo' }, { name: 'a', profile: 'demo' }] }, 'agents[1].name', /duplicate agent name "a"/],
+    [
+      'duplicate',
+      {
+        project: 'd',
+        agents: [
+          { name: 'a', profile: 'demo' },
+          { name: 'a', profile: 'demo' },
+        ],
+      },
+      'agents[1].name',
+      /duplicate agent name "a"/,
+    ],
     ['unknown profile', { project: 'd', agents: [{ name: 'a', profile: 'nope' }] }, 'agents[0].profile', /unknown profile "nope" \(available: .*claude-code/],
     ['bad priority', { project: 'd', agents: [{ name: 'a', profile: 'demo', priority: 300 }] }, 'agents[0].priority', /200/],
     ['bad duration', { project: 'd', queue: { retryBackoff: 'soon' }, agents: [{ name: 'a', profile: 'demo' }] }, 'queue.retryBackoff', /duration/],

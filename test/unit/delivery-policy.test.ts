@@ -3,7 +3,19 @@ import { followNudge, nextDelivery, type DeliveryFacts, type DeliveryTiming } fr
 
 const T: DeliveryTiming = { nudgeTimeoutMs: 2_000, stuckAfterMs: 20_000, stuckRetryMs: 30_000 };
 const NOW = 1_000_000;
-const f = (more: Partial<DeliveryFacts> = {}): DeliveryFacts => ({ mode: 'hybrid', hasHooks: true, state: 'idle', paused: false, hasPane: true, held: false, waiting: 1, nudge: null, refusals: null, lastAttemptAt: null, ...more });
+const f = (more: Partial<DeliveryFacts> = {}): DeliveryFacts => ({
+  mode: 'hybrid',
+  hasHooks: true,
+  state: 'idle',
+  paused: false,
+  hasPane: true,
+  held: false,
+  waiting: 1,
+  nudge: null,
+  refusals: null,
+  lastAttemptAt: null,
+  ...more,
+});
 
 describe('delivery policy: nextDelivery', () => {
   it.each<[string, Partial<DeliveryFacts>, string]>([

@@ -80,7 +80,17 @@ describe('explainMessage', () => {
   });
 
   it('a stuck agent: the reason and what to do', () => {
-    const line = explainMessage({ message: base, ahead: 0, agentPaused: false, agentState: 'stuck', agentError: 'stuck: 9 nudges refused over 21 s: hooks say idle but the screen shows it busy', engineRunning: true, now });
-    expect(line).toMatch(/marie is stuck \(stuck: 9 nudges refused over 21 s: hooks say idle but the screen shows it busy\): it waits until marie takes a prompt again; attach to look, `hornets-tui reset marie` tries at once$/);
+    const line = explainMessage({
+      message: base,
+      ahead: 0,
+      agentPaused: false,
+      agentState: 'stuck',
+      agentError: 'stuck: 9 nudges refused over 21 s: hooks say idle but the screen shows it busy',
+      engineRunning: true,
+      now,
+    });
+    expect(line).toMatch(
+      /marie is stuck \(stuck: 9 nudges refused over 21 s: hooks say idle but the screen shows it busy\): it waits until marie takes a prompt again; attach to look, `hornets-tui reset marie` tries at once$/,
+    );
   });
 });

@@ -47,7 +47,20 @@ describe('git adapter (injected runner)', () => {
   });
 
   it('listWorktrees reads the porcelain format, detached worktrees with no branch', async () => {
-    const porcelain = ['worktree /repo', 'HEAD 1111', 'branch refs/heads/main', '', 'worktree /wt/marie', 'HEAD 2222', 'branch refs/heads/feature/x', '', 'worktree /wt/detached', 'HEAD 3333', 'detached', ''].join('\n');
+    const porcelain = [
+      'worktree /repo',
+      'HEAD 1111',
+      'branch refs/heads/main',
+      '',
+      'worktree /wt/marie',
+      'HEAD 2222',
+      'branch refs/heads/feature/x',
+      '',
+      'worktree /wt/detached',
+      'HEAD 3333',
+      'detached',
+      '',
+    ].join('\n');
     const g = scripted({ args: ['worktree', 'list', '--porcelain'], cwd: '/repo', stdout: porcelain });
     expect(await createGit(g.run).listWorktrees('/repo')).toEqual([
       { path: '/repo', branch: 'main' },

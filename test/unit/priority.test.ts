@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import {
-  PRIORITY_MAX,
-  PRIORITY_MIN,
-  isValidPriority,
-  namedPriorities,
-  parsePriority,
-  priorityBand,
-} from '../../src/domain/priority.js';
+import { PRIORITY_MAX, PRIORITY_MIN, isValidPriority, namedPriorities, parsePriority, priorityBand } from '../../src/domain/priority.js';
 import { ExitCode, UsageError } from '../../src/errors.js';
 
 describe('parsePriority', () => {

@@ -10,7 +10,11 @@ function play(steps: [number, RecoveryEvent][], start: RecoveryState = initialRe
   for (const [at, event] of steps) {
     const d = decide(state, event, at, P, half);
     state = d.state;
-    log.push({ at, breaker: state.breaker, actions: d.actions.map((a) => (a.type === 'schedule-restart' ? `schedule@${a.at}` : a.type === 'restart' ? `restart${a.trial ? '(trial)' : ''}` : a.type)) });
+    log.push({
+      at,
+      breaker: state.breaker,
+      actions: d.actions.map((a) => (a.type === 'schedule-restart' ? `schedule@${a.at}` : a.type === 'restart' ? `restart${a.trial ? '(trial)' : ''}` : a.type)),
+    });
   }
   return { state, log };
 }
@@ -77,7 +81,12 @@ describe('decide: crash loop', () => {
   });
 
   it('a healthy run resets the backoff streak', () => {
-    const s = play([[0, { type: 'crashed', exitStatus: 1 }], [2000, { type: 'tick' }], [2000, { type: 'restarted' }], [70_000, { type: 'healthy' }]]).state;
+    const s = play([
+      [0, { type: 'crashed', exitStatus: 1 }],
+      [2000, { type: 'tick' }],
+      [2000, { type: 'restarted' }],
+      [70_000, { type: 'healthy' }],
+    ]).state;
     expect(s.streak).toBe(0);
     expect(decide(s, { type: 'crashed', exitStatus: 1 }, 80_000, P, half).actions[0]).toMatchObject({ type: 'schedule-restart', delayMs: 2000 });
   });

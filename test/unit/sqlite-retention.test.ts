@@ -46,7 +46,7 @@ describe('sqlite retention', () => {
     expect(pagesAfter).toBeLessThan(pagesBefore / 4);
     await store.close();
     expect(autoVacuum(path)).toBe(2);
-    expect(statSync(path).size).toBeLessThan(pagesBefore * 4096 / 4);
+    expect(statSync(path).size).toBeLessThan((pagesBefore * 4096) / 4);
   });
 
   it('an existing database without auto-vacuum keeps working: prune removes rows, reclaims nothing', async () => {

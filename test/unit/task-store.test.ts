@@ -23,7 +23,6 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-
 describe('task store', () => {
   it('is schema version 2 and migrates a version 1 database, keeping its messages', async () => {
     expect(LATEST_SCHEMA_VERSION).toBe(2);
@@ -33,9 +32,7 @@ describe('task store', () => {
     db.pragma(`application_id = ${HORNETS_APPLICATION_ID}`);
     db.pragma('user_version = 1');
     db.prepare(`INSERT INTO agents (name, profile, created_at, updated_at) VALUES ('a', 'demo', 1, 1)`).run();
-    db.prepare(
-      `INSERT INTO messages (id, agent, priority, body, state, max_attempts, available_at, created_at, updated_at) VALUES ('m1', 'a', 5, 'kept', 'queued', 5, 1, 1, 1)`,
-    ).run();
+    db.prepare(`INSERT INTO messages (id, agent, priority, body, state, max_attempts, available_at, created_at, updated_at) VALUES ('m1', 'a', 5, 'kept', 'queued', 5, 1, 1, 1)`).run();
     db.close();
     const s = await openSqliteStore(old);
     try {

@@ -132,14 +132,7 @@ describe('argv builders', () => {
 });
 
 describe('message text never reaches argv', () => {
-  const hostile = [
-    'hello; kill-server',
-    'C-c',
-    '#{pane_id} #(touch /tmp/x)',
-    '$(touch /tmp/pwned)',
-    'line one\nline two \x1b[201~ after',
-    '\x03\x04 Enter',
-  ];
+  const hostile = ['hello; kill-server', 'C-c', '#{pane_id} #(touch /tmp/x)', '$(touch /tmp/pwned)', 'line one\nline two \x1b[201~ after', '\x03\x04 Enter'];
 
   /** A runner that records what would have run, and answers like tmux would. */
   function recorder(): { runner: TmuxRunner; calls: { argv: readonly string[]; input: string | undefined }[] } {
@@ -227,7 +220,7 @@ describe('message text never reaches argv', () => {
     expect(calls).toEqual([]);
   });
 
-  it('tmux runs without TMUX/TMUX_PANE, so it can never fall back to the user\'s current server', () => {
+  it("tmux runs without TMUX/TMUX_PANE, so it can never fall back to the user's current server", () => {
     const env = tmuxEnv({ TMUX: '/tmp/tmux-0/default,1,0', TMUX_PANE: '%0', PATH: '/bin', HOME: '/root' });
     expect(env).toEqual({ PATH: '/bin', HOME: '/root' });
   });

@@ -40,8 +40,7 @@ const messageCommand = z.object({
 const simpleCommand = z.object({ type: z.enum(['rebrief', 'restart', 'pause', 'resume']) });
 
 export type ControlCommand =
-  | { type: 'message'; text: string; priority: number | null; key: string | null; ttlMs: number | null; from: string | null }
-  | { type: 'rebrief' | 'restart' | 'pause' | 'resume' };
+  { type: 'message'; text: string; priority: number | null; key: string | null; ttlMs: number | null; from: string | null } | { type: 'rebrief' | 'restart' | 'pause' | 'resume' };
 
 /** Parses one control line; throws with the reason it is ignored. */
 export function parseControlLine(line: string): ControlCommand {

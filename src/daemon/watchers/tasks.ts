@@ -417,7 +417,9 @@ export class TaskWatcher {
     const now = this.clock();
     const record = this.resultRecord(t, 'failed', null, reason, now);
     await writeJsonAtomic(this.resultFile(t), record);
-    const source = t.source ?? `${JSON.stringify({ task_id: t.taskId, description: t.description, priority: t.priority, timeout: t.timeoutMs / 1000, max_retries: t.maxRetries, ...(t.from ? { from: t.from } : {}) }, null, 2)}\n`;
+    const source =
+      t.source ??
+      `${JSON.stringify({ task_id: t.taskId, description: t.description, priority: t.priority, timeout: t.timeoutMs / 1000, max_retries: t.maxRetries, ...(t.from ? { from: t.from } : {}) }, null, 2)}\n`;
     await deadLetter(this.o.paths.dlq, t.agent, `${t.taskId}${TASK_SUFFIX}`, null, reason, now, { task_id: t.taskId, attempts: t.attempts, kind }, source);
     await this.notify(t, `task ${t.taskId} for ${t.agent} failed: ${reason}`, 'failed');
     await this.o.store.markTaskFailed(t.taskId, { error: reason });

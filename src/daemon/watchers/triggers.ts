@@ -124,7 +124,10 @@ export class TriggerWatcher {
         sender: t.from ?? 'trigger',
         meta: { source: 'trigger', file: f.name },
       });
-      this.log.info({ event: 'trigger_enqueued', agent: f.agent, file: f.name, id: r.message.id, created: r.created, priority: r.message.priority }, r.created ? 'trigger file queued' : 'trigger file was already queued (same key)');
+      this.log.info(
+        { event: 'trigger_enqueued', agent: f.agent, file: f.name, id: r.message.id, created: r.created, priority: r.message.priority },
+        r.created ? 'trigger file queued' : 'trigger file was already queued (same key)',
+      );
       this.o.metrics?.watcherFiles.inc({ kind: 'trigger', agent: f.agent, outcome: 'accepted' });
       if (r.created) this.o.wake(f.agent);
       return { kind: 'done' };

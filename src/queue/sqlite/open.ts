@@ -121,11 +121,11 @@ function checkIdentity(db: DB, path: string): void {
     if (tables > 0) throw new QueueError('not_hornets_db', `${path} is an SQLite database but not a hornets database (it has other tables)`, { path });
   }
   if (version > LATEST_SCHEMA_VERSION) {
-    throw new QueueError(
-      'schema_too_new',
-      `${path} has schema version ${version}, newer than this hornets-tui understands (${LATEST_SCHEMA_VERSION}); upgrade hornets-tui`,
-      { path, version, supported: LATEST_SCHEMA_VERSION },
-    );
+    throw new QueueError('schema_too_new', `${path} has schema version ${version}, newer than this hornets-tui understands (${LATEST_SCHEMA_VERSION}); upgrade hornets-tui`, {
+      path,
+      version,
+      supported: LATEST_SCHEMA_VERSION,
+    });
   }
 }
 

@@ -36,10 +36,7 @@ const FINISHED_MESSAGES = `('confirmed','dead','expired','cancelled')`;
 export function checkPruneOptions(options: PruneOptions): { olderThanMs: number; batchSize: number } {
   const age = options.olderThanMs;
   if (typeof age !== 'number' || !Number.isFinite(age) || age < MIN_PRUNE_AGE_MS) {
-    throw new QueueError(
-      'invalid_input',
-      `prune age must be at least 1h (the engine keeps the last hour of restarts to count them), got ${typeof age === 'number' ? `${age} ms` : String(age)}`,
-    );
+    throw new QueueError('invalid_input', `prune age must be at least 1h (the engine keeps the last hour of restarts to count them), got ${typeof age === 'number' ? `${age} ms` : String(age)}`);
   }
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) throw new QueueError('invalid_input', `prune batch size must be 1–100000, got ${batchSize}`);
@@ -64,9 +61,7 @@ export async function pruneStore(c: SqliteConnection, options: PruneOptions): Pr
 
   // Messages: walk the table once in seq order (a cursor, not a rescan per batch), so old pending
   // messages near the start are passed over once rather than in every batch.
-  const pickMessages = c.stmt(
-    `SELECT seq, id FROM messages WHERE seq > @after AND state IN ${FINISHED_MESSAGES} AND updated_at < @cutoff ORDER BY seq LIMIT @limit`,
-  );
+  const pickMessages = c.stmt(`SELECT seq, id FROM messages WHERE seq > @after AND state IN ${FINISHED_MESSAGES} AND updated_at < @cutoff ORDER BY seq LIMIT @limit`);
   const openTaskMessages = c.stmt(`SELECT message_id FROM tasks WHERE state IN ('queued','running','retrying') AND message_id IS NOT NULL`);
   const deleteEvents = c.stmt(`DELETE FROM message_events WHERE message_seq = ?`);
   // Re-checked under the lock: another process may have retried the message since we picked it.
@@ -92,9 +87,7 @@ export async function pruneStore(c: SqliteConnection, options: PruneOptions): Pr
     await pause(t);
   }
 
-  const deleteTasks = c.stmt(
-    `DELETE FROM tasks WHERE task_id IN (SELECT task_id FROM tasks WHERE state IN ('completed','failed') AND completed_at < @cutoff LIMIT @limit)`,
-  );
+  const deleteTasks = c.stmt(`DELETE FROM tasks WHERE task_id IN (SELECT task_id FROM tasks WHERE state IN ('completed','failed') AND completed_at < @cutoff LIMIT @limit)`);
   // Agent events are appended in time order, so the old ones are at the start of the id range.
   const deleteAgentEvents = c.stmt(`DELETE FROM agent_events WHERE id IN (SELECT id FROM agent_events WHERE ts < @cutoff ORDER BY id LIMIT @limit)`);
   for (const [del, key] of [

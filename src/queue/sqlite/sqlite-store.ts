@@ -14,7 +14,28 @@ import { messageStates, pendingStates, terminalStates } from '../../domain/messa
 import { retryDelayMs } from '../../domain/retry.js';
 import { isValidPriority } from '../../domain/priority.js';
 import { randomId, sequentialId } from '../../util/ids.js';
-import { defaultQueueLimits, type AckOptions, type AgentQueueStats, type AgentTransition, type ClaimOptions, type EnqueueResult, type ExplainContext, type FailOptions, type ImportRecord, type ImportResult, type LeaseRef, type MessageFilter, type MessageStore, type PruneOptions, type PruneResult, type QueueLimits, type QueueStats, type RecordEventInput, type SweepResult, type TaskStore } from '../store.js';
+import {
+  defaultQueueLimits,
+  type AckOptions,
+  type AgentQueueStats,
+  type AgentTransition,
+  type ClaimOptions,
+  type EnqueueResult,
+  type ExplainContext,
+  type FailOptions,
+  type ImportRecord,
+  type ImportResult,
+  type LeaseRef,
+  type MessageFilter,
+  type MessageStore,
+  type PruneOptions,
+  type PruneResult,
+  type QueueLimits,
+  type QueueStats,
+  type RecordEventInput,
+  type SweepResult,
+  type TaskStore,
+} from '../store.js';
 import { type AgentContext, type AgentContextPatch, type AgentPatch, type AgentRecord, type AgentRegistration, type AgentState } from '../../domain/agent.js';
 import { factsOf, transition, type LifecycleEvent } from '../../domain/agent-lifecycle.js';
 import type { Task, TaskCreateInput, TaskFilter, TaskState } from '../../domain/task.js';
@@ -85,7 +106,6 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
   private agentRow(name: string): AgentRow {
     return this.c.agentRow(name);
   }
-
 
   private depthLimit(agent: AgentRow): number {
     return agent.max_depth ?? this.limits.maxDepth;
@@ -207,12 +227,7 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
         last_briefing: patch.lastBriefing !== undefined ? patch.lastBriefing : (existing?.last_briefing ?? null),
         briefing_content: patch.briefingContent !== undefined ? patch.briefingContent : (existing?.briefing_content ?? null),
         activity_summary: patch.activitySummary !== undefined ? patch.activitySummary : (existing?.activity_summary ?? null),
-        checkpoint_data:
-          patch.checkpointData !== undefined
-            ? patch.checkpointData === null
-              ? null
-              : JSON.stringify(patch.checkpointData)
-            : (existing?.checkpoint_data ?? null),
+        checkpoint_data: patch.checkpointData !== undefined ? (patch.checkpointData === null ? null : JSON.stringify(patch.checkpointData)) : (existing?.checkpoint_data ?? null),
         now,
       };
       this.stmts.upsertContext.run(merged);
@@ -353,7 +368,18 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
           session: options.sessionId ?? null,
           now,
         }) as MessageRow;
-        this.event({ seq: row.seq, messageId: row.id, agent: agentName, kind: 'claimed', fromState: c.state, toState: 'leased', detail: { owner: options.owner, attempt: row.attempts, leaseMs: options.leaseMs } }, now);
+        this.event(
+          {
+            seq: row.seq,
+            messageId: row.id,
+            agent: agentName,
+            kind: 'claimed',
+            fromState: c.state,
+            toState: 'leased',
+            detail: { owner: options.owner, attempt: row.attempts, leaseMs: options.leaseMs },
+          },
+          now,
+        );
         claimed.push(toMessage(row));
       }
       return claimed;
@@ -376,7 +402,10 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
       const rows = this.leasedRows(options, now);
       for (const r of rows) {
         this.stmts.deliver.run({ seq: r.seq, session: options.sessionId ?? null, now });
-        this.event({ seq: r.seq, messageId: r.id, agent: r.agent, kind: 'delivered', fromState: 'leased', toState: 'delivered', detail: { owner: r.lease_owner, session: options.sessionId ?? r.session_id } }, now);
+        this.event(
+          { seq: r.seq, messageId: r.id, agent: r.agent, kind: 'delivered', fromState: 'leased', toState: 'delivered', detail: { owner: r.lease_owner, session: options.sessionId ?? r.session_id } },
+          now,
+        );
       }
       return rows.length;
     });
@@ -393,7 +422,18 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
         const reason = options.retryable === false ? `rejected as not retryable: ${error}` : `failed ${r.attempts}/${r.max_attempts} attempts; last error: ${error}`;
         const delay = dead ? 0 : retryDelayMs(r.attempts, { baseMs: this.limits.backoffBaseMs, maxMs: this.limits.backoffMaxMs }, this.random);
         this.stmts.afterFail.run({ seq: r.seq, state: dead ? 'dead' : 'failed', error, dead_reason: dead ? reason : null, available_at: now + delay, now });
-        this.event({ seq: r.seq, messageId: r.id, agent: r.agent, kind: 'failed', fromState: 'leased', toState: dead ? 'dead' : 'failed', detail: { error, attempt: r.attempts, retryInMs: dead ? null : delay } }, now);
+        this.event(
+          {
+            seq: r.seq,
+            messageId: r.id,
+            agent: r.agent,
+            kind: 'failed',
+            fromState: 'leased',
+            toState: dead ? 'dead' : 'failed',
+            detail: { error, attempt: r.attempts, retryInMs: dead ? null : delay },
+          },
+          now,
+        );
       }
       return rows.length;
     });
@@ -495,10 +535,7 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     return this.read(() => {
       const row = this.resolveRow(idOrPrefix);
       const agentRow = this.stmts.getAgent.get(row.agent) as AgentRow | undefined;
-      const ahead =
-        row.state === 'queued' || row.state === 'failed'
-          ? (this.stmts.ahead.get({ agent: row.agent, priority: row.priority, seq: row.seq }) as { n: number }).n
-          : 0;
+      const ahead = row.state === 'queued' || row.state === 'failed' ? (this.stmts.ahead.get({ agent: row.agent, priority: row.priority, seq: row.seq }) as { n: number }).n : 0;
       return { message: toMessage(row), agent: agentRow ? toAgent(agentRow) : null, ahead, now };
     });
   }
@@ -511,7 +548,9 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
         const marks = filter.kinds.map((_, i) => `@k${i}`).join(',');
         const params: Record<string, unknown> = { limit, agent: filter.agent ?? null };
         filter.kinds.forEach((k, i) => (params[`k${i}`] = k));
-        const rows = this.stmt(`SELECT NULL AS message_id, * FROM agent_events WHERE (@agent IS NULL OR agent = @agent) AND kind IN (${marks}) ORDER BY id DESC LIMIT @limit`).all(params) as EventRow[];
+        const rows = this.stmt(`SELECT NULL AS message_id, * FROM agent_events WHERE (@agent IS NULL OR agent = @agent) AND kind IN (${marks}) ORDER BY id DESC LIMIT @limit`).all(
+          params,
+        ) as EventRow[];
         return rows.reverse().map(toEvent);
       }
       if (filter.messageId !== undefined) {
@@ -657,7 +696,6 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     return result;
   }
 
-
   // ---------------------------------------------------------------- tasks (task-store.ts)
 
   createTask(input: TaskCreateInput): Promise<{ task: Task; created: boolean }> {
@@ -719,7 +757,6 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
 }
 
 class ImportRollback extends Error {}
-
 
 /**
  * `<expiry base36>.<random>`: carrying the expiry lets one index on (lease_expires_at, lease_token)

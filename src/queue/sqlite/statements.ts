@@ -12,7 +12,6 @@ export const PENDING_SQL = `('queued','failed','leased','delivered')`;
 
 export type Statements = ReturnType<typeof prepareStatements>;
 
-
 /**
  * WHERE terms for "this agent, these states". States are checked against the known list before they
  * are spliced into the SQL, so only our own literals ever reach it.
@@ -30,7 +29,6 @@ export function agentStateWhere(filter: { agent?: string; states?: readonly stri
   }
   return { where, params };
 }
-
 
 /**
  * Statements are compiled on first use: a hook process opens the store for one event and needs a
@@ -82,9 +80,7 @@ export function prepareStatements(eager: DB) {
       `INSERT INTO messages (seq, id, agent, priority, body, sender, idem_key, state, attempts, max_attempts, available_at, expires_at, meta, created_at, updated_at)
        VALUES (@seq, @id, @agent, @priority, @body, @sender, @idem_key, 'queued', 0, @max_attempts, @available_at, @expires_at, @meta, @created_at, @updated_at)`,
     ),
-    insertFirstEvent: db.prepare(
-      `INSERT INTO message_events (message_seq, n, ts, agent, kind, from_state, to_state, detail) VALUES (@seq, 1, @ts, @agent, 'enqueued', NULL, 'queued', NULL)`,
-    ),
+    insertFirstEvent: db.prepare(`INSERT INTO message_events (message_seq, n, ts, agent, kind, from_state, to_state, detail) VALUES (@seq, 1, @ts, @agent, 'enqueued', NULL, 'queued', NULL)`),
     importMessage: db.prepare(
       `INSERT INTO messages (id, agent, priority, body, sender, idem_key, state, attempts, max_attempts, redeliveries, available_at, expires_at, meta, created_at, updated_at)
        VALUES (@id, @agent, @priority, @body, @sender, @idem_key, 'queued', @attempts, @max_attempts, @redeliveries, @now, @expires_at, @meta, @created_at, @now) RETURNING seq`,
@@ -122,21 +118,15 @@ export function prepareStatements(eager: DB) {
       `UPDATE messages SET state = 'queued', attempts = MAX(0, attempts - 1), lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
          updated_at = @now WHERE seq = @seq`,
     ),
-    delivered: db.prepare(
-      `SELECT * FROM messages INDEXED BY messages_delivered WHERE agent = @agent AND state = 'delivered' AND (@session IS NULL OR session_id = @session) ORDER BY seq`,
-    ),
+    delivered: db.prepare(`SELECT * FROM messages INDEXED BY messages_delivered WHERE agent = @agent AND state = 'delivered' AND (@session IS NULL OR session_id = @session) ORDER BY seq`),
     confirm: db.prepare(`UPDATE messages SET state = 'confirmed', confirmed_at = @now, updated_at = @now WHERE seq = @seq`),
     requeue: db.prepare(
       `UPDATE messages SET state = @state, redeliveries = redeliveries + 1, last_error = @error, dead_reason = @dead_reason,
          available_at = @now, delivered_at = NULL, updated_at = @now WHERE seq = @seq`,
     ),
     countsByState: db.prepare(`SELECT agent, state, COUNT(*) AS n, MIN(created_at) AS oldest FROM messages GROUP BY agent, state`),
-    ahead: db.prepare(
-      `SELECT COUNT(*) AS n FROM messages WHERE agent = @agent AND ${waiting} AND (priority > @priority OR (priority = @priority AND seq < @seq))`,
-    ),
-    eventsForMessage: db.prepare(
-      `SELECT @id AS message_id, n AS id, ts, agent, kind, from_state, to_state, detail FROM message_events WHERE message_seq = @seq ORDER BY n LIMIT @limit`,
-    ),
+    ahead: db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE agent = @agent AND ${waiting} AND (priority > @priority OR (priority = @priority AND seq < @seq))`),
+    eventsForMessage: db.prepare(`SELECT @id AS message_id, n AS id, ts, agent, kind, from_state, to_state, detail FROM message_events WHERE message_seq = @seq ORDER BY n LIMIT @limit`),
     agentEventsForAgent: db.prepare(`SELECT NULL AS message_id, * FROM agent_events WHERE agent = @agent ORDER BY id DESC LIMIT @limit`),
     agentEventsRecent: db.prepare(`SELECT NULL AS message_id, * FROM agent_events ORDER BY id DESC LIMIT @limit`),
     // History of the agent's most recent messages; the full log of one message is eventsForMessage.

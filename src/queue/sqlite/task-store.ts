@@ -107,7 +107,10 @@ export class SqliteTaskStore implements TaskStore {
 
   async markTaskRetrying(taskId: string, retry: { error: string; retryAt: number }): Promise<Task> {
     const error = String(retry.error).slice(0, 2000);
-    return this.taskTransition(taskId, ['queued', 'running'], 'task_retrying', () => ({ state: 'retrying', retry_at: retry.retryAt, deadline_at: null, last_error: error }), { error, retryAt: retry.retryAt });
+    return this.taskTransition(taskId, ['queued', 'running'], 'task_retrying', () => ({ state: 'retrying', retry_at: retry.retryAt, deadline_at: null, last_error: error }), {
+      error,
+      retryAt: retry.retryAt,
+    });
   }
 
   async markTaskDone(taskId: string, done: { result: string | null }): Promise<Task> {

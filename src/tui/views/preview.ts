@@ -6,10 +6,15 @@
 // eslint-disable-next-line no-control-regex
 const SGR = /\x1b\[[0-9;:]*m/y;
 
+/* eslint-disable no-control-regex -- these match the escape and control characters tmux captures */
+const ESCAPE = /\x1b(\[[0-9;:?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[^[\]])/g;
+const ONLY_SGR = /^\x1b\[[0-9;:]*m$/;
+const CONTROL = /[\u0000-\u0009\u000b-\u001a\u001c-\u001f\u007f]/g;
+/* eslint-enable no-control-regex */
+
 /** Keeps SGR sequences, drops every other escape sequence and control character. */
 export function sanitizeCapture(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\x1b(\[[0-9;:?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[^[\]])/g, (m) => (/^\x1b\[[0-9;:]*m$/.test(m) ? m : '')).replace(/[\u0000-\u0009\u000b-\u001a\u001c-\u001f\u007f]/g, '');
+  return text.replace(ESCAPE, (m) => (ONLY_SGR.test(m) ? m : '')).replace(CONTROL, '');
 }
 
 /** Cuts a line with SGR sequences to `width` columns (sequences cost nothing). Assumes narrow characters are 1 column. */
@@ -31,7 +36,17 @@ export function cutAnsi(line: string, width: number): string {
     }
     const cp = line.codePointAt(i)!;
     const ch = String.fromCodePoint(cp);
-    const cw = cp >= 0x1100 && (cp <= 0x115f || (cp >= 0x2e80 && cp <= 0xa4cf) || (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xff00 && cp <= 0xff60) || (cp >= 0x1f300 && cp <= 0x1f64f) || (cp >= 0x1f900 && cp <= 0x1f9ff)) ? 2 : 1;
+    const cw =
+      cp >= 0x1100 &&
+      (cp <= 0x115f ||
+        (cp >= 0x2e80 && cp <= 0xa4cf) ||
+        (cp >= 0xac00 && cp <= 0xd7a3) ||
+        (cp >= 0xf900 && cp <= 0xfaff) ||
+        (cp >= 0xff00 && cp <= 0xff60) ||
+        (cp >= 0x1f300 && cp <= 0x1f64f) ||
+        (cp >= 0x1f900 && cp <= 0x1f9ff))
+        ? 2
+        : 1;
     if (w + cw > width) break;
     out += ch;
     w += cw;
@@ -68,5 +83,8 @@ export function previewWindow(total: number, height: number, scrollBack: number)
 export function renderPreview(lines: readonly string[], o: PreviewViewOptions): string {
   const win = previewWindow(lines.length, o.height, o.scrollBack);
   // Reset at the end of each line so a colour never runs into the border or the next panel.
-  return lines.slice(win.start, win.end).map((l) => `${cutAnsi(l, o.width)}\x1b[0m`).join('\n');
+  return lines
+    .slice(win.start, win.end)
+    .map((l) => `${cutAnsi(l, o.width)}\x1b[0m`)
+    .join('\n');
 }
