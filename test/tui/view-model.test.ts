@@ -3,82 +3,23 @@
  * real assembleSnapshot) and keys in, frames out. The clock is an argument.
  */
 import { describe, expect, it } from 'vitest';
-import type { Project } from '../../src/config/load.js';
-import { hornetsConfigSchema } from '../../src/config/schema.js';
 import type { AgentRecord } from '../../src/domain/agent.js';
 import type { Message } from '../../src/domain/message.js';
 import type { QueueStats } from '../../src/queue/store.js';
 import { assembleSnapshot, type SnapshotFacts, type TeamSnapshot } from '../../src/services/snapshot.js';
-import type { PaneInfo } from '../../src/tmux/argv.js';
 import { ConfirmDialog } from '../../src/tui/dialogs.js';
 import { defaultKeymap } from '../../src/tui/keymap.js';
 import { makeTheme } from '../../src/tui/theme.js';
+import { fixtureNow, messageFixture, paneFixture, projectFixture, recordFixture } from '../helpers/fixtures.js';
 import { QUIT_WHEN_STARTED, ViewModel, messageTtl, type PreviewInput } from '../../src/tui/view-model.js';
 
-const now = Date.UTC(2026, 10, 21, 12, 0, 0);
+const now = fixtureNow;
+const project = projectFixture;
+const pane = paneFixture;
+const record = (name: string, paneId: string, patch: Partial<AgentRecord> = {}): AgentRecord => recordFixture(name, { paneId, ...patch });
+const message = (id: string, agent: string, patch: Partial<Message> = {}): Message => messageFixture(id, { agent, body: `for ${agent}`, ...patch });
 const W = 120;
 const H = 36;
-
-function project(names: string[]): Project {
-  const config = hornetsConfigSchema.parse({ project: 'demo', agents: names.map((name) => ({ name, profile: 'demo' })) });
-  return { configPath: '/p/hornets.json', root: '/p', config, profiles: new Map(), paths: { root: '/p/.hornets' } as Project['paths'] };
-}
-
-function record(name: string, paneId: string, patch: Partial<AgentRecord> = {}): AgentRecord {
-  return {
-    name,
-    profile: 'demo',
-    state: 'idle',
-    paneId,
-    sessionId: 's',
-    generation: 1,
-    restartCount: 0,
-    lastRestart: null,
-    lastError: null,
-    contextPreserved: false,
-    paused: false,
-    maxDepth: null,
-    lastEventAt: now - 3000,
-    stopBlocks: 0,
-    createdAt: now - 60_000,
-    updatedAt: now,
-    ...patch,
-  };
-}
-
-function pane(id: string, patch: Partial<PaneInfo> = {}): PaneInfo {
-  return { paneId: id, session: 'demo', windowId: '@1', windowName: 'x', pid: 1, dead: false, deadStatus: null, currentCommand: 'node', width: 200, height: 50, inMode: false, ...patch };
-}
-
-function message(id: string, agent: string, patch: Partial<Message> = {}): Message {
-  return {
-    id,
-    seq: 1,
-    agent,
-    priority: 5,
-    body: `for ${agent}`,
-    sender: 'console',
-    key: null,
-    state: 'queued',
-    attempts: 0,
-    maxAttempts: 5,
-    availableAt: now,
-    expiresAt: null,
-    leaseToken: null,
-    leaseOwner: null,
-    leaseExpiresAt: null,
-    sessionId: null,
-    deliveredAt: null,
-    confirmedAt: null,
-    redeliveries: 0,
-    lastError: null,
-    deadReason: null,
-    createdAt: now - 12_000,
-    updatedAt: now,
-    meta: null,
-    ...patch,
-  };
-}
 
 function snapshot(patch: Partial<SnapshotFacts> = {}): TeamSnapshot {
   const stats: QueueStats = { agents: [], totals: {} as QueueStats['totals'] };

@@ -1,12 +1,8 @@
 /** The console's pure parts: keymap, snapshot assembly, views, layout, dialogs, control-mode parsing. */
 import { describe, expect, it } from 'vitest';
-import type { Project } from '../../src/config/load.js';
-import { hornetsConfigSchema } from '../../src/config/schema.js';
-import type { Message, QueueEvent } from '../../src/domain/message.js';
+import type { QueueEvent } from '../../src/domain/message.js';
 import type { QueueStats } from '../../src/queue/store.js';
-import type { AgentRecord } from '../../src/domain/agent.js';
 import { assembleSnapshot, type SnapshotFacts } from '../../src/services/snapshot.js';
-import type { PaneInfo } from '../../src/tmux/argv.js';
 import { parseControlLine } from '../../src/tmux/control.js';
 import { ConfigError } from '../../src/errors.js';
 import { buildKeymap, defaultKeymap, helpLines, hintsFor, resolveKey } from '../../src/tui/keymap.js';
@@ -18,69 +14,13 @@ import { renderQueue } from '../../src/tui/views/queue.js';
 import { cutAnsi, previewWindow, sanitizeCapture } from '../../src/tui/views/preview.js';
 import { renderStatus } from '../../src/tui/views/chrome.js';
 import { ConfirmDialog, SendDialog, NewAgentDialog } from '../../src/tui/dialogs.js';
+import { fixtureNow, messageFixture, paneFixture, projectFixture, recordFixture } from '../helpers/fixtures.js';
 
-const now = Date.UTC(2026, 10, 21, 12, 0, 0);
-
-function project(names: string[]): Project {
-  const config = hornetsConfigSchema.parse({ project: 'demo', agents: names.map((name) => ({ name, profile: 'demo' })) });
-  return { configPath: '/p/hornets.json', root: '/p', config, profiles: new Map(), paths: { root: '/p/.hornets' } as Project['paths'] };
-}
-
-function record(name: string, patch: Partial<AgentRecord> = {}): AgentRecord {
-  return {
-    name,
-    profile: 'demo',
-    state: 'idle',
-    paneId: `%${name.length}`,
-    sessionId: 's',
-    generation: 1,
-    restartCount: 0,
-    lastRestart: null,
-    lastError: null,
-    contextPreserved: false,
-    paused: false,
-    maxDepth: null,
-    lastEventAt: now - 3000,
-    stopBlocks: 0,
-    createdAt: now - 60_000,
-    updatedAt: now,
-    ...patch,
-  };
-}
-
-function pane(id: string, patch: Partial<PaneInfo> = {}): PaneInfo {
-  return { paneId: id, session: 'demo', windowId: '@1', windowName: 'x', pid: 1, dead: false, deadStatus: null, currentCommand: 'node', width: 200, height: 50, inMode: false, ...patch };
-}
-
-function message(id: string, patch: Partial<Message> = {}): Message {
-  return {
-    id,
-    seq: 1,
-    agent: 'marie',
-    priority: 5,
-    body: 'hello\nworld',
-    sender: 'console',
-    key: null,
-    state: 'queued',
-    attempts: 0,
-    maxAttempts: 5,
-    availableAt: now,
-    expiresAt: null,
-    leaseToken: null,
-    leaseOwner: null,
-    leaseExpiresAt: null,
-    sessionId: null,
-    deliveredAt: null,
-    confirmedAt: null,
-    redeliveries: 0,
-    lastError: null,
-    deadReason: null,
-    createdAt: now - 12_000,
-    updatedAt: now,
-    meta: null,
-    ...patch,
-  };
-}
+const now = fixtureNow;
+const project = projectFixture;
+const record = recordFixture;
+const pane = paneFixture;
+const message = messageFixture;
 
 let eventId = 0;
 function event(agent: string, kind: string, ts: number, detail: Record<string, unknown> | null = null): QueueEvent {

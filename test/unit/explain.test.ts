@@ -1,34 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { explainMessage } from '../../src/domain/explain.js';
 import type { Message } from '../../src/domain/message.js';
+import { fixtureNow, messageFixture } from '../helpers/fixtures.js';
 
-const now = Date.UTC(2026, 10, 21, 12, 0, 0);
-const base: Message = {
-  id: 'abcd1234ef',
-  seq: 1,
-  agent: 'marie',
-  priority: 5,
-  body: 'x',
-  sender: null,
-  key: null,
-  state: 'queued',
-  attempts: 0,
-  maxAttempts: 5,
-  availableAt: now,
-  expiresAt: null,
-  leaseToken: null,
-  leaseOwner: null,
-  leaseExpiresAt: null,
-  sessionId: null,
-  deliveredAt: null,
-  confirmedAt: null,
-  redeliveries: 0,
-  lastError: null,
-  deadReason: null,
-  createdAt: now - 60_000,
-  updatedAt: now - 1000,
-  meta: null,
-};
+const now = fixtureNow;
+const base: Message = messageFixture('abcd1234ef', { body: 'x', sender: null, createdAt: now - 60_000, updatedAt: now - 1000 });
 
 const noEngine = /no engine is running: messages to idle agents wait until it runs; start it with `hornets-tui daemon start`$/;
 
