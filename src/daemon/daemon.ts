@@ -71,10 +71,7 @@ export class Daemon {
       config,
       log: log('pipes'),
       wake,
-      onRebrief: (agent) => this.engine.control('rebrief', agent).then(() => undefined),
-      onRestart: (agent) => this.engine.control('restart', agent).then(() => undefined),
-      onPause: (agent) => this.engine.control('pause', agent).then(() => undefined),
-      onResume: (agent) => this.engine.control('resume', agent).then(() => undefined),
+      onControl: (action, agent) => this.engine.control(action, agent).then(() => undefined),
     });
     this.engine = new Engine(ctx, {
       policy: this.settings.restartPolicy,

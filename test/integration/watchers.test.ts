@@ -481,10 +481,7 @@ describe('named pipes', () => {
       log: silentLogger(),
       clock: env.clock,
       wake: (a) => env.woken.push(a),
-      onRebrief: (a) => void calls.push(`rebrief:${a}`),
-      onRestart: (a) => void calls.push(`restart:${a}`),
-      onPause: (a) => void calls.push(`pause:${a}`),
-      onResume: async (a) => void calls.push(`resume:${a}`),
+      onControl: async (action, a) => void calls.push(`${action}:${a}`),
       maxLineBytes,
     });
     await p.start();
@@ -509,9 +506,9 @@ describe('named pipes', () => {
       ].join('\n'),
     );
     // A second writer after the first closed: the daemon's end never saw EOF.
-    await appendFile(control, `${JSON.stringify({ type: 'resume' })}\n${JSON.stringify({ type: 'restart' })}\n${JSON.stringify({ type: 'message', message: 'defaults' })}\n`);
-    await waitFor('all commands', () => calls.length === 4);
-    expect(calls).toEqual(['rebrief:marie', 'pause:marie', 'resume:marie', 'restart:marie']);
+    await appendFile(control, `${JSON.stringify({ type: 'resume' })}\n${JSON.stringify({ type: 'restart' })}\n${JSON.stringify({ type: 'message', message: 'defaults' })}\n${JSON.stringify({ type: 'reset' })}\n${JSON.stringify({ type: 'stop' })}\n`);
+    await waitFor('all commands', () => calls.length === 6);
+    expect(calls).toEqual(['rebrief:marie', 'pause:marie', 'resume:marie', 'restart:marie', 'reset:marie', 'stop:marie']);
     const msgs = await waitFor('two messages', async () => {
       const l = await env.store.list({ agent: 'marie', order: 'recent' });
       return l.length === 2 ? l.reverse() : null;
@@ -559,10 +556,7 @@ describe('named pipes', () => {
       config: env.config,
       log: silentLogger(),
       wake: (a) => env.woken.push(a),
-      onRebrief: () => undefined,
-      onRestart: () => undefined,
-      onPause: () => undefined,
-      onResume: () => undefined,
+      onControl: () => undefined,
       mkfifo: async (path) => {
         if (path.includes('anga')) throw new Error('no mkfifo here');
         const { mkfifo } = await import('../../src/proc/fifo.js');

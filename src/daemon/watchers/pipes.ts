@@ -10,6 +10,7 @@
  *
  * Each line a writer sends should be at most 4 KiB (PIPE_BUF) so concurrent writers never interleave.
  */
+import { controlActions, type ControlAction } from '../../services/control.js';
 import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs';
 import { lstat, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
@@ -37,10 +38,10 @@ const messageCommand = z.object({
   ttl: durationInput.optional(),
   from: z.string().min(1).max(128).optional(),
 });
-const simpleCommand = z.object({ type: z.enum(['rebrief', 'restart', 'pause', 'resume']) });
+// Every operator action is a control line too, with the one operator service behind it.
+const simpleCommand = z.object({ type: z.enum(controlActions) });
 
-export type ControlCommand =
-  { type: 'message'; text: string; priority: number | null; key: string | null; ttlMs: number | null; from: string | null } | { type: 'rebrief' | 'restart' | 'pause' | 'resume' };
+export type ControlCommand = { type: 'message'; text: string; priority: number | null; key: string | null; ttlMs: number | null; from: string | null } | { type: ControlAction };
 
 /** Parses one control line; throws with the reason it is ignored. */
 export function parseControlLine(line: string): ControlCommand {
@@ -68,11 +69,9 @@ export function parseControlLine(line: string): ControlCommand {
     };
   }
   const r = simpleCommand.safeParse(json);
-  if (!r.success) throw new Error(`unknown type ${JSON.stringify(json.type)}: expected message, rebrief, restart, pause or resume`);
+  if (!r.success) throw new Error(`unknown type ${JSON.stringify(json.type)}: expected message or one of ${controlActions.join(', ')}`);
   return { type: r.data.type };
 }
-
-export type AgentCallback = (agent: string) => void | Promise<void>;
 
 export interface PipeWatcherOptions {
   store: MessageStore;
@@ -81,10 +80,8 @@ export interface PipeWatcherOptions {
   log: Logger;
   /** Called after a message from a control pipe was enqueued. */
   wake: (agent: string) => void;
-  onRebrief: AgentCallback;
-  onRestart: AgentCallback;
-  onPause: AgentCallback;
-  onResume: AgentCallback;
+  /** An operator action for the agent whose pipe it came through (the engine's operator service). */
+  onControl: (action: ControlAction, agent: string) => void | Promise<void>;
   clock?: () => number;
   /** Injected for tests; default runs mkfifo(1). */
   mkfifo?: (path: string) => Promise<void>;
@@ -226,31 +223,19 @@ export class PipeWatcher {
       return;
     }
     try {
-      switch (cmd.type) {
-        case 'message': {
-          const d = messageDefaults(this.o.config, agent);
-          const r = await this.o.store.enqueue({
-            agent,
-            body: cmd.text,
-            priority: cmd.priority ?? d.priority,
-            key: cmd.key,
-            ttlMs: cmd.ttlMs ?? d.ttlMs,
-            sender: cmd.from ?? 'pipe',
-            meta: { source: 'pipe' },
-          });
-          this.o.log.info({ event: 'pipe_message', agent, id: r.message.id, created: r.created }, 'control pipe message queued');
-          if (r.created) this.o.wake(agent);
-          return;
-        }
-        case 'rebrief':
-          return await this.o.onRebrief(agent);
-        case 'restart':
-          return await this.o.onRestart(agent);
-        case 'pause':
-          return await this.o.onPause(agent);
-        case 'resume':
-          return await this.o.onResume(agent);
-      }
+      if (cmd.type !== 'message') return await this.o.onControl(cmd.type, agent);
+      const d = messageDefaults(this.o.config, agent);
+      const r = await this.o.store.enqueue({
+        agent,
+        body: cmd.text,
+        priority: cmd.priority ?? d.priority,
+        key: cmd.key,
+        ttlMs: cmd.ttlMs ?? d.ttlMs,
+        sender: cmd.from ?? 'pipe',
+        meta: { source: 'pipe' },
+      });
+      this.o.log.info({ event: 'pipe_message', agent, id: r.message.id, created: r.created }, 'control pipe message queued');
+      if (r.created) this.o.wake(agent);
     } catch (err) {
       this.o.log.error({ event: 'pipe_command_failed', agent, type: cmd.type, permanent: isPermanentQueueError(err), error: errorMessage(err) }, 'control command failed');
     }
