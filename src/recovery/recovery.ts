@@ -121,8 +121,12 @@ export class Recovery {
     if (report.generation !== null && report.generation !== record.generation) return;
     // Seen dead by a report that may be seconds old: only a pane that is dead now is a crash of the
     // generation running now. A respawned pane is alive, and the report was about its predecessor.
-    const pane = await this.o.agents.tmux.pane(report.paneId).catch(() => null);
-    if (pane && !pane.dead) return;
+    // tmux not answering (a timeout on a loaded machine) is not a death: the next report decides.
+    const pane = await this.o.agents.tmux.pane(report.paneId).catch((err: unknown) => {
+      this.o.log.warn({ event: 'crash_check_failed', agent, error: String(err) }, 'could not look at the pane; left to the next report');
+      return undefined;
+    });
+    if (pane === undefined || (pane && !pane.dead)) return;
     if (this.handledGeneration.get(agent) === record.generation || (this.states.get(agent)?.restartAt ?? null) !== null) return;
     const exitStatus = pane?.deadStatus ?? report.exitStatus;
     const t = await this.o.lifecycle.apply(agent, { type: 'pane-died', generation: record.generation, exitStatus }, {}, { exitStatus, source: report.source });

@@ -246,8 +246,9 @@ export class AgentManager {
   async paneDied(paneId: string, status: number | null): Promise<{ agent: string; generation: number; exitStatus: number | null } | null> {
     const record = (await this.store.listAgents()).find((a) => a.paneId === paneId);
     if (!record) return null;
-    const pane = await this.tmux.pane(paneId).catch(() => null);
-    if (pane && !pane.dead) return null;
+    // tmux not answering is not a death; the engine's reconciliation looks again.
+    const pane = await this.tmux.pane(paneId).catch(() => undefined);
+    if (pane === undefined || (pane && !pane.dead)) return null;
     const exitStatus = pane?.deadStatus ?? status;
     const t = await this.store.transitionAgent(record.name, { type: 'pane-died', generation: record.generation, exitStatus });
     if (t.changed) {
