@@ -37,8 +37,9 @@ export function makeTempDir(prefix: string, parent: string = os.tmpdir()): strin
   return mkdtempSync(path.join(parent, prefix));
 }
 
+/** Agents stopped by `down` still run their last hooks for a moment, writing into the state dir: retry. */
 export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
 }
 
 /** Resolves when the child has exited (at once if it already has). */
