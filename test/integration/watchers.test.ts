@@ -506,7 +506,10 @@ describe('named pipes', () => {
       ].join('\n'),
     );
     // A second writer after the first closed: the daemon's end never saw EOF.
-    await appendFile(control, `${JSON.stringify({ type: 'resume' })}\n${JSON.stringify({ type: 'restart' })}\n${JSON.stringify({ type: 'message', message: 'defaults' })}\n${JSON.stringify({ type: 'reset' })}\n${JSON.stringify({ type: 'stop' })}\n`);
+    await appendFile(
+      control,
+      `${JSON.stringify({ type: 'resume' })}\n${JSON.stringify({ type: 'restart' })}\n${JSON.stringify({ type: 'message', message: 'defaults' })}\n${JSON.stringify({ type: 'reset' })}\n${JSON.stringify({ type: 'stop' })}\n`,
+    );
     await waitFor('all commands', () => calls.length === 6);
     expect(calls).toEqual(['rebrief:marie', 'pause:marie', 'resume:marie', 'restart:marie', 'reset:marie', 'stop:marie']);
     const msgs = await waitFor('two messages', async () => {
