@@ -119,6 +119,9 @@ export class Recovery {
     const record = await this.o.store.getAgent(agent);
     if (!record || record.paneId !== report.paneId) return;
     if (report.generation !== null && report.generation !== record.generation) return;
+    // Already decided for this generation (a dead pane waiting out its back-off is reported every
+    // reconciliation round): no tmux call for it.
+    if (this.handledGeneration.get(agent) === record.generation || (this.states.get(agent)?.restartAt ?? null) !== null) return;
     // Seen dead by a report that may be seconds old: only a pane that is dead now is a crash of the
     // generation running now. A respawned pane is alive, and the report was about its predecessor.
     // tmux not answering (a timeout on a loaded machine) is not a death: the next report decides.
@@ -127,7 +130,6 @@ export class Recovery {
       return undefined;
     });
     if (pane === undefined || (pane && !pane.dead)) return;
-    if (this.handledGeneration.get(agent) === record.generation || (this.states.get(agent)?.restartAt ?? null) !== null) return;
     const exitStatus = pane?.deadStatus ?? report.exitStatus;
     const t = await this.o.lifecycle.apply(agent, { type: 'pane-died', generation: record.generation, exitStatus }, {}, { exitStatus, source: report.source });
     // Stopped or failed agents stay down; `backing-off` with nothing scheduled is a restart this

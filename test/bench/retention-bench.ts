@@ -11,6 +11,7 @@
  * The traffic is inserted with plain SQL in large transactions (the store's API would take an hour
  * to make a million messages reach their final states); the prune is the store's own.
  */
+import { mulberry32 as rng } from '../helpers/random.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
@@ -45,18 +46,6 @@ const EVENTS: Record<string, string[]> = {
   delivered: ['enqueued', 'claimed', 'delivered'],
 };
 const PENDING = new Set(['queued', 'failed', 'delivered']);
-
-/** Deterministic PRNG (mulberry32) so every run writes the same week. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function fileBytes(db: string): number {
   let n = 0;

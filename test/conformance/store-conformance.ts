@@ -6,6 +6,7 @@
  * public interface, a fake clock (`now` is advanced, never slept on) and a fixed jitter
  * source (`random: () => 0.5`), so it is deterministic and fast.
  */
+import { mulberry32 } from '../helpers/random.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import type { EnqueueInput, ExportedMessage, Message, MessageState } from '../../src/domain/message.js';
@@ -19,18 +20,6 @@ export type StoreFactory = (opts: StoreOptions) => Promise<{ store: MessageStore
 
 const T0 = 1_700_000_000_000;
 const LEASE = 30_000;
-
-/** Small seeded PRNG (mulberry32): deterministic, no Math.random. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 async function expectQueueError(promise: Promise<unknown>, code: QueueErrorCode): Promise<QueueError> {
   const outcome = await promise.then(

@@ -26,6 +26,17 @@ function autoVacuum(path: string): number {
   }
 }
 
+/** A database as versions before auto-vacuum made it: the same schema, auto_vacuum off. */
+function oldDatabase(): string {
+  const path = join(dir, 'old.db');
+  const db = new Database(path);
+  for (const m of migrations) db.exec(m);
+  db.pragma(`application_id = ${HORNETS_APPLICATION_ID}`);
+  db.pragma(`user_version = ${migrations.length}`);
+  db.close();
+  return path;
+}
+
 describe('sqlite retention', () => {
   it('a new database is incremental auto-vacuum and gives the pruned space back', async () => {
     const path = join(dir, 'hornets.db');
@@ -50,12 +61,7 @@ describe('sqlite retention', () => {
   });
 
   it('an existing database without auto-vacuum keeps working: prune removes rows, reclaims nothing', async () => {
-    const path = join(dir, 'old.db');
-    const db = new Database(path);
-    for (const m of migrations) db.exec(m);
-    db.pragma(`application_id = ${HORNETS_APPLICATION_ID}`);
-    db.pragma(`user_version = ${migrations.length}`);
-    db.close();
+    const path = oldDatabase();
     const store = await openSqliteStore(path, { clock: () => now.t });
     await store.registerAgents([{ name: 'a', profile: 'demo' }]);
     const m = await store.enqueue({ agent: 'a', body: 'old' });
@@ -68,12 +74,7 @@ describe('sqlite retention', () => {
   });
 
   it('--compact rewrites an old database: space back, and incremental auto-vacuum from then on', async () => {
-    const path = join(dir, 'old.db');
-    const db = new Database(path);
-    for (const m of migrations) db.exec(m);
-    db.pragma(`application_id = ${HORNETS_APPLICATION_ID}`);
-    db.pragma(`user_version = ${migrations.length}`);
-    db.close();
+    const path = oldDatabase();
     const store = await openSqliteStore(path, { clock: () => now.t });
     await store.registerAgents([{ name: 'a', profile: 'demo' }]);
     const r1 = await store.enqueueBatch(Array.from({ length: 500 }, () => ({ agent: 'a', body: 'y'.repeat(4_000) })));
