@@ -11,7 +11,7 @@ import type { MessageStore } from '../queue/store.js';
 import type { AgentManager } from '../services/agents.js';
 import type { DeliveryService } from '../services/delivery.js';
 import type { Lifecycle } from '../services/lifecycle.js';
-import { PushRefused, pushText } from '../services/push.js';
+import { PushRefused, typeNudge } from '../services/push.js';
 import { classifyPane } from '../domain/pane-state.js';
 import { followNudge, nextDelivery, type DeliveryFacts, type DeliveryTiming, type NudgeFacts, type RefusalFacts } from '../domain/delivery-policy.js';
 
@@ -133,13 +133,15 @@ export class Nudger {
     if (!fresh?.paneId || fresh.paused || (fresh.state !== 'idle' && fresh.state !== 'stuck')) return;
     this.lastAttempt.set(agent, now);
     const nonce = randomBytes(6).toString('hex');
-    const line = `[hornets:${nonce}] ${count} new message${count === 1 ? '' : 's'} from hornets; they are in your context, please act on them.`;
+    // The nonce goes last: it is what shows the line has arrived (an older nudge may still be on screen).
+    const tag = `[hornets:${nonce}]`;
+    const line = `${count} new message${count === 1 ? '' : 's'} from hornets: in your context, please act on ${count === 1 ? 'it' : 'them'}. ${tag}`;
     try {
-      await pushText(this.o.agents.tmux, fresh.paneId, line, { patterns: this.o.agents.profile(this.o.agents.agentConfig(agent)).patterns });
+      const typing = await typeNudge(this.o.agents.tmux, fresh.paneId, line, tag, { patterns: this.o.agents.profile(this.o.agents.agentConfig(agent)).patterns });
       this.nudges.set(agent, { nonce, sentAt: now, enters: 0 });
       this.o.wakeLater(agent, this.o.timing.nudgeTimeoutMs + 20);
       await this.o.store.recordEvent({ agent, kind: 'nudge_sent', detail: { nonce, waiting: count } });
-      this.o.log.info({ event: 'nudge_sent', agent, nonce, waiting: count }, 'idle agent nudged');
+      this.o.log.info({ event: 'nudge_sent', agent, nonce, waiting: count, typing }, 'idle agent nudged');
     } catch (err) {
       const reason = err instanceof PushRefused ? err.reason : 'failed';
       this.o.log.info({ event: 'nudge_skipped', agent, reason, error: err instanceof Error ? err.message : String(err) }, 'nudge not typed');

@@ -95,3 +95,52 @@ export async function pushText(tmux: TmuxClient, paneId: string, text: string, o
   }
   throw new PushFailed(`pane ${paneId} did not react to Enter after ${retries + 1} presses; the text is still in its input line`);
 }
+
+/** Where a nudge's time went: the look before typing, typing, the agent drawing the line, Enter. */
+export interface NudgeTyping {
+  ms: number;
+  lookMs: number;
+  typeMs: number;
+  drawnMs: number;
+  enterMs: number;
+}
+
+export interface NudgeTypingOptions {
+  patterns: PanePatterns;
+  /** How long the agent may take to draw the typed line before the nudge counts as failed. */
+  arrivalTimeoutMs?: number;
+  /** How often the screen is read while waiting for the line to show. */
+  pollMs?: number;
+}
+
+/**
+ * The idle nudge for agents with hooks: lighter than pushText because the agent's UserPromptSubmit
+ * hook is the proof it was taken (the nudger presses Enter again when that does not come). One
+ * look before typing (dead flag and screen in one tmux call), the line typed literally, and Enter
+ * as soon as the agent has drawn the line; no wait after Enter.
+ *
+ * Enter must not reach the agent in the same read as the text: Claude Code takes such a burst as a
+ * paste and keeps the line unsent in its input box (checked with 2.1.197: 12 nudges of 12). A line
+ * on screen has been read, so Enter then is a key press of its own. `probe` must be unique to this
+ * nudge (its nonce): an earlier nudge still visible in the transcript must not count as arrived.
+ */
+export async function typeNudge(tmux: TmuxClient, paneId: string, line: string, probe: string, options: NudgeTypingOptions): Promise<NudgeTyping> {
+  const started = Date.now();
+  const look = await tmux.paneScreen(paneId);
+  if (!look || look.dead) throw new PushRefused('dead', `pane ${paneId} is ${look ? 'dead' : 'gone'}; nothing was typed`);
+  const verdict = classifyPane(options.patterns, look.screen);
+  if (verdict === 'permission' || verdict === 'busy') {
+    throw new PushRefused(verdict, verdict === 'permission' ? `pane ${paneId} shows a permission prompt; typing would answer it, so nothing was typed` : `pane ${paneId} is busy; nothing was typed`);
+  }
+  const looked = Date.now();
+  await tmux.typeLiteral(paneId, line);
+  const typed = Date.now();
+  const wanted = squash(probe);
+  const arrivalMs = options.arrivalTimeoutMs ?? 3000;
+  const arrived = await waitUntil(async () => squash(await tmux.capture(paneId)).includes(wanted), arrivalMs, options.pollMs ?? 5);
+  if (!arrived) throw new PushFailed(`the nudge did not appear in pane ${paneId} within ${arrivalMs} ms; Enter was not pressed`);
+  const drawn = Date.now();
+  await tmux.sendKey(paneId, 'Enter');
+  const end = Date.now();
+  return { ms: end - started, lookMs: looked - started, typeMs: typed - looked, drawnMs: drawn - typed, enterMs: end - drawn };
+}

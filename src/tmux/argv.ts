@@ -82,6 +82,13 @@ export const argv = {
   ],
   /** Named keys only (Enter, Escape, C-c); never message text. */
   sendKey: (server: ServerRef, pane: string, key: string): string[] => [...base(server), 'send-keys', '-t', pane, key],
+  /**
+   * One line of engine-made text typed key by key (`-l`: no key names). Never message text: that
+   * goes through a buffer. The caller refuses text tmux could read as a flag or a command separator.
+   */
+  typeLiteral: (server: ServerRef, pane: string, text: string): string[] => [...base(server), 'send-keys', '-t', pane, '-l', text],
+  /** Whether the pane is dead (first line), then its screen: one tmux process instead of two. */
+  paneScreen: (server: ServerRef, pane: string): string[] => [...base(server), 'display-message', '-p', '-t', pane, '#{pane_dead}', ';', 'capture-pane', '-p', '-J', '-t', pane],
   loadBuffer: (server: ServerRef, buffer: string): string[] => [...base(server), 'load-buffer', '-b', buffer, '-'],
   /** -p: bracketed paste when the app asked for it; -d: delete the buffer after; -r: keep \n (no LF->CR). */
   pasteBuffer: (server: ServerRef, buffer: string, pane: string, opts: { bracketed: boolean }): string[] => [

@@ -127,6 +127,28 @@ export class TmuxClient {
     return stdout;
   }
 
+  /** Dead flag and screen of a pane in one call; null when the pane (or the server) is gone. */
+  async paneScreen(pane: string): Promise<{ dead: boolean; screen: string } | null> {
+    this.checkPane(pane);
+    try {
+      const { stdout } = await this.run(argv.paneScreen(this.server, pane));
+      const nl = stdout.indexOf('\n');
+      return { dead: stdout.slice(0, nl === -1 ? undefined : nl).trim() === '1', screen: nl === -1 ? '' : stdout.slice(nl + 1) };
+    } catch (err) {
+      if (err instanceof TmuxError && (err.noServer || err.missingTarget)) return null;
+      throw err;
+    }
+  }
+
+  /** Types one engine-made line (see argv.typeLiteral); message text goes through paste(). */
+  async typeLiteral(pane: string, text: string): Promise<void> {
+    this.checkPane(pane);
+    if (text === '' || text.startsWith('-') || text.endsWith(';') || [...text].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) {
+      throw new TmuxError([], null, '', `not a line tmux can type literally: ${JSON.stringify(text.slice(0, 40))}`);
+    }
+    await this.run(argv.typeLiteral(this.server, pane, text));
+  }
+
   async sendKey(pane: string, key: 'Enter' | 'Escape' | 'C-c' | 'C-u' | 'C-d'): Promise<void> {
     this.checkPane(pane);
     await this.run(argv.sendKey(this.server, pane, key));

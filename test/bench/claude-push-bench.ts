@@ -1,80 +1,113 @@
 /**
- * `npm run bench:claude-push`: idle push to a REAL idle Claude Code pane (the pinned
- * devDependency, in a private tmux server, talking to scripts/fake-messages-api.ts).
+ * `npm run bench:claude-push`: idle delivery to a REAL idle Claude Code pane (the pinned
+ * devDependency, in a private tmux server, talking to scripts/fake-messages-api.ts), measured the
+ * way a user meets it: from the moment `hornets-tui send` is started (a whole CLI process) to the
+ * moment the fake API receives a main request carrying the text, with the engine running as its
+ * own process (`hornets-tui daemon start`).
  *
- * With the daemon running (in process) and the agent idle at its prompt, a message is enqueued
- * (QueueService.send, which pokes the daemon); the clock stops when the fake API records a main
- * request that contains the message text — the message reached the model. Between messages the
- * bench waits for the agent to be idle again (its Stop hook sets state idle) and the message to be
- * confirmed; a second round of messages waits a further second, so the agent has sat at its prompt
- * (the first round catches Claude Code still redrawing its last turn, when a nudge is refused as
- * busy and re-tried 150 ms later). Prints p50/p99 of the whole path and of its two halves:
- *   enqueue -> UserPromptSubmit hook (daemon wakes, types the one-line nudge, Claude Code submits it)
- *   UserPromptSubmit hook -> API request (the hook hands the message over as additionalContext).
+ * In the same run, interleaved round by round, the anchors:
+ *   - `node -e 0`, whole process: the least any command-line `send` can cost;
+ *   - the classic script: `tmux send-keys -l <text>`, sleep 0.5 s, `send-keys Enter` into the same
+ *     pane, start -> text at the API. Classic − 500 ms is Claude Code's own reaction to typed input
+ *     (including the UserPromptSubmit hook hornets installed in that pane, which both paths run).
+ * The floor is `node -e 0` + (classic − 500 ms); the figure that matters is hornets p50 / floor.
  *
- * Flags: --messages N per round (default 20).
+ * Before every round the agent has sat idle at its prompt for a second (its Stop hook ran and the
+ * screen settled), so each round is an idle delivery. Also printed: the `send` process's own wall
+ * time and where the rest goes (send exit -> UserPromptSubmit hook -> API request).
+ *
+ * Flags: --rounds N (default 12).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
 import { AGENT, ClaudeE2E, claudeBin, claudeRuns, newText } from '../helpers/claude-e2e.js';
-import { cleanEnv } from '../helpers/cli.js';
+import { binPath, cleanEnv } from '../helpers/cli.js';
 import { waitFor } from '../helpers/tmux.js';
-import { openProject, type ProjectContext } from '../../src/services/context.js';
-import { Daemon } from '../../src/daemon/daemon.js';
-import { QueueService } from '../../src/services/queue-service.js';
+import { openSqliteStore } from '../../src/queue/sqlite/sqlite-store.js';
+import type { MessageStore } from '../../src/queue/store.js';
 import { numberFlag, parseFlags, sleep } from './bench-util.js';
 
 const SETTLE_MS = 1_000;
+const CLASSIC_SLEEP_MS = 500;
 
 function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
+  const s = [...xs].filter(Number.isFinite).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
-interface Sample {
-  settled: boolean;
-  total: number;
-  toHook: number;
+/** Runs a process to its end; resolves with the ms from spawn to exit and its exit code. */
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): { done: Promise<{ ms: number; code: number | null; stderr: string }> } {
+  const t0 = Date.now();
+  const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  const err: Buffer[] = [];
+  child.stderr.on('data', (b: Buffer) => err.push(b));
+  return {
+    done: new Promise((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ ms: Date.now() - t0, code, stderr: Buffer.concat(err).toString('utf8') }));
+    }),
+  };
+}
+
+interface Round {
+  node: number;
+  classic: number;
+  hornets: number;
+  sendProcess: number;
+  toEnqueued: number;
+  enqueuedToNudge: number;
+  look: number;
+  type: number;
+  drawn: number;
+  enter: number;
+  enterToHook: number;
   hookToApi: number;
   nudges: number;
 }
 
+/** The engine's `nudge_sent` log line for a nonce: when it was written and where the typing time went. */
+function nudgeLog(file: string, nonce: string): { time: number; typing: { ms: number; lookMs: number; typeMs: number; drawnMs: number; enterMs: number } } | null {
+  if (!existsSync(file)) return null;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.includes(nonce) || !line.includes('"nudge_sent"')) continue;
+    try {
+      const v = JSON.parse(line) as { time: number | string; typing: { ms: number; lookMs: number; typeMs: number; drawnMs: number; enterMs: number } };
+      return { time: typeof v.time === 'string' ? Date.parse(v.time) : v.time, typing: v.typing };
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
-  const n = numberFlag(flags, 'messages', 20);
+  const rounds = numberFlag(flags, 'rounds', 12);
   if (!claudeRuns()) throw new Error(`${claudeBin} does not run here: \`npm ci\` installs the pinned @anthropic-ai/claude-code`);
   const version = spawnSync(claudeBin, ['--version'], { encoding: 'utf8' }).stdout.trim();
   console.log(`claude push bench; ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; node ${process.version}; Claude Code ${version}; load ${loadavg()[0]!.toFixed(2)}`);
 
   const e = await ClaudeE2E.create(() => ({ text: 'ok' }));
-  const savedSocket = process.env.HORNETS_TMUX_SOCKET;
-  let ctx: ProjectContext | null = null;
-  let daemon: Daemon | null = null;
-  const samples: Sample[] = [];
+  const env = cleanEnv(e.cli.env);
+  const tmux = (args: string[]) => spawnSync('tmux', ['-L', e.socket, ...args], { env, encoding: 'utf8' });
+  let store: MessageStore | null = null;
+  const results: Round[] = [];
   try {
     await e.up();
-    // The in-process engine types into the e2e project's private tmux server.
-    process.env.HORNETS_TMUX_SOCKET = e.socket;
-    ctx = await openProject({ configPath: join(e.root, 'hornets.json'), env: cleanEnv() });
-    daemon = new Daemon(ctx, { reconcileMs: 5_000 });
-    await daemon.start();
-    const store = ctx.store;
-    const svc = new QueueService(ctx.project, store, ctx.log);
-    const idle = async () => (await store.getAgent(AGENT))?.state === 'idle';
-    await waitFor('cc idle after SessionStart', idle, 60_000, 20);
-
-    for (let i = 0; i < 2 * n; i++) {
-      await waitFor(`cc idle before message ${i}`, idle, 60_000, 20);
-      // Second half: the agent has sat at its prompt for a second (no redraw of the last turn left).
-      const settled = i >= n;
-      if (settled) await sleep(SETTLE_MS);
-      const before = e.mainRequests().length;
-      const text = `bench push ${i} ${randomBytes(4).toString('hex')}`;
-      const { message } = await svc.send(AGENT, text, { sender: 'bench' });
-      const t0 = message.createdAt;
-      const req = await waitFor(
+    await e.cli.ok(['daemon', 'start']);
+    store = await openSqliteStore(e.cli.dbPath, { busyRetryMs: 5_000 });
+    const db = store;
+    const idle = async () => (await db.getAgent(AGENT))?.state === 'idle';
+    const settle = async (what: string) => {
+      await waitFor(`cc idle ${what}`, idle, 60_000, 20);
+      await e.waitForPrompt();
+      await sleep(SETTLE_MS);
+    };
+    const arrival = (before: number, text: string) =>
+      waitFor(
         `a main request carrying "${text}"`,
         () =>
           e
@@ -82,63 +115,91 @@ async function main(): Promise<void> {
             .slice(before)
             .find((r) => newText(r).includes(text)),
         30_000,
-        5,
+        2,
       );
-      const events = (await store.events({ agent: AGENT, limit: 100 })).filter((ev) => ev.ts >= t0);
-      const hook = events.filter((ev) => ev.kind === 'hook:UserPromptSubmit').sort((a, b) => a.ts - b.ts)[0];
-      samples.push({
-        settled,
-        total: req.at - t0,
-        toHook: hook ? hook.ts - t0 : NaN,
-        hookToApi: hook ? req.at - hook.ts : NaN,
-        nudges: events.filter((ev) => ev.kind === 'nudge_sent').length,
-      });
-      // The turn ends (Stop -> idle) and the message is confirmed before the next one goes.
-      await waitFor(`message ${i} confirmed`, async () => (await store.get(message.id)).state === 'confirmed', 30_000, 20);
+    await settle('after SessionStart');
+
+    for (let i = 0; i < rounds; i++) {
+      const round: Partial<Round> = {};
+      // Rotate the order so no kind always runs right after the same other one.
+      const order = [['node', 'hornets', 'classic'] as const, ['hornets', 'classic', 'node'] as const, ['classic', 'node', 'hornets'] as const][i % 3]!;
+      for (const kind of order) {
+        if (kind === 'node') {
+          const r = await timed(process.execPath, ['-e', '0'], env, e.root).done;
+          round.node = r.ms;
+          continue;
+        }
+        await settle(`before ${kind} round ${i}`);
+        const text = `bench ${kind} ${i} ${randomBytes(4).toString('hex')}`;
+        const before = e.mainRequests().length;
+        if (kind === 'classic') {
+          const t0 = Date.now();
+          tmux(['send-keys', '-t', e.paneId, '-l', text]);
+          await sleep(CLASSIC_SLEEP_MS);
+          tmux(['send-keys', '-t', e.paneId, 'Enter']);
+          round.classic = (await arrival(before, text)).at - t0;
+          continue;
+        }
+        const t0 = Date.now();
+        const send = timed(process.execPath, [binPath, 'send', AGENT, '--', text], env, e.root);
+        const [sent, req] = await Promise.all([send.done, arrival(before, text)]);
+        if (sent.code !== 0) throw new Error(`send exited ${sent.code}: ${sent.stderr}`);
+        const events = (await db.events({ agent: AGENT, limit: 100 })).filter((ev) => ev.ts >= t0);
+        const hook = events.filter((ev) => ev.kind === 'hook:UserPromptSubmit').sort((a, b) => a.ts - b.ts)[0];
+        const message = (await db.list({ agent: AGENT, states: ['delivered', 'confirmed', 'queued'], limit: 20, order: 'recent' })).find((m) => m.body === text);
+        const sentEvent = events.find((ev) => ev.kind === 'nudge_sent');
+        const nonce = typeof sentEvent?.detail?.['nonce'] === 'string' ? sentEvent.detail['nonce'] : null;
+        const log = nonce ? nudgeLog(e.logFile, nonce) : null;
+        const nudgeStart = log ? log.time - log.typing.ms : NaN;
+        round.hornets = req.at - t0;
+        round.sendProcess = sent.ms;
+        round.toEnqueued = message ? message.createdAt - t0 : NaN;
+        round.enqueuedToNudge = message ? nudgeStart - message.createdAt : NaN;
+        round.look = log?.typing.lookMs ?? NaN;
+        round.type = log?.typing.typeMs ?? NaN;
+        round.drawn = log?.typing.drawnMs ?? NaN;
+        round.enter = log?.typing.enterMs ?? NaN;
+        round.enterToHook = hook && log ? hook.ts - log.time : NaN;
+        round.hookToApi = hook ? req.at - hook.ts : NaN;
+        round.nudges = events.filter((ev) => ev.kind === 'nudge_sent').length;
+        const id = message?.id;
+        if (id) await waitFor(`message ${id} confirmed`, async () => (await db.get(id)).state === 'confirmed', 30_000, 20);
+      }
+      results.push(round as Round);
     }
   } catch (err) {
     console.error(e.diagnostics());
     throw err;
   } finally {
-    await daemon?.stop().catch(() => undefined);
-    await ctx?.close().catch(() => undefined);
+    await e.cli.run(['daemon', 'stop']).catch(() => undefined);
+    await store?.close().catch(() => undefined);
     await e.cleanup();
-    if (savedSocket === undefined) delete process.env.HORNETS_TMUX_SOCKET;
-    else process.env.HORNETS_TMUX_SOCKET = savedSocket;
   }
 
-  const row = (label: string, xs: number[]) => {
-    const v = xs.filter(Number.isFinite);
-    const f = (x: number) => `${Math.round(x)}`.padStart(6);
-    return `  ${label.padEnd(44)}${f(pct(v, 50))}${f(pct(v, 99))}${f(Math.min(...v))}${f(Math.max(...v))}`;
+  const col = (label: string, xs: number[]) => {
+    const f = (x: number) => (Number.isFinite(x) ? `${Math.round(x)}` : '-').padStart(7);
+    return `  ${label.padEnd(58)}${f(pct(xs, 50))}${f(pct(xs, 99))}${f(Math.min(...xs))}${f(Math.max(...xs))}`;
   };
-  console.log(`\nidle push to a real idle Claude Code pane: enqueue -> main API request carrying the text (ms)`);
-  console.log(`  ${''.padEnd(44)}${'p50'.padStart(6)}${'p99'.padStart(6)}${'min'.padStart(6)}${'max'.padStart(6)}`);
-  for (const [title, group] of [
-    [`enqueued as the agent goes idle (Stop hook), ${n} messages`, samples.filter((s) => !s.settled)],
-    [`agent idle at its prompt for ${SETTLE_MS / 1000} s, ${n} messages`, samples.filter((s) => s.settled)],
-  ] as const) {
-    console.log(`  ${title}`);
-    console.log(
-      row(
-        '  enqueue -> message reaches the model',
-        group.map((s) => s.total),
-      ),
-    );
-    console.log(
-      row(
-        '    enqueue -> UserPromptSubmit (nudge typed)',
-        group.map((s) => s.toHook),
-      ),
-    );
-    console.log(
-      row(
-        '    UserPromptSubmit -> API request',
-        group.map((s) => s.hookToApi),
-      ),
-    );
-  }
-  const other = samples.filter((s) => s.nudges !== 1).length;
+  const pick = (k: keyof Round) => results.map((r) => r[k]);
+  console.log(`\nidle delivery to a real idle Claude Code pane, ${rounds} rounds, interleaved (ms)`);
+  console.log(`  ${''.padEnd(58)}${'p50'.padStart(7)}${'p99'.padStart(7)}${'min'.padStart(7)}${'max'.padStart(7)}`);
+  console.log(col('node -e 0 (whole process)', pick('node')));
+  console.log(col(`classic: send-keys text, sleep ${CLASSIC_SLEEP_MS / 1000}, Enter -> API`, pick('classic')));
+  console.log(col('hornets: `hornets-tui send` started -> text at the API', pick('hornets')));
+  console.log(col('  the `send` process alone', pick('sendProcess')));
+  console.log(col('  send started -> message enqueued (CLI start, config, SQLite)', pick('toEnqueued')));
+  console.log(col('  enqueued -> engine starts the nudge (poke, delivery pass)', pick('enqueuedToNudge')));
+  console.log(col('  nudge: one look at the pane (dead flag + screen)', pick('look')));
+  console.log(col('  nudge: line typed (send-keys -l)', pick('type')));
+  console.log(col('  nudge: Claude Code draws the line', pick('drawn')));
+  console.log(col('  nudge: Enter', pick('enter')));
+  console.log(col('  Enter -> UserPromptSubmit hook reaches the engine', pick('enterToHook')));
+  console.log(col('  UserPromptSubmit hook -> API request', pick('hookToApi')));
+  const floor = pct(pick('node'), 50) + (pct(pick('classic'), 50) - CLASSIC_SLEEP_MS);
+  const h50 = pct(pick('hornets'), 50);
+  console.log(`\n  floor = node -e 0 p50 + (classic p50 − ${CLASSIC_SLEEP_MS} ms) = ${Math.round(floor)} ms`);
+  console.log(`  hornets p50 / floor = ${(h50 / floor).toFixed(2)}× (goal ≤ 1.25×); hornets p50 / classic p50 = ${(h50 / pct(pick('classic'), 50)).toFixed(2)}×`);
+  const other = results.filter((r) => r.nudges !== 1).length;
   console.log(`  nudges per message: ${other === 0 ? 'exactly 1 each' : `${other} message(s) took other than 1`}`);
 }
 
