@@ -26,7 +26,10 @@ export async function run(argv: string[], o: Output = stdio): Promise<number> {
     return ExitCode.ok;
   }
   const { buildProgram, CommanderError: commanderError } = await import('./cli/program.js');
-  const program = buildProgram(o);
+  const program = buildProgram(o, {
+    benchFile: process.env.HORNETS_TUI_BENCH || undefined,
+    noColor: process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '',
+  });
   let code: number = ExitCode.ok;
   try {
     await program.parseAsync(argv);

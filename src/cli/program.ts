@@ -51,7 +51,13 @@ function tailFile(o: Output, file: string, lines: number, follow: boolean): Prom
   });
 }
 
-export function buildProgram(o: Output = stdio): Command {
+/** What the console takes from the environment; read by the entry point (src/cli.ts), the one allowed to. */
+export interface ConsoleEnv {
+  benchFile?: string;
+  noColor: boolean;
+}
+
+export function buildProgram(o: Output = stdio, consoleEnv: ConsoleEnv = { noColor: false }): Command {
   const program = new Command('hornets-tui')
     .description('tmux-native orchestrator for teams of AI coding agents; with no command it opens the console (starting the engine and the team if none runs)')
     .version(cliVersion(), '-V, --version')
@@ -117,30 +123,26 @@ export function buildProgram(o: Output = stdio): Command {
     .command('status')
     .description('every agent: pane, process, alive/dead with exit status, state, queue depth')
     .option('--json', 'print JSON')
-    .action(async (opts, cmd: Command) =>
- (await agentCommands()).statusCommand(o, globals(cmd), opts));
+    .action(async (opts, cmd: Command) => (await agentCommands()).statusCommand(o, globals(cmd), opts));
   program
     .command('attach')
     .description("put your terminal in an agent's pane (detach with prefix d returns here)")
     .argument('<agent>')
-    .action(async (name: string, _opts, cmd: Command) =>
- (await agentCommands()).attachCommand(globals(cmd), name));
+    .action(async (name: string, _opts, cmd: Command) => (await agentCommands()).attachCommand(globals(cmd), name));
   program
     .command('stop')
     .description('stop agents (SIGTERM, then kill after the timeout); queue and worktree are kept')
     .argument('<agents...>')
     .option('--timeout <seconds>', 'grace period before the pane is killed', '5')
     .option('--json', 'print JSON')
-    .action(async (names: string[], opts, cmd: Command) =>
- (await agentCommands()).stopCommand(o, globals(cmd), names, opts));
+    .action(async (names: string[], opts, cmd: Command) => (await agentCommands()).stopCommand(o, globals(cmd), names, opts));
   program
     .command('down')
     .description('stop every agent and the tmux server; the queue is kept')
     .option('--remove-worktrees', 'also remove the agent worktrees hornets created')
     .option('--timeout <seconds>', 'grace period per agent', '5')
     .option('--json', 'print JSON')
-    .action(async (opts, cmd: Command) =>
- (await agentCommands()).downCommand(o, globals(cmd), opts));
+    .action(async (opts, cmd: Command) => (await agentCommands()).downCommand(o, globals(cmd), opts));
   program
     .command('add')
     .description('add an agent to hornets.json and start it')
@@ -150,15 +152,13 @@ export function buildProgram(o: Output = stdio): Command {
     .option('--worktree <dir>', 'run in this existing directory instead of a new worktree')
     .option('--no-start', 'only add it to hornets.json')
     .option('--json', 'print JSON')
-    .action(async (name: string, opts, cmd: Command) =>
- (await agentCommands()).addCommand(o, globals(cmd), name, opts));
+    .action(async (name: string, opts, cmd: Command) => (await agentCommands()).addCommand(o, globals(cmd), name, opts));
   program
     .command('remove')
     .description('stop an agent and remove it from hornets.json (its queue and worktree are kept)')
     .argument('<agent>')
     .option('--json', 'print JSON')
-    .action(async (name: string, opts, cmd: Command) =>
- (await agentCommands()).removeCommand(o, globals(cmd), name, opts));
+    .action(async (name: string, opts, cmd: Command) => (await agentCommands()).removeCommand(o, globals(cmd), name, opts));
 
   const hooks = program.command('hooks').description("install hornets' hooks into agents' worktrees (.claude/settings.local.json)");
   hooks
@@ -167,24 +167,21 @@ export function buildProgram(o: Output = stdio): Command {
     .argument('[agents...]', 'these agents (default: all)')
     .option('--all', 'every agent')
     .option('--json', 'print JSON')
-    .action(async (names: string[], opts, cmd: Command) =>
- (await hooksCommands()).hooksInstallCommand(o, globals(cmd), names, opts));
+    .action(async (names: string[], opts, cmd: Command) => (await hooksCommands()).hooksInstallCommand(o, globals(cmd), names, opts));
   hooks
     .command('uninstall')
     .description('remove our hooks and restore your file')
     .argument('[agents...]', 'these agents (default: all)')
     .option('--all', 'every agent')
     .option('--json', 'print JSON')
-    .action(async (names: string[], opts, cmd: Command) =>
- (await hooksCommands()).hooksUninstallCommand(o, globals(cmd), names, opts));
+    .action(async (names: string[], opts, cmd: Command) => (await hooksCommands()).hooksUninstallCommand(o, globals(cmd), names, opts));
   hooks
     .command('verify')
     .description('what is installed, stale or missing, and whether the installed claude supports each event (exit 1 if anything is off)')
     .argument('[agents...]', 'these agents (default: all)')
     .option('--all', 'every agent')
     .option('--json', 'print JSON')
-    .action(async (names: string[], opts, cmd: Command) =>
- (await hooksCommands()).hooksVerifyCommand(o, globals(cmd), names, opts));
+    .action(async (names: string[], opts, cmd: Command) => (await hooksCommands()).hooksVerifyCommand(o, globals(cmd), names, opts));
 
   for (const [action, text] of [
     ['pause', 'stop all delivery to an agent (nothing is lost; messages wait)'],
@@ -198,8 +195,7 @@ export function buildProgram(o: Output = stdio): Command {
       .description(text)
       .argument('<agent>')
       .option('--json', 'print JSON')
-      .action(async (agent: string, opts, cmd: Command) =>
- (await controlCommands()).controlCommand(o, globals(cmd), action, agent, opts));
+      .action(async (agent: string, opts, cmd: Command) => (await controlCommands()).controlCommand(o, globals(cmd), action, agent, opts));
   }
   program
     .command('history')
@@ -208,8 +204,7 @@ export function buildProgram(o: Output = stdio): Command {
     .option('-n, --limit <n>', 'last n events', '50')
     .option('--all', 'every recorded agent event, hooks included')
     .option('--json', 'print JSON')
-    .action(async (agent: string, opts, cmd: Command) =>
- (await controlCommands()).historyCommand(o, globals(cmd), agent, opts));
+    .action(async (agent: string, opts, cmd: Command) => (await controlCommands()).historyCommand(o, globals(cmd), agent, opts));
 
   const daemon = program
     .command('daemon')
@@ -217,41 +212,35 @@ export function buildProgram(o: Output = stdio): Command {
   daemon
     .command('run')
     .description('run the daemon in the foreground')
-    .action(async (_opts, cmd: Command) =>
- (await daemonCommands()).daemonRunCommand(o, globals(cmd)));
+    .action(async (_opts, cmd: Command) => (await daemonCommands()).daemonRunCommand(o, globals(cmd)));
   daemon
     .command('start')
     .description('start the daemon in the background')
     .option('--json', 'print JSON')
-    .action(async (opts, cmd: Command) =>
- (await daemonCommands()).daemonStartCommand(o, globals(cmd), opts));
+    .action(async (opts, cmd: Command) => (await daemonCommands()).daemonStartCommand(o, globals(cmd), opts));
   daemon
     .command('stop')
     .description('stop the daemon (agents keep running)')
     .option('--json', 'print JSON')
-    .action(async (opts, cmd: Command) =>
- (await daemonCommands()).daemonStopCommand(o, globals(cmd), opts));
+    .action(async (opts, cmd: Command) => (await daemonCommands()).daemonStopCommand(o, globals(cmd), opts));
   daemon
     .command('status')
     .description('is the daemon running, and where: pid, hook endpoint port, metrics URL (exit 3 when not)')
     .option('--json', 'print JSON')
-    .action(async (opts, cmd: Command) =>
- (await daemonCommands()).daemonStatusCommand(o, globals(cmd), opts));
+    .action(async (opts, cmd: Command) => (await daemonCommands()).daemonStatusCommand(o, globals(cmd), opts));
 
   program
     .command('doctor')
     .description('check tmux, git, node, agent CLIs, hooks, the engine, metrics, the database, file modes and free disk; each problem with the command that fixes it (exit 1 if any)')
     .option('--json', 'print JSON')
-    .action(async (opts: { json?: boolean }, cmd: Command) =>
- (await doctor()).doctorCommand(o, globals(cmd), opts));
+    .action(async (opts: { json?: boolean }, cmd: Command) => (await doctor()).doctorCommand(o, globals(cmd), opts));
 
   const internal = new Command('internal').description('entry points for tmux hooks');
   internal
     .command('pane-died')
     .argument('<pane>')
     .argument('[status]')
-    .action(async (pane: string, status: string | undefined) =>
- (await agentCommands()).paneDiedCommand(pane, status ?? ''));
+    .action(async (pane: string, status: string | undefined) => (await agentCommands()).paneDiedCommand(pane, status ?? ''));
   program.addCommand(internal, { hidden: true });
   program
     .command('demo-agent', { hidden: true })
@@ -273,74 +262,64 @@ export function buildProgram(o: Output = stdio): Command {
     .option('-a, --all', 'every state')
     .option('-n, --limit <n>', 'at most this many', '200')
     .option('--json', 'print JSON')
-    .action(async (agent: string | undefined, opts, cmd: Command) =>
- (await queueCommands()).listCommand(o, globals(cmd), agent, opts));
+    .action(async (agent: string | undefined, opts, cmd: Command) => (await queueCommands()).listCommand(o, globals(cmd), agent, opts));
   queue
     .command('stats')
     .description('counts per agent and state')
     .option('--json', 'print JSON')
-    .action(async (opts, cmd: Command) =>
- (await queueCommands()).statsCommand(o, globals(cmd), opts));
+    .action(async (opts, cmd: Command) => (await queueCommands()).statsCommand(o, globals(cmd), opts));
   queue
     .command('show')
     .description('one message with its full history')
     .argument('<id>', 'message id or a unique prefix (4+ characters)')
     .option('--json', 'print JSON')
-    .action(async (id: string, opts, cmd: Command) =>
- (await queueCommands()).showCommand(o, globals(cmd), id, opts));
+    .action(async (id: string, opts, cmd: Command) => (await queueCommands()).showCommand(o, globals(cmd), id, opts));
   queue
     .command('why')
     .description('one line: why the message is where it is')
     .argument('<id>', 'message id or a unique prefix')
     .option('--json', 'print JSON')
-    .action(async (id: string, opts, cmd: Command) =>
- (await queueCommands()).whyCommand(o, globals(cmd), id, opts));
+    .action(async (id: string, opts, cmd: Command) => (await queueCommands()).whyCommand(o, globals(cmd), id, opts));
   queue
     .command('cancel')
     .description('cancel pending messages (all or nothing)')
     .argument('<ids...>', 'message ids')
     .option('-r, --reason <text>', 'why (kept in the history)')
     .option('--json', 'print JSON')
-    .action(async (ids: string[], opts, cmd: Command) =>
- (await queueCommands()).cancelCommand(o, globals(cmd), ids, opts));
+    .action(async (ids: string[], opts, cmd: Command) => (await queueCommands()).cancelCommand(o, globals(cmd), ids, opts));
   queue
     .command('retry')
     .description('send dead, failed, expired or cancelled messages again with a fresh attempt budget')
     .argument('<ids...>', 'message ids')
     .option('--json', 'print JSON')
-    .action(async (ids: string[], opts, cmd: Command) =>
- (await queueCommands()).retryCommand(o, globals(cmd), ids, opts));
+    .action(async (ids: string[], opts, cmd: Command) => (await queueCommands()).retryCommand(o, globals(cmd), ids, opts));
   queue
     .command('dlq')
     .description('the dead-letter queue, with reasons')
     .argument('[agent]', 'only this agent')
     .option('-n, --limit <n>', 'at most this many', '200')
     .option('--json', 'print JSON')
-    .action(async (agent: string | undefined, opts, cmd: Command) =>
- (await queueCommands()).dlqCommand(o, globals(cmd), agent, opts));
+    .action(async (agent: string | undefined, opts, cmd: Command) => (await queueCommands()).dlqCommand(o, globals(cmd), agent, opts));
   queue
     .command('export')
     .description('write pending messages as JSON lines (stdout by default)')
     .option('--agent <agent>', 'only this agent')
     .option('-o, --output <file>', 'write to a file (mode 0600)')
-    .action(async (opts, cmd: Command) =>
- (await queueCommands()).exportCommand(o, globals(cmd), opts));
+    .action(async (opts, cmd: Command) => (await queueCommands()).exportCommand(o, globals(cmd), opts));
   queue
     .command('import')
     .description('import messages written by `queue export`; nothing is imported if any line is bad, unless --partial')
     .argument('<file>', 'JSON lines file, or - for stdin')
     .option('--partial', 'import the good lines even if some are bad')
     .option('--json', 'print JSON')
-    .action(async (file: string, opts, cmd: Command) =>
- (await queueCommands()).importCommand(o, globals(cmd), file, opts));
+    .action(async (file: string, opts, cmd: Command) => (await queueCommands()).importCommand(o, globals(cmd), file, opts));
   queue
     .command('prune')
     .description('remove confirmed, dead, expired and cancelled messages, finished tasks and events older than the age; pending messages are kept')
     .option('--older-than <age>', 'e.g. 7d, 36h (at least 1h; default retention.maxAge of hornets.json, 7d)')
     .option('--compact', 'then rewrite the database file to give back all free space (VACUUM; blocks other writers while it runs)')
     .option('--json', 'print JSON')
-    .action(async (opts, cmd: Command) =>
- (await queueCommands()).pruneCommand(o, globals(cmd), opts));
+    .action(async (opts, cmd: Command) => (await queueCommands()).pruneCommand(o, globals(cmd), opts));
 
   const config = program.command('config').description('check and document hornets.json');
   config
@@ -427,8 +406,8 @@ export function buildProgram(o: Output = stdio): Command {
     await runConsole({
       configPath: globals(cmd).config,
       noEngine: opts.engine === false,
-      benchFile: process.env.HORNETS_TUI_BENCH || undefined,
-      noColor: process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '',
+      benchFile: consoleEnv.benchFile,
+      noColor: consoleEnv.noColor,
     });
   });
   return program;

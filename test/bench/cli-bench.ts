@@ -152,10 +152,12 @@ async function main(): Promise<void> {
     report('engine running (send pokes it)', await rounds([anchor, ...pick(ours), ...pick(theirs)], dir, ROUNDS), anchor.name);
     const log = path.join(dir, '.hornets', 'logs', 'hornets.log');
     if (existsSync(log) && /"level":50/.test(readFileSync(log, 'utf8'))) process.stdout.write('\nnote: the log has errors (level 50); see it before trusting these figures\n');
-    process.stdout.write(`\nload after: ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}\n`);
+    process.stdout.write(
+      `\nload after: ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}\n`,
+    );
   } finally {
     cleanup(dir);
   }
