@@ -6,7 +6,7 @@
 //
 // The cache is an optimisation only: one that is missing, stale (another bundle, another Node) or
 // damaged is ignored (V8 refuses what it cannot use; the key and the length are checked here
-// first) and rewritten; failing to write it changes nothing but speed.
+// first, and a checksum of its bytes) and rewritten; failing to write it changes nothing but speed.
 import { Buffer } from 'node:buffer';
 import { accessSync, constants, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -31,6 +31,13 @@ function commandWord(argv) {
   return first === 'daemon' ? `daemon ${words[1] ?? ''}` : first;
 }
 
+const require = createRequire(import.meta.url);
+
+/** Loaded only when a cache is read or written: `--version` does neither. */
+function digest(data) {
+  return require('node:crypto').createHash('sha1').update(data).digest('hex');
+}
+
 /** The cache for this exact bundle and Node, or null. Layout: MAGIC, header length (u32), header JSON, V8 data. */
 function readCache(key) {
   try {
@@ -40,6 +47,8 @@ function readCache(key) {
     const header = JSON.parse(buf.toString('utf8', 8, 8 + headerLength));
     const data = buf.subarray(8 + headerLength);
     if (header.key !== key || data.length !== header.bytes || !Array.isArray(header.learned)) return null;
+    // V8 checks versions and flags but not the bytes: damaged data would crash the process.
+    if (header.sha1 !== digest(data)) return null;
     return { data, learned: header.learned };
   } catch {
     return null;
@@ -47,7 +56,7 @@ function readCache(key) {
 }
 
 function writeCache(key, learned, data) {
-  const header = Buffer.from(JSON.stringify({ key, learned, bytes: data.length }));
+  const header = Buffer.from(JSON.stringify({ key, learned, bytes: data.length, sha1: digest(data) }));
   const size = Buffer.alloc(4);
   size.writeUInt32LE(header.length);
   // Temp file + rename: a reader never sees half a cache, and concurrent writers each leave a whole one.
