@@ -1,7 +1,7 @@
 /** Regenerates schema/*.schema.json from the zod schemas (`npm run schema`); a test keeps them in sync. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { jsonSchemas } from '../src/cli.js';
+import { jsonSchemas } from '../src/config/json-schemas.js';
 import { packageRoot } from '../src/config/paths.js';
 
 const schemas = jsonSchemas();

@@ -1,456 +1,50 @@
 /**
  * Composition root: parses argv, runs one command, and is the only place that turns errors into
- * exit codes (0 ok, 1 failure, 2 usage).
+ * exit codes (0 ok, 1 failure, 2 usage). Kept small on purpose: the command tree (commander) and
+ * each command's modules load only when needed, so a CLI start costs little more than `node -e 0`.
  */
-import { readFileSync, existsSync, statSync, openSync, readSync, closeSync, watch, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
-import { z } from 'zod';
 import { ExitCode, HornetsError, QueueError, errorMessage } from './errors.js';
-import { stdio, json, table, type Output } from './cli/output.js';
-import { initProject } from './cli/init.js';
-import {
-  cancelCommand,
-  dlqCommand,
-  exportCommand,
-  importCommand,
-  listCommand,
-  pruneCommand,
-  retryCommand,
-  sendCommand,
-  showCommand,
-  statsCommand,
-  whyCommand,
-  type GlobalOptions,
-  type SendCliOptions,
-} from './cli/queue-commands.js';
-import { controlCommand, headlessCommand, historyCommand } from './cli/control-commands.js';
-import { daemonRunCommand, daemonStartCommand, daemonStatusCommand, daemonStopCommand } from './cli/daemon-commands.js';
-import { hooksInstallCommand, hooksUninstallCommand, hooksVerifyCommand } from './cli/hooks-commands.js';
-import { doctorCommand } from './cli/doctor.js';
-import { addCommand, attachCommand, downCommand, paneDiedCommand, pushNowCommand, removeCommand, statusCommand, stopCommand, upCommand } from './cli/agent-commands.js';
-import { loadProject, loadProfiles } from './config/load.js';
-import { builtinProfilesDir, packageRoot } from './config/paths.js';
-import { hornetsConfigSchema, profileSchema } from './config/schema.js';
+import { stdio, type Output } from './cli/output.js';
+import { cliVersion } from './cli/version.js';
+import type { CommanderError } from 'commander';
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
-export function jsonSchemas(): { hornets: unknown; profile: unknown } {
-  // `io: 'input'`: editors check what users write, where defaulted keys are optional.
-  return {
-    hornets: { title: 'hornets.json', ...z.toJSONSchema(hornetsConfigSchema, { io: 'input', unrepresentable: 'any' }) },
-    profile: { title: 'hornets-tui agent profile', ...z.toJSONSchema(profileSchema, { io: 'input', unrepresentable: 'any' }) },
-  };
-}
-
-function globals(cmd: Command): GlobalOptions {
-  return cmd.optsWithGlobals() as GlobalOptions;
-}
-
-function tailFile(o: Output, file: string, lines: number, follow: boolean): Promise<void> {
-  if (!existsSync(file)) {
-    o.err(`no log file yet at ${file}`);
-    return Promise.resolve();
-  }
-  const text = readFileSync(file, 'utf8');
-  const all = text.split('\n').filter(Boolean);
-  for (const l of all.slice(-lines)) o.out(l);
-  if (!follow) return Promise.resolve();
-  let offset = statSync(file).size;
-  return new Promise(() => {
-    watch(file, () => {
-      const size = statSync(file).size;
-      if (size <= offset) {
-        offset = size;
-        return;
-      }
-      const fd = openSync(file, 'r');
-      const buf = Buffer.alloc(size - offset);
-      readSync(fd, buf, 0, buf.length, offset);
-      closeSync(fd);
-      offset = size;
-      process.stdout.write(buf);
-    });
-  });
-}
-
-export function buildProgram(o: Output = stdio): Command {
-  const program = new Command('hornets-tui')
-    .description('tmux-native orchestrator for teams of AI coding agents; with no command it opens the console (starting the engine and the team if none runs)')
-    .version(version(), '-V, --version')
-    .option('-c, --config <file>', 'hornets.json to use (default: found by walking up from the current directory; env HORNETS_CONFIG)')
-    .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
-    .exitOverride();
-
-  program
-    .command('init')
-    .description('write a starter hornets.json (a demo team by default) and create the .hornets/ state dir')
-    .option('--dir <dir>', 'project directory', '.')
-    .option('--project <name>', 'project name (default: the directory name)')
-    .option('--agents <names>', 'comma-separated agent names', 'marie,anga,fabien')
-    .option('--profile <profile>', 'profile for every agent', 'demo')
-    .option('--force', 'overwrite an existing hornets.json')
-    .option('--json', 'print the result as JSON')
-    .action((opts: { dir: string; project?: string; agents: string; profile: string; force?: boolean; json?: boolean }) => {
-      const r = initProject({
-        dir: opts.dir,
-        project: opts.project,
-        agents: opts.agents
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
-        profile: opts.profile,
-        force: opts.force,
-      });
-      if (opts.json) return json(o, r);
-      o.out(`wrote ${r.configPath}`);
-      for (const c of r.created.slice(1)) o.out(`created ${c}`);
-      o.out('next: hornets-tui send marie "hello"   then   hornets-tui queue list');
-    });
-
-  program
-    .command('send')
-    .description('queue a message for an agent ("-" reads the text from stdin)')
-    .argument('<agent>', 'agent name from hornets.json')
-    .argument('[text...]', 'message text, or - for stdin')
-    .option('-p, --priority <n>', '0–200 or low|normal|high|critical|emergency (default from hornets.json)')
-    .option('-k, --key <key>', 'idempotency key: a second send with the same key is a no-op')
-    .option('-t, --ttl <duration>', 'drop the message if not delivered within this time (30s, 5m, 2h, 1d)')
-    .option('--from <sender>', 'who sends it (shown to the agent)')
-    .option('--now', "type it into the agent's pane right away if the agent is idle (otherwise it stays queued)")
-    .option('--json', 'print the result as JSON')
-    .action(async (agent: string, words: string[], opts: SendCliOptions & { now?: boolean }, cmd: Command) => {
-      const id = await sendCommand(o, globals(cmd), agent, words, opts);
-      if (opts.now) await pushNowCommand(o, globals(cmd), agent, id, opts.json);
-    });
-
-  program
-    .command('up')
-    .description('start the private tmux server, one window per agent, and the engine in the background (safe to re-run: reconciles)')
-    .argument('[agents...]', 'only these agents')
-    .option('--no-engine', 'do not start the engine: messages to idle agents then wait until one runs (`hornets-tui daemon start`)')
-    .option('--json', 'print the report as JSON')
-    // `--no-engine` is also a program option (the console's): whichever parser took it, honour it.
-    .action((names: string[], opts: { json?: boolean; engine?: boolean }, cmd: Command) =>
-      upCommand(o, globals(cmd), names, { ...opts, engine: opts.engine !== false && (globals(cmd) as { engine?: boolean }).engine !== false }),
-    );
-  program
-    .command('status')
-    .description('every agent: pane, process, alive/dead with exit status, state, queue depth')
-    .option('--json', 'print JSON')
-    .action((opts, cmd: Command) => statusCommand(o, globals(cmd), opts));
-  program
-    .command('attach')
-    .description("put your terminal in an agent's pane (detach with prefix d returns here)")
-    .argument('<agent>')
-    .action((name: string, _opts, cmd: Command) => attachCommand(globals(cmd), name));
-  program
-    .command('stop')
-    .description('stop agents (SIGTERM, then kill after the timeout); queue and worktree are kept')
-    .argument('<agents...>')
-    .option('--timeout <seconds>', 'grace period before the pane is killed', '5')
-    .option('--json', 'print JSON')
-    .action((names: string[], opts, cmd: Command) => stopCommand(o, globals(cmd), names, opts));
-  program
-    .command('down')
-    .description('stop every agent and the tmux server; the queue is kept')
-    .option('--remove-worktrees', 'also remove the agent worktrees hornets created')
-    .option('--timeout <seconds>', 'grace period per agent', '5')
-    .option('--json', 'print JSON')
-    .action((opts, cmd: Command) => downCommand(o, globals(cmd), opts));
-  program
-    .command('add')
-    .description('add an agent to hornets.json and start it')
-    .argument('<agent>')
-    .requiredOption('--profile <profile>', 'profile to run')
-    .option('--role <text>', 'role text for its briefing')
-    .option('--worktree <dir>', 'run in this existing directory instead of a new worktree')
-    .option('--no-start', 'only add it to hornets.json')
-    .option('--json', 'print JSON')
-    .action((name: string, opts, cmd: Command) => addCommand(o, globals(cmd), name, opts));
-  program
-    .command('remove')
-    .description('stop an agent and remove it from hornets.json (its queue and worktree are kept)')
-    .argument('<agent>')
-    .option('--json', 'print JSON')
-    .action((name: string, opts, cmd: Command) => removeCommand(o, globals(cmd), name, opts));
-
-  const hooks = program.command('hooks').description("install hornets' hooks into agents' worktrees (.claude/settings.local.json)");
-  hooks
-    .command('install')
-    .description('merge our hooks in (your own hooks and settings stay; idempotent; backup of your file)')
-    .argument('[agents...]', 'these agents (default: all)')
-    .option('--all', 'every agent')
-    .option('--json', 'print JSON')
-    .action((names: string[], opts, cmd: Command) => hooksInstallCommand(o, globals(cmd), names, opts));
-  hooks
-    .command('uninstall')
-    .description('remove our hooks and restore your file')
-    .argument('[agents...]', 'these agents (default: all)')
-    .option('--all', 'every agent')
-    .option('--json', 'print JSON')
-    .action((names: string[], opts, cmd: Command) => hooksUninstallCommand(o, globals(cmd), names, opts));
-  hooks
-    .command('verify')
-    .description('what is installed, stale or missing, and whether the installed claude supports each event (exit 1 if anything is off)')
-    .argument('[agents...]', 'these agents (default: all)')
-    .option('--all', 'every agent')
-    .option('--json', 'print JSON')
-    .action((names: string[], opts, cmd: Command) => hooksVerifyCommand(o, globals(cmd), names, opts));
-
-  for (const [action, text] of [
-    ['pause', 'stop all delivery to an agent (nothing is lost; messages wait)'],
-    ['resume', 'resume delivery to a paused agent'],
-    ['restart', 'restart an agent now (resuming its session) and reset its breaker'],
-    ['reset', 'close an open breaker so crash recovery may restart the agent again'],
-    ['rebrief', 'queue a rebrief (rules, current task, recent activity, git state) at priority 200'],
-  ] as const) {
-    program
-      .command(action)
-      .description(text)
-      .argument('<agent>')
-      .option('--json', 'print JSON')
-      .action((agent: string, opts, cmd: Command) => controlCommand(o, globals(cmd), action, agent, opts));
-  }
-  program
-    .command('history')
-    .description('restart history and life-cycle events of an agent')
-    .argument('<agent>')
-    .option('-n, --limit <n>', 'last n events', '50')
-    .option('--all', 'every recorded agent event, hooks included')
-    .option('--json', 'print JSON')
-    .action((agent: string, opts, cmd: Command) => historyCommand(o, globals(cmd), agent, opts));
-
-  const daemon = program
-    .command('daemon')
-    .description('the engine process: hook fast path, idle-agent delivery (nudges), crash recovery and rebriefs, task/trigger/pipe watchers, heartbeats and metrics');
-  daemon
-    .command('run')
-    .description('run the daemon in the foreground')
-    .action((_opts, cmd: Command) => daemonRunCommand(o, globals(cmd)));
-  daemon
-    .command('start')
-    .description('start the daemon in the background')
-    .option('--json', 'print JSON')
-    .action((opts, cmd: Command) => daemonStartCommand(o, globals(cmd), opts));
-  daemon
-    .command('stop')
-    .description('stop the daemon (agents keep running)')
-    .option('--json', 'print JSON')
-    .action((opts, cmd: Command) => daemonStopCommand(o, globals(cmd), opts));
-  daemon
-    .command('status')
-    .description('is the daemon running, and where: pid, hook endpoint port, metrics URL (exit 3 when not)')
-    .option('--json', 'print JSON')
-    .action((opts, cmd: Command) => daemonStatusCommand(o, globals(cmd), opts));
-
-  program
-    .command('doctor')
-    .description('check tmux, git, node, agent CLIs, hooks, the engine, metrics, the database, file modes and free disk; each problem with the command that fixes it (exit 1 if any)')
-    .option('--json', 'print JSON')
-    .action((opts: { json?: boolean }, cmd: Command) => doctorCommand(o, globals(cmd), opts));
-
-  const internal = new Command('internal').description('entry points for tmux hooks');
-  internal
-    .command('pane-died')
-    .argument('<pane>')
-    .argument('[status]')
-    .action((pane: string, status: string | undefined) => paneDiedCommand(pane, status ?? ''));
-  program.addCommand(internal, { hidden: true });
-  program
-    .command('demo-agent', { hidden: true })
-    .description('the scripted demo agent (run by the demo profile)')
-    .option('--resume <session>', 'resume a session id')
-    .action(async (opts: { resume?: string }) => {
-      const { runDemoAgent } = await import('./demo-agent/agent.js');
-      await runDemoAgent({ resume: opts.resume });
-      await new Promise(() => undefined);
-    });
-
-  const queue = program.command('queue').description('inspect and manage the message queue');
-  queue
-    .command('list')
-    .alias('ls')
-    .description('messages in delivery order (pending ones by default)')
-    .argument('[agent]', 'only this agent')
-    .option('-s, --state <states>', 'comma-separated states (pending, queued, leased, delivered, confirmed, failed, dead, expired, cancelled)')
-    .option('-a, --all', 'every state')
-    .option('-n, --limit <n>', 'at most this many', '200')
-    .option('--json', 'print JSON')
-    .action((agent: string | undefined, opts, cmd: Command) => listCommand(o, globals(cmd), agent, opts));
-  queue
-    .command('stats')
-    .description('counts per agent and state')
-    .option('--json', 'print JSON')
-    .action((opts, cmd: Command) => statsCommand(o, globals(cmd), opts));
-  queue
-    .command('show')
-    .description('one message with its full history')
-    .argument('<id>', 'message id or a unique prefix (4+ characters)')
-    .option('--json', 'print JSON')
-    .action((id: string, opts, cmd: Command) => showCommand(o, globals(cmd), id, opts));
-  queue
-    .command('why')
-    .description('one line: why the message is where it is')
-    .argument('<id>', 'message id or a unique prefix')
-    .option('--json', 'print JSON')
-    .action((id: string, opts, cmd: Command) => whyCommand(o, globals(cmd), id, opts));
-  queue
-    .command('cancel')
-    .description('cancel pending messages (all or nothing)')
-    .argument('<ids...>', 'message ids')
-    .option('-r, --reason <text>', 'why (kept in the history)')
-    .option('--json', 'print JSON')
-    .action((ids: string[], opts, cmd: Command) => cancelCommand(o, globals(cmd), ids, opts));
-  queue
-    .command('retry')
-    .description('send dead, failed, expired or cancelled messages again with a fresh attempt budget')
-    .argument('<ids...>', 'message ids')
-    .option('--json', 'print JSON')
-    .action((ids: string[], opts, cmd: Command) => retryCommand(o, globals(cmd), ids, opts));
-  queue
-    .command('dlq')
-    .description('the dead-letter queue, with reasons')
-    .argument('[agent]', 'only this agent')
-    .option('-n, --limit <n>', 'at most this many', '200')
-    .option('--json', 'print JSON')
-    .action((agent: string | undefined, opts, cmd: Command) => dlqCommand(o, globals(cmd), agent, opts));
-  queue
-    .command('export')
-    .description('write pending messages as JSON lines (stdout by default)')
-    .option('--agent <agent>', 'only this agent')
-    .option('-o, --output <file>', 'write to a file (mode 0600)')
-    .action((opts, cmd: Command) => exportCommand(o, globals(cmd), opts));
-  queue
-    .command('import')
-    .description('import messages written by `queue export`; nothing is imported if any line is bad, unless --partial')
-    .argument('<file>', 'JSON lines file, or - for stdin')
-    .option('--partial', 'import the good lines even if some are bad')
-    .option('--json', 'print JSON')
-    .action((file: string, opts, cmd: Command) => importCommand(o, globals(cmd), file, opts));
-  queue
-    .command('prune')
-    .description('remove confirmed, dead, expired and cancelled messages, finished tasks and events older than the age; pending messages are kept')
-    .option('--older-than <age>', 'e.g. 7d, 36h (at least 1h; default retention.maxAge of hornets.json, 7d)')
-    .option('--compact', 'then rewrite the database file to give back all free space (VACUUM; blocks other writers while it runs)')
-    .option('--json', 'print JSON')
-    .action((opts, cmd: Command) => pruneCommand(o, globals(cmd), opts));
-
-  const config = program.command('config').description('check and document hornets.json');
-  config
-    .command('validate')
-    .description('load hornets.json and its profiles; report every problem')
-    .option('--json', 'print JSON')
-    .action((opts: { json?: boolean }, cmd: Command) => {
-      const project = loadProject({ configPath: globals(cmd).config });
-      if (opts.json) return json(o, { ok: true, configPath: project.configPath, agents: project.config.agents.map((a) => a.name), stateDir: project.paths.root });
-      o.out(`${project.configPath}: ok (${project.config.agents.length} agents: ${project.config.agents.map((a) => `${a.name}/${a.profile}`).join(', ')})`);
-    });
-  config
-    .command('show')
-    .description('the effective configuration, defaults filled in')
-    .action((_opts, cmd: Command) => json(o, loadProject({ configPath: globals(cmd).config }).config));
-  config
-    .command('schema')
-    .description('print the JSON Schema of hornets.json (or of a profile) for editors')
-    .option('--profile', 'the profile schema instead')
-    .option('-o, --output <file>', 'write to a file')
-    .action((opts: { profile?: boolean; output?: string }) => {
-      const schemas = jsonSchemas();
-      const text = `${JSON.stringify(opts.profile ? schemas.profile : schemas.hornets, null, 2)}\n`;
-      if (opts.output) writeFileSync(opts.output, text);
-      else process.stdout.write(text);
-    });
-
-  const profiles = program.command('profiles').description('agent profiles');
-  profiles
-    .command('list')
-    .description('built-in profiles and the project ones')
-    .option('--json', 'print JSON')
-    .action((opts: { json?: boolean }, cmd: Command) => {
-      let map;
-      try {
-        map = loadProject({ configPath: globals(cmd).config }).profiles;
-      } catch {
-        map = loadProfiles([builtinProfilesDir()]);
-      }
-      const list = [...map.values()];
-      if (opts.json) return json(o, list);
-      o.out(
-        table(
-          ['NAME', 'DELIVERY', 'HOOKS', 'COMMAND', 'DESCRIPTION'],
-          list.map((p) => [p.name, p.delivery, p.hooks.kind, p.command.join(' '), p.description]),
-        ),
-      );
-    });
-
-  program
-    .command('logs')
-    .description('show the log file (.hornets/logs/hornets.log)')
-    .option('-n, --lines <n>', 'last n lines', '50')
-    .option('-f, --follow', 'keep printing new lines')
-    .action(async (opts: { lines: string; follow?: boolean }, cmd: Command) => {
-      const project = loadProject({ configPath: globals(cmd).config });
-      await tailFile(o, project.paths.logFile, Number(opts.lines) || 50, Boolean(opts.follow));
-    });
-
-  program.option('--headless', 'run the engine (agents, hook fast path, idle monitor, crash recovery) in the foreground, without the console');
-  program.option('--no-engine', 'console only: do not start the engine and the team when no engine runs');
-  // The root action (the console) would make commander report a mistyped command
-  // as "too many arguments"; accept the operand here (after the subcommands copied the strict setting)
-  // and name it instead.
-  program.allowExcessArguments(true);
-  // Commander only adds `help [command]` to programs without an action of their own.
-  program.helpCommand(true);
-  program.action(async (opts: { headless?: boolean; engine?: boolean }, cmd: Command) => {
-    const [unknown] = cmd.args;
-    if (unknown !== undefined) {
-      // Visible ones only: hidden internals (hook entry points, the demo agent) are not for users to type.
-      const names = program
-        .createHelp()
-        .visibleCommands(program)
-        .map((c) => c.name())
-        .filter((n) => n !== 'help');
-      cmd.error(`error: unknown command '${unknown}' (commands: ${names.join(', ')})`, { code: 'commander.unknownCommand', exitCode: ExitCode.usage });
-    }
-    if (opts.headless) return headlessCommand(o, globals(cmd));
-    // Loaded only here: hooks and one-shot commands must not pay for blessed.
-    const { runConsole } = await import('./tui/run.js');
-    await runConsole({
-      configPath: globals(cmd).config,
-      noEngine: opts.engine === false,
-      benchFile: process.env.HORNETS_TUI_BENCH || undefined,
-      noColor: process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '',
-    });
-  });
-  return program;
+/** `hornets-tui --version` (or `-V`) alone: answered without building the command tree. */
+function versionOnly(argv: string[]): boolean {
+  return argv.length === 3 && (argv[2] === '--version' || argv[2] === '-V');
 }
 
 /** Entry point used by bin/hornets-tui.js. Sets process.exitCode; never calls process.exit mid-write. */
 export async function run(argv: string[], o: Output = stdio): Promise<number> {
-  const program = buildProgram(o);
-  let code: number = ExitCode.ok;
   // Commands that finish but report a failure (`up` with an agent that did not start, `attach`
   // when tmux refused, `send --now` when a push failed) set process.exitCode themselves; overwriting
   // it with 0 here made those failures exit 0.
   process.exitCode = undefined;
+  if (versionOnly(argv)) {
+    // Commander writes the version to stdout, not through `o`: the same here.
+    process.stdout.write(`${cliVersion()}\n`);
+    process.exitCode = ExitCode.ok;
+    return ExitCode.ok;
+  }
+  const { buildProgram, CommanderError: commanderError } = await import('./cli/program.js');
+  const program = buildProgram(o, {
+    benchFile: process.env.HORNETS_TUI_BENCH || undefined,
+    noColor: process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '',
+  });
+  let code: number = ExitCode.ok;
   try {
     await program.parseAsync(argv);
     const set = Number(process.exitCode ?? ExitCode.ok);
     if (set !== ExitCode.ok) code = set;
   } catch (err) {
-    code = exitCodeFor(err, o);
+    code = exitCodeFor(err, o, commanderError);
   }
   process.exitCode = code;
   return code;
 }
 
-function exitCodeFor(err: unknown, o: Output): number {
-  if (err instanceof CommanderError) {
+/** `commanderError` is passed in: the class lives in the lazily loaded command tree. */
+function exitCodeFor(err: unknown, o: Output, commanderError: typeof CommanderError): number {
+  if (err instanceof commanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.ok;
     // `commander.help` is help shown because a subcommand was missing (`hornets-tui queue`): a usage error.
     if (err.code === 'commander.help') return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;

@@ -1,5 +1,5 @@
 /** zod schemas for hornets.json and agent profiles; the JSON Schema files in schema/ are generated from these. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { PRIORITY_MAX, PRIORITY_MIN } from '../domain/priority.js';
 import { parseDuration } from '../domain/duration.js';
 

@@ -1,5 +1,5 @@
 /** `queue export` / `queue import` line format: one ExportedMessage per line, validated per line. */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ExportedMessage } from '../domain/message.js';
 import type { ImportIssue, ImportRecord } from './store.js';
 

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadProject, loadProfiles } from '../../src/config/load.js';
 import { builtinProfilesDir, packageRoot } from '../../src/config/paths.js';
 import { ConfigError } from '../../src/errors.js';
-import { jsonSchemas } from '../../src/cli.js';
+import { jsonSchemas } from '../../src/config/json-schemas.js';
 
 const dirs: string[] = [];
 afterEach(() => {

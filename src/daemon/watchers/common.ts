@@ -1,5 +1,5 @@
 /** What trigger, task and pipe intake share: hornets.json defaults and input parsing. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { durationMs, type HornetsConfig } from '../../config/schema.js';
 import { isValidPriority, parsePriority, PRIORITY_MAX, PRIORITY_MIN } from '../../domain/priority.js';
 import { QueueError, errorMessage } from '../../errors.js';

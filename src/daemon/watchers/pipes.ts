@@ -16,7 +16,7 @@ import { lstat, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Logger } from '../../log.js';
 import type { MessageStore } from '../../queue/store.js';
 import type { StatePaths } from '../../config/paths.js';

@@ -15,7 +15,7 @@
  * result of several tasks. The decisions are the pure functions of src/domain/task-policy.ts.
  */
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Logger } from '../../log.js';
 import type { Message } from '../../domain/message.js';
 import type { MessageStore, TaskStore } from '../../queue/store.js';

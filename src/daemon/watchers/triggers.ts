@@ -8,7 +8,7 @@
  * `text` is accepted for `message`. Write the file under another name and rename it into place.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Logger } from '../../log.js';
 import type { MessageStore } from '../../queue/store.js';
 import type { StatePaths } from '../../config/paths.js';
