@@ -18,8 +18,8 @@ const MAX_STDIN = 8 * 1024 * 1024;
 const DEADLINE_MS = 7_000;
 
 /**
- * git (and with it node:child_process) only for the events that snapshot it: a separate chunk of
- * the bundle, loaded on first use, so a PostToolUse never pays for it.
+ * git (and with it node:child_process) only for the events that snapshot it: the bundle evaluates
+ * that module on first use, so a PostToolUse never pays for it.
  */
 const lazyGitInfo = (cwd: string) => import('./git-info.js').then((m) => m.gitInfo(cwd));
 
