@@ -101,7 +101,7 @@ const runsTmux = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'demo-team/**', '.hornets/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'demo-team/**', '.hornets/**', 'bin/hornets-hook.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

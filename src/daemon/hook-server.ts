@@ -169,7 +169,10 @@ export class HookServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = Date.now();
     const send = (status: number, body = '', headers: Record<string, string> = {}) => {
-      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close', 'x-hornets-server': this.serverToken, ...headers });
+      // The bash client reads the head a byte per read(): no Date header, and the headers it looks
+      // for first. Head and body leave in one write (res.end with the body).
+      res.sendDate = false;
+      res.writeHead(status, { 'x-hornets-server': this.serverToken, 'content-length': Buffer.byteLength(body), ...headers, 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
       res.end(body);
     };
     if (req.method === 'POST' && (req.url === '/wake' || req.url === '/event/pane-died' || req.url === '/control')) {

@@ -6,14 +6,22 @@
 import { readSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSqliteStore } from '../queue/sqlite/sqlite-store.js';
-import { gitInfo } from './git-info.js';
 import { HookHandler } from './handlers.js';
 import { readBriefing } from './briefing.js';
 import { hookLog } from './hook-log.js';
 
 const MAX_STDIN = 8 * 1024 * 1024;
-/** Below the shortest hook timeout we install (10 s): we give up before Claude Code kills us. */
-const DEADLINE_MS = 8_000;
+/**
+ * Below the shortest hook timeout we install (10 s), less the 2 s the bash client may have waited
+ * for a hung daemon before handing over to us: we give up before Claude Code kills us.
+ */
+const DEADLINE_MS = 7_000;
+
+/**
+ * git (and with it node:child_process) only for the events that snapshot it: the bundle evaluates
+ * that module on first use, so a PostToolUse never pays for it.
+ */
+const lazyGitInfo = (cwd: string) => import('./git-info.js').then((m) => m.gitInfo(cwd));
 
 function readStdin(): string | null {
   const chunks: Buffer[] = [];
@@ -76,7 +84,7 @@ export async function main(argv: string[]): Promise<void> {
         generation: Number.isFinite(generation) ? generation : null,
         now: Date.now,
         briefing: () => readBriefing(process.env.HORNETS_CONFIG, agent),
-        git: gitInfo,
+        git: lazyGitInfo,
         deferAck: true,
       });
       const reply = await handler.handle(event, payload);

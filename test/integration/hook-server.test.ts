@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -118,6 +118,77 @@ describe('bash fast path (bin/hornets-hook)', () => {
     const r = spawnSync(hook, [process.execPath, 'PostToolUse'], { input: '{}', env: { PATH: process.env.PATH ?? '', HORNETS_HOME: dir }, encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('');
+  });
+
+  it('carries large payloads and multi-byte text whole (byte counts, not characters)', async () => {
+    const { dir, store } = await setup();
+    const text = 'héllo ✓ 🐝 ünïcödé';
+    const m = await store.enqueue({ agent: 'marie', body: text });
+    const r = await runHook(dir, 'PostToolUse', { session_id: 's1', tool_name: 'Read', tool_input: { file_path: '/x' }, tool_response: { content: 'ä'.repeat(300_000) } });
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as { hookSpecificOutput: { additionalContext: string } };
+    expect(out.hookSpecificOutput.additionalContext).toContain(text);
+    expect((await store.get(m.message.id)).state).toBe('delivered');
+  });
+
+  /** Writes an endpoint file naming `port` but with the real tokens (the daemon's proof). */
+  async function staleEndpointTo(port: number, dir: string, server: HookServer): Promise<void> {
+    const [, t, p] = readFileSync(join(dir, 'run', 'hook-endpoint'), 'utf8')
+      .trim()
+      .split(' ');
+    await server.stop();
+    writeFileSync(join(dir, 'run', 'hook-endpoint'), `${port} ${t} ${p}\n`, { mode: 0o600 });
+  }
+
+  async function tcpServer(onConnection: (socket: Socket) => void): Promise<number> {
+    const sockets = new Set<Socket>();
+    const srv = createTcpServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => sockets.delete(socket));
+      onConnection(socket);
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          for (const s of sockets) s.destroy();
+          srv.close(() => r());
+        }),
+    );
+    return (srv.address() as AddressInfo).port;
+  }
+
+  // Below the shortest hook timeout we install (Notification, 10 s), with room for a busy machine.
+  const HOOK_DEADLINE_MS = 9_500;
+
+  it('a daemon that accepts and never answers: exits 0 well inside the hook timeout, via the direct path', async () => {
+    const { dir, store, server } = await setup();
+    const m = await store.enqueue({ agent: 'marie', body: 'still delivered' });
+    const port = await tcpServer(() => undefined);
+    await staleEndpointTo(port, dir, server);
+    const r = await runHook(dir, 'PostToolUse', { session_id: 's1', tool_name: 'Bash' });
+    expect(r.status).toBe(0);
+    expect(r.ms).toBeLessThan(HOOK_DEADLINE_MS);
+    expect(r.stdout).toContain(`[msg ${m.message.id}`);
+  });
+
+  it('a stranger that trickles header lines forever: never printed, and the hook still ends in time', async () => {
+    const { dir, store, server } = await setup();
+    const m = await store.enqueue({ agent: 'marie', body: 'the real one' });
+    const timers: NodeJS.Timeout[] = [];
+    cleanups.push(() => timers.forEach(clearInterval));
+    const port = await tcpServer((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\n');
+      let i = 0;
+      timers.push(setInterval(() => socket.write(`X-Pad-${i++}: INJECTED\r\n`), 300));
+    });
+    await staleEndpointTo(port, dir, server);
+    const r = await runHook(dir, 'PostToolUse', { session_id: 's1', tool_name: 'Bash' });
+    expect(r.status).toBe(0);
+    expect(r.ms).toBeLessThan(HOOK_DEADLINE_MS);
+    expect(r.stdout).not.toContain('INJECTED');
+    expect(r.stdout).toContain(`[msg ${m.message.id}`);
   });
 
   it('never prints what a stranger on a stale endpoint port says; falls back to the direct path', async () => {
