@@ -80,6 +80,8 @@ export class Heartbeats {
     const run = (async () => {
       try {
         const agents = await this.o.snapshot();
+        // Once per beat, not once per file: 50 agents would mean 50 mkdir calls every interval.
+        await mkdir(this.o.paths.heartbeats, { recursive: true, mode: 0o700 });
         const now = this.clock();
         const timestamp = new Date(now).toISOString();
         for (const a of agents) {
@@ -110,6 +112,7 @@ export class Heartbeats {
   }
 
   private async writeDaemon(state: 'running' | 'stopped', agents: number | null): Promise<void> {
+    if (state === 'stopped') await mkdir(this.o.paths.heartbeats, { recursive: true, mode: 0o700 });
     const now = this.clock();
     await this.write(this.daemonFile, {
       timestamp: new Date(now).toISOString(),
@@ -125,7 +128,6 @@ export class Heartbeats {
   }
 
   private async write(file: string, value: unknown): Promise<void> {
-    await mkdir(this.o.paths.heartbeats, { recursive: true, mode: 0o700 });
     const tmp = `${file}.tmp-${this.pid}`;
     await writeFile(tmp, `${JSON.stringify(value)}\n`, { mode: 0o600 });
     await rename(tmp, file);
