@@ -99,10 +99,7 @@ export class TmuxClient {
 
   /** Server-global environment and hooks in one tmux process; throws when any of them fails. */
   async configure(settings: { environment?: Record<string, string>; hooks?: Record<string, string> }): Promise<void> {
-    const cmds = [
-      ...Object.entries(settings.environment ?? {}).map(([k, v]) => commands.setEnvironment(k, v)),
-      ...Object.entries(settings.hooks ?? {}).map(([k, v]) => commands.setHook(k, v)),
-    ];
+    const cmds = [...Object.entries(settings.environment ?? {}).map(([k, v]) => commands.setEnvironment(k, v)), ...Object.entries(settings.hooks ?? {}).map(([k, v]) => commands.setHook(k, v))];
     for (const chunk of batchCommands(cmds)) await this.run(argv.batch(this.server, chunk));
   }
 

@@ -4,7 +4,22 @@
  * patterns the shipped profiles carry. No tmux runs here (a recording runner stands in for it).
  */
 import { describe, expect, it } from 'vitest';
-import { argv, base, batchCommands, commands, isPaneId, MAX_BATCH_BYTES, MIN_TMUX, paneFields, paneFormat, parsePanes, parseVersion, versionAtLeast, type ServerRef, type SpawnSpec } from '../../src/tmux/argv.js';
+import {
+  argv,
+  base,
+  batchCommands,
+  commands,
+  isPaneId,
+  MAX_BATCH_BYTES,
+  MIN_TMUX,
+  paneFields,
+  paneFormat,
+  parsePanes,
+  parseVersion,
+  versionAtLeast,
+  type ServerRef,
+  type SpawnSpec,
+} from '../../src/tmux/argv.js';
 import { TmuxClient } from '../../src/tmux/client.js';
 import { TmuxError } from '../../src/tmux/errors.js';
 import type { RunOptions, TmuxRunner } from '../../src/tmux/runner.js';
@@ -151,7 +166,9 @@ describe('batchCommands: many tmux commands in few processes', () => {
   });
 
   it('50 agent windows fit in a handful of tmux processes under the 16 KiB message limit', () => {
-    const cmds = Array.from({ length: 50 }, (_, i) => commands.newWindow('proj', `a${i}`, { ...spec, env: { ...spec.env, HORNETS_HOME: '/home/user/project/.hornets', HORNETS_CONFIG: '/home/user/project/hornets.json' } }));
+    const cmds = Array.from({ length: 50 }, (_, i) =>
+      commands.newWindow('proj', `a${i}`, { ...spec, env: { ...spec.env, HORNETS_HOME: '/home/user/project/.hornets', HORNETS_CONFIG: '/home/user/project/hornets.json' } }),
+    );
     const batches = batchCommands(cmds);
     expect(batches.length).toBeLessThanOrEqual(6);
     for (const b of batches) expect(argv.batch(server, b).reduce((n, a) => n + Buffer.byteLength(a) + 1, 0)).toBeLessThan(MAX_BATCH_BYTES + 1024);
