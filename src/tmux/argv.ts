@@ -59,10 +59,10 @@ export const commands = {
 };
 
 /**
- * tmux's client hands its whole argv to the server in one message of at most 16 KiB; batches stay
- * well under it so a long environment never makes a batch fail as "command too long".
+ * tmux's client hands its whole command to the server in one message of at most 16 KiB (else
+ * "command too long"); batches stay under it with room for the message's own header.
  */
-export const MAX_BATCH_BYTES = 8 * 1024;
+export const MAX_BATCH_BYTES = 14 * 1024;
 
 function argBytes(args: readonly string[]): number {
   return args.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);

@@ -62,33 +62,46 @@ export class TmuxClient {
   }
 
   /**
-   * Many windows in as few tmux processes as fit (one for a team of 50): each result is the new
-   * pane's id or why that one window could not be made. tmux stops a batch at the first failing
-   * command, so the windows after a failure are tried again in the next batch.
+   * Many windows in as few tmux processes as fit (one or two for a team of 50): each result is the
+   * new pane's id or why that one window could not be made. tmux stops a batch at the first failing
+   * command, so the windows after a failure are tried again in the next batch. A batch tmux did not
+   * finish in time (a machine so loaded that starting agents starve the server) may still have made
+   * its windows: they are found again by name among the panes that did not exist before, so no
+   * window is left that nobody recorded.
    */
   async newWindows(session: string, windows: readonly { window: string; spec: SpawnSpec }[]): Promise<({ paneId: string } | { error: Error })[]> {
     const results: ({ paneId: string } | { error: Error })[] = [];
+    if (windows.length === 0) return results;
     const cmds = windows.map((w) => commands.newWindow(session, w.window, w.spec));
+    const before = new Set((await this.listPanes()).map((p) => p.paneId));
     while (results.length < cmds.length) {
-      const chunk = batchCommands(cmds.slice(results.length))[0]!;
+      const first = results.length;
+      const chunk = batchCommands(cmds.slice(first))[0]!;
       try {
-        // tmux starts every window's process before it answers: on a loaded machine that takes a
-        // while, and a batch cut off by our timeout would leave windows nobody recorded.
-        const ids = (await this.run(argv.batch(this.server, chunk), { timeoutMs: 30_000 + 1_000 * chunk.length })).stdout.split('\n').filter((l) => l.trim() !== '');
+        // tmux starts every window's process before it answers: generous, as the agents started by
+        // the windows before compete with it for the CPU.
+        const ids = (await this.run(argv.batch(this.server, chunk), { timeoutMs: 60_000 + 2_000 * chunk.length })).stdout.split('\n').filter((l) => l.trim() !== '');
         for (let i = 0; i < chunk.length; i++) {
           const id = ids[i]?.trim();
           results.push(id ? { paneId: id } : { error: new TmuxError([...base(this.server), ...chunk[i]!], 0, '', 'tmux made the window but printed no pane id') });
         }
       } catch (err) {
         if (!(err instanceof TmuxError)) throw err;
+        if (err.status === null) {
+          // No answer (killed on timeout): what it made is read back from tmux, by window name.
+          const made = (await this.listPanes().catch(() => [])).filter((p) => p.session === session && !before.has(p.paneId));
+          for (let i = first; i < cmds.length; i++) {
+            const pane = made.find((p) => p.windowName === windows[i]!.window);
+            results.push(pane ? { paneId: pane.paneId } : { error: err });
+          }
+          break;
+        }
         // The windows made before the failing command printed their ids; that command failed.
         const made = err.stdout.split('\n').filter((l) => l.trim() !== '');
         for (const id of made.slice(0, chunk.length - 1)) results.push({ paneId: id.trim() });
         const failed = chunk[Math.min(made.length, chunk.length - 1)]!;
-        results.push({ error: new TmuxError([...base(this.server), ...failed], err.status, err.stderr, err.status === null ? err.message : undefined) });
-        // No server, or no answer (tmux killed on timeout: what it did is unknown, and a retry could
-        // make a second window for the same agent): the rest of the team fails with it.
-        if (err.noServer || err.status === null) {
+        results.push({ error: new TmuxError([...base(this.server), ...failed], err.status, err.stderr) });
+        if (err.noServer) {
           const last = results[results.length - 1]!;
           while (results.length < cmds.length) results.push(last);
         }

@@ -240,13 +240,18 @@ async function teamRun(cliFile: string, dir: string, env: NodeJS.ProcessEnv, age
   return { upMs: up.ms, downMs: down.ms, upOk: up.code === 0 && !/failed:/.test(up.out), downOk: down.code === 0, leftover };
 }
 
-/** The floor for `up`: a bare tmux server and `agents` windows made by separate `tmux new-window` processes. */
-async function bareTmux(agents: number): Promise<number> {
+/**
+ * The floor for `up`: a bare tmux server and `agents` windows running the same demo agent, made by
+ * separate `tmux new-window` processes (no worktrees, no hooks, no database) — the agents starting
+ * load the machine the same way.
+ */
+async function bareTmux(cliFile: string, agents: number): Promise<number> {
   const socket = `hornets-bench-bare-${process.pid}`;
   const t0 = performance.now();
   spawnSync('tmux', ['-L', socket, '-f', '/dev/null', 'new-session', '-d', '-s', 'bare']);
-  for (let i = 0; i < agents; i++) spawnSync('tmux', ['-L', socket, 'new-window', '-d', '-t', '=bare:', '-n', `w${i}`, '--', 'sleep', '600']);
+  for (let i = 0; i < agents; i++) spawnSync('tmux', ['-L', socket, 'new-window', '-d', '-t', '=bare:', '-n', `w${i}`, '--', process.execPath, cliFile, 'demo-agent']);
   const ms = performance.now() - t0;
+  await sleep(3000); // let them start before they are killed, as the team's agents do
   spawnSync('tmux', ['-L', socket, 'kill-server']);
   return ms;
 }
@@ -260,7 +265,7 @@ async function teamBench(agents: number, runs: number): Promise<void> {
   try {
     for (let r = 0; r < runs; r++) {
       anchors.push((await timed(process.execPath, ['-e', '0'], tmpdir(), process.env)).ms);
-      bare.push(await bareTmux(agents));
+      bare.push(await bareTmux(cli, agents));
       for (const [i, c] of checkouts.entries()) {
         // The first `up` of a checkout also makes the agents' git worktrees; later ones reuse them.
         results[i]!.push(await teamRun(c.cli, projects[i]!.dir, projects[i]!.env, agents));
@@ -271,7 +276,7 @@ async function teamBench(agents: number, runs: number): Promise<void> {
   }
   const a = median(anchors);
   const b = median(bare);
-  console.log(`  anchor: node -e 0 p50 ${a.toFixed(0)} ms; bare tmux new-session + ${agents} × new-window p50 ${b.toFixed(0)} ms; load ${loadavg()[0]!.toFixed(2)}`);
+  console.log(`  anchor: node -e 0 p50 ${a.toFixed(0)} ms; bare tmux new-session + ${agents} × new-window (demo agent) p50 ${b.toFixed(0)} ms; load ${loadavg()[0]!.toFixed(2)}`);
   for (const [i, c] of checkouts.entries()) {
     const rs = results[i]!;
     const up = median(rs.map((x) => x.upMs));
@@ -306,7 +311,9 @@ async function main(): Promise<void> {
     ] as const) {
       for (const c of checkouts) {
         const idle = await idleBench(c.cli, agents, seconds);
-        console.log(`  ${c.label}, ${agents} agents: ${idle.cpuPercent.toFixed(2)} % of one core (target ≤ ${target} %: ${idle.cpuPercent <= target ? 'PASS' : 'BELOW'}; load ${loadavg()[0]!.toFixed(2)})`);
+        console.log(
+          `  ${c.label}, ${agents} agents: ${idle.cpuPercent.toFixed(2)} % of one core (target ≤ ${target} %: ${idle.cpuPercent <= target ? 'PASS' : 'BELOW'}; load ${loadavg()[0]!.toFixed(2)})`,
+        );
       }
     }
   }

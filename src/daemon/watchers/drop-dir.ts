@@ -15,7 +15,8 @@ import type { Logger } from '../../log.js';
 import { errorMessage } from '../../errors.js';
 
 export const MAX_DROP_FILE_BYTES = 1024 * 1024;
-export const DEFAULT_SCAN_INTERVAL_MS = 5_000;
+/** The safety net under fs.watch (the mechanism): long enough that an idle engine with 50 agents rarely reads their directories. */
+export const DEFAULT_SCAN_INTERVAL_MS = 15_000;
 /** Dead letters for files found outside any agent directory. */
 export const UNASSIGNED_DIR = '_unassigned';
 
