@@ -121,8 +121,13 @@ describe('a team in a fixed number of tmux calls', () => {
     const up = JSON.parse((await p.ok(['up', '--no-engine', '--json'])).stdout) as { created: string[]; failed: unknown[] };
     expect(up).toMatchObject({ created: names, failed: [] });
     const upCalls = counter.calls();
-    expect(upCalls.filter((c) => c.includes('new-window'))).toHaveLength(1);
-    expect(upCalls.length).toBeLessThanOrEqual(8);
+    expect(
+      upCalls.filter((c) => c.includes('new-window')),
+      upCalls.join('\n'),
+    ).toHaveLength(1);
+    // Set-up and look-ups are a handful whatever the team's size (list-panes may be asked again
+    // when tmux has not reaped an exit yet).
+    expect(upCalls.filter((c) => !/list-panes|display-message/.test(c)).length, upCalls.join('\n')).toBeLessThanOrEqual(6);
     const panes = listPanes(socket).filter((row) => row.window !== 'hornets');
     expect(panes.map((row) => row.window).sort()).toEqual([...names].sort());
 
@@ -147,8 +152,14 @@ describe('a team in a fixed number of tmux calls', () => {
     const down = JSON.parse((await p.ok(['down', '--json'])).stdout) as { stopped: string[] };
     expect(down.stopped).toEqual([...names].sort());
     const downCalls = counter.calls();
-    expect(downCalls.filter((c) => /kill-window|kill-pane/.test(c))).toEqual([]);
-    expect(downCalls.filter((c) => c.includes('kill-server'))).toHaveLength(1);
+    expect(
+      downCalls.filter((c) => /kill-window|kill-pane/.test(c)),
+      downCalls.join('\n'),
+    ).toEqual([]);
+    expect(
+      downCalls.filter((c) => c.includes('kill-server')),
+      downCalls.join('\n'),
+    ).toHaveLength(1);
     expect(serverAlive(socket)).toBe(false);
     const after = await openSqliteStore(p.dbPath);
     try {
