@@ -195,7 +195,8 @@ async function idleBench(cliFile: string, agents: number, seconds: number): Prom
     daemon?.kill('SIGTERM');
     spawnSync(process.execPath, [cliFile, 'down', '--timeout', '1'], { cwd: dir, env });
     spawnSync('tmux', ['-L', env.HORNETS_TMUX_SOCKET!, 'kill-server']);
-    rmSync(dir, { recursive: true, force: true });
+    await sleep(2000); // the agents' last hook processes may still write logs there
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 500 });
   }
 }
 
@@ -272,7 +273,9 @@ async function teamBench(agents: number, runs: number): Promise<void> {
       }
     }
   } finally {
-    for (const p of projects) rmSync(p.dir, { recursive: true, force: true });
+    // The agents' last hook processes may still write logs there for a moment.
+    await sleep(2000);
+    for (const p of projects) rmSync(p.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 500 });
   }
   const a = median(anchors);
   const b = median(bare);
