@@ -115,8 +115,8 @@ export class Engine {
     // The pane-died hook and enqueue pokes are the mechanism; this period is only the safety net, and
     // each round costs a tmux spawn: 10 s keeps an idle team's engine under 0.5 % of a core.
     const every = this.o.reconcileMs ?? 10_000;
-    this.timers.push(setInterval(() => void this.reconciler.run(), every));
-    this.timers.push(setInterval(() => this.wake(null), every));
+    // One timer for both: the delivery pass after the round sees what the round found.
+    this.timers.push(setInterval(() => void this.reconciler.run().then(() => this.wake(null)), every));
     await this.reconciler.run();
     this.wake(null);
   }

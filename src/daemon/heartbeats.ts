@@ -3,7 +3,8 @@
  * `.hornets/heartbeats/<agent>.json` and `daemon.json` are rewritten atomically (temp + rename),
  * so a reader never sees half a file. A probe checks the file's age (`timestamp`, `ts` or mtime).
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { renameSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { StatePaths } from '../config/paths.js';
@@ -80,6 +81,8 @@ export class Heartbeats {
     const run = (async () => {
       try {
         const agents = await this.o.snapshot();
+        // Once per beat, not once per file: 50 agents would mean 50 mkdir calls every interval.
+        await mkdir(this.o.paths.heartbeats, { recursive: true, mode: 0o700 });
         const now = this.clock();
         const timestamp = new Date(now).toISOString();
         for (const a of agents) {
@@ -110,6 +113,7 @@ export class Heartbeats {
   }
 
   private async writeDaemon(state: 'running' | 'stopped', agents: number | null): Promise<void> {
+    if (state === 'stopped') await mkdir(this.o.paths.heartbeats, { recursive: true, mode: 0o700 });
     const now = this.clock();
     await this.write(this.daemonFile, {
       timestamp: new Date(now).toISOString(),
@@ -124,11 +128,16 @@ export class Heartbeats {
     });
   }
 
+  /**
+   * Synchronous on purpose: a few hundred bytes to a local file take microseconds, while the
+   * promise versions cost four thread-pool round trips per file — most of an idle engine's
+   * heartbeat CPU with 50 agents every interval.
+   */
   private async write(file: string, value: unknown): Promise<void> {
-    await mkdir(this.o.paths.heartbeats, { recursive: true, mode: 0o700 });
     const tmp = `${file}.tmp-${this.pid}`;
-    await writeFile(tmp, `${JSON.stringify(value)}\n`, { mode: 0o600 });
-    await rename(tmp, file);
+    writeFileSync(tmp, `${JSON.stringify(value)}\n`, { mode: 0o600 });
+    renameSync(tmp, file);
+    return Promise.resolve();
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * The safety net: finds dead panes, a vanished tmux server and agents whose hooks went quiet, even
  * when no hook or pane-died event told us. Events are the mechanism; this runs every few seconds
- * and costs one list-panes when all is well.
+ * and costs one list-panes (one tmux process for the whole team) when all is well.
  */
 import type { Logger } from '../log.js';
 import type { AgentRecord } from '../domain/agent.js';
@@ -54,11 +54,14 @@ export class Reconciler {
     const records = await store.listAgents();
     const expected = records.filter((r) => r.paneId && r.state !== 'stopped' && r.state !== 'failed' && configured.has(r.name));
     if (expected.length === 0) return;
-    if (!(await agents.tmux.hasSession(agents.session))) {
+    // One tmux call per round: every session has a pane, so a session with none listed is gone (no
+    // server lists nothing). A tmux that does not answer throws: not knowing is not a lost server.
+    const listed = await agents.tmux.listPanes();
+    if (!listed.some((p) => p.session === agents.session)) {
       await this.serverLost(expected);
       return;
     }
-    const panes = new Map((await agents.tmux.listPanes()).map((p) => [p.paneId, p]));
+    const panes = new Map(listed.map((p) => [p.paneId, p]));
     for (const r of expected) {
       const pane = panes.get(r.paneId!);
       if (pane && !pane.dead) this.pids.set(r.name, pane.pid);

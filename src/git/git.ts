@@ -90,8 +90,14 @@ export function createGit(git: GitRunner = runGit) {
 
     /** Creates `path` on `branch` (new from HEAD unless it exists). */
     async addWorktree(repo: string, path: string, branch: string): Promise<void> {
-      if (await client.branchExists(repo, branch)) await git(['worktree', 'add', path, branch], repo);
-      else await git(['worktree', 'add', '-b', branch, path, 'HEAD'], repo);
+      // New branch first: the common case costs one git process, not a look-up before it (`up` of
+      // a team runs this once per agent).
+      try {
+        await git(['worktree', 'add', '-b', branch, path, 'HEAD'], repo);
+      } catch (err) {
+        if (!(err instanceof GitError && /already exists/i.test(err.stderr) && (await client.branchExists(repo, branch)))) throw err;
+        await git(['worktree', 'add', path, branch], repo);
+      }
     },
 
     async removeWorktree(repo: string, path: string, options: { force?: boolean } = {}): Promise<void> {

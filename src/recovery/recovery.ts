@@ -122,6 +122,9 @@ export class Recovery {
     // Already decided for this generation (a dead pane waiting out its back-off is reported every
     // reconciliation round): no tmux call for it.
     if (this.handledGeneration.get(agent) === record.generation || (this.states.get(agent)?.restartAt ?? null) !== null) return;
+    // Stopped (stop/down kill their own panes) or failed agents stay down whatever the pane says:
+    // no tmux call for them, so a team going down is not a storm of look-ups.
+    if (record.state === 'stopped' || record.state === 'failed') return;
     // Seen dead by a report that may be seconds old: only a pane that is dead now is a crash of the
     // generation running now. A respawned pane is alive, and the report was about its predecessor.
     // tmux not answering (a timeout on a loaded machine) is not a death: the next report decides.

@@ -11,7 +11,7 @@ import { packageRoot } from '../config/paths.js';
 import { launchEnv } from '../config/process-env.js';
 import type { Logger } from '../log.js';
 import type { MessageStore } from '../queue/store.js';
-import type { AgentRecord } from '../domain/agent.js';
+import type { AgentRecord, AgentState } from '../domain/agent.js';
 import type { PaneInfo, ServerRef, SpawnSpec } from '../tmux/argv.js';
 import { TmuxClient } from '../tmux/client.js';
 import { TmuxError } from '../tmux/errors.js';
@@ -27,6 +27,51 @@ export class AgentError extends HornetsError {
 }
 
 export const CONTROL_WINDOW = 'hornets';
+
+/** The tmux pane-died hook: the notifier through bash (no exec bit needed), in the background. */
+export const PANE_DIED_HOOK = `run-shell -b 'exec bash "$HORNETS_PANE_DIED" "#{pane_id}" "#{pane_dead_status}"'`;
+
+/**
+ * Agents prepared at once by `up` (git worktree add, hook settings). A worktree add is mostly
+ * waiting (0.3 s wall for 0.07 s of CPU here), so eight overlap well even on 2 cores.
+ */
+const PREPARE_CONCURRENCY = 8;
+
+/** Runs `fn` over `items`, at most `limit` at a time; results in input order, failures kept per item. */
+async function settlePool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const results: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        results[i] = { status: 'fulfilled', value: await fn(items[i]!) };
+      } catch (reason) {
+        results[i] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** What every agent prepared by one `up` shares: the project's repository, looked up once. */
+interface PrepareContext {
+  repo: () => Promise<{ repo: string | null; hasCommits: boolean }>;
+  /** info/exclude checked once per repository (every worktree of it shares the file). */
+  excluded: Map<string, Promise<boolean>>;
+}
+
+/** States a dead pane does not change: already down on purpose, or already known dead. */
+const settledStates = new Set<AgentState>(['stopped', 'failed', 'crashed', 'backing-off']);
+
+interface Prepared {
+  agent: AgentConfig;
+  record: AgentRecord;
+  existing: PaneInfo | undefined;
+  path: string;
+  created: boolean;
+}
 
 export function serverFor(project: Project, env: NodeJS.ProcessEnv = launchEnv()): ServerRef {
   return { socket: env.HORNETS_TMUX_SOCKET || `hornets-${project.config.project}`, configFile: join(project.paths.root, 'tmux.conf') };
@@ -201,6 +246,8 @@ export class AgentManager {
       if (owner !== null && owner !== this.project.configPath) {
         throw new AgentError(`tmux server "${this.tmux.server.socket}" belongs to another project (${owner}); give this project another "project" name in hornets.json`);
       }
+      // Again on a running server: one started by an older hornets keeps its heavier hook otherwise.
+      await this.installPaneDiedHook();
       return;
     }
     const banner = 'hornets-tui control window: agents run in the other windows (prefix + w lists them).';
@@ -226,15 +273,21 @@ export class AgentManager {
   }
 
   /**
-   * A dead agent is known at once: tmux runs our CLI in the background with the pane id and exit
-   * status. Paths reach the hook through the server environment, never spliced into the command.
+   * A dead agent is known at once: tmux runs a small bash notifier (bin/hornets-pane-died) that
+   * POSTs the pane id and exit status to a running engine — no Node process per death. With no
+   * engine the pane stays dead on screen (remain-on-exit) and reconciliation, `status` and `up`
+   * read it from tmux. Paths reach the hook through the server environment, never spliced into the
+   * command; everything goes in one tmux call.
    */
   private async installPaneDiedHook(): Promise<void> {
-    await this.tmux.setEnvironment('HORNETS_NODE', process.execPath);
-    await this.tmux.setEnvironment('HORNETS_BIN', join(packageRoot(), 'bin', 'hornets-tui.js'));
-    await this.tmux.setEnvironment('HORNETS_CONFIG', this.project.configPath);
-    await this.tmux.setEnvironment('HORNETS_HOME', this.project.paths.root);
-    await this.tmux.setHook('pane-died', `run-shell -b '"$HORNETS_NODE" "$HORNETS_BIN" internal pane-died "#{pane_id}" "#{pane_dead_status}"'`);
+    await this.tmux.configure({
+      environment: {
+        HORNETS_PANE_DIED: join(packageRoot(), 'bin', 'hornets-pane-died'),
+        HORNETS_CONFIG: this.project.configPath,
+        HORNETS_HOME: this.project.paths.root,
+      },
+      hooks: { 'pane-died': PANE_DIED_HOOK },
+    });
   }
 
   /**
@@ -258,23 +311,67 @@ export class AgentManager {
     return { agent: record.name, generation: record.generation, exitStatus };
   }
 
-  private async prepareWorktree(agent: AgentConfig): Promise<{ path: string; created: boolean }> {
+  /** A death seen in tmux, recorded for the generation that was running (agent_exited once). */
+  private async recordDeath(record: AgentRecord, pane: PaneInfo): Promise<void> {
+    const exitStatus = pane.deadStatus;
+    const t = await this.store.transitionAgent(record.name, { type: 'pane-died', generation: record.generation, exitStatus });
+    if (t.changed) {
+      await this.store.recordEvent({ agent: record.name, kind: 'agent_exited', detail: { paneId: pane.paneId, exitStatus, generation: record.generation } });
+      this.log.warn({ event: 'agent_exited', agent: record.name, paneId: pane.paneId, exitStatus, generation: record.generation }, 'agent pane died');
+    }
+  }
+
+  private prepareContext(): PrepareContext {
+    let repo: Promise<{ repo: string | null; hasCommits: boolean }> | null = null;
+    return {
+      repo: () =>
+        (repo ??= (async () => {
+          const top = await Git.toplevel(this.project.root);
+          return { repo: top, hasCommits: top !== null && (await Git.hasCommits(top)) };
+        })()),
+      excluded: new Map(),
+    };
+  }
+
+  private async prepareWorktree(agent: AgentConfig, ctx: PrepareContext): Promise<{ path: string; created: boolean; repo: string | null }> {
     const path = this.worktreePath(agent);
-    if (agent.worktree) return { path, created: false };
-    if (existsSync(path)) return { path, created: false };
-    const repo = await Git.toplevel(this.project.root);
-    if (repo && (await Git.hasCommits(repo))) {
+    if (agent.worktree) return { path, created: false, repo: null };
+    if (existsSync(path)) return { path, created: false, repo: null };
+    const { repo, hasCommits } = await ctx.repo();
+    if (repo && hasCommits) {
       const branch = agent.branch ?? `hornets/${agent.name}`;
-      if (!(await Git.checkBranchName(repo, branch))) throw new AgentError(`${agent.name}: "${branch}" is not a valid branch name`);
+      // hornets/<agent name> is always a valid branch (names are [a-z][a-z0-9_-]*): one git call saved per agent.
+      if (agent.branch !== undefined && !(await Git.checkBranchName(repo, branch))) throw new AgentError(`${agent.name}: "${branch}" is not a valid branch name`);
       mkdirSync(this.worktreesDir(), { recursive: true, mode: 0o700 });
       await Git.addWorktree(repo, path, branch);
       this.log.info({ event: 'worktree_added', agent: agent.name, path, branch }, 'git worktree added');
-    } else {
-      // Not a git project (or no commit yet): a plain directory per agent still isolates them.
-      mkdirSync(path, { recursive: true, mode: 0o700 });
-      this.log.info({ event: 'worktree_dir', agent: agent.name, path, reason: repo ? 'repository has no commits' : 'not a git repository' }, 'plain agent directory');
+      return { path, created: true, repo };
     }
-    return { path, created: true };
+    // Not a git project (or no commit yet): a plain directory per agent still isolates them.
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+    this.log.info({ event: 'worktree_dir', agent: agent.name, path, reason: repo ? 'repository has no commits' : 'not a git repository' }, 'plain agent directory');
+    return { path, created: true, repo: null };
+  }
+
+  /** The agent's directory and hook settings, ready for its process; safe to run for several agents at once. */
+  private async prepare(agent: AgentConfig, ctx: PrepareContext): Promise<{ path: string; created: boolean }> {
+    const { path, created, repo } = await this.prepareWorktree(agent, ctx);
+    const profile = this.profile(agent);
+    // Hooks go in before the agent starts, so its very first SessionStart is ours.
+    if (profile.hooks.kind === 'claude-code') {
+      const r = installHooks(path, hookProgram());
+      if (r.changed) this.log.info({ event: 'hooks_installed', agent: agent.name, file: r.file, backup: r.backup }, 'hooks installed');
+      // A worktree we just made shares the repository's info/exclude: looked at once for all of them.
+      // Elsewhere git itself says whether the directory is in a repository (it fails when not).
+      const key = repo ?? path;
+      let done = ctx.excluded.get(key);
+      if (!done) {
+        done = Git.ensureExcluded(key, '/.claude/settings.local.json*').catch(() => false);
+        if (repo) ctx.excluded.set(key, done);
+      }
+      await done;
+    }
+    return { path, created };
   }
 
   private async discardWorktree(path: string): Promise<void> {
@@ -282,24 +379,55 @@ export class AgentManager {
     if (repo) await Git.removeWorktree(repo, path, { force: true }).catch(() => undefined);
   }
 
-  /** Creates what is missing, restarts dead panes, leaves live agents alone. */
-  /** `resume`: new windows resume the agent's last session too (recovery after the server died). */
+  /**
+   * Creates what is missing, restarts dead panes, leaves live agents alone. The agents' directories
+   * are prepared a few at a time, and every new window is made in one tmux call: a team of 50 comes
+   * up in about the time of one agent's git worktree add per worker, not 50 round trips in a row.
+   * `resume`: new windows resume the agent's last session too (recovery after the server died).
+   */
   async up(names?: string[], options: { resume?: boolean } = {}): Promise<UpReport> {
     const agents = names ? names.map((n) => this.agentConfig(n)) : this.project.config.agents;
     this.validate(this.project.config.agents);
     await this.ensureServer();
     const panes = new Map((await this.tmux.listPanes()).map((p) => [p.paneId, p]));
+    const records = new Map((await this.store.listAgents()).map((r) => [r.name, r]));
     const report: UpReport = { created: [], restarted: [], running: [], failed: [], session: this.session, socket: this.tmux.server.socket };
+    const failed = (agent: string, err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      report.failed.push({ agent, error: message });
+      this.log.error({ event: 'agent_start_failed', agent, error: message }, 'agent failed to start');
+    };
+    const todo: { agent: AgentConfig; record: AgentRecord; existing: PaneInfo | undefined }[] = [];
     for (const agent of agents) {
+      const record = records.get(agent.name) ?? (await this.store.getAgent(agent.name));
+      if (!record) {
+        failed(agent.name, new AgentError(`${agent.name} is not registered in the queue database`));
+        continue;
+      }
+      const existing = record.paneId ? panes.get(record.paneId) : undefined;
+      if (existing && existing.session === this.session && !existing.dead) report.running.push(agent.name);
+      else todo.push({ agent, record, existing: existing?.session === this.session ? existing : undefined });
+    }
+    const ctx = this.prepareContext();
+    const settled = await settlePool(todo, PREPARE_CONCURRENCY, async (t): Promise<Prepared> => ({ ...t, ...(await this.prepare(t.agent, ctx)) }));
+    const fresh: Prepared[] = [];
+    for (const [i, r] of settled.entries()) {
+      if (r.status === 'rejected') {
+        failed(todo[i]!.agent.name, r.reason);
+        continue;
+      }
+      if (!r.value.existing) {
+        fresh.push(r.value);
+        continue;
+      }
       try {
-        const outcome = await this.startOne(agent, panes, { resume: options.resume ?? false, force: false });
-        report[outcome].push(agent.name);
+        await this.respawn(r.value, { resume: true });
+        report.restarted.push(r.value.agent.name);
       } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
-        report.failed.push({ agent: agent.name, error: message });
-        this.log.error({ event: 'agent_start_failed', agent: agent.name, error: message }, 'agent failed to start');
+        failed(r.value.agent.name, err);
       }
     }
+    for (const name of await this.createWindows(fresh, { resume: options.resume ?? false }, failed)) report.created.push(name);
     return report;
   }
 
@@ -312,49 +440,79 @@ export class AgentManager {
     this.validate([agent]);
     await this.ensureServer();
     const panes = new Map((await this.tmux.listPanes()).map((p) => [p.paneId, p]));
-    return (await this.startOne(agent, panes, { resume: options.resume, force: true })) as 'created' | 'restarted';
-  }
-
-  private async startOne(agent: AgentConfig, panes: Map<string, PaneInfo>, options: { resume: boolean; force: boolean }): Promise<'created' | 'restarted' | 'running'> {
     const record = (await this.store.getAgent(agent.name))!;
-    const existing = record.paneId ? panes.get(record.paneId) : undefined;
-    if (existing && existing.session === this.session && !existing.dead && !options.force) return 'running';
-    const { path, created } = await this.prepareWorktree(agent);
-    const profile = this.profile(agent);
-    // Hooks go in before the agent starts, so its very first SessionStart is ours.
-    if (profile.hooks.kind === 'claude-code') {
-      const r = installHooks(path, hookProgram());
-      if (r.changed) this.log.info({ event: 'hooks_installed', agent: agent.name, file: r.file, backup: r.backup }, 'hooks installed');
-      if (await Git.toplevel(path).catch(() => null)) await Git.ensureExcluded(path, '/.claude/settings.local.json*').catch(() => false);
-    }
-    const generation = record.generation + 1;
-    // The new generation is recorded before its process exists: its first hook (SessionStart) can
-    // come back faster than a write after the spawn, and must find the agent starting, not down.
-    if (existing && existing.session === this.session && (existing.dead || options.force)) {
-      await this.store.transitionAgent(agent.name, { type: 'started' }, { generation });
-      await this.tmux.respawnPane(existing.paneId, this.spawnSpec(agent, record, generation, path, true));
-      await this.store.recordEvent({
-        agent: agent.name,
-        kind: 'agent_respawned',
-        detail: { paneId: existing.paneId, generation, exitStatus: existing.deadStatus, resume: options.resume || existing.dead },
-      });
+    const found = record.paneId ? panes.get(record.paneId) : undefined;
+    const existing = found?.session === this.session ? found : undefined;
+    const prepared: Prepared = { agent, record, existing, ...(await this.prepare(agent, this.prepareContext())) };
+    if (existing) {
+      await this.respawn(prepared, { resume: options.resume });
       return 'restarted';
     }
-    let paneId: string | null = null;
-    try {
-      await this.store.transitionAgent(agent.name, { type: 'started' }, { generation, ...(options.resume ? {} : { sessionId: null }) });
-      paneId = await this.tmux.newWindow(this.session, agent.name, this.spawnSpec(agent, record, generation, path, options.resume));
-      await this.store.updateAgent(agent.name, { paneId });
-      await this.store.recordEvent({ agent: agent.name, kind: 'agent_started', detail: { paneId, generation, worktree: path } });
-      this.log.info({ event: 'agent_started', agent: agent.name, paneId, generation }, 'agent started');
-      return 'created';
-    } catch (err) {
-      // Roll back what this attempt created so a retry starts clean.
-      if (paneId) await this.tmux.killWindow(paneId).catch(() => undefined);
-      if (created) await this.discardWorktree(path);
-      await this.store.transitionAgent(agent.name, { type: 'stopped' }, { paneId: null }).catch(() => undefined);
-      throw err;
+    let error: unknown = null;
+    await this.createWindows([prepared], options, (_a, err) => (error = err));
+    if (error !== null) throw error;
+    return 'created';
+  }
+
+  /** A new process in the agent's existing pane (dead, or live and killed by -k). */
+  private async respawn(p: Prepared, options: { resume: boolean }): Promise<void> {
+    const generation = p.record.generation + 1;
+    const existing = p.existing!;
+    // The new generation is recorded before its process exists: its first hook (SessionStart) can
+    // come back faster than a write after the spawn, and must find the agent starting, not down.
+    await this.store.transitionAgent(p.agent.name, { type: 'started' }, { generation });
+    await this.tmux.respawnPane(existing.paneId, this.spawnSpec(p.agent, p.record, generation, p.path, true));
+    await this.store.recordEvent({
+      agent: p.agent.name,
+      kind: 'agent_respawned',
+      detail: { paneId: existing.paneId, generation, exitStatus: existing.deadStatus, resume: options.resume || existing.dead },
+    });
+  }
+
+  /** New windows for agents that have none, in one tmux batch; returns the agents started, in order. */
+  private async createWindows(list: Prepared[], options: { resume: boolean }, failed: (agent: string, err: unknown) => void): Promise<string[]> {
+    if (list.length === 0) return [];
+    const ready: Prepared[] = [];
+    for (const p of list) {
+      try {
+        // Recorded before the process exists, as for a respawn (see respawn()).
+        await this.store.transitionAgent(p.agent.name, { type: 'started' }, { generation: p.record.generation + 1, ...(options.resume ? {} : { sessionId: null }) });
+        ready.push(p);
+      } catch (err) {
+        await this.rollback(p, null);
+        failed(p.agent.name, err);
+      }
     }
+    const made = await this.tmux
+      .newWindows(
+        this.session,
+        ready.map((p) => ({ window: p.agent.name, spec: this.spawnSpec(p.agent, p.record, p.record.generation + 1, p.path, options.resume) })),
+      )
+      .catch((err: unknown) => ready.map(() => ({ error: err })));
+    const started: string[] = [];
+    for (const [i, p] of ready.entries()) {
+      const r = made[i]!;
+      const generation = p.record.generation + 1;
+      const paneId = 'paneId' in r ? r.paneId : null;
+      try {
+        if (!paneId) throw 'error' in r ? r.error : new AgentError('no window');
+        await this.store.updateAgent(p.agent.name, { paneId });
+        await this.store.recordEvent({ agent: p.agent.name, kind: 'agent_started', detail: { paneId, generation, worktree: p.path } });
+        this.log.info({ event: 'agent_started', agent: p.agent.name, paneId, generation }, 'agent started');
+        started.push(p.agent.name);
+      } catch (err) {
+        await this.rollback(p, paneId);
+        failed(p.agent.name, err);
+      }
+    }
+    return started;
+  }
+
+  /** Undoes what a failed start created, so a retry starts clean. */
+  private async rollback(p: Prepared, paneId: string | null): Promise<void> {
+    if (paneId) await this.tmux.killWindow(paneId).catch(() => undefined);
+    if (p.created) await this.discardWorktree(p.path);
+    await this.store.transitionAgent(p.agent.name, { type: 'stopped' }, { paneId: null }).catch(() => undefined);
   }
 
   /**
@@ -383,6 +541,8 @@ export class AgentManager {
           restartAt = typeof scheduled?.detail?.['at'] === 'number' ? scheduled.detail['at'] : null;
         }
         // The one display rule (domain/agent-display.ts): the console shows the same.
+        // No engine may be running to hear of a death: the one who sees it first records it.
+        if (r && live?.dead && r.paneId === live.paneId && !settledStates.has(r.state)) await this.recordDeath(r, live);
         const display = displayAgent({
           record: r ?? null,
           pane: live ? (live.dead ? 'dead' : 'alive') : 'none',
@@ -446,14 +606,48 @@ export class AgentManager {
     return 'stopped';
   }
 
+  /**
+   * Stops the whole team and the tmux server. Every step is one action for all agents, not one per
+   * agent: one list-panes, the records marked stopped, the pane-died hook removed (our own kills are
+   * not news: no notifier per pane), SIGTERM to every agent, one list-panes per look until all are
+   * dead or `timeoutMs` passed, then kill-server, which closes every window at once.
+   */
   async down(options: { timeoutMs?: number; removeWorktrees?: boolean } = {}): Promise<{ stopped: string[]; worktreesRemoved: string[] }> {
-    const stopped: string[] = [];
-    await Promise.all(
-      this.project.config.agents.map(async (a) => {
-        if ((await this.stop(a.name, options)) === 'stopped') stopped.push(a.name);
-      }),
-    );
+    const names = this.project.config.agents.map((a) => a.name);
+    const records = new Map((await this.store.listAgents()).map((r) => [r.name, r]));
+    const panes = new Map((await this.tmux.listPanes()).map((p) => [p.paneId, p]));
+    const running: { name: string; pane: PaneInfo }[] = [];
+    for (const name of names) {
+      const r = records.get(name);
+      const pane = r?.paneId ? panes.get(r.paneId) : undefined;
+      if (pane && pane.session === this.session) running.push({ name, pane });
+    }
+    // Marked stopped before they die: a pane-died report for them must not read as a crash.
+    for (const { name } of running) await this.store.transitionAgent(name, { type: 'stopped' });
+    if (running.length > 0) await this.tmux.unsetHook('pane-died').catch(() => undefined);
+    const live = running.filter((r) => !r.pane.dead);
+    for (const { pane } of live) {
+      try {
+        process.kill(pane.pid, 'SIGTERM');
+      } catch {
+        // Already gone: the pane will show dead.
+      }
+    }
+    const deadline = Date.now() + (options.timeoutMs ?? 5000);
+    let waiting = new Set(live.map((r) => r.pane.paneId));
+    while (waiting.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      const now = new Map((await this.tmux.listPanes().catch(() => [])).map((p) => [p.paneId, p]));
+      waiting = new Set([...waiting].filter((id) => now.get(id) && !now.get(id)!.dead));
+    }
     await this.tmux.killServer();
+    for (const r of records.values()) {
+      if (r.paneId !== null && names.includes(r.name)) await this.store.transitionAgent(r.name, { type: 'stopped' }, { paneId: null });
+    }
+    for (const { name, pane } of running) {
+      await this.store.recordEvent({ agent: name, kind: 'agent_stopped', detail: { paneId: pane.paneId } });
+      this.log.info({ event: 'agent_stopped', agent: name, paneId: pane.paneId }, 'agent stopped');
+    }
     const worktreesRemoved: string[] = [];
     if (options.removeWorktrees) {
       const repo = await Git.toplevel(this.project.root).catch(() => null);
@@ -465,7 +659,7 @@ export class AgentManager {
         worktreesRemoved.push(path);
       }
     }
-    return { stopped: stopped.sort(), worktreesRemoved };
+    return { stopped: running.map((r) => r.name).sort(), worktreesRemoved };
   }
 
   async paneOf(name: string): Promise<PaneInfo> {

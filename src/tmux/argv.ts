@@ -50,7 +50,56 @@ function spawnTail(spec: SpawnSpec, printPaneId = false): string[] {
   return ['-c', spec.cwd, ...envArgs(spec.env), ...(printPaneId ? ['-P', '-F', '#{pane_id}'] : []), '--', ...spec.argv];
 }
 
+/** Single tmux commands without the server part, for `argv.batch`. */
+export const commands = {
+  newWindow: (session: string, window: string, spec: SpawnSpec): string[] => ['new-window', '-d', '-t', `=${session}:`, '-n', window, ...spawnTail(spec, true)],
+  setEnvironment: (name: string, value: string): string[] => ['set-environment', '-g', name, value],
+  setHook: (hook: string, command: string): string[] => ['set-hook', '-g', hook, command],
+  unsetHook: (hook: string): string[] => ['set-hook', '-gu', hook],
+};
+
+/**
+ * tmux's client hands its whole command to the server in one message of at most 16 KiB (else
+ * "command too long"); batches stay under it with room for the message's own header.
+ */
+export const MAX_BATCH_BYTES = 14 * 1024;
+
+function argBytes(args: readonly string[]): number {
+  return args.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
+}
+
+/**
+ * Splits commands into runs that each fit one tmux invocation (`cmd1 ; cmd2 ; …`). A command too
+ * big to share goes alone. The separator is the bare argument `;`, as tmux parses its argv.
+ */
+export function batchCommands(cmds: readonly string[][], maxBytes = MAX_BATCH_BYTES): string[][][] {
+  const out: string[][][] = [];
+  let current: string[][] = [];
+  let size = 0;
+  for (const c of cmds) {
+    const n = argBytes(c) + 2;
+    // tmux also splits at an argument ending in ';': such a command keeps the meaning it has alone.
+    const alone = c.some((a) => a.endsWith(';'));
+    if (current.length > 0 && (alone || size + n > maxBytes)) {
+      out.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(c);
+    size += n;
+    if (alone) {
+      out.push(current);
+      current = [];
+      size = 0;
+    }
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
 export const argv = {
+  /** Several commands in one tmux process: tmux runs them in order and stops at the first that fails. */
+  batch: (server: ServerRef, cmds: readonly string[][]): string[] => [...base(server), ...cmds.flatMap((c, i) => (i === 0 ? c : [';', ...c]))],
   version: (): string[] => ['-V'],
   hasSession: (server: ServerRef, session: string): string[] => [...base(server), 'has-session', '-t', `=${session}`],
   newSession: (server: ServerRef, session: string, window: string, spec: SpawnSpec, size: { width: number; height: number }): string[] => [
@@ -67,7 +116,7 @@ export const argv = {
     String(size.height),
     ...spawnTail(spec, true),
   ],
-  newWindow: (server: ServerRef, session: string, window: string, spec: SpawnSpec): string[] => [...base(server), 'new-window', '-d', '-t', `=${session}:`, '-n', window, ...spawnTail(spec, true)],
+  newWindow: (server: ServerRef, session: string, window: string, spec: SpawnSpec): string[] => [...base(server), ...commands.newWindow(session, window, spec)],
   respawnPane: (server: ServerRef, pane: string, spec: SpawnSpec): string[] => [...base(server), 'respawn-pane', '-k', '-t', pane, ...spawnTail(spec)],
   listPanes: (server: ServerRef): string[] => [...base(server), 'list-panes', '-a', '-F', paneFormat],
   capturePane: (server: ServerRef, pane: string, opts: { escapes?: boolean; start?: number } = {}): string[] => [
@@ -108,8 +157,8 @@ export const argv = {
   renameWindow: (server: ServerRef, pane: string, name: string): string[] => [...base(server), 'rename-window', '-t', pane, name],
   setPaneOption: (server: ServerRef, pane: string, option: string, value: string): string[] => [...base(server), 'set-option', '-p', '-t', pane, option, value],
   showEnvironment: (server: ServerRef, name: string): string[] => [...base(server), 'show-environment', '-g', name],
-  setEnvironment: (server: ServerRef, name: string, value: string): string[] => [...base(server), 'set-environment', '-g', name, value],
-  setHook: (server: ServerRef, hook: string, command: string): string[] => [...base(server), 'set-hook', '-g', hook, command],
+  setEnvironment: (server: ServerRef, name: string, value: string): string[] => [...base(server), ...commands.setEnvironment(name, value)],
+  setHook: (server: ServerRef, hook: string, command: string): string[] => [...base(server), ...commands.setHook(hook, command)],
   displayPane: (server: ServerRef, pane: string, format: string): string[] => [...base(server), 'display-message', '-p', '-t', pane, format],
   serverPid: (server: ServerRef): string[] => [...base(server), 'display-message', '-p', '#{pid}'],
   attach: (server: ServerRef, session: string, pane: string): string[] => [...base(server), 'attach-session', '-t', `=${session}`, ';', 'select-window', '-t', pane, ';', 'select-pane', '-t', pane],

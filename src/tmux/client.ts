@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { argv, base, isPaneId, MIN_TMUX, parsePanes, parseVersion, versionAtLeast, type PaneInfo, type ServerRef, type SpawnSpec, type TmuxVersion } from './argv.js';
+import { argv, base, batchCommands, commands, isPaneId, MIN_TMUX, parsePanes, parseVersion, versionAtLeast, type PaneInfo, type ServerRef, type SpawnSpec, type TmuxVersion } from './argv.js';
 import { TmuxError, TmuxMissingError } from './errors.js';
 import { attachEnv, createRunner, tmuxBinary, type TmuxRunner } from './runner.js';
 import { ControlClient, type ControlHandlers } from './control.js';
@@ -59,6 +59,66 @@ export class TmuxClient {
   async newWindow(session: string, window: string, spec: SpawnSpec): Promise<string> {
     const { stdout } = await this.run(argv.newWindow(this.server, session, window, spec));
     return stdout.trim();
+  }
+
+  /**
+   * Many windows in as few tmux processes as fit (one or two for a team of 50): each result is the
+   * new pane's id or why that one window could not be made. tmux stops a batch at the first failing
+   * command, so the windows after a failure are tried again in the next batch. A batch tmux did not
+   * finish in time (a machine so loaded that starting agents starve the server) may still have made
+   * its windows: they are found again by name among the panes that did not exist before, so no
+   * window is left that nobody recorded.
+   */
+  async newWindows(session: string, windows: readonly { window: string; spec: SpawnSpec }[]): Promise<({ paneId: string } | { error: Error })[]> {
+    const results: ({ paneId: string } | { error: Error })[] = [];
+    if (windows.length === 0) return results;
+    const cmds = windows.map((w) => commands.newWindow(session, w.window, w.spec));
+    const before = new Set((await this.listPanes()).map((p) => p.paneId));
+    while (results.length < cmds.length) {
+      const first = results.length;
+      const chunk = batchCommands(cmds.slice(first))[0]!;
+      try {
+        // tmux starts every window's process before it answers: generous, as the agents started by
+        // the windows before compete with it for the CPU.
+        const ids = (await this.run(argv.batch(this.server, chunk), { timeoutMs: 60_000 + 2_000 * chunk.length })).stdout.split('\n').filter((l) => l.trim() !== '');
+        for (let i = 0; i < chunk.length; i++) {
+          const id = ids[i]?.trim();
+          results.push(id ? { paneId: id } : { error: new TmuxError([...base(this.server), ...chunk[i]!], 0, '', 'tmux made the window but printed no pane id') });
+        }
+      } catch (err) {
+        if (!(err instanceof TmuxError)) throw err;
+        if (err.status === null) {
+          // No answer (killed on timeout): what it made is read back from tmux, by window name.
+          const made = (await this.listPanes().catch(() => [])).filter((p) => p.session === session && !before.has(p.paneId));
+          for (let i = first; i < cmds.length; i++) {
+            const pane = made.find((p) => p.windowName === windows[i]!.window);
+            results.push(pane ? { paneId: pane.paneId } : { error: err });
+          }
+          break;
+        }
+        // The windows made before the failing command printed their ids; that command failed.
+        const made = err.stdout.split('\n').filter((l) => l.trim() !== '');
+        for (const id of made.slice(0, chunk.length - 1)) results.push({ paneId: id.trim() });
+        const failed = chunk[Math.min(made.length, chunk.length - 1)]!;
+        results.push({ error: new TmuxError([...base(this.server), ...failed], err.status, err.stderr) });
+        if (err.noServer) {
+          const last = results[results.length - 1]!;
+          while (results.length < cmds.length) results.push(last);
+        }
+      }
+    }
+    return results;
+  }
+
+  /** Server-global environment and hooks in one tmux process; throws when any of them fails. */
+  async configure(settings: { environment?: Record<string, string>; hooks?: Record<string, string> }): Promise<void> {
+    const cmds = [...Object.entries(settings.environment ?? {}).map(([k, v]) => commands.setEnvironment(k, v)), ...Object.entries(settings.hooks ?? {}).map(([k, v]) => commands.setHook(k, v))];
+    for (const chunk of batchCommands(cmds)) await this.run(argv.batch(this.server, chunk));
+  }
+
+  /** Removes a global hook (`down` silences pane-died before it kills the team). */
+  async unsetHook(hook: string): Promise<void> {
+    await this.run(argv.batch(this.server, [commands.unsetHook(hook)]));
   }
 
   async respawnPane(pane: string, spec: SpawnSpec): Promise<void> {

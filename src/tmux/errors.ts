@@ -18,6 +18,8 @@ export class TmuxError extends HornetsError {
     readonly status: number | null,
     readonly stderr: string,
     message?: string,
+    /** What tmux printed before it failed (a batch prints the ids of the windows it did make). */
+    readonly stdout = '',
   ) {
     const shown = maskEnv(argv);
     super(message ?? `tmux ${shown.join(' ')} failed (exit ${status ?? 'signal'}): ${stderr.trim() || 'no output'}`);

@@ -63,7 +63,7 @@ export function createRunner(binary = tmuxBinary()): TmuxRunner {
         const stdout = Buffer.concat(out).toString('utf8');
         const stderr = Buffer.concat(err).toString('utf8');
         if (code === 0) finish(null, { stdout, stderr });
-        else finish(new TmuxError(argv, code, stderr));
+        else finish(new TmuxError(argv, code, stderr, undefined, stdout));
       });
       child.stdin.on('error', () => {
         // tmux may exit before reading stdin (bad target); the close handler reports why.

@@ -2,8 +2,12 @@
  * `npm run bench:daemon`:
  *  1. wake-up: a message enqueued by another process (through QueueService.send, which pokes the
  *     daemon) to the daemon's engine acting on it, p50/p99, beside a 1 s polling loop;
- *  2. idle cost: CPU of a real `hornets-tui daemon run` over 60 s (--quick: 20 s) with 20 idle demo
- *     agents in tmux.
+ *  2. idle cost: CPU of a real `hornets-tui daemon run` (from /proc/<pid>/stat) over 60 s (--quick:
+ *     20 s) with 20 and with 50 idle demo agents in tmux;
+ *  3. a team of 50 (--team-agents): whole `up` and `down` CLI processes, wall time, success and
+ *     leftover panes, beside `node -e 0` and a bare tmux server with 50 `tmux new-window` processes.
+ * `--before <checkout>` runs 2 and 3 with that checkout's CLI too (e.g. /work/main, built), interleaved,
+ * for before/after figures from the same run; `--only wake,idle,team` picks sections.
  * The idle push to a real Claude Code pane is measured by test/bench/claude-push-bench.ts
  * (`npm run bench:claude-push`).
  */
@@ -27,9 +31,9 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
-function project(agents: number): { dir: string; env: NodeJS.ProcessEnv } {
+function project(agents: number, cliFile = cli): { dir: string; env: NodeJS.ProcessEnv } {
   const dir = mkdtempSync(join(tmpdir(), 'hornets-daemon-bench-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, HORNETS_TMUX_SOCKET: `hornets-bench-${process.pid}-${agents}` };
+  const env: NodeJS.ProcessEnv = { ...process.env, HORNETS_TMUX_SOCKET: `hornets-bench-${process.pid}-${agents}-${Math.random().toString(36).slice(2, 8)}` };
   delete env.HORNETS_HOME;
   delete env.HORNETS_CONFIG;
   delete env.TMUX;
@@ -38,7 +42,7 @@ function project(agents: number): { dir: string; env: NodeJS.ProcessEnv } {
   git('init', '-q');
   git('commit', '-q', '--allow-empty', '-m', 'init');
   const names = Array.from({ length: agents }, (_, i) => `a${i}`).join(',');
-  spawnSync(process.execPath, [cli, 'init', '--agents', names, '--profile', 'demo'], { cwd: dir, env });
+  spawnSync(process.execPath, [cliFile, 'init', '--agents', names, '--profile', 'demo'], { cwd: dir, env });
   return { dir, env };
 }
 
@@ -140,16 +144,47 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]); // utime + stime, clock ticks
 }
 
-async function idleBench(agents: number, seconds: number): Promise<{ cpuPercent: number; started: number }> {
-  const { dir, env } = project(agents);
+/** The hornets-tui launcher of a checkout: ours, or `--before <dir>` (e.g. /work/main) for the same figures from the code before. */
+const checkouts: { label: string; cli: string }[] = [{ label: 'this checkout', cli }];
+const beforeFlag = process.argv.indexOf('--before');
+if (beforeFlag > 0 && process.argv[beforeFlag + 1]) checkouts.push({ label: `before (${process.argv[beforeFlag + 1]})`, cli: join(process.argv[beforeFlag + 1]!, 'bin', 'hornets-tui.js') });
+const only = (() => {
+  const i = process.argv.indexOf('--only');
+  return i > 0 ? new Set(process.argv[i + 1]!.split(',')) : null;
+})();
+const flagNumber = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 && Number.isFinite(Number(process.argv[i + 1])) ? Number(process.argv[i + 1]) : fallback;
+};
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** Whole-process wall time of a command, from outside (spawn to exit), without blocking the loop. */
+function timed(file: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ ms: number; code: number | null; out: string }> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.on('close', (code) => resolve({ ms: performance.now() - t0, code, out }));
+  });
+}
+
+async function idleBench(cliFile: string, agents: number, seconds: number): Promise<{ cpuPercent: number; started: number }> {
+  const { dir, env } = project(agents, cliFile);
   let daemon: ChildProcess | null = null;
   try {
-    const up = spawnSync(process.execPath, [cli, 'up', '--no-engine'], { cwd: dir, env, encoding: 'utf8' });
+    const up = spawnSync(process.execPath, [cliFile, 'up', '--no-engine'], { cwd: dir, env, encoding: 'utf8' });
     if (up.status !== 0) throw new Error(`up failed: ${up.stderr}`);
-    daemon = spawn(process.execPath, [cli, 'daemon', 'run'], { cwd: dir, env, stdio: 'ignore' });
+    daemon = spawn(process.execPath, [cliFile, 'daemon', 'run'], { cwd: dir, env, stdio: 'ignore' });
     const endpoint = join(dir, '.hornets', 'run', 'hook-endpoint');
     const deadline = Date.now() + 15_000;
     while (!existsSync(endpoint) && Date.now() < deadline) await sleep(50);
+    await waitAllIdle(env.HORNETS_TMUX_SOCKET!, agents, 60_000);
     await sleep(3000); // let start-up work (first reconcile, SessionStart hooks) finish
     const t0 = cpuTicks(daemon.pid!);
     await sleep(seconds * 1000);
@@ -158,26 +193,134 @@ async function idleBench(agents: number, seconds: number): Promise<{ cpuPercent:
     return { cpuPercent: (used / hz / seconds) * 100, started: agents };
   } finally {
     daemon?.kill('SIGTERM');
-    spawnSync(process.execPath, [cli, 'down', '--timeout', '1'], { cwd: dir, env });
+    spawnSync(process.execPath, [cliFile, 'down', '--timeout', '1'], { cwd: dir, env });
     spawnSync('tmux', ['-L', env.HORNETS_TMUX_SOCKET!, 'kill-server']);
-    rmSync(dir, { recursive: true, force: true });
+    await sleep(2000); // the agents' last hook processes may still write logs there
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 500 });
+  }
+}
+
+/** Every agent window's last line is the demo prompt (one list + one capture per pane per look). */
+async function waitAllIdle(socket: string, agents: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const panes = spawnSync('tmux', ['-L', socket, 'list-panes', '-a', '-F', '#{window_name} #{pane_id}'], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((l) => l && !l.startsWith('hornets '))
+      .map((l) => l.split(' ')[1]!);
+    if (panes.length >= agents) {
+      const ready = panes.filter((p) => {
+        const screen = spawnSync('tmux', ['-L', socket, 'capture-pane', '-p', '-t', p], { encoding: 'utf8' }).stdout.trimEnd();
+        return screen.split('\n').at(-1)?.trim() === 'demo>';
+      });
+      if (ready.length >= agents) return true;
+    }
+    await sleep(500);
+  }
+  return false;
+}
+
+interface TeamRun {
+  upMs: number;
+  downMs: number;
+  upOk: boolean;
+  downOk: boolean;
+  leftover: number;
+}
+
+/** `up` (engine included, as a user runs it), all prompts up, then `down`; leftover windows or dead panes counted after. */
+async function teamRun(cliFile: string, dir: string, env: NodeJS.ProcessEnv, agents: number): Promise<TeamRun> {
+  const socket = env.HORNETS_TMUX_SOCKET!;
+  const up = await timed(process.execPath, [cliFile, 'up'], dir, env);
+  await waitAllIdle(socket, agents, 120_000);
+  const down = await timed(process.execPath, [cliFile, 'down', '--timeout', '5'], dir, env);
+  const left = spawnSync('tmux', ['-L', socket, 'list-panes', '-a', '-F', '#{pane_id}'], { encoding: 'utf8' });
+  const leftover = left.status === 0 ? left.stdout.split('\n').filter(Boolean).length : 0;
+  spawnSync(process.execPath, [cliFile, 'daemon', 'stop'], { cwd: dir, env });
+  spawnSync('tmux', ['-L', socket, 'kill-server']);
+  return { upMs: up.ms, downMs: down.ms, upOk: up.code === 0 && !/failed:/.test(up.out), downOk: down.code === 0, leftover };
+}
+
+/**
+ * The floor for `up`: a bare tmux server and `agents` windows running the same demo agent, made by
+ * separate `tmux new-window` processes (no worktrees, no hooks, no database) — the agents starting
+ * load the machine the same way.
+ */
+async function bareTmux(cliFile: string, agents: number): Promise<number> {
+  const socket = `hornets-bench-bare-${process.pid}`;
+  const t0 = performance.now();
+  spawnSync('tmux', ['-L', socket, '-f', '/dev/null', 'new-session', '-d', '-s', 'bare']);
+  for (let i = 0; i < agents; i++) spawnSync('tmux', ['-L', socket, 'new-window', '-d', '-t', '=bare:', '-n', `w${i}`, '--', process.execPath, cliFile, 'demo-agent']);
+  const ms = performance.now() - t0;
+  await sleep(3000); // let them start before they are killed, as the team's agents do
+  spawnSync('tmux', ['-L', socket, 'kill-server']);
+  return ms;
+}
+
+async function teamBench(agents: number, runs: number): Promise<void> {
+  console.log(`\nteam of ${agents} demo agents: whole \`up\` (with engine start) and \`down\` CLI processes, wall time, ${runs} runs interleaved`);
+  const anchors: number[] = [];
+  const bare: number[] = [];
+  const results = checkouts.map(() => [] as TeamRun[]);
+  const projects = checkouts.map((c) => project(agents, c.cli));
+  try {
+    for (let r = 0; r < runs; r++) {
+      anchors.push((await timed(process.execPath, ['-e', '0'], tmpdir(), process.env)).ms);
+      bare.push(await bareTmux(cli, agents));
+      for (const [i, c] of checkouts.entries()) {
+        // The first `up` of a checkout also makes the agents' git worktrees; later ones reuse them.
+        results[i]!.push(await teamRun(c.cli, projects[i]!.dir, projects[i]!.env, agents));
+      }
+    }
+  } finally {
+    // The agents' last hook processes may still write logs there for a moment.
+    await sleep(2000);
+    for (const p of projects) rmSync(p.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 500 });
+  }
+  const a = median(anchors);
+  const b = median(bare);
+  console.log(`  anchor: node -e 0 p50 ${a.toFixed(0)} ms; bare tmux new-session + ${agents} × new-window (demo agent) p50 ${b.toFixed(0)} ms; load ${loadavg()[0]!.toFixed(2)}`);
+  for (const [i, c] of checkouts.entries()) {
+    const rs = results[i]!;
+    const up = median(rs.map((x) => x.upMs));
+    const down = median(rs.map((x) => x.downMs));
+    const failures = rs.filter((x) => !x.upOk || !x.downOk).length;
+    const leftovers = rs.reduce((n, x) => n + x.leftover, 0);
+    console.log(
+      `  ${c.label}: up p50 ${up.toFixed(0)} ms (${(up / a).toFixed(1)}× node -e 0, ${(up / b).toFixed(1)}× bare tmux; first run, worktrees made: ${rs[0]!.upMs.toFixed(0)} ms)   ` +
+        `down p50 ${down.toFixed(0)} ms (${(down / a).toFixed(1)}× node -e 0)   failed runs ${failures}/${rs.length}, leftover panes ${leftovers}   ` +
+        `(target ≤ 5 s each, never failing: ${up <= 5000 && down <= 5000 && failures === 0 && leftovers === 0 ? 'PASS' : 'BELOW'})`,
+    );
   }
 }
 
 async function main(): Promise<void> {
   console.log(`daemon bench; ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; node ${process.version}; load ${loadavg()[0]!.toFixed(2)}`);
-  const wake = await wakeBench();
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'missed');
-  console.log('\nwake-up: enqueue in another process -> daemon acting on it');
-  console.log(
-    `  ours (poke over 127.0.0.1)   p50 ${f(pct(wake.ours, 50))} ms   p99 ${f(pct(wake.ours, 99))} ms   (${wake.ours.length} messages; target p99 ≤ 10 ms: ${pct(wake.ours, 99) <= 10 ? 'PASS' : 'BELOW'})`,
-  );
-  console.log(`  1 s polling loop             p50 ${f(pct(wake.polling, 50))} ms   p99 ${f(pct(wake.polling, 99))} ms   (${wake.polling.length} messages)`);
-  const seconds = quick ? 20 : 60;
-  const idle = await idleBench(20, seconds);
-  console.log(
-    `\nidle cost: daemon CPU over ${seconds} s with ${idle.started} idle demo agents: ${idle.cpuPercent.toFixed(2)} % of one core (target ≤ 0.5 %: ${idle.cpuPercent <= 0.5 ? 'PASS' : 'BELOW'})`,
-  );
+  if (!only || only.has('wake')) {
+    const wake = await wakeBench();
+    console.log('\nwake-up: enqueue in another process -> daemon acting on it');
+    console.log(
+      `  ours (poke over 127.0.0.1)   p50 ${f(pct(wake.ours, 50))} ms   p99 ${f(pct(wake.ours, 99))} ms   (${wake.ours.length} messages; target p99 ≤ 10 ms: ${pct(wake.ours, 99) <= 10 ? 'PASS' : 'BELOW'})`,
+    );
+    console.log(`  1 s polling loop             p50 ${f(pct(wake.polling, 50))} ms   p99 ${f(pct(wake.polling, 99))} ms   (${wake.polling.length} messages)`);
+  }
+  if (!only || only.has('idle')) {
+    const seconds = quick ? 20 : 60;
+    console.log(`\nidle cost: engine (\`daemon run\`) CPU from /proc/<pid>/stat over ${seconds} s, all demo agents at their prompt`);
+    for (const [agents, target] of [
+      [20, 0.5],
+      [50, 1],
+    ] as const) {
+      for (const c of checkouts) {
+        const idle = await idleBench(c.cli, agents, seconds);
+        console.log(
+          `  ${c.label}, ${agents} agents: ${idle.cpuPercent.toFixed(2)} % of one core (target ≤ ${target} %: ${idle.cpuPercent <= target ? 'PASS' : 'BELOW'}; load ${loadavg()[0]!.toFixed(2)})`,
+        );
+      }
+    }
+  }
+  if (!only || only.has('team')) await teamBench(flagNumber('--team-agents', 50), flagNumber('--team-runs', quick ? 3 : 10));
 }
 
 main().catch((err: unknown) => {

@@ -33,16 +33,20 @@ describe('git adapter (injected runner)', () => {
     g.done();
   });
 
-  it('addWorktree checks out an existing branch, and creates a missing one from HEAD', async () => {
+  it('addWorktree creates a missing branch from HEAD in one call, and checks out an existing one', async () => {
     const g = scripted(
+      { args: ['worktree', 'add', '-b', 'new', '/wt/new', 'HEAD'], cwd: '/repo' },
+      { args: ['worktree', 'add', '-b', 'marie', '/wt/marie', 'HEAD'], cwd: '/repo', stderr: "fatal: a branch named 'marie' already exists\n" },
       { args: ['show-ref', '--verify', '--quiet', 'refs/heads/marie'], cwd: '/repo' },
       { args: ['worktree', 'add', '/wt/marie', 'marie'], cwd: '/repo' },
-      { args: ['show-ref', '--verify', '--quiet', 'refs/heads/new'], cwd: '/repo', stderr: '' },
-      { args: ['worktree', 'add', '-b', 'new', '/wt/new', 'HEAD'], cwd: '/repo' },
+      // Any other failure is the error, not a reason to try again.
+      { args: ['worktree', 'add', '-b', 'x', '/wt/x', 'HEAD'], cwd: '/repo', stderr: "fatal: '/wt/x' already exists\n" },
+      { args: ['show-ref', '--verify', '--quiet', 'refs/heads/x'], cwd: '/repo', stderr: '' },
     );
     const git = createGit(g.run);
-    await git.addWorktree('/repo', '/wt/marie', 'marie');
     await git.addWorktree('/repo', '/wt/new', 'new');
+    await git.addWorktree('/repo', '/wt/marie', 'marie');
+    await expect(git.addWorktree('/repo', '/wt/x', 'x')).rejects.toThrow(/already exists/);
     g.done();
   });
 

@@ -4,7 +4,22 @@
  * patterns the shipped profiles carry. No tmux runs here (a recording runner stands in for it).
  */
 import { describe, expect, it } from 'vitest';
-import { argv, base, isPaneId, MIN_TMUX, paneFields, paneFormat, parsePanes, parseVersion, versionAtLeast, type ServerRef, type SpawnSpec } from '../../src/tmux/argv.js';
+import {
+  argv,
+  base,
+  batchCommands,
+  commands,
+  isPaneId,
+  MAX_BATCH_BYTES,
+  MIN_TMUX,
+  paneFields,
+  paneFormat,
+  parsePanes,
+  parseVersion,
+  versionAtLeast,
+  type ServerRef,
+  type SpawnSpec,
+} from '../../src/tmux/argv.js';
 import { TmuxClient } from '../../src/tmux/client.js';
 import { TmuxError } from '../../src/tmux/errors.js';
 import type { RunOptions, TmuxRunner } from '../../src/tmux/runner.js';
@@ -128,6 +143,35 @@ describe('argv builders', () => {
   it('the pane-died hook command is passed as one argument', () => {
     const cmd = `run-shell -b '"$HORNETS_NODE" "$HORNETS_BIN" internal pane-died "#{pane_id}" "#{pane_dead_status}"'`;
     expect(argv.setHook(server, 'pane-died', cmd)).toEqual([...base(server), 'set-hook', '-g', 'pane-died', cmd]);
+  });
+
+  it('a batch joins commands with a bare ";" argument, after one server part', () => {
+    expect(argv.batch(server, [commands.setEnvironment('A', '1'), commands.unsetHook('pane-died')])).toEqual([...base(server), 'set-environment', '-g', 'A', '1', ';', 'set-hook', '-gu', 'pane-died']);
+    expect(argv.batch(server, [commands.newWindow('proj', 'marie', spec)])).toEqual(argv.newWindow(server, 'proj', 'marie', spec));
+  });
+});
+
+describe('batchCommands: many tmux commands in few processes', () => {
+  const cmd = (n: number, bytes = 10) => ['set-environment', '-g', `V${n}`, 'x'.repeat(bytes)];
+  it.each([
+    { name: 'nothing', cmds: [] as string[][], max: 100, sizes: [] as number[] },
+    { name: 'all fit in one', cmds: [cmd(1), cmd(2), cmd(3)], max: 1000, sizes: [3] },
+    { name: 'split at the byte limit', cmds: [cmd(1, 40), cmd(2, 40), cmd(3, 40)], max: 150, sizes: [2, 1] },
+    { name: 'one too big goes alone', cmds: [cmd(1), cmd(2, 500), cmd(3)], max: 100, sizes: [1, 1, 1] },
+    { name: "an argument ending in ';' keeps its meaning alone", cmds: [cmd(1), ['display-message', 'a;'], cmd(3)], max: 1000, sizes: [1, 1, 1] },
+  ])('$name', ({ cmds, max, sizes }) => {
+    const batches = batchCommands(cmds, max);
+    expect(batches.map((b) => b.length)).toEqual(sizes);
+    expect(batches.flat()).toEqual(cmds);
+  });
+
+  it('50 agent windows fit in a handful of tmux processes under the 16 KiB message limit', () => {
+    const cmds = Array.from({ length: 50 }, (_, i) =>
+      commands.newWindow('proj', `a${i}`, { ...spec, env: { ...spec.env, HORNETS_HOME: '/home/user/project/.hornets', HORNETS_CONFIG: '/home/user/project/hornets.json' } }),
+    );
+    const batches = batchCommands(cmds);
+    expect(batches.length).toBeLessThanOrEqual(6);
+    for (const b of batches) expect(argv.batch(server, b).reduce((n, a) => n + Buffer.byteLength(a) + 1, 0)).toBeLessThan(MAX_BATCH_BYTES + 1024);
   });
 });
 

@@ -115,7 +115,7 @@ export interface TaskWatcherOptions {
   clock?: () => number;
   random?: () => number;
   metrics?: HornetsMetrics;
-  /** Safety-net scan of the task directories (default 5 s). */
+  /** Safety-net scan of the task directories (default 15 s). */
   scanIntervalMs?: number;
   /** Own completion/timeout/retry check period (default 2 s); the engine also calls checkCompletions() after hook events. */
   checkIntervalMs?: number;

@@ -64,7 +64,7 @@ export interface TriggerWatcherOptions {
   wake: (agent: string) => void;
   clock?: () => number;
   metrics?: HornetsMetrics;
-  /** Safety-net scan period (default 5 s). */
+  /** Safety-net scan period (default 15 s). */
   scanIntervalMs?: number;
   maxFileBytes?: number;
 }
