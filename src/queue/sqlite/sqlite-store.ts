@@ -505,6 +505,11 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     return this.read(() => (this.stmt(sql).all(params) as MessageRow[]).map(toMessage));
   }
 
+  async dataVersion(): Promise<number> {
+    // One cached statement: the console asks twice a second.
+    return this.read(() => Number((this.stmt('PRAGMA data_version').get() as { data_version: number }).data_version));
+  }
+
   async stats(): Promise<QueueStats> {
     return this.read(() => {
       const zero = (): Record<MessageState, number> => Object.fromEntries(messageStates.map((s) => [s, 0])) as Record<MessageState, number>;
