@@ -213,11 +213,11 @@ export interface MessageStore {
   list(filter?: MessageFilter): Promise<Message[]>;
   stats(): Promise<QueueStats>;
   /**
-   * A number that changes whenever another connection committed a change (SQLite's
-   * `PRAGMA data_version`): a reader that polls (the console) skips re-reading unchanged state.
-   * Optional: a store without it is re-read every time.
+   * A token that changes whenever a change was committed, by this connection or another (SQLite's
+   * `PRAGMA data_version` with the connection's `total_changes()`): a reader that polls (the
+   * console) skips re-reading unchanged state. Optional: a store without it is re-read every time.
    */
-  dataVersion?(): Promise<number>;
+  dataVersion?(): Promise<string>;
   explainContext(idOrPrefix: string): Promise<ExplainContext>;
   /** `kinds`: only agent-level events of these kinds (indexed by agent, so old ones are still found). */
   events(filter: { messageId?: string; agent?: string; limit?: number; kinds?: string[] }): Promise<QueueEvent[]>;

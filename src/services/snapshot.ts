@@ -367,7 +367,7 @@ export class SnapshotService {
    * the store has none: then always build) and the engine's files. With `panesRefreshedAt`, the
    * console builds only when one of them moved; what the clock alone changes is `reassemble()`.
    */
-  async probe(): Promise<{ data: number; engine: string } | null> {
+  async probe(): Promise<{ data: string; engine: string } | null> {
     if (!this.store.dataVersion) return null;
     const data = await this.store.dataVersion();
     const e = engineStatus(this.project.paths.root);

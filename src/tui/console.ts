@@ -9,7 +9,7 @@
  * every service or tmux call runs in the background and reports in the message line.
  *
  * Idle cost: the refresh tick only asks whether anything changed (the store's change counter, the
- * engine's files, the time of the last pane look-up) and reads the state only then; what the clock
+ * engine's files, whether the last pane look-up found something new) and reads the state only then; what the clock
  * alone moves (ages, countdowns) is redrawn from the last snapshot when it changes (clock.ts); tmux
  * is asked about panes every few seconds while agents come and go and rarely when all is steady
  * (the control client reports windows coming and going at once).
@@ -80,11 +80,13 @@ export class Console {
   /** The next refresh reads the state whatever the probe says (an action, a window change). */
   private forceBuild = true;
   /** What the store and the engine looked like at the last build (undefined: never built). */
-  private lastProbe: { data: number; engine: string } | null | undefined = undefined;
+  private lastProbe: { data: string; engine: string } | null | undefined = undefined;
   private lastPanes = -1;
   /** When a text on screen changes with the clock alone (ages, countdowns, the header's clock). */
   private nextClockAt = 0;
   private panesTimer: NodeJS.Timeout | null = null;
+  /** Whether the planned pane look-up is the soon one (agents in flux) or the steady one. */
+  private panesSoon = true;
   private panesRefreshing = false;
   private suspended = false;
   private closed = false;
@@ -242,6 +244,8 @@ export class Console {
       if (!snapshot) return;
       const t1 = performance.now();
       this.vm.setSnapshot(snapshot);
+      // An agent started crashing or starting: look at the panes soon, not at the steady pace.
+      if (kind === 'build' && this.panesInFlux() && !this.panesSoon && this.panesTimer) this.schedulePanes();
       this.preview.show(this.vm.wantedPane());
       if (!this.suspended) this.renderAll();
       this.planClock(snapshot);
@@ -272,8 +276,8 @@ export class Console {
   private schedulePanes(): void {
     if (this.closed) return;
     if (this.panesTimer) clearTimeout(this.panesTimer);
-    const s = this.vm.snapshot;
-    const flux = !s || !s.tmuxOk || !this.preview.live || this.actions.busy || s.agents.some((a) => IN_FLUX.has(a.state));
+    const flux = this.panesInFlux();
+    this.panesSoon = flux;
     this.panesTimer = setTimeout(
       () => {
         this.panesTimer = null;
@@ -281,6 +285,11 @@ export class Console {
       },
       flux ? (this.o.panesMs ?? 2000) : (this.o.steadyPanesMs ?? 15_000),
     );
+  }
+
+  private panesInFlux(): boolean {
+    const s = this.vm.snapshot;
+    return !s || !s.tmuxOk || !this.preview.live || this.actions.busy || s.agents.some((a) => IN_FLUX.has(a.state));
   }
 
   private async refreshPanes(): Promise<void> {

@@ -505,9 +505,13 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     return this.read(() => (this.stmt(sql).all(params) as MessageRow[]).map(toMessage));
   }
 
-  async dataVersion(): Promise<number> {
+  async dataVersion(): Promise<string> {
+    // data_version moves on other connections' commits only; total_changes() counts this one's.
     // One cached statement: the console asks twice a second.
-    return this.read(() => Number((this.stmt('PRAGMA data_version').get() as { data_version: number }).data_version));
+    return this.read(() => {
+      const r = this.stmt('SELECT (SELECT data_version FROM pragma_data_version) AS v, total_changes() AS t').get() as { v: number; t: number };
+      return `${r.v}:${r.t}`;
+    });
   }
 
   async stats(): Promise<QueueStats> {
