@@ -82,6 +82,7 @@ export class Console {
   /** What the store and the engine looked like at the last build (undefined: never built). */
   private lastProbe: { data: string; engine: string } | null | undefined = undefined;
   private lastPanes = -1;
+  private lastService: unknown = null;
   /** When a text on screen changes with the clock alone (ages, countdowns, the header's clock). */
   private nextClockAt = 0;
   private panesTimer: NodeJS.Timeout | null = null;
@@ -229,8 +230,11 @@ export class Console {
       const dataMoved = probe === null || this.lastProbe === undefined || this.lastProbe === null || probe.data !== this.lastProbe.data;
       let snapshot: TeamSnapshot | null = null;
       let kind = 'build';
-      if (this.forceBuild || dataMoved || probe!.engine !== this.lastProbe!.engine || panes !== this.lastPanes) {
+      // A new snapshot service (agents added or removed) counts its pane look-ups afresh.
+      const sameService = snapshots === this.lastService;
+      if (this.forceBuild || dataMoved || !sameService || probe!.engine !== this.lastProbe!.engine || panes !== this.lastPanes) {
         this.forceBuild = false;
+        this.lastService = snapshots;
         // Taken before the read: a change committed during it is seen by the next tick.
         this.lastProbe = probe;
         this.lastPanes = panes;
