@@ -271,6 +271,7 @@ async function measureConsole(
   const ctl = spawn('tmux', ['-L', consoleSocket, '-C', 'attach-session', '-t', 'console', '-f', 'ignore-size'], { env: env({}), stdio: ['pipe', 'pipe', 'ignore'] });
   let waiting: { token: string; resolve: (t: number) => void } | null = null;
   let rest = '';
+  let outputTail = '';
   ctl.stdout.setEncoding('utf8');
   ctl.stdout.on('data', (chunk: string) => {
     const now = performance.now();
@@ -278,9 +279,14 @@ async function measureConsole(
     rest = lines.pop() ?? '';
     for (const l of lines) {
       // In bench mode the console follows each key's frame with a title sequence naming the key.
-      if (waiting && l.startsWith('%output ') && l.includes(waiting.token)) {
+      // tmux may split it over two %output lines (a big frame, a loaded machine): look at the
+      // tail of the output joined up, not at one line.
+      if (!l.startsWith('%output ')) continue;
+      outputTail = (outputTail + l.slice(l.indexOf(' ', 8) + 1)).slice(-400);
+      if (waiting && outputTail.includes(waiting.token)) {
         const w = waiting;
         waiting = null;
+        outputTail = '';
         w.resolve(now);
       }
     }
