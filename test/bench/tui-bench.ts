@@ -144,9 +144,10 @@ async function runTeam(n: number, builds: Build[]): Promise<Result[]> {
     spawnSync('git', ['commit', '-q', '--allow-empty', '-m', 'bench'], { cwd: dir, env: e });
     const init = spawnSync(process.execPath, [builds[0]!.bin, 'init', '--agents', names.join(',')], { cwd: dir, env: e, encoding: 'utf8' });
     if (init.status !== 0) throw new Error(`init failed: ${init.stderr}`);
-    // Runs interleaved: before, after, before, after… on the same team, the same engine.
+    // Runs interleaved on the same team, the same engine.
     for (let round = 0; round < ROUNDS; round++) {
-      for (const build of builds) {
+      // A B, B A, A B…: neither build always runs first on a team that has just come up.
+      for (const build of round % 2 === 0 ? builds : [...builds].reverse()) {
         const consoleSocket = `hornets-bench-console-${process.pid}-${n}-${consoleSockets.length}`;
         consoleSockets.push(consoleSocket);
         const r = await measureConsole(
