@@ -212,6 +212,12 @@ export interface MessageStore {
   get(idOrPrefix: string): Promise<Message>;
   list(filter?: MessageFilter): Promise<Message[]>;
   stats(): Promise<QueueStats>;
+  /**
+   * A token that changes whenever a change was committed, by this connection or another (SQLite's
+   * `PRAGMA data_version` with the connection's `total_changes()`): a reader that polls (the
+   * console) skips re-reading unchanged state. Optional: a store without it is re-read every time.
+   */
+  dataVersion?(): Promise<string>;
   explainContext(idOrPrefix: string): Promise<ExplainContext>;
   /** `kinds`: only agent-level events of these kinds (indexed by agent, so old ones are still found). */
   events(filter: { messageId?: string; agent?: string; limit?: number; kinds?: string[] }): Promise<QueueEvent[]>;

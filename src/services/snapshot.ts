@@ -62,6 +62,8 @@ export interface EventRow {
   agent: string | null;
   kind: string;
   summary: string;
+  /** A restart or API back-off this event schedules: its summary counts down to it. */
+  until: number | null;
 }
 
 export interface TeamSnapshot {
@@ -271,7 +273,13 @@ export function assembleSnapshot(f: SnapshotFacts): TeamSnapshot {
     .filter((e) => recoveryKinds.has(e.kind))
     .slice(-200)
     .reverse()
-    .map((e) => ({ ts: e.ts, agent: e.agent, kind: e.kind, summary: summarizeEvent(e, now) }));
+    .map((e) => ({
+      ts: e.ts,
+      agent: e.agent,
+      kind: e.kind,
+      summary: summarizeEvent(e, now),
+      until: e.kind === 'restart_scheduled' ? num(e.detail?.['at']) : e.kind === 'api_backoff' ? num(e.detail?.['until']) : null,
+    }));
 
   return {
     takenAt: now,
@@ -307,6 +315,11 @@ export class SnapshotService {
   private screens = new Map<string, PaneVerdict>();
   private tmuxOk = false;
   private panesAt = 0;
+  /** Moves only when a pane look-up found something else (a steady team's look-ups cost no build). */
+  private panesSeen = 0;
+  private panesKey = '';
+  private facts: SnapshotFacts | null = null;
+  private worktrees: Map<string, string> | null = null;
 
   constructor(
     private readonly project: Project,
@@ -317,6 +330,11 @@ export class SnapshotService {
 
   get panesRefreshedAt(): number {
     return this.panesAt;
+  }
+
+  /** Changes when the last pane look-up saw different panes, screens or tmux reachability. */
+  get panesVersion(): number {
+    return this.panesSeen;
   }
 
   async refreshPanes(): Promise<void> {
@@ -337,6 +355,23 @@ export class SnapshotService {
       this.tmuxOk = false;
     }
     this.panesAt = Date.now();
+    const key = JSON.stringify([this.tmuxOk, this.panes, [...this.screens]]);
+    if (key !== this.panesKey) {
+      this.panesKey = key;
+      this.panesSeen++;
+    }
+  }
+
+  /**
+   * Tells cheaply whether a build would read anything new: the store's change counter (null when
+   * the store has none: then always build) and the engine's files. With `panesRefreshedAt`, the
+   * console builds only when one of them moved; what the clock alone changes is `reassemble()`.
+   */
+  async probe(): Promise<{ data: string; engine: string } | null> {
+    if (!this.store.dataVersion) return null;
+    const data = await this.store.dataVersion();
+    const e = engineStatus(this.project.paths.root);
+    return { data, engine: `${e.pid ?? '-'} ${e.running} ${e.endpoint} ${e.hookPort ?? '-'} ${e.metricsUrl ?? '-'}` };
   }
 
   async build(): Promise<TeamSnapshot> {
@@ -348,8 +383,10 @@ export class SnapshotService {
       this.store.list({ states: ['confirmed', 'dead', 'expired', 'cancelled'], order: 'recent', limit: this.options.recentLimit ?? 30 }),
       this.store.events({ limit: this.options.eventLimit ?? 500 }),
     ]);
-    const configs = new Map(this.project.config.agents.map((a) => [a.name, a]));
-    return assembleSnapshot({
+    // Worktree paths depend on the configuration only: worked out once, not per agent per build.
+    if (!this.worktrees) this.worktrees = new Map(this.project.config.agents.map((a) => [a.name, this.manager.worktreePath(a)]));
+    const worktrees = this.worktrees;
+    this.facts = {
       now,
       project: this.project,
       session: this.manager.session,
@@ -363,10 +400,13 @@ export class SnapshotService {
       recent,
       events,
       screens: this.screens,
-      worktreeOf: (name) => {
-        const cfg = configs.get(name);
-        return cfg ? this.manager.worktreePath(cfg) : '';
-      },
-    });
+      worktreeOf: (name) => worktrees.get(name) ?? '',
+    };
+    return assembleSnapshot(this.facts);
+  }
+
+  /** The last build's facts seen at another time (ages, countdowns): no store read. */
+  reassemble(now: number = (this.options.now ?? Date.now)()): TeamSnapshot | null {
+    return this.facts ? assembleSnapshot({ ...this.facts, now }) : null;
   }
 }

@@ -7,11 +7,18 @@
  *
  * Responsiveness: a key press only changes view state and re-renders from the snapshot in memory;
  * every service or tmux call runs in the background and reports in the message line.
+ *
+ * Idle cost: the refresh tick only asks whether anything changed (the store's change counter, the
+ * engine's files, whether the last pane look-up found something new) and reads the state only then; what the clock
+ * alone moves (ages, countdowns) is redrawn from the last snapshot when it changes (clock.ts); tmux
+ * is asked about panes every few seconds while agents come and go and rarely when all is steady
+ * (the control client reports windows coming and going at once).
  */
 import { appendFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import blessed from 'blessed';
 import type { ProjectContext } from '../services/context.js';
+import type { TeamSnapshot } from '../services/snapshot.js';
 import { PanePreviewService } from '../services/preview.js';
 import { parseDuration } from '../domain/duration.js';
 import type { Logger } from '../log.js';
@@ -23,8 +30,9 @@ import { SendDialog, TextDialog, type Dialog } from './dialogs.js';
 import type { MessageLevel } from './views/chrome.js';
 import { PreviewFeed } from './preview.js';
 import { Controllers } from './controllers.js';
-import { QUIT_WHEN_STARTED, ViewModel, type Frame, type PanelFrame } from './view-model.js';
+import { QUIT_WHEN_STARTED, ViewModel, messageTtl, type Frame, type PanelFrame } from './view-model.js';
 import { attachToAgent, suspendScreen } from './terminal.js';
+import { nextClockChange } from './clock.js';
 
 export interface ConsoleOptions {
   ctx: ProjectContext;
@@ -38,7 +46,10 @@ export interface ConsoleOptions {
   /** NO_COLOR was set. */
   noColor?: boolean;
   refreshMs?: number;
+  /** Pane look-ups while agents start, crash or back off (and tmux is unreachable). */
   panesMs?: number;
+  /** Pane look-ups while the team is steady (window changes are reported at once anyway). */
+  steadyPanesMs?: number;
   /** File to append key-to-repaint timings to (HORNETS_TUI_BENCH). */
   benchFile?: string;
   /** blessed screen input/output (tests); default the process TTY. */
@@ -50,6 +61,9 @@ type Boxes = Record<'header' | 'agents' | 'preview' | 'queue' | 'recovery' | 'me
 
 /** After a key press, background refreshes wait this long (they would delay the next key). */
 const KEY_QUIET_MS = 150;
+
+/** Agent states that change without a hook event (tmux or recovery moves them): look at panes often. */
+const IN_FLUX: ReadonlySet<string> = new Set(['unknown', 'starting', 'crashed', 'backing-off']);
 
 export class Console {
   private readonly log: Logger;
@@ -63,6 +77,17 @@ export class Console {
   private timers: NodeJS.Timeout[] = [];
   private refreshing = false;
   private refreshAgain = false;
+  /** The next refresh reads the state whatever the probe says (an action, a window change). */
+  private forceBuild = true;
+  /** What the store and the engine looked like at the last build (undefined: never built). */
+  private lastProbe: { data: string; engine: string } | null | undefined = undefined;
+  private lastPanes = -1;
+  private lastService: unknown = null;
+  /** When a text on screen changes with the clock alone (ages, countdowns, the header's clock). */
+  private nextClockAt = 0;
+  private panesTimer: NodeJS.Timeout | null = null;
+  /** Whether the planned pane look-up is the soon one (agents in flux) or the steady one. */
+  private panesSoon = true;
   private panesRefreshing = false;
   private suspended = false;
   private closed = false;
@@ -132,9 +157,9 @@ export class Console {
     else this.flash('', 'info');
     this.renderAll();
     this.timers.push(setInterval(() => void this.refresh(), this.o.refreshMs ?? 500));
-    this.timers.push(setInterval(() => void this.refreshPanes(), this.o.panesMs ?? 2000));
     await this.refreshPanes();
-    await this.refresh();
+    await this.refresh(true);
+    this.schedulePanes();
     this.bench(`ready ${process.pid}`);
     await this.exited;
   }
@@ -144,6 +169,7 @@ export class Console {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    if (this.panesTimer) clearTimeout(this.panesTimer);
     if (this.deferred) clearTimeout(this.deferred);
     this.preview.stop();
     this.screen.destroy();
@@ -172,11 +198,14 @@ export class Console {
   // ------------------------------------------------------------------ data
 
   private kick(): void {
-    void this.refreshPanes().then(() => this.refresh());
+    this.forceBuild = true;
+    void this.refreshPanes().then(() => this.refresh(true));
   }
 
-  private async refresh(): Promise<void> {
+  /** Reads the state again if anything changed, or redraws if the clock moved a text on screen. */
+  private async refresh(force = false): Promise<void> {
     if (this.closed) return;
+    if (force) this.forceBuild = true;
     // Keys first: while someone is typing or holding j, reading state waits a moment.
     const sinceKey = performance.now() - this.lastKeyAt;
     if (sinceKey < KEY_QUIET_MS) {
@@ -195,12 +224,36 @@ export class Console {
     this.refreshing = true;
     try {
       const t0 = performance.now();
-      const snapshot = await this.actions.snapshots.build();
+      const snapshots = this.actions.snapshots;
+      const probe = await snapshots.probe();
+      const panes = snapshots.panesVersion;
+      const dataMoved = probe === null || this.lastProbe === undefined || this.lastProbe === null || probe.data !== this.lastProbe.data;
+      let snapshot: TeamSnapshot | null = null;
+      let kind = 'build';
+      // A new snapshot service (agents added or removed) counts its pane look-ups afresh.
+      const sameService = snapshots === this.lastService;
+      if (this.forceBuild || dataMoved || !sameService || probe!.engine !== this.lastProbe!.engine || panes !== this.lastPanes) {
+        this.forceBuild = false;
+        this.lastService = snapshots;
+        // Taken before the read: a change committed during it is seen by the next tick.
+        this.lastProbe = probe;
+        this.lastPanes = panes;
+        snapshot = await snapshots.build();
+        // A recorded change (an exit, a restart) may come with a pane change: look (not too often).
+        if (dataMoved && Date.now() - snapshots.panesRefreshedAt >= (this.o.panesMs ?? 2000)) void this.refreshPanes();
+      } else if (Date.now() >= this.nextClockAt) {
+        kind = 'clock';
+        snapshot = snapshots.reassemble();
+      }
+      if (!snapshot) return;
       const t1 = performance.now();
       this.vm.setSnapshot(snapshot);
+      // An agent started crashing or starting: look at the panes soon, not at the steady pace.
+      if (kind === 'build' && this.panesInFlux() && !this.panesSoon && this.panesTimer) this.schedulePanes();
       this.preview.show(this.vm.wantedPane());
       if (!this.suspended) this.renderAll();
-      if (this.o.benchFile) this.bench(`refresh build ${(t1 - t0).toFixed(3)} render ${(performance.now() - t1).toFixed(3)}`);
+      this.planClock(snapshot);
+      if (this.o.benchFile) this.bench(`refresh ${kind} ${(t1 - t0).toFixed(3)} render ${(performance.now() - t1).toFixed(3)}`);
     } catch (err) {
       if (this.closed) return;
       this.log.warn({ event: 'snapshot_failed', error: errorMessage(err) }, 'snapshot failed');
@@ -212,6 +265,35 @@ export class Console {
         void this.refresh();
       }
     }
+  }
+
+  /** When the clock next changes a text on screen (never sooner than the refresh period). */
+  private planClock(snapshot: TeamSnapshot | null): void {
+    const now = Date.now();
+    const m = this.vm.message;
+    const ttl = m.text ? messageTtl(m.level) : Infinity;
+    const delay = nextClockChange({ snapshot, now, messageExpiresAt: Number.isFinite(ttl) ? m.at + ttl : null });
+    this.nextClockAt = now + Math.max(this.o.refreshMs ?? 500, delay);
+  }
+
+  /** The next pane look-up: soon while agents come and go, rarely while the team is steady. */
+  private schedulePanes(): void {
+    if (this.closed) return;
+    if (this.panesTimer) clearTimeout(this.panesTimer);
+    const flux = this.panesInFlux();
+    this.panesSoon = flux;
+    this.panesTimer = setTimeout(
+      () => {
+        this.panesTimer = null;
+        void this.refreshPanes().finally(() => this.schedulePanes());
+      },
+      flux ? (this.o.panesMs ?? 2000) : (this.o.steadyPanesMs ?? 15_000),
+    );
+  }
+
+  private panesInFlux(): boolean {
+    const s = this.vm.snapshot;
+    return !s || !s.tmuxOk || !this.preview.live || this.actions.busy || s.agents.some((a) => IN_FLUX.has(a.state));
   }
 
   private async refreshPanes(): Promise<void> {
@@ -361,7 +443,10 @@ export class Console {
   private flash(text: string, level: MessageLevel): void {
     // While a quit waits for the start-up, every message says so too.
     const shown = this.vm.quitPending && text !== QUIT_WHEN_STARTED && level !== 'error' ? `${text} · quitting when done` : text;
-    this.vm.flash(shown, level, Date.now());
+    const now = Date.now();
+    this.vm.flash(shown, level, now);
+    // The message goes when its time is up: redraw then.
+    if (shown && Number.isFinite(messageTtl(level))) this.nextClockAt = Math.min(this.nextClockAt, now + messageTtl(level));
     if (!this.suspended && !this.closed) this.renderAll();
   }
 

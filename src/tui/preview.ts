@@ -1,8 +1,9 @@
 /**
  * Live pane preview without polling: a tmux control-mode client reports `%output` for any pane of
  * the session; when it is the pane on show, the pane is re-captured (debounced, at most one capture
- * in flight) and the console re-renders. Without a control client (server down, tmux too old) it
- * falls back to a slow poll.
+ * in flight) and the console re-renders. A pane that never stops printing (a spinner, a build log)
+ * is captured at most every `minIntervalMs`, not after every burst. Without a control client
+ * (server down, tmux too old) it falls back to a slow poll.
  */
 import type { PanePreviewService, PaneWatch } from '../services/preview.js';
 import type { Logger } from '../log.js';
@@ -17,6 +18,8 @@ export interface PreviewOptions {
   fallbackPollMs?: number;
   /** Wait this long after the shown pane changed (the selection may move on). */
   switchDelayMs?: number;
+  /** Output-driven captures at most this often: each costs a tmux command and a frame. */
+  minIntervalMs?: number;
 }
 
 export class PreviewFeed {
@@ -31,6 +34,8 @@ export class PreviewFeed {
   private poll: NodeJS.Timeout | null = null;
   private stopped = false;
   private lastStartAttempt = 0;
+  private lastCaptureAt = 0;
+  private timerAt = 0;
   /** Last capture per pane (most recent last), so switching back shows something at once. */
   private readonly cache = new Map<string, string[]>();
 
@@ -54,7 +59,7 @@ export class PreviewFeed {
     this.lastStartAttempt = now;
     this.control = this.panes.watch({
       output: (pane) => {
-        if (pane === this.wanted) this.schedule();
+        if (pane === this.wanted) this.schedule(this.outputDelay());
       },
       windows: () => this.onWindows(),
       exit: (reason) => {
@@ -109,16 +114,25 @@ export class PreviewFeed {
     this.poll = null;
   }
 
+  /** The debounce, stretched so output-driven captures keep `minIntervalMs` apart. */
+  private outputDelay(): number {
+    const debounce = this.options.debounceMs ?? 30;
+    return Math.max(debounce, this.lastCaptureAt + (this.options.minIntervalMs ?? 250) - Date.now());
+  }
+
   private schedule(delay = this.options.debounceMs ?? 30): void {
     if (this.stopped) return;
     if (this.inFlight) {
       this.again = true;
       return;
     }
+    // A capture already planned stays, unless this one is wanted sooner (a switch after output).
+    const at = Date.now() + delay;
     if (this.timer) {
-      if (delay > 0) return;
+      if (delay > 0 && at >= this.timerAt) return;
       clearTimeout(this.timer);
     }
+    this.timerAt = at;
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.capture();
@@ -129,6 +143,7 @@ export class PreviewFeed {
     const pane = this.wanted;
     if (!pane) return;
     this.inFlight = true;
+    this.lastCaptureAt = Date.now();
     try {
       const text = await this.panes.capture(pane, this.options.history ?? 200);
       const lines = captureLines(text);
@@ -151,7 +166,8 @@ export class PreviewFeed {
       this.inFlight = false;
       if (this.again) {
         this.again = false;
-        this.schedule();
+        // Another pane was asked for meanwhile: at once; more output of this one: spaced out.
+        this.schedule(pane !== this.wanted ? 0 : this.outputDelay());
       }
     }
   }

@@ -204,6 +204,23 @@ describe('the console', () => {
     expect(pidAlive(pid)).toBe(true);
   });
 
+  it('idle, it reads the state only when it changed and redraws for the clock alone; a message sent from outside shows at once', async () => {
+    const bench = path.join(fx.dir('hornets-tui-bench-'), 'console.log');
+    const t = await startConsole({ env: { HORNETS_TUI_BENCH: bench } });
+    await teamIdle(t);
+    const log = () => (existsSync(bench) ? readFileSync(bench, 'utf8').split('\n') : []);
+    const from = log().length;
+    const since = () => log().slice(from);
+    // The heartbeats are seconds old: their ages move once a second, with nothing else changing.
+    await waitFor('three redraws for the clock alone', () => since().filter((l) => l.startsWith('refresh clock')).length >= 3 || null, 20_000);
+    // Reading the state (five queries and a tmux look-up) happens when the store changed, not on a
+    // fixed tick (before: every 500 ms, about six times in this window).
+    expect(since().filter((l) => l.startsWith('refresh build')).length).toBeLessThanOrEqual(1);
+    // Another process changes the store: the console sees it on its next tick.
+    await t.p.ok(['send', 'marie', 'hello from outside']);
+    await waitScreen(t, 'the message from outside in the queue panel', (s) => /hello from outside/.test(s), 10_000);
+  });
+
   it('q during start-up quits only once the team is up: every agent runs and the engine delivers (defect 7)', async () => {
     const t = await startConsole();
     // q as soon as the console has drawn its first frame: bringing the team up (engine, worktrees,

@@ -505,6 +505,15 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     return this.read(() => (this.stmt(sql).all(params) as MessageRow[]).map(toMessage));
   }
 
+  async dataVersion(): Promise<string> {
+    // data_version moves on other connections' commits only; total_changes() counts this one's.
+    // One cached statement: the console asks twice a second.
+    return this.read(() => {
+      const r = this.stmt('SELECT (SELECT data_version FROM pragma_data_version) AS v, total_changes() AS t').get() as { v: number; t: number };
+      return `${r.v}:${r.t}`;
+    });
+  }
+
   async stats(): Promise<QueueStats> {
     return this.read(() => {
       const zero = (): Record<MessageState, number> => Object.fromEntries(messageStates.map((s) => [s, 0])) as Record<MessageState, number>;

@@ -12,7 +12,8 @@ export function renderHeader(s: TeamSnapshot | null, o: { width: number; theme: 
   const engine = s.engine.running ? `engine pid ${s.engine.pid}` : 'engine not running';
   const left = ` hornets-tui · ${s.project} · ${s.agents.length} agent${s.agents.length === 1 ? '' : 's'} (${summary}) · ${s.totals.pending} pending · ${engine}${s.tmuxOk ? '' : ' · tmux unreachable'}${o.filter ? ` · filter "${o.filter}"` : ''}`;
   const d = new Date(o.now);
-  const time = `${[d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':')} `;
+  // Hours and minutes: a clock ticking seconds would redraw an idle console every second.
+  const time = `${[d.getHours(), d.getMinutes()].map((n) => String(n).padStart(2, '0')).join(':')} `;
   const leftW = Math.max(0, o.width - time.length - 1);
   const line = `${fit(left, leftW)} ${time}`;
   return t.paint(esc(fit(line, o.width)), 'bold');
