@@ -15,6 +15,10 @@ import type { RecoveryState, RestartPolicy } from '../recovery/restart-policy.js
 import { defaultDeliveryTiming, type DeliveryTiming } from '../domain/delivery-policy.js';
 import { Nudger } from './nudges.js';
 import { Reconciler } from './reconciler.js';
+import { settlePool } from '../util/pool.js';
+
+/** Agents a delivery pass looks after at the same time: each may type a nudge and watch its pane. */
+const NUDGE_CONCURRENCY = 8;
 
 export interface EngineOptions {
   policy?: RestartPolicy;
@@ -170,9 +174,11 @@ export class Engine {
     const waiting = new Map(stats.agents.map((s) => [s.agent, s.counts.queued + s.counts.failed + s.counts.delivered]));
     const records = new Map((await this.ctx.store.listAgents()).map((r) => [r.name, r]));
     const now = this.now();
-    for (const a of this.ctx.project.config.agents) {
+    // Agents side by side (a few at a time): a nudge waits for its agent to draw the typed line, and
+    // the next agent's message must not wait behind that. One agent is still considered once per pass.
+    const considered = await settlePool(this.ctx.project.config.agents, NUDGE_CONCURRENCY, async (a) => {
       const record = records.get(a.name);
-      if (!record) continue;
+      if (!record) return;
       const profile = this.agents.profile(a);
       await this.nudger.consider(record, {
         mode: profile.delivery,
@@ -183,7 +189,9 @@ export class Engine {
         held: this.recovery.holds(a.name, now),
         waiting: waiting.get(a.name) ?? 0,
       });
-    }
+    });
+    const failed = considered.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    for (const f of failed) this.ctx.log.error({ event: 'delivery_consider_failed', error: String(f.reason) }, 'delivery for one agent failed');
   }
 
   /** After a hook event: settle nudges, react to API errors, deliver what is next. */

@@ -21,6 +21,7 @@ import { classifyPane, type PaneVerdict } from '../domain/pane-state.js';
 import { displayAgent, type DisplayState } from '../domain/agent-display.js';
 import { installHooks } from '../hooks/installer.js';
 import { hookProgram } from './hooks-program.js';
+import { settlePool } from '../util/pool.js';
 
 export class AgentError extends HornetsError {
   readonly exitCode = ExitCode.failure;
@@ -36,24 +37,6 @@ export const PANE_DIED_HOOK = `run-shell -b 'exec bash "$HORNETS_PANE_DIED" "#{p
  * waiting (0.3 s wall for 0.07 s of CPU here), so eight overlap well even on 2 cores.
  */
 const PREPARE_CONCURRENCY = 8;
-
-/** Runs `fn` over `items`, at most `limit` at a time; results in input order, failures kept per item. */
-async function settlePool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
-  const results: PromiseSettledResult<R>[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      try {
-        results[i] = { status: 'fulfilled', value: await fn(items[i]!) };
-      } catch (reason) {
-        results[i] = { status: 'rejected', reason };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 
 /** What every agent prepared by one `up` shares: the project's repository, looked up once. */
 interface PrepareContext {

@@ -23,7 +23,7 @@ async function paneRunning(script: string): Promise<{ tmux: TmuxClient; pane: st
   // remain-on-exit before the pane starts: a pane that exits at once must stay, dead, to be looked at.
   tmuxOk(socket, ['-f', '/dev/null', 'start-server', ';', 'set-option', '-g', 'remain-on-exit', 'on', ';', 'new-session', '-d', '-s', 'n', '-x', '200', '-y', '50', '-c', dir, 'sh', '-c', script]);
   const pane = tmuxOk(socket, ['display-message', '-p', '-t', 'n:', '#{pane_id}']).trim();
-  return { tmux: new TmuxClient({ server: { socket } }), pane, socket };
+  return { tmux: new TmuxClient({ server: { socket, configFile: '/dev/null' } }), pane, socket };
 }
 
 const OLD = '1 new message from hornets: in your context, please act on it. [hornets:0000aaaa1111]';
