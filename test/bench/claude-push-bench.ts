@@ -75,6 +75,8 @@ function nudgeLog(file: string, nonce: string): { time: number; typing: { ms: nu
     if (!line.includes(nonce) || !line.includes('"nudge_sent"')) continue;
     try {
       const v = JSON.parse(line) as { time: number | string; typing: { ms: number; lookMs: number; typeMs: number; drawnMs: number; enterMs: number } };
+      // Builds before the typing breakdown logged none: their rounds show the totals only.
+      if (!v.typing) return null;
       return { time: typeof v.time === 'string' ? Date.parse(v.time) : v.time, typing: v.typing };
     } catch {
       return null;
