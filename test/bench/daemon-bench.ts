@@ -24,6 +24,15 @@ const root = repoRoot();
 const cli = join(root, 'bin', 'hornets-tui.js');
 const quick = process.argv.includes('--quick');
 
+/** Removes a bench's temp dir; a late hook writer that keeps it busy costs a warning, not the figures. */
+function tidy(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 500 });
+  } catch (err) {
+    console.error(`warning: could not remove ${dir}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 const epochMs = () => performance.timeOrigin + performance.now();
 
 function pct(xs: number[], p: number): number {
@@ -51,6 +60,7 @@ const producerSource = `
 import { openProject } from ${JSON.stringify(join(root, 'dist/src/services/context.js'))};
 import { QueueService } from ${JSON.stringify(join(root, 'dist/src/services/queue-service.js'))};
 import { performance } from 'node:perf_hooks';
+
 const ctx = await openProject({ configPath: process.argv[2] });
 const svc = new QueueService(ctx.project, ctx.store, ctx.log);
 for (let i = 0; i < Number(process.argv[3]); i++) {
@@ -196,7 +206,7 @@ async function idleBench(cliFile: string, agents: number, seconds: number): Prom
     spawnSync(process.execPath, [cliFile, 'down', '--timeout', '1'], { cwd: dir, env });
     spawnSync('tmux', ['-L', env.HORNETS_TMUX_SOCKET!, 'kill-server']);
     await sleep(2000); // the agents' last hook processes may still write logs there
-    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 500 });
+    tidy(dir);
   }
 }
 
@@ -275,7 +285,7 @@ async function teamBench(agents: number, runs: number): Promise<void> {
   } finally {
     // The agents' last hook processes may still write logs there for a moment.
     await sleep(2000);
-    for (const p of projects) rmSync(p.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 500 });
+    for (const p of projects) tidy(p.dir);
   }
   const a = median(anchors);
   const b = median(bare);
@@ -289,7 +299,7 @@ async function teamBench(agents: number, runs: number): Promise<void> {
     console.log(
       `  ${c.label}: up p50 ${up.toFixed(0)} ms (${(up / a).toFixed(1)}× node -e 0, ${(up / b).toFixed(1)}× bare tmux; first run, worktrees made: ${rs[0]!.upMs.toFixed(0)} ms)   ` +
         `down p50 ${down.toFixed(0)} ms (${(down / a).toFixed(1)}× node -e 0)   failed runs ${failures}/${rs.length}, leftover panes ${leftovers}   ` +
-        `(target ≤ 5 s each, never failing: ${up <= 5000 && down <= 5000 && failures === 0 && leftovers === 0 ? 'PASS' : 'BELOW'})`,
+        `(target ≤ 5 s each, never failing: ${up <= 5000 && down <= 5000 && failures === 0 && leftovers === 0 ? 'PASS' : 'MISSED'})`,
     );
   }
 }
@@ -301,7 +311,7 @@ async function main(): Promise<void> {
     const wake = await wakeBench();
     console.log('\nwake-up: enqueue in another process -> daemon acting on it');
     console.log(
-      `  ours (poke over 127.0.0.1)   p50 ${f(pct(wake.ours, 50))} ms   p99 ${f(pct(wake.ours, 99))} ms   (${wake.ours.length} messages; target p99 ≤ 10 ms: ${pct(wake.ours, 99) <= 10 ? 'PASS' : 'BELOW'})`,
+      `  ours (poke over 127.0.0.1)   p50 ${f(pct(wake.ours, 50))} ms   p99 ${f(pct(wake.ours, 99))} ms   (${wake.ours.length} messages; target p99 ≤ 10 ms: ${pct(wake.ours, 99) <= 10 ? 'PASS' : 'MISSED'})`,
     );
     console.log(`  1 s polling loop             p50 ${f(pct(wake.polling, 50))} ms   p99 ${f(pct(wake.polling, 99))} ms   (${wake.polling.length} messages)`);
   }
@@ -315,7 +325,7 @@ async function main(): Promise<void> {
       for (const c of checkouts) {
         const idle = await idleBench(c.cli, agents, seconds);
         console.log(
-          `  ${c.label}, ${agents} agents: ${idle.cpuPercent.toFixed(2)} % of one core (target ≤ ${target} %: ${idle.cpuPercent <= target ? 'PASS' : 'BELOW'}; load ${loadavg()[0]!.toFixed(2)})`,
+          `  ${c.label}, ${agents} agents: ${idle.cpuPercent.toFixed(2)} % of one core (target ≤ ${target} %: ${idle.cpuPercent <= target ? 'PASS' : 'MISSED'}; load ${loadavg()[0]!.toFixed(2)})`,
         );
       }
     }
