@@ -286,21 +286,16 @@ export class AgentManager {
     const pane = await this.tmux.pane(paneId).catch(() => undefined);
     if (pane === undefined || (pane && !pane.dead)) return null;
     const exitStatus = pane?.deadStatus ?? status;
-    const t = await this.store.transitionAgent(record.name, { type: 'pane-died', generation: record.generation, exitStatus });
-    if (t.changed) {
-      await this.store.recordEvent({ agent: record.name, kind: 'agent_exited', detail: { paneId, exitStatus, generation: record.generation } });
-      this.log.warn({ event: 'agent_exited', agent: record.name, paneId, exitStatus, generation: record.generation }, 'agent pane died');
-    }
+    await this.recordDeath(record, paneId, exitStatus);
     return { agent: record.name, generation: record.generation, exitStatus };
   }
 
   /** A death seen in tmux, recorded for the generation that was running (agent_exited once). */
-  private async recordDeath(record: AgentRecord, pane: PaneInfo): Promise<void> {
-    const exitStatus = pane.deadStatus;
+  private async recordDeath(record: AgentRecord, paneId: string, exitStatus: number | null): Promise<void> {
     const t = await this.store.transitionAgent(record.name, { type: 'pane-died', generation: record.generation, exitStatus });
     if (t.changed) {
-      await this.store.recordEvent({ agent: record.name, kind: 'agent_exited', detail: { paneId: pane.paneId, exitStatus, generation: record.generation } });
-      this.log.warn({ event: 'agent_exited', agent: record.name, paneId: pane.paneId, exitStatus, generation: record.generation }, 'agent pane died');
+      await this.store.recordEvent({ agent: record.name, kind: 'agent_exited', detail: { paneId, exitStatus, generation: record.generation } });
+      this.log.warn({ event: 'agent_exited', agent: record.name, paneId, exitStatus, generation: record.generation }, 'agent pane died');
     }
   }
 
@@ -525,7 +520,7 @@ export class AgentManager {
         }
         // The one display rule (domain/agent-display.ts): the console shows the same.
         // No engine may be running to hear of a death: the one who sees it first records it.
-        if (r && live?.dead && r.paneId === live.paneId && !settledStates.has(r.state)) await this.recordDeath(r, live);
+        if (r && live?.dead && r.paneId === live.paneId && !settledStates.has(r.state)) await this.recordDeath(r, live.paneId, live.deadStatus);
         const display = displayAgent({
           record: r ?? null,
           pane: live ? (live.dead ? 'dead' : 'alive') : 'none',

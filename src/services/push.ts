@@ -58,15 +58,19 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, inter
   }
 }
 
+/** A keystroke into a permission prompt answers it, and one into a busy agent interrupts it: refuse both. */
+function refuseUnsafe(paneId: string, verdict: PaneVerdict): void {
+  if (verdict === 'permission') throw new PushRefused(verdict, `pane ${paneId} shows a permission prompt; typing would answer it, so nothing was typed`);
+  if (verdict === 'busy') throw new PushRefused(verdict, `pane ${paneId} is busy; nothing was typed`);
+}
+
 export async function pushText(tmux: TmuxClient, paneId: string, text: string, options: PushOptions): Promise<PushResult> {
   const started = Date.now();
   const pane = await tmux.pane(paneId);
   if (!pane || pane.dead) throw new PushRefused('dead', `pane ${paneId} is ${pane ? 'dead' : 'gone'}; nothing was typed`);
   const before = await tmux.capture(paneId);
   const verdict = classifyPane(options.patterns, before);
-  if (!options.knownIdle && (verdict === 'permission' || verdict === 'busy')) {
-    throw new PushRefused(verdict, verdict === 'permission' ? `pane ${paneId} shows a permission prompt; typing would answer it, so nothing was typed` : `pane ${paneId} is busy; nothing was typed`);
-  }
+  if (!options.knownIdle) refuseUnsafe(paneId, verdict);
   const { text: clean, neutralised } = sanitizeForPane(text);
   if (clean.trim() === '') throw new PushRefused('empty', 'nothing printable left to type after removing control characters');
   const multiLine = clean.includes('\n');
@@ -128,10 +132,7 @@ export async function typeNudge(tmux: TmuxClient, paneId: string, line: string, 
   const started = Date.now();
   const look = await tmux.paneScreen(paneId);
   if (!look || look.dead) throw new PushRefused('dead', `pane ${paneId} is ${look ? 'dead' : 'gone'}; nothing was typed`);
-  const verdict = classifyPane(options.patterns, look.screen);
-  if (verdict === 'permission' || verdict === 'busy') {
-    throw new PushRefused(verdict, verdict === 'permission' ? `pane ${paneId} shows a permission prompt; typing would answer it, so nothing was typed` : `pane ${paneId} is busy; nothing was typed`);
-  }
+  refuseUnsafe(paneId, classifyPane(options.patterns, look.screen));
   const looked = Date.now();
   await tmux.typeLiteral(paneId, line);
   const typed = Date.now();

@@ -24,6 +24,7 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { makeTempDir, numberFlag, parseFlags, removeDir, repoRoot, sleep } from './bench-util.js';
+import { pidAlive } from '../../src/engine-client/pid.js';
 
 const root = repoRoot();
 const flags = parseFlags(process.argv.slice(2));
@@ -201,15 +202,6 @@ async function runTeam(n: number, builds: Build[]): Promise<Result[]> {
     for (const sock of [...consoleSockets, agentsSocket]) rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.() ?? 0}`, sock), { force: true });
     await sleep(500);
     removeDir(dir);
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Project, assertBuilt } from '../helpers/cli.js';
 import { TmuxFixture, initGitRepo, waitFor } from '../helpers/tmux.js';
+import { pidAlive } from '../../src/engine-client/pid.js';
 
 const fx = new TmuxFixture();
 beforeAll(() => assertBuilt());
@@ -18,15 +19,6 @@ afterEach(async () => {
 });
 
 const NO_ENGINE = 'no engine is running: messages to idle agents wait until it runs; start it with `hornets-tui daemon start`';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A git repo with `hornets-tui init` (demo agents) and a private tmux socket; the engine is stopped at cleanup. */
 async function team(agents = 'marie', env: Record<string, string> = {}): Promise<Project> {
@@ -90,9 +82,9 @@ describe('engine housekeeping', () => {
   it('an engine whose project directory is deleted notices and exits', async () => {
     const p = await team();
     const started = JSON.parse((await p.ok(['daemon', 'start', '--json'])).stdout) as { pid: number };
-    expect(alive(started.pid)).toBe(true);
+    expect(pidAlive(started.pid)).toBe(true);
     rmSync(p.dir, { recursive: true, force: true });
-    await waitFor(`engine ${started.pid} gone after its project was deleted`, () => !alive(started.pid), 20_000, 100);
+    await waitFor(`engine ${started.pid} gone after its project was deleted`, () => !pidAlive(started.pid), 20_000, 100);
   }, 60_000);
 
   it('daemon status shows the hook endpoint port and the metrics URL', async () => {
