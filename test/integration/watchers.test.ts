@@ -5,6 +5,7 @@
  */
 import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { Socket } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -205,6 +206,42 @@ describe('trigger files', () => {
     expect(dlqEntry('_unassigned', 'stray.trigger')!.error).toMatch(/go in .*<agent>/);
     expect(readdirSync(join(env.paths.triggers, 'marie')).sort()).toEqual(['half.trigger.tmp', 'notes.txt']);
   });
+
+  it('a file swapped for a symlink or a FIFO between check and read: the outside file is never queued and nothing hangs', async () => {
+    const w = await startTriggers();
+    const outside = join(env.dir, 'outside.json');
+    writeFileSync(outside, JSON.stringify({ message: 'OUTSIDE SECRET' }));
+    const dir = join(env.paths.triggers, 'marie');
+    // Another process swaps files while the watcher reads them: the race has to be real, and the
+    // watcher only ever sees what a second process does, never what this one does synchronously.
+    const flipper = `
+      const fs = require('fs'); const path = require('path'); const { execFileSync } = require('child_process');
+      const [dir, outside, n] = process.argv.slice(1);
+      for (let i = 0; i < Number(n); i++) {
+        const f = path.join(dir, 'r' + i + '.trigger');
+        const tmp = path.join(dir, '.swap' + i);
+        if (i % 10 === 7) execFileSync('mkfifo', [tmp]); else fs.symlinkSync(outside, tmp);
+        fs.writeFileSync(f, JSON.stringify({ message: 'inside ' + i }));
+        const until = process.hrtime.bigint() + BigInt(50000 + (i % 7) * 100000);
+        while (process.hrtime.bigint() < until);
+        fs.renameSync(tmp, f);
+      }`;
+    const child = spawn(process.execPath, ['-e', flipper, dir, outside, '400'], { stdio: 'ignore' });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    // Not hung: a plain file after the storm is still taken in, through the watch or a scan.
+    dropAtomically(dir, 'after.trigger', JSON.stringify({ message: 'after the storm' }));
+    await w.scan();
+    await waitFor('the file after the storm', async () => (await env.store.list({ agent: 'marie' })).some((m) => m.body === 'after the storm'), 10_000);
+    const bodies = (await env.store.list({ agent: 'marie' })).map((m) => m.body);
+    expect(bodies.filter((b) => b === 'OUTSIDE SECRET')).toEqual([]);
+    expect(bodies.every((b) => b === 'after the storm' || /^inside \d+$/.test(b))).toBe(true);
+    // What was swapped is dead-lettered as what it is, never read.
+    const errors = readdirSync(join(env.paths.dlq, 'marie'))
+      .filter((n) => n.endsWith('.error.json'))
+      .map((n) => (JSON.parse(readFileSync(join(env.paths.dlq, 'marie', n), 'utf8')) as { error: string }).error);
+    for (const e of errors) expect(e).toMatch(/^not a regular file \((symlink|special file)\)$/);
+  }, 30_000);
 
   it('a second dead letter of the same name does not overwrite the first', async () => {
     const w = await startTriggers();
@@ -537,6 +574,22 @@ describe('named pipes', () => {
       return l.length === 2 ? l : null;
     });
     expect(msgs.map((m) => m.body)).toEqual(['joined', 'after']);
+  });
+
+  it('a writer that dies mid-line does not swallow the next command: the stream resynchronises', async () => {
+    const { p, calls } = await startPipes();
+    const control = p.controlPath('orch');
+    // The fragment a killed writer left, then two whole lines from others.
+    await appendFile(control, '{"type":"mess');
+    await appendFile(control, `${JSON.stringify({ type: 'message', text: 'next writer' })}\n`);
+    await appendFile(control, '{"type":"message","text":"cut {\\"a');
+    await appendFile(control, `${JSON.stringify({ type: 'pause' })}\n${JSON.stringify({ type: 'message', text: 'third' })}\n`);
+    const msgs = await waitFor('both messages', async () => {
+      const l = await env.store.list({ agent: 'orch' });
+      return l.length === 2 ? l : null;
+    });
+    expect(msgs.map((m) => m.body).sort()).toEqual(['next writer', 'third']);
+    await waitFor('the pause', () => calls.includes('pause:orch'));
   });
 
   it('an unused control pipe blocks nothing: timers run and stop() returns', async () => {

@@ -8,8 +8,8 @@
  * whose JSON does not parse may still be being written: it gets one more chance on a later scan and
  * is only dead-lettered if it is unchanged by then.
  */
-import { watch, type FSWatcher, type Stats } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rename, rm, writeFile, chmod, stat } from 'node:fs/promises';
+import { constants, watch, type FSWatcher, type Stats } from 'node:fs';
+import { lstat, mkdir, open, readdir, rename, rm, writeFile, chmod, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../../log.js';
 import { errorMessage } from '../../errors.js';
@@ -266,23 +266,17 @@ export class DropDir {
   }
 
   private async process(path: string, agent: string, name: string, fromScan: boolean): Promise<void> {
-    let st: Stats;
-    try {
-      st = await lstat(path);
-    } catch {
+    // Opened first and then judged by its descriptor, never checked by path and read by path again:
+    // a file swapped for a symlink between the two would leak another file's content into the
+    // queue, and one swapped for a FIFO would block the read for every agent. O_NOFOLLOW refuses
+    // the symlink, O_NONBLOCK keeps a FIFO's open from waiting for a writer.
+    const opened = await openDropFile(path, this.maxBytes);
+    if (opened.kind === 'gone') {
       this.suspects.delete(path);
       return;
     }
-    if (!st.isFile()) {
-      // Never open a FIFO, device or symlink we were handed: reading could block or leak another file.
-      return this.bury(path, agent, name, `not a regular file (${st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : 'special file'})`);
-    }
-    if (st.size > this.maxBytes) return this.bury(path, agent, name, `file is ${st.size} bytes; the limit is ${this.maxBytes} bytes (1 MiB)`);
-    const buf = await readFile(path).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return null;
-      throw err;
-    });
-    if (buf === null) return;
+    if (opened.kind === 'refused') return this.bury(path, agent, name, opened.reason);
+    const { buf, st } = opened;
     if (buf.length > this.maxBytes) return this.bury(path, agent, name, `file is ${buf.length} bytes; the limit is ${this.maxBytes} bytes (1 MiB)`);
     if (buf.includes(0)) return this.bury(path, agent, name, 'binary content (NUL bytes): expected a JSON text file');
     let text: string | null;
@@ -333,6 +327,42 @@ export class DropDir {
         this.o.log.warn({ event: `${this.o.kind}_deferred`, agent, file: name, error: outcome.error }, 'file left in place; tried again on the next scan');
         return;
     }
+  }
+}
+
+type OpenedDropFile = { kind: 'read'; buf: Buffer; st: Stats } | { kind: 'gone' } | { kind: 'refused'; reason: string };
+
+/** Reads a dropped file through one descriptor: what was checked is what is read. */
+async function openDropFile(path: string, maxBytes: number): Promise<OpenedDropFile> {
+  let fh;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { kind: 'gone' };
+    // Linux says ELOOP for a symlink under O_NOFOLLOW (some BSDs say EMLINK).
+    if (code === 'ELOOP' || code === 'EMLINK') return { kind: 'refused', reason: 'not a regular file (symlink)' };
+    if (code === 'ENXIO') return { kind: 'refused', reason: 'not a regular file (special file)' };
+    if (code === 'EISDIR') return { kind: 'refused', reason: 'not a regular file (directory)' };
+    throw err;
+  }
+  try {
+    const st = await fh.stat();
+    // Never read a FIFO, device or directory we were handed: reading could block or never end.
+    if (!st.isFile()) return { kind: 'refused', reason: `not a regular file (${st.isDirectory() ? 'directory' : 'special file'})` };
+    if (st.size > maxBytes) return { kind: 'refused', reason: `file is ${st.size} bytes; the limit is ${maxBytes} bytes (1 MiB)` };
+    // One byte over the limit is enough to know a file grew past it while we read.
+    const buf = Buffer.allocUnsafe(maxBytes + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, length, buf.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length === buf.length) break;
+    }
+    return { kind: 'read', buf: buf.subarray(0, length), st };
+  } finally {
+    await fh.close();
   }
 }
 

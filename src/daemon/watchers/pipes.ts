@@ -73,6 +73,30 @@ export function parseControlLine(line: string): ControlCommand {
   return { type: r.data.type };
 }
 
+/** How many candidate starts a torn line is searched for, so a hostile line costs bounded work. */
+const MAX_RESYNC_CANDIDATES = 64;
+
+/**
+ * A writer that dies after `{"type":"mess` leaves a fragment with no newline, and the next writer's
+ * whole line is appended to it. Every whole line is a JSON object, so the line after the fragment is
+ * the first suffix starting with `{"` that parses as a valid command: earlier starts include the
+ * fragment. Null when there is none (the line is just bad).
+ */
+export function resyncTornLine(line: string): { line: string; command: ControlCommand } | null {
+  let from = 1;
+  for (let tries = 0; tries < MAX_RESYNC_CANDIDATES; tries++) {
+    const at = line.indexOf('{"', from);
+    if (at < 0) return null;
+    const rest = line.slice(at);
+    try {
+      return { line: rest, command: parseControlLine(rest) };
+    } catch {
+      from = at + 1;
+    }
+  }
+  return null;
+}
+
 export interface PipeWatcherOptions {
   store: MessageStore;
   paths: Pick<StatePaths, 'pipes'>;
@@ -219,8 +243,16 @@ export class PipeWatcher {
     try {
       cmd = parseControlLine(line);
     } catch (err) {
-      this.o.log.warn({ event: 'pipe_bad_line', agent, bytes: Buffer.byteLength(line), error: errorMessage(err) }, 'control line ignored');
-      return;
+      const torn = resyncTornLine(line);
+      if (torn === null) {
+        this.o.log.warn({ event: 'pipe_bad_line', agent, bytes: Buffer.byteLength(line), error: errorMessage(err) }, 'control line ignored');
+        return;
+      }
+      this.o.log.warn(
+        { event: 'pipe_torn_line', agent, droppedBytes: Buffer.byteLength(line) - Buffer.byteLength(torn.line) },
+        'a writer died mid-line; its fragment was dropped and the line after it kept',
+      );
+      cmd = torn.command;
     }
     try {
       if (cmd.type !== 'message') return await this.o.onControl(cmd.type, agent);
