@@ -18,6 +18,17 @@ export class UsageError extends HornetsError {
   readonly exitCode = ExitCode.usage;
 }
 
+/** The state directory (or one inside it) cannot be used safely: someone else's, or not a directory. */
+export class StateDirError extends HornetsError {
+  readonly exitCode = ExitCode.failure;
+  constructor(
+    readonly dir: string,
+    reason: string,
+  ) {
+    super(`refusing the state directory ${dir}: it ${reason}`);
+  }
+}
+
 export interface ConfigIssue {
   /** JSON path inside the file, e.g. `agents[2].name`; empty for the whole document. */
   path: string;

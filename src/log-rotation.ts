@@ -15,6 +15,7 @@
  * before it notices (a few more while another process holds the lock). Errors never reach the caller: logging is best effort.
  */
 import { closeSync, fstatSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { APPEND_NOFOLLOW } from './util/private-files.js';
 
 export interface RotationOptions {
   /** Rotate when the file reaches this size (default 10 MiB). */
@@ -39,7 +40,7 @@ export class RotatingFile {
   ) {
     this.maxBytes = Math.max(1024, options.maxBytes ?? DEFAULT_LOG_MAX_BYTES);
     this.maxFiles = Math.max(1, Math.floor(options.maxFiles ?? DEFAULT_LOG_FILES));
-    this.fd = openSync(path, 'a', 0o600);
+    this.fd = openSync(path, APPEND_NOFOLLOW, 0o600);
   }
 
   /** pino's destination interface: one call per log line. */
@@ -106,7 +107,7 @@ export class RotatingFile {
   }
 
   private reopen(): void {
-    const fd = openSync(this.path, 'a', 0o600);
+    const fd = openSync(this.path, APPEND_NOFOLLOW, 0o600);
     closeSync(this.fd);
     this.fd = fd;
   }

@@ -5,6 +5,7 @@ import { CONFIG_FILE, packageRoot, statePaths, ensureStateDirs, resolveStateDir,
 import { AGENT_NAME_RE, agentNameRule, hornetsConfigSchema } from '../config/schema.js';
 import { loadProfiles } from '../config/load.js';
 import { builtinProfilesDir } from '../config/paths.js';
+import { writeFileAtomicSync } from '../util/private-files.js';
 
 export interface InitOptions {
   dir: string;
@@ -48,16 +49,19 @@ export function initProject(options: InitOptions): InitResult {
   if (!profiles.has(options.profile)) {
     throw new UsageError(`unknown profile "${options.profile}" (built in: ${[...profiles.keys()].join(', ')})`);
   }
-  mkdirSync(dir, { recursive: true });
+  // Explicit modes: under a umask of 000 the defaults would be 0777 and 0666, and these files
+  // decide what every agent is told and runs.
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
   const created: string[] = [];
   const briefingsDir = join(dir, 'briefings');
-  mkdirSync(briefingsDir, { recursive: true });
+  mkdirSync(briefingsDir, { recursive: true, mode: 0o755 });
   const agents = options.agents.map((name) => {
     const briefing = join(briefingsDir, `${name}.md`);
     if (!existsSync(briefing)) {
       writeFileSync(
         briefing,
         `# Briefing for ${name}\n\nRules that must survive context compaction go here: they are given at session start\nand again in every rebrief.\n\n- Work only inside your worktree.\n- Messages from hornets start with [msg <id>]; a message marked "redelivery" may repeat one you already handled.\n`,
+        { mode: 0o644 },
       );
       created.push(briefing);
     }
@@ -74,7 +78,7 @@ export function initProject(options: InitOptions): InitResult {
   // Validate what we are about to write so init can never produce a config that fails to load.
   const check = hornetsConfigSchema.safeParse(config);
   if (!check.success) throw new UsageError(`cannot write a valid config: ${check.error.issues[0]?.message}`);
-  writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
+  writeFileAtomicSync(configPath, `${JSON.stringify(config, null, 2)}\n`, 0o644);
   created.unshift(configPath);
 
   // Same rule as every other command (HORNETS_HOME wins), so init prepares the dir they will use.
@@ -87,7 +91,7 @@ export function initProject(options: InitOptions): InitResult {
   const line = `${STATE_DIR}/`;
   const current = existsSync(gitignore) ? readFileSync(gitignore, 'utf8') : '';
   if (!current.split('\n').some((l) => l.trim() === line || l.trim() === STATE_DIR)) {
-    appendFileSync(gitignore, `${current && !current.endsWith('\n') ? '\n' : ''}${line}\n`);
+    appendFileSync(gitignore, `${current && !current.endsWith('\n') ? '\n' : ''}${line}\n`, { mode: 0o644 });
     if (!current) created.push(gitignore);
   }
   return { configPath, created };

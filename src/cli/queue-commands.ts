@@ -1,5 +1,5 @@
 /** `send` and `queue …` command handlers. Each opens the project, does one thing, closes. */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { QueueError, UsageError } from '../errors.js';
 import { isMessageState, messageStates, pendingStates, type Message, type MessageState } from '../domain/message.js';
 import { parsePriority } from '../domain/priority.js';
@@ -11,6 +11,7 @@ import { resolveDaemonConfig } from '../config/env.js';
 import { QueueService } from '../services/queue-service.js';
 import { age, json, preview, table, type Output } from './output.js';
 import { NO_ENGINE_TEXT } from '../domain/explain.js';
+import { writeFileAtomicSync } from '../util/private-files.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -200,9 +201,7 @@ export async function exportCommand(o: Output, g: GlobalOptions, opts: { agent?:
   const { text, count } = await withService(g, (svc) => svc.exportPending(opts.agent));
   if (opts.output && opts.output !== '-') {
     // Temp + rename: an existing file would keep its (maybe wider) mode with a plain write.
-    const tmp = `${opts.output}.tmp-${process.pid}`;
-    writeFileSync(tmp, text, { mode: 0o600 });
-    renameSync(tmp, opts.output);
+    writeFileAtomicSync(opts.output, text, 0o600);
     o.err(`exported ${count} pending message${count === 1 ? '' : 's'} to ${opts.output}`);
   } else {
     process.stdout.write(text);

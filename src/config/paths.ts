@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { StateDirError } from '../errors.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -71,11 +72,18 @@ export function resolveStateDir(configPath: string, env: NodeJS.ProcessEnv = pro
   return join(dirname(configPath), STATE_DIR);
 }
 
-/** Creates a private (0700) directory, tightening an existing one that is group/world accessible. */
+/**
+ * Creates a private (0700) directory, tightening an existing one that is group/world accessible.
+ * One owned by someone else is refused, whatever its mode: its owner could swap anything in it
+ * (the database, the hook endpoint with its tokens, a log turned into a symlink) under us.
+ */
 export function ensurePrivateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const mode = statSync(dir).mode & 0o777;
-  if ((mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  const st = statSync(dir);
+  if (!st.isDirectory()) throw new StateDirError(dir, 'is not a directory');
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) throw new StateDirError(dir, `is owned by uid ${st.uid}, not by you (uid ${uid}); hornets keeps its state only in a directory of your own`);
+  if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
 }
 
 export function ensureStateDirs(paths: StatePaths): void {

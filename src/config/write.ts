@@ -1,7 +1,8 @@
-import { renameSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, statSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { parseWith, readJson } from './json-file.js';
 import { hornetsConfigSchema } from './schema.js';
+import { writeFileAtomicSync } from '../util/private-files.js';
 
 /**
  * Edits hornets.json as JSON (keeping the user's keys, not the defaults we fill in), validates the
@@ -13,8 +14,7 @@ export function updateConfigFile(configPath: string, mutate: (raw: Record<string
   const next = structuredClone(raw) as Record<string, unknown>;
   mutate(next);
   parseWith(hornetsConfigSchema, next, configPath);
-  const tmp = `${configPath}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(next, null, 2)}\n`);
   copyFileSync(configPath, `${configPath}.bak`);
-  renameSync(tmp, configPath);
+  // The file's own mode, but never writable by group or others (it names programs to run).
+  writeFileAtomicSync(configPath, `${JSON.stringify(next, null, 2)}\n`, statSync(configPath).mode & 0o755);
 }

@@ -3,13 +3,13 @@
  * `.hornets/heartbeats/<agent>.json` and `daemon.json` are rewritten atomically (temp + rename),
  * so a reader never sees half a file. A probe checks the file's age (`timestamp`, `ts` or mtime).
  */
-import { renameSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { StatePaths } from '../config/paths.js';
 import type { MessageStore, TaskStore } from '../queue/store.js';
 import { errorMessage } from '../errors.js';
+import { writeFileAtomicSync } from '../util/private-files.js';
 
 export interface AgentHeartbeat {
   name: string;
@@ -134,9 +134,7 @@ export class Heartbeats {
    * heartbeat CPU with 50 agents every interval.
    */
   private async write(file: string, value: unknown): Promise<void> {
-    const tmp = `${file}.tmp-${this.pid}`;
-    writeFileSync(tmp, `${JSON.stringify(value)}\n`, { mode: 0o600 });
-    renameSync(tmp, file);
+    writeFileAtomicSync(file, `${JSON.stringify(value)}\n`, 0o600);
     return Promise.resolve();
   }
 }

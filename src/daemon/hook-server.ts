@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, HornetsError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -15,6 +15,7 @@ import { HookHandler, isHookEvent } from '../hooks/handlers.js';
 import { readBriefing } from '../hooks/briefing.js';
 import { gitInfo } from '../hooks/git-info.js';
 import { endpointFile } from '../engine-client/paths.js';
+import { writeFileAtomicSync } from '../util/private-files.js';
 
 const MAX_BODY = 8 * 1024 * 1024;
 
@@ -79,9 +80,7 @@ export class HookServer {
     this.port = (server.address() as AddressInfo).port;
     const file = endpointFile(this.o.stateDir);
     mkdirSync(join(this.o.stateDir, 'run'), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.tmp-${process.pid}`;
-    writeFileSync(tmp, `${this.port} ${this.token} ${this.serverToken}\n`, { mode: 0o600 });
-    renameSync(tmp, file);
+    writeFileAtomicSync(file, `${this.port} ${this.token} ${this.serverToken}\n`, 0o600);
     this.o.log.info({ event: 'hook_server_started', port: this.port }, 'hook endpoint listening on 127.0.0.1');
     return this.port;
   }

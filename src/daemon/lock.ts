@@ -6,9 +6,10 @@
  * only under a second O_EXCL file (`<pid file>.takeover`), after re-reading the pid under it; the
  * final create is always O_EXCL, so at most one starter ever holds the lock.
  */
-import { linkSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, linkSync, rmSync, writeSync } from 'node:fs';
 import { ExitCode, HornetsError } from '../errors.js';
 import { pidAlive, readPid } from '../engine-client/pid.js';
+import { createExclusiveTemp } from '../util/private-files.js';
 
 export class DaemonRunningError extends HornetsError {
   readonly exitCode = ExitCode.failure;
@@ -23,8 +24,12 @@ export class DaemonRunningError extends HornetsError {
  * stale and be deleted under its owner.
  */
 function createExclusive(file: string): boolean {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${process.pid}\n`, { mode: 0o600 });
+  const { path: tmp, fd } = createExclusiveTemp(file, 0o600);
+  try {
+    writeSync(fd, `${process.pid}\n`);
+  } finally {
+    closeSync(fd);
+  }
   try {
     linkSync(tmp, file);
     return true;

@@ -5,13 +5,14 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { MessageStore } from '../queue/store.js';
 import { messageStates } from '../domain/message.js';
 import type { AgentRecord } from '../domain/agent.js';
 import { displayAgent, displayColours } from '../domain/agent-display.js';
+import { writeFileAtomicSync } from '../util/private-files.js';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -348,9 +349,7 @@ export class MetricsServer {
     this.port = (server.address() as AddressInfo).port;
     mkdirSync(this.o.runDir, { recursive: true, mode: 0o700 });
     const file = metricsEndpointFile(this.o.runDir);
-    const tmp = `${file}.tmp-${process.pid}`;
-    writeFileSync(tmp, `${this.url}\n`, { mode: 0o600 });
-    renameSync(tmp, file);
+    writeFileAtomicSync(file, `${this.url}\n`, 0o600);
     this.o.log.info({ event: 'metrics_server_started', port: this.port }, `metrics on ${this.url}/metrics`);
   }
 

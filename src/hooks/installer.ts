@@ -4,10 +4,11 @@
  * removable, writes are atomic (temp + rename), the user's original is backed up once, and running
  * it twice changes nothing.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ExitCode, HornetsError } from '../errors.js';
 import type { HookEvent } from './handlers.js';
+import { writeFileAtomicSync } from '../util/private-files.js';
 
 export class HookInstallError extends HornetsError {
   readonly exitCode = ExitCode.failure;
@@ -93,9 +94,14 @@ export function withOurs(settings: Settings, hookProgram: string[]): Settings {
 
 function atomicWrite(file: string, text: string): void {
   mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
+  let mode = 0o644;
+  try {
+    // The user's file keeps its mode, but never writable by group or others (it names commands).
+    mode = statSync(file).mode & 0o755;
+  } catch {
+    // A new file.
+  }
+  writeFileAtomicSync(file, text, mode);
 }
 
 const serialise = (s: Settings) => `${JSON.stringify(s, null, 2)}\n`;
