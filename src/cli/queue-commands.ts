@@ -223,10 +223,17 @@ export async function importCommand(o: Output, g: GlobalOptions, file: string, o
   if (opts.json) json(o, r);
   else {
     for (const x of r.rejected) o.err(`line ${x.line}: ${x.message}`);
+    // Already present is what a re-run of the same import expects; a key repeated inside the file is
+    // two different messages of which only the first can be kept, so each is named.
+    const repeats = r.skipped.filter((x) => x.repeatOf !== undefined);
+    for (const x of repeats) o.err(`line ${x.line}: skipped: ${x.message} (only the first is imported)`);
     if (r.rejected.length > 0 && !opts.partial) {
       o.err(`nothing imported: ${r.rejected.length} bad line${r.rejected.length === 1 ? '' : 's'} (fix them, or pass --partial to import the good ones)`);
     } else {
-      o.out(`imported ${r.imported}, skipped ${r.skipped.length} already present${r.rejected.length ? `, rejected ${r.rejected.length}` : ''}`);
+      const present = r.skipped.length - repeats.length;
+      o.out(
+        `imported ${r.imported}, skipped ${present} already present${repeats.length ? `, skipped ${repeats.length} with a key repeated in the file` : ''}${r.rejected.length ? `, rejected ${r.rejected.length}` : ''}`,
+      );
     }
   }
   if (r.rejected.length > 0) {

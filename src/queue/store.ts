@@ -109,6 +109,8 @@ export interface ImportIssue {
   line: number;
   id?: string;
   message: string;
+  /** A skip because an earlier line of the same import used the same idempotency key: that line. */
+  repeatOf?: number;
 }
 
 export interface ImportRecord {

@@ -20,8 +20,9 @@ export interface NormalizedEnqueue {
   meta: string | null;
 }
 
+/** Exact bytes, with KiB beside them: a rounded figure made "is 256 KiB; the limit is 256 KiB" when one byte over. */
 function formatBytes(n: number): string {
-  return n >= 1024 ? `${Math.round(n / 1024)} KiB` : `${n} bytes`;
+  return n >= 1024 ? `${n} bytes (${(n / 1024).toFixed(n % 1024 === 0 ? 0 : 1)} KiB)` : `${n} bytes`;
 }
 
 export function normalizeEnqueue(input: EnqueueInput, limits: QueueLimits): NormalizedEnqueue {

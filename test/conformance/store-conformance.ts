@@ -1688,6 +1688,24 @@ export function runStoreConformance(backendName: string, factory: StoreFactory):
         expect(self.skipped).toHaveLength(exported.length);
       });
 
+      it('a key repeated inside one import: the first line is imported, the repeat is skipped naming that line', async () => {
+        const { store } = await populated();
+        const [a, b] = await store.exportPending({ agent: 'alice' });
+        const records: ImportRecord[] = [
+          { line: 3, message: { ...a!, id: `${a!.id}-x`, key: 'twice' } },
+          { line: 7, message: { ...b!, id: `${b!.id}-x`, key: 'twice' } },
+        ];
+        const fresh = await open();
+        const r = await fresh.importMessages(records);
+        expect(r.imported).toBe(1);
+        expect(r.rejected).toEqual([]);
+        expect(r.skipped).toEqual([{ line: 7, id: `${b!.id}-x`, message: 'idempotency key "twice" for alice repeats line 3 of this import', repeatOf: 3 }]);
+        // Again: both are plainly present now, and nothing points at a line.
+        const again = await fresh.importMessages(records);
+        expect(again.imported).toBe(0);
+        expect(again.skipped.map((x) => x.repeatOf)).toEqual([undefined, undefined]);
+      });
+
       it('a record for an unknown agent rejects the whole import unless partial', async () => {
         const { store } = await populated();
         const exported = await store.exportPending({ agent: 'alice' });

@@ -100,7 +100,12 @@ describe.concurrent('bad input to send and queue commands', () => {
 
   it('oversized text (300 KiB): exit 2, states the 256 KiB limit', async () => {
     const big = 'x'.repeat(300 * 1024);
-    expectError(await p.run(['send', 'marie', '-'], { input: big }), 2, 'message for marie is 300 KiB; the limit is 256 KiB');
+    expectError(await p.run(['send', 'marie', '-'], { input: big }), 2, 'message for marie is 307200 bytes (300 KiB); the limit is 262144 bytes (256 KiB)');
+    await unchanged();
+  });
+
+  it('one byte over the limit says so in exact bytes (issue 11: it used to say "is 256 KiB; the limit is 256 KiB")', async () => {
+    expectError(await p.run(['send', 'marie', '-'], { input: 'y'.repeat(256 * 1024 + 1) }), 2, 'message for marie is 262145 bytes (256.0 KiB); the limit is 262144 bytes (256 KiB)');
     await unchanged();
   });
 
@@ -238,6 +243,20 @@ describe.concurrent('bad input that needs its own project', () => {
     expectError(await p.run(['queue', 'cancel', pending, cancelled]), 1, `message ${cancelled} is already cancelled; only pending messages can be cancelled`);
     expectError(await p.run(['queue', 'retry', confirmed]), 1, `message ${confirmed} is confirmed; only dead, failed, expired or cancelled messages can be retried`);
     expect(await p.snapshot()).toEqual(before);
+  });
+
+  it('a key repeated inside one import file is reported, not dropped in silence (issue 11)', async () => {
+    const p = await newProject(temp);
+    const file = path.join(p.dir, 'repeat.jsonl');
+    writeFileSync(file, [exportLine({ id: 'rep00001', body: 'first', key: 'same' }), exportLine({ id: 'rep00002', body: 'second', key: 'same' })].join('\n'));
+    const r = await p.run(['queue', 'import', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('imported 1, skipped 0 already present, skipped 1 with a key repeated in the file\n');
+    expect(r.stderr).toBe('line 2: skipped: idempotency key "same" for marie repeats line 1 of this import (only the first is imported)\n');
+    // Run again: both lines are simply already there.
+    const again = await p.run(['queue', 'import', file]);
+    expect(again.stdout).toBe('imported 0, skipped 2 already present\n');
+    expect(again.stderr).toBe('');
   });
 
   it('import --partial imports the good lines and still reports the bad ones', async () => {

@@ -642,6 +642,8 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     try {
       this.write(() => {
         const depth = new Map<string, { row: AgentRow; pending: number }>();
+        // Keys taken by this very import, with their line: a repeat inside one file is reported as such.
+        const keyLines = new Map<string, number>();
         for (const { line, message: m } of records) {
           const reject = (message: string): void => {
             result.rejected.push({ line, id: m.id, message });
@@ -656,7 +658,13 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
             continue;
           }
           if (m.key !== null && this.stmts.getByKey.get(m.agent, m.key)) {
-            result.skipped.push({ line, id: m.id, message: `idempotency key "${m.key}" already used for ${m.agent}` });
+            const first = keyLines.get(`${m.agent}\0${m.key}`);
+            result.skipped.push({
+              line,
+              id: m.id,
+              message: first === undefined ? `idempotency key "${m.key}" already used for ${m.agent}` : `idempotency key "${m.key}" for ${m.agent} repeats line ${first} of this import`,
+              ...(first === undefined ? {} : { repeatOf: first }),
+            });
             continue;
           }
           if (!isValidPriority(m.priority)) {
@@ -693,6 +701,7 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
             now,
           }) as { seq: number };
           d.pending++;
+          if (m.key !== null) keyLines.set(`${m.agent}\0${m.key}`, line);
           this.event({ seq: inserted.seq, messageId: m.id, agent: m.agent, kind: 'imported', toState: 'queued', detail: { line } }, now);
           result.imported++;
         }
