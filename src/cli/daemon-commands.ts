@@ -3,6 +3,9 @@ import { launchEnv } from '../config/process-env.js';
 import { ExitCode, HornetsError } from '../errors.js';
 import { loadProject } from '../config/load.js';
 import { openProject, type ProjectContext } from '../services/context.js';
+import { ensureStateDirs } from '../config/paths.js';
+import { moveAside, placeCopy } from '../queue/sqlite/file-guard.js';
+import { importPendingFrom } from '../queue/sqlite/import-file.js';
 import { Daemon } from '../daemon/daemon.js';
 import { DaemonRunningError } from '../daemon/lock.js';
 import { engineOutFile, engineStatus, ensureEngine, pingEngine, stopEngine } from '../engine-client/index.js';
@@ -36,24 +39,75 @@ export async function daemonRunCommand(o: Output, g: GlobalOptions): Promise<voi
 }
 
 /** Keeps a started daemon in the foreground until SIGTERM/SIGINT/SIGHUP, then stops it cleanly. */
-export async function runUntilSignal(daemon: Daemon, ctx: ProjectContext): Promise<void> {
+export async function runUntilSignal(first: Daemon, firstCtx: ProjectContext): Promise<void> {
   // Only a daemon that took the lock has anything to stop: stopping one that did not would
   // delete the running engine's endpoint and mark its heartbeat stopped.
-  if (!daemon.running) throw new Error('runUntilSignal needs a started daemon');
+  if (!first.running) throw new Error('runUntilSignal needs a started daemon');
+  let daemon = first;
+  let ctx = firstCtx;
   // The daemon must outlive a bug in one of its parts: log it instead of dying with a stack trace.
   process.on('unhandledRejection', (err) => ctx.log.error({ event: 'unhandled_rejection', error: err instanceof Error ? err.message : String(err) }, 'unhandled rejection in the daemon'));
   await new Promise<void>((resolve) => {
+    let recovery: Promise<void> = Promise.resolve();
     const stop = () =>
-      void daemon
-        .stop()
+      void recovery
+        .then(() => daemon.stop())
         .then(() => ctx.close())
         .then(resolve);
+    const attach = (d: Daemon) => {
+      // The engine leaves by itself when its project is gone (see Daemon's periodic check).
+      d.onExitRequest = stop;
+      d.onRecoverRequest = (why) => {
+        recovery = recoverDatabase(daemon, ctx, why).then(
+          (next) => {
+            daemon = next.daemon;
+            ctx = next.ctx;
+            attach(daemon);
+          },
+          (err: unknown) => {
+            // Nothing more can be done in this process: leave, and say where the copy is.
+            process.stderr.write(`hornets daemon: cannot put the database back (${err instanceof Error ? err.message : String(err)}); stopping\n`);
+            resolve();
+          },
+        );
+      };
+    };
+    attach(daemon);
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
     process.once('SIGHUP', stop);
-    // The engine leaves by itself when its project is gone (see Engine's periodic check).
-    daemon.onExitRequest = stop;
   });
+}
+
+/**
+ * The database under the engine was deleted or replaced. Order matters: whatever now sits at the
+ * path is moved aside first; the engine's copy is taken through its still-open connection; the
+ * engine stops (keeping its pid file, so no CLI starts a database of its own meanwhile) and closes
+ * that connection (SQLite removes the deleted database's -wal by name, which must not be anyone
+ * else's yet); then the copy goes into place, the engine starts again on it, and the messages of
+ * any database that was moved aside are imported (the same idempotent import as `queue import`).
+ */
+async function recoverDatabase(daemon: Daemon, ctx: ProjectContext, why: string): Promise<{ daemon: Daemon; ctx: ProjectContext }> {
+  const { paths, configPath } = ctx.project;
+  ensureStateDirs(paths);
+  const foreign: string[] = [];
+  const early = moveAside(paths.db, Date.now());
+  if (early) foreign.push(early);
+  if (!ctx.store.backupCopy) throw new Error(`the ${ctx.store.backend} store keeps no file to put back`);
+  const copy = await ctx.store.backupCopy();
+  await daemon.stop({ keepLock: true });
+  await ctx.close();
+  foreign.push(...placeCopy(copy, paths.db, Date.now()));
+  const next = await openProject({ configPath, component: 'daemon' });
+  const restarted = new Daemon(next);
+  await restarted.start();
+  let imported = 0;
+  for (const file of foreign) imported += (await importPendingFrom(file, next.store)).imported;
+  next.log.warn(
+    { event: 'database_restored', why, db: paths.db, foreign, imported },
+    `${why}: the engine put its copy of the queue back${foreign.length ? ` and took in ${imported} message(s) from the database found in its place (kept at ${foreign.join(', ')})` : ''}`,
+  );
+  return { daemon: restarted, ctx: next };
 }
 
 export async function daemonStartCommand(o: Output, g: GlobalOptions, opts: { json?: boolean }): Promise<void> {

@@ -50,6 +50,13 @@ export class Daemon {
    * foreground loop sets it so the process exits as on SIGTERM. Without one, the daemon just stops.
    */
   onExitRequest: (() => void) | null = null;
+  /**
+   * Called once when the database under the engine was deleted or replaced (or the whole state
+   * directory went, as with `git clean -fdX`): the foreground loop puts the engine's copy back and
+   * starts the engine again on it (see cli/daemon-commands.ts). Without one, the engine stops.
+   */
+  onRecoverRequest: ((why: string) => void) | null = null;
+  private recovering = false;
 
   constructor(
     private readonly ctx: ProjectContext,
@@ -57,7 +64,8 @@ export class Daemon {
   ) {
     const resolved = resolveDaemonConfig(ctx.project.config, options.env ?? launchEnv());
     this.settings = resolved.settings;
-    this.projectCheckMs = options.projectCheckMs ?? 5000;
+    // A stat or two per second: a deleted database is put back before a CLI needs it.
+    this.projectCheckMs = options.projectCheckMs ?? 1000;
     const config = resolved.config;
     const paths = ctx.project.paths;
     const store = ctx.store as MessageStore & TaskStore;
@@ -167,23 +175,28 @@ export class Daemon {
     return this.release !== null;
   }
 
-  /** Stops what start() started, in reverse; a daemon that never took the lock has nothing to stop. */
-  stop(): Promise<void> {
+  /**
+   * Stops what start() started, in reverse; a daemon that never took the lock has nothing to stop.
+   * `keepLock`: the pid file stays (a restart in place follows), so no CLI takes the engine for gone
+   * meanwhile and creates a database of its own.
+   */
+  stop(options: { keepLock?: boolean } = {}): Promise<void> {
     this.stopping ??= (async () => {
       if (!this.release) return;
-      await this.stopStarted();
+      await this.stopStarted(options.keepLock ?? false);
       this.ctx.log.info({ event: 'daemon_stopped', pid: process.pid }, 'daemon stopped');
     })();
     return this.stopping;
   }
 
-  /** Whether hornets.json and the state dir still exist: an engine for a deleted project has nothing to serve. */
+  /** Whether hornets.json still exists: an engine for a deleted project has nothing to serve. */
   projectExists(): boolean {
-    return existsSync(this.ctx.project.configPath) && existsSync(this.ctx.project.paths.root);
+    return existsSync(this.ctx.project.configPath);
   }
 
   private checkProject(): void {
-    if (this.stopping || this.projectExists()) return;
+    if (this.stopping || this.recovering) return;
+    if (this.projectExists()) return this.checkDatabase();
     this.ctx.log.warn({ event: 'project_gone', configPath: this.ctx.project.configPath, stateDir: this.ctx.project.paths.root }, 'the project directory is gone; the engine exits');
     if (this.projectTimer) clearInterval(this.projectTimer);
     this.projectTimer = null;
@@ -191,13 +204,25 @@ export class Daemon {
     else void this.stop();
   }
 
-  private async stopStarted(): Promise<void> {
+  /** The database this engine opened is still the one at its path, and the state directory is there. */
+  private checkDatabase(): void {
+    const stateGone = !existsSync(this.ctx.project.paths.root);
+    const file = this.ctx.store.checkFile?.() ?? 'same';
+    if (!stateGone && file === 'same') return;
+    const why = stateGone ? 'the state directory was deleted' : file === 'missing' ? 'the database file was deleted' : 'another file was put where the database was';
+    this.ctx.log.error({ event: 'database_lost', why, db: this.ctx.project.paths.db }, "the database under the engine is gone; putting the engine's copy back");
+    this.recovering = true;
+    if (this.onRecoverRequest) this.onRecoverRequest(why);
+    else void this.stop();
+  }
+
+  private async stopStarted(keepLock = false): Promise<void> {
     if (this.projectTimer) clearInterval(this.projectTimer);
     this.projectTimer = null;
     for (const part of this.started.splice(0).reverse()) {
       await part.stop().catch((err: unknown) => this.ctx.log.warn({ event: 'stop_failed', error: String(err) }, 'a daemon part did not stop cleanly'));
     }
-    this.release?.();
+    if (!keepLock) this.release?.();
     this.release = null;
   }
 }

@@ -177,6 +177,10 @@ export interface PruneResult {
 }
 
 export interface MessageStore {
+  /** File-backed stores: whether the path still names the file this store opened (see sqlite/file-guard.ts). */
+  checkFile?(): 'same' | 'missing' | 'replaced';
+  /** File-backed stores: a full copy of the open database beside its file, to put back in place. */
+  backupCopy?(): Promise<string>;
   readonly backend: string;
 
   registerAgents(agents: AgentRegistration[]): Promise<void>;

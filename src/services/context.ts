@@ -6,6 +6,9 @@ import { createLogger, silentLogger, type Logger } from '../log.js';
 import { logLevelFromEnv } from '../config/process-env.js';
 import type { MessageStore, QueueLimits } from '../queue/store.js';
 import { openSqliteStore } from '../queue/sqlite/sqlite-store.js';
+import { existsSync } from 'node:fs';
+import { QueueError } from '../errors.js';
+import { engineStatus } from '../engine-client/status.js';
 
 export interface ProjectContext {
   project: Project;
@@ -53,9 +56,34 @@ async function registerChangedAgents(store: MessageStore, project: Project): Pro
   if (changed.length > 0) await store.registerAgents(changed);
 }
 
+/** How long a CLI waits for a running engine to put a deleted database back (it checks every second). */
+const DATABASE_RETURN_WAIT_MS = 5_000;
+
+/**
+ * The database is missing while an engine runs: it was deleted under the engine, which puts its own
+ * copy back within a second or so. Creating an empty one here would split the queue in two.
+ */
+async function awaitDatabaseUnderEngine(project: Project): Promise<void> {
+  const { db, root, logFile } = project.paths;
+  if (existsSync(db)) return;
+  const engine = engineStatus(root);
+  if (!engine.running || engine.pid === null || engine.pid === process.pid) return;
+  const deadline = Date.now() + DATABASE_RETURN_WAIT_MS;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (existsSync(db)) return;
+  }
+  throw new QueueError(
+    'io',
+    `${db} is missing while the engine (pid ${engine.pid}) runs, and the engine did not put its copy back within ${DATABASE_RETURN_WAIT_MS / 1000} s; nothing was written. See ${logFile}`,
+    { path: db },
+  );
+}
+
 export async function openProject(options: LoadOptions & { component?: string } = {}): Promise<ProjectContext> {
   const project = loadProject(options);
   ensureStateDirs(project.paths);
+  await awaitDatabaseUnderEngine(project);
   const log = openLogger(project.paths.logFile, project.config.retention).child({ component: options.component ?? 'cli' });
   const store = await openSqliteStore(project.paths.db, {
     limits: queueLimits(project),

@@ -46,6 +46,7 @@ import { agentStateWhere, type Statements } from './statements.js';
 import { SqliteTaskStore } from './task-store.js';
 import { pruneStore } from './retention.js';
 import { toAgent, toAgentContext, toEvent, toExported, toMessage, type AgentContextRow, type AgentRow, type EventRow, type MessageRow } from './rows.js';
+import { backupCopy, checkFile, fileIdentity, type FileCheck, type FileIdentity } from './file-guard.js';
 
 export type { SqliteStoreOptions } from './open.js';
 
@@ -63,7 +64,11 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
   private readonly limits: QueueLimits;
   private readonly tasks: SqliteTaskStore;
 
+  /** The inode this store opened: the path may come to name another file, or none. */
+  private readonly opened: FileIdentity | null;
+
   private constructor(private readonly c: SqliteConnection) {
+    this.opened = fileIdentity(c.path);
     this.random = c.options.random ?? Math.random;
     this.limits = { ...defaultQueueLimits, ...c.options.limits };
     this.tasks = new SqliteTaskStore(c);
@@ -766,6 +771,14 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
 
   async close(): Promise<void> {
     this.c.close();
+  }
+
+  checkFile(): FileCheck {
+    return checkFile(this.c.path, this.opened);
+  }
+
+  backupCopy(): Promise<string> {
+    return backupCopy(this.c.db, this.c.path);
   }
 
   /** Integrity check for tests, `doctor` and the kill -9 benchmark. */
