@@ -157,6 +157,9 @@ export class Daemon {
     if (this.release || this.stopping) throw new Error('a daemon object starts once');
     this.release = acquireLock(pidFile(this.ctx.project.paths.root));
     try {
+      // Before anything listens: an engine on a database it cannot write would answer health checks
+      // and hooks while every delivery fails.
+      await this.ctx.store.checkWritable?.();
       for (const part of [this.hooks, this.metricsServer, this.engine, this.triggers, this.tasks, this.pipes, this.heartbeats, this.retention]) {
         await part.start();
         this.started.push(part);

@@ -181,6 +181,8 @@ export interface MessageStore {
   checkFile?(): 'same' | 'missing' | 'replaced';
   /** File-backed stores: a full copy of the open database beside its file, to put back in place. */
   backupCopy?(): Promise<string>;
+  /** One real write (the engine's start time), so an engine never starts on a store it cannot write. */
+  checkWritable?(): Promise<void>;
   readonly backend: string;
 
   registerAgents(agents: AgentRegistration[]): Promise<void>;

@@ -62,6 +62,18 @@ function ensurePrivateFile(path: string): void {
       // Not ours to fix (another owner); opening still works and the caller's logs say so.
     }
   }
+  // SQLite creates -wal and -shm with the database file's mode of that moment: a database that was
+  // read-only (0400) once leaves a read-only -shm behind, and SQLite then opens the database
+  // read-only for good, long after the file itself was made writable again.
+  if ((mode & 0o200) === 0) return;
+  for (const side of [`${path}-wal`, `${path}-shm`]) {
+    try {
+      const sideMode = statSync(side).mode & 0o777;
+      if ((sideMode & 0o600) !== 0o600 || (sideMode & 0o077) !== 0) chmodSync(side, 0o600);
+    } catch {
+      // Absent (no WAL yet), or not ours.
+    }
+  }
 }
 
 /**

@@ -781,6 +781,16 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     return backupCopy(this.c.db, this.c.path);
   }
 
+  /**
+   * SQLite opens a file it may not write read-only without a word, and every write then fails:
+   * reads (and so `status` and health checks) look fine while nothing can be delivered.
+   */
+  async checkWritable(): Promise<void> {
+    const now = this.c.now();
+    this.c.write(() => this.c.db.prepare("INSERT INTO meta (key, value) VALUES ('last_engine_start', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(now)));
+    return Promise.resolve();
+  }
+
   /** Integrity check for tests, `doctor` and the kill -9 benchmark. */
   integrityCheck(): string {
     return this.c.integrityCheck();
