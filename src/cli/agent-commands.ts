@@ -54,7 +54,17 @@ function statusRows(list: AgentStatus[]): string[][] {
 }
 
 export async function statusCommand(o: Output, g: GlobalOptions, opts: { json?: boolean }): Promise<void> {
-  const { list, stateDir } = await withAgents(g, async (m, ctx) => ({ list: await m.status(), stateDir: ctx.project.paths.root }));
+  const { list, stateDir, damage, db } = await withAgents(g, async (m, ctx) => ({
+    list: await m.status(),
+    stateDir: ctx.project.paths.root,
+    damage: ctx.store.damage?.() ?? null,
+    db: ctx.project.paths.db,
+  }));
+  // A damaged database fails `status` (exit 1) after showing what it can: scripts must notice.
+  if (damage) {
+    o.err(`hornets-tui: ${db} is damaged (found ${damage.at}: ${damage.detail}); messages cannot be queued or delivered. See README, "A damaged database"`);
+    process.exitCode = 1;
+  }
   if (opts.json) return json(o, list);
   o.out(table(['AGENT', 'PROFILE', 'STATE', 'PANE', 'PROCESS', 'QUEUE', 'RESTARTS', 'LAST ERROR'], statusRows(list)));
   if (!engineStatus(stateDir).running) o.err(`note: ${NO_ENGINE_TEXT}`);

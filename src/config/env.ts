@@ -168,6 +168,7 @@ export function applyEnvOverrides(config: HornetsConfig, overrides: EnvOverrides
 /** The daemon section in milliseconds, ready for the components. */
 export interface DaemonSettings {
   heartbeatIntervalMs: number;
+  integrityCheckMs: number;
   metricsPort: number;
   restartPolicy: RestartPolicy;
   taskTimeoutMs: number;
@@ -180,6 +181,7 @@ export function daemonSettings(config: HornetsConfig): DaemonSettings {
   const d = config.daemon;
   return {
     heartbeatIntervalMs: durationMs(d.heartbeatInterval),
+    integrityCheckMs: durationMs(d.integrityCheckInterval),
     metricsPort: d.metricsPort,
     restartPolicy: {
       ...defaultRestartPolicy,

@@ -57,6 +57,7 @@ const restartConfigSchema = z
 export const daemonConfigSchema = z
   .object({
     heartbeatInterval: duration.default('10s').describe('How often .hornets/heartbeats/*.json are rewritten (env HEARTBEAT_INTERVAL)'),
+    integrityCheckInterval: duration.default('10m').describe('How often the engine runs SQLite quick_check on the queue database (also once at start); damage stops writes and is reported everywhere'),
     metricsPort: z
       .number()
       .int()

@@ -7,7 +7,7 @@ import { launchEnv } from '../config/process-env.js';
 import { existsSync } from 'node:fs';
 import type { ProjectContext } from '../services/context.js';
 import { resolveDaemonConfig, type DaemonSettings } from '../config/env.js';
-import type { MessageStore, TaskStore } from '../queue/store.js';
+import type { StoreDamage, MessageStore, TaskStore } from '../queue/store.js';
 import { HookServer } from './hook-server.js';
 import { acquireLock } from './lock.js';
 import { pidFile } from '../engine-client/paths.js';
@@ -44,6 +44,8 @@ export class Daemon {
   private readonly started: { stop(): Promise<void> }[] = [];
   private readonly startedAt = Date.now();
   private projectTimer: NodeJS.Timeout | null = null;
+  private integrityTimer: NodeJS.Timeout | null = null;
+  private damageLogged = false;
   private readonly projectCheckMs: number;
   /**
    * Called when the daemon decides to leave by itself (its project directory is gone); the
@@ -129,10 +131,14 @@ export class Daemon {
       log: log('metrics'),
       collect: () => collectQueueMetrics(this.metrics, store),
       health: async () => {
-        const agents = await store.listAgents();
+        // Damage found by any process (a CLI's SQLITE_CORRUPT leaves a marker) makes the engine unhealthy.
+        const damage = store.damage?.() ?? null;
+        this.metrics.databaseDamaged.set({}, damage ? 1 : 0);
+        const agents = damage ? [] : await store.listAgents();
         const failed = agents.filter((a) => a.state === 'failed').map((a) => a.name);
         return {
-          status: failed.length ? 'degraded' : 'ok',
+          status: damage ? 'unhealthy' : failed.length ? 'degraded' : 'ok',
+          ...(damage ? { database: { damaged: true, ...damage, recovery: 'see README, "A damaged database"' } } : {}),
           pid: process.pid,
           uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
           agents: agents.map((a) => ({ name: a.name, state: a.state })),
@@ -160,6 +166,7 @@ export class Daemon {
       // Before anything listens: an engine on a database it cannot write would answer health checks
       // and hooks while every delivery fails.
       await this.ctx.store.checkWritable?.();
+      await this.checkIntegrity();
       for (const part of [this.hooks, this.metricsServer, this.engine, this.triggers, this.tasks, this.pipes, this.heartbeats, this.retention]) {
         await part.start();
         this.started.push(part);
@@ -170,6 +177,8 @@ export class Daemon {
     }
     this.projectTimer = setInterval(() => this.checkProject(), this.projectCheckMs);
     this.projectTimer.unref();
+    this.integrityTimer = setInterval(() => void this.checkIntegrity(), this.settings.integrityCheckMs);
+    this.integrityTimer.unref();
     this.ctx.log.info({ event: 'daemon_started', pid: process.pid, hookPort: this.hooks.port, metricsPort: this.metricsServer.port }, 'daemon started');
   }
 
@@ -219,9 +228,31 @@ export class Daemon {
     else void this.stop();
   }
 
+  /**
+   * quick_check on the database (at start and every daemon.integrityCheckInterval). Damage is not a
+   * reason to stop: the engine stays up to say so (status, healthz, metrics) while every process
+   * refuses to write to the file.
+   */
+  private async checkIntegrity(): Promise<void> {
+    let damage: StoreDamage | null;
+    try {
+      damage = (await this.ctx.store.checkIntegrity?.()) ?? null;
+    } catch (err) {
+      this.ctx.log.warn({ event: 'integrity_check_failed', error: String(err) }, 'could not run the database check');
+      return;
+    }
+    this.metrics.databaseDamaged.set({}, damage ? 1 : 0);
+    if (damage && !this.damageLogged) {
+      this.damageLogged = true;
+      this.ctx.log.error({ event: 'database_damaged', db: this.ctx.project.paths.db, ...damage }, 'the queue database is damaged: writes are refused until it is restored');
+    }
+  }
+
   private async stopStarted(keepLock = false): Promise<void> {
     if (this.projectTimer) clearInterval(this.projectTimer);
     this.projectTimer = null;
+    if (this.integrityTimer) clearInterval(this.integrityTimer);
+    this.integrityTimer = null;
     for (const part of this.started.splice(0).reverse()) {
       await part.stop().catch((err: unknown) => this.ctx.log.warn({ event: 'stop_failed', error: String(err) }, 'a daemon part did not stop cleanly'));
     }

@@ -222,6 +222,8 @@ export interface HornetsMetrics {
   /** 1 for the state the display rule shows (domain/agent-display.ts), 0 for the others. */
   agentState: Gauge;
   watcherFiles: Counter;
+  /** 1 while the database is known to be damaged (writes refused), else 0. */
+  databaseDamaged: Gauge;
 }
 
 /** 0 closed, 1 open, 2 half-open (watcher_circuit_breaker_state). */
@@ -256,6 +258,10 @@ export function createHornetsMetrics(registry = new Registry()): HornetsMetrics 
       help: 'Time the daemon took to answer a hook event.',
       labelNames: ['event'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    }),
+    databaseDamaged: registry.gauge({
+      name: 'hornets_database_damaged',
+      help: '1 while the queue database is damaged (SQLITE_CORRUPT or a failed quick_check): writes are refused until it is restored.',
     }),
     agentRestarts: registry.counter({ name: 'hornets_agent_restarts_total', help: 'Agent restarts made by the supervisor.', labelNames: ['agent'] }),
     messages: registry.gauge({ name: 'hornets_messages', help: 'Messages per agent and state.', labelNames: ['agent', 'state'] }),

@@ -176,6 +176,12 @@ export interface PruneResult {
   longestBatchMs: number;
 }
 
+export interface StoreDamage {
+  /** ISO time it was found. */
+  at: string;
+  detail: string;
+}
+
 export interface MessageStore {
   /** File-backed stores: whether the path still names the file this store opened (see sqlite/file-guard.ts). */
   checkFile?(): 'same' | 'missing' | 'replaced';
@@ -183,6 +189,10 @@ export interface MessageStore {
   backupCopy?(): Promise<string>;
   /** One real write (the engine's start time), so an engine never starts on a store it cannot write. */
   checkWritable?(): Promise<void>;
+  /** Damage found in the store by any process (writes are then refused), or null. */
+  damage?(): StoreDamage | null;
+  /** A full check of the store's structure now (SQLite quick_check); records and returns damage found. */
+  checkIntegrity?(): Promise<StoreDamage | null>;
   readonly backend: string;
 
   registerAgents(agents: AgentRegistration[]): Promise<void>;

@@ -520,7 +520,8 @@ export class AgentManager {
         }
         // The one display rule (domain/agent-display.ts): the console shows the same.
         // No engine may be running to hear of a death: the one who sees it first records it.
-        if (r && live?.dead && r.paneId === live.paneId && !settledStates.has(r.state)) await this.recordDeath(r, live.paneId, live.deadStatus);
+        // Not on a damaged database (writes are refused there): status must still show what it can.
+        if (r && live?.dead && r.paneId === live.paneId && !settledStates.has(r.state) && !this.store.damage?.()) await this.recordDeath(r, live.paneId, live.deadStatus);
         const display = displayAgent({
           record: r ?? null,
           pane: live ? (live.dead ? 'dead' : 'alive') : 'none',

@@ -145,7 +145,7 @@ describe('trigger files', () => {
     ['bad ttl', JSON.stringify({ message: 'x', ttl: 'soon' }), /ttl "soon" is not a duration/],
     ['binary', Buffer.from([0x7b, 0x00, 0x01, 0xff, 0x7d]), /^binary content \(NUL bytes\)/],
     ['huge', JSON.stringify({ message: 'x'.repeat(1024 * 1024 + 10) }), /^file is \d+ bytes; the limit is 1048576 bytes \(1 MiB\)$/],
-    ['larger than a message may be', JSON.stringify({ message: 'y'.repeat(300 * 1024) }), /limit is 256 KiB/],
+    ['larger than a message may be', JSON.stringify({ message: 'y'.repeat(300 * 1024) }), /the limit is 262144 bytes \(256 KiB\)$/],
   ])('%s goes to the DLQ with the reason', async (_name, content, reason) => {
     const w = await startTriggers();
     dropAtomically(join(env.paths.triggers, 'marie'), 'bad.trigger', content);

@@ -8,6 +8,7 @@ import { QueueError } from '../../errors.js';
 import type { RecordEventInput } from '../store.js';
 import { openDatabase, withBusyRetry, type DB, type SqliteStoreOptions } from './open.js';
 import { mapSqliteError } from './sqlite-errors.js';
+import { readDamage, recordDamage, recoveryHint, type Damage } from './damage.js';
 import { prepareStatements, type Statements } from './statements.js';
 import type { AgentRow } from './rows.js';
 
@@ -21,6 +22,8 @@ export class SqliteConnection {
   private readonly dynamic = new Map<string, Stmt>();
   private readonly optimizeOnClose: boolean;
   private closed = false;
+  /** Damage found in this file (by this process or, through the marker, by another): writes are refused. */
+  damage: Damage | null;
 
   private constructor(
     readonly db: DB,
@@ -32,6 +35,7 @@ export class SqliteConnection {
     this.txn = db.transaction((fn: () => unknown) => fn());
     this.stmts = prepareStatements(db);
     this.optimizeOnClose = options.optimizeOnClose ?? true;
+    this.damage = path === ':memory:' ? null : readDamage(path);
   }
 
   static open(path: string, options: SqliteStoreOptions = {}): SqliteConnection {
@@ -45,11 +49,22 @@ export class SqliteConnection {
   /** One immediate write transaction, retried on SQLITE_BUSY until busyRetryMs runs out. */
   write<T>(fn: () => T): T {
     this.assertOpen();
+    if (this.damage) {
+      throw new QueueError('corrupt', `${this.path} is damaged (found ${this.damage.at}); nothing was written. To recover: ${recoveryHint(this.path)}`, {
+        path: this.path,
+      });
+    }
     try {
       return withBusyRetry(() => this.txn.immediate(fn) as T, this.busyRetryMs);
     } catch (err) {
-      throw mapSqliteError(err, this.path);
+      throw this.noteDamage(mapSqliteError(err, this.path));
     }
+  }
+
+  /** Records SQLITE_CORRUPT met by any statement, so every process stops writing to this file. */
+  noteDamage(err: Error): Error {
+    if (err instanceof QueueError && err.code === 'corrupt' && !this.damage && this.path !== ':memory:') this.damage = recordDamage(this.path, err.message, this.now());
+    return err;
   }
 
   /** A statement that must run outside a transaction (VACUUM), retried on SQLITE_BUSY. */
@@ -67,7 +82,7 @@ export class SqliteConnection {
     try {
       return withBusyRetry(fn, this.busyRetryMs);
     } catch (err) {
-      throw mapSqliteError(err, this.path);
+      throw this.noteDamage(mapSqliteError(err, this.path));
     }
   }
 

@@ -7,7 +7,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, renameSync, rmSync, statSync } from 'node:fs';
-import type { DB } from './open.js';
+import type Database from 'better-sqlite3';
+
+type DB = Database.Database;
 
 export interface FileIdentity {
   dev: number;

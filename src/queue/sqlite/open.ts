@@ -8,6 +8,7 @@ import { QueueError } from '../../errors.js';
 import type { StoreOptions } from '../store.js';
 import { HORNETS_APPLICATION_ID, LATEST_SCHEMA_VERSION, migrations } from './migrations.js';
 import { isBusy, mapSqliteError } from './sqlite-errors.js';
+import { recordDamage } from './damage.js';
 
 export type DB = Database.Database;
 
@@ -100,7 +101,10 @@ export function openDatabase(path: string, options: SqliteStoreOptions = {}): DB
     return database;
   } catch (err) {
     db?.close();
-    throw mapSqliteError(err, path);
+    const mapped = mapSqliteError(err, path);
+    // Damage met on the way in is recorded like damage met later, so the engine and health checks hear of it.
+    if (mapped instanceof QueueError && mapped.code === 'corrupt') recordDamage(path, mapped.message, Date.now());
+    throw mapped;
   }
 }
 

@@ -1,6 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { dirname } from 'node:path';
 import { QueueError, errorMessage } from '../../errors.js';
+import { recoveryHint } from './recovery-hint.js';
 
 interface SqliteLikeError {
   code?: string;
@@ -32,7 +33,7 @@ export function mapSqliteError(err: unknown, dbPath: string): Error {
     return new QueueError('disk_full', `cannot write ${dbPath}: the disk is full (nothing was changed)`, { path: dbPath }, { cause: err });
   }
   if (code.startsWith('SQLITE_CORRUPT')) {
-    return new QueueError('corrupt', `${dbPath} is corrupt (${detail}); restore it from a backup or \`queue export\` file`, { path: dbPath }, { cause: err });
+    return new QueueError('corrupt', `${dbPath} is damaged (${detail}); nothing was written. To recover: ${recoveryHint(dbPath)}`, { path: dbPath }, { cause: err });
   }
   if (isBusy(err)) {
     return new QueueError('busy', `${dbPath} stayed locked by another process for too long (${detail})`, { path: dbPath }, { cause: err });

@@ -46,6 +46,7 @@ import { agentStateWhere, type Statements } from './statements.js';
 import { SqliteTaskStore } from './task-store.js';
 import { pruneStore } from './retention.js';
 import { toAgent, toAgentContext, toEvent, toExported, toMessage, type AgentContextRow, type AgentRow, type EventRow, type MessageRow } from './rows.js';
+import { quickCheckFile, readDamage, recordDamage, type Damage } from './damage.js';
 import { backupCopy, checkFile, fileIdentity, type FileCheck, type FileIdentity } from './file-guard.js';
 
 export type { SqliteStoreOptions } from './open.js';
@@ -789,6 +790,17 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     const now = this.c.now();
     this.c.write(() => this.c.db.prepare("INSERT INTO meta (key, value) VALUES ('last_engine_start', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(now)));
     return Promise.resolve();
+  }
+
+  damage(): Damage | null {
+    this.c.damage ??= readDamage(this.c.path);
+    return this.c.damage;
+  }
+
+  async checkIntegrity(): Promise<Damage | null> {
+    const result = quickCheckFile(this.c.path);
+    if (result !== 'ok' && !this.c.damage) this.c.damage = recordDamage(this.c.path, `quick_check: ${result}`, this.c.now());
+    return Promise.resolve(this.damage());
   }
 
   /** Integrity check for tests, `doctor` and the kill -9 benchmark. */

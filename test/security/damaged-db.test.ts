@@ -1,0 +1,123 @@
+/**
+ * Issue 11, item 1: a damaged database. Before the fix, bytes overwritten mid-file left `send`
+ * saying "queued" (exit 0) and `status` and /healthz looking normal while nothing could be
+ * delivered. Now the engine's quick_check (at start and every daemon.integrityCheckInterval) or
+ * any SQLITE_CORRUPT marks the file damaged, every write is refused, and status, healthz and
+ * metrics say so; the documented recovery gets the readable queue back. Real CLI and engine.
+ */
+import { closeSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Project, assertBuilt } from '../helpers/cli.js';
+import { TmuxFixture, initGitRepo, waitFor } from '../helpers/tmux.js';
+
+const fx = new TmuxFixture();
+beforeAll(() => assertBuilt());
+afterEach(async () => {
+  await fx.cleanup();
+});
+
+async function team(): Promise<Project> {
+  const dir = fx.dir('hornets-damage-');
+  initGitRepo(dir);
+  const p = new Project(dir, { HORNETS_TMUX_SOCKET: fx.socket(), TMUX: undefined, TMUX_PANE: undefined });
+  await p.ok(['init', '--agents', 'marie,anga']);
+  const configPath = path.join(dir, 'hornets.json');
+  const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+  writeFileSync(configPath, JSON.stringify({ ...config, daemon: { integrityCheckInterval: '1s' } }, null, 2));
+  fx.defer(() => p.run(['daemon', 'stop']));
+  return p;
+}
+
+/** Enough messages for a database of many pages, written with no engine so the WAL is checkpointed into the file. */
+async function fill(p: Project, n: number): Promise<void> {
+  const lines = Array.from({ length: n }, (_, i) =>
+    JSON.stringify({
+      format: 'hornets.message.v1',
+      id: `fill${String(i).padStart(5, '0')}`,
+      agent: i % 2 ? 'marie' : 'anga',
+      priority: 5,
+      body: `message ${i} ${'x'.repeat(400)}`,
+      sender: 'test',
+      key: null,
+      attempts: 0,
+      maxAttempts: 5,
+      redeliveries: 0,
+      createdAt: 1_700_000_000_000 + i,
+      expiresAt: null,
+      meta: null,
+    }),
+  );
+  const file = path.join(p.dir, 'fill.jsonl');
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  await p.ok(['queue', 'import', file]);
+}
+
+/** 64 bytes of garbage over the start of a page in the middle of the file (its b-tree page header). */
+function damage(db: string): void {
+  const pageSize = 4096;
+  const pages = Math.floor(statSync(db).size / pageSize);
+  const fd = openSync(db, 'r+');
+  try {
+    writeSync(fd, Buffer.alloc(64, 0xa5), 0, 64, Math.floor(pages / 2) * pageSize);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function health(p: Project): Promise<{ code: number; body: { status: string; database?: { damaged: boolean; detail: string } } }> {
+  const s = JSON.parse((await p.ok(['daemon', 'status', '--json'])).stdout) as { metricsUrl: string };
+  const r = await fetch(`${s.metricsUrl}/healthz`);
+  return { code: r.status, body: (await r.json()) as { status: string; database?: { damaged: boolean; detail: string } } };
+}
+
+describe('a damaged database', () => {
+  it('is found by the running engine and said everywhere; writes are refused; the documented recovery brings the queue back', async () => {
+    const p = await team();
+    await fill(p, 400);
+    await p.ok(['daemon', 'start']);
+    expect((await health(p)).code).toBe(200);
+
+    damage(p.dbPath);
+    await waitFor('healthz to report the damage', async () => (await health(p)).code === 503, 15_000, 100);
+    const h = await health(p);
+    expect(h.body.status).toBe('unhealthy');
+    expect(h.body.database?.damaged).toBe(true);
+    const s = JSON.parse((await p.ok(['daemon', 'status', '--json'])).stdout) as { metricsUrl: string };
+    expect(await (await fetch(`${s.metricsUrl}/metrics`)).text()).toMatch(/^hornets_database_damaged 1$/m);
+
+    // A send is refused with the reason and the way out; nothing claims to be queued.
+    const send = await p.run(['send', 'marie', 'into a damaged file']);
+    expect(send.code).toBe(1);
+    expect(send.stdout).toBe('');
+    expect(send.stderr).toContain(`${p.dbPath} is damaged`);
+    expect(send.stderr).toContain('queue export');
+    const status = await p.run(['status']);
+    expect(status.code).toBe(1);
+    expect(status.stderr).toContain(`${p.dbPath} is damaged`);
+
+    // The recovery the README gives: export what is readable, stop, move the file away, import.
+    const rescue = path.join(p.dir, 'rescue.jsonl');
+    const exp = await p.run(['queue', 'export', '-o', rescue]);
+    await p.ok(['daemon', 'stop']);
+    renameSync(p.dbPath, `${p.dbPath}.broken`);
+    for (const side of ['-wal', '-shm']) {
+      try {
+        renameSync(p.dbPath + side, `${p.dbPath}.broken${side}`);
+      } catch {
+        // Not there.
+      }
+    }
+    if (exp.code === 0) {
+      const imported = await p.run(['queue', 'import', '--partial', rescue]);
+      expect(imported.code).toBe(0);
+      const list = JSON.parse((await p.ok(['queue', 'list', '--json', '--limit', '1000'])).stdout) as unknown[];
+      expect(list.length).toBeGreaterThan(0);
+      expect(list.length).toBeLessThanOrEqual(400);
+    }
+    // Either way the project works again: a send is queued, the engine starts healthy.
+    await p.send('marie', 'after the recovery');
+    await p.ok(['daemon', 'start']);
+    expect((await health(p)).code).toBe(200);
+  }, 120_000);
+});
