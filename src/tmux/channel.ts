@@ -252,11 +252,15 @@ export function channelRunner(channel: TmuxChannel, fallback: TmuxRunner): TmuxR
       return fallback(argv, options);
     }
     const repeatable = cmds.every((c) => readOnly.has(c[0]!));
+    // Reads go out together (one round trip): one that runs after a failed one changes nothing,
+    // and its answer is dropped below. Anything else waits for the answer before the next.
+    const sent = repeatable ? cmds.map((c) => channel.request(c, options.timeoutMs)) : [];
+    for (const p of sent) p.catch(() => undefined);
     let stdout = '';
     for (let i = 0; i < cmds.length; i++) {
       let reply: { ok: boolean; output: string };
       try {
-        reply = await channel.request(cmds[i]!, options.timeoutMs);
+        reply = await (sent[i] ?? channel.request(cmds[i]!, options.timeoutMs));
       } catch (err) {
         const unsent = err instanceof TmuxChannelUnavailable && i === 0;
         if (unsent || (repeatable && (err instanceof TmuxChannelUnavailable || err instanceof TmuxChannelClosed))) return fallback(argv, options);
