@@ -4,6 +4,7 @@
  * does, and the channel fails safe — a client killed or frozen mid-command, a server killed, a
  * session gone — with a typed error or a spawned tmux, never a hang, and leaves no process behind.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,6 +14,8 @@ import { TmuxError } from '../../src/tmux/errors.js';
 import { createRunner, type TmuxRunner } from '../../src/tmux/runner.js';
 import { TmuxFixture, capture, serverAlive, tmux, tmuxOk, waitFor } from '../helpers/tmux.js';
 import { closeTeams, startTeam, stateOf } from '../helpers/team.js';
+import { compiledPath } from '../helpers/compiled.js';
+import { testEnv } from '../helpers/tmux.js';
 
 const fx = new TmuxFixture();
 afterEach(async () => {
@@ -243,6 +246,24 @@ describe('tmux control channel on real tmux', () => {
     expect((await s.client.listPanes()).length).toBe(1);
     expect(s.spawned.length).toBe(1);
     expect(s.client.channel!.pid).toBeNull();
+  });
+  it('its owner killed with SIGKILL: the client leaves with it (its stdin closes), nothing is left attached', async () => {
+    const s = await server(`exec sleep 600`);
+    // A separate Node process owns a channel, reports the client's pid once it is up, then is killed.
+    const script = `
+      const { TmuxClient } = await import(${JSON.stringify(compiledPath('src/tmux/client.ts'))});
+      const c = new TmuxClient({ server: { socket: ${JSON.stringify(s.socket)}, configFile: '/dev/null' }, channel: { session: 's' } });
+      while (!c.channel.ready) { await c.listPanes(); await new Promise((r) => setTimeout(r, 20)); }
+      console.log(c.channel.pid);
+      setInterval(() => c.listPanes(), 1000);`;
+    const owner = spawn(process.execPath, ['--input-type=module', '-e', script], { env: testEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    owner.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const pid = Number(await waitFor('the channel pid', () => out.trim()));
+    expect(controlClients(s.socket).map((l) => l.split(' ')[0])).toEqual([String(pid)]);
+    owner.kill('SIGKILL');
+    await waitFor('the client gone', () => !alive(pid) && controlClients(s.socket).length === 0);
+    expect(serverAlive(s.socket)).toBe(true);
   });
 });
 
