@@ -12,10 +12,9 @@ import { TmuxClient } from '../../src/tmux/client.js';
 import { TmuxChannelClosed, TmuxChannelUnavailable } from '../../src/tmux/channel.js';
 import { TmuxError } from '../../src/tmux/errors.js';
 import { createRunner, type TmuxRunner } from '../../src/tmux/runner.js';
-import { TmuxFixture, capture, serverAlive, tmux, tmuxOk, waitFor } from '../helpers/tmux.js';
+import { TmuxFixture, capture, serverAlive, testEnv, tmux, tmuxOk, waitFor } from '../helpers/tmux.js';
 import { closeTeams, startTeam, stateOf } from '../helpers/team.js';
 import { compiledPath } from '../helpers/compiled.js';
-import { testEnv } from '../helpers/tmux.js';
 
 const fx = new TmuxFixture();
 afterEach(async () => {
