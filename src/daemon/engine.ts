@@ -6,7 +6,8 @@
  */
 import type { ProjectContext } from '../services/context.js';
 import type { AgentState } from '../domain/agent.js';
-import { AgentManager } from '../services/agents.js';
+import { AgentManager, serverFor } from '../services/agents.js';
+import { TmuxClient } from '../tmux/client.js';
 import { DeliveryService } from '../services/delivery.js';
 import { Lifecycle } from '../services/lifecycle.js';
 import { applyOperatorAction, parseControlAction, type ControlOptions, type EngineControl } from '../services/control.js';
@@ -63,7 +64,13 @@ export class Engine {
   ) {
     const log = ctx.log.child({ component: 'engine' });
     this.now = o.now ?? Date.now;
-    this.agents = new AgentManager(ctx.project, ctx.store, log);
+    // The engine's tmux commands (nudges, looks, reconciliation) go through one persistent
+    // control-mode client instead of a tmux process each; closed in stop().
+    const tmux = new TmuxClient({
+      server: serverFor(ctx.project),
+      channel: { session: ctx.project.config.project, onEvent: (event, detail) => log.debug({ event: `tmux_${event}`, ...detail }, 'tmux control channel') },
+    });
+    this.agents = new AgentManager(ctx.project, ctx.store, log, tmux);
     this.delivery = new DeliveryService(this.agents, ctx.store, log);
     this.lifecycle = new Lifecycle(ctx.store, o.onStateChange);
     this.timing = {
@@ -133,6 +140,7 @@ export class Engine {
     this.laterTimers.clear();
     await this.recovery.stop();
     await this.passRunning;
+    await this.agents.tmux.close();
   }
 
   // ------------------------------------------------------------ wake-ups and delivery

@@ -6,19 +6,34 @@ import { argv, base, batchCommands, commands, isPaneId, MIN_TMUX, parsePanes, pa
 import { TmuxError, TmuxMissingError } from './errors.js';
 import { attachEnv, createRunner, tmuxBinary, type TmuxRunner } from './runner.js';
 import { ControlClient, type ControlHandlers } from './control.js';
+import { channelRunner, TmuxChannel, type TmuxChannelOptions } from './channel.js';
 
 export interface TmuxClientOptions {
   server: ServerRef;
   runner?: TmuxRunner;
+  /**
+   * A long-lived process (the engine) runs its frequent commands through a persistent control-mode
+   * channel attached to this session (see channel.ts), spawning tmux only when it is not up.
+   */
+  channel?: { session: string } & TmuxChannelOptions;
 }
 
 export class TmuxClient {
   readonly server: ServerRef;
   private readonly run: TmuxRunner;
+  /** The persistent command channel, when the options asked for one. */
+  readonly channel: TmuxChannel | null;
 
   constructor(options: TmuxClientOptions) {
     this.server = options.server;
-    this.run = options.runner ?? createRunner();
+    const spawnRunner = options.runner ?? createRunner();
+    this.channel = options.channel ? new TmuxChannel(this.server, options.channel.session, options.channel) : null;
+    this.run = this.channel ? channelRunner(this.channel, spawnRunner) : spawnRunner;
+  }
+
+  /** Ends the channel's control client (if any); commands after this spawn tmux. */
+  async close(): Promise<void> {
+    await this.channel?.stop();
   }
 
   private checkPane(pane: string): void {
