@@ -26,7 +26,7 @@ export interface PushOptions {
   patterns: PanePatterns;
   /** Wait this long for the typed text to show up before giving up (default: 3 s + 20 ms per KiB). */
   arrivalTimeoutMs?: number;
-  /** Wait this long after each Enter for the pane to change. */
+  /** Wait this long after the first Enter for the pane to change, twice as long after the second (default 2 s). */
   enterTimeoutMs?: number;
   enterRetries?: number;
   /** Skip the screen check (the caller knows the agent is idle from its hooks). */
@@ -94,7 +94,10 @@ export async function pushText(tmux: TmuxClient, paneId: string, text: string, o
   const retries = options.enterRetries ?? 2;
   for (let press = 1; press <= retries + 1; press++) {
     await tmux.sendKey(paneId, 'Enter');
-    const taken = await waitUntil(async () => (await tmux.capture(paneId)) !== typed, options.enterTimeoutMs ?? 1000);
+    // A slow agent on a loaded machine may take over a second to react; pressing again then submits an
+    // extra, empty prompt. So the first wait is generous and each one after it longer still: a
+    // swallowed Enter (what the re-press is for) costs a few seconds, a doubled one costs a turn.
+    const taken = await waitUntil(async () => (await tmux.capture(paneId)) !== typed, (options.enterTimeoutMs ?? 2000) * press);
     if (taken) return { paneId, bytes: Buffer.byteLength(clean), neutralised, enterPresses: press, ms: Date.now() - started, verdictBefore: verdict };
   }
   throw new PushFailed(`pane ${paneId} did not react to Enter after ${retries + 1} presses; the text is still in its input line`);

@@ -30,7 +30,9 @@ describe('kill -9 fault injection', () => {
     expect(result.counts.lost).toBe(0);
     expect(result.integrity).toEqual({ beforeDrain: 'ok', afterDrain: 'ok' });
     // The run did real work, and the interesting paths happened.
-    expect(result.counts.accepted).toBeGreaterThan(100);
+    // A count, not a rate: a loaded machine (2 cores, other suites running) accepted 38 in one run,
+    // and what this test proves (nothing accepted is lost across the kills) needs work, not speed.
+    expect(result.counts.accepted).toBeGreaterThan(20);
     expect(result.counts.confirmedByConsumers).toBeGreaterThan(0);
     expect(result.counts.leaseExpiries + result.counts.leasesReclaimedInDrain).toBeGreaterThan(0);
     expect(result.killsByRole.producer).toBeGreaterThan(0);
