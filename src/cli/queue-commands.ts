@@ -198,13 +198,18 @@ export async function dlqCommand(o: Output, g: GlobalOptions, agent: string | un
 }
 
 export async function exportCommand(o: Output, g: GlobalOptions, opts: { agent?: string; output?: string }): Promise<void> {
-  const { text, count } = await withService(g, (svc) => svc.exportPending(opts.agent));
+  const { text, count, unreadable } = await withService(g, (svc) => svc.exportPending(opts.agent));
   if (opts.output && opts.output !== '-') {
     // Temp + rename: an existing file would keep its (maybe wider) mode with a plain write.
     writeFileAtomicSync(opts.output, text, 0o600);
     o.err(`exported ${count} pending message${count === 1 ? '' : 's'} to ${opts.output}`);
   } else {
     process.stdout.write(text);
+  }
+  if (unreadable !== null) {
+    // The database is damaged: what could be read is exported; say what was not, and fail so a script notices.
+    o.err(`the database is damaged: the export was salvaged row by row; ${unreadable} row${unreadable === 1 ? '' : 's'} could not be read`);
+    process.exitCode = 1;
   }
 }
 

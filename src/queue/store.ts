@@ -246,6 +246,8 @@ export interface MessageStore {
   retry(ids: string[]): Promise<Message[]>;
 
   exportPending(filter?: { agent?: string }): Promise<ExportedMessage[]>;
+  /** After exportPending on a damaged store: how many rows could not be read (null: nothing was skipped). */
+  exportUnreadable?(): number | null;
   /** One transaction. Without `partial`, any rejected record means nothing is imported. */
   importMessages(records: ImportRecord[], options?: { partial?: boolean }): Promise<ImportResult>;
 

@@ -97,10 +97,11 @@ export class QueueService {
     return this.store.stats();
   }
 
-  async exportPending(agent?: string): Promise<{ text: string; count: number; messages: ExportedMessage[] }> {
+  /** `unreadable`: rows a damaged database could not give (the export salvaged the rest). */
+  async exportPending(agent?: string): Promise<{ text: string; count: number; messages: ExportedMessage[]; unreadable: number | null }> {
     if (agent !== undefined) this.agentConfig(agent);
     const messages = await this.store.exportPending({ agent });
-    return { text: serializeExport(messages), count: messages.length, messages };
+    return { text: serializeExport(messages), count: messages.length, messages, unreadable: this.store.exportUnreadable?.() ?? null };
   }
 
   /** Without `partial`, any bad line means nothing is imported. */

@@ -42,7 +42,7 @@ import type { Task, TaskCreateInput, TaskFilter, TaskState } from '../../domain/
 import { normalizeEnqueue, queueFullError, type NormalizedEnqueue } from '../validate.js';
 import { SqliteConnection } from './connection.js';
 import type { SqliteStoreOptions } from './open.js';
-import { agentStateWhere, type Statements } from './statements.js';
+import { agentStateWhere, PENDING_STATES, type Statements } from './statements.js';
 import { SqliteTaskStore } from './task-store.js';
 import { pruneStore } from './retention.js';
 import { toAgent, toAgentContext, toEvent, toExported, toMessage, type AgentContextRow, type AgentRow, type EventRow, type MessageRow } from './rows.js';
@@ -636,10 +636,61 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
   }
 
   async exportPending(filter: { agent?: string } = {}): Promise<ExportedMessage[]> {
-    return this.read(() => {
-      const rows = (filter.agent === undefined ? this.stmts.pendingAll.all() : this.stmts.pendingForAgent.all(filter.agent)) as MessageRow[];
-      return rows.map(toExported);
-    });
+    this.unreadable = null;
+    try {
+      return this.read(() => {
+        const rows = (filter.agent === undefined ? this.stmts.pendingAll.all() : this.stmts.pendingForAgent.all(filter.agent)) as MessageRow[];
+        return rows.map(toExported);
+      });
+    } catch (err) {
+      if (!(err instanceof QueueError && err.code === 'corrupt')) throw err;
+      return this.salvagePending(filter.agent);
+    }
+  }
+
+  /** Rows a salvage export could not read (null when the last export read everything the normal way). */
+  exportUnreadable(): number | null {
+    return this.unreadable;
+  }
+
+  private unreadable: number | null = null;
+
+  /**
+   * The export of a damaged database: row by row through the table's own b-tree (by seq, never an
+   * index), so only the rows on damaged pages are lost, not the whole export. It is what the
+   * recovery in the README starts with.
+   */
+  private salvagePending(agent: string | undefined): ExportedMessage[] {
+    const db = this.c.db;
+    const one = db.prepare('SELECT * FROM messages NOT INDEXED WHERE seq = ?');
+    let top = 0;
+    try {
+      top = Number((db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").get() as { seq?: number } | undefined)?.seq ?? 0);
+    } catch {
+      top = 0;
+    }
+    const pending = new Set<string>(PENDING_STATES);
+    const rows: MessageRow[] = [];
+    let unreadable = 0;
+    // Without sqlite_sequence, walk on until a long run of seqs has no row.
+    for (let seq = 1, misses = 0; top > 0 ? seq <= top : misses < 10_000; seq++) {
+      let row: MessageRow | undefined;
+      try {
+        row = one.get(seq) as MessageRow | undefined;
+      } catch {
+        unreadable++;
+        continue;
+      }
+      if (!row) {
+        misses++;
+        continue;
+      }
+      misses = 0;
+      if (pending.has(row.state) && (agent === undefined || row.agent === agent)) rows.push(row);
+    }
+    this.unreadable = unreadable;
+    rows.sort((a, b) => (a.agent === b.agent ? (a.priority === b.priority ? a.seq - b.seq : b.priority - a.priority) : a.agent < b.agent ? -1 : 1));
+    return rows.map(toExported);
   }
 
   async importMessages(records: ImportRecord[], options: { partial?: boolean } = {}): Promise<ImportResult> {

@@ -8,7 +8,8 @@ import { QueueError } from '../../errors.js';
 type DB = Database.Database;
 type Stmt = Database.Statement;
 
-export const PENDING_SQL = `('queued','failed','leased','delivered')`;
+export const PENDING_STATES = ['queued', 'failed', 'leased', 'delivered'] as const;
+export const PENDING_SQL = `(${PENDING_STATES.map((st) => `'${st}'`).join(',')})`;
 
 export type Statements = ReturnType<typeof prepareStatements>;
 
