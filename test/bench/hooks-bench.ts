@@ -6,15 +6,18 @@
  *    (scripts/fake-messages-api.ts). One tool round = the gap between two consecutive main requests
  *    arriving at the stand-in (tool run + PostToolUse hooks + Claude Code's own work). Median gap for
  *      - no hook,
+ *      - a `true` command hook (what any command hook costs: Claude Code's spawn and shell),
  *      - a bare `node -e 0` command hook (the anchor: what any Node hook costs),
- *      - hornets' hooks with no daemon running (bash client -> Node entry that opens SQLite),
- *      - hornets' hooks with the daemon running (bash client -> 127.0.0.1),
- *    and, with `--baseline <checkout>`, hornets' hooks of another checkout (its client and its
+ *      - hornets' hooks with the native client (dist/hornets-hook-native) and with the bash client
+ *        (bin/hornets-hook), each with no daemon running (-> Node entry that opens SQLite) and with
+ *        the daemon running (-> 127.0.0.1),
+ *    and, with `--baseline <checkout>`, hornets' hooks of another checkout (its bash client and its
  *    daemon) in the same run, for before/after figures. Configurations run round-robin.
+ *    Steady state only: the first gap of each run (Claude Code still warming up) is not counted.
  * 2. The hook process alone (spawn to exit, payload on stdin), empty queue and one message waiting,
  *    beside `node -e 0` and `bash -c 'exit 0'`, interleaved.
  *
- * Flags: --reps N (claude runs per configuration, default 5), --rounds N (Bash rounds per run,
+ * Flags: --reps N (claude runs per configuration, default 10), --rounds N (Bash rounds per run,
  * default 8), --n N (process-level runs each, default 40), --agent-only, --spawn-only,
  * --baseline <dir> (another hornets checkout, built).
  */
@@ -56,7 +59,7 @@ interface HornetsProject {
   stop(): void;
 }
 
-async function hornetsProject(parent: string, name: string, checkout: string, daemon: boolean): Promise<HornetsProject> {
+async function hornetsProject(parent: string, name: string, checkout: string, daemon: boolean, hook = join(checkout, 'bin', 'hornets-hook')): Promise<HornetsProject> {
   const dir = join(parent, name);
   mkdirSync(dir);
   const cli = join(checkout, 'bin', 'hornets-tui.js');
@@ -74,7 +77,7 @@ async function hornetsProject(parent: string, name: string, checkout: string, da
     dir,
     state,
     cli,
-    hook: join(checkout, 'bin', 'hornets-hook'),
+    hook,
     env: { ...env, HORNETS_AGENT_ID: 'marie', HORNETS_HOME: state, HORNETS_CONFIG: join(dir, 'hornets.json'), HORNETS_GENERATION: '0' },
     store,
     stop: () => {
@@ -142,8 +145,10 @@ function hornetsHooks(hook: string): Record<string, unknown> {
 async function agentView(parent: string, projects: { label: string; project: HornetsProject }[], reps: number, rounds: number): Promise<void> {
   const env = baseEnv();
   const nodeHook = { type: 'command', command: `'${process.execPath}' -e 0`, timeout: 15 };
+  const trueHook = { type: 'command', command: 'true', timeout: 15 };
   const configs: AgentConfig[] = [
     { name: 'no hook', hooks: {}, env },
+    { name: '`true` hook', hooks: { hooks: { PostToolUse: [{ hooks: [trueHook] }] } }, env },
     { name: 'bare `node -e 0` hook', hooks: { hooks: { PostToolUse: [{ hooks: [nodeHook] }] } }, env },
     ...projects.map(({ label, project }) => ({ name: label, hooks: hornetsHooks(project.hook), env: project.env })),
   ];
@@ -159,21 +164,28 @@ async function agentView(parent: string, projects: { label: string; project: Hor
     // Round-robin, rotating the start, so load drifts spread over every configuration.
     for (let k = 0; k < configs.length; k++) {
       const c = configs[(k + rep) % configs.length]!;
-      const g = await claudeRun(work[c.name]!, home, c, rounds);
+      // Steady state: the first gap still carries Claude Code's own warm-up (and the hook's first
+      // start after the previous configuration), which made pooled medians noisy.
+      const g = (await claudeRun(work[c.name]!, home, c, rounds)).slice(1);
       gaps[c.name]!.push(...g);
       runMedians[c.name]!.push(median(g));
     }
   }
   const none = median(gaps['no hook']!);
   const nodeAdded = median(gaps['bare `node -e 0` hook']!) - none;
-  console.log(`\nagent's view: real Claude Code (claude -p), ${rounds} Bash rounds per run, ${reps} runs per configuration (round-robin); gap = one tool round`);
-  console.log(`${'configuration'.padEnd(40)} ${'median gap'.padStart(10)} ${'p90'.padStart(7)} ${'added/round'.padStart(12)} ${'÷ node -e 0 added'.padStart(18)}   run medians`);
+  const noneOfRuns = median(runMedians['no hook']!);
+  console.log(`\nagent's view: real Claude Code (claude -p), ${rounds} Bash rounds per run (first gap of each run skipped), ${reps} runs per configuration (round-robin); gap = one tool round`);
+  console.log(
+    `${'configuration'.padEnd(40)} ${'median gap'.padStart(10)} ${'p90'.padStart(7)} ${'added/round'.padStart(12)} ${'÷ node -e 0 added'.padStart(18)} ${'median of run medians (added)'.padStart(30)}   run medians`,
+  );
+  const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
   for (const c of configs) {
     const m = median(gaps[c.name]!);
     const added = m - none;
     const ratio = c.name === 'no hook' ? '' : (added / nodeAdded).toFixed(2);
+    const ofRuns = median(runMedians[c.name]!);
     console.log(
-      `${c.name.padEnd(40)} ${m.toFixed(1).padStart(10)} ${pct(gaps[c.name]!, 90).toFixed(1).padStart(7)} ${(c.name === 'no hook' ? '' : `${added >= 0 ? '+' : ''}${added.toFixed(1)}`).padStart(12)} ${ratio.padStart(18)}   ${runMedians[c.name]!.map((x) => x.toFixed(0)).join(' ')}`,
+      `${c.name.padEnd(40)} ${m.toFixed(1).padStart(10)} ${pct(gaps[c.name]!, 90).toFixed(1).padStart(7)} ${(c.name === 'no hook' ? '' : signed(added)).padStart(12)} ${ratio.padStart(18)} ${`${ofRuns.toFixed(1)} (${c.name === 'no hook' ? '-' : signed(ofRuns - noneOfRuns)})`.padStart(30)}   ${runMedians[c.name]!.map((x) => x.toFixed(0)).join(' ')}`,
     );
   }
   console.log('goals: hornets with the daemon ≤ +5 ms per round; with no daemon ≤ 1.2× what `node -e 0` adds');
@@ -226,7 +238,7 @@ async function processView(projects: { label: string; project: HornetsProject }[
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
-  const reps = numberFlag(flags, 'reps', 5);
+  const reps = numberFlag(flags, 'reps', 10);
   const rounds = numberFlag(flags, 'rounds', 8);
   const n = numberFlag(flags, 'n', 40);
   const b = flags.get('baseline');
@@ -240,8 +252,13 @@ async function main(): Promise<void> {
   const parent = realpathSync(mkdtempSync(join(tmpdir(), 'hornets-hooks-bench-')));
   const projects: { label: string; project: HornetsProject }[] = [];
   try {
-    projects.push({ label: 'hornets, no daemon', project: await hornetsProject(parent, 'direct', root, false) });
-    projects.push({ label: 'hornets, daemon running', project: await hornetsProject(parent, 'fast', root, true) });
+    const native = join(root, 'dist', 'hornets-hook-native');
+    if (existsSync(native)) {
+      projects.push({ label: 'hornets native, no daemon', project: await hornetsProject(parent, 'native-direct', root, false, native) });
+      projects.push({ label: 'hornets native, daemon running', project: await hornetsProject(parent, 'native-fast', root, true, native) });
+    } else console.log('dist/hornets-hook-native missing (no C compiler at build time): native rows left out');
+    projects.push({ label: 'hornets bash, no daemon', project: await hornetsProject(parent, 'direct', root, false) });
+    projects.push({ label: 'hornets bash, daemon running', project: await hornetsProject(parent, 'fast', root, true) });
     if (baseline) {
       projects.push({ label: 'baseline: hornets, no daemon', project: await hornetsProject(parent, 'base-direct', baseline, false) });
       projects.push({ label: 'baseline: hornets, daemon running', project: await hornetsProject(parent, 'base-fast', baseline, true) });

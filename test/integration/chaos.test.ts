@@ -4,7 +4,8 @@
  * random agents over time, and a chaos loop that kill -9s the daemon (then starts a new one, which
  * must take over the stale pid file) and, through a wrapper installed as each agent's hook
  * program, sends kill -9 to ~20 % of the hook processes 0–30 ms into their run (those not yet
- * finished die: the bash fast path often is, a Node fallback rarely).
+ * finished die: the bash fast path often is, the native one rarely, a Node fallback rarely).
+ * Run once with each hook client.
  *
  * At the end, with one daemon left running: every enqueued message exists and ends `confirmed`, or
  * `dead` with a reason; every confirmed message really reached its agent (the demo agents write
@@ -15,7 +16,8 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TmuxFixture, capture, initGitRepo, lastLine, waitFor } from '../helpers/tmux.js';
-import { assertBuilt, binPath, cleanEnv, repoRoot, runCli } from '../helpers/cli.js';
+import { assertBuilt, binPath, cleanEnv, runCli } from '../helpers/cli.js';
+import { hookClients } from '../helpers/hook-clients.js';
 import { processesOf } from '../helpers/claude-e2e.js';
 import { openProject, type ProjectContext } from '../../src/services/context.js';
 import { QueueService } from '../../src/services/queue-service.js';
@@ -77,15 +79,15 @@ async function hooksGone(root: string): Promise<void> {
 }
 
 /**
- * The hook program the agents run: the real bin/hornets-hook in its own process group, SIGKILLed
- * (the whole group: bash and a Node fallback alike) 0–30 ms in for ~20 % of calls. Exits 0 always.
+ * The hook program the agents run: the real hook client `real` (native or bash) in its own process
+ * group, SIGKILLed (the whole group: the client and a Node fallback alike) 0–30 ms in for ~20 % of
+ * calls. Exits 0 always.
  */
-function writeWrapper(dir: string): { wrapper: string; callLog: string; killLog: string; offSwitch: string } {
+function writeWrapper(dir: string, real: string): { wrapper: string; callLog: string; killLog: string; offSwitch: string } {
   const wrapper = join(dir, 'chaos-hook.sh');
   const callLog = join(dir, 'hook-calls.log');
   const killLog = join(dir, 'hook-kills.log');
   const offSwitch = join(dir, 'chaos-off');
-  const real = join(repoRoot, 'bin', 'hornets-hook');
   writeFileSync(
     wrapper,
     `#!/usr/bin/env bash
@@ -108,7 +110,8 @@ exit 0
 
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
 
-describe('chaos: kill -9 of the daemon and of hooks while messages flow', () => {
+// Both hook clients (the native one only where the build could make it): each must lose nothing.
+describe.each(hookClients.filter((c) => c.available))('chaos: kill -9 of the daemon and of hooks while messages flow ($name hook client)', ({ program }) => {
   it('loses nothing and leaves the database intact', { timeout: 110_000 }, async () => {
     assertBuilt();
     const dir = fx.dir('hornets-chaos-');
@@ -128,7 +131,7 @@ describe('chaos: kill -9 of the daemon and of hooks while messages flow', () => 
     const svc = new QueueService(ctx.project, store, ctx.log);
     await waitFor('agents idle after SessionStart', async () => (await store.listAgents()).every((a) => a.state === 'idle'), 20_000);
 
-    const { wrapper, callLog, killLog, offSwitch } = writeWrapper(dir);
+    const { wrapper, callLog, killLog, offSwitch } = writeWrapper(dir, program);
     for (const name of AGENTS) installHooks(join(dir, '.hornets', 'worktrees', name), [wrapper, process.execPath]);
 
     // ------------------------------------------------------------ the daemon, a real process

@@ -1,21 +1,23 @@
 /**
  * The hook transports directly: the daemon endpoint (token, server proof, stale generations,
- * malformed input, the Stop block cap) and the bash fast path (bin/hornets-hook), including a
- * stale endpoint file whose port now belongs to someone else.
+ * malformed input, the Stop block cap) and both command hook clients, native
+ * (dist/hornets-hook-native) and bash (bin/hornets-hook), each held to the same protocol: server
+ * proof, fallback to the Node entry when no daemon of ours answers (down, a stranger on a stale
+ * port, garbage endpoint file, hung or trickling server), all-or-nothing replies, deferred ack.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStore, type SqliteMessageStore } from '../../src/queue/sqlite/sqlite-store.js';
 import { HookServer } from '../../src/daemon/hook-server.js';
 import { silentLogger } from '../../src/log.js';
 import { MAX_STOP_BLOCKS } from '../../src/hooks/handlers.js';
+import { hookClients } from '../helpers/hook-clients.js';
 
-const hook = resolve(__dirname, '..', '..', 'bin', 'hornets-hook');
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -48,15 +50,18 @@ async function post(port: number, event: string, body: unknown, headers: Record<
 }
 
 /** Async: the daemon under test lives in this process and must keep serving while the hook runs. */
-function runHook(dir: string, event: string, payload: unknown, env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; ms: number }> {
+function runHookWith(hook: string, dir: string, event: string, payload: unknown, env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; ms: number }> {
   const started = Date.now();
   return new Promise((resolvePromise, reject) => {
     const child = spawn(hook, [process.execPath, event], { env: { PATH: process.env.PATH ?? '', HORNETS_AGENT_ID: 'marie', HORNETS_HOME: dir, HORNETS_GENERATION: '3', ...env } });
-    let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    // Decoded once at the end: a multi-byte character may straddle two pipe reads.
+    const stdout: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => stdout.push(d));
     child.on('error', reject);
-    child.on('close', (status) => resolvePromise({ status, stdout, ms: Date.now() - started }));
-    child.stdin.end(JSON.stringify(payload));
+    child.on('close', (status) => resolvePromise({ status, stdout: Buffer.concat(stdout).toString('utf8'), ms: Date.now() - started }));
+    // A hook that exits before reading all of a big payload (over the limit) closes the pipe early.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(typeof payload === 'string' ? payload : JSON.stringify(payload));
   });
 }
 
@@ -100,8 +105,66 @@ describe('daemon hook endpoint', () => {
   });
 });
 
-describe('bash fast path (bin/hornets-hook)', () => {
-  it('hands a message over through the daemon and acks it only after writing it', async () => {
+/** Writes an endpoint file naming `port` but with the real tokens (the daemon's proof). */
+async function staleEndpointTo(port: number, dir: string, server: HookServer): Promise<{ token: string; proof: string }> {
+  const [, t, p] = readFileSync(join(dir, 'run', 'hook-endpoint'), 'utf8')
+    .trim()
+    .split(' ');
+  await server.stop();
+  writeFileSync(join(dir, 'run', 'hook-endpoint'), `${port} ${t} ${p}\n`, { mode: 0o600 });
+  return { token: t!, proof: p! };
+}
+
+async function tcpServer(onConnection: (socket: Socket) => void): Promise<number> {
+  const sockets = new Set<Socket>();
+  const srv = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    onConnection(socket);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        srv.close(() => r());
+      }),
+  );
+  return (srv.address() as AddressInfo).port;
+}
+
+interface RawRequest {
+  line: string;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** A stand-in on raw TCP that reads each whole HTTP request (head + Content-Length body) and hands it over. */
+function rawHttpServer(onRequest: (req: RawRequest, socket: Socket) => void): Promise<number> {
+  return tcpServer((socket) => {
+    let buf = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const [line, ...rest] = buf.subarray(0, end).toString('latin1').split('\r\n');
+      const headers = Object.fromEntries(rest.map((h) => [h.slice(0, h.indexOf(':')).toLowerCase(), h.slice(h.indexOf(':') + 1).trim()]));
+      const length = Number(headers['content-length'] ?? 0);
+      if (buf.length < end + 4 + length) return;
+      socket.removeAllListeners('data');
+      onRequest({ line: line!, headers, body: buf.subarray(end + 4, end + 4 + length) }, socket);
+    });
+  });
+}
+
+// Below the shortest hook timeout we install (Notification, 10 s), with room for a busy machine.
+const HOOK_DEADLINE_MS = 9_500;
+
+describe.each(hookClients)('$name hook client', ({ name, program, available }) => {
+  const runHook = (dir: string, event: string, payload: unknown, env: Record<string, string> = {}) => runHookWith(program, dir, event, payload, env);
+
+  it.skipIf(!available)('hands a message over through the daemon and acks it only after writing it', async () => {
     const { dir, store } = await setup();
     const m = await store.enqueue({ agent: 'marie', body: 'via the fast path' });
     const r = await runHook(dir, 'PostToolUse', { session_id: 's1', tool_name: 'Bash', tool_input: { command: 'ls' } });
@@ -113,14 +176,14 @@ describe('bash fast path (bin/hornets-hook)', () => {
     expect((await store.get(m.message.id)).state).toBe('delivered');
   });
 
-  it('does nothing for sessions that are not hornets agents', async () => {
+  it.skipIf(!available)('does nothing for sessions that are not hornets agents', async () => {
     const { dir } = await setup();
-    const r = spawnSync(hook, [process.execPath, 'PostToolUse'], { input: '{}', env: { PATH: process.env.PATH ?? '', HORNETS_HOME: dir }, encoding: 'utf8' });
+    const r = spawnSync(program, [process.execPath, 'PostToolUse'], { input: '{}', env: { PATH: process.env.PATH ?? '', HORNETS_HOME: dir }, encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('');
   });
 
-  it('carries large payloads and multi-byte text whole (byte counts, not characters)', async () => {
+  it.skipIf(!available)('carries large payloads and multi-byte text whole (byte counts, not characters)', async () => {
     const { dir, store } = await setup();
     const text = 'héllo ✓ 🐝 ünïcödé';
     const m = await store.enqueue({ agent: 'marie', body: text });
@@ -131,38 +194,62 @@ describe('bash fast path (bin/hornets-hook)', () => {
     expect((await store.get(m.message.id)).state).toBe('delivered');
   });
 
-  /** Writes an endpoint file naming `port` but with the real tokens (the daemon's proof). */
-  async function staleEndpointTo(port: number, dir: string, server: HookServer): Promise<void> {
-    const [, t, p] = readFileSync(join(dir, 'run', 'hook-endpoint'), 'utf8')
-      .trim()
-      .split(' ');
+  it.skipIf(!available)('a reply bigger than one read arrives whole', async () => {
+    const { dir, store } = await setup();
+    // 200 KB: many reads for the client, under the queue's 256 KiB body limit.
+    const body = `big ${'ü'.repeat(100_000)} end`;
+    const m = await store.enqueue({ agent: 'marie', body });
+    const r = await runHook(dir, 'PostToolUse', { session_id: 's1', tool_name: 'Bash' });
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as { hookSpecificOutput: { additionalContext: string } };
+    expect(out.hookSpecificOutput.additionalContext).toContain(`[msg ${m.message.id}] ${body}`);
+    expect((await store.get(m.message.id)).state).toBe('delivered');
+  });
+
+  it.skipIf(!available)('the daemon down (endpoint file left behind, nothing on its port) or never started: the direct path delivers', async () => {
+    const { dir, store, server } = await setup();
+    const endpoint = readFileSync(join(dir, 'run', 'hook-endpoint'), 'utf8');
     await server.stop();
-    writeFileSync(join(dir, 'run', 'hook-endpoint'), `${port} ${t} ${p}\n`, { mode: 0o600 });
-  }
+    // stop() removes the file; a daemon killed -9 leaves it behind, naming a port nobody holds now.
+    writeFileSync(join(dir, 'run', 'hook-endpoint'), endpoint, { mode: 0o600 });
+    const m1 = await store.enqueue({ agent: 'marie', body: 'no daemon, stale file' });
+    const r1 = await runHook(dir, 'PostToolUse', { session_id: 's1', tool_name: 'Bash' });
+    expect(r1.status).toBe(0);
+    expect(r1.stdout).toContain(`[msg ${m1.message.id}`);
+    rmSync(join(dir, 'run', 'hook-endpoint'));
+    const m2 = await store.enqueue({ agent: 'marie', body: 'no daemon, no file' });
+    const r2 = await runHook(dir, 'PostToolUse', { session_id: 's1', tool_name: 'Bash' });
+    expect(r2.status).toBe(0);
+    expect(r2.stdout).toContain(`[msg ${m2.message.id}`);
+    // The second event confirms what the first delivered.
+    expect((await store.get(m1.message.id)).state).toBe('confirmed');
+    expect((await store.get(m2.message.id)).state).toBe('delivered');
+  });
 
-  async function tcpServer(onConnection: (socket: Socket) => void): Promise<number> {
-    const sockets = new Set<Socket>();
-    const srv = createTcpServer((socket) => {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => sockets.delete(socket));
-      onConnection(socket);
-    });
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    cleanups.push(
-      () =>
-        new Promise<void>((r) => {
-          for (const s of sockets) s.destroy();
-          srv.close(() => r());
-        }),
-    );
-    return (srv.address() as AddressInfo).port;
-  }
+  it.skipIf(!available)('a garbage endpoint file means the direct path, never a hang or a crash', async () => {
+    const { dir, store, server } = await setup();
+    await server.stop();
+    const garbage = ['', '\n', 'abc def ghi\n', '99999 token proof\n', '0 token proof\n', '12345\n', '-1 a b\n', '\u0000\u0001\u00ff binary\n', `${'9'.repeat(5000)} t p\n`];
+    for (const g of garbage) {
+      writeFileSync(join(dir, 'run', 'hook-endpoint'), g, { mode: 0o600 });
+      const m = await store.enqueue({ agent: 'marie', body: `garbage ${JSON.stringify(g).slice(0, 20)}` });
+      const r = await runHook(dir, 'PostToolUse', { session_id: 's1', tool_name: 'Bash' });
+      expect(r.status, JSON.stringify(g)).toBe(0);
+      expect(r.stdout, JSON.stringify(g)).toContain(`[msg ${m.message.id}`);
+    }
+  });
 
-  // Below the shortest hook timeout we install (Notification, 10 s), with room for a busy machine.
-  const HOOK_DEADLINE_MS = 9_500;
+  it.skipIf(!available)('our daemon refusing the client token (status 401 with its proof): the direct path delivers', async () => {
+    const { dir, store, endpoint } = await setup();
+    writeFileSync(join(dir, 'run', 'hook-endpoint'), `${endpoint.port} ${'x'.repeat(48)} ${endpoint.proof}\n`, { mode: 0o600 });
+    const m = await store.enqueue({ agent: 'marie', body: 'refused, then direct' });
+    const r = await runHook(dir, 'PostToolUse', { session_id: 's1', tool_name: 'Bash' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`[msg ${m.message.id}`);
+    expect((await store.get(m.message.id)).state).toBe('delivered');
+  });
 
-  it('a daemon that accepts and never answers: exits 0 well inside the hook timeout, via the direct path', async () => {
+  it.skipIf(!available)('a daemon that accepts and never answers: exits 0 well inside the hook timeout, via the direct path', async () => {
     const { dir, store, server } = await setup();
     const m = await store.enqueue({ agent: 'marie', body: 'still delivered' });
     const port = await tcpServer(() => undefined);
@@ -173,7 +260,7 @@ describe('bash fast path (bin/hornets-hook)', () => {
     expect(r.stdout).toContain(`[msg ${m.message.id}`);
   });
 
-  it('a stranger that trickles header lines forever: never printed, and the hook still ends in time', async () => {
+  it.skipIf(!available)('a stranger that trickles header lines forever: never printed, and the hook still ends in time', async () => {
     const { dir, store, server } = await setup();
     const m = await store.enqueue({ agent: 'marie', body: 'the real one' });
     const timers: NodeJS.Timeout[] = [];
@@ -191,7 +278,20 @@ describe('bash fast path (bin/hornets-hook)', () => {
     expect(r.stdout).toContain(`[msg ${m.message.id}`);
   });
 
-  it('never prints what a stranger on a stale endpoint port says; falls back to the direct path', async () => {
+  it.skipIf(!available)('a stranger that trickles one byte at a time with no line end: the direct path, in time', async () => {
+    const { dir, store, server } = await setup();
+    const m = await store.enqueue({ agent: 'marie', body: 'the real one' });
+    const timers: NodeJS.Timeout[] = [];
+    cleanups.push(() => timers.forEach(clearInterval));
+    const port = await tcpServer((socket) => timers.push(setInterval(() => socket.write('X'), 50)));
+    await staleEndpointTo(port, dir, server);
+    const r = await runHook(dir, 'PostToolUse', { session_id: 's1', tool_name: 'Bash' });
+    expect(r.status).toBe(0);
+    expect(r.ms).toBeLessThan(HOOK_DEADLINE_MS);
+    expect(r.stdout).toContain(`[msg ${m.message.id}`);
+  });
+
+  it.skipIf(!available)('never prints what a stranger on a stale endpoint port says; falls back to the direct path', async () => {
     const { dir, store, server } = await setup();
     const m = await store.enqueue({ agent: 'marie', body: 'the real message' });
     const { token, proof } = (() => {
@@ -216,5 +316,83 @@ describe('bash fast path (bin/hornets-hook)', () => {
     expect(r.stdout).not.toContain('INJECTED');
     // The direct (Node) path answered instead, from the database.
     expect(r.stdout).toContain(`[msg ${m.message.id}`);
+  });
+
+  it.skipIf(!available)('speaks the protocol: the request as the daemon reads it, the body printed, then /ack, waited for', async () => {
+    const { dir, server } = await setup();
+    const requests: RawRequest[] = [];
+    let ackAnsweredAt = 0;
+    const reply = JSON.stringify({ hookSpecificOutput: { hookEventName: 'PostToolUse', additionalContext: 'from the stand-in ✓' } });
+    let proof = '';
+    const port = await rawHttpServer((req, socket) => {
+      requests.push(req);
+      if (req.line.startsWith('POST /hook/')) {
+        socket.end(`HTTP/1.1 200 OK\r\nx-hornets-server: ${proof}\r\ncontent-length: ${Buffer.byteLength(reply)}\r\nX-Hornets-Ack: lease-1 7,8\r\nconnection: close\r\n\r\n${reply}`);
+      } else {
+        // The client must wait for this answer before it exits: the ack is in before its next event.
+        setTimeout(() => {
+          ackAnsweredAt = Date.now();
+          socket.end(`HTTP/1.1 200 OK\r\nx-hornets-server: ${proof}\r\ncontent-length: 1\r\nconnection: close\r\n\r\n2`);
+        }, 400);
+      }
+    });
+    const tokens = await staleEndpointTo(port, dir, server);
+    proof = tokens.proof;
+    const payload = { session_id: 's1', tool_name: 'Bash', tool_response: { stdout: 'ünï ✓' } };
+    const r = await runHook(dir, 'PostToolUse', payload);
+    const exitedAt = Date.now();
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(reply);
+    expect(requests.map((q) => q.line)).toEqual(['POST /hook/PostToolUse HTTP/1.1', 'POST /ack HTTP/1.1']);
+    const [hook, ack] = requests as [RawRequest, RawRequest];
+    expect(hook.headers).toMatchObject({ 'x-hornets-token': tokens.token, 'x-hornets-agent': 'marie', 'x-hornets-generation': '3', 'x-hornets-defer-ack': '1', 'content-type': 'application/json' });
+    expect(JSON.parse(hook.body.toString('utf8'))).toEqual(payload);
+    expect(ack.headers).toMatchObject({ 'x-hornets-token': tokens.token, 'x-hornets-ack': 'lease-1 7,8', 'content-length': '0' });
+    expect(ackAnsweredAt).toBeGreaterThan(0);
+    expect(exitedAt).toBeGreaterThanOrEqual(ackAnsweredAt);
+  });
+
+  it.skipIf(!available)('a reply cut off after the proof: nothing printed, no ack, and the daemon is not asked twice', async () => {
+    const { dir, store, server } = await setup();
+    const m = await store.enqueue({ agent: 'marie', body: 'stays queued' });
+    const lines: string[] = [];
+    let proof = '';
+    const port = await rawHttpServer((req, socket) => {
+      lines.push(req.line);
+      socket.end(`HTTP/1.1 200 OK\r\nx-hornets-server: ${proof}\r\ncontent-length: 100\r\nX-Hornets-Ack: lease-1 ${m.message.id}\r\n\r\n{"hookSpecific`);
+    });
+    proof = (await staleEndpointTo(port, dir, server)).proof;
+    const r = await runHook(dir, 'PostToolUse', { session_id: 's1', tool_name: 'Bash' });
+    expect(r.status).toBe(0);
+    expect(r.ms).toBeLessThan(HOOK_DEADLINE_MS);
+    expect(r.stdout).toBe('');
+    expect(lines).toEqual(['POST /hook/PostToolUse HTTP/1.1']);
+    // No Node fallback either: it would have delivered the message from the database.
+    expect((await store.get(m.message.id)).state).toBe('queued');
+  });
+
+  // The bash client reads the body with no deadline (bash pays a syscall per byte with one); the
+  // native client keeps its one deadline to the last byte.
+  it.skipIf(!available || name === 'bash')('a body that stops coming after the proof: exits 0 in time, prints nothing, asks no one else', async () => {
+    const { dir, store, server } = await setup();
+    const m = await store.enqueue({ agent: 'marie', body: 'stays queued' });
+    let proof = '';
+    const port = await rawHttpServer((_req, socket) => socket.write(`HTTP/1.1 200 OK\r\nx-hornets-server: ${proof}\r\ncontent-length: 100\r\n\r\n{"half`));
+    proof = (await staleEndpointTo(port, dir, server)).proof;
+    const r = await runHook(dir, 'PostToolUse', { session_id: 's1', tool_name: 'Bash' });
+    expect(r.status).toBe(0);
+    expect(r.ms).toBeLessThan(HOOK_DEADLINE_MS);
+    expect(r.stdout).toBe('');
+    expect((await store.get(m.message.id)).state).toBe('queued');
+  });
+
+  it.skipIf(!available)('a payload over 8 MiB: exits 0 at once, prints nothing, delivers nothing', async () => {
+    const { dir, store } = await setup();
+    const m = await store.enqueue({ agent: 'marie', body: 'not for a refused payload' });
+    const big = JSON.stringify({ session_id: 's1', tool_name: 'Read', tool_response: { content: 'x'.repeat(8 * 1024 * 1024) } });
+    const r = await runHook(dir, 'PostToolUse', big);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('');
+    expect((await store.get(m.message.id)).state).toBe('queued');
   });
 });

@@ -11,10 +11,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { listPanes, waitFor } from '../helpers/tmux.js';
 import { cliEnv, cliPath, closeTeams, restartEngine, startTeam, stateOf, type Team } from '../helpers/team.js';
 import { defaultRestartPolicy } from '../../src/recovery/restart-policy.js';
+import { hookProgram } from '../../src/services/hooks-program.js';
+import { hookClients } from '../helpers/hook-clients.js';
 
 afterEach(closeTeams);
 
-const hookBin = join(__dirname, '..', '..', 'bin', 'hornets-hook');
+/** The client `hooks install` writes (native when built); tests of hook replies run both. */
+const installedHook = hookProgram()[0]!;
 
 /** The installed hook program, as the agent CLI runs it for `event`. */
 // Child processes run asynchronously: the engine under test lives in this process and must keep
@@ -28,9 +31,9 @@ function run(file: string, args: string[], options: { cwd?: string; env: NodeJS.
   });
 }
 
-async function runHook(t: Team, agent: string, event: string, payload: Record<string, unknown>): Promise<string> {
+async function runHookWith(t: Team, agent: string, event: string, payload: Record<string, unknown>, program = installedHook): Promise<string> {
   const record = (await t.ctx.store.getAgent(agent))!;
-  const r = await run(hookBin, [process.execPath, event], {
+  const r = await run(program, [process.execPath, event], {
     input: JSON.stringify({ session_id: record.sessionId ?? 'test-session', hook_event_name: event, ...payload }),
     env: { ...cliEnv(t), HORNETS_AGENT_ID: agent, HORNETS_HOME: t.ctx.project.paths.root, HORNETS_GENERATION: String(record.generation) },
   });
@@ -91,30 +94,36 @@ describe('agent life cycle on real tmux', () => {
     expect(await restartsOf(t2, 'fabien')).toBe(1);
   }, 90_000);
 
-  it('an authentication error fails the agent, and its next Stop hook does not write idle over it', async () => {
-    const t = await startTeam([{ name: 'marie', profile: 'demo' }]);
-    await waitFor('marie idle', async () => (await stateOf(t, 'marie')) === 'idle', 20_000);
-    await runHook(t, 'marie', 'StopFailure', { error: 'authentication_error: invalid x-api-key (401)' });
-    await waitFor('marie failed', async () => (await stateOf(t, 'marie')) === 'failed', 10_000);
-    // The pane lives on: the agent's next turn ends with a Stop hook, and a later idle notice.
-    await runHook(t, 'marie', 'Stop', { stop_hook_active: false, last_assistant_message: 'ok' });
-    expect(await stateOf(t, 'marie')).toBe('failed');
-    await runHook(t, 'marie', 'Notification', { notification_type: 'idle_prompt', message: 'Claude is waiting for your input' });
-    const record = (await t.ctx.store.getAgent('marie'))!;
-    expect(record.state).toBe('failed');
-    expect(record.lastError).toMatch(/^authentication failed: authentication_error: .*401/);
-    expect((await t.ctx.store.events({ agent: 'marie', limit: 500, kinds: ['agent_failed'] })).length).toBe(1);
-    expect(t.daemon.engine.recoveryState('marie').breaker).toBe('open');
-    const status = JSON.parse((await cli(t, ['status', '--json'])).stdout) as { name: string; state: string }[];
-    expect(status.find((s) => s.name === 'marie')!.state).toBe('failed');
-    // An engine restart remembers the failure; a reset clears it.
-    const t2 = await restartEngine(t);
-    expect(t2.daemon.engine.recoveryState('marie').breaker).toBe('open');
-    expect(await stateOf(t2, 'marie')).toBe('failed');
-    expect((await cli(t2, ['reset', 'marie'])).stdout).toMatch(/breaker closed/);
-    expect(await stateOf(t2, 'marie')).toBe('idle');
-    expect(t2.daemon.engine.recoveryState('marie').breaker).toBe('closed');
-  }, 90_000);
+  // The native client only where the build could make it (test/helpers/hook-clients.ts).
+  it.each(hookClients.filter((c) => c.available))(
+    'an authentication error fails the agent, and its next Stop hook does not write idle over it ($name hook client)',
+    async ({ program }) => {
+      const runHook = (t: Team, agent: string, event: string, payload: Record<string, unknown>) => runHookWith(t, agent, event, payload, program);
+      const t = await startTeam([{ name: 'marie', profile: 'demo' }]);
+      await waitFor('marie idle', async () => (await stateOf(t, 'marie')) === 'idle', 20_000);
+      await runHook(t, 'marie', 'StopFailure', { error: 'authentication_error: invalid x-api-key (401)' });
+      await waitFor('marie failed', async () => (await stateOf(t, 'marie')) === 'failed', 10_000);
+      // The pane lives on: the agent's next turn ends with a Stop hook, and a later idle notice.
+      await runHook(t, 'marie', 'Stop', { stop_hook_active: false, last_assistant_message: 'ok' });
+      expect(await stateOf(t, 'marie')).toBe('failed');
+      await runHook(t, 'marie', 'Notification', { notification_type: 'idle_prompt', message: 'Claude is waiting for your input' });
+      const record = (await t.ctx.store.getAgent('marie'))!;
+      expect(record.state).toBe('failed');
+      expect(record.lastError).toMatch(/^authentication failed: authentication_error: .*401/);
+      expect((await t.ctx.store.events({ agent: 'marie', limit: 500, kinds: ['agent_failed'] })).length).toBe(1);
+      expect(t.daemon.engine.recoveryState('marie').breaker).toBe('open');
+      const status = JSON.parse((await cli(t, ['status', '--json'])).stdout) as { name: string; state: string }[];
+      expect(status.find((s) => s.name === 'marie')!.state).toBe('failed');
+      // An engine restart remembers the failure; a reset clears it.
+      const t2 = await restartEngine(t);
+      expect(t2.daemon.engine.recoveryState('marie').breaker).toBe('open');
+      expect(await stateOf(t2, 'marie')).toBe('failed');
+      expect((await cli(t2, ['reset', 'marie'])).stdout).toMatch(/breaker closed/);
+      expect(await stateOf(t2, 'marie')).toBe('idle');
+      expect(t2.daemon.engine.recoveryState('marie').breaker).toBe('closed');
+    },
+    90_000,
+  );
 
   it('an old spinner line still on screen does not stop idle delivery', async () => {
     const t = await startTeam([{ name: 'marie', profile: 'demo' }]);
@@ -159,7 +168,7 @@ describe('agent life cycle on real tmux', () => {
     );
     expect((await t.ctx.store.get(message.id)).state).toBe('queued');
     // The operator's reset tries again; any real activity of the agent also ends `stuck`.
-    await runHook(t, 'marie', 'UserPromptSubmit', { prompt: 'typed by a person' });
+    await runHookWith(t, 'marie', 'UserPromptSubmit', { prompt: 'typed by a person' });
     expect(await stateOf(t, 'marie')).toBe('busy');
   }, 90_000);
 });
