@@ -4,6 +4,11 @@
 // commands' own work, and Node 20 caches no compiled code of its own. Without the bundle (a
 // tsc-only build) the compiled modules of dist/src/ still work.
 //
+// `send`, `status` and `queue …` try the lean bundle first (dist/cli-hot.cjs, src/cli-hot.ts, with
+// its own cache): a fraction of the full one, without commander, zod or the other commands. It
+// answers only the plain forms of those commands with a cached valid configuration, and says so
+// before doing anything; otherwise the full CLI runs as before.
+//
 // The cache is an optimisation only: one that is missing, stale (another bundle, another Node) or
 // damaged is ignored (V8 refuses what it cannot use; the key and the length are checked here
 // first, and a checksum of its bytes) and rewritten; failing to write it changes nothing but speed.
@@ -14,9 +19,12 @@ import { dirname } from 'node:path';
 import { URL, fileURLToPath, pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 
-const bundle = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
-const cacheFile = `${bundle}.cache`;
+const fullBundle = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
+const hotBundle = fileURLToPath(new URL('../dist/cli-hot.cjs', import.meta.url));
 const MAGIC = 'HTC1';
+
+// Command words the lean bundle may answer (it checks the rest of the command line itself).
+const hotWords = new Set(['send', 'status', 'queue']);
 
 // Commands that learn into the cache: one-shot ones. The console and the engine run for hours; what
 // they compile would only make every short command's cache bigger.
@@ -39,7 +47,7 @@ function digest(data) {
 }
 
 /** The cache for this exact bundle and Node, or null. Layout: MAGIC, header length (u32), header JSON, V8 data. */
-function readCache(key) {
+function readCache(cacheFile, key) {
   try {
     const buf = readFileSync(cacheFile);
     if (buf.toString('latin1', 0, 4) !== MAGIC) return null;
@@ -55,7 +63,7 @@ function readCache(key) {
   }
 }
 
-function writeCache(key, learned, data) {
+function writeCache(cacheFile, key, learned, data) {
   const header = Buffer.from(JSON.stringify({ key, learned, bytes: data.length, sha1: digest(data) }));
   const size = Buffer.alloc(4);
   size.writeUInt32LE(header.length);
@@ -73,8 +81,9 @@ function writeCache(key, learned, data) {
   }
 }
 
-/** Runs the bundle; returns its exports and a function that updates the cache after the command. */
-function loadBundle() {
+/** Runs a bundle; returns its exports and a function that updates its cache after the command. */
+function loadBundle(bundle) {
+  const cacheFile = `${bundle}.cache`;
   let source;
   let st;
   try {
@@ -86,7 +95,7 @@ function loadBundle() {
     return null;
   }
   const key = `${process.version} ${process.arch} ${st.size} ${st.mtimeMs} ${st.ino}`;
-  const cache = readCache(key);
+  const cache = readCache(cacheFile, key);
   // The CommonJS wrapper, plus the value the bundle uses for `import.meta.url` (see the build script).
   const wrapper = `(function (exports, require, module, __filename, __dirname, __hornetsImportMetaUrl) {${source}\n})`;
   const script = new Script(wrapper, { filename: bundle, cachedData: cache?.data });
@@ -102,7 +111,7 @@ function loadBundle() {
       return; // a read-only install: do not pay for a cache that cannot be kept
     }
     // After the command: the functions it compiled are in the cache, with those of earlier commands.
-    writeCache(key, [...learned, word], script.createCachedData());
+    writeCache(cacheFile, key, [...learned, word], script.createCachedData());
   };
   return { exports: mod.exports, learn };
 }
@@ -113,15 +122,28 @@ function printVersion() {
   process.stdout.write(`${pkg.version}\n`);
 }
 
+/** The lean bundle's answer: true when it handled the command (and its cache learned from it). */
+async function runHot() {
+  if (!hotWords.has(commandWord(process.argv))) return false;
+  const hot = loadBundle(hotBundle);
+  if (!hot || !(await hot.exports.runHot(process.argv))) return false;
+  hot.learn();
+  return true;
+}
+
+async function runFull() {
+  const loaded = loadBundle(fullBundle);
+  const m = loaded?.exports ?? (await import('../dist/src/cli.js'));
+  await m.run(process.argv);
+  loaded?.learn();
+}
+
 const missing = (err) => err && err.code === 'ERR_MODULE_NOT_FOUND';
-let loaded = null;
 if (commandWord(process.argv) === 'version') printVersion();
 else
   Promise.resolve()
-    .then(() => (loaded = loadBundle()))
-    .then((b) => b?.exports ?? import('../dist/src/cli.js'))
-    .then((m) => m.run(process.argv))
-    .then(() => loaded?.learn())
+    .then(runHot)
+    .then((handled) => handled || runFull())
     .catch((err) => {
       const text = missing(err) ? `${err.message} (run \`npm run build\`)` : err && err.message ? err.message : String(err);
       process.stderr.write(`hornets-tui: ${text}\n`);

@@ -1,0 +1,83 @@
+/**
+ * An open project: state dir, logger and store around a loaded configuration. Apart from
+ * context.ts (which loads and validates the configuration) so the CLI's hot path, given a project
+ * from the validated-config cache, opens one without loading zod.
+ */
+import type { Project } from '../config/load.js';
+import { ensureStateDirs } from '../config/paths.js';
+import { durationMs } from '../domain/duration.js';
+import { createLogger, silentLogger, type Logger } from '../log.js';
+import { logLevelFromEnv } from '../config/process-env.js';
+import type { MessageStore, QueueLimits } from '../queue/store.js';
+import { openSqliteStore } from '../queue/sqlite/sqlite-store.js';
+
+export interface ProjectContext {
+  project: Project;
+  store: MessageStore;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export function queueLimits(project: Project): QueueLimits {
+  const q = project.config.queue;
+  return {
+    maxDepth: q.maxDepth,
+    maxBodyBytes: q.maxBodyKiB * 1024,
+    maxAttempts: q.maxAttempts,
+    backoffBaseMs: durationMs(q.retryBackoff),
+    backoffMaxMs: durationMs(q.retryBackoffMax),
+  };
+}
+
+/**
+ * Logging is best effort: a log file that cannot be opened (read-only or full file system) must not
+ * hide the error the user needs, which is the one about the database on the same file system.
+ */
+function openLogger(logFile: string, retention?: { logMaxMiB: number; logFiles: number }): Logger {
+  let log: Logger;
+  try {
+    log = createLogger(logFile, { level: logLevelFromEnv(), ...(retention ? { rotation: { maxBytes: retention.logMaxMiB * 1024 * 1024, maxFiles: retention.logFiles } } : {}) });
+  } catch {
+    return silentLogger();
+  }
+  return log;
+}
+
+/**
+ * Registers only agents that are new or whose profile/maxDepth changed. Registering unconditionally
+ * would make every command (even `queue list`) a write, so reads would fail on a full disk.
+ */
+async function registerChangedAgents(store: MessageStore, project: Project): Promise<void> {
+  const known = new Map((await store.listAgents()).map((a) => [a.name, a]));
+  const wanted = project.config.agents.map((a) => ({ name: a.name, profile: a.profile, maxDepth: a.maxDepth ?? null }));
+  const changed = wanted.filter((a) => {
+    const k = known.get(a.name);
+    return !k || k.profile !== a.profile || k.maxDepth !== a.maxDepth;
+  });
+  if (changed.length > 0) await store.registerAgents(changed);
+}
+
+/** Opens the state dir, logger and store of a loaded project; creates the state dirs if needed. */
+export async function openProjectContext(project: Project, component = 'cli'): Promise<ProjectContext> {
+  ensureStateDirs(project.paths);
+  const log = openLogger(project.paths.logFile, project.config.retention).child({ component });
+  const store = await openSqliteStore(project.paths.db, {
+    limits: queueLimits(project),
+    synchronous: project.config.queue.synchronous,
+  });
+  try {
+    await registerChangedAgents(store, project);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return {
+    project,
+    store,
+    log,
+    async close() {
+      await store.close();
+      log.flush();
+    },
+  };
+}
