@@ -10,6 +10,7 @@ import { ExitCode } from './errors.js';
 import { readCachedProject } from './config/project-cache.js';
 import { debugFromEnv } from './config/process-env.js';
 import { openProjectContext } from './services/project-context.js';
+import { createLineLogger, silentLineLogger } from './log-lines.js';
 import { parseHotArgv } from './cli/hot-argv.js';
 import { listCommand, sendCommand, statusCommand, type OpenProject } from './cli/hot-commands.js';
 import { stdio, type Output } from './cli/output.js';
@@ -21,7 +22,7 @@ export async function runHot(argv: string[], o: Output = stdio): Promise<boolean
   if (!inv) return false;
   const project = readCachedProject({ configPath: inv.config });
   if (!project) return false;
-  const open: OpenProject = (component) => openProjectContext(project, component);
+  const open: OpenProject = (component) => openProjectContext(project, component, { create: createLineLogger, silent: silentLineLogger });
   // As src/cli.ts: a command that finishes but reports a failure sets process.exitCode itself.
   process.exitCode = undefined;
   let code: number = ExitCode.ok;

@@ -11,7 +11,7 @@ import { parseDuration } from '../domain/duration.js';
 import { NO_ENGINE_TEXT } from '../domain/explain.js';
 import type { ProjectContext } from '../services/project-context.js';
 import { QueueService } from '../services/queue-service.js';
-import { AgentManager, type AgentStatus } from '../services/agents.js';
+import type { AgentManager, AgentStatus } from '../services/agents.js';
 import { engineStatus } from '../engine-client/status.js';
 import { age, json, preview, table, type Output } from './output.js';
 
@@ -35,6 +35,8 @@ export async function withQueueService<T>(open: OpenProject, fn: (svc: QueueServ
 }
 
 export async function withAgentManager<T>(open: OpenProject, fn: (m: AgentManager, ctx: ProjectContext) => Promise<T>, component = 'agents'): Promise<T> {
+  // Loaded here: tmux, git and process spawning are for the agent commands, not `send` or `queue list`.
+  const { AgentManager } = await import('../services/agents.js');
   const ctx = await open(component);
   try {
     return await fn(new AgentManager(ctx.project, ctx.store, ctx.log), ctx);
@@ -142,4 +144,3 @@ export async function statusCommand(o: Output, open: OpenProject, opts: { json?:
   o.out(table(['AGENT', 'PROFILE', 'STATE', 'PANE', 'PROCESS', 'QUEUE', 'RESTARTS', 'LAST ERROR'], statusRows(list)));
   if (!engineStatus(stateDir).running) o.err(`note: ${NO_ENGINE_TEXT}`);
 }
-

@@ -37,4 +37,3 @@ export function profileDirs(root: string, profilesDir: string | undefined): stri
   if (profilesDir) dirs.push(resolve(root, profilesDir));
   return dirs;
 }
-

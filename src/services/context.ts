@@ -3,6 +3,7 @@ import { loadProject, type LoadOptions, type ProjectSources } from '../config/lo
 import { readCachedProject, writeProjectCache } from '../config/project-cache.js';
 import { ensureStateDirs } from '../config/paths.js';
 import { openProjectContext, type ProjectContext } from './project-context.js';
+import { createLogger, silentLogger } from '../log.js';
 
 export { queueLimits, openProjectContext, type ProjectContext } from './project-context.js';
 
@@ -16,5 +17,5 @@ export async function openProject(options: LoadOptions & { component?: string } 
     ensureStateDirs(project.paths);
     writeProjectCache(project, sources, options);
   }
-  return openProjectContext(project, options.component);
+  return openProjectContext(project, options.component, { create: createLogger, silent: silentLogger });
 }

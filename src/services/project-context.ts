@@ -6,10 +6,20 @@
 import type { Project } from '../config/load.js';
 import { ensureStateDirs } from '../config/paths.js';
 import { durationMs } from '../domain/duration.js';
-import { createLogger, silentLogger, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
+import type { RotationOptions } from '../log-rotation.js';
 import { logLevelFromEnv } from '../config/process-env.js';
 import type { MessageStore, QueueLimits } from '../queue/store.js';
 import { openSqliteStore } from '../queue/sqlite/sqlite-store.js';
+
+/**
+ * How a context logs: pino (log.ts) for the full CLI and long-running processes, the line logger
+ * (log-lines.ts) for the lean entry. Passed in so the lean entry never loads pino.
+ */
+export interface Loggers {
+  create(logFile: string, options: { level?: string; rotation?: RotationOptions }): Logger;
+  silent(): Logger;
+}
 
 export interface ProjectContext {
   project: Project;
@@ -33,12 +43,12 @@ export function queueLimits(project: Project): QueueLimits {
  * Logging is best effort: a log file that cannot be opened (read-only or full file system) must not
  * hide the error the user needs, which is the one about the database on the same file system.
  */
-function openLogger(logFile: string, retention?: { logMaxMiB: number; logFiles: number }): Logger {
+function openLogger(loggers: Loggers, logFile: string, retention?: { logMaxMiB: number; logFiles: number }): Logger {
   let log: Logger;
   try {
-    log = createLogger(logFile, { level: logLevelFromEnv(), ...(retention ? { rotation: { maxBytes: retention.logMaxMiB * 1024 * 1024, maxFiles: retention.logFiles } } : {}) });
+    log = loggers.create(logFile, { level: logLevelFromEnv(), ...(retention ? { rotation: { maxBytes: retention.logMaxMiB * 1024 * 1024, maxFiles: retention.logFiles } } : {}) });
   } catch {
-    return silentLogger();
+    return loggers.silent();
   }
   return log;
 }
@@ -58,9 +68,9 @@ async function registerChangedAgents(store: MessageStore, project: Project): Pro
 }
 
 /** Opens the state dir, logger and store of a loaded project; creates the state dirs if needed. */
-export async function openProjectContext(project: Project, component = 'cli'): Promise<ProjectContext> {
+export async function openProjectContext(project: Project, component: string | undefined, loggers: Loggers): Promise<ProjectContext> {
   ensureStateDirs(project.paths);
-  const log = openLogger(project.paths.logFile, project.config.retention).child({ component });
+  const log = openLogger(loggers, project.paths.logFile, project.config.retention).child({ component: component ?? 'cli' });
   const store = await openSqliteStore(project.paths.db, {
     limits: queueLimits(project),
     synchronous: project.config.queue.synchronous,
