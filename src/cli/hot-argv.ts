@@ -1,8 +1,9 @@
 /**
  * The command lines the lean entry (src/cli-hot.ts) answers itself: `send`, `queue list` (`ls`) and
  * `status` written in the plain forms below. Anything else, or anything unusual in them (help, an
- * unknown or repeated option, `--`, a value that starts with "-", `send --now`, a missing or extra
+ * unknown or repeated option, a value that starts with "-", `send --now`, a missing or extra
  * argument), is left to the full CLI (commander), so every message and exit code stays its own.
+ * As in commander, options may follow the arguments and `--` makes the rest arguments.
  */
 
 export type HotInvocation =
@@ -48,6 +49,10 @@ export function parseHotArgv(args: readonly string[]): HotInvocation | null {
   let command: 'send' | 'list' | 'status' | null = null;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
+    if (arg === '--' && command !== null) {
+      words.push(...args.slice(i + 1));
+      break;
+    }
     if (arg === '-' || !arg.startsWith('-')) {
       if (command === null) {
         if (arg === 'send' || arg === 'status') command = arg;
