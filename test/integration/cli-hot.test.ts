@@ -39,11 +39,12 @@ async function setup(): Promise<{ run: (args: string[]) => Promise<Result>; lean
   const root = temp.make('hornets-hot-');
   mkdirSync(path.join(root, 'bin'));
   mkdirSync(path.join(root, 'dist'));
-  copyFileSync(path.join(repoRoot, 'bin', 'hornets-tui.js'), path.join(root, 'bin', 'hornets-tui.js'));
+  for (const f of ['hornets-tui.js', 'hornets-tui.cjs']) copyFileSync(path.join(repoRoot, 'bin', f), path.join(root, 'bin', f));
   copyFileSync(path.join(repoRoot, 'package.json'), path.join(root, 'package.json'));
   for (const f of ['cli.cjs', 'cli-hot.cjs']) copyFileSync(path.join(repoRoot, 'dist', f), path.join(root, 'dist', f));
   for (const link of ['profiles', 'node_modules', path.join('dist', 'src')]) symlinkSync(path.join(repoRoot, link), path.join(root, link));
-  const bin = path.join(root, 'bin', 'hornets-tui.js');
+  // package.json's bin (the launcher itself); cli-launcher.test.ts runs it through bin/hornets-tui.js.
+  const bin = path.join(root, 'bin', 'hornets-tui.cjs');
   const hotCache = path.join(root, 'dist', 'cli-hot.cjs.cache');
   const project = temp.make('hornets-hot-project-');
   const socket = randomSocket();
