@@ -21,7 +21,7 @@ const { accessSync, constants, readFileSync, renameSync, statSync, unlinkSync, w
 const { createRequire } = require('node:module');
 const { dirname, join } = require('node:path');
 const { pathToFileURL } = require('node:url');
-const { Script } = require('node:vm');
+const { Script, constants: vmConstants } = require('node:vm');
 
 const fullBundle = join(__dirname, '..', 'dist', 'cli.cjs');
 const hotBundle = join(__dirname, '..', 'dist', 'cli-hot.cjs');
@@ -100,7 +100,9 @@ function loadBundle(bundle) {
   const cache = readCache(cacheFile, key);
   // The CommonJS wrapper, plus the value the bundle uses for `import.meta.url` (see the build script).
   const wrapper = `(function (exports, require, module, __filename, __dirname, __hornetsImportMetaUrl) {${source}\n})`;
-  const script = new Script(wrapper, { filename: bundle, cachedData: cache?.data });
+  // import() inside the bundle (of a module left outside it) as in any CommonJS module, where Node has it.
+  const importModuleDynamically = vmConstants?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
+  const script = new Script(wrapper, { filename: bundle, cachedData: cache?.data, ...(importModuleDynamically ? { importModuleDynamically } : {}) });
   const mod = { exports: {} };
   script.runInThisContext()(mod.exports, createRequire(bundle), mod, bundle, dirname(bundle), pathToFileURL(bundle).href);
   const learned = cache && !script.cachedDataRejected ? cache.learned : [];

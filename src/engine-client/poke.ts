@@ -4,10 +4,13 @@
  * health check. Fire and forget where it says so: no engine, no harm.
  */
 import { readFileSync } from 'node:fs';
+import type * as Http from 'node:http';
+import { createRequire } from 'node:module';
 
 // node:http (with net and streams) costs a short command more than its own work: loaded only when
-// there is an engine to talk to.
-const http = () => import('node:http');
+// there is an engine to talk to. A synchronous require, not import(): the bundled CLI runs in a
+// vm.Script, where import() of a built-in is not available.
+const http = (): typeof Http => createRequire(import.meta.url)('node:http') as typeof Http;
 import { endpointFile } from './paths.js';
 
 export interface Endpoint {
@@ -31,7 +34,7 @@ export async function engineRequest(stateDir: string, method: 'GET' | 'POST', pa
   const ep = readEndpoint(stateDir);
   if (!ep) return null;
   const data = body === null ? '' : JSON.stringify(body);
-  const { request } = await http();
+  const { request } = http();
   return new Promise((resolve) => {
     const req = request(
       {
@@ -79,7 +82,7 @@ export async function pingEngine(stateDir: string, timeoutMs = 1000): Promise<En
 
 /** GET a loopback URL the engine published (its metrics server); null when nothing answers. */
 export async function httpGet(url: string, timeoutMs = 1000): Promise<{ status: number; text: string } | null> {
-  const { request } = await http();
+  const { request } = http();
   return new Promise((resolve) => {
     let req;
     try {

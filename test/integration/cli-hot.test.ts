@@ -145,6 +145,20 @@ describe.concurrent('the lean entry and the validated-config cache', () => {
     expect((await run(['queue', 'list', '-n', '0'])).code).toBe(2);
   });
 
+  it('with an engine running, the lean send pokes it (over http, loaded lazily) and reports it running', async () => {
+    const { lean, run } = await setup();
+    expect((await lean(['queue', 'list'])).code).toBe(0);
+    expect((await run(['daemon', 'start'])).code).toBe(0);
+    try {
+      const sent = await lean(['send', 'marie', 'hello', '--json']);
+      expect(sent).toMatchObject({ code: 0, lean: true, stderr: '' });
+      expect(JSON.parse(sent.stdout)).toMatchObject({ created: true, engineRunning: true, waitsForEngine: false });
+      expect(await lean(['status'])).toMatchObject({ code: 0, lean: true, stderr: '' });
+    } finally {
+      expect((await run(['daemon', 'stop'])).code).toBe(0);
+    }
+  });
+
   it('a changed hornets.json is seen at once, even at the same size and mtime second', async () => {
     const { lean, project } = await setup();
     expect((await lean(['queue', 'list'])).code).toBe(0);
