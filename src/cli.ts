@@ -3,7 +3,8 @@
  * exit codes (0 ok, 1 failure, 2 usage). Kept small on purpose: the command tree (commander) and
  * each command's modules load only when needed, so a CLI start costs little more than `node -e 0`.
  */
-import { ExitCode, HornetsError, QueueError, errorMessage } from './errors.js';
+import { ExitCode } from './errors.js';
+import { reportError } from './cli/report-error.js';
 import { stdio, type Output } from './cli/output.js';
 import { cliVersion } from './cli/version.js';
 import type { CommanderError } from 'commander';
@@ -50,12 +51,5 @@ function exitCodeFor(err: unknown, o: Output, commanderError: typeof CommanderEr
     if (err.code === 'commander.help') return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     return ExitCode.usage; // commander already printed the message
   }
-  if (err instanceof QueueError && err.details?.reported) return err.exitCode;
-  if (err instanceof HornetsError) {
-    o.err(`hornets-tui: ${err.message}`);
-    return err.exitCode;
-  }
-  o.err(`hornets-tui: unexpected error: ${errorMessage(err)}`);
-  if (process.env.HORNETS_DEBUG && err instanceof Error && err.stack) o.err(err.stack);
-  return ExitCode.failure;
+  return reportError(err, o, Boolean(process.env.HORNETS_DEBUG));
 }

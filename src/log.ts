@@ -7,25 +7,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { RotatingFile, type RotationOptions } from './log-rotation.js';
+import { CENSOR, redactPaths } from './log-lines.js';
 
 export type { Logger };
 
-export const redactPaths = [
-  'token',
-  '*.token',
-  'apiKey',
-  '*.apiKey',
-  'authorization',
-  '*.authorization',
-  'headers.authorization',
-  'env.ANTHROPIC_API_KEY',
-  'env.OPENAI_API_KEY',
-  'env.GEMINI_API_KEY',
-  'env.HORNETS_TOKEN',
-  '*.env.ANTHROPIC_API_KEY',
-  '*.env.OPENAI_API_KEY',
-  '*.env.GEMINI_API_KEY',
-];
+// Shared with the line logger of short commands (log-lines.ts), which writes the same lines.
+export { redactPaths };
 
 export function createLogger(logFile: string, options: { level?: string; name?: string; rotation?: RotationOptions } = {}): Logger {
   mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
@@ -38,7 +25,7 @@ export function createLogger(logFile: string, options: { level?: string; name?: 
     {
       name: options.name ?? 'hornets',
       level: options.level ?? 'info',
-      redact: { paths: redactPaths, censor: '[redacted]' },
+      redact: { paths: redactPaths, censor: CENSOR },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     },

@@ -1,24 +1,25 @@
 /** `up`, `status`, `attach`, `stop`, `down`, `add`, `remove` and the tmux hook entry point. */
 import { UsageError } from '../errors.js';
 import { openProject, type ProjectContext } from '../services/context.js';
-import { AgentManager, type AgentStatus } from '../services/agents.js';
+import type { AgentManager } from '../services/agents.js';
 import { DeliveryService } from '../services/delivery.js';
 import { control } from '../services/control.js';
 import { updateConfigFile } from '../config/write.js';
 import { appendAgent, checkNewAgent } from '../services/team.js';
 import { AGENT_NAME_RE, agentNameRule } from '../config/schema.js';
-import { json, table, type Output } from './output.js';
+import { json, type Output } from './output.js';
 import { pokeDaemon } from '../engine-client/poke.js';
 import { engineStatus, ensureEngine, NO_ENGINE_TEXT } from '../engine-client/index.js';
-import type { GlobalOptions } from './queue-commands.js';
+import { projectOpener } from './queue-commands.js';
+import * as hot from './hot-commands.js';
+import { withAgentManager, type GlobalOptions } from './hot-commands.js';
 
-async function withAgents<T>(g: GlobalOptions, fn: (m: AgentManager, ctx: ProjectContext) => Promise<T>, component = 'agents'): Promise<T> {
-  const ctx = await openProject({ configPath: g.config, component });
-  try {
-    return await fn(new AgentManager(ctx.project, ctx.store, ctx.log), ctx);
-  } finally {
-    await ctx.close();
-  }
+function withAgents<T>(g: GlobalOptions, fn: (m: AgentManager, ctx: ProjectContext) => Promise<T>, component = 'agents'): Promise<T> {
+  return withAgentManager(projectOpener(g), fn, component);
+}
+
+export function statusCommand(o: Output, g: GlobalOptions, opts: { json?: boolean }): Promise<void> {
+  return hot.statusCommand(o, projectOpener(g), opts);
 }
 
 export async function upCommand(o: Output, g: GlobalOptions, names: string[], opts: { json?: boolean; engine?: boolean }): Promise<void> {
@@ -37,37 +38,6 @@ export async function upCommand(o: Output, g: GlobalOptions, names: string[], op
     else if (!engineStatus(project.paths.root).running) o.err(`note: --no-engine: ${NO_ENGINE_TEXT}`);
   }
   if (report.failed.length > 0) process.exitCode = 1;
-}
-
-function statusRows(list: AgentStatus[]): string[][] {
-  return list.map((a) => [
-    a.name,
-    a.profile,
-    // The display rule's label (domain/agent-display.ts), the words the console shows.
-    a.label,
-    a.paneId ?? '-',
-    a.alive ? `${a.currentCommand ?? ''}(${a.pid})` : a.exitStatus !== null ? `dead (exit ${a.exitStatus})` : '-',
-    String(a.queueDepth),
-    String(a.restarts),
-    a.lastError ? a.lastError.slice(0, 60) : '',
-  ]);
-}
-
-export async function statusCommand(o: Output, g: GlobalOptions, opts: { json?: boolean }): Promise<void> {
-  const { list, stateDir, damage, db } = await withAgents(g, async (m, ctx) => ({
-    list: await m.status(),
-    stateDir: ctx.project.paths.root,
-    damage: ctx.store.damage?.() ?? null,
-    db: ctx.project.paths.db,
-  }));
-  // A damaged database fails `status` (exit 1) after showing what it can: scripts must notice.
-  if (damage) {
-    o.err(`hornets-tui: ${db} is damaged (found ${damage.at}: ${damage.detail}); messages cannot be queued or delivered. See README, "A damaged database"`);
-    process.exitCode = 1;
-  }
-  if (opts.json) return json(o, list);
-  o.out(table(['AGENT', 'PROFILE', 'STATE', 'PANE', 'PROCESS', 'QUEUE', 'RESTARTS', 'LAST ERROR'], statusRows(list)));
-  if (!engineStatus(stateDir).running) o.err(`note: ${NO_ENGINE_TEXT}`);
 }
 
 export async function attachCommand(g: GlobalOptions, name: string): Promise<void> {

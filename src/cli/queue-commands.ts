@@ -1,111 +1,35 @@
 /** `send` and `queue …` command handlers. Each opens the project, does one thing, closes. */
 import { readFileSync } from 'node:fs';
 import { QueueError, UsageError } from '../errors.js';
-import { isMessageState, messageStates, pendingStates, type Message, type MessageState } from '../domain/message.js';
-import { parsePriority } from '../domain/priority.js';
 import { parseDuration } from '../domain/duration.js';
 import { openProject, type ProjectContext } from '../services/context.js';
 import { MIN_PRUNE_AGE_MS } from '../queue/store.js';
 import { durationMs } from '../config/schema.js';
 import { resolveDaemonConfig } from '../config/env.js';
-import { QueueService } from '../services/queue-service.js';
+import type { QueueService } from '../services/queue-service.js';
 import { age, json, preview, table, type Output } from './output.js';
-import { NO_ENGINE_TEXT } from '../domain/explain.js';
 import { writeFileAtomicSync } from '../util/private-files.js';
+import * as hot from './hot-commands.js';
+import { parseLimit, readStdin, withQueueService, type GlobalOptions, type OpenProject, type SendCliOptions } from './hot-commands.js';
 
-export interface GlobalOptions {
-  config?: string;
+export type { GlobalOptions, SendCliOptions } from './hot-commands.js';
+export { readStdin } from './hot-commands.js';
+
+/** The full CLI's way to open a project: validated, or from the validated-config cache. */
+export function projectOpener(g: GlobalOptions): OpenProject {
+  return (component) => openProject({ configPath: g.config, component });
 }
 
-async function withService<T>(g: GlobalOptions, fn: (svc: QueueService, ctx: ProjectContext) => Promise<T>): Promise<T> {
-  const ctx = await openProject({ configPath: g.config });
-  try {
-    return await fn(new QueueService(ctx.project, ctx.store, ctx.log), ctx);
-  } catch (err) {
-    ctx.log.warn({ err: err instanceof Error ? { name: err.name, message: err.message } : String(err) }, 'command failed');
-    throw err;
-  } finally {
-    await ctx.close();
-  }
+function withService<T>(g: GlobalOptions, fn: (svc: QueueService, ctx: ProjectContext) => Promise<T>): Promise<T> {
+  return withQueueService(projectOpener(g), fn);
 }
 
-export function readStdin(): string {
-  try {
-    return readFileSync(0, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EAGAIN') throw new UsageError('stdin is not readable; pipe the message in or pass it as an argument');
-    throw err;
-  }
+export function sendCommand(o: Output, g: GlobalOptions, agent: string, words: string[], opts: SendCliOptions): Promise<string> {
+  return hot.sendCommand(o, projectOpener(g), agent, words, opts);
 }
 
-/** `echo text | send agent -` should queue "text", not "text\n". */
-function stripFinalNewline(s: string): string {
-  return s.endsWith('\r\n') ? s.slice(0, -2) : s.endsWith('\n') ? s.slice(0, -1) : s;
-}
-
-export interface SendCliOptions {
-  priority?: string;
-  key?: string;
-  ttl?: string;
-  from?: string;
-  json?: boolean;
-}
-
-export async function sendCommand(o: Output, g: GlobalOptions, agent: string, words: string[], opts: SendCliOptions): Promise<string> {
-  let body: string;
-  if (words.length === 1 && words[0] === '-') body = stripFinalNewline(readStdin());
-  else if (words.length === 0) {
-    if (process.stdin.isTTY) throw new UsageError('no message text: give it as arguments, or "-" to read it from stdin');
-    body = stripFinalNewline(readStdin());
-  } else body = words.join(' ');
-  const priority = opts.priority !== undefined ? parsePriority(opts.priority) : undefined;
-  const ttlMs = opts.ttl !== undefined ? parseDuration(opts.ttl, 'ttl') : undefined;
-  const r = await withService(g, (svc) => svc.send(agent, body, { priority, key: opts.key, ttlMs, sender: opts.from ?? 'cli' }));
-  if (opts.json) {
-    json(o, { id: r.message.id, agent, created: r.created, state: r.message.state, priority: r.message.priority, ahead: r.ahead, engineRunning: r.engineRunning, waitsForEngine: r.waitsForEngine });
-    return r.message.id;
-  }
-  if (r.waitsForEngine) o.err(`note: ${agent} is idle and ${NO_ENGINE_TEXT}`);
-  if (r.created) o.out(`queued ${r.message.id} for ${agent} (priority ${r.message.priority}, ${r.ahead === 0 ? 'next in line' : `${r.ahead} ahead`})`);
-  else o.out(`already queued as ${r.message.id} for ${agent} (same key "${opts.key}"; state ${r.message.state})`);
-  return r.message.id;
-}
-
-function parseStates(spec: string | undefined, all: boolean | undefined): MessageState[] | undefined {
-  if (all) return [...messageStates];
-  if (!spec) return undefined;
-  const states = spec
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const s of states) {
-    if (s === 'pending') continue;
-    if (!isMessageState(s)) throw new UsageError(`unknown state "${s}" (one of: pending, ${messageStates.join(', ')})`);
-  }
-  return [...new Set(states.flatMap((s) => (s === 'pending' ? [...pendingStates] : [s as MessageState])))];
-}
-
-function parseLimit(v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`invalid --limit "${v}": expected a positive integer`);
-  return n;
-}
-
-function messageRows(messages: Message[], now: number): string[][] {
-  return messages.map((m) => [m.id, m.agent, String(m.priority), m.state, `${m.attempts}/${m.maxAttempts}`, age(m.createdAt, now), preview(m.body)]);
-}
-
-export async function listCommand(o: Output, g: GlobalOptions, agent: string | undefined, opts: { state?: string; all?: boolean; limit?: string; json?: boolean }): Promise<void> {
-  const states = parseStates(opts.state, opts.all);
-  const limit = parseLimit(opts.limit, 200);
-  const messages = await withService(g, (svc) => svc.list({ agent, states, limit }));
-  if (opts.json) return json(o, messages);
-  if (messages.length === 0) {
-    o.out(`no ${states ? states.join('/') : 'pending'} messages${agent ? ` for ${agent}` : ''}`);
-    return;
-  }
-  o.out(table(['ID', 'AGENT', 'PRI', 'STATE', 'TRIES', 'AGE', 'TEXT'], messageRows(messages, Date.now())));
+export function listCommand(o: Output, g: GlobalOptions, agent: string | undefined, opts: { state?: string; all?: boolean; limit?: string; json?: boolean }): Promise<void> {
+  return hot.listCommand(o, projectOpener(g), agent, opts);
 }
 
 export async function statsCommand(o: Output, g: GlobalOptions, opts: { json?: boolean }): Promise<void> {

@@ -28,8 +28,8 @@ function lineCol(text: string, pos: number): string {
   return `line ${line}, column ${col}`;
 }
 
-/** Reads and parses a JSON file; syntax errors name the line and column. */
-export function readJson(path: string): unknown {
+/** Reads and parses a JSON file; syntax errors name the line and column. `seen` gets the text read. */
+export function readJson(path: string, seen?: { path: string; text: string }[]): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -37,6 +37,7 @@ export function readJson(path: string): unknown {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(path, [{ path: '', message: code === 'ENOENT' ? 'file not found' : `cannot read: ${errorMessage(err)}` }], { cause: err });
   }
+  seen?.push({ path, text });
   try {
     return JSON.parse(text);
   } catch (err) {

@@ -1,8 +1,9 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ConfigError, UsageError, type ConfigIssue } from '../errors.js';
+import { ConfigError, type ConfigIssue } from '../errors.js';
 import { parseWith, readJson } from './json-file.js';
-import { builtinProfilesDir, findConfig, resolveStateDir, statePaths, type StatePaths } from './paths.js';
+import { locateConfig, profileDirs, profileFileNames, type LoadOptions } from './locate.js';
+import { resolveStateDir, statePaths, type StatePaths } from './paths.js';
 import { hornetsConfigSchema, profileSchema, type HornetsConfig, type Profile } from './schema.js';
 
 export interface Project {
@@ -14,54 +15,49 @@ export interface Project {
   paths: StatePaths;
 }
 
-export function loadProfile(file: string): Profile {
-  const profile = parseWith(profileSchema, readJson(file), file);
+export { locateConfig, type LoadOptions };
+
+/**
+ * Everything a project load depended on, recorded for the validated-config cache (project-cache.ts):
+ * the exact texts it validated, the listings of the profile directories (a profile added or deleted
+ * changes the result) and the briefing files it found.
+ */
+export interface ProjectSources {
+  files: { path: string; text: string }[];
+  dirs: { path: string; names: string[] | null }[];
+  briefings: string[];
+}
+
+export function loadProfile(file: string, sources?: ProjectSources): Profile {
+  const profile = parseWith(profileSchema, readJson(file, sources?.files), file);
   const stem = basename(file, '.json');
   if (profile.name !== stem) throw new ConfigError(file, [{ path: 'name', message: `profile name "${profile.name}" must match the file name "${stem}"` }]);
   return profile;
 }
 
 /** Built-in profiles, then the project's own (same name overrides). */
-export function loadProfiles(dirs: string[]): Map<string, Profile> {
+export function loadProfiles(dirs: string[], sources?: ProjectSources): Map<string, Profile> {
   const profiles = new Map<string, Profile>();
   for (const dir of dirs) {
-    if (!existsSync(dir)) continue;
-    for (const f of readdirSync(dir).sort()) {
-      if (!f.endsWith('.json')) continue;
-      const p = loadProfile(join(dir, f));
+    const names = profileFileNames(dir);
+    sources?.dirs.push({ path: dir, names });
+    for (const f of names ?? []) {
+      const p = loadProfile(join(dir, f), sources);
       profiles.set(p.name, p);
     }
   }
   return profiles;
 }
 
-export function loadConfigFile(configPath: string): HornetsConfig {
-  return parseWith(hornetsConfigSchema, readJson(configPath), configPath);
+export function loadConfigFile(configPath: string, sources?: ProjectSources): HornetsConfig {
+  return parseWith(hornetsConfigSchema, readJson(configPath, sources?.files), configPath);
 }
 
-export interface LoadOptions {
-  /** Explicit hornets.json; otherwise found by walking up from cwd. */
-  configPath?: string;
-  cwd?: string;
-  env?: NodeJS.ProcessEnv;
-}
-
-export function locateConfig(options: LoadOptions = {}): string {
-  const env = options.env ?? process.env;
-  const explicit = options.configPath ?? env.HORNETS_CONFIG;
-  if (explicit) return resolve(options.cwd ?? process.cwd(), explicit);
-  const found = findConfig(options.cwd ?? process.cwd());
-  if (!found) throw new UsageError('no hornets.json found here or in any parent directory; run `hornets-tui init` first, or pass --config <file>');
-  return found;
-}
-
-export function loadProject(options: LoadOptions = {}): Project {
+export function loadProject(options: LoadOptions = {}, sources?: ProjectSources): Project {
   const configPath = locateConfig(options);
   const root = dirname(configPath);
-  const config = loadConfigFile(configPath);
-  const dirs = [builtinProfilesDir()];
-  if (config.profilesDir) dirs.push(resolve(root, config.profilesDir));
-  const profiles = loadProfiles(dirs);
+  const config = loadConfigFile(configPath, sources);
+  const profiles = loadProfiles(profileDirs(root, config.profilesDir), sources);
 
   const issues: ConfigIssue[] = [];
   config.agents.forEach((a, i) => {
@@ -70,7 +66,7 @@ export function loadProject(options: LoadOptions = {}): Project {
     }
     if (a.briefing && !existsSync(resolve(root, a.briefing))) {
       issues.push({ path: `agents[${i}].briefing`, message: `briefing file not found: ${resolve(root, a.briefing)}` });
-    }
+    } else if (a.briefing) sources?.briefings.push(resolve(root, a.briefing));
   });
   if (issues.length > 0) throw new ConfigError(configPath, issues);
 

@@ -16,3 +16,8 @@ export function logLevelFromEnv(): string | undefined {
 export function launchEnv(): NodeJS.ProcessEnv {
   return process.env;
 }
+
+/** HORNETS_DEBUG: unexpected errors print their stack too. */
+export function debugFromEnv(): boolean {
+  return Boolean(process.env.HORNETS_DEBUG);
+}

@@ -1,7 +1,10 @@
 /** zod schemas for hornets.json and agent profiles; the JSON Schema files in schema/ are generated from these. */
 import * as z from 'zod';
 import { PRIORITY_MAX, PRIORITY_MIN } from '../domain/priority.js';
-import { parseDuration } from '../domain/duration.js';
+import { durationMs, parseDuration } from '../domain/duration.js';
+
+// Re-exported: it lives in domain/duration.ts so code on the CLI's hot path need not load zod.
+export { durationMs };
 
 /** Agent names become tmux window names, branch names and directory names: keep them boring. */
 export const AGENT_NAME_RE = /^[a-z][a-z0-9_-]{0,31}$/;
@@ -24,10 +27,6 @@ const duration = z
     { message: 'expected a duration such as "30s", "5m", "2h", "1d" or a number of seconds' },
   )
   .describe('Duration: "500ms", "30s", "5m", "2h", "1d", "1h30m" or a number of seconds');
-
-export function durationMs(v: string | number): number {
-  return typeof v === 'number' ? Math.round(v * 1000) : parseDuration(v);
-}
 
 const priority = z.number().int().min(PRIORITY_MIN).max(PRIORITY_MAX).describe('0–9 normal, 10–49 high, 50–99 critical, 100+ emergency/system, 200 rebrief');
 

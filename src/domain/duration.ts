@@ -8,6 +8,11 @@ const units: Record<string, number> = {
   d: 86_400_000,
 };
 
+/** A duration of hornets.json (a string such as "30s", or a number of seconds) in milliseconds. */
+export function durationMs(v: string | number): number {
+  return typeof v === 'number' ? Math.round(v * 1000) : parseDuration(v);
+}
+
 /** Parses `500ms`, `30s`, `5m`, `2h`, `1d`, `1h30m` or a bare number of seconds into milliseconds. */
 export function parseDuration(input: string, what = 'duration'): number {
   const text = input.trim().toLowerCase();

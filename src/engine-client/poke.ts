@@ -3,8 +3,14 @@
  * pokes so it acts within milliseconds instead of at its next safety poll, operator actions, and a
  * health check. Fire and forget where it says so: no engine, no harm.
  */
-import { request } from 'node:http';
 import { readFileSync } from 'node:fs';
+import type * as Http from 'node:http';
+import { createRequire } from 'node:module';
+
+// node:http (with net and streams) costs a short command more than its own work: loaded only when
+// there is an engine to talk to. A synchronous require, not import(): the bundled CLI runs in a
+// vm.Script, where import() of a built-in is not available.
+const http = (): typeof Http => createRequire(import.meta.url)('node:http') as typeof Http;
 import { endpointFile } from './paths.js';
 
 export interface Endpoint {
@@ -24,10 +30,11 @@ export function readEndpoint(stateDir: string): Endpoint | null {
 export type PokePath = '/wake' | '/event/pane-died' | '/control';
 
 /** One token-checked request to the engine; null when no engine answers (no endpoint, refused, timeout). */
-export function engineRequest(stateDir: string, method: 'GET' | 'POST', path: string, body: Record<string, unknown> | null, timeoutMs: number): Promise<{ status: number; text: string } | null> {
+export async function engineRequest(stateDir: string, method: 'GET' | 'POST', path: string, body: Record<string, unknown> | null, timeoutMs: number): Promise<{ status: number; text: string } | null> {
   const ep = readEndpoint(stateDir);
-  if (!ep) return Promise.resolve(null);
+  if (!ep) return null;
   const data = body === null ? '' : JSON.stringify(body);
+  const { request } = http();
   return new Promise((resolve) => {
     const req = request(
       {
@@ -74,7 +81,8 @@ export async function pingEngine(stateDir: string, timeoutMs = 1000): Promise<En
 }
 
 /** GET a loopback URL the engine published (its metrics server); null when nothing answers. */
-export function httpGet(url: string, timeoutMs = 1000): Promise<{ status: number; text: string } | null> {
+export async function httpGet(url: string, timeoutMs = 1000): Promise<{ status: number; text: string } | null> {
+  const { request } = http();
   return new Promise((resolve) => {
     let req;
     try {

@@ -1,107 +1,21 @@
 /** Opens a project: config, state dir, logger and store. The composition root owns the result. */
-import { loadProject, type LoadOptions, type Project } from '../config/load.js';
+import { loadProject, type LoadOptions, type ProjectSources } from '../config/load.js';
+import { readCachedProject, writeProjectCache } from '../config/project-cache.js';
 import { ensureStateDirs } from '../config/paths.js';
-import { durationMs } from '../config/schema.js';
-import { createLogger, silentLogger, type Logger } from '../log.js';
-import { logLevelFromEnv } from '../config/process-env.js';
-import type { MessageStore, QueueLimits } from '../queue/store.js';
-import { openSqliteStore } from '../queue/sqlite/sqlite-store.js';
-import { existsSync } from 'node:fs';
-import { QueueError } from '../errors.js';
-import { engineStatus } from '../engine-client/status.js';
+import { openProjectContext, type ProjectContext } from './project-context.js';
+import { createLogger, silentLogger } from '../log.js';
 
-export interface ProjectContext {
-  project: Project;
-  store: MessageStore;
-  log: Logger;
-  close(): Promise<void>;
-}
-
-export function queueLimits(project: Project): QueueLimits {
-  const q = project.config.queue;
-  return {
-    maxDepth: q.maxDepth,
-    maxBodyBytes: q.maxBodyKiB * 1024,
-    maxAttempts: q.maxAttempts,
-    backoffBaseMs: durationMs(q.retryBackoff),
-    backoffMaxMs: durationMs(q.retryBackoffMax),
-  };
-}
-
-/**
- * Logging is best effort: a log file that cannot be opened (read-only or full file system) must not
- * hide the error the user needs, which is the one about the database on the same file system.
- */
-function openLogger(logFile: string, retention?: { logMaxMiB: number; logFiles: number }): Logger {
-  let log: Logger;
-  try {
-    log = createLogger(logFile, { level: logLevelFromEnv(), ...(retention ? { rotation: { maxBytes: retention.logMaxMiB * 1024 * 1024, maxFiles: retention.logFiles } } : {}) });
-  } catch {
-    return silentLogger();
-  }
-  return log;
-}
-
-/**
- * Registers only agents that are new or whose profile/maxDepth changed. Registering unconditionally
- * would make every command (even `queue list`) a write, so reads would fail on a full disk.
- */
-async function registerChangedAgents(store: MessageStore, project: Project): Promise<void> {
-  const known = new Map((await store.listAgents()).map((a) => [a.name, a]));
-  const wanted = project.config.agents.map((a) => ({ name: a.name, profile: a.profile, maxDepth: a.maxDepth ?? null }));
-  const changed = wanted.filter((a) => {
-    const k = known.get(a.name);
-    return !k || k.profile !== a.profile || k.maxDepth !== a.maxDepth;
-  });
-  if (changed.length > 0) await store.registerAgents(changed);
-}
-
-/** How long a CLI waits for a running engine to put a deleted database back (it checks every second). */
-const DATABASE_RETURN_WAIT_MS = 5_000;
-
-/**
- * The database is missing while an engine runs: it was deleted under the engine, which puts its own
- * copy back within a second or so. Creating an empty one here would split the queue in two.
- */
-async function awaitDatabaseUnderEngine(project: Project): Promise<void> {
-  const { db, root, logFile } = project.paths;
-  if (existsSync(db)) return;
-  const engine = engineStatus(root);
-  if (!engine.running || engine.pid === null || engine.pid === process.pid) return;
-  const deadline = Date.now() + DATABASE_RETURN_WAIT_MS;
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    if (existsSync(db)) return;
-  }
-  throw new QueueError(
-    'io',
-    `${db} is missing while the engine (pid ${engine.pid}) runs, and the engine did not put its copy back within ${DATABASE_RETURN_WAIT_MS / 1000} s; nothing was written. See ${logFile}`,
-    { path: db },
-  );
-}
+export { queueLimits, openProjectContext, type ProjectContext } from './project-context.js';
 
 export async function openProject(options: LoadOptions & { component?: string } = {}): Promise<ProjectContext> {
-  const project = loadProject(options);
-  ensureStateDirs(project.paths);
-  await awaitDatabaseUnderEngine(project);
-  const log = openLogger(project.paths.logFile, project.config.retention).child({ component: options.component ?? 'cli' });
-  const store = await openSqliteStore(project.paths.db, {
-    limits: queueLimits(project),
-    synchronous: project.config.queue.synchronous,
-  });
-  try {
-    await registerChangedAgents(store, project);
-  } catch (err) {
-    await store.close();
-    throw err;
+  // The validated-config cache (config/project-cache.ts) when nothing changed; otherwise validate
+  // with the zod schemas (and record the result for the next command).
+  let project = readCachedProject(options);
+  if (!project) {
+    const sources: ProjectSources = { files: [], dirs: [], briefings: [] };
+    project = loadProject(options, sources);
+    ensureStateDirs(project.paths);
+    writeProjectCache(project, sources, options);
   }
-  return {
-    project,
-    store,
-    log,
-    async close() {
-      await store.close();
-      log.flush();
-    },
-  };
+  return openProjectContext(project, options.component, { create: createLogger, silent: silentLogger });
 }

@@ -3,13 +3,15 @@ import { UsageError } from '../errors.js';
 import type { ExportedMessage, Message, MessageState } from '../domain/message.js';
 import { pendingStates } from '../domain/message.js';
 import { explainMessage, waitsForEngine } from '../domain/explain.js';
-import { durationMs } from '../config/schema.js';
+import { durationMs } from '../domain/duration.js';
 import type { Project } from '../config/load.js';
 import type { EnqueueResult, ImportResult, MessageStore, QueueStats } from '../queue/store.js';
-import { parseImport, serializeExport } from '../queue/jsonl.js';
 import type { Logger } from '../log.js';
 import { pokeDaemon } from '../engine-client/poke.js';
 import { engineStatus } from '../engine-client/status.js';
+
+// Loaded by export and import only: its zod schemas have no business in `send` or `queue list`.
+const jsonl = () => import('../queue/jsonl.js');
 
 export interface SendOptions {
   priority?: number;
@@ -101,12 +103,13 @@ export class QueueService {
   async exportPending(agent?: string): Promise<{ text: string; count: number; messages: ExportedMessage[]; unreadable: number | null }> {
     if (agent !== undefined) this.agentConfig(agent);
     const messages = await this.store.exportPending({ agent });
+    const { serializeExport } = await jsonl();
     return { text: serializeExport(messages), count: messages.length, messages, unreadable: this.store.exportUnreadable?.() ?? null };
   }
 
   /** Without `partial`, any bad line means nothing is imported. */
   async importText(text: string, options: { partial?: boolean } = {}): Promise<ImportResult> {
-    const parsed = parseImport(text);
+    const parsed = (await jsonl()).parseImport(text);
     // Check agents against hornets.json here, so one run reports them together with the syntax errors
     // (the store only sees the lines that parsed) and the message can list the agents that do exist.
     const configured = new Set(this.project.config.agents.map((a) => a.name));

@@ -10,6 +10,9 @@
  *   npm run bench:cli -- --rounds 30
  *   npm run bench:cli -- --compare /other/checkout/bin/hornets-tui.js   (another build, same rounds)
  *
+ * It runs the launcher package.json's `bin` names (bin/hornets-tui.cjs), as an installed
+ * `hornets-tui` does; bin/hornets-tui.js, the ES module name kept for scripts, starts slower.
+ *
  * Peak RSS comes from /usr/bin/time (`%M`) when it exists; without it the column says n/a.
  * Prints figures only; nothing is asserted. The temp project, the engine and any tmux server on the
  * private socket are removed at the end, also after a failure.
@@ -22,7 +25,8 @@ import { makeTempDir, numberFlag, parseFlags, removeDir, repoRoot } from './benc
 
 const flags = parseFlags(process.argv.slice(2));
 const ROUNDS = Math.max(10, numberFlag(flags, 'rounds', 15));
-const BIN = path.join(repoRoot(), 'bin', 'hornets-tui.js');
+// What `hornets-tui` runs once installed: package.json's `bin` (the CommonJS launcher).
+const BIN = path.join(repoRoot(), (JSON.parse(readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin['hornets-tui']!);
 const compare = typeof flags.get('compare') === 'string' ? path.resolve(flags.get('compare') as string) : null;
 const TIME = '/usr/bin/time';
 const haveTime = existsSync(TIME) && spawnSync(TIME, ['-f', '%M', 'true'], { encoding: 'utf8' }).status === 0;
