@@ -30,8 +30,11 @@ async function queued(p: Project): Promise<string[]> {
   return list.map((m) => m.body).sort();
 }
 
+/** The running engine's pid, or null (`daemon status` exits 3 while its pid file is missing). */
 async function enginePid(p: Project): Promise<number | null> {
-  const s = JSON.parse((await p.ok(['daemon', 'status', '--json'])).stdout) as { running: boolean; pid: number | null };
+  const r = await p.run(['daemon', 'status', '--json']);
+  if (r.code !== 0) return null;
+  const s = JSON.parse(r.stdout) as { running: boolean; pid: number | null };
   return s.running ? s.pid : null;
 }
 
