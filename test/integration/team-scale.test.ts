@@ -120,7 +120,8 @@ describe('a team in a fixed number of tmux calls', () => {
     counter.reset();
     const up = JSON.parse((await p.ok(['up', '--no-engine', '--json'])).stdout) as { created: string[]; failed: unknown[] };
     expect(up).toMatchObject({ created: names, failed: [] });
-    const upCalls = counter.calls();
+    // The agents' own start gates (`wait-for` inside each pane, on the pane's $TMUX) are not up's calls.
+    const upCalls = counter.calls().filter((c) => !c.startsWith('wait-for hornets-start-'));
     expect(
       upCalls.filter((c) => c.includes('new-window')),
       upCalls.join('\n'),
