@@ -35,3 +35,17 @@ export function processCpuTicks(pid: number): number | null {
     return null;
   }
 }
+
+/**
+ * Whether the process has exited: gone, or a zombie its parent has not reaped yet (tmux before 3.5
+ * can miss a pane's SIGCHLD and leave it so; /proc tells on Linux, elsewhere a zombie counts as alive).
+ */
+export function processExited(pid: number): boolean {
+  if (!pidAlive(pid)) return true;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}

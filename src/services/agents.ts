@@ -22,6 +22,7 @@ import { displayAgent, type DisplayState } from '../domain/agent-display.js';
 import { installHooks } from '../hooks/installer.js';
 import { hookProgram } from './hooks-program.js';
 import { settlePool } from '../util/pool.js';
+import { processExited } from '../engine-client/pid.js';
 
 export class AgentError extends HornetsError {
   readonly exitCode = ExitCode.failure;
@@ -636,8 +637,8 @@ export class AgentManager {
   /**
    * Stops the whole team and the tmux server. Every step is one action for all agents, not one per
    * agent: one list-panes, the records marked stopped, the pane-died hook removed (our own kills are
-   * not news: no notifier per pane), SIGTERM to every agent, one list-panes per look until all are
-   * dead or `timeoutMs` passed, then kill-server, which closes every window at once.
+   * not news: no notifier per pane), SIGTERM to every agent, a look at their pids until all have
+   * exited or `timeoutMs` passed, then kill-server, which closes every window at once.
    */
   async down(options: { timeoutMs?: number; removeWorktrees?: boolean } = {}): Promise<{ stopped: string[]; worktreesRemoved: string[] }> {
     const names = this.project.config.agents.map((a) => a.name);
@@ -660,12 +661,13 @@ export class AgentManager {
         // Already gone: the pane will show dead.
       }
     }
+    // Watched by pid, not by asking tmux: a list-panes process every 50 ms competed on a loaded
+    // machine with the very agents it waited for (and with the tmux server reaping them).
     const deadline = Date.now() + (options.timeoutMs ?? 5000);
-    let waiting = new Set(live.map((r) => r.pane.paneId));
-    while (waiting.size > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      const now = new Map((await this.tmux.listPanes().catch(() => [])).map((p) => [p.paneId, p]));
-      waiting = new Set([...waiting].filter((id) => now.get(id) && !now.get(id)!.dead));
+    let waiting = live.map((r) => r.pane.pid);
+    while (waiting.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      waiting = waiting.filter((pid) => !processExited(pid));
     }
     await this.tmux.killServer();
     for (const r of records.values()) {
