@@ -217,7 +217,7 @@ async function idleBench(cliFile: string, agents: number, seconds: number): Prom
  * machine the measurement runs on).
  */
 async function waitAllIdle(socket: string, agents: number, timeoutMs: number): Promise<boolean> {
-  const SEP = '--hornets-bench-sep--';
+  const SEP = 'hornets-bench-separator'; // no leading dash: display-message would read it as a flag
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const panes = spawnSync('tmux', ['-L', socket, 'list-panes', '-a', '-F', '#{window_name} #{pane_id}'], { encoding: 'utf8' })
