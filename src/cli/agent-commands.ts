@@ -9,7 +9,7 @@ import { appendAgent, checkNewAgent } from '../services/team.js';
 import { AGENT_NAME_RE, agentNameRule } from '../config/schema.js';
 import { json, type Output } from './output.js';
 import { pokeDaemon } from '../engine-client/poke.js';
-import { engineStatus, ensureEngine, NO_ENGINE_TEXT } from '../engine-client/index.js';
+import { awaitEngine, engineStatus, launchEngine, NO_ENGINE_TEXT, type EngineLaunch } from '../engine-client/index.js';
 import { projectOpener } from './queue-commands.js';
 import * as hot from './hot-commands.js';
 import { withAgentManager, type GlobalOptions } from './hot-commands.js';
@@ -22,10 +22,24 @@ export function statusCommand(o: Output, g: GlobalOptions, opts: { json?: boolea
   return hot.statusCommand(o, projectOpener(g), opts);
 }
 
+/**
+ * `up`: the team's windows, and the engine unless --no-engine. The engine is started as soon as the
+ * tmux session exists, so it starts while the windows are made (not after, against 50 agents
+ * loading) and the agents' first hooks find it. `up` waits for the engine to answer, for as long as
+ * it keeps making progress; an engine still starting then is reported, not failed — only one that
+ * died is an error.
+ */
 export async function upCommand(o: Output, g: GlobalOptions, names: string[], opts: { json?: boolean; engine?: boolean }): Promise<void> {
-  const { report, project } = await withAgents(g, async (m, ctx) => ({ report: await m.up(names.length ? names : undefined), project: ctx.project }));
-  // As the console does: without an engine nothing types into idle agents, so a message waits for ever.
-  const engine = opts.engine === false ? null : await ensureEngine(project);
+  let launch: EngineLaunch | null = null;
+  const { report, project } = await withAgents(g, async (m, ctx) => {
+    // As the console does: without an engine nothing types into idle agents, so a message waits for ever.
+    const onServerReady = () => {
+      if (opts.engine !== false) launch = launchEngine(ctx.project);
+    };
+    return { report: await m.up(names.length ? names : undefined, { onServerReady }), project: ctx.project };
+  });
+  const started: EngineLaunch | null = launch;
+  const engine = started === null ? null : await awaitEngine(project, started, { whenSlow: 'report' });
   if (opts.json) json(o, { ...report, engine: engine ?? { started: false, pid: engineStatus(project.paths.root).pid, skipped: true } });
   else {
     const line = (label: string, list: string[]) => list.length && o.out(`${label}: ${list.join(', ')}`);
@@ -34,7 +48,8 @@ export async function upCommand(o: Output, g: GlobalOptions, names: string[], op
     line('already running', report.running);
     for (const f of report.failed) o.err(`failed: ${f.agent}: ${f.error}`);
     o.out(`tmux server "${report.socket}", session "${report.session}": hornets-tui attach <agent> to look in`);
-    if (engine) o.out(engine.started ? `engine started (pid ${engine.pid}); \`hornets-tui daemon stop\` stops it, agents keep running` : `engine already running (pid ${engine.pid})`);
+    if (engine && !engine.ready) o.err(`note: the engine (pid ${engine.pid}) is still starting on this busy machine; \`hornets-tui daemon status\` shows when it answers`);
+    else if (engine) o.out(engine.started ? `engine started (pid ${engine.pid}); \`hornets-tui daemon stop\` stops it, agents keep running` : `engine already running (pid ${engine.pid})`);
     else if (!engineStatus(project.paths.root).running) o.err(`note: --no-engine: ${NO_ENGINE_TEXT}`);
   }
   if (report.failed.length > 0) process.exitCode = 1;

@@ -1,6 +1,6 @@
 /** The client side of the engine: what services and the CLI use to find, poke, start and stop it. */
 export { pidFile, endpointFile, metricsEndpointFile } from './paths.js';
-export { pidAlive, readPid } from './pid.js';
+export { pidAlive, processCpuTicks, processExited, readPid } from './pid.js';
 export { readEndpoint, pokeDaemon, pingEngine, engineRequest, httpGet, type Endpoint, type EngineHealth, type PokePath } from './poke.js';
 export { engineStatus, readMetricsUrl, NO_ENGINE_TEXT, type EngineStatus } from './status.js';
-export { ensureEngine, stopEngine, engineOutFile, EngineError } from './lifecycle.js';
+export { ensureEngine, launchEngine, awaitEngine, stopEngine, engineOutFile, EngineError, type EngineLaunch, type EngineReady, type EngineWaitOptions } from './lifecycle.js';

@@ -9,7 +9,7 @@ import { ExitCode, HornetsError } from '../errors.js';
 import type { Project } from '../config/load.js';
 import { ensureStateDirs, packageRoot } from '../config/paths.js';
 import { spawnDetached } from '../proc/detach.js';
-import { pidAlive } from './pid.js';
+import { pidAlive, processCpuTicks } from './pid.js';
 import { pingEngine } from './poke.js';
 import { engineStatus } from './status.js';
 
@@ -24,32 +24,104 @@ export function engineOutFile(project: Project): string {
   return join(project.paths.logs, 'daemon.out');
 }
 
-/**
- * Starts the daemon in the background unless one runs; resolves once an engine answers on its
- * endpoint with its token. Should another client win the race to start one, that one is reported
- * (`started: false`).
- */
-export async function ensureEngine(project: Project, options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<{ started: boolean; pid: number }> {
+/** An engine `launchEngine` found running or started; `awaitEngine` waits for it to answer. */
+export interface EngineLaunch {
+  /** The process we started (null: one already ran and answered nothing was needed). */
+  spawned: number | null;
+  /** The engine that already ran, when one did. */
+  running: number | null;
+}
+
+export interface EngineWaitOptions {
+  /**
+   * Give up when the engine shows no sign of progress for this long (default 10 s): no CPU time
+   * used (Linux /proc), no pid file or endpoint appearing. A slow machine slows an engine down but
+   * does not stop it; a stuck one stops moving.
+   */
+  stallMs?: number;
+  /** Give up after this long whatever happens (default 60 s plus 1 s per agent in the team). */
+  timeoutMs?: number;
+  /**
+   * 'throw' (default): an engine not answering when the wait ends is an EngineError. 'report' (`up`):
+   * an engine still alive then is returned with `ready: false` — slow is not failed; only an
+   * engine that died is an error.
+   */
+  whenSlow?: 'throw' | 'report';
+}
+
+export interface EngineReady {
+  started: boolean;
+  pid: number;
+  /** Answered on its endpoint with its token (always true unless `whenSlow: 'report'`). */
+  ready: boolean;
+}
+
+/** Starts the daemon in the background unless one runs; returns at once (see awaitEngine). */
+export function launchEngine(project: Project, options: { env?: NodeJS.ProcessEnv } = {}): EngineLaunch {
   ensureStateDirs(project.paths);
   const before = engineStatus(project.paths.root);
-  if (before.running && before.pid !== null) return { started: false, pid: before.pid };
+  if (before.running && before.pid !== null) return { spawned: null, running: before.pid };
   const bin = join(packageRoot(), 'bin', 'hornets-tui.js');
-  const logFile = engineOutFile(project);
-  const spawned = spawnDetached([process.execPath, bin, '--config', project.configPath, 'daemon', 'run'], { cwd: project.root, env: options.env ?? launchEnv(), logFile });
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const spawned = spawnDetached([process.execPath, bin, '--config', project.configPath, 'daemon', 'run'], { cwd: project.root, env: options.env ?? launchEnv(), logFile: engineOutFile(project) });
+  return { spawned, running: null };
+}
+
+/**
+ * What moves while an engine starts: its CPU time, then its pid file (lock taken), then its
+ * endpoint. Any change counts as progress.
+ */
+function progressMark(stateDir: string, pid: number): string {
+  const s = engineStatus(stateDir);
+  return `${s.pid ?? '-'}:${s.running}:${s.endpoint}:${processCpuTicks(pid) ?? '-'}`;
+}
+
+/**
+ * Resolves once an engine answers on its endpoint with its token. Should another client win the
+ * race to start one, that one is reported (`started: false`). The wait is measured by progress, not
+ * by a fixed time: an engine that keeps moving is waited for (up to `timeoutMs`), one that stops
+ * moving for `stallMs` or dies is given up on.
+ */
+export async function awaitEngine(project: Project, launch: EngineLaunch, options: EngineWaitOptions & { agents?: number } = {}): Promise<EngineReady> {
+  if (launch.spawned === null && launch.running !== null) return { started: false, pid: launch.running, ready: true };
+  const spawned = launch.spawned!;
+  const stateDir = project.paths.root;
+  const stallMs = options.stallMs ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? 60_000 + 1000 * (options.agents ?? project.config.agents.length);
+  const started = Date.now();
+  let mark = '';
+  let movedAt = started;
+  let waitedMs = 0;
+  while ((waitedMs = Date.now() - started) < timeoutMs && Date.now() - movedAt < stallMs) {
     // Ready = the engine that holds the pid file answers with its token. A stale endpoint file left
     // by a killed engine cannot pass for it: nothing answers there, or not with this pid.
-    const s = engineStatus(project.paths.root);
+    const s = engineStatus(stateDir);
     if (s.running && s.pid !== null && s.endpoint) {
-      const health = await pingEngine(project.paths.root, 500);
-      if (health && health.pid === s.pid) return { started: s.pid === spawned, pid: s.pid };
+      const health = await pingEngine(stateDir, 500);
+      if (health && health.pid === s.pid) return { started: s.pid === spawned, pid: s.pid, ready: true };
     }
-    if (!pidAlive(spawned) && !(s.running && s.pid !== null)) break;
+    if (!pidAlive(spawned) && !(s.running && s.pid !== null)) {
+      throw new EngineError(`the engine exited while starting; see ${engineOutFile(project)} and \`hornets-tui logs\``);
+    }
+    const now = progressMark(stateDir, spawned);
+    if (now !== mark) {
+      mark = now;
+      movedAt = Date.now();
+    }
     await sleep(50);
   }
-  throw new EngineError(`the engine did not come up within ${Math.round(timeoutMs / 1000)} s; see ${logFile} and \`hornets-tui logs\``);
+  const s = engineStatus(stateDir);
+  const pid = s.running && s.pid !== null ? s.pid : spawned;
+  const why = Date.now() - movedAt >= stallMs ? `made no progress for ${Math.round(stallMs / 1000)} s` : `did not answer within ${Math.round(timeoutMs / 1000)} s`;
+  if (options.whenSlow === 'report' && pidAlive(pid)) return { started: pid === spawned, pid, ready: false };
+  throw new EngineError(`the engine (pid ${pid}) ${why} after ${Math.round(waitedMs / 1000)} s of waiting; see ${engineOutFile(project)} and \`hornets-tui logs\``);
+}
+
+/**
+ * Starts the daemon in the background unless one runs; resolves once an engine answers on its
+ * endpoint with its token (launchEngine + awaitEngine).
+ */
+export async function ensureEngine(project: Project, options: EngineWaitOptions & { env?: NodeJS.ProcessEnv } = {}): Promise<EngineReady> {
+  return awaitEngine(project, launchEngine(project, { env: options.env }), options);
 }
 
 /** SIGTERM the daemon and wait for it to go; agents keep running. */

@@ -33,8 +33,21 @@ export interface WorktreeInfo {
   branch: string | null;
 }
 
+/** git's own race between concurrent worktree adds: a sibling's metadata read while being written. */
+const SIBLING_BEING_WRITTEN = /failed to read .*worktrees[\\/][^\s]*[\\/](commondir|gitdir)/;
+
 /** The git operations hornets uses, over `git` (default: the real program). */
 export function createGit(git: GitRunner = runGit) {
+  // New branch first: the common case costs one git process, not a look-up before it (`up` of a
+  // team runs this once per agent). A branch left by an earlier attempt is checked out as it is.
+  const addOnce = async (repo: string, path: string, branch: string): Promise<void> => {
+    try {
+      await git(['worktree', 'add', '-b', branch, path, 'HEAD'], repo);
+    } catch (err) {
+      if (!(err instanceof GitError && /already exists/i.test(err.stderr) && (await client.branchExists(repo, branch)))) throw err;
+      await git(['worktree', 'add', path, branch], repo);
+    }
+  };
   const client = {
     /** Top-level directory of the repository containing `dir`, or null when it is not in one. */
     async toplevel(dir: string): Promise<string | null> {
@@ -88,15 +101,20 @@ export function createGit(git: GitRunner = runGit) {
       return result;
     },
 
-    /** Creates `path` on `branch` (new from HEAD unless it exists). */
+    /**
+     * Creates `path` on `branch` (new from HEAD unless it exists). Safe to run for several worktrees
+     * of one repository at once (`up` prepares agents side by side): git itself is not — an add
+     * reads every sibling's metadata and dies on one another add is still writing ("failed to read
+     * .git/worktrees/<other>/commondir"); that failure is tried again, a few times.
+     */
     async addWorktree(repo: string, path: string, branch: string): Promise<void> {
-      // New branch first: the common case costs one git process, not a look-up before it (`up` of
-      // a team runs this once per agent).
-      try {
-        await git(['worktree', 'add', '-b', branch, path, 'HEAD'], repo);
-      } catch (err) {
-        if (!(err instanceof GitError && /already exists/i.test(err.stderr) && (await client.branchExists(repo, branch)))) throw err;
-        await git(['worktree', 'add', path, branch], repo);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await addOnce(repo, path, branch);
+        } catch (err) {
+          if (attempt >= 5 || !(err instanceof GitError && SIBLING_BEING_WRITTEN.test(err.stderr))) throw err;
+          await new Promise((r) => setTimeout(r, 20 * attempt));
+        }
       }
     },
 

@@ -22,6 +22,7 @@ import { displayAgent, type DisplayState } from '../domain/agent-display.js';
 import { installHooks } from '../hooks/installer.js';
 import { hookProgram } from './hooks-program.js';
 import { settlePool } from '../util/pool.js';
+import { processExited } from '../engine-client/pid.js';
 
 export class AgentError extends HornetsError {
   readonly exitCode = ExitCode.failure;
@@ -41,8 +42,19 @@ const PREPARE_CONCURRENCY = 8;
 /** What every agent prepared by one `up` shares: the project's repository, looked up once. */
 interface PrepareContext {
   repo: () => Promise<{ repo: string | null; hasCommits: boolean }>;
+  /** The repository's worktrees (real paths), from one `git worktree list` for the whole team. */
+  worktrees: () => Promise<Set<string>>;
   /** info/exclude checked once per repository (every worktree of it shares the file). */
   excluded: Map<string, Promise<boolean>>;
+}
+
+/** A path compared the way git and the file system agree on it (symlinked /tmp, trailing parts). */
+function realOrResolved(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
 }
 
 /** States a dead pane does not change: already down on purpose, or already known dead. */
@@ -301,12 +313,18 @@ export class AgentManager {
 
   private prepareContext(): PrepareContext {
     let repo: Promise<{ repo: string | null; hasCommits: boolean }> | null = null;
+    let worktrees: Promise<Set<string>> | null = null;
+    // Three git look-ups for the whole team, side by side: each is a process start, and on a loaded
+    // machine a process start is what costs.
+    const list = () => (worktrees ??= Git.listWorktrees(this.project.root).then((l) => new Set(l.map((w) => realOrResolved(w.path)))));
     return {
       repo: () =>
         (repo ??= (async () => {
-          const top = await Git.toplevel(this.project.root);
-          return { repo: top, hasCommits: top !== null && (await Git.hasCommits(top)) };
+          void list().catch(() => undefined);
+          const [top, hasCommits] = await Promise.all([Git.toplevel(this.project.root), Git.hasCommits(this.project.root)]);
+          return { repo: top, hasCommits: top !== null && hasCommits };
         })()),
+      worktrees: () => list(),
       excluded: new Map(),
     };
   }
@@ -314,8 +332,20 @@ export class AgentManager {
   private async prepareWorktree(agent: AgentConfig, ctx: PrepareContext): Promise<{ path: string; created: boolean; repo: string | null }> {
     const path = this.worktreePath(agent);
     if (agent.worktree) return { path, created: false, repo: null };
-    if (existsSync(path)) return { path, created: false, repo: null };
     const { repo, hasCommits } = await ctx.repo();
+    if (existsSync(path)) {
+      if (!repo || !hasCommits) return { path, created: false, repo: null };
+      // One `git worktree list` for the whole team, not git processes per agent: an existing
+      // directory is used only if git knows it as a worktree of this repository. A leftover plain
+      // directory (made before the first commit, or a worktree pruned behind our back) would let
+      // the agent's git commands act on the main checkout instead.
+      if (!(await ctx.worktrees()).has(realOrResolved(path))) {
+        throw new AgentError(
+          `${agent.name}: ${path} exists but is not a git worktree of ${repo}; move it away (or run \`git worktree prune\`) and run up again to recreate it, or set "worktree" for ${agent.name} in hornets.json to use that directory as it is`,
+        );
+      }
+      return { path, created: false, repo };
+    }
     if (repo && hasCommits) {
       const branch = agent.branch ?? `hornets/${agent.name}`;
       // hornets/<agent name> is always a valid branch (names are [a-z][a-z0-9_-]*): one git call saved per agent.
@@ -362,11 +392,16 @@ export class AgentManager {
    * are prepared a few at a time, and every new window is made in one tmux call: a team of 50 comes
    * up in about the time of one agent's git worktree add per worker, not 50 round trips in a row.
    * `resume`: new windows resume the agent's last session too (recovery after the server died).
+   * `up` returns once every window is made and recorded as starting: the agents' readiness is the
+   * engine's business, and `status` shows it.
    */
-  async up(names?: string[], options: { resume?: boolean } = {}): Promise<UpReport> {
+  async up(names?: string[], options: { resume?: boolean; onServerReady?: () => void } = {}): Promise<UpReport> {
     const agents = names ? names.map((n) => this.agentConfig(n)) : this.project.config.agents;
     this.validate(this.project.config.agents);
     await this.ensureServer();
+    // The CLI starts the engine here: after the checks, with the session there (so the engine's first
+    // reconciliation never takes the server for lost), and while the agents' windows are made.
+    options.onServerReady?.();
     const panes = new Map((await this.tmux.listPanes()).map((p) => [p.paneId, p]));
     const records = new Map((await this.store.listAgents()).map((r) => [r.name, r]));
     const report: UpReport = { created: [], restarted: [], running: [], failed: [], session: this.session, socket: this.tmux.server.socket };
@@ -447,41 +482,56 @@ export class AgentManager {
     });
   }
 
-  /** New windows for agents that have none, in one tmux batch; returns the agents started, in order. */
+  /**
+   * New windows for agents that have none, in one tmux batch; returns the agents started, in order.
+   * With several, each agent is held at a gate until all windows are made and recorded (see
+   * TmuxClient.newHeldWindows): otherwise the agents started first starve the tmux server making the
+   * rest, and `up` waits for all of them to load (10 s instead of 1 s for 50 demo agents on 2 cores).
+   */
   private async createWindows(list: Prepared[], options: { resume: boolean }, failed: (agent: string, err: unknown) => void): Promise<string[]> {
     if (list.length === 0) return [];
     const ready: Prepared[] = [];
     for (const p of list) {
       try {
-        // Recorded before the process exists, as for a respawn (see respawn()).
-        await this.store.transitionAgent(p.agent.name, { type: 'started' }, { generation: p.record.generation + 1, ...(options.resume ? {} : { sessionId: null }) });
+        // Recorded before the process exists, as for a respawn (see respawn()). A pane id from an
+        // older window is dropped: the engine's reconciliation must not take the window that is
+        // being made for a crash of this new generation.
+        await this.store.transitionAgent(p.agent.name, { type: 'started' }, { generation: p.record.generation + 1, paneId: null, ...(options.resume ? {} : { sessionId: null }) });
         ready.push(p);
       } catch (err) {
         await this.rollback(p, null);
         failed(p.agent.name, err);
       }
     }
-    const made = await this.tmux
-      .newWindows(
-        this.session,
-        ready.map((p) => ({ window: p.agent.name, spec: this.spawnSpec(p.agent, p.record, p.record.generation + 1, p.path, options.resume) })),
-      )
-      .catch((err: unknown) => ready.map(() => ({ error: err })));
+    const windows = ready.map((p) => ({ window: p.agent.name, spec: this.spawnSpec(p.agent, p.record, p.record.generation + 1, p.path, options.resume) }));
+    let made: ({ paneId: string } | { error: unknown })[];
+    let release = () => Promise.resolve();
+    try {
+      if (windows.length > 1) ({ made, release } = await this.tmux.newHeldWindows(this.session, windows));
+      else made = await this.tmux.newWindows(this.session, windows);
+    } catch (err) {
+      made = ready.map(() => ({ error: err }));
+    }
     const started: string[] = [];
-    for (const [i, p] of ready.entries()) {
-      const r = made[i]!;
-      const generation = p.record.generation + 1;
-      const paneId = 'paneId' in r ? r.paneId : null;
-      try {
-        if (!paneId) throw 'error' in r ? r.error : new AgentError('no window');
-        await this.store.updateAgent(p.agent.name, { paneId });
-        await this.store.recordEvent({ agent: p.agent.name, kind: 'agent_started', detail: { paneId, generation, worktree: p.path } });
-        this.log.info({ event: 'agent_started', agent: p.agent.name, paneId, generation }, 'agent started');
-        started.push(p.agent.name);
-      } catch (err) {
-        await this.rollback(p, paneId);
-        failed(p.agent.name, err);
+    try {
+      for (const [i, p] of ready.entries()) {
+        const r = made[i]!;
+        const generation = p.record.generation + 1;
+        const paneId = 'paneId' in r ? r.paneId : null;
+        try {
+          if (!paneId) throw 'error' in r ? r.error : new AgentError('no window');
+          await this.store.updateAgent(p.agent.name, { paneId });
+          await this.store.recordEvent({ agent: p.agent.name, kind: 'agent_started', detail: { paneId, generation, worktree: p.path } });
+          this.log.info({ event: 'agent_started', agent: p.agent.name, paneId, generation }, 'agent started');
+          started.push(p.agent.name);
+        } catch (err) {
+          await this.rollback(p, paneId);
+          failed(p.agent.name, err);
+        }
       }
+    } finally {
+      // Even when recording failed: a window that stays is an agent that must run.
+      await release().catch((err: unknown) => this.log.error({ event: 'agents_release_failed', error: String(err) }, 'could not release the agents held at start'));
     }
     return started;
   }
@@ -588,8 +638,8 @@ export class AgentManager {
   /**
    * Stops the whole team and the tmux server. Every step is one action for all agents, not one per
    * agent: one list-panes, the records marked stopped, the pane-died hook removed (our own kills are
-   * not news: no notifier per pane), SIGTERM to every agent, one list-panes per look until all are
-   * dead or `timeoutMs` passed, then kill-server, which closes every window at once.
+   * not news: no notifier per pane), SIGTERM to every agent, a look at their pids until all have
+   * exited or `timeoutMs` passed, then kill-server, which closes every window at once.
    */
   async down(options: { timeoutMs?: number; removeWorktrees?: boolean } = {}): Promise<{ stopped: string[]; worktreesRemoved: string[] }> {
     const names = this.project.config.agents.map((a) => a.name);
@@ -612,12 +662,13 @@ export class AgentManager {
         // Already gone: the pane will show dead.
       }
     }
+    // Watched by pid, not by asking tmux: a list-panes process every 50 ms competed on a loaded
+    // machine with the very agents it waited for (and with the tmux server reaping them).
     const deadline = Date.now() + (options.timeoutMs ?? 5000);
-    let waiting = new Set(live.map((r) => r.pane.paneId));
-    while (waiting.size > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      const now = new Map((await this.tmux.listPanes().catch(() => [])).map((p) => [p.paneId, p]));
-      waiting = new Set([...waiting].filter((id) => now.get(id) && !now.get(id)!.dead));
+    let waiting = live.map((r) => r.pane.pid);
+    while (waiting.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      waiting = waiting.filter((pid) => !processExited(pid));
     }
     await this.tmux.killServer();
     for (const r of records.values()) {

@@ -50,8 +50,21 @@ function spawnTail(spec: SpawnSpec, printPaneId = false): string[] {
   return ['-c', spec.cwd, ...envArgs(spec.env), ...(printPaneId ? ['-P', '-F', '#{pane_id}'] : []), '--', ...spec.argv];
 }
 
+/**
+ * A pane command held back until `wait-for -S <channel>` on its server: tmux makes a team's windows
+ * without the agents it already started competing with it for the CPU (on 2 cores, 50 Node agents
+ * starting made one batch of 50 windows take 10 s instead of 1 s). A tiny POSIX shell waits (the
+ * pane's `$TMUX` names the server), then execs the command in the same process, so the pane's pid is
+ * the agent's. A gate that cannot wait (tmux not found, server gone) lets the agent start at once.
+ */
+export function heldSpec(spec: SpawnSpec, channel: string, tmuxBin: string): SpawnSpec {
+  return { ...spec, argv: ['sh', '-c', '"$1" wait-for "$2" >/dev/null 2>&1; shift 2; exec "$@"', 'hornets-start', tmuxBin, channel, ...spec.argv] };
+}
+
 /** Single tmux commands without the server part, for `argv.batch`. */
 export const commands = {
+  /** Releases the panes held on `channel` (heldSpec); a signal before the wait is remembered by tmux. */
+  signal: (channel: string): string[] => ['wait-for', '-S', channel],
   newWindow: (session: string, window: string, spec: SpawnSpec): string[] => ['new-window', '-d', '-t', `=${session}:`, '-n', window, ...spawnTail(spec, true)],
   setEnvironment: (name: string, value: string): string[] => ['set-environment', '-g', name, value],
   setHook: (hook: string, command: string): string[] => ['set-hook', '-g', hook, command],

@@ -2,7 +2,22 @@
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { argv, base, batchCommands, commands, isPaneId, MIN_TMUX, parsePanes, parseVersion, versionAtLeast, type PaneInfo, type ServerRef, type SpawnSpec, type TmuxVersion } from './argv.js';
+import {
+  argv,
+  base,
+  batchCommands,
+  commands,
+  heldSpec,
+  isPaneId,
+  MIN_TMUX,
+  parsePanes,
+  parseVersion,
+  versionAtLeast,
+  type PaneInfo,
+  type ServerRef,
+  type SpawnSpec,
+  type TmuxVersion,
+} from './argv.js';
 import { TmuxError, TmuxMissingError } from './errors.js';
 import { attachEnv, createRunner, tmuxBinary, type TmuxRunner } from './runner.js';
 import { ControlClient, type ControlHandlers } from './control.js';
@@ -123,6 +138,30 @@ export class TmuxClient {
       }
     }
     return results;
+  }
+
+  /**
+   * newWindows with every window's command held at a gate (argv.ts heldSpec) until `release()`, one
+   * tmux call for all: the windows are made while no agent competes with the server, and the caller
+   * records them before the agents run. Call release() in a finally: a held agent never starts.
+   */
+  async newHeldWindows(session: string, windows: readonly { window: string; spec: SpawnSpec }[]): Promise<{ made: ({ paneId: string } | { error: Error })[]; release: () => Promise<void> }> {
+    const token = randomBytes(4).toString('hex');
+    const channels = windows.map((_w, i) => `hornets-start-${token}-${i}`);
+    const release = async () => {
+      for (const chunk of batchCommands(channels.map((c) => commands.signal(c)))) await this.run(argv.batch(this.server, chunk));
+    };
+    try {
+      const made = await this.newWindows(
+        session,
+        windows.map((w, i) => ({ window: w.window, spec: heldSpec(w.spec, channels[i]!, tmuxBinary()) })),
+      );
+      return { made, release };
+    } catch (err) {
+      // Whatever was made must not wait for ever.
+      await release().catch(() => undefined);
+      throw err;
+    }
   }
 
   /** Server-global environment and hooks in one tmux process; throws when any of them fails. */

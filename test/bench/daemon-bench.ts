@@ -5,7 +5,8 @@
  *  2. idle cost: CPU of a real `hornets-tui daemon run` (from /proc/<pid>/stat) over 60 s (--quick:
  *     20 s) with 20 and with 50 idle demo agents in tmux;
  *  3. a team of 50 (--team-agents): whole `up` and `down` CLI processes, wall time, success and
- *     leftover panes, beside `node -e 0` and a bare tmux server with 50 `tmux new-window` processes.
+ *     leftover panes, and the time until every agent shows its prompt; beside `node -e 0` and a bare
+ *     tmux server making the same 50 demo-agent windows in one batched call (see bareTmux).
  * `--before <checkout>` runs 2 and 3 with that checkout's CLI too (e.g. /work/main, built), interleaved,
  * for before/after figures from the same run; `--only wake,idle,team` picks sections.
  * The idle push to a real Claude Code pane is measured by test/bench/claude-push-bench.ts
@@ -210,28 +211,34 @@ async function idleBench(cliFile: string, agents: number, seconds: number): Prom
   }
 }
 
-/** Every agent window's last line is the demo prompt (one list + one capture per pane per look). */
+/**
+ * Every agent window's last line is the demo prompt. One tmux process per look: a capture of each
+ * pane, each followed by a separator line, in one batch (a capture per pane per look would load the
+ * machine the measurement runs on).
+ */
 async function waitAllIdle(socket: string, agents: number, timeoutMs: number): Promise<boolean> {
+  const SEP = 'hornets-bench-separator'; // no leading dash: display-message would read it as a flag
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const panes = spawnSync('tmux', ['-L', socket, 'list-panes', '-a', '-F', '#{window_name} #{pane_id}'], { encoding: 'utf8' })
       .stdout.split('\n')
-      .filter((l) => l && !l.startsWith('hornets '))
+      .filter((l) => l && !l.startsWith('hornets ') && !l.startsWith('bare '))
       .map((l) => l.split(' ')[1]!);
     if (panes.length >= agents) {
-      const ready = panes.filter((p) => {
-        const screen = spawnSync('tmux', ['-L', socket, 'capture-pane', '-p', '-t', p], { encoding: 'utf8' }).stdout.trimEnd();
-        return screen.split('\n').at(-1)?.trim() === 'demo>';
-      });
+      const args = panes.flatMap((p, i) => [...(i ? [';'] : []), 'capture-pane', '-p', '-t', p, ';', 'display-message', '-p', SEP]);
+      const screens = spawnSync('tmux', ['-L', socket, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).stdout.split(`${SEP}\n`);
+      const ready = screens.filter((screen) => screen.trimEnd().split('\n').at(-1)?.trim() === 'demo>');
       if (ready.length >= agents) return true;
     }
-    await sleep(500);
+    await sleep(250);
   }
   return false;
 }
 
 interface TeamRun {
   upMs: number;
+  /** From `up` starting until every agent shows its prompt. */
+  readyMs: number;
   downMs: number;
   upOk: boolean;
   downOk: boolean;
@@ -241,40 +248,48 @@ interface TeamRun {
 /** `up` (engine included, as a user runs it), all prompts up, then `down`; leftover windows or dead panes counted after. */
 async function teamRun(cliFile: string, dir: string, env: NodeJS.ProcessEnv, agents: number): Promise<TeamRun> {
   const socket = env.HORNETS_TMUX_SOCKET!;
+  const t0 = performance.now();
   const up = await timed(process.execPath, [cliFile, 'up'], dir, env);
-  await waitAllIdle(socket, agents, 120_000);
+  const allUp = await waitAllIdle(socket, agents, 120_000);
+  const readyMs = allUp ? performance.now() - t0 : Number.NaN;
   const down = await timed(process.execPath, [cliFile, 'down', '--timeout', '5'], dir, env);
   const left = spawnSync('tmux', ['-L', socket, 'list-panes', '-a', '-F', '#{pane_id}'], { encoding: 'utf8' });
   const leftover = left.status === 0 ? left.stdout.split('\n').filter(Boolean).length : 0;
   spawnSync(process.execPath, [cliFile, 'daemon', 'stop'], { cwd: dir, env });
   spawnSync('tmux', ['-L', socket, 'kill-server']);
-  return { upMs: up.ms, downMs: down.ms, upOk: up.code === 0 && !/failed:/.test(up.out), downOk: down.code === 0, leftover };
+  return { upMs: up.ms, readyMs, downMs: down.ms, upOk: up.code === 0 && !/failed:/.test(up.out), downOk: down.code === 0, leftover };
 }
 
 /**
- * The floor for `up`: a bare tmux server and `agents` windows running the same demo agent, made by
- * separate `tmux new-window` processes (no worktrees, no hooks, no database) — the agents starting
- * load the machine the same way.
+ * The floor for `up`: a bare tmux server making the same `agents` windows running the same demo
+ * agent, in ONE batched tmux call as `up` does (no worktrees, no hooks, no database, no engine, no
+ * hold-back of the agents). `windowsMs` is the tmux call (what a plain batched `up` would wait for:
+ * the agents it started first compete with the server making the rest); `readyMs` is until every
+ * demo prompt is up (a condition, not a fixed sleep), so the agents are gone before the next run.
  */
-async function bareTmux(cliFile: string, agents: number): Promise<number> {
+async function bareTmux(cliFile: string, agents: number): Promise<{ windowsMs: number; readyMs: number }> {
   const socket = `hornets-bench-bare-${process.pid}`;
   const t0 = performance.now();
   spawnSync('tmux', ['-L', socket, '-f', '/dev/null', 'new-session', '-d', '-s', 'bare']);
-  for (let i = 0; i < agents; i++) spawnSync('tmux', ['-L', socket, 'new-window', '-d', '-t', '=bare:', '-n', `w${i}`, '--', process.execPath, cliFile, 'demo-agent']);
-  const ms = performance.now() - t0;
-  await sleep(3000); // let them start before they are killed, as the team's agents do
+  const cmds = Array.from({ length: agents }, (_, i) => [...(i ? [';'] : []), 'new-window', '-d', '-t', '=bare:', '-n', `w${i}`, '--', process.execPath, cliFile, 'demo-agent']);
+  spawnSync('tmux', ['-L', socket, ...cmds.flat()]);
+  const windowsMs = performance.now() - t0;
+  const allUp = await waitAllIdle(socket, agents, 120_000);
+  const readyMs = allUp ? performance.now() - t0 : Number.NaN;
   spawnSync('tmux', ['-L', socket, 'kill-server']);
-  return ms;
+  return { windowsMs, readyMs };
 }
 
 async function teamBench(agents: number, runs: number): Promise<void> {
   console.log(`\nteam of ${agents} demo agents: whole \`up\` (with engine start) and \`down\` CLI processes, wall time, ${runs} runs interleaved`);
   const anchors: number[] = [];
-  const bare: number[] = [];
+  const bare: { windowsMs: number; readyMs: number }[] = [];
+  const loads: number[] = [];
   const results = checkouts.map(() => [] as TeamRun[]);
   const projects = checkouts.map((c) => project(agents, c.cli));
   try {
     for (let r = 0; r < runs; r++) {
+      loads.push(loadavg()[0]!);
       anchors.push((await timed(process.execPath, ['-e', '0'], tmpdir(), process.env)).ms);
       bare.push(await bareTmux(cli, agents));
       for (const [i, c] of checkouts.entries()) {
@@ -288,16 +303,22 @@ async function teamBench(agents: number, runs: number): Promise<void> {
     for (const p of projects) tidy(p.dir);
   }
   const a = median(anchors);
-  const b = median(bare);
-  console.log(`  anchor: node -e 0 p50 ${a.toFixed(0)} ms; bare tmux new-session + ${agents} × new-window (demo agent) p50 ${b.toFixed(0)} ms; load ${loadavg()[0]!.toFixed(2)}`);
+  const b = median(bare.map((x) => x.windowsMs));
+  const bReady = median(bare.map((x) => x.readyMs));
+  console.log(
+    `  anchors: node -e 0 p50 ${a.toFixed(0)} ms; bare tmux, ${agents} demo-agent windows in one batched call: call returns p50 ${b.toFixed(0)} ms, every prompt up p50 ${bReady.toFixed(0)} ms; ` +
+      `load average during the runs ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
+  );
   for (const [i, c] of checkouts.entries()) {
     const rs = results[i]!;
     const up = median(rs.map((x) => x.upMs));
+    const ready = median(rs.map((x) => x.readyMs));
     const down = median(rs.map((x) => x.downMs));
     const failures = rs.filter((x) => !x.upOk || !x.downOk).length;
     const leftovers = rs.reduce((n, x) => n + x.leftover, 0);
     console.log(
-      `  ${c.label}: up p50 ${up.toFixed(0)} ms (${(up / a).toFixed(1)}× node -e 0, ${(up / b).toFixed(1)}× bare tmux; first run, worktrees made: ${rs[0]!.upMs.toFixed(0)} ms)   ` +
+      `  ${c.label}: up p50 ${up.toFixed(0)} ms (${(up / a).toFixed(1)}× node -e 0, ${(up / b).toFixed(2)}× the bare batched call; first run, worktrees made: ${rs[0]!.upMs.toFixed(0)} ms)   ` +
+        `every prompt up p50 ${ready.toFixed(0)} ms (${(ready / bReady).toFixed(2)}× bare)   ` +
         `down p50 ${down.toFixed(0)} ms (${(down / a).toFixed(1)}× node -e 0)   failed runs ${failures}/${rs.length}, leftover panes ${leftovers}   ` +
         `(target ≤ 5 s each, never failing: ${up <= 5000 && down <= 5000 && failures === 0 && leftovers === 0 ? 'PASS' : 'MISSED'})`,
     );

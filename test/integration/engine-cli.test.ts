@@ -55,7 +55,7 @@ describe('up and the engine', () => {
     await waitFor('message handed to marie', async () => ['delivered', 'confirmed'].includes(await messageState(p, id)), 20_000, 100);
     // Re-running `up` finds the engine and says so.
     const again = JSON.parse((await p.ok(['up', '--json'])).stdout) as { engine: { started: boolean; pid: number } };
-    expect(again.engine).toEqual({ started: false, pid: report.engine.pid });
+    expect(again.engine).toEqual({ started: false, pid: report.engine.pid, ready: true });
   }, 90_000);
 
   it('without an engine, send, queue why and status say so plainly and name the fix', async () => {

@@ -120,7 +120,8 @@ describe('a team in a fixed number of tmux calls', () => {
     counter.reset();
     const up = JSON.parse((await p.ok(['up', '--no-engine', '--json'])).stdout) as { created: string[]; failed: unknown[] };
     expect(up).toMatchObject({ created: names, failed: [] });
-    const upCalls = counter.calls();
+    // The agents' own start gates (`wait-for` inside each pane, on the pane's $TMUX) are not up's calls.
+    const upCalls = counter.calls().filter((c) => !c.startsWith('wait-for hornets-start-'));
     expect(
       upCalls.filter((c) => c.includes('new-window')),
       upCalls.join('\n'),
@@ -130,6 +131,13 @@ describe('a team in a fixed number of tmux calls', () => {
     expect(upCalls.filter((c) => !/list-panes|display-message/.test(c)).length, upCalls.join('\n')).toBeLessThanOrEqual(6);
     const panes = listPanes(socket).filter((row) => row.window !== 'hornets');
     expect(panes.map((row) => row.window).sort()).toEqual([...names].sort());
+    // The agents were held at a start gate while their windows were made: up released every one,
+    // and the gate exec'd the agent in place, so the pane's pid is the agent's own process.
+    await waitFor(
+      'every pane running its demo agent',
+      () => panes.every((row) => existsSync(`/proc/${row.pid}/cmdline`) && readFileSync(`/proc/${row.pid}/cmdline`, 'utf8').split('\0').includes('demo-agent')),
+      20_000,
+    );
 
     // Each window is its agent's: its own pane id, generation and worktree in the DB and in its env.
     const store = await openSqliteStore(p.dbPath);

@@ -125,6 +125,39 @@ describe('up / status / reconcile', () => {
     expect(windows(t)).toHaveLength(4);
   });
 
+  it('up after down reuses the worktrees that exist, makes the missing one, and refuses a directory git does not know as a worktree', async () => {
+    const t = await team();
+    await up(t);
+    await t.p.ok(['down', '--timeout', '2']);
+    // anga's worktree is gone: up makes it again. fabien's place holds a plain directory (a worktree
+    // removed behind hornets' back, or one made before the first commit): running fabien there would
+    // let his git commands act on the main checkout, so up must refuse it and say why.
+    git(t.dir, ['worktree', 'remove', '--force', worktreeDir(t, 'anga')]);
+    git(t.dir, ['worktree', 'remove', '--force', worktreeDir(t, 'fabien')]);
+    mkdirSync(worktreeDir(t, 'fabien'));
+    writeFileSync(path.join(worktreeDir(t, 'fabien'), 'notes.txt'), 'mine\n');
+
+    const r = await t.p.run(['up', '--no-engine', '--json']);
+    expect(r.code, r.stderr).toBe(1);
+    const report = JSON.parse(r.stdout) as UpReport;
+    expect(report).toMatchObject({ created: ['marie', 'anga'], restarted: [], running: [] });
+    expect(report.failed).toHaveLength(1);
+    expect(report.failed[0]!.agent).toBe('fabien');
+    expect(report.failed[0]!.error).toMatch(/fabien: .*worktrees\/fabien exists but is not a git worktree of /);
+    // Nothing of fabien's was touched or started; the others run in their worktrees.
+    expect(readFileSync(path.join(worktreeDir(t, 'fabien'), 'notes.txt'), 'utf8')).toBe('mine\n');
+    expect(windows(t).sort()).toEqual([`${t.session}:anga`, `${t.session}:hornets`, `${t.session}:marie`]);
+    const wt = worktrees(t);
+    for (const a of ['marie', 'anga']) expect(wt).toContainEqual({ path: worktreeDir(t, a), branch: `hornets/${a}` });
+    expect(wt.map((w) => w.path)).not.toContain(worktreeDir(t, 'fabien'));
+    const s = await status(t);
+    for (const a of ['marie', 'anga']) {
+      await waitPrompt(t, s.get(a)!.paneId!);
+      expect(capture(t.socket, s.get(a)!.paneId!)).toContain(`in ${worktreeDir(t, a)}`);
+    }
+    expect(s.get('fabien')).toMatchObject({ alive: false, paneId: null });
+  });
+
   it('a crash shows dead with its exit status at once (pane-died hook) and up respawns it in the same pane', async () => {
     const t = await team();
     await up(t);

@@ -33,6 +33,23 @@ describe('git adapter (injected runner)', () => {
     g.done();
   });
 
+  it('addWorktree tries again when a concurrent add of a sibling worktree was half written (git races with itself)', async () => {
+    const race = "Preparing worktree (new branch 'hornets/anga')\nfatal: failed to read .git/worktrees/fabien/commondir: Success\n";
+    const g = scripted(
+      { args: ['worktree', 'add', '-b', 'hornets/anga', '/wt/anga', 'HEAD'], cwd: '/repo', stderr: race },
+      // The first attempt made the branch before it died: the next one checks it out.
+      { args: ['worktree', 'add', '-b', 'hornets/anga', '/wt/anga', 'HEAD'], cwd: '/repo', stderr: "fatal: a branch named 'hornets/anga' already exists\n" },
+      { args: ['show-ref', '--verify', '--quiet', 'refs/heads/hornets/anga'], cwd: '/repo' },
+      { args: ['worktree', 'add', '/wt/anga', 'hornets/anga'], cwd: '/repo' },
+      // Five times in a row is not a race any more: the error stands.
+      ...Array.from({ length: 5 }, () => ({ args: ['worktree', 'add', '-b', 'b', '/wt/b', 'HEAD'], cwd: '/repo', stderr: race })),
+    );
+    const git = createGit(g.run);
+    await git.addWorktree('/repo', '/wt/anga', 'hornets/anga');
+    await expect(git.addWorktree('/repo', '/wt/b', 'b')).rejects.toThrow(/failed to read .git\/worktrees\/fabien\/commondir/);
+    g.done();
+  });
+
   it('addWorktree creates a missing branch from HEAD in one call, and checks out an existing one', async () => {
     const g = scripted(
       { args: ['worktree', 'add', '-b', 'new', '/wt/new', 'HEAD'], cwd: '/repo' },
