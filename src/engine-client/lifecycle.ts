@@ -61,7 +61,7 @@ export function launchEngine(project: Project, options: { env?: NodeJS.ProcessEn
   ensureStateDirs(project.paths);
   const before = engineStatus(project.paths.root);
   if (before.running && before.pid !== null) return { spawned: null, running: before.pid };
-  const bin = join(packageRoot(), 'bin', 'hornets-tui.js');
+  const bin = join(packageRoot(), 'bin', 'hornets-tui.cjs');
   const spawned = spawnDetached([process.execPath, bin, '--config', project.configPath, 'daemon', 'run'], { cwd: project.root, env: options.env ?? launchEnv(), logFile: engineOutFile(project) });
   return { spawned, running: null };
 }

@@ -121,7 +121,7 @@ export interface UpReport {
 }
 
 function expandCommand(argv: string[]): string[] {
-  const bin = join(packageRoot(), 'bin', 'hornets-tui.js');
+  const bin = join(packageRoot(), 'bin', 'hornets-tui.cjs');
   return argv.map((a) => a.replaceAll('{node}', process.execPath).replaceAll('{hornets}', bin));
 }
 

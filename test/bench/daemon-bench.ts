@@ -22,7 +22,7 @@ import { openProject } from '../../src/services/context.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 
 const root = repoRoot();
-const cli = join(root, 'bin', 'hornets-tui.js');
+const cli = join(root, 'bin', 'hornets-tui.cjs');
 const quick = process.argv.includes('--quick');
 
 /** Removes a bench's temp dir; a late hook writer that keeps it busy costs a warning, not the figures. */

@@ -28,7 +28,7 @@ import { pidAlive } from '../../src/engine-client/pid.js';
 
 const root = repoRoot();
 const flags = parseFlags(process.argv.slice(2));
-const builds: Build[] = [{ label: 'this', bin: join(root, 'bin', 'hornets-tui.js') }];
+const builds: Build[] = [{ label: 'this', bin: join(root, 'bin', 'hornets-tui.cjs') }];
 // --before /work/main: the same figures for another checkout's build, runs interleaved with this one's.
 if (typeof flags.get('before') === 'string') {
   const other = String(flags.get('before'));

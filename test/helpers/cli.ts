@@ -1,5 +1,5 @@
 /**
- * Runs the real CLI (bin/hornets-tui.js -> dist/) as a child process, in throw-away project
+ * Runs the real CLI (bin/hornets-tui.cjs, package.json's bin -> dist/) as a child process, in throw-away project
  * directories. `npm run build` must have run first: the launcher imports dist/src/cli.js.
  */
 import { spawn } from 'node:child_process';
@@ -18,7 +18,7 @@ function findRepoRoot(from: string): string {
 }
 
 export const repoRoot = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
-export const binPath = path.join(repoRoot, 'bin', 'hornets-tui.js');
+export const binPath = path.join(repoRoot, 'bin', 'hornets-tui.cjs');
 
 export interface CliResult {
   code: number | null;

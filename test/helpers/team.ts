@@ -11,7 +11,7 @@ import { Daemon, type DaemonOptions } from '../../src/daemon/daemon.js';
 import { QueueService } from '../../src/services/queue-service.js';
 import { defaultRestartPolicy, type RestartPolicy } from '../../src/recovery/restart-policy.js';
 
-export const cliPath = join(__dirname, '..', '..', 'bin', 'hornets-tui.js');
+export const cliPath = join(__dirname, '..', '..', 'bin', 'hornets-tui.cjs');
 
 export interface Team {
   dir: string;
