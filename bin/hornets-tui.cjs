@@ -23,6 +23,16 @@ const { dirname, join } = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { Script, constants: vmConstants } = require('node:vm');
 
+// A reader that went away (`hornets-tui queue list --json | head`) is not a failure of ours: leave
+// quietly with the exit code so far, as other command-line tools do, instead of dying on an
+// unhandled EPIPE with a stack trace. Anything already committed (a queued message) stays.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err && err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 const fullBundle = join(__dirname, '..', 'dist', 'cli.cjs');
 const hotBundle = join(__dirname, '..', 'dist', 'cli-hot.cjs');
 const MAGIC = 'HTC1';
