@@ -245,6 +245,21 @@ describe.concurrent('bad input that needs its own project', () => {
     expect(await p.snapshot()).toEqual(before);
   });
 
+  it('invalid UTF-8 in hornets.json is refused with its place, not turned into U+FFFD (issue 11)', async () => {
+    const p = await newProject(temp);
+    const configPath = path.join(p.dir, 'hornets.json');
+    const text = readFileSync(configPath, 'utf8').replace('"project": "', '"project": "XX');
+    const bytes = Buffer.from(text);
+    const at = bytes.indexOf('XX');
+    bytes[at] = 0xff;
+    writeFileSync(configPath, bytes);
+    for (const args of [['status'], ['send', 'marie', 'hello']]) {
+      const r = await p.run(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr).toMatch(/invalid .*hornets\.json:\n {2}- not valid UTF-8 at line \d+, byte \d+ of the line \(byte 0xff\); save the file as UTF-8/);
+    }
+  });
+
   it('a key repeated inside one import file is reported, not dropped in silence (issue 11)', async () => {
     const p = await newProject(temp);
     const file = path.join(p.dir, 'repeat.jsonl');
