@@ -203,6 +203,10 @@ describe('up / status / reconcile', () => {
     const t = await team();
     await up(t);
     const before = await status(t);
+    // `up` returns once the windows are made and released, not once the agents have started: an
+    // agent still starting would take the message in its SessionStart hook (as it should), which
+    // is not what this test is about.
+    await waitPrompt(t, before.get('marie')!.paneId!);
     const id = await t.p.send('marie', 'keep me queued');
 
     const r = await t.p.ok(['stop', 'marie', '--json']);
