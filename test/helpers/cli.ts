@@ -33,6 +33,9 @@ export interface CliOptions {
   /** Added to the cleaned environment; `undefined` removes a variable. */
   env?: Record<string, string | undefined>;
   timeoutMs?: number;
+  /** Run as this user and group (root only): root writes through any file mode. */
+  uid?: number;
+  gid?: number;
 }
 
 /** The caller's environment minus everything that would point the CLI at another project or change its output. */
@@ -56,7 +59,7 @@ export function assertBuilt(): void {
 /** Async so that independent tests can run their processes at the same time. */
 export function runCli(args: string[], opts: CliOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, ...args], { cwd: opts.cwd, env: cleanEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [binPath, ...args], { cwd: opts.cwd, env: cleanEnv(opts.env), uid: opts.uid, gid: opts.gid, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -145,4 +148,26 @@ export function sha256(file: string): string {
 /** The first line of stderr without the "hornets-tui: " prefix, for exact comparisons. */
 export function firstErrorLine(r: CliResult): string {
   return (r.stderr.split('\n')[0] ?? '').replace(/^hornets-tui: /, '');
+}
+
+/** `queue import` lines (hornets.message.v1) for `n` messages of about `bodyBytes` each, ids `<prefix>00000…`. */
+export function importLines(n: number, options: { prefix: string; agents: string[]; bodyBytes: number }): string {
+  const lines = Array.from({ length: n }, (_, i) =>
+    JSON.stringify({
+      format: 'hornets.message.v1',
+      id: `${options.prefix}${String(i).padStart(5, '0')}`,
+      agent: options.agents[i % options.agents.length],
+      priority: 5,
+      body: `message ${i} ${'x'.repeat(options.bodyBytes)}`,
+      sender: 'test',
+      key: null,
+      attempts: 0,
+      maxAttempts: 5,
+      redeliveries: 0,
+      createdAt: 1_700_000_000_000 + i,
+      expiresAt: null,
+      meta: null,
+    }),
+  );
+  return `${lines.join('\n')}\n`;
 }

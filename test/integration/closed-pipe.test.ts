@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { binPath, cleanEnv, newProject, TempDirs } from '../helpers/cli.js';
+import { binPath, cleanEnv, importLines, newProject, TempDirs } from '../helpers/cli.js';
 
 const temp = new TempDirs();
 afterAll(() => temp.removeAll());
@@ -15,25 +15,8 @@ describe('a closed pipe', () => {
   it('queue list and export piped into `head`: no stack trace, exit 0', async () => {
     const p = await newProject(temp, 'marie');
     // Far more than a pipe holds (64 KiB), so the CLI is still writing when head leaves.
-    const lines = Array.from({ length: 600 }, (_, i) =>
-      JSON.stringify({
-        format: 'hornets.message.v1',
-        id: `pipe${String(i).padStart(5, '0')}`,
-        agent: 'marie',
-        priority: 5,
-        body: `message ${i} ${'z'.repeat(500)}`,
-        sender: 't',
-        key: null,
-        attempts: 0,
-        maxAttempts: 5,
-        redeliveries: 0,
-        createdAt: 1_700_000_000_000 + i,
-        expiresAt: null,
-        meta: null,
-      }),
-    );
     const file = path.join(p.dir, 'many.jsonl');
-    writeFileSync(file, `${lines.join('\n')}\n`);
+    writeFileSync(file, importLines(600, { prefix: 'pipe', agents: ['marie'], bodyBytes: 500 }));
     await p.ok(['queue', 'import', file]);
     for (const args of [
       ['queue', 'list', '--json', '--limit', '1000'],

@@ -8,7 +8,7 @@
 import { closeSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Project, assertBuilt } from '../helpers/cli.js';
+import { Project, assertBuilt, importLines } from '../helpers/cli.js';
 import { TmuxFixture, initGitRepo, waitFor } from '../helpers/tmux.js';
 
 const fx = new TmuxFixture();
@@ -31,25 +31,8 @@ async function team(): Promise<Project> {
 
 /** Enough messages for a database of many pages, written with no engine so the WAL is checkpointed into the file. */
 async function fill(p: Project, n: number): Promise<void> {
-  const lines = Array.from({ length: n }, (_, i) =>
-    JSON.stringify({
-      format: 'hornets.message.v1',
-      id: `fill${String(i).padStart(5, '0')}`,
-      agent: i % 2 ? 'marie' : 'anga',
-      priority: 5,
-      body: `message ${i} ${'x'.repeat(400)}`,
-      sender: 'test',
-      key: null,
-      attempts: 0,
-      maxAttempts: 5,
-      redeliveries: 0,
-      createdAt: 1_700_000_000_000 + i,
-      expiresAt: null,
-      meta: null,
-    }),
-  );
   const file = path.join(p.dir, 'fill.jsonl');
-  writeFileSync(file, `${lines.join('\n')}\n`);
+  writeFileSync(file, importLines(n, { prefix: 'fill', agents: ['anga', 'marie'], bodyBytes: 400 }));
   await p.ok(['queue', 'import', file]);
 }
 

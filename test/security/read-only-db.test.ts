@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertBuilt, binPath, cleanEnv, TempDirs, type CliResult } from '../helpers/cli.js';
+import { assertBuilt, runCli, TempDirs, type CliResult } from '../helpers/cli.js';
 
 const NOBODY = 65534;
 const temp = new TempDirs();
@@ -16,16 +16,7 @@ const socket = `hornets-test-ro-${process.pid}`;
 let dir = '';
 
 function run(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const env = cleanEnv({ HOME: dir, HORNETS_TMUX_SOCKET: socket, TMUX: undefined, TMUX_PANE: undefined });
-    const child = spawn(process.execPath, [binPath, ...args], { cwd: dir, env, uid: NOBODY, gid: NOBODY, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
-  });
+  return runCli(args, { cwd: dir, env: { HOME: dir, HORNETS_TMUX_SOCKET: socket, TMUX: undefined, TMUX_PANE: undefined }, uid: NOBODY, gid: NOBODY });
 }
 
 function tmuxKill(): Promise<void> {
