@@ -396,3 +396,63 @@ describe.each(hookClients)('$name hook client', ({ name, program, available }) =
     expect((await store.get(m.message.id)).state).toBe('queued');
   });
 });
+
+describe('a client that gives up before its reply', () => {
+  it('gets its messages released at once, not held until the lease lapses (the fallback it ran found them leased)', async () => {
+    const { dir, store: real } = await setup();
+    // The daemon answers late (a loaded machine): its claim waits until the client has left.
+    let claimed!: () => void;
+    const claimStarted = new Promise<void>((r) => (claimed = r));
+    let letClaim!: () => void;
+    const gate = new Promise<void>((r) => (letClaim = r));
+    let claimDone!: (n: number) => void;
+    const claimedCount = new Promise<number>((r) => (claimDone = r));
+    const slow = new Proxy(real, {
+      get(target, key, receiver) {
+        if (key === 'claim') {
+          return async (...args: Parameters<SqliteMessageStore['claim']>) => {
+            claimed();
+            await gate;
+            const got = await target.claim(...args);
+            claimDone(got.length);
+            return got;
+          };
+        }
+        const v = Reflect.get(target, key, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const server = new HookServer({ store: slow, stateDir: join(dir, 'slow'), configPath: join(dir, 'hornets.json'), log: silentLogger() });
+    await server.start();
+    cleanups.push(() => server.stop());
+    const [port, token] = readFileSync(join(dir, 'slow', 'run', 'hook-endpoint'), 'utf8')
+      .trim()
+      .split(' ');
+    const { message: m } = await real.enqueue({ agent: 'marie', body: 'do not strand me' });
+
+    const { connect } = await import('node:net');
+    const body = JSON.stringify({ session_id: 's1', tool_name: 'Bash' });
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise<void>((r) => socket.once('connect', r));
+    socket.write(
+      `POST /hook/PostToolUse HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Hornets-Token: ${token}\r\nX-Hornets-Agent: marie\r\nX-Hornets-Generation: 3\r\nX-Hornets-Defer-Ack: 1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    await claimStarted;
+    socket.destroy();
+    // The daemon has seen the client leave (its connection is gone) before its answer is ready.
+    const http = (server as unknown as { server: Server }).server;
+    for (let open = 1; open > 0;) {
+      open = await new Promise<number>((r) => http.getConnections((_e, n) => r(n)));
+      if (open > 0) await new Promise((r) => setImmediate(r));
+    }
+    letClaim();
+    expect(await claimedCount).toBe(1);
+    const deadline = Date.now() + 5000;
+    let status = (await real.get(m.id)).state;
+    while (status !== 'queued' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      status = (await real.get(m.id)).state;
+    }
+    expect(status).toBe('queued');
+  });
+});
