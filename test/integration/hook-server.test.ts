@@ -371,8 +371,9 @@ describe.each(hookClients)('$name hook client', ({ name, program, available }) =
     expect((await store.get(m.message.id)).state).toBe('queued');
   });
 
-  // The bash client reads the body with no deadline (bash pays a syscall per byte with one); the
-  // native client keeps its one deadline to the last byte.
+  // A small body comes in the same write as the proof, so the bash client reads it with no
+  // deadline (bash pays a syscall per byte with one); the native client keeps its deadline to the
+  // last byte. A big body may come in pieces: both clients keep the deadline for it (below).
   it.skipIf(!available || name === 'bash')('a body that stops coming after the proof: exits 0 in time, prints nothing, asks no one else', async () => {
     const { dir, store, server } = await setup();
     const m = await store.enqueue({ agent: 'marie', body: 'stays queued' });
@@ -384,6 +385,39 @@ describe.each(hookClients)('$name hook client', ({ name, program, available }) =
     expect(r.ms).toBeLessThan(HOOK_DEADLINE_MS);
     expect(r.stdout).toBe('');
     expect((await store.get(m.message.id)).state).toBe('queued');
+  });
+
+  it.skipIf(!available)('a big body that stops coming after the proof (a daemon stopped mid-write): exits 0 in time, prints nothing, asks no one else', async () => {
+    const { dir, store, server } = await setup();
+    const m = await store.enqueue({ agent: 'marie', body: 'stays queued' });
+    let proof = '';
+    const port = await rawHttpServer((_req, socket) => socket.write(`HTTP/1.1 200 OK\r\nx-hornets-server: ${proof}\r\ncontent-length: 200000\r\n\r\n{"${'x'.repeat(70_000)}`));
+    proof = (await staleEndpointTo(port, dir, server)).proof;
+    const r = await runHook(dir, 'PostToolUse', { session_id: 's1', tool_name: 'Bash' });
+    expect(r.status).toBe(0);
+    expect(r.ms).toBeLessThan(HOOK_DEADLINE_MS);
+    expect(r.stdout).toBe('');
+    expect((await store.get(m.message.id)).state).toBe('queued');
+  });
+
+  it.skipIf(!available)('a daemon that stopped reading (SIGSTOP) and a payload bigger than the socket takes: ends like the direct path does, never hangs in the write', async () => {
+    const { dir, store, server } = await setup();
+    const big = JSON.stringify({ session_id: 's1', tool_name: 'Read', tool_response: { content: 'x'.repeat(6 * 1024 * 1024) } });
+    // The anchor, from this run: the same payload through the direct path (no daemon at all).
+    const first = await store.enqueue({ agent: 'marie', body: 'direct' });
+    const { token, proof } = await staleEndpointTo(0, dir, server);
+    rmSync(join(dir, 'run', 'hook-endpoint'));
+    const direct = await runHook(dir, 'PostToolUse', big);
+    expect(direct.stdout).toContain(`[msg ${first.message.id}`);
+
+    const m = await store.enqueue({ agent: 'marie', body: 'delivered anyway' });
+    const port = await tcpServer((socket) => socket.pause());
+    writeFileSync(join(dir, 'run', 'hook-endpoint'), `${port} ${token} ${proof}\n`, { mode: 0o600 });
+    const r = await runHook(dir, 'PostToolUse', big);
+    expect(r.status).toBe(0);
+    // At most the client's own 2 s deadline more than the direct path (with room for a busy machine).
+    expect(r.ms).toBeLessThan(direct.ms * 2 + 4000);
+    expect(r.stdout).toContain(`[msg ${m.message.id}`);
   });
 
   it.skipIf(!available)('a payload over 8 MiB: exits 0 at once, prints nothing, delivers nothing', async () => {
