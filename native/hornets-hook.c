@@ -9,9 +9,11 @@
  *                                        that the built binary runs on this machine)
  *
  * 1. The payload (stdin, at most 8 MiB: the daemon and the Node entry refuse more) goes to the
- *    running daemon: POST /hook/<Event> on 127.0.0.1:<port> from $HORNETS_HOME/run/hook-endpoint
- *    ("<port> <client token> <server token>"), with X-Hornets-Defer-Ack: 1.
- * 2. The answer counts only with status 200 and X-Hornets-Server equal to the server token: a
+ *    running daemon: POST /hook/<Event> on 127.0.0.1:<port> (the first field of
+ *    $HORNETS_HOME/run/hook-endpoint), with X-Hornets-Defer-Ack: 1 and this agent generation's own
+ *    credential: $HORNETS_HOOK_TOKEN is "<client>.<proof>", the client part is sent (with the
+ *    agent and generation, both required), and the daemon acts for this agent only.
+ * 2. The answer counts only with status 200 and X-Hornets-Server equal to the proof part: a
  *    daemon killed -9 leaves a stale endpoint file whose port another local process may hold, and
  *    nothing a stranger says may reach the agent. One 2 s deadline covers connect, request and the
  *    whole answer, so a hung daemon or a stranger trickling bytes never stalls the agent.
@@ -53,7 +55,7 @@
 #endif
 
 /* Printed by --probe; src/services/hooks-program.ts installs this binary only when it matches. */
-#define PROBE_LINE "hornets-hook-native 1"
+#define PROBE_LINE "hornets-hook-native 2"
 #define MAX_PAYLOAD (8 * 1024 * 1024)
 #define DEADLINE_MS 2000
 /* Status line and headers: our daemon sends a few hundred bytes; more means it is not ours. */
@@ -269,15 +271,16 @@ static int parse_port(const char *s) {
 }
 
 /* POST /ack, then wait (up to 2 s) for the first line of its answer. */
-static void post_ack(int port, const char *token, const char *ack) {
+static void post_ack(int port, const char *token, const char *agent, const char *gen, const char *ack) {
   if (!header_safe(ack)) return;
   long long deadline = now_ms() + DEADLINE_MS;
   int fd = connect_loopback(port, deadline);
   if (fd < 0) return;
-  size_t cap = strlen(token) + strlen(ack) + 200;
+  size_t cap = strlen(token) + strlen(agent) + strlen(gen) + strlen(ack) + 250;
   char *req = malloc(cap);
   if (!req) return;
-  int n = snprintf(req, cap, "POST /ack HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Hornets-Token: %s\r\nX-Hornets-Ack: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", token, ack);
+  int n = snprintf(req, cap, "POST /ack HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Hornets-Token: %s\r\nX-Hornets-Agent: %s\r\nX-Hornets-Generation: %s\r\nX-Hornets-Ack: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+               token, agent, gen, ack);
   if (n > 0 && (size_t)n < cap && write_all(fd, req, (size_t)n, deadline) == 0) {
     char buf[512];
     for (;;) {
@@ -292,10 +295,17 @@ static void post_ack(int port, const char *token, const char *ack) {
 static void via_daemon(const char *agent) {
   const char *home = getenv("HORNETS_HOME");
   const char *gen = getenv("HORNETS_GENERATION");
-  if (!gen) gen = "";
-  if (!home || !*home || !header_safe(agent) || !header_safe(gen)) return;
+  const char *cred = getenv("HORNETS_HOOK_TOKEN");
+  if (!home || !*home || !header_safe(agent) || !gen || !*gen || strspn(gen, "0123456789") != strlen(gen)) return;
+  /* "<client>.<proof>": without it the Node entry refuses too, and logs why. */
+  if (!cred || strlen(cred) > 256 || strspn(cred, "0123456789abcdef.") != strlen(cred)) return;
+  char token[257];
+  strcpy(token, cred);
+  char *server = strchr(token, '.');
+  if (!server || server == token || !server[1]) return;
+  *server++ = '\0';
 
-  /* The endpoint file: "<port> <client token> <server token>" on its first line. */
+  /* The endpoint file: "<port> <CLI token> <CLI server token>"; a hook needs only the port. */
   char path[PATH_MAX];
   if (snprintf(path, sizeof path, "%s/run/hook-endpoint", home) >= (int)sizeof path) return;
   int efd = open(path, O_RDONLY | O_CLOEXEC);
@@ -308,9 +318,7 @@ static void via_daemon(const char *agent) {
   ep[strcspn(ep, "\r\n")] = '\0';
   char *save = NULL;
   char *port_s = strtok_r(ep, " \t", &save);
-  char *token = strtok_r(NULL, " \t", &save);
-  char *server = strtok_r(NULL, " \t", &save);
-  if (!port_s || !token || !server || !header_safe(token) || !header_safe(server)) return;
+  if (!port_s) return;
   int port = parse_port(port_s);
   if (port < 0) return;
 
@@ -405,7 +413,7 @@ static void via_daemon(const char *agent) {
   /* All or nothing: a cut-off reply is never printed (the lease lapses and it comes again). */
   if (got != length) exit(0);
   if (length > 0 && write_all(1, body, (size_t)length, -1) < 0) exit(0);
-  if (ack && *ack) post_ack(port, token, ack);
+  if (ack && *ack) post_ack(port, token, agent, gen, ack);
   exit(0);
 }
 

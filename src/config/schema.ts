@@ -12,6 +12,17 @@ export const agentNameRule = 'lower-case letter first, then lower-case letters, 
 
 const agentName = z.string().regex(AGENT_NAME_RE, { message: `invalid agent name: ${agentNameRule}` });
 
+/**
+ * An agent environment reaches its pane through a file the pane's shell sources (never argv, where
+ * any local user could read it): only names a shell can export.
+ */
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const agentEnv = z.record(z.string(), z.string().regex(/^[^\0]*$/, { message: 'an environment value cannot hold a NUL character' })).superRefine((env, ctx) => {
+  for (const name of Object.keys(env)) {
+    if (!ENV_NAME_RE.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: `invalid environment variable name "${name}": a letter or "_" first, then letters, digits or "_"` });
+  }
+});
+
 const duration = z
   .union([z.string(), z.number().positive()])
   .refine(
@@ -108,7 +119,7 @@ export const agentConfigSchema = z
     priority: priority.optional().describe('Default priority of messages sent to this agent'),
     ttl: duration.optional().describe('Default time-to-live of messages sent to this agent'),
     maxDepth: z.number().int().min(1).max(1_000_000).optional(),
-    env: z.record(z.string(), z.string()).optional().describe('Extra environment for the agent process'),
+    env: agentEnv.optional().describe('Extra environment for the agent process'),
   })
   .strict();
 
@@ -163,7 +174,7 @@ export const profileSchema = z
     name: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/),
     description: z.string().default(''),
     command: z.array(z.string().min(1)).min(1).describe('argv of the agent process; never run through a shell'),
-    env: z.record(z.string(), z.string()).default({}),
+    env: agentEnv.default({}),
     delivery: z.enum(['hooks', 'push', 'hybrid']).describe('hooks: pull through the agent hooks only; push: type into the pane only; hybrid: pull, plus a push nudge when idle'),
     hooks: z
       .object({

@@ -1,7 +1,14 @@
 /**
  * The hooks' fast path: an HTTP endpoint on 127.0.0.1 that answers hook events with the daemon's
  * open database, so a tool call costs a bash start and a loopback round trip instead of a Node
- * start. Token-checked; the port and token are published in <state>/run/hook-endpoint (0600).
+ * start. Three kinds of caller, three credentials:
+ * - hooks (/hook/<Event>, /ack): the agent generation's own credential (hooks/credentials.ts),
+ *   checked against the agent and generation headers, both mandatory; a hook acts for that agent
+ *   only, and is answered with that agent's server proof;
+ * - tmux's pane-died hook (/event/pane-died): a token of its own in <state>/run/pane-died-endpoint,
+ *   which no agent is handed;
+ * - the CLI (/wake, /control, /healthz): the token in <state>/run/hook-endpoint (0600), which
+ *   hooks no longer use (they read only the port from it).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +21,8 @@ import type { LeaseRef, MessageStore } from '../queue/store.js';
 import { HookHandler, isHookEvent } from '../hooks/handlers.js';
 import { readBriefing } from '../hooks/briefing.js';
 import { gitInfo } from '../hooks/git-info.js';
-import { endpointFile } from '../engine-client/paths.js';
+import { endpointFile, paneDiedEndpointFile } from '../engine-client/paths.js';
+import { loadOrCreateAgentKey, parseGeneration, serverProof, verifyAgentCredential } from '../hooks/credentials.js';
 import { writeFileAtomicSync } from '../util/private-files.js';
 
 const MAX_BODY = 8 * 1024 * 1024;
@@ -57,13 +65,17 @@ export { endpointFile };
 export class HookServer {
   private server: Server | null = null;
   private readonly token = randomBytes(24).toString('hex');
-  /** Sent back on every answer: lets hooks tell our daemon from whatever holds a stale port. */
+  /** Sent back on every answer to the CLI: lets it tell our daemon from whatever holds a stale port. */
   private readonly serverToken = randomBytes(24).toString('hex');
+  /** Only tmux's pane-died hook is given this one (its own file, never an agent's environment). */
+  private readonly paneDiedToken = randomBytes(24).toString('hex');
+  private agentKey: Buffer | null = null;
   port = 0;
 
   constructor(private readonly o: HookServerOptions) {}
 
   async start(): Promise<number> {
+    this.agentKey = loadOrCreateAgentKey(this.o.stateDir);
     const server = createServer((req, res) => {
       // A client that hangs up mid-request must never become an unhandled rejection in the daemon.
       this.handle(req, res).catch((err: unknown) => {
@@ -81,6 +93,7 @@ export class HookServer {
     const file = endpointFile(this.o.stateDir);
     mkdirSync(join(this.o.stateDir, 'run'), { recursive: true, mode: 0o700 });
     writeFileAtomicSync(file, `${this.port} ${this.token} ${this.serverToken}\n`, 0o600);
+    writeFileAtomicSync(paneDiedEndpointFile(this.o.stateDir), `${this.port} ${this.paneDiedToken}\n`, 0o600);
     this.o.log.info({ event: 'hook_server_started', port: this.port }, 'hook endpoint listening on 127.0.0.1');
     return this.port;
   }
@@ -88,7 +101,10 @@ export class HookServer {
   async stop(): Promise<void> {
     // Only the endpoint this server published: never another engine's (a refused second start,
     // or a newer engine that replaced ours).
-    if (this.server && this.ownsEndpointFile()) rmSync(endpointFile(this.o.stateDir), { force: true });
+    if (this.server && this.ownsEndpointFile()) {
+      rmSync(endpointFile(this.o.stateDir), { force: true });
+      rmSync(paneDiedEndpointFile(this.o.stateDir), { force: true });
+    }
     const server = this.server;
     this.server = null;
     if (server) {
@@ -105,10 +121,23 @@ export class HookServer {
     }
   }
 
-  private authorised(req: IncomingMessage): boolean {
+  private authorised(req: IncomingMessage, token = this.token): boolean {
     const given = Buffer.from(String(req.headers['x-hornets-token'] ?? ''));
-    const expected = Buffer.from(this.token);
+    const expected = Buffer.from(token);
     return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  /**
+   * The agent generation a hook request speaks for, when its credential is that generation's:
+   * agent and generation headers are both required. Null: refused.
+   */
+  private hookCaller(req: IncomingMessage): { agent: string; generation: number; proof: string } | null {
+    const agent = String(req.headers['x-hornets-agent'] ?? '');
+    const generation = parseGeneration(req.headers['x-hornets-generation'] as string | undefined);
+    const key = this.agentKey;
+    if (!key || agent === '' || generation === null) return null;
+    if (!verifyAgentCredential(key, agent, generation, String(req.headers['x-hornets-token'] ?? ''))) return null;
+    return { agent, generation, proof: serverProof(key, agent, generation) };
   }
 
   private async handleCommand(path: string, req: IncomingMessage, send: (status: number, body?: string) => void): Promise<void> {
@@ -150,13 +179,13 @@ export class HookServer {
   }
 
   /** POST /ack from a client that wrote a reply: leased -> delivered, fenced on the lease token. */
-  private async handleAck(req: IncomingMessage, send: (status: number, body?: string) => void): Promise<void> {
+  private async handleAck(req: IncomingMessage, agent: string, send: (status: number, body?: string) => void): Promise<void> {
     req.resume();
     const ack = parseAckHeader(String(req.headers[ACK_HEADER] ?? ''));
     if (!ack) return send(400, 'bad ack header');
     let n: number;
     try {
-      n = await this.o.store.ack({ leaseToken: ack.leaseToken, ids: ack.ids, sessionId: null });
+      n = await this.o.store.ack({ leaseToken: ack.leaseToken, ids: ack.ids, sessionId: null, agent });
     } catch (err) {
       this.o.log.error({ event: 'hook_ack_error', error: err instanceof Error ? err.message : String(err) }, 'hook ack failed; the lease will lapse and the message be retried');
       return send(500);
@@ -194,7 +223,13 @@ export class HookServer {
       res.writeHead(status, { 'x-hornets-server': this.serverToken, 'content-length': Buffer.byteLength(body), ...headers, 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
       res.end(body);
     };
-    if (req.method === 'POST' && (req.url === '/wake' || req.url === '/event/pane-died' || req.url === '/control')) {
+    if (req.method === 'POST' && req.url === '/event/pane-died') {
+      // Engine-internal: it kills and respawns an agent, so neither an agent's credential nor the
+      // CLI's token (which every agent can read) is enough.
+      if (!this.authorised(req, this.paneDiedToken)) return send(401);
+      return this.handleCommand(req.url, req, send);
+    }
+    if (req.method === 'POST' && (req.url === '/wake' || req.url === '/control')) {
       if (!this.authorised(req)) return send(401);
       return this.handleCommand(req.url, req, send);
     }
@@ -203,38 +238,40 @@ export class HookServer {
       req.resume();
       return send(200, JSON.stringify({ pid: process.pid, hookPort: this.port, ...this.o.health?.() }), { 'content-type': 'application/json' });
     }
-    if (req.method === 'POST' && req.url === '/ack') {
-      if (!this.authorised(req)) return send(401);
-      return this.handleAck(req, send);
-    }
+    const ackPath = req.method === 'POST' && req.url === '/ack';
     const m = /^\/hook\/([A-Za-z]+)$/.exec(req.url ?? '');
-    if (req.method !== 'POST' || !m) return send(404);
-    if (!this.authorised(req)) return send(401);
-    const event = m[1]!;
-    const agent = String(req.headers['x-hornets-agent'] ?? '');
+    if (!ackPath && (req.method !== 'POST' || !m)) return send(404);
+    // Refused without a proof: the client falls back to the Node entry, which refuses it too.
+    const caller = this.hookCaller(req);
+    if (!caller) {
+      req.resume();
+      return send(401, '', { 'x-hornets-server': '' });
+    }
+    const { agent, generation } = caller;
+    const sendAsAgent = (status: number, body = '', headers: Record<string, string> = {}) => send(status, body, { ...headers, 'x-hornets-server': caller.proof });
+    if (ackPath) return this.handleAck(req, agent, sendAsAgent);
+    const event = m![1]!;
     const chunks: Buffer[] = [];
     let size = 0;
     try {
       for await (const c of req) {
         size += (c as Buffer).length;
-        if (size > MAX_BODY) return send(200);
+        if (size > MAX_BODY) return sendAsAgent(200);
         chunks.push(c as Buffer);
       }
-      if (!agent || !isHookEvent(event)) return send(200);
+      if (!isHookEvent(event)) return sendAsAgent(200);
       let payload: unknown;
       try {
         payload = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       } catch {
         this.o.log.warn({ event: 'hook_malformed', agent, hook: event }, 'hook payload is not JSON; ignored');
-        return send(200);
+        return sendAsAgent(200);
       }
-      const genHeader = String(req.headers['x-hornets-generation'] ?? '');
-      const generation = genHeader === '' ? null : Number(genHeader);
       const deferAck = req.headers[DEFER_ACK_HEADER] === '1';
       const handler = new HookHandler({
         store: this.o.store,
         agent,
-        generation: Number.isFinite(generation) ? generation : null,
+        generation,
         now: this.o.now ?? Date.now,
         briefing: () => readBriefing(this.o.configPath, agent),
         git: gitInfo,
@@ -242,14 +279,14 @@ export class HookServer {
       });
       const reply = await handler.handle(event, payload);
       if (reply.ackToken) this.releaseIfUnread(req, res, event, agent, { leaseToken: reply.ackToken, ids: reply.delivered });
-      send(200, reply.stdout, reply.ackToken ? { 'X-Hornets-Ack': `${reply.ackToken} ${reply.delivered.join(',')}` } : {});
+      sendAsAgent(200, reply.stdout, reply.ackToken ? { 'X-Hornets-Ack': `${reply.ackToken} ${reply.delivered.join(',')}` } : {});
       const ms = Date.now() - started;
       this.o.log.info({ event: 'hook', agent, hook: event, outcome: reply.outcome, delivered: reply.delivered, ms }, 'hook handled');
       this.o.onHook?.({ agent, event, outcome: reply.outcome, ms, delivered: reply.delivered });
     } catch (err) {
       // The agent must carry on: answer with nothing and say why in the log.
       this.o.log.error({ event: 'hook_error', agent, hook: event, error: err instanceof Error ? err.message : String(err) }, 'hook failed; agent unaffected');
-      if (!res.headersSent) send(200);
+      if (!res.headersSent) sendAsAgent(200);
     }
   }
 }

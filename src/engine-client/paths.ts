@@ -9,9 +9,17 @@ export function pidFile(stateDir: string): string {
   return join(stateDir, 'run', 'daemon.pid');
 }
 
-/** "<port> <token> <server token>" of the hook endpoint, for hooks and the CLI (mode 0600). */
+/**
+ * "<port> <token> <server token>" of the engine's endpoint (mode 0600): the token is the CLI's
+ * (control, wake, health); hooks read only the port and carry their agent's own credential.
+ */
 export function endpointFile(stateDir: string): string {
   return join(stateDir, 'run', 'hook-endpoint');
+}
+
+/** "<port> <token>" for tmux's pane-died hook only (mode 0600): a token no agent is handed. */
+export function paneDiedEndpointFile(stateDir: string): string {
+  return join(stateDir, 'run', 'pane-died-endpoint');
 }
 
 /** The metrics URL (http://127.0.0.1:<port>/metrics) the metrics server publishes. */

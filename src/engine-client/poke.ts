@@ -11,16 +11,19 @@ import { createRequire } from 'node:module';
 // there is an engine to talk to. A synchronous require, not import(): the bundled CLI runs in a
 // vm.Script, where import() of a built-in is not available.
 const http = (): typeof Http => createRequire(import.meta.url)('node:http') as typeof Http;
-import { endpointFile } from './paths.js';
+import { endpointFile, paneDiedEndpointFile } from './paths.js';
 
 export interface Endpoint {
   port: number;
   token: string;
 }
 
-export function readEndpoint(stateDir: string): Endpoint | null {
+/** The CLI's endpoint, or with `paneDied` the one reserved for tmux's pane-died hook. */
+export function readEndpoint(stateDir: string, options: { paneDied?: boolean } = {}): Endpoint | null {
   try {
-    const [port, token] = readFileSync(endpointFile(stateDir), 'utf8').trim().split(/\s+/);
+    const [port, token] = readFileSync(options.paneDied ? paneDiedEndpointFile(stateDir) : endpointFile(stateDir), 'utf8')
+      .trim()
+      .split(/\s+/);
     return port && token ? { port: Number(port), token } : null;
   } catch {
     return null;
@@ -31,7 +34,7 @@ export type PokePath = '/wake' | '/event/pane-died' | '/control';
 
 /** One token-checked request to the engine; null when no engine answers (no endpoint, refused, timeout). */
 export async function engineRequest(stateDir: string, method: 'GET' | 'POST', path: string, body: Record<string, unknown> | null, timeoutMs: number): Promise<{ status: number; text: string } | null> {
-  const ep = readEndpoint(stateDir);
+  const ep = readEndpoint(stateDir, { paneDied: path === '/event/pane-died' });
   if (!ep) return null;
   const data = body === null ? '' : JSON.stringify(body);
   const { request } = http();

@@ -9,6 +9,7 @@ import { openSqliteStore } from '../queue/sqlite/sqlite-store.js';
 import { HookHandler } from './handlers.js';
 import { readBriefing } from './briefing.js';
 import { hookLog } from './hook-log.js';
+import { HOOK_TOKEN_ENV, parseGeneration, readAgentKey, verifyAgentCredential } from './credentials.js';
 
 const MAX_STDIN = 8 * 1024 * 1024;
 /**
@@ -75,13 +76,23 @@ export async function main(argv: string[]): Promise<void> {
       log.warn({ outcome: 'malformed payload', bytes: text.length }, 'hook stdin is not JSON; ignored');
       return;
     }
+    // The same check the engine makes: this process may open any agent's queue, so it acts only
+    // for the agent generation whose credential it was started with.
+    const generation = parseGeneration(process.env.HORNETS_GENERATION);
+    const key = readAgentKey(home);
+    if (generation === null || !key || !verifyAgentCredential(key, agent, generation, process.env[HOOK_TOKEN_ENV] ?? '')) {
+      log.warn(
+        { outcome: 'refused: no valid credential' },
+        `hook refused: ${generation === null ? 'no HORNETS_GENERATION' : !key ? 'no agent key in the state directory' : `${HOOK_TOKEN_ENV} is not this agent generation's`}`,
+      );
+      return;
+    }
     const store = await openSqliteStore(join(home, 'hornets.db'), { busyTimeoutMs: 1_000, busyRetryMs: 3_000, optimizeOnClose: false });
     try {
-      const generation = process.env.HORNETS_GENERATION ? Number(process.env.HORNETS_GENERATION) : null;
       const handler = new HookHandler({
         store,
         agent,
-        generation: Number.isFinite(generation) ? generation : null,
+        generation,
         now: Date.now,
         briefing: () => readBriefing(process.env.HORNETS_CONFIG, agent),
         git: lazyGitInfo,
@@ -91,7 +102,7 @@ export async function main(argv: string[]): Promise<void> {
       if (reply.stdout) await new Promise<void>((resolve, reject) => process.stdout.write(reply.stdout, (err) => (err ? reject(err) : resolve())));
       // Written, so now it counts as delivered; killed before this line, the lease lapses and the
       // message is given again.
-      if (reply.ackToken) await store.ack({ leaseToken: reply.ackToken, ids: reply.delivered, sessionId: null });
+      if (reply.ackToken) await store.ack({ leaseToken: reply.ackToken, ids: reply.delivered, sessionId: null, agent });
       log.info({ outcome: reply.outcome, delivered: reply.delivered, ms: Date.now() - started }, 'hook handled');
     } finally {
       await store.close();

@@ -42,8 +42,11 @@ export interface HookReply {
 export interface HookDeps {
   store: MessageStore;
   agent: string;
-  /** HORNETS_GENERATION of the agent process; events from an older generation are ignored. */
-  generation: number | null;
+  /**
+   * HORNETS_GENERATION of the agent process, vouched for by its credential (transports refuse a
+   * hook without one); events from an older generation are ignored.
+   */
+  generation: number;
   now: () => number;
   /** Briefing facts from hornets.json; loaded lazily because only session starts need them. */
   briefing: () => BriefingInput;
@@ -78,12 +81,17 @@ export class HookHandler {
     const p = payload as Payload;
     const record = await this.d.store.getAgent(this.d.agent);
     if (!record) return none(`ignored: unknown agent ${this.d.agent}`);
-    if (this.d.generation !== null && this.d.generation < record.generation) {
+    if (this.d.generation < record.generation) {
       return none(`ignored: stale generation ${this.d.generation} < ${record.generation}`);
     }
     const session = str(p, 'session_id');
     // The session id ends up in the resume argv of a restart: only plain ids are accepted.
     if (session !== null && !/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(session)) return none('ignored: malformed session_id');
+    // A nested CLI started inside the agent's worktree inherits its environment, credential and
+    // all: its hooks carry its own session id, and must not drain or confirm its parent's queue.
+    if (session !== null && (await this.d.store.pinSession(this.d.agent, { generation: this.d.generation, session, event })) === 'refused') {
+      return none(`ignored: session ${session} is not the one generation ${this.d.generation} started (a nested CLI?)`);
+    }
     const now = this.d.now();
     // Any event of a session proves what it was handed earlier reached its context.
     if (session && event !== 'SessionEnd' && event !== 'StopFailure' && !(event === 'SessionStart' && str(p, 'source') === 'startup')) {

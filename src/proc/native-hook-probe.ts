@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 
 /** What native/hornets-hook.c prints for `--probe`; bump both together when the protocol changes. */
-export const NATIVE_HOOK_PROBE = 'hornets-hook-native 1';
+export const NATIVE_HOOK_PROBE = 'hornets-hook-native 2';
 
 const probed = new Map<string, boolean>();
 

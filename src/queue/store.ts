@@ -63,7 +63,22 @@ export interface LeaseRef {
   leaseToken: string;
   /** Restrict the operation to these ids of the lease; default all. */
   ids?: string[];
+  /** Only messages of this agent: a hook acts for its own agent, whatever lease token it shows. */
+  agent?: string;
 }
+
+/**
+ * The first SessionStart of a generation binds its session; later events of another session are
+ * refused. A SessionEnd of the bound session (its /clear, its exit) lets the next SessionStart bind
+ * the session that follows it. Events before any SessionStart, or without a session id, pass.
+ */
+export interface SessionPin {
+  generation: number;
+  session: string;
+  event: string;
+}
+
+export type SessionPinVerdict = 'bound' | 'same' | 'unbound' | 'refused';
 
 export interface AckOptions extends LeaseRef {
   sessionId?: string | null;
@@ -225,6 +240,12 @@ export interface MessageStore {
   confirm(agent: string, options?: { sessionId?: string | null; ids?: string[] }): Promise<number>;
   /** delivered-but-unconfirmed -> queued again, marked as redeliveries. */
   requeueUnconfirmed(agent: string, options: { sessionId?: string | null; reason: string }): Promise<number>;
+  /**
+   * Pins an agent generation's hooks to the session it started (see SessionPin): whether a hook of
+   * `session` may act for the agent. Hooks of a nested CLI inheriting the agent's environment
+   * carry another session id and are refused.
+   */
+  pinSession(agent: string, pin: SessionPin): Promise<SessionPinVerdict>;
 
   /** Exact id or a unique prefix (≥ 4 characters). */
   get(idOrPrefix: string): Promise<Message>;

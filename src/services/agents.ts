@@ -2,7 +2,7 @@
  * Agents in tmux: `up` (create or reconcile), `status`, `stop`, `down`, `attach`. The tmux server,
  * session and panes are hornets' own; every pane is addressed by the immutable id kept in the DB.
  */
-import { accessSync, constants, existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, realpathSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { delimiter, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { HornetsError, ExitCode, UsageError } from '../errors.js';
 import type { Project } from '../config/load.js';
@@ -22,6 +22,8 @@ import { displayAgent, type DisplayState } from '../domain/agent-display.js';
 import { installHooks } from '../hooks/installer.js';
 import { hookProgram } from './hooks-program.js';
 import { settlePool } from '../util/pool.js';
+import { createExclusiveTemp } from '../util/private-files.js';
+import { HOOK_TOKEN_ENV, agentCredential, loadOrCreateAgentKey } from '../hooks/credentials.js';
 import { processExited } from '../engine-client/pid.js';
 
 export class AgentError extends HornetsError {
@@ -32,6 +34,18 @@ export const CONTROL_WINDOW = 'hornets';
 
 /** The tmux pane-died hook: the notifier through bash (no exec bit needed), in the background. */
 export const PANE_DIED_HOOK = `run-shell -b 'exec bash "$HORNETS_PANE_DIED" "#{pane_id}" "#{pane_dead_status}"'`;
+
+/**
+ * The pane's first process: sources the agent's environment from its 0600 file, removes the file,
+ * then execs the agent (same pid). Values never appear in any argv — tmux's or the pane's — where
+ * any local user could read them in /proc/<pid>/cmdline.
+ */
+export const ENV_LAUNCHER = '. "$1"; rm -f -- "$1"; shift; exec "$@"';
+
+/** A value as a single-quoted shell word: the file is sourced, so nothing in it is ever expanded. */
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
 
 /**
  * Agents prepared at once by `up` (git worktree add, hook settings). A worktree add is mostly
@@ -214,23 +228,49 @@ export class AgentManager {
     if (problems.length > 0) throw new AgentError(`cannot start agents:\n  - ${problems.join('\n  - ')}`);
   }
 
-  private spawnSpec(agent: AgentConfig, record: AgentRecord, generation: number, cwd: string, resume: boolean): SpawnSpec {
+  /**
+   * How one agent generation starts. Its private environment — the profile's and agent's `env`
+   * (API keys) and its own hook credential — goes into a fresh 0600 file in the private state
+   * directory that the pane's launcher sources and removes before it execs the agent (ENV_LAUNCHER);
+   * what is not secret travels as tmux `-e`. The caller removes `envFile` when no pane was made.
+   */
+  private spawnSpec(agent: AgentConfig, record: AgentRecord, generation: number, cwd: string, resume: boolean): SpawnSpec & { envFile: string } {
     const profile = this.profile(agent);
     let argv = expandCommand(profile.command);
     if (resume && record.sessionId && profile.resume) argv = [...argv, ...profile.resume.args.map((a) => a.replaceAll('{sessionId}', record.sessionId!))];
+    const secret = { ...profile.env, ...agent.env, [HOOK_TOKEN_ENV]: agentCredential(loadOrCreateAgentKey(this.project.paths.root), agent.name, generation) };
+    const envFile = this.writeEnvFile(secret);
     return {
-      // tmux runs a one-word command through `sh -c`; with env in front it is always exec'd directly.
-      argv: argv.length === 1 ? ['env', '--', ...argv] : argv,
+      argv: ['sh', '-c', ENV_LAUNCHER, 'hornets-env', envFile, ...argv],
+      envFile,
       cwd,
       env: {
-        ...profile.env,
-        ...agent.env,
         HORNETS_AGENT_ID: agent.name,
         HORNETS_HOME: this.project.paths.root,
         HORNETS_CONFIG: this.project.configPath,
         HORNETS_GENERATION: String(generation),
       },
     };
+  }
+
+  /** O_CREAT | O_EXCL | O_NOFOLLOW, random name, 0600, in <state>/run (0700): nobody else can have prepared or read it. */
+  private writeEnvFile(env: Record<string, string>): string {
+    mkdirSync(this.project.paths.run, { recursive: true, mode: 0o700 });
+    const { path, fd } = createExclusiveTemp(join(this.project.paths.run, 'agent-env'), 0o600);
+    try {
+      writeSync(
+        fd,
+        Object.entries(env)
+          .map(([k, v]) => `export ${k}=${shellQuote(v)}\n`)
+          .join(''),
+      );
+    } catch (err) {
+      closeSync(fd);
+      rmSync(path, { force: true });
+      throw err;
+    }
+    closeSync(fd);
+    return path;
   }
 
   private async ensureServer(): Promise<void> {
@@ -474,7 +514,13 @@ export class AgentManager {
     // The new generation is recorded before its process exists: its first hook (SessionStart) can
     // come back faster than a write after the spawn, and must find the agent starting, not down.
     await this.store.transitionAgent(p.agent.name, { type: 'started' }, { generation });
-    await this.tmux.respawnPane(existing.paneId, this.spawnSpec(p.agent, p.record, generation, p.path, true));
+    const spec = this.spawnSpec(p.agent, p.record, generation, p.path, true);
+    try {
+      await this.tmux.respawnPane(existing.paneId, spec);
+    } catch (err) {
+      rmSync(spec.envFile, { force: true });
+      throw err;
+    }
     await this.store.recordEvent({
       agent: p.agent.name,
       kind: 'agent_respawned',
@@ -519,7 +565,10 @@ export class AgentManager {
         const generation = p.record.generation + 1;
         const paneId = 'paneId' in r ? r.paneId : null;
         try {
-          if (!paneId) throw 'error' in r ? r.error : new AgentError('no window');
+          if (!paneId) {
+            rmSync(windows[i]!.spec.envFile, { force: true });
+            throw 'error' in r ? r.error : new AgentError('no window');
+          }
           await this.store.updateAgent(p.agent.name, { paneId });
           await this.store.recordEvent({ agent: p.agent.name, kind: 'agent_started', detail: { paneId, generation, worktree: p.path } });
           this.log.info({ event: 'agent_started', agent: p.agent.name, paneId, generation }, 'agent started');

@@ -13,7 +13,8 @@ import { runProgram } from '../proc/run.js';
 import { findOnPath } from '../proc/which.js';
 import { claudeVersion, compareVersions, VERIFIED_CLAUDE_VERSION } from '../proc/claude-version.js';
 import { engineStatus, httpGet, pingEngine } from '../engine-client/index.js';
-import { endpointFile, pidFile } from '../engine-client/paths.js';
+import { endpointFile, paneDiedEndpointFile, pidFile } from '../engine-client/paths.js';
+import { agentKeyFile } from '../hooks/credentials.js';
 import { AgentManager, serverFor } from './agents.js';
 import { HooksService } from './hooks-service.js';
 import type { Logger } from '../log.js';
@@ -168,7 +169,16 @@ export async function checkDatabase(store: MessageStore): Promise<Check> {
 export function checkModes(project: Project): Check {
   const root = project.paths.root;
   const dirs = [root, project.paths.run, project.paths.logs, project.paths.heartbeats].filter((d) => existsSync(d));
-  const files = [project.paths.db, `${project.paths.db}-wal`, `${project.paths.db}-shm`, endpointFile(root), pidFile(root), join(project.paths.run, 'metrics-endpoint')];
+  const files = [
+    project.paths.db,
+    `${project.paths.db}-wal`,
+    `${project.paths.db}-shm`,
+    endpointFile(root),
+    paneDiedEndpointFile(root),
+    agentKeyFile(root),
+    pidFile(root),
+    join(project.paths.run, 'metrics-endpoint'),
+  ];
   if (existsSync(project.paths.logs)) files.push(...readdirSync(project.paths.logs).map((f) => join(project.paths.logs, f)));
   const open = (p: string) => {
     try {

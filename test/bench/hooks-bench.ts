@@ -29,6 +29,7 @@ import { numberFlag, parseFlags, repoRoot } from './bench-util.js';
 import { openSqliteStore, type SqliteMessageStore } from '../../src/queue/sqlite/sqlite-store.js';
 import { startFakeApi } from '../../scripts/fake-messages-api.js';
 import { withOurs } from '../../src/hooks/installer.js';
+import { agentCredential, loadOrCreateAgentKey } from '../../src/hooks/credentials.js';
 
 const root = repoRoot();
 const claudeBin = join(root, 'node_modules', '.bin', 'claude');
@@ -78,7 +79,14 @@ async function hornetsProject(parent: string, name: string, checkout: string, da
     state,
     cli,
     hook,
-    env: { ...env, HORNETS_AGENT_ID: 'marie', HORNETS_HOME: state, HORNETS_CONFIG: join(dir, 'hornets.json'), HORNETS_GENERATION: '0' },
+    env: {
+      ...env,
+      HORNETS_AGENT_ID: 'marie',
+      HORNETS_HOME: state,
+      HORNETS_CONFIG: join(dir, 'hornets.json'),
+      HORNETS_GENERATION: '0',
+      HORNETS_HOOK_TOKEN: agentCredential(loadOrCreateAgentKey(state), 'marie', 0),
+    },
     store,
     stop: () => {
       if (daemon) spawnSync(process.execPath, [cli, 'daemon', 'stop'], { cwd: dir, env });

@@ -13,6 +13,7 @@ import { cliEnv, cliPath, closeTeams, restartEngine, startTeam, stateOf, type Te
 import { defaultRestartPolicy } from '../../src/recovery/restart-policy.js';
 import { hookProgram } from '../../src/services/hooks-program.js';
 import { hookClients } from '../helpers/hook-clients.js';
+import { agentCredential, loadOrCreateAgentKey } from '../../src/hooks/credentials.js';
 
 afterEach(closeTeams);
 
@@ -35,7 +36,14 @@ async function runHookWith(t: Team, agent: string, event: string, payload: Recor
   const record = (await t.ctx.store.getAgent(agent))!;
   const r = await run(program, [process.execPath, event], {
     input: JSON.stringify({ session_id: record.sessionId ?? 'test-session', hook_event_name: event, ...payload }),
-    env: { ...cliEnv(t), HORNETS_AGENT_ID: agent, HORNETS_HOME: t.ctx.project.paths.root, HORNETS_GENERATION: String(record.generation) },
+    env: {
+      ...cliEnv(t),
+      HORNETS_AGENT_ID: agent,
+      HORNETS_HOME: t.ctx.project.paths.root,
+      HORNETS_GENERATION: String(record.generation),
+      // What the agent's pane holds: its generation's own credential.
+      HORNETS_HOOK_TOKEN: agentCredential(loadOrCreateAgentKey(t.ctx.project.paths.root), agent, record.generation),
+    },
   });
   expect(r.code).toBe(0);
   return r.stdout;

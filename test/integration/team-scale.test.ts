@@ -34,7 +34,7 @@ function runBash(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number
 }
 
 describe('the pane-died notifier (bin/hornets-pane-died)', () => {
-  it('POSTs pane and exit status with the token to the engine named in run/hook-endpoint; bad input and no engine are silent exits 0', async () => {
+  it('POSTs pane and exit status with its own token to the engine named in run/pane-died-endpoint; bad input and no engine are silent exits 0', async () => {
     const seen: { url: string; token: string; body: string }[] = [];
     const server = createServer((req: IncomingMessage, res) => {
       const chunks: Buffer[] = [];
@@ -51,7 +51,10 @@ describe('the pane-died notifier (bin/hornets-pane-died)', () => {
       const env = { PATH: process.env.PATH, HORNETS_HOME: home };
       // No endpoint file: no engine, nothing to tell.
       expect((await runBash([notifier, '%3', '1'], env)).code).toBe(0);
+      // The CLI's endpoint (whose token every agent can read) is not the notifier's.
       writeFileSync(path.join(home, 'run', 'hook-endpoint'), `${(server.address() as AddressInfo).port} client-token server-token\n`);
+      expect((await runBash([notifier, '%3', '1'], env)).code).toBe(0);
+      writeFileSync(path.join(home, 'run', 'pane-died-endpoint'), `${(server.address() as AddressInfo).port} pane-died-token\n`);
       expect((await runBash([notifier, '%3', '137'], env)).code).toBe(0);
       expect((await runBash([notifier, '%12', ''], env)).code).toBe(0);
       // Values that are not what tmux formats give are never spliced into the request.
@@ -59,9 +62,9 @@ describe('the pane-died notifier (bin/hornets-pane-died)', () => {
       expect((await runBash([notifier, '%5', '1"x'], env)).code).toBe(0);
       await waitFor('three requests', () => seen.length >= 3);
       expect(seen).toEqual([
-        { url: '/event/pane-died', token: 'client-token', body: '{"pane":"%3","status":"137"}' },
-        { url: '/event/pane-died', token: 'client-token', body: '{"pane":"%12","status":""}' },
-        { url: '/event/pane-died', token: 'client-token', body: '{"pane":"%5","status":""}' },
+        { url: '/event/pane-died', token: 'pane-died-token', body: '{"pane":"%3","status":"137"}' },
+        { url: '/event/pane-died', token: 'pane-died-token', body: '{"pane":"%12","status":""}' },
+        { url: '/event/pane-died', token: 'pane-died-token', body: '{"pane":"%5","status":""}' },
       ]);
     } finally {
       server.close();
@@ -73,7 +76,7 @@ describe('the pane-died notifier (bin/hornets-pane-died)', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((r) => closed.close(() => r()));
-    writeFileSync(path.join(home, 'run', 'hook-endpoint'), `${port} t s\n`);
+    writeFileSync(path.join(home, 'run', 'pane-died-endpoint'), `${port} t\n`);
     const r = await runBash([notifier, '%3', '1'], { PATH: process.env.PATH, HORNETS_HOME: home });
     expect(r.code).toBe(0);
     expect(r.ms).toBeLessThan(3000);

@@ -86,6 +86,12 @@ describe('hornets.json', () => {
     expect(err.message).toContain('hornets.json');
   });
 
+  it('refuses an agent env name a shell cannot export (env reaches the pane through a sourced file, never argv)', () => {
+    const err = configError(project({ project: 'd', agents: [{ name: 'marie', profile: 'demo', env: { 'BAD NAME': 'x' } }] }));
+    expect(err.message).toMatch(/invalid environment variable name/);
+    expect(err.message).toContain('BAD NAME');
+  });
+
   it('names line and column of a JSON syntax error', () => {
     const err = configError(project('{\n  "project": "d",\n  "agents": [,]\n}'));
     expect(err.message).toMatch(/line 3, column \d+/);

@@ -33,6 +33,8 @@ import {
   type QueueLimits,
   type QueueStats,
   type RecordEventInput,
+  type SessionPin,
+  type SessionPinVerdict,
   type SweepResult,
   type TaskStore,
 } from '../store.js';
@@ -398,7 +400,7 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     if (until === null) return [];
     const rows = this.stmts.byLease.all({ until, token: ref.leaseToken }) as MessageRow[];
     const wanted = ref.ids ? new Set(ref.ids) : null;
-    return rows.filter((r) => r.state === 'leased' && (r.lease_expires_at ?? 0) > now && (!wanted || wanted.has(r.id)));
+    return rows.filter((r) => r.state === 'leased' && (r.lease_expires_at ?? 0) > now && (!wanted || wanted.has(r.id)) && (ref.agent === undefined || r.agent === ref.agent));
   }
 
   async ack(options: AckOptions): Promise<number> {
@@ -831,6 +833,29 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
 
   backupCopy(): Promise<string> {
     return backupCopy(this.c.db, this.c.path);
+  }
+
+  async pinSession(agent: string, pin: SessionPin): Promise<SessionPinVerdict> {
+    const key = `hook-session:${agent}`;
+    return this.write(() => {
+      const row = this.c.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+      type Binding = { generation: number; session: string; open: boolean };
+      let bound: Binding | null = null;
+      try {
+        bound = row ? (JSON.parse(row.value) as Binding) : null;
+      } catch {
+        // A damaged value binds anew, as if none were there.
+      }
+      const save = (v: Binding) => this.c.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify(v));
+      if (bound === null || bound.generation !== pin.generation || bound.open) {
+        if (pin.event !== 'SessionStart') return 'unbound';
+        save({ generation: pin.generation, session: pin.session, open: false });
+        return 'bound';
+      }
+      if (bound.session !== pin.session) return 'refused';
+      if (pin.event === 'SessionEnd') save({ ...bound, open: true });
+      return 'same';
+    });
   }
 
   /**
