@@ -10,6 +10,7 @@ import type { AgentManager } from '../services/agents.js';
 import type { Lifecycle } from '../services/lifecycle.js';
 import type { Recovery } from '../recovery/recovery.js';
 import { classifyPane } from '../domain/pane-state.js';
+import { tryWithTeamLock } from '../services/team-lock.js';
 
 export interface ReconcilerOptions {
   store: MessageStore;
@@ -61,6 +62,11 @@ export class Reconciler {
       await this.serverLost(expected);
       return;
     }
+    // Windows the database does not track (a start that raced another): only when no command is
+    // changing the team right now, since a window it is making is not recorded yet.
+    await tryWithTeamLock(agents.project.paths.root, 'engine: orphan check', () => agents.sweepOrphans(listed)).catch((err: unknown) =>
+      this.o.log.warn({ event: 'orphan_check_failed', error: String(err) }, 'could not check for untracked agent windows'),
+    );
     const panes = new Map(listed.map((p) => [p.paneId, p]));
     for (const r of expected) {
       const pane = panes.get(r.paneId!);
