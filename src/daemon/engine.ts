@@ -260,6 +260,13 @@ export class Engine {
     return applyOperatorAction(this.ctx, parseControlAction(action), agent, engine, options);
   }
 
+  /** An agent left the team: nothing of it stays scheduled. */
+  forget(agent: string): void {
+    this.nudger.forget(agent);
+    this.recovery.forget(agent);
+    this.reconciler.pids.delete(agent);
+  }
+
   /** Re-exported for tests that drive a reconciliation round by hand. */
   reconcile(): Promise<void> {
     return this.reconciler.run();

@@ -6,10 +6,11 @@
 import type { Logger } from '../log.js';
 import type { AgentRecord } from '../domain/agent.js';
 import type { MessageStore } from '../queue/store.js';
-import type { AgentManager } from '../services/agents.js';
+import { CONTROL_WINDOW, type AgentManager } from '../services/agents.js';
 import type { Lifecycle } from '../services/lifecycle.js';
 import type { Recovery } from '../recovery/recovery.js';
 import { classifyPane } from '../domain/pane-state.js';
+import { tryWithTeamLock } from '../services/team-lock.js';
 
 export interface ReconcilerOptions {
   store: MessageStore;
@@ -60,6 +61,16 @@ export class Reconciler {
     if (!listed.some((p) => p.session === agents.session)) {
       await this.serverLost(expected);
       return;
+    }
+    // Windows the database does not track (a start that raced another): only when no command is
+    // changing the team right now, since a window it is making is not recorded yet.
+    // Looked at only when tmux lists a window the database does not know (normally just the
+    // control window): no lock file or /proc read in a round where all is well.
+    const tracked = new Set(records.map((r) => r.paneId));
+    if (listed.some((p) => p.session === agents.session && p.windowName !== CONTROL_WINDOW && !tracked.has(p.paneId))) {
+      await tryWithTeamLock(agents.project.paths.root, 'engine: orphan check', () => agents.sweepOrphans(listed)).catch((err: unknown) =>
+        this.o.log.warn({ event: 'orphan_check_failed', error: String(err) }, 'could not check for untracked agent windows'),
+      );
     }
     const panes = new Map(listed.map((p) => [p.paneId, p]));
     for (const r of expected) {
