@@ -71,7 +71,7 @@ export class DeliveryService {
     format: 'tagged' | 'plain',
   ): Promise<{ result: PushResult } | { refused: string } | { error: string; refused?: undefined }> {
     try {
-      const result = await pushText(this.agents.tmux, paneId, format === 'plain' ? message.body : formatForAgent(message), { patterns });
+      const result = await pushText(this.agents.tmux, paneId, format === 'plain' ? message.body : formatForAgent(message), { patterns, typed: this.agents.typed });
       this.log.info({ event: 'pushed', agent: message.agent, id: message.id, ms: result.ms, enterPresses: result.enterPresses, neutralised: result.neutralised }, 'message typed into pane');
       return { result };
     } catch (err) {
