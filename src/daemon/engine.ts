@@ -16,6 +16,8 @@ import type { RecoveryState, RestartPolicy } from '../recovery/restart-policy.js
 import { defaultDeliveryTiming, type DeliveryTiming } from '../domain/delivery-policy.js';
 import { Nudger } from './nudges.js';
 import { Reconciler } from './reconciler.js';
+import { ScreenWatch } from './screen-watch.js';
+import { defaultScreenHoldTiming } from '../domain/screen-hold.js';
 import { settlePool } from '../util/pool.js';
 
 /** Agents a delivery pass looks after at the same time: each may type a nudge and watch its pane. */
@@ -39,6 +41,10 @@ export interface EngineOptions {
    */
   staleBusyMs?: number;
   /** Called on every agent state change the engine makes (status pipe, metrics). */
+  /** A permission prompt on a hookless agent's screen holding delivery this long is escalated (daemon.deliveryHoldAlert). */
+  holdAlertMs?: number;
+  /** A state read from a hookless agent's screen lapses unless a capture confirms it within this (at least two reconciliation periods). */
+  screenStateTtlMs?: number;
   onStateChange?: (agent: string, from: AgentState, to: AgentState, detail?: Record<string, unknown>) => void;
   onRestart?: (agent: string) => void;
 }
@@ -49,6 +55,7 @@ export class Engine {
   readonly recovery: Recovery;
   readonly nudger: Nudger;
   readonly reconciler: Reconciler;
+  readonly screens: ScreenWatch;
   private readonly lifecycle: Lifecycle;
   private readonly now: () => number;
   private readonly timing: DeliveryTiming;
@@ -99,6 +106,17 @@ export class Engine {
       now: this.now,
       wakeLater: (agent, ms) => this.wakeLater(agent, ms),
     });
+    const reconcileMs = o.reconcileMs ?? 10_000;
+    this.screens = new ScreenWatch({
+      store: ctx.store,
+      lifecycle: this.lifecycle,
+      log,
+      now: this.now,
+      timing: {
+        ttlMs: Math.max(o.screenStateTtlMs ?? defaultScreenHoldTiming.ttlMs, 2 * reconcileMs + 1_000),
+        alertAfterMs: o.holdAlertMs ?? defaultScreenHoldTiming.alertAfterMs,
+      },
+    });
     this.reconciler = new Reconciler({
       store: ctx.store,
       agents: this.agents,
@@ -108,7 +126,11 @@ export class Engine {
       now: this.now,
       staleBusyMs: o.staleBusyMs ?? 15_000,
       wake: (agent) => this.wake(agent),
-      onRecreated: (agent) => this.nudger.forget(agent),
+      onRecreated: (agent) => {
+        this.nudger.forget(agent);
+        this.screens.forget(agent);
+      },
+      screens: this.screens,
     });
   }
 
@@ -185,9 +207,11 @@ export class Engine {
     // Agents side by side (a few at a time): a nudge waits for its agent to draw the typed line, and
     // the next agent's message must not wait behind that. One agent is still considered once per pass.
     const considered = await settlePool(this.ctx.project.config.agents, NUDGE_CONCURRENCY, async (a) => {
-      const record = records.get(a.name);
+      let record = records.get(a.name);
       if (!record) return;
       const profile = this.agents.profile(a);
+      // Hookless agents: their state is only what the screen showed, and that lapses unless re-read.
+      if (profile.hooks.kind === 'none') record = await this.screens.review(record);
       await this.nudger.consider(record, {
         mode: profile.delivery,
         hasHooks: profile.hooks.kind !== 'none',
@@ -223,6 +247,7 @@ export class Engine {
 
   private restarted(agent: string): void {
     this.nudger.forget(agent);
+    this.screens.forget(agent);
     this.o.onRestart?.(agent);
   }
 
@@ -236,6 +261,7 @@ export class Engine {
       },
       stopped: (a) => {
         this.nudger.forget(a);
+        this.screens.forget(a);
         this.recovery.forget(a);
       },
       wake: (a) => this.wake(a),
