@@ -7,6 +7,7 @@
  * in, { state, label, colour, detail } out. Stored state alone is not the truth: a record can say
  * `idle` for a pane that vanished with its tmux server.
  */
+import { isHoldNote } from './screen-hold.js';
 import type { AgentRecord, AgentState } from './agent.js';
 
 /** Every state a person can see is a life-cycle state (agent-lifecycle.ts); `stuck` included. */
@@ -106,7 +107,8 @@ export function displayAgent(facts: DisplayFacts): AgentDisplay {
     case 'busy':
       return shown('busy', 'working; messages are delivered at the next hook', facts);
     case 'waiting-permission':
-      return shown('waiting-permission', 'waiting for a permission answer in its pane (Enter attaches)', facts);
+      // An escalated hold (domain/screen-hold.ts) says since when and which line.
+      return shown('waiting-permission', `waiting for a permission answer in its pane (Enter attaches)${isHoldNote(r?.lastError) ? why : ''}`, facts);
     case 'compacting':
       return shown('compacting', 'compacting its context; a rebrief follows', facts);
     case 'crashed':
