@@ -96,16 +96,6 @@ export class Engine {
       onRestart: (agent) => this.restarted(agent),
       wake: (agent) => this.wake(agent),
     });
-    this.nudger = new Nudger({
-      store: ctx.store,
-      agents: this.agents,
-      delivery: this.delivery,
-      lifecycle: this.lifecycle,
-      log,
-      timing: this.timing,
-      now: this.now,
-      wakeLater: (agent, ms) => this.wakeLater(agent, ms),
-    });
     const reconcileMs = o.reconcileMs ?? 10_000;
     this.screens = new ScreenWatch({
       store: ctx.store,
@@ -116,6 +106,17 @@ export class Engine {
         ttlMs: Math.max(o.screenStateTtlMs ?? defaultScreenHoldTiming.ttlMs, 2 * reconcileMs + 1_000),
         alertAfterMs: o.holdAlertMs ?? defaultScreenHoldTiming.alertAfterMs,
       },
+    });
+    this.nudger = new Nudger({
+      store: ctx.store,
+      agents: this.agents,
+      delivery: this.delivery,
+      lifecycle: this.lifecycle,
+      log,
+      timing: this.timing,
+      now: this.now,
+      wakeLater: (agent, ms) => this.wakeLater(agent, ms),
+      screens: this.screens,
     });
     this.reconciler = new Reconciler({
       store: ctx.store,
@@ -211,7 +212,8 @@ export class Engine {
       if (!record) return;
       const profile = this.agents.profile(a);
       // Hookless agents: their state is only what the screen showed, and that lapses unless re-read.
-      if (profile.hooks.kind === 'none') record = await this.screens.review(record);
+      // Agents typed into (push): a prompt that refuses every push for long is escalated.
+      if (profile.hooks.kind === 'none' || profile.delivery === 'push') record = await this.screens.review(record, { stateFromScreen: profile.hooks.kind === 'none' });
       await this.nudger.consider(record, {
         mode: profile.delivery,
         hasHooks: profile.hooks.kind !== 'none',

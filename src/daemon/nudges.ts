@@ -12,6 +12,7 @@ import type { AgentManager } from '../services/agents.js';
 import type { DeliveryService } from '../services/delivery.js';
 import type { Lifecycle } from '../services/lifecycle.js';
 import { PushRefused, typeNudge } from '../services/push.js';
+import type { ScreenWatch } from './screen-watch.js';
 import { classifyPane } from '../domain/pane-state.js';
 import { followNudge, nextDelivery, type DeliveryFacts, type DeliveryTiming, type NudgeFacts, type RefusalFacts } from '../domain/delivery-policy.js';
 
@@ -31,6 +32,8 @@ export interface NudgerOptions {
   now: () => number;
   /** Run a delivery pass for this agent after `ms`. */
   wakeLater: (agent: string, ms: number) => void;
+  /** Pushes refused at a permission prompt (and pushes that went through) are readings of the screen. */
+  screens: ScreenWatch;
 }
 
 export class Nudger {
@@ -120,6 +123,11 @@ export class Nudger {
     try {
       const r = await this.o.delivery.pushPending(record.name, { limit: 20 });
       if (r.delivered.length) this.o.log.info({ event: 'push_delivered', agent: record.name, ids: r.delivered.map((d) => d.id) }, 'pushed messages');
+      // Each push looked at the screen first: a prompt there holds delivery (and is escalated if it
+      // stays); a push that went through shows it is gone.
+      const prompt = r.refused.find((x) => x.kind === 'permission');
+      if (prompt) await this.o.screens.observe(record.name, { verdict: 'permission', line: prompt.line ?? null });
+      else if (r.delivered.length) await this.o.screens.observe(record.name, { verdict: 'idle', line: null });
     } catch (err) {
       this.o.log.warn({ event: 'push_failed', agent: record.name, error: String(err) }, 'push delivery failed');
     }

@@ -35,20 +35,21 @@ export class ScreenWatch {
   }
 
   /**
-   * Before delivery to a hookless agent: a state read from its screen that no capture confirmed in
-   * time (or none this engine made: it restarted) lapses; a long hold is escalated. Returns the
-   * record as it is now.
+   * Before delivery to an agent whose messages are typed in: a state read from its screen (hookless
+   * agents) that no capture confirmed in time (or none this engine made: it restarted) lapses; a long
+   * hold is escalated. Returns the record as it is now.
    */
-  async review(record: AgentRecord): Promise<AgentRecord> {
+  async review(record: AgentRecord, options: { stateFromScreen: boolean }): Promise<AgentRecord> {
     const agent = record.name;
     const now = this.o.now();
     const hold = this.holds.get(agent) ?? null;
-    const screenState = record.state === 'waiting-permission' || record.state === 'busy';
+    // A hook agent's state is its hooks' word: only the hold is this watch's business.
+    const screenState = options.stateFromScreen && (record.state === 'waiting-permission' || record.state === 'busy');
     const decision = judgeHold(hold, now, this.o.timing);
     if (decision.action === 'expire' || (screenState && !hold)) {
       this.holds.delete(agent);
-      if (hold && hold.escalatedAt !== null) await this.release(agent, hold, 'no capture has shown the prompt again');
-      if (!screenState) return record;
+      const released = hold && hold.escalatedAt !== null ? await this.release(agent, hold, 'no capture has shown the prompt again') : record;
+      if (!screenState) return released;
       const t = await this.o.lifecycle.apply(agent, { type: 'screen-expired' }, {}, { reason: 'state read from the screen was not confirmed' });
       if (t.changed) {
         await this.o.store.recordEvent({ agent, kind: 'screen_state_expired', fromState: t.before.state, toState: t.after.state, detail: { confirmedAt: hold?.confirmedAt ?? null } });
@@ -71,9 +72,10 @@ export class ScreenWatch {
     this.holds.delete(agent);
   }
 
-  private async release(agent: string, hold: ScreenHold, why: string): Promise<void> {
-    await this.o.lifecycle.apply(agent, { type: 'released' });
+  private async release(agent: string, hold: ScreenHold, why: string): Promise<AgentRecord> {
+    const t = await this.o.lifecycle.apply(agent, { type: 'released' });
     await this.o.store.recordEvent({ agent, kind: 'delivery_released', detail: { since: hold.since, heldMs: this.o.now() - hold.since } });
     this.o.log.info({ event: 'delivery_released', agent, heldMs: this.o.now() - hold.since, why }, 'delivery hold ended');
+    return t.after;
   }
 }

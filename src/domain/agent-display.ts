@@ -75,6 +75,15 @@ function shown(state: DisplayState, detail: string, facts: DisplayFacts): AgentD
 }
 
 export function displayAgent(facts: DisplayFacts): AgentDisplay {
+  const d = displayState(facts);
+  // An escalated hold (domain/screen-hold.ts) says since when and which line, whatever the state
+  // hooks report (a push agent's hooks may call it idle while its screen asks).
+  const note = facts.record?.lastError;
+  if (facts.pane === 'alive' && isHoldNote(note) && !d.detail.includes(note!)) return { ...d, detail: `${d.detail}: ${note}` };
+  return d;
+}
+
+function displayState(facts: DisplayFacts): AgentDisplay {
   const r = facts.record;
   const stored = (r?.state ?? 'unknown') as DisplayState;
   const why = r?.lastError ? `: ${r.lastError}` : '';
@@ -107,8 +116,7 @@ export function displayAgent(facts: DisplayFacts): AgentDisplay {
     case 'busy':
       return shown('busy', 'working; messages are delivered at the next hook', facts);
     case 'waiting-permission':
-      // An escalated hold (domain/screen-hold.ts) says since when and which line.
-      return shown('waiting-permission', `waiting for a permission answer in its pane (Enter attaches)${isHoldNote(r?.lastError) ? why : ''}`, facts);
+      return shown('waiting-permission', 'waiting for a permission answer in its pane (Enter attaches)', facts);
     case 'compacting':
       return shown('compacting', 'compacting its context; a rebrief follows', facts);
     case 'crashed':

@@ -123,4 +123,32 @@ describe('on-screen text does not wedge delivery (issue 11, item 6)', () => {
     const released = (await t.ctx.store.events({ agent: 'sh', limit: 500 })).filter((e) => e.kind === 'delivery_released');
     expect(released).toHaveLength(1);
   }, 60_000);
+
+  it('a push agent with hooks (codex kind): a prompt refusing every push is escalated and named by `why`, and answering it lets the message through', async () => {
+    const profile = { ...shippedPatternsOnBash('codex', '▌ '), hooks: { kind: 'codex' } };
+    const t = await startTeam([{ name: 'cx', profile: 'codex-hooked-on-bash' }], { profiles: { 'codex-hooked-on-bash': profile }, daemon: { holdAlertMs: 1_000 } });
+    const pane = (await t.ctx.store.getAgent('cx'))!.paneId!;
+    await waitFor('the bash prompt', () => capture(t.socket, pane).trimEnd().endsWith('▌'), 20_000);
+    const answer = join(t.dir, 'answer.txt');
+    const asking = await t.svc.send('cx', `read -p 'Allow command? [y/N] ' a; echo "answered-$a" > ${answer}`);
+    await waitFor('the question was typed', confirmed(t, asking.message.id), 20_000);
+    await waitFor('the prompt is drawn', () => capture(t.socket, pane).trimEnd().endsWith('Allow command? [y/N]'));
+    const held = await t.svc.send('cx', 'echo must-wait');
+    const why = await waitFor(
+      'the hold escalated and named',
+      async () => {
+        const w = (await t.svc.explain(held.message.id)).why;
+        return w.includes('held:') ? w : null;
+      },
+      10_000,
+      50,
+    );
+    expect(why).toContain('held: cx shows a permission prompt since');
+    expect(why).toContain('(line: Allow command? [y/N])');
+    expect((await t.ctx.store.get(held.message.id)).state).toBe('queued');
+    tmuxOk(t.socket, ['send-keys', '-t', pane, 'y', 'Enter']);
+    await waitFor('held message delivered after the answer', confirmed(t, held.message.id), PROMPTLY_MS);
+    expect(readFileSync(answer, 'utf8').trim()).toBe('answered-y');
+    expect((await t.ctx.store.getAgent('cx'))!.lastError).toBeNull();
+  }, 60_000);
 });

@@ -61,6 +61,8 @@ describe('displayAgent', () => {
     const note = 'held: sh shows a permission prompt since 12:01:03 UTC (line: Proceed? [y/N]); delivery waits until it is answered (attach to answer it)';
     expect(displayAgent({ record: rec('waiting-permission', { lastError: note }), pane: 'alive' }).detail).toBe(`waiting for a permission answer in its pane (Enter attaches): ${note}`);
     expect(displayAgent({ record: rec('waiting-permission', { lastError: 'rate limit' }), pane: 'alive' }).detail).toBe('waiting for a permission answer in its pane (Enter attaches)');
+    expect(displayAgent({ record: rec('idle', { lastError: note }), pane: 'alive' }).detail).toBe(`at its prompt; messages are delivered at once: ${note}`);
+    expect(displayAgent({ record: rec('idle', { lastError: note }), pane: 'none' }).detail).not.toContain(note);
   });
 });
 

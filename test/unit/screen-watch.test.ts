@@ -21,6 +21,7 @@ const clock = { t: Date.UTC(2026, 11, 2, 12, 1, 3) };
 const T0 = clock.t;
 const prompt: PaneReading = { verdict: 'permission', line: 'Delete everything? [y/N]' };
 const idle: PaneReading = { verdict: 'idle', line: null };
+const hookless = { stateFromScreen: true };
 
 beforeEach(async () => {
   clock.t = T0;
@@ -50,22 +51,22 @@ describe('ScreenWatch', () => {
   it('a prompt read once and never confirmed lapses after the TTL: the agent is unknown, not waiting-permission', async () => {
     await capture(prompt);
     clock.t = T0 + 14_000;
-    expect((await watch.review(await record())).state).toBe('waiting-permission');
+    expect((await watch.review(await record(), hookless)).state).toBe('waiting-permission');
     clock.t = T0 + 15_000;
-    expect((await watch.review(await record())).state).toBe('unknown');
+    expect((await watch.review(await record(), hookless)).state).toBe('unknown');
     expect(await kinds()).toContain('screen_state_expired');
   });
 
   it('a waiting-permission state no capture of this engine confirmed (an engine restart) lapses at once', async () => {
     await store.transitionAgent('sh', { type: 'screen', verdict: 'permission' });
-    expect((await watch.review(await record())).state).toBe('unknown');
+    expect((await watch.review(await record(), hookless)).state).toBe('unknown');
   });
 
   it('a prompt confirmed by every capture holds; after the alert it is escalated once, with since and line', async () => {
     for (let s = 0; s <= 40; s += 10) {
       clock.t = T0 + s * 1000;
       await capture(prompt);
-      await watch.review(await record());
+      await watch.review(await record(), hookless);
     }
     const r = await record();
     expect(r.state).toBe('waiting-permission');
@@ -79,7 +80,7 @@ describe('ScreenWatch', () => {
     await capture(prompt);
     clock.t = T0 + 30_000;
     await capture(prompt);
-    await watch.review(await record());
+    await watch.review(await record(), hookless);
     expect((await record()).lastError).toMatch(/^held: /);
     clock.t = T0 + 31_000;
     await capture(idle);
@@ -90,7 +91,7 @@ describe('ScreenWatch', () => {
     // Not escalated again at once: a new prompt counts from its own start.
     clock.t = T0 + 40_000;
     await capture(prompt);
-    expect((await watch.review(await record())).lastError).toBeNull();
+    expect((await watch.review(await record(), hookless)).lastError).toBeNull();
   });
 
   it('an escalated hold whose captures stop lapses: state and note both go', async () => {
@@ -101,10 +102,24 @@ describe('ScreenWatch', () => {
     await capture(prompt);
     clock.t = T0 + 30_000;
     await capture(prompt);
-    await watch.review(await record());
+    await watch.review(await record(), hookless);
     clock.t = T0 + 45_000;
-    const r = await watch.review(await record());
+    const r = await watch.review(await record(), hookless);
     expect(r.state).toBe('unknown');
     expect(r.lastError).toBeNull();
+  });
+
+  it("a push agent with hooks: the hold is escalated, but the state is its hooks' word and never lapses", async () => {
+    await store.transitionAgent('sh', { type: 'hook', event: 'Notification', notification: 'permission_prompt' });
+    const hooked = { stateFromScreen: false };
+    expect((await watch.review(await record(), hooked)).state).toBe('waiting-permission');
+    await watch.observe('sh', prompt);
+    clock.t = T0 + 30_000;
+    await watch.observe('sh', prompt);
+    const r = await watch.review(await record(), hooked);
+    expect(r.state).toBe('waiting-permission');
+    expect(r.lastError).toMatch(/^held: sh shows a permission prompt since 12:01:03 UTC/);
+    clock.t = T0 + 60_000;
+    expect(await watch.review(await record(), hooked)).toMatchObject({ state: 'waiting-permission', lastError: null });
   });
 });
