@@ -40,11 +40,11 @@ export interface EngineOptions {
    * reconciliation; its idle prompt there means the hook that would have said so was lost.
    */
   staleBusyMs?: number;
-  /** Called on every agent state change the engine makes (status pipe, metrics). */
-  /** A permission prompt on a hookless agent's screen holding delivery this long is escalated (daemon.deliveryHoldAlert). */
+  /** A permission prompt holding a pushed-to agent's messages this long is escalated (daemon.deliveryHoldAlert). */
   holdAlertMs?: number;
   /** A state read from a hookless agent's screen lapses unless a capture confirms it within this (at least two reconciliation periods). */
   screenStateTtlMs?: number;
+  /** Called on every agent state change the engine makes (status pipe, metrics). */
   onStateChange?: (agent: string, from: AgentState, to: AgentState, detail?: Record<string, unknown>) => void;
   onRestart?: (agent: string) => void;
 }
