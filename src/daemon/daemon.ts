@@ -93,6 +93,7 @@ export class Daemon {
     });
     this.engine = new Engine(ctx, {
       policy: this.settings.restartPolicy,
+      holdAlertMs: this.settings.holdAlertMs,
       ...options,
       onStateChange: (agent, from, to, detail) => {
         this.pipes.publish(agent, { from, to, ...detail });

@@ -17,6 +17,7 @@ import { TmuxClient } from '../tmux/client.js';
 import { TmuxError } from '../tmux/errors.js';
 import { insideServer } from '../tmux/runner.js';
 import { Git } from '../git/git.js';
+import { TypedLog } from './typed-log.js';
 import { classifyPane, type PaneVerdict } from '../domain/pane-state.js';
 import { displayAgent, type DisplayState } from '../domain/agent-display.js';
 import { installHooks } from '../hooks/installer.js';
@@ -169,6 +170,8 @@ function within(parent: string, child: string): boolean {
 export class AgentManager {
   readonly tmux: TmuxClient;
   readonly session: string;
+  /** What this process typed into each pane lately: its echo is never read as the agent's prompt. */
+  readonly typed = new TypedLog();
 
   constructor(
     readonly project: Project,
@@ -613,7 +616,7 @@ export class AgentManager {
   async screenVerdict(name: string, record: AgentRecord | undefined, pane: PaneInfo | undefined): Promise<PaneVerdict | null> {
     if (!pane || pane.dead || pane.session !== this.session) return null;
     if (record && record.state !== 'starting' && record.state !== 'unknown') return null;
-    return classifyPane(this.profile(this.agentConfig(name)).patterns, await this.tmux.capture(pane.paneId).catch(() => ''));
+    return classifyPane(this.profile(this.agentConfig(name)).patterns, await this.tmux.capture(pane.paneId).catch(() => ''), { typed: this.typed.recent(pane.paneId) });
   }
 
   async status(): Promise<AgentStatus[]> {
