@@ -11,13 +11,13 @@
 //
 // The cache is an optimisation only: one that is missing, stale (another bundle, another Node) or
 // damaged is ignored (V8 refuses what it cannot use; the key and the length are checked here
-// first, and a checksum of its bytes) and rewritten; failing to write it changes nothing but speed.
+// first, and the file's modification time) and rewritten; failing to write it changes nothing but speed.
 //
 // CommonJS on purpose (bin/hornets-tui.js, the ESM name, only forwards here): an ES module as the
 // main file makes Node start its ESM loader, which cost a short command more than all of its own
 // work (tens of milliseconds). package.json's `bin` names this file.
 'use strict';
-const { accessSync, constants, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = require('node:fs');
+const { accessSync, closeSync, constants, fstatSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const { dirname, join } = require('node:path');
 const { pathToFileURL } = require('node:url');
@@ -53,36 +53,51 @@ function commandWord(argv) {
   return first === 'daemon' ? `daemon ${words[1] ?? ''}` : first;
 }
 
-/** Loaded only when a cache is read or written: `--version` does neither. */
-function digest(data) {
-  return require('node:crypto').createHash('sha1').update(data).digest('hex');
+/**
+ * The modification time a cache file is stamped with (utimes, whole seconds: every file system keeps
+ * them), written into its header as well: a random second of 2001-2017, which no write made now can
+ * give the file. Anything that rewrites the bytes in place (or half of them) moves the time and the
+ * cache is ignored. This replaces a SHA-1 of the data: loading node:crypto and hashing cost a short
+ * command more (about 6 ms) than all of its own work, on every run.
+ */
+function newStamp() {
+  return 1_000_000_000 + 2 * Math.floor(Math.random() * 250_000_000);
 }
 
 /** The cache for this exact bundle and Node, or null. Layout: MAGIC, header length (u32), header JSON, V8 data. */
 function readCache(cacheFile, key) {
+  let fd;
   try {
-    const buf = readFileSync(cacheFile);
+    fd = openSync(cacheFile, 'r');
+    // The time and the bytes of the same file (a concurrent writer renames a new one into place).
+    const st = fstatSync(fd);
+    const buf = Buffer.allocUnsafe(st.size);
+    if (readSync(fd, buf, 0, st.size, 0) !== st.size) return null;
     if (buf.toString('latin1', 0, 4) !== MAGIC) return null;
     const headerLength = buf.readUInt32LE(4);
     const header = JSON.parse(buf.toString('utf8', 8, 8 + headerLength));
     const data = buf.subarray(8 + headerLength);
     if (header.key !== key || data.length !== header.bytes || !Array.isArray(header.learned)) return null;
     // V8 checks versions and flags but not the bytes: damaged data would crash the process.
-    if (header.sha1 !== digest(data)) return null;
+    if (typeof header.stamp !== 'number' || Math.floor(st.mtimeMs / 1000) !== header.stamp) return null;
     return { data, learned: header.learned };
   } catch {
     return null;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
 function writeCache(cacheFile, key, learned, data) {
-  const header = Buffer.from(JSON.stringify({ key, learned, bytes: data.length, sha1: digest(data) }));
+  const stamp = newStamp();
+  const header = Buffer.from(JSON.stringify({ key, learned, bytes: data.length, stamp }));
   const size = Buffer.alloc(4);
   size.writeUInt32LE(header.length);
   // Temp file + rename: a reader never sees half a cache, and concurrent writers each leave a whole one.
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, Buffer.concat([Buffer.from(MAGIC, 'latin1'), size, header, data]), { mode: 0o644 });
+    utimesSync(tmp, stamp, stamp);
     renameSync(tmp, cacheFile);
   } catch {
     try {
