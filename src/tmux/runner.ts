@@ -1,5 +1,7 @@
 /** The one place that starts tmux. Every call is an argv array; nothing goes through a shell. */
 import { spawn } from 'node:child_process';
+import { lstatSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { TmuxError, TmuxMissingError } from './errors.js';
 
 export interface RunOptions {
@@ -24,6 +26,24 @@ export function tmuxEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv
 /** The tmux binary: HORNETS_TMUX_BIN lets tests and unusual installs point elsewhere. */
 export function tmuxBinary(): string {
   return process.env.HORNETS_TMUX_BIN || 'tmux';
+}
+
+/**
+ * Whether the tmux server on `-L socket` surely does not run: its socket file is not there. tmux puts
+ * it in $TMUX_TMPDIR (or /tmp) + /tmux-<uid>/<socket>; a client started without it only prints "no
+ * server running", and starting one (fork, exec, and node:child_process loaded) cost `status` more
+ * than the rest of its work. False whenever in doubt (a relative TMUX_TMPDIR, a stale socket file,
+ * any error but ENOENT): then tmux is asked as before.
+ */
+export function serverSurelyAbsent(socket: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const dir = env.TMUX_TMPDIR || '/tmp';
+  if (!isAbsolute(dir) || socket.includes('/') || typeof process.getuid !== 'function') return false;
+  try {
+    lstatSync(join(dir, `tmux-${process.getuid()}`, socket));
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
 }
 
 /** Environment for attach: switch-client from inside this server needs TMUX to find its client; a fresh attach must not see it. */

@@ -35,7 +35,12 @@ interface Result {
 }
 
 /** A package copy with its own bin/ and both bundles, and a project made by `init` in it. */
-async function setup(): Promise<{ run: (args: string[]) => Promise<Result>; lean: (args: string[]) => Promise<Result & { lean: boolean }>; project: string; cacheFile: string }> {
+async function setup(): Promise<{
+  run: (args: string[], nodeArgs?: string[]) => Promise<Result>;
+  lean: (args: string[]) => Promise<Result & { lean: boolean }>;
+  project: string;
+  cacheFile: string;
+}> {
   const root = temp.make('hornets-hot-');
   mkdirSync(path.join(root, 'bin'));
   mkdirSync(path.join(root, 'dist'));
@@ -49,9 +54,9 @@ async function setup(): Promise<{ run: (args: string[]) => Promise<Result>; lean
   const project = temp.make('hornets-hot-project-');
   const socket = randomSocket();
   sockets.push(socket);
-  const run = (args: string[]): Promise<Result> =>
+  const run = (args: string[], nodeArgs: string[] = []): Promise<Result> =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [bin, ...args], { cwd: project, env: cleanEnv({ HORNETS_TMUX_SOCKET: socket }), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...nodeArgs, bin, ...args], { cwd: project, env: cleanEnv({ HORNETS_TMUX_SOCKET: socket }), stdio: ['ignore', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -156,6 +161,31 @@ describe.concurrent('the lean entry and the validated-config cache', () => {
       expect(await lean(['status'])).toMatchObject({ code: 0, lean: true, stderr: '' });
     } finally {
       expect((await run(['daemon', 'stop'])).code).toBe(0);
+    }
+  });
+
+  it('status and send load neither node:crypto nor node:http, and status with no tmux server starts no tmux', async () => {
+    const { lean, run, project } = await setup();
+    expect((await lean(['queue', 'list'])).code).toBe(0);
+    // Preloaded into the CLI process: at exit, the built-in modules it loaded and the processes it started.
+    const probed = async (args: string[]) => {
+      const out = path.join(project, `probe-${args[0]}.json`);
+      const probe = path.join(project, `probe-${args[0]}.cjs`);
+      writeFileSync(
+        probe,
+        `const cp = require('node:child_process'); const spawned = [];
+         const orig = cp.ChildProcess.prototype.spawn;
+         cp.ChildProcess.prototype.spawn = function (o) { spawned.push(o.file); return orig.call(this, o); };
+         process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify({ modules: process.moduleLoadList, spawned })));`,
+      );
+      const r = await run(args, ['-r', probe]);
+      expect(r).toMatchObject({ code: 0 });
+      return JSON.parse(readFileSync(out, 'utf8')) as { modules: string[]; spawned: string[] };
+    };
+    for (const args of [['status'], ['send', 'marie', 'hi'], ['queue', 'list']]) {
+      const { modules, spawned } = await probed(args);
+      expect({ args, heavy: modules.filter((m) => /^NativeModule (crypto|http|_http_\w+)$/.test(m)) }).toEqual({ args, heavy: [] });
+      expect({ args, spawned }).toEqual({ args, spawned: [] });
     }
   });
 
