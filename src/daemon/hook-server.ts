@@ -14,7 +14,7 @@ import type { MessageStore } from '../queue/store.js';
 import { HookHandler, isHookEvent } from '../hooks/handlers.js';
 import { readBriefing } from '../hooks/briefing.js';
 import { gitInfo } from '../hooks/git-info.js';
-import { endpointFile } from '../engine-client/paths.js';
+import { WAKE_AGENT_HEADER, endpointFile } from '../engine-client/paths.js';
 import { writeFileAtomicSync } from '../util/private-files.js';
 
 const MAX_BODY = 8 * 1024 * 1024;
@@ -28,7 +28,7 @@ export interface HookServerOptions {
   now?: () => number;
   /** Called after every handled hook (metrics, wake-ups). */
   onHook?: (info: { agent: string; event: string; outcome: string; ms: number; delivered: string[] }) => void;
-  /** POST /wake {agent?}: something was enqueued. */
+  /** POST /wake (x-hornets-agent: the agent, if one): something was enqueued. */
   onWake?: (agent: string | null) => void;
   /** POST /event/pane-died {pane, status}: from the tmux pane-died hook. */
   onPaneDied?: (pane: string, status: number | null) => void;
@@ -127,10 +127,6 @@ export class HookServer {
     }
     const text = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : null);
     try {
-      if (path === '/wake') {
-        this.o.onWake?.(text('agent'));
-        return send(200, 'ok');
-      }
       if (path === '/event/pane-died') {
         const pane = text('pane');
         if (!pane) return send(400, 'pane missing');
@@ -174,7 +170,16 @@ export class HookServer {
       res.writeHead(status, { 'x-hornets-server': this.serverToken, 'content-length': Buffer.byteLength(body), ...headers, 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
       res.end(body);
     };
-    if (req.method === 'POST' && (req.url === '/wake' || req.url === '/event/pane-died' || req.url === '/control')) {
+    if (req.method === 'POST' && req.url === '/wake') {
+      if (!this.authorised(req)) return send(401);
+      // Acted on at the head, the agent in a header: `send` hangs up as soon as its request is
+      // written (engine-client/poke.ts, wakeEngine), so a body might be cut off unread.
+      req.resume();
+      const agent = req.headers[WAKE_AGENT_HEADER];
+      this.o.onWake?.(typeof agent === 'string' && agent !== '' ? agent : null);
+      return send(200, 'ok');
+    }
+    if (req.method === 'POST' && (req.url === '/event/pane-died' || req.url === '/control')) {
       if (!this.authorised(req)) return send(401);
       return this.handleCommand(req.url, req, send);
     }
