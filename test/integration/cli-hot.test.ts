@@ -44,7 +44,7 @@ async function setup(): Promise<{
   const root = temp.make('hornets-hot-');
   mkdirSync(path.join(root, 'bin'));
   mkdirSync(path.join(root, 'dist'));
-  for (const f of ['hornets-tui.js', 'hornets-tui.cjs']) copyFileSync(path.join(repoRoot, 'bin', f), path.join(root, 'bin', f));
+  for (const f of ['hornets-tui.js', 'hornets-tui.cjs', 'code-cache.cjs']) copyFileSync(path.join(repoRoot, 'bin', f), path.join(root, 'bin', f));
   copyFileSync(path.join(repoRoot, 'package.json'), path.join(root, 'package.json'));
   for (const f of ['cli.cjs', 'cli-hot.cjs']) copyFileSync(path.join(repoRoot, 'dist', f), path.join(root, 'dist', f));
   for (const link of ['profiles', 'node_modules', path.join('dist', 'src')]) symlinkSync(path.join(repoRoot, link), path.join(root, link));

@@ -24,7 +24,7 @@ function packageCopy(): { root: string; bin: string; cache: string } {
   const root = temp.make('hornets-launcher-');
   mkdirSync(path.join(root, 'bin'));
   mkdirSync(path.join(root, 'dist'));
-  for (const f of ['hornets-tui.js', 'hornets-tui.cjs']) copyFileSync(path.join(repoRoot, 'bin', f), path.join(root, 'bin', f));
+  for (const f of ['hornets-tui.js', 'hornets-tui.cjs', 'code-cache.cjs']) copyFileSync(path.join(repoRoot, 'bin', f), path.join(root, 'bin', f));
   copyFileSync(path.join(repoRoot, 'package.json'), path.join(root, 'package.json'));
   copyFileSync(bundle, path.join(root, 'dist', 'cli.cjs'));
   for (const link of ['profiles', 'node_modules', path.join('dist', 'src')]) symlinkSync(path.join(repoRoot, link), path.join(root, link));
