@@ -150,7 +150,7 @@ describe.concurrent('the lean entry and the validated-config cache', () => {
     expect((await run(['queue', 'list', '-n', '0'])).code).toBe(2);
   });
 
-  it('with an engine running, the lean send pokes it (over http, loaded lazily) and reports it running', async () => {
+  it('with an engine running, the lean send pokes it (a socket write, not waited for) and reports it running', async () => {
     const { lean, run } = await setup();
     expect((await lean(['queue', 'list'])).code).toBe(0);
     expect((await run(['daemon', 'start'])).code).toBe(0);
