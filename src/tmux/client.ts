@@ -1,5 +1,5 @@
 /** High-level tmux operations on hornets' private server. Targets are always immutable pane ids. */
-import { spawn } from 'node:child_process';
+import { childProcess } from '../proc/child-process.js';
 import { rmSync } from 'node:fs';
 import {
   argv,
@@ -191,7 +191,7 @@ export class TmuxClient {
 
   private async listPanesOnce(): Promise<PaneInfo[]> {
     // `status` with no agent up asks no tmux at all: no server, no panes, as tmux would say.
-    if (this.realTmux && serverSurelyAbsent(this.server.socket)) return [];
+    if (this.realTmux && (await serverSurelyAbsent(this.server.socket))) return [];
     try {
       const { stdout } = await this.run(argv.listPanes(this.server));
       return parsePanes(stdout);
@@ -350,7 +350,7 @@ export class TmuxClient {
     this.checkPane(pane);
     const args = options.insideThisServer ? argv.switchClient(this.server, pane) : argv.attach(this.server, session, pane);
     return new Promise((resolve, reject) => {
-      const child = spawn(tmuxBinary(), args, { stdio: 'inherit', env: attachEnv(options.insideThisServer) });
+      const child = childProcess().spawn(tmuxBinary(), args, { stdio: 'inherit', env: attachEnv(options.insideThisServer) });
       child.on('error', reject);
       child.on('close', (code) => resolve(code ?? 1));
     });

@@ -1,6 +1,8 @@
 /** The one place that starts tmux. Every call is an argv array; nothing goes through a shell. */
-import { spawn } from 'node:child_process';
+import { childProcess } from '../proc/child-process.js';
 import { lstatSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type * as Net from 'node:net';
 import { isAbsolute, join } from 'node:path';
 import { TmuxError, TmuxMissingError } from './errors.js';
 
@@ -29,21 +31,33 @@ export function tmuxBinary(): string {
 }
 
 /**
- * Whether the tmux server on `-L socket` surely does not run: its socket file is not there. tmux puts
- * it in $TMUX_TMPDIR (or /tmp) + /tmux-<uid>/<socket>; a client started without it only prints "no
- * server running", and starting one (fork, exec, and node:child_process loaded) cost `status` more
- * than the rest of its work. False whenever in doubt (a relative TMUX_TMPDIR, a stale socket file,
- * any error but ENOENT): then tmux is asked as before.
+ * Whether the tmux server on `-L socket` surely does not run: its socket file is not there, or
+ * nobody listens on it (`kill-server` leaves the file behind). tmux puts it in $TMUX_TMPDIR (or
+ * /tmp) + /tmux-<uid>/<socket>; a client started then only prints "no server running", and starting
+ * one (fork, exec, and node:child_process loaded) cost `status` more than the rest of its work.
+ * False whenever in doubt (a relative TMUX_TMPDIR, any error but ENOENT or ECONNREFUSED, no answer
+ * within a second): then tmux is asked as before.
  */
-export function serverSurelyAbsent(socket: string, env: NodeJS.ProcessEnv = process.env): boolean {
+export async function serverSurelyAbsent(socket: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   const dir = env.TMUX_TMPDIR || '/tmp';
   if (!isAbsolute(dir) || socket.includes('/') || typeof process.getuid !== 'function') return false;
+  const path = join(dir, `tmux-${process.getuid()}`, socket);
   try {
-    lstatSync(join(dir, `tmux-${process.getuid()}`, socket));
-    return false;
+    if (!lstatSync(path).isSocket()) return false;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ENOENT';
   }
+  const { connect } = createRequire(import.meta.url)('node:net') as typeof Net;
+  return new Promise((resolve) => {
+    const probe = connect({ path });
+    const done = (absent: boolean) => {
+      probe.destroy();
+      resolve(absent);
+    };
+    probe.setTimeout(1000, () => done(false));
+    probe.on('connect', () => done(false));
+    probe.on('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' || err.code === 'ENOENT'));
+  });
 }
 
 /** Environment for attach: switch-client from inside this server needs TMUX to find its client; a fresh attach must not see it. */
@@ -59,7 +73,7 @@ export function insideServer(socket: string): boolean {
 export function createRunner(binary = tmuxBinary()): TmuxRunner {
   return (argv, options = {}) =>
     new Promise<RunResult>((resolve, reject) => {
-      const child = spawn(binary, argv as string[], { env: tmuxEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = childProcess().spawn(binary, argv as string[], { env: tmuxEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let settled = false;

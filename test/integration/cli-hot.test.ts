@@ -15,7 +15,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { TempDirs, cleanEnv, repoRoot } from '../helpers/cli.js';
-import { killServer, randomSocket } from '../helpers/tmux.js';
+import { killServer, randomSocket, serverAlive, tmux, tmuxOk, waitFor } from '../helpers/tmux.js';
 
 const temp = new TempDirs();
 const sockets: string[] = [];
@@ -40,6 +40,7 @@ async function setup(): Promise<{
   lean: (args: string[]) => Promise<Result & { lean: boolean }>;
   project: string;
   cacheFile: string;
+  socket: string;
 }> {
   const root = temp.make('hornets-hot-');
   mkdirSync(path.join(root, 'bin'));
@@ -72,7 +73,7 @@ async function setup(): Promise<{
   };
   const init = await run(['init', '--agents', 'marie,anga']);
   expect(init.code).toBe(0);
-  return { run, lean, project, cacheFile: path.join(project, '.hornets', 'run', 'config-cache.json') };
+  return { run, lean, project, socket, cacheFile: path.join(project, '.hornets', 'run', 'config-cache.json') };
 }
 
 /** A log line without what differs between two runs. */
@@ -164,8 +165,8 @@ describe.concurrent('the lean entry and the validated-config cache', () => {
     }
   });
 
-  it('status and send load neither node:crypto nor node:http, and status with no tmux server starts no tmux', async () => {
-    const { lean, run, project } = await setup();
+  it('status and send load neither node:crypto nor node:http, and status with no tmux server (never started, or killed) starts no tmux', async () => {
+    const { lean, run, project, socket } = await setup();
     expect((await lean(['queue', 'list'])).code).toBe(0);
     // Preloaded into the CLI process: at exit, the built-in modules it loaded and the processes it started.
     const probed = async (args: string[]) => {
@@ -187,6 +188,18 @@ describe.concurrent('the lean entry and the validated-config cache', () => {
       expect({ args, heavy: modules.filter((m) => /^NativeModule (crypto|http|_http_\w+)$/.test(m)) }).toEqual({ args, heavy: [] });
       expect({ args, spawned }).toEqual({ args, spawned: [] });
     }
+    // A live server is asked (tmux list-panes); once it is killed, the socket file it leaves behind
+    // (tmux 3.3) answers no connection, and status asks no tmux again.
+    tmuxOk(socket, ['new-session', '-d', '-s', 'other', 'sleep 600']);
+    try {
+      expect((await probed(['status'])).spawned.length).toBeGreaterThan(0);
+    } finally {
+      tmux(socket, ['kill-server']);
+    }
+    await waitFor('the server gone', () => !serverAlive(socket));
+    const after = await probed(['status']);
+    expect(after.spawned).toEqual([]);
+    expect((await run(['status'])).stdout).toMatch(/^AGENT .*\nmarie .* stopped /);
   });
 
   it('a changed hornets.json is seen at once, even at the same size and mtime second', async () => {
