@@ -38,12 +38,16 @@ export class TmuxClient {
   private readonly run: TmuxRunner;
   /** The persistent command channel, when the options asked for one. */
   readonly channel: TmuxChannel | null;
-  /** Commands go to a real tmux (no injected runner): a missing socket file means no server. */
+  /**
+   * A short-lived client of a real tmux (no injected runner, no channel): before asking tmux for
+   * panes it looks whether any server listens (serverSurelyAbsent). The engine, which asks often
+   * and mostly of a running server, does not probe.
+   */
   private readonly realTmux: boolean;
 
   constructor(options: TmuxClientOptions) {
     this.server = options.server;
-    this.realTmux = options.runner === undefined;
+    this.realTmux = options.runner === undefined && options.channel === undefined;
     const spawnRunner = options.runner ?? createRunner();
     this.channel = options.channel ? new TmuxChannel(this.server, options.channel.session, options.channel) : null;
     this.run = this.channel ? channelRunner(this.channel, spawnRunner) : spawnRunner;
