@@ -138,8 +138,8 @@ export default tseslint.config(
     languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: { process: 'readonly', console: 'readonly' } },
   },
   {
-    // The CLI launcher, CommonJS so that Node does not start its ESM loader (see the file).
-    files: ['bin/hornets-tui.cjs'],
+    // The CLI launcher and its code cache, CommonJS so that Node does not start its ESM loader (see the file).
+    files: ['bin/hornets-tui.cjs', 'bin/code-cache.cjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,

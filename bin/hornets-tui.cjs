@@ -1,27 +1,23 @@
 #!/usr/bin/env node
 // Launcher. It runs the bundled CLI (dist/cli.cjs, built by `npm run build`) with a V8 code cache
-// beside it (dist/cli.cjs.cache): compiling the CLI's JavaScript on every start cost more than most
-// commands' own work, and Node 20 caches no compiled code of its own. Without the bundle (a
-// tsc-only build) the compiled modules of dist/src/ still work.
+// beside it (dist/cli.cjs.cache; see code-cache.cjs). Without the bundle (a tsc-only build) the
+// compiled modules of dist/src/ still work.
 //
 // `send`, `status` and `queue …` try the lean bundle first (dist/cli-hot.cjs, src/cli-hot.ts, with
 // its own cache): a fraction of the full one, without commander, zod or the other commands. It
 // answers only the plain forms of those commands with a cached valid configuration, and says so
 // before doing anything; otherwise the full CLI runs as before.
 //
-// The cache is an optimisation only: one that is missing, stale (another bundle, another Node) or
-// damaged is ignored (V8 refuses what it cannot use; the key and the length are checked here
-// first, and a checksum of its bytes) and rewritten; failing to write it changes nothing but speed.
-//
 // CommonJS on purpose (bin/hornets-tui.js, the ESM name, only forwards here): an ES module as the
 // main file makes Node start its ESM loader, which cost a short command more than all of its own
 // work (tens of milliseconds). package.json's `bin` names this file.
 'use strict';
-const { accessSync, constants, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = require('node:fs');
-const { createRequire } = require('node:module');
-const { dirname, join } = require('node:path');
+const { readFileSync } = require('node:fs');
+const { join } = require('node:path');
 const { pathToFileURL } = require('node:url');
-const { Script, constants: vmConstants } = require('node:vm');
+
+/** code-cache.cjs (and node:vm) only when a bundle runs: `--version` needs neither. */
+const loadBundle = (bundle, word) => require('./code-cache.cjs').loadBundle(bundle, word);
 
 // A reader that went away (`hornets-tui queue list --json | head`) is not a failure of ours: leave
 // quietly with the exit code so far, as other command-line tools do, instead of dying on an
@@ -35,7 +31,6 @@ for (const stream of [process.stdout, process.stderr]) {
 
 const fullBundle = join(__dirname, '..', 'dist', 'cli.cjs');
 const hotBundle = join(__dirname, '..', 'dist', 'cli-hot.cjs');
-const MAGIC = 'HTC1';
 
 // Command words the lean bundle may answer (it checks the rest of the command line itself).
 const hotWords = new Set(['send', 'status', 'queue']);
@@ -53,81 +48,10 @@ function commandWord(argv) {
   return first === 'daemon' ? `daemon ${words[1] ?? ''}` : first;
 }
 
-/** Loaded only when a cache is read or written: `--version` does neither. */
-function digest(data) {
-  return require('node:crypto').createHash('sha1').update(data).digest('hex');
-}
-
-/** The cache for this exact bundle and Node, or null. Layout: MAGIC, header length (u32), header JSON, V8 data. */
-function readCache(cacheFile, key) {
-  try {
-    const buf = readFileSync(cacheFile);
-    if (buf.toString('latin1', 0, 4) !== MAGIC) return null;
-    const headerLength = buf.readUInt32LE(4);
-    const header = JSON.parse(buf.toString('utf8', 8, 8 + headerLength));
-    const data = buf.subarray(8 + headerLength);
-    if (header.key !== key || data.length !== header.bytes || !Array.isArray(header.learned)) return null;
-    // V8 checks versions and flags but not the bytes: damaged data would crash the process.
-    if (header.sha1 !== digest(data)) return null;
-    return { data, learned: header.learned };
-  } catch {
-    return null;
-  }
-}
-
-function writeCache(cacheFile, key, learned, data) {
-  const header = Buffer.from(JSON.stringify({ key, learned, bytes: data.length, sha1: digest(data) }));
-  const size = Buffer.alloc(4);
-  size.writeUInt32LE(header.length);
-  // Temp file + rename: a reader never sees half a cache, and concurrent writers each leave a whole one.
-  const tmp = `${cacheFile}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, Buffer.concat([Buffer.from(MAGIC, 'latin1'), size, header, data]), { mode: 0o644 });
-    renameSync(tmp, cacheFile);
-  } catch {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created
-    }
-  }
-}
-
-/** Runs a bundle; returns its exports and a function that updates its cache after the command. */
-function loadBundle(bundle) {
-  const cacheFile = `${bundle}.cache`;
-  let source;
-  let st;
-  try {
-    st = statSync(bundle);
-    // latin1: the build escapes every non-ASCII character outside comments (--charset=ascii), and a
-    // one-byte string is the cheapest to read and to compile.
-    source = readFileSync(bundle, 'latin1');
-  } catch {
-    return null;
-  }
-  const key = `${process.version} ${process.arch} ${st.size} ${st.mtimeMs} ${st.ino}`;
-  const cache = readCache(cacheFile, key);
-  // The CommonJS wrapper, plus the value the bundle uses for `import.meta.url` (see the build script).
-  const wrapper = `(function (exports, require, module, __filename, __dirname, __hornetsImportMetaUrl) {${source}\n})`;
-  // import() inside the bundle (of a module left outside it) as in any CommonJS module, where Node has it.
-  const importModuleDynamically = vmConstants?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
-  const script = new Script(wrapper, { filename: bundle, cachedData: cache?.data, ...(importModuleDynamically ? { importModuleDynamically } : {}) });
-  const mod = { exports: {} };
-  script.runInThisContext()(mod.exports, createRequire(bundle), mod, bundle, dirname(bundle), pathToFileURL(bundle).href);
-  const learned = cache && !script.cachedDataRejected ? cache.learned : [];
+/** What this run adds to the cache: its command word; nothing for the long-running ones. */
+function learnWord() {
   const word = commandWord(process.argv);
-  const learn = () => {
-    if (longRunning.has(word) || learned.includes(word)) return;
-    try {
-      accessSync(dirname(bundle), constants.W_OK);
-    } catch {
-      return; // a read-only install: do not pay for a cache that cannot be kept
-    }
-    // After the command: the functions it compiled are in the cache, with those of earlier commands.
-    writeCache(cacheFile, key, [...learned, word], script.createCachedData());
-  };
-  return { exports: mod.exports, learn };
+  return longRunning.has(word) ? null : word;
 }
 
 /** `--version` alone: answered here, without loading the CLI at all (the same file the CLI reads). */
@@ -139,14 +63,14 @@ function printVersion() {
 /** The lean bundle's answer: true when it handled the command (and its cache learned from it). */
 async function runHot() {
   if (!hotWords.has(commandWord(process.argv))) return false;
-  const hot = loadBundle(hotBundle);
+  const hot = loadBundle(hotBundle, learnWord());
   if (!hot || !(await hot.exports.runHot(process.argv))) return false;
   hot.learn();
   return true;
 }
 
 async function runFull() {
-  const loaded = loadBundle(fullBundle);
+  const loaded = loadBundle(fullBundle, learnWord());
   const m = loaded?.exports ?? (await import(pathToFileURL(join(__dirname, '..', 'dist', 'src', 'cli.js')).href));
   await m.run(process.argv);
   loaded?.learn();

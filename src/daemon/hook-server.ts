@@ -21,7 +21,7 @@ import type { LeaseRef, MessageStore } from '../queue/store.js';
 import { HookHandler, isHookEvent } from '../hooks/handlers.js';
 import { readBriefing } from '../hooks/briefing.js';
 import { gitInfo } from '../hooks/git-info.js';
-import { endpointFile, paneDiedEndpointFile } from '../engine-client/paths.js';
+import { WAKE_AGENT_HEADER, endpointFile, paneDiedEndpointFile } from '../engine-client/paths.js';
 import { loadOrCreateAgentKey, parseGeneration, serverProof, verifyAgentCredential } from '../hooks/credentials.js';
 import { writeFileAtomicSync } from '../util/private-files.js';
 
@@ -36,7 +36,7 @@ export interface HookServerOptions {
   now?: () => number;
   /** Called after every handled hook (metrics, wake-ups). */
   onHook?: (info: { agent: string; event: string; outcome: string; ms: number; delivered: string[] }) => void;
-  /** POST /wake {agent?}: something was enqueued. */
+  /** POST /wake (x-hornets-agent: the agent, if one): something was enqueued. */
   onWake?: (agent: string | null) => void;
   /** hornets.json changed (`add`, `remove`): the engine reloads its team; resolves when it serves it. */
   onConfigChanged?: () => Promise<void>;
@@ -158,10 +158,6 @@ export class HookServer {
     }
     const text = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : null);
     try {
-      if (path === '/wake') {
-        this.o.onWake?.(text('agent'));
-        return send(200, 'ok');
-      }
       if (path === '/event/config-changed') {
         await this.o.onConfigChanged?.();
         return send(200, 'ok');
@@ -229,13 +225,22 @@ export class HookServer {
       res.writeHead(status, { 'x-hornets-server': this.serverToken, 'content-length': Buffer.byteLength(body), ...headers, 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
       res.end(body);
     };
+    if (req.method === 'POST' && req.url === '/wake') {
+      if (!this.authorised(req)) return send(401);
+      // Acted on at the head, the agent in a header: `send` hangs up as soon as its request is
+      // written (engine-client/poke.ts, wakeEngine), so a body might be cut off unread.
+      req.resume();
+      const agent = req.headers[WAKE_AGENT_HEADER];
+      this.o.onWake?.(typeof agent === 'string' && agent !== '' ? agent : null);
+      return send(200, 'ok');
+    }
     if (req.method === 'POST' && req.url === '/event/pane-died') {
       // Engine-internal: it kills and respawns an agent, so neither an agent's credential nor the
       // CLI's token (which every agent can read) is enough.
       if (!this.authorised(req, this.paneDiedToken)) return send(401);
       return this.handleCommand(req.url, req, send);
     }
-    if (req.method === 'POST' && (req.url === '/wake' || req.url === '/event/config-changed' || req.url === '/control')) {
+    if (req.method === 'POST' && (req.url === '/event/config-changed' || req.url === '/control')) {
       if (!this.authorised(req)) return send(401);
       return this.handleCommand(req.url, req, send);
     }

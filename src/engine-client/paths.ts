@@ -26,3 +26,6 @@ export function paneDiedEndpointFile(stateDir: string): string {
 export function metricsEndpointFile(stateDir: string): string {
   return join(stateDir, 'run', 'metrics-endpoint');
 }
+
+/** The header naming the agent of a /wake poke (the engine acts on the head; see poke.ts). */
+export const WAKE_AGENT_HEADER = 'x-hornets-agent';

@@ -5,13 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import type * as Http from 'node:http';
+import type * as Net from 'node:net';
 import { createRequire } from 'node:module';
 
 // node:http (with net and streams) costs a short command more than its own work: loaded only when
 // there is an engine to talk to. A synchronous require, not import(): the bundled CLI runs in a
 // vm.Script, where import() of a built-in is not available.
 const http = (): typeof Http => createRequire(import.meta.url)('node:http') as typeof Http;
-import { endpointFile, paneDiedEndpointFile } from './paths.js';
+const net = (): typeof Net => createRequire(import.meta.url)('node:net') as typeof Net;
+import { WAKE_AGENT_HEADER, endpointFile, paneDiedEndpointFile } from './paths.js';
 
 export interface Endpoint {
   port: number;
@@ -39,13 +41,14 @@ export async function engineRequest(stateDir: string, method: 'GET' | 'POST', pa
   const data = body === null ? '' : JSON.stringify(body);
   const { request } = http();
   return new Promise((resolve) => {
+    const agent = path === '/wake' && typeof body?.agent === 'string' ? { [WAKE_AGENT_HEADER]: body.agent } : {};
     const req = request(
       {
         host: '127.0.0.1',
         port: ep.port,
         path,
         method,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), 'x-hornets-token': ep.token },
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), 'x-hornets-token': ep.token, ...agent },
         timeout: timeoutMs,
       },
       (res) => {
@@ -63,6 +66,39 @@ export async function engineRequest(stateDir: string, method: 'GET' | 'POST', pa
 export async function pokeDaemon(stateDir: string, path: PokePath, body: Record<string, unknown>, timeoutMs = 500): Promise<boolean> {
   const r = await engineRequest(stateDir, 'POST', path, body, timeoutMs);
   return r?.status === 200;
+}
+
+/**
+ * `send`'s poke: POST /wake written to the engine's socket, and done. It does not wait for the
+ * answer: the message is already committed, the engine acts on the request's head (hook-server.ts),
+ * and a poke that is lost all the same (the engine restarting) is caught by the engine's reconcile
+ * round, which runs a delivery pass. Plain node:net, already loaded for a piped stdout, instead of
+ * node:http and its parser. Resolves once the request is handed to the kernel, or at once when no
+ * engine listens (no endpoint, refused, timeout).
+ */
+export function wakeEngine(stateDir: string, agent: string | null, timeoutMs = 500): Promise<void> {
+  const ep = readEndpoint(stateDir);
+  if (!ep || !Number.isInteger(ep.port) || /[\r\n]/.test(ep.token) || (agent !== null && /[\r\n]/.test(agent))) return Promise.resolve();
+  const head = [
+    'POST /wake HTTP/1.1',
+    `host: 127.0.0.1:${ep.port}`,
+    `x-hornets-token: ${ep.token}`,
+    ...(agent !== null ? [`${WAKE_AGENT_HEADER}: ${agent}`] : []),
+    'content-length: 0',
+    'connection: close',
+  ];
+  return new Promise((resolve) => {
+    const socket = net().connect({ host: '127.0.0.1', port: ep.port });
+    const done = () => {
+      socket.destroy();
+      resolve();
+    };
+    socket.setTimeout(timeoutMs, done);
+    socket.on('error', done);
+    // One write: the head with its blank line. 'finish': written and the write side shut (FIN after it).
+    socket.end(`${head.join('\r\n')}\r\n\r\n`, 'latin1');
+    socket.on('finish', done);
+  });
 }
 
 export interface EngineHealth {

@@ -9,10 +9,16 @@
  * proof part. That is the hook client's check that the answer comes from our engine (one that
  * holds the key), not from whatever now holds a stale port, with nothing to compute in bash.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import { closeSync, linkSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createExclusiveTemp } from '../util/private-files.js';
+
+// Loaded when a credential is made or checked, not when this module is: `status`, `send` and
+// `queue list` reach this module through the agent services and never need it (node:crypto costs
+// the lean CLI ~6 ms). A synchronous require: the bundled CLI runs in a vm.Script.
+const crypto = (): typeof Crypto => createRequire(import.meta.url)('node:crypto') as typeof Crypto;
 
 /** The environment variable that carries an agent generation's credential. */
 export const HOOK_TOKEN_ENV = 'HORNETS_HOOK_TOKEN';
@@ -45,7 +51,7 @@ export function loadOrCreateAgentKey(stateDir: string): Buffer {
   const file = agentKeyFile(stateDir);
   const { path, fd } = createExclusiveTemp(file, 0o600);
   try {
-    writeSync(fd, `${randomBytes(32).toString('hex')}\n`);
+    writeSync(fd, `${crypto().randomBytes(32).toString('hex')}\n`);
     closeSync(fd);
     try {
       linkSync(path, file);
@@ -61,7 +67,7 @@ export function loadOrCreateAgentKey(stateDir: string): Buffer {
 }
 
 function mac(key: Buffer, purpose: string, agent: string, generation: number): string {
-  return createHmac('sha256', key).update(`${purpose}\0${agent}\0${generation}`).digest('hex');
+  return crypto().createHmac('sha256', key).update(`${purpose}\0${agent}\0${generation}`).digest('hex');
 }
 
 /** The credential of one agent generation: "<client>.<proof>". */
@@ -78,7 +84,7 @@ export function serverProof(key: Buffer, agent: string, generation: number): str
 export function verifyAgentCredential(key: Buffer, agent: string, generation: number, given: string): boolean {
   const client = Buffer.from(given.split('.')[0] ?? '');
   const expected = Buffer.from(mac(key, 'hook-client', agent, generation));
-  return client.length === expected.length && timingSafeEqual(client, expected);
+  return client.length === expected.length && crypto().timingSafeEqual(client, expected);
 }
 
 /** A generation as hooks send it: a plain non-negative integer, else null (refused). */

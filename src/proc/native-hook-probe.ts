@@ -1,5 +1,5 @@
 /** Asks a built native hook client whether it runs here and speaks the protocol we expect. */
-import { spawnSync } from 'node:child_process';
+import { childProcess } from './child-process.js';
 
 /** What native/hornets-hook.c prints for `--probe`; bump both together when the protocol changes. */
 export const NATIVE_HOOK_PROBE = 'hornets-hook-native 2';
@@ -14,7 +14,7 @@ const probed = new Map<string, boolean>();
 export function nativeHookRuns(file: string): boolean {
   const known = probed.get(file);
   if (known !== undefined) return known;
-  const r = spawnSync(file, ['--probe'], { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] });
+  const r = childProcess().spawnSync(file, ['--probe'], { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] });
   const ok = r.status === 0 && r.stdout.trim() === NATIVE_HOOK_PROBE;
   probed.set(file, ok);
   return ok;

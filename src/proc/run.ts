@@ -2,7 +2,7 @@
  * The one runner for external programs other than tmux (git, mkfifo, claude --version): argv
  * arrays only, never a shell; a missing program is told apart from a failing one.
  */
-import { execFile } from 'node:child_process';
+import { childProcess } from './child-process.js';
 
 export interface ProgramFailure {
   /** The program is not installed / not on PATH. */
@@ -28,7 +28,7 @@ export function programPath(name: string, overrideVariable: string): string {
 /** Resolves with stdout; rejects with a ProgramFailure the caller turns into its own typed error. */
 export function runProgram(file: string, args: readonly string[], options: RunProgramOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(
+    childProcess().execFile(
       file,
       args as string[],
       {

@@ -7,7 +7,7 @@ import { durationMs } from '../domain/duration.js';
 import type { Project } from '../config/load.js';
 import type { EnqueueResult, ImportResult, MessageStore, QueueStats } from '../queue/store.js';
 import type { Logger } from '../log.js';
-import { pokeDaemon } from '../engine-client/poke.js';
+import { wakeEngine } from '../engine-client/poke.js';
 import { engineStatus } from '../engine-client/status.js';
 
 // Loaded by export and import only: its zod schemas have no business in `send` or `queue list`.
@@ -64,11 +64,12 @@ export class QueueService {
     });
     // Never log bodies: they may carry secrets the user pasted.
     this.log.info({ event: 'send', agent, id: result.message.id, priority: result.message.priority, created: result.created, bytes: Buffer.byteLength(body) }, 'message queued');
-    // A running daemon delivers at once instead of at its next safety poll.
-    const poke = result.created ? pokeDaemon(this.project.paths.root, '/wake', { agent }) : Promise.resolve(false);
+    // A running daemon delivers at once instead of at its next safety poll. Not waiting for its answer:
+    // whether an engine runs is read from its pid file, as everywhere else.
+    const poke = result.created ? wakeEngine(this.project.paths.root, agent) : Promise.resolve();
     const ctx = await this.store.explainContext(result.message.id);
-    const woken = await poke;
-    const engineRunning = woken || engineStatus(this.project.paths.root).running;
+    await poke;
+    const engineRunning = engineStatus(this.project.paths.root).running;
     const waits = result.message.state === 'queued' && waitsForEngine({ engineRunning, agentPaused: ctx.agent?.paused ?? false, agentState: ctx.agent?.state ?? null });
     return { ...result, ahead: ctx.ahead, engineRunning, waitsForEngine: waits };
   }

@@ -10,7 +10,8 @@
  * server up (a client does not: the server leaves with its last session, and kill-server ends the
  * client), never changes window sizes (`ignore-size`) and receives no pane output (`no-output`).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { childProcess } from '../proc/child-process.js';
 import { base, type ServerRef } from './argv.js';
 import { TmuxError } from './errors.js';
 import { commandLine, ControlParser, type ControlEvent } from './control-protocol.js';
@@ -92,7 +93,7 @@ export class TmuxChannel {
     // -N: attach-session may start a server (to run its config), and a server with no session
     // makes everyone else's `list-panes -a` fail with "no current target" until it exits again.
     // -u: output stays UTF-8 whatever the engine's locale (tmux would replace it by `_` otherwise).
-    const child = spawn(this.binary, ['-N', '-u', ...base(this.server), '-C', 'attach-session', '-t', `=${this.session}`, '-f', 'no-output,ignore-size'], {
+    const child = childProcess().spawn(this.binary, ['-N', '-u', ...base(this.server), '-C', 'attach-session', '-t', `=${this.session}`, '-f', 'no-output,ignore-size'], {
       env: tmuxEnv(),
       stdio: ['pipe', 'pipe', 'ignore'],
       // Its own process group: a terminal's Ctrl-C aimed at a foreground engine is not for it. It

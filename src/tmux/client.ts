@@ -1,6 +1,5 @@
 /** High-level tmux operations on hornets' private server. Targets are always immutable pane ids. */
-import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
+import { childProcess } from '../proc/child-process.js';
 import { rmSync } from 'node:fs';
 import {
   argv,
@@ -19,9 +18,10 @@ import {
   type TmuxVersion,
 } from './argv.js';
 import { TmuxError, TmuxMissingError } from './errors.js';
-import { attachEnv, createRunner, tmuxBinary, type TmuxRunner } from './runner.js';
+import { attachEnv, createRunner, serverSurelyAbsent, tmuxBinary, type TmuxRunner } from './runner.js';
 import { ControlClient, type ControlHandlers } from './control.js';
 import { channelRunner, TmuxChannel, type TmuxChannelOptions } from './channel.js';
+import { randomHex } from '../util/ids.js';
 
 export interface TmuxClientOptions {
   server: ServerRef;
@@ -38,9 +38,16 @@ export class TmuxClient {
   private readonly run: TmuxRunner;
   /** The persistent command channel, when the options asked for one. */
   readonly channel: TmuxChannel | null;
+  /**
+   * A short-lived client of a real tmux (no injected runner, no channel): before asking tmux for
+   * panes it looks whether any server listens (serverSurelyAbsent). The engine, which asks often
+   * and mostly of a running server, does not probe.
+   */
+  private readonly realTmux: boolean;
 
   constructor(options: TmuxClientOptions) {
     this.server = options.server;
+    this.realTmux = options.runner === undefined && options.channel === undefined;
     const spawnRunner = options.runner ?? createRunner();
     this.channel = options.channel ? new TmuxChannel(this.server, options.channel.session, options.channel) : null;
     this.run = this.channel ? channelRunner(this.channel, spawnRunner) : spawnRunner;
@@ -146,7 +153,7 @@ export class TmuxClient {
    * records them before the agents run. Call release() in a finally: a held agent never starts.
    */
   async newHeldWindows(session: string, windows: readonly { window: string; spec: SpawnSpec }[]): Promise<{ made: ({ paneId: string } | { error: Error })[]; release: () => Promise<void> }> {
-    const token = randomBytes(4).toString('hex');
+    const token = randomHex(4);
     const channels = windows.map((_w, i) => `hornets-start-${token}-${i}`);
     const release = async () => {
       for (const chunk of batchCommands(channels.map((c) => commands.signal(c)))) await this.run(argv.batch(this.server, chunk));
@@ -187,6 +194,8 @@ export class TmuxClient {
   }
 
   private async listPanesOnce(): Promise<PaneInfo[]> {
+    // `status` with no agent up asks no tmux at all: no server, no panes, as tmux would say.
+    if (this.realTmux && (await serverSurelyAbsent(this.server.socket))) return [];
     try {
       const { stdout } = await this.run(argv.listPanes(this.server));
       return parsePanes(stdout);
@@ -274,7 +283,7 @@ export class TmuxClient {
    */
   async paste(pane: string, text: string, options: { bracketed: boolean }): Promise<void> {
     this.checkPane(pane);
-    const buffer = `hornets-${randomBytes(6).toString('hex')}`;
+    const buffer = `hornets-${randomHex(6)}`;
     await this.run(argv.loadBuffer(this.server, buffer), { input: text });
     try {
       await this.run(argv.pasteBuffer(this.server, buffer, pane, options));
@@ -345,7 +354,7 @@ export class TmuxClient {
     this.checkPane(pane);
     const args = options.insideThisServer ? argv.switchClient(this.server, pane) : argv.attach(this.server, session, pane);
     return new Promise((resolve, reject) => {
-      const child = spawn(tmuxBinary(), args, { stdio: 'inherit', env: attachEnv(options.insideThisServer) });
+      const child = childProcess().spawn(tmuxBinary(), args, { stdio: 'inherit', env: attachEnv(options.insideThisServer) });
       child.on('error', reject);
       child.on('close', (code) => resolve(code ?? 1));
     });

@@ -3,7 +3,8 @@
  * commands: it only turns the notifications tmux streams into callbacks, so the console learns that
  * a pane changed (`%output %<pane> …`) or that windows came and went without polling.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { childProcess } from '../proc/child-process.js';
 import { argv, type ServerRef } from './argv.js';
 import { tmuxBinary, tmuxEnv } from './runner.js';
 
@@ -53,7 +54,7 @@ export class ControlClient {
     if (this.child) return;
     // stdin stays open (a control client ends when it closes) and is never written to.
     // Its own process group: a terminal hang-up aimed at the console is not the client's business.
-    const child = spawn(this.binary, argv.controlClient(this.server, this.session), { env: tmuxEnv(), stdio: ['pipe', 'pipe', 'ignore'], detached: true });
+    const child = childProcess().spawn(this.binary, argv.controlClient(this.server, this.session), { env: tmuxEnv(), stdio: ['pipe', 'pipe', 'ignore'], detached: true });
     this.child = child;
     this.rest = '';
     child.stdin?.on('error', () => undefined);

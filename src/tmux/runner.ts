@@ -1,5 +1,9 @@
 /** The one place that starts tmux. Every call is an argv array; nothing goes through a shell. */
-import { spawn } from 'node:child_process';
+import { childProcess } from '../proc/child-process.js';
+import { accessSync, constants, lstatSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type * as Net from 'node:net';
+import { isAbsolute, join } from 'node:path';
 import { TmuxError, TmuxMissingError } from './errors.js';
 
 export interface RunOptions {
@@ -26,6 +30,51 @@ export function tmuxBinary(): string {
   return process.env.HORNETS_TMUX_BIN || 'tmux';
 }
 
+/** Whether execvp would find `binary` (PATH walked as it does; no PATH: in doubt, false). */
+function executableFound(binary: string, env: NodeJS.ProcessEnv): boolean {
+  const candidates = binary.includes('/') ? [binary] : env.PATH === undefined ? [] : env.PATH.split(':').map((d) => join(d || '.', binary));
+  return candidates.some((file) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Whether the tmux server on `-L socket` surely does not run: its socket file is not there, or
+ * nobody listens on it (`kill-server` leaves the file behind). tmux puts it in $TMUX_TMPDIR (or
+ * /tmp) + /tmux-<uid>/<socket>; a client started then only prints "no server running", and starting
+ * one (fork, exec, and node:child_process loaded) cost `status` more than the rest of its work.
+ * False whenever in doubt (a relative TMUX_TMPDIR, no tmux binary found, any error but ENOENT or
+ * ECONNREFUSED, no answer within a second): then tmux is asked as before.
+ */
+export async function serverSurelyAbsent(socket: string, binary = tmuxBinary(), env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  const dir = env.TMUX_TMPDIR || '/tmp';
+  if (!isAbsolute(dir) || socket.includes('/') || typeof process.getuid !== 'function') return false;
+  // No tmux installed is an error ("tmux not found") whether or not a server could run: tmux says it.
+  if (!executableFound(binary, env)) return false;
+  const path = join(dir, `tmux-${process.getuid()}`, socket);
+  try {
+    if (!lstatSync(path).isSocket()) return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+  const { connect } = createRequire(import.meta.url)('node:net') as typeof Net;
+  return new Promise((resolve) => {
+    const probe = connect({ path });
+    const done = (absent: boolean) => {
+      probe.destroy();
+      resolve(absent);
+    };
+    probe.setTimeout(1000, () => done(false));
+    probe.on('connect', () => done(false));
+    probe.on('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' || err.code === 'ENOENT'));
+  });
+}
+
 /** Environment for attach: switch-client from inside this server needs TMUX to find its client; a fresh attach must not see it. */
 export function attachEnv(insideThisServer: boolean): NodeJS.ProcessEnv {
   return insideThisServer ? process.env : tmuxEnv();
@@ -39,7 +88,7 @@ export function insideServer(socket: string): boolean {
 export function createRunner(binary = tmuxBinary()): TmuxRunner {
   return (argv, options = {}) =>
     new Promise<RunResult>((resolve, reject) => {
-      const child = spawn(binary, argv as string[], { env: tmuxEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = childProcess().spawn(binary, argv as string[], { env: tmuxEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let settled = false;

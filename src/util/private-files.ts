@@ -5,9 +5,9 @@
  * would append our lines to someone else's file. Temp files get random names and are created with
  * O_CREAT | O_EXCL | O_NOFOLLOW; appends open with O_NOFOLLOW.
  */
-import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { randomHex } from './ids.js';
 
 /** Flags for a file appended to in the state directory (logs). */
 export const APPEND_NOFOLLOW = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
@@ -17,7 +17,7 @@ const EXCLUSIVE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL 
 /** A fresh temp file beside `file` that nobody else can have prepared: its path and open descriptor. */
 export function createExclusiveTemp(file: string, mode: number): { path: string; fd: number } {
   for (let attempt = 0; ; attempt++) {
-    const path = join(dirname(file), `.${basename(file)}.${randomBytes(8).toString('hex')}.tmp`);
+    const path = join(dirname(file), `.${basename(file)}.${randomHex(8)}.tmp`);
     try {
       // The umask may take bits away from `mode`, never add any: the file is at most `mode`.
       return { path, fd: openSync(path, EXCLUSIVE_NEW, mode) };

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { TempDirs, cleanEnv, repoRoot } from '../helpers/cli.js';
-import { killServer, randomSocket } from '../helpers/tmux.js';
+import { killServer, randomSocket, serverAlive, tmux, tmuxOk, waitFor } from '../helpers/tmux.js';
 
 const temp = new TempDirs();
 const sockets: string[] = [];
@@ -35,11 +35,17 @@ interface Result {
 }
 
 /** A package copy with its own bin/ and both bundles, and a project made by `init` in it. */
-async function setup(): Promise<{ run: (args: string[]) => Promise<Result>; lean: (args: string[]) => Promise<Result & { lean: boolean }>; project: string; cacheFile: string }> {
+async function setup(): Promise<{
+  run: (args: string[], nodeArgs?: string[]) => Promise<Result>;
+  lean: (args: string[]) => Promise<Result & { lean: boolean }>;
+  project: string;
+  cacheFile: string;
+  socket: string;
+}> {
   const root = temp.make('hornets-hot-');
   mkdirSync(path.join(root, 'bin'));
   mkdirSync(path.join(root, 'dist'));
-  for (const f of ['hornets-tui.js', 'hornets-tui.cjs']) copyFileSync(path.join(repoRoot, 'bin', f), path.join(root, 'bin', f));
+  for (const f of ['hornets-tui.js', 'hornets-tui.cjs', 'code-cache.cjs']) copyFileSync(path.join(repoRoot, 'bin', f), path.join(root, 'bin', f));
   copyFileSync(path.join(repoRoot, 'package.json'), path.join(root, 'package.json'));
   for (const f of ['cli.cjs', 'cli-hot.cjs']) copyFileSync(path.join(repoRoot, 'dist', f), path.join(root, 'dist', f));
   for (const link of ['profiles', 'node_modules', path.join('dist', 'src')]) symlinkSync(path.join(repoRoot, link), path.join(root, link));
@@ -49,9 +55,9 @@ async function setup(): Promise<{ run: (args: string[]) => Promise<Result>; lean
   const project = temp.make('hornets-hot-project-');
   const socket = randomSocket();
   sockets.push(socket);
-  const run = (args: string[]): Promise<Result> =>
+  const run = (args: string[], nodeArgs: string[] = []): Promise<Result> =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [bin, ...args], { cwd: project, env: cleanEnv({ HORNETS_TMUX_SOCKET: socket }), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...nodeArgs, bin, ...args], { cwd: project, env: cleanEnv({ HORNETS_TMUX_SOCKET: socket }), stdio: ['ignore', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -67,7 +73,7 @@ async function setup(): Promise<{ run: (args: string[]) => Promise<Result>; lean
   };
   const init = await run(['init', '--agents', 'marie,anga']);
   expect(init.code).toBe(0);
-  return { run, lean, project, cacheFile: path.join(project, '.hornets', 'run', 'config-cache.json') };
+  return { run, lean, project, socket, cacheFile: path.join(project, '.hornets', 'run', 'config-cache.json') };
 }
 
 /** A log line without what differs between two runs. */
@@ -145,7 +151,7 @@ describe.concurrent('the lean entry and the validated-config cache', () => {
     expect((await run(['queue', 'list', '-n', '0'])).code).toBe(2);
   });
 
-  it('with an engine running, the lean send pokes it (over http, loaded lazily) and reports it running', async () => {
+  it('with an engine running, the lean send pokes it (a socket write, not waited for) and reports it running', async () => {
     const { lean, run } = await setup();
     expect((await lean(['queue', 'list'])).code).toBe(0);
     expect((await run(['daemon', 'start'])).code).toBe(0);
@@ -157,6 +163,43 @@ describe.concurrent('the lean entry and the validated-config cache', () => {
     } finally {
       expect((await run(['daemon', 'stop'])).code).toBe(0);
     }
+  });
+
+  it('status and send load neither node:crypto nor node:http, and status with no tmux server (never started, or killed) starts no tmux', async () => {
+    const { lean, run, project, socket } = await setup();
+    expect((await lean(['queue', 'list'])).code).toBe(0);
+    // Preloaded into the CLI process: at exit, the built-in modules it loaded and the processes it started.
+    const probed = async (args: string[]) => {
+      const out = path.join(project, `probe-${args[0]}.json`);
+      const probe = path.join(project, `probe-${args[0]}.cjs`);
+      writeFileSync(
+        probe,
+        `const cp = require('node:child_process'); const spawned = [];
+         const orig = cp.ChildProcess.prototype.spawn;
+         cp.ChildProcess.prototype.spawn = function (o) { spawned.push(o.file); return orig.call(this, o); };
+         process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify({ modules: process.moduleLoadList, spawned })));`,
+      );
+      const r = await run(args, ['-r', probe]);
+      expect(r).toMatchObject({ code: 0 });
+      return JSON.parse(readFileSync(out, 'utf8')) as { modules: string[]; spawned: string[] };
+    };
+    for (const args of [['status'], ['send', 'marie', 'hi'], ['queue', 'list']]) {
+      const { modules, spawned } = await probed(args);
+      expect({ args, heavy: modules.filter((m) => /^NativeModule (crypto|http|_http_\w+)$/.test(m)) }).toEqual({ args, heavy: [] });
+      expect({ args, spawned }).toEqual({ args, spawned: [] });
+    }
+    // A live server is asked (tmux list-panes); once it is killed, the socket file it leaves behind
+    // (tmux 3.3) answers no connection, and status asks no tmux again.
+    tmuxOk(socket, ['new-session', '-d', '-s', 'other', 'sleep 600']);
+    try {
+      expect((await probed(['status'])).spawned.length).toBeGreaterThan(0);
+    } finally {
+      tmux(socket, ['kill-server']);
+    }
+    await waitFor('the server gone', () => !serverAlive(socket));
+    const after = await probed(['status']);
+    expect(after.spawned).toEqual([]);
+    expect((await run(['status'])).stdout).toMatch(/^AGENT .*\nmarie .* stopped /);
   });
 
   it('a changed hornets.json is seen at once, even at the same size and mtime second', async () => {

@@ -5,7 +5,7 @@
  * other parts are linked), so the repository's dist/ is never touched while other tests use it.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -24,7 +24,7 @@ function packageCopy(): { root: string; bin: string; cache: string } {
   const root = temp.make('hornets-launcher-');
   mkdirSync(path.join(root, 'bin'));
   mkdirSync(path.join(root, 'dist'));
-  for (const f of ['hornets-tui.js', 'hornets-tui.cjs']) copyFileSync(path.join(repoRoot, 'bin', f), path.join(root, 'bin', f));
+  for (const f of ['hornets-tui.js', 'hornets-tui.cjs', 'code-cache.cjs']) copyFileSync(path.join(repoRoot, 'bin', f), path.join(root, 'bin', f));
   copyFileSync(path.join(repoRoot, 'package.json'), path.join(root, 'package.json'));
   copyFileSync(bundle, path.join(root, 'dist', 'cli.cjs'));
   for (const link of ['profiles', 'node_modules', path.join('dist', 'src')]) symlinkSync(path.join(repoRoot, link), path.join(root, link));
@@ -44,11 +44,11 @@ function run(bin: string, args: string[], cwd: string): Promise<{ code: number |
 }
 
 /** The cache's header (see bin/hornets-tui.js): MAGIC, u32 length, JSON. */
-function cacheHeader(file: string): { key: string; learned: string[]; bytes: number; sha1: string; dataOffset: number } {
+function cacheHeader(file: string): { key: string; learned: string[]; bytes: number; stamp: number; dataOffset: number } {
   const buf = readFileSync(file);
   expect(buf.toString('latin1', 0, 4)).toBe('HTC1');
   const length = buf.readUInt32LE(4);
-  return { ...(JSON.parse(buf.toString('utf8', 8, 8 + length)) as { key: string; learned: string[]; bytes: number; sha1: string }), dataOffset: 8 + length };
+  return { ...(JSON.parse(buf.toString('utf8', 8, 8 + length)) as { key: string; learned: string[]; bytes: number; stamp: number }), dataOffset: 8 + length };
 }
 
 describe.concurrent('the CLI launcher and its code cache', () => {
@@ -77,9 +77,10 @@ describe.concurrent('the CLI launcher and its code cache', () => {
     writeFileSync(pkg.cache, buf);
     const r = await run(pkg.bin, ['config', 'validate', '--json'], project);
     expect(r).toEqual(good);
-    // Rewritten whole: its checksum matches again.
+    // Rewritten whole: its length and its stamp (the file's modification time) match again.
     const header = cacheHeader(pkg.cache);
     expect(readFileSync(pkg.cache).length - header.dataOffset).toBe(header.bytes);
+    expect(Math.floor(statSync(pkg.cache).mtimeMs / 1000)).toBe(header.stamp);
   });
 
   it('a truncated, foreign or garbage cache is ignored', async () => {

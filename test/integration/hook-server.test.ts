@@ -18,6 +18,7 @@ import { silentLogger } from '../../src/log.js';
 import { MAX_STOP_BLOCKS } from '../../src/hooks/handlers.js';
 import { agentCredential, loadOrCreateAgentKey } from '../../src/hooks/credentials.js';
 import { hookClients } from '../helpers/hook-clients.js';
+import { wakeEngine } from '../../src/engine-client/poke.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -99,6 +100,41 @@ describe('daemon hook endpoint', () => {
     expect((await post(endpoint.port, 'NoSuchEvent', { session_id: 's1' }, { ...h, 'x-hornets-generation': '3' })).text, 'unknown event').toBe('');
     expect((await store.get(m.message.id)).state).toBe('queued');
     expect((await store.getAgent('marie'))!.sessionId).toBeNull();
+  });
+
+  it('a /wake poke that hangs up once its head is written (send does) wakes the engine with the agent; a wrong token does not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hornets-hookserver-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const store = await openSqliteStore(join(dir, 'hornets.db'));
+    cleanups.push(() => store.close());
+    const woken: (string | null)[] = [];
+    let next: (agent: string | null) => void = () => undefined;
+    const onWake = (agent: string | null) => {
+      woken.push(agent);
+      next(agent);
+    };
+    const server = new HookServer({ store, stateDir: dir, configPath: join(dir, 'hornets.json'), log: silentLogger(), onWake });
+    await server.start();
+    cleanups.push(() => server.stop());
+    const wake = (agent: string | null) =>
+      new Promise<string | null>((resolve) => {
+        next = resolve;
+        void wakeEngine(dir, agent);
+      });
+    expect(await wake('marie')).toBe('marie');
+    expect(await wake(null)).toBeNull();
+    // Another token: refused, and nothing woken (the next good poke is the next thing seen).
+    const endpointPath = join(dir, 'run', 'hook-endpoint');
+    const good = readFileSync(endpointPath, 'utf8');
+    const [port, token, ...rest] = good.trim().split(' ');
+    writeFileSync(endpointPath, [port, 'x'.repeat(token!.length), ...rest].join(' '));
+    await wakeEngine(dir, 'anga');
+    writeFileSync(endpointPath, good);
+    expect(await wake('marie')).toBe('marie');
+    expect(woken).toEqual(['marie', null, 'marie']);
+    // No engine listening: resolves at once, nothing thrown.
+    await server.stop();
+    await wakeEngine(dir, 'marie');
   });
 
   it(`blocks Stop at most ${MAX_STOP_BLOCKS} times in a row, then lets the agent stop with the rest still queued`, async () => {

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import { writeFileAtomicSync } from '../../util/private-files.js';
 import { fileIdentity } from './file-guard.js';
+import { sqliteAddon } from './addon.js';
 export { recoveryHint } from './recovery-hint.js';
 
 export interface Damage {
@@ -57,7 +58,7 @@ export function recordDamage(dbPath: string, detail: string, now: number): Damag
 export function quickCheckFile(dbPath: string): string {
   let db: Database.Database | undefined;
   try {
-    db = new Database(dbPath, { readonly: true, fileMustExist: true });
+    db = new Database(dbPath, { readonly: true, fileMustExist: true, ...sqliteAddon() });
     const rows = db.pragma('quick_check(20)', { simple: false }) as { quick_check: string }[];
     return rows.map((r) => r.quick_check).join('; ');
   } catch (err) {

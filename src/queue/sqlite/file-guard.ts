@@ -5,9 +5,9 @@
  * database beside it. The engine notices (the path no longer names the inode it opened) and puts
  * its own copy back: SQLite's online backup reads it through the open connection, WAL included.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, renameSync, rmSync, statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
+import { randomHex } from '../../util/ids.js';
 
 type DB = Database.Database;
 
@@ -36,7 +36,7 @@ export function checkFile(path: string, opened: FileIdentity | null): FileCheck 
 
 /** Where a database file goes when something else sits at its path: beside it, never deleted. */
 function asideName(path: string, now: number): string {
-  return `${path}.foreign-${new Date(now).toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
+  return `${path}.foreign-${new Date(now).toISOString().replace(/[:.]/g, '-')}-${randomHex(3)}`;
 }
 
 /**
@@ -80,7 +80,7 @@ export function placeCopy(copy: string, path: string, now: number): string[] {
 
 /** A full copy of the open database beside `path`, through the open connection (WAL included). */
 export async function backupCopy(db: DB, path: string): Promise<string> {
-  const copy = `${path}.restore-${randomBytes(6).toString('hex')}`;
+  const copy = `${path}.restore-${randomHex(6)}`;
   await db.backup(copy);
   return copy;
 }

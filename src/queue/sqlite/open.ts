@@ -9,6 +9,7 @@ import type { StoreOptions } from '../store.js';
 import { HORNETS_APPLICATION_ID, LATEST_SCHEMA_VERSION, migrations } from './migrations.js';
 import { isBusy, mapSqliteError } from './sqlite-errors.js';
 import { recordDamage } from './damage.js';
+import { sqliteAddon } from './addon.js';
 
 export type DB = Database.Database;
 
@@ -87,7 +88,7 @@ export function openDatabase(path: string, options: SqliteStoreOptions = {}): DB
   let db: DB | undefined;
   try {
     ensurePrivateFile(path);
-    db = new Database(path, { timeout: options.busyTimeoutMs ?? 5_000 });
+    db = new Database(path, { timeout: options.busyTimeoutMs ?? 5_000, ...sqliteAddon() });
     const database = db;
     const retry = <T>(fn: () => T): T => withBusyRetry(fn, options.busyRetryMs ?? 30_000);
     checkIdentity(database, path);
