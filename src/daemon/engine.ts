@@ -16,6 +16,8 @@ import type { RecoveryState, RestartPolicy } from '../recovery/restart-policy.js
 import { defaultDeliveryTiming, type DeliveryTiming } from '../domain/delivery-policy.js';
 import { Nudger } from './nudges.js';
 import { Reconciler } from './reconciler.js';
+import { LostExitWatch } from './lost-exits.js';
+import { processState } from '../proc/process-state.js';
 import { settlePool } from '../util/pool.js';
 
 /** Agents a delivery pass looks after at the same time: each may type a nudge and watch its pane. */
@@ -27,6 +29,8 @@ export interface EngineOptions {
   random?: () => number;
   /** Safety-net period for reconciliation (list-panes) and delivery passes. */
   reconcileMs?: number;
+  /** How often the agents' pane processes are looked at for an exit tmux missed (see lost-exits.ts). */
+  lostExitCheckMs?: number;
   /** How long a nudge may wait for its UserPromptSubmit before Enter is pressed again. */
   nudgeTimeoutMs?: number;
   /** Refused or unanswered nudges for this long make an idle agent `stuck`. */
@@ -49,6 +53,7 @@ export class Engine {
   readonly recovery: Recovery;
   readonly nudger: Nudger;
   readonly reconciler: Reconciler;
+  private readonly lostExits: LostExitWatch;
   private readonly lifecycle: Lifecycle;
   private readonly now: () => number;
   private readonly timing: DeliveryTiming;
@@ -110,6 +115,12 @@ export class Engine {
       wake: (agent) => this.wake(agent),
       onRecreated: (agent) => this.nudger.forget(agent),
     });
+    this.lostExits = new LostExitWatch({
+      store: ctx.store,
+      listPanes: () => this.agents.tmux.listPanes(),
+      processState,
+      report: (r) => void this.recovery.crashReported(r).catch((err: unknown) => log.error({ event: 'lost_exit_failed', error: String(err) }, 'could not act on a lost pane exit')),
+    });
   }
 
   panePid(agent: string): number | null {
@@ -128,6 +139,12 @@ export class Engine {
     const every = this.o.reconcileMs ?? 10_000;
     // One timer for both: the delivery pass after the round sees what the round found.
     this.timers.push(setInterval(() => void this.reconciler.run().then(() => this.wake(null)), every));
+    this.timers.push(
+      setInterval(
+        () => void this.lostExits.tick().catch((err: unknown) => this.ctx.log.warn({ event: 'lost_exit_check_failed', error: String(err) }, 'could not look for lost pane exits')),
+        this.o.lostExitCheckMs ?? 1000,
+      ),
+    );
     await this.reconciler.run();
     this.wake(null);
   }

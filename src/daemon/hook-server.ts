@@ -17,7 +17,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, HornetsError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { MessageStore } from '../queue/store.js';
+import type { LeaseRef, MessageStore } from '../queue/store.js';
 import { HookHandler, isHookEvent } from '../hooks/handlers.js';
 import { readBriefing } from '../hooks/briefing.js';
 import { gitInfo } from '../hooks/git-info.js';
@@ -195,6 +195,26 @@ export class HookServer {
     if (n > 0) this.o.onAck?.(ack.ids);
   }
 
+  /**
+   * A client that gave up before its reply left (its deadline passed on a loaded machine) has run
+   * its safe fallback, which found these messages leased to this request: they go back at once
+   * rather than wait out the lease, so the next hook or nudge brings them. A reply the client got
+   * is acked or lapses as usual.
+   */
+  private releaseIfUnread(req: IncomingMessage, res: ServerResponse, hook: string, agent: string, lease: LeaseRef): void {
+    const release = () => {
+      this.o.store.release(lease).then(
+        (n) => this.o.log.warn({ event: 'hook_reply_unread', agent, hook, released: n }, 'hook client left before its reply; messages released for the next delivery'),
+        (err: unknown) => this.o.log.error({ event: 'hook_release_failed', agent, hook, error: String(err) }, 'could not release an unread reply; its lease will lapse'),
+      );
+    };
+    // Gone already: its 'close' came while the answer was being worked out.
+    if (res.destroyed || req.socket.destroyed) return release();
+    res.once('close', () => {
+      if (!res.writableFinished) release();
+    });
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = Date.now();
     const send = (status: number, body = '', headers: Record<string, string> = {}) => {
@@ -254,6 +274,7 @@ export class HookServer {
         deferAck,
       });
       const reply = await handler.handle(event, payload);
+      if (reply.ackToken) this.releaseIfUnread(req, res, event, agent, { leaseToken: reply.ackToken, ids: reply.delivered });
       sendAsAgent(200, reply.stdout, reply.ackToken ? { 'X-Hornets-Ack': `${reply.ackToken} ${reply.delivered.join(',')}` } : {});
       const ms = Date.now() - started;
       this.o.log.info({ event: 'hook', agent, hook: event, outcome: reply.outcome, delivered: reply.delivered, ms }, 'hook handled');

@@ -8,7 +8,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -384,8 +384,9 @@ describe.each(hookClients)('$name hook client', ({ name, program, available }) =
     expect((await store.get(m.message.id)).state).toBe('queued');
   });
 
-  // The bash client reads the body with no deadline (bash pays a syscall per byte with one); the
-  // native client keeps its one deadline to the last byte.
+  // A small body comes in the same write as the proof, so the bash client reads it with no
+  // deadline (bash pays a syscall per byte with one); the native client keeps its deadline to the
+  // last byte. A big body may come in pieces: both clients keep the deadline for it (below).
   it.skipIf(!available || name === 'bash')('a body that stops coming after the proof: exits 0 in time, prints nothing, asks no one else', async () => {
     const { dir, store, server } = await setup();
     const m = await store.enqueue({ agent: 'marie', body: 'stays queued' });
@@ -399,6 +400,39 @@ describe.each(hookClients)('$name hook client', ({ name, program, available }) =
     expect((await store.get(m.message.id)).state).toBe('queued');
   });
 
+  it.skipIf(!available)('a big body that stops coming after the proof (a daemon stopped mid-write): exits 0 in time, prints nothing, asks no one else', async () => {
+    const { dir, store, server } = await setup();
+    const m = await store.enqueue({ agent: 'marie', body: 'stays queued' });
+    let proof = '';
+    const port = await rawHttpServer((_req, socket) => socket.write(`HTTP/1.1 200 OK\r\nx-hornets-server: ${proof}\r\ncontent-length: 200000\r\n\r\n{"${'x'.repeat(70_000)}`));
+    proof = (await staleEndpointTo(port, dir, server)).proof;
+    const r = await runHook(dir, 'PostToolUse', { session_id: 's1', tool_name: 'Bash' });
+    expect(r.status).toBe(0);
+    expect(r.ms).toBeLessThan(HOOK_DEADLINE_MS);
+    expect(r.stdout).toBe('');
+    expect((await store.get(m.message.id)).state).toBe('queued');
+  });
+
+  it.skipIf(!available)('a daemon that stopped reading (SIGSTOP) and a payload bigger than the socket takes: ends like the direct path does, never hangs in the write', async () => {
+    const { dir, store, server } = await setup();
+    const big = JSON.stringify({ session_id: 's1', tool_name: 'Read', tool_response: { content: 'x'.repeat(6 * 1024 * 1024) } });
+    // The anchor, from this run: the same payload through the direct path (no daemon at all).
+    const first = await store.enqueue({ agent: 'marie', body: 'direct' });
+    const { token, proof } = await staleEndpointTo(0, dir, server);
+    rmSync(join(dir, 'run', 'hook-endpoint'));
+    const direct = await runHook(dir, 'PostToolUse', big);
+    expect(direct.stdout).toContain(`[msg ${first.message.id}`);
+
+    const m = await store.enqueue({ agent: 'marie', body: 'delivered anyway' });
+    const port = await tcpServer((socket) => socket.pause());
+    writeFileSync(join(dir, 'run', 'hook-endpoint'), `${port} ${token} ${proof}\n`, { mode: 0o600 });
+    const r = await runHook(dir, 'PostToolUse', big);
+    expect(r.status).toBe(0);
+    // At most the client's own 2 s deadline more than the direct path (with room for a busy machine).
+    expect(r.ms).toBeLessThan(direct.ms * 2 + 4000);
+    expect(r.stdout).toContain(`[msg ${m.message.id}`);
+  });
+
   it.skipIf(!available)('a payload over 8 MiB: exits 0 at once, prints nothing, delivers nothing', async () => {
     const { dir, store } = await setup();
     const m = await store.enqueue({ agent: 'marie', body: 'not for a refused payload' });
@@ -407,5 +441,67 @@ describe.each(hookClients)('$name hook client', ({ name, program, available }) =
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('');
     expect((await store.get(m.message.id)).state).toBe('queued');
+  });
+});
+
+describe('a client that gives up before its reply', () => {
+  it('gets its messages released at once, not held until the lease lapses (the fallback it ran found them leased)', async () => {
+    const { dir, store: real } = await setup();
+    // The daemon answers late (a loaded machine): its claim waits until the client has left.
+    let claimed!: () => void;
+    const claimStarted = new Promise<void>((r) => (claimed = r));
+    let letClaim!: () => void;
+    const gate = new Promise<void>((r) => (letClaim = r));
+    let claimDone!: (n: number) => void;
+    const claimedCount = new Promise<number>((r) => (claimDone = r));
+    const slow = new Proxy(real, {
+      get(target, key, receiver) {
+        if (key === 'claim') {
+          return async (...args: Parameters<SqliteMessageStore['claim']>) => {
+            claimed();
+            await gate;
+            const got = await target.claim(...args);
+            claimDone(got.length);
+            return got;
+          };
+        }
+        const v = Reflect.get(target, key, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    mkdirSync(join(dir, 'slow'), { mode: 0o700 });
+    const server = new HookServer({ store: slow, stateDir: join(dir, 'slow'), configPath: join(dir, 'hornets.json'), log: silentLogger() });
+    await server.start();
+    cleanups.push(() => server.stop());
+    const port = readFileSync(join(dir, 'slow', 'run', 'hook-endpoint'), 'utf8')
+      .trim()
+      .split(' ')[0];
+    const token = agentCredential(loadOrCreateAgentKey(join(dir, 'slow')), 'marie', 3).split('.')[0]!;
+    const { message: m } = await real.enqueue({ agent: 'marie', body: 'do not strand me' });
+
+    const { connect } = await import('node:net');
+    const body = JSON.stringify({ session_id: 's1', tool_name: 'Bash' });
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise<void>((r) => socket.once('connect', r));
+    socket.write(
+      `POST /hook/PostToolUse HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Hornets-Token: ${token}\r\nX-Hornets-Agent: marie\r\nX-Hornets-Generation: 3\r\nX-Hornets-Defer-Ack: 1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    await claimStarted;
+    socket.destroy();
+    // The daemon has seen the client leave (its connection is gone) before its answer is ready.
+    const http = (server as unknown as { server: Server }).server;
+    for (let open = 1; open > 0;) {
+      open = await new Promise<number>((r) => http.getConnections((_e, n) => r(n)));
+      if (open > 0) await new Promise((r) => setImmediate(r));
+    }
+    letClaim();
+    expect(await claimedCount).toBe(1);
+    const deadline = Date.now() + 5000;
+    let status = (await real.get(m.id)).state;
+    while (status !== 'queued' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      status = (await real.get(m.id)).state;
+    }
+    expect(status).toBe('queued');
   });
 });

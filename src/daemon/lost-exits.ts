@@ -1,0 +1,64 @@
+/**
+ * tmux before 3.5 can miss the SIGCHLD of a pane's process (tmux 3.3a here: one demo-agent kill in
+ * a few): the process stays a zombie, tmux records no exit status and never runs the pane-died hook,
+ * so the crash would wait for the reconciliation round (10 s by default). A zombie among the agents'
+ * pane processes is exactly that case, and /proc shows it for the price of a small file read per
+ * agent, so this looks every second and hands the pane to recovery, whose own look at the pane
+ * makes tmux reap it (TmuxClient kicks the server with SIGCHLD) and runs the pane-died hook.
+ */
+import type { MessageStore } from '../queue/store.js';
+import type { PaneInfo } from '../tmux/argv.js';
+import type { CrashReport } from '../recovery/recovery.js';
+import type { ProcessState } from '../proc/process-state.js';
+
+export interface LostExitWatchOptions {
+  store: Pick<MessageStore, 'listAgents'>;
+  /** The panes tmux lists (asked only when an agent has a pane this watch has not seen yet). */
+  listPanes: () => Promise<Pick<PaneInfo, 'paneId' | 'pid' | 'dead'>[]>;
+  processState: (pid: number) => ProcessState;
+  report: (r: CrashReport) => void;
+}
+
+export class LostExitWatch {
+  /**
+   * `pane#generation` → the pid of its process (0: listed dead or not at all, nothing to watch). By
+   * generation because a restart may respawn the same pane with a new process.
+   */
+  private readonly pids = new Map<string, number>();
+  private running = false;
+
+  constructor(private readonly o: LostExitWatchOptions) {}
+
+  async tick(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      await this.look();
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async look(): Promise<void> {
+    const agents = (await this.o.store.listAgents()).filter((r) => r.paneId !== null && r.state !== 'stopped' && r.state !== 'failed');
+    const key = (r: (typeof agents)[number]) => `${r.paneId}#${r.generation}`;
+    const current = new Set(agents.map(key));
+    for (const k of [...this.pids.keys()]) if (!current.has(k)) this.pids.delete(k);
+    const unknown = agents.filter((r) => !this.pids.has(key(r)));
+    if (unknown.length > 0) {
+      const listed = new Map((await this.o.listPanes()).map((p) => [p.paneId, p]));
+      for (const r of unknown) {
+        const p = listed.get(r.paneId!);
+        this.pids.set(key(r), p && !p.dead ? p.pid : 0);
+      }
+    }
+    for (const r of agents) {
+      const pid = this.pids.get(key(r)) ?? 0;
+      // Reported on every look while it stays a zombie: recovery ignores a pane tmux does not show
+      // dead yet, and drops repeats of one it handled, without a tmux call.
+      if (pid !== 0 && this.o.processState(pid) === 'zombie') {
+        this.o.report({ paneId: r.paneId!, generation: r.generation, exitStatus: null, source: 'lost-exit' });
+      }
+    }
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * An exit tmux missed (tmux 3.3a loses a pane process's SIGCHLD now and then: no status, no
+ * pane-died hook) is seen from /proc as a zombie and handed to recovery within a look, without
+ * waiting for the reconciliation round. Real processes: a zombie is a child whose parent never
+ * waits for it (`sh` exec'd into `sleep` leaves its background child unreaped).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { processState } from '../../src/proc/process-state.js';
+import { LostExitWatch } from '../../src/daemon/lost-exits.js';
+import type { CrashReport } from '../../src/recovery/recovery.js';
+import type { AgentRecord } from '../../src/domain/agent.js';
+import { waitFor } from '../helpers/tmux.js';
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+});
+
+/** A process that becomes a zombie at once and stays one while its parent lives. */
+async function zombie(): Promise<number> {
+  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  children.push(parent);
+  const pid = await new Promise<number>((resolve) => parent.stdout!.once('data', (b: Buffer) => resolve(Number(b.toString().trim()))));
+  await waitFor('the child to exit unreaped', () => processState(pid) === 'zombie');
+  return pid;
+}
+
+function alive(): number {
+  const c = spawn('sleep', ['30'], { stdio: 'ignore' });
+  children.push(c);
+  return c.pid!;
+}
+
+function record(name: string, paneId: string | null, generation: number, state: AgentRecord['state'] = 'idle'): AgentRecord {
+  return { name, paneId, generation, state } as AgentRecord;
+}
+
+describe('processState', () => {
+  it('tells a running process, a zombie and a pid that is gone apart', async () => {
+    expect(processState(process.pid)).toBe('running');
+    expect(processState(await zombie())).toBe('zombie');
+    expect(processState(2 ** 22 + 12345)).toBe('gone');
+  });
+});
+
+describe('LostExitWatch', () => {
+  it('reports the pane of an agent whose process is a zombie, on every look until it is reaped; living, stopped and pane-less agents are left alone', async () => {
+    const dead = await zombie();
+    const living = alive();
+    const agents = [record('marie', '%1', 3), record('bob', '%2', 1), record('ann', '%3', 1, 'stopped'), record('joe', null, 0)];
+    const pids: Record<string, number> = { '%1': dead, '%2': living, '%3': dead };
+    let listings = 0;
+    const reports: CrashReport[] = [];
+    const watch = new LostExitWatch({
+      store: { listAgents: () => Promise.resolve(agents) },
+      listPanes: () => {
+        listings++;
+        return Promise.resolve(Object.entries(pids).map(([paneId, pid]) => ({ paneId, pid, dead: false })));
+      },
+      processState,
+      report: (r) => reports.push(r),
+    });
+    await watch.tick();
+    await watch.tick();
+    expect(reports).toEqual([
+      { paneId: '%1', generation: 3, exitStatus: null, source: 'lost-exit' },
+      { paneId: '%1', generation: 3, exitStatus: null, source: 'lost-exit' },
+    ]);
+    // Pids are learnt once per pane and generation, not asked of tmux on every look.
+    expect(listings).toBe(1);
+    // A restart in the same pane is a new process: learnt anew.
+    agents[0] = record('marie', '%1', 4);
+    pids['%1'] = alive();
+    reports.length = 0;
+    await watch.tick();
+    expect(listings).toBe(2);
+    expect(reports).toEqual([]);
+  });
+
+  it('a pane tmux already lists dead (or not at all) is not watched and not listed again', async () => {
+    let listings = 0;
+    const reports: CrashReport[] = [];
+    const watch = new LostExitWatch({
+      store: { listAgents: () => Promise.resolve([record('marie', '%1', 1), record('bob', '%9', 1)]) },
+      listPanes: () => {
+        listings++;
+        return Promise.resolve([{ paneId: '%1', pid: process.pid, dead: true }]);
+      },
+      processState: () => 'zombie',
+      report: (r) => reports.push(r),
+    });
+    await watch.tick();
+    await watch.tick();
+    expect(listings).toBe(1);
+    expect(reports).toEqual([]);
+  });
+});
