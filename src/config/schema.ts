@@ -80,8 +80,26 @@ export const daemonConfigSchema = z
     taskMaxRetries: z.number().int().min(0).max(100).default(2).describe('Default retries of a failed or timed-out task (env MAX_RETRIES)'),
     taskRetryBackoff: duration.default('10s').describe('First delay before a task is retried; doubles per attempt (env RETRY_BACKOFF)'),
     maxConcurrentTasks: z.number().int().min(1).max(1000).default(4).describe('One-shot task runs allowed at once (env MAX_CONCURRENT_TASKS)'),
+    hookPort: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(0)
+      .describe('Port of the hook endpoint on 127.0.0.1; 0 picks a free port at each start. A fixed port is needed for hookTransport "http"'),
+    hookTransport: z
+      .enum(['command', 'http'])
+      .default('command')
+      .describe(
+        'How Claude Code agents reach the engine on every tool round (PostToolUse): "command" runs the hook client (checks the engine\'s proof, falls back to the database when no engine runs); "http" is a Claude Code http hook to 127.0.0.1:hookPort, with no process at all, but nothing proves the answer comes from the engine: while no engine runs, whatever holds that port gets the hook\'s payload and the agent\'s hook credential and can answer it. For machines with no other users. Other events stay command hooks',
+      ),
   })
-  .strict();
+  .strict()
+  .superRefine((d, ctx) => {
+    if (d.hookTransport === 'http' && d.hookPort === 0) {
+      ctx.addIssue({ code: 'custom', path: ['hookPort'], message: 'hookTransport "http" needs a fixed hookPort (1–65535): the agents\' hook settings name the port' });
+    }
+  });
 
 export const retentionConfigSchema = z
   .object({

@@ -16,6 +16,8 @@ import { createExclusiveTemp } from '../util/private-files.js';
 
 /** The environment variable that carries an agent generation's credential. */
 export const HOOK_TOKEN_ENV = 'HORNETS_HOOK_TOKEN';
+/** Its client half alone, for Claude Code http hooks (daemon.hookTransport "http"), whose headers take a variable whole. */
+export const HOOK_CLIENT_ENV = 'HORNETS_HOOK_CLIENT';
 
 /** <state>/agent-key: 32 random bytes (hex), made once per project and kept across engine restarts. */
 export function agentKeyFile(stateDir: string): string {
