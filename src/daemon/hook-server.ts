@@ -167,7 +167,6 @@ export class HookServer {
         return send(200, 'ok');
       }
       if (path === '/event/pane-died') {
-        if (!this.authorised(req, this.paneDiedToken)) return send(401);
         const pane = text('pane');
         if (!pane) return send(400, 'pane missing');
         const status = body.status === null || body.status === undefined || body.status === '' ? null : Number(body.status);
@@ -242,7 +241,12 @@ export class HookServer {
       res.writeHead(status, { 'x-hornets-server': this.serverToken, 'content-length': Buffer.byteLength(body), 'content-type': 'text/plain; charset=utf-8', ...headers, connection: 'close' });
       res.end(body);
     };
-    if (req.method === 'POST' && req.url === '/event/pane-died') return this.handleCommand(req.url, req, send);
+    if (req.method === 'POST' && req.url === '/event/pane-died') {
+      // Engine-internal: it kills and respawns an agent, so neither an agent's credential nor the
+      // CLI's token (which every agent can read) is enough.
+      if (!this.authorised(req, this.paneDiedToken)) return send(401);
+      return this.handleCommand(req.url, req, send);
+    }
     if (req.method === 'POST' && (req.url === '/wake' || req.url === '/control')) {
       if (!this.authorised(req)) return send(401);
       return this.handleCommand(req.url, req, send);

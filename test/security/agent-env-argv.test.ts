@@ -16,6 +16,8 @@ import { findOnPath } from '../../src/proc/which.js';
 import { agentCredential, readAgentKey } from '../../src/hooks/credentials.js';
 
 const secret = `sk-test-${randomBytes(12).toString('hex')}`;
+/** Sourced by the pane's shell: quotes, expansions and newlines must arrive as they are, never run. */
+const tricky = "it's $(echo ran) `echo ran` ${HOME} \\ \n second line; 'end'";
 let logDir = '';
 let argvLog = '';
 
@@ -58,13 +60,14 @@ function allCmdlines(): string[] {
 
 describe('agent environment and credential: never in argv', () => {
   it('up and a restart put neither the env value nor the credential in any tmux argv; the agent sees both and its hooks work', async () => {
-    const t = await startTeam([{ name: 'marie', profile: 'demo', env: { HORNETS_TEST_SECRET: secret } }]);
+    const t = await startTeam([{ name: 'marie', profile: 'demo', env: { HORNETS_TEST_SECRET: secret, HORNETS_TEST_TRICKY: tricky } }]);
     await waitFor('marie idle', async () => (await stateOf(t, 'marie')) === 'idle', 20_000);
     const panePid = async () => Number(tmuxOk(t.socket, ['display-message', '-p', '-t', (await t.ctx.store.getAgent('marie'))!.paneId!, '#{pane_pid}']).trim());
     const key = readAgentKey(t.ctx.project.paths.root)!;
 
     let env = environOf(await panePid());
     expect(env.HORNETS_TEST_SECRET).toBe(secret);
+    expect(env.HORNETS_TEST_TRICKY).toBe(tricky);
     const gen1 = (await t.ctx.store.getAgent('marie'))!.generation;
     expect(env.HORNETS_HOOK_TOKEN).toBe(agentCredential(key, 'marie', gen1));
 
