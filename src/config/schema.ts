@@ -80,13 +80,7 @@ export const daemonConfigSchema = z
     taskMaxRetries: z.number().int().min(0).max(100).default(2).describe('Default retries of a failed or timed-out task (env MAX_RETRIES)'),
     taskRetryBackoff: duration.default('10s').describe('First delay before a task is retried; doubles per attempt (env RETRY_BACKOFF)'),
     maxConcurrentTasks: z.number().int().min(1).max(1000).default(4).describe('One-shot task runs allowed at once (env MAX_CONCURRENT_TASKS)'),
-    hookPort: z
-      .number()
-      .int()
-      .min(0)
-      .max(65535)
-      .default(0)
-      .describe('Port of the hook endpoint on 127.0.0.1; 0 picks a free port at each start. A fixed port is needed for hookTransport "http"'),
+    hookPort: z.number().int().min(0).max(65535).default(0).describe('Port of the hook endpoint on 127.0.0.1; 0 picks a free port at each start. A fixed port is needed for hookTransport "http"'),
     hookTransport: z
       .enum(['command', 'http'])
       .default('command')

@@ -88,7 +88,9 @@ export class HookServer {
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(
           err.code === 'EADDRINUSE'
-            ? new HookPortError(`daemon.hookPort ${this.o.port} on 127.0.0.1 is in use by another process: stop it or choose another port in hornets.json (and run \`hornets-tui hooks install\`)`, { cause: err })
+            ? new HookPortError(`daemon.hookPort ${this.o.port} on 127.0.0.1 is in use by another process: stop it or choose another port in hornets.json (and run \`hornets-tui hooks install\`)`, {
+                cause: err,
+              })
             : err,
         ),
       );
