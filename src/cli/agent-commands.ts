@@ -92,16 +92,22 @@ export async function downCommand(o: Output, g: GlobalOptions, opts: { removeWor
 export async function addCommand(o: Output, g: GlobalOptions, name: string, opts: { profile: string; role?: string; worktree?: string; start?: boolean; json?: boolean }): Promise<void> {
   const agent = { name, profile: opts.profile, role: opts.role, worktree: opts.worktree };
   if (!AGENT_NAME_RE.test(name)) throw new UsageError(`invalid agent name "${name}": ${agentNameRule}`);
-  const configPath = (await withAgents(g, async (_m, ctx) => {
-    checkNewAgent(ctx.project, agent);
-    return ctx.project.configPath;
-  })) as string;
-  appendAgent(configPath, agent);
-  if (opts.start === false) {
+  // Under the agents lock: a racing `add` or `up` neither loses this edit nor starts the agent twice.
+  const { configPath, report } = await withAgents(g, (m, ctx) =>
+    m.locked(`add ${name}`, async () => {
+      checkNewAgent(ctx.project, agent);
+      const configPath = ctx.project.configPath;
+      appendAgent(configPath, agent);
+      // The engine serves the new agent from now on (trigger folder, pipes, delivery), before it starts.
+      await pokeDaemon(ctx.project.paths.root, '/event/config-changed', {}, 10_000);
+      const report = opts.start === false ? null : await withAgents({ ...g, config: configPath }, (fresh) => fresh.up([name]));
+      return { configPath, report };
+    }),
+  );
+  if (report === null) {
     o.out(`added ${name} (${opts.profile}) to ${configPath}; start it with hornets-tui up ${name}`);
     return;
   }
-  const report = await withAgents({ ...g, config: configPath }, (m) => m.up([name]));
   if (opts.json) return json(o, report);
   if (report.failed.length) {
     o.err(`added ${name} to ${configPath} but it failed to start: ${report.failed[0]!.error}`);
@@ -110,13 +116,17 @@ export async function addCommand(o: Output, g: GlobalOptions, name: string, opts
 }
 
 export async function removeCommand(o: Output, g: GlobalOptions, name: string, opts: { json?: boolean }): Promise<void> {
-  const configPath = await withAgents(g, async (m, ctx) => {
-    await m.stop(name);
-    return ctx.project.configPath;
-  });
-  updateConfigFile(configPath, (raw) => {
-    raw.agents = (Array.isArray(raw.agents) ? raw.agents : []).filter((a: { name?: string }) => a?.name !== name);
-  });
+  const configPath = await withAgents(g, (m, ctx) =>
+    m.locked(`remove ${name}`, async () => {
+      await m.stop(name);
+      updateConfigFile(ctx.project.configPath, (raw) => {
+        raw.agents = (Array.isArray(raw.agents) ? raw.agents : []).filter((a: { name?: string }) => a?.name !== name);
+      });
+      // The engine drops its pipes and watchers now rather than at its next look at the file.
+      await pokeDaemon(ctx.project.paths.root, '/event/config-changed', {}, 10_000);
+      return ctx.project.configPath;
+    }),
+  );
   if (opts.json) return json(o, { removed: name });
   o.out(`stopped and removed ${name} from ${configPath}; its queued messages and worktree are kept`);
 }

@@ -175,6 +175,7 @@ export interface DaemonSettings {
   taskMaxRetries: number;
   taskRetryBackoffMs: number;
   maxConcurrentTasks: number;
+  holdAlertMs: number;
 }
 
 export function daemonSettings(config: HornetsConfig): DaemonSettings {
@@ -194,6 +195,7 @@ export function daemonSettings(config: HornetsConfig): DaemonSettings {
     taskMaxRetries: d.taskMaxRetries,
     taskRetryBackoffMs: durationMs(d.taskRetryBackoff),
     maxConcurrentTasks: d.maxConcurrentTasks,
+    holdAlertMs: durationMs(d.deliveryHoldAlert),
   };
 }
 

@@ -21,3 +21,11 @@ export function launchEnv(): NodeJS.ProcessEnv {
 export function debugFromEnv(): boolean {
   return Boolean(process.env.HORNETS_DEBUG);
 }
+
+/** HORNETS_LOCK_WAIT_MS: how long a command waits for another one changing the agents (src/services/team-lock.ts). */
+export function lockWaitFromEnv(): number | null {
+  const raw = process.env.HORNETS_LOCK_WAIT_MS;
+  if (raw === undefined || raw.trim() === '') return null;
+  const v = Number(raw);
+  return Number.isFinite(v) && v >= 0 ? v : null;
+}

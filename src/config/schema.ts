@@ -80,6 +80,9 @@ export const daemonConfigSchema = z
     taskMaxRetries: z.number().int().min(0).max(100).default(2).describe('Default retries of a failed or timed-out task (env MAX_RETRIES)'),
     taskRetryBackoff: duration.default('10s').describe('First delay before a task is retried; doubles per attempt (env RETRY_BACKOFF)'),
     maxConcurrentTasks: z.number().int().min(1).max(1000).default(4).describe('One-shot task runs allowed at once (env MAX_CONCURRENT_TASKS)'),
+    deliveryHoldAlert: duration
+      .default('30s')
+      .describe('A permission prompt on the screen of an agent without hooks that holds its messages this long is escalated: logged once, shown in status, named by `queue why`'),
     hookPort: z.number().int().min(0).max(65535).default(0).describe('Port of the hook endpoint on 127.0.0.1; 0 picks a free port at each start. A fixed port is needed for hookTransport "http"'),
     hookTransport: z
       .enum(['command', 'http'])
@@ -199,7 +202,10 @@ export const profileSchema = z
       .object({
         idle: z.array(regexString).default([]).describe('Pane text that means the agent waits at its prompt'),
         busy: z.array(regexString).default([]).describe('Pane text that means the agent is working'),
-        permission: z.array(regexString).default([]).describe('Pane text that means the agent shows a permission prompt (never type then)'),
+        permission: z
+          .array(regexString)
+          .default([])
+          .describe('A line of the live region that means the agent shows a permission prompt (never type then); tested per line, so anchor to the whole line (^…$) as the CLI draws it'),
         error: z.array(regexString).default([]).describe('Pane text that means the agent hit an error (rate limit, auth, crash)'),
         liveLines: z
           .number()
@@ -207,7 +213,9 @@ export const profileSchema = z
           .min(1)
           .max(200)
           .default(12)
-          .describe('How many of the last non-empty screen lines are the live prompt region where busy, idle and error are read (older output above it is ignored)'),
+          .describe(
+            'How many of the last screen lines are the live prompt region where permission, busy and error are read (older output above it is ignored; a permission prompt counts only below the last idle prompt line there, and never on text hornets typed)',
+          ),
       })
       .strict()
       .default({ idle: [], busy: [], permission: [], error: [], liveLines: 12 }),

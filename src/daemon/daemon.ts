@@ -4,7 +4,10 @@
  * trigger/task/pipe watchers, heartbeat files and the metrics endpoint — one start/stop life cycle.
  */
 import { launchEnv } from '../config/process-env.js';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { loadProject } from '../config/load.js';
+import { registerChangedAgents } from '../services/project-context.js';
+import { errorMessage } from '../errors.js';
 import type { ProjectContext } from '../services/context.js';
 import { resolveDaemonConfig, type DaemonSettings } from '../config/env.js';
 import type { StoreDamage, MessageStore, TaskStore } from '../queue/store.js';
@@ -59,12 +62,17 @@ export class Daemon {
    */
   onRecoverRequest: ((why: string) => void) | null = null;
   private recovering = false;
+  /** hornets.json as last loaded (mtime, size, inode): a change is a team to reload. */
+  private configSeen: string | null = null;
+  private reloading: Promise<void> = Promise.resolve();
+  private readonly env: NodeJS.ProcessEnv;
 
   constructor(
     private readonly ctx: ProjectContext,
     options: DaemonOptions = {},
   ) {
-    const resolved = resolveDaemonConfig(ctx.project.config, options.env ?? launchEnv());
+    this.env = options.env ?? launchEnv();
+    const resolved = resolveDaemonConfig(ctx.project.config, this.env);
     this.settings = resolved.settings;
     // A stat or two per second: a deleted database is put back before a CLI needs it.
     this.projectCheckMs = options.projectCheckMs ?? 1000;
@@ -85,6 +93,7 @@ export class Daemon {
     });
     this.engine = new Engine(ctx, {
       policy: this.settings.restartPolicy,
+      holdAlertMs: this.settings.holdAlertMs,
       ...options,
       onStateChange: (agent, from, to, detail) => {
         this.pipes.publish(agent, { from, to, ...detail });
@@ -123,6 +132,7 @@ export class Daemon {
       onWake: (agent) => this.engine.wake(agent),
       onPaneDied: (pane, status) => this.engine.onPaneDied(pane, status),
       onControl: (action, agent, options) => this.engine.control(action, agent, options),
+      onConfigChanged: () => this.reloadTeam('poke'),
       health: () => ({ metricsUrl: this.metricsServer.port ? this.metricsServer.url : null }),
     });
     this.metricsServer = new MetricsServer({
@@ -163,6 +173,7 @@ export class Daemon {
   async start(): Promise<void> {
     if (this.release || this.stopping) throw new Error('a daemon object starts once');
     this.release = acquireLock(pidFile(this.ctx.project.paths.root));
+    this.configSeen = this.configSignature();
     try {
       // Before anything listens: an engine on a database it cannot write would answer health checks
       // and hooks while every delivery fails.
@@ -209,12 +220,67 @@ export class Daemon {
 
   private checkProject(): void {
     if (this.stopping || this.recovering) return;
-    if (this.projectExists()) return this.checkDatabase();
+    if (this.projectExists()) {
+      if (this.configSignature() !== this.configSeen) void this.reloadTeam('hornets.json changed');
+      return this.checkDatabase();
+    }
     this.ctx.log.warn({ event: 'project_gone', configPath: this.ctx.project.configPath, stateDir: this.ctx.project.paths.root }, 'the project directory is gone; the engine exits');
     if (this.projectTimer) clearInterval(this.projectTimer);
     this.projectTimer = null;
     if (this.onExitRequest) this.onExitRequest();
     else void this.stop();
+  }
+
+  private configSignature(): string | null {
+    try {
+      const st = statSync(this.ctx.project.configPath);
+      return `${st.mtimeMs}:${st.size}:${st.ino}`;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Agents added or removed while the engine runs (`add`, `remove`, an edit of hornets.json) are
+   * served from now on: registered in the queue, their trigger and task directories and pipes made
+   * (or closed), and delivery and recovery look at the new team. `add` and `remove` poke the engine
+   * and wait for this; an edit by hand is seen within a second. A file that does not load keeps the
+   * team as it was, and says why in the log. One reload at a time.
+   */
+  reloadTeam(why: string): Promise<void> {
+    const run = this.reloading.then(() => this.reloadNow(why));
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reloadNow(why: string): Promise<void> {
+    if (this.stopping || !this.release) return;
+    const signature = this.configSignature();
+    if (signature === this.configSeen && why !== 'poke') return;
+    this.configSeen = signature;
+    const project = this.ctx.project;
+    let next;
+    try {
+      next = loadProject({ configPath: project.configPath, env: this.env });
+    } catch (err) {
+      this.ctx.log.error({ event: 'config_reload_failed', why, error: errorMessage(err) }, 'hornets.json changed but does not load; the engine keeps serving the team it had');
+      return;
+    }
+    const before = new Set(project.config.agents.map((a) => a.name));
+    const after = new Set(next.config.agents.map((a) => a.name));
+    const added = [...after].filter((a) => !before.has(a));
+    const removed = [...before].filter((a) => !after.has(a));
+    // Paths stay: the state directory is the one this engine holds the lock in.
+    project.config = next.config;
+    project.profiles = next.profiles;
+    await registerChangedAgents(this.ctx.store, project);
+    const config = resolveDaemonConfig(next.config, this.env).config;
+    for (const part of [this.triggers, this.tasks, this.pipes]) {
+      await part.setConfig(config).catch((err: unknown) => this.ctx.log.error({ event: 'team_reload_part_failed', error: errorMessage(err) }, 'a watcher did not take the new team'));
+    }
+    for (const agent of removed) this.engine.forget(agent);
+    if (added.length > 0 || removed.length > 0) this.ctx.log.info({ event: 'team_reloaded', why, added, removed }, 'the team changed; the engine serves it now');
+    this.engine.wake(null);
   }
 
   /** The database this engine opened is still the one at its path, and the state directory is there. */

@@ -18,6 +18,8 @@ import { Nudger } from './nudges.js';
 import { Reconciler } from './reconciler.js';
 import { LostExitWatch } from './lost-exits.js';
 import { processState } from '../proc/process-state.js';
+import { ScreenWatch } from './screen-watch.js';
+import { defaultScreenHoldTiming } from '../domain/screen-hold.js';
 import { settlePool } from '../util/pool.js';
 
 /** Agents a delivery pass looks after at the same time: each may type a nudge and watch its pane. */
@@ -42,6 +44,10 @@ export interface EngineOptions {
    * reconciliation; its idle prompt there means the hook that would have said so was lost.
    */
   staleBusyMs?: number;
+  /** A permission prompt holding a pushed-to agent's messages this long is escalated (daemon.deliveryHoldAlert). */
+  holdAlertMs?: number;
+  /** A state read from a hookless agent's screen lapses unless a capture confirms it within this (at least two reconciliation periods). */
+  screenStateTtlMs?: number;
   /** Called on every agent state change the engine makes (status pipe, metrics). */
   onStateChange?: (agent: string, from: AgentState, to: AgentState, detail?: Record<string, unknown>) => void;
   onRestart?: (agent: string) => void;
@@ -54,6 +60,7 @@ export class Engine {
   readonly nudger: Nudger;
   readonly reconciler: Reconciler;
   private readonly lostExits: LostExitWatch;
+  readonly screens: ScreenWatch;
   private readonly lifecycle: Lifecycle;
   private readonly now: () => number;
   private readonly timing: DeliveryTiming;
@@ -94,6 +101,17 @@ export class Engine {
       onRestart: (agent) => this.restarted(agent),
       wake: (agent) => this.wake(agent),
     });
+    const reconcileMs = o.reconcileMs ?? 10_000;
+    this.screens = new ScreenWatch({
+      store: ctx.store,
+      lifecycle: this.lifecycle,
+      log,
+      now: this.now,
+      timing: {
+        ttlMs: Math.max(o.screenStateTtlMs ?? defaultScreenHoldTiming.ttlMs, 2 * reconcileMs + 1_000),
+        alertAfterMs: o.holdAlertMs ?? defaultScreenHoldTiming.alertAfterMs,
+      },
+    });
     this.nudger = new Nudger({
       store: ctx.store,
       agents: this.agents,
@@ -103,6 +121,7 @@ export class Engine {
       timing: this.timing,
       now: this.now,
       wakeLater: (agent, ms) => this.wakeLater(agent, ms),
+      screens: this.screens,
     });
     this.reconciler = new Reconciler({
       store: ctx.store,
@@ -113,7 +132,11 @@ export class Engine {
       now: this.now,
       staleBusyMs: o.staleBusyMs ?? 15_000,
       wake: (agent) => this.wake(agent),
-      onRecreated: (agent) => this.nudger.forget(agent),
+      onRecreated: (agent) => {
+        this.nudger.forget(agent);
+        this.screens.forget(agent);
+      },
+      screens: this.screens,
     });
     this.lostExits = new LostExitWatch({
       store: ctx.store,
@@ -202,9 +225,12 @@ export class Engine {
     // Agents side by side (a few at a time): a nudge waits for its agent to draw the typed line, and
     // the next agent's message must not wait behind that. One agent is still considered once per pass.
     const considered = await settlePool(this.ctx.project.config.agents, NUDGE_CONCURRENCY, async (a) => {
-      const record = records.get(a.name);
+      let record = records.get(a.name);
       if (!record) return;
       const profile = this.agents.profile(a);
+      // Hookless agents: their state is only what the screen showed, and that lapses unless re-read.
+      // Agents typed into (push): a prompt that refuses every push for long is escalated.
+      if (profile.hooks.kind === 'none' || profile.delivery === 'push') record = await this.screens.review(record, { stateFromScreen: profile.hooks.kind === 'none' });
       await this.nudger.consider(record, {
         mode: profile.delivery,
         hasHooks: profile.hooks.kind !== 'none',
@@ -240,6 +266,7 @@ export class Engine {
 
   private restarted(agent: string): void {
     this.nudger.forget(agent);
+    this.screens.forget(agent);
     this.o.onRestart?.(agent);
   }
 
@@ -253,11 +280,19 @@ export class Engine {
       },
       stopped: (a) => {
         this.nudger.forget(a);
+        this.screens.forget(a);
         this.recovery.forget(a);
       },
       wake: (a) => this.wake(a),
     };
     return applyOperatorAction(this.ctx, parseControlAction(action), agent, engine, options);
+  }
+
+  /** An agent left the team: nothing of it stays scheduled. */
+  forget(agent: string): void {
+    this.nudger.forget(agent);
+    this.recovery.forget(agent);
+    this.reconciler.pids.delete(agent);
   }
 
   /** Re-exported for tests that drive a reconciliation round by hand. */

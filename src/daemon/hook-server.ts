@@ -38,6 +38,8 @@ export interface HookServerOptions {
   onHook?: (info: { agent: string; event: string; outcome: string; ms: number; delivered: string[] }) => void;
   /** POST /wake {agent?}: something was enqueued. */
   onWake?: (agent: string | null) => void;
+  /** hornets.json changed (`add`, `remove`): the engine reloads its team; resolves when it serves it. */
+  onConfigChanged?: () => Promise<void>;
   /** POST /event/pane-died {pane, status}: from the tmux pane-died hook. */
   onPaneDied?: (pane: string, status: number | null) => void;
   /** POST /control {action, agent}: operator actions from the CLI or a console. */
@@ -168,6 +170,10 @@ export class HookServer {
         this.o.onWake?.(text('agent'));
         return send(200, 'ok');
       }
+      if (path === '/event/config-changed') {
+        await this.o.onConfigChanged?.();
+        return send(200, 'ok');
+      }
       if (path === '/event/pane-died') {
         const pane = text('pane');
         if (!pane) return send(400, 'pane missing');
@@ -249,7 +255,7 @@ export class HookServer {
       if (!this.authorised(req, this.paneDiedToken)) return send(401);
       return this.handleCommand(req.url, req, send);
     }
-    if (req.method === 'POST' && (req.url === '/wake' || req.url === '/control')) {
+    if (req.method === 'POST' && (req.url === '/wake' || req.url === '/event/config-changed' || req.url === '/control')) {
       if (!this.authorised(req)) return send(401);
       return this.handleCommand(req.url, req, send);
     }

@@ -12,6 +12,7 @@ import type { AgentManager } from '../services/agents.js';
 import type { DeliveryService } from '../services/delivery.js';
 import type { Lifecycle } from '../services/lifecycle.js';
 import { PushRefused, typeNudge } from '../services/push.js';
+import type { ScreenWatch } from './screen-watch.js';
 import { classifyPane } from '../domain/pane-state.js';
 import { followNudge, nextDelivery, type DeliveryFacts, type DeliveryTiming, type NudgeFacts, type RefusalFacts } from '../domain/delivery-policy.js';
 
@@ -31,6 +32,8 @@ export interface NudgerOptions {
   now: () => number;
   /** Run a delivery pass for this agent after `ms`. */
   wakeLater: (agent: string, ms: number) => void;
+  /** Pushes refused at a permission prompt (and pushes that went through) are readings of the screen. */
+  screens: ScreenWatch;
 }
 
 export class Nudger {
@@ -120,6 +123,11 @@ export class Nudger {
     try {
       const r = await this.o.delivery.pushPending(record.name, { limit: 20 });
       if (r.delivered.length) this.o.log.info({ event: 'push_delivered', agent: record.name, ids: r.delivered.map((d) => d.id) }, 'pushed messages');
+      // Each push looked at the screen first: a prompt there holds delivery (and is escalated if it
+      // stays); a push that went through shows it is gone.
+      const prompt = r.refused.find((x) => x.kind === 'permission');
+      if (prompt) await this.o.screens.observe(record.name, { verdict: 'permission', line: prompt.line ?? null });
+      else if (r.delivered.length) await this.o.screens.observe(record.name, { verdict: 'idle', line: null });
     } catch (err) {
       this.o.log.warn({ event: 'push_failed', agent: record.name, error: String(err) }, 'push delivery failed');
     }
@@ -137,7 +145,7 @@ export class Nudger {
     const tag = `[hornets:${nonce}]`;
     const line = `${count} new message${count === 1 ? '' : 's'} from hornets: in your context, please act on ${count === 1 ? 'it' : 'them'}. ${tag}`;
     try {
-      const typing = await typeNudge(this.o.agents.tmux, fresh.paneId, line, tag, { patterns: this.o.agents.profile(this.o.agents.agentConfig(agent)).patterns });
+      const typing = await typeNudge(this.o.agents.tmux, fresh.paneId, line, tag, { patterns: this.o.agents.profile(this.o.agents.agentConfig(agent)).patterns, typed: this.o.agents.typed });
       this.nudges.set(agent, { nonce, sentAt: now, enters: 0 });
       this.o.wakeLater(agent, this.o.timing.nudgeTimeoutMs + 20);
       await this.o.store.recordEvent({ agent, kind: 'nudge_sent', detail: { nonce, waiting: count } });
@@ -147,9 +155,10 @@ export class Nudger {
       this.o.log.info({ event: 'nudge_skipped', agent, reason, error: err instanceof Error ? err.message : String(err) }, 'nudge not typed');
       if (reason !== 'busy' && reason !== 'permission') return;
       const prev = this.refusals.get(agent);
-      const shown = reason === 'busy' ? 'it busy' : 'a permission prompt';
+      const line = err instanceof PushRefused && err.line ? ` (line: ${err.line.slice(0, 80)})` : '';
+      const shown = `${reason === 'busy' ? 'it busy' : 'a permission prompt'}${line}`;
       this.refusals.set(agent, { firstAt: prev?.firstAt ?? now, lastAt: now, count: (prev?.count ?? 0) + 1, reason: shown });
-      if (!prev) await this.o.store.recordEvent({ agent, kind: 'nudge_refused', detail: { reason } });
+      if (!prev) await this.o.store.recordEvent({ agent, kind: 'nudge_refused', detail: { reason, line: err instanceof PushRefused ? err.line : null } });
       // Claude Code redraws a moment after its Stop hook: look again soon, then at a slower pace until
       // the refusals either stop (a hook event) or last long enough to call the agent stuck.
       const n = (prev?.count ?? 0) + 1;
@@ -163,7 +172,7 @@ export class Nudger {
     // Only at an idle prompt, never into a permission prompt or a busy agent, where a keystroke would
     // answer or interrupt something.
     const screen = await this.o.agents.tmux.capture(record.paneId).catch(() => '');
-    const verdict = classifyPane(this.o.agents.profile(this.o.agents.agentConfig(agent)).patterns, screen);
+    const verdict = classifyPane(this.o.agents.profile(this.o.agents.agentConfig(agent)).patterns, screen, { typed: this.o.agents.typed.recent(record.paneId) });
     nudge.enters++;
     nudge.sentAt = now;
     this.o.wakeLater(agent, this.o.timing.nudgeTimeoutMs + 20);

@@ -6,10 +6,12 @@
 import type { Logger } from '../log.js';
 import type { AgentRecord } from '../domain/agent.js';
 import type { MessageStore } from '../queue/store.js';
-import type { AgentManager } from '../services/agents.js';
+import { CONTROL_WINDOW, type AgentManager } from '../services/agents.js';
 import type { Lifecycle } from '../services/lifecycle.js';
 import type { Recovery } from '../recovery/recovery.js';
-import { classifyPane } from '../domain/pane-state.js';
+import { classifyPane, readPane } from '../domain/pane-state.js';
+import { tryWithTeamLock } from '../services/team-lock.js';
+import type { ScreenWatch } from './screen-watch.js';
 
 export interface ReconcilerOptions {
   store: MessageStore;
@@ -23,6 +25,8 @@ export interface ReconcilerOptions {
   wake: (agent: string | null) => void;
   /** The tmux server is gone: agents were recreated and must not carry old nudges. */
   onRecreated: (agent: string) => void;
+  /** Captures of hookless agents go here, so a state read from them can lapse or be escalated. */
+  screens: ScreenWatch;
 }
 
 export class Reconciler {
@@ -61,6 +65,16 @@ export class Reconciler {
       await this.serverLost(expected);
       return;
     }
+    // Windows the database does not track (a start that raced another): only when no command is
+    // changing the team right now, since a window it is making is not recorded yet.
+    // Looked at only when tmux lists a window the database does not know (normally just the
+    // control window): no lock file or /proc read in a round where all is well.
+    const tracked = new Set(records.map((r) => r.paneId));
+    if (listed.some((p) => p.session === agents.session && p.windowName !== CONTROL_WINDOW && !tracked.has(p.paneId))) {
+      await tryWithTeamLock(agents.project.paths.root, 'engine: orphan check', () => agents.sweepOrphans(listed)).catch((err: unknown) =>
+        this.o.log.warn({ event: 'orphan_check_failed', error: String(err) }, 'could not check for untracked agent windows'),
+      );
+    }
     const panes = new Map(listed.map((p) => [p.paneId, p]));
     for (const r of expected) {
       const pane = panes.get(r.paneId!);
@@ -84,7 +98,7 @@ export class Reconciler {
       // or timed out — and it may sit at its prompt. Only then is the screen read.
       if ((r.state !== 'busy' && r.state !== 'starting') || silentMs <= this.o.staleBusyMs) return;
       const screen = await this.o.agents.tmux.capture(paneId).catch(() => '');
-      if (classifyPane(profile.patterns, screen) !== 'idle') return;
+      if (classifyPane(profile.patterns, screen, { typed: this.o.agents.typed.recent(paneId) }) !== 'idle') return;
       await this.o.store.recordEvent({ agent: r.name, kind: 'state_from_screen', fromState: r.state, toState: 'idle', detail: { silentMs } });
       await this.o.lifecycle.apply(r.name, { type: 'screen', verdict: 'idle' }, {}, { reason: 'no hook event, prompt on screen' });
       this.o.wake(r.name);
@@ -93,7 +107,10 @@ export class Reconciler {
     // Profiles without hooks: the screen is the only evidence of state.
     if (r.paused) return;
     const screen = await this.o.agents.tmux.capture(paneId).catch(() => '');
-    const t = await this.o.lifecycle.apply(r.name, { type: 'screen', verdict: classifyPane(profile.patterns, screen) });
+    const reading = readPane(profile.patterns, screen, { typed: this.o.agents.typed.recent(paneId) });
+    // The watch first: a permission state must never be on record without the hold behind it.
+    await this.o.screens.observe(r.name, reading);
+    const t = await this.o.lifecycle.apply(r.name, { type: 'screen', verdict: reading.verdict });
     if (t.changed && t.after.state === 'idle') this.o.wake(r.name);
   }
 

@@ -7,6 +7,7 @@
  * in, { state, label, colour, detail } out. Stored state alone is not the truth: a record can say
  * `idle` for a pane that vanished with its tmux server.
  */
+import { isHoldNote } from './screen-hold.js';
 import type { AgentRecord, AgentState } from './agent.js';
 
 /** Every state a person can see is a life-cycle state (agent-lifecycle.ts); `stuck` included. */
@@ -74,6 +75,15 @@ function shown(state: DisplayState, detail: string, facts: DisplayFacts): AgentD
 }
 
 export function displayAgent(facts: DisplayFacts): AgentDisplay {
+  const d = displayState(facts);
+  // An escalated hold (domain/screen-hold.ts) says since when and which line, whatever the state
+  // hooks report (a push agent's hooks may call it idle while its screen asks).
+  const note = facts.record?.lastError;
+  if (facts.pane === 'alive' && isHoldNote(note) && !d.detail.includes(note!)) return { ...d, detail: `${d.detail}: ${note}` };
+  return d;
+}
+
+function displayState(facts: DisplayFacts): AgentDisplay {
   const r = facts.record;
   const stored = (r?.state ?? 'unknown') as DisplayState;
   const why = r?.lastError ? `: ${r.lastError}` : '';

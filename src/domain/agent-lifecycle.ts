@@ -6,6 +6,7 @@
  * other's verdicts with stale reads. Pure and table-tested.
  */
 import type { AgentRecord, AgentState } from './agent.js';
+import { isHoldNote } from './screen-hold.js';
 
 export const agentStates = ['unknown', 'starting', 'busy', 'idle', 'waiting-permission', 'compacting', 'stuck', 'crashed', 'backing-off', 'failed', 'paused', 'stopped'] as const;
 
@@ -17,6 +18,12 @@ export type LifecycleEvent =
   | { type: 'hook'; event: string; source?: string | null; notification?: string | null; blocked?: boolean; error?: string | null }
   /** The screen was read (agents without hooks, or a hook agent whose hooks went quiet). */
   | { type: 'screen'; verdict: 'idle' | 'busy' | 'permission' | 'error' | 'unknown' }
+  /** A state read from the screen was not confirmed by a fresh capture in time (domain/screen-hold.ts). */
+  | { type: 'screen-expired' }
+  /** Delivery has been held (a permission prompt on screen) long enough to escalate: `note` says why. */
+  | { type: 'held'; note: string }
+  /** The hold ended: its note goes. */
+  | { type: 'released' }
   /** A pane was (re)spawned for a new generation: `up`, a restart, a half-open trial. */
   | { type: 'started' }
   /**
@@ -99,8 +106,8 @@ export function transition(current: LifecycleFacts, event: LifecycleEvent): Life
   const leave = (state: AgentState): LifecycleChange => ({
     state,
     paused: current.paused,
-    // The stuck note describes the state it leaves; other errors stay as the last one seen.
-    lastError: current.state === 'stuck' && state !== 'stuck' ? null : current.lastError,
+    // A stuck or hold note describes the state it leaves; other errors stay as the last one seen.
+    lastError: (current.state === 'stuck' || isHoldNote(current.lastError)) && state !== current.state ? null : current.lastError,
   });
   switch (event.type) {
     case 'hook': {
@@ -113,6 +120,15 @@ export function transition(current: LifecycleFacts, event: LifecycleEvent): Life
     case 'screen':
       if (!live || current.paused || current.state === 'paused') return same;
       return leave(screenState(current.state, event.verdict));
+    case 'screen-expired':
+      // Not believed any more, and not known either: nothing is typed without a fresh look.
+      if (!live || current.paused || current.state === 'paused') return same;
+      return current.state === 'waiting-permission' || current.state === 'busy' ? leave('unknown') : same;
+    case 'held':
+      if (!live || current.state === 'stuck') return same;
+      return { ...same, lastError: event.note };
+    case 'released':
+      return isHoldNote(current.lastError) ? { ...same, lastError: null } : same;
     case 'started':
       return { state: current.paused ? 'paused' : 'starting', paused: current.paused, lastError: null };
     case 'pane-died':
@@ -138,7 +154,7 @@ export function transition(current: LifecycleFacts, event: LifecycleEvent): Life
       if (current.state !== 'failed' && current.state !== 'stuck') return { ...same, lastError: null };
       return { state: current.paused ? 'paused' : 'idle', paused: current.paused, lastError: null };
     case 'stopped':
-      return { state: 'stopped', paused: current.paused, lastError: current.state === 'stuck' ? null : current.lastError };
+      return { state: 'stopped', paused: current.paused, lastError: current.state === 'stuck' || isHoldNote(current.lastError) ? null : current.lastError };
   }
 }
 

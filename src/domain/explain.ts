@@ -1,6 +1,7 @@
 /** One line saying why a message is where it is. Pure: the store supplies the facts, the clock is passed in. */
 import type { Message } from './message.js';
 import { formatDuration } from './duration.js';
+import { isHoldNote } from './screen-hold.js';
 
 export interface ExplainFacts {
   message: Message;
@@ -8,7 +9,7 @@ export interface ExplainFacts {
   ahead: number;
   agentPaused: boolean;
   agentState: string | null;
-  /** The agent's last error: for a stuck agent, why delivery is wedged. */
+  /** The agent's last error: for a stuck agent, why delivery is wedged; a hold note (screen-hold.ts) names a long hold. */
   agentError?: string | null;
   /** Whether an engine (daemon) runs; undefined when the caller did not look. */
   engineRunning?: boolean;
@@ -71,9 +72,11 @@ export function explainMessage(f: ExplainFacts): string {
       const state =
         f.agentState === 'stuck'
           ? `; ${who} is stuck (${inert(f.agentError ?? 'nudges refused or unanswered')}): it waits until ${who} takes a prompt again; attach to look, \`hornets-tui reset ${who}\` tries at once`
-          : f.agentState && f.agentState !== 'unknown'
-            ? `; ${who} is ${f.agentState}`
-            : '';
+          : isHoldNote(f.agentError)
+            ? `; ${inert(f.agentError!)}`
+            : f.agentState && f.agentState !== 'unknown'
+              ? `; ${who} is ${f.agentState}`
+              : '';
       return `queued for ${who} at priority ${m.priority}${redelivery}, ${position}${blockers.length ? `; ${blockers.join('; ')}` : ''}${state}${ttl}${engineNote(f)}`;
     }
     case 'leased':

@@ -4,6 +4,7 @@
  * another started. A client never deletes the engine's files: only the engine that owns them does.
  */
 import { launchEnv } from '../config/process-env.js';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, HornetsError } from '../errors.js';
 import type { Project } from '../config/load.js';
@@ -30,6 +31,8 @@ export interface EngineLaunch {
   spawned: number | null;
   /** The engine that already ran, when one did. */
   running: number | null;
+  /** Where this launch's output starts in engineOutFile (older runs' output comes before it). */
+  outOffset?: number;
 }
 
 export interface EngineWaitOptions {
@@ -62,8 +65,48 @@ export function launchEngine(project: Project, options: { env?: NodeJS.ProcessEn
   const before = engineStatus(project.paths.root);
   if (before.running && before.pid !== null) return { spawned: null, running: before.pid };
   const bin = join(packageRoot(), 'bin', 'hornets-tui.cjs');
+  let outOffset = 0;
+  try {
+    outOffset = statSync(engineOutFile(project)).size;
+  } catch {
+    // No output file yet: this launch's output starts at 0.
+  }
   const spawned = spawnDetached([process.execPath, bin, '--config', project.configPath, 'daemon', 'run'], { cwd: project.root, env: options.env ?? launchEnv(), logFile: engineOutFile(project) });
-  return { spawned, running: null };
+  return { spawned, running: null, outOffset };
+}
+
+/** Output bytes a failed start is searched for its error: the end of what it wrote. */
+const OUTPUT_TAIL_BYTES = 16 * 1024;
+
+/**
+ * What an engine that died while starting said: its own error line (`hornets-tui: …`, as every
+ * command reports one), or else the last line it wrote; null when it wrote nothing.
+ */
+export function engineStartError(file: string, offset: number): string | null {
+  let text: string;
+  try {
+    const size = statSync(file).size;
+    const from = Math.max(offset, size - OUTPUT_TAIL_BYTES);
+    if (size <= from) return null;
+    const fd = openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(size - from);
+      const n = readSync(fd, buf, 0, buf.length, from);
+      text = buf.subarray(0, n).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+  const lines = text
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l.trim() !== '');
+  const own = lines.filter((l) => l.startsWith('hornets-tui: ')).at(-1);
+  const line = own ? own.slice('hornets-tui: '.length) : lines.at(-1);
+  if (line === undefined) return null;
+  return line.length > 600 ? `${line.slice(0, 600)}…` : line;
 }
 
 /**
@@ -100,7 +143,9 @@ export async function awaitEngine(project: Project, launch: EngineLaunch, option
       if (health && health.pid === s.pid) return { started: s.pid === spawned, pid: s.pid, ready: true };
     }
     if (!pidAlive(spawned) && !(s.running && s.pid !== null)) {
-      throw new EngineError(`the engine exited while starting; see ${engineOutFile(project)} and \`hornets-tui logs\``);
+      // Relayed in its own words: "read-only database" says what to fix, "exited" does not.
+      const said = engineStartError(engineOutFile(project), launch.outOffset ?? 0);
+      throw new EngineError(`the engine exited while starting${said ? `: ${said}` : ''}; see ${engineOutFile(project)} and \`hornets-tui logs\``);
     }
     const now = progressMark(stateDir, spawned);
     if (now !== mark) {

@@ -30,7 +30,7 @@ export function readEndpoint(stateDir: string, options: { paneDied?: boolean } =
   }
 }
 
-export type PokePath = '/wake' | '/event/pane-died' | '/control';
+export type PokePath = '/wake' | '/event/pane-died' | '/event/config-changed' | '/control';
 
 /** One token-checked request to the engine; null when no engine answers (no endpoint, refused, timeout). */
 export async function engineRequest(stateDir: string, method: 'GET' | 'POST', path: string, body: Record<string, unknown> | null, timeoutMs: number): Promise<{ status: number; text: string } | null> {

@@ -17,6 +17,7 @@ import { TmuxClient } from '../tmux/client.js';
 import { TmuxError } from '../tmux/errors.js';
 import { insideServer } from '../tmux/runner.js';
 import { Git } from '../git/git.js';
+import { TypedLog } from './typed-log.js';
 import { classifyPane, type PaneVerdict } from '../domain/pane-state.js';
 import { displayAgent, type DisplayState } from '../domain/agent-display.js';
 import { installHooks, type HookTransport } from '../hooks/installer.js';
@@ -25,6 +26,8 @@ import { settlePool } from '../util/pool.js';
 import { createExclusiveTemp } from '../util/private-files.js';
 import { HOOK_CLIENT_ENV, HOOK_TOKEN_ENV, agentCredential, loadOrCreateAgentKey } from '../hooks/credentials.js';
 import { processExited } from '../engine-client/pid.js';
+import { processEnvironment } from '../proc/environ.js';
+import { withTeamLock } from './team-lock.js';
 
 export class AgentError extends HornetsError {
   readonly exitCode = ExitCode.failure;
@@ -167,6 +170,8 @@ function within(parent: string, child: string): boolean {
 export class AgentManager {
   readonly tmux: TmuxClient;
   readonly session: string;
+  /** What this process typed into each pane lately: its echo is never read as the agent's prompt. */
+  readonly typed = new TypedLog();
 
   constructor(
     readonly project: Project,
@@ -444,14 +449,22 @@ export class AgentManager {
    * `up` returns once every window is made and recorded as starting: the agents' readiness is the
    * engine's business, and `status` shows it.
    */
-  async up(names?: string[], options: { resume?: boolean; onServerReady?: () => void } = {}): Promise<UpReport> {
+  up(names?: string[], options: { resume?: boolean; onServerReady?: () => void } = {}): Promise<UpReport> {
+    return this.locked(`up${names ? ` ${names.join(' ')}` : ''}`, () => this.upLocked(names, options));
+  }
+
+  private async upLocked(names: string[] | undefined, options: { resume?: boolean; onServerReady?: () => void }): Promise<UpReport> {
     const agents = names ? names.map((n) => this.agentConfig(n)) : this.project.config.agents;
     this.validate(this.project.config.agents);
     await this.ensureServer();
     // The CLI starts the engine here: after the checks, with the session there (so the engine's first
     // reconciliation never takes the server for lost), and while the agents' windows are made.
     options.onServerReady?.();
-    const panes = new Map((await this.tmux.listPanes()).map((p) => [p.paneId, p]));
+    // What tmux really runs, not only what the database says: a window a racing or crashed start left
+    // behind would otherwise run on beside the one made here.
+    const listed = await this.tmux.listPanes();
+    await this.sweepOrphans(listed);
+    const panes = new Map(listed.map((p) => [p.paneId, p]));
     const records = new Map((await this.store.listAgents()).map((r) => [r.name, r]));
     const report: UpReport = { created: [], restarted: [], running: [], failed: [], session: this.session, socket: this.tmux.server.socket };
     const failed = (agent: string, err: unknown) => {
@@ -497,7 +510,11 @@ export class AgentManager {
    * Restarts one agent now (respawn-pane -k kills a live one), resuming its last session when the
    * profile can; used by crash recovery and the console's restart key.
    */
-  async restartAgent(name: string, options: { resume: boolean }): Promise<'created' | 'restarted'> {
+  restartAgent(name: string, options: { resume: boolean }): Promise<'created' | 'restarted'> {
+    return this.locked(`restart ${name}`, () => this.restartLocked(name, options));
+  }
+
+  private async restartLocked(name: string, options: { resume: boolean }): Promise<'created' | 'restarted'> {
     const agent = this.agentConfig(name);
     this.validate([agent]);
     await this.ensureServer();
@@ -608,7 +625,7 @@ export class AgentManager {
   async screenVerdict(name: string, record: AgentRecord | undefined, pane: PaneInfo | undefined): Promise<PaneVerdict | null> {
     if (!pane || pane.dead || pane.session !== this.session) return null;
     if (record && record.state !== 'starting' && record.state !== 'unknown') return null;
-    return classifyPane(this.profile(this.agentConfig(name)).patterns, await this.tmux.capture(pane.paneId).catch(() => ''));
+    return classifyPane(this.profile(this.agentConfig(name)).patterns, await this.tmux.capture(pane.paneId).catch(() => ''), { typed: this.typed.recent(pane.paneId) });
   }
 
   async status(): Promise<AgentStatus[]> {
@@ -660,8 +677,18 @@ export class AgentManager {
   }
 
   /** SIGTERM the agent, wait up to `timeoutMs` for it to exit, then kill the window. */
-  async stop(name: string, options: { timeoutMs?: number } = {}): Promise<'stopped' | 'not-running'> {
+  stop(name: string, options: { timeoutMs?: number } = {}): Promise<'stopped' | 'not-running'> {
     this.agentConfig(name);
+    return this.locked(`stop ${name}`, async () => {
+      const r = await this.stopLocked(name, options);
+      // A window of this agent that the database never tracked (a racing start of an older version,
+      // one made by hand with its environment) goes too: stopped means nothing of it runs.
+      await this.sweepOrphans(undefined, name);
+      return r;
+    });
+  }
+
+  private async stopLocked(name: string, options: { timeoutMs?: number }): Promise<'stopped' | 'not-running'> {
     const record = await this.store.getAgent(name);
     const pane = record?.paneId ? await this.tmux.pane(record.paneId) : null;
     if (!pane || pane.session !== this.session) {
@@ -699,7 +726,11 @@ export class AgentManager {
    * not news: no notifier per pane), SIGTERM to every agent, a look at their pids until all have
    * exited or `timeoutMs` passed, then kill-server, which closes every window at once.
    */
-  async down(options: { timeoutMs?: number; removeWorktrees?: boolean } = {}): Promise<{ stopped: string[]; worktreesRemoved: string[] }> {
+  down(options: { timeoutMs?: number; removeWorktrees?: boolean } = {}): Promise<{ stopped: string[]; worktreesRemoved: string[] }> {
+    return this.locked('down', () => this.downLocked(options));
+  }
+
+  private async downLocked(options: { timeoutMs?: number; removeWorktrees?: boolean }): Promise<{ stopped: string[]; worktreesRemoved: string[] }> {
     const names = this.project.config.agents.map((a) => a.name);
     const records = new Map((await this.store.listAgents()).map((r) => [r.name, r]));
     const panes = new Map((await this.tmux.listPanes()).map((p) => [p.paneId, p]));
@@ -748,6 +779,60 @@ export class AgentManager {
       }
     }
     return { stopped: running.map((r) => r.name).sort(), worktreesRemoved };
+  }
+
+  /** Runs `fn` as the one change to this project's agent windows (src/services/team-lock.ts). */
+  locked<T>(command: string, fn: () => Promise<T>): Promise<T> {
+    return withTeamLock(this.project.paths.root, command, fn);
+  }
+
+  /**
+   * The agent a pane runs, by what it was started with: HORNETS_AGENT_ID of this project (from
+   * /proc), or else — a dead pane, no /proc — the window's name when it is an agent's.
+   */
+  private paneAgent(p: PaneInfo): string | null {
+    const env = p.dead ? null : processEnvironment(p.pid, ['HORNETS_AGENT_ID', 'HORNETS_CONFIG']);
+    if (env?.HORNETS_AGENT_ID) return env.HORNETS_CONFIG === this.project.configPath ? env.HORNETS_AGENT_ID : null;
+    if (env !== null) return null; // a live process without an agent's environment: a shell someone opened
+    return p.windowName !== CONTROL_WINDOW && this.project.config.agents.some((a) => a.name === p.windowName) ? p.windowName : null;
+  }
+
+  /**
+   * Kills agent windows the database does not track: made by a start that raced another one, or by
+   * hand with an agent's environment. Runs under the team lock only, where no window is half-made
+   * (created but not yet recorded). A window that also holds a tracked pane (someone split it) loses
+   * only the untracked pane. Returns the panes killed.
+   */
+  async sweepOrphans(listed?: PaneInfo[], only?: string): Promise<string[]> {
+    const panes = (listed ?? (await this.tmux.listPanes().catch(() => []))).filter((p) => p.session === this.session);
+    if (panes.length <= 1) return [];
+    const records = await this.store.listAgents();
+    const tracked = new Set(records.map((r) => r.paneId).filter((id): id is string => id !== null));
+    const windowsWithTracked = new Set(panes.filter((p) => tracked.has(p.paneId)).map((p) => p.windowId));
+    const killed: string[] = [];
+    for (const p of panes) {
+      if (tracked.has(p.paneId)) continue;
+      const agent = this.paneAgent(p);
+      if (agent === null || (only !== undefined && agent !== only)) continue;
+      const shared = windowsWithTracked.has(p.windowId);
+      try {
+        if (!p.dead) {
+          try {
+            process.kill(p.pid, 'SIGTERM');
+          } catch {
+            // Already gone.
+          }
+        }
+        if (shared) await this.tmux.killPane(p.paneId);
+        else await this.tmux.killWindow(p.paneId);
+      } catch (err) {
+        if (!(err instanceof TmuxError && (err.missingTarget || err.noServer))) throw err;
+      }
+      killed.push(p.paneId);
+      this.log.warn({ event: 'orphan_window_killed', agent, paneId: p.paneId, pid: p.dead ? null : p.pid }, 'killed an agent window the database did not track');
+      if (records.some((r) => r.name === agent)) await this.store.recordEvent({ agent, kind: 'orphan_window_killed', detail: { paneId: p.paneId } }).catch(() => undefined);
+    }
+    return killed;
   }
 
   async paneOf(name: string): Promise<PaneInfo> {

@@ -13,7 +13,8 @@ import { PushFailed, PushRefused, pushText, type PushResult } from './push.js';
 
 export interface PushDeliveryResult {
   delivered: { id: string; ms: number; enterPresses: number }[];
-  refused: { id: string; reason: string }[];
+  /** `kind` and `line`: what the screen showed when it was the reason (push.ts PushRefused). */
+  refused: { id: string; reason: string; kind?: PushRefused['reason']; line?: string | null }[];
   failed: { id: string; error: string }[];
 }
 
@@ -53,7 +54,7 @@ export class DeliveryService {
         if (message.id === options.until) break;
       } else if ('refused' in outcome && outcome.refused !== undefined) {
         await this.store.release({ leaseToken: message.leaseToken! });
-        result.refused.push({ id: message.id, reason: outcome.refused });
+        result.refused.push({ id: message.id, reason: outcome.refused.message, kind: outcome.refused.reason, line: outcome.refused.line });
         break;
       } else if ('error' in outcome) {
         await this.store.fail({ leaseToken: message.leaseToken!, error: outcome.error });
@@ -69,13 +70,13 @@ export class DeliveryService {
     message: Message,
     patterns: Parameters<typeof pushText>[3]['patterns'],
     format: 'tagged' | 'plain',
-  ): Promise<{ result: PushResult } | { refused: string } | { error: string; refused?: undefined }> {
+  ): Promise<{ result: PushResult } | { refused: PushRefused } | { error: string; refused?: undefined }> {
     try {
-      const result = await pushText(this.agents.tmux, paneId, format === 'plain' ? message.body : formatForAgent(message), { patterns });
+      const result = await pushText(this.agents.tmux, paneId, format === 'plain' ? message.body : formatForAgent(message), { patterns, typed: this.agents.typed });
       this.log.info({ event: 'pushed', agent: message.agent, id: message.id, ms: result.ms, enterPresses: result.enterPresses, neutralised: result.neutralised }, 'message typed into pane');
       return { result };
     } catch (err) {
-      if (err instanceof PushRefused) return { refused: err.message };
+      if (err instanceof PushRefused) return { refused: err };
       const error = err instanceof PushFailed || err instanceof Error ? err.message : String(err);
       this.log.warn({ event: 'push_failed', agent: message.agent, id: message.id, error }, 'push failed');
       return { error };

@@ -61,7 +61,7 @@ function openLogger(loggers: Loggers, logFile: string, retention?: { logMaxMiB: 
  * Registers only agents that are new or whose profile/maxDepth changed. Registering unconditionally
  * would make every command (even `queue list`) a write, so reads would fail on a full disk.
  */
-async function registerChangedAgents(store: MessageStore, project: Project): Promise<void> {
+export async function registerChangedAgents(store: MessageStore, project: Project): Promise<void> {
   const known = new Map((await store.listAgents()).map((a) => [a.name, a]));
   const wanted = project.config.agents.map((a) => ({ name: a.name, profile: a.profile, maxDepth: a.maxDepth ?? null }));
   const changed = wanted.filter((a) => {

@@ -4,7 +4,8 @@
  * press Enter separately and check it was taken, with bounded retries.
  */
 import { HornetsError, ExitCode } from '../errors.js';
-import { classifyPane, type PanePatterns, type PaneVerdict } from '../domain/pane-state.js';
+import { readPane, type PanePatterns, type PaneReading, type PaneVerdict } from '../domain/pane-state.js';
+import type { TypedLog } from './typed-log.js';
 import { sanitizeForPane } from '../tmux/sanitize.js';
 import type { TmuxClient } from '../tmux/client.js';
 
@@ -13,6 +14,8 @@ export class PushRefused extends HornetsError {
   constructor(
     readonly reason: 'busy' | 'permission' | 'dead' | 'empty',
     message: string,
+    /** The screen line that showed the prompt or work, when the screen was the reason. */
+    readonly line: string | null = null,
   ) {
     super(message);
   }
@@ -33,6 +36,8 @@ export interface PushOptions {
   knownIdle?: boolean;
   /** Multi-line text is bracketed-pasted; single lines are typed plainly. */
   now?: () => number;
+  /** What was typed into panes lately (read past when judging the screen); this text is added. */
+  typed?: TypedLog;
 }
 
 export interface PushResult {
@@ -59,9 +64,10 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, inter
 }
 
 /** A keystroke into a permission prompt answers it, and one into a busy agent interrupts it: refuse both. */
-function refuseUnsafe(paneId: string, verdict: PaneVerdict): void {
-  if (verdict === 'permission') throw new PushRefused(verdict, `pane ${paneId} shows a permission prompt; typing would answer it, so nothing was typed`);
-  if (verdict === 'busy') throw new PushRefused(verdict, `pane ${paneId} is busy; nothing was typed`);
+function refuseUnsafe(paneId: string, reading: PaneReading): void {
+  const shown = reading.line ? ` (line: ${reading.line.slice(0, 80)})` : '';
+  if (reading.verdict === 'permission') throw new PushRefused('permission', `pane ${paneId} shows a permission prompt${shown}; typing would answer it, so nothing was typed`, reading.line);
+  if (reading.verdict === 'busy') throw new PushRefused('busy', `pane ${paneId} is busy${shown}; nothing was typed`, reading.line);
 }
 
 export async function pushText(tmux: TmuxClient, paneId: string, text: string, options: PushOptions): Promise<PushResult> {
@@ -69,10 +75,13 @@ export async function pushText(tmux: TmuxClient, paneId: string, text: string, o
   const pane = await tmux.pane(paneId);
   if (!pane || pane.dead) throw new PushRefused('dead', `pane ${paneId} is ${pane ? 'dead' : 'gone'}; nothing was typed`);
   const before = await tmux.capture(paneId);
-  const verdict = classifyPane(options.patterns, before);
-  if (!options.knownIdle) refuseUnsafe(paneId, verdict);
+  const reading = readPane(options.patterns, before, { typed: options.typed?.recent(paneId) });
+  const verdict = reading.verdict;
+  if (!options.knownIdle) refuseUnsafe(paneId, reading);
   const { text: clean, neutralised } = sanitizeForPane(text);
   if (clean.trim() === '') throw new PushRefused('empty', 'nothing printable left to type after removing control characters');
+  // Recorded before it shows: a screen read while it is being typed must already know it.
+  options.typed?.add(paneId, clean);
   const multiLine = clean.includes('\n');
   await tmux.paste(paneId, clean, { bracketed: multiLine });
 
@@ -118,6 +127,7 @@ export interface NudgeTypingOptions {
   arrivalTimeoutMs?: number;
   /** How often the screen is read while waiting for the line to show. */
   pollMs?: number;
+  typed?: TypedLog;
 }
 
 /**
@@ -135,8 +145,9 @@ export async function typeNudge(tmux: TmuxClient, paneId: string, line: string, 
   const started = Date.now();
   const look = await tmux.paneScreen(paneId);
   if (!look || look.dead) throw new PushRefused('dead', `pane ${paneId} is ${look ? 'dead' : 'gone'}; nothing was typed`);
-  refuseUnsafe(paneId, classifyPane(options.patterns, look.screen));
+  refuseUnsafe(paneId, readPane(options.patterns, look.screen, { typed: options.typed?.recent(paneId) }));
   const looked = Date.now();
+  options.typed?.add(paneId, line);
   await tmux.typeLiteral(paneId, line);
   const typed = Date.now();
   const wanted = squash(probe);

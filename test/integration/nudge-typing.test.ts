@@ -52,7 +52,9 @@ describe('typeNudge on real tmux', () => {
   });
 
   it('refuses a permission prompt, a busy screen and a dead pane, typing nothing', async () => {
-    const perm = await paneRunning(`printf 'Do you want to proceed?\\n> '; stty -echo; cat > /dev/null`);
+    // The question is the live line (CLIs draw their dialogs in place of the input line; an input
+    // line below a question would mean it is old output).
+    const perm = await paneRunning(`printf 'Do you want to proceed? '; stty -echo; cat > /dev/null`);
     await waitFor('the permission prompt', () => capture(perm.socket, perm.pane).includes('proceed'));
     await expect(typeNudge(perm.tmux, perm.pane, NEW, NEW_TAG, { patterns })).rejects.toMatchObject({ reason: 'permission' });
 

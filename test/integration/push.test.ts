@@ -252,7 +252,9 @@ describe('refusals: nothing is typed', () => {
     const err = await pushText(r.tmux, pane, 'y and then some', { patterns: r.patterns(profile) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PushRefused);
     expect((err as PushRefused).reason).toBe('permission');
-    expect((err as PushRefused).message).toMatch(/permission prompt; typing would answer it, so nothing was typed/);
+    // It names the line that showed the prompt.
+    expect((err as PushRefused).message).toContain(`permission prompt (line: ${question.trim()}); typing would answer it, so nothing was typed`);
+    expect((err as PushRefused).line).toBe(question.trim());
     expect(capture(r.socket, pane)).toBe(before);
     // `read` gets exactly our key: the refused push left nothing in the input.
     expect(await answer(r, pane, 'n')).toBe('n');

@@ -3,7 +3,7 @@
  * real SQLite store, with a fake clock where time matters. No fixed sleeps: every wait is a
  * condition with a deadline.
  */
-import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { Socket } from 'node:net';
@@ -605,6 +605,33 @@ describe('named pipes', () => {
     expect(() => openSync(p.controlPath('marie'), constants.O_WRONLY | constants.O_NONBLOCK)).toThrow(/ENXIO/);
   });
 
+  it('start-up work is linear in the team: the 600 pipes of 300 agents are made in one batch (a mkfifo process per 512), not a process each (issue 11, 14)', async () => {
+    const names = Array.from({ length: 300 }, (_, i) => `a${i}`);
+    const config = hornetsConfigSchema.parse({ project: 'big', agents: names.map((name) => ({ name, profile: 'demo' })) });
+    const batches: number[] = [];
+    const p = new PipeWatcher({
+      store: env.store,
+      paths: env.paths,
+      config,
+      log: silentLogger(),
+      wake: () => undefined,
+      onControl: () => undefined,
+      mkfifo: async (paths) => {
+        batches.push(paths.length);
+        const { mkfifos } = await import('../../src/proc/fifo.js');
+        await mkfifos(paths);
+      },
+    });
+    await p.start();
+    stops.push(() => p.stop());
+    expect(batches).toEqual([600]);
+    for (const n of [names[0]!, names[299]!]) expect(lstatSync(p.controlPath(n)).isFIFO()).toBe(true);
+    // A second start finds them all made: no mkfifo at all.
+    await p.stop();
+    await p.start();
+    expect(batches).toEqual([600]);
+  });
+
   it('a pipe that cannot be made does not stop the others from starting', async () => {
     const p = new PipeWatcher({
       store: env.store,
@@ -613,10 +640,10 @@ describe('named pipes', () => {
       log: silentLogger(),
       wake: (a) => env.woken.push(a),
       onControl: () => undefined,
-      mkfifo: async (path) => {
-        if (path.includes('anga')) throw new Error('no mkfifo here');
-        const { mkfifo } = await import('../../src/proc/fifo.js');
-        await mkfifo(path);
+      mkfifo: async (paths) => {
+        const { mkfifos } = await import('../../src/proc/fifo.js');
+        await mkfifos(paths.filter((path) => !path.includes('anga')));
+        if (paths.some((path) => path.includes('anga'))) throw new Error('no mkfifo here');
       },
     });
     await p.start();

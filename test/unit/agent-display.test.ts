@@ -56,6 +56,14 @@ describe('displayAgent', () => {
     expect(displayAgent({ record: rec('idle'), pane: 'dead', exitStatus: 3 }).detail).toMatch(/^exited with status 3;/);
     expect(displayAgent({ record: rec('failed', { lastError: 'invalid api key' }), pane: 'alive' }).detail).toMatch(/breaker open.*invalid api key/);
   });
+
+  it('a long permission hold shows its note (issue 11, item 6); another last error does not make a permission wait look escalated', () => {
+    const note = 'held: sh shows a permission prompt since 12:01:03 UTC (line: Proceed? [y/N]); delivery waits until it is answered (attach to answer it)';
+    expect(displayAgent({ record: rec('waiting-permission', { lastError: note }), pane: 'alive' }).detail).toBe(`waiting for a permission answer in its pane (Enter attaches): ${note}`);
+    expect(displayAgent({ record: rec('waiting-permission', { lastError: 'rate limit' }), pane: 'alive' }).detail).toBe('waiting for a permission answer in its pane (Enter attaches)');
+    expect(displayAgent({ record: rec('idle', { lastError: note }), pane: 'alive' }).detail).toBe(`at its prompt; messages are delivered at once: ${note}`);
+    expect(displayAgent({ record: rec('idle', { lastError: note }), pane: 'none' }).detail).not.toContain(note);
+  });
 });
 
 describe('hornets_agent_state (metrics) uses the display rule', () => {

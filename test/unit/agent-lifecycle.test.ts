@@ -75,6 +75,16 @@ describe('agent life cycle: transition', () => {
     [at('busy'), { type: 'screen', verdict: 'unknown' }, 'busy'],
     [at('crashed'), { type: 'screen', verdict: 'idle' }, 'crashed'],
     [at('paused', { paused: true }), { type: 'screen', verdict: 'busy' }, 'paused'],
+    // a state read from the screen that no capture confirmed lapses (domain/screen-hold.ts)
+    [at('waiting-permission'), { type: 'screen-expired' }, 'unknown'],
+    [at('busy'), { type: 'screen-expired' }, 'unknown'],
+    [at('idle'), { type: 'screen-expired' }, 'idle'],
+    [at('stuck'), { type: 'screen-expired' }, 'stuck'],
+    [at('crashed'), { type: 'screen-expired' }, 'crashed'],
+    [at('paused', { paused: true }), { type: 'screen-expired' }, 'paused'],
+    // a long hold is noted, not a state of its own
+    [at('waiting-permission'), { type: 'held', note: 'held: x' }, 'waiting-permission'],
+    [at('waiting-permission'), { type: 'released' }, 'waiting-permission'],
   ])('%j --%j--> %s', (from, event, to) => expect(transition(from, event).state).toBe(to));
 
   it('keeps the reason of a failure and of being stuck; clears them when they no longer hold', () => {
@@ -84,6 +94,20 @@ describe('agent life cycle: transition', () => {
     expect(transition(at('busy', { lastError: 'old' }), { type: 'started' }).lastError).toBeNull();
     expect(transition(at('failed', { lastError: 'x' }), { type: 'reset' }).lastError).toBeNull();
     expect(transition(at('busy'), { type: 'pane-died', generation: 2, exitStatus: 137 }).lastError).toBe('exited with status 137');
+  });
+
+  it('a hold note is set by `held` and goes with `released`, with the state it was about, or on stop; other errors stay', () => {
+    const note = 'held: sh shows a permission prompt since 12:01:03 UTC';
+    expect(transition(at('waiting-permission'), { type: 'held', note }).lastError).toBe(note);
+    expect(transition(at('waiting-permission', { lastError: note }), { type: 'released' }).lastError).toBeNull();
+    expect(transition(at('waiting-permission', { lastError: 'rate limit' }), { type: 'released' }).lastError).toBe('rate limit');
+    expect(transition(at('waiting-permission', { lastError: note }), { type: 'screen', verdict: 'idle' }).lastError).toBeNull();
+    expect(transition(at('waiting-permission', { lastError: note }), { type: 'screen', verdict: 'permission' }).lastError).toBe(note);
+    expect(transition(at('waiting-permission', { lastError: note }), { type: 'screen-expired' }).lastError).toBeNull();
+    expect(transition(at('waiting-permission', { lastError: note }), { type: 'stopped' }).lastError).toBeNull();
+    // A stuck agent's reason is not overwritten; a dead one gets no note.
+    expect(transition(at('stuck', { lastError: 'stuck: x' }), { type: 'held', note }).lastError).toBe('stuck: x');
+    expect(transition(at('crashed'), { type: 'held', note }).lastError).toBeNull();
   });
 
   it('pause and resume set the flag whatever the state', () => {

@@ -69,4 +69,14 @@ describe('explainMessage', () => {
       /marie is stuck \(stuck: 9 nudges refused over 21 s: hooks say idle but the screen shows it busy\): it waits until marie takes a prompt again; attach to look, `hornets-tui reset marie` tries at once$/,
     );
   });
+
+  it('a long permission hold is named instead of the bare state (issue 11, item 6)', () => {
+    const note = 'held: marie shows a permission prompt since 12:01:03 UTC (line: Proceed? [y/N]); delivery waits until it is answered (attach to answer it)';
+    const line = explainMessage({ message: base, ahead: 0, agentPaused: false, agentState: 'waiting-permission', agentError: note, engineRunning: true, now });
+    expect(line).toContain(`; ${note}`);
+    expect(line).not.toContain('marie is waiting-permission');
+    // A control sequence in the quoted screen line reaches no terminal.
+    const hostile = explainMessage({ message: base, ahead: 0, agentPaused: false, agentState: 'waiting-permission', agentError: 'held: x (line: \x1b]2;pwned\x07a)', engineRunning: true, now });
+    expect(hostile).not.toContain('\x1b');
+  });
 });

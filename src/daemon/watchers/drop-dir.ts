@@ -95,7 +95,7 @@ export class DropDir {
   private draining: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
-  private readonly agentSet: Set<string>;
+  private agentSet: Set<string>;
   private readonly scanIntervalMs: number;
   private readonly maxBytes: number;
 
@@ -127,6 +127,26 @@ export class DropDir {
     this.watchers.clear();
     this.wanted.clear();
     await this.draining;
+  }
+
+  /**
+   * The team changed while the engine runs (`add`, `remove`, an edit of hornets.json): new agents'
+   * directories are made and watched at once; a removed agent's watch ends, and files left in its
+   * directory are dead-lettered by the next scan as for any unknown agent.
+   */
+  async setAgents(agents: readonly string[]): Promise<void> {
+    const next = new Set(agents);
+    for (const agent of this.agentSet) {
+      if (next.has(agent)) continue;
+      this.watchers.get(agent)?.close();
+      this.watchers.delete(agent);
+    }
+    const added = [...next].filter((a) => !this.agentSet.has(a));
+    this.agentSet = next;
+    if (!this.running) return;
+    for (const agent of added) await ensureDir(this.agentDir(agent));
+    this.watchAll();
+    for (const agent of added) await this.scanAgent(agent, false);
   }
 
   private watchAll(): void {

@@ -21,7 +21,7 @@ import type { Logger } from '../../log.js';
 import type { MessageStore } from '../../queue/store.js';
 import type { StatePaths } from '../../config/paths.js';
 import { errorMessage } from '../../errors.js';
-import { mkfifo as defaultMkfifo } from '../../proc/fifo.js';
+import { mkfifos as defaultMkfifos } from '../../proc/fifo.js';
 import { durationInput, formatIssues, isObject, isPermanentQueueError, messageDefaults, priorityInput, readDuration, readPriority, type WatcherConfig } from './common.js';
 
 /** Lines longer than this are dropped whole. */
@@ -107,8 +107,8 @@ export interface PipeWatcherOptions {
   /** An operator action for the agent whose pipe it came through (the engine's operator service). */
   onControl: (action: ControlAction, agent: string) => void | Promise<void>;
   clock?: () => number;
-  /** Injected for tests; default runs mkfifo(1). */
-  mkfifo?: (path: string) => Promise<void>;
+  /** Injected for tests; default runs mkfifo(1), one process for many paths. */
+  mkfifo?: (paths: string[]) => Promise<void>;
   maxLineBytes?: number;
 }
 
@@ -123,12 +123,12 @@ interface ControlReader {
 export class PipeWatcher {
   private readonly readers = new Map<string, ControlReader>();
   private readonly statusFds = new Map<string, number>();
-  private readonly agents: string[];
+  private agents: Set<string>;
   private readonly clock: () => number;
   private running = false;
 
   constructor(private readonly o: PipeWatcherOptions) {
-    this.agents = o.config.agents.map((a) => a.name);
+    this.agents = new Set(o.config.agents.map((a) => a.name));
     this.clock = o.clock ?? Date.now;
   }
 
@@ -142,15 +142,95 @@ export class PipeWatcher {
 
   async start(): Promise<void> {
     this.running = true;
-    for (const agent of this.agents) {
-      // One agent's pipes failing (no mkfifo, a read-only directory) must not stop the daemon.
+    await this.serve([...this.agents]);
+  }
+
+  /**
+   * Pipes for these agents, opened for reading. Linear in the team: a look at each path, then the
+   * missing FIFOs made by one mkfifo process for all of them (a process per pipe kept an engine
+   * with thousands of agents busy for minutes). One agent's pipes failing (no mkfifo, a read-only
+   * directory) must not stop the daemon or the other agents' pipes.
+   */
+  private async serve(agents: string[]): Promise<void> {
+    const missing: string[] = [];
+    const broken = new Map<string, string>();
+    for (const agent of agents) {
+      for (const path of [this.controlPath(agent), this.statusPath(agent)]) {
+        try {
+          if (!(await this.isFifo(path))) missing.push(path);
+        } catch (err) {
+          broken.set(agent, errorMessage(err));
+        }
+      }
+    }
+    let mkfifoError: string | null = null;
+    const made = new Set(missing);
+    if (missing.length > 0) {
       try {
-        await this.ensureFifo(this.controlPath(agent));
-        await this.ensureFifo(this.statusPath(agent));
+        await (this.o.mkfifo ?? defaultMkfifos)(missing);
+      } catch (err) {
+        mkfifoError = errorMessage(err);
+      }
+    }
+    for (const agent of agents) {
+      if (!this.running || !this.agents.has(agent)) continue;
+      try {
+        const why = broken.get(agent);
+        if (why !== undefined) throw new Error(why);
+        for (const path of [this.controlPath(agent), this.statusPath(agent)]) {
+          if (made.has(path) && !(await this.isFifo(path))) throw new Error(mkfifoError ?? `${path} was not made`);
+        }
         this.openControl(agent);
       } catch (err) {
         this.o.log.error({ event: 'pipe_setup_failed', agent, error: errorMessage(err) }, 'named pipes unavailable for this agent');
       }
+    }
+  }
+
+  /**
+   * The team changed while the engine runs: new agents get their pipes now; a removed agent's
+   * pipes are closed and deleted, so a writer finds no reader instead of a pipe nobody reads.
+   */
+  async setConfig(config: WatcherConfig): Promise<void> {
+    this.o.config = config;
+    const next = new Set(config.agents.map((a) => a.name));
+    const removed = [...this.agents].filter((a) => !next.has(a));
+    const added = [...next].filter((a) => !this.agents.has(a));
+    this.agents = next;
+    for (const agent of removed) {
+      const reader = this.readers.get(agent);
+      // Out of the map first: its close handler must not reopen it.
+      this.readers.delete(agent);
+      reader?.socket.destroy();
+      const fd = this.statusFds.get(agent);
+      this.statusFds.delete(agent);
+      if (fd !== undefined) {
+        try {
+          closeSync(fd);
+        } catch {
+          // Already closed.
+        }
+      }
+      await reader?.chain;
+      for (const path of [this.controlPath(agent), this.statusPath(agent)]) {
+        if (await this.isFifo(path).catch(() => false)) await rm(path, { force: true });
+      }
+    }
+    if (this.running && added.length > 0) await this.serve(added);
+  }
+
+  /** Whether a FIFO is at `path`; a plain file written there before the pipe existed is removed. */
+  private async isFifo(path: string): Promise<boolean> {
+    try {
+      const st = await lstat(path);
+      if (st.isFIFO()) return true;
+      // A writer that ran before the daemon made the pipe creates a plain file instead: replace it.
+      this.o.log.warn({ event: 'pipe_replaced', path, size: st.size }, 'a non-FIFO file sat where a pipe belongs; replaced');
+      await rm(path, { recursive: true, force: true });
+      return false;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      return false;
     }
   }
 
@@ -174,16 +254,7 @@ export class PipeWatcher {
   }
 
   private async ensureFifo(path: string): Promise<void> {
-    try {
-      const st = await lstat(path);
-      if (st.isFIFO()) return;
-      // A writer that ran before the daemon made the pipe creates a plain file instead: replace it.
-      this.o.log.warn({ event: 'pipe_replaced', path, size: st.size }, 'a non-FIFO file sat where a pipe belongs; replaced');
-      await rm(path, { recursive: true, force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    await (this.o.mkfifo ?? defaultMkfifo)(path);
+    if (!(await this.isFifo(path))) await (this.o.mkfifo ?? defaultMkfifos)([path]);
   }
 
   private openControl(agent: string): void {
@@ -201,7 +272,7 @@ export class PipeWatcher {
       // Should not happen while we hold a write end; reopen rather than go deaf.
       this.o.log.warn({ event: 'pipe_reopen', agent }, 'control pipe closed; reopening');
       setTimeout(() => {
-        if (this.running && !this.readers.has(agent)) {
+        if (this.running && this.agents.has(agent) && !this.readers.has(agent)) {
           this.ensureFifo(this.controlPath(agent))
             .then(() => this.openControl(agent))
             .catch((err) => this.o.log.error({ event: 'pipe_reopen_failed', agent, error: errorMessage(err) }, 'cannot reopen control pipe'));
@@ -278,7 +349,7 @@ export class PipeWatcher {
    * written. Never blocks: no reader (ENXIO), a gone reader (EPIPE) or a full pipe (EAGAIN) drop it.
    */
   publish(agent: string, change: Record<string, unknown>): boolean {
-    if (!this.running || !this.agents.includes(agent)) return false;
+    if (!this.running || !this.agents.has(agent)) return false;
     let line = `${JSON.stringify({ ts: new Date(this.clock()).toISOString(), agent, ...change })}\n`;
     if (Buffer.byteLength(line) > MAX_STATUS_LINE_BYTES) {
       line = `${JSON.stringify({ ts: new Date(this.clock()).toISOString(), agent, state: change.state ?? change.to ?? null, truncated: true })}\n`;

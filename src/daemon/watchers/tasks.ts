@@ -128,7 +128,7 @@ export class TaskWatcher {
   private readonly dir: DropDir;
   private readonly clock: () => number;
   private readonly random: () => number;
-  private readonly agents: string[];
+  private agents: string[];
   private timer: NodeJS.Timeout | null = null;
   /** All task state changes run one at a time (intake and checks interleave otherwise). */
   private chain: Promise<unknown> = Promise.resolve();
@@ -159,6 +159,13 @@ export class TaskWatcher {
     await this.checkCompletions();
     this.timer = setInterval(() => void this.checkCompletions(), this.o.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS);
     this.timer.unref();
+  }
+
+  /** The team changed while the engine runs: serve the agents of `config` from now on. */
+  setConfig(config: WatcherConfig): Promise<void> {
+    this.o.config = config;
+    this.agents = config.agents.map((a) => a.name);
+    return this.dir.setAgents(this.agents);
   }
 
   async stop(): Promise<void> {

@@ -94,6 +94,12 @@ export class TriggerWatcher {
     return this.dir.start();
   }
 
+  /** The team changed while the engine runs: serve the agents of `config` from now on. */
+  setConfig(config: WatcherConfig): Promise<void> {
+    this.o.config = config;
+    return this.dir.setAgents(config.agents.map((a) => a.name));
+  }
+
   stop(): Promise<void> {
     return this.dir.stop();
   }

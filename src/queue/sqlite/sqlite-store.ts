@@ -563,11 +563,13 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
       if (filter.kinds && filter.kinds.length > 0) {
         // Bound parameters, one per kind: kinds may come from callers.
         const marks = filter.kinds.map((_, i) => `@k${i}`).join(',');
-        const params: Record<string, unknown> = { limit, agent: filter.agent ?? null };
+        const params: Record<string, unknown> = { limit, ...(filter.agent === undefined ? {} : { agent: filter.agent }) };
         filter.kinds.forEach((k, i) => (params[`k${i}`] = k));
-        const rows = this.stmt(`SELECT NULL AS message_id, * FROM agent_events WHERE (@agent IS NULL OR agent = @agent) AND kind IN (${marks}) ORDER BY id DESC LIMIT @limit`).all(
-          params,
-        ) as EventRow[];
+        // Two statements, not `(@agent IS NULL OR agent = @agent)`: SQLite cannot use the (agent, id)
+        // index through that OR, so an engine start looking at each of n agents scanned every agent's
+        // events n times.
+        const where = filter.agent === undefined ? '' : 'agent = @agent AND ';
+        const rows = this.stmt(`SELECT NULL AS message_id, * FROM agent_events WHERE ${where}kind IN (${marks}) ORDER BY id DESC LIMIT @limit`).all(params) as EventRow[];
         return rows.reverse().map(toEvent);
       }
       if (filter.messageId !== undefined) {
