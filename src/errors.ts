@@ -73,6 +73,11 @@ export type QueueErrorCode =
 /** Codes that mean "the caller sent bad input" rather than "the store failed". */
 const usageCodes: ReadonlySet<QueueErrorCode> = new Set(['unknown_agent', 'empty_body', 'body_too_large', 'invalid_priority', 'invalid_input', 'not_found', 'ambiguous_id', 'import_invalid']);
 
+/** The engine's fixed hook port (daemon.hookPort) is taken by another process. */
+export class HookPortError extends HornetsError {
+  readonly exitCode = ExitCode.failure;
+}
+
 export class QueueError extends HornetsError {
   readonly exitCode: number;
   constructor(

@@ -83,8 +83,20 @@ export const daemonConfigSchema = z
     deliveryHoldAlert: duration
       .default('30s')
       .describe('A permission prompt on the screen of an agent without hooks that holds its messages this long is escalated: logged once, shown in status, named by `queue why`'),
+    hookPort: z.number().int().min(0).max(65535).default(0).describe('Port of the hook endpoint on 127.0.0.1; 0 picks a free port at each start. A fixed port is needed for hookTransport "http"'),
+    hookTransport: z
+      .enum(['command', 'http'])
+      .default('command')
+      .describe(
+        'How Claude Code agents reach the engine on every tool round (PostToolUse): "command" runs the hook client (checks the engine\'s proof, falls back to the database when no engine runs); "http" is a Claude Code http hook to 127.0.0.1:hookPort, with no process at all, but nothing proves the answer comes from the engine: while no engine runs, whatever holds that port gets the hook\'s payload and the agent\'s hook credential and can answer it. For machines with no other users. Other events stay command hooks',
+      ),
   })
-  .strict();
+  .strict()
+  .superRefine((d, ctx) => {
+    if (d.hookTransport === 'http' && d.hookPort === 0) {
+      ctx.addIssue({ code: 'custom', path: ['hookPort'], message: 'hookTransport "http" needs a fixed hookPort (1–65535): the agents\' hook settings name the port' });
+    }
+  });
 
 export const retentionConfigSchema = z
   .object({

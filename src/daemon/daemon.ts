@@ -119,6 +119,7 @@ export class Daemon {
     this.hooks = new HookServer({
       store,
       stateDir: paths.root,
+      port: ctx.project.config.daemon.hookPort,
       configPath: ctx.project.configPath,
       log: log('hook-server'),
       onHook: (info) => {

@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ExitCode, HornetsError } from '../errors.js';
+import { ExitCode, HookPortError, HornetsError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { LeaseRef, MessageStore } from '../queue/store.js';
 import { HookHandler, isHookEvent } from '../hooks/handlers.js';
@@ -87,7 +87,15 @@ export class HookServer {
     });
     server.keepAliveTimeout = 1000;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          err.code === 'EADDRINUSE'
+            ? new HookPortError(`daemon.hookPort ${this.o.port} on 127.0.0.1 is in use by another process: stop it or choose another port in hornets.json (and run \`hornets-tui hooks install\`)`, {
+                cause: err,
+              })
+            : err,
+        ),
+      );
       server.listen(this.o.port ?? 0, '127.0.0.1', () => resolve());
     });
     this.server = server;
@@ -216,13 +224,25 @@ export class HookServer {
     });
   }
 
+  /** An http hook's answer left whole: what it handed over is delivered (as a client's /ack would say). */
+  private ackWhenSent(res: ServerResponse, agent: string, lease: LeaseRef): void {
+    res.once('finish', () => {
+      this.o.store.ack({ ...lease, sessionId: null, agent }).then(
+        (n) => {
+          if (n > 0) this.o.onAck?.(lease.ids ?? []);
+        },
+        (err: unknown) => this.o.log.error({ event: 'hook_ack_error', agent, error: String(err) }, 'http hook ack failed; the lease will lapse and the message be retried'),
+      );
+    });
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = Date.now();
     const send = (status: number, body = '', headers: Record<string, string> = {}) => {
       // The bash client reads the head a byte per read(): no Date header, and the headers it looks
       // for first. Head and body leave in one write (res.end with the body).
       res.sendDate = false;
-      res.writeHead(status, { 'x-hornets-server': this.serverToken, 'content-length': Buffer.byteLength(body), ...headers, 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+      res.writeHead(status, { 'x-hornets-server': this.serverToken, 'content-length': Buffer.byteLength(body), 'content-type': 'text/plain; charset=utf-8', ...headers, connection: 'close' });
       res.end(body);
     };
     if (req.method === 'POST' && req.url === '/wake') {
@@ -250,13 +270,18 @@ export class HookServer {
       return send(200, JSON.stringify({ pid: process.pid, hookPort: this.port, ...this.o.health?.() }), { 'content-type': 'application/json' });
     }
     const ackPath = req.method === 'POST' && req.url === '/ack';
-    const m = /^\/hook\/([A-Za-z]+)$/.exec(req.url ?? '');
+    const m = /^\/hook\/([A-Za-z]+)(\?hornets-tui)?$/.exec(req.url ?? '');
     if (!ackPath && (req.method !== 'POST' || !m)) return send(404);
+    // A Claude Code http hook (daemon.hookTransport "http"): no client to ack or fall back, so the
+    // engine acks once the answer has left, and releases what it could not hand over.
+    const http = !ackPath && m![2] !== undefined;
     // Refused without a proof: the client falls back to the Node entry, which refuses it too.
     const caller = this.hookCaller(req);
     if (!caller) {
       req.resume();
-      return send(401, '', { 'x-hornets-server': '' });
+      // An http hook in a session that is no agent of ours (someone runs claude in the worktree)
+      // gets nothing to do, not an error shown in that session.
+      return http ? send(200, '', { 'x-hornets-server': '' }) : send(401, '', { 'x-hornets-server': '' });
     }
     const { agent, generation } = caller;
     const sendAsAgent = (status: number, body = '', headers: Record<string, string> = {}) => send(status, body, { ...headers, 'x-hornets-server': caller.proof });
@@ -278,7 +303,7 @@ export class HookServer {
         this.o.log.warn({ event: 'hook_malformed', agent, hook: event }, 'hook payload is not JSON; ignored');
         return sendAsAgent(200);
       }
-      const deferAck = req.headers[DEFER_ACK_HEADER] === '1';
+      const deferAck = http || req.headers[DEFER_ACK_HEADER] === '1';
       const handler = new HookHandler({
         store: this.o.store,
         agent,
@@ -290,7 +315,12 @@ export class HookServer {
       });
       const reply = await handler.handle(event, payload);
       if (reply.ackToken) this.releaseIfUnread(req, res, event, agent, { leaseToken: reply.ackToken, ids: reply.delivered });
-      sendAsAgent(200, reply.stdout, reply.ackToken ? { 'X-Hornets-Ack': `${reply.ackToken} ${reply.delivered.join(',')}` } : {});
+      if (http) {
+        if (reply.ackToken) this.ackWhenSent(res, agent, { leaseToken: reply.ackToken, ids: reply.delivered });
+        send(200, reply.stdout, { 'content-type': 'application/json' });
+      } else {
+        sendAsAgent(200, reply.stdout, reply.ackToken ? { 'X-Hornets-Ack': `${reply.ackToken} ${reply.delivered.join(',')}` } : {});
+      }
       const ms = Date.now() - started;
       this.o.log.info({ event: 'hook', agent, hook: event, outcome: reply.outcome, delivered: reply.delivered, ms }, 'hook handled');
       this.o.onHook?.({ agent, event, outcome: reply.outcome, ms, delivered: reply.delivered });

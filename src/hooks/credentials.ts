@@ -22,6 +22,8 @@ const crypto = (): typeof Crypto => createRequire(import.meta.url)('node:crypto'
 
 /** The environment variable that carries an agent generation's credential. */
 export const HOOK_TOKEN_ENV = 'HORNETS_HOOK_TOKEN';
+/** Its client half alone, for Claude Code http hooks (daemon.hookTransport "http"), whose headers take a variable whole. */
+export const HOOK_CLIENT_ENV = 'HORNETS_HOOK_CLIENT';
 
 /** <state>/agent-key: 32 random bytes (hex), made once per project and kept across engine restarts. */
 export function agentKeyFile(stateDir: string): string {

@@ -33,6 +33,7 @@ export const installedEvents: Record<HookEvent, number> = {
 interface CommandHook {
   type: string;
   command?: string;
+  url?: string;
   timeout?: number;
   [k: string]: unknown;
 }
@@ -52,7 +53,48 @@ export function hookCommand(hookProgram: string[], event: HookEvent): string {
   return `${hookProgram.map(shellQuote).join(' ')} ${event} ${HOOK_MARKER}`;
 }
 
+/**
+ * Claude Code http hooks (opt-in, `daemon.hookTransport: "http"`): the engine answers them with no
+ * process at all. Only on PostToolUse, the hook of every tool round: SessionStart cannot be an http
+ * hook, and the hooks of a turn's start and end stay command hooks, whose Node fallback delivers
+ * when no engine runs. The query marks the hook as ours (a URL has no comment).
+ */
+export const HTTP_MARKER = '?hornets-tui';
+export const HTTP_EVENTS: readonly HookEvent[] = ['PostToolUse'];
+/** Environment variables the http hook's headers take from the agent's pane (Claude Code fills only these). */
+export const HTTP_HOOK_ENV = ['HORNETS_HOOK_CLIENT', 'HORNETS_AGENT_ID', 'HORNETS_GENERATION'] as const;
+
+export interface HookTransport {
+  /** The command clients' argv (hooks-program.ts). */
+  program: string[];
+  /** The engine's fixed port, when PostToolUse goes over http. */
+  httpPort?: number | null;
+}
+
+/** A bare program means command hooks only. */
+function asTransport(t: string[] | HookTransport): HookTransport {
+  return Array.isArray(t) ? { program: t } : t;
+}
+
+/** The hook we install for one event. */
+export function ourHook(t: string[] | HookTransport, event: HookEvent): CommandHook {
+  const transport = asTransport(t);
+  const timeout = installedEvents[event];
+  if (transport.httpPort && HTTP_EVENTS.includes(event)) {
+    return {
+      type: 'http',
+      url: `http://127.0.0.1:${transport.httpPort}/hook/${event}${HTTP_MARKER}`,
+      headers: { 'X-Hornets-Token': '$HORNETS_HOOK_CLIENT', 'X-Hornets-Agent': '$HORNETS_AGENT_ID', 'X-Hornets-Generation': '$HORNETS_GENERATION' },
+      allowedEnvVars: [...HTTP_HOOK_ENV],
+      // Seconds: an engine that does not answer costs the agent this at most, once per round.
+      timeout: 5,
+    };
+  }
+  return { type: 'command', command: hookCommand(transport.program, event), timeout };
+}
+
 export function isOurs(h: CommandHook): boolean {
+  if (h.type === 'http') return typeof h.url === 'string' && h.url.endsWith(HTTP_MARKER);
   return typeof h.command === 'string' && h.command.trimEnd().endsWith(HOOK_MARKER);
 }
 
@@ -83,12 +125,10 @@ export function stripOurs(settings: Settings): Settings {
   return out;
 }
 
-export function withOurs(settings: Settings, hookProgram: string[]): Settings {
+export function withOurs(settings: Settings, transport: string[] | HookTransport): Settings {
   const out = stripOurs(settings);
   const hooks = (out.hooks ??= {});
-  for (const [event, timeout] of Object.entries(installedEvents) as [HookEvent, number][]) {
-    (hooks[event] ??= []).push({ hooks: [{ type: 'command', command: hookCommand(hookProgram, event), timeout }] });
-  }
+  for (const event of Object.keys(installedEvents) as HookEvent[]) (hooks[event] ??= []).push({ hooks: [ourHook(transport, event)] });
   return out;
 }
 
@@ -112,10 +152,10 @@ export interface InstallResult {
   backup: string | null;
 }
 
-export function installHooks(worktree: string, hookProgram: string[]): InstallResult {
+export function installHooks(worktree: string, transport: string[] | HookTransport): InstallResult {
   const file = join(worktree, SETTINGS_FILE);
   const { settings, text } = readSettings(file);
-  const next = withOurs(settings, hookProgram);
+  const next = withOurs(settings, transport);
   const nextText = serialise(next);
   if (text !== null && JSON.stringify(JSON.parse(text || '{}')) === JSON.stringify(next)) return { file, changed: false, backup: null };
   let backup: string | null = null;
@@ -166,7 +206,7 @@ export interface VerifyResult {
   userHooks: number;
 }
 
-export function verifyHooks(worktree: string, hookProgram: string[]): VerifyResult {
+export function verifyHooks(worktree: string, transport: string[] | HookTransport): VerifyResult {
   const file = join(worktree, SETTINGS_FILE);
   const events = {} as Record<HookEvent, HookPresence>;
   let settings: Settings = {};
@@ -181,8 +221,8 @@ export function verifyHooks(worktree: string, hookProgram: string[]): VerifyResu
   }
   for (const event of Object.keys(installedEvents) as HookEvent[]) {
     const ours = (settings.hooks?.[event] ?? []).flatMap((g) => (g.hooks ?? []).filter(isOurs));
-    const expected = hookCommand(hookProgram, event);
-    events[event] = ours.some((h) => h.command === expected) ? 'installed' : ours.length > 0 ? 'stale' : 'missing';
+    const expected = JSON.stringify(ourHook(transport, event));
+    events[event] = ours.some((h) => JSON.stringify(h) === expected) ? 'installed' : ours.length > 0 ? 'stale' : 'missing';
   }
   return { file, events, userHooks };
 }

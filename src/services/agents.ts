@@ -20,11 +20,11 @@ import { Git } from '../git/git.js';
 import { TypedLog } from './typed-log.js';
 import { classifyPane, type PaneVerdict } from '../domain/pane-state.js';
 import { displayAgent, type DisplayState } from '../domain/agent-display.js';
-import { installHooks } from '../hooks/installer.js';
+import { installHooks, type HookTransport } from '../hooks/installer.js';
 import { hookProgram } from './hooks-program.js';
 import { settlePool } from '../util/pool.js';
 import { createExclusiveTemp } from '../util/private-files.js';
-import { HOOK_TOKEN_ENV, agentCredential, loadOrCreateAgentKey } from '../hooks/credentials.js';
+import { HOOK_CLIENT_ENV, HOOK_TOKEN_ENV, agentCredential, loadOrCreateAgentKey } from '../hooks/credentials.js';
 import { processExited } from '../engine-client/pid.js';
 import { processEnvironment } from '../proc/environ.js';
 import { withTeamLock } from './team-lock.js';
@@ -243,7 +243,10 @@ export class AgentManager {
     const profile = this.profile(agent);
     let argv = expandCommand(profile.command);
     if (resume && record.sessionId && profile.resume) argv = [...argv, ...profile.resume.args.map((a) => a.replaceAll('{sessionId}', record.sessionId!))];
-    const secret = { ...profile.env, ...agent.env, [HOOK_TOKEN_ENV]: agentCredential(loadOrCreateAgentKey(this.project.paths.root), agent.name, generation) };
+    const credential = agentCredential(loadOrCreateAgentKey(this.project.paths.root), agent.name, generation);
+    // An http hook's header takes a variable whole: the client half only, so the engine's proof never
+    // leaves the pane even to whatever holds the port while no engine runs.
+    const secret = { ...profile.env, ...agent.env, [HOOK_TOKEN_ENV]: credential, [HOOK_CLIENT_ENV]: credential.split('.')[0]! };
     const envFile = this.writeEnvFile(secret);
     return {
       argv: ['sh', '-c', ENV_LAUNCHER, 'hornets-env', envFile, ...argv],
@@ -406,13 +409,19 @@ export class AgentManager {
     return { path, created: true, repo: null };
   }
 
+  /** What Claude Code agents' hook settings name: the command client, and the engine's port for http hooks. */
+  hookTransport(): HookTransport {
+    const d = this.project.config.daemon;
+    return { program: hookProgram(), httpPort: d.hookTransport === 'http' ? d.hookPort : null };
+  }
+
   /** The agent's directory and hook settings, ready for its process; safe to run for several agents at once. */
   private async prepare(agent: AgentConfig, ctx: PrepareContext): Promise<{ path: string; created: boolean }> {
     const { path, created, repo } = await this.prepareWorktree(agent, ctx);
     const profile = this.profile(agent);
     // Hooks go in before the agent starts, so its very first SessionStart is ours.
     if (profile.hooks.kind === 'claude-code') {
-      const r = installHooks(path, hookProgram());
+      const r = installHooks(path, this.hookTransport());
       if (r.changed) this.log.info({ event: 'hooks_installed', agent: agent.name, file: r.file, backup: r.backup }, 'hooks installed');
       // A worktree we just made shares the repository's info/exclude: looked at once for all of them.
       // Elsewhere git itself says whether the directory is in a repository (it fails when not).

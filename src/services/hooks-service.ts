@@ -40,7 +40,7 @@ export class HooksService {
   }
 
   install(names: string[] | 'all'): AgentHookReport<InstallResult>[] {
-    return this.each(names, (w) => installHooks(w, hookProgram()));
+    return this.each(names, (w) => installHooks(w, this.agents.hookTransport()));
   }
 
   uninstall(names: string[] | 'all'): AgentHookReport<UninstallResult>[] {
@@ -48,6 +48,6 @@ export class HooksService {
   }
 
   verify(names: string[] | 'all'): AgentHookReport<VerifyResult>[] {
-    return this.each(names, (w) => verifyHooks(w, hookProgram()));
+    return this.each(names, (w) => verifyHooks(w, this.agents.hookTransport()));
   }
 }

@@ -22,7 +22,8 @@
  * --baseline <dir> (another hornets checkout, built).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, existsSync, writeFileSync, realpathSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync, realpathSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { numberFlag, parseFlags, repoRoot } from './bench-util.js';
@@ -35,6 +36,18 @@ const root = repoRoot();
 const claudeBin = join(root, 'node_modules', '.bin', 'claude');
 /** Fake but well-formed: Claude Code remembers the approval by the key's last 20 characters. */
 const API_KEY = `sk-ant-api03-hornets-bench-${'x'.repeat(40)}-0123456789abcdefghij`;
+
+/** A port nothing listens on now: the http configuration's fixed daemon.hookPort. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -57,16 +70,23 @@ interface HornetsProject {
   hook: string;
   env: NodeJS.ProcessEnv;
   store: SqliteMessageStore;
+  /** The engine's fixed port when PostToolUse is an http hook (daemon.hookTransport "http"). */
+  httpPort: number | null;
   stop(): void;
 }
 
-async function hornetsProject(parent: string, name: string, checkout: string, daemon: boolean, hook = join(checkout, 'bin', 'hornets-hook')): Promise<HornetsProject> {
+async function hornetsProject(parent: string, name: string, checkout: string, daemon: boolean, hook = join(checkout, 'bin', 'hornets-hook'), httpPort: number | null = null): Promise<HornetsProject> {
   const dir = join(parent, name);
   mkdirSync(dir);
   const cli = join(checkout, 'bin', 'hornets-tui.js');
   const env = baseEnv();
   const init = spawnSync(process.execPath, [cli, 'init', '--agents', 'marie', '--profile', 'demo'], { cwd: dir, env, encoding: 'utf8' });
   if (init.status !== 0) throw new Error(`init failed in ${dir}: ${init.stderr}`);
+  if (httpPort !== null) {
+    // daemon.hookTransport "http": PostToolUse goes to the engine's fixed port as a Claude Code http hook.
+    const config = JSON.parse(readFileSync(join(dir, 'hornets.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dir, 'hornets.json'), JSON.stringify({ ...config, daemon: { hookTransport: 'http', hookPort: httpPort } }, null, 2));
+  }
   const state = join(dir, '.hornets');
   const store = await openSqliteStore(join(state, 'hornets.db'));
   await store.registerAgents([{ name: 'marie', profile: 'demo' }]);
@@ -86,7 +106,9 @@ async function hornetsProject(parent: string, name: string, checkout: string, da
       HORNETS_CONFIG: join(dir, 'hornets.json'),
       HORNETS_GENERATION: '0',
       HORNETS_HOOK_TOKEN: agentCredential(loadOrCreateAgentKey(state), 'marie', 0),
+      HORNETS_HOOK_CLIENT: agentCredential(loadOrCreateAgentKey(state), 'marie', 0).split('.')[0]!,
     },
+    httpPort,
     store,
     stop: () => {
       if (daemon) spawnSync(process.execPath, [cli, 'daemon', 'stop'], { cwd: dir, env });
@@ -146,8 +168,8 @@ function writeHome(home: string, trusted: string[]): void {
 }
 
 /** The hooks hornets installs, as `.claude/settings.json` content. */
-function hornetsHooks(hook: string): Record<string, unknown> {
-  return withOurs({}, [hook, process.execPath]);
+function hornetsHooks(hook: string, httpPort: number | null): Record<string, unknown> {
+  return withOurs({}, { program: [hook, process.execPath], httpPort });
 }
 
 async function agentView(parent: string, projects: { label: string; project: HornetsProject }[], reps: number, rounds: number): Promise<void> {
@@ -158,7 +180,7 @@ async function agentView(parent: string, projects: { label: string; project: Hor
     { name: 'no hook', hooks: {}, env },
     { name: '`true` hook', hooks: { hooks: { PostToolUse: [{ hooks: [trueHook] }] } }, env },
     { name: 'bare `node -e 0` hook', hooks: { hooks: { PostToolUse: [{ hooks: [nodeHook] }] } }, env },
-    ...projects.map(({ label, project }) => ({ name: label, hooks: hornetsHooks(project.hook), env: project.env })),
+    ...projects.map(({ label, project }) => ({ name: label, hooks: hornetsHooks(project.hook, project.httpPort), env: project.env })),
   ];
   const work = Object.fromEntries(configs.map((c, i) => [c.name, join(parent, `work-${i}`)]));
   for (const w of Object.values(work)) mkdirSync(w);
@@ -196,7 +218,7 @@ async function agentView(parent: string, projects: { label: string; project: Hor
       `${c.name.padEnd(40)} ${m.toFixed(1).padStart(10)} ${pct(gaps[c.name]!, 90).toFixed(1).padStart(7)} ${(c.name === 'no hook' ? '' : signed(added)).padStart(12)} ${ratio.padStart(18)} ${`${ofRuns.toFixed(1)} (${c.name === 'no hook' ? '-' : signed(ofRuns - noneOfRuns)})`.padStart(30)}   ${runMedians[c.name]!.map((x) => x.toFixed(0)).join(' ')}`,
     );
   }
-  console.log('goals: hornets with the daemon ≤ +5 ms per round; with no daemon ≤ 1.2× what `node -e 0` adds');
+  console.log('goals: hornets with the daemon ≤ +5 ms per round; with no daemon ≤ 1.2× what `node -e 0` adds (the http row is the opt-in daemon.hookTransport "http")');
 }
 
 function runOnce(argv: string[], input: string, env: NodeJS.ProcessEnv, cwd: string): number {
@@ -264,6 +286,7 @@ async function main(): Promise<void> {
     if (existsSync(native)) {
       projects.push({ label: 'hornets native, no daemon', project: await hornetsProject(parent, 'native-direct', root, false, native) });
       projects.push({ label: 'hornets native, daemon running', project: await hornetsProject(parent, 'native-fast', root, true, native) });
+      projects.push({ label: 'hornets http hook (opt-in), daemon', project: await hornetsProject(parent, 'http-fast', root, true, native, await freePort()) });
     } else console.log('dist/hornets-hook-native missing (no C compiler at build time): native rows left out');
     projects.push({ label: 'hornets bash, no daemon', project: await hornetsProject(parent, 'direct', root, false) });
     projects.push({ label: 'hornets bash, daemon running', project: await hornetsProject(parent, 'fast', root, true) });

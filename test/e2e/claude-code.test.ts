@@ -8,6 +8,7 @@
  * Claude Code binary cannot run; anywhere else a missing binary fails the suite loudly.
  */
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordedRequest } from '../../scripts/fake-messages-api.js';
@@ -17,6 +18,18 @@ import { waitFor } from '../helpers/tmux.js';
 
 const TEST_TIMEOUT = 120_000;
 const allowEcho = { permissions: { allow: ['Bash(echo:*)'] } };
+
+/** A port nothing listens on now (the engine's fixed hook port for the http transport). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
 const echoTool = { name: 'Bash', input: { command: 'echo hornets-tool', description: 'echo' } };
 
 let env: ClaudeE2E | null = null;
@@ -107,6 +120,42 @@ describe.skipIf(process.env.HORNETS_SKIP_CLAUDE_E2E === '1')('real Claude Code C
         new RegExp(`^<system-reminder>\\nPostToolUse:Bash hook additional context: hornets: 1 new message for cc\\n\\n\\[msg ${id} \\| from cli\\] sent while the tool runs\\n</system-reminder>$`),
       );
 
+      expect(e.hookLog().filter((l) => l.event === 'PostToolUse')).toMatchObject([{ outcome: 'delivered', delivered: [id] }]);
+      expect(deliveriesOf(e.mainRequests(), id)).toBe(1);
+      expect(await messageState(e, id)).toEqual({ state: 'confirmed', redeliveries: 0 });
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'PostToolUse as a Claude Code http hook (daemon.hookTransport "http"): the message arrives beside the tool result with no hook process, and ends confirmed',
+    async () => {
+      let id = '';
+      const port = await freePort();
+      const e = await start(
+        async (req) => {
+          if (hasToolResult(req)) return { text: 'tool finished' };
+          if (newText(req).includes('please run the tool')) {
+            id = await env!.send('sent while the tool runs');
+            return { toolUse: echoTool };
+          }
+          return { text: 'ok' };
+        },
+        { committedSettings: allowEcho, daemon: { hookTransport: 'http', hookPort: port } },
+      );
+      await e.cli.ok(['daemon', 'start']);
+      await e.up();
+      const installed = JSON.parse(readFileSync(path.join(e.worktree, '.claude', 'settings.local.json'), 'utf8')) as { hooks: Record<string, { hooks: { type: string; url?: string }[] }[]> };
+      expect(installed.hooks['PostToolUse']![0]!.hooks[0]).toMatchObject({ type: 'http', url: `http://127.0.0.1:${port}/hook/PostToolUse?hornets-tui` });
+      expect(installed.hooks['Stop']![0]!.hooks[0]!.type).toBe('command');
+      const first = await e.prompt('please run the tool');
+      const afterTool = await findRequest(e, 'the request with the tool result', hasToolResult);
+      await e.waitForHook('Stop', 'idle');
+
+      expect(newText(first)).not.toContain(`[msg ${id}`);
+      const toolTurn = newMessages(afterTool).find((m) => Array.isArray(m.content) && (m.content as { type?: string }[]).some((b) => b.type === 'tool_result'));
+      const blocks = toolTurn!.content as { type: string; content?: unknown; text?: string }[];
+      expect(blocks.find((b) => b.type === 'text' && b.text?.includes(`[msg ${id}`))?.text ?? '').toContain(`hornets: 1 new message for cc\n\n[msg ${id} | from cli] sent while the tool runs`);
       expect(e.hookLog().filter((l) => l.event === 'PostToolUse')).toMatchObject([{ outcome: 'delivered', delivered: [id] }]);
       expect(deliveriesOf(e.mainRequests(), id)).toBe(1);
       expect(await messageState(e, id)).toEqual({ state: 'confirmed', redeliveries: 0 });

@@ -37,6 +37,8 @@ export interface E2EOptions {
   briefing?: string;
   /** Committed `.claude/settings.json` of the repo (so every worktree has it). */
   committedSettings?: Record<string, unknown>;
+  /** hornets.json `daemon` settings (e.g. the http hook transport). */
+  daemon?: Record<string, unknown>;
 }
 
 type Block = { type?: string; text?: unknown; content?: unknown };
@@ -160,6 +162,7 @@ export class ClaudeE2E {
         {
           project: `e2e-${randomBytes(3).toString('hex')}`,
           profilesDir: 'profiles',
+          ...(options.daemon ? { daemon: options.daemon } : {}),
           agents: [
             {
               name: AGENT,
@@ -281,6 +284,7 @@ export class ClaudeE2E {
           return {};
         }
       })
+      .map((l) => (l.component === 'hook-server' && l.event === 'hook' ? { ...l, component: 'hook', event: l.hook } : l))
       .filter((l) => l.component === 'hook' && typeof l.event === 'string') as HookLogLine[];
   }
 

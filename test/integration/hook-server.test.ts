@@ -19,6 +19,7 @@ import { MAX_STOP_BLOCKS } from '../../src/hooks/handlers.js';
 import { agentCredential, loadOrCreateAgentKey } from '../../src/hooks/credentials.js';
 import { hookClients } from '../helpers/hook-clients.js';
 import { wakeEngine } from '../../src/engine-client/poke.js';
+import { waitFor } from '../helpers/tmux.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -539,5 +540,49 @@ describe('a client that gives up before its reply', () => {
       status = (await real.get(m.id)).state;
     }
     expect(status).toBe('queued');
+  });
+});
+
+describe('Claude Code http hooks (daemon.hookTransport "http")', () => {
+  const url = (port: number) => `http://127.0.0.1:${port}/hook/PostToolUse?hornets-tui`;
+  const post = (port: number, headers: Record<string, string>) =>
+    fetch(url(port), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ session_id: 's1', hook_event_name: 'PostToolUse', tool_name: 'Bash' }) });
+
+  it('answers with the JSON Claude Code reads and counts the message delivered once the answer has left', async () => {
+    const { dir, store, endpoint } = await setup();
+    const m = await store.enqueue({ agent: 'marie', body: 'over http' });
+    const r = await post(endpoint.port, { 'x-hornets-token': marieCredential(dir).token, 'x-hornets-agent': 'marie', 'x-hornets-generation': '3' });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toBe('application/json');
+    const body = (await r.json()) as { hookSpecificOutput: { hookEventName: string; additionalContext: string } };
+    expect(body.hookSpecificOutput.hookEventName).toBe('PostToolUse');
+    expect(body.hookSpecificOutput.additionalContext).toContain(`[msg ${m.message.id}`);
+    await waitFor('delivered', async () => (await store.get(m.message.id)).state === 'delivered');
+  });
+
+  it('a session that is no agent of ours (no or a wrong credential) gets an empty 200, never an error in its session, and takes nothing', async () => {
+    const { dir, store, endpoint } = await setup();
+    const m = await store.enqueue({ agent: 'marie', body: 'not for strangers' });
+    const tries: Record<string, string>[] = [
+      {},
+      { 'x-hornets-token': '', 'x-hornets-agent': '', 'x-hornets-generation': '' },
+      { 'x-hornets-token': marieCredential(dir).token, 'x-hornets-agent': 'marie', 'x-hornets-generation': '4' },
+    ];
+    for (const headers of tries) {
+      const r = await post(endpoint.port, headers);
+      expect(r.status).toBe(200);
+      expect(await r.text()).toBe('');
+    }
+    expect((await store.get(m.message.id)).state).toBe('queued');
+  });
+
+  it('a fixed hookPort another process holds stops the engine start with a message naming the port', async () => {
+    const { dir, store } = await setup();
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => holder.close(() => r())));
+    const port = (holder.address() as AddressInfo).port;
+    const second = new HookServer({ store, stateDir: dir, configPath: join(dir, 'hornets.json'), log: silentLogger(), port });
+    await expect(second.start()).rejects.toThrow(new RegExp(`daemon\\.hookPort ${port} on 127\\.0\\.0\\.1 is in use by another process`));
   });
 });
