@@ -40,6 +40,8 @@ for (const k of Object.keys(env)) if ((k.startsWith('HORNETS_') && k !== 'HORNET
 interface Case {
   name: string;
   argv: string[];
+  /** Its own project: each build keeps a validated-config cache keyed on the build, so two builds on one project would wipe each other's and both take the full CLI path. */
+  cwd?: string;
 }
 
 interface Sample {
@@ -81,11 +83,11 @@ const median = (xs: number[]): number => {
 /** Runs every case once per round, rotating the order each round. */
 async function rounds(cases: Case[], cwd: string, n: number): Promise<Map<string, Sample[]>> {
   const samples = new Map<string, Sample[]>(cases.map((c) => [c.name, []]));
-  for (const c of cases) await measure(c.argv, cwd); // warm the page cache; not counted
+  for (const c of cases) await measure(c.argv, c.cwd ?? cwd); // warm the page cache and the config cache; not counted
   for (let r = 0; r < n; r++) {
     for (let i = 0; i < cases.length; i++) {
       const c = cases[(i + r) % cases.length]!;
-      samples.get(c.name)!.push(await measure(c.argv, cwd));
+      samples.get(c.name)!.push(await measure(c.argv, c.cwd ?? cwd));
     }
   }
   return samples;
@@ -112,34 +114,38 @@ function report(title: string, samples: Map<string, Sample[]>, anchor: string): 
   process.stdout.write(`\n${title}\n${line(head)}\n${rows.map(line).join('\n')}\n`);
 }
 
-function cliCases(bin: string, label: string): Case[] {
+function cliCases(bin: string, label: string, cwd?: string): Case[] {
   const node = process.execPath;
   return [
-    { name: `${label}--version`, argv: [node, bin, '--version'] },
-    { name: `${label}send`, argv: [node, bin, 'send', 'marie', 'bench message'] },
-    { name: `${label}status`, argv: [node, bin, 'status'] },
-    { name: `${label}queue list --json`, argv: [node, bin, 'queue', 'list', '--json'] },
+    { name: `${label}--version`, argv: [node, bin, '--version'], cwd },
+    { name: `${label}send`, argv: [node, bin, 'send', 'marie', 'bench message'], cwd },
+    { name: `${label}status`, argv: [node, bin, 'status'], cwd },
+    { name: `${label}queue list --json`, argv: [node, bin, 'queue', 'list', '--json'], cwd },
   ];
 }
 
-function cliSync(dir: string, args: string[]): void {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env, encoding: 'utf8' });
+function cliSync(dir: string, args: string[], bin = BIN): void {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`hornets-tui ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
 }
 
-function cleanup(dir: string): void {
+function cleanup(dir: string, other: { dir: string; bin: string } | null): void {
   spawnSync(process.execPath, [BIN, 'daemon', 'stop'], { cwd: dir, env });
+  if (other) spawnSync(process.execPath, [other.bin, 'daemon', 'stop'], { cwd: other.dir, env });
   spawnSync('tmux', ['-L', SOCKET, 'kill-server'], { env, stdio: 'ignore' });
   removeDir(dir);
+  if (other) removeDir(other.dir);
 }
 
 async function main(): Promise<void> {
   const dir = makeTempDir('hornets-cli-bench-');
+  const other = compare ? { dir: makeTempDir('hornets-cli-bench-compare-'), bin: compare } : null;
   try {
     cliSync(dir, ['init', '--agents', 'marie', '--profile', 'demo']);
+    if (other) cliSync(other.dir, ['init', '--agents', 'marie', '--profile', 'demo'], other.bin);
     const anchor: Case = { name: 'node -e 0', argv: [process.execPath, '-e', '0'] };
     const ours = cliCases(BIN, '');
-    const theirs = compare ? cliCases(compare, 'compare: ') : [];
+    const theirs = other ? cliCases(other.bin, 'compare: ', other.dir) : [];
     process.stdout.write(
       `cli bench: ${ROUNDS} interleaved rounds; node ${process.version}; ${os.cpus().length} cpus; load ${os
         .loadavg()
@@ -151,6 +157,7 @@ async function main(): Promise<void> {
     report('engine not running', await rounds([anchor, ...ours, ...theirs], dir, ROUNDS), anchor.name);
 
     cliSync(dir, ['daemon', 'start']);
+    if (other) cliSync(other.dir, ['daemon', 'start'], other.bin);
     // `send` pokes the engine (/wake); `status` only reads its pid file.
     const pick = (list: Case[]) => list.filter((c) => /send|status/.test(c.name));
     report('engine running (send pokes it)', await rounds([anchor, ...pick(ours), ...pick(theirs)], dir, ROUNDS), anchor.name);
@@ -163,7 +170,7 @@ async function main(): Promise<void> {
         .join(' ')}\n`,
     );
   } finally {
-    cleanup(dir);
+    cleanup(dir, other);
   }
 }
 
