@@ -6,10 +6,10 @@
  * only under a second O_EXCL file (`<pid file>.takeover`), after re-reading the pid under it; the
  * final create is always O_EXCL, so at most one starter ever holds the lock.
  */
-import { closeSync, linkSync, rmSync, writeSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { ExitCode, HornetsError } from '../errors.js';
 import { pidAlive, readPid } from '../engine-client/pid.js';
-import { createExclusiveTemp } from '../util/private-files.js';
+import { createWholeExclusive } from '../util/private-files.js';
 
 export class DaemonRunningError extends HornetsError {
   readonly exitCode = ExitCode.failure;
@@ -24,21 +24,7 @@ export class DaemonRunningError extends HornetsError {
  * stale and be deleted under its owner.
  */
 function createExclusive(file: string): boolean {
-  const { path: tmp, fd } = createExclusiveTemp(file, 0o600);
-  try {
-    writeSync(fd, `${process.pid}\n`);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(tmp, file);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    rmSync(tmp, { force: true });
-  }
+  return createWholeExclusive(file, `${process.pid}\n`, 0o600);
 }
 
 /** A takeover file whose writer is gone: a starter died in the microseconds a takeover takes. */

@@ -11,9 +11,9 @@
  */
 import type * as Crypto from 'node:crypto';
 import { createRequire } from 'node:module';
-import { closeSync, linkSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createExclusiveTemp } from '../util/private-files.js';
+import { createWholeExclusive } from '../util/private-files.js';
 
 // Loaded when a credential is made or checked, not when this module is: `status`, `send` and
 // `queue list` reach this module through the agent services and never need it (node:crypto costs
@@ -51,18 +51,8 @@ export function loadOrCreateAgentKey(stateDir: string): Buffer {
   const existing = readAgentKey(stateDir);
   if (existing) return existing;
   const file = agentKeyFile(stateDir);
-  const { path, fd } = createExclusiveTemp(file, 0o600);
-  try {
-    writeSync(fd, `${crypto().randomBytes(32).toString('hex')}\n`);
-    closeSync(fd);
-    try {
-      linkSync(path, file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  } finally {
-    rmSync(path, { force: true });
-  }
+  // The loser of a race reads the winner's key below.
+  createWholeExclusive(file, `${crypto().randomBytes(32).toString('hex')}\n`, 0o600);
   const key = readAgentKey(stateDir);
   if (!key) throw new Error(`${file} does not hold an agent key; remove it and run again`);
   return key;

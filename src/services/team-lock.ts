@@ -12,11 +12,11 @@
  * (`add` then `up` of the new agent) do not wait for themselves.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { closeSync, linkSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, HornetsError } from '../errors.js';
 import { pidAlive } from '../engine-client/pid.js';
-import { createExclusiveTemp } from '../util/private-files.js';
+import { createWholeExclusive } from '../util/private-files.js';
 import { lockWaitFromEnv } from '../config/process-env.js';
 
 /** How long a command waits for another one changing the team before it gives up and says who. */
@@ -75,23 +75,9 @@ function holderAlive(h: LockHolder): boolean {
   return now === null || now === h.start;
 }
 
-/** Writes aside and links into place: the file never exists half-written, so never looks stale while fresh. */
+/** Whole or not at all: a lock file never looks stale while fresh. */
 function createExclusive(file: string, holder: LockHolder): boolean {
-  const { path: tmp, fd } = createExclusiveTemp(file, 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(holder)}\n`);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(tmp, file);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    rmSync(tmp, { force: true });
-  }
+  return createWholeExclusive(file, `${JSON.stringify(holder)}\n`, 0o600);
 }
 
 function same(a: LockHolder | null, b: LockHolder | null): boolean {

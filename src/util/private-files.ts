@@ -5,7 +5,7 @@
  * would append our lines to someone else's file. Temp files get random names and are created with
  * O_CREAT | O_EXCL | O_NOFOLLOW; appends open with O_NOFOLLOW.
  */
-import { closeSync, constants, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomHex } from './ids.js';
 
@@ -47,5 +47,28 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array, mod
     if (open) closeSync(fd);
     rmSync(path, { force: true });
     throw err;
+  }
+}
+
+/**
+ * Creates `file` whole or not at all: written to an exclusive temp file, then hard-linked into
+ * place, which fails when the file exists. So a reader never sees it half-written (a lock never
+ * looks stale while fresh) and of two racing creators exactly one wins. False: it existed.
+ */
+export function createWholeExclusive(file: string, text: string, mode: number): boolean {
+  const { path: tmp, fd } = createExclusiveTemp(file, mode);
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(tmp, file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    rmSync(tmp, { force: true });
   }
 }

@@ -23,7 +23,6 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync, realpathSync } from 'node:fs';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { numberFlag, parseFlags, repoRoot } from './bench-util.js';
@@ -31,23 +30,12 @@ import { openSqliteStore, type SqliteMessageStore } from '../../src/queue/sqlite
 import { startFakeApi } from '../../scripts/fake-messages-api.js';
 import { withOurs } from '../../src/hooks/installer.js';
 import { agentCredential, loadOrCreateAgentKey } from '../../src/hooks/credentials.js';
+import { freePort } from '../helpers/ports.js';
 
 const root = repoRoot();
 const claudeBin = join(root, 'node_modules', '.bin', 'claude');
 /** Fake but well-formed: Claude Code remembers the approval by the key's last 20 characters. */
 const API_KEY = `sk-ant-api03-hornets-bench-${'x'.repeat(40)}-0123456789abcdefghij`;
-
-/** A port nothing listens on now: the http configuration's fixed daemon.hookPort. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createNetServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);

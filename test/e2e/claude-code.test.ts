@@ -8,28 +8,17 @@
  * Claude Code binary cannot run; anywhere else a missing binary fails the suite loudly.
  */
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordedRequest } from '../../scripts/fake-messages-api.js';
 import { assertBuilt } from '../helpers/cli.js';
 import { AGENT, ClaudeE2E, arrivalOrder, claudeRuns, deliveriesOf, hasToolResult, isCompactRequest, newMessages, newText, staysFor, textOf } from '../helpers/claude-e2e.js';
 import { waitFor } from '../helpers/tmux.js';
+import { freePort } from '../helpers/ports.js';
 
 const TEST_TIMEOUT = 120_000;
 const allowEcho = { permissions: { allow: ['Bash(echo:*)'] } };
 
-/** A port nothing listens on now (the engine's fixed hook port for the http transport). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 const echoTool = { name: 'Bash', input: { command: 'echo hornets-tool', description: 'echo' } };
 
 let env: ClaudeE2E | null = null;

@@ -48,8 +48,13 @@ function agentWindows(t: { socket: string; session: string }): Map<string, numbe
 }
 
 /** A window made behind hornets' back that runs as the agent would: its name and environment. */
-function orphanWindow(t: { socket: string; session: string; dir: string }, agent: string): string {
-  return tmuxOk(t.socket, [
+/**
+ * A window made behind hornets' back with an agent's environment. Returned once its process runs
+ * `sleep`: between tmux's fork and the exec, /proc shows tmux's own environment, not the agent's
+ * (a sweep then sees no agent there, and kills it on its next round instead).
+ */
+async function orphanWindow(t: { socket: string; session: string; dir: string }, agent: string): Promise<string> {
+  const pane = tmuxOk(t.socket, [
     'new-window',
     '-d',
     '-P',
@@ -68,6 +73,15 @@ function orphanWindow(t: { socket: string; session: string; dir: string }, agent
     'sleep',
     '600',
   ]).trim();
+  const pid = Number(tmuxOk(t.socket, ['display-message', '-p', '-t', pane, '#{pane_pid}']).trim());
+  await waitFor('the orphan running sleep', () => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep\0');
+    } catch {
+      return false;
+    }
+  });
+  return pane;
 }
 
 describe('concurrent changes to the team', () => {
@@ -90,13 +104,13 @@ describe('concurrent changes to the team', () => {
   it('an agent window the database does not track is killed by `up` and by `stop`', async () => {
     const t = await team('marie,anga');
     await t.p.ok(['up', '--no-engine']);
-    const orphan = orphanWindow(t, 'marie');
+    const orphan = await orphanWindow(t, 'marie');
     expect(agentWindows(t).get('marie')).toBe(2);
     await t.p.ok(['up', '--no-engine']);
     expect(listPanes(t.socket).some((p) => p.paneId === orphan)).toBe(false);
     expect(agentWindows(t).get('marie')).toBe(1);
     // stop: the tracked window and any untracked one of the agent.
-    orphanWindow(t, 'marie');
+    await orphanWindow(t, 'marie');
     await t.p.ok(['stop', 'marie']);
     expect(agentWindows(t).has('marie')).toBe(false);
     expect(agentWindows(t).get('anga')).toBe(1);
@@ -113,7 +127,7 @@ describe('concurrent changes to the team', () => {
     ]);
     const session = t.ctx.project.config.project;
     const tracked = (await t.ctx.store.getAgent('marie'))!.paneId!;
-    const orphan = orphanWindow({ socket: t.socket, session, dir: t.dir }, 'marie');
+    const orphan = await orphanWindow({ socket: t.socket, session, dir: t.dir }, 'marie');
     await t.daemon.engine.reconcile();
     const panes = listPanes(t.socket);
     expect(panes.some((p) => p.paneId === orphan)).toBe(false);
