@@ -13,6 +13,8 @@ export interface PaneEvents {
   windows?: () => void;
   /** The watch ended (server gone, session killed, or stop()). */
   exit?: (reason: string) => void;
+  /** The watch is attached: output printed before it was never reported (capture again). */
+  attached?: () => void;
 }
 
 /** A running watch on the session's panes. */

@@ -15,12 +15,17 @@ export interface ControlHandlers {
   windows?: () => void;
   /** The client ended (server gone, session killed, or stop()). */
   exit?: (reason: string) => void;
+  /**
+   * The client is attached: from now on no output is missed. What a pane printed before this was
+   * never reported, so a view captured earlier must be captured again.
+   */
+  attached?: () => void;
 }
 
 const windowEvents = new Set(['%window-add', '%window-close', '%unlinked-window-add', '%unlinked-window-close', '%window-renamed', '%layout-change', '%sessions-changed', '%session-window-changed']);
 
 /** Parses one notification line; exported for unit tests. */
-export function parseControlLine(line: string): { kind: 'output'; pane: string } | { kind: 'windows' } | { kind: 'exit'; reason: string } | null {
+export function parseControlLine(line: string): { kind: 'output'; pane: string } | { kind: 'windows' } | { kind: 'exit'; reason: string } | { kind: 'block-end' } | null {
   if (line.startsWith('%output ')) {
     const end = line.indexOf(' ', 8);
     return { kind: 'output', pane: end === -1 ? line.slice(8) : line.slice(8, end) };
@@ -30,6 +35,8 @@ export function parseControlLine(line: string): { kind: 'output'; pane: string }
     return { kind: 'output', pane: end === -1 ? line.slice(17) : line.slice(17, end) };
   }
   if (line.startsWith('%exit')) return { kind: 'exit', reason: line.slice(5).trim() || 'exit' };
+  // This client sends no commands: the first block tmux closes is that of its own attach.
+  if (line.startsWith('%end ') || line.startsWith('%error ')) return { kind: 'block-end' };
   const word = line.split(' ', 1)[0] ?? '';
   if (windowEvents.has(word)) return { kind: 'windows' };
   return null;
@@ -38,6 +45,7 @@ export function parseControlLine(line: string): { kind: 'output'; pane: string }
 export class ControlClient {
   private child: ChildProcess | null = null;
   private rest = '';
+  private attached = false;
 
   constructor(
     private readonly server: ServerRef,
@@ -57,6 +65,7 @@ export class ControlClient {
     const child = childProcess().spawn(this.binary, argv.controlClient(this.server, this.session), { env: tmuxEnv(), stdio: ['pipe', 'pipe', 'ignore'], detached: true });
     this.child = child;
     this.rest = '';
+    this.attached = false;
     child.stdin?.on('error', () => undefined);
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (chunk: string) => this.onData(chunk));
@@ -92,6 +101,10 @@ export class ControlClient {
       if (!ev) continue;
       if (ev.kind === 'output') this.handlers.output?.(ev.pane);
       else if (ev.kind === 'windows') this.handlers.windows?.();
+      else if (ev.kind === 'block-end' && !this.attached) {
+        this.attached = true;
+        this.handlers.attached?.();
+      }
     }
     // A partial line of pane output can be long; only its head (the pane id) matters.
     this.rest = text.slice(start, start + 256);

@@ -62,6 +62,9 @@ export class PreviewFeed {
         if (pane === this.wanted) this.schedule(this.outputDelay());
       },
       windows: () => this.onWindows(),
+      // A capture made before the client attached may predate output it will never report (an
+      // agent drawing its prompt meanwhile): the shown pane is captured again.
+      attached: () => this.refresh(),
       exit: (reason) => {
         this.log.debug({ event: 'control_client_exit', reason }, 'tmux control client ended');
         this.startPoll();

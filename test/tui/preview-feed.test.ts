@@ -51,4 +51,34 @@ describe('preview feed', () => {
       feed.stop();
     }
   });
+
+  it('a pane that drew before the control client attached is captured again once it is attached (nothing printed after is needed)', async () => {
+    const socket = fx.socket();
+    const dir = fx.dir('hornets-preview-');
+    // Prints its prompt only when told (tmux wait-for), then never again.
+    tmuxOk(socket, ['new-session', '-d', '-s', 'p', '-x', '80', '-y', '20', '--', 'sh', '-c', 'tmux wait-for draw; echo "agent> ready"; exec sleep 60']);
+    const pane = tmuxOk(socket, ['display-message', '-p', '-t', 'p', '#{pane_id}']).trim();
+    const tmux = new TmuxClient({ server: { socket, configFile: '/dev/null' } });
+    const log = createLogger(path.join(dir, 'preview.log'), { level: 'silent' });
+    let captures = 0;
+    const feed = new PreviewFeed(
+      new PanePreviewService({ tmux, session: 'p' }),
+      () => captures++,
+      () => undefined,
+      log,
+    );
+    try {
+      // The console shows the pane before the agent has drawn: an empty capture.
+      feed.show(pane);
+      await waitFor('the first capture', () => captures >= 1, 5_000);
+      expect(feed.lines.join('')).not.toContain('ready');
+      // The agent draws, and only then does the control client attach: that output is never reported.
+      tmuxOk(socket, ['wait-for', '-S', 'draw']);
+      await waitFor('the prompt on the pane', () => tmuxOk(socket, ['capture-pane', '-p', '-t', pane]).includes('agent> ready'), 5_000);
+      feed.ensureControl();
+      await waitFor('the prompt in the preview', () => feed.lines.some((l) => l.includes('agent> ready')), 5_000);
+    } finally {
+      feed.stop();
+    }
+  });
 });

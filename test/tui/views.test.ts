@@ -273,6 +273,9 @@ describe('tmux control mode', () => {
   it('parses the notifications the preview needs', () => {
     expect(parseControlLine('%output %12 hello\\015\\012')).toEqual({ kind: 'output', pane: '%12' });
     expect(parseControlLine('%extended-output %3 120 : data')).toEqual({ kind: 'output', pane: '%3' });
+    // The attach's own reply block ending: the client is attached.
+    expect(parseControlLine('%end 1733140000 281 0')).toEqual({ kind: 'block-end' });
+    expect(parseControlLine('%error 1733140000 281 0')).toEqual({ kind: 'block-end' });
     expect(parseControlLine('%window-add @4')).toEqual({ kind: 'windows' });
     expect(parseControlLine('%unlinked-window-close @2')).toEqual({ kind: 'windows' });
     expect(parseControlLine('%exit')).toEqual({ kind: 'exit', reason: 'exit' });

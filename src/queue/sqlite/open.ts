@@ -91,7 +91,9 @@ export function openDatabase(path: string, options: SqliteStoreOptions = {}): DB
     db = new Database(path, { timeout: options.busyTimeoutMs ?? 5_000, ...sqliteAddon() });
     const database = db;
     const retry = <T>(fn: () => T): T => withBusyRetry(fn, options.busyRetryMs ?? 30_000);
-    checkIdentity(database, path);
+    // One snapshot for both of its reads: another process creating this database commits its
+    // tables and its identity together, and read apart they look like a foreign database.
+    retry(() => database.transaction(() => checkIdentity(database, path))());
     if (isEmpty(database)) database.pragma('auto_vacuum = INCREMENTAL');
     retry(() => database.pragma('journal_mode = WAL'));
     database.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
