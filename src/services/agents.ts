@@ -28,6 +28,7 @@ import { HOOK_CLIENT_ENV, HOOK_TOKEN_ENV, agentCredential, loadOrCreateAgentKey 
 import { processExited } from '../engine-client/pid.js';
 import { processEnvironment } from '../proc/environ.js';
 import { withTeamLock } from './team-lock.js';
+import { sweepStaleEnvFiles } from './env-files.js';
 
 export class AgentError extends HornetsError {
   readonly exitCode = ExitCode.failure;
@@ -464,6 +465,8 @@ export class AgentManager {
     // behind would otherwise run on beside the one made here.
     const listed = await this.tmux.listPanes();
     await this.sweepOrphans(listed);
+    const stale = sweepStaleEnvFiles(this.project.paths.run, Date.now());
+    if (stale.length > 0) this.log.warn({ event: 'env_files_removed', files: stale.length }, 'removed agent environment files no pane took (an earlier start was cut short)');
     const panes = new Map(listed.map((p) => [p.paneId, p]));
     const records = new Map((await this.store.listAgents()).map((r) => [r.name, r]));
     const report: UpReport = { created: [], restarted: [], running: [], failed: [], session: this.session, socket: this.tmux.server.socket };
