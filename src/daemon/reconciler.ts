@@ -30,21 +30,36 @@ export interface ReconcilerOptions {
 }
 
 export class Reconciler {
-  private running = false;
+  private current: Promise<void> | null = null;
+  private next: Promise<void> | null = null;
   /** Pane pids seen at the last round, for heartbeat files. */
   readonly pids = new Map<string, number>();
 
   constructor(private readonly o: ReconcilerOptions) {}
 
-  async run(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
+  /**
+   * A round that starts after this call: when one is under way (it may have looked before the
+   * caller's change), one more follows it, shared by every caller meanwhile.
+   */
+  run(): Promise<void> {
+    if (!this.current) {
+      this.current = this.roundLogged().finally(() => {
+        this.current = null;
+      });
+      return this.current;
+    }
+    this.next ??= this.current.then(() => {
+      this.next = null;
+      return this.run();
+    });
+    return this.next;
+  }
+
+  private async roundLogged(): Promise<void> {
     try {
       await this.round();
     } catch (err) {
       this.o.log.error({ event: 'reconcile_failed', error: String(err) }, 'reconciliation failed');
-    } finally {
-      this.running = false;
     }
   }
 
