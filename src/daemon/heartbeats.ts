@@ -41,6 +41,8 @@ export class Heartbeats {
   private readonly startedAt: number;
   private beating: Promise<void> | null = null;
   private failures = 0;
+  /** What each agent's file says, but its time: to skip rewriting a stopped agent's unchanged file. */
+  private readonly written = new Map<string, string>();
   /** Set by start(): only a started daemon owns the heartbeat files and may write "stopped". */
   private owned = false;
 
@@ -86,17 +88,14 @@ export class Heartbeats {
         const now = this.clock();
         const timestamp = new Date(now).toISOString();
         for (const a of agents) {
-          await this.write(this.fileFor(a.name), {
-            timestamp,
-            ts: now,
-            agent: a.name,
-            state: a.state,
-            pid: a.pid,
-            generation: a.generation,
-            queue_depth: a.queueDepth,
-            active_tasks: a.activeTasks,
-            daemon_pid: this.pid,
-          });
+          const content = { agent: a.name, state: a.state, pid: a.pid, generation: a.generation, queue_depth: a.queueDepth, active_tasks: a.activeTasks, daemon_pid: this.pid };
+          // A stopped or failed agent's file is written when it changes, not every interval: its age
+          // says nothing about a process that is not there, and a team of thousands configured but
+          // stopped would cost the engine a file per agent per interval (issue 11, item 14).
+          const key = JSON.stringify(content);
+          if ((a.state === 'stopped' || a.state === 'failed') && this.written.get(a.name) === key) continue;
+          await this.write(this.fileFor(a.name), { timestamp, ts: now, ...content });
+          this.written.set(a.name, key);
         }
         await this.writeDaemon('running', agents.length);
         if (this.failures > 0) this.o.log.info({ event: 'heartbeat_recovered' }, 'heartbeats written again');

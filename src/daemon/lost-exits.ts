@@ -7,6 +7,7 @@
  * makes tmux reap it (TmuxClient kicks the server with SIGCHLD) and runs the pane-died hook.
  */
 import type { MessageStore } from '../queue/store.js';
+import type { AgentRecord } from '../domain/agent.js';
 import type { PaneInfo } from '../tmux/argv.js';
 import type { CrashReport } from '../recovery/recovery.js';
 import type { ProcessState } from '../proc/process-state.js';
@@ -17,6 +18,13 @@ export interface LostExitWatchOptions {
   listPanes: () => Promise<Pick<PaneInfo, 'paneId' | 'pid' | 'dead'>[]>;
   processState: (pid: number) => ProcessState;
   report: (r: CrashReport) => void;
+  /**
+   * The agents (which panes, which generation) are read from the store at most this often; the
+   * processes are looked at on every tick. A team of thousands is then not a full read a second,
+   * and an agent started meanwhile has its own pane-died hook and the reconciliation round.
+   */
+  agentsEveryMs?: number;
+  now?: () => number;
 }
 
 export class LostExitWatch {
@@ -26,6 +34,8 @@ export class LostExitWatch {
    */
   private readonly pids = new Map<string, number>();
   private running = false;
+  private agents: AgentRecord[] = [];
+  private agentsAt = -Infinity;
 
   constructor(private readonly o: LostExitWatchOptions) {}
 
@@ -40,7 +50,12 @@ export class LostExitWatch {
   }
 
   private async look(): Promise<void> {
-    const agents = (await this.o.store.listAgents()).filter((r) => r.paneId !== null && r.state !== 'stopped' && r.state !== 'failed');
+    const now = (this.o.now ?? Date.now)();
+    if (now - this.agentsAt >= (this.o.agentsEveryMs ?? 5_000)) {
+      this.agents = (await this.o.store.listAgents()).filter((r) => r.paneId !== null && r.state !== 'stopped' && r.state !== 'failed');
+      this.agentsAt = now;
+    }
+    const agents = this.agents;
     const key = (r: (typeof agents)[number]) => `${r.paneId}#${r.generation}`;
     const current = new Set(agents.map(key));
     for (const k of [...this.pids.keys()]) if (!current.has(k)) this.pids.delete(k);

@@ -737,6 +737,35 @@ describe('heartbeats', () => {
     await hb.stop();
     expect(read('daemon.json')).toMatchObject({ state: 'stopped' });
   });
+
+  it("a stopped or failed agent's file is written when it changes, not every interval (thousands of stopped agents cost nothing)", async () => {
+    const states: Record<string, string> = { marie: 'stopped', anga: 'failed' };
+    const hb = new Heartbeats({
+      paths: env.paths,
+      log: silentLogger(),
+      intervalMs: 60_000,
+      clock: env.clock,
+      snapshot: async () => (await storeSnapshot(env.store)).map((a) => ({ ...a, state: states[a.name] ?? 'idle' })),
+      daemonInfo: () => ({}),
+    });
+    await hb.start();
+    stops.push(() => hb.stop());
+    const ts = (f: string) => (JSON.parse(readFileSync(join(env.paths.heartbeats, f), 'utf8')) as { ts: number }).ts;
+    env.now.t += 10_000;
+    await hb.beat();
+    expect([ts('marie.json'), ts('anga.json'), ts('orch.json')]).toEqual([T0, T0, T0 + 10_000]);
+    // A change is written at once; then it rests again.
+    states.marie = 'idle';
+    env.now.t += 10_000;
+    await hb.beat();
+    expect([ts('marie.json'), ts('anga.json')]).toEqual([T0 + 20_000, T0]);
+    states.marie = 'stopped';
+    env.now.t += 10_000;
+    await hb.beat();
+    env.now.t += 10_000;
+    await hb.beat();
+    expect(ts('marie.json')).toBe(T0 + 30_000);
+  });
 });
 
 // ------------------------------------------------------------------------------------ metrics

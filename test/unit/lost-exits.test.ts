@@ -51,9 +51,18 @@ describe('LostExitWatch', () => {
     const agents = [record('marie', '%1', 3), record('bob', '%2', 1), record('ann', '%3', 1, 'stopped'), record('joe', null, 0)];
     const pids: Record<string, number> = { '%1': dead, '%2': living, '%3': dead };
     let listings = 0;
+    let reads = 0;
+    const clock = { t: 0 };
     const reports: CrashReport[] = [];
     const watch = new LostExitWatch({
-      store: { listAgents: () => Promise.resolve(agents) },
+      now: () => clock.t,
+      agentsEveryMs: 5_000,
+      store: {
+        listAgents: () => {
+          reads++;
+          return Promise.resolve(agents);
+        },
+      },
       listPanes: () => {
         listings++;
         return Promise.resolve(Object.entries(pids).map(([paneId, pid]) => ({ paneId, pid, dead: false })));
@@ -67,13 +76,17 @@ describe('LostExitWatch', () => {
       { paneId: '%1', generation: 3, exitStatus: null, source: 'lost-exit' },
       { paneId: '%1', generation: 3, exitStatus: null, source: 'lost-exit' },
     ]);
-    // Pids are learnt once per pane and generation, not asked of tmux on every look.
+    // Pids are learnt once per pane and generation, not asked of tmux on every look; the agents
+    // are read from the store at most every 5 s.
     expect(listings).toBe(1);
-    // A restart in the same pane is a new process: learnt anew.
+    expect(reads).toBe(1);
+    // A restart in the same pane is a new process: learnt anew at the next read of the agents.
     agents[0] = record('marie', '%1', 4);
     pids['%1'] = alive();
     reports.length = 0;
+    clock.t += 5_000;
     await watch.tick();
+    expect(reads).toBe(2);
     expect(listings).toBe(2);
     expect(reports).toEqual([]);
   });
