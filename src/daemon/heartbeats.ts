@@ -89,11 +89,12 @@ export class Heartbeats {
         const timestamp = new Date(now).toISOString();
         for (const a of agents) {
           const content = { agent: a.name, state: a.state, pid: a.pid, generation: a.generation, queue_depth: a.queueDepth, active_tasks: a.activeTasks, daemon_pid: this.pid };
-          // A stopped or failed agent's file is written when it changes, not every interval: its age
-          // says nothing about a process that is not there, and a team of thousands configured but
-          // stopped would cost the engine a file per agent per interval (issue 11, item 14).
+          // An agent with no process (stopped, failed, never started) has its file written when it
+          // changes, not every interval: its age says nothing about a process that is not there, and
+          // a team of thousands configured but not running would cost the engine a file per agent
+          // per interval (issue 11, item 14).
           const key = JSON.stringify(content);
-          if ((a.state === 'stopped' || a.state === 'failed') && this.written.get(a.name) === key) continue;
+          if (a.pid === null && this.written.get(a.name) === key) continue;
           await this.write(this.fileFor(a.name), { timestamp, ts: now, ...content });
           this.written.set(a.name, key);
         }

@@ -738,14 +738,14 @@ describe('heartbeats', () => {
     expect(read('daemon.json')).toMatchObject({ state: 'stopped' });
   });
 
-  it("a stopped or failed agent's file is written when it changes, not every interval (thousands of stopped agents cost nothing)", async () => {
+  it('an agent with no process (stopped, failed, not started) has its file written when it changes, not every interval (thousands of them cost nothing)', async () => {
     const states: Record<string, string> = { marie: 'stopped', anga: 'failed' };
     const hb = new Heartbeats({
       paths: env.paths,
       log: silentLogger(),
       intervalMs: 60_000,
       clock: env.clock,
-      snapshot: async () => (await storeSnapshot(env.store)).map((a) => ({ ...a, state: states[a.name] ?? 'idle' })),
+      snapshot: async () => (await storeSnapshot(env.store, (name) => ((states[name] ?? 'idle') === 'idle' ? 4242 : null))).map((a) => ({ ...a, state: states[a.name] ?? 'idle' })),
       daemonInfo: () => ({}),
     });
     await hb.start();
