@@ -17,7 +17,7 @@ import { defaultDeliveryTiming, type DeliveryTiming } from '../domain/delivery-p
 import { Nudger } from './nudges.js';
 import { Reconciler } from './reconciler.js';
 import { LostExitWatch } from './lost-exits.js';
-import { processState } from '../proc/process-state.js';
+import { ProcessStateReader } from '../proc/process-state.js';
 import { ScreenWatch } from './screen-watch.js';
 import { defaultScreenHoldTiming } from '../domain/screen-hold.js';
 import { settlePool } from '../util/pool.js';
@@ -60,6 +60,7 @@ export class Engine {
   readonly nudger: Nudger;
   readonly reconciler: Reconciler;
   private readonly lostExits: LostExitWatch;
+  private readonly processes = new ProcessStateReader();
   readonly screens: ScreenWatch;
   private readonly lifecycle: Lifecycle;
   private readonly now: () => number;
@@ -141,7 +142,8 @@ export class Engine {
     this.lostExits = new LostExitWatch({
       store: ctx.store,
       listPanes: () => this.agents.tmux.listPanes(),
-      processState,
+      processState: (pid) => this.processes.state(pid),
+      retainOnly: (pids) => this.processes.retainOnly(pids),
       report: (r) => void this.recovery.crashReported(r).catch((err: unknown) => log.error({ event: 'lost_exit_failed', error: String(err) }, 'could not act on a lost pane exit')),
     });
   }
@@ -175,6 +177,7 @@ export class Engine {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    this.processes.closeAll();
     this.timers = [];
     for (const t of this.laterTimers) clearTimeout(t);
     this.laterTimers.clear();

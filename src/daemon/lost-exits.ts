@@ -17,6 +17,8 @@ export interface LostExitWatchOptions {
   /** The panes tmux lists (asked only when an agent has a pane this watch has not seen yet). */
   listPanes: () => Promise<Pick<PaneInfo, 'paneId' | 'pid' | 'dead'>[]>;
   processState: (pid: number) => ProcessState;
+  /** Told which pids are still watched after each look, so a reader holding files can let go of the rest. */
+  retainOnly?: (pids: ReadonlySet<number>) => void;
   report: (r: CrashReport) => void;
   /**
    * The agents (which panes, which generation) are read from the store at most this often; the
@@ -67,6 +69,7 @@ export class LostExitWatch {
         this.pids.set(key(r), p && !p.dead ? p.pid : 0);
       }
     }
+    this.o.retainOnly?.(new Set(this.pids.values()));
     for (const r of agents) {
       const pid = this.pids.get(key(r)) ?? 0;
       // Reported on every look while it stays a zombie: recovery ignores a pane tmux does not show

@@ -14,10 +14,11 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createWholeExclusive } from '../util/private-files.js';
+import { constantTimeEqual, hmacSha256 } from '../util/sha256.js';
 
-// Loaded when a credential is made or checked, not when this module is: `status`, `send` and
-// `queue list` reach this module through the agent services and never need it (node:crypto costs
-// the lean CLI ~6 ms). A synchronous require: the bundled CLI runs in a vm.Script.
+// Loaded only to make a new key, not when this module is: `status`, `send` and `queue list` reach
+// this module through the agent services and never need it (node:crypto costs the lean CLI ~6 ms,
+// and the hook's Node fallback ~12 ms). A synchronous require: the bundled CLI runs in a vm.Script.
 const crypto = (): typeof Crypto => createRequire(import.meta.url)('node:crypto') as typeof Crypto;
 
 /** The environment variable that carries an agent generation's credential. */
@@ -58,8 +59,9 @@ export function loadOrCreateAgentKey(stateDir: string): Buffer {
   return key;
 }
 
+/** HMAC-SHA256 in plain JS (src/util/sha256.ts): checking a credential never loads node:crypto. */
 function mac(key: Buffer, purpose: string, agent: string, generation: number): string {
-  return crypto().createHmac('sha256', key).update(`${purpose}\0${agent}\0${generation}`).digest('hex');
+  return hmacSha256(key, Buffer.from(`${purpose}\0${agent}\0${generation}`, 'utf8')).toString('hex');
 }
 
 /** The credential of one agent generation: "<client>.<proof>". */
@@ -76,7 +78,7 @@ export function serverProof(key: Buffer, agent: string, generation: number): str
 export function verifyAgentCredential(key: Buffer, agent: string, generation: number, given: string): boolean {
   const client = Buffer.from(given.split('.')[0] ?? '');
   const expected = Buffer.from(mac(key, 'hook-client', agent, generation));
-  return client.length === expected.length && crypto().timingSafeEqual(client, expected);
+  return constantTimeEqual(client, expected);
 }
 
 /** A generation as hooks send it: a plain non-negative integer, else null (refused). */

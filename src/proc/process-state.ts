@@ -2,7 +2,7 @@
  * What the kernel says of a process, from /proc/<pid>/stat: no process start, no tmux call. Used to
  * see a pane process that exited but was never reaped (see src/daemon/lost-exits.ts).
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 
 export type ProcessState = 'running' | 'zombie' | 'gone';
 
@@ -13,8 +13,72 @@ export function processState(pid: number): ProcessState {
   } catch {
     return 'gone';
   }
-  // "pid (comm) S …": comm may itself hold spaces and parentheses, so the state follows the last ')'.
-  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return stateOf(stat);
+}
+
+/** "pid (comm) S …": comm may itself hold spaces and parentheses, so the state follows the last ')'. */
+function stateOf(stat: string): ProcessState {
+  const at = stat.lastIndexOf(')') + 2;
+  const state = stat.slice(at, at + 1);
   if (state === 'Z' || state === 'X' || state === 'x') return 'zombie';
   return 'running';
+}
+
+/**
+ * The same answer for processes looked at again and again (every agent, every second): the stat
+ * file stays open, so each look is one pread instead of open, fstat, two reads and close — most of
+ * an idle engine's CPU with a few dozen agents. An open /proc/<pid>/stat belongs to that process,
+ * not to the number: once it is reaped the read fails (ESRCH), even if the pid is reused.
+ */
+export class ProcessStateReader {
+  private readonly fds = new Map<number, number>();
+  private readonly buf = Buffer.alloc(1024);
+  private closed = false;
+
+  state(pid: number): ProcessState {
+    // A look still under way when the engine stops must not open files nobody will close.
+    if (this.closed) return processState(pid);
+    let fd = this.fds.get(pid);
+    if (fd === undefined) {
+      try {
+        fd = openSync(`/proc/${pid}/stat`, 'r');
+      } catch {
+        return 'gone';
+      }
+      this.fds.set(pid, fd);
+    }
+    let n: number;
+    try {
+      n = readSync(fd, this.buf, 0, this.buf.length, 0);
+    } catch {
+      this.close(pid);
+      return 'gone';
+    }
+    if (n === 0) {
+      this.close(pid);
+      return 'gone';
+    }
+    return stateOf(this.buf.toString('latin1', 0, n));
+  }
+
+  /** Closes the files of every pid not in `pids` (processes no longer watched). */
+  retainOnly(pids: ReadonlySet<number>): void {
+    for (const pid of [...this.fds.keys()]) if (!pids.has(pid)) this.close(pid);
+  }
+
+  closeAll(): void {
+    this.closed = true;
+    this.retainOnly(new Set());
+  }
+
+  private close(pid: number): void {
+    const fd = this.fds.get(pid);
+    this.fds.delete(pid);
+    if (fd === undefined) return;
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed: nothing held
+    }
+  }
 }

@@ -489,6 +489,39 @@ describe('tasks and results', () => {
     expect(dlqEntry('anga', 'd1.json')!.error).toBe('task id "d1" is already used by a task for marie');
   });
 
+  it('an idle watcher (no open task) does not read the store on every tick; a task taken in makes it check every tick again', async () => {
+    let lists = 0;
+    const store = new Proxy(env.store, {
+      get(target, prop, receiver) {
+        if (prop === 'listTasks') return (...args: Parameters<SqliteMessageStore['listTasks']>) => (lists++, target.listTasks(...args));
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const w = new TaskWatcher({
+      store,
+      paths: env.paths,
+      config: env.config,
+      settings: { taskTimeoutMs: 1_800_000, taskMaxRetries: 2, taskRetryBackoffMs: 10_000 },
+      log: silentLogger(),
+      clock: env.clock,
+      wake: (a) => env.woken.push(a),
+      scanIntervalMs: 60_000,
+      checkIntervalMs: 10,
+    });
+    await w.start();
+    stops.push(() => w.stop());
+    expect(lists).toBe(1); // the check at start
+    await new Promise((r) => setTimeout(r, 300)); // ~30 ticks: the safety net checks on every 15th
+    expect(lists).toBeGreaterThanOrEqual(2);
+    expect(lists).toBeLessThanOrEqual(4);
+    dropAtomically(join(env.paths.tasks, 'marie'), 'busy.json', JSON.stringify({ task_id: 'busy', description: 'x' }));
+    await waitFor('the task', () => env.store.getTask('busy'));
+    const after = lists;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(lists - after).toBeGreaterThanOrEqual(10);
+  });
+
   it('counts waiting and running tasks per agent (heartbeats and gauges)', async () => {
     const { w, metrics } = await startTasks();
     dropAtomically(join(env.paths.tasks, 'marie'), 'c1.json', JSON.stringify({ description: 'one' }));

@@ -6,7 +6,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { processState } from '../../src/proc/process-state.js';
+import { readdirSync } from 'node:fs';
+import { processState, ProcessStateReader } from '../../src/proc/process-state.js';
 import { LostExitWatch } from '../../src/daemon/lost-exits.js';
 import type { CrashReport } from '../../src/recovery/recovery.js';
 import type { AgentRecord } from '../../src/domain/agent.js';
@@ -41,6 +42,42 @@ describe('processState', () => {
     expect(processState(process.pid)).toBe('running');
     expect(processState(await zombie())).toBe('zombie');
     expect(processState(2 ** 22 + 12345)).toBe('gone');
+  });
+});
+
+describe('ProcessStateReader', () => {
+  const openFds = () => readdirSync('/proc/self/fd').length;
+
+  it('gives the same answers as processState, keeps one file per watched pid and closes the others', async () => {
+    const reader = new ProcessStateReader();
+    const before = openFds();
+    const z = await zombie();
+    const living = alive();
+    for (let i = 0; i < 3; i++) {
+      expect(reader.state(living)).toBe('running');
+      expect(reader.state(z)).toBe('zombie');
+      expect(reader.state(2 ** 22 + 12345)).toBe('gone');
+    }
+    expect(openFds() - before).toBe(2);
+    reader.retainOnly(new Set([z]));
+    expect(openFds() - before).toBe(1);
+    reader.closeAll();
+    expect(openFds() - before).toBe(0);
+    // after closeAll it still answers, without holding anything
+    expect(reader.state(living)).toBe('running');
+    expect(openFds() - before).toBe(0);
+  });
+
+  it('says gone once the process it holds is reaped, even though its file was opened while it lived', async () => {
+    const reader = new ProcessStateReader();
+    const c = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const pid = c.pid!;
+    expect(reader.state(pid)).toBe('running');
+    const exited = new Promise((resolve) => c.once('exit', resolve));
+    c.kill('SIGKILL');
+    await exited; // node has reaped it
+    expect(reader.state(pid)).toBe('gone');
+    reader.closeAll();
   });
 });
 
