@@ -73,6 +73,16 @@ export type QueueErrorCode =
 /** Codes that mean "the caller sent bad input" rather than "the store failed". */
 const usageCodes: ReadonlySet<QueueErrorCode> = new Set(['unknown_agent', 'empty_body', 'body_too_large', 'invalid_priority', 'invalid_input', 'not_found', 'ambiguous_id', 'import_invalid']);
 
+/** This process resolved another store than the one the project's queue is recorded in (.hornets/store.json). */
+export class StoreMismatchError extends HornetsError {
+  readonly exitCode = ExitCode.failure;
+}
+
+/** The configured store cannot be reached or refused us (wrong URL, wrong password, server down). */
+export class StoreUnavailableError extends HornetsError {
+  readonly exitCode = ExitCode.failure;
+}
+
 /** The engine's fixed hook port (daemon.hookPort) is taken by another process. */
 export class HookPortError extends HornetsError {
   readonly exitCode = ExitCode.failure;

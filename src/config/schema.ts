@@ -2,6 +2,7 @@
 import * as z from 'zod';
 import { PRIORITY_MAX, PRIORITY_MIN } from '../domain/priority.js';
 import { durationMs, parseDuration } from '../domain/duration.js';
+import { redisUrlProblem } from './redis-url.js';
 
 // Re-exported: it lives in domain/duration.ts so code on the CLI's hot path need not load zod.
 export { durationMs };
@@ -123,6 +124,30 @@ export const consoleConfigSchema = z
   })
   .strict();
 
+/** redis:// or rediss:// with a host; a password may be in it (it is never logged: see redactRedisUrl). */
+export const redisUrl = z.string().superRefine((v, ctx) => {
+  const problem = redisUrlProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+export const storeConfigSchema = z
+  .discriminatedUnion('kind', [
+    z.object({ kind: z.literal('sqlite') }).strict(),
+    z
+      .object({
+        kind: z.literal('redis'),
+        url: redisUrl.describe('redis://[:password@]host[:port][/db]; REDIS_URL, or REDIS_HOST/REDIS_PORT/REDIS_PASSWORD, override it'),
+        prefix: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, { message: 'prefix must be lower-case letters, digits, "-" or "_" (at most 40)' })
+          .optional()
+          .describe('Key prefix of this team in Redis (hornets:<prefix>:…); default: the project name'),
+        connectTimeout: duration.default('5s').describe('How long a command waits for Redis to answer at start before it gives up with an error'),
+      })
+      .strict(),
+  ])
+  .describe('Where the queue lives: SQLite in .hornets (default, nothing to install) or Redis (a team across several hosts)');
+
 export const agentConfigSchema = z
   .object({
     name: agentName,
@@ -155,6 +180,7 @@ export const hornetsConfigSchema = z
       .strict()
       .default({ priority: 5 }),
     queue: queueConfigSchema.default(() => queueConfigSchema.parse({})),
+    store: storeConfigSchema.default({ kind: 'sqlite' }),
     daemon: daemonConfigSchema.default(() => daemonConfigSchema.parse({})).describe('The engine (`--headless`, `daemon run`): heartbeats, metrics, restarts, tasks'),
     retention: retentionConfigSchema.default(() => retentionConfigSchema.parse({})).describe('How long finished queue history is kept'),
     console: consoleConfigSchema.optional().describe('The console (`hornets-tui` with no command): key overrides, colours, refresh period'),

@@ -1,0 +1,74 @@
+/**
+ * The store a project's queue lives in, recorded once in <state>/store.json and checked by every
+ * process that opens the project. Store selection comes from hornets.json and the environment
+ * (config/store-selection.ts), and the environment differs between shells: without this record a
+ * `send` from a shell lacking REDIS_URL would queue into SQLite while the engine reads Redis, and the
+ * message would never be seen. The record holds no password.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StoreMismatchError } from '../errors.js';
+import { redactRedisUrl, type StoreSelection } from '../config/store-selection.js';
+import { createWholeExclusive } from '../util/private-files.js';
+
+export interface StoreRecord {
+  kind: 'sqlite' | 'redis';
+  /** Redis only: the URL without its password. */
+  url?: string;
+  prefix?: string;
+  recordedAt?: string;
+}
+
+export function storeRecordFile(stateDir: string): string {
+  return join(stateDir, 'store.json');
+}
+
+/** The recorded store; a project from before the record existed with a database is SQLite; none: null. */
+export function readStoreRecord(stateDir: string, sqlitePath: string): StoreRecord | null {
+  try {
+    const r = JSON.parse(readFileSync(storeRecordFile(stateDir), 'utf8')) as StoreRecord;
+    if (r.kind === 'sqlite' || r.kind === 'redis') return r;
+  } catch {
+    // missing or unreadable: judged below
+  }
+  return existsSync(sqlitePath) ? { kind: 'sqlite' } : null;
+}
+
+/** Same server (host, port, database; not the password) and prefix. */
+function identity(r: StoreRecord): string {
+  if (r.kind === 'sqlite') return 'sqlite';
+  try {
+    const u = new URL(r.url ?? '');
+    return `redis ${u.hostname}:${u.port || '6379'}/${u.pathname.replace(/^\//, '') || '0'} ${r.prefix ?? ''}`;
+  } catch {
+    return `redis ${r.url ?? ''} ${r.prefix ?? ''}`;
+  }
+}
+
+function recordOf(s: StoreSelection): StoreRecord {
+  return s.kind === 'sqlite' ? { kind: 'sqlite' } : { kind: 'redis', url: redactRedisUrl(s.url), prefix: s.prefix };
+}
+
+function describe(r: StoreRecord): string {
+  return r.kind === 'sqlite' ? 'SQLite (.hornets/hornets.db)' : `Redis ${r.url ?? ''} (prefix ${r.prefix ?? ''})`;
+}
+
+/**
+ * Throws StoreMismatchError when this process's store is not the recorded one; records it when
+ * there is no record yet (first open; created whole, so two first opens agree on one).
+ */
+export function checkStoreRecord(stateDir: string, sqlitePath: string, selection: StoreSelection): void {
+  const mine = recordOf(selection);
+  let recorded = readStoreRecord(stateDir, sqlitePath);
+  if (!recorded) {
+    createWholeExclusive(storeRecordFile(stateDir), `${JSON.stringify({ ...mine, recordedAt: new Date().toISOString() }, null, 2)}\n`, 0o600);
+    recorded = readStoreRecord(stateDir, sqlitePath);
+  }
+  if (!recorded || identity(recorded) === identity(mine)) return;
+  const source = selection.kind === 'redis' ? ` (from ${selection.source})` : ' (no store in hornets.json or REDIS_URL/REDIS_HOST in the environment)';
+  throw new StoreMismatchError(
+    `this project's queue is in ${describe(recorded)}, recorded in ${storeRecordFile(stateDir)}, but this command resolved ${describe(mine)}${source}. ` +
+      'Every process of a project must use the same store, or messages are split between two queues. ' +
+      'Set the same store for this command; or, to move the queue, run `hornets-tui queue export` with the old store, remove the record, then `hornets-tui queue import` with the new one (README: "Moving between stores").',
+  );
+}
