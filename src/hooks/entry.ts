@@ -6,6 +6,7 @@
 import { readSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSqliteStore } from '../queue/sqlite/sqlite-store.js';
+import { readStoreRecord } from '../services/store-record.js';
 import { HookHandler } from './handlers.js';
 import { readBriefing } from './briefing.js';
 import { hookLog } from './hook-log.js';
@@ -85,6 +86,12 @@ export async function main(argv: string[]): Promise<void> {
         { outcome: 'refused: no valid credential' },
         `hook refused: ${generation === null ? 'no HORNETS_GENERATION' : !key ? 'no agent key in the state directory' : `${HOOK_TOKEN_ENV} is not this agent generation's`}`,
       );
+      return;
+    }
+    if (readStoreRecord(home, join(home, 'hornets.db'))?.kind === 'redis') {
+      // The queue is in Redis and only the node's engine holds its address and password: a hook
+      // never talks to Redis itself. Messages wait for the engine (leases lapse, nothing is lost).
+      log.warn({ outcome: 'engine down, queue in redis' }, 'hook: the engine is not running and the queue is in Redis; messages wait for the engine');
       return;
     }
     const store = await openSqliteStore(join(home, 'hornets.db'), { busyTimeoutMs: 1_000, busyRetryMs: 3_000, optimizeOnClose: false });

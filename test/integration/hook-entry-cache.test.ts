@@ -92,8 +92,7 @@ describe('the Node hook entry', () => {
     expect(learned(cache)).toEqual(['PostToolUse']);
   });
 
-  // node:crypto is loaded: the fallback checks the agent generation's credential (an HMAC) itself.
-  it('opens SQLite without the bindings package (the addon by its path)', async () => {
+  it('opens SQLite without the bindings package (the addon by its path), with better-sqlite3 bundled, and checks the credential without node:crypto', async () => {
     const { hook, home, store } = await setup();
     const m = await store.enqueue({ agent: 'marie', body: 'hello' });
     const out = path.join(home, 'probe.json');
@@ -104,6 +103,19 @@ describe('the Node hook entry', () => {
     const { modules, files } = JSON.parse(readFileSync(out, 'utf8')) as { modules: string[]; files: string[] };
     expect(files.filter((f) => /[\\/](bindings|file-uri-to-path)[\\/]/.test(f))).toEqual([]);
     expect(files.some((f) => f.endsWith('better_sqlite3.node'))).toBe(true);
+    // better-sqlite3's JavaScript is in the bundle: no file of it is loaded on its own
+    expect(files.filter((f) => /[\\/]better-sqlite3[\\/]lib[\\/]/.test(f))).toEqual([]);
     expect(modules.length).toBeGreaterThan(0);
+    expect(modules.filter((m) => /^NativeModule (crypto|internal\/crypto)/.test(m))).toEqual([]);
+  });
+
+  it('a project whose queue is in Redis: the hook does nothing, exits 0 at once and creates no SQLite database', async () => {
+    const { hook, home } = await setup();
+    rmSync(path.join(home, 'hornets.db'), { force: true });
+    for (const f of ['hornets.db-wal', 'hornets.db-shm']) rmSync(path.join(home, f), { force: true });
+    writeFileSync(path.join(home, 'store.json'), JSON.stringify({ kind: 'redis', url: 'redis://127.0.0.1:1', prefix: 'p' }));
+    const r = await runHook(hook, home, 'PostToolUse', { session_id: 's1', tool_name: 'Bash' });
+    expect(r).toEqual({ status: 0, stdout: '' });
+    expect(existsSync(path.join(home, 'hornets.db'))).toBe(false);
   });
 });
