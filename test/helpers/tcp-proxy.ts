@@ -37,7 +37,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     upstream.pipe(client);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
+  const proxy: TcpProxy = {
     port: (server.address() as AddressInfo).port,
     cut() {
       down = true;
@@ -52,8 +52,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     open: () => pairs.size,
     close() {
-      this.cut();
+      proxy.cut();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  return proxy;
 }

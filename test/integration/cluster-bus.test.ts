@@ -175,10 +175,9 @@ describe('ClusterBus', () => {
     const s = await server();
     const admin = client(s.url);
     const count = async () =>
-      (await admin.client('LIST'))
-        .toString()
+      String(await admin.call('CLIENT', 'LIST'))
         .split('\n')
-        .filter((l) => l.includes('name=hornets:bus:')).length;
+        .filter((l: string) => l.includes('name=hornets:bus:')).length;
     const node = bus(s.url);
     const sub = await node.subscribe('n1', () => undefined);
     expect(await count()).toBe(2);
