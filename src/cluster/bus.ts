@@ -17,6 +17,7 @@
  */
 import { type Redis } from 'ioredis';
 import { z } from 'zod';
+import { UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkNodeName, type ClusterKeys } from './keys.js';
 import { describeError, sleep } from './lua.js';
@@ -169,12 +170,12 @@ export class ClusterBus {
   }
 
   private async publishWake(message: WakeMessage): Promise<number> {
-    const m = busMessageSchema.parse(message);
+    const m = validate(message);
     return this.redis.publish(this.keys.wakeChannel(m.node), JSON.stringify(m));
   }
 
   private async appendControl(message: ControlMessage): Promise<string> {
-    const m = busMessageSchema.parse(message);
+    const m = validate(message);
     const id = await this.redis.xadd(this.keys.controlStream(m.node), 'MAXLEN', '~', this.streamMaxLen, '*', 'm', JSON.stringify(m));
     return id!;
   }
@@ -188,7 +189,7 @@ export class ClusterBus {
     // The first 'ready' is the initial connect; later ones follow a reconnect (wakes may have been lost).
     let connectedOnce = false;
     sub.on('ready', () => {
-      if (connectedOnce) for (const cb of this.reconnectCallbacks) cb();
+      if (connectedOnce) for (const cb of this.reconnectCallbacks) safely(cb, this.log, 'cluster bus onReconnect threw');
       connectedOnce = true;
     });
     sub.on('message', (channel: string, raw: string) => {
@@ -205,6 +206,22 @@ export class ClusterBus {
     });
     this.subscriber = sub;
     return sub;
+  }
+}
+
+/** A message the caller built: a wrong action or shape is the caller's mistake (UsageError). */
+function validate<M extends BusMessage>(message: M): M {
+  checkNodeName(message.node);
+  const r = busMessageSchema.safeParse(message);
+  if (!r.success) throw new UsageError(`invalid cluster bus message: ${r.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; ')}`);
+  return r.data as M;
+}
+
+function safely(fn: () => void, log: Logger, what: string): void {
+  try {
+    fn();
+  } catch (err) {
+    log.error({ err: describeError(err) }, what);
   }
 }
 
@@ -249,7 +266,7 @@ class ControlReader {
     }
     let connectedOnce = false;
     conn.on('ready', () => {
-      if (connectedOnce) this.o.onReconnect?.();
+      if (connectedOnce && this.o.onReconnect) safely(this.o.onReconnect, this.o.log, 'cluster bus onReconnect threw');
       connectedOnce = true;
     });
     if (conn.status === 'ready') connectedOnce = true;

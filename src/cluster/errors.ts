@@ -27,6 +27,8 @@ export class DuplicateNodeError extends HornetsError {
   constructor(
     readonly node: string,
     readonly holder: NodeHolder | null,
+    /** When the holder's claim lapses unless it heartbeats again (ms from the refusal). */
+    readonly retryAfterMs: number,
   ) {
     const who = holder ? `host ${holder.host}, pid ${holder.pid}, since ${new Date(holder.since).toISOString()}` : 'an unknown holder';
     super(`node name "${node}" is already taken by a live node (${who}); stop it or choose another --node name`);

@@ -7,7 +7,9 @@
  * The node also watches its own claim: when a renewal finds the token gone or replaced, or when no
  * renewal succeeded for `lostAfterMs` (Redis unreachable: the key has expired, or will before this
  * node can know), it calls `onLost` and stops acting as that node. The local deadline counts from
- * the moment a successful renewal was sent, so it never ends later than the key in Redis.
+ * the moment a successful renewal was sent, so it never ends later than the key in Redis. Recorded
+ * times and that deadline follow the injected clock (a jump forward makes the node give up early,
+ * the safe side); the timers themselves are ordinary setTimeout.
  */
 import { randomUUID } from 'node:crypto';
 import { type Redis } from 'ioredis';
@@ -63,10 +65,11 @@ export interface NodeRegistryOptions {
 export const DEFAULT_HEARTBEAT_MS = 2000;
 
 // KEYS: claim, nodes, beats, stopped. ARGV: name, token, ttl ms, record JSON, now.
-// Returns {1} when claimed, {0, holder JSON} when a live node holds the name.
+// Returns {1} when claimed, {0, holder JSON, ms until the holder's claim lapses} when a live node holds it.
 const REGISTER = new LuaScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return {0, redis.call('HGET', KEYS[2], ARGV[1]) or ''}
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl ~= -2 then
+  return {0, redis.call('HGET', KEYS[2], ARGV[1]) or '', ttl}
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
@@ -138,7 +141,9 @@ export class NodeRegistry {
 
   /**
    * Claims `name` and starts heartbeating. Throws DuplicateNodeError (and changes nothing) when a
-   * live node holds it. One registration per instance.
+   * live node holds it; its `retryAfterMs` says when the holder's claim lapses if it is not renewed
+   * (a node restarted right after a crash finds its own old claim: wait that long, then retry).
+   * One registration per instance.
    */
   async register(name: string, info: NodeInfo): Promise<void> {
     checkNodeName(name);
@@ -147,8 +152,8 @@ export class NodeRegistry {
     const sentAt = this.clock.now();
     const record = JSON.stringify({ ...pickInfo(info), since: sentAt });
     const k = this.keys;
-    const reply = (await REGISTER.run(this.redis, [k.nodeClaim(name), k.nodes, k.beats, k.stopped], [name, token, this.lostAfterMs, record, sentAt])) as [number, string?];
-    if (reply[0] !== 1) throw new DuplicateNodeError(name, parseHolder(reply[1]));
+    const reply = (await REGISTER.run(this.redis, [k.nodeClaim(name), k.nodes, k.beats, k.stopped], [name, token, this.lostAfterMs, record, sentAt])) as [number, string?, number?];
+    if (reply[0] !== 1) throw new DuplicateNodeError(name, parseHolder(reply[1]), Math.max(0, reply[2] ?? 0));
     const reg: Registration = { name, token, lastOkAt: sentAt, beatTimer: null, lostTimer: null };
     this.current = reg;
     this.armLostTimer(reg);

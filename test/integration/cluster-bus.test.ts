@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterBus, type BusMessage, type Delivery } from '../../src/cluster/bus.js';
 import { clusterKeys } from '../../src/cluster/keys.js';
+import { UsageError } from '../../src/errors.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/tmux.js';
@@ -169,6 +170,14 @@ describe('ClusterBus', () => {
     expect(r.controls()).toEqual([1, 2, 3, 4, 5, 'sentinel']);
     // Pub/sub is resubscribed too.
     await waitFor('a wake after the restart', async () => (await sender.wake('n1')) > 0 && r.wakes().length > 0, 15_000);
+  });
+
+  it('refuses a malformed message or node name with a UsageError, sending nothing', async () => {
+    const s = await server();
+    const sender = bus(s.url);
+    await expect(sender.control('n1', 'explode' as 'stop')).rejects.toThrow(UsageError);
+    await expect(sender.wake('bad}name')).rejects.toThrow(/invalid node name/);
+    expect(await client(s.url).exists(clusterKeys('bus').controlStream('n1'))).toBe(0);
   });
 
   it('unsubscribe and stop close the bus connections; a stopped bus refuses new subscriptions', async () => {

@@ -60,6 +60,8 @@ describe('NodeRegistry', () => {
     const dup = err as DuplicateNodeError;
     expect(dup.holder).toMatchObject({ host: 'host-a', pid: 111 });
     expect(dup.message).toMatch(/host-a.*pid 111/);
+    expect(dup.retryAfterMs).toBeGreaterThan(0);
+    expect(dup.retryAfterMs).toBeLessThanOrEqual(300);
     expect(b.registeredName()).toBeNull();
 
     const after = await a.list();
@@ -170,6 +172,21 @@ describe('NodeRegistry', () => {
     second.c.send({ type: 'register', name: 'shared' });
     await waitFor('second registered', () => second.messages.some((m) => m.type === 'registered'));
     expect((await observer.list())[0]).toMatchObject({ state: 'up', pid: second.c.pid });
+  });
+
+  it('records times from the injected clock (registration and heartbeats)', async () => {
+    const keys = freshKeys();
+    // A clock far in the past that ticks one ms per reading: times are the node's, not Redis's.
+    let t = 5_000_000;
+    const r = new NodeRegistry({ redis: client(), keys, heartbeatMs: 50, lostAfterMs: 150, clock: { now: () => ++t } });
+    registries.push(r);
+    await r.register('alpha', info('host-a', 111));
+    const [first] = await r.list();
+    expect(first!.since).toBe(5_000_001);
+    await waitFor('a heartbeat on the fake clock', async () => ((await r.list())[0]!.lastHeartbeatAt ?? 0) > 5_000_001);
+    const [later] = await r.list();
+    expect(later!.lastHeartbeatAt!).toBeLessThan(5_001_000);
+    expect(later!.state).toBe('up');
   });
 
   it('rejects names that could escape the key prefix', () => {
