@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { type Redis } from 'ioredis';
 import { silentLogger, type Logger } from '../log.js';
 import { checkDutyName, type ClusterKeys } from './keys.js';
-import { describeError, LuaScript, systemClock, type Clock } from './lua.js';
+import { describeError, LuaScript, sleep, systemClock, type Clock } from './lua.js';
 
 export type DemotedReason = 'lost' | 'unreachable' | 'stopped';
 
@@ -159,7 +159,9 @@ export class LeaderElection {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    await this.inFlight;
+    // An attempt stuck on an unreachable Redis is not waited out past the lease: by then a lease it
+    // may have taken has lapsed anyway, and acquire() gives back one won after stop().
+    await Promise.race([this.inFlight, sleep(this.leaseMs)]);
     const lease = this.lease;
     if (!lease) return;
     this.demote('stopped');
