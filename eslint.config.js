@@ -11,6 +11,8 @@ import tseslint from 'typescript-eslint';
 
 /** better-sqlite3: only the queue adapter talks to SQLite. */
 const sqlite = { group: ['better-sqlite3'], message: 'Only src/queue/ talks to SQLite: go through the MessageStore port (src/queue/store.ts) or a service.' };
+/** ioredis: only the Redis adapters (the store in src/queue, the coordination primitives in src/cluster). */
+const redis = { group: ['ioredis'], message: 'Only src/queue/ and src/cluster/ talk to Redis: go through the store port or the cluster primitives.' };
 /** Starting processes: only src/tmux (tmux), src/proc (every other program) and the demo agent. */
 const processes = {
   group: ['child_process', 'node:child_process', 'execa', 'node-pty'],
@@ -27,8 +29,22 @@ function importRule(...patterns) {
 const consoleRules = [
   sqlite,
   processes,
+  redis,
   {
-    group: ['**/tmux/**', '**/git/**', '**/queue/**', '**/proc/**', '**/daemon/**', '**/hooks/**', '**/cli/**', '**/cli.js', '**/demo-agent/**', '**/engine-client/**', '**/recovery/**'],
+    group: [
+      '**/tmux/**',
+      '**/git/**',
+      '**/queue/**',
+      '**/cluster/**',
+      '**/proc/**',
+      '**/daemon/**',
+      '**/hooks/**',
+      '**/cli/**',
+      '**/cli.js',
+      '**/demo-agent/**',
+      '**/engine-client/**',
+      '**/recovery/**',
+    ],
     message: 'The console (src/tui) imports only src/services, src/domain, src/tui and shared leaves (errors, log, util): add a service.',
   },
   { group: ['**/config/**'], allowTypeImports: true, message: 'The console may import config types only (import type); values come through services.' },
@@ -37,28 +53,33 @@ const consoleRules = [
 const src = 'src/**/*.ts';
 const areas = [
   // Default for every module of the product.
-  { files: [src], rules: importRule(sqlite, processes) },
+  { files: [src], rules: importRule(sqlite, processes, redis) },
   { files: ['src/queue/**/*.ts'], rules: importRule(processes, upperLayers('src/queue is an adapter: it imports only src/domain and shared leaves.')) },
-  { files: ['src/tmux/**/*.ts', 'src/proc/**/*.ts'], rules: importRule(sqlite, upperLayers('Process adapters import only src/domain and shared leaves.')) },
-  { files: ['src/git/**/*.ts'], rules: importRule(sqlite, processes, upperLayers('src/git is an adapter: it imports only src/proc, src/domain and shared leaves.')) },
+  { files: ['src/tmux/**/*.ts', 'src/proc/**/*.ts'], rules: importRule(sqlite, redis, upperLayers('Process adapters import only src/domain and shared leaves.')) },
+  {
+    // Cluster coordination (node registry, leader lease, bus) is a Redis adapter like the store.
+    files: ['src/cluster/**/*.ts'],
+    rules: importRule(sqlite, processes, upperLayers('src/cluster is an adapter: it imports only src/domain and shared leaves.')),
+  },
+  { files: ['src/git/**/*.ts'], rules: importRule(sqlite, processes, redis, upperLayers('src/git is an adapter: it imports only src/proc, src/domain and shared leaves.')) },
   {
     // Config is a low layer (schemas, loading, paths, env): the layers above read it, not the reverse.
     files: ['src/config/**/*.ts'],
-    rules: importRule(sqlite, processes, {
-      group: [...layerFolders, '**/queue/**', '**/tmux/**', '**/git/**', '**/proc/**'],
+    rules: importRule(sqlite, processes, redis, {
+      group: [...layerFolders, '**/queue/**', '**/cluster/**', '**/tmux/**', '**/git/**', '**/proc/**'],
       message: 'src/config imports only src/domain, src/config and shared leaves (types it needs from elsewhere belong in src/domain).',
     }),
   },
   {
     // Shared leaves, importable from anywhere, so they import no layer (that would close a loop).
     files: ['src/errors.ts', 'src/log.ts', 'src/util/**/*.ts'],
-    rules: importRule(sqlite, processes, {
-      group: [...layerFolders, '**/queue/**', '**/tmux/**', '**/git/**', '**/proc/**', '**/config/**', '**/domain/**'],
+    rules: importRule(sqlite, processes, redis, {
+      group: [...layerFolders, '**/queue/**', '**/cluster/**', '**/tmux/**', '**/git/**', '**/proc/**', '**/config/**', '**/domain/**'],
       message: 'src/errors.ts, src/log.ts and src/util are leaves: they import only each other, packages and node builtins.',
     }),
   },
   // The demo agent is a separate program standing in for Claude Code: it may start its hooks.
-  { files: ['src/demo-agent/**/*.ts'], rules: importRule(sqlite) },
+  { files: ['src/demo-agent/**/*.ts'], rules: importRule(sqlite, redis) },
   {
     // Pure domain: relative imports inside src/domain plus src/errors.ts (error classes, no I/O).
     // No node builtins, not even node:crypto: time and randomness come in as parameters so every
@@ -82,7 +103,7 @@ const areas = [
     // The daemon's client side (endpoint, poke, pid reading) is not the daemon: services must not
     // import src/daemon, which imports services (no package cycle).
     files: ['src/services/**/*.ts'],
-    rules: importRule(sqlite, processes, {
+    rules: importRule(sqlite, processes, redis, {
       group: ['**/daemon/**', '**/tui/**', '**/cli/**', '**/cli.js'],
       message: 'Services do not import the daemon, the console or the CLI (they import services; the daemon client side lives in src/engine-client).',
     }),

@@ -46,6 +46,14 @@ const table: [string, string, string | null][] = [
   ['src/services/probe.ts', "import Database from 'better-sqlite3';", imports],
   ['src/daemon/probe.ts', "import Database from 'better-sqlite3';", imports],
   ['test/unit/probe.test.ts', "import Database from 'better-sqlite3';", null],
+  // ioredis: only the Redis adapters (store, cluster coordination)
+  ['src/queue/redis/probe.ts', "import { Redis } from 'ioredis';", null],
+  ['src/cluster/probe.ts', "import { Redis } from 'ioredis';", null],
+  ['src/services/probe.ts', "import { Redis } from 'ioredis';", imports],
+  ['src/daemon/probe.ts', "import { Redis } from 'ioredis';", imports],
+  ['src/tui/probe.ts', "import { Redis } from 'ioredis';", imports],
+  ['src/cluster/probe.ts', "import { AgentManager } from '../services/agents.js';", imports],
+  ['src/tui/probe.ts', "import { ClusterBus } from '../cluster/bus.js';", imports],
   // processes only from src/tmux, src/proc and the demo agent
   ['src/tmux/probe.ts', "import { spawn } from 'node:child_process';", null],
   ['src/proc/probe.ts', "import { execFile } from 'node:child_process';", null],
