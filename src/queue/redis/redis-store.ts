@@ -312,7 +312,12 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       await this.write(async (tx) => {
         const now = this.clock();
         const keys = this.k(a.name);
-        const [ver, raw] = await this.redis.multi().get(keys.ver).get(keys.agent).exec().then((r) => (r ?? []).map(([, v]) => v as string | null));
+        const [ver, raw] = await this.redis
+          .multi()
+          .get(keys.ver)
+          .get(keys.agent)
+          .exec()
+          .then((r) => (r ?? []).map(([, v]) => v as string | null));
         tx.check(keys.ver, ver ?? null);
         const existing = parse<AgentRecord>(raw);
         if (existing) {
@@ -498,7 +503,10 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       this.messageEvent(tx, a.keys, m, { ts: now, kind: 'enqueued', to: 'queued' });
       out.push({ message: m, created: true });
     }
-    await this.indexIds(undo, out.filter((r) => r.created).map((r) => r.message));
+    await this.indexIds(
+      undo,
+      out.filter((r) => r.created).map((r) => r.message),
+    );
     return out;
   }
 
@@ -752,7 +760,8 @@ export class RedisMessageStore implements MessageStore, TaskStore {
   }
 
   async list(filter: MessageFilter = {}): Promise<Message[]> {
-    for (const st of filter.states ?? []) if (!(messageStates as readonly string[]).includes(st)) throw new QueueError('invalid_input', `unknown message state "${st}" (one of ${messageStates.join(', ')})`);
+    for (const st of filter.states ?? [])
+      if (!(messageStates as readonly string[]).includes(st)) throw new QueueError('invalid_input', `unknown message state "${st}" (one of ${messageStates.join(', ')})`);
     const limit = Math.max(1, Math.min(filter.limit ?? 1000, 100_000));
     return this.io(async () => {
       const states = filter.states && filter.states.length > 0 ? new Set<string>(filter.states) : null;
@@ -1169,9 +1178,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
   }
 
   async tasksDueForTimeout(now: number): Promise<Task[]> {
-    return this.io(async () =>
-      (await this.allTasks()).filter((t) => t.state === 'running' && t.deadlineAt !== null && t.deadlineAt <= now).sort((a, b) => (a.deadlineAt ?? 0) - (b.deadlineAt ?? 0)),
-    );
+    return this.io(async () => (await this.allTasks()).filter((t) => t.state === 'running' && t.deadlineAt !== null && t.deadlineAt <= now).sort((a, b) => (a.deadlineAt ?? 0) - (b.deadlineAt ?? 0)));
   }
 
   async tasksDueForRetry(now: number): Promise<Task[]> {
@@ -1250,7 +1257,13 @@ export class RedisMessageStore implements MessageStore, TaskStore {
           }),
         );
         if (batch.removed.length > 0) {
-          await this.io(() => this.redis.multi().hdel(this.g.ids, ...batch.removed).zrem(this.g.idlex, ...batch.removed).exec());
+          await this.io(() =>
+            this.redis
+              .multi()
+              .hdel(this.g.ids, ...batch.removed)
+              .zrem(this.g.idlex, ...batch.removed)
+              .exec(),
+          );
         }
         result.messages += batch.removed.length;
         result.events += batch.events;
