@@ -61,7 +61,12 @@ export async function connectRedis(options: ConnectOptions): Promise<Redis> {
     enableReadyCheck: true,
   });
   // ioredis emits 'error' for every failed reconnect; without a listener Node would print them.
-  redis.on('error', () => undefined);
+  // While opening, the last one says why (an AUTH refusal arrives here; connect() only reports
+  // "Connection is closed").
+  let lastError: unknown = null;
+  redis.on('error', (err: unknown) => {
+    if (opening) lastError = err;
+  });
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -73,11 +78,13 @@ export async function connectRedis(options: ConnectOptions): Promise<Redis> {
   } catch (err) {
     redis.disconnect();
     if (err instanceof RedisConnectError) throw err;
-    const text = err instanceof Error ? err.message : String(err);
+    const cause = lastError ?? err;
+    const text = cause instanceof Error ? cause.message : String(cause);
     if (/WRONGPASS|NOAUTH|invalid password|AUTH/i.test(text)) {
-      throw new RedisConnectError('auth', `Redis at ${shown} refused the credentials (${parsed.password ? 'wrong password' : 'a password is required'})`, shown, { cause: err });
+      // No cause: ioredis' reply error carries the AUTH command with its arguments.
+      throw new RedisConnectError('auth', `Redis at ${shown} refused the credentials (${parsed.password ? 'wrong password' : 'a password is required'})`, shown);
     }
-    throw new RedisConnectError('unreachable', `cannot reach Redis at ${shown}: ${text.replaceAll(parsed.password || '\u0000', '***')}`, shown, { cause: err });
+    throw new RedisConnectError('unreachable', `cannot reach Redis at ${shown}: ${text.replaceAll(parsed.password || '\u0000', '***')}`, shown, { cause });
   } finally {
     clearTimeout(timer);
     opening = false;
