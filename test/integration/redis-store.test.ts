@@ -172,3 +172,26 @@ describe('key layout', () => {
     expect(await b.getTask('t')).toBeNull();
   });
 });
+
+describe('claim order beyond the first page of waiting messages', () => {
+  it('messages waiting for their backoff at the head of the queue do not hide the ones behind them', async () => {
+    const s = await server();
+    let now = 1_000_000;
+    const store = await openRedisStore({ url: s.url, prefix: 'paging', clock: () => now, random: () => 0.5 });
+    stores.push(store);
+    await store.registerAgents([{ name: 'a', profile: 'shell' }]);
+    // 250 high-priority messages, all failed once (in backoff), ahead of one low-priority message.
+    await store.enqueueBatch(Array.from({ length: 250 }, (_, i) => ({ agent: 'a', body: `high ${i}`, priority: 100 })));
+    const low = await store.enqueue({ agent: 'a', body: 'low', priority: 1 });
+    const leased = await store.claim('a', { owner: 'o', leaseMs: 60_000, limit: 250 });
+    expect(leased).toHaveLength(250);
+    expect(await store.fail({ leaseToken: leased[0]!.leaseToken!, error: 'transient' })).toBe(250);
+    now += 1;
+    const next = await store.claim('a', { owner: 'o', leaseMs: 60_000, limit: 2 });
+    expect(next.map((m) => m.id)).toEqual([low.message.id]);
+    // Once the backoff is over they come first again, in order.
+    now += 3_600_000;
+    const after = await store.claim('a', { owner: 'o', leaseMs: 60_000, limit: 3 });
+    expect(after.map((m) => m.body)).toEqual(['high 0', 'high 1', 'high 2']);
+  });
+});

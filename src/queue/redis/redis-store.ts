@@ -128,8 +128,6 @@ function leaseAgent(token: unknown): string | null {
   return agent.length > 0 && Buffer.from(agent, 'utf8').toString('base64url') === token.slice(dot + 1) ? agent : null;
 }
 
-class Conflict extends Error {}
-
 export class RedisMessageStore implements MessageStore, TaskStore {
   readonly backend = 'redis';
   private readonly clock: () => number;
@@ -168,7 +166,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof QueueError || err instanceof Conflict || err instanceof ImportRollback) throw err;
+      if (err instanceof QueueError || err instanceof ImportRollback) throw err;
       throw new QueueError('io', `Redis: ${err instanceof Error ? err.message : String(err)}`, { prefix: this.options.prefix }, { cause: err });
     }
   }
@@ -198,13 +196,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     const undo: UndoList = [];
     let committed = false;
     try {
-      let result: T;
-      try {
-        result = await this.io(() => attempt(tx, undo));
-      } catch (err) {
-        if (err instanceof Conflict) return { committed: false };
-        throw err;
-      }
+      const result = await this.io(() => attempt(tx, undo));
       committed = tx.empty || (await this.io(() => this.redis.hornetsCommit(tx.keys.length, ...tx.keys, tx.payload()))) === 1;
       return committed ? { committed, result } : { committed: false };
     } finally {
@@ -525,9 +517,17 @@ export class RedisMessageStore implements MessageStore, TaskStore {
 
   /** Lease reclaim then TTL expiry for one agent, into `tx`. */
   private async housekeep(tx: Tx, keys: AgentKeys, now: number): Promise<{ result: SweepResult; reclaimed: Message[] }> {
+    const [lapsed, expiring] = await Promise.all([
+      this.messages(keys, await this.redis.zrangebyscore(keys.leased, '-inf', now)),
+      this.messages(keys, await this.redis.zrangebyscore(keys.ttl, '-inf', now)),
+    ]);
+    return this.housekeepWith(tx, keys, now, lapsed, expiring);
+  }
+
+  /** `lapsed`: leased messages whose lease ran out by `now`; `expiring`: waiting ones whose TTL did. */
+  private housekeepWith(tx: Tx, keys: AgentKeys, now: number, lapsed: Message[], expiring: Message[]): { result: SweepResult; reclaimed: Message[] } {
     const result: SweepResult = { expired: 0, leasesReclaimed: 0, dead: 0 };
     const reclaimed: Message[] = [];
-    const lapsed = await this.messages(keys, await this.redis.zrangebyscore(keys.leased, '-inf', now));
     const gone = new Set<string>();
     for (const r of lapsed) {
       if (r.state !== 'leased') continue;
@@ -557,7 +557,6 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       if (state === 'failed') reclaimed.push(after);
       gone.add(r.id);
     }
-    const expiring = await this.messages(keys, await this.redis.zrangebyscore(keys.ttl, '-inf', now));
     for (const r of expiring) {
       if (!isWaiting(r.state) || gone.has(r.id)) continue;
       this.put(tx, keys, r, { ...r, state: 'expired', updatedAt: now });
@@ -571,18 +570,46 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     const limit = options.limit ?? 1;
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new QueueError('invalid_input', `claim limit must be 1–1000, got ${limit}`);
     if (!Number.isFinite(options.leaseMs) || options.leaseMs <= 0) throw new QueueError('invalid_input', `lease must be a positive duration, got ${options.leaseMs}`);
+    const keys = this.k(agentName);
     return this.write(async (tx) => {
       const now = this.clock();
-      const a = await this.agentSnapshot(tx, agentName);
-      const { reclaimed } = await this.housekeep(tx, a.keys, now);
-      if (a.record.paused && !options.ignorePause) return [];
+      // One round trip for everything a claim usually needs, one more for the messages.
+      const res =
+        (await this.redis
+          .multi()
+          .get(keys.ver)
+          .get(keys.agent)
+          .zrangebyscore(keys.leased, '-inf', now)
+          .zrangebyscore(keys.ttl, '-inf', now)
+          .zrange(keys.ready, 0, PAGE - 1)
+          .exec()) ?? [];
+      const [ver, raw, lapsedIds, expiringIds, firstPage] = res.map(([err, v]) => {
+        if (err) throw err;
+        return v;
+      }) as [string | null, string | null, string[], string[], string[]];
+      const record = parse<AgentRecord>(raw);
+      if (!record) throw new QueueError('unknown_agent', `unknown agent "${agentName}" (agents come from hornets.json)`, { agent: agentName });
+      tx.check(keys.ver, ver);
+      const byId = new Map((await this.messages(keys, [...new Set([...lapsedIds, ...expiringIds, ...firstPage])])).map((m) => [m.id, m]));
+      const pick = (ids: string[]) => ids.map((id) => byId.get(id)).filter((m): m is Message => m !== undefined);
+      const { reclaimed } = this.housekeepWith(tx, keys, now, pick(lapsedIds), pick(expiringIds));
+      if (record.paused && !options.ignorePause) return [];
       const eligible = (m: Message) => isWaiting(m.state) && m.availableAt <= now && (m.expiresAt === null || m.expiresAt > now);
       const candidates: Message[] = reclaimed.filter(eligible);
-      for (let start = 0; ; start += PAGE) {
-        const ids = await this.redis.zrange(a.keys.ready, start, start + PAGE - 1);
-        const page = (await this.messages(a.keys, ids)).filter(eligible);
-        candidates.push(...page.filter((m) => !candidates.some((c) => c.id === m.id)));
-        if (ids.length < PAGE || page.length >= limit) break;
+      const seen = new Set(candidates.map((m) => m.id));
+      // Further pages only when messages waiting for their backoff fill the first one.
+      let ids = firstPage;
+      let page = pick(ids);
+      for (let start = 0; ;) {
+        for (const m of page) {
+          if (!eligible(m) || seen.has(m.id)) continue;
+          candidates.push(m);
+          seen.add(m.id);
+        }
+        if (ids.length < PAGE || candidates.length >= limit) break;
+        start += PAGE;
+        ids = await this.redis.zrange(keys.ready, start, start + PAGE - 1);
+        page = await this.messages(keys, ids);
       }
       candidates.sort((x, y) => readyScore(x.priority, x.seq) - readyScore(y.priority, y.seq));
       const chosen = candidates.slice(0, limit);
@@ -601,8 +628,8 @@ export class RedisMessageStore implements MessageStore, TaskStore {
           updatedAt: now,
         };
         // A reclaimed lease was already moved to failed in this Tx: index from there.
-        this.put(tx, a.keys, c, after);
-        this.messageEvent(tx, a.keys, c, { ts: now, kind: 'claimed', from: c.state, to: 'leased', detail: { owner: options.owner, attempt: after.attempts, leaseMs: options.leaseMs } });
+        this.put(tx, keys, c, after);
+        this.messageEvent(tx, keys, c, { ts: now, kind: 'claimed', from: c.state, to: 'leased', detail: { owner: options.owner, attempt: after.attempts, leaseMs: options.leaseMs } });
         return after;
       });
     });
@@ -613,9 +640,12 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     const agent = leaseAgent(ref.leaseToken);
     if (agent === null || (ref.agent !== undefined && ref.agent !== agent)) return null;
     const keys = this.k(agent);
-    const ver = await this.redis.get(keys.ver);
+    const res = (await this.redis.multi().get(keys.ver).zrangebyscore(keys.leased, `(${now}`, '+inf').exec()) ?? [];
+    const [ver, ids] = res.map(([err, v]) => {
+      if (err) throw err;
+      return v;
+    }) as [string | null, string[]];
     tx.check(keys.ver, ver);
-    const ids = await this.redis.zrangebyscore(keys.leased, `(${now}`, '+inf');
     const wanted = ref.ids ? new Set(ref.ids) : null;
     const rows = (await this.messages(keys, ids)).filter((r) => r.state === 'leased' && r.leaseToken === ref.leaseToken && (r.leaseExpiresAt ?? 0) > now && (!wanted || wanted.has(r.id)));
     return { keys, rows };
