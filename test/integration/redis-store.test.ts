@@ -106,6 +106,49 @@ describe('openRedisStore refuses clearly and quickly', () => {
   });
 });
 
+describe('after opening', () => {
+  it('a restarted server is used again once the connection is back (scripts loaded anew)', async () => {
+    const s = await server();
+    const store = await openRedisStore({ url: s.url, prefix: 'p' });
+    stores.push(store);
+    await store.registerAgents([{ name: 'a', profile: 'shell' }]);
+    await s.kill9();
+    await expect(store.enqueue({ agent: 'a', body: 'lost server' })).rejects.toMatchObject({ code: 'io' });
+    await s.start();
+    // Reconnects with a capped backoff; calls fail fast (io) until then, never queue up.
+    let registered = false;
+    for (let i = 0; i < 100 && !registered; i++) {
+      registered = await store.registerAgents([{ name: 'a', profile: 'shell' }]).then(
+        () => true,
+        () => false,
+      );
+      if (!registered) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(registered).toBe(true);
+    const m = await store.enqueue({ agent: 'a', body: 'back again' });
+    expect((await store.claim('a', { owner: 'o', leaseMs: 1_000 })).map((x) => x.id)).toEqual([m.message.id]);
+  });
+
+  it('dataVersion moves with every commit and only then', async () => {
+    const s = await server();
+    const store = await openRedisStore({ url: s.url, prefix: 'p' });
+    stores.push(store);
+    await store.registerAgents([{ name: 'a', profile: 'shell' }]);
+    const v1 = await store.dataVersion();
+    await store.list();
+    await store.stats();
+    expect(await store.dataVersion()).toBe(v1);
+    await store.enqueue({ agent: 'a', body: 'x' });
+    const v2 = await store.dataVersion();
+    expect(v2).not.toBe(v1);
+    // Another connection's commit shows too.
+    const other = await openRedisStore({ url: s.url, prefix: 'p' });
+    stores.push(other);
+    await other.claim('a', { owner: 'o', leaseMs: 1_000 });
+    expect(await store.dataVersion()).not.toBe(v2);
+  });
+});
+
 describe('commit script', () => {
   async function client(): Promise<Redis> {
     const s = await server();

@@ -1330,6 +1330,16 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     });
   }
 
+  /** Changes with every commit to any agent (each bumps that agent's `ver`); one MGET per call. */
+  async dataVersion(): Promise<string> {
+    return this.io(async () => {
+      const names = await this.agentNames();
+      if (names.length === 0) return '0';
+      const vers = await this.redis.mget(...names.map((n) => this.k(n).ver));
+      return names.map((n, i) => `${n}:${vers[i] ?? 0}`).join(',');
+    });
+  }
+
   async checkWritable(): Promise<void> {
     await this.io(() => this.redis.set(this.g.writable, String(this.clock())));
   }
