@@ -194,13 +194,21 @@ export class RedisMessageStore implements MessageStore, TaskStore {
   private async attemptOnce<T>(attempt: (tx: Tx, undo: UndoList) => Promise<T>): Promise<{ committed: true; result: T } | { committed: false }> {
     const tx = new Tx();
     const undo: UndoList = [];
-    let committed = false;
+    // Undo only when the commit surely did not happen: a commit whose reply was lost may have
+    // gone through, and its messages must stay findable by id.
+    let outcome: 'not-sent' | 'lost' | 'unknown' | 'committed' = 'not-sent';
     try {
       const result = await this.io(() => attempt(tx, undo));
-      committed = tx.empty || (await this.io(() => this.redis.hornetsCommit(tx.keys.length, ...tx.keys, tx.payload()))) === 1;
-      return committed ? { committed, result } : { committed: false };
+      if (tx.empty) {
+        outcome = 'committed';
+        return { committed: true, result };
+      }
+      outcome = 'unknown';
+      const ok = (await this.io(() => this.redis.hornetsCommit(tx.keys.length, ...tx.keys, tx.payload()))) === 1;
+      outcome = ok ? 'committed' : 'lost';
+      return ok ? { committed: true, result } : { committed: false };
     } finally {
-      if (!committed && undo.length > 0) await this.undo(undo);
+      if ((outcome === 'not-sent' || outcome === 'lost') && undo.length > 0) await this.undo(undo);
     }
   }
 
