@@ -87,6 +87,8 @@ interface AgentSnapshot {
   ver: string | null;
   record: AgentRecord;
   pending: number;
+  /** Idempotency key -> message id, for the keys asked for. */
+  keyIds: Map<string, string | null>;
 }
 
 export async function openRedisStore(options: RedisStoreOptions): Promise<RedisMessageStore> {
@@ -204,12 +206,22 @@ export class RedisMessageStore implements MessageStore, TaskStore {
         return { committed: true, result };
       }
       outcome = 'unknown';
-      const ok = (await this.io(() => this.redis.hornetsCommit(tx.keys.length, ...tx.keys, tx.payload()))) === 1;
+      const ok = (await this.io(() => this.commit(tx, undo))) === 1;
       outcome = ok ? 'committed' : 'lost';
       return ok ? { committed: true, result } : { committed: false };
     } finally {
       if ((outcome === 'not-sent' || outcome === 'lost') && undo.length > 0) await this.undo(undo);
     }
+  }
+
+  /** Index entries still to write, then the commit script, in one round trip. */
+  private async commit(tx: Tx, undo: UndoList): Promise<number> {
+    const p = this.redis.pipeline() as ReturnType<Redis['pipeline']> & { hornetsCommit(numKeys: number, ...args: string[]): unknown };
+    for (const u of undo) if (u.kind === 'message' && u.pending) p.hset(this.g.ids, u.id, u.agent!).zadd(this.g.idlex, 0, u.id);
+    p.hornetsCommit(tx.keys.length, ...tx.keys, tx.payload());
+    const res = (await p.exec()) ?? [];
+    for (const [err] of res) if (err) throw err;
+    return Number(res[res.length - 1]?.[1]);
   }
 
   private async undo(undo: UndoList): Promise<void> {
@@ -225,14 +237,21 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     }
   }
 
-  private async agentSnapshot(tx: Tx, name: string): Promise<AgentSnapshot> {
+  /** `idemKeys`: idempotency keys to look up in the same read (the message ids they name). */
+  private async agentSnapshot(tx: Tx, name: string, idemKeys: string[] = []): Promise<AgentSnapshot> {
     const keys = this.k(name);
-    const res = await this.redis.multi().get(keys.ver).get(keys.agent).zcard(keys.ready).zcard(keys.leased).zcard(keys.delivered).exec();
-    const [ver, agent, ready, leased, delivered] = (res ?? []).map(([, v]) => v) as [string | null, string | null, number, number, number];
+    const m = this.redis.multi().get(keys.ver).get(keys.agent).zcard(keys.ready).zcard(keys.leased).zcard(keys.delivered);
+    if (idemKeys.length > 0) m.hmget(keys.keys, ...idemKeys);
+    const res = (await m.exec()) ?? [];
+    const [ver, agent, ready, leased, delivered, ids] = res.map(([err, v]) => {
+      if (err) throw err;
+      return v;
+    }) as [string | null, string | null, number, number, number, (string | null)[] | undefined];
     const record = parse<AgentRecord>(agent);
     if (!record) throw new QueueError('unknown_agent', `unknown agent "${name}" (agents come from hornets.json)`, { agent: name });
     tx.check(keys.ver, ver);
-    return { keys, ver, record, pending: ready + leased + delivered };
+    const keyIds = new Map<string, string | null>(idemKeys.map((k, i) => [k, ids?.[i] ?? null]));
+    return { keys, ver, record, pending: ready + leased + delivered, keyIds };
   }
 
   private async messages(keys: AgentKeys, ids: string[]): Promise<Message[]> {
@@ -438,22 +457,20 @@ export class RedisMessageStore implements MessageStore, TaskStore {
   /** One commit for all inputs (several agents: several versions in the same commit). */
   private async insertAll(tx: Tx, undo: UndoList, inputs: NormalizedEnqueue[]): Promise<EnqueueResult[]> {
     const now = this.clock();
-    const agents = new Map<string, AgentSnapshot>();
+    const idemKeys = new Map<string, string[]>();
+    for (const n of inputs) {
+      const list = idemKeys.get(n.agent) ?? [];
+      if (n.key !== null) list.push(n.key);
+      idemKeys.set(n.agent, list);
+    }
+    // One round trip: every agent's snapshot with its key lookups, and the seqs (taken for all
+    // inputs at once; a lost commit or a repeated key leaves a gap, never a reused id).
+    const [snapshots, top] = await Promise.all([Promise.all([...idemKeys].map(([name, list]) => this.agentSnapshot(tx, name, list))), this.redis.incrby(this.g.seq, inputs.length)]);
+    const agents = new Map(snapshots.map((a) => [a.record.name, a]));
     const keysTaken = new Map<string, Message>();
     const out: EnqueueResult[] = [];
-    const fresh: NormalizedEnqueue[] = [];
+    let seq = top - inputs.length;
     for (const n of inputs) {
-      let a = agents.get(n.agent);
-      if (!a) {
-        a = await this.agentSnapshot(tx, n.agent);
-        agents.set(n.agent, a);
-      }
-      fresh.push(n);
-    }
-    // Seqs are taken up front in one INCRBY: a lost commit leaves a gap, never a reused id.
-    const top = await this.redis.incrby(this.g.seq, fresh.length);
-    let seq = top - fresh.length;
-    for (const n of fresh) {
       const a = agents.get(n.agent)!;
       if (n.key !== null) {
         const taken = keysTaken.get(`${n.agent}\0${n.key}`);
@@ -461,7 +478,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
           out.push({ message: taken, created: false });
           continue;
         }
-        const id = await this.redis.hget(a.keys.keys, n.key);
+        const id = a.keyIds.get(n.key) ?? null;
         const existing = id === null ? null : parse<Message>(await this.redis.hget(a.keys.msgs, id));
         if (existing) {
           out.push({ message: existing, created: false });
@@ -510,15 +527,12 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     return out;
   }
 
-  /** The project-wide id index, written ahead of the commit (another slot); undone if it fails. */
-  private async indexIds(undo: UndoList, msgs: Message[]): Promise<void> {
-    if (msgs.length === 0) return;
-    const m = this.redis.multi();
-    for (const msg of msgs) {
-      m.hset(this.g.ids, msg.id, msg.agent).zadd(this.g.idlex, 0, msg.id);
-      undo.push({ kind: 'message', id: msg.id });
-    }
-    await m.exec();
+  /**
+   * The project-wide id index (another slot): written just ahead of the commit, in the same
+   * pipeline, and removed again if the commit is lost.
+   */
+  private indexIds(undo: UndoList, msgs: Message[]): void {
+    for (const msg of msgs) undo.push({ kind: 'message', id: msg.id, agent: msg.agent, pending: true });
   }
 
   // ---------------------------------------------------------------- delivery
@@ -1067,7 +1081,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
           created.push(msg);
           result.imported++;
         }
-        await this.indexIds(undo, created);
+        this.indexIds(undo, created);
         return result;
       });
     } catch (err) {
@@ -1364,7 +1378,8 @@ export class RedisMessageStore implements MessageStore, TaskStore {
   }
 }
 
-type UndoList = { kind: 'message' | 'task'; id: string }[];
+/** Project-wide index entries of an attempt: `pending` ones are written with the commit. */
+type UndoList = { kind: 'message' | 'task'; id: string; agent?: string; pending?: boolean }[];
 
 class ImportRollback extends Error {
   constructor(readonly result: ImportResult) {
