@@ -238,3 +238,50 @@ describe('claim order beyond the first page of waiting messages', () => {
     expect(after.map((m) => m.body)).toEqual(['high 0', 'high 1', 'high 2']);
   });
 });
+
+describe('two connections at once (two hosts)', () => {
+  async function pair(limits?: { maxDepth: number }): Promise<[RedisMessageStore, RedisMessageStore]> {
+    const s = await server();
+    const a = await openRedisStore({ url: s.url, prefix: 'pair', ...(limits ? { limits } : {}) });
+    const b = await openRedisStore({ url: s.url, prefix: 'pair', ...(limits ? { limits } : {}) });
+    stores.push(a, b);
+    await a.registerAgents([{ name: 'x', profile: 'shell' }]);
+    return [a, b];
+  }
+
+  it('the same idempotency keys from both: one message per key', async () => {
+    const [a, b] = await pair();
+    const keys = Array.from({ length: 10 }, (_, i) => `k${i}`);
+    const results = await Promise.all([a, b].flatMap((st) => keys.flatMap((key) => [st.enqueue({ agent: 'x', body: key, key }), st.enqueue({ agent: 'x', body: key, key })])));
+    expect(results.filter((r) => r.created)).toHaveLength(10);
+    for (const key of keys) expect(new Set(results.filter((r) => r.message.key === key).map((r) => r.message.id)).size).toBe(1);
+    expect(await a.list({ limit: 100 })).toHaveLength(10);
+  });
+
+  it('the depth limit holds exactly when both fill the same queue', async () => {
+    const [a, b] = await pair({ maxDepth: 20 });
+    const outcomes = await Promise.allSettled([a, b].flatMap((st, s) => Array.from({ length: 30 }, (_, i) => st.enqueue({ agent: 'x', body: `${s}-${i}` }))));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(20);
+    const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(refused).toHaveLength(40);
+    expect(refused.every((o) => (o.reason as QueueError).code === 'queue_full')).toBe(true);
+    expect((await a.stats()).totals.queued).toBe(20);
+  });
+
+  it('claims from both while both enqueue: each message leased once', async () => {
+    const [a, b] = await pair();
+    const enqueued = Promise.all([a, b].flatMap((st, s) => Array.from({ length: 60 }, (_, i) => st.enqueue({ agent: 'x', body: `${s}-${i}` }))));
+    const claimed: string[] = [];
+    const claimer = async (st: RedisMessageStore) => {
+      for (let empty = 0; empty < 20;) {
+        const got = await st.claim('x', { owner: 'o', leaseMs: 60_000, limit: 3 });
+        if (got.length === 0) empty++;
+        claimed.push(...got.map((m) => m.id));
+      }
+    };
+    await Promise.all([enqueued, claimer(a), claimer(b)]);
+    for (const m of await a.claim('x', { owner: 'o', leaseMs: 60_000, limit: 1000 })) claimed.push(m.id);
+    expect(claimed).toHaveLength(120);
+    expect(new Set(claimed).size).toBe(120);
+  });
+});

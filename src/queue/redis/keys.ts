@@ -3,7 +3,11 @@
  *
  * Per agent, tag `{<prefix>:<agent>}` (one cluster slot per agent, so every per-agent commit
  * touches one slot):
- *   ver        string   version, bumped by every commit that changes the agent's data (the CAS fence)
+ *   ver        string   version, bumped by every commit that changes existing data of the agent
+ *                       (messages, record, context, pin, tasks): the compare-and-set fence
+ *   enqver     string   version of the depth and idempotency-key checks, bumped by what adds
+ *                       pending messages (enqueue, import, retry); enqueues do not bump `ver`, so
+ *                       they never make a concurrent claim or ack start over
  *   agent      string   AgentRecord as JSON
  *   ctx        string   AgentContext as JSON
  *   pin        string   hook session pin as JSON
@@ -34,6 +38,7 @@
 
 export interface AgentKeys {
   ver: string;
+  enqver: string;
   agent: string;
   ctx: string;
   pin: string;
@@ -72,6 +77,7 @@ export function agentKeys(prefix: string, agent: string): AgentKeys {
   const a = (k: string) => `hornets:{${prefix}:${agent}}:${k}`;
   return {
     ver: a('ver'),
+    enqver: a('enqver'),
     agent: a('agent'),
     ctx: a('ctx'),
     pin: a('pin'),

@@ -237,10 +237,14 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     }
   }
 
-  /** `idemKeys`: idempotency keys to look up in the same read (the message ids they name). */
-  private async agentSnapshot(tx: Tx, name: string, idemKeys: string[] = []): Promise<AgentSnapshot> {
+  /**
+   * `idemKeys`: idempotency keys to look up in the same read (the message ids they name).
+   * `fence`: the version the commit depends on: `ver` for changes to existing data, `enqver` for
+   * adding messages (depth limit and key uniqueness).
+   */
+  private async agentSnapshot(tx: Tx, name: string, idemKeys: string[] = [], fence: 'ver' | 'enqver' = 'ver'): Promise<AgentSnapshot> {
     const keys = this.k(name);
-    const m = this.redis.multi().get(keys.ver).get(keys.agent).zcard(keys.ready).zcard(keys.leased).zcard(keys.delivered);
+    const m = this.redis.multi().get(keys[fence]).get(keys.agent).zcard(keys.ready).zcard(keys.leased).zcard(keys.delivered);
     if (idemKeys.length > 0) m.hmget(keys.keys, ...idemKeys);
     const res = (await m.exec()) ?? [];
     const [ver, agent, ready, leased, delivered, ids] = res.map(([err, v]) => {
@@ -249,7 +253,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     }) as [string | null, string | null, number, number, number, (string | null)[] | undefined];
     const record = parse<AgentRecord>(agent);
     if (!record) throw new QueueError('unknown_agent', `unknown agent "${name}" (agents come from hornets.json)`, { agent: name });
-    tx.check(keys.ver, ver);
+    tx.check(keys[fence], ver);
     const keyIds = new Map<string, string | null>(idemKeys.map((k, i) => [k, ids?.[i] ?? null]));
     return { keys, ver, record, pending: ready + leased + delivered, keyIds };
   }
@@ -465,7 +469,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     }
     // One round trip: every agent's snapshot with its key lookups, and the seqs (taken for all
     // inputs at once; a lost commit or a repeated key leaves a gap, never a reused id).
-    const [snapshots, top] = await Promise.all([Promise.all([...idemKeys].map(([name, list]) => this.agentSnapshot(tx, name, list))), this.redis.incrby(this.g.seq, inputs.length)]);
+    const [snapshots, top] = await Promise.all([Promise.all([...idemKeys].map(([name, list]) => this.agentSnapshot(tx, name, list, 'enqver'))), this.redis.incrby(this.g.seq, inputs.length)]);
     const agents = new Map(snapshots.map((a) => [a.record.name, a]));
     const keysTaken = new Map<string, Message>();
     const out: EnqueueResult[] = [];
@@ -953,7 +957,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
         if (r.state !== 'failed') {
           let d = depth.get(r.agent);
           if (!d) {
-            const a = await this.agentSnapshot(tx, r.agent);
+            const a = await this.agentSnapshot(tx, r.agent, [], 'enqver');
             d = { pending: a.pending, limit: a.record.maxDepth ?? this.limits.maxDepth };
             depth.set(r.agent, d);
           }
@@ -1000,7 +1004,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
           const reject = (message: string) => result.rejected.push({ line, id: m.id, message });
           let a = agents.get(m.agent);
           if (a === undefined) {
-            a = await this.agentSnapshot(tx, m.agent).catch((err: unknown) => {
+            a = await this.agentSnapshot(tx, m.agent, [], 'enqver').catch((err: unknown) => {
               if (err instanceof QueueError && err.code === 'unknown_agent') return null;
               throw err;
             });
@@ -1357,8 +1361,8 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     return this.io(async () => {
       const names = await this.agentNames();
       if (names.length === 0) return '0';
-      const vers = await this.redis.mget(...names.map((n) => this.k(n).ver));
-      return names.map((n, i) => `${n}:${vers[i] ?? 0}`).join(',');
+      const vers = await this.redis.mget(...names.flatMap((n) => [this.k(n).ver, this.k(n).enqver]));
+      return names.map((n, i) => `${n}:${vers[2 * i] ?? 0}.${vers[2 * i + 1] ?? 0}`).join(',');
     });
   }
 
