@@ -6,6 +6,9 @@
  *   kill9-worker producer <dir> <incarnation>
  *   kill9-worker consumer <dir> <incarnation> <index>
  *
+ * The store is <dir>/hornets.db, or the one HORNETS_KILL9_STORE names (test/helpers/store-spec.ts:
+ * `redis://host:port#prefix` for the Redis store).
+ *
  * producer.log   `A <key>...`           about to enqueue these keys
  *                `OK <key> <id> <0|1>`  the enqueue promise resolved (1 = created, 0 = idempotent replay)
  *                `V <text>`             invariant violation seen by the producer
@@ -22,7 +25,8 @@ import path from 'node:path';
 
 import type { Message } from '../../src/domain/message.js';
 import { QueueError } from '../../src/errors.js';
-import { openSqliteStore, type SqliteMessageStore } from '../../src/queue/sqlite/sqlite-store.js';
+import type { MessageStore } from '../../src/queue/store.js';
+import { openStoreSpec } from '../helpers/store-spec.js';
 import { randInt, sleep } from './bench-util.js';
 import { KILL9_AGENT, KILL9_DB, KILL9_LEASE_MS, KILL9_LIMITS, kill9Input } from './kill9-shared.js';
 
@@ -35,7 +39,7 @@ function readLines(file: string): string[] {
 
 // ------------------------------------------------------------------ producer
 
-async function producer(dir: string, incarnation: number, store: SqliteMessageStore): Promise<never> {
+async function producer(dir: string, incarnation: number, store: MessageStore): Promise<never> {
   const log = path.join(dir, 'producer.log');
   const violation = (text: string): void => appendFileSync(log, `V ${text.replace(/\n/g, ' | ')}\n`);
 
@@ -85,7 +89,7 @@ async function producer(dir: string, incarnation: number, store: SqliteMessageSt
 
 // ------------------------------------------------------------------ consumer
 
-async function consumer(dir: string, incarnation: number, index: number, store: SqliteMessageStore): Promise<never> {
+async function consumer(dir: string, incarnation: number, index: number, store: MessageStore): Promise<never> {
   const log = path.join(dir, `consumer-${index}.log`);
   const sessions = path.join(dir, `consumer-${index}.sessions`);
   const write = (line: string): void => appendFileSync(log, `${line}\n`);
@@ -176,7 +180,7 @@ if ((role !== 'producer' && role !== 'consumer') || !dir) {
 // If the controller dies, do not linger.
 process.on('disconnect', () => process.exit(0));
 const incarnation = Number(incarnationArg ?? 0);
-const store = await openSqliteStore(path.join(dir, KILL9_DB), { limits: KILL9_LIMITS });
+const store = await openStoreSpec(process.env.HORNETS_KILL9_STORE || path.join(dir, KILL9_DB), { limits: KILL9_LIMITS });
 try {
   if (role === 'producer') await producer(dir, incarnation, store);
   else await consumer(dir, incarnation, Number(indexArg ?? 0), store);

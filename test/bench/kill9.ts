@@ -5,7 +5,7 @@
  * checks again. The invariants: no accepted message lost, every message's state agrees with
  * its event log, no message confirmed twice, late acks fenced, `PRAGMA integrity_check` = ok.
  *
- *   npm run bench:kill9 -- [--kills 200] [--seconds 120] [--consumers 3] [--dir /tmp] [--keep]
+ *   npm run bench:kill9 -- [--kills 200] [--seconds 120] [--consumers 3] [--dir /tmp] [--keep] [--redis redis://127.0.0.1:6379]
  *
  * `runKill9` is the same thing as a function, for test/integration/kill9.test.ts.
  */
@@ -16,7 +16,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { Message, MessageState, QueueEvent } from '../../src/domain/message.js';
-import { openSqliteStore, type SqliteMessageStore } from '../../src/queue/sqlite/sqlite-store.js';
+import type { MessageStore, StoreOptions } from '../../src/queue/store.js';
+import { openStoreSpec, redisSpec } from '../helpers/store-spec.js';
 import { compiledSibling, exited, killAll, makeTempDir, numberFlag, parseFlags, randInt, removeDir, sleep } from './bench-util.js';
 import { KILL9_AGENT, KILL9_DB, KILL9_LEASE_MS, KILL9_LIMITS, kill9Input } from './kill9-shared.js';
 
@@ -35,6 +36,8 @@ export interface Kill9Options {
   keep?: boolean;
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** Run on the Redis store at this URL (a fresh key prefix per run) instead of a SQLite file. */
+  redisUrl?: string;
 }
 
 export interface Kill9Result {
@@ -140,7 +143,7 @@ function checkMessage(m: Message, events: QueueEvent[]): string[] {
   return problems;
 }
 
-async function loadAll(store: SqliteMessageStore): Promise<{ messages: Message[]; events: Map<string, QueueEvent[]> }> {
+async function loadAll(store: MessageStore): Promise<{ messages: Message[]; events: Map<string, QueueEvent[]> }> {
   const stats = await store.stats();
   const total = Object.values(stats.totals).reduce((a, b) => a + b, 0);
   const messages = await store.list({ agent: KILL9_AGENT, limit: 100_000 });
@@ -150,6 +153,18 @@ async function loadAll(store: SqliteMessageStore): Promise<{ messages: Message[]
   return { messages, events };
 }
 
+/**
+ * SQLite: `PRAGMA integrity_check`. Other stores: their per-state counters agree with the messages
+ * themselves (the Redis store keeps counters and indexes beside each message).
+ */
+async function integrity(store: MessageStore, messages: Message[]): Promise<string> {
+  const sqlite = store as MessageStore & { integrityCheck?: () => string };
+  if (typeof sqlite.integrityCheck === 'function') return sqlite.integrityCheck();
+  const totals = (await store.stats()).totals;
+  const wrong = Object.entries(totals).filter(([state, n]) => messages.filter((m) => m.state === state).length !== n);
+  return wrong.length === 0 ? 'ok' : `counters disagree with the messages: ${wrong.map(([s, n]) => `${s} ${n}`).join(', ')}`;
+}
+
 export async function runKill9(options: Kill9Options): Promise<Kill9Result> {
   const log = options.log ?? ((): void => undefined);
   const consumers = options.consumers ?? 3;
@@ -157,6 +172,8 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Result> {
   const maxGap = options.maxGapMs ?? 300;
   const dir = makeTempDir('hornets-kill9-', options.parentDir ?? os.tmpdir());
   const dbPath = path.join(dir, KILL9_DB);
+  const spec = options.redisUrl ? redisSpec(options.redisUrl, `kill9-${path.basename(dir)}`) : dbPath;
+  const openStore = (extra: StoreOptions = {}) => openStoreSpec(spec, { limits: KILL9_LIMITS, ...extra });
   const workerPath = compiledSibling(import.meta.url, 'kill9-worker.js');
   if (!existsSync(workerPath)) throw new Error(`${workerPath} is missing: run \`npm run build\` first`);
 
@@ -175,7 +192,7 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Result> {
   const spawnSlot = (slot: Slot): void => {
     slot.incarnation++;
     const args = [slot.role, dir, String(slot.incarnation), ...(slot.role === 'consumer' ? [String(slot.index)] : [])];
-    const child = fork(workerPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const child = fork(workerPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, HORNETS_KILL9_STORE: spec } });
     slot.child = child;
     slot.killing = false;
     slot.stderr = '';
@@ -194,12 +211,14 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Result> {
 
   try {
     // The controller creates the schema and the agent, as the daemon would before any hook runs.
-    const setup = await openSqliteStore(dbPath, { limits: KILL9_LIMITS });
+    const setup = await openStore();
     await setup.registerAgents([{ name: KILL9_AGENT, profile: 'shell' }]);
     await setup.close();
 
     for (const s of slots) spawnSlot(s);
-    log(`kill9: ${consumers} consumers + 1 producer on ${dbPath}; lease ${KILL9_LEASE_MS} ms; target ${options.kills} kills within ${options.seconds} s`);
+    log(
+      `kill9: ${consumers} consumers + 1 producer on ${options.redisUrl ? `Redis (${spec.slice(spec.indexOf('#') + 1)})` : dbPath}; lease ${KILL9_LEASE_MS} ms; target ${options.kills} kills within ${options.seconds} s`,
+    );
 
     const deadline = started + options.seconds * 1000;
     let lastReport = Date.now();
@@ -278,10 +297,10 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Result> {
     }
 
     // ---------------------------------------------------------------- the database as the workers left it
-    const store = await openSqliteStore(dbPath, { limits: KILL9_LIMITS });
-    const integrityBefore = store.integrityCheck();
-    if (integrityBefore !== 'ok') violations.push(`integrity_check before drain: ${integrityBefore}`);
+    const store = await openStore();
     const before = await loadAll(store);
+    const integrityBefore = await integrity(store, before.messages);
+    if (integrityBefore !== 'ok') violations.push(`integrity_check before drain: ${integrityBefore}`);
     await store.close();
     const byId = new Map(before.messages.map((m) => [m.id, m]));
     const stateBeforeDrain: Partial<Record<MessageState, number>> = {};
@@ -316,7 +335,7 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Result> {
 
     // ---------------------------------------------------------------- final drain, with the clock far ahead
     const future = Date.now() + 7 * 24 * 3600_000;
-    const drain = await openSqliteStore(dbPath, { limits: KILL9_LIMITS, clock: () => future });
+    const drain = await openStore({ clock: () => future });
     const swept = await drain.sweep();
     const requeuedInDrain = await drain.requeueUnconfirmed(KILL9_AGENT, { reason: 'final drain' });
     let confirmedInDrain = 0;
@@ -329,9 +348,9 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Result> {
       if (confirmed !== acked) violations.push(`drain: confirm changed ${confirmed} of ${acked}`);
       confirmedInDrain += confirmed;
     }
-    const integrityAfter = drain.integrityCheck();
-    if (integrityAfter !== 'ok') violations.push(`integrity_check after drain: ${integrityAfter}`);
     const after = await loadAll(drain);
+    const integrityAfter = await integrity(drain, after.messages);
+    if (integrityAfter !== 'ok') violations.push(`integrity_check after drain: ${integrityAfter}`);
     await drain.close();
     const terminal: readonly MessageState[] = ['confirmed', 'dead', 'expired'];
     let redeliveries = 0;
@@ -414,6 +433,7 @@ async function main(): Promise<number> {
   const kills = numberFlag(flags, 'kills', 200);
   const seconds = numberFlag(flags, 'seconds', 120);
   const consumers = numberFlag(flags, 'consumers', 3);
+  const redisUrl = typeof flags.get('redis') === 'string' ? (flags.get('redis') as string) : undefined;
   const parentDir = typeof flags.get('dir') === 'string' ? (flags.get('dir') as string) : undefined;
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
@@ -424,6 +444,7 @@ async function main(): Promise<number> {
     consumers,
     parentDir,
     keep: flags.has('keep'),
+    ...(redisUrl ? { redisUrl } : {}),
     signal: abort.signal,
     log: (l) => console.error(l),
   });

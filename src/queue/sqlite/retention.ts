@@ -17,11 +17,12 @@
  * stops growing but does not shrink.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { QueueError } from '../../errors.js';
-import { MIN_PRUNE_AGE_MS, type PruneOptions, type PruneResult } from '../store.js';
+import type { PruneOptions, PruneResult } from '../store.js';
+import { checkPruneOptions } from '../prune-options.js';
+
+export { checkPruneOptions } from '../prune-options.js';
 import type { SqliteConnection } from './connection.js';
 
-const DEFAULT_BATCH = 500;
 /** Longest pause between batches. */
 const MAX_PAUSE_MS = 50;
 
@@ -32,16 +33,6 @@ function pause(batchStartedAt: number): Promise<void> {
 /** Pages (4 KiB) per incremental_vacuum step: moving pages is slow (pointer maps), so small steps. */
 const VACUUM_PAGES = 256;
 const FINISHED_MESSAGES = `('confirmed','dead','expired','cancelled')`;
-
-export function checkPruneOptions(options: PruneOptions): { olderThanMs: number; batchSize: number } {
-  const age = options.olderThanMs;
-  if (typeof age !== 'number' || !Number.isFinite(age) || age < MIN_PRUNE_AGE_MS) {
-    throw new QueueError('invalid_input', `prune age must be at least 1h (the engine keeps the last hour of restarts to count them), got ${typeof age === 'number' ? `${age} ms` : String(age)}`);
-  }
-  const batchSize = options.batchSize ?? DEFAULT_BATCH;
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) throw new QueueError('invalid_input', `prune batch size must be 1–100000, got ${batchSize}`);
-  return { olderThanMs: age, batchSize };
-}
 
 export async function pruneStore(c: SqliteConnection, options: PruneOptions): Promise<PruneResult> {
   const { olderThanMs, batchSize } = checkPruneOptions(options);

@@ -1,8 +1,10 @@
 /**
  * Child process for test/integration/concurrency.test.ts.
  *
- *   concurrency-worker enqueuer <dbPath> <index> <count> <agents,comma-separated>
- *   concurrency-worker claimer  <dbPath> <index> <agents,comma-separated>
+ *   concurrency-worker enqueuer <store> <index> <count> <agents,comma-separated>
+ *   concurrency-worker claimer  <store> <index> <agents,comma-separated>
+ *
+ * <store> is a SQLite file or `redis://host:port#prefix` (test/helpers/store-spec.ts).
  *
  * IPC protocol: the worker sends {type:'ready'} and waits for {type:'go'}. An enqueuer enqueues
  * `count` messages (mixing single enqueues and small batches, across the agents) and sends
@@ -10,7 +12,7 @@
  * parent has sent {type:'drain'} and a full pass over the agents finds nothing, then sends
  * {type:'done', ids}. Any error is sent as {type:'error', code, message} and the worker exits 1.
  */
-import { openSqliteStore } from '../../../src/queue/sqlite/sqlite-store.js';
+import { openStoreSpec } from '../store-spec.js';
 import type { EnqueueInput } from '../../../src/domain/message.js';
 
 const [role, dbPath, indexArg, ...rest] = process.argv.slice(2);
@@ -33,7 +35,7 @@ const go = new Promise<void>((resolve) => {
 process.on('disconnect', () => process.exit(0));
 
 async function enqueuer(count: number, agents: string[]): Promise<string[]> {
-  const store = await openSqliteStore(dbPath!);
+  const store = await openStoreSpec(dbPath!);
   await send({ type: 'ready' });
   await go;
   const ids: string[] = [];
@@ -63,7 +65,7 @@ async function enqueuer(count: number, agents: string[]): Promise<string[]> {
 }
 
 async function claimer(agents: string[]): Promise<string[]> {
-  const store = await openSqliteStore(dbPath!);
+  const store = await openStoreSpec(dbPath!);
   await send({ type: 'ready' });
   await go;
   const ids: string[] = [];

@@ -1,0 +1,75 @@
+/**
+ * The one write path of the Redis store: optimistic concurrency with a compare-and-set commit.
+ *
+ * An operation reads what it needs (each touched agent's `ver` first), decides in TypeScript with
+ * the same domain functions as SQLite, and hands the resulting writes to COMMIT_SCRIPT together with
+ * the versions it read. The script applies all writes only if no version moved meanwhile, and bumps
+ * them; otherwise nothing is written and the operation runs again on fresh data. So every change is
+ * atomic (one script), two processes can never both lease a message (the second one's versions
+ * moved), and the logic is not duplicated in Lua.
+ *
+ * Only a short list of write commands is allowed, and all are checked before the first write: a
+ * script that failed half way would not be rolled back by Redis.
+ */
+
+export const COMMIT_SCRIPT = `
+local p = cjson.decode(ARGV[1])
+for _, c in ipairs(p.c) do
+  local v = redis.call('GET', KEYS[c[1]]) or '0'
+  if v ~= c[2] then return 0 end
+end
+local allowed = { HSET = true, HDEL = true, ZADD = true, ZREM = true, SADD = true, SREM = true, RPUSH = true, DEL = true, SET = true, HINCRBY = true, LTRIM = true }
+for _, o in ipairs(p.o) do
+  if not allowed[o[1]] then return redis.error_reply('hornets commit: command not allowed: ' .. tostring(o[1])) end
+  if KEYS[o[2]] == nil then return redis.error_reply('hornets commit: no key ' .. tostring(o[2])) end
+end
+for _, o in ipairs(p.o) do
+  local args = {}
+  for i = 3, #o do args[#args + 1] = o[i] end
+  redis.call(o[1], KEYS[o[2]], unpack(args))
+end
+for _, c in ipairs(p.c) do redis.call('INCR', KEYS[c[1]]) end
+return 1
+`;
+
+export type WriteCommand = 'HSET' | 'HDEL' | 'ZADD' | 'ZREM' | 'SADD' | 'SREM' | 'RPUSH' | 'DEL' | 'SET' | 'HINCRBY' | 'LTRIM';
+
+/** The writes of one commit and the versions they depend on. */
+export class Tx {
+  readonly keys: string[] = [];
+  private readonly index = new Map<string, number>();
+  private readonly checks: [number, string][] = [];
+  private readonly checked = new Set<string>();
+  private readonly ops: (string | number)[][] = [];
+
+  private slot(key: string): number {
+    let i = this.index.get(key);
+    if (i === undefined) {
+      this.keys.push(key);
+      i = this.keys.length;
+      this.index.set(key, i);
+    }
+    return i;
+  }
+
+  /** The commit goes through only if `verKey` still holds `version` (read before the data). */
+  check(verKey: string, version: string | null): this {
+    if (this.checked.has(verKey)) return this;
+    this.checked.add(verKey);
+    this.checks.push([this.slot(verKey), version ?? '0']);
+    return this;
+  }
+
+  op(cmd: WriteCommand, key: string, ...args: (string | number)[]): this {
+    this.ops.push([cmd, this.slot(key), ...args.map(String)]);
+    return this;
+  }
+
+  get empty(): boolean {
+    return this.ops.length === 0;
+  }
+
+  payload(): string {
+    return JSON.stringify({ c: this.checks, o: this.ops });
+  }
+}

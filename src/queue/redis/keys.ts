@@ -1,0 +1,103 @@
+/**
+ * Key layout of the Redis store. Every key lives under `hornets:`, then a hash tag:
+ *
+ * Per agent, tag `{<prefix>:<agent>}` (one cluster slot per agent, so every per-agent commit
+ * touches one slot):
+ *   ver        string   version, bumped by every commit that changes existing data of the agent
+ *                       (messages, record, context, pin, tasks): the compare-and-set fence
+ *   enqver     string   version of the depth and idempotency-key checks, bumped by what adds
+ *                       pending messages (enqueue, import, retry); enqueues do not bump `ver`, so
+ *                       they never make a concurrent claim or ack start over
+ *   agent      string   AgentRecord as JSON
+ *   ctx        string   AgentContext as JSON
+ *   pin        string   hook session pin as JSON
+ *   msgs       hash     message id -> Message as JSON
+ *   all        zset     every message id, scored by seq (recent-first listings, event history)
+ *   keys       hash     idempotency key -> message id (until the message is pruned)
+ *   ready      zset     waiting (queued, failed) ids, scored (200 - priority) * 2^44 + seq: delivery order
+ *   ttl        zset     waiting ids with a TTL, scored by expiresAt
+ *   wcreated   zset     waiting ids scored by createdAt (oldest waiting, for stats)
+ *   leased     zset     leased ids scored by leaseExpiresAt (lease reclaim)
+ *   delivered  zset     delivered ids scored by seq
+ *   done       zset     finished (confirmed, dead, expired, cancelled) ids scored by updatedAt (prune)
+ *   counts     hash     state -> number of messages (stats without a scan)
+ *   ev:<id>    list     the message's events as JSON, in commit order
+ *   aev        list     agent-level events as JSON, in time order
+ *   tasks      hash     task id -> Task as JSON
+ *
+ * Project-wide, tag `{<prefix>}`:
+ *   agents     set      agent names
+ *   seq        string   global enqueue sequence (ids and FIFO order)
+ *   evseq      string   ids of agent-level events
+ *   ids        hash     message id -> agent
+ *   idlex      zset     message ids, score 0 (prefix lookup by ZRANGEBYLEX)
+ *   taskidx    hash     task id -> agent
+ *   gev        list     agent-level events without an agent
+ *   writable   string   last checkWritable time
+ */
+
+export interface AgentKeys {
+  ver: string;
+  enqver: string;
+  agent: string;
+  ctx: string;
+  pin: string;
+  msgs: string;
+  all: string;
+  keys: string;
+  ready: string;
+  ttl: string;
+  wcreated: string;
+  leased: string;
+  delivered: string;
+  done: string;
+  counts: string;
+  aev: string;
+  tasks: string;
+  events(id: string): string;
+}
+
+export interface GlobalKeys {
+  agents: string;
+  seq: string;
+  evseq: string;
+  ids: string;
+  idlex: string;
+  taskidx: string;
+  gev: string;
+  writable: string;
+}
+
+export function globalKeys(prefix: string): GlobalKeys {
+  const g = (k: string) => `hornets:{${prefix}}:${k}`;
+  return { agents: g('agents'), seq: g('seq'), evseq: g('evseq'), ids: g('ids'), idlex: g('idlex'), taskidx: g('taskidx'), gev: g('gev'), writable: g('writable') };
+}
+
+export function agentKeys(prefix: string, agent: string): AgentKeys {
+  const a = (k: string) => `hornets:{${prefix}:${agent}}:${k}`;
+  return {
+    ver: a('ver'),
+    enqver: a('enqver'),
+    agent: a('agent'),
+    ctx: a('ctx'),
+    pin: a('pin'),
+    msgs: a('msgs'),
+    all: a('all'),
+    keys: a('keys'),
+    ready: a('ready'),
+    ttl: a('ttl'),
+    wcreated: a('wcreated'),
+    leased: a('leased'),
+    delivered: a('delivered'),
+    done: a('done'),
+    counts: a('counts'),
+    aev: a('aev'),
+    tasks: a('tasks'),
+    events: (id: string) => a(`ev:${id}`),
+  };
+}
+
+/** Delivery order in one number: priority descending, then seq ascending (exact up to seq 2^44). */
+export function readyScore(priority: number, seq: number): number {
+  return (200 - priority) * 2 ** 44 + seq;
+}
