@@ -78,11 +78,6 @@ export class StoreMismatchError extends HornetsError {
   readonly exitCode = ExitCode.failure;
 }
 
-/** The configured store cannot be reached or refused us (wrong URL, wrong password, server down). */
-export class StoreUnavailableError extends HornetsError {
-  readonly exitCode = ExitCode.failure;
-}
-
 /** The engine's fixed hook port (daemon.hookPort) is taken by another process. */
 export class HookPortError extends HornetsError {
   readonly exitCode = ExitCode.failure;

@@ -3,7 +3,7 @@
  * (REDIS_URL from seed 000; REDIS_HOST, REDIS_PORT, REDIS_PASSWORD from seed 004; each also as
  * HORNETS_REDIS_…, which wins). Every process of a project must pick the same store — a `send` that
  * wrote to SQLite while the engine reads Redis would split the queue — so the choice is also
- * recorded in the state directory and checked (services/store-record.ts).
+ * recorded in the state directory and checked (config/store-record.ts).
  */
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { durationMs } from '../domain/duration.js';

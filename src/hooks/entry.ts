@@ -6,7 +6,7 @@
 import { readSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSqliteStore } from '../queue/sqlite/sqlite-store.js';
-import { readStoreRecord } from '../services/store-record.js';
+import { readStoreRecord } from '../config/store-record.js';
 import { HookHandler } from './handlers.js';
 import { readBriefing } from './briefing.js';
 import { hookLog } from './hook-log.js';

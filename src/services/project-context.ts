@@ -11,6 +11,8 @@ import type { RotationOptions } from '../log-rotation.js';
 import { logLevelFromEnv } from '../config/process-env.js';
 import type { MessageStore, QueueLimits } from '../queue/store.js';
 import { openSqliteStore } from '../queue/sqlite/sqlite-store.js';
+import { resolveStoreSelection, type StoreSelection } from '../config/store-selection.js';
+import { checkStoreRecord, recordStore } from '../config/store-record.js';
 import { existsSync } from 'node:fs';
 import { QueueError } from '../errors.js';
 import { pidFile } from '../engine-client/paths.js';
@@ -98,14 +100,31 @@ async function awaitDatabaseUnderEngine(project: Project): Promise<void> {
   );
 }
 
+/**
+ * The project's store: SQLite in the state directory, or Redis (hornets.json `store`, REDIS_URL,
+ * REDIS_HOST…). Redis's client is loaded only for a Redis project, so SQLite commands stay lean.
+ */
+async function openStore(project: Project, selection: StoreSelection): Promise<MessageStore> {
+  if (selection.kind === 'sqlite') {
+    await awaitDatabaseUnderEngine(project);
+    return openSqliteStore(project.paths.db, { limits: queueLimits(project), synchronous: project.config.queue.synchronous });
+  }
+  const { openRedisStore } = await import('../queue/redis/redis-store.js');
+  return openRedisStore({ url: selection.url, prefix: selection.prefix, connectTimeoutMs: selection.connectTimeoutMs, limits: queueLimits(project) });
+}
+
 export async function openProjectContext(project: Project, component: string | undefined, loggers: Loggers): Promise<ProjectContext> {
   ensureStateDirs(project.paths);
-  await awaitDatabaseUnderEngine(project);
+  const selection = resolveStoreSelection(project.config);
+  checkStoreRecord(project.paths.root, project.paths.db, selection);
   const log = openLogger(loggers, project.paths.logFile, project.config.retention).child({ component: component ?? 'cli' });
-  const store = await openSqliteStore(project.paths.db, {
-    limits: queueLimits(project),
-    synchronous: project.config.queue.synchronous,
-  });
+  const store = await openStore(project, selection);
+  try {
+    recordStore(project.paths.root, project.paths.db, selection);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   try {
     await registerChangedAgents(store, project);
   } catch (err) {

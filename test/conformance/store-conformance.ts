@@ -15,6 +15,7 @@ import { retryDelayMs } from '../../src/domain/retry.js';
 import { QueueError, type QueueErrorCode } from '../../src/errors.js';
 import type { ImportRecord, MessageStore, QueueLimits, StoreOptions } from '../../src/queue/store.js';
 import { defaultQueueLimits } from '../../src/queue/store.js';
+import { parseAckHeader } from '../../src/daemon/hook-server.js';
 
 export type StoreFactory = (opts: StoreOptions) => Promise<{ store: MessageStore; cleanup: () => Promise<void> }>;
 
@@ -560,6 +561,18 @@ export function runStoreConformance(backendName: string, factory: StoreFactory):
         const rest = await store.claim('alice', { owner: 'o', leaseMs: LEASE, limit: 10 });
         expect(rest.map((m) => m.id)).toEqual([low1.id]);
         expect(rest[0]!.leaseToken).not.toBe(claimed[0]!.leaseToken);
+      });
+
+      it("lease tokens travel in the hook clients' ack header (also for the longest agent name) and ack through it", async () => {
+        const store = await open();
+        const name = 'a-very_long-agent-name-of-32-chr';
+        expect(name).toHaveLength(32);
+        await store.registerAgents([{ name, profile: 'demo' }]);
+        const m = await enq(store, { agent: name, body: 'hello' });
+        const [c] = await store.claim(name, { owner: 'hook:PostToolUse:s1', leaseMs: LEASE });
+        const header = parseAckHeader(`${c!.leaseToken!} ${c!.id}`);
+        expect(header, `lease token ${c!.leaseToken} does not fit X-Hornets-Ack`).toEqual({ leaseToken: c!.leaseToken, ids: [m.id] });
+        expect(await store.ack({ leaseToken: header!.leaseToken, ids: header!.ids, agent: name })).toBe(1);
       });
 
       it('orders by priority desc, then FIFO within a priority', async () => {

@@ -41,7 +41,8 @@ export interface CliOptions {
 /** The caller's environment minus everything that would point the CLI at another project or change its output. */
 export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('HORNETS_')) delete env[k];
+  // REDIS_*: a Redis in the caller's environment would move every test project's queue into it.
+  for (const k of Object.keys(env)) if (k.startsWith('HORNETS_') || /^REDIS_(URL|HOST|PORT|PASSWORD)$/.test(k)) delete env[k];
   delete env.NODE_OPTIONS; // vitest may inject loaders that the child must not inherit
   env.NO_COLOR = '1';
   for (const [k, v] of Object.entries(extra)) {
@@ -107,7 +108,7 @@ export class Project {
   }
 
   /** Runs and fails with the full output when the exit code is not 0. */
-  async ok(args: string[], opts: { input?: string | Buffer } = {}): Promise<CliResult> {
+  async ok(args: string[], opts: { input?: string | Buffer; env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
     const r = await this.run(args, opts);
     if (r.code !== 0) throw new Error(`hornets-tui ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
     return r;

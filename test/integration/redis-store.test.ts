@@ -177,6 +177,19 @@ describe('commit script', () => {
     expect(await c.get('{a}ver')).toBe('3');
   });
 
+  it('the same marked commit sent again (a re-send after a lost reply) answers 2 and writes nothing more', async () => {
+    const c = await client();
+    const tx = new Tx().check('{a}:ver', null).op('RPUSH', '{a}:l', 'e').markOnce('op1');
+    expect(await commit(c, tx)).toBe(1);
+    expect(await commit(c, tx)).toBe(2);
+    expect(await c.lrange('{a}:l', 0, -1)).toEqual(['e']);
+    expect(await c.get('{a}:ver')).toBe('1');
+    expect(await c.pttl('{a}:op:op1')).toBeGreaterThan(0);
+    // an unmarked repeat fails its version check instead
+    const plain = new Tx().check('{a}:ver', null).op('RPUSH', '{a}:l', 'e');
+    expect(await commit(c, plain)).toBe(0);
+  });
+
   it('writes nothing when any command is not allowed, even after allowed ones', async () => {
     const c = await client();
     const tx = new Tx().check('{a}ver', null).op('SET', '{a}x', 1);

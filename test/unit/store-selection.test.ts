@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hornetsConfigSchema, type HornetsConfig } from '../../src/config/schema.js';
 import { describeStore, redactRedisUrl, resolveStoreSelection } from '../../src/config/store-selection.js';
-import { checkStoreRecord, storeRecordFile } from '../../src/services/store-record.js';
+import { checkStoreRecord, recordStore, storeRecordFile } from '../../src/config/store-record.js';
 import { ConfigError, StoreMismatchError } from '../../src/errors.js';
 
 function config(store?: unknown): HornetsConfig {
@@ -107,6 +107,8 @@ describe('the store record (.hornets/store.json)', () => {
   it('the first open records the store (without the password); the same store again passes, also with another password', () => {
     const d = state();
     checkStoreRecord(d, join(d, 'hornets.db'), redis('redis://:hunter2@r1:6379'));
+    expect(existsSync(storeRecordFile(d))).toBe(false); // the check alone records nothing
+    recordStore(d, join(d, 'hornets.db'), redis('redis://:hunter2@r1:6379'));
     const text = readFileSync(storeRecordFile(d), 'utf8');
     expect(text).not.toContain('hunter2');
     expect(JSON.parse(text)).toMatchObject({ kind: 'redis', url: 'redis://:***@r1:6379', prefix: 'team' });
@@ -116,8 +118,9 @@ describe('the store record (.hornets/store.json)', () => {
 
   it('a command that resolved SQLite on a Redis project (REDIS_URL missing in this shell) is refused with what to do', () => {
     const d = state();
-    checkStoreRecord(d, join(d, 'hornets.db'), redis('redis://r1:6379'));
+    recordStore(d, join(d, 'hornets.db'), redis('redis://r1:6379'));
     expect(() => checkStoreRecord(d, join(d, 'hornets.db'), { kind: 'sqlite' })).toThrow(StoreMismatchError);
+    expect(() => recordStore(d, join(d, 'hornets.db'), { kind: 'sqlite' })).toThrow(StoreMismatchError);
     expect(() => checkStoreRecord(d, join(d, 'hornets.db'), { kind: 'sqlite' })).toThrow(/queue is in Redis redis:\/\/r1:6379 \(prefix team\).*resolved SQLite/);
     expect(() => checkStoreRecord(d, join(d, 'hornets.db'), redis('redis://r2:6379'))).toThrow(StoreMismatchError);
     expect(() => checkStoreRecord(d, join(d, 'hornets.db'), redis('redis://r1:6379', 'other'))).toThrow(StoreMismatchError);

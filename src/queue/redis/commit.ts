@@ -8,12 +8,18 @@
  * atomic (one script), two processes can never both lease a message (the second one's versions
  * moved), and the logic is not duplicated in Lua.
  *
+ * A commit carries a one-time marker key (in its first agent's slot): ioredis re-sends commands whose
+ * reply was lost when it reconnects, and a commit that had gone through then answers 2 ("applied
+ * already") instead of failing its version check, which would make the operation run again — an
+ * enqueue without an idempotency key would have been written twice.
+ *
  * Only a short list of write commands is allowed, and all are checked before the first write: a
  * script that failed half way would not be rolled back by Redis.
  */
 
 export const COMMIT_SCRIPT = `
 local p = cjson.decode(ARGV[1])
+if p.m and redis.call('EXISTS', KEYS[p.m]) == 1 then return 2 end
 for _, c in ipairs(p.c) do
   local v = redis.call('GET', KEYS[c[1]]) or '0'
   if v ~= c[2] then return 0 end
@@ -29,6 +35,7 @@ for _, o in ipairs(p.o) do
   redis.call(o[1], KEYS[o[2]], unpack(args))
 end
 for _, c in ipairs(p.c) do redis.call('INCR', KEYS[c[1]]) end
+if p.m then redis.call('SET', KEYS[p.m], '1', 'PX', 60000) end
 return 1
 `;
 
@@ -41,6 +48,7 @@ export class Tx {
   private readonly checks: [number, string][] = [];
   private readonly checked = new Set<string>();
   private readonly ops: (string | number)[][] = [];
+  private marker: number | null = null;
 
   private slot(key: string): number {
     let i = this.index.get(key);
@@ -65,11 +73,20 @@ export class Tx {
     return this;
   }
 
+  /** Marks this commit with a one-time key beside its first version key (see COMMIT_SCRIPT). */
+  markOnce(opId: string): this {
+    if (this.checks.length === 0 || this.marker !== null) return this;
+    const first = this.keys[this.checks[0]![0] - 1]!;
+    const cut = first.lastIndexOf(':');
+    this.marker = this.slot(`${cut > 0 ? first.slice(0, cut) : first}:op:${opId}`);
+    return this;
+  }
+
   get empty(): boolean {
     return this.ops.length === 0;
   }
 
   payload(): string {
-    return JSON.stringify({ c: this.checks, o: this.ops });
+    return JSON.stringify(this.marker === null ? { c: this.checks, o: this.ops } : { c: this.checks, o: this.ops, m: this.marker });
   }
 }

@@ -118,16 +118,23 @@ function zeroCounts(): Record<MessageState, number> {
 }
 
 /** `<random>.<agent, base64url>`: a lease names its agent, so ack finds the keys without a lookup. */
+/**
+ * "<random>.<agent in hex>": the agent tells ack/fail/release which keys to look in. The shape is the
+ * one hook clients carry back in X-Hornets-Ack (daemon/hook-server.ts parseAckHeader: 12 and ≤ 64
+ * characters of [0-9a-z]); agent names are at most 32 characters, so at most 64 in hex.
+ */
 function leaseToken(agent: string): string {
-  return `${randomId(16)}.${Buffer.from(agent, 'utf8').toString('base64url')}`;
+  return `${randomId(12)}.${Buffer.from(agent, 'utf8').toString('hex')}`;
 }
 
 function leaseAgent(token: unknown): string | null {
   if (typeof token !== 'string') return null;
   const dot = token.indexOf('.');
   if (dot <= 0) return null;
-  const agent = Buffer.from(token.slice(dot + 1), 'base64url').toString('utf8');
-  return agent.length > 0 && Buffer.from(agent, 'utf8').toString('base64url') === token.slice(dot + 1) ? agent : null;
+  const hex = token.slice(dot + 1);
+  if (!/^(?:[0-9a-f]{2})+$/.test(hex)) return null;
+  const agent = Buffer.from(hex, 'hex').toString('utf8');
+  return agent.length > 0 && Buffer.from(agent, 'utf8').toString('hex') === hex ? agent : null;
 }
 
 export class RedisMessageStore implements MessageStore, TaskStore {
@@ -206,7 +213,10 @@ export class RedisMessageStore implements MessageStore, TaskStore {
         return { committed: true, result };
       }
       outcome = 'unknown';
-      const ok = (await this.io(() => this.commit(tx, undo))) === 1;
+      tx.markOnce(randomId(16));
+      // 2: this very commit was applied already (a re-send after a lost reply): done all the same.
+      const answer = await this.io(() => this.commit(tx, undo));
+      const ok = answer === 1 || answer === 2;
       outcome = ok ? 'committed' : 'lost';
       return ok ? { committed: true, result } : { committed: false };
     } finally {

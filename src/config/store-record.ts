@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StoreMismatchError } from '../errors.js';
-import { redactRedisUrl, type StoreSelection } from '../config/store-selection.js';
+import { redactRedisUrl, type StoreSelection } from './store-selection.js';
 import { createWholeExclusive } from '../util/private-files.js';
 
 export interface StoreRecord {
@@ -54,16 +54,12 @@ function describe(r: StoreRecord): string {
 }
 
 /**
- * Throws StoreMismatchError when this process's store is not the recorded one; records it when
- * there is no record yet (first open; created whole, so two first opens agree on one).
+ * Throws StoreMismatchError when this process's store is not the recorded one. Writes nothing:
+ * the store is recorded by recordStore once it has opened (a wrong address must not be recorded).
  */
 export function checkStoreRecord(stateDir: string, sqlitePath: string, selection: StoreSelection): void {
   const mine = recordOf(selection);
-  let recorded = readStoreRecord(stateDir, sqlitePath);
-  if (!recorded) {
-    createWholeExclusive(storeRecordFile(stateDir), `${JSON.stringify({ ...mine, recordedAt: new Date().toISOString() }, null, 2)}\n`, 0o600);
-    recorded = readStoreRecord(stateDir, sqlitePath);
-  }
+  const recorded = readStoreRecord(stateDir, sqlitePath);
   if (!recorded || identity(recorded) === identity(mine)) return;
   const source = selection.kind === 'redis' ? ` (from ${selection.source})` : ' (no store in hornets.json or REDIS_URL/REDIS_HOST in the environment)';
   throw new StoreMismatchError(
@@ -71,4 +67,15 @@ export function checkStoreRecord(stateDir: string, sqlitePath: string, selection
       'Every process of a project must use the same store, or messages are split between two queues. ' +
       'Set the same store for this command; or, to move the queue, run `hornets-tui queue export` with the old store, remove the record, then `hornets-tui queue import` with the new one (README: "Moving between stores").',
   );
+}
+
+/**
+ * Records the store after it opened, when there is no record yet (created whole, so two first opens
+ * agree on one), then checks again: a process that lost that race to another store is refused.
+ */
+export function recordStore(stateDir: string, sqlitePath: string, selection: StoreSelection): void {
+  if (!existsSync(storeRecordFile(stateDir))) {
+    createWholeExclusive(storeRecordFile(stateDir), `${JSON.stringify({ ...recordOf(selection), recordedAt: new Date().toISOString() }, null, 2)}\n`, 0o600);
+  }
+  checkStoreRecord(stateDir, sqlitePath, selection);
 }

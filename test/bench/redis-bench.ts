@@ -1,0 +1,193 @@
+/**
+ * `npm run bench:redis`: the Redis store beside a minimal queue on the raw client doing the same
+ * kind of commands (raw-redis-queue.ts) and beside `redis-benchmark`, all against one
+ * redis-server this run starts on a free port (appendonly off: the server's own ceiling; see the
+ * README for what AOF costs). Figures only; nothing is asserted.
+ *
+ *   --quick   shorter run
+ *   --aof everysec|always   run the server with AOF and that fsync policy
+ */
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import type { EnqueueInput } from '../../src/domain/message.js';
+import { openRedisStore, type RedisMessageStore } from '../../src/queue/redis/redis-store.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis.js';
+import { compiledSibling, exited, fmtRate, killAll, parseFlags } from './bench-util.js';
+import { openRawRedisQueue } from './raw-redis-queue.js';
+
+const AGENT = 'bench';
+const PROCS = 4;
+const children = new Set<ChildProcess>();
+let n = 0;
+const body = (): string => `bench message ${++n} ${'x'.repeat(100)}`;
+
+interface Measured {
+  ops: number;
+  ms: number;
+}
+const rate = (m: Measured, perOp = 1): number => (m.ops * perOp * 1000) / m.ms;
+
+async function timed(count: number, capMs: number, fn: () => Promise<unknown>): Promise<Measured> {
+  const t0 = performance.now();
+  let i = 0;
+  while (i < count) {
+    await fn();
+    i++;
+    if (performance.now() - t0 > capMs) break;
+  }
+  return { ops: i, ms: performance.now() - t0 };
+}
+
+async function store(server: RedisServer, prefix: string): Promise<RedisMessageStore> {
+  const s = await openRedisStore({ url: server.url, prefix, limits: { maxDepth: 10_000_000 } });
+  await s.registerAgents([{ name: AGENT, profile: 'shell' }]);
+  return s;
+}
+
+async function prefill(s: RedisMessageStore, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let done = 0; done < count; done += 1000) {
+    const batch: EnqueueInput[] = Array.from({ length: Math.min(1000, count - done) }, () => ({ agent: AGENT, body: body() }));
+    for (const r of await s.enqueueBatch(batch)) ids.push(r.message.id);
+  }
+  return ids;
+}
+
+async function multi(server: RedisServer, mode: 'ours' | 'raw', prefix: string, count: number): Promise<Measured & { problems: string[] }> {
+  let ids: string[] = [];
+  if (mode === 'ours') {
+    const s = await store(server, prefix);
+    ids = await prefill(s, count);
+    await s.close();
+  } else {
+    const q = await openRawRedisQueue(server.url, prefix);
+    for (let i = 0; i < count; i += 500) {
+      ids.push(...(await Promise.all(Array.from({ length: Math.min(500, count - i) }, () => q.enqueue(body())))));
+    }
+    await q.close();
+  }
+  const worker = compiledSibling(import.meta.url, 'redis-bench-worker.js');
+  const procs = Array.from({ length: PROCS }, () => {
+    const child = fork(worker, [mode, server.url, prefix, AGENT], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    children.add(child);
+    const ready = new Promise<void>((resolve, reject) => {
+      child.on('message', (m: { type?: string }) => m?.type === 'ready' && resolve());
+      child.once('exit', (code) => reject(new Error(`worker exited before ready (${code})`)));
+    });
+    const done = new Promise<{ acked: string[]; errors: string[] }>((resolve, reject) => {
+      child.on('message', (m: { type?: string; acked: string[]; errors: string[] }) => m?.type === 'done' && resolve(m));
+      child.once('exit', (code) => reject(new Error(`worker exited without a result (${code})`)));
+    });
+    done.catch(() => undefined);
+    return { child, ready, done };
+  });
+  await Promise.all(procs.map((p) => p.ready));
+  const t0 = performance.now();
+  for (const p of procs) p.child.send({ type: 'go' });
+  const results = await Promise.all(procs.map((p) => p.done));
+  const ms = performance.now() - t0;
+  await Promise.all(procs.map((p) => exited(p.child)));
+  const seen = new Map<string, number>();
+  const problems: string[] = [];
+  for (const r of results) {
+    problems.push(...r.errors);
+    for (const id of r.acked) seen.set(id, (seen.get(id) ?? 0) + 1);
+  }
+  const twice = [...seen.values()].filter((c) => c > 1).length;
+  const lost = ids.filter((id) => !seen.has(id)).length;
+  if (twice) problems.push(`${twice} acked twice`);
+  if (lost) problems.push(`${lost} never acked`);
+  return { ops: seen.size, ms, problems };
+}
+
+function redisBenchmark(port: number, quick: boolean): string[] {
+  const requests = quick ? '20000' : '100000';
+  const lines: string[] = [];
+  for (const pipeline of ['1', '16']) {
+    const out = execFileSync('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port), '-q', '-n', requests, '-c', '4', '-P', pipeline, '-t', 'set,lpush,zadd'], { encoding: 'utf8' });
+    for (const l of out.split(/\r|\n/).filter((x) => /requests per second/.test(x))) lines.push(`  redis-benchmark -c 4 -P ${pipeline.padEnd(2)} ${l.trim()}`);
+  }
+  return lines;
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2));
+  const quick = flags.has('quick');
+  const aofFlag = flags.get('aof');
+  const aof = aofFlag === 'always' || aofFlag === 'everysec' ? aofFlag : false;
+  const sizes = quick ? { single: 2_000, batches: 10, cycles: 2_000, multi: 4_000, capMs: 3_000 } : { single: 10_000, batches: 50, cycles: 10_000, multi: 20_000, capMs: 10_000 };
+  const server = await startRedisServer({ aof });
+  const onSignal = (): void => {
+    void killAll(children)
+      .then(() => server.destroy())
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const version = execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim();
+    console.log(`redis bench; ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}; node ${process.version}; ${version}; appendonly ${aof || 'no'}; load ${os.loadavg()[0]!.toFixed(2)}`);
+    const rows: [string, string, number, number][] = [];
+
+    {
+      const s = await store(server, 'single');
+      const q = await openRawRedisQueue(server.url, 'single');
+      for (let i = 0; i < 100; i++) await s.enqueue({ agent: AGENT, body: body() });
+      const ours = await timed(sizes.single, sizes.capMs, () => s.enqueue({ agent: AGENT, body: body() }));
+      const raw = await timed(sizes.single, sizes.capMs, () => q.enqueue(body()));
+      rows.push(['single enqueue', 'msg/s', rate(ours), rate(raw)]);
+
+      const inputs = (): EnqueueInput[] => Array.from({ length: 1000 }, () => ({ agent: AGENT, body: body() }));
+      const oursBatch = await timed(sizes.batches, sizes.capMs, () => s.enqueueBatch(inputs()));
+      const rawBatch = await timed(sizes.batches, sizes.capMs, () => Promise.all(Array.from({ length: 1000 }, () => q.enqueue(body()))));
+      rows.push(['pipelined enqueue (1,000 at once)', 'msg/s', rate(oursBatch, 1000), rate(rawBatch, 1000)]);
+      await s.close();
+      await q.close();
+    }
+    {
+      const s = await store(server, 'cycle');
+      await prefill(s, sizes.cycles + 100);
+      const oursCycle = await timed(sizes.cycles, sizes.capMs, async () => {
+        const [m] = await s.claim(AGENT, { owner: 'bench', leaseMs: 60_000 });
+        if (!m) throw new Error('queue ran dry');
+        if ((await s.ack({ leaseToken: m.leaseToken! })) !== 1) throw new Error(`ack of ${m.id} changed nothing`);
+      });
+      await s.close();
+      const q = await openRawRedisQueue(server.url, 'cycle');
+      for (let i = 0; i < sizes.cycles + 100; i += 500) await Promise.all(Array.from({ length: 500 }, () => q.enqueue(body())));
+      let t = 0;
+      const rawCycle = await timed(sizes.cycles, sizes.capMs, async () => {
+        const token = `t${++t}`;
+        const id = await q.claim(token, 60_000);
+        if (id === null) throw new Error('raw queue ran dry');
+        if ((await q.ack(id, token)) !== 1) throw new Error(`raw ack of ${id} changed nothing`);
+      });
+      await q.close();
+      rows.push(['claim + ack', 'msg/s', rate(oursCycle), rate(rawCycle)]);
+    }
+    const oursMulti = await multi(server, 'ours', 'multi-ours', sizes.multi);
+    const rawMulti = await multi(server, 'raw', 'multi-raw', sizes.multi);
+    rows.push([`claim + ack, ${PROCS} processes`, 'msg/s', rate(oursMulti), rate(rawMulti)]);
+
+    console.log('\noperation                            unit      store        raw client   store/raw  (target ≥ 0.5×)');
+    for (const [name, unit, ours, raw] of rows) {
+      const ratio = ours / raw;
+      console.log(`${name.padEnd(36)} ${unit.padEnd(6)} ${fmtRate(ours).padStart(10)} ${fmtRate(raw).padStart(12)} ${`${ratio.toFixed(2)}×`.padStart(10)}  ${ratio >= 0.5 ? 'PASS' : 'BELOW'}`);
+    }
+    const problems = [...oursMulti.problems.map((p) => `store: ${p}`), ...rawMulti.problems.map((p) => `raw: ${p}`)];
+    console.log(problems.length ? `\nPROBLEMS: ${problems.join('; ')}` : `\n${PROCS}-process runs: every message acked exactly once (store and raw)`);
+    console.log('\nthe server alone, same run:');
+    for (const l of redisBenchmark(server.port, quick)) console.log(l);
+    console.log(
+      `load after: ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
+  } finally {
+    await killAll(children);
+    await server.destroy();
+  }
+}
+
+await main();
