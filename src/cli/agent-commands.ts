@@ -1,6 +1,8 @@
 /** `up`, `status`, `attach`, `stop`, `down`, `add`, `remove` and the tmux hook entry point. */
 import { UsageError } from '../errors.js';
 import { openProject, type ProjectContext } from '../services/context.js';
+import { nodeContext } from '../services/project-context.js';
+import { processNode } from '../config/nodes.js';
 import type { AgentManager } from '../services/agents.js';
 import { DeliveryService } from '../services/delivery.js';
 import { control } from '../services/control.js';
@@ -14,8 +16,10 @@ import { projectOpener } from './queue-commands.js';
 import * as hot from './hot-commands.js';
 import { withAgentManager, type GlobalOptions } from './hot-commands.js';
 
+/** The agents this process's node runs (all of them on SQLite): `up`, `down`, `attach`, `add`… */
 function withAgents<T>(g: GlobalOptions, fn: (m: AgentManager, ctx: ProjectContext) => Promise<T>, component = 'agents'): Promise<T> {
-  return withAgentManager(projectOpener(g), fn, component);
+  const open = projectOpener(g);
+  return withAgentManager(async (c) => nodeContext(await open(c), processNode()), fn, component);
 }
 
 export function statusCommand(o: Output, g: GlobalOptions, opts: { json?: boolean }): Promise<void> {

@@ -25,7 +25,7 @@ export type OpenProject = (component?: string) => Promise<ProjectContext>;
 export async function withQueueService<T>(open: OpenProject, fn: (svc: QueueService, ctx: ProjectContext) => Promise<T>): Promise<T> {
   const ctx = await open();
   try {
-    return await fn(new QueueService(ctx.project, ctx.store, ctx.log), ctx);
+    return await fn(new QueueService(ctx.project, ctx.store, ctx.log, ctx.selection), ctx);
   } catch (err) {
     ctx.log.warn({ err: err instanceof Error ? { name: err.name, message: err.message } : String(err) }, 'command failed');
     throw err;
@@ -124,6 +124,53 @@ export async function listCommand(o: Output, open: OpenProject, agent: string | 
   o.out(table(['ID', 'AGENT', 'PRI', 'STATE', 'TRIES', 'AGE', 'TEXT'], messageRows(messages, Date.now())));
 }
 
+/** An agent of a team on Redis: the node that runs it, and whether that node is up. */
+export interface NodeAgentStatus extends AgentStatus {
+  node: string | null;
+  /** up, lost (its engine stopped heartbeating), stopped (shut down cleanly), unknown (never started). */
+  nodeState: 'up' | 'lost' | 'stopped' | 'unknown';
+}
+
+interface TeamNodes {
+  of: Map<string, string | null>;
+  states: Map<string, 'up' | 'lost' | 'stopped'>;
+  elsewhere: Set<string>;
+}
+
+async function teamNodes(ctx: ProjectContext): Promise<TeamNodes> {
+  const { agentNode, processNode } = await import('../config/nodes.js');
+  const { listNodes } = await import('../cluster/node-link.js');
+  const s = ctx.selection;
+  if (s.kind !== 'redis') throw new Error('teamNodes: not a Redis team');
+  const here = processNode();
+  const records = await listNodes({ url: s.url, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs });
+  const of = new Map(ctx.project.config.agents.map((a) => [a.name, agentNode(ctx.project.config, a)]));
+  return {
+    of,
+    states: new Map(records.map((r) => [r.name, r.state])),
+    elsewhere: new Set([...of].filter(([, node]) => node !== here).map(([name]) => name)),
+  };
+}
+
+function withNode(a: AgentStatus, nodes: TeamNodes): NodeAgentStatus {
+  const node = nodes.of.get(a.name) ?? null;
+  const nodeState = node === null ? 'unknown' : (nodes.states.get(node) ?? 'unknown');
+  if (nodeState === 'up') return { ...a, node, nodeState };
+  // Nothing runs it: what the record last said is history, not the agent's state now.
+  return {
+    ...a,
+    node,
+    nodeState,
+    label: `node ${nodeState}`,
+    detail: `node "${node}" is ${nodeState === 'unknown' ? 'not running (never started)' : nodeState}; its agents run again when it starts (hornets-tui --headless --node ${node})`,
+  };
+}
+
+function nodeColumn(a: AgentStatus): string {
+  const n = a as Partial<NodeAgentStatus>;
+  return n.node ? (n.nodeState === 'up' ? n.node : `${n.node} (${n.nodeState})`) : '-';
+}
+
 function statusRows(list: AgentStatus[]): string[][] {
   return list.map((a) => [
     a.name,
@@ -139,18 +186,31 @@ function statusRows(list: AgentStatus[]): string[][] {
 }
 
 export async function statusCommand(o: Output, open: OpenProject, opts: { json?: boolean }): Promise<void> {
-  const { list, stateDir, damage, db } = await withAgentManager(open, async (m, ctx) => ({
-    list: await m.status(),
-    stateDir: ctx.project.paths.root,
-    damage: ctx.store.damage?.() ?? null,
-    db: ctx.project.paths.db,
-  }));
+  const { list, stateDir, damage, db } = await withAgentManager(open, async (m, ctx) => {
+    const nodes = ctx.selection.kind === 'redis' ? await teamNodes(ctx) : null;
+    const statuses = await m.status(nodes ? { elsewhere: nodes.elsewhere } : {});
+    return {
+      list: nodes ? statuses.map((a) => withNode(a, nodes)) : statuses,
+      stateDir: ctx.project.paths.root,
+      damage: ctx.store.damage?.() ?? null,
+      db: ctx.project.paths.db,
+    };
+  });
   // A damaged database fails `status` (exit 1) after showing what it can: scripts must notice.
   if (damage) {
     o.err(`hornets-tui: ${db} is damaged (found ${damage.at}: ${damage.detail}); messages cannot be queued or delivered. See README, "A damaged database"`);
     process.exitCode = 1;
   }
   if (opts.json) return json(o, list);
+  if (list.some((a) => 'node' in a)) {
+    o.out(
+      table(
+        ['AGENT', 'NODE', 'PROFILE', 'STATE', 'PANE', 'PROCESS', 'QUEUE', 'RESTARTS', 'LAST ERROR'],
+        statusRows(list).map((row, i) => [row[0]!, nodeColumn(list[i]!), ...row.slice(1)]),
+      ),
+    );
+    return;
+  }
   o.out(table(['AGENT', 'PROFILE', 'STATE', 'PANE', 'PROCESS', 'QUEUE', 'RESTARTS', 'LAST ERROR'], statusRows(list)));
   if (!engineStatus(stateDir).running) o.err(`note: ${NO_ENGINE_TEXT}`);
 }

@@ -5,6 +5,8 @@ import { CONFIG_FILE, packageRoot, statePaths, ensureStateDirs, resolveStateDir,
 import { AGENT_NAME_RE, agentNameRule, hornetsConfigSchema } from '../config/schema.js';
 import { loadProfiles } from '../config/load.js';
 import { builtinProfilesDir } from '../config/paths.js';
+import { resolveStoreSelection } from '../config/store-selection.js';
+import { processNode } from '../config/nodes.js';
 import { writeFileAtomicSync } from '../util/private-files.js';
 
 export interface InitOptions {
@@ -68,10 +70,12 @@ export function initProject(options: InitOptions): InitResult {
     return { name, profile: options.profile, briefing: `briefings/${name}.md`, role: roles[name] ?? `Agent ${name}.` };
   });
   const schemaPath = relative(dir, join(packageRoot(), 'schema', 'hornets.schema.json'));
+  // A team whose queue the environment puts in Redis needs a node per agent: this host's, to start with.
+  const onRedis = resolveStoreSelection(hornetsConfigSchema.parse({ project: 'init', agents: [{ name: 'a', profile: 'p' }] })).kind === 'redis';
   const config = {
     $schema: schemaPath,
     project: options.project ?? sanitizeProject(basename(dir)),
-    defaults: { priority: 5 },
+    defaults: onRedis ? { priority: 5, node: processNode() } : { priority: 5 },
     queue: { maxDepth: 10000, maxAttempts: 5, retryBackoff: '2s', leaseTimeout: '30s', synchronous: 'NORMAL' },
     agents,
   };

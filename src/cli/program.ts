@@ -8,6 +8,7 @@ import { ExitCode } from '../errors.js';
 import { stdio, json, table, type Output } from './output.js';
 import type { GlobalOptions, SendCliOptions } from './queue-commands.js';
 import { cliVersion } from './version.js';
+import { setProcessNode } from '../config/nodes.js';
 
 export { CommanderError } from 'commander';
 
@@ -62,9 +63,15 @@ export function buildProgram(o: Output = stdio, consoleEnv: ConsoleEnv = { noCol
     .description('tmux-native orchestrator for teams of AI coding agents; with no command it opens the console (starting the engine and the team if none runs)')
     .version(cliVersion(), '-V, --version')
     .option('-c, --config <file>', 'hornets.json to use (default: found by walking up from the current directory; env HORNETS_CONFIG)')
+    .option('--node <name>', 'the node this process acts as when the queue is in Redis: it starts and watches only the agents hornets.json puts on it (env HORNETS_NODE; default: the host name)')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
-    .exitOverride();
+    .exitOverride()
+    // Through the environment so the engine `up` or `daemon start` launches acts as the same node.
+    .hook('preAction', (_root, action) => {
+      const node = (action.optsWithGlobals() as { node?: string }).node;
+      if (node !== undefined) setProcessNode(node);
+    });
 
   program
     .command('init')

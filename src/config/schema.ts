@@ -12,6 +12,10 @@ export const AGENT_NAME_RE = /^[a-z][a-z0-9_-]{0,31}$/;
 export const agentNameRule = 'lower-case letter first, then lower-case letters, digits, "-" or "_", at most 32 characters (it names a tmux window, a git branch and a directory)';
 
 const agentName = z.string().regex(AGENT_NAME_RE, { message: `invalid agent name: ${agentNameRule}` });
+const nodeName = z
+  .string()
+  .regex(AGENT_NAME_RE, { message: `invalid node name: ${agentNameRule}` })
+  .describe('Node (host) that runs the agent when the queue is in Redis: the `--node` name (or HORNETS_NODE, or the host name) of the process that starts it; ignored on SQLite');
 
 /**
  * An agent environment reaches its pane through a file the pane's shell sources (never argv, where
@@ -159,6 +163,7 @@ export const agentConfigSchema = z
     priority: priority.optional().describe('Default priority of messages sent to this agent'),
     ttl: duration.optional().describe('Default time-to-live of messages sent to this agent'),
     maxDepth: z.number().int().min(1).max(1_000_000).optional(),
+    node: nodeName.optional(),
     env: agentEnv.optional().describe('Extra environment for the agent process'),
   })
   .strict();
@@ -176,6 +181,7 @@ export const hornetsConfigSchema = z
       .object({
         priority: priority.default(5),
         ttl: duration.optional(),
+        node: nodeName.optional().describe('Node of agents that name none (Redis store only)'),
       })
       .strict()
       .default({ priority: 5 }),

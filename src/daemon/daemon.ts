@@ -6,7 +6,9 @@
 import { launchEnv } from '../config/process-env.js';
 import { existsSync, statSync } from 'node:fs';
 import { loadProject } from '../config/load.js';
-import { registerChangedAgents } from '../services/project-context.js';
+import { nodeContext, registerChangedAgents } from '../services/project-context.js';
+import { nodeProject, processNode } from '../config/nodes.js';
+import { NodeMembership } from './node-membership.js';
 import { errorMessage } from '../errors.js';
 import type { ProjectContext } from '../services/context.js';
 import { resolveDaemonConfig, type DaemonSettings } from '../config/env.js';
@@ -66,12 +68,16 @@ export class Daemon {
   private configSeen: string | null = null;
   private reloading: Promise<void> = Promise.resolve();
   private readonly env: NodeJS.ProcessEnv;
+  /** The node this engine is (a Redis team): it runs only that node's agents. */
+  readonly node: string;
+  private readonly ctx: ProjectContext;
+  readonly membership: NodeMembership | null;
 
-  constructor(
-    private readonly ctx: ProjectContext,
-    options: DaemonOptions = {},
-  ) {
+  constructor(teamCtx: ProjectContext, options: DaemonOptions = {}) {
     this.env = options.env ?? launchEnv();
+    this.node = processNode(this.env);
+    const ctx = nodeContext(teamCtx, this.node);
+    this.ctx = ctx;
     const resolved = resolveDaemonConfig(ctx.project.config, this.env);
     this.settings = resolved.settings;
     // A stat or two per second: a deleted database is put back before a CLI needs it.
@@ -158,6 +164,23 @@ export class Daemon {
       },
     });
     this.retention = new RetentionTimer({ store, retention: config.retention, log: log('retention') });
+    const selection = ctx.selection;
+    this.membership =
+      selection.kind === 'redis'
+        ? new NodeMembership({
+            selection,
+            node: this.node,
+            log: log('node'),
+            hookEndpoint: () => undefined,
+            metricsUrl: () => (this.metricsServer.port ? this.metricsServer.url : undefined),
+            wake: (agent) => this.engine.wake(agent),
+            control: (action, agent) => this.engine.control(action, agent),
+            onLost: (event) => {
+              ctx.log.error({ event: 'node_lost', node: event.node, reason: event.reason }, `node "${event.node}" lost its registration (${event.reason}): the engine stops managing its agents`);
+              void this.engine.stop();
+            },
+          })
+        : null;
     this.heartbeats = new Heartbeats({
       paths,
       log: log('heartbeats'),
@@ -179,6 +202,11 @@ export class Daemon {
       // and hooks while every delivery fails.
       await this.ctx.store.checkWritable?.();
       await this.checkIntegrity();
+      // The node's name first: a second engine with the same name is refused before it starts anything.
+      if (this.membership) {
+        await this.membership.start();
+        this.started.push(this.membership);
+      }
       for (const part of [this.hooks, this.metricsServer, this.engine, this.triggers, this.tasks, this.pipes, this.heartbeats, this.retention]) {
         await part.start();
         this.started.push(part);
@@ -267,11 +295,11 @@ export class Daemon {
       return;
     }
     const before = new Set(project.config.agents.map((a) => a.name));
-    const after = new Set(next.config.agents.map((a) => a.name));
+    const after = new Set(nodeProject({ ...project, config: next.config }, this.ctx.selection, this.node).config.agents.map((a) => a.name));
     const added = [...after].filter((a) => !before.has(a));
     const removed = [...before].filter((a) => !after.has(a));
     // Paths stay: the state directory is the one this engine holds the lock in.
-    project.config = next.config;
+    project.config = nodeProject({ ...project, config: next.config }, this.ctx.selection, this.node).config;
     project.profiles = next.profiles;
     await registerChangedAgents(this.ctx.store, project);
     const config = resolveDaemonConfig(next.config, this.env).config;

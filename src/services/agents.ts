@@ -631,7 +631,8 @@ export class AgentManager {
     return classifyPane(this.profile(this.agentConfig(name)).patterns, await this.tmux.capture(pane.paneId).catch(() => ''), { typed: this.typed.recent(pane.paneId) });
   }
 
-  async status(): Promise<AgentStatus[]> {
+  /** `elsewhere`: agents another node runs; this host's tmux is not asked about them. */
+  async status(options: { elsewhere?: ReadonlySet<string> } = {}): Promise<AgentStatus[]> {
     const panes = new Map((await this.tmux.listPanes()).map((p) => [p.paneId, p]));
     const stats = new Map((await this.store.stats()).agents.map((s) => [s.agent, s]));
     const records = new Map((await this.store.listAgents()).map((r) => [r.name, r]));
@@ -640,7 +641,8 @@ export class AgentManager {
       this.project.config.agents.map(async (a) => {
         const r = records.get(a.name);
         const pane = r?.paneId ? panes.get(r.paneId) : undefined;
-        const live = pane && pane.session === this.session ? pane : undefined;
+        const remote = options.elsewhere?.has(a.name) ?? false;
+        const live = pane && pane.session === this.session && !remote ? pane : undefined;
         let restartAt: number | null = null;
         if (r?.state === 'backing-off') {
           const [scheduled] = await this.store.events({ agent: a.name, kinds: ['restart_scheduled'], limit: 1 });
@@ -652,7 +654,7 @@ export class AgentManager {
         if (r && live?.dead && r.paneId === live.paneId && !settledStates.has(r.state) && !this.store.damage?.()) await this.recordDeath(r, live.paneId, live.deadStatus);
         const display = displayAgent({
           record: r ?? null,
-          pane: live ? (live.dead ? 'dead' : 'alive') : 'none',
+          pane: remote ? 'unknown' : live ? (live.dead ? 'dead' : 'alive') : 'none',
           exitStatus: live?.dead ? live.deadStatus : null,
           restartAt,
           now,

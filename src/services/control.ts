@@ -10,6 +10,7 @@ import { pokeDaemon, readEndpoint } from '../engine-client/poke.js';
 import type { ProjectContext } from './context.js';
 import { AgentManager } from './agents.js';
 import { composeRebrief } from './rebrief.js';
+import { processNode, remoteAgentNode } from '../config/nodes.js';
 
 export const controlActions = ['pause', 'resume', 'restart', 'reset', 'rebrief', 'stop'] as const;
 export type ControlAction = (typeof controlActions)[number];
@@ -110,10 +111,27 @@ function viaDaemon(stateDir: string, action: string, agent: string, options: Con
 export async function control(ctx: ProjectContext, action: string, agent: string, options: ControlOptions = {}): Promise<string> {
   const parsed = parseControlAction(action);
   new AgentManager(ctx.project, ctx.store, ctx.log).agentConfig(agent);
+  const owner = remoteAgentNode(ctx.project, ctx.selection, processNode(), agent);
+  if (owner !== null) return controlOnNode(ctx, owner, parsed, agent);
   const answer = await viaDaemon(ctx.project.paths.root, parsed, agent, options);
   if (answer !== null) {
     if (!answer.ok) throw new UsageError(answer.text);
     return answer.text;
   }
   return applyOperatorAction(ctx, parsed, agent, null, options);
+}
+
+/**
+ * An agent of another node: the control goes to that node's engine as a durable entry of its
+ * control stream (it acts on it when it reads it, or after a restart).
+ */
+async function controlOnNode(ctx: ProjectContext, node: string, action: string, agent: string): Promise<string> {
+  const s = ctx.selection;
+  const { CONTROL_ACTIONS } = await import('../cluster/bus.js');
+  const remote = CONTROL_ACTIONS.find((a) => a === action);
+  if (s.kind !== 'redis' || remote === undefined) throw new UsageError(`${agent} runs on node "${node}": run \`hornets-tui ${action} ${agent}\` there (--node ${node})`);
+  const { sendRemoteControl } = await import('../cluster/node-link.js');
+  await sendRemoteControl({ url: s.url, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs }, node, remote, agent);
+  ctx.log.info({ event: 'remote_control_sent', action, agent, node }, 'control sent to another node');
+  return `${agent}: ${action} sent to node "${node}" (its engine applies it)`;
 }

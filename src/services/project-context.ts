@@ -13,6 +13,7 @@ import type { MessageStore, QueueLimits } from '../queue/store.js';
 import { openSqliteStore } from '../queue/sqlite/sqlite-store.js';
 import { resolveStoreSelection, type StoreSelection } from '../config/store-selection.js';
 import { checkStoreRecord, recordStore } from '../config/store-record.js';
+import { checkAgentNodes, nodeProject } from '../config/nodes.js';
 import { existsSync } from 'node:fs';
 import { QueueError } from '../errors.js';
 import { pidFile } from '../engine-client/paths.js';
@@ -29,6 +30,8 @@ export interface Loggers {
 
 export interface ProjectContext {
   project: Project;
+  /** The store this process resolved (SQLite, or Redis with its URL and prefix). */
+  selection: StoreSelection;
   store: MessageStore;
   log: Logger;
   close(): Promise<void>;
@@ -116,6 +119,7 @@ async function openStore(project: Project, selection: StoreSelection): Promise<M
 export async function openProjectContext(project: Project, component: string | undefined, loggers: Loggers): Promise<ProjectContext> {
   ensureStateDirs(project.paths);
   const selection = resolveStoreSelection(project.config);
+  checkAgentNodes(project.configPath, project.config, selection);
   checkStoreRecord(project.paths.root, project.paths.db, selection);
   const log = openLogger(loggers, project.paths.logFile, project.config.retention).child({ component: component ?? 'cli' });
   const store = await openStore(project, selection);
@@ -133,6 +137,7 @@ export async function openProjectContext(project: Project, component: string | u
   }
   return {
     project,
+    selection,
     store,
     log,
     async close() {
@@ -140,4 +145,26 @@ export async function openProjectContext(project: Project, component: string | u
       log.flush();
     },
   };
+}
+
+/**
+ * The context as one node sees it: only the agents that node runs, in hornets.json and in the
+ * store's agent records. Records matter as much as the config: tmux pane ids restart at %0 on
+ * every server, so another node's "%1" must never be taken for a pane of this one (crash reports,
+ * lost exits and a new server's stale-pane sweep all look records up by pane).
+ */
+export function nodeContext(ctx: ProjectContext, node: string): ProjectContext {
+  const project = nodeProject(ctx.project, ctx.selection, node);
+  if (project === ctx.project) return ctx;
+  const target = ctx.store;
+  // Read at each call: a reloaded team (the daemon replaces project.config) is seen at once.
+  const local = () => new Set(project.config.agents.map((a) => a.name));
+  const store = new Proxy(target, {
+    get(t, prop) {
+      if (prop === 'listAgents') return async () => (await t.listAgents()).filter((r) => local().has(r.name));
+      const value: unknown = Reflect.get(t, prop, t);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(t) : value;
+    },
+  });
+  return { ...ctx, project, store };
 }

@@ -9,6 +9,8 @@ import type { EnqueueResult, ImportResult, MessageStore, QueueStats } from '../q
 import type { Logger } from '../log.js';
 import { wakeEngine } from '../engine-client/poke.js';
 import { engineStatus } from '../engine-client/status.js';
+import type { StoreSelection } from '../config/store-selection.js';
+import { agentNode, processNode } from '../config/nodes.js';
 
 // Loaded by export and import only: its zod schemas have no business in `send` or `queue list`.
 const jsonl = () => import('../queue/jsonl.js');
@@ -40,7 +42,32 @@ export class QueueService {
     private readonly project: Project,
     private readonly store: MessageStore,
     private readonly log: Logger,
+    /** The store this process opened: on Redis an agent of another node is woken through the bus. */
+    private readonly selection: StoreSelection = { kind: 'sqlite' },
   ) {}
+
+  /**
+   * Pokes the engine that runs `agent` so it delivers at once: the local one (its pid file), or on a
+   * Redis team the engine of the agent's node, through the cluster bus. Resolves whether an engine
+   * runs there (null: ask the local pid file).
+   */
+  private async wake(agent: string): Promise<boolean | null> {
+    const config = this.agentConfig(agent);
+    const node = this.selection.kind === 'redis' ? agentNode(this.project.config, config) : null;
+    if (this.selection.kind !== 'redis' || node === null || node === processNode()) {
+      await wakeEngine(this.project.paths.root, agent);
+      return null;
+    }
+    const { wakeRemoteNode } = await import('../cluster/node-link.js');
+    const s = this.selection;
+    try {
+      return (await wakeRemoteNode({ url: s.url, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs }, node, agent)) > 0;
+    } catch (err) {
+      // The message is queued either way; the node's engine finds it at its next pass.
+      this.log.warn({ event: 'remote_wake_failed', agent, node, error: String(err) }, 'could not wake the engine of another node');
+      return false;
+    }
+  }
 
   private agentConfig(name: string) {
     const agent = this.project.config.agents.find((a) => a.name === name);
@@ -66,10 +93,10 @@ export class QueueService {
     this.log.info({ event: 'send', agent, id: result.message.id, priority: result.message.priority, created: result.created, bytes: Buffer.byteLength(body) }, 'message queued');
     // A running daemon delivers at once instead of at its next safety poll. Not waiting for its answer:
     // whether an engine runs is read from its pid file, as everywhere else.
-    const poke = result.created ? wakeEngine(this.project.paths.root, agent) : Promise.resolve();
+    const poke = result.created ? this.wake(agent) : Promise.resolve(null);
     const ctx = await this.store.explainContext(result.message.id);
-    await poke;
-    const engineRunning = engineStatus(this.project.paths.root).running;
+    const remoteRunning = await poke;
+    const engineRunning = remoteRunning ?? engineStatus(this.project.paths.root).running;
     const waits = result.message.state === 'queued' && waitsForEngine({ engineRunning, agentPaused: ctx.agent?.paused ?? false, agentState: ctx.agent?.state ?? null });
     return { ...result, ahead: ctx.ahead, engineRunning, waitsForEngine: waits };
   }

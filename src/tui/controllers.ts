@@ -56,7 +56,7 @@ export class Controllers {
   ) {
     this.ctx = ctx;
     this.manager = new AgentManager(ctx.project, ctx.store, log);
-    this.queue = new QueueService(ctx.project, ctx.store, log);
+    this.queue = new QueueService(ctx.project, ctx.store, log, ctx.selection);
     this.snapshots = new SnapshotService(ctx.project, ctx.store, this.manager);
   }
 
@@ -187,7 +187,7 @@ export class Controllers {
     const project = await addAgent(this.ctx.project, this.ctx.store, { name, profile });
     this.ctx = { ...this.ctx, project };
     this.manager = new AgentManager(project, this.ctx.store, this.log);
-    this.queue = new QueueService(project, this.ctx.store, this.log);
+    this.queue = new QueueService(project, this.ctx.store, this.log, this.ctx.selection);
     this.snapshots = new SnapshotService(project, this.ctx.store, this.manager);
     this.host.servicesChanged();
     await this.snapshots.refreshPanes();

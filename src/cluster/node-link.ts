@@ -1,0 +1,70 @@
+/**
+ * One node's link to its team in Redis (issue 12): its own connection, with the registry and the
+ * bus on it. The engine holds one for its life; a CLI opens one for a single wake or a listing.
+ */
+import type { Logger } from '../log.js';
+import { connectRedis } from '../queue/redis/connect.js';
+import { ClusterBus, type BusHandler, type BusSubscription, type ControlAction } from './bus.js';
+import { clusterKeys } from './keys.js';
+import { NodeRegistry, type NodeLostEvent, type NodeRecord } from './node-registry.js';
+
+export interface NodeLinkOptions {
+  url: string;
+  /** The store's prefix: cluster keys live beside the queue's, under hornets:<prefix>:. */
+  prefix: string;
+  connectTimeoutMs?: number;
+  logger?: Logger;
+  onLost?: (event: NodeLostEvent) => void;
+}
+
+export interface NodeLink {
+  readonly registry: NodeRegistry;
+  readonly bus: ClusterBus;
+  close(): Promise<void>;
+}
+
+export async function openNodeLink(o: NodeLinkOptions): Promise<NodeLink> {
+  // Opened the store's way (clear errors, no password in them); the bus duplicates its connection
+  // for subscriptions and blocking reads, and those must connect on their own and queue meanwhile.
+  const probe = await connectRedis({ url: o.url, connectTimeoutMs: o.connectTimeoutMs });
+  const redis = probe.duplicate({ lazyConnect: false, enableOfflineQueue: true });
+  probe.disconnect();
+  redis.on('error', (err: unknown) => o.logger?.debug({ event: 'cluster_redis_error', error: String(err) }, 'cluster connection error'));
+  const keys = clusterKeys(o.prefix);
+  const registry = new NodeRegistry({ redis, keys, logger: o.logger, onLost: o.onLost });
+  const bus = new ClusterBus({ redis, keys, logger: o.logger });
+  return {
+    registry,
+    bus,
+    async close() {
+      await bus.stop();
+      redis.disconnect();
+    },
+  };
+}
+
+/** Opens a link for one action and closes it afterwards. */
+async function once<T>(o: NodeLinkOptions, fn: (link: NodeLink) => Promise<T>): Promise<T> {
+  const link = await openNodeLink(o);
+  try {
+    return await fn(link);
+  } finally {
+    await link.close();
+  }
+}
+
+/** Wakes `node`'s engine for `agent`; resolves how many engines listened (0: none runs there). */
+export function wakeRemoteNode(o: NodeLinkOptions, node: string, agent: string): Promise<number> {
+  return once(o, (link) => link.bus.wake(node, agent));
+}
+
+/** Appends a durable control for `node`'s engine; it acts on it when it reads its stream. */
+export function sendRemoteControl(o: NodeLinkOptions, node: string, action: ControlAction, agent: string): Promise<string> {
+  return once(o, (link) => link.bus.control(node, action, agent));
+}
+
+export function listNodes(o: NodeLinkOptions): Promise<NodeRecord[]> {
+  return once(o, (link) => link.registry.list());
+}
+
+export type { BusHandler, BusSubscription, NodeRecord, NodeLostEvent };
