@@ -13,7 +13,7 @@ import type { MessageStore, QueueLimits } from '../queue/store.js';
 import { openSqliteStore } from '../queue/sqlite/sqlite-store.js';
 import { resolveStoreSelection, type StoreSelection } from '../config/store-selection.js';
 import { checkStoreRecord, recordStore } from '../config/store-record.js';
-import { checkAgentNodes, nodeProject } from '../config/nodes.js';
+import { checkAgentNodes, nodeProject, processNode } from '../config/nodes.js';
 import { existsSync } from 'node:fs';
 import { QueueError } from '../errors.js';
 import { pidFile } from '../engine-client/paths.js';
@@ -167,4 +167,9 @@ export function nodeContext(ctx: ProjectContext, node: string): ProjectContext {
     },
   });
   return { ...ctx, project, store };
+}
+
+/** nodeContext for this process's node (`--node`, HORNETS_NODE or the host name). */
+export function localNodeContext(ctx: ProjectContext): ProjectContext {
+  return nodeContext(ctx, processNode());
 }

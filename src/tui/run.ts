@@ -1,6 +1,7 @@
 /** Entry point of the console (`hornets-tui` with no command), called by the composition root. */
 import { UsageError, errorMessage } from '../errors.js';
 import { openProject } from '../services/context.js';
+import { localNodeContext } from '../services/project-context.js';
 import { buildKeymap } from './keymap.js';
 import { Console, refreshMs } from './console.js';
 
@@ -18,7 +19,8 @@ export async function runConsole(options: RunConsoleOptions = {}): Promise<void>
   if (!process.stdin.isTTY || !process.stdout.isTTY) {
     throw new UsageError('the console needs a terminal (stdin and stdout must be a TTY); run `hornets-tui --headless` for the engine without it, or see `hornets-tui --help`');
   }
-  const ctx = await openProject({ configPath: options.configPath, component: 'console' });
+  // A Redis team's console shows and runs this node's agents (see services/project-context.ts).
+  const ctx = localNodeContext(await openProject({ configPath: options.configPath, component: 'console' }));
   let console_: Console | null = null;
   // From here on the console owns the terminal: nothing may print a stack trace over it.
   const onError = (err: unknown) => {

@@ -107,6 +107,16 @@ describe('a team on two nodes', () => {
     ]);
     expect((await sender.ok(['status'])).stdout).toMatch(/AGENT\s+NODE/);
 
+    // A control for another node's agent goes to that node's engine, which applies it.
+    const paused = await sender.ok(['pause', 'anga']);
+    expect(paused.stdout).toContain('pause sent to node "beta"');
+    await waitFor('anga paused by beta', async () => (await status()).find((a) => a.name === 'anga')?.label === 'paused', 30_000, 250);
+    await sender.ok(['resume', 'anga']);
+    await waitFor('anga resumed by beta', async () => (await status()).find((a) => a.name === 'anga')?.label !== 'paused', 30_000, 250);
+    const reset = await sender.run(['reset', 'anga']);
+    expect(reset.code).toBe(2);
+    expect(reset.stderr).toContain('anga runs on node "beta"');
+
     // Node beta's engine stops: beta and anga show as stopped; alpha still delivers.
     await beta.p.ok(['--node', 'beta', 'daemon', 'stop']);
     await waitFor('beta stopped in status', async () => (await status()).find((a) => a.name === 'anga')?.nodeState === 'stopped', 30_000, 250);

@@ -74,6 +74,10 @@ describe('a team on Redis', () => {
 
   it('a wrong password or a server that is down: a clear error naming the address, never the password', async () => {
     const p = await team('marie', {});
+    // On Redis every agent needs a node (see redis-nodes.test.ts); init without REDIS_URL wrote none.
+    const configFile = path.join(p.dir, 'hornets.json');
+    const written = JSON.parse(readFileSync(configFile, 'utf8')) as { defaults: Record<string, unknown> };
+    writeFileSync(configFile, JSON.stringify({ ...written, defaults: { ...written.defaults, node: 'here' } }, null, 2));
     const down = await p.run(['status'], { env: { REDIS_URL: 'redis://:pw-down@127.0.0.1:1' } });
     expect(down.code).toBe(1);
     expect(down.stderr).toContain('cannot reach Redis at redis://:***@127.0.0.1:1');
@@ -102,7 +106,10 @@ describe('a team on Redis', () => {
     for (const f of ['hornets.db-wal', 'hornets.db-shm']) rmSync(path.join(p.dir, '.hornets', f), { force: true });
     const env = { REDIS_URL: redis.url, HORNETS_REDIS_URL: undefined };
     const config = JSON.parse(readFileSync(path.join(p.dir, 'hornets.json'), 'utf8')) as Record<string, unknown>;
-    writeFileSync(path.join(p.dir, 'hornets.json'), JSON.stringify({ ...config, store: { kind: 'redis', url: 'redis://127.0.0.1:9', prefix: 'moved' } }, null, 2));
+    writeFileSync(
+      path.join(p.dir, 'hornets.json'),
+      JSON.stringify({ ...config, defaults: { ...(config.defaults as object), node: 'here' }, store: { kind: 'redis', url: 'redis://127.0.0.1:9', prefix: 'moved' } }, null, 2),
+    );
     await p.ok(['queue', 'import', file], { env });
     const fromRedis = (await p.ok(['queue', 'export'], { env })).stdout;
     expect(fromRedis).toBe(fromSqlite);
