@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Project, assertBuilt } from '../helpers/cli.js';
 import { TmuxFixture, initGitRepo, serverAlive, tmux, waitFor } from '../helpers/tmux.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis.js';
+import { Redis } from 'ioredis';
 
 const fx = new TmuxFixture();
 let redis: RedisServer;
@@ -126,6 +127,36 @@ describe('a team on two nodes', () => {
     const late = await sender.send('marie', 'after beta stopped');
     await waitFor('marie still served', async () => (await messages()).find((m) => m.id === late)?.state === 'confirmed', 60_000, 250);
   }, 240_000);
+
+  it('an engine whose node registration is lost stops managing its agents, says so, and status shows the node lost', async () => {
+    const dir = fx.dir('hornets-nodes-lost-');
+    initGitRepo(dir);
+    const env = { TMUX: undefined, TMUX_PANE: undefined, REDIS_URL: redis.url, HORNETS_NODE: undefined, HORNETS_TMUX_SOCKET: fx.socket(), HORNETS_HOME: fx.dir('hornets-nodes-lost-a-') };
+    const p = new Project(dir, env);
+    await p.ok(['init', '--agents', 'marie', '--project', 'lostteam']);
+    const configPath = path.join(dir, 'hornets.json');
+    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { defaults: Record<string, unknown> };
+    writeFileSync(configPath, JSON.stringify({ ...config, defaults: { ...config.defaults, node: 'alpha' } }, null, 2));
+    fx.defer(() => p.run(['--node', 'alpha', 'down', '--timeout', '1']));
+    fx.defer(() => p.run(['--node', 'alpha', 'daemon', 'stop']));
+    await p.ok(['--node', 'alpha', 'up']);
+    const first = await p.send('marie', 'before the loss');
+    const state = async (id: string) => (JSON.parse((await p.ok(['queue', 'list', '--all', '--json'])).stdout) as Row[]).find((m) => m.id === id)?.state;
+    await waitFor('delivered before the loss', async () => (await state(first)) === 'confirmed', 60_000, 250);
+
+    // Someone else's hand on the name: the claim is gone, so the next renewal finds it not ours.
+    const admin = new Redis(redis.url);
+    try {
+      expect(await admin.del('hornets:lostteam:{cluster}:node:alpha')).toBe(1);
+    } finally {
+      admin.disconnect();
+    }
+    const log = path.join(env.HORNETS_HOME, 'logs', 'hornets.log');
+    await waitFor('node_lost logged', () => readFileSync(log, 'utf8').includes('"event":"node_lost"'), 30_000, 250);
+    expect(readFileSync(log, 'utf8')).toContain('the engine stops managing its agents');
+    const rows = JSON.parse((await p.ok(['--node', 'alpha', 'status', '--json'])).stdout) as StatusRow[];
+    expect(rows.map((a) => [a.name, a.nodeState, a.label])).toEqual([['marie', 'lost', 'node lost']]);
+  }, 180_000);
 
   it('on Redis an agent without a node is a config error naming it', async () => {
     const dir = fx.dir('hornets-nodes-cfg-');
