@@ -1,5 +1,6 @@
 /** `up`, `status`, `attach`, `stop`, `down`, `add`, `remove` and the tmux hook entry point. */
-import { UsageError } from '../errors.js';
+import { ExitCode, HornetsError, UsageError } from '../errors.js';
+import { hostname } from 'node:os';
 import { openProject, type ProjectContext } from '../services/context.js';
 import { nodeContext } from '../services/project-context.js';
 import { processNode } from '../config/nodes.js';
@@ -36,6 +37,7 @@ export function statusCommand(o: Output, g: GlobalOptions, opts: { json?: boolea
 export async function upCommand(o: Output, g: GlobalOptions, names: string[], opts: { json?: boolean; engine?: boolean }): Promise<void> {
   let launch: EngineLaunch | null = null;
   const { report, project } = await withAgents(g, async (m, ctx) => {
+    await checkNodeFree(ctx);
     // As the console does: without an engine nothing types into idle agents, so a message waits for ever.
     const onServerReady = () => {
       if (opts.engine !== false) launch = launchEngine(ctx.project);
@@ -57,6 +59,26 @@ export async function upCommand(o: Output, g: GlobalOptions, names: string[], op
     else if (!engineStatus(project.paths.root).running) o.err(`note: --no-engine: ${NO_ENGINE_TEXT}`);
   }
   if (report.failed.length > 0) process.exitCode = 1;
+}
+
+/**
+ * A Redis team: `up` as a node whose name a live engine elsewhere holds (another host, or another
+ * state directory here) would start a second copy of its agents; refused before any window is made.
+ */
+async function checkNodeFree(ctx: ProjectContext): Promise<void> {
+  const s = ctx.selection;
+  if (s.kind !== 'redis') return;
+  const node = processNode();
+  const { listNodes } = await import('../cluster/node-link.js');
+  const holder = (await listNodes({ url: s.url, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs })).find((n) => n.name === node && n.state === 'up');
+  if (!holder) return;
+  const ours = engineStatus(ctx.project.paths.root);
+  if (ours.running && holder.pid === ours.pid && holder.host === hostname()) return;
+  throw new NodeTakenError(`node name "${node}" is already taken by a live node (host ${holder.host}, pid ${holder.pid}); stop it or choose another --node name. Nothing was started`);
+}
+
+class NodeTakenError extends HornetsError {
+  readonly exitCode = ExitCode.failure;
 }
 
 export async function attachCommand(g: GlobalOptions, name: string): Promise<void> {

@@ -122,15 +122,19 @@ export async function control(ctx: ProjectContext, action: string, agent: string
 }
 
 /**
- * An agent of another node: the control goes to that node's engine as a durable entry of its
- * control stream (it acts on it when it reads it, or after a restart).
+ * An agent of another node: the control goes to that node's engine as an entry of its control
+ * stream, which it reads in order, also after a lost connection. An engine reads only entries
+ * added while it runs, so a node that is not up is refused here rather than sent a control it
+ * would never read.
  */
 async function controlOnNode(ctx: ProjectContext, node: string, action: string, agent: string): Promise<string> {
   const s = ctx.selection;
   const { CONTROL_ACTIONS } = await import('../cluster/bus.js');
   const remote = CONTROL_ACTIONS.find((a) => a === action);
   if (s.kind !== 'redis' || remote === undefined) throw new UsageError(`${agent} runs on node "${node}": run \`hornets-tui ${action} ${agent}\` there (--node ${node})`);
-  const { sendRemoteControl } = await import('../cluster/node-link.js');
+  const { listNodes, sendRemoteControl } = await import('../cluster/node-link.js');
+  const state = (await listNodes({ url: s.url, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs })).find((n) => n.name === node)?.state ?? 'not started';
+  if (state !== 'up') throw new UsageError(`${agent} runs on node "${node}", which is ${state}: start it there (hornets-tui --node ${node} up), then retry`);
   await sendRemoteControl({ url: s.url, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs }, node, remote, agent);
   ctx.log.info({ event: 'remote_control_sent', action, agent, node }, 'control sent to another node');
   return `${agent}: ${action} sent to node "${node}" (its engine applies it)`;

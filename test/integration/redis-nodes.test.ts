@@ -98,6 +98,12 @@ describe('a team on two nodes', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('node name "alpha" is already taken');
     expect(serverAlive(intruder.env.HORNETS_TMUX_SOCKET)).toBe(false);
+    const refusedUp = await intruder.p.run(['--node', 'alpha', 'up']);
+    expect(refusedUp.code).toBe(1);
+    expect(refusedUp.stderr).toContain('node name "alpha" is already taken');
+    expect(serverAlive(intruder.env.HORNETS_TMUX_SOCKET)).toBe(false);
+    // The rightful node re-running `up` is not refused by its own registration.
+    await alpha.p.ok(['--node', 'alpha', 'up']);
     expect(await messages()).toEqual(before);
 
     const status = async () => JSON.parse((await sender.ok(['status', '--json'])).stdout) as StatusRow[];
@@ -124,6 +130,9 @@ describe('a team on two nodes', () => {
     const anga = (await status()).find((a) => a.name === 'anga')!;
     expect(anga.label).toBe('node stopped');
     expect((await sender.ok(['status'])).stdout).toMatch(/anga\s+beta \(stopped\)/);
+    const toStopped = await sender.run(['pause', 'anga']);
+    expect(toStopped.code).toBe(2);
+    expect(toStopped.stderr).toContain('anga runs on node "beta", which is stopped');
     const late = await sender.send('marie', 'after beta stopped');
     await waitFor('marie still served', async () => (await messages()).find((m) => m.id === late)?.state === 'confirmed', 60_000, 250);
   }, 240_000);
