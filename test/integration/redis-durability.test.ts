@@ -43,6 +43,15 @@ function producer(store: RedisMessageStore): { accepted: string[]; stop: () => P
 }
 
 /** How many accepted messages are in the store, and how many it holds in all. */
+/** Waits (polling, bounded) until the producer has had `n` enqueues accepted in all. */
+async function acceptedReach(p: { accepted: string[] }, n: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (p.accepted.length < n) {
+    if (Date.now() > deadline) throw new Error(`only ${p.accepted.length} of ${n} enqueues accepted after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 async function survivors(server: RedisServer, accepted: string[]): Promise<{ found: number; total: number }> {
   const check = await openRedisStore({ url: server.url, prefix: 'dur' });
   stores.push(check);
@@ -58,12 +67,12 @@ describe('Redis durability', () => {
     stores.push(store);
     await store.registerAgents([{ name: 'marie', profile: 'demo' }]);
     const p = producer(store);
-    await new Promise((r) => setTimeout(r, 500));
+    await acceptedReach(p, 50);
     await server.kill9();
     const atKill = p.accepted.length;
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 300)); // the outage itself
     await server.start();
-    await new Promise((r) => setTimeout(r, 700));
+    await acceptedReach(p, atKill + 50);
     const { accepted, rejected } = await p.stop();
     // The kill came mid-run: some accepted before it, more after the restart. (Calls under way at the
     // kill wait for the reconnect, or reject: either way only resolved ones count as accepted.)
@@ -83,11 +92,11 @@ describe('Redis durability', () => {
     stores.push(store);
     await store.registerAgents([{ name: 'marie', profile: 'demo' }]);
     const p = producer(store);
-    await new Promise((r) => setTimeout(r, 500));
+    await acceptedReach(p, 50);
     await server.stop();
     const atStop = p.accepted.length;
     await server.start();
-    await new Promise((r) => setTimeout(r, 700));
+    await acceptedReach(p, atStop + 50);
     const { accepted } = await p.stop();
     expect(atStop).toBeGreaterThan(20);
     expect(accepted.length).toBeGreaterThan(atStop);
