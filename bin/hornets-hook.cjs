@@ -16,5 +16,7 @@ Promise.resolve()
   })
   .catch(() => undefined)
   .finally(() => {
-    process.exitCode = 0;
+    // Exit now, not when the event loop drains: the entry leaves its database open on purpose (see
+    // src/hooks/entry.ts), and a natural exit would close it, checkpointing the WAL.
+    process.exit(0);
   });

@@ -94,26 +94,27 @@ export async function main(argv: string[]): Promise<void> {
       log.warn({ outcome: 'engine down, queue in redis' }, 'hook: the engine is not running and the queue is in Redis; messages wait for the engine');
       return;
     }
-    const store = await openSqliteStore(join(home, 'hornets.db'), { busyTimeoutMs: 1_000, busyRetryMs: 3_000, optimizeOnClose: false });
-    try {
-      const handler = new HookHandler({
-        store,
-        agent,
-        generation,
-        now: Date.now,
-        briefing: () => readBriefing(process.env.HORNETS_CONFIG, agent),
-        git: lazyGitInfo,
-        deferAck: true,
-      });
-      const reply = await handler.handle(event, payload);
-      if (reply.stdout) await new Promise<void>((resolve, reject) => process.stdout.write(reply.stdout, (err) => (err ? reject(err) : resolve())));
-      // Written, so now it counts as delivered; killed before this line, the lease lapses and the
-      // message is given again.
-      if (reply.ackToken) await store.ack({ leaseToken: reply.ackToken, ids: reply.delivered, sessionId: null, agent });
-      log.info({ outcome: reply.outcome, delivered: reply.delivered, ms: Date.now() - started }, 'hook handled');
-    } finally {
-      await store.close();
-    }
+    // Never closed: closing the last connection checkpoints the WAL into the database and deletes
+    // it, and the next hook then creates it anew, two fsyncs and a directory sync on every tool
+    // round while no engine runs. The bin exits the process as soon as this returns; what was
+    // committed is in the WAL, which the next opener replays (kept short by the low checkpoint
+    // threshold).
+    const store = await openSqliteStore(join(home, 'hornets.db'), { busyTimeoutMs: 1_000, busyRetryMs: 3_000, optimizeOnClose: false, walAutocheckpointPages: 64 });
+    const handler = new HookHandler({
+      store,
+      agent,
+      generation,
+      now: Date.now,
+      briefing: () => readBriefing(process.env.HORNETS_CONFIG, agent),
+      git: lazyGitInfo,
+      deferAck: true,
+    });
+    const reply = await handler.handle(event, payload);
+    if (reply.stdout) await new Promise<void>((resolve, reject) => process.stdout.write(reply.stdout, (err) => (err ? reject(err) : resolve())));
+    // Written, so now it counts as delivered; killed before this line, the lease lapses and the
+    // message is given again.
+    if (reply.ackToken) await store.ack({ leaseToken: reply.ackToken, ids: reply.delivered, sessionId: null, agent });
+    log.info({ outcome: reply.outcome, delivered: reply.delivered, ms: Date.now() - started }, 'hook handled');
   } catch (err) {
     const e = err as { code?: string; message?: string };
     log.error({ outcome: 'error', code: e?.code, error: e?.message ?? String(err), ms: Date.now() - started }, 'hook failed; agent unaffected');

@@ -6,7 +6,7 @@
  * copy of bin/ and the bundle, so the repository's dist/ is never touched while other tests use it.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -107,6 +107,38 @@ describe('the Node hook entry', () => {
     expect(files.filter((f) => /[\\/]better-sqlite3[\\/]lib[\\/]/.test(f))).toEqual([]);
     expect(modules.length).toBeGreaterThan(0);
     expect(modules.filter((m) => /^NativeModule (crypto|internal\/crypto)/.test(m))).toEqual([]);
+  });
+
+  it('with no other connection open, leaves its WAL to the next opener (no checkpoint per run), keeps it short, and loses nothing it committed', async () => {
+    const { hook, home, store } = await setup();
+    const sent: string[] = [];
+    for (const body of ['one', 'two', 'three']) sent.push((await store.enqueue({ agent: 'marie', body })).message.id);
+    // The engine is down: the hooks' connection is the only one.
+    await store.close();
+    const wal = path.join(home, 'hornets.db-wal');
+    const runs = 30;
+    let firstOut = '';
+    for (let i = 0; i < runs; i++) {
+      const r = await runHook(hook, home, 'PostToolUse', { session_id: 's1', tool_name: 'Bash' });
+      expect(r.status).toBe(0);
+      if (i === 0) {
+        firstOut = r.stdout;
+        // A close would have checkpointed the WAL into the database and deleted it.
+        expect(existsSync(wal)).toBe(true);
+      }
+    }
+    for (const id of sent) expect(firstOut).toContain(`[msg ${id}`);
+    // Each run adds a few pages; a checkpoint every 64 pages keeps what the next opener replays short
+    // (at the engine's 4000 pages, 30 runs would leave ~150 pages here).
+    expect(statSync(wal).size).toBeLessThan(100 * 4096);
+    const after = await openSqliteStore(path.join(home, 'hornets.db'));
+    try {
+      for (const id of sent) expect((await after.get(id)).state).toBe('confirmed');
+      const events = await after.events({ agent: 'marie', limit: 1000 });
+      expect(events.filter((e) => e.kind === 'hook:PostToolUse')).toHaveLength(runs);
+    } finally {
+      await after.close();
+    }
   });
 
   it('a project whose queue is in Redis: the hook does nothing, exits 0 at once and creates no SQLite database', async () => {

@@ -22,6 +22,12 @@ export interface SqliteStoreOptions extends StoreOptions {
   busyRetryMs?: number;
   /** `PRAGMA optimize` on close (default true); short-lived hook processes skip it. */
   optimizeOnClose?: boolean;
+  /**
+   * WAL pages after which a commit checkpoints (default 4000). A process that exits without closing
+   * (the hook fallback) leaves the WAL to the next opener, who replays what was written since the
+   * last checkpoint: such processes keep it short.
+   */
+  walAutocheckpointPages?: number;
 }
 
 const SQLITE_HEADER = 'SQLite format 3\0';
@@ -93,13 +99,14 @@ export function openDatabase(path: string, options: SqliteStoreOptions = {}): DB
     const retry = <T>(fn: () => T): T => withBusyRetry(fn, options.busyRetryMs ?? 30_000);
     // One snapshot for both of its reads: another process creating this database commits its
     // tables and its identity together, and read apart they look like a foreign database.
-    retry(() => database.transaction(() => checkIdentity(database, path))());
-    if (isEmpty(database)) database.pragma('auto_vacuum = INCREMENTAL');
+    const ours = retry(() => database.transaction(() => checkIdentity(database, path))());
+    // A database that already carries our identity has tables: no need to count them.
+    if (!ours && isEmpty(database)) database.pragma('auto_vacuum = INCREMENTAL');
     retry(() => database.pragma('journal_mode = WAL'));
     database.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
     database.pragma('foreign_keys = ON');
     // Fewer, larger checkpoints: each one rewrites hot index pages, so batching them pays.
-    database.pragma('wal_autocheckpoint = 4000');
+    database.pragma(`wal_autocheckpoint = ${Math.max(1, Math.floor(options.walAutocheckpointPages ?? 4000))}`);
     retry(() => migrate(database, path));
     return database;
   } catch (err) {
@@ -129,7 +136,8 @@ export function withBusyRetry<T>(fn: () => T, budgetMs: number): T {
   }
 }
 
-function checkIdentity(db: DB, path: string): void {
+/** Throws on a foreign or too new database; true when it already carries our identity. */
+function checkIdentity(db: DB, path: string): boolean {
   const appId = Number(db.pragma('application_id', { simple: true }));
   const version = Number(db.pragma('user_version', { simple: true }));
   if (appId !== 0 && appId !== HORNETS_APPLICATION_ID) {
@@ -146,6 +154,7 @@ function checkIdentity(db: DB, path: string): void {
       supported: LATEST_SCHEMA_VERSION,
     });
   }
+  return appId === HORNETS_APPLICATION_ID;
 }
 
 function migrate(db: DB, path: string): void {
