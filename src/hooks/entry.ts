@@ -18,6 +18,10 @@ const MAX_STDIN = 8 * 1024 * 1024;
  * for a hung daemon before handing over to us: we give up before Claude Code kills us.
  */
 const DEADLINE_MS = 7_000;
+/** A Redis project's SessionStart waits this long (from the hook's start) for its node's engine. */
+const HANDOVER_MS = 6_000;
+/** ...of which this long for an engine process to appear at all (`up` launches it beside the agents). */
+const ENGINE_GRACE_MS = 3_000;
 
 /**
  * git (and with it node:child_process) only for the events that snapshot it: the bundle evaluates
@@ -90,8 +94,28 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (readStoreRecord(home, join(home, 'hornets.db'))?.kind === 'redis') {
       // The queue is in Redis and only the node's engine holds its address and password: a hook
-      // never talks to Redis itself. Messages wait for the engine (leases lapse, nothing is lost).
-      log.warn({ outcome: 'engine down, queue in redis' }, 'hook: the engine is not running and the queue is in Redis; messages wait for the engine');
+      // never talks to Redis itself. A session's start (its briefing, its first messages) waits for
+      // an engine that is starting; any other event leaves its messages to the engine (leases
+      // lapse, nothing is lost).
+      if (event !== 'SessionStart') {
+        log.warn({ outcome: 'engine down, queue in redis' }, 'hook: the engine is not running and the queue is in Redis; messages wait for the engine');
+        return;
+      }
+      const { handOverToEngine } = await import('./engine-handover.js');
+      const outcome = await handOverToEngine({
+        home,
+        event,
+        payload: text,
+        agent,
+        generation,
+        credential: process.env[HOOK_TOKEN_ENV] ?? '',
+        deadline: started + HANDOVER_MS,
+        graceMs: ENGINE_GRACE_MS,
+        write: (out) => new Promise<void>((resolve, reject) => process.stdout.write(out, (err) => (err ? reject(err) : resolve()))),
+      });
+      const line = { outcome: `queue in redis: ${outcome}`, ms: Date.now() - started };
+      if (outcome === 'handed over') log.info(line, 'hook: handed to the engine once it listened');
+      else log.warn(line, `hook: ${outcome}; the briefing and messages wait for the engine`);
       return;
     }
     // Never closed: closing the last connection checkpoints the WAL into the database and deletes
