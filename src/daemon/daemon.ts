@@ -178,6 +178,9 @@ export class Daemon {
             onLost: (event) => {
               ctx.log.error({ event: 'node_lost', node: event.node, reason: event.reason }, `node "${event.node}" lost its registration (${event.reason}): the engine stops managing its agents`);
               void this.engine.stop();
+              // Its agents' hooks must not take messages through it either: the name may now be
+              // another engine's, whose copies of these agents take them.
+              void this.hooks.stop();
             },
           })
         : null;

@@ -163,6 +163,8 @@ describe('a team on two nodes', () => {
     const log = path.join(env.HORNETS_HOME, 'logs', 'hornets.log');
     await waitFor('node_lost logged', () => readFileSync(log, 'utf8').includes('"event":"node_lost"'), 30_000, 250);
     expect(readFileSync(log, 'utf8')).toContain('the engine stops managing its agents');
+    // Nor does it serve its agents' hooks any more (they would take messages of a name now not its own).
+    await waitFor('hook endpoint withdrawn', () => !existsSync(path.join(env.HORNETS_HOME, 'run', 'hook-endpoint')), 30_000, 100);
     const rows = JSON.parse((await p.ok(['--node', 'alpha', 'status', '--json'])).stdout) as StatusRow[];
     expect(rows.map((a) => [a.name, a.nodeState, a.label])).toEqual([['marie', 'lost', 'node lost']]);
   }, 180_000);
