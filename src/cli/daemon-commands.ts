@@ -49,11 +49,14 @@ export async function runUntilSignal(first: Daemon, firstCtx: ProjectContext): P
   process.on('unhandledRejection', (err) => ctx.log.error({ event: 'unhandled_rejection', error: err instanceof Error ? err.message : String(err) }, 'unhandled rejection in the daemon'));
   await new Promise<void>((resolve) => {
     let recovery: Promise<void> = Promise.resolve();
-    const stop = () =>
+    let stopRequested = false;
+    const stop = () => {
+      stopRequested = true;
       void recovery
         .then(() => daemon.stop())
         .then(() => ctx.close())
         .then(resolve);
+    };
     const attach = (d: Daemon) => {
       // The engine leaves by itself when its project is gone (see Daemon's periodic check).
       d.onExitRequest = stop;
@@ -70,6 +73,14 @@ export async function runUntilSignal(first: Daemon, firstCtx: ProjectContext): P
             resolve();
           },
         );
+      };
+      d.onNodeLost = (reason) => {
+        recovery = rejoinNode(daemon, ctx, reason, () => stopRequested).then((next) => {
+          if (!next) return;
+          daemon = next.daemon;
+          ctx = next.ctx;
+          attach(daemon);
+        });
       };
     };
     attach(daemon);
@@ -108,6 +119,46 @@ async function recoverDatabase(daemon: Daemon, ctx: ProjectContext, why: string)
     `${why}: the engine put its copy of the queue back${foreign.length ? ` and took in ${imported} message(s) from the database found in its place (kept at ${foreign.join(', ')})` : ''}`,
   );
   return { daemon: restarted, ctx: next };
+}
+
+/** Between two tries to hold the node's name again: short at first, then every 10 s. */
+const REJOIN_DELAYS_MS = [1_000, 2_000, 5_000, 10_000];
+
+/**
+ * The node's registration was lost (Redis out of reach for longer than the heartbeat allows, or
+ * the name taken after it expired). This engine stops (keeping its pid file, so no CLI takes the
+ * engine for gone) and a new one starts as soon as the name can be held again: it registers, finds
+ * its agents still running in tmux as an engine restart does, and delivers what waited. While the
+ * name is someone else's (another live engine) or Redis stays away, it keeps trying. Resolves null
+ * when a stop was asked for meanwhile.
+ */
+async function rejoinNode(daemon: Daemon, ctx: ProjectContext, reason: string, stopRequested: () => boolean): Promise<{ daemon: Daemon; ctx: ProjectContext } | null> {
+  const { configPath } = ctx.project;
+  const log = ctx.log;
+  await daemon.stop({ keepLock: true });
+  await ctx.close();
+  for (let attempt = 0; ; attempt++) {
+    await new Promise((r) => setTimeout(r, REJOIN_DELAYS_MS[Math.min(attempt, REJOIN_DELAYS_MS.length - 1)]));
+    if (stopRequested()) return null;
+    let next: ProjectContext | null = null;
+    try {
+      next = await openProject({ configPath, component: 'daemon' });
+      const restarted = new Daemon(next);
+      await restarted.start({ keepLockOnFailure: true });
+      next.log.warn({ event: 'node_rejoined', lostBecause: reason, attempts: attempt + 1 }, 'the node holds its name again: the engine runs its agents again');
+      if (stopRequested()) {
+        await restarted.stop();
+        await next.close();
+        return null;
+      }
+      return { daemon: restarted, ctx: next };
+    } catch (err) {
+      await next?.close().catch(() => undefined);
+      // Every try would say the same: the first few, then one in six (about a minute apart).
+      if (attempt < 3 || attempt % 6 === 0)
+        log.warn({ event: 'node_rejoin_failed', attempt: attempt + 1, error: err instanceof Error ? err.message : String(err) }, 'the node cannot hold its name yet; trying again');
+    }
+  }
 }
 
 export async function daemonStartCommand(o: Output, g: GlobalOptions, opts: { json?: boolean }): Promise<void> {

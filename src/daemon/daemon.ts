@@ -63,6 +63,13 @@ export class Daemon {
    * starts the engine again on it (see cli/daemon-commands.ts). Without one, the engine stops.
    */
   onRecoverRequest: ((why: string) => void) | null = null;
+  /**
+   * Called once when this engine's node registration is lost (Redis unreachable for longer than the
+   * heartbeat allows, or the name taken after it expired): the foreground loop stops this engine and
+   * starts a new one as soon as the name can be held again (see cli/daemon-commands.ts). Without
+   * one, the engine stops managing agents and answering hooks and stays so.
+   */
+  onNodeLost: ((reason: string) => void) | null = null;
   private recovering = false;
   /** hornets.json as last loaded (mtime, size, inode): a change is a team to reload. */
   private configSeen: string | null = null;
@@ -181,6 +188,10 @@ export class Daemon {
               // Its agents' hooks must not take messages through it either: the name may now be
               // another engine's, whose copies of these agents take them.
               void this.hooks.stop();
+              if (this.onNodeLost && !this.recovering) {
+                this.recovering = true;
+                this.onNodeLost(event.reason);
+              }
             },
           })
         : null;
@@ -195,8 +206,10 @@ export class Daemon {
   /**
    * Takes the project's lock before touching anything: a start refused because another engine
    * runs leaves that engine's endpoint, metrics and heartbeat files exactly as they were.
+   * `keepLockOnFailure`: a restart in place (the lock is this process's already) keeps the pid file
+   * when this try fails, so no CLI takes the engine for gone while it tries again.
    */
-  async start(): Promise<void> {
+  async start(options: { keepLockOnFailure?: boolean } = {}): Promise<void> {
     if (this.release || this.stopping) throw new Error('a daemon object starts once');
     this.release = acquireLock(pidFile(this.ctx.project.paths.root));
     this.configSeen = this.configSignature();
@@ -215,7 +228,7 @@ export class Daemon {
         this.started.push(part);
       }
     } catch (err) {
-      await this.stopStarted();
+      await this.stopStarted(options.keepLockOnFailure ?? false);
       throw err;
     }
     this.projectTimer = setInterval(() => this.checkProject(), this.projectCheckMs);

@@ -71,11 +71,29 @@ export class NodeMembership {
     const link = this.link;
     this.link = null;
     if (!link) return;
-    await this.subscription?.unsubscribe().catch(() => undefined);
+    const subscription = this.subscription;
     this.subscription = null;
-    await link.registry.unregister().catch(() => false);
-    await link.close();
+    if (subscription) await settledWithin(subscription.unsubscribe());
+    await settledWithin(link.registry.unregister());
+    await settledWithin(link.close());
   }
+}
+
+/**
+ * Cut off from Redis without a reset from its side (a partition), a command is never answered: a
+ * stop (and with it a rejoin after the node was lost) must not wait on it.
+ */
+function settledWithin(p: Promise<unknown>, ms = 2_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** package.json's version, recorded with the node so `status` can tell mixed versions apart. */

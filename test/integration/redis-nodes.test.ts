@@ -137,7 +137,7 @@ describe('a team on two nodes', () => {
     await waitFor('marie still served', async () => (await messages()).find((m) => m.id === late)?.state === 'confirmed', 60_000, 250);
   }, 240_000);
 
-  it('an engine whose node registration is lost stops managing its agents, says so, and status shows the node lost', async () => {
+  it('an engine whose node name is taken loses it: stops managing its agents and answering their hooks; holds it again once free, and delivers what waited', async () => {
     const dir = fx.dir('hornets-nodes-lost-');
     initGitRepo(dir);
     const env = { TMUX: undefined, TMUX_PANE: undefined, REDIS_URL: redis.url, HORNETS_NODE: undefined, HORNETS_TMUX_SOCKET: fx.socket(), HORNETS_HOME: fx.dir('hornets-nodes-lost-a-') };
@@ -153,20 +153,34 @@ describe('a team on two nodes', () => {
     const state = async (id: string) => (JSON.parse((await p.ok(['queue', 'list', '--all', '--json'])).stdout) as Row[]).find((m) => m.id === id)?.state;
     await waitFor('delivered before the loss', async () => (await state(first)) === 'confirmed', 60_000, 250);
 
-    // Someone else's hand on the name: the claim is gone, so the next renewal finds it not ours.
+    // Someone else's hand on the name: the next renewal finds the claim not ours.
     const admin = new Redis(redis.url);
+    const claim = 'hornets:lostteam:{cluster}:node:alpha';
     try {
-      expect(await admin.del('hornets:lostteam:{cluster}:node:alpha')).toBe(1);
+      expect(await admin.set(claim, 'someone-else', 'PX', 120_000)).toBe('OK');
+      const log = path.join(env.HORNETS_HOME, 'logs', 'hornets.log');
+      await waitFor('node_lost logged', () => readFileSync(log, 'utf8').includes('"event":"node_lost"'), 30_000, 250);
+      expect(readFileSync(log, 'utf8')).toContain('the engine stops managing its agents');
+      // Nor does it serve its agents' hooks (they would take messages of a name not its own), and
+      // while the name is held elsewhere it keeps trying without taking it.
+      await waitFor('hook endpoint withdrawn', () => !existsSync(path.join(env.HORNETS_HOME, 'run', 'hook-endpoint')), 30_000, 100);
+      await waitFor('a refused try to hold the name again', () => readFileSync(log, 'utf8').includes('"event":"node_rejoin_failed"'), 30_000, 250);
+      const waiting = await p.send('marie', 'while the name is not ours');
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(await state(waiting)).toBe('queued');
+      expect(await admin.get(claim)).toBe('someone-else');
+
+      // The name is free again: the engine holds it, finds marie still running and delivers.
+      expect(await admin.del(claim)).toBe(1);
+      await waitFor('node_rejoined logged', () => readFileSync(log, 'utf8').includes('"event":"node_rejoined"'), 30_000, 250);
+      await waitFor('the waiting message confirmed', async () => (await state(waiting)) === 'confirmed', 60_000, 250);
+      const rows = JSON.parse((await p.ok(['--node', 'alpha', 'status', '--json'])).stdout) as StatusRow[];
+      expect(rows.map((a) => [a.name, a.nodeState])).toEqual([['marie', 'up']]);
+      // One engine all along: the same process took the name back.
+      expect(existsSync(path.join(env.HORNETS_HOME, 'run', 'hook-endpoint'))).toBe(true);
     } finally {
       admin.disconnect();
     }
-    const log = path.join(env.HORNETS_HOME, 'logs', 'hornets.log');
-    await waitFor('node_lost logged', () => readFileSync(log, 'utf8').includes('"event":"node_lost"'), 30_000, 250);
-    expect(readFileSync(log, 'utf8')).toContain('the engine stops managing its agents');
-    // Nor does it serve its agents' hooks any more (they would take messages of a name now not its own).
-    await waitFor('hook endpoint withdrawn', () => !existsSync(path.join(env.HORNETS_HOME, 'run', 'hook-endpoint')), 30_000, 100);
-    const rows = JSON.parse((await p.ok(['--node', 'alpha', 'status', '--json'])).stdout) as StatusRow[];
-    expect(rows.map((a) => [a.name, a.nodeState, a.label])).toEqual([['marie', 'lost', 'node lost']]);
   }, 180_000);
 
   it('on Redis an agent without a node is a config error naming it', async () => {

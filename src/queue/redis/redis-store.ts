@@ -1384,10 +1384,19 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     if (this.closed) return;
     await this.writeChain;
     this.closed = true;
+    // A server cut off without a reset (a partition) never answers QUIT: do not wait for it.
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.redis.quit();
+      await Promise.race([
+        this.redis.quit(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('QUIT not answered')), 1_000);
+        }),
+      ]);
     } catch {
       this.redis.disconnect();
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
