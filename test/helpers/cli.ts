@@ -36,6 +36,8 @@ export interface CliOptions {
   /** Run as this user and group (root only): root writes through any file mode. */
   uid?: number;
   gid?: number;
+  /** A program the CLI runs under, e.g. `['ip', 'netns', 'exec', 'ns1']` (a node in its own network). */
+  wrap?: string[];
 }
 
 /** The caller's environment minus everything that would point the CLI at another project or change its output. */
@@ -60,7 +62,8 @@ export function assertBuilt(): void {
 /** Async so that independent tests can run their processes at the same time. */
 export function runCli(args: string[], opts: CliOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, ...args], { cwd: opts.cwd, env: cleanEnv(opts.env), uid: opts.uid, gid: opts.gid, stdio: ['pipe', 'pipe', 'pipe'] });
+    const argv = [...(opts.wrap ?? []), process.execPath, binPath, ...args];
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, env: cleanEnv(opts.env), uid: opts.uid, gid: opts.gid, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -101,10 +104,12 @@ export class Project {
   constructor(
     readonly dir: string,
     readonly env: Record<string, string | undefined> = {},
+    /** Every command runs under this (see CliOptions.wrap). */
+    readonly wrap?: string[],
   ) {}
 
   run(args: string[], opts: { input?: string | Buffer; env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
-    return runCli(args, { cwd: this.dir, input: opts.input, env: { ...this.env, ...opts.env } });
+    return runCli(args, { cwd: this.dir, input: opts.input, env: { ...this.env, ...opts.env }, wrap: this.wrap });
   }
 
   /** Runs and fails with the full output when the exit code is not 0. */
