@@ -11,6 +11,7 @@ import type { StoreSelection } from '../config/store-selection.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../config/paths.js';
+import { DuplicateNodeError } from '../cluster/errors.js';
 
 export interface NodeMembershipOptions {
   selection: Extract<StoreSelection, { kind: 'redis' }>;
@@ -37,14 +38,25 @@ export class NodeMembership {
     const { selection, node, log } = this.o;
     const link = await openNodeLink({ url: selection.url, prefix: selection.prefix, connectTimeoutMs: selection.connectTimeoutMs, logger: log, onLost: (e) => this.o.onLost(e) });
     try {
-      await link.registry.register(node, {
+      const info = {
         host: hostname(),
         pid: process.pid,
         startedAt: Date.now(),
         version: packageVersion(),
         ...(this.o.hookEndpoint() ? { hookEndpoint: this.o.hookEndpoint() } : {}),
         ...(this.o.metricsUrl() ? { metricsUrl: this.o.metricsUrl() } : {}),
-      });
+      };
+      try {
+        await link.registry.register(node, info);
+      } catch (err) {
+        // An engine of this host that died (kill -9, a crash) holds the name until its claim lapses
+        // (a few heartbeats): a restart right after it waits for that instead of failing. A holder
+        // that lives, or one on another host, is a real duplicate.
+        if (!(err instanceof DuplicateNodeError) || !crashedHere(err)) throw err;
+        log.warn({ event: 'node_claim_of_crashed_engine', node, holderPid: err.holder?.pid, waitMs: err.retryAfterMs }, 'the node name is held by an engine of this host that is gone: waiting for its claim to lapse');
+        await new Promise((r) => setTimeout(r, err.retryAfterMs + 100));
+        await link.registry.register(node, info);
+      }
       this.subscription = await link.bus.subscribe(
         node,
         async (message) => {
@@ -94,6 +106,17 @@ function settledWithin(p: Promise<unknown>, ms = 2_000): Promise<void> {
       timer = setTimeout(resolve, ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+function crashedHere(err: DuplicateNodeError): boolean {
+  const holder = err.holder;
+  if (!holder || holder.host !== hostname() || holder.pid === process.pid) return false;
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 /** package.json's version, recorded with the node so `status` can tell mixed versions apart. */
