@@ -23,6 +23,7 @@ import { TriggerWatcher } from './watchers/triggers.js';
 import { TaskWatcher } from './watchers/tasks.js';
 import { PipeWatcher } from './watchers/pipes.js';
 import { RetentionTimer } from './retention.js';
+import { dutyTurn, singleHostDuties, type DutyGate } from './cluster-duties.js';
 
 export interface DaemonOptions extends EngineOptions {
   env?: NodeJS.ProcessEnv;
@@ -88,6 +89,9 @@ export class Daemon {
     const log = (component: string) => ctx.log.child({ component });
     this.metrics = createHornetsMetrics();
     const wake = (agent: string) => this.engine.wake(agent);
+    const selection = ctx.selection;
+    // Sweep and retention cover the whole team: on Redis only the elected leader runs them.
+    const duties: DutyGate = selection.kind === 'redis' ? { turn: () => dutyTurn('cluster', this.membership?.leaderFence() ?? null) } : singleHostDuties;
 
     this.pipes = new PipeWatcher({
       store,
@@ -100,6 +104,7 @@ export class Daemon {
     this.engine = new Engine(ctx, {
       policy: this.settings.restartPolicy,
       holdAlertMs: this.settings.holdAlertMs,
+      duties,
       ...options,
       onStateChange: (agent, from, to, detail) => {
         this.pipes.publish(agent, { from, to, ...detail });
@@ -120,6 +125,7 @@ export class Daemon {
       log: log('tasks'),
       wake,
       metrics: this.metrics,
+      ownAgentsOnly: selection.kind === 'redis',
     });
     this.triggers = new TriggerWatcher({ store, paths, config, log: log('triggers'), wake, metrics: this.metrics });
     this.hooks = new HookServer({
@@ -163,8 +169,7 @@ export class Daemon {
         };
       },
     });
-    this.retention = new RetentionTimer({ store, retention: config.retention, log: log('retention') });
-    const selection = ctx.selection;
+    this.retention = new RetentionTimer({ store, retention: config.retention, log: log('retention'), duties });
     this.membership =
       selection.kind === 'redis'
         ? new NodeMembership({
@@ -178,6 +183,13 @@ export class Daemon {
             onLost: (event) => {
               ctx.log.error({ event: 'node_lost', node: event.node, reason: event.reason }, `node "${event.node}" lost its registration (${event.reason}): the engine stops managing its agents`);
               void this.engine.stop();
+            },
+            leader: this.settings.leader,
+            onLeadership: (leading) => {
+              if (!leading || this.stopping) return;
+              // A new leader does its duties at once rather than at the next period (retention: 1 h).
+              void this.engine.sweep().catch((err: unknown) => ctx.log.warn({ event: 'leader_sweep_failed', error: String(err) }, 'the new leader could not sweep the queue'));
+              if (this.started.includes(this.retention)) void this.retention.runOnce();
             },
           })
         : null;
