@@ -105,6 +105,8 @@ export class Daemon {
       policy: this.settings.restartPolicy,
       holdAlertMs: this.settings.holdAlertMs,
       duties,
+      // Reclaimed leases of another node's agents: that node delivers them now, not at its next round.
+      onSwept: () => void this.membership?.wakeOtherNodes(),
       ...options,
       onStateChange: (agent, from, to, detail) => {
         this.pipes.publish(agent, { from, to, ...detail });

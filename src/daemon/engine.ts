@@ -54,6 +54,8 @@ export interface EngineOptions {
   onRestart?: (agent: string) => void;
   /** Who runs the cluster-wide store sweep (default: this engine, a single host). */
   duties?: DutyGate;
+  /** The cluster-wide sweep changed messages (a Redis team wakes the other nodes). */
+  onSwept?: () => void;
 }
 
 export class Engine {
@@ -142,6 +144,7 @@ export class Engine {
       },
       screens: this.screens,
       duties: o.duties,
+      onSwept: o.onSwept,
     });
     this.lostExits = new LostExitWatch({
       store: ctx.store,

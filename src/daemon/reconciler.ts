@@ -30,6 +30,8 @@ export interface ReconcilerOptions {
   screens: ScreenWatch;
   /** Whether this engine runs the store sweep (a cluster-wide duty: only the leader of a Redis team); default: always. */
   duties?: DutyGate;
+  /** A sweep changed messages (they may belong to agents of other nodes: wake those). */
+  onSwept?: () => void;
 }
 
 export class Reconciler {
@@ -117,7 +119,10 @@ export class Reconciler {
       const swept = await this.o.store.sweep(turn.fence ? { fence: turn.fence } : {});
       const changed = swept.leasesReclaimed > 0 || swept.expired > 0 || swept.dead > 0;
       if (turn.fence) this.o.log[changed ? 'info' : 'debug']({ event: 'leader_sweep', token: turn.fence.token, ...swept }, 'leader swept the queue (lease reclaim, TTL expiry, dead-lettering)');
-      if (changed) this.o.wake(null);
+      if (changed) {
+        this.o.wake(null);
+        this.o.onSwept?.();
+      }
     } catch (err) {
       if (!isStaleFence(err)) throw err;
       this.o.log.warn({ event: 'leader_duty_refused', duty: 'sweep', token: turn.fence?.token }, 'a newer leader was elected: this sweep was refused and wrote nothing');
