@@ -5,7 +5,8 @@
  * lease of the other node's agent, which that node then delivers); kill -9 of the leader's engine
  * and the other node takes over within daemon.leaderLease + its retry; a lease held for an agent
  * of the lost node is reclaimed by the new leader, the message waits, and it is delivered exactly
- * once when the node returns. Real tmux, real redis-server, demo agents.
+ * once when the node returns; a leader paused past its lease is replaced and, resumed, steps down.
+ * Real tmux, real redis-server, demo agents.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -136,5 +137,17 @@ describe('the leader of a team on two nodes', () => {
     expect(transcript.split(`msg ${forMarie}`).length - 1).toBe(1);
     // beta still leads: the returning node does not take the duties over.
     expect(await leader()).toBe('beta');
+
+    // A leader paused (SIGSTOP) past its lease is replaced; resumed, it knows it is deposed.
+    const betaPid = Number(readFileSync(path.join(beta.home, 'run', 'daemon.pid'), 'utf8').trim());
+    process.kill(betaPid, 'SIGSTOP');
+    try {
+      await waitFor('alpha leads while beta is paused', async () => (await leader()) === 'alpha', 30_000, 50);
+    } finally {
+      process.kill(betaPid, 'SIGCONT');
+    }
+    await waitFor('beta says it lost the lead', () => logEvents(beta.home, 'leader_lost').length === 1, 15_000, 100);
+    expect(await leader()).toBe('alpha');
+    expect(logEvents(alpha.home, 'leader_elected')).toHaveLength(2);
   }, 300_000);
 });
