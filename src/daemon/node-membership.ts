@@ -3,7 +3,8 @@
  * engine with the same name is refused before anything starts), heartbeats, hears the wakes and
  * controls other processes send to its agents, and gives up its agents when Redis says the name is
  * no longer its own. It also campaigns for the leader lease of the cluster-wide duties (see
- * cluster-duties.ts) and says in its log when it gains or loses it. The cluster code (and ioredis) is loaded only here, only for a Redis team.
+ * cluster-duties.ts) and says in its log when it gains or loses it. The cluster code (and ioredis)
+ * is loaded only here, only for a Redis team.
  */
 import { hostname } from 'node:os';
 import type { Logger } from '../log.js';
