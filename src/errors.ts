@@ -68,6 +68,8 @@ export type QueueErrorCode =
   | 'busy'
   | 'corrupt'
   | 'import_invalid'
+  /** A cluster-wide duty's write carried a fencing token that is no longer the newest (a deposed leader). */
+  | 'stale_fence'
   | 'io';
 
 /** Codes that mean "the caller sent bad input" rather than "the store failed". */

@@ -129,38 +129,44 @@ export interface NodeAgentStatus extends AgentStatus {
   node: string | null;
   /** up, lost (its engine stopped heartbeating), stopped (shut down cleanly), unknown (never started). */
   nodeState: 'up' | 'lost' | 'stopped' | 'unknown';
+  /** The node that leads the team's cluster-wide duties now (null: no engine leads). */
+  leaderNode: string | null;
 }
 
 interface TeamNodes {
   of: Map<string, string | null>;
   states: Map<string, 'up' | 'lost' | 'stopped'>;
   elsewhere: Set<string>;
+  leader: string | null;
 }
 
 async function teamNodes(ctx: ProjectContext): Promise<TeamNodes> {
   const { agentNode, processNode } = await import('../config/nodes.js');
-  const { listNodes } = await import('../cluster/node-link.js');
+  const { listNodesAndLeader } = await import('../cluster/node-link.js');
   const s = ctx.selection;
   if (s.kind !== 'redis') throw new Error('teamNodes: not a Redis team');
   const here = processNode();
-  const records = await listNodes({ url: s.url, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs });
+  const { nodes: records, leader } = await listNodesAndLeader({ url: s.url, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs });
   const of = new Map(ctx.project.config.agents.map((a) => [a.name, agentNode(ctx.project.config, a)]));
   return {
     of,
     states: new Map(records.map((r) => [r.name, r.state])),
     elsewhere: new Set([...of].filter(([, node]) => node !== here).map(([name]) => name)),
+    leader,
   };
 }
 
 function withNode(a: AgentStatus, nodes: TeamNodes): NodeAgentStatus {
   const node = nodes.of.get(a.name) ?? null;
   const nodeState = node === null ? 'unknown' : (nodes.states.get(node) ?? 'unknown');
-  if (nodeState === 'up') return { ...a, node, nodeState };
+  const leaderNode = nodes.leader;
+  if (nodeState === 'up') return { ...a, node, nodeState, leaderNode };
   // Nothing runs it: what the record last said is history, not the agent's state now.
   return {
     ...a,
     node,
     nodeState,
+    leaderNode,
     label: `node ${nodeState}`,
     detail: `node "${node}" is ${nodeState === 'unknown' ? 'not running (never started)' : nodeState}; its agents run again when it starts (hornets-tui --headless --node ${node})`,
   };
@@ -186,11 +192,12 @@ function statusRows(list: AgentStatus[]): string[][] {
 }
 
 export async function statusCommand(o: Output, open: OpenProject, opts: { json?: boolean }): Promise<void> {
-  const { list, stateDir, damage, db } = await withAgentManager(open, async (m, ctx) => {
+  const { list, stateDir, damage, db, leader } = await withAgentManager(open, async (m, ctx) => {
     const nodes = ctx.selection.kind === 'redis' ? await teamNodes(ctx) : null;
     const statuses = await m.status(nodes ? { elsewhere: nodes.elsewhere } : {});
     return {
       list: nodes ? statuses.map((a) => withNode(a, nodes)) : statuses,
+      leader: nodes ? nodes.leader : undefined,
       stateDir: ctx.project.paths.root,
       damage: ctx.store.damage?.() ?? null,
       db: ctx.project.paths.db,
@@ -209,6 +216,7 @@ export async function statusCommand(o: Output, open: OpenProject, opts: { json?:
         statusRows(list).map((row, i) => [row[0]!, nodeColumn(list[i]!), ...row.slice(1)]),
       ),
     );
+    o.out(leader ? `leader: node ${leader} (lease sweep, TTL expiry, dead-lettering, retention)` : 'leader: none (no engine of this team runs)');
     return;
   }
   o.out(table(['AGENT', 'PROFILE', 'STATE', 'PANE', 'PROCESS', 'QUEUE', 'RESTARTS', 'LAST ERROR'], statusRows(list)));

@@ -7,6 +7,20 @@ import { connectRedis } from '../queue/redis/connect.js';
 import { ClusterBus, type BusHandler, type BusSubscription, type ControlAction } from './bus.js';
 import { clusterKeys } from './keys.js';
 import { NodeRegistry, type NodeLostEvent, type NodeRecord } from './node-registry.js';
+import { currentLeader, LeaderElection, type DemotedReason } from './leader.js';
+
+/** The one lease of a Redis team's cluster-wide duties (sweep, TTL expiry, dead-lettering, retention). */
+export const LEADER_DUTY = 'leader';
+
+export interface LeaderCampaign {
+  /** Who campaigns: the node name. */
+  candidate: string;
+  leaseMs: number;
+  renewMs: number;
+  retryMs: number;
+  onElected: (token: number) => void;
+  onDemoted: (reason: DemotedReason, token: number) => void;
+}
 
 export interface NodeLinkOptions {
   url: string;
@@ -20,6 +34,12 @@ export interface NodeLinkOptions {
 export interface NodeLink {
   readonly registry: NodeRegistry;
   readonly bus: ClusterBus;
+  /** The key holding the newest leader token: the store fences the leader's duties on it. */
+  readonly leaderFenceKey: string;
+  /** Starts campaigning for the leader lease on this link's connection (one campaign per link). */
+  campaign(c: LeaderCampaign): LeaderElection;
+  /** The node holding the leader lease now, if any. */
+  leader(): Promise<{ node: string; token: number } | null>;
   close(): Promise<void>;
 }
 
@@ -33,10 +53,23 @@ export async function openNodeLink(o: NodeLinkOptions): Promise<NodeLink> {
   const keys = clusterKeys(o.prefix);
   const registry = new NodeRegistry({ redis, keys, logger: o.logger, onLost: o.onLost });
   const bus = new ClusterBus({ redis, keys, logger: o.logger });
+  let election: LeaderElection | null = null;
   return {
     registry,
     bus,
+    leaderFenceKey: keys.fence(LEADER_DUTY),
+    campaign(c) {
+      if (election) throw new Error('openNodeLink: one campaign per link');
+      election = new LeaderElection({ redis, keys, duty: LEADER_DUTY, logger: o.logger, ...c });
+      election.start();
+      return election;
+    },
+    async leader() {
+      const held = await currentLeader(redis, keys, LEADER_DUTY);
+      return held ? { node: held.candidate, token: held.token } : null;
+    },
     async close() {
+      await election?.stop();
       await bus.stop();
       redis.disconnect();
     },
@@ -67,4 +100,12 @@ export function listNodes(o: NodeLinkOptions): Promise<NodeRecord[]> {
   return once(o, (link) => link.registry.list());
 }
 
-export type { BusHandler, BusSubscription, NodeRecord, NodeLostEvent };
+/** The nodes ever seen and the one that leads the cluster-wide duties now (null: none does). */
+export function listNodesAndLeader(o: NodeLinkOptions): Promise<{ nodes: NodeRecord[]; leader: string | null }> {
+  return once(o, async (link) => {
+    const [nodes, leader] = await Promise.all([link.registry.list(), link.leader()]);
+    return { nodes, leader: leader?.node ?? null };
+  });
+}
+
+export type { BusHandler, BusSubscription, NodeRecord, NodeLostEvent, DemotedReason, LeaderElection };

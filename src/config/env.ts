@@ -8,6 +8,7 @@ import { ConfigError, type ConfigIssue } from '../errors.js';
 import { parseDuration } from '../domain/duration.js';
 import type { RestartPolicy } from '../domain/restart-settings.js';
 import { defaultRestartPolicy } from '../domain/restart-settings.js';
+import { leaderTiming, type LeaderTiming } from '../domain/leader-timing.js';
 import { durationMs, type HornetsConfig } from './schema.js';
 
 export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -176,6 +177,8 @@ export interface DaemonSettings {
   taskRetryBackoffMs: number;
   maxConcurrentTasks: number;
   holdAlertMs: number;
+  /** Redis teams: how the leader of the cluster-wide duties is elected and replaced. */
+  leader: LeaderTiming;
 }
 
 export function daemonSettings(config: HornetsConfig): DaemonSettings {
@@ -196,6 +199,7 @@ export function daemonSettings(config: HornetsConfig): DaemonSettings {
     taskRetryBackoffMs: durationMs(d.taskRetryBackoff),
     maxConcurrentTasks: d.maxConcurrentTasks,
     holdAlertMs: durationMs(d.deliveryHoldAlert),
+    leader: leaderTiming(durationMs(d.leaderLease)),
   };
 }
 

@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { PRIORITY_MAX, PRIORITY_MIN } from '../domain/priority.js';
 import { durationMs, parseDuration } from '../domain/duration.js';
 import { redisUrlProblem } from './redis-url.js';
+import { MAX_LEADER_LEASE_MS, MIN_LEADER_LEASE_MS } from '../domain/leader-timing.js';
 
 // Re-exported: it lives in domain/duration.ts so code on the CLI's hot path need not load zod.
 export { durationMs };
@@ -69,6 +70,16 @@ const restartConfigSchema = z
   })
   .strict();
 
+/** A duration within bounds; a value that is no duration at all is reported by `duration` itself. */
+function inRange(v: string | number, minMs: number, maxMs: number): boolean {
+  try {
+    const ms = durationMs(v);
+    return ms >= minMs && ms <= maxMs;
+  } catch {
+    return true;
+  }
+}
+
 export const daemonConfigSchema = z
   .object({
     heartbeatInterval: duration.default('10s').describe('How often .hornets/heartbeats/*.json are rewritten (env HEARTBEAT_INTERVAL)'),
@@ -88,6 +99,12 @@ export const daemonConfigSchema = z
     deliveryHoldAlert: duration
       .default('30s')
       .describe('A permission prompt on the screen of an agent without hooks that holds its messages this long is escalated: logged once, shown in status, named by `queue why`'),
+    leaderLease: duration
+      .default('6s')
+      .refine((v) => inRange(v, MIN_LEADER_LEASE_MS, MAX_LEADER_LEASE_MS), { message: 'must be between 1s and 5m' })
+      .describe(
+        'Redis teams: the lease of the leader that runs the cluster-wide duties (lease sweep, TTL expiry, dead-lettering, retention). It renews every third of it; when the leader dies another node takes over within about leaderLease + min(1s, leaderLease/3). Shorter is a faster takeover and more Redis traffic; ignored on SQLite',
+      ),
     hookPort: z.number().int().min(0).max(65535).default(0).describe('Port of the hook endpoint on 127.0.0.1; 0 picks a free port at each start. A fixed port is needed for hookTransport "http"'),
     hookTransport: z
       .enum(['command', 'http'])

@@ -23,6 +23,7 @@ import { TriggerWatcher } from './watchers/triggers.js';
 import { TaskWatcher } from './watchers/tasks.js';
 import { PipeWatcher } from './watchers/pipes.js';
 import { RetentionTimer } from './retention.js';
+import { dutyTurn, singleHostDuties, type DutyGate } from './cluster-duties.js';
 
 export interface DaemonOptions extends EngineOptions {
   env?: NodeJS.ProcessEnv;
@@ -95,6 +96,9 @@ export class Daemon {
     const log = (component: string) => ctx.log.child({ component });
     this.metrics = createHornetsMetrics();
     const wake = (agent: string) => this.engine.wake(agent);
+    const selection = ctx.selection;
+    // Sweep and retention cover the whole team: on Redis only the elected leader runs them.
+    const duties: DutyGate = selection.kind === 'redis' ? { turn: () => dutyTurn('cluster', this.membership?.leaderFence() ?? null) } : singleHostDuties;
 
     this.pipes = new PipeWatcher({
       store,
@@ -107,6 +111,9 @@ export class Daemon {
     this.engine = new Engine(ctx, {
       policy: this.settings.restartPolicy,
       holdAlertMs: this.settings.holdAlertMs,
+      duties,
+      // Reclaimed leases of another node's agents: that node delivers them now, not at its next round.
+      onSwept: () => void this.membership?.wakeOtherNodes(),
       ...options,
       onStateChange: (agent, from, to, detail) => {
         this.pipes.publish(agent, { from, to, ...detail });
@@ -127,6 +134,7 @@ export class Daemon {
       log: log('tasks'),
       wake,
       metrics: this.metrics,
+      ownAgentsOnly: selection.kind === 'redis',
     });
     this.triggers = new TriggerWatcher({ store, paths, config, log: log('triggers'), wake, metrics: this.metrics });
     this.hooks = new HookServer({
@@ -170,8 +178,7 @@ export class Daemon {
         };
       },
     });
-    this.retention = new RetentionTimer({ store, retention: config.retention, log: log('retention') });
-    const selection = ctx.selection;
+    this.retention = new RetentionTimer({ store, retention: config.retention, log: log('retention'), duties });
     this.membership =
       selection.kind === 'redis'
         ? new NodeMembership({
@@ -192,6 +199,13 @@ export class Daemon {
                 this.recovering = true;
                 this.onNodeLost(event.reason);
               }
+            },
+            leader: this.settings.leader,
+            onLeadership: (leading) => {
+              if (!leading || this.stopping) return;
+              // A new leader does its duties at once rather than at the next period (retention: 1 h).
+              void this.engine.sweep().catch((err: unknown) => ctx.log.warn({ event: 'leader_sweep_failed', error: String(err) }, 'the new leader could not sweep the queue'));
+              if (this.started.includes(this.retention)) void this.retention.runOnce();
             },
           })
         : null;

@@ -21,6 +21,7 @@ import { ProcessStateReader } from '../proc/process-state.js';
 import { ScreenWatch } from './screen-watch.js';
 import { defaultScreenHoldTiming } from '../domain/screen-hold.js';
 import { settlePool } from '../util/pool.js';
+import type { DutyGate } from './cluster-duties.js';
 
 /** Agents a delivery pass looks after at the same time: each may type a nudge and watch its pane. */
 const NUDGE_CONCURRENCY = 8;
@@ -51,6 +52,10 @@ export interface EngineOptions {
   /** Called on every agent state change the engine makes (status pipe, metrics). */
   onStateChange?: (agent: string, from: AgentState, to: AgentState, detail?: Record<string, unknown>) => void;
   onRestart?: (agent: string) => void;
+  /** Who runs the cluster-wide store sweep (default: this engine, a single host). */
+  duties?: DutyGate;
+  /** The cluster-wide sweep changed messages (a Redis team wakes the other nodes). */
+  onSwept?: () => void;
 }
 
 export class Engine {
@@ -138,6 +143,8 @@ export class Engine {
         this.screens.forget(agent);
       },
       screens: this.screens,
+      duties: o.duties,
+      onSwept: o.onSwept,
     });
     this.lostExits = new LostExitWatch({
       store: ctx.store,
@@ -296,6 +303,11 @@ export class Engine {
     this.nudger.forget(agent);
     this.recovery.forget(agent);
     this.reconciler.pids.delete(agent);
+  }
+
+  /** The cluster-wide sweep alone (a node just elected leader runs it at once). */
+  sweep(): Promise<void> {
+    return this.reconciler.sweep();
   }
 
   /** Re-exported for tests that drive a reconciliation round by hand. */

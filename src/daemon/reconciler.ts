@@ -12,6 +12,7 @@ import type { Recovery } from '../recovery/recovery.js';
 import { classifyPane, readPane } from '../domain/pane-state.js';
 import { tryWithTeamLock } from '../services/team-lock.js';
 import type { ScreenWatch } from './screen-watch.js';
+import { isStaleFence, singleHostDuties, type DutyGate } from './cluster-duties.js';
 
 export interface ReconcilerOptions {
   store: MessageStore;
@@ -27,6 +28,10 @@ export interface ReconcilerOptions {
   onRecreated: (agent: string) => void;
   /** Captures of hookless agents go here, so a state read from them can lapse or be escalated. */
   screens: ScreenWatch;
+  /** Whether this engine runs the store sweep (a cluster-wide duty: only the leader of a Redis team); default: always. */
+  duties?: DutyGate;
+  /** A sweep changed messages (they may belong to agents of other nodes: wake those). */
+  onSwept?: () => void;
 }
 
 export class Reconciler {
@@ -65,10 +70,7 @@ export class Reconciler {
 
   private async round(): Promise<void> {
     const { store, agents } = this.o;
-    // Leases nobody will ack (a hook or daemon killed between claim and ack) lapse into retries
-    // here; claims sweep too, but an idle agent makes none, so its messages would wait forever.
-    const swept = await store.sweep();
-    if (swept.leasesReclaimed > 0 || swept.expired > 0) this.o.wake(null);
+    await this.sweep();
     const configured = new Set(agents.project.config.agents.map((a) => a.name));
     const records = await store.listAgents();
     const expected = records.filter((r) => r.paneId && r.state !== 'stopped' && r.state !== 'failed' && configured.has(r.name));
@@ -101,6 +103,29 @@ export class Reconciler {
         continue;
       }
       await this.readScreenIfNeeded(r, pane.paneId);
+    }
+  }
+
+  /**
+   * Leases nobody will ack (a hook or daemon killed between claim and ack, a node lost) lapse into
+   * retries here, TTLs expire and exhausted messages go dead; claims sweep too, but an idle agent
+   * (or one whose node is gone) makes none, so its messages would wait forever. It covers the whole
+   * team, so on a Redis team only the leader runs it, fenced with its term's token.
+   */
+  async sweep(): Promise<void> {
+    const turn = (this.o.duties ?? singleHostDuties).turn();
+    if (!turn.run) return;
+    try {
+      const swept = await this.o.store.sweep(turn.fence ? { fence: turn.fence } : {});
+      const changed = swept.leasesReclaimed > 0 || swept.expired > 0 || swept.dead > 0;
+      if (turn.fence) this.o.log[changed ? 'info' : 'debug']({ event: 'leader_sweep', token: turn.fence.token, ...swept }, 'leader swept the queue (lease reclaim, TTL expiry, dead-lettering)');
+      if (changed) {
+        this.o.wake(null);
+        this.o.onSwept?.();
+      }
+    } catch (err) {
+      if (!isStaleFence(err)) throw err;
+      this.o.log.warn({ event: 'leader_duty_refused', duty: 'sweep', token: turn.fence?.token }, 'a newer leader was elected: this sweep was refused and wrote nothing');
     }
   }
 

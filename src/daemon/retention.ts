@@ -7,11 +7,14 @@ import type { Logger } from '../log.js';
 import type { MessageStore, PruneResult } from '../queue/store.js';
 import { durationMs, type HornetsConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
+import { isStaleFence, singleHostDuties, type DutyGate } from './cluster-duties.js';
 
 export interface RetentionOptions {
   store: Pick<MessageStore, 'prune'>;
   retention: Pick<HornetsConfig['retention'], 'maxAge' | 'interval'>;
   log: Logger;
+  /** Retention covers the whole team: on a Redis team only the leader prunes (default: always). */
+  duties?: DutyGate;
   /** Called after every prune (tests, metrics). */
   onPrune?: (result: PruneResult) => void;
 }
@@ -45,9 +48,12 @@ export class RetentionTimer {
 
   /** One prune; overlapping calls share the one in progress. */
   runOnce(): Promise<void> {
-    this.running ??= (async () => {
+    if (this.running) return this.running;
+    const turn = (this.o.duties ?? singleHostDuties).turn();
+    if (!turn.run) return Promise.resolve();
+    this.running = (async () => {
       try {
-        const r = await this.o.store.prune({ olderThanMs: this.maxAgeMs, signal: this.abort.signal });
+        const r = await this.o.store.prune({ olderThanMs: this.maxAgeMs, signal: this.abort.signal, ...(turn.fence ? { fence: turn.fence } : {}) });
         const removed = r.messages + r.events + r.tasks + r.agentEvents;
         this.o.log[removed > 0 ? 'info' : 'debug'](
           { event: 'queue_pruned', messages: r.messages, events: r.events, tasks: r.tasks, agentEvents: r.agentEvents, reclaimedBytes: r.reclaimedBytes, ms: r.ms, olderThanMs: this.maxAgeMs },
@@ -55,6 +61,10 @@ export class RetentionTimer {
         );
         this.o.onPrune?.(r);
       } catch (err) {
+        if (isStaleFence(err)) {
+          this.o.log.warn({ event: 'leader_duty_refused', duty: 'retention', token: turn.fence?.token }, 'a newer leader was elected: this prune stopped (what it removed before stays removed)');
+          return;
+        }
         this.o.log.warn({ event: 'queue_prune_failed', error: errorMessage(err) }, 'pruning old queue history failed; next try at the next interval');
       } finally {
         this.running = null;

@@ -139,6 +139,21 @@ export interface ImportResult {
   rejected: ImportIssue[];
 }
 
+/**
+ * The fencing token of the leader running a cluster-wide duty (issue 12): `key` holds the newest
+ * token issued (src/cluster/leader.ts). Every write of the duty is refused (QueueError
+ * `stale_fence`, nothing written) unless the key still holds `token`, i.e. nobody was elected since.
+ */
+export interface DutyFence {
+  key: string;
+  token: number;
+}
+
+export interface SweepOptions {
+  /** Fence the sweep's writes (a Redis team's leader); single-host stores ignore it. */
+  fence?: DutyFence;
+}
+
 export interface SweepResult {
   expired: number;
   leasesReclaimed: number;
@@ -171,6 +186,8 @@ export interface PruneOptions {
    * an operator's choice (`queue prune --compact`), never the engine's.
    */
   compact?: boolean;
+  /** Fence the prune's writes (a Redis team's leader); single-host stores ignore it. */
+  fence?: DutyFence;
 }
 
 export interface PruneResult {
@@ -272,8 +289,8 @@ export interface MessageStore {
   /** One transaction. Without `partial`, any rejected record means nothing is imported. */
   importMessages(records: ImportRecord[], options?: { partial?: boolean }): Promise<ImportResult>;
 
-  /** Expires TTLs and reclaims expired leases for every agent. */
-  sweep(): Promise<SweepResult>;
+  /** Expires TTLs and reclaims expired leases for every agent (dead-letters what has no attempts left). */
+  sweep(options?: SweepOptions): Promise<SweepResult>;
   /**
    * Retention: removes confirmed, dead, expired and cancelled messages (with their events), completed
    * and failed tasks and agent-level events older than `olderThanMs`, in small batches. Pending

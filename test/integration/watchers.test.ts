@@ -522,6 +522,39 @@ describe('tasks and results', () => {
     expect(lists - after).toBeGreaterThanOrEqual(10);
   });
 
+  it("a node of a Redis team (ownAgentsOnly) checks only the tasks of its own agents; the agent's node times them out", async () => {
+    const watcher = async (agents: string[]) => {
+      const w = new TaskWatcher({
+        store: env.store,
+        paths: env.paths,
+        config: { ...env.config, agents: env.config.agents.filter((a) => agents.includes(a.name)) },
+        settings: { taskTimeoutMs: 1_800_000, taskMaxRetries: 0, taskRetryBackoffMs: 10_000 },
+        log: silentLogger(),
+        clock: env.clock,
+        wake: (a) => env.woken.push(a),
+        scanIntervalMs: 60_000,
+        checkIntervalMs: 60_000,
+        ownAgentsOnly: true,
+      });
+      await w.start();
+      stops.push(() => w.stop());
+      return w;
+    };
+    const alpha = await watcher(['marie']);
+    const beta = await watcher(['anga', 'orch']);
+    dropAtomically(join(env.paths.tasks, 'marie'), 't9.json', JSON.stringify({ task_id: 't9', description: 'Slow', timeout: 60 }));
+    await alpha.scan();
+    await deliver('marie');
+    await alpha.checkCompletions();
+    expect((await env.store.getTask('t9'))!.state).toBe('running');
+    env.now.t += 61_000;
+    // beta does not touch marie's task, however overdue it is.
+    await beta.checkCompletions();
+    expect((await env.store.getTask('t9'))!.state).toBe('running');
+    await alpha.checkCompletions();
+    expect((await env.store.getTask('t9'))!.state).toBe('failed');
+  });
+
   it('counts waiting and running tasks per agent (heartbeats and gauges)', async () => {
     const { w, metrics } = await startTasks();
     dropAtomically(join(env.paths.tasks, 'marie'), 'c1.json', JSON.stringify({ description: 'one' }));

@@ -122,6 +122,11 @@ export interface TaskWatcherOptions {
   /** Own completion/timeout/retry check period (default 2 s); the engine also calls checkCompletions() after hook events. */
   checkIntervalMs?: number;
   maxFileBytes?: number;
+  /**
+   * A Redis team: check and dispatch only the tasks of this node's agents (a task belongs to its
+   * agent's node), so no task check runs on two nodes. A single host checks every open task.
+   */
+  ownAgentsOnly?: boolean;
 }
 
 type FailureKind = TaskFailureKind;
@@ -321,7 +326,8 @@ export class TaskWatcher {
   }
 
   private async checkOnce(): Promise<void> {
-    const open = await this.o.store.listTasks({ states: ['queued', 'running', 'retrying'], limit: 100_000 });
+    const all = await this.o.store.listTasks({ states: ['queued', 'running', 'retrying'], limit: 100_000 });
+    const open = this.o.ownAgentsOnly ? all.filter((t) => this.agents.includes(t.agent)) : all;
     this.openAtLastCheck = open.length;
     for (const t of open) {
       try {

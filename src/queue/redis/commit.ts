@@ -13,6 +13,12 @@
  * already") instead of failing its version check, which would make the operation run again — an
  * enqueue without an idempotency key would have been written twice.
  *
+ * A commit of a cluster-wide duty (the leader's sweep or prune, issue 12) carries a fence: the key
+ * holding the newest leader token and the token the duty runs with. Unless they are equal the script
+ * answers 3 and writes nothing, so a deposed leader (a paused process, a lapsed lease) cannot apply
+ * a stale run. The fence key lives in the `{cluster}` slot: on a Redis Cluster this check would need
+ * a per-agent high-water mark instead (see ARCHITECTURE.md, Cluster coordination).
+ *
  * Only a short list of write commands is allowed, and all are checked before the first write: a
  * script that failed half way would not be rolled back by Redis.
  */
@@ -20,6 +26,7 @@
 export const COMMIT_SCRIPT = `
 local p = cjson.decode(ARGV[1])
 if p.m and redis.call('EXISTS', KEYS[p.m]) == 1 then return 2 end
+if p.f and (redis.call('GET', KEYS[p.f[1]]) or '0') ~= p.f[2] then return 3 end
 for _, c in ipairs(p.c) do
   local v = redis.call('GET', KEYS[c[1]]) or '0'
   if v ~= c[2] then return 0 end
@@ -49,6 +56,7 @@ export class Tx {
   private readonly checked = new Set<string>();
   private readonly ops: (string | number)[][] = [];
   private marker: number | null = null;
+  private fenceCheck: [number, string] | null = null;
 
   private slot(key: string): number {
     let i = this.index.get(key);
@@ -73,6 +81,12 @@ export class Tx {
     return this;
   }
 
+  /** The commit goes through only if `fenceKey` holds `token` (a leader's duty; see COMMIT_SCRIPT). */
+  fence(fenceKey: string, token: number): this {
+    this.fenceCheck = [this.slot(fenceKey), String(token)];
+    return this;
+  }
+
   /** Marks this commit with a one-time key beside its first version key (see COMMIT_SCRIPT). */
   markOnce(opId: string): this {
     if (this.checks.length === 0 || this.marker !== null) return this;
@@ -87,6 +101,6 @@ export class Tx {
   }
 
   payload(): string {
-    return JSON.stringify(this.marker === null ? { c: this.checks, o: this.ops } : { c: this.checks, o: this.ops, m: this.marker });
+    return JSON.stringify({ c: this.checks, o: this.ops, ...(this.marker === null ? {} : { m: this.marker }), ...(this.fenceCheck === null ? {} : { f: this.fenceCheck }) });
   }
 }

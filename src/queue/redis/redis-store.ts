@@ -20,6 +20,7 @@ import { openTaskStates, taskStates, type Task, type TaskCreateInput, type TaskF
 import {
   defaultQueueLimits,
   type AckOptions,
+  type DutyFence,
   type AgentQueueStats,
   type AgentTransition,
   type ClaimOptions,
@@ -39,6 +40,7 @@ import {
   type SessionPin,
   type SessionPinVerdict,
   type StoreOptions,
+  type SweepOptions,
   type SweepResult,
   type TaskStore,
 } from '../store.js';
@@ -185,11 +187,11 @@ export class RedisMessageStore implements MessageStore, TaskStore {
    * `undo` entries (project-wide index entries written ahead of the commit) are removed when the
    * attempt does not commit.
    */
-  private write<T>(attempt: (tx: Tx, undo: UndoList) => Promise<T>): Promise<T> {
+  private write<T>(attempt: (tx: Tx, undo: UndoList) => Promise<T>, fence?: DutyFence): Promise<T> {
     const run = async (): Promise<T> => {
       const deadline = Date.now() + this.conflictRetryMs;
       for (let round = 0; ; round++) {
-        const outcome = await this.attemptOnce(attempt);
+        const outcome = await this.attemptOnce(attempt, fence);
         if (outcome.committed) return outcome.result;
         if (Date.now() > deadline) throw new QueueError('busy', `Redis store ${this.options.prefix}: gave up after ${round + 1} conflicting attempts in ${this.conflictRetryMs} ms`);
         await sleep(Math.floor(Math.random() * Math.min(50, 2 + round * 2)));
@@ -200,7 +202,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     return p;
   }
 
-  private async attemptOnce<T>(attempt: (tx: Tx, undo: UndoList) => Promise<T>): Promise<{ committed: true; result: T } | { committed: false }> {
+  private async attemptOnce<T>(attempt: (tx: Tx, undo: UndoList) => Promise<T>, fence?: DutyFence): Promise<{ committed: true; result: T } | { committed: false }> {
     const tx = new Tx();
     const undo: UndoList = [];
     // Undo only when the commit surely did not happen: a commit whose reply was lost may have
@@ -214,8 +216,13 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       }
       outcome = 'unknown';
       tx.markOnce(randomId(16));
+      if (fence) tx.fence(fence.key, fence.token);
       // 2: this very commit was applied already (a re-send after a lost reply): done all the same.
       const answer = await this.io(() => this.commit(tx, undo));
+      if (answer === 3) {
+        outcome = 'lost';
+        throw new QueueError('stale_fence', `Redis store ${this.options.prefix}: a newer leader was elected (token ${fence?.token} is stale); this run of a cluster-wide duty wrote nothing`);
+      }
       const ok = answer === 1 || answer === 2;
       outcome = ok ? 'committed' : 'lost';
       return ok ? { committed: true, result } : { committed: false };
@@ -1268,14 +1275,14 @@ export class RedisMessageStore implements MessageStore, TaskStore {
 
   // ---------------------------------------------------------------- housekeeping
 
-  async sweep(): Promise<SweepResult> {
+  async sweep(options: SweepOptions = {}): Promise<SweepResult> {
     const total: SweepResult = { expired: 0, leasesReclaimed: 0, dead: 0 };
     for (const name of await this.io(() => this.agentNames())) {
       const r = await this.write(async (tx) => {
         const keys = this.k(name);
         tx.check(keys.ver, await this.redis.get(keys.ver));
         return (await this.housekeep(tx, keys, this.clock())).result;
-      });
+      }, options.fence);
       total.expired += r.expired;
       total.leasesReclaimed += r.leasesReclaimed;
       total.dead += r.dead;
@@ -1320,7 +1327,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
               removed.push(m.id);
             }
             return { seen: ids.length, kept: ids.length - removed.length, removed, events };
-          }),
+          }, options.fence),
         );
         if (batch.removed.length > 0) {
           await this.io(() =>
@@ -1343,19 +1350,19 @@ export class RedisMessageStore implements MessageStore, TaskStore {
           const done = (await this.allTasks(name)).filter((t) => (t.state === 'completed' || t.state === 'failed') && t.completedAt !== null && t.completedAt < cutoff);
           for (const t of done) tx.op('HDEL', keys.tasks, t.taskId);
           return done.map((t) => t.taskId);
-        }),
+        }, options.fence),
       );
       if (tasks.length > 0) await this.io(() => this.redis.hdel(this.g.taskidx, ...tasks));
       result.tasks += tasks.length;
-      result.agentEvents += await timed(() => this.pruneAgentEvents(keys.aev, keys.ver, cutoff));
+      result.agentEvents += await timed(() => this.pruneAgentEvents(keys.aev, keys.ver, cutoff, options.fence));
     }
-    result.agentEvents += await timed(() => this.pruneAgentEvents(this.g.gev, null, cutoff));
+    result.agentEvents += await timed(() => this.pruneAgentEvents(this.g.gev, null, cutoff, options.fence));
     result.ms = Date.now() - started;
     return result;
   }
 
   /** Agent events are appended in time order: the old ones are a head of the list. */
-  private pruneAgentEvents(list: string, ver: string | null, cutoff: number): Promise<number> {
+  private pruneAgentEvents(list: string, ver: string | null, cutoff: number, fence?: DutyFence): Promise<number> {
     return this.write(async (tx) => {
       if (ver !== null) tx.check(ver, await this.redis.get(ver));
       const raw = await this.redis.lrange(list, 0, -1);
@@ -1363,7 +1370,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       while (n < raw.length && (JSON.parse(raw[n]!) as StoredEvent).ts < cutoff) n++;
       if (n > 0) tx.op('LTRIM', list, n, -1);
       return n;
-    });
+    }, fence);
   }
 
   /** Changes with every commit to any agent (each bumps that agent's `ver`); one MGET per call. */
