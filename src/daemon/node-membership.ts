@@ -19,6 +19,8 @@ export interface NodeMembershipOptions {
   log: Logger;
   hookEndpoint: () => string | undefined;
   metricsUrl: () => string | undefined;
+  /** This node's tmux server and session, recorded for `attach` from other hosts. */
+  tmux: { socket: string; session: string };
   /** A send from another process queued for one of this node's agents. */
   wake: (agent: string | null) => void;
   /** restart/stop/pause/resume/rebrief from another node's CLI. */
@@ -45,6 +47,8 @@ export class NodeMembership {
         version: packageVersion(),
         ...(this.o.hookEndpoint() ? { hookEndpoint: this.o.hookEndpoint() } : {}),
         ...(this.o.metricsUrl() ? { metricsUrl: this.o.metricsUrl() } : {}),
+        tmuxSocket: this.o.tmux.socket,
+        tmuxSession: this.o.tmux.session,
       };
       try {
         await link.registry.register(node, info);
