@@ -15,6 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Project, assertBuilt, binPath, cleanEnv } from '../helpers/cli.js';
 import { TmuxFixture, initGitRepo, killServer, listPanes, tmux, tmuxOk, waitFor } from '../helpers/tmux.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis.js';
+import { Redis } from 'ioredis';
 
 const fx = new TmuxFixture();
 let redis: RedisServer;
@@ -219,6 +220,18 @@ describe('the console across nodes', () => {
     expect(listPanes(alpha.env.HORNETS_TMUX_SOCKET).map((p) => p.window)).not.toContain('anga');
     expect(listPanes(beta.env.HORNETS_TMUX_SOCKET).map((p) => p.window)).not.toContain('marie');
 
+    // Its refreshes reuse the console's one registry connection: over a dozen ticks (500 ms each)
+    // of a steady team, no new connection reaches redis-server.
+    const admin = new Redis(redis.url);
+    try {
+      const connections = async () => Number(/total_connections_received:(\d+)/.exec(await admin.info('stats'))![1]);
+      const before = await connections();
+      await new Promise((r) => setTimeout(r, 6_000));
+      expect(await connections()).toBe(before);
+    } finally {
+      admin.disconnect();
+    }
+
     // Select anga (second row) and pause it: beta's engine applies it; resume likewise.
     tmuxOk(c.socket, ['send-keys', '-t', 'console', 'j']);
     await waitScreen(c, 'anga selected', (x) => row(x, 'anga', 'beta').startsWith('│▸'));
@@ -228,6 +241,21 @@ describe('the console across nodes', () => {
     await waitScreen(c, 'anga paused', (x) => /\spaused\s/.test(row(x, 'anga', 'beta')));
     tmuxOk(c.socket, ['send-keys', '-t', 'console', 'p']);
     await waitScreen(c, 'anga resumed', (x) => /\sidle\s/.test(row(x, 'anga', 'beta')));
+
+    // s: a message for anga, delivered by beta (whose engine is woken through Redis) and confirmed.
+    tmuxOk(c.socket, ['send-keys', '-t', 'console', 's']);
+    await waitScreen(c, 'the send dialog', (x) => x.includes('Send to anga'));
+    tmuxOk(c.socket, ['send-keys', '-t', 'console', '-l', 'hello from alpha']);
+    tmuxOk(c.socket, ['send-keys', '-t', 'console', 'C-s']);
+    s = await waitScreen(c, 'queued for anga', (x) => /queued \S+ for anga/.test(x));
+    const id = /queued (\S+) for anga/.exec(s)![1]!;
+    await waitFor(
+      'the message confirmed by anga on beta',
+      async () => (JSON.parse((await alpha.p.ok(['queue', 'list', '--all', '--json'])).stdout) as { id: string; state: string }[]).find((m) => m.id === id)?.state === 'confirmed',
+      60_000,
+      250,
+    );
+    expect(readFileSync(path.join(beta.env.HORNETS_HOME, 'demo', 'anga.jsonl'), 'utf8')).toContain(`msg ${id}`);
 
     // Enter on anga: the remote attach command, with the terminal handed over and back.
     tmuxOk(c.socket, ['send-keys', '-t', 'console', 'Enter']);
