@@ -90,6 +90,7 @@ describe('hornets.json', () => {
       'attach.remote',
       /unknown placeholder \{hostname\}: use \{host\}/,
     ],
+    ['attach host with a space', { project: 'd', attach: { hosts: { beta: 'ops@h; rm' } }, agents: [{ name: 'a', profile: 'demo' }] }, 'attach.hosts.beta', /one word/],
     ['empty attach command', { project: 'd', attach: { remote: ' ' }, agents: [{ name: 'a', profile: 'demo' }] }, 'attach.remote', /empty/],
     ['unknown watch mode', { project: 'd', watch: { mode: 'inotify' }, agents: [{ name: 'a', profile: 'demo' }] }, 'watch.mode', /events|poll/],
     ['poll interval too short', { project: 'd', watch: { mode: 'poll', interval: '10ms' }, agents: [{ name: 'a', profile: 'demo' }] }, 'watch.interval', /between 100ms and 1h/],
