@@ -82,8 +82,23 @@ class NodeTakenError extends HornetsError {
 }
 
 export async function attachCommand(g: GlobalOptions, name: string): Promise<void> {
-  // The store closes before tmux takes the terminal: attach can last for hours.
-  const target = await withAgents(g, async (m) => ({ manager: m, pane: await m.paneOf(name) }));
+  const { planRemoteAttach, remoteNodeOf, runRemoteAttach } = await import('../services/remote-attach.js');
+  const open = projectOpener(g);
+  let team: ProjectContext | null = null;
+  // The store closes before the terminal is handed over: attach can last for hours.
+  type Target = { remote: Awaited<ReturnType<typeof planRemoteAttach>> } | { manager: AgentManager; pane: Awaited<ReturnType<AgentManager['paneOf']>> };
+  const target = await withAgentManager(
+    async (c) => nodeContext((team = await open(c)), processNode()),
+    async (m): Promise<Target> => {
+      // An agent of another node (a Redis team): its node's tmux is reached through attach.remote (ssh…).
+      const node = remoteNodeOf(team!, name);
+      return node !== null ? { remote: await planRemoteAttach(team!, name, node) } : { manager: m, pane: await m.paneOf(name) };
+    },
+  );
+  if ('remote' in target) {
+    if ((await runRemoteAttach(target.remote)) !== 0) process.exitCode = 1;
+    return;
+  }
   // attachPane, not attach(name): looking the pane up again would use the store closed above.
   const code = await target.manager.attachPane(target.pane);
   if (code !== 0) process.exitCode = 1;

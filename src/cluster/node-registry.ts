@@ -27,6 +27,9 @@ export interface NodeInfo {
   /** Where the node serves the hook fast path, e.g. http://10.0.0.5:7411 (no credentials). */
   hookEndpoint?: string;
   metricsUrl?: string;
+  /** The node's tmux server (`-L` name) and session, so `attach` from another host can reach its panes. */
+  tmuxSocket?: string;
+  tmuxSession?: string;
 }
 
 export type NodeState = 'up' | 'lost' | 'stopped';
@@ -266,8 +269,17 @@ export class NodeRegistry {
 }
 
 function pickInfo(info: NodeInfo): NodeInfo {
-  const { host, pid, startedAt, version, hookEndpoint, metricsUrl } = info;
-  return { host, pid, startedAt, version, ...(hookEndpoint !== undefined ? { hookEndpoint } : {}), ...(metricsUrl !== undefined ? { metricsUrl } : {}) };
+  const { host, pid, startedAt, version, hookEndpoint, metricsUrl, tmuxSocket, tmuxSession } = info;
+  return {
+    host,
+    pid,
+    startedAt,
+    version,
+    ...(hookEndpoint !== undefined ? { hookEndpoint } : {}),
+    ...(metricsUrl !== undefined ? { metricsUrl } : {}),
+    ...(tmuxSocket !== undefined ? { tmuxSocket } : {}),
+    ...(tmuxSession !== undefined ? { tmuxSession } : {}),
+  };
 }
 
 function parseRecord(json: string | undefined): (NodeInfo & { since: number }) | null {

@@ -4,6 +4,7 @@ import { PRIORITY_MAX, PRIORITY_MIN } from '../domain/priority.js';
 import { durationMs, parseDuration } from '../domain/duration.js';
 import { redisUrlProblem } from './redis-url.js';
 import { MAX_LEADER_LEASE_MS, MIN_LEADER_LEASE_MS } from '../domain/leader-timing.js';
+import { attachTemplateProblem, DEFAULT_REMOTE_ATTACH } from '../domain/attach-command.js';
 
 // Re-exported: it lives in domain/duration.ts so code on the CLI's hot path need not load zod.
 export { durationMs };
@@ -145,6 +146,40 @@ export const consoleConfigSchema = z
   })
   .strict();
 
+export const watchConfigSchema = z
+  .object({
+    mode: z
+      .enum(['events', 'poll'])
+      .default('events')
+      .describe(
+        'How the engine finds trigger and task files: "events" (inotify, at once; a scan every 15 s is the safety net) or "poll" (a scan every `interval`, no inotify): use poll when .hornets/triggers or .hornets/tasks is on a network volume (NFS, SMB, EFS, a shared Kubernetes volume) that other hosts write to, since their files raise no event here',
+      ),
+    interval: duration
+      .default('2s')
+      .refine((v) => durationMs(v) >= 100 && durationMs(v) <= 3_600_000, { message: 'must be between 100ms and 1h' })
+      .describe('Poll mode: how often the directories are scanned (100ms–1h)'),
+  })
+  .strict();
+
+const attachTemplate = z.union([z.string(), z.array(z.string().min(1))]).superRefine((v, ctx) => {
+  const problem = attachTemplateProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+export const attachConfigSchema = z
+  .object({
+    remote: attachTemplate
+      .default(DEFAULT_REMOTE_ATTACH)
+      .describe(
+        'Command that attaches to an agent on another node (Redis team): split into words first, then {host}, {pod}, {node}, {socket}, {session}, {pane}, {window} and {agent} are replaced inside each word (never through a shell). Default "ssh -t {host} tmux -L {socket} attach -t {pane}"; for containers e.g. "kubectl exec -it {pod} -- tmux -L {socket} attach -t {pane}"',
+      ),
+    hosts: z
+      .record(nodeName, z.string().regex(/^[^\s\0]+$/, { message: 'a host is one word (no spaces)' }))
+      .optional()
+      .describe('node -> address for {host}, when the host name a node records is not how this machine reaches it (e.g. {"gpu1": "admin@10.0.0.5"})'),
+  })
+  .strict();
+
 /** redis:// or rediss:// with a host; a password may be in it (it is never logged: see redactRedisUrl). */
 export const redisUrl = z.string().superRefine((v, ctx) => {
   const problem = redisUrlProblem(v);
@@ -206,6 +241,8 @@ export const hornetsConfigSchema = z
     store: storeConfigSchema.default({ kind: 'sqlite' }),
     daemon: daemonConfigSchema.default(() => daemonConfigSchema.parse({})).describe('The engine (`--headless`, `daemon run`): heartbeats, metrics, restarts, tasks'),
     retention: retentionConfigSchema.default(() => retentionConfigSchema.parse({})).describe('How long finished queue history is kept'),
+    attach: attachConfigSchema.default(() => attachConfigSchema.parse({})).describe('`attach` to an agent on another node: the command it runs'),
+    watch: watchConfigSchema.default(() => watchConfigSchema.parse({})).describe('How trigger and task directories are watched: inotify events, or polling for network volumes'),
     console: consoleConfigSchema.optional().describe('The console (`hornets-tui` with no command): key overrides, colours, refresh period'),
     agents: z.array(agentConfigSchema).min(1, { message: 'at least one agent is needed' }),
   })
@@ -293,4 +330,5 @@ export type AgentConfig = z.output<typeof agentConfigSchema>;
 export type QueueConfig = z.output<typeof queueConfigSchema>;
 export type DaemonConfig = z.output<typeof daemonConfigSchema>;
 export type ConsoleConfig = z.output<typeof consoleConfigSchema>;
+export type WatchConfig = z.output<typeof watchConfigSchema>;
 export type Profile = z.output<typeof profileSchema>;

@@ -10,6 +10,7 @@ import { nodeContext, registerChangedAgents } from '../services/project-context.
 import { nodeProject, processNode } from '../config/nodes.js';
 import { NodeMembership } from './node-membership.js';
 import { errorMessage } from '../errors.js';
+import { durationMs } from '../domain/duration.js';
 import type { ProjectContext } from '../services/context.js';
 import { resolveDaemonConfig, type DaemonSettings } from '../config/env.js';
 import type { StoreDamage, MessageStore, TaskStore } from '../queue/store.js';
@@ -126,17 +127,20 @@ export class Daemon {
         options.onRestart?.(agent);
       },
     });
+    // hornets.json `watch`: inotify events, or a poll for directories on a network volume.
+    const watch = { mode: config.watch.mode, intervalMs: durationMs(config.watch.interval) };
     this.tasks = new TaskWatcher({
       store,
       paths,
       config,
+      watch,
       settings: { taskTimeoutMs: this.settings.taskTimeoutMs, taskMaxRetries: this.settings.taskMaxRetries, taskRetryBackoffMs: this.settings.taskRetryBackoffMs },
       log: log('tasks'),
       wake,
       metrics: this.metrics,
       ownAgentsOnly: selection.kind === 'redis',
     });
-    this.triggers = new TriggerWatcher({ store, paths, config, log: log('triggers'), wake, metrics: this.metrics });
+    this.triggers = new TriggerWatcher({ store, paths, config, log: log('triggers'), wake, metrics: this.metrics, watch });
     this.hooks = new HookServer({
       store,
       stateDir: paths.root,
@@ -187,6 +191,7 @@ export class Daemon {
             log: log('node'),
             hookEndpoint: () => undefined,
             metricsUrl: () => (this.metricsServer.port ? this.metricsServer.url : undefined),
+            tmux: { socket: this.engine.agents.tmux.server.socket, session: this.engine.agents.session },
             wake: (agent) => this.engine.wake(agent),
             control: (action, agent) => this.engine.control(action, agent),
             onLost: (event) => {
@@ -249,7 +254,7 @@ export class Daemon {
     this.projectTimer.unref();
     this.integrityTimer = setInterval(() => void this.checkIntegrity(), this.settings.integrityCheckMs);
     this.integrityTimer.unref();
-    this.ctx.log.info({ event: 'daemon_started', pid: process.pid, hookPort: this.hooks.port, metricsPort: this.metricsServer.port }, 'daemon started');
+    this.ctx.log.info({ event: 'daemon_started', pid: process.pid, hookPort: this.hooks.port, metricsPort: this.metricsServer.port, watch: this.triggers.watchState().mode }, 'daemon started');
   }
 
   /** Whether start() took the lock (and so owns the run/ and heartbeat files). */

@@ -23,6 +23,8 @@ export interface NodeMembershipOptions {
   log: Logger;
   hookEndpoint: () => string | undefined;
   metricsUrl: () => string | undefined;
+  /** This node's tmux server and session, recorded for `attach` from other hosts. */
+  tmux: { socket: string; session: string };
   /** A send from another process queued for one of this node's agents. */
   wake: (agent: string | null) => void;
   /** restart/stop/pause/resume/rebrief from another node's CLI. */
@@ -70,6 +72,8 @@ export class NodeMembership {
         version: packageVersion(),
         ...(this.o.hookEndpoint() ? { hookEndpoint: this.o.hookEndpoint() } : {}),
         ...(this.o.metricsUrl() ? { metricsUrl: this.o.metricsUrl() } : {}),
+        tmuxSocket: this.o.tmux.socket,
+        tmuxSession: this.o.tmux.session,
       };
       try {
         await link.registry.register(node, info);
@@ -78,7 +82,10 @@ export class NodeMembership {
         // (a few heartbeats): a restart right after it waits for that instead of failing. A holder
         // that lives, or one on another host, is a real duplicate.
         if (!(err instanceof DuplicateNodeError) || !crashedHere(err)) throw err;
-        log.warn({ event: 'node_claim_of_crashed_engine', node, holderPid: err.holder?.pid, waitMs: err.retryAfterMs }, 'the node name is held by an engine of this host that is gone: waiting for its claim to lapse');
+        log.warn(
+          { event: 'node_claim_of_crashed_engine', node, holderPid: err.holder?.pid, waitMs: err.retryAfterMs },
+          'the node name is held by an engine of this host that is gone: waiting for its claim to lapse',
+        );
         await new Promise((r) => setTimeout(r, err.retryAfterMs + 100));
         await link.registry.register(node, info);
       }

@@ -13,6 +13,7 @@ import type { PaneInfo } from '../tmux/argv.js';
 import type { PaneVerdict } from '../domain/pane-state.js';
 import type { AgentManager } from './agents.js';
 import { engineStatus, type EngineStatus } from './engine-service.js';
+import { agentNode } from '../config/nodes.js';
 
 export type Breaker = 'closed' | 'open' | 'half-open';
 
@@ -38,6 +39,33 @@ export interface AgentRow {
   lastError: string | null;
   worktree: string;
   generation: number;
+  /** A team on Redis: the node that runs the agent (null on SQLite, or when none is named). */
+  node: string | null;
+  /** That node's health from the registry heartbeats; null on SQLite. */
+  nodeState: NodeHealth | null;
+  /** Another node runs it: no pane here to preview or attach to locally. */
+  remote: boolean;
+}
+
+/** A node as the registry says: up (heartbeating), lost (heartbeats stopped), stopped (shut down), unknown (never started). */
+export type NodeHealth = 'up' | 'lost' | 'stopped' | 'unknown';
+
+/** The nodes of a team on Redis as one process sees them. */
+export interface NodeFacts {
+  /** This process's node: its agents are looked up in this tmux server, the others are not. */
+  here: string;
+  /** agent -> its node (null: none named). */
+  nodeOf: ReadonlyMap<string, string | null>;
+  /** node -> health, from the registry (one read per refresh). */
+  health: ReadonlyMap<string, NodeHealth>;
+}
+
+export interface NodeRow {
+  name: string;
+  health: NodeHealth;
+  host: string | null;
+  agents: number;
+  here: boolean;
 }
 
 export interface QueueRow {
@@ -78,6 +106,8 @@ export interface TeamSnapshot {
   queue: QueueRow[];
   events: EventRow[];
   totals: { pending: number; agents: number };
+  /** A team on Redis: every node named in hornets.json or seen in the registry; empty on SQLite. */
+  nodes: NodeRow[];
 }
 
 export interface SnapshotFacts {
@@ -97,6 +127,10 @@ export interface SnapshotFacts {
   worktreeOf: (agent: string) => string;
   /** Screen verdicts of agents no hook has reported on yet (AgentManager.screenVerdict). */
   screens?: ReadonlyMap<string, PaneVerdict>;
+  /** A team on Redis: which node runs each agent and how the nodes are. */
+  nodes?: NodeFacts;
+  /** Host names the registry recorded, for the nodes line. */
+  nodeHosts?: ReadonlyMap<string, string>;
 }
 
 const HOUR = 3_600_000;
@@ -210,7 +244,10 @@ export function assembleSnapshot(f: SnapshotFacts): TeamSnapshot {
 
   const agents: AgentRow[] = f.project.config.agents.map((a) => {
     const r = records.get(a.name);
-    const pane = r?.paneId ? panes.get(r.paneId) : undefined;
+    const node = f.nodes ? (f.nodes.nodeOf.get(a.name) ?? null) : null;
+    const remote = f.nodes !== undefined && node !== f.nodes.here;
+    // Pane ids restart at %0 on every tmux server: another node's "%1" says nothing about ours.
+    const pane = r?.paneId && !remote ? panes.get(r.paneId) : undefined;
     const events = eventsByAgent.get(a.name) ?? [];
     let restartAt: number | null = null;
     let restartAttempt: number | null = null;
@@ -219,7 +256,16 @@ export function assembleSnapshot(f: SnapshotFacts): TeamSnapshot {
       restartAt = num(scheduled?.detail?.['at']);
       restartAttempt = num(scheduled?.detail?.['attempt']);
     }
-    const display = displayAgent({ record: r ?? null, pane: paneFact(r, pane, f.tmuxOk), exitStatus: pane?.deadStatus ?? null, restartAt, now, screen: f.screens?.get(a.name) ?? null });
+    const nodeState: NodeHealth | null = f.nodes ? (node === null ? 'unknown' : (f.nodes.health.get(node) ?? 'unknown')) : null;
+    const local = displayAgent({
+      record: r ?? null,
+      pane: remote ? 'unknown' : paneFact(r, pane, f.tmuxOk),
+      exitStatus: pane?.deadStatus ?? null,
+      restartAt,
+      now,
+      screen: f.screens?.get(a.name) ?? null,
+    });
+    const display = remote && nodeState !== 'up' ? nodeDownDisplay(local, node, nodeState ?? 'unknown') : local;
     const state = display.state;
     return {
       name: a.name,
@@ -238,6 +284,9 @@ export function assembleSnapshot(f: SnapshotFacts): TeamSnapshot {
       lastError: r?.lastError ?? null,
       worktree: f.worktreeOf(a.name),
       generation: r?.generation ?? 0,
+      node,
+      nodeState,
+      remote,
     };
   });
 
@@ -292,7 +341,41 @@ export function assembleSnapshot(f: SnapshotFacts): TeamSnapshot {
     queue,
     events,
     totals: { pending: f.stats.agents.reduce((n, s) => n + s.pending, 0), agents: agents.length },
+    nodes: f.nodes ? nodeRows(f.nodes, agents, f.nodeHosts) : [],
   };
+}
+
+/**
+ * An agent whose node is not up: nothing runs it, so what its record last said is history. Shown
+ * `lost` when the node stopped heartbeating (crash, partition), else why its node is down.
+ */
+function nodeDownDisplay(last: AgentDisplay, node: string | null, health: NodeHealth): AgentDisplay {
+  const label = health === 'lost' ? 'lost' : health === 'stopped' ? 'node stopped' : 'node down';
+  const why =
+    node === null
+      ? 'no node is named for it'
+      : health === 'lost'
+        ? `node "${node}" stopped heartbeating (crash or partition)`
+        : health === 'stopped'
+          ? `node "${node}" was shut down`
+          : `node "${node}" has not started`;
+  return {
+    state: last.state,
+    label,
+    colour: health === 'lost' ? 'bad' : 'muted',
+    detail: `${why}; its agents run again when it starts (hornets-tui --headless --node ${node ?? '<name>'}). Last known: ${last.label}`,
+  };
+}
+
+function nodeRows(nodes: NodeFacts, agents: readonly AgentRow[], hosts: ReadonlyMap<string, string> | undefined): NodeRow[] {
+  const names = new Set<string>([...nodes.health.keys(), ...agents.map((a) => a.node).filter((n): n is string => n !== null), nodes.here]);
+  return [...names].sort().map((name) => ({
+    name,
+    health: nodes.health.get(name) ?? 'unknown',
+    host: hosts?.get(name) ?? null,
+    agents: agents.filter((a) => a.node === name).length,
+    here: name === nodes.here,
+  }));
 }
 
 export interface SnapshotOptions {
@@ -303,6 +386,14 @@ export interface SnapshotOptions {
   /** Agent events read per snapshot (restart counts need the last hour of them). */
   eventLimit?: number;
   now?: () => number;
+  /** A team on Redis: this process's node and a read of the node registry (see NodeFeed). */
+  nodes?: NodeSource;
+}
+
+export interface NodeSource {
+  here: string;
+  /** One registry read: every node with its state (and host). */
+  read(): Promise<readonly { name: string; state: 'up' | 'lost' | 'stopped'; host: string }[]>;
 }
 
 /**
@@ -320,13 +411,34 @@ export class SnapshotService {
   private panesKey = '';
   private facts: SnapshotFacts | null = null;
   private worktrees: Map<string, string> | null = null;
+  /** The last registry read (probe() reads it, build() uses it). */
+  private nodeHealth: Map<string, NodeHealth> | null = null;
+  private nodeHosts = new Map<string, string>();
+  private readonly nodeOf: ReadonlyMap<string, string | null> | null;
 
   constructor(
     private readonly project: Project,
     private readonly store: MessageStore,
     private readonly manager: AgentManager,
     private readonly options: SnapshotOptions = {},
-  ) {}
+  ) {
+    this.nodeOf = options.nodes ? new Map(project.config.agents.map((a) => [a.name, agentNode(project.config, a)])) : null;
+  }
+
+  /** Whether this process's node runs the agent (always, outside a team on Redis). */
+  isLocal(agent: string): boolean {
+    return !this.nodeOf || !this.options.nodes || this.nodeOf.get(agent) === this.options.nodes.here;
+  }
+
+  /** Reads the node registry once; resolves a key that changes when a node's state does. */
+  private async readNodes(): Promise<string> {
+    const source = this.options.nodes;
+    if (!source) return '';
+    const list = await source.read();
+    this.nodeHealth = new Map(list.map((n) => [n.name, n.state]));
+    this.nodeHosts = new Map(list.map((n) => [n.name, n.host]));
+    return list.map((n) => `${n.name}=${n.state}@${n.host}`).join(',');
+  }
 
   get panesRefreshedAt(): number {
     return this.panesAt;
@@ -346,6 +458,8 @@ export class SnapshotService {
       const screens = new Map<string, PaneVerdict>();
       for (const r of await this.store.listAgents()) {
         if (r.state !== 'starting' && r.state !== 'unknown') continue;
+        // Another node's agent: its pane id names a pane of that node's tmux server, not ours.
+        if (!this.isLocal(r.name)) continue;
         if (!this.project.config.agents.some((a) => a.name === r.name)) continue;
         const verdict = await this.manager.screenVerdict(r.name, r, r.paneId ? panes.get(r.paneId) : undefined);
         if (verdict) screens.set(r.name, verdict);
@@ -369,13 +483,15 @@ export class SnapshotService {
    */
   async probe(): Promise<{ data: string; engine: string } | null> {
     if (!this.store.dataVersion) return null;
-    const data = await this.store.dataVersion();
+    // The registry is read here, at most once per refresh tick: a node going up or lost is a change.
+    const [data, nodes] = await Promise.all([this.store.dataVersion(), this.readNodes()]);
     const e = engineStatus(this.project.paths.root);
-    return { data, engine: `${e.pid ?? '-'} ${e.running} ${e.endpoint} ${e.hookPort ?? '-'} ${e.metricsUrl ?? '-'}` };
+    return { data: nodes ? `${data} ${nodes}` : data, engine: `${e.pid ?? '-'} ${e.running} ${e.endpoint} ${e.hookPort ?? '-'} ${e.metricsUrl ?? '-'}` };
   }
 
   async build(): Promise<TeamSnapshot> {
     const now = (this.options.now ?? Date.now)();
+    if (this.options.nodes && (!this.nodeHealth || !this.store.dataVersion)) await this.readNodes();
     const [records, stats, pending, recent, events] = await Promise.all([
       this.store.listAgents(),
       this.store.stats(),
@@ -401,6 +517,7 @@ export class SnapshotService {
       events,
       screens: this.screens,
       worktreeOf: (name) => worktrees.get(name) ?? '',
+      ...(this.options.nodes && this.nodeOf && this.nodeHealth ? { nodes: { here: this.options.nodes.here, nodeOf: this.nodeOf, health: this.nodeHealth }, nodeHosts: this.nodeHosts } : {}),
     };
     return assembleSnapshot(this.facts);
   }

@@ -29,13 +29,16 @@ import type { Rect } from './layout.js';
 import { SendDialog, TextDialog, type Dialog } from './dialogs.js';
 import type { MessageLevel } from './views/chrome.js';
 import { PreviewFeed } from './preview.js';
-import { Controllers } from './controllers.js';
+import { Controllers, type TeamView } from './controllers.js';
 import { QUIT_WHEN_STARTED, ViewModel, messageTtl, type Frame, type PanelFrame } from './view-model.js';
-import { attachToAgent, suspendScreen } from './terminal.js';
+import { attachToAgent, attachToRemoteAgent, suspendScreen } from './terminal.js';
 import { nextClockChange } from './clock.js';
 
 export interface ConsoleOptions {
+  /** This node's view: the agents the console starts and manages. */
   ctx: ProjectContext;
+  /** A team on Redis: every node's agents (shown; controlled through their node) and the node registry feed. */
+  view?: TeamView;
   keymap: Binding[];
   /** Start the engine (daemon) and the team if no engine runs. */
   startEngine: boolean;
@@ -128,7 +131,7 @@ export class Console {
     const colors = (this.screen as unknown as { tput: { colors: number } }).tput.colors ?? 8;
     this.theme = makeTheme(chooseColor(o.theme ?? 'auto', colors, o.noColor));
 
-    this.vm = new ViewModel(o.keymap, this.theme, this.screen.width as number, this.screen.height as number, o.ctx.project.config.agents.length);
+    this.vm = new ViewModel(o.keymap, this.theme, this.screen.width as number, this.screen.height as number, (o.view?.team ?? o.ctx).project.config.agents.length);
     const host = {
       flash: (text: string, level: MessageLevel) => this.flash(text, level),
       clearMessage: (text: string) => {
@@ -137,11 +140,11 @@ export class Console {
       openDialog: (d: Dialog<unknown>, onSubmit?: (value: unknown) => Promise<string | void> | string | void) => this.openDialog(d, onSubmit),
       kick: () => this.kick(),
       select: (agent: string) => this.vm.select(agent),
-      servicesChanged: () => this.vm.setConfiguredAgents(this.actions.ctx.project.config.agents.length),
+      servicesChanged: () => this.vm.setConfiguredAgents(this.actions.team.project.config.agents.length),
       close: () => this.shutdown(),
       theme: this.theme,
     };
-    this.actions = new Controllers(o.ctx, host, this.log, o.env);
+    this.actions = new Controllers(o.ctx, host, this.log, o.env, o.view);
     this.boxes = this.createBoxes();
     this.preview = this.newPreview();
 
@@ -293,7 +296,7 @@ export class Console {
 
   private panesInFlux(): boolean {
     const s = this.vm.snapshot;
-    return !s || !s.tmuxOk || !this.preview.live || this.actions.busy || s.agents.some((a) => IN_FLUX.has(a.state));
+    return !s || !s.tmuxOk || !this.preview.live || this.actions.busy || s.agents.some((a) => !a.remote && IN_FLUX.has(a.state));
   }
 
   private async refreshPanes(): Promise<void> {
@@ -486,8 +489,8 @@ export class Console {
   // ------------------------------------------------------------------ terminal hand-over
 
   private async attach(agent: NonNullable<ReturnType<ViewModel['selectedAgent']>>): Promise<void> {
-    this.log.info({ event: 'console_attach', agent: agent.name, pane: agent.paneId }, 'attaching');
-    const outcome = await attachToAgent(this.actions.manager, agent, () => {
+    this.log.info({ event: 'console_attach', agent: agent.name, pane: agent.paneId, node: agent.node }, 'attaching');
+    const suspend = () => {
       this.suspended = true;
       return suspendScreen(this.screen, () => {
         this.suspended = false;
@@ -495,7 +498,9 @@ export class Console {
         this.rendered.clear();
         this.renderAll(true);
       });
-    });
+    };
+    // Another node's agent: its tmux server is on that host (hornets.json attach.remote).
+    const outcome = agent.remote ? await attachToRemoteAgent(this.actions.team, agent, this.actions.nodes?.last(), suspend) : await attachToAgent(this.actions.manager, agent, suspend);
     if ('error' in outcome) this.actions.fail(`attach ${agent.name}`, outcome.error);
     else this.flash(outcome.message, outcome.ok ? 'info' : 'error');
     if (outcome.ok) this.kick();

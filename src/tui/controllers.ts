@@ -14,6 +14,8 @@ import { SnapshotService, type AgentRow, type QueueRow } from '../services/snaps
 import { addAgent, checkNewAgent } from '../services/team.js';
 import { engineStatus, ensureEngine, stopEngine } from '../services/engine-service.js';
 import { worktreeChanges } from '../services/worktree.js';
+import { nodeContext } from '../services/project-context.js';
+import type { NodeFeed } from '../services/node-feed.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Theme } from './theme.js';
@@ -39,8 +41,18 @@ export interface ControllerHost {
   readonly theme: Theme;
 }
 
+/** A team on Redis: the whole team (every node's agents) beside this node's view, and the registry feed. */
+export interface TeamView {
+  team: ProjectContext;
+  nodes: NodeFeed | null;
+}
+
 export class Controllers {
+  /** This node's view: the agents this console starts and manages (all of them on SQLite). */
   ctx: ProjectContext;
+  /** The whole team: what the console shows, and where sends and controls go (remote ones through their node). */
+  team: ProjectContext;
+  readonly nodes: NodeFeed | null;
   manager: AgentManager;
   queue: QueueService;
   snapshots: SnapshotService;
@@ -53,11 +65,18 @@ export class Controllers {
     private readonly log: Logger,
     /** Environment for an engine the console starts. */
     private readonly env?: NodeJS.ProcessEnv,
+    view?: TeamView,
   ) {
     this.ctx = ctx;
+    this.team = view?.team ?? ctx;
+    this.nodes = view?.nodes ?? null;
     this.manager = new AgentManager(ctx.project, ctx.store, log);
-    this.queue = new QueueService(ctx.project, ctx.store, log, ctx.selection);
-    this.snapshots = new SnapshotService(ctx.project, ctx.store, this.manager);
+    this.queue = new QueueService(this.team.project, this.team.store, log, this.team.selection);
+    this.snapshots = this.newSnapshots();
+  }
+
+  private newSnapshots(): SnapshotService {
+    return new SnapshotService(this.team.project, this.team.store, this.manager, this.nodes ? { nodes: this.nodes } : {});
   }
 
   /** True while work that changes the team runs. */
@@ -130,8 +149,8 @@ export class Controllers {
   // ------------------------------------------------------------------ agent actions
 
   send(a: AgentRow): void {
-    const cfg = this.ctx.project.config.agents.find((x) => x.name === a.name);
-    const dialog = new SendDialog(a.name, cfg?.priority ?? this.ctx.project.config.defaults.priority);
+    const cfg = this.team.project.config.agents.find((x) => x.name === a.name);
+    const dialog = new SendDialog(a.name, cfg?.priority ?? this.team.project.config.defaults.priority);
     this.host.openDialog(dialog, async (v) => {
       const value = v as { text: string; priority: number };
       const r = await this.queue.send(a.name, value.text, { priority: value.priority, sender: 'console' });
@@ -140,11 +159,11 @@ export class Controllers {
   }
 
   rebrief(a: AgentRow): void {
-    this.background(`rebriefing ${a.name}`, () => control(this.ctx, 'rebrief', a.name));
+    this.background(`rebriefing ${a.name}`, () => control(this.team, 'rebrief', a.name));
   }
 
   pauseOrResume(a: AgentRow): void {
-    this.background(`${a.paused ? 'resuming' : 'pausing'} ${a.name}`, () => control(this.ctx, a.paused ? 'resume' : 'pause', a.name));
+    this.background(`${a.paused ? 'resuming' : 'pausing'} ${a.name}`, () => control(this.team, a.paused ? 'resume' : 'pause', a.name));
   }
 
   restart(a: AgentRow): void {
@@ -154,13 +173,13 @@ export class Controllers {
         `Restart ${a.name}?`,
         `The agent process is killed and started again, resuming its session; an open breaker is closed. (${a.restartsLastHour} restart(s) in the last hour.)`,
       ),
-      () => this.background(`restarting ${a.name}`, () => control(this.ctx, 'restart', a.name), { critical: true }),
+      () => this.background(`restarting ${a.name}`, () => control(this.team, 'restart', a.name), { critical: true }),
     );
   }
 
   stop(a: AgentRow): void {
     this.host.openDialog(new ConfirmDialog(` Stop ${a.name} `, `Stop ${a.name}?`, 'Its queue and worktree are kept; R starts it again.'), () => {
-      this.background(`stopping ${a.name}`, () => control(this.ctx, 'stop', a.name), { critical: true });
+      this.background(`stopping ${a.name}`, () => control(this.team, 'stop', a.name), { critical: true });
     });
   }
 
@@ -184,11 +203,13 @@ export class Controllers {
   }
 
   private async addAgent(name: string, profile: string): Promise<string> {
-    const project = await addAgent(this.ctx.project, this.ctx.store, { name, profile });
-    this.ctx = { ...this.ctx, project };
+    const team = await addAgent(this.team.project, this.team.store, { name, profile });
+    this.team = { ...this.team, project: team };
+    this.ctx = this.nodes ? nodeContext(this.team, this.nodes.here) : this.team;
+    const project = this.ctx.project;
     this.manager = new AgentManager(project, this.ctx.store, this.log);
-    this.queue = new QueueService(project, this.ctx.store, this.log, this.ctx.selection);
-    this.snapshots = new SnapshotService(project, this.ctx.store, this.manager);
+    this.queue = new QueueService(team, this.team.store, this.log, this.team.selection);
+    this.snapshots = this.newSnapshots();
     this.host.servicesChanged();
     await this.snapshots.refreshPanes();
     this.host.select(name);
@@ -205,6 +226,7 @@ export class Controllers {
   }
 
   diff(a: AgentRow): void {
+    if (a.remote) return this.host.flash(`${a.name} runs on node "${a.node}": its worktree is on that host (attach there, or git fetch its branch)`, 'error');
     this.background(`reading the diff of ${a.name}`, async () => {
       const { status, diff } = await worktreeChanges(a.worktree);
       const t = this.host.theme;

@@ -2,6 +2,7 @@
 import { UsageError, errorMessage } from '../errors.js';
 import { openProject } from '../services/context.js';
 import { localNodeContext } from '../services/project-context.js';
+import { openNodeFeed, type NodeFeed } from '../services/node-feed.js';
 import { buildKeymap } from './keymap.js';
 import { Console, refreshMs } from './console.js';
 
@@ -19,8 +20,17 @@ export async function runConsole(options: RunConsoleOptions = {}): Promise<void>
   if (!process.stdin.isTTY || !process.stdout.isTTY) {
     throw new UsageError('the console needs a terminal (stdin and stdout must be a TTY); run `hornets-tui --headless` for the engine without it, or see `hornets-tui --help`');
   }
-  // A Redis team's console shows and runs this node's agents (see services/project-context.ts).
-  const ctx = localNodeContext(await openProject({ configPath: options.configPath, component: 'console' }));
+  // A Redis team's console runs this node's agents (see services/project-context.ts) and shows
+  // every node's, with the nodes' health from the registry (one connection for its life).
+  const team = await openProject({ configPath: options.configPath, component: 'console' });
+  const ctx = localNodeContext(team);
+  let nodes: NodeFeed | null = null;
+  try {
+    nodes = await openNodeFeed(team);
+  } catch (err) {
+    await team.close();
+    throw err;
+  }
   let console_: Console | null = null;
   // From here on the console owns the terminal: nothing may print a stack trace over it.
   const onError = (err: unknown) => {
@@ -31,6 +41,7 @@ export async function runConsole(options: RunConsoleOptions = {}): Promise<void>
     const keymap = buildKeymap(ctx.project.config.console?.keys, ctx.project.configPath);
     console_ = new Console({
       ctx,
+      view: { team, nodes },
       keymap,
       startEngine: !options.noEngine,
       theme: ctx.project.config.console?.theme ?? 'auto',
@@ -48,6 +59,7 @@ export async function runConsole(options: RunConsoleOptions = {}): Promise<void>
     process.off('unhandledRejection', onError);
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
+    await nodes?.close().catch(() => undefined);
     await ctx.close();
   }
 }

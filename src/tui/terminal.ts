@@ -7,6 +7,8 @@
 import type blessed from 'blessed';
 import type { AgentManager } from '../services/agents.js';
 import type { AgentRow } from '../services/snapshot.js';
+import type { ProjectContext } from '../services/context.js';
+import { planRemoteAttach, runRemoteAttach, type AttachNode } from '../services/remote-attach.js';
 
 interface Program {
   lsaveCursor(k: string): void;
@@ -72,6 +74,31 @@ export async function attachToAgent(agents: AgentManager, agent: AgentRow, suspe
     const code = await agents.attachPane(pane);
     restore();
     return code === 0 ? { ok: true, message: `back from ${agent.name}` } : { ok: false, message: `tmux attach exited with status ${code}` };
+  } catch (error) {
+    restore();
+    return { ok: false, error };
+  }
+}
+
+/**
+ * An agent of another node: hornets.json `attach.remote` (ssh, kubectl exec…) runs with the
+ * terminal handed over. `nodes` is the console's last registry read (no read of its own).
+ */
+export async function attachToRemoteAgent(team: ProjectContext, agent: AgentRow, nodes: readonly AttachNode[] | undefined, suspend: () => () => void): Promise<AttachOutcome> {
+  if (agent.node === null) return { ok: false, message: `${agent.name} names no node` };
+  let plan;
+  try {
+    plan = await planRemoteAttach(team, agent.name, agent.node, nodes && nodes.length > 0 ? nodes : undefined);
+  } catch (error) {
+    return { ok: false, error };
+  }
+  const restore = suspend();
+  try {
+    const code = await runRemoteAttach(plan);
+    restore();
+    return code === 0
+      ? { ok: true, message: `back from ${agent.name} (node ${agent.node})` }
+      : { ok: false, message: `${plan.argv[0]} exited with status ${code} (attach to ${agent.name} on node ${agent.node})` };
   } catch (error) {
     restore();
     return { ok: false, error };

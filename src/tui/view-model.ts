@@ -286,10 +286,12 @@ export class ViewModel {
         ? renderPreview([...preview.lines], { width: innerW(L.preview), height: innerH(L.preview), scrollBack: this.previewBack })
         : agent?.alive
           ? ''
-          : fit(agent ? ` ${agent.name} is ${agent.display.label}: ${agent.display.detail}` : '', innerW(L.preview));
+          : agent?.remote
+            ? fit(` ${agent.name} runs on node ${agent.node} (${agent.display.label}): Enter attaches there (hornets.json attach.remote)`, innerW(L.preview))
+            : fit(agent ? ` ${agent.name} is ${agent.display.label}: ${agent.display.detail}` : '', innerW(L.preview));
     const previewPanel = panel(
       'preview',
-      `${panelTitles.preview} · ${agent ? `${agent.name}${agent.paneId ? ` ${agent.paneId}` : ''}` : '-'}${!agent?.alive ? ' (not running)' : preview.live ? ' · live' : ''}${pv.scrollBack > 0 ? ` · ↑${pv.scrollBack}` : ''}`,
+      `${panelTitles.preview} · ${agent ? `${agent.name}${agent.paneId ? ` ${agent.paneId}` : ''}` : '-'}${agent?.remote ? ` · node ${agent.node}` : !agent?.alive ? ' (not running)' : preview.live ? ' · live' : ''}${pv.scrollBack > 0 ? ` · ↑${pv.scrollBack}` : ''}`,
       previewText,
     );
 

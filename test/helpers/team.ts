@@ -33,7 +33,10 @@ const open: { ctx: ProjectContext; daemon: Daemon }[] = [];
 /** Project profiles (profilesDir) written next to hornets.json, for screens a test needs. */
 export type ExtraProfiles = Record<string, Record<string, unknown>>;
 
-export async function startTeam(agents: TeamAgent[], options: { policy?: RestartPolicy; daemon?: DaemonOptions; profiles?: ExtraProfiles } = {}): Promise<Team> {
+export async function startTeam(
+  agents: TeamAgent[],
+  options: { policy?: RestartPolicy; daemon?: DaemonOptions; profiles?: ExtraProfiles; /** More hornets.json settings (e.g. `watch`). */ config?: Record<string, unknown> } = {},
+): Promise<Team> {
   const dir = fx.dir('hornets-engine-');
   const socket = fx.socket();
   initGitRepo(dir);
@@ -45,6 +48,7 @@ export async function startTeam(agents: TeamAgent[], options: { policy?: Restart
     project: 'enginetest',
     ...(options.profiles ? { profilesDir: 'profiles' } : {}),
     agents: agents.map((a) => ({ name: a.name, profile: a.profile, ...(a.env ? { env: a.env } : {}) })),
+    ...options.config,
   };
   writeFileSync(join(dir, 'hornets.json'), JSON.stringify(config, null, 2));
   // In-process services and the CLI's child processes must use the same private server.

@@ -100,6 +100,22 @@ describe('engine on real tmux', () => {
     expect(beat.state).toBe('idle');
   }, 90_000);
 
+  it('watch mode "poll" (hornets.json): the running engine watches no directory and its poll takes a trigger file in', async () => {
+    const t = await startTeam([{ name: 'marie', profile: 'demo' }], { config: { watch: { mode: 'poll', interval: '200ms' } } });
+    expect(t.daemon.triggers.watchState()).toEqual({ mode: 'poll', intervalMs: 200, watchedDirs: 0 });
+    expect(t.daemon.tasks.watchState()).toEqual({ mode: 'poll', intervalMs: 200, watchedDirs: 0 });
+    const dir = join(t.ctx.project.paths.triggers, 'marie');
+    writeFileSync(join(dir, 'tmp-poll'), JSON.stringify({ message: 'found by the poll' }));
+    renameSync(join(dir, 'tmp-poll'), join(dir, 'poll.trigger'));
+    const m = await waitFor(
+      'the polled trigger enqueued',
+      async () => (await t.ctx.store.list({ agent: 'marie', states: ['queued', 'leased', 'delivered', 'confirmed'] })).find((x) => x.body === 'found by the poll'),
+      15_000,
+    );
+    expect(m.meta).toEqual({ source: 'trigger', file: 'poll.trigger' });
+    expect(t.daemon.triggers.watchState().watchedDirs).toBe(0);
+  });
+
   it('recreates and resumes the agents when the tmux server dies; the queue is intact', async () => {
     const t = await team([
       { name: 'marie', profile: 'demo' },

@@ -912,3 +912,77 @@ describe('metrics endpoint', () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(503);
   });
 });
+
+// ------------------------------------------------------------------------------------ poll mode
+
+describe('poll watch mode (directories on network volumes, where other hosts write without inotify)', () => {
+  it('trigger files: no directory watch runs; a dropped file is found by the poll alone', async () => {
+    const w = new TriggerWatcher({
+      store: env.store,
+      paths: env.paths,
+      config: env.config,
+      log: silentLogger(),
+      clock: env.clock,
+      wake: (a) => env.woken.push(a),
+      watch: { mode: 'poll', intervalMs: 100 },
+    });
+    await w.start();
+    stops.push(() => w.stop());
+    expect(w.watchState()).toEqual({ mode: 'poll', intervalMs: 100, watchedDirs: 0 });
+    dropAtomically(join(env.paths.triggers, 'marie'), 'polled.trigger', JSON.stringify({ message: 'from another host' }));
+    const [m] = await waitFor('the polled trigger message', async () => {
+      const l = await env.store.list({ agent: 'marie' });
+      return l.length > 0 ? l : null;
+    });
+    expect(m).toMatchObject({ body: 'from another host', state: 'queued' });
+    await waitFor('the file removed', () => !existsSync(join(env.paths.triggers, 'marie', 'polled.trigger')));
+    expect(w.watchState().watchedDirs).toBe(0);
+  });
+
+  it('task files: the poll takes a task in with no directory watch', async () => {
+    const w = new TaskWatcher({
+      store: env.store,
+      paths: env.paths,
+      config: env.config,
+      settings: { taskTimeoutMs: 1_800_000, taskMaxRetries: 2, taskRetryBackoffMs: 10_000 },
+      log: silentLogger(),
+      clock: env.clock,
+      wake: (a) => env.woken.push(a),
+      checkIntervalMs: 60_000,
+      watch: { mode: 'poll', intervalMs: 100 },
+    });
+    await w.start();
+    stops.push(() => w.stop());
+    expect(w.watchState()).toEqual({ mode: 'poll', intervalMs: 100, watchedDirs: 0 });
+    dropAtomically(join(env.paths.tasks, 'anga'), 'p1.json', JSON.stringify({ task_id: 'p1', description: 'polled task' }));
+    const task = await waitFor('the polled task', () => env.store.getTask('p1'));
+    expect(task).toMatchObject({ agent: 'anga', state: 'queued' });
+  });
+
+  it('events mode (the default) watches each agent directory', async () => {
+    const w = new TriggerWatcher({ store: env.store, paths: env.paths, config: env.config, log: silentLogger(), clock: env.clock, wake: (a) => env.woken.push(a), scanIntervalMs: 60_000 });
+    await w.start();
+    stops.push(() => w.stop());
+    expect(w.watchState()).toEqual({ mode: 'events', intervalMs: 60_000, watchedDirs: 3 });
+  });
+});
+
+describe('the engine runs the watch mode hornets.json names', () => {
+  it('watch.mode "poll" with its interval reaches the trigger and task watchers; the default is events', async () => {
+    const { openProject } = await import('../../src/services/context.js');
+    const { Daemon } = await import('../../src/daemon/daemon.js');
+    const open = async (watch: Record<string, unknown> | undefined) => {
+      const root = mkdtempSync(join(env.dir, 'p-'));
+      writeFileSync(join(root, 'hornets.json'), JSON.stringify({ project: 'w', ...(watch ? { watch } : {}), agents: [{ name: 'marie', profile: 'demo', worktree: '.' }] }));
+      const ctx = await openProject({ configPath: join(root, 'hornets.json'), env: { ...process.env, HORNETS_HOME: join(root, '.hornets') } });
+      stops.push(() => ctx.close());
+      return new Daemon(ctx);
+    };
+    const polled = await open({ mode: 'poll', interval: '250ms' });
+    expect(polled.triggers.watchState()).toMatchObject({ mode: 'poll', intervalMs: 250 });
+    expect(polled.tasks.watchState()).toMatchObject({ mode: 'poll', intervalMs: 250 });
+    const plain = await open(undefined);
+    expect(plain.triggers.watchState()).toMatchObject({ mode: 'events' });
+    expect(plain.tasks.watchState()).toMatchObject({ mode: 'events' });
+  });
+});

@@ -12,7 +12,7 @@ import { fit, strWidth, truncate, esc } from '../../src/tui/text.js';
 import { filterAgents, renderAgents } from '../../src/tui/views/agents.js';
 import { renderQueue } from '../../src/tui/views/queue.js';
 import { cutAnsi, previewWindow, sanitizeCapture } from '../../src/tui/views/preview.js';
-import { renderStatus } from '../../src/tui/views/chrome.js';
+import { renderHeader, renderStatus } from '../../src/tui/views/chrome.js';
 import { ConfirmDialog, SendDialog, NewAgentDialog } from '../../src/tui/dialogs.js';
 import { fixtureNow, messageFixture, paneFixture, projectFixture, recordFixture } from '../helpers/fixtures.js';
 
@@ -105,6 +105,48 @@ describe('snapshot', () => {
     expect(s.queue[2]!.why).toMatch(/^delivered to anga/);
     expect(s.queue[3]!.why).toMatch(/^done: confirmed by marie/);
   });
+
+  it("a team on Redis: another node's agent is never matched to a local pane of the same id; a lost node's agents show lost; every node is listed", () => {
+    const nodes = (health: Record<string, 'up' | 'lost' | 'stopped'>) => ({
+      here: 'alpha',
+      nodeOf: new Map<string, string | null>([
+        ['marie', 'alpha'],
+        ['anga', 'beta'],
+        ['fabien', 'gamma'],
+      ]),
+      health: new Map(Object.entries(health)),
+    });
+    // anga's record names %4, which is also a pane of this node's server (ids restart per server): not hers.
+    const up = assembleSnapshot(
+      facts({
+        records: [record('marie'), record('anga', { state: 'busy' }), record('fabien')],
+        panes: [pane('%5'), pane('%4', { dead: true })],
+        nodes: nodes({ alpha: 'up', beta: 'up' }),
+        nodeHosts: new Map([['beta', 'gpu-1']]),
+      }),
+    );
+    const anga = up.agents.find((a) => a.name === 'anga')!;
+    expect(anga).toMatchObject({ node: 'beta', nodeState: 'up', remote: true, state: 'busy', alive: false, paneId: null });
+    expect(up.agents.find((a) => a.name === 'marie')).toMatchObject({ node: 'alpha', nodeState: 'up', remote: false, alive: true, paneId: '%5' });
+    // gamma never started: its agent says so rather than what its record last said.
+    expect(up.agents.find((a) => a.name === 'fabien')!.display.label).toBe('node down');
+    expect(up.nodes).toEqual([
+      { name: 'alpha', health: 'up', host: null, agents: 1, here: true },
+      { name: 'beta', health: 'up', host: 'gpu-1', agents: 1, here: false },
+      { name: 'gamma', health: 'unknown', host: null, agents: 1, here: false },
+    ]);
+    const lost = assembleSnapshot(facts({ records: [record('marie'), record('anga', { state: 'busy' }), record('fabien')], nodes: nodes({ alpha: 'up', beta: 'lost', gamma: 'stopped' }) }));
+    expect(lost.agents.map((a) => [a.name, a.display.label, a.display.colour])).toEqual([
+      ['marie', 'idle', 'ok'],
+      ['anga', 'lost', 'bad'],
+      ['fabien', 'node stopped', 'muted'],
+    ]);
+    expect(lost.agents[1]!.display.detail).toMatch(/node "beta" stopped heartbeating.*Last known: busy/);
+    // SQLite: no node column, no nodes.
+    const plainTeam = assembleSnapshot(facts());
+    expect(plainTeam.nodes).toEqual([]);
+    expect(plainTeam.agents.every((a) => a.node === null && a.nodeState === null && !a.remote)).toBe(true);
+  });
 });
 
 describe('keymap', () => {
@@ -167,6 +209,33 @@ describe('views', () => {
     expect(wide).toContain('{open}429{close}'); // user text cannot become a blessed tag
     expect(wide).toContain('{yellow-fg}backing-off 3s');
     expect(renderAgents(s.agents, { width: 118, height: 10, selected: 1, offset: 0, now, theme: mono })).not.toMatch(/-fg\}/);
+  });
+
+  it('a team on Redis: a NODE column after the agent name, a lost node coloured; the header lists the nodes', () => {
+    const s = assembleSnapshot(
+      facts({
+        nodes: {
+          here: 'alpha',
+          nodeOf: new Map<string, string | null>([
+            ['marie', 'alpha'],
+            ['anga', 'beta'],
+            ['fabien', 'beta'],
+          ]),
+          health: new Map([
+            ['alpha', 'up'],
+            ['beta', 'lost'],
+          ]),
+        },
+      }),
+    );
+    const lines = plain(renderAgents(s.agents, { width: 118, height: 10, selected: 0, offset: 0, now, theme: mono })).split('\n');
+    expect(lines[0]).toMatch(/^ {2}AGENT\s+NODE\s+PROFILE\s+STATE/);
+    expect(lines[1]).toMatch(/^▸ marie\s+alpha\s+demo\s+idle\s/);
+    expect(lines[2]).toMatch(/^ {2}anga\s+beta\s+demo\s+lost\s/);
+    for (const l of lines) expect(strWidth(l)).toBe(118);
+    expect(renderAgents(s.agents, { width: 118, height: 10, selected: 0, offset: 0, now, theme: color })).toMatch(/\{red-fg\}beta/);
+    expect(filterAgents(s.agents, 'lost').map((a) => a.name)).toEqual(['anga', 'fabien']);
+    expect(plain(renderHeader(s, { width: 160, theme: mono, filter: '', now }))).toContain('nodes alpha* up, beta lost · 3 agents (1 idle, 2 lost)');
   });
 
   it('filters agents by name, profile or state', () => {

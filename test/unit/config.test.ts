@@ -41,6 +41,13 @@ describe('hornets.json', () => {
     expect(p.paths.root.endsWith('.hornets')).toBe(true);
   });
 
+  it('watch mode: events by default; poll with its interval', () => {
+    const plain = loadProject({ configPath: project({ project: 'demo', agents: [{ name: 'marie', profile: 'demo' }] }), env: {} });
+    expect(plain.config.watch).toEqual({ mode: 'events', interval: '2s' });
+    const polled = loadProject({ configPath: project({ project: 'demo', watch: { mode: 'poll', interval: '500ms' }, agents: [{ name: 'marie', profile: 'demo' }] }), env: {} });
+    expect(polled.config.watch).toEqual({ mode: 'poll', interval: '500ms' });
+  });
+
   it('honours HORNETS_HOME for the state dir', () => {
     const p = loadProject({ configPath: project({ project: 'demo', agents: [{ name: 'marie', profile: 'demo' }] }), env: { HORNETS_HOME: '/tmp/elsewhere' } });
     expect(p.paths.db).toBe('/tmp/elsewhere/hornets.db');
@@ -77,6 +84,16 @@ describe('hornets.json', () => {
     ['bad priority', { project: 'd', agents: [{ name: 'a', profile: 'demo', priority: 300 }] }, 'agents[0].priority', /200/],
     ['bad duration', { project: 'd', queue: { retryBackoff: 'soon' }, agents: [{ name: 'a', profile: 'demo' }] }, 'queue.retryBackoff', /duration/],
     ['no agents', { project: 'd', agents: [] }, 'agents', /at least one agent/],
+    [
+      'unknown attach placeholder',
+      { project: 'd', attach: { remote: 'ssh -t {hostname} tmux attach -t {pane}' }, agents: [{ name: 'a', profile: 'demo' }] },
+      'attach.remote',
+      /unknown placeholder \{hostname\}: use \{host\}/,
+    ],
+    ['attach host with a space', { project: 'd', attach: { hosts: { beta: 'ops@h; rm' } }, agents: [{ name: 'a', profile: 'demo' }] }, 'attach.hosts.beta', /one word/],
+    ['empty attach command', { project: 'd', attach: { remote: ' ' }, agents: [{ name: 'a', profile: 'demo' }] }, 'attach.remote', /empty/],
+    ['unknown watch mode', { project: 'd', watch: { mode: 'inotify' }, agents: [{ name: 'a', profile: 'demo' }] }, 'watch.mode', /events|poll/],
+    ['poll interval too short', { project: 'd', watch: { mode: 'poll', interval: '10ms' }, agents: [{ name: 'a', profile: 'demo' }] }, 'watch.interval', /between 100ms and 1h/],
     ['missing briefing', { project: 'd', agents: [{ name: 'a', profile: 'demo', briefing: 'nope.md' }] }, 'agents[0].briefing', /briefing file not found/],
   ])('%s is reported with its path', (_name, config, path, message) => {
     const err = configError(project(config));

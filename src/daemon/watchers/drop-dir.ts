@@ -17,6 +17,29 @@ import { errorMessage } from '../../errors.js';
 export const MAX_DROP_FILE_BYTES = 1024 * 1024;
 /** The safety net under fs.watch (the mechanism): long enough that an idle engine with 50 agents rarely reads their directories. */
 export const DEFAULT_SCAN_INTERVAL_MS = 15_000;
+/** Poll mode's period when none is configured. */
+export const DEFAULT_POLL_INTERVAL_MS = 2_000;
+
+/**
+ * events: fs.watch (inotify) finds a file at once, a slow scan is the safety net. poll: no watch at
+ * all, the scan runs every `intervalMs`: for directories on a network volume (NFS, SMB, EFS, …),
+ * where files other hosts write raise no event here.
+ */
+export type WatchMode = 'events' | 'poll';
+
+export interface WatchSettings {
+  mode: WatchMode;
+  /** Poll mode: the scan period. */
+  intervalMs: number;
+}
+
+/** What runs, for logs and tests: the mode, the scan period and how many directories are watched. */
+export interface WatchState {
+  mode: WatchMode;
+  intervalMs: number;
+  watchedDirs: number;
+}
+
 /** Dead letters for files found outside any agent directory. */
 export const UNASSIGNED_DIR = '_unassigned';
 
@@ -51,6 +74,8 @@ export interface DropDirOptions {
   /** Called after a file was dead-lettered. */
   onDead?: (agent: string, name: string, error: string) => void;
   scanIntervalMs?: number;
+  /** Poll mode replaces fs.watch by a scan every `intervalMs` (then `scanIntervalMs` is unused). */
+  watch?: WatchSettings;
   maxFileBytes?: number;
 }
 
@@ -97,12 +122,18 @@ export class DropDir {
   private running = false;
   private agentSet: Set<string>;
   private readonly scanIntervalMs: number;
+  private readonly mode: WatchMode;
   private readonly maxBytes: number;
 
   constructor(private readonly o: DropDirOptions) {
     this.agentSet = new Set(o.agents);
-    this.scanIntervalMs = o.scanIntervalMs ?? DEFAULT_SCAN_INTERVAL_MS;
+    this.mode = o.watch?.mode ?? 'events';
+    this.scanIntervalMs = this.mode === 'poll' ? (o.watch?.intervalMs ?? DEFAULT_POLL_INTERVAL_MS) : (o.scanIntervalMs ?? DEFAULT_SCAN_INTERVAL_MS);
     this.maxBytes = o.maxFileBytes ?? MAX_DROP_FILE_BYTES;
+  }
+
+  watchState(): WatchState {
+    return { mode: this.mode, intervalMs: this.scanIntervalMs, watchedDirs: this.watchers.size };
   }
 
   agentDir(agent: string): string {
@@ -150,6 +181,7 @@ export class DropDir {
   }
 
   private watchAll(): void {
+    if (this.mode === 'poll') return;
     for (const agent of this.agentSet) {
       if (this.watchers.has(agent)) continue;
       try {

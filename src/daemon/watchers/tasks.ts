@@ -25,7 +25,7 @@ import { nextTaskStep, nextTaskToStart, retryDecision, type TaskFailureKind } fr
 import { namedPriorities } from '../../domain/priority.js';
 import { QueueError, errorMessage } from '../../errors.js';
 import type { HornetsMetrics } from '../metrics.js';
-import { DropDir, deadLetter, writeJsonAtomic, type DropFile, type DropOutcome } from './drop-dir.js';
+import { DropDir, deadLetter, writeJsonAtomic, type DropFile, type DropOutcome, type WatchSettings, type WatchState } from './drop-dir.js';
 import { durationInput, formatIssues, isObject, isPermanentQueueError, messageDefaults, priorityInput, readDuration, readPriority, type WatcherConfig } from './common.js';
 
 export const TASK_SUFFIX = '.json';
@@ -121,6 +121,8 @@ export interface TaskWatcherOptions {
   scanIntervalMs?: number;
   /** Own completion/timeout/retry check period (default 2 s); the engine also calls checkCompletions() after hook events. */
   checkIntervalMs?: number;
+  /** hornets.json `watch`: events (inotify) or poll (network volumes). */
+  watch?: WatchSettings;
   maxFileBytes?: number;
   /**
    * A Redis team: check and dispatch only the tasks of this node's agents (a task belongs to its
@@ -162,6 +164,7 @@ export class TaskWatcher {
       log: o.log,
       clock: this.clock,
       scanIntervalMs: o.scanIntervalMs,
+      ...(o.watch ? { watch: o.watch } : {}),
       maxFileBytes: o.maxFileBytes,
       handle: (f) => this.serial(() => this.intake(f)),
       onDead: (agent) => o.metrics?.watcherFiles.inc({ kind: 'task', agent, outcome: 'dead' }),
@@ -177,6 +180,11 @@ export class TaskWatcher {
       void this.checkCompletions();
     }, this.o.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS);
     this.timer.unref();
+  }
+
+  /** Which watch mode runs (hornets.json `watch`), its scan period and the directories watched. */
+  watchState(): WatchState {
+    return this.dir.watchState();
   }
 
   /** The team changed while the engine runs: serve the agents of `config` from now on. */

@@ -14,7 +14,7 @@ import type { MessageStore } from '../../queue/store.js';
 import type { StatePaths } from '../../config/paths.js';
 import { errorMessage } from '../../errors.js';
 import type { HornetsMetrics } from '../metrics.js';
-import { DropDir, type DropFile, type DropOutcome } from './drop-dir.js';
+import { DropDir, type DropFile, type DropOutcome, type WatchSettings, type WatchState } from './drop-dir.js';
 import { durationInput, formatIssues, isObject, isPermanentQueueError, messageDefaults, priorityInput, readDuration, readPriority, type WatcherConfig } from './common.js';
 
 export const TRIGGER_SUFFIX = '.trigger';
@@ -66,6 +66,8 @@ export interface TriggerWatcherOptions {
   metrics?: HornetsMetrics;
   /** Safety-net scan period (default 15 s). */
   scanIntervalMs?: number;
+  /** hornets.json `watch`: events (inotify) or poll (network volumes). */
+  watch?: WatchSettings;
   maxFileBytes?: number;
 }
 
@@ -84,6 +86,7 @@ export class TriggerWatcher {
       log: o.log,
       clock: o.clock ?? Date.now,
       scanIntervalMs: o.scanIntervalMs,
+      ...(o.watch ? { watch: o.watch } : {}),
       maxFileBytes: o.maxFileBytes,
       handle: (f) => this.handle(f),
       onDead: (agent) => o.metrics?.watcherFiles.inc({ kind: 'trigger', agent, outcome: 'dead' }),
@@ -92,6 +95,11 @@ export class TriggerWatcher {
 
   start(): Promise<void> {
     return this.dir.start();
+  }
+
+  /** Which watch mode runs (hornets.json `watch`), its scan period and the directories watched. */
+  watchState(): WatchState {
+    return this.dir.watchState();
   }
 
   /** The team changed while the engine runs: serve the agents of `config` from now on. */

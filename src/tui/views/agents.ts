@@ -10,7 +10,7 @@ export const SELECT_MARK = '▸';
 export function filterAgents(rows: readonly AgentRow[], filter: string): AgentRow[] {
   const f = filter.trim().toLowerCase();
   if (!f) return [...rows];
-  return rows.filter((r) => r.name.toLowerCase().includes(f) || r.profile.toLowerCase().includes(f) || r.state.includes(f));
+  return rows.filter((r) => r.name.toLowerCase().includes(f) || r.profile.toLowerCase().includes(f) || r.state.includes(f) || (r.node?.includes(f) ?? false) || r.display.label.includes(f));
 }
 
 /** The display rule's label (domain/agent-display.ts); a back-off counts down between snapshots. */
@@ -41,8 +41,11 @@ export function renderAgents(rows: readonly AgentRow[], o: AgentsViewOptions): s
   const t = o.theme;
   const nameW = Math.min(16, Math.max(5, ...rows.map((r) => r.name.length)));
   const profW = Math.min(12, Math.max(7, ...rows.map((r) => r.profile.length)));
+  // A team on Redis: which node runs each agent.
+  const nodeW = rows.some((r) => r.node !== null) ? Math.min(12, Math.max(4, ...rows.map((r) => r.node?.length ?? 1))) : 0;
   const cols = [
     { title: 'AGENT', w: nameW },
+    ...(nodeW > 0 ? [{ title: 'NODE', w: nodeW }] : []),
     { title: 'PROFILE', w: profW },
     { title: 'STATE', w: 15 },
     { title: 'HB', w: 4, right: true },
@@ -66,6 +69,7 @@ export function renderAgents(rows: readonly AgentRow[], o: AgentsViewOptions): s
     const breaker = r.breaker === 'open' ? 'OPEN' : r.breaker;
     const cells = [
       esc(fit(r.name, nameW)),
+      ...(nodeW > 0 ? [r.nodeState === 'up' || r.nodeState === null ? esc(fit(r.node ?? '-', nodeW)) : t.paint(esc(fit(r.node ?? '-', nodeW)), r.nodeState === 'lost' ? 'bad' : 'muted')] : []),
       esc(fit(r.profile, profW)),
       t.paint(esc(fit(st, 15)), r.display.colour),
       esc(fit(age(r.heartbeatAgeMs), 4, 'right')),

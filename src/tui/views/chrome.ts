@@ -7,10 +7,16 @@ export function renderHeader(s: TeamSnapshot | null, o: { width: number; theme: 
   const t = o.theme;
   if (!s) return esc(fit(' hornets-tui · reading state…', o.width));
   const counts = new Map<string, number>();
-  for (const a of s.agents) counts.set(a.state, (counts.get(a.state) ?? 0) + 1);
+  for (const a of s.agents) {
+    // An agent whose node is down counts as what is shown for it (lost…), not its last state.
+    const k = a.remote && a.nodeState !== 'up' ? a.display.label : a.state;
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
   const summary = [...counts.entries()].map(([k, n]) => `${n} ${k}`).join(', ');
   const engine = s.engine.running ? `engine pid ${s.engine.pid}` : 'engine not running';
-  const left = ` hornets-tui · ${s.project} · ${s.agents.length} agent${s.agents.length === 1 ? '' : 's'} (${summary}) · ${s.totals.pending} pending · ${engine}${s.tmuxOk ? '' : ' · tmux unreachable'}${o.filter ? ` · filter "${o.filter}"` : ''}`;
+  // A team on Redis: every node's health from the registry heartbeats (this node marked *).
+  const nodes = s.nodes.length > 0 ? ` · nodes ${s.nodes.map((n) => `${n.name}${n.here ? '*' : ''} ${n.health}`).join(', ')}` : '';
+  const left = ` hornets-tui · ${s.project}${nodes} · ${s.agents.length} agent${s.agents.length === 1 ? '' : 's'} (${summary}) · ${s.totals.pending} pending · ${engine}${s.tmuxOk ? '' : ' · tmux unreachable'}${o.filter ? ` · filter "${o.filter}"` : ''}`;
   const d = new Date(o.now);
   // Hours and minutes: a clock ticking seconds would redraw an idle console every second.
   const time = `${[d.getHours(), d.getMinutes()].map((n) => String(n).padStart(2, '0')).join(':')} `;

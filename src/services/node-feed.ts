@@ -1,0 +1,32 @@
+/**
+ * The console's view of the node registry (issue 12): one connection for the console's life, one
+ * registry read per refresh tick (SnapshotService.probe), never a connection per refresh.
+ */
+import { processNode } from '../config/nodes.js';
+import type { ProjectContext } from './context.js';
+import type { NodeSource } from './snapshot.js';
+import type { AttachNode } from './remote-attach.js';
+
+export interface NodeFeed extends NodeSource {
+  /** The last read, for commands that need a node's record (attach) without another read. */
+  last(): readonly AttachNode[];
+  close(): Promise<void>;
+}
+
+/** A feed for a team on Redis; null on SQLite (one host, no nodes). */
+export async function openNodeFeed(ctx: ProjectContext): Promise<NodeFeed | null> {
+  const s = ctx.selection;
+  if (s.kind !== 'redis') return null;
+  const { openNodeLink } = await import('../cluster/node-link.js');
+  const link = await openNodeLink({ url: s.url, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs, logger: ctx.log });
+  let last: AttachNode[] = [];
+  return {
+    here: processNode(),
+    async read() {
+      last = await link.registry.list();
+      return last;
+    },
+    last: () => last,
+    close: () => link.close(),
+  };
+}
