@@ -56,6 +56,31 @@ describe('what the scripts write', () => {
     ]);
   });
 
+  it('every script that writes moves the fence the generic path commits against, and only then', async () => {
+    const { store, raw } = await setup();
+    const k = agentKeys('p', 'a');
+    const fences = async () => (await raw.mget(k.ver, k.enqver)).map((v) => Number(v ?? 0));
+    const [ver0, enq0] = await fences();
+    await store.enqueueBatch([
+      { agent: 'a', body: 'x' },
+      { agent: 'a', body: 'y' },
+    ]);
+    expect(await fences()).toEqual([ver0, enq0 + 1]);
+    const [m] = await store.claim('a', { owner: 'o', leaseMs: 60_000, sessionId: 's' });
+    expect(await fences()).toEqual([ver0 + 1, enq0 + 1]);
+    await store.release({ leaseToken: m!.leaseToken! });
+    const [again] = await store.claim('a', { owner: 'o', leaseMs: 60_000, sessionId: 's' });
+    await store.ack({ leaseToken: again!.leaseToken!, sessionId: 's' });
+    await store.confirm('a', { sessionId: 's' });
+    expect(await fences()).toEqual([ver0 + 5, enq0 + 1]);
+    // Nothing to do: nothing written, no fence moved.
+    expect(await store.ack({ leaseToken: again!.leaseToken! })).toBe(0);
+    expect(await store.confirm('a')).toBe(0);
+    await store.claim('a', { owner: 'o', leaseMs: 60_000, limit: 5 }); // takes 'y'
+    expect(await store.claim('a', { owner: 'o', leaseMs: 60_000 })).toEqual([]);
+    expect(await fences()).toEqual([ver0 + 6, enq0 + 1]);
+  });
+
   it('a batch larger than one write chunk (2,500 messages, keys repeated) lands whole and in order', async () => {
     const { store } = await setup();
     const inputs = Array.from({ length: 2_500 }, (_, i) => ({ agent: 'a', body: `b${i}`, key: `k${i % 2_400}`, ...(i % 3 === 0 ? { ttlMs: 3_600_000 } : {}) }));
@@ -174,6 +199,35 @@ describe('concurrent callers of one store', () => {
     const acks = await Promise.all(leased.map((m) => store.ack({ leaseToken: m.leaseToken! })));
     expect(acks.every((n) => n === 1)).toBe(true);
     expect((await store.stats()).totals).toMatchObject({ queued: 0, leased: 0, delivered: 200 });
+  });
+
+  it('generic writes racing the scripts (cancel and retry against claim and ack) leave counters and indexes agreeing with the messages', async () => {
+    const { server, store } = await setup();
+    const other = await openRedisStore({ url: server.url, prefix: 'p' });
+    stores.push(other);
+    const ids = (await store.enqueueBatch(Array.from({ length: 60 }, (_, i) => ({ agent: 'a', body: `r${i}` })))).map((r) => r.message.id);
+    const claimer = (async () => {
+      for (let i = 0; i < 40; i++) {
+        const got = await other.claim('a', { owner: 'o', leaseMs: 60_000, limit: 2 });
+        if (got.length > 0) await other.ack({ leaseToken: got[0]!.leaseToken! });
+      }
+    })();
+    const operator = (async () => {
+      for (const id of ids.slice(0, 30)) {
+        await store.cancel([id]).catch(() => undefined); // may already be delivered: still pending, so cancellable
+        await store.retry([id]).catch(() => undefined);
+      }
+    })();
+    await Promise.all([claimer, operator]);
+    const all = await store.list({ limit: 1000 });
+    expect(all).toHaveLength(60);
+    const byState = new Map<string, number>();
+    for (const m of all) byState.set(m.state, (byState.get(m.state) ?? 0) + 1);
+    const { totals } = await store.stats();
+    for (const [state, n] of Object.entries(totals)) expect(n, state).toBe(byState.get(state) ?? 0);
+    // Every waiting message can still be claimed, every leased one acked: the indexes agree.
+    const waiting = all.filter((m) => m.state === 'queued' || m.state === 'failed').length;
+    expect(await other.claim('a', { owner: 'o', leaseMs: 60_000, limit: 1000 })).toHaveLength(waiting);
   });
 
   it('idempotency keys and the depth limit hold for concurrent enqueues of one store', async () => {
