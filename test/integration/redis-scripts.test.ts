@@ -60,7 +60,7 @@ describe('what the scripts write', () => {
     const { store, raw } = await setup();
     const k = agentKeys('p', 'a');
     const fences = async () => (await raw.mget(k.ver, k.enqver)).map((v) => Number(v ?? 0));
-    const [ver0, enq0] = await fences();
+    const [ver0 = 0, enq0 = 0] = await fences();
     await store.enqueueBatch([
       { agent: 'a', body: 'x' },
       { agent: 'a', body: 'y' },
@@ -153,7 +153,7 @@ describe('a re-sent script call (lost reply) is applied once', () => {
     const ev = JSON.stringify({ ts: now, agent: 'a', kind: 'enqueued', from: null, to: 'queued', detail: null });
     const enqueue = (op: string) => {
       const keys = enqueueScriptKeys(k, globalKeys('p'), op);
-      return raw.eval(ENQUEUE_SCRIPT, keys.length, ...keys, 'a', '1000', ev, '0', '', 'abcd', '5', String(now), '', encodeMessage(draft(now))) as Promise<string>;
+      return raw.eval(ENQUEUE_SCRIPT, keys.length, ...keys, 'a', '1000', ev, String(now), '', 'abcd', '5', '', encodeMessage(draft(now))) as Promise<string>;
     };
     const first = await enqueue('e1');
     expect(await enqueue('e1')).toBe(first);

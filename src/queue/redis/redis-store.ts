@@ -510,7 +510,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     if (inputs.some((n) => n.key !== null && undecodable.test(n.key))) return null;
     const now = this.clock();
     const enqueued: StoredEvent = { ts: now, agent, kind: 'enqueued', from: null, to: 'queued', detail: null };
-    const args = [agent, String(this.limits.maxDepth), JSON.stringify(enqueued)];
+    const args = [agent, String(this.limits.maxDepth), JSON.stringify(enqueued), String(now)];
     const drafts = inputs.map((n): Omit<Message, 'id' | 'seq'> => {
       const draft: Omit<Message, 'id' | 'seq'> = {
         agent: n.agent,
@@ -536,7 +536,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
         updatedAt: now,
         meta: n.meta === null ? null : (JSON.parse(n.meta) as Record<string, unknown>),
       };
-      args.push(n.key === null ? '0' : '1', n.key ?? '', randomId(4), String(n.priority), String(now), draft.expiresAt === null ? '' : String(draft.expiresAt), encodeMessage(draft));
+      args.push(n.key ?? '', randomId(4), String(n.priority), draft.expiresAt === null ? '' : String(draft.expiresAt), encodeMessage(draft));
       return draft;
     });
     const answer = await this.script('hornetsEnqueue', (op) => enqueueScriptKeys(this.k(agent), this.g, op), args);

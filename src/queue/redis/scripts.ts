@@ -132,8 +132,8 @@ end
 `;
 
 /**
- * ARGV: 1 agent, 2 default depth limit, 3 the 'enqueued' event as JSON, then 7 per message:
- * has key ('1'/'0'), key, id suffix, priority, createdAt, expiresAt ('' for none), and the message
+ * ARGV: 1 agent, 2 default depth limit, 3 the 'enqueued' event as JSON, 4 createdAt, then 5 per
+ * message: key ('' for none: keys are never empty), id suffix, priority, expiresAt ('' for none), and the message
  * as JSON without id and seq (starting '{"agent":', meta last).
  * Answers 'U' (unknown agent), 'Q<pending>:<limit>' (queue full, nothing written) or a JSON array
  * with one entry per message: ["n", id, seq] new, ["o", message] existing for its key, ["d", i]
@@ -152,11 +152,13 @@ if type(agent.maxDepth) == 'number' then limit = agent.maxDepth end
 -- Pending = queued + failed + leased + delivered, from the counters every write keeps.
 local pending = 0
 for _, c in ipairs(redis.call('HMGET', K.counts, 'queued', 'failed', 'leased', 'delivered')) do pending = pending + (tonumber(c) or 0) end
-local count = (#ARGV - 3) / 7
+local createdAt = ARGV[4]
+local count = (#ARGV - 4) / 5
 local out, fresh, taken = {}, {}, {}
 for i = 1, count do
-  local b = 3 + (i - 1) * 7
-  local hasKey, key = ARGV[b + 1] == '1', ARGV[b + 2]
+  local b = 4 + (i - 1) * 5
+  local key = ARGV[b + 1]
+  local hasKey = key ~= ''
   local done = false
   if hasKey then
     if taken[key] then
@@ -182,20 +184,14 @@ if #fresh == 0 then return '[' .. table.concat(out, ',') .. ']' end
 local AL = '0123456789abcdefghjkmnpqrstvwxyz'
 -- Members of each index are gathered and written with one call per index (a batch of 1,000 is
 -- then ~1,000 RPUSHes and a handful of calls, not 10,000), in chunks Lua can unpack.
-local batched, order = {}, {}
-local function add(cmd, key, a1, a2)
-  local w = batched[cmd .. ' ' .. key]
-  if not w then
-    w = {}
-    batched[cmd .. ' ' .. key] = w
-    order[#order + 1] = { cmd, key, w }
-  end
-  w[#w + 1] = a1
-  w[#w + 1] = a2
+local wMsgs, wAll, wKeys, wReady, wCreated, wTtl, wIds, wIdlex = { n = 0 }, { n = 0 }, { n = 0 }, { n = 0 }, { n = 0 }, { n = 0 }, { n = 0 }, { n = 0 }
+local function push(w, a1, a2)
+  local n = w.n
+  w[n + 1], w[n + 2], w.n = a1, a2, n + 2
 end
 local seq = redis.call('INCRBY', SEQ, #fresh) - #fresh
 for _, i in ipairs(fresh) do
-  local b = 3 + (i - 1) * 7
+  local b = 4 + (i - 1) * 5
   seq = seq + 1
   local n, head = seq, ''
   repeat
@@ -204,22 +200,23 @@ for _, i in ipairs(fresh) do
     n = math.floor(n / 32)
   until n == 0
   if #head < 4 then head = string.rep('0', 4 - #head) .. head end
-  local id = head .. ARGV[b + 3]
-  local priority, createdAt, expiresAt = tonumber(ARGV[b + 4]), ARGV[b + 5], ARGV[b + 6]
-  add('HSET', K.msgs, id, '{"id":"' .. id .. '","seq":' .. enc(seq) .. ',' .. string.sub(ARGV[b + 7], 2))
-  add('ZADD', K.all, enc(seq), id)
-  if ARGV[b + 1] == '1' then add('HSET', K.keys, ARGV[b + 2], id) end
-  add('ZADD', K.ready, enc((200 - priority) * 17592186044416 + seq), id)
-  add('ZADD', K.wcreated, createdAt, id)
-  if expiresAt ~= '' then add('ZADD', K.ttl, expiresAt, id) end
-  add('HSET', IDS, id, agentName)
-  add('ZADD', IDLEX, 0, id)
+  local id = head .. ARGV[b + 2]
+  local seqText = enc(seq)
+  local key, expiresAt = ARGV[b + 1], ARGV[b + 4]
+  push(wMsgs, id, '{"id":"' .. id .. '","seq":' .. seqText .. ',' .. string.sub(ARGV[b + 5], 2))
+  push(wAll, seqText, id)
+  if key ~= '' then push(wKeys, key, id) end
+  push(wReady, enc((200 - tonumber(ARGV[b + 3])) * 17592186044416 + seq), id)
+  push(wCreated, createdAt, id)
+  if expiresAt ~= '' then push(wTtl, expiresAt, id) end
+  push(wIds, id, agentName)
+  push(wIdlex, 0, id)
   redis.call('RPUSH', EV .. id, ev)
-  out[i] = '["n","' .. id .. '",' .. enc(seq) .. ']'
+  out[i] = '["n","' .. id .. '",' .. seqText .. ']'
 end
-for _, o in ipairs(order) do
-  local args = o[3]
-  for c = 1, #args, 2000 do redis.call(o[1], o[2], unpack(args, c, math.min(c + 1999, #args))) end
+for _, w in ipairs({ { 'HSET', K.msgs, wMsgs }, { 'ZADD', K.all, wAll }, { 'HSET', K.keys, wKeys }, { 'ZADD', K.ready, wReady }, { 'ZADD', K.wcreated, wCreated }, { 'ZADD', K.ttl, wTtl }, { 'HSET', IDS, wIds }, { 'ZADD', IDLEX, wIdlex } }) do
+  local args = w[3]
+  for c = 1, args.n, 2000 do redis.call(w[1], w[2], unpack(args, c, math.min(c + 1999, args.n))) end
 end
 redis.call('HINCRBY', K.counts, 'queued', #fresh)
 return finish(K.enqver, '[' .. table.concat(out, ',') .. ']')
