@@ -24,6 +24,7 @@
  *   ev:<id>    list     the message's events as JSON, in commit order
  *   aev        list     agent-level events as JSON, in time order
  *   tasks      hash     task id -> Task as JSON
+ *   op:<id>    string   one-time marker of a commit or script call (60 s; see scripts.ts)
  *
  * Project-wide, tag `{<prefix>}`:
  *   agents     set      agent names
@@ -55,6 +56,8 @@ export interface AgentKeys {
   aev: string;
   tasks: string;
   events(id: string): string;
+  /** One-time marker of a script call or commit (its answer, 60 s): a re-send is applied once. */
+  op(id: string): string;
 }
 
 export interface GlobalKeys {
@@ -94,6 +97,7 @@ export function agentKeys(prefix: string, agent: string): AgentKeys {
     aev: a('aev'),
     tasks: a('tasks'),
     events: (id: string) => a(`ev:${id}`),
+    op: (id: string) => a(`op:${id}`),
   };
 }
 

@@ -1,7 +1,9 @@
 /**
  * Redis implementation of MessageStore and TaskStore, for teams whose agents run on several hosts.
- * Key layout: keys.ts. Write path: commit.ts (read, decide in TypeScript with the domain functions
- * SQLite uses, commit all writes in one compare-and-set script, or run again on a conflict).
+ * Key layout: keys.ts. Write paths: scripts.ts for the hot operations (enqueue, claim, ack, release,
+ * confirm: one script and one round trip each); commit.ts for the rest (read, decide in TypeScript
+ * with the domain functions SQLite uses, commit all writes in one compare-and-set script, or run
+ * again on a conflict).
  *
  * Time comes from `options.clock` only, never from Redis TIME: the conformance suites drive a fake
  * clock, and every host must agree with its own engine about leases and TTLs.
@@ -48,6 +50,7 @@ import { normalizeEnqueue, queueFullError, type NormalizedEnqueue } from '../val
 import { checkPruneOptions } from '../prune-options.js';
 import { agentKeys, globalKeys, readyScore, type AgentKeys, type GlobalKeys } from './keys.js';
 import { COMMIT_SCRIPT, Tx } from './commit.js';
+import { CLAIM_SCRIPT, encodeMessage, ENQUEUE_SCRIPT, enqueueScriptKeys, messageScriptKeys, SETTLE_SCRIPT, undecodable } from './scripts.js';
 import { connectRedis } from './connect.js';
 
 export { RedisConnectError, redactUrl } from './connect.js';
@@ -62,7 +65,8 @@ export interface RedisStoreOptions extends StoreOptions {
   conflictRetryMs?: number;
 }
 
-type CommitRedis = Redis & { hornetsCommit(numKeys: number, ...args: string[]): Promise<number> };
+type ScriptName = 'hornetsEnqueue' | 'hornetsClaim' | 'hornetsSettle';
+type CommitRedis = Redis & { hornetsCommit(numKeys: number, ...args: string[]): Promise<number> } & Record<ScriptName, (numKeys: number, ...args: string[]) => Promise<string>>;
 
 const MIN_PREFIX = 4;
 const PAGE = 100;
@@ -99,6 +103,9 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<RedisM
   }
   const redis = await connectRedis(options);
   redis.defineCommand('hornetsCommit', { lua: COMMIT_SCRIPT });
+  redis.defineCommand('hornetsEnqueue', { lua: ENQUEUE_SCRIPT });
+  redis.defineCommand('hornetsClaim', { lua: CLAIM_SCRIPT });
+  redis.defineCommand('hornetsSettle', { lua: SETTLE_SCRIPT });
   return new RedisMessageStore(redis as CommitRedis, options);
 }
 
@@ -113,6 +120,10 @@ const isPending = (s: MessageState) => (pendingStates as readonly string[]).incl
 
 function deliveryOrder(a: Message, b: Message): number {
   return a.agent === b.agent ? (a.priority === b.priority ? a.seq - b.seq : b.priority - a.priority) : a.agent < b.agent ? -1 : 1;
+}
+
+function unknownAgent(name: string): QueueError {
+  return new QueueError('unknown_agent', `unknown agent "${name}" (agents come from hornets.json)`, { agent: name });
 }
 
 function zeroCounts(): Record<MessageState, number> {
@@ -146,8 +157,14 @@ export class RedisMessageStore implements MessageStore, TaskStore {
   private readonly limits: QueueLimits;
   private readonly g: GlobalKeys;
   private readonly conflictRetryMs: number;
-  /** Writes of this process run one at a time: they would only conflict with each other. */
+  /**
+   * Generic (compare-and-set) writes of this process run one at a time: they would only conflict
+   * with each other. The hot-path scripts are atomic on their own and are not queued behind them:
+   * concurrent callers share the connection's pipeline.
+   */
   private writeChain: Promise<unknown> = Promise.resolve();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly keyCache = new Map<string, AgentKeys>();
   private closed = false;
 
   constructor(
@@ -163,8 +180,15 @@ export class RedisMessageStore implements MessageStore, TaskStore {
 
   // ---------------------------------------------------------------- plumbing
 
+  /** Key names of an agent, built once: every hot-path call needs them. */
   private k(agent: string): AgentKeys {
-    return agentKeys(this.options.prefix, agent);
+    let keys = this.keyCache.get(agent);
+    if (!keys) {
+      keys = agentKeys(this.options.prefix, agent);
+      if (this.keyCache.size >= 10_000) this.keyCache.clear();
+      this.keyCache.set(agent, keys);
+    }
+    return keys;
   }
 
   private assertOpen(): void {
@@ -254,6 +278,16 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     }
   }
 
+  /** One hot-path script call (scripts.ts) with a fresh one-time marker; 'F' means: take the generic path. */
+  private script(name: ScriptName, keys: (opId: string) => string[], arg: string[]): Promise<string> {
+    const k = keys(randomId(16));
+    const p = this.io(() => this.redis[name](k.length, ...k, ...arg));
+    const settled = () => this.inflight.delete(p);
+    this.inflight.add(p);
+    p.then(settled, settled);
+    return p;
+  }
+
   /**
    * `idemKeys`: idempotency keys to look up in the same read (the message ids they name).
    * `fence`: the version the commit depends on: `ver` for changes to existing data, `enqver` for
@@ -269,7 +303,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       return v;
     }) as [string | null, string | null, number, number, number, (string | null)[] | undefined];
     const record = parse<AgentRecord>(agent);
-    if (!record) throw new QueueError('unknown_agent', `unknown agent "${name}" (agents come from hornets.json)`, { agent: name });
+    if (!record) throw unknownAgent(name);
     tx.check(keys[fence], ver);
     const keyIds = new Map<string, string | null>(idemKeys.map((k, i) => [k, ids?.[i] ?? null]));
     return { keys, ver, record, pending: ready + leased + delivered, keyIds };
@@ -283,7 +317,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
 
   /** Writes `after` and moves its id between the state indexes (`before` null: a new message). */
   private put(tx: Tx, keys: AgentKeys, before: Message | null, after: Message): void {
-    tx.op('HSET', keys.msgs, after.id, JSON.stringify(after));
+    tx.op('HSET', keys.msgs, after.id, encodeMessage(after));
     if (before === null) {
       tx.op('ZADD', keys.all, after.seq, after.id);
       if (after.key !== null) tx.op('HSET', keys.keys, after.key, after.id);
@@ -459,7 +493,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
 
   async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
     const n = normalizeEnqueue(input, this.limits);
-    return this.write(async (tx, undo) => (await this.insertAll(tx, undo, [n]))[0]!);
+    return (await this.enqueueFast([n]))?.[0] ?? this.write(async (tx, undo) => (await this.insertAll(tx, undo, [n]))[0]!);
   }
 
   async enqueueBatch(inputs: EnqueueInput[]): Promise<EnqueueResult[]> {
@@ -472,7 +506,60 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       }
     });
     if (normalized.length === 0) return [];
-    return this.write((tx, undo) => this.insertAll(tx, undo, normalized));
+    // Several agents in one batch: one commit over several slots, on the generic path.
+    const oneAgent = normalized.every((n) => n.agent === normalized[0]!.agent);
+    return (oneAgent ? await this.enqueueFast(normalized) : null) ?? this.write((tx, undo) => this.insertAll(tx, undo, normalized));
+  }
+
+  /** Inputs for one agent in one script call (ENQUEUE_SCRIPT); null: take the generic path. */
+  private async enqueueFast(inputs: NormalizedEnqueue[]): Promise<EnqueueResult[] | null> {
+    const agent = inputs[0]!.agent;
+    if (inputs.some((n) => n.key !== null && undecodable.test(n.key))) return null;
+    const now = this.clock();
+    const enqueued: StoredEvent = { ts: now, agent, kind: 'enqueued', from: null, to: 'queued', detail: null };
+    const args = [agent, String(this.limits.maxDepth), JSON.stringify(enqueued), String(now)];
+    const drafts = inputs.map((n): Omit<Message, 'id' | 'seq'> => {
+      const draft: Omit<Message, 'id' | 'seq'> = {
+        agent: n.agent,
+        priority: n.priority,
+        body: n.body,
+        sender: n.sender,
+        key: n.key,
+        state: 'queued',
+        attempts: 0,
+        maxAttempts: n.maxAttempts,
+        availableAt: now,
+        expiresAt: n.ttlMs === null ? null : now + n.ttlMs,
+        leaseToken: null,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        sessionId: null,
+        deliveredAt: null,
+        confirmedAt: null,
+        redeliveries: 0,
+        lastError: null,
+        deadReason: null,
+        createdAt: now,
+        updatedAt: now,
+        meta: n.meta === null ? null : (JSON.parse(n.meta) as Record<string, unknown>),
+      };
+      args.push(n.key ?? '', randomId(4), String(n.priority), draft.expiresAt === null ? '' : String(draft.expiresAt), encodeMessage(draft));
+      return draft;
+    });
+    const answer = await this.script('hornetsEnqueue', (op) => enqueueScriptKeys(this.k(agent), this.g, op), args);
+    if (answer === 'F') return null;
+    if (answer === 'U') throw unknownAgent(agent);
+    if (answer.startsWith('Q')) {
+      const [pending, limit] = answer.slice(1).split(':').map(Number);
+      throw queueFullError(agent, pending!, limit!);
+    }
+    const out: EnqueueResult[] = [];
+    for (const [i, entry] of (JSON.parse(answer) as (['n', string, number] | ['o', Message] | ['d', number])[]).entries()) {
+      if (entry[0] === 'n') out.push({ message: { id: entry[1], seq: entry[2], ...drafts[i]! }, created: true });
+      else if (entry[0] === 'o') out.push({ message: entry[1], created: false });
+      else out.push({ message: out[entry[1]]!.message, created: false });
+    }
+    return out;
   }
 
   /** One commit for all inputs (several agents: several versions in the same commit). */
@@ -613,6 +700,22 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     const limit = options.limit ?? 1;
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new QueueError('invalid_input', `claim limit must be 1–1000, got ${limit}`);
     if (!Number.isFinite(options.leaseMs) || options.leaseMs <= 0) throw new QueueError('invalid_input', `lease must be a positive duration, got ${options.leaseMs}`);
+    return (await this.claimFast(agentName, options, limit)) ?? this.claimGeneric(agentName, options, limit);
+  }
+
+  /** One CLAIM_SCRIPT call; null: take the generic path. */
+  private async claimFast(agent: string, options: ClaimOptions, limit: number): Promise<Message[] | null> {
+    const session = options.sessionId ?? null;
+    if (undecodable.test(options.owner) || (session !== null && undecodable.test(session))) return null;
+    const now = this.clock();
+    const arg = { agent, now, until: now + options.leaseMs, limit, owner: options.owner, ignorePause: options.ignorePause === true, token: leaseToken(agent), leaseMs: options.leaseMs, page: PAGE };
+    const answer = await this.script('hornetsClaim', (op) => messageScriptKeys(this.k(agent), op), [JSON.stringify(session === null ? arg : { ...arg, session })]);
+    if (answer === 'F') return null;
+    if (answer === 'U') throw unknownAgent(agent);
+    return JSON.parse(answer) as Message[];
+  }
+
+  private claimGeneric(agentName: string, options: ClaimOptions, limit: number): Promise<Message[]> {
     const keys = this.k(agentName);
     return this.write(async (tx) => {
       const now = this.clock();
@@ -631,7 +734,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
         return v;
       }) as [string | null, string | null, string[], string[], string[]];
       const record = parse<AgentRecord>(raw);
-      if (!record) throw new QueueError('unknown_agent', `unknown agent "${agentName}" (agents come from hornets.json)`, { agent: agentName });
+      if (!record) throw unknownAgent(agentName);
       tx.check(keys.ver, ver);
       const byId = new Map((await this.messages(keys, [...new Set([...lapsedIds, ...expiringIds, ...firstPage])])).map((m) => [m.id, m]));
       const pick = (ids: string[]) => ids.map((id) => byId.get(id)).filter((m): m is Message => m !== undefined);
@@ -694,7 +797,40 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     return { keys, rows };
   }
 
+  /**
+   * One SETTLE_SCRIPT call for the messages of a lease (ack, release) or the delivered ones of an
+   * agent (confirm); null: take the generic path.
+   */
+  private async settleFast(
+    mode: 'ack' | 'release' | 'confirm',
+    agent: string | null,
+    fields: { token?: string; ids?: string[] | undefined; session?: string | null | undefined },
+  ): Promise<number | null> {
+    if (agent === null) return 0;
+    const session = fields.session ?? null;
+    if ((fields.ids ?? []).some((id) => typeof id !== 'string' || undecodable.test(id)) || (session !== null && undecodable.test(session))) return null;
+    const arg = {
+      mode,
+      now: this.clock(),
+      ...(fields.token === undefined ? {} : { token: fields.token }),
+      ...(fields.ids === undefined ? {} : { ids: fields.ids }),
+      ...(session === null ? {} : { session }),
+    };
+    const answer = await this.script('hornetsSettle', (op) => messageScriptKeys(this.k(agent), op), [JSON.stringify(arg)]);
+    return answer === 'F' ? null : Number(answer);
+  }
+
+  /** The agent a lease token names, if the caller may act on it. */
+  private leaseOf(ref: LeaseRef): string | null {
+    const agent = leaseAgent(ref.leaseToken);
+    return agent === null || (ref.agent !== undefined && ref.agent !== agent) ? null : agent;
+  }
+
   async ack(options: AckOptions): Promise<number> {
+    return (await this.settleFast('ack', this.leaseOf(options), { token: options.leaseToken, ids: options.ids, session: options.sessionId })) ?? this.ackGeneric(options);
+  }
+
+  private ackGeneric(options: AckOptions): Promise<number> {
     return this.write(async (tx) => {
       const now = this.clock();
       const l = await this.leased(tx, options, now);
@@ -737,6 +873,10 @@ export class RedisMessageStore implements MessageStore, TaskStore {
   }
 
   async release(options: LeaseRef): Promise<number> {
+    return (await this.settleFast('release', this.leaseOf(options), { token: options.leaseToken, ids: options.ids })) ?? this.releaseGeneric(options);
+  }
+
+  private releaseGeneric(options: LeaseRef): Promise<number> {
     return this.write(async (tx) => {
       const now = this.clock();
       const l = await this.leased(tx, options, now);
@@ -761,6 +901,10 @@ export class RedisMessageStore implements MessageStore, TaskStore {
   }
 
   async confirm(agent: string, options: { sessionId?: string | null; ids?: string[] } = {}): Promise<number> {
+    return (await this.settleFast('confirm', agent, { ids: options.ids, session: options.sessionId })) ?? this.confirmGeneric(agent, options);
+  }
+
+  private confirmGeneric(agent: string, options: { sessionId?: string | null; ids?: string[] }): Promise<number> {
     return this.write(async (tx) => {
       const now = this.clock();
       const { keys, rows } = await this.deliveredRows(tx, agent, options.sessionId ?? null, options.ids);
@@ -1390,6 +1534,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.writeChain;
+    await Promise.allSettled([...this.inflight]);
     this.closed = true;
     // A server cut off without a reset (a partition) never answers QUIT: do not wait for it.
     let timer: NodeJS.Timeout | undefined;
