@@ -1533,11 +1533,17 @@ export class RedisMessageStore implements MessageStore, TaskStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.writeChain;
-    await Promise.allSettled([...this.inflight]);
-    this.closed = true;
-    // A server cut off without a reset (a partition) never answers QUIT: do not wait for it.
+    // Writes under way finish first; but cut off by a partition (no reset from the far side) they
+    // are never answered, and a close (an engine stopping to rejoin its node) must not hang on them.
     let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([this.writeChain, ...this.inflight]),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 2_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.closed = true;
     try {
       await Promise.race([
         this.redis.quit(),
