@@ -11,7 +11,9 @@
  * reply printed whole or not at all, the ack posted only once it is written.
  */
 import { readFileSync } from 'node:fs';
+import type * as Http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
+import { createRequire } from 'node:module';
 import { endpointFile, pidFile } from '../engine-client/paths.js';
 import { pidAlive, readPid } from '../engine-client/pid.js';
 
@@ -61,7 +63,10 @@ function engineAlive(home: string): boolean {
 }
 
 async function post(port: number, path: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<Answer> {
-  const { request } = await import('node:http');
+  // Loaded here, on this rare path only, and with a synchronous require: an import() inside the
+  // vm.Script bundle the hook entry runs as failed (seen with the bundle's V8 code cache in use),
+  // and the hand-over never reached the engine.
+  const { request } = createRequire(import.meta.url)('node:http') as typeof Http;
   return new Promise((resolve, reject) => {
     const req = request(
       { host: '127.0.0.1', port, method: 'POST', path, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)), connection: 'close' }, timeout: timeoutMs },

@@ -82,7 +82,8 @@ describe('a SessionStart on a Redis team before its engine listens', () => {
     await p.ok(['daemon', 'start']);
     const run = await hook;
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('marie');
+    const log = () => readFileSync(path.join(p.stateDir, 'logs', 'hornets.log'), 'utf8');
+    expect(run.stdout, log()).toContain('marie');
     expect(run.stdout).toContain(`[msg ${id}`);
     expect(run.stdout).toContain('first words for marie');
     expect(await messageState(p, id)).toBe('delivered');
