@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { RotatingFile, type RotationOptions } from './log-rotation.js';
+import { isoTime } from './util/iso-time.js';
 
 /** Secret fields never written (pino's `redact` paths in log.ts; `*` is any key). */
 export const redactPaths = [
@@ -66,7 +67,7 @@ class LineLogger {
     if (level < this.threshold) return;
     const [fields, msg] = typeof a === 'string' ? [{}, a] : [(a ?? {}) as Fields, typeof b === 'string' ? b : undefined];
     const body = JSON.stringify(prepare(fields)).slice(1, -1);
-    const line = `{"level":${level},"time":"${new Date().toISOString()}"${this.bindings}${body ? `,${body}` : ''}${msg !== undefined ? `,"msg":${JSON.stringify(msg)}` : ''}}\n`;
+    const line = `{"level":${level},"time":"${isoTime()}"${this.bindings}${body ? `,${body}` : ''}${msg !== undefined ? `,"msg":${JSON.stringify(msg)}` : ''}}\n`;
     this.out?.write(line);
   }
 

@@ -148,7 +148,8 @@ export class Nudger {
       const typing = await typeNudge(this.o.agents.tmux, fresh.paneId, line, tag, { patterns: this.o.agents.profile(this.o.agents.agentConfig(agent)).patterns, typed: this.o.agents.typed });
       this.nudges.set(agent, { nonce, sentAt: now, enters: 0 });
       this.o.wakeLater(agent, this.o.timing.nudgeTimeoutMs + 20);
-      await this.o.store.recordEvent({ agent, kind: 'nudge_sent', detail: { nonce, waiting: count } });
+      // decidedAt: when this pass decided to nudge (a wake's reaction time, apart from the typing).
+      await this.o.store.recordEvent({ agent, kind: 'nudge_sent', detail: { nonce, waiting: count, decidedAt: now } });
       this.o.log.info({ event: 'nudge_sent', agent, nonce, waiting: count, typing }, 'idle agent nudged');
     } catch (err) {
       const reason = err instanceof PushRefused ? err.reason : 'failed';

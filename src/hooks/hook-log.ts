@@ -4,6 +4,7 @@
  */
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { isoTime } from '../util/iso-time.js';
 
 const APPEND_NOFOLLOW = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
 const levels = { debug: 20, info: 30, warn: 40, error: 50 } as const;
@@ -22,7 +23,7 @@ export function hookLog(stateDir: string | undefined, base: Record<string, unkno
       // O_NOFOLLOW: a log replaced by a symlink must not have our lines appended to its target.
       const fd = openSync(file, APPEND_NOFOLLOW, 0o600);
       try {
-        writeSync(fd, `${JSON.stringify({ level: levels[level], time: new Date().toISOString(), pid: process.pid, name: 'hornets', component: 'hook', ...base, ...obj, msg })}\n`);
+        writeSync(fd, `${JSON.stringify({ level: levels[level], time: isoTime(), pid: process.pid, name: 'hornets', component: 'hook', ...base, ...obj, msg })}\n`);
       } finally {
         closeSync(fd);
       }

@@ -47,26 +47,44 @@ export class QueueService {
   ) {}
 
   /**
-   * Pokes the engine that runs `agent` so it delivers at once: the local one (its pid file), or on a
-   * Redis team the engine of the agent's node, through the cluster bus. Resolves whether an engine
-   * runs there (null: ask the local pid file).
+   * Gets ready to poke the engine that runs `agent` so it delivers at once: the local one (its pid
+   * file), or on a Redis team the engine of the agent's node, through the cluster bus. The bus link
+   * is opened at once, beside the enqueue (connecting takes longer than the enqueue does), so the
+   * wake leaves the moment the message is in. `fire` resolves whether an engine runs there (null:
+   * ask the local pid file); `cancel` closes a link that will not be used.
    */
-  private async wake(agent: string): Promise<boolean | null> {
+  private prepareWake(agent: string): { fire: () => Promise<boolean | null>; cancel: () => void } {
     const config = this.agentConfig(agent);
     const node = this.selection.kind === 'redis' ? agentNode(this.project.config, config) : null;
     if (this.selection.kind !== 'redis' || node === null || node === processNode()) {
-      await wakeEngine(this.project.paths.root, agent);
-      return null;
+      return {
+        fire: async () => {
+          await wakeEngine(this.project.paths.root, agent);
+          return null;
+        },
+        cancel: () => undefined,
+      };
     }
-    const { wakeRemoteNode } = await import('../cluster/node-link.js');
     const s = this.selection;
-    try {
-      return (await wakeRemoteNode({ url: s.url, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs }, node, agent)) > 0;
-    } catch (err) {
-      // The message is queued either way; the node's engine finds it at its next pass.
-      this.log.warn({ event: 'remote_wake_failed', agent, node, error: String(err) }, 'could not wake the engine of another node');
-      return false;
-    }
+    const link = import('../cluster/node-link.js').then((m) => m.openNodeLink({ url: s.url, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs }));
+    // Failures are reported by fire(); an unused link must not be an unhandled rejection.
+    link.catch(() => undefined);
+    return {
+      fire: async () => {
+        let opened: Awaited<typeof link> | null = null;
+        try {
+          opened = await link;
+          return (await opened.bus.wake(node, agent)) > 0;
+        } catch (err) {
+          // The message is queued either way; the node's engine finds it at its next pass.
+          this.log.warn({ event: 'remote_wake_failed', agent, node, error: String(err) }, 'could not wake the engine of another node');
+          return false;
+        } finally {
+          await opened?.close();
+        }
+      },
+      cancel: () => void link.then((l) => l.close()).catch(() => undefined),
+    };
   }
 
   private agentConfig(name: string) {
@@ -81,19 +99,27 @@ export class QueueService {
     const cfg = this.agentConfig(agent);
     const defaults = this.project.config.defaults;
     const ttl = cfg.ttl ?? defaults.ttl;
-    const result = await this.store.enqueue({
-      agent,
-      body,
-      priority: options.priority ?? cfg.priority ?? defaults.priority,
-      key: options.key ?? null,
-      ttlMs: options.ttlMs ?? (ttl !== undefined ? durationMs(ttl) : null),
-      sender: options.sender ?? null,
-    });
+    const wake = this.prepareWake(agent);
+    let result: Awaited<ReturnType<MessageStore['enqueue']>>;
+    try {
+      result = await this.store.enqueue({
+        agent,
+        body,
+        priority: options.priority ?? cfg.priority ?? defaults.priority,
+        key: options.key ?? null,
+        ttlMs: options.ttlMs ?? (ttl !== undefined ? durationMs(ttl) : null),
+        sender: options.sender ?? null,
+      });
+    } catch (err) {
+      wake.cancel();
+      throw err;
+    }
     // Never log bodies: they may carry secrets the user pasted.
     this.log.info({ event: 'send', agent, id: result.message.id, priority: result.message.priority, created: result.created, bytes: Buffer.byteLength(body) }, 'message queued');
     // A running daemon delivers at once instead of at its next safety poll. Not waiting for its answer:
     // whether an engine runs is read from its pid file, as everywhere else.
-    const poke = result.created ? this.wake(agent) : Promise.resolve(null);
+    if (!result.created) wake.cancel();
+    const poke = result.created ? wake.fire() : Promise.resolve(null);
     const ctx = await this.store.explainContext(result.message.id);
     const remoteRunning = await poke;
     const engineRunning = remoteRunning ?? engineStatus(this.project.paths.root).running;

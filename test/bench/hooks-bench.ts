@@ -57,7 +57,12 @@ interface HornetsProject {
   cli: string;
   hook: string;
   env: NodeJS.ProcessEnv;
-  store: SqliteMessageStore;
+  /**
+   * The project's store, opened for one call and closed again: with the engine down nothing holds the
+   * database open, and a connection held by the bench would spare the hook work it does in real use
+   * (the last connection to close checkpoints and removes the WAL).
+   */
+  withStore<T>(fn: (store: SqliteMessageStore) => Promise<T>): Promise<T>;
   /** The engine's fixed port when PostToolUse is an http hook (daemon.hookTransport "http"). */
   httpPort: number | null;
   stop(): void;
@@ -76,8 +81,15 @@ async function hornetsProject(parent: string, name: string, checkout: string, da
     writeFileSync(join(dir, 'hornets.json'), JSON.stringify({ ...config, daemon: { hookTransport: 'http', hookPort: httpPort } }, null, 2));
   }
   const state = join(dir, '.hornets');
-  const store = await openSqliteStore(join(state, 'hornets.db'));
-  await store.registerAgents([{ name: 'marie', profile: 'demo' }]);
+  const withStore = async <T>(fn: (store: SqliteMessageStore) => Promise<T>): Promise<T> => {
+    const store = await openSqliteStore(join(state, 'hornets.db'));
+    try {
+      return await fn(store);
+    } finally {
+      await store.close();
+    }
+  };
+  await withStore((store) => store.registerAgents([{ name: 'marie', profile: 'demo' }]));
   if (daemon) {
     const r = spawnSync(process.execPath, [cli, 'daemon', 'start'], { cwd: dir, env, encoding: 'utf8' });
     if (r.status !== 0 || !existsSync(join(state, 'run', 'hook-endpoint'))) throw new Error(`daemon did not start in ${dir}: ${r.stderr}`);
@@ -97,7 +109,7 @@ async function hornetsProject(parent: string, name: string, checkout: string, da
       HORNETS_HOOK_CLIENT: agentCredential(loadOrCreateAgentKey(state), 'marie', 0).split('.')[0]!,
     },
     httpPort,
-    store,
+    withStore,
     stop: () => {
       if (daemon) spawnSync(process.execPath, [cli, 'daemon', 'stop'], { cwd: dir, env });
     },
@@ -238,7 +250,7 @@ async function processView(projects: { label: string; project: HornetsProject }[
     rows.push({
       name: `${label}, 1 message`,
       run: async () => {
-        await project.store.enqueue({ agent: 'marie', body: 'bench message' });
+        await project.withStore((store) => store.enqueue({ agent: 'marie', body: 'bench message' }));
         return runOnce(argv, payload, project.env, project.dir);
       },
     });
@@ -246,7 +258,7 @@ async function processView(projects: { label: string; project: HornetsProject }[
   const xs: Record<string, number[]> = Object.fromEntries(rows.map((r) => [r.name, []]));
   for (let i = 0; i < n; i++) for (const r of rows) xs[r.name]!.push(await r.run());
   for (const { label, project } of projects) {
-    const left = (await project.store.list({ agent: 'marie', states: ['queued', 'leased'] })).length;
+    const left = await project.withStore(async (store) => (await store.list({ agent: 'marie', states: ['queued', 'leased'] })).length);
     if (left !== 0) throw new Error(`${label}: ${left} messages were not delivered by the hook`);
   }
   console.log(`\nthe hook process alone (spawn to exit, PostToolUse payload on stdin), ${n} runs each, interleaved`);
@@ -290,10 +302,7 @@ async function main(): Promise<void> {
         .join(' ')}`,
     );
   } finally {
-    for (const { project } of projects) {
-      project.stop();
-      await project.store.close();
-    }
+    for (const { project } of projects) project.stop();
     rmSync(parent, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   }
 }

@@ -993,9 +993,11 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       const names = await this.agentNames();
       const totals = zeroCounts();
       const agents: AgentQueueStats[] = [];
-      for (const n of names) {
-        const keys = this.k(n);
-        const [counts, oldest] = await Promise.all([this.redis.hgetall(keys.counts), this.redis.zrange(keys.wcreated, 0, 0, 'WITHSCORES')]);
+      // Every agent's reads in one flight (ioredis pipelines what is sent together): the engine asks
+      // for this on every delivery pass, and one round trip per agent made it grow with the team.
+      const reads = await Promise.all(names.map((n) => Promise.all([this.redis.hgetall(this.k(n).counts), this.redis.zrange(this.k(n).wcreated, 0, 0, 'WITHSCORES')])));
+      for (const [i, n] of names.entries()) {
+        const [counts, oldest] = reads[i]!;
         const s: AgentQueueStats = { agent: n, counts: zeroCounts(), pending: 0, oldestWaitingAt: oldest.length === 2 ? Number(oldest[1]) : null };
         for (const st of messageStates) {
           const c = Number(counts[st] ?? 0);
