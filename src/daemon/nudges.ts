@@ -112,7 +112,9 @@ export class Nudger {
     // started is under way: any later hook event of the agent shows the nudge was taken.
     let taken = (record.lastEventAt ?? 0) > nudge.sentAt;
     if (!taken) {
-      const events = await this.o.store.events({ agent, limit: 50 });
+      // Only the agent's own events of that kind: a Redis store reads every recent message's history
+      // for an unfiltered look, once per agent with a nudge out, on every delivery pass.
+      const events = await this.o.store.events({ agent, kinds: ['nudge_seen'], limit: 50 });
       taken = events.some((e) => e.kind === 'nudge_seen' && e.detail?.['nonce'] === nudge.nonce);
     }
     return { sentAt: nudge.sentAt, enters: nudge.enters, taken };

@@ -1047,8 +1047,8 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       const agentEvents = (await agentLevel([filter.agent])).slice(-limit);
       const keys = this.k(filter.agent);
       const recent = (await this.redis.zrevrange(keys.all, 0, limit - 1)).reverse();
-      const messageEvents: QueueEvent[] = [];
-      for (const m of await this.messages(keys, recent)) messageEvents.push(...(await this.messageEvents(m)));
+      // Every message's history in one flight, not one round trip after another.
+      const messageEvents = (await Promise.all((await this.messages(keys, recent)).map((m) => this.messageEvents(m)))).flat();
       return [...agentEvents, ...messageEvents].sort((a, b) => a.ts - b.ts).slice(-limit);
     });
   }
