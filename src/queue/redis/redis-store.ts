@@ -518,31 +518,8 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     const now = this.clock();
     const enqueued: StoredEvent = { ts: now, agent, kind: 'enqueued', from: null, to: 'queued', detail: null };
     const args = [agent, String(this.limits.maxDepth), JSON.stringify(enqueued), String(now)];
-    const drafts = inputs.map((n): Omit<Message, 'id' | 'seq'> => {
-      const draft: Omit<Message, 'id' | 'seq'> = {
-        agent: n.agent,
-        priority: n.priority,
-        body: n.body,
-        sender: n.sender,
-        key: n.key,
-        state: 'queued',
-        attempts: 0,
-        maxAttempts: n.maxAttempts,
-        availableAt: now,
-        expiresAt: n.ttlMs === null ? null : now + n.ttlMs,
-        leaseToken: null,
-        leaseOwner: null,
-        leaseExpiresAt: null,
-        sessionId: null,
-        deliveredAt: null,
-        confirmedAt: null,
-        redeliveries: 0,
-        lastError: null,
-        deadReason: null,
-        createdAt: now,
-        updatedAt: now,
-        meta: n.meta === null ? null : (JSON.parse(n.meta) as Record<string, unknown>),
-      };
+    const drafts = inputs.map((n) => {
+      const draft = queuedDraft(n, now);
       args.push(n.key ?? '', randomId(4), String(n.priority), draft.expiresAt === null ? '' : String(draft.expiresAt), encodeMessage(draft));
       return draft;
     });
@@ -596,32 +573,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       const limit = a.record.maxDepth ?? this.limits.maxDepth;
       if (a.pending >= limit) throw queueFullError(n.agent, a.pending, limit);
       seq++;
-      const m: Message = {
-        id: sequentialId(seq),
-        seq,
-        agent: n.agent,
-        priority: n.priority,
-        body: n.body,
-        sender: n.sender,
-        key: n.key,
-        state: 'queued',
-        attempts: 0,
-        maxAttempts: n.maxAttempts,
-        availableAt: now,
-        expiresAt: n.ttlMs === null ? null : now + n.ttlMs,
-        leaseToken: null,
-        leaseOwner: null,
-        leaseExpiresAt: null,
-        sessionId: null,
-        deliveredAt: null,
-        confirmedAt: null,
-        redeliveries: 0,
-        lastError: null,
-        deadReason: null,
-        createdAt: now,
-        updatedAt: now,
-        meta: n.meta === null ? null : (JSON.parse(n.meta) as Record<string, unknown>),
-      };
+      const m: Message = { id: sequentialId(seq), seq, ...queuedDraft(n, now) };
       a.pending++;
       if (n.key !== null) keysTaken.set(`${n.agent}\0${n.key}`, m);
       this.put(tx, a.keys, null, m);
@@ -1559,6 +1511,34 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       clearTimeout(timer);
     }
   }
+}
+
+/** A new message as enqueue makes it, before its id and seq (the fast script and the commit path alike). */
+function queuedDraft(n: NormalizedEnqueue, now: number): Omit<Message, 'id' | 'seq'> {
+  return {
+    agent: n.agent,
+    priority: n.priority,
+    body: n.body,
+    sender: n.sender,
+    key: n.key,
+    state: 'queued',
+    attempts: 0,
+    maxAttempts: n.maxAttempts,
+    availableAt: now,
+    expiresAt: n.ttlMs === null ? null : now + n.ttlMs,
+    leaseToken: null,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    sessionId: null,
+    deliveredAt: null,
+    confirmedAt: null,
+    redeliveries: 0,
+    lastError: null,
+    deadReason: null,
+    createdAt: now,
+    updatedAt: now,
+    meta: n.meta === null ? null : (JSON.parse(n.meta) as Record<string, unknown>),
+  };
 }
 
 /** Project-wide index entries of an attempt: `pending` ones are written with the commit. */
