@@ -141,3 +141,70 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   await server.start();
   return server;
 }
+
+export interface RedisClusterOptions {
+  /** Master nodes (default 3: the fewest `redis-cli --cluster create` accepts). */
+  masters?: number;
+  /** requirepass and masterauth of every node. */
+  password?: string;
+}
+
+export interface RedisCluster {
+  nodes: RedisServer[];
+  /** redis://[:password@]127.0.0.1:port of every node: the seed list hornets is given. */
+  urls: string[];
+  /** Stops every node and removes their directories. */
+  destroy(): Promise<void>;
+}
+
+/** Polls CLUSTER INFO on every node until each says `cluster_state:ok`. */
+async function waitClusterOk(nodes: RedisServer[], password: string | undefined, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const auth = password ? ['-a', password, '--no-auth-warning'] : [];
+  for (;;) {
+    const ok = nodes.every((n) => {
+      const r = spawnSync('redis-cli', ['-p', String(n.port), ...auth, 'cluster', 'info'], { encoding: 'utf8', timeout: 5_000 });
+      return r.status === 0 && /cluster_state:ok/.test(r.stdout);
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`Redis Cluster on ports ${nodes.map((n) => n.port).join(', ')} did not reach cluster_state:ok within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * A real Redis Cluster: `masters` redis-server processes with cluster mode on (each its own port and
+ * directory, its bus on port + 10000), joined by `redis-cli --cluster create` without replicas.
+ */
+export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<RedisCluster> {
+  const masters = options.masters ?? 3;
+  const nodes: RedisServer[] = [];
+  const destroy = async () => {
+    await Promise.all(nodes.map((n) => n.destroy()));
+  };
+  try {
+    for (let i = 0; i < masters; i++) {
+      // The cluster bus listens on port + 10000: both must be free.
+      let port = await freePort();
+      while (port + 10_000 > 65_535) port = await freePort();
+      nodes.push(
+        await startRedisServer({
+          port,
+          password: options.password,
+          args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', ...(options.password ? ['--masterauth', options.password] : [])],
+        }),
+      );
+    }
+    const auth = options.password ? ['-a', options.password, '--no-auth-warning'] : [];
+    const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes', ...auth], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed (${created.status}): ${created.stdout}${created.stderr}`);
+    await waitClusterOk(nodes, options.password, 20_000);
+  } catch (err) {
+    await destroy();
+    throw err;
+  }
+  return { nodes, urls: nodes.map((n) => n.url), destroy };
+}

@@ -16,8 +16,11 @@
  * A commit of a cluster-wide duty (the leader's sweep or prune, issue 12) carries a fence: the key
  * holding the newest leader token and the token the duty runs with. Unless they are equal the script
  * answers 3 and writes nothing, so a deposed leader (a paused process, a lapsed lease) cannot apply
- * a stale run. The fence key lives in the `{cluster}` slot: on a Redis Cluster this check would need
- * a per-agent high-water mark instead (see ARCHITECTURE.md, Cluster coordination).
+ * a stale run. The fence key lives in the `{cluster}` slot, so on a Redis Cluster the commit cannot
+ * read it: there the store checks the fence key in a step of its own just before, and the commit
+ * carries a high-water mark in its own slot instead (`fenceMark`): the highest token that ever wrote
+ * there; a lower token answers 3. Once a newer leader wrote to an agent, no older one can (see
+ * ARCHITECTURE.md, "Redis Cluster").
  *
  * Only a short list of write commands is allowed, and all are checked before the first write: a
  * script that failed half way would not be rolled back by Redis.
@@ -27,6 +30,7 @@ export const COMMIT_SCRIPT = `
 local p = cjson.decode(ARGV[1])
 if p.m and redis.call('EXISTS', KEYS[p.m]) == 1 then return 2 end
 if p.f and (redis.call('GET', KEYS[p.f[1]]) or '0') ~= p.f[2] then return 3 end
+if p.h and (tonumber(redis.call('GET', KEYS[p.h[1]]) or '0') or 0) > tonumber(p.h[2]) then return 3 end
 for _, c in ipairs(p.c) do
   local v = redis.call('GET', KEYS[c[1]]) or '0'
   if v ~= c[2] then return 0 end
@@ -42,6 +46,7 @@ for _, o in ipairs(p.o) do
   redis.call(o[1], KEYS[o[2]], unpack(args))
 end
 for _, c in ipairs(p.c) do redis.call('INCR', KEYS[c[1]]) end
+if p.h then redis.call('SET', KEYS[p.h[1]], p.h[2]) end
 if p.m then redis.call('SET', KEYS[p.m], '1', 'PX', 60000) end
 return 1
 `;
@@ -57,6 +62,7 @@ export class Tx {
   private readonly ops: (string | number)[][] = [];
   private marker: number | null = null;
   private fenceCheck: [number, string] | null = null;
+  private highWater: [number, string] | null = null;
 
   private slot(key: string): number {
     let i = this.index.get(key);
@@ -87,6 +93,23 @@ export class Tx {
     return this;
   }
 
+  /**
+   * Redis Cluster's form of `fence`: the commit goes through only if no higher token of `duty` wrote
+   * in this commit's slot (a mark beside its first key), and raises the mark to `token`.
+   */
+  fenceMark(duty: string, token: number): this {
+    const first = this.keys[0];
+    if (first === undefined) return this;
+    const end = first.indexOf('}:');
+    this.highWater = [this.slot(`${end > 0 ? first.slice(0, end + 2) : `${first}:`}dutyfence:${duty}`), String(token)];
+    return this;
+  }
+
+  /** The hash tags of this commit's keys: more than one cannot commit on a Redis Cluster. */
+  tags(): Set<string> {
+    return new Set(this.keys.map((k) => /\{[^}]*\}/.exec(k)?.[0] ?? k));
+  }
+
   /** Marks this commit with a one-time key beside its first version key (see COMMIT_SCRIPT). */
   markOnce(opId: string): this {
     if (this.checks.length === 0 || this.marker !== null) return this;
@@ -101,6 +124,12 @@ export class Tx {
   }
 
   payload(): string {
-    return JSON.stringify({ c: this.checks, o: this.ops, ...(this.marker === null ? {} : { m: this.marker }), ...(this.fenceCheck === null ? {} : { f: this.fenceCheck }) });
+    return JSON.stringify({
+      c: this.checks,
+      o: this.ops,
+      ...(this.marker === null ? {} : { m: this.marker }),
+      ...(this.fenceCheck === null ? {} : { f: this.fenceCheck }),
+      ...(this.highWater === null ? {} : { h: this.highWater }),
+    });
   }
 }

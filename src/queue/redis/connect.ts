@@ -1,8 +1,13 @@
 /**
  * Opening the Redis connection: bounded in time, typed errors that name what was wrong and never
- * the password.
+ * the password. A single server (`url`) or a Redis Cluster (`cluster`: seed node URLs).
+ *
+ * A Cluster client is handed out typed as `Redis`: ioredis' Cluster has the same command interface
+ * (commands, pipeline, multi, defineCommand, subscribe), and `redis.isCluster` tells them apart
+ * where the two differ (cross-slot commands, duplicate()). What runs on a Cluster must keep every
+ * script, MULTI and pipeline within one hash slot (queue/redis/keys.ts, cluster/keys.ts).
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { QueueError } from '../../errors.js';
 
 export class RedisConnectError extends QueueError {
@@ -28,13 +33,17 @@ export function redactUrl(url: string): string {
 }
 
 export interface ConnectOptions {
+  /** The single server; with `cluster`, the first seed node (for messages). */
   url: string;
+  /** Seed nodes of a Redis Cluster (redis:// URLs, no database number): opens a Cluster client. */
+  cluster?: readonly string[] | null;
   connectTimeoutMs?: number;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
 export async function connectRedis(options: ConnectOptions): Promise<Redis> {
+  if (options.cluster && options.cluster.length > 0) return connectCluster(options.cluster, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
   const shown = redactUrl(options.url);
   let parsed: URL;
   try {
@@ -90,4 +99,86 @@ export async function connectRedis(options: ConnectOptions): Promise<Redis> {
     opening = false;
   }
   return redis;
+}
+
+/** A second connection of the same kind (the bus subscribes and blocks on its own). */
+export function duplicateClient(redis: Redis, overrides: Pick<RedisOptions, 'lazyConnect' | 'enableOfflineQueue'>): Redis {
+  if (redis.isCluster) {
+    const cluster = redis as unknown as Cluster;
+    return cluster.duplicate(undefined, overrides) as unknown as Redis;
+  }
+  return redis.duplicate(overrides);
+}
+
+function parseClusterNode(url: string): { url: URL; shown: string } {
+  const shown = redactUrl(url);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new RedisConnectError('bad_url', `invalid Redis Cluster node URL ${shown}: expected redis://[:password@]host:port`, shown);
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new RedisConnectError('bad_url', `invalid Redis Cluster node URL ${shown}: the scheme must be redis:// or rediss://`, shown);
+  if (!u.hostname) throw new RedisConnectError('bad_url', `invalid Redis Cluster node URL ${shown}: no host`, shown);
+  if (u.pathname.length > 1 && u.pathname !== '/0') throw new RedisConnectError('bad_url', `invalid Redis Cluster node URL ${shown}: a cluster has only database 0`, shown);
+  return { url: u, shown };
+}
+
+async function connectCluster(urls: readonly string[], timeoutMs: number): Promise<Redis> {
+  const nodes = urls.map(parseClusterNode);
+  const first = nodes[0]!;
+  const shown = nodes.map((n) => n.shown).join(', ');
+  const username = decodeURIComponent(first.url.username);
+  const password = decodeURIComponent(first.url.password);
+  const tls = first.url.protocol === 'rediss:';
+  for (const n of nodes) {
+    if (decodeURIComponent(n.url.username) !== username || decodeURIComponent(n.url.password) !== password || (n.url.protocol === 'rediss:') !== tls) {
+      throw new RedisConnectError('bad_url', `the Redis Cluster node URLs ${shown} differ in credentials or scheme: every node of a cluster takes the same`, shown);
+    }
+  }
+  let opening = true;
+  const cluster = new Cluster(
+    nodes.map((n) => ({ host: n.url.hostname, port: Number(n.url.port || 6379) })),
+    {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      enableReadyCheck: true,
+      // Fail fast while opening; afterwards reconnect with a capped backoff.
+      clusterRetryStrategy: (times) => (opening ? null : Math.min(times * 200, 2_000)),
+      slotsRefreshTimeout: timeoutMs,
+      redisOptions: {
+        connectTimeout: timeoutMs,
+        maxRetriesPerRequest: 2,
+        ...(username ? { username } : {}),
+        ...(password ? { password } : {}),
+        ...(tls ? { tls: {} } : {}),
+      },
+    },
+  );
+  let lastError: unknown = null;
+  cluster.on('error', (err: unknown) => {
+    if (opening) lastError = err;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      cluster.connect().then(() => cluster.ping()),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new RedisConnectError('timeout', `Redis Cluster at ${shown} did not answer within ${timeoutMs} ms`, shown)), timeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    cluster.disconnect();
+    if (err instanceof RedisConnectError) throw err;
+    const cause = lastError ?? err;
+    const text = cause instanceof Error ? cause.message : String(cause);
+    if (/WRONGPASS|NOAUTH|invalid password|AUTH/i.test(text)) {
+      throw new RedisConnectError('auth', `Redis Cluster at ${shown} refused the credentials (${password ? 'wrong password' : 'a password is required'})`, shown);
+    }
+    throw new RedisConnectError('unreachable', `cannot reach Redis Cluster at ${shown}: ${password ? text.replaceAll(password, '***') : text}`, shown, { cause });
+  } finally {
+    clearTimeout(timer);
+    opening = false;
+  }
+  return cluster as unknown as Redis;
 }

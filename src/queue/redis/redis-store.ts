@@ -5,6 +5,10 @@
  * with the domain functions SQLite uses, commit all writes in one compare-and-set script, or run
  * again on a conflict).
  *
+ * On a Redis Cluster (`options.cluster`) every script and MULTI stays in one slot: the project-wide
+ * steps (seq, id index, duty fence) run on their own before an agent's, and an operation over several
+ * agents is one atomic step per agent (ARCHITECTURE.md, "Redis Cluster").
+ *
  * Time comes from `options.clock` only, never from Redis TIME: the conformance suites drive a fake
  * clock, and every host must agree with its own engine about leases and TTLs.
  */
@@ -50,7 +54,7 @@ import { normalizeEnqueue, queueFullError, type NormalizedEnqueue } from '../val
 import { checkPruneOptions } from '../prune-options.js';
 import { agentKeys, globalKeys, readyScore, type AgentKeys, type GlobalKeys } from './keys.js';
 import { COMMIT_SCRIPT, Tx } from './commit.js';
-import { CLAIM_SCRIPT, encodeMessage, ENQUEUE_SCRIPT, enqueueScriptKeys, messageScriptKeys, SETTLE_SCRIPT, undecodable } from './scripts.js';
+import { CLAIM_SCRIPT, encodeMessage, ENQUEUE_SCRIPT, enqueueClusterScriptKeys, enqueueScriptKeys, idOf, messageScriptKeys, RESERVE_SCRIPT, SETTLE_SCRIPT, undecodable } from './scripts.js';
 import { connectRedis } from './connect.js';
 
 export { RedisConnectError, redactUrl } from './connect.js';
@@ -58,6 +62,8 @@ export { RedisConnectError, redactUrl } from './connect.js';
 export interface RedisStoreOptions extends StoreOptions {
   /** redis://[:password@]host:port[/db] */
   url: string;
+  /** Seed nodes of a Redis Cluster (then `url` is only named in messages). */
+  cluster?: readonly string[] | null;
   /** The project: every key lives under `hornets:{<prefix>…}:`. */
   prefix: string;
   connectTimeoutMs?: number;
@@ -65,7 +71,7 @@ export interface RedisStoreOptions extends StoreOptions {
   conflictRetryMs?: number;
 }
 
-type ScriptName = 'hornetsEnqueue' | 'hornetsClaim' | 'hornetsSettle';
+type ScriptName = 'hornetsEnqueue' | 'hornetsClaim' | 'hornetsSettle' | 'hornetsReserve';
 type CommitRedis = Redis & { hornetsCommit(numKeys: number, ...args: string[]): Promise<number> } & Record<ScriptName, (numKeys: number, ...args: string[]) => Promise<string>>;
 
 const MIN_PREFIX = 4;
@@ -106,6 +112,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<RedisM
   redis.defineCommand('hornetsEnqueue', { lua: ENQUEUE_SCRIPT });
   redis.defineCommand('hornetsClaim', { lua: CLAIM_SCRIPT });
   redis.defineCommand('hornetsSettle', { lua: SETTLE_SCRIPT });
+  redis.defineCommand('hornetsReserve', { lua: RESERVE_SCRIPT });
   return new RedisMessageStore(redis as CommitRedis, options);
 }
 
@@ -166,6 +173,8 @@ export class RedisMessageStore implements MessageStore, TaskStore {
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly keyCache = new Map<string, AgentKeys>();
   private closed = false;
+  /** A Redis Cluster: one slot per script and MULTI (see the file comment). */
+  private readonly onCluster: boolean;
 
   constructor(
     private readonly redis: CommitRedis,
@@ -176,6 +185,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     this.limits = { ...defaultQueueLimits, ...options.limits };
     this.g = globalKeys(options.prefix);
     this.conflictRetryMs = options.conflictRetryMs ?? 30_000;
+    this.onCluster = redis.isCluster;
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -238,14 +248,19 @@ export class RedisMessageStore implements MessageStore, TaskStore {
         outcome = 'committed';
         return { committed: true, result };
       }
-      outcome = 'unknown';
       tx.markOnce(randomId(16));
-      if (fence) tx.fence(fence.key, fence.token);
+      if (fence && this.onCluster) {
+        // The fence key is in another slot: checked in a step of its own; the commit then checks
+        // and raises the duty's high-water mark in its own slot (commit.ts).
+        if ((await this.io(() => this.redis.get(fence.key))) !== String(fence.token)) throw this.staleFence(fence);
+        tx.fenceMark(fence.key.slice(fence.key.lastIndexOf(':') + 1), fence.token);
+      } else if (fence) tx.fence(fence.key, fence.token);
+      outcome = 'unknown';
       // 2: this very commit was applied already (a re-send after a lost reply): done all the same.
       const answer = await this.io(() => this.commit(tx, undo));
       if (answer === 3) {
         outcome = 'lost';
-        throw new QueueError('stale_fence', `Redis store ${this.options.prefix}: a newer leader was elected (token ${fence?.token} is stale); this run of a cluster-wide duty wrote nothing`);
+        throw this.staleFence(fence);
       }
       const ok = answer === 1 || answer === 2;
       outcome = ok ? 'committed' : 'lost';
@@ -255,8 +270,25 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     }
   }
 
-  /** Index entries still to write, then the commit script, in one round trip. */
+  private staleFence(fence: DutyFence | undefined): QueueError {
+    return new QueueError('stale_fence', `Redis store ${this.options.prefix}: a newer leader was elected (token ${fence?.token} is stale); this run of a cluster-wide duty wrote nothing`);
+  }
+
+  /**
+   * Index entries still to write, then the commit script, in one round trip; on a Redis Cluster
+   * the index (the project's slot) first, then the commit (the agent's).
+   */
   private async commit(tx: Tx, undo: UndoList): Promise<number> {
+    if (this.onCluster) {
+      if (tx.tags().size > 1) throw new QueueError('io', `Redis store ${this.options.prefix}: one commit over several hash slots (${[...tx.tags()].join(', ')}) cannot run on a Redis Cluster`);
+      const index = undo.filter((u) => u.kind === 'message' && u.pending);
+      if (index.length > 0) {
+        const m = this.redis.multi();
+        for (const u of index) m.hset(this.g.ids, u.id, u.agent!).zadd(this.g.idlex, 0, u.id);
+        for (const [err] of (await m.exec()) ?? []) if (err) throw err;
+      }
+      return Number(await this.redis.hornetsCommit(tx.keys.length, ...tx.keys, tx.payload()));
+    }
     const p = this.redis.pipeline() as ReturnType<Redis['pipeline']> & { hornetsCommit(numKeys: number, ...args: string[]): unknown };
     for (const u of undo) if (u.kind === 'message' && u.pending) p.hset(this.g.ids, u.id, u.agent!).zadd(this.g.idlex, 0, u.id);
     p.hornetsCommit(tx.keys.length, ...tx.keys, tx.payload());
@@ -428,6 +460,8 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     return this.io(async () => {
       const names = await this.agentNames();
       if (names.length === 0) return [];
+      // One slot per agent on a Redis Cluster: no MULTI over them.
+      if (this.onCluster) return (await Promise.all(names.map((n) => this.redis.get(this.k(n).agent)))).map((v) => parse<AgentRecord>(v)).filter((a): a is AgentRecord => a !== null);
       const m = this.redis.multi();
       for (const n of names) m.get(this.k(n).agent);
       const res = (await m.exec()) ?? [];
@@ -493,6 +527,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
 
   async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
     const n = normalizeEnqueue(input, this.limits);
+    if (this.onCluster) return (await this.enqueueCluster([n]))[0]!;
     return (await this.enqueueFast([n]))?.[0] ?? this.write(async (tx, undo) => (await this.insertAll(tx, undo, [n]))[0]!);
   }
 
@@ -506,24 +541,95 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       }
     });
     if (normalized.length === 0) return [];
+    if (this.onCluster) return this.enqueueCluster(normalized);
     // Several agents in one batch: one commit over several slots, on the generic path.
     const oneAgent = normalized.every((n) => n.agent === normalized[0]!.agent);
     return (oneAgent ? await this.enqueueFast(normalized) : null) ?? this.write((tx, undo) => this.insertAll(tx, undo, normalized));
   }
 
-  /** Inputs for one agent in one script call (ENQUEUE_SCRIPT); null: take the generic path. */
-  private async enqueueFast(inputs: NormalizedEnqueue[]): Promise<EnqueueResult[] | null> {
+  /**
+   * Redis Cluster: seqs and ids taken and indexed in the project's slot first (RESERVE_SCRIPT), then
+   * one ENQUEUE_SCRIPT per agent with them. A batch over several agents is checked for every agent
+   * first (unknown agent, depth), so only a race can make one agent's step fail after another's was
+   * written; each agent's step is atomic. Ids indexed for nothing written are removed again when
+   * that is known (never after a lost reply: the step may have been written).
+   */
+  private async enqueueCluster(inputs: NormalizedEnqueue[]): Promise<EnqueueResult[]> {
+    const groups = new Map<string, number[]>();
+    for (const [i, n] of inputs.entries()) groups.set(n.agent, [...(groups.get(n.agent) ?? []), i]);
+    if (groups.size > 1) await this.io(() => this.checkBatch(inputs, groups));
+    const suffixes = inputs.map(() => randomId(4));
+    const reserveArgs = inputs.flatMap((n, i) => [suffixes[i]!, n.agent]);
+    const base = Number(await this.io(() => this.redis.hornetsReserve(3, this.g.seq, this.g.ids, this.g.idlex, ...reserveArgs)));
+    const unused = new Set(inputs.map((_, i) => idOf(base + i + 1, suffixes[i]!)));
+    const out: EnqueueResult[] = [];
+    try {
+      const settled = await Promise.allSettled(
+        [...groups.values()].map(async (idx) => {
+          const group = idx.map((i) => inputs[i]!);
+          let res: EnqueueResult[] | null = null;
+          try {
+            res = await this.enqueueFast(group, { seqs: idx.map((i) => base + i + 1), suffixes: idx.map((i) => suffixes[i]!) });
+          } catch (err) {
+            // Reply lost: the step may have been written, its ids stay indexed.
+            if (err instanceof QueueError && err.code === 'io') for (const i of idx) unused.delete(idOf(base + i + 1, suffixes[i]!));
+            throw err;
+          }
+          res ??= await this.write((tx, undo) => this.insertAll(tx, undo, group));
+          for (const [j, i] of idx.entries()) {
+            out[i] = res[j]!;
+            if (res[j]!.created) unused.delete(res[j]!.message.id);
+          }
+        }),
+      );
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      return out;
+    } finally {
+      if (unused.size > 0) await this.undo([...unused].map((id) => ({ kind: 'message', id })));
+    }
+  }
+
+  /** Before a Cluster batch writes anything: every agent known, every queue with room (as the script checks). */
+  private async checkBatch(inputs: NormalizedEnqueue[], groups: Map<string, number[]>): Promise<void> {
+    const reads = await Promise.all(
+      [...groups].map(async ([agent, idx]) => {
+        const keys = this.k(agent);
+        const wanted = [...new Set(idx.map((i) => inputs[i]!.key).filter((k): k is string => k !== null))];
+        const [raw, counts, taken] = await Promise.all([
+          this.redis.get(keys.agent),
+          this.redis.hmget(keys.counts, ...pendingStates),
+          wanted.length > 0 ? this.redis.hmget(keys.keys, ...wanted) : Promise.resolve([] as (string | null)[]),
+        ]);
+        // New messages: those without a key, and one per key not taken yet.
+        const fresh = idx.filter((i) => inputs[i]!.key === null).length + wanted.filter((_, j) => taken[j] === null).length;
+        return { agent, record: parse<AgentRecord>(raw), pending: counts.reduce((sum, c) => sum + Number(c ?? 0), 0), fresh };
+      }),
+    );
+    for (const r of reads) if (!r.record) throw unknownAgent(r.agent);
+    for (const r of reads) {
+      const limit = r.record!.maxDepth ?? this.limits.maxDepth;
+      if (r.pending + r.fresh > limit) throw queueFullError(r.agent, Math.max(r.pending, limit), limit);
+    }
+  }
+
+  /**
+   * Inputs for one agent in one script call (ENQUEUE_SCRIPT); null: take the generic path.
+   * `reserved`: on a Redis Cluster, the seqs and id suffixes RESERVE_SCRIPT took for them.
+   */
+  private async enqueueFast(inputs: NormalizedEnqueue[], reserved?: { seqs: number[]; suffixes: string[] }): Promise<EnqueueResult[] | null> {
     const agent = inputs[0]!.agent;
     if (inputs.some((n) => n.key !== null && undecodable.test(n.key))) return null;
     const now = this.clock();
     const enqueued: StoredEvent = { ts: now, agent, kind: 'enqueued', from: null, to: 'queued', detail: null };
     const args = [agent, String(this.limits.maxDepth), JSON.stringify(enqueued), String(now)];
-    const drafts = inputs.map((n) => {
+    const drafts = inputs.map((n, i) => {
       const draft = queuedDraft(n, now);
-      args.push(n.key ?? '', randomId(4), String(n.priority), draft.expiresAt === null ? '' : String(draft.expiresAt), encodeMessage(draft));
+      args.push(n.key ?? '', reserved?.suffixes[i] ?? randomId(4), String(n.priority), draft.expiresAt === null ? '' : String(draft.expiresAt), encodeMessage(draft));
       return draft;
     });
-    const answer = await this.script('hornetsEnqueue', (op) => enqueueScriptKeys(this.k(agent), this.g, op), args);
+    if (reserved) args.push(...reserved.seqs.map(String));
+    const answer = await this.script('hornetsEnqueue', (op) => (reserved ? enqueueClusterScriptKeys(this.k(agent), op) : enqueueScriptKeys(this.k(agent), this.g, op)), args);
     if (answer === 'F') return null;
     if (answer === 'U') throw unknownAgent(agent);
     if (answer.startsWith('Q')) {
@@ -1040,8 +1146,28 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     return Promise.all(first.map(async (m) => (await this.byId(m.id)) ?? m));
   }
 
+  /**
+   * An operation on messages by id: one commit; on a Redis Cluster one commit per agent, after a
+   * dry run over all of them (the same checks, nothing written), so what the single commit would
+   * refuse is refused before any agent's step. `attempt` answers one entry per id it was given.
+   */
+  private async byAgent<T>(ids: string[], attempt: (ids: string[]) => (tx: Tx, undo: UndoList) => Promise<T[]>): Promise<T[]> {
+    if (!this.onCluster) return this.write(attempt(ids));
+    const agents = await this.io(() => Promise.all(ids.map(async (id) => (await this.resolve(id)).agent)));
+    const groups = new Map<string, number[]>();
+    for (const [i, a] of agents.entries()) groups.set(a, [...(groups.get(a) ?? []), i]);
+    if (groups.size <= 1) return this.write(attempt(ids));
+    await this.io(() => attempt(ids)(new Tx(), []));
+    const out: T[] = [];
+    for (const idx of groups.values()) {
+      const res = await this.write(attempt(idx.map((i) => ids[i]!)));
+      for (const [j, i] of idx.entries()) out[i] = res[j]!;
+    }
+    return out;
+  }
+
   async cancel(ids: string[], reason = 'cancelled by user'): Promise<Message[]> {
-    return this.write(async (tx) => {
+    return this.byAgent(ids, (ids) => async (tx) => {
       const now = this.clock();
       const rows = await this.forWrite(tx, ids);
       for (const r of rows) {
@@ -1058,7 +1184,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
 
   async retry(ids: string[]): Promise<Message[]> {
     const retryable = new Set(['dead', 'failed', 'expired', 'cancelled']);
-    return this.write(async (tx) => {
+    return this.byAgent(ids, (ids) => async (tx) => {
       const now = this.clock();
       const rows = await this.forWrite(tx, ids);
       for (const r of rows) {
@@ -1107,106 +1233,137 @@ export class RedisMessageStore implements MessageStore, TaskStore {
   }
 
   async importMessages(records: ImportRecord[], options: { partial?: boolean } = {}): Promise<ImportResult> {
+    const agents = new Set(records.map((r) => r.message.agent));
+    if (!this.onCluster || agents.size <= 1) return this.importSome(records, options);
+    // Redis Cluster: a dry run over every record decides what the single commit would (the whole
+    // import rejected, or not); then one commit per agent, each checking its records again.
     try {
-      return await this.write(async (tx, undo) => {
-        const now = this.clock();
-        const result: ImportResult = { imported: 0, skipped: [], rejected: [] };
-        const agents = new Map<string, AgentSnapshot | null>();
-        const keyLines = new Map<string, number>();
-        const idsSeen = new Set<string>();
-        const accepted: { m: ExportedMessage; line: number; a: AgentSnapshot }[] = [];
-        for (const { line, message: m } of records) {
-          const reject = (message: string) => result.rejected.push({ line, id: m.id, message });
-          let a = agents.get(m.agent);
-          if (a === undefined) {
-            a = await this.agentSnapshot(tx, m.agent, [], 'enqver').catch((err: unknown) => {
-              if (err instanceof QueueError && err.code === 'unknown_agent') return null;
-              throw err;
-            });
-            agents.set(m.agent, a);
-          }
-          if (!a) {
-            reject(`unknown agent "${m.agent}"`);
-            continue;
-          }
-          if (idsSeen.has(m.id) || (await this.byId(m.id))) {
-            result.skipped.push({ line, id: m.id, message: 'already present' });
-            continue;
-          }
-          const first = m.key === null ? undefined : keyLines.get(`${m.agent}\0${m.key}`);
-          if (m.key !== null && (first !== undefined || (await this.redis.hexists(a.keys.keys, m.key)))) {
-            result.skipped.push({
-              line,
-              id: m.id,
-              message: first === undefined ? `idempotency key "${m.key}" already used for ${m.agent}` : `idempotency key "${m.key}" for ${m.agent} repeats line ${first} of this import`,
-              ...(first === undefined ? {} : { repeatOf: first }),
-            });
-            continue;
-          }
-          if (!isValidPriority(m.priority)) {
-            reject(`invalid priority ${m.priority}`);
-            continue;
-          }
-          const bytes = Buffer.byteLength(m.body, 'utf8');
-          if (m.body.trim().length === 0 || bytes > this.limits.maxBodyBytes) {
-            reject(m.body.trim().length === 0 ? 'empty body' : `body is ${bytes} bytes; the limit is ${this.limits.maxBodyBytes}`);
-            continue;
-          }
-          const depthLimit = a.record.maxDepth ?? this.limits.maxDepth;
-          if (a.pending >= depthLimit) {
-            reject(`queue for ${m.agent} is full (limit ${depthLimit})`);
-            continue;
-          }
-          a.pending++;
-          idsSeen.add(m.id);
-          if (m.key !== null) keyLines.set(`${m.agent}\0${m.key}`, line);
-          accepted.push({ m, line, a });
-        }
-        if (result.rejected.length > 0 && !options.partial) throw new ImportRollback(result);
-        if (accepted.length === 0) return result;
-        const top = await this.redis.incrby(this.g.seq, accepted.length);
-        let seq = top - accepted.length;
-        const created: Message[] = [];
-        for (const { m, line, a } of accepted) {
-          seq++;
-          const msg: Message = {
-            id: m.id,
-            seq,
-            agent: m.agent,
-            priority: m.priority,
-            body: m.body,
-            sender: m.sender,
-            key: m.key,
-            state: 'queued',
-            attempts: m.attempts,
-            maxAttempts: m.maxAttempts,
-            availableAt: now,
-            expiresAt: m.expiresAt,
-            leaseToken: null,
-            leaseOwner: null,
-            leaseExpiresAt: null,
-            sessionId: null,
-            deliveredAt: null,
-            confirmedAt: null,
-            redeliveries: m.redeliveries,
-            lastError: null,
-            deadReason: null,
-            createdAt: m.createdAt,
-            updatedAt: now,
-            meta: m.meta ?? null,
-          };
-          this.put(tx, a.keys, null, msg);
-          this.messageEvent(tx, a.keys, msg, { ts: now, kind: 'imported', to: 'queued', detail: { line } });
-          created.push(msg);
-          result.imported++;
-        }
-        this.indexIds(undo, created);
-        return result;
-      });
+      await this.io(() => this.importAttempt(records, options)(new Tx(), []));
     } catch (err) {
       if (err instanceof ImportRollback) return { ...err.result, imported: 0 };
       throw err;
     }
+    const total: ImportResult = { imported: 0, skipped: [], rejected: [] };
+    for (const agent of agents) {
+      const r = await this.importSome(
+        records.filter((x) => x.message.agent === agent),
+        options,
+      );
+      total.imported += r.imported;
+      total.skipped.push(...r.skipped);
+      total.rejected.push(...r.rejected);
+    }
+    const byLine = (a: { line: number }, b: { line: number }) => a.line - b.line;
+    total.skipped.sort(byLine);
+    total.rejected.sort(byLine);
+    return total;
+  }
+
+  private async importSome(records: ImportRecord[], options: { partial?: boolean }): Promise<ImportResult> {
+    try {
+      return await this.write(this.importAttempt(records, options));
+    } catch (err) {
+      if (err instanceof ImportRollback) return { ...err.result, imported: 0 };
+      throw err;
+    }
+  }
+
+  private importAttempt(records: ImportRecord[], options: { partial?: boolean }): (tx: Tx, undo: UndoList) => Promise<ImportResult> {
+    return async (tx, undo) => {
+      const now = this.clock();
+      const result: ImportResult = { imported: 0, skipped: [], rejected: [] };
+      const agents = new Map<string, AgentSnapshot | null>();
+      const keyLines = new Map<string, number>();
+      const idsSeen = new Set<string>();
+      const accepted: { m: ExportedMessage; line: number; a: AgentSnapshot }[] = [];
+      for (const { line, message: m } of records) {
+        const reject = (message: string) => result.rejected.push({ line, id: m.id, message });
+        let a = agents.get(m.agent);
+        if (a === undefined) {
+          a = await this.agentSnapshot(tx, m.agent, [], 'enqver').catch((err: unknown) => {
+            if (err instanceof QueueError && err.code === 'unknown_agent') return null;
+            throw err;
+          });
+          agents.set(m.agent, a);
+        }
+        if (!a) {
+          reject(`unknown agent "${m.agent}"`);
+          continue;
+        }
+        if (idsSeen.has(m.id) || (await this.byId(m.id))) {
+          result.skipped.push({ line, id: m.id, message: 'already present' });
+          continue;
+        }
+        const first = m.key === null ? undefined : keyLines.get(`${m.agent}\0${m.key}`);
+        if (m.key !== null && (first !== undefined || (await this.redis.hexists(a.keys.keys, m.key)))) {
+          result.skipped.push({
+            line,
+            id: m.id,
+            message: first === undefined ? `idempotency key "${m.key}" already used for ${m.agent}` : `idempotency key "${m.key}" for ${m.agent} repeats line ${first} of this import`,
+            ...(first === undefined ? {} : { repeatOf: first }),
+          });
+          continue;
+        }
+        if (!isValidPriority(m.priority)) {
+          reject(`invalid priority ${m.priority}`);
+          continue;
+        }
+        const bytes = Buffer.byteLength(m.body, 'utf8');
+        if (m.body.trim().length === 0 || bytes > this.limits.maxBodyBytes) {
+          reject(m.body.trim().length === 0 ? 'empty body' : `body is ${bytes} bytes; the limit is ${this.limits.maxBodyBytes}`);
+          continue;
+        }
+        const depthLimit = a.record.maxDepth ?? this.limits.maxDepth;
+        if (a.pending >= depthLimit) {
+          reject(`queue for ${m.agent} is full (limit ${depthLimit})`);
+          continue;
+        }
+        a.pending++;
+        idsSeen.add(m.id);
+        if (m.key !== null) keyLines.set(`${m.agent}\0${m.key}`, line);
+        accepted.push({ m, line, a });
+      }
+      if (result.rejected.length > 0 && !options.partial) throw new ImportRollback(result);
+      if (accepted.length === 0) return result;
+      const top = await this.redis.incrby(this.g.seq, accepted.length);
+      let seq = top - accepted.length;
+      const created: Message[] = [];
+      for (const { m, line, a } of accepted) {
+        seq++;
+        const msg: Message = {
+          id: m.id,
+          seq,
+          agent: m.agent,
+          priority: m.priority,
+          body: m.body,
+          sender: m.sender,
+          key: m.key,
+          state: 'queued',
+          attempts: m.attempts,
+          maxAttempts: m.maxAttempts,
+          availableAt: now,
+          expiresAt: m.expiresAt,
+          leaseToken: null,
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          sessionId: null,
+          deliveredAt: null,
+          confirmedAt: null,
+          redeliveries: m.redeliveries,
+          lastError: null,
+          deadReason: null,
+          createdAt: m.createdAt,
+          updatedAt: now,
+          meta: m.meta ?? null,
+        };
+        this.put(tx, a.keys, null, msg);
+        this.messageEvent(tx, a.keys, msg, { ts: now, kind: 'imported', to: 'queued', detail: { line } });
+        created.push(msg);
+        result.imported++;
+      }
+      this.indexIds(undo, created);
+      return result;
+    };
   }
 
   // ---------------------------------------------------------------- tasks
@@ -1476,7 +1633,9 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     return this.io(async () => {
       const names = await this.agentNames();
       if (names.length === 0) return '0';
-      const vers = await this.redis.mget(...names.flatMap((n) => [this.k(n).ver, this.k(n).enqver]));
+      const vers = this.onCluster
+        ? (await Promise.all(names.map((n) => this.redis.mget(this.k(n).ver, this.k(n).enqver)))).flat()
+        : await this.redis.mget(...names.flatMap((n) => [this.k(n).ver, this.k(n).enqver]));
       return names.map((n, i) => `${n}:${vers[2 * i] ?? 0}.${vers[2 * i + 1] ?? 0}`).join(',');
     });
   }

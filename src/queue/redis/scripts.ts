@@ -18,9 +18,13 @@
  * one-time marker holding its answer (60 s): ioredis re-sends a command whose reply was lost when
  * it reconnects, and the re-send then gets the first answer instead of being applied again.
  *
- * KEYS: 1 the agent's `ver`, 2 the marker; enqueue adds 3 the project's `seq`. The other keys are
- * named from these by the layout of keys.ts (agentKeys, globalKeys): same hash tags, so the same
- * slots as the keys passed. Passing all 17 would double what a call sends and Redis parses.
+ * KEYS: 1 the agent's `ver`, 2 the marker; enqueue adds 3 the project's `seq` on a single server.
+ * The other keys are named from these by the layout of keys.ts (agentKeys, globalKeys): same hash
+ * tags, so the same slots as the keys passed. Passing all 17 would double what a call sends and
+ * Redis parses.
+ *
+ * On a Redis Cluster a script touches one slot only: the agent's. Enqueue then gets its seqs from
+ * RESERVE_SCRIPT (the project's slot, one step before; it also indexes the ids) and passes them in.
  */
 import type { Message } from '../../domain/message.js';
 import type { AgentKeys, GlobalKeys } from './keys.js';
@@ -38,6 +42,61 @@ export function messageScriptKeys(k: AgentKeys, opId: string): string[] {
 export function enqueueScriptKeys(k: AgentKeys, g: GlobalKeys, opId: string): string[] {
   return [k.ver, k.op(opId), g.seq];
 }
+
+/** Redis Cluster: the agent's slot only; the seqs come reserved (RESERVE_SCRIPT) as arguments. */
+export function enqueueClusterScriptKeys(k: AgentKeys, opId: string): string[] {
+  return [k.ver, k.op(opId)];
+}
+
+/** base-32 head of an id from its seq, as util/ids.ts sequentialId writes it. */
+const ID_HEAD = `
+local AL = '0123456789abcdefghjkmnpqrstvwxyz'
+local function idHead(seq)
+  local n, head = seq, ''
+  repeat
+    local d = n % 32
+    head = string.sub(AL, d + 1, d + 1) .. head
+    n = math.floor(n / 32)
+  until n == 0
+  if #head < 4 then head = string.rep('0', 4 - #head) .. head end
+  return head
+end
+`;
+
+/**
+ * Redis Cluster, the project's slot: takes one seq per message and indexes the ids they make (head
+ * of the seq, then the suffix) before the agents' ENQUEUE_SCRIPTs write the messages. KEYS: 1 seq,
+ * 2 ids, 3 idlex. ARGV: per message its id suffix and agent. Answers the first seq taken minus one.
+ * An id indexed here whose message is never written (the enqueue failed, or found its key taken)
+ * points at nothing: lookups check the message itself, and the caller removes what it knows unused.
+ */
+export const RESERVE_SCRIPT = `${ID_HEAD}
+local n = #ARGV / 2
+local base = redis.call('INCRBY', KEYS[1], n) - n
+local ids, lex = {}, {}
+for i = 1, n do
+  local id = idHead(base + i) .. ARGV[2 * i - 1]
+  ids[#ids + 1] = id; ids[#ids + 1] = ARGV[2 * i]
+  lex[#lex + 1] = 0; lex[#lex + 1] = id
+end
+for c = 1, #ids, 2000 do
+  redis.call('HSET', KEYS[2], unpack(ids, c, math.min(c + 1999, #ids)))
+  redis.call('ZADD', KEYS[3], unpack(lex, c, math.min(c + 1999, #lex)))
+end
+return base
+`;
+
+/** The id RESERVE_SCRIPT and ENQUEUE_SCRIPT make of a seq and a suffix. */
+export function idOf(seq: number, suffix: string): string {
+  let n = seq;
+  let head = '';
+  do {
+    head = ID_ALPHABET[n % 32]! + head;
+    n = Math.floor(n / 32);
+  } while (n > 0);
+  return head.padStart(4, '0') + suffix;
+}
+const ID_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 
 /** Strings a script could not decode (cjson refuses lone surrogates): such calls take the generic path. */
 export const undecodable = /\p{Surrogate}/u;
@@ -134,15 +193,19 @@ end
 /**
  * ARGV: 1 agent, 2 default depth limit, 3 the 'enqueued' event as JSON, 4 createdAt, then 5 per
  * message: key ('' for none: keys are never empty), id suffix, priority, expiresAt ('' for none), and the message
- * as JSON without id and seq (starting '{"agent":', meta last).
+ * as JSON without id and seq (starting '{"agent":', meta last). Without KEYS[3] (Redis Cluster) one
+ * reserved seq per message follows, and the project's id index is left to RESERVE_SCRIPT.
  * Answers 'U' (unknown agent), 'Q<pending>:<limit>' (queue full, nothing written) or a JSON array
  * with one entry per message: ["n", id, seq] new, ["o", message] existing for its key, ["d", i]
  * the same key as the i-th (0-based) message of this call.
  */
 export const ENQUEUE_SCRIPT = `${PRELUDE}
 local SEQ = KEYS[3]
-local G = string.sub(SEQ, 1, -4)
-local IDS, IDLEX = G .. 'ids', G .. 'idlex'
+local IDS, IDLEX
+if SEQ then
+  local G = string.sub(SEQ, 1, -4)
+  IDS, IDLEX = G .. 'ids', G .. 'idlex'
+end
 local agentName, ev = ARGV[1], ARGV[3]
 if not rawAgent then return 'U' end
 local okA, agent = pcall(cjson.decode, rawAgent)
@@ -153,7 +216,7 @@ if type(agent.maxDepth) == 'number' then limit = agent.maxDepth end
 local pending = 0
 for _, c in ipairs(redis.call('HMGET', K.counts, 'queued', 'failed', 'leased', 'delivered')) do pending = pending + (tonumber(c) or 0) end
 local createdAt = ARGV[4]
-local count = (#ARGV - 4) / 5
+local count = SEQ and (#ARGV - 4) / 5 or (#ARGV - 4) / 6
 local out, fresh, taken = {}, {}, {}
 for i = 1, count do
   local b = 4 + (i - 1) * 5
@@ -189,10 +252,10 @@ local function push(w, a1, a2)
   local n = w.n
   w[n + 1], w[n + 2], w.n = a1, a2, n + 2
 end
-local seq = redis.call('INCRBY', SEQ, #fresh) - #fresh
+local seq = SEQ and redis.call('INCRBY', SEQ, #fresh) - #fresh
 for _, i in ipairs(fresh) do
   local b = 4 + (i - 1) * 5
-  seq = seq + 1
+  if SEQ then seq = seq + 1 else seq = tonumber(ARGV[4 + count * 5 + i]) end
   local n, head = seq, ''
   repeat
     local d = n % 32
@@ -209,12 +272,14 @@ for _, i in ipairs(fresh) do
   push(wReady, enc((200 - tonumber(ARGV[b + 3])) * 17592186044416 + seq), id)
   push(wCreated, createdAt, id)
   if expiresAt ~= '' then push(wTtl, expiresAt, id) end
-  push(wIds, id, agentName)
-  push(wIdlex, 0, id)
+  if SEQ then
+    push(wIds, id, agentName)
+    push(wIdlex, 0, id)
+  end
   redis.call('RPUSH', EV .. id, ev)
   out[i] = '["n","' .. id .. '",' .. seqText .. ']'
 end
-for _, w in ipairs({ { 'HSET', K.msgs, wMsgs }, { 'ZADD', K.all, wAll }, { 'HSET', K.keys, wKeys }, { 'ZADD', K.ready, wReady }, { 'ZADD', K.wcreated, wCreated }, { 'ZADD', K.ttl, wTtl }, { 'HSET', IDS, wIds }, { 'ZADD', IDLEX, wIdlex } }) do
+for _, w in ipairs({ { 'HSET', K.msgs, wMsgs }, { 'ZADD', K.all, wAll }, { 'HSET', K.keys, wKeys }, { 'ZADD', K.ready, wReady }, { 'ZADD', K.wcreated, wCreated }, { 'ZADD', K.ttl, wTtl }, { 'HSET', IDS or K.msgs, wIds }, { 'ZADD', IDLEX or K.all, wIdlex } }) do
   local args = w[3]
   for c = 1, args.n, 2000 do redis.call(w[1], w[2], unpack(args, c, math.min(c + 1999, args.n))) end
 end
