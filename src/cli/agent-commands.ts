@@ -70,7 +70,7 @@ async function checkNodeFree(ctx: ProjectContext): Promise<void> {
   if (s.kind !== 'redis') return;
   const node = processNode();
   const { listNodes } = await import('../cluster/node-link.js');
-  const holder = (await listNodes({ url: s.url, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs })).find((n) => n.name === node && n.state === 'up');
+  const holder = (await listNodes({ url: s.url, cluster: s.cluster, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs })).find((n) => n.name === node && n.state === 'up');
   if (!holder) return;
   const ours = engineStatus(ctx.project.paths.root);
   if (ours.running && holder.pid === ours.pid && holder.host === hostname()) return;

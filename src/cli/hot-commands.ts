@@ -146,7 +146,7 @@ async function teamNodes(ctx: ProjectContext): Promise<TeamNodes> {
   const s = ctx.selection;
   if (s.kind !== 'redis') throw new Error('teamNodes: not a Redis team');
   const here = processNode();
-  const { nodes: records, leader } = await listNodesAndLeader({ url: s.url, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs });
+  const { nodes: records, leader } = await listNodesAndLeader({ url: s.url, cluster: s.cluster, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs });
   const of = new Map(ctx.project.config.agents.map((a) => [a.name, agentNode(ctx.project.config, a)]));
   return {
     of,

@@ -16,6 +16,7 @@
  * reconnects and resubscribes, the reader retries its XREAD from its last id.
  */
 import { type Redis } from 'ioredis';
+import { duplicateClient } from '../queue/redis/connect.js';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -182,7 +183,7 @@ export class ClusterBus {
 
   private ensureSubscriber(): Redis {
     if (this.subscriber) return this.subscriber;
-    const sub = this.redis.duplicate({ connectionName: `${this.keys.prefix}bus-sub`, maxRetriesPerRequest: null });
+    const sub = duplicateClient(this.redis, { connectionName: `${this.keys.prefix}bus-sub`, maxRetriesPerRequest: null });
     sub.on('error', (err: unknown) => this.log.warn({ err: describeError(err) }, 'cluster bus subscriber connection error'));
     // ioredis resubscribes its channels by itself after a reconnect (autoResubscribe).
     sub.on('close', () => this.log.debug('cluster bus subscriber connection closed'));
@@ -255,7 +256,7 @@ class ControlReader {
   constructor(private readonly o: ControlReaderOptions) {}
 
   async start(fromId: string | undefined): Promise<void> {
-    const conn = this.o.redis.duplicate({ connectionName: `${this.o.stream}-reader`, maxRetriesPerRequest: null });
+    const conn = duplicateClient(this.o.redis, { connectionName: `${this.o.stream}-reader`, maxRetriesPerRequest: null });
     conn.on('error', (err: unknown) => this.o.log.warn({ node: this.o.node, err: describeError(err) }, 'cluster bus control connection error'));
     this.conn = conn;
     if (fromId !== undefined) this.lastId = fromId;

@@ -3,7 +3,7 @@
  * bus on it. The engine holds one for its life; a CLI opens one for a single wake or a listing.
  */
 import type { Logger } from '../log.js';
-import { connectRedis } from '../queue/redis/connect.js';
+import { connectRedis, duplicateClient } from '../queue/redis/connect.js';
 import { ClusterBus, type BusHandler, type BusSubscription, type ControlAction } from './bus.js';
 import { clusterKeys } from './keys.js';
 import { NodeRegistry, type NodeLostEvent, type NodeRecord } from './node-registry.js';
@@ -24,6 +24,8 @@ export interface LeaderCampaign {
 
 export interface NodeLinkOptions {
   url: string;
+  /** Seed nodes of a Redis Cluster (as the store's). */
+  cluster?: readonly string[] | null;
   /** The store's prefix: cluster keys live beside the queue's, under hornets:<prefix>:. */
   prefix: string;
   connectTimeoutMs?: number;
@@ -46,8 +48,8 @@ export interface NodeLink {
 export async function openNodeLink(o: NodeLinkOptions): Promise<NodeLink> {
   // Opened the store's way (clear errors, no password in them); the bus duplicates its connection
   // for subscriptions and blocking reads, and those must connect on their own and queue meanwhile.
-  const probe = await connectRedis({ url: o.url, connectTimeoutMs: o.connectTimeoutMs });
-  const redis = probe.duplicate({ lazyConnect: false, enableOfflineQueue: true });
+  const probe = await connectRedis({ url: o.url, cluster: o.cluster, connectTimeoutMs: o.connectTimeoutMs });
+  const redis = duplicateClient(probe, { lazyConnect: false, enableOfflineQueue: true });
   probe.disconnect();
   redis.on('error', (err: unknown) => o.logger?.debug({ event: 'cluster_redis_error', error: String(err) }, 'cluster connection error'));
   const keys = clusterKeys(o.prefix);

@@ -14,3 +14,11 @@ export function redisUrlProblem(v: string): string | null {
   if (db !== '' && !/^\d{1,2}$/.test(db)) return `"/${db}" is not a database number (0–15)`;
   return null;
 }
+
+/** What is wrong with the URL of a Redis Cluster node (no database: a cluster has only 0), or null. */
+export function redisClusterNodeProblem(v: string): string | null {
+  const problem = redisUrlProblem(v);
+  if (problem) return problem;
+  const db = new URL(v).pathname.replace(/^\//, '');
+  return db !== '' && db !== '0' ? `"/${db}": a Redis Cluster has only database 0` : null;
+}

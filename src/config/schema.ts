@@ -2,7 +2,7 @@
 import * as z from 'zod';
 import { PRIORITY_MAX, PRIORITY_MIN } from '../domain/priority.js';
 import { durationMs, parseDuration } from '../domain/duration.js';
-import { redisUrlProblem } from './redis-url.js';
+import { redisClusterNodeProblem, redisUrlProblem } from './redis-url.js';
 import { MAX_LEADER_LEASE_MS, MIN_LEADER_LEASE_MS } from '../domain/leader-timing.js';
 import { attachTemplateProblem, DEFAULT_REMOTE_ATTACH } from '../domain/attach-command.js';
 
@@ -186,13 +186,25 @@ export const redisUrl = z.string().superRefine((v, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
+/** A Redis Cluster node: a Redis URL without a database (a cluster has only database 0). */
+export const redisClusterNode = z.string().superRefine((v, ctx) => {
+  const problem = redisClusterNodeProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 export const storeConfigSchema = z
   .discriminatedUnion('kind', [
     z.object({ kind: z.literal('sqlite') }).strict(),
     z
       .object({
         kind: z.literal('redis'),
-        url: redisUrl.describe('redis://[:password@]host[:port][/db]; REDIS_URL, or REDIS_HOST/REDIS_PORT/REDIS_PASSWORD, override it'),
+        url: redisUrl.optional().describe('redis://[:password@]host[:port][/db]; REDIS_URL, or REDIS_HOST/REDIS_PORT/REDIS_PASSWORD, override it'),
+        cluster: z
+          .array(redisClusterNode)
+          .min(1, { message: 'name at least one node of the cluster' })
+          .max(100)
+          .optional()
+          .describe('Redis Cluster instead of one server: redis://[:password@]host:port of some of its nodes (the rest are found); REDIS_CLUSTER_NODES overrides it'),
         prefix: z
           .string()
           .regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, { message: 'prefix must be lower-case letters, digits, "-" or "_" (at most 40)' })
@@ -202,7 +214,12 @@ export const storeConfigSchema = z
       })
       .strict(),
   ])
-  .describe('Where the queue lives: SQLite in .hornets (default, nothing to install) or Redis (a team across several hosts)');
+  .superRefine((v, ctx) => {
+    if (v.kind !== 'redis') return;
+    if (v.url === undefined && v.cluster === undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'a Redis store needs "url" (one server) or "cluster" (the nodes of a Redis Cluster)' });
+    if (v.url !== undefined && v.cluster !== undefined) ctx.addIssue({ code: 'custom', path: ['cluster'], message: 'give either "url" (one server) or "cluster" (a Redis Cluster), not both' });
+  })
+  .describe('Where the queue lives: SQLite in .hornets (default, nothing to install) or Redis (a team across several hosts; one server or a Redis Cluster)');
 
 export const agentConfigSchema = z
   .object({

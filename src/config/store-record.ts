@@ -13,8 +13,10 @@ import { createWholeExclusive } from '../util/private-files.js';
 
 export interface StoreRecord {
   kind: 'sqlite' | 'redis';
-  /** Redis only: the URL without its password. */
+  /** Redis only: the URL without its password (a Redis Cluster: its first seed node). */
   url?: string;
+  /** Redis Cluster only: the seed nodes without passwords. */
+  cluster?: string[];
   prefix?: string;
   recordedAt?: string;
 }
@@ -34,9 +36,20 @@ export function readStoreRecord(stateDir: string, sqlitePath: string): StoreReco
   return existsSync(sqlitePath) ? { kind: 'sqlite' } : null;
 }
 
-/** Same server (host, port, database; not the password) and prefix. */
+/** Same server (host, port, database; not the password), or the same cluster seed nodes, and prefix. */
 function identity(r: StoreRecord): string {
   if (r.kind === 'sqlite') return 'sqlite';
+  if (r.cluster) {
+    const nodes = r.cluster.map((n) => {
+      try {
+        const u = new URL(n);
+        return `${u.hostname}:${u.port || '6379'}`;
+      } catch {
+        return n;
+      }
+    });
+    return `redis-cluster ${[...new Set(nodes)].sort().join(',')} ${r.prefix ?? ''}`;
+  }
   try {
     const u = new URL(r.url ?? '');
     return `redis ${u.hostname}:${u.port || '6379'}/${u.pathname.replace(/^\//, '') || '0'} ${r.prefix ?? ''}`;
@@ -46,11 +59,13 @@ function identity(r: StoreRecord): string {
 }
 
 function recordOf(s: StoreSelection): StoreRecord {
-  return s.kind === 'sqlite' ? { kind: 'sqlite' } : { kind: 'redis', url: redactRedisUrl(s.url), prefix: s.prefix };
+  if (s.kind === 'sqlite') return { kind: 'sqlite' };
+  return { kind: 'redis', url: redactRedisUrl(s.url), ...(s.cluster ? { cluster: s.cluster.map(redactRedisUrl) } : {}), prefix: s.prefix };
 }
 
 function describe(r: StoreRecord): string {
-  return r.kind === 'sqlite' ? 'SQLite (.hornets/hornets.db)' : `Redis ${r.url ?? ''} (prefix ${r.prefix ?? ''})`;
+  if (r.kind === 'sqlite') return 'SQLite (.hornets/hornets.db)';
+  return r.cluster ? `Redis Cluster ${r.cluster.join(', ')} (prefix ${r.prefix ?? ''})` : `Redis ${r.url ?? ''} (prefix ${r.prefix ?? ''})`;
 }
 
 /**

@@ -55,6 +55,7 @@ export class NodeMembership {
     const { selection, node, log } = this.o;
     const link = await openNodeLink({
       url: selection.url,
+      cluster: selection.cluster,
       prefix: selection.prefix,
       connectTimeoutMs: selection.connectTimeoutMs,
       logger: log,

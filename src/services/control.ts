@@ -133,9 +133,9 @@ async function controlOnNode(ctx: ProjectContext, node: string, action: string, 
   const remote = CONTROL_ACTIONS.find((a) => a === action);
   if (s.kind !== 'redis' || remote === undefined) throw new UsageError(`${agent} runs on node "${node}": run \`hornets-tui ${action} ${agent}\` there (--node ${node})`);
   const { listNodes, sendRemoteControl } = await import('../cluster/node-link.js');
-  const state = (await listNodes({ url: s.url, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs })).find((n) => n.name === node)?.state ?? 'not started';
+  const state = (await listNodes({ url: s.url, cluster: s.cluster, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs })).find((n) => n.name === node)?.state ?? 'not started';
   if (state !== 'up') throw new UsageError(`${agent} runs on node "${node}", which is ${state}: start it there (hornets-tui --node ${node} up), then retry`);
-  await sendRemoteControl({ url: s.url, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs }, node, remote, agent);
+  await sendRemoteControl({ url: s.url, cluster: s.cluster, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs }, node, remote, agent);
   ctx.log.info({ event: 'remote_control_sent', action, agent, node }, 'control sent to another node');
   return `${agent}: ${action} sent to node "${node}" (its engine applies it)`;
 }

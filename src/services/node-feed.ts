@@ -18,7 +18,7 @@ export async function openNodeFeed(ctx: ProjectContext): Promise<NodeFeed | null
   const s = ctx.selection;
   if (s.kind !== 'redis') return null;
   const { openNodeLink } = await import('../cluster/node-link.js');
-  const link = await openNodeLink({ url: s.url, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs, logger: ctx.log });
+  const link = await openNodeLink({ url: s.url, cluster: s.cluster, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs, logger: ctx.log });
   let last: AttachNode[] = [];
   return {
     here: processNode(),

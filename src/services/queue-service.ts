@@ -66,7 +66,7 @@ export class QueueService {
       };
     }
     const s = this.selection;
-    const link = import('../cluster/node-link.js').then((m) => m.openNodeLink({ url: s.url, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs }));
+    const link = import('../cluster/node-link.js').then((m) => m.openNodeLink({ url: s.url, cluster: s.cluster, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs }));
     // Failures are reported by fire(); an unused link must not be an unhandled rejection.
     link.catch(() => undefined);
     return {

@@ -35,7 +35,7 @@ export async function listAttachNodes(ctx: ProjectContext): Promise<AttachNode[]
   const s = ctx.selection;
   if (s.kind !== 'redis') return [];
   const { listNodes } = await import('../cluster/node-link.js');
-  return listNodes({ url: s.url, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs });
+  return listNodes({ url: s.url, cluster: s.cluster, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs });
 }
 
 /**

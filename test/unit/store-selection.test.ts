@@ -134,3 +134,59 @@ describe('the store record (.hornets/store.json)', () => {
     checkStoreRecord(d, join(d, 'hornets.db'), { kind: 'sqlite' });
   });
 });
+
+describe('Redis Cluster', () => {
+  it('hornets.json store.cluster: the seed nodes; url and cluster are one or the other; no database', () => {
+    const s = resolveStoreSelection(config({ kind: 'redis', cluster: ['redis://n1:7000', 'redis://n2:7001'] }), {});
+    expect(s).toEqual({ kind: 'redis', url: 'redis://n1:7000', cluster: ['redis://n1:7000', 'redis://n2:7001'], prefix: 'team', connectTimeoutMs: 5_000, source: 'hornets.json store.cluster' });
+    for (const [store, path, message] of [
+      [{ kind: 'redis' }, 'url', 'needs "url" (one server) or "cluster"'],
+      [{ kind: 'redis', url: 'redis://a:1', cluster: ['redis://b:2'] }, 'cluster', 'not both'],
+      [{ kind: 'redis', cluster: [] }, 'cluster', 'at least one node'],
+      [{ kind: 'redis', cluster: ['redis://n1:7000/3'] }, 'cluster', 'only database 0'],
+      [{ kind: 'redis', cluster: ['redis://:sekret@n1:7000', 'http://:sekret@n2:1'] }, 'cluster', 'unsupported scheme'],
+    ] as const) {
+      const r = hornetsConfigSchema.safeParse({ project: 'team', agents: [{ name: 'marie', profile: 'demo' }], store });
+      expect(r.success).toBe(false);
+      const issue = r.error!.issues.find((i) => i.message.includes(message));
+      expect(issue, JSON.stringify(r.error?.issues)).toBeDefined();
+      expect(issue!.path.join('.')).toContain(`store.${path}`);
+      expect(JSON.stringify(r.error?.issues)).not.toContain('sekret');
+    }
+  });
+
+  it('REDIS_CLUSTER_NODES: URLs or host:port, REDIS_PASSWORD fills in every node; clear errors without the password', () => {
+    const s = resolveStoreSelection(config(), { REDIS_CLUSTER_NODES: 'n1:7000, redis://n2:7001', REDIS_PASSWORD: 'pw' });
+    expect(s).toMatchObject({ kind: 'redis', url: 'redis://:pw@n1:7000', cluster: ['redis://:pw@n1:7000', 'redis://:pw@n2:7001'], source: 'REDIS_CLUSTER_NODES' });
+    expect(resolveStoreSelection(config({ kind: 'redis', url: 'redis://file:1' }), { HORNETS_REDIS_CLUSTER_NODES: 'n1:7000' })).toMatchObject({
+      cluster: ['redis://n1:7000'],
+      source: 'HORNETS_REDIS_CLUSTER_NODES',
+    });
+    const bad = configError(() => resolveStoreSelection(config(), { REDIS_CLUSTER_NODES: 'redis://:sekret@n1:7000,redis://:sekret@n2:7001/2' }));
+    expect(bad).toContain('REDIS_CLUSTER_NODES');
+    expect(bad).toContain('node 2');
+    expect(bad).not.toContain('sekret');
+    expect(configError(() => resolveStoreSelection(config(), { REDIS_CLUSTER_NODES: 'n1:7000', REDIS_URL: 'redis://a:1' }))).toContain('not both');
+    expect(configError(() => resolveStoreSelection(config(), { REDIS_CLUSTER_NODES: ' , ' }))).toContain('names no node');
+  });
+
+  it('status line and store record name the nodes without passwords; another node set is another store', () => {
+    const s = resolveStoreSelection(config(), { REDIS_CLUSTER_NODES: 'redis://:sekret@n1:7000,redis://:sekret@n2:7001' });
+    const line = describeStore(s, '/x/hornets.db');
+    expect(line).toContain('cluster redis://:***@n1:7000, redis://:***@n2:7001');
+    expect(line).not.toContain('sekret');
+    const dir = mkdtempSync(join(tmpdir(), 'hornets-cluster-record-'));
+    try {
+      recordStore(dir, join(dir, 'hornets.db'), s);
+      const recorded = readFileSync(storeRecordFile(dir), 'utf8');
+      expect(recorded).not.toContain('sekret');
+      expect(JSON.parse(recorded)).toMatchObject({ kind: 'redis', cluster: ['redis://:***@n1:7000', 'redis://:***@n2:7001'], prefix: 'team' });
+      // The same nodes in another order, another password: the same store.
+      checkStoreRecord(dir, join(dir, 'hornets.db'), resolveStoreSelection(config(), { REDIS_CLUSTER_NODES: 'n2:7001,n1:7000', REDIS_PASSWORD: 'other' }));
+      expect(() => checkStoreRecord(dir, join(dir, 'hornets.db'), resolveStoreSelection(config(), { REDIS_URL: 'redis://n1:7000' }))).toThrow(StoreMismatchError);
+      expect(() => checkStoreRecord(dir, join(dir, 'hornets.db'), resolveStoreSelection(config(), { REDIS_CLUSTER_NODES: 'n1:7000' }))).toThrow(StoreMismatchError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

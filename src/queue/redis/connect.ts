@@ -101,13 +101,21 @@ export async function connectRedis(options: ConnectOptions): Promise<Redis> {
   return redis;
 }
 
-/** A second connection of the same kind (the bus subscribes and blocks on its own). */
-export function duplicateClient(redis: Redis, overrides: Pick<RedisOptions, 'lazyConnect' | 'enableOfflineQueue'>): Redis {
-  if (redis.isCluster) {
-    const cluster = redis as unknown as Cluster;
-    return cluster.duplicate(undefined, overrides) as unknown as Redis;
-  }
-  return redis.duplicate(overrides);
+type DuplicateOptions = Pick<RedisOptions, 'lazyConnect' | 'enableOfflineQueue' | 'connectionName' | 'maxRetriesPerRequest'>;
+
+/**
+ * A second connection of the same kind (the bus subscribes and blocks on its own). A Cluster takes
+ * the per-node options (name, retries) in its redisOptions, beside the credentials it has there.
+ */
+export function duplicateClient(redis: Redis, overrides: DuplicateOptions): Redis {
+  if (!redis.isCluster) return redis.duplicate(overrides);
+  const cluster = redis as unknown as Cluster;
+  const { lazyConnect, enableOfflineQueue, ...perNode } = overrides;
+  return cluster.duplicate(undefined, {
+    ...(lazyConnect === undefined ? {} : { lazyConnect }),
+    ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+    redisOptions: { ...cluster.options.redisOptions, ...perNode },
+  }) as unknown as Redis;
 }
 
 function parseClusterNode(url: string): { url: URL; shown: string } {
