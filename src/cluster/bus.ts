@@ -137,12 +137,12 @@ export class ClusterBus {
       onReconnect: options.onReconnect,
     });
     try {
-      await subscriber.subscribe(channel);
+      await (this.redis.isCluster ? subscriber.ssubscribe(channel) : subscriber.subscribe(channel));
       await reader.start(options.fromId);
     } catch (err) {
       this.channels.delete(channel);
       await reader.stop();
-      await subscriber.unsubscribe(channel).catch(() => undefined);
+      await this.unsubscribeWake(subscriber, channel);
       throw err;
     }
     this.readers.add(reader);
@@ -155,7 +155,7 @@ export class ClusterBus {
         this.reconnectCallbacks.delete(wakeReconnect);
         this.channels.delete(channel);
         this.readers.delete(reader);
-        await Promise.all([reader.stop(), subscriber.unsubscribe(channel).catch(() => undefined)]);
+        await Promise.all([reader.stop(), this.unsubscribeWake(subscriber, channel)]);
       },
     };
   }
@@ -170,9 +170,14 @@ export class ClusterBus {
     this.subscriber = null;
   }
 
+  private async unsubscribeWake(subscriber: Redis, channel: string): Promise<void> {
+    await (this.redis.isCluster ? subscriber.sunsubscribe(channel) : subscriber.unsubscribe(channel)).catch(() => undefined);
+  }
+
   private async publishWake(message: WakeMessage): Promise<number> {
     const m = validate(message);
-    return this.redis.publish(this.keys.wakeChannel(m.node), JSON.stringify(m));
+    const channel = this.keys.wakeChannel(m.node);
+    return this.redis.isCluster ? Number(await this.redis.spublish(channel, JSON.stringify(m))) : this.redis.publish(channel, JSON.stringify(m));
   }
 
   private async appendControl(message: ControlMessage): Promise<string> {
@@ -183,7 +188,7 @@ export class ClusterBus {
 
   private ensureSubscriber(): Redis {
     if (this.subscriber) return this.subscriber;
-    const sub = duplicateClient(this.redis, { connectionName: `${this.keys.prefix}bus-sub`, maxRetriesPerRequest: null });
+    const sub = duplicateClient(this.redis, { connectionName: `${this.keys.prefix}bus-sub`, maxRetriesPerRequest: null, shardedSubscribers: true });
     sub.on('error', (err: unknown) => this.log.warn({ err: describeError(err) }, 'cluster bus subscriber connection error'));
     // ioredis resubscribes its channels by itself after a reconnect (autoResubscribe).
     sub.on('close', () => this.log.debug('cluster bus subscriber connection closed'));
@@ -193,7 +198,9 @@ export class ClusterBus {
       if (connectedOnce) for (const cb of this.reconnectCallbacks) safely(cb, this.log, 'cluster bus onReconnect threw');
       connectedOnce = true;
     });
-    sub.on('message', (channel: string, raw: string) => {
+    // Redis Cluster: sharded pub/sub (the wake channel is tagged by its node, so one shard carries
+    // it and SPUBLISH counts its listeners; a plain PUBLISH would count only one node's).
+    sub.on(this.redis.isCluster ? 'smessage' : 'message', (channel: string, raw: string) => {
       const entry = this.channels.get(channel);
       if (!entry) return;
       const message = parse(raw);

@@ -107,13 +107,16 @@ type DuplicateOptions = Pick<RedisOptions, 'lazyConnect' | 'enableOfflineQueue' 
  * A second connection of the same kind (the bus subscribes and blocks on its own). A Cluster takes
  * the per-node options (name, retries) in its redisOptions, beside the credentials it has there.
  */
-export function duplicateClient(redis: Redis, overrides: DuplicateOptions): Redis {
-  if (!redis.isCluster) return redis.duplicate(overrides);
+export function duplicateClient(redis: Redis, overrides: DuplicateOptions & { shardedSubscribers?: boolean }): Redis {
+  const { shardedSubscribers, ...options } = overrides;
+  if (!redis.isCluster) return redis.duplicate(options);
   const cluster = redis as unknown as Cluster;
-  const { lazyConnect, enableOfflineQueue, ...perNode } = overrides;
+  const { lazyConnect, enableOfflineQueue, ...perNode } = options;
   return cluster.duplicate(undefined, {
     ...(lazyConnect === undefined ? {} : { lazyConnect }),
     ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+    // Sharded pub/sub (SSUBSCRIBE): a connection per shard, kept by ioredis.
+    ...(shardedSubscribers ? { shardedSubscribers } : {}),
     redisOptions: { ...cluster.options.redisOptions, ...perNode },
   }) as unknown as Redis;
 }
