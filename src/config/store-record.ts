@@ -76,7 +76,7 @@ export function checkStoreRecord(stateDir: string, sqlitePath: string, selection
   const mine = recordOf(selection);
   const recorded = readStoreRecord(stateDir, sqlitePath);
   if (!recorded || identity(recorded) === identity(mine)) return;
-  const source = selection.kind === 'redis' ? ` (from ${selection.source})` : ' (no store in hornets.json or REDIS_URL/REDIS_HOST in the environment)';
+  const source = selection.kind === 'redis' ? ` (from ${selection.source})` : ' (no store in hornets.json or REDIS_URL/REDIS_HOST/REDIS_CLUSTER_NODES in the environment)';
   throw new StoreMismatchError(
     `this project's queue is in ${describe(recorded)}, recorded in ${storeRecordFile(stateDir)}, but this command resolved ${describe(mine)}${source}. ` +
       'Every process of a project must use the same store, or messages are split between two queues. ' +
