@@ -13,20 +13,21 @@ import { connectRedis, RedisConnectError } from '../../src/queue/redis/connect.j
 import { openRedisStore, type RedisMessageStore } from '../../src/queue/redis/redis-store.js';
 import { globalKeys } from '../../src/queue/redis/keys.js';
 import { freePort } from '../helpers/ports.js';
-import { startRedisCluster, type RedisCluster } from '../helpers/redis.js';
+import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/tmux.js';
 
 let cluster: RedisCluster;
+let single: RedisServer;
 const links: NodeLink[] = [];
 const stores: RedisMessageStore[] = [];
 const clients: Cluster[] = [];
 let n = 0;
 
 beforeAll(async () => {
-  cluster = await startRedisCluster({ masters: 3 });
+  [cluster, single] = await Promise.all([startRedisCluster({ masters: 3 }), startRedisServer()]);
 }, 60_000);
 afterAll(async () => {
-  await cluster?.destroy();
+  await Promise.all([cluster?.destroy(), single?.destroy()]);
 });
 afterEach(async () => {
   for (const l of links.splice(0)) await l.close().catch(() => undefined);
@@ -40,8 +41,8 @@ async function link(prefix: string): Promise<NodeLink> {
   return l;
 }
 
-async function store(prefix = `rc${++n}`): Promise<RedisMessageStore> {
-  const s = await openRedisStore({ url: cluster.urls[0]!, cluster: cluster.urls, prefix });
+async function store(prefix = `rc${++n}`, on: 'cluster' | 'server' = 'cluster'): Promise<RedisMessageStore> {
+  const s = await openRedisStore(on === 'cluster' ? { url: cluster.urls[0]!, cluster: cluster.urls, prefix } : { url: single.url, prefix });
   stores.push(s);
   await s.registerAgents(['alice', 'bob', 'carol'].map((name) => ({ name, profile: 'demo' })));
   return s;
@@ -183,5 +184,42 @@ describe('the store on a Redis Cluster', () => {
       ]),
     ).rejects.toMatchObject({ code: 'unknown_agent' });
     expect((await s.stats()).totals.queued).toBe(0);
+  });
+});
+
+// The conformance suite's cancel, retry and import name one agent; over several agents a Cluster runs
+// one step per agent, and what one server refuses whole must still be refused whole.
+describe.each(['server', 'cluster'] as const)('operations over several agents (%s)', (on) => {
+  it('cancel and retry over three agents; a cancel naming a finished message changes none of them', async () => {
+    const s = await store(`multi${++n}`, on);
+    const sent = await s.enqueueBatch(['alice', 'bob', 'carol', 'alice'].map((agent, i) => ({ agent, body: `m${i}` })));
+    const ids = sent.map((r) => r.message.id);
+    const cancelled = await s.cancel([ids[0]!, ids[1]!, ids[2]!]);
+    expect(cancelled.map((m) => [m.id, m.state])).toEqual([ids[0], ids[1], ids[2]].map((id) => [id, 'cancelled']));
+    await expect(s.cancel([ids[3]!, ids[1]!])).rejects.toMatchObject({ code: 'invalid_state' });
+    expect((await s.get(ids[3]!)).state).toBe('queued');
+    const retried = await s.retry([ids[2]!, ids[0]!, ids[1]!]);
+    expect(retried.map((m) => [m.id, m.state])).toEqual([ids[2], ids[0], ids[1]].map((id) => [id, 'queued']));
+    expect((await s.stats()).totals.queued).toBe(4);
+  });
+
+  it('import over several agents: all in, or (a record for an unknown agent) none unless partial', async () => {
+    const source = await store(`src${++n}`, on);
+    await source.enqueueBatch(['alice', 'bob', 'carol'].map((agent) => ({ agent, body: `for ${agent}`, key: `k-${agent}` })));
+    const records = (await source.exportPending()).map((message, i) => ({ line: i + 1, message }));
+    const ghost = { line: 9, message: { ...records[0]!.message, id: `${records[0]!.message.id}-g`, agent: 'ghost', key: null } };
+
+    const refused = await store(`dst${++n}`, on);
+    const r = await refused.importMessages([...records, ghost]);
+    expect(r.imported).toBe(0);
+    expect(r.rejected.map((x) => x.line)).toEqual([9]);
+    expect(await refused.list()).toEqual([]);
+
+    const target = await store(`dst${++n}`, on);
+    expect((await target.importMessages(records)).imported).toBe(3);
+    const again = await target.importMessages(records);
+    expect(again.imported).toBe(0);
+    expect(again.skipped.map((x) => x.line)).toEqual([1, 2, 3]);
+    expect((await target.exportPending()).map((m) => m.body)).toEqual(['for alice', 'for bob', 'for carol']);
   });
 });
