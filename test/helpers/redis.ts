@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { freePort } from './ports.js';
 
 export interface RedisServerOptions {
@@ -207,4 +208,17 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     throw err;
   }
   return { nodes, urls: nodes.map((n) => n.url), destroy };
+}
+
+/**
+ * A client of the test's Redis: a plain one, or an ioredis Cluster typed as `Redis` (as
+ * queue/redis/connect.ts hands it out), so a test written for one server runs on a cluster too.
+ */
+export function testClient(target: { server: RedisServer } | { cluster: RedisCluster }, options: RedisOptions = {}): Redis {
+  if ('server' in target) return new Redis(target.server.url, options);
+  const { password } = new URL(target.cluster.urls[0]!);
+  return new Cluster(
+    target.cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+    { redisOptions: { ...options, ...(password ? { password: decodeURIComponent(password) } : {}) } },
+  ) as unknown as Redis;
 }
