@@ -2,9 +2,10 @@
  * The baseline `npm run bench:redis` compares the Redis store against: a minimal queue on plain
  * ioredis doing the same kind of commands per operation — one script per enqueue (INCR, HSET, ZADD),
  * per claim (ZPOPMIN, HSET lease, ZADD leased) and per fenced ack (HGET token, HSET, ZREM) — with
- * no idempotency keys, depth limit, events, TTL, session or agent checks.
+ * no idempotency keys, depth limit, events, TTL, session or agent checks. `url` may list the
+ * nodes of a Redis Cluster, comma-separated (`--cluster`): the keys share a hash tag there.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 
 const ENQUEUE = `
 local seq = redis.call('INCR', KEYS[1])
@@ -36,6 +37,7 @@ export interface RawRedisQueue {
 }
 
 export async function openRawRedisQueue(url: string, prefix: string): Promise<RawRedisQueue> {
+  if (url.includes(',')) return openRawClusterQueue(url.split(','), prefix);
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await client.connect();
   const [enq, claim, ack] = await Promise.all([ENQUEUE, CLAIM, ACK].map((s) => client.script('LOAD', s) as Promise<string>));
@@ -51,6 +53,37 @@ export async function openRawRedisQueue(url: string, prefix: string): Promise<Ra
     },
     async ack(id, token) {
       return Number(await client.evalsha(ack!, 2, k.leased, k.msg, id, token));
+    },
+    async close() {
+      await client.quit();
+    },
+  };
+}
+
+type ScriptClient = Cluster & Record<'rawEnqueue' | 'rawClaim' | 'rawAck', (...args: (string | number)[]) => Promise<unknown>>;
+
+/** The same queue on a Redis Cluster: one hash tag, scripts through defineCommand (EVALSHA per node). */
+async function openRawClusterQueue(urls: string[], prefix: string): Promise<RawRedisQueue> {
+  const client = new Cluster(
+    urls.map((u) => ({ host: new URL(u).hostname, port: Number(new URL(u).port) })),
+    { lazyConnect: true, redisOptions: { maxRetriesPerRequest: 1 } },
+  ) as ScriptClient;
+  await client.connect();
+  client.defineCommand('rawEnqueue', { numberOfKeys: 3, lua: ENQUEUE });
+  client.defineCommand('rawClaim', { numberOfKeys: 3, lua: CLAIM });
+  client.defineCommand('rawAck', { numberOfKeys: 2, lua: ACK });
+  const k = { seq: `raw:{${prefix}}:seq`, msg: `raw:{${prefix}}:m:`, ready: `raw:{${prefix}}:ready`, leased: `raw:{${prefix}}:leased` };
+  return {
+    client: client as unknown as Redis,
+    async enqueue(body, priority = 5) {
+      return String(await client.rawEnqueue(k.seq, k.msg, k.ready, body, priority));
+    },
+    async claim(token, leaseMs) {
+      const id = (await client.rawClaim(k.ready, k.leased, k.msg, token, Date.now() + leaseMs)) as string | null;
+      return id === null ? null : String(id);
+    },
+    async ack(id, token) {
+      return Number(await client.rawAck(k.leased, k.msg, id, token));
     },
     async close() {
       await client.quit();

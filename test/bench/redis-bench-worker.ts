@@ -1,6 +1,6 @@
 /**
  * One competing consumer of `npm run bench:redis`'s multi-process row.
- * argv: <ours|raw> <url> <prefix> <agent>. IPC: ready → go → claims and acks until the queue is
+ * argv: <ours|raw> <url, or a Redis Cluster's node URLs comma-separated> <prefix> <agent>. IPC: ready → go → claims and acks until the queue is
  * empty → {type:'done', acked, errors}.
  */
 import { openRedisStore } from '../../src/queue/redis/redis-store.js';
@@ -14,7 +14,9 @@ const acked: string[] = [];
 const errors: string[] = [];
 try {
   if (mode === 'ours') {
-    const s = await openRedisStore({ url, prefix, limits: { maxDepth: 10_000_000 } });
+    // A comma-separated list: the nodes of a Redis Cluster (`--cluster`).
+    const cluster = url.includes(',') ? url.split(',') : null;
+    const s = await openRedisStore({ url: cluster?.[0] ?? url, cluster, prefix, limits: { maxDepth: 10_000_000 } });
     await send({ type: 'ready' });
     await go;
     for (;;) {

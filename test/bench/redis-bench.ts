@@ -8,12 +8,14 @@
  *
  *   --quick   shorter run
  *   --aof everysec|always   run the server with AOF and that fsync policy
+ *   --cluster  a three-master Redis Cluster instead of one server (store and raw queue alike; no
+ *              redis-benchmark rows)
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import type { EnqueueInput } from '../../src/domain/message.js';
 import { openRedisStore, type RedisMessageStore } from '../../src/queue/redis/redis-store.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis.js';
+import { startRedisCluster, startRedisServer } from '../helpers/redis.js';
 import { compiledSibling, exited, fmtRate, killAll, parseFlags } from './bench-util.js';
 import { openRawRedisQueue } from './raw-redis-queue.js';
 
@@ -51,8 +53,26 @@ async function paired(count: number, capMs: number, block: number, ours: () => P
   return [sides[0]![0], sides[1]![0]];
 }
 
-async function store(server: RedisServer, prefix: string): Promise<RedisMessageStore> {
-  const s = await openRedisStore({ url: server.url, prefix, limits: { maxDepth: 10_000_000 } });
+/** One server, or a Redis Cluster (`url` then lists its nodes comma-separated, as the worker takes it). */
+interface Target {
+  url: string;
+  cluster: string[] | null;
+  /** The single server's port (redis-benchmark), null on a cluster. */
+  port: number | null;
+  destroy(): Promise<void>;
+}
+
+async function startTarget(cluster: boolean, aof: 'always' | 'everysec' | false): Promise<Target> {
+  if (cluster) {
+    const c = await startRedisCluster({ masters: 3 });
+    return { url: c.urls.join(','), cluster: c.urls, port: null, destroy: () => c.destroy() };
+  }
+  const server = await startRedisServer({ aof });
+  return { url: server.url, cluster: null, port: server.port, destroy: () => server.destroy() };
+}
+
+async function store(server: Target, prefix: string): Promise<RedisMessageStore> {
+  const s = await openRedisStore({ url: server.cluster?.[0] ?? server.url, cluster: server.cluster, prefix, limits: { maxDepth: 10_000_000 } });
   await s.registerAgents([{ name: AGENT, profile: 'shell' }]);
   return s;
 }
@@ -66,7 +86,7 @@ async function prefill(s: RedisMessageStore, count: number): Promise<string[]> {
   return ids;
 }
 
-async function multi(server: RedisServer, mode: 'ours' | 'raw', prefix: string, count: number): Promise<Measured & { problems: string[] }> {
+async function multi(server: Target, mode: 'ours' | 'raw', prefix: string, count: number): Promise<Measured & { problems: string[] }> {
   let ids: string[] = [];
   if (mode === 'ours') {
     const s = await store(server, prefix);
@@ -129,7 +149,7 @@ async function main(): Promise<void> {
   const aofFlag = flags.get('aof');
   const aof = aofFlag === 'always' || aofFlag === 'everysec' ? aofFlag : false;
   const sizes = quick ? { single: 2_000, batches: 10, cycles: 2_000, multi: 4_000, capMs: 3_000 } : { single: 10_000, batches: 50, cycles: 10_000, multi: 20_000, capMs: 10_000 };
-  const server = await startRedisServer({ aof });
+  const server = await startTarget(flags.has('cluster'), aof);
   const onSignal = (): void => {
     void killAll(children)
       .then(() => server.destroy())
@@ -139,7 +159,9 @@ async function main(): Promise<void> {
   process.once('SIGTERM', onSignal);
   try {
     const version = execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim();
-    console.log(`redis bench; ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}; node ${process.version}; ${version}; appendonly ${aof || 'no'}; load ${os.loadavg()[0]!.toFixed(2)}`);
+    console.log(
+      `redis bench; ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}; node ${process.version}; ${version}; appendonly ${aof || 'no'}${server.cluster ? '; Redis Cluster, 3 masters' : ''}; load ${os.loadavg()[0]!.toFixed(2)}`,
+    );
     const rows: [string, string, number, number][] = [];
 
     {
@@ -204,8 +226,10 @@ async function main(): Promise<void> {
     }
     const problems = [...oursMulti.problems.map((p) => `store: ${p}`), ...rawMulti.problems.map((p) => `raw: ${p}`)];
     console.log(problems.length ? `\nPROBLEMS: ${problems.join('; ')}` : `\n${PROCS}-process runs: every message acked exactly once (store and raw)`);
-    console.log('\nthe server alone, same run:');
-    for (const l of redisBenchmark(server.port, quick)) console.log(l);
+    if (server.port !== null) {
+      console.log('\nthe server alone, same run:');
+      for (const l of redisBenchmark(server.port, quick)) console.log(l);
+    }
     console.log(
       `load after: ${os
         .loadavg()
