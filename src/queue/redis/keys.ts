@@ -25,6 +25,7 @@
  *   aev        list     agent-level events as JSON, in time order
  *   tasks      hash     task id -> Task as JSON
  *   op:<id>    string   one-time marker of a commit or script call (60 s; see scripts.ts)
+ *   dutyfence:<duty>  string  Redis Cluster only: the highest leader token that wrote here (commit.ts)
  *
  * Project-wide, tag `{<prefix>}`:
  *   agents     set      agent names
@@ -35,6 +36,10 @@
  *   taskidx    hash     task id -> agent
  *   gev        list     agent-level events without an agent
  *   writable   string   last checkWritable time
+ *   dutyfence:<duty>  string  Redis Cluster only, as per agent (fenced prune of `gev`)
+ *
+ * The layout is the same on one server and on a Redis Cluster; on a Cluster nothing touches both
+ * tags in one script or MULTI (redis-store.ts).
  */
 
 export interface AgentKeys {
