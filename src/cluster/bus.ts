@@ -194,10 +194,20 @@ export class ClusterBus {
     sub.on('close', () => this.log.debug('cluster bus subscriber connection closed'));
     // The first 'ready' is the initial connect; later ones follow a reconnect (wakes may have been lost).
     let connectedOnce = false;
-    sub.on('ready', () => {
+    const reconnected = () => {
       if (connectedOnce) for (const cb of this.reconnectCallbacks) safely(cb, this.log, 'cluster bus onReconnect threw');
       connectedOnce = true;
-    });
+    };
+    if (this.redis.isCluster) {
+      // ioredis replaces a lost shard subscriber ('+subscriber') and then reports the group ready
+      // again; a ready without a replaced subscriber is only a routine slot refresh.
+      let replaced = true;
+      sub.on('+subscriber', () => (replaced = true));
+      sub.on('subscribersReady', () => {
+        if (replaced) reconnected();
+        replaced = false;
+      });
+    } else sub.on('ready', reconnected);
     // Redis Cluster: sharded pub/sub (the wake channel is tagged by its node, so one shard carries
     // it and SPUBLISH counts its listeners; a plain PUBLISH would count only one node's).
     sub.on(this.redis.isCluster ? 'smessage' : 'message', (channel: string, raw: string) => {

@@ -140,6 +140,31 @@ describe('the node link on a Redis Cluster', () => {
   });
 });
 
+describe('the bus on a Redis Cluster', () => {
+  it('a lost shard subscriber connection calls onReconnect (wakes may have been missed), and wakes arrive again', async () => {
+    const prefix = `bus${++n}`;
+    const a = await link(prefix);
+    const b = await link(prefix);
+    const got: BusMessage[] = [];
+    let reconnects = 0;
+    await b.bus.subscribe('beta', (m) => void got.push(m), { onReconnect: () => reconnects++ });
+    expect(await a.bus.wake('beta', 'marie')).toBe(1);
+    await waitFor('first wake', () => got.length === 1, 5_000, 20);
+    // Cut the subscribers' connections on every master, as a network blip would.
+    for (const node of cluster.nodes) {
+      const one = new Redis(node.port, '127.0.0.1');
+      try {
+        await one.client('KILL', 'TYPE', 'pubsub');
+      } finally {
+        one.disconnect();
+      }
+    }
+    await waitFor('onReconnect', () => reconnects > 0, 10_000, 20);
+    await waitFor('wakes counted again', async () => (await a.bus.wake('beta', 'marie')) === 1, 10_000, 50);
+    await waitFor('a wake after the reconnect', () => got.length >= 2, 5_000, 20);
+  });
+});
+
 describe('the store on a Redis Cluster', () => {
   it('a batch over several agents is one step per agent: re-sent after only one step was written, keys complete it without duplicates', async () => {
     const s = await store();
