@@ -8,13 +8,13 @@ import { ConfigError, type ConfigIssue } from '../errors.js';
 import { parseDuration } from '../domain/duration.js';
 import type { RestartPolicy } from '../domain/restart-settings.js';
 import { defaultRestartPolicy } from '../domain/restart-settings.js';
-import { leaderTiming, type LeaderTiming } from '../domain/leader-timing.js';
+import { leaderTiming, MAX_LEADER_LEASE_MS, MIN_LEADER_LEASE_MS, type LeaderTiming } from '../domain/leader-timing.js';
 import { durationMs, type HornetsConfig } from './schema.js';
 
 export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
 
-type Kind = { type: 'duration'; minMs?: number } | { type: 'int'; min: number; max: number } | { type: 'enum'; values: readonly string[] };
+type Kind = { type: 'duration'; minMs?: number; maxMs?: number } | { type: 'int'; min: number; max: number } | { type: 'enum'; values: readonly string[] };
 
 export interface EnvVariable {
   name: string;
@@ -50,6 +50,12 @@ export const envVariables: readonly EnvVariable[] = [
   },
   { name: 'METRICS_PORT', kind: { type: 'int', min: 0, max: 65535 }, setting: 'daemon.metricsPort', description: 'port of /metrics and /healthz on 127.0.0.1; 0 picks a free one (default 0)' },
   { name: 'RETENTION_MAX_AGE', kind: { type: 'duration', minMs: 3_600_000 }, setting: 'retention.maxAge', description: 'finished queue history older than this is pruned (default 7d; at least 1h)' },
+  {
+    name: 'LEADER_LEASE',
+    kind: { type: 'duration', minMs: MIN_LEADER_LEASE_MS, maxMs: MAX_LEADER_LEASE_MS },
+    setting: 'daemon.leaderLease',
+    description: 'Redis teams: lease of the leader of the cluster-wide duties; a dead leader is replaced within about this plus 1s (default 6s; 1s–5m)',
+  },
   { name: 'LOG_LEVEL', kind: { type: 'enum', values: logLevels }, setting: 'log level', description: `${logLevels.join(', ')} (default info; same as HORNETS_LOG_LEVEL)` },
 ];
 
@@ -62,6 +68,7 @@ export interface EnvOverrides {
     taskTimeout?: string;
     maxConcurrentTasks?: number;
     metricsPort?: number;
+    leaderLease?: string;
   };
   retention?: { maxAge?: string };
   logLevel?: LogLevel;
@@ -87,6 +94,7 @@ function check(variable: string, value: string, kind: Kind): string | null {
         return `invalid duration "${value}": expected e.g. 30 (seconds), 500ms, 30s, 5m, 2h or 1h30m`;
       }
       if (kind.minMs !== undefined && ms < kind.minMs) return `"${value}" is too short; at least ${kind.minMs} ms`;
+      if (kind.maxMs !== undefined && ms > kind.maxMs) return `"${value}" is too long; at most ${kind.maxMs} ms`;
       return null;
     }
     case 'int': {
@@ -138,6 +146,9 @@ export function parseEnvOverrides(env: NodeJS.ProcessEnv = process.env): EnvOver
         break;
       case 'METRICS_PORT':
         d.metricsPort = Number(found.value);
+        break;
+      case 'LEADER_LEASE':
+        d.leaderLease = found.value;
         break;
       case 'RETENTION_MAX_AGE':
         out.retention = { maxAge: found.value };

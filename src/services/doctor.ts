@@ -18,20 +18,21 @@ import { agentKeyFile } from '../hooks/credentials.js';
 import { AgentManager, serverFor } from './agents.js';
 import { HooksService } from './hooks-service.js';
 import type { Logger } from '../log.js';
+import { fail, pass, type Check } from './doctor-check.js';
+import { checkTeamNodes, type TeamNodesView } from './doctor-nodes.js';
 
-export interface Check {
-  name: string;
-  ok: boolean;
-  detail: string;
-  /** The command (or action) that fixes a failed check; null when ok. */
-  fix: string | null;
-}
+export type { Check } from './doctor-check.js';
 
 export interface DoctorContext {
   project: Project;
   store: MessageStore;
   log: Logger;
   env: NodeJS.ProcessEnv;
+  /** A team on Redis: its nodes and leader as the registry shows them (read once by the caller). */
+  nodes?: TeamNodesView;
+  /** This process's node (a Redis team): a host that runs none of the agents needs no engine. */
+  here?: string;
+  now?: number;
 }
 
 export const MIN_NODE_MAJOR = 20;
@@ -40,9 +41,6 @@ export const MIN_GIT = { major: 2, minor: 17 } as const;
 /** Below this much free space on the state dir's file system, SQLite writes and logs start failing soon. */
 export const MIN_FREE_BYTES = 100 * 1024 * 1024;
 export const CLAUDE_FIX = 'install it with `npm install -g @anthropic-ai/claude-code`, or point HORNETS_CLAUDE_BIN at it';
-
-const pass = (name: string, detail: string): Check => ({ name, ok: true, detail, fix: null });
-const fail = (name: string, detail: string, fix: string): Check => ({ name, ok: false, detail, fix });
 
 export function checkNode(version = process.versions.node): Check {
   const major = Number(version.split('.')[0]);
@@ -212,9 +210,18 @@ export function checkDisk(dir: string, minFree = MIN_FREE_BYTES): Check {
   }
 }
 
+function engineChecks(c: DoctorContext): Promise<Check[]> {
+  const here = c.here;
+  if (c.nodes && here !== undefined && ![...c.nodes.agentNodes.values()].includes(here)) {
+    return Promise.resolve([pass('engine', `not needed: this host (node ${here}) runs none of the team's agents`), pass('metrics', 'not checked: no engine')]);
+  }
+  return checkEngine(c.project.paths.root);
+}
+
 /** Every check, in the order a user would fix things. */
 export async function runDoctor(c: DoctorContext): Promise<Check[]> {
   const root = c.project.paths.root;
-  const [tmux, git, clis, engine, database] = await Promise.all([checkTmux(c.project, c.env), checkGit(), checkAgentClis(c.project, c.store, c.log, c.env), checkEngine(root), checkDatabase(c.store)]);
-  return [checkNode(), tmux, git, ...clis, ...checkHooks(c.project, c.store, c.log), ...engine, database, checkModes(c.project), checkDisk(root)];
+  const [tmux, git, clis, engine, database] = await Promise.all([checkTmux(c.project, c.env), checkGit(), checkAgentClis(c.project, c.store, c.log, c.env), engineChecks(c), checkDatabase(c.store)]);
+  const nodes = c.nodes ? checkTeamNodes(c.nodes, c.now ?? Date.now()) : [];
+  return [checkNode(), tmux, git, ...clis, ...checkHooks(c.project, c.store, c.log), ...engine, ...nodes, database, checkModes(c.project), checkDisk(root)];
 }

@@ -1,6 +1,6 @@
 /**
  * The console's view of the node registry (issue 12): one connection for the console's life, one
- * registry read per refresh tick (SnapshotService.probe), never a connection per refresh.
+ * registry read (and the leader lease) per refresh tick (SnapshotService.probe), never a connection per refresh.
  */
 import { processNode } from '../config/nodes.js';
 import type { ProjectContext } from './context.js';
@@ -23,8 +23,10 @@ export async function openNodeFeed(ctx: ProjectContext): Promise<NodeFeed | null
   return {
     here: processNode(),
     async read() {
-      last = await link.registry.list();
-      return last;
+      // The leader lease is one GET beside the registry read, in the same round trip's time.
+      const [nodes, leader] = await Promise.all([link.registry.list(), link.leader()]);
+      last = nodes;
+      return { nodes, leader: leader?.node ?? null };
     },
     last: () => last,
     close: () => link.close(),

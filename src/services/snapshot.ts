@@ -58,6 +58,8 @@ export interface NodeFacts {
   nodeOf: ReadonlyMap<string, string | null>;
   /** node -> health, from the registry (one read per refresh). */
   health: ReadonlyMap<string, NodeHealth>;
+  /** The node that holds the lease of the cluster-wide duties (null: none does). */
+  leader?: string | null;
 }
 
 export interface NodeRow {
@@ -66,6 +68,8 @@ export interface NodeRow {
   host: string | null;
   agents: number;
   here: boolean;
+  /** Runs the team's cluster-wide duties (lease sweep, TTL expiry, dead-lettering, retention). */
+  leader: boolean;
 }
 
 export interface QueueRow {
@@ -375,6 +379,7 @@ function nodeRows(nodes: NodeFacts, agents: readonly AgentRow[], hosts: Readonly
     host: hosts?.get(name) ?? null,
     agents: agents.filter((a) => a.node === name).length,
     here: name === nodes.here,
+    leader: name === nodes.leader,
   }));
 }
 
@@ -392,8 +397,8 @@ export interface SnapshotOptions {
 
 export interface NodeSource {
   here: string;
-  /** One registry read: every node with its state (and host). */
-  read(): Promise<readonly { name: string; state: 'up' | 'lost' | 'stopped'; host: string }[]>;
+  /** One registry read: every node with its state (and host), and which one leads. */
+  read(): Promise<{ nodes: readonly { name: string; state: 'up' | 'lost' | 'stopped'; host: string }[]; leader: string | null }>;
 }
 
 /**
@@ -414,6 +419,7 @@ export class SnapshotService {
   /** The last registry read (probe() reads it, build() uses it). */
   private nodeHealth: Map<string, NodeHealth> | null = null;
   private nodeHosts = new Map<string, string>();
+  private leader: string | null = null;
   private readonly nodeOf: ReadonlyMap<string, string | null> | null;
 
   constructor(
@@ -434,10 +440,11 @@ export class SnapshotService {
   private async readNodes(): Promise<string> {
     const source = this.options.nodes;
     if (!source) return '';
-    const list = await source.read();
+    const { nodes: list, leader } = await source.read();
     this.nodeHealth = new Map(list.map((n) => [n.name, n.state]));
     this.nodeHosts = new Map(list.map((n) => [n.name, n.host]));
-    return list.map((n) => `${n.name}=${n.state}@${n.host}`).join(',');
+    this.leader = leader;
+    return `${list.map((n) => `${n.name}=${n.state}@${n.host}`).join(',')} leader=${leader ?? '-'}`;
   }
 
   get panesRefreshedAt(): number {
@@ -517,7 +524,9 @@ export class SnapshotService {
       events,
       screens: this.screens,
       worktreeOf: (name) => worktrees.get(name) ?? '',
-      ...(this.options.nodes && this.nodeOf && this.nodeHealth ? { nodes: { here: this.options.nodes.here, nodeOf: this.nodeOf, health: this.nodeHealth }, nodeHosts: this.nodeHosts } : {}),
+      ...(this.options.nodes && this.nodeOf && this.nodeHealth
+        ? { nodes: { here: this.options.nodes.here, nodeOf: this.nodeOf, health: this.nodeHealth, leader: this.leader }, nodeHosts: this.nodeHosts }
+        : {}),
     };
     return assembleSnapshot(this.facts);
   }

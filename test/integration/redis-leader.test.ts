@@ -53,6 +53,15 @@ function logEvents(home: string, event: string): Record<string, unknown>[] {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
+/** `doctor --json` by check name; exit 1 exactly when some check fails. */
+async function doctorChecks(p: Project, expectedCode?: number): Promise<Record<string, { ok: boolean; detail: string; fix: string | null }>> {
+  const r = await p.run(['doctor', '--json']);
+  const report = JSON.parse(r.stdout) as { ok: boolean; checks: { name: string; ok: boolean; detail: string; fix: string | null }[] };
+  expect(r.code).toBe(report.ok ? 0 : 1);
+  if (expectedCode !== undefined) expect(r.code).toBe(expectedCode);
+  return Object.fromEntries(report.checks.map((c) => [c.name, c]));
+}
+
 describe('the leader of a team on two nodes', () => {
   it('one node leads; the sweep runs there only; kill -9 of the leader hands the duties over in time; a lost node’s lease is reclaimed and its message delivered once when it returns', async () => {
     const dir = fx.dir('hornets-leader-');
@@ -102,6 +111,15 @@ describe('the leader of a team on two nodes', () => {
     expect((await sender.ok(['status'])).stdout).toContain('leader: node alpha');
     expect(logEvents(alpha.home, 'leader_elected').map((e) => e.node)).toEqual(['alpha']);
     expect(logEvents(beta.home, 'leader_elected')).toEqual([]);
+    // doctor from a host that runs no agent: both nodes up, alpha leads, no engine needed here.
+    const healthy = await doctorChecks(sender);
+    expect(healthy['node: alpha']).toMatchObject({ ok: true });
+    expect(healthy['node: alpha']!.detail).toMatch(/^up on .+, heartbeat \d+s ago; agents marie$/);
+    expect(healthy['node: beta']).toMatchObject({ ok: true });
+    expect(healthy.leader).toMatchObject({ ok: true });
+    expect(healthy.leader!.detail).toMatch(/^node alpha \(fence \d+\)/);
+    expect(healthy.engine).toMatchObject({ ok: true });
+    expect(healthy.engine!.detail).toMatch(/not needed/);
 
     // A lease of beta's agent nobody will ack (its hook died after the claim): the leader — alpha,
     // not beta — reclaims it, and beta then delivers the message to anga.
@@ -126,6 +144,11 @@ describe('the leader of a team on two nodes', () => {
     // alpha is lost; the leader (beta) reclaims marie's lapsed lease: the message waits, not lost.
     await waitFor('alpha lost', async () => (await status()).find((a) => a.name === 'marie')?.nodeState === 'lost', 30_000, 250);
     await waitFor('marie lease reclaimed by the leader', async () => (await state(forMarie)) === 'failed', 30_000, 250);
+    const lost = await doctorChecks(sender, 1);
+    expect(lost['node: alpha']).toMatchObject({ ok: false });
+    expect(lost['node: alpha']!.detail).toMatch(/^lost: no heartbeat since \d+s ago .*agents marie wait, their messages are kept$/);
+    expect(lost['node: alpha']!.fix).toContain('hornets-tui --headless --node alpha');
+    expect(lost.leader!.detail).toMatch(/^node beta /);
     expect(logEvents(beta.home, 'leader_sweep').some((e) => Number(e.leasesReclaimed) >= 1)).toBe(true);
     const events = await store.events({ messageId: forMarie });
     expect(events.filter((e) => e.kind === 'lease_expired')).toHaveLength(1);

@@ -87,6 +87,20 @@ describe('a team on Redis', () => {
     expect(wrong.stderr).toMatch(/Redis/);
     expect(wrong.stderr).not.toContain("this project's queue is in");
     expect(wrong.stderr).not.toContain('nope-pw');
+    // doctor reports the store as one failed check among the rest, instead of stopping at it.
+    for (const [url, detail, fix] of [
+      ['redis://:pw-down@127.0.0.1:1', 'cannot reach Redis at redis://:***@127.0.0.1:1', /start redis-server/],
+      [redis.url.replace('s3cret%20pw', 'nope-pw'), 'refused the credentials (wrong password)', /the right password/],
+    ] as const) {
+      const doc = await p.run(['doctor', '--json'], { env: { REDIS_URL: url } });
+      expect(doc.code).toBe(1);
+      expect(doc.stdout).not.toMatch(/pw-down|nope-pw/);
+      const report = JSON.parse(doc.stdout) as { ok: boolean; checks: { name: string; ok: boolean; detail: string; fix: string | null }[] };
+      expect(report.checks.map((c) => c.name)).toEqual(['node', 'git', 'store']);
+      expect(report.checks[2]).toMatchObject({ ok: false });
+      expect(report.checks[2]!.detail).toContain(detail);
+      expect(report.checks[2]!.fix).toMatch(fix);
+    }
     // A failed open records nothing: the right server works afterwards.
     await p.ok(['status'], { env: { REDIS_URL: redis.url } });
   }, 60_000);

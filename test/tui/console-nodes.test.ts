@@ -216,7 +216,8 @@ describe('the console across nodes', () => {
     // Both nodes' agents, each with its node; both nodes up; marie runs here, anga is not started here.
     let s = await waitScreen(c, 'marie idle on alpha, anga idle on beta', (x) => /\sidle\s/.test(row(x, 'marie', 'alpha')) && /\sidle\s/.test(row(x, 'anga', 'beta')), 60_000);
     expect(s).toMatch(/AGENT\s+NODE\s+PROFILE\s+STATE/);
-    expect(s).toMatch(/nodes alpha\* up, beta up/);
+    // beta's engine started first and leads the cluster-wide duties.
+    expect(s).toMatch(/nodes alpha\* up, beta up \(leader\)/);
     expect(listPanes(alpha.env.HORNETS_TMUX_SOCKET).map((p) => p.window)).not.toContain('anga');
     expect(listPanes(beta.env.HORNETS_TMUX_SOCKET).map((p) => p.window)).not.toContain('marie');
 
@@ -265,7 +266,7 @@ describe('the console across nodes', () => {
     // Beta's engine dies (kill -9): its registration expires and anga shows lost; marie is unaffected.
     const pid = Number(readFileSync(path.join(beta.env.HORNETS_HOME, 'run', 'daemon.pid'), 'utf8').trim());
     process.kill(pid, 'SIGKILL');
-    s = await waitScreen(c, 'anga lost', (x) => /\slost\s/.test(row(x, 'anga', 'beta')) && /nodes alpha\* up, beta lost/.test(x), 60_000);
+    s = await waitScreen(c, 'anga lost', (x) => /\slost\s/.test(row(x, 'anga', 'beta')) && /nodes alpha\* up \(leader\), beta lost/.test(x), 60_000);
     expect(row(s, 'marie', 'alpha')).toMatch(/\sidle\s/);
     // A control to a lost node's agent is refused, naming it.
     tmuxOk(c.socket, ['send-keys', '-t', 'console', 'p']);

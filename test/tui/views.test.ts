@@ -115,6 +115,7 @@ describe('snapshot', () => {
         ['fabien', 'gamma'],
       ]),
       health: new Map(Object.entries(health)),
+      leader: 'beta',
     });
     // anga's record names %4, which is also a pane of this node's server (ids restart per server): not hers.
     const up = assembleSnapshot(
@@ -131,9 +132,9 @@ describe('snapshot', () => {
     // gamma never started: its agent says so rather than what its record last said.
     expect(up.agents.find((a) => a.name === 'fabien')!.display.label).toBe('node down');
     expect(up.nodes).toEqual([
-      { name: 'alpha', health: 'up', host: null, agents: 1, here: true },
-      { name: 'beta', health: 'up', host: 'gpu-1', agents: 1, here: false },
-      { name: 'gamma', health: 'unknown', host: null, agents: 1, here: false },
+      { name: 'alpha', health: 'up', host: null, agents: 1, here: true, leader: false },
+      { name: 'beta', health: 'up', host: 'gpu-1', agents: 1, here: false, leader: true },
+      { name: 'gamma', health: 'unknown', host: null, agents: 1, here: false, leader: false },
     ]);
     const lost = assembleSnapshot(facts({ records: [record('marie'), record('anga', { state: 'busy' }), record('fabien')], nodes: nodes({ alpha: 'up', beta: 'lost', gamma: 'stopped' }) }));
     expect(lost.agents.map((a) => [a.name, a.display.label, a.display.colour])).toEqual([
@@ -235,7 +236,10 @@ describe('views', () => {
     for (const l of lines) expect(strWidth(l)).toBe(118);
     expect(renderAgents(s.agents, { width: 118, height: 10, selected: 0, offset: 0, now, theme: color })).toMatch(/\{red-fg\}beta/);
     expect(filterAgents(s.agents, 'lost').map((a) => a.name)).toEqual(['anga', 'fabien']);
-    expect(plain(renderHeader(s, { width: 160, theme: mono, filter: '', now }))).toContain('nodes alpha* up, beta lost · 3 agents (1 idle, 2 lost)');
+    // alpha is up and nobody leads (beta, which did, is lost): the header says so.
+    expect(plain(renderHeader(s, { width: 160, theme: mono, filter: '', now }))).toContain('nodes alpha* up, beta lost · no leader · 3 agents (1 idle, 2 lost)');
+    const led = assembleSnapshot(facts({ nodes: { here: 'alpha', nodeOf: new Map([['marie', 'alpha']]), health: new Map([['alpha', 'up']]), leader: 'alpha' } }));
+    expect(plain(renderHeader(led, { width: 160, theme: mono, filter: '', now }))).toContain('nodes alpha* up (leader) · 3 agents');
   });
 
   it('filters agents by name, profile or state', () => {

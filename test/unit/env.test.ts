@@ -76,6 +76,15 @@ describe('environment overrides', () => {
     expect(err.message).toMatch(/^invalid environment:\n {2}- /);
   });
 
+  it('LEADER_LEASE sets daemon.leaderLease and the election timing; outside 1s–5m it is refused by name', () => {
+    const { settings, applied } = resolveDaemonConfig(base(), { HORNETS_LEADER_LEASE: '3s' });
+    expect(applied).toEqual(['HORNETS_LEADER_LEASE=3s']);
+    expect(settings.leader).toEqual({ leaseMs: 3000, renewMs: 1000, retryMs: 1000, takeoverMs: 4000 });
+    const err = configError({ LEADER_LEASE: '500ms', HORNETS_HEARTBEAT_INTERVAL: '1s' });
+    expect(err.issues).toEqual([{ path: 'LEADER_LEASE', message: '"500ms" is too short; at least 1000 ms' }]);
+    expect(configError({ LEADER_LEASE: '6m' }).issues[0]!.message).toBe('"6m" is too long; at most 300000 ms');
+  });
+
   it('the README lists every variable', () => {
     const readme = readFileSync(join(packageRoot(), 'README.md'), 'utf8');
     for (const v of envVariables) expect(readme, v.name).toContain(`\`${v.name}\``);
