@@ -4,6 +4,11 @@ import { migrateIn, rollbackOut, type MigrationInReport, type RollbackReport } f
 import { json, table, type Output } from './output.js';
 import type { GlobalOptions } from './queue-commands.js';
 
+/** A word as a shell would need it typed (printed suggestions only; nothing here runs a shell). */
+function shellWord(w: string): string {
+  return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
+}
+
 function short(text: string, n = 60): string {
   const one = text.replace(/\s+/g, ' ').trim();
   return one.length > n ? `${one.slice(0, n - 1)}…` : one;
@@ -20,6 +25,18 @@ function printIn(o: Output, r: MigrationInReport): void {
         r.mapping.map((m) => [m.from, m.to ?? '(skipped)', m.how]),
       ),
     );
+  }
+  if (r.proposals) {
+    o.out('\nproposed from the live tmux windows (nothing applied; pass the flags you agree with):');
+    o.out(
+      table(
+        ['OLD ID', 'WINDOW', 'DIRECTORY', 'PROPOSED', 'WHY'],
+        r.proposals.map((p) => [p.agentId, p.window ? `${p.window.session}:${p.window.index} ${p.window.name}` : '(no such window)', p.window?.path ?? '', p.agent ?? '-', p.how]),
+      ),
+    );
+    const flags = r.proposals.filter((p) => p.agent).map((p) => `--map ${shellWord(`${p.agentId}=${p.agent}`)}`);
+    if (flags.length > 0) o.out(`  ${flags.join(' ')}`);
+    for (const p of r.proposals) if (p.add) o.out(`  no agent works in ${p.window!.path}: hornets-tui ${p.add.map(shellWord).join(' ')}`);
   }
   if (r.unmapped.length > 0) {
     o.out(`\nnot mapped (${r.dryRun ? 'a real run imports nothing until each is mapped or skipped' : 'nothing imported'}):`);
@@ -46,7 +63,12 @@ function printIn(o: Output, r: MigrationInReport): void {
   if (!r.dryRun && r.imported.length + r.already > 0) o.out(`old ids work as agent names now (e.g. hornets-tui send ${r.mapping.find((m) => m.to)?.from ?? '<session:window>'} "…")`);
 }
 
-export async function migrateInCommand(o: Output, g: GlobalOptions, db: string, opts: { map?: string[]; skip?: string[]; dryRun?: boolean; json?: boolean }): Promise<void> {
+export async function migrateInCommand(
+  o: Output,
+  g: GlobalOptions,
+  db: string,
+  opts: { map?: string[]; skip?: string[]; dryRun?: boolean; json?: boolean; fromTmux?: string | boolean },
+): Promise<void> {
   const ctx = await openProject({ configPath: g.config, component: 'migrate' });
   try {
     const r = await migrateIn(ctx, db, opts);

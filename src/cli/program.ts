@@ -340,6 +340,7 @@ export function buildProgram(o: Output = stdio, consoleEnv: ConsoleEnv = { noCol
     .argument('<db>', 'its task_queue.db')
     .option('--map <pair...>', 'old agent to hornets agent, e.g. --map proj:0=marie (repeatable)')
     .option('--skip <id...>', 'leave this old agent behind (repeatable)')
+    .option('--from-tmux [socket]', "propose the map from the old installation's live tmux windows and their directories (default server, or this -L socket); nothing is applied by itself")
     .option('--dry-run', 'print exactly what would happen and change nothing')
     .option('--json', 'print JSON')
     .action(async (db: string, opts, cmd: Command) => (await migrateCommands()).migrateInCommand(o, globals(cmd), db, opts));

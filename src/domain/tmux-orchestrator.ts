@@ -368,3 +368,60 @@ export function planRollback(input: RollbackInput): RollbackPlan {
     unmapped: [...missing].map(([agent, n]) => ({ agent, pending: n })).sort((a, b) => a.agent.localeCompare(b.agent)),
   };
 }
+
+// ---- a map proposed from the old installation's live tmux windows ---------------------------------
+
+export interface LiveWindow {
+  session: string;
+  index: number;
+  name: string;
+  path: string;
+}
+
+export interface MapProposal {
+  agentId: string;
+  window: LiveWindow | null;
+  /** The hornets agent proposed, or null: none fits (then `add` says how to create one). */
+  agent: string | null;
+  how: 'same directory' | 'same name' | 'none';
+  /** For a window with no hornets agent: the `hornets-tui add` arguments that would give it one in place. */
+  add: string[] | null;
+}
+
+/** The window an old id names: `session:index`, `session:name`, or a bare session (its window 0, as the old rename assumed). */
+export function windowFor(agentId: string, windows: readonly LiveWindow[]): LiveWindow | null {
+  const i = agentId.lastIndexOf(':');
+  const session = i < 0 ? agentId : agentId.slice(0, i);
+  const win = i < 0 ? '0' : agentId.slice(i + 1);
+  const inSession = windows.filter((w) => w.session === session);
+  return (/^\d+$/.test(win) ? inSession.find((w) => w.index === Number(win)) : undefined) ?? inSession.find((w) => w.name === win) ?? null;
+}
+
+/** A window name made into an agent name (lower-case letter first, letters, digits, - and _, ≤ 32). */
+export function agentNameFrom(window: string): string {
+  const s = window
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/^[^a-z]+/, '')
+    .replace(/-+$/, '')
+    .slice(0, 32);
+  return s === '' ? 'agent' : s;
+}
+
+/**
+ * For each old id: the hornets agent whose directory is the window's working directory, else the
+ * one named like the window; else none, with the `add` that would make one in that directory.
+ */
+export function proposeMap(agentIds: readonly string[], windows: readonly LiveWindow[], agents: readonly { name: string; dir: string }[]): MapProposal[] {
+  const norm = (p: string) => p.replace(/\/+$/, '');
+  return [...agentIds].sort().map((agentId): MapProposal => {
+    const window = windowFor(agentId, windows);
+    if (!window) return { agentId, window: null, agent: null, how: 'none', add: null };
+    const byDir = agents.find((a) => norm(a.dir) === norm(window.path));
+    if (byDir) return { agentId, window, agent: byDir.name, how: 'same directory', add: null };
+    const name = agentNameFrom(window.name);
+    const byName = agents.find((a) => a.name === name);
+    if (byName) return { agentId, window, agent: byName.name, how: 'same name', add: null };
+    return { agentId, window, agent: null, how: 'none', add: ['add', name, '--profile', 'claude-code', '--worktree', window.path] };
+  });
+}

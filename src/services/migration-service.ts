@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { MigrationError } from '../errors.js';
 import { pendingStates } from '../domain/message.js';
 import type { AgentPatch } from '../domain/agent.js';
-import { mergeAgentHistory, planMigrationIn, planRollback, sameNameAgent, type AgentMap, type MigrationInPlan, type ToMessage } from '../domain/tmux-orchestrator.js';
+import { mergeAgentHistory, planMigrationIn, planRollback, proposeMap, sameNameAgent, type AgentMap, type MapProposal, type MigrationInPlan, type ToMessage } from '../domain/tmux-orchestrator.js';
+import { readForeignLayout } from '../tmux/foreign-layout.js';
+import { AgentManager } from './agents.js';
 import { readToDatabase } from '../queue/tmux-orchestrator/read-db.js';
 import { rolledBackAlready, writeRollback } from '../queue/tmux-orchestrator/write-db.js';
 import { writeFileAtomicSync } from '../util/private-files.js';
@@ -83,15 +85,27 @@ export interface MigrationInReport {
   agents: { agent: string; from: string; changed: string[] }[];
   contexts: { agent: string; from: string; fields: string[] }[];
   dependencies: number;
+  /** With --from-tmux: a map proposed from the old installation's live windows (never applied by itself). */
+  proposals: MapProposal[] | null;
 }
 
-export async function migrateIn(ctx: ProjectContext, database: string, args: MapArgs & { dryRun?: boolean }): Promise<MigrationInReport> {
+export async function migrateIn(ctx: ProjectContext, database: string, args: MapArgs & { dryRun?: boolean; fromTmux?: string | boolean }): Promise<MigrationInReport> {
   const db = readToDatabase(database);
   const agents = ctx.project.config.agents.map((a) => a.name);
   const oldIds = new Set([...db.messages.map((m) => m.agentId), ...db.agents.map((a) => a.agentId), ...db.contexts.map((c) => c.agentId)]);
   const map: AgentMap = parseAgentMap(args, oldIds, agents);
   const plan = planMigrationIn({ db, map, agents, idOf: migratedId, now: Date.now(), maxAttempts: ctx.project.config.queue.maxAttempts });
-  for (const u of plan.unmapped) u.suggestion = sameNameAgent(u.agentId, agents);
+  let proposals: MapProposal[] | null = null;
+  if (args.fromTmux) {
+    const windows = await readForeignLayout(typeof args.fromTmux === 'string' ? args.fromTmux : null);
+    const manager = new AgentManager(ctx.project, ctx.store, ctx.log);
+    proposals = proposeMap(
+      [...oldIds],
+      windows,
+      ctx.project.config.agents.map((a) => ({ name: a.name, dir: manager.worktreePath(a) })),
+    );
+  }
+  for (const u of plan.unmapped) u.suggestion = proposals?.find((p) => p.agentId === u.agentId)?.agent ?? sameNameAgent(u.agentId, agents);
   const ledgerPath = ledgerFile(ctx);
   const ledger = readLedger(ledgerPath);
   const present = new Set<string>();
@@ -115,6 +129,7 @@ export async function migrateIn(ctx: ProjectContext, database: string, args: Map
     agents: [],
     contexts: plan.contexts.map((c) => ({ agent: c.agent, from: c.from, fields: Object.keys(c.patch) })),
     dependencies: plan.dependencies,
+    proposals,
   };
   if (plan.unmapped.length > 0 && !args.dryRun) {
     throw new MigrationError(

@@ -6,7 +6,7 @@
  * trip: migrate in → messages flow (real demo agents on a private tmux server) → roll back → the old
  * schema holds exactly the still-pending messages, in its own delivery order.
  */
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Project, TempDirs, assertBuilt, sha256 } from '../helpers/cli.js';
@@ -140,6 +140,44 @@ describe('migrate tmux-orchestrator', () => {
     },
     120_000,
   );
+
+  it('--from-tmux proposes the map from the old installation’s live windows (by directory, then name) and applies nothing', async () => {
+    const p = await project();
+    const db = path.join(p.dir, 'task_queue.db');
+    buildToDatabase(db, 'current', ROWS);
+    // The old installation: its own tmux server, a session with three windows in their directories.
+    const old = fx.socket();
+    const marieDir = path.join(p.dir, '.hornets', 'worktrees', 'marie');
+    const elsewhere = temp.make('hornets-old-bot dir-');
+    mkdirSync(marieDir, { recursive: true });
+    const sh = ['sh', '-c', 'sleep 600'];
+    tmux(old, ['new-session', '-d', '-s', 'oldproj', '-n', 'Lead', '-c', marieDir, ...sh]);
+    tmux(old, ['new-window', '-t', 'oldproj:1', '-n', 'anga', '-c', p.dir, ...sh]);
+    tmux(old, ['new-window', '-t', 'oldproj:2', '-n', 'Build Bot', '-c', elsewhere, ...sh]);
+    const r = await p.run(['migrate', 'tmux-orchestrator', db, '--from-tmux', old, '--dry-run', '--json']);
+    expect(r.code).toBe(2);
+    const report = JSON.parse(r.stdout) as {
+      proposals: { agentId: string; agent: string | null; how: string; add: string[] | null; window: { path: string } | null }[];
+      unmapped: { agentId: string; suggestion: string | null }[];
+    };
+    expect(report.proposals.map((x) => [x.agentId, x.agent, x.how])).toEqual([
+      ['oldproj:0', 'marie', 'same directory'],
+      ['oldproj:1', 'anga', 'same name'],
+      ['oldproj:2', null, 'none'],
+    ]);
+    expect(report.proposals[2]!.add).toEqual(['add', 'build-bot', '--profile', 'claude-code', '--worktree', elsewhere]);
+    expect(report.unmapped.map((u) => [u.agentId, u.suggestion])).toEqual([
+      ['oldproj:0', 'marie'],
+      ['oldproj:1', 'anga'],
+      ['oldproj:2', null],
+    ]);
+    const text = (await p.run(['migrate', 'tmux-orchestrator', db, '--from-tmux', old, '--dry-run'])).stdout;
+    expect(text).toContain('--map oldproj:0=marie --map oldproj:1=anga');
+    expect(text).toContain(`hornets-tui add build-bot --profile claude-code --worktree '${elsewhere}'`);
+    // Nothing applied, and the old server is as it was.
+    expect(await queue(p)).toEqual([]);
+    expect(tmux(old, ['list-windows', '-t', '=oldproj', '-F', '#{window_name}']).stdout.trim().split('\n')).toEqual(['Lead', 'anga', 'Build Bot']);
+  }, 60_000);
 
   it('refuses a missing file, a text file, a foreign SQLite file, a hornets database and a damaged one, changing nothing', async () => {
     const p = await project();

@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { mergeAgentHistory, planMigrationIn, planRollback, sameNameAgent, sqliteTimestamp, toTimestampMs, type ToDatabase, type ToMessage } from '../../src/domain/tmux-orchestrator.js';
+import {
+  agentNameFrom,
+  mergeAgentHistory,
+  planMigrationIn,
+  planRollback,
+  proposeMap,
+  sameNameAgent,
+  sqliteTimestamp,
+  toTimestampMs,
+  windowFor,
+  type ToDatabase,
+  type ToMessage,
+} from '../../src/domain/tmux-orchestrator.js';
 import type { Message } from '../../src/domain/message.js';
 
 const msg = (id: number, agentId: string, o: Partial<ToMessage> = {}): ToMessage => ({
@@ -151,5 +163,35 @@ describe('hornets → Tmux-Orchestrator rollback plan', () => {
     });
     expect(p.rows.map((r) => r.hornetsId)).toEqual(['new']);
     expect(p).toMatchObject({ kept: 2, requeue: [2], settle: [3], unmapped: [] });
+  });
+});
+
+describe('a map proposed from live windows', () => {
+  const w = (session: string, index: number, name: string, path: string) => ({ session, index, name, path });
+  const windows = [w('proj', 0, 'Lead', '/src/a/'), w('proj', 1, 'anga', '/src/b'), w('solo', 0, 'x', '/src/c')];
+  it.each<[string, number | null]>([
+    ['proj:0', 0],
+    ['proj:anga', 1],
+    ['solo', 0],
+    ['proj:7', null],
+    ['other:0', null],
+  ])('%s names window %s', (id, index) => expect(windowFor(id, windows)?.index ?? null).toBe(index === null ? null : index));
+  it.each([
+    ['Build Bot', 'build-bot'],
+    ['42 answers', 'answers'],
+    ['___', 'agent'],
+    ['Ünïcode-Win', 'n-code-win'],
+  ])('window %j becomes agent name %j', (name, agent) => expect(agentNameFrom(name)).toBe(agent));
+  it('by directory (trailing slashes ignored), then by name; else none with the add that fits', () => {
+    const p = proposeMap(['proj:0', 'proj:1', 'solo', 'gone:3'], windows, [
+      { name: 'marie', dir: '/src/a' },
+      { name: 'anga', dir: '/elsewhere' },
+    ]);
+    expect(p.map((x) => [x.agentId, x.agent, x.how, x.add])).toEqual([
+      ['gone:3', null, 'none', null],
+      ['proj:0', 'marie', 'same directory', null],
+      ['proj:1', 'anga', 'same name', null],
+      ['solo', null, 'none', ['add', 'x', '--profile', 'claude-code', '--worktree', '/src/c']],
+    ]);
   });
 });
