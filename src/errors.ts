@@ -80,6 +80,22 @@ export class StoreMismatchError extends HornetsError {
   readonly exitCode = ExitCode.failure;
 }
 
+/**
+ * A Tmux-Orchestrator database that cannot be migrated in or rolled back into as asked: missing,
+ * not SQLite, damaged, not that schema, or agents left unmapped. Nothing was changed.
+ */
+export class MigrationError extends HornetsError {
+  readonly exitCode: number;
+  constructor(
+    readonly reason: 'missing' | 'not_sqlite' | 'corrupt' | 'not_tmux_orchestrator' | 'hornets_db' | 'unmapped' | 'bad_map',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.exitCode = reason === 'unmapped' || reason === 'bad_map' ? ExitCode.usage : ExitCode.failure;
+  }
+}
+
 /** The engine's fixed hook port (daemon.hookPort) is taken by another process. */
 export class HookPortError extends HornetsError {
   readonly exitCode = ExitCode.failure;

@@ -80,10 +80,11 @@ export function parseHotArgv(args: readonly string[]): HotInvocation | null {
   values.delete('config');
   const opts = Object.fromEntries(values);
   switch (command) {
+    // A `session:window` id for the agent is resolved by the full CLI (cli/agent-args.ts).
     case 'send':
-      return words.length >= 1 ? { command, config, agent: words[0]!, words: words.slice(1), options: opts } : null;
+      return words.length >= 1 && !words[0]!.includes(':') ? { command, config, agent: words[0]!, words: words.slice(1), options: opts } : null;
     case 'list':
-      return words.length <= 1 ? { command, config, agent: words[0], options: opts } : null;
+      return words.length <= 1 && !words[0]?.includes(':') ? { command, config, agent: words[0], options: opts } : null;
     case 'status':
       return words.length === 0 ? { command, config, options: opts } : null;
     case null:

@@ -19,6 +19,7 @@ const hooksCommands = () => import('./hooks-commands.js');
 const controlCommands = () => import('./control-commands.js');
 const daemonCommands = () => import('./daemon-commands.js');
 const doctor = () => import('./doctor.js');
+const migrateCommands = () => import('./migrate-commands.js');
 const configLoad = () => import('../config/load.js');
 
 function globals(cmd: Command): GlobalOptions {
@@ -68,9 +69,13 @@ export function buildProgram(o: Output = stdio, consoleEnv: ConsoleEnv = { noCol
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
     .exitOverride()
     // Through the environment so the engine `up` or `daemon start` launches acts as the same node.
-    .hook('preAction', (_root, action) => {
+    .hook('preAction', async (_root, action) => {
       const node = (action.optsWithGlobals() as { node?: string }).node;
       if (node !== undefined) setProcessNode(node);
+      // `send proj:0 …`: a legacy session:window id where an agent name goes (only args with a colon).
+      if (action.processedArgs.some((a: unknown) => (typeof a === 'string' && a.includes(':')) || Array.isArray(a))) {
+        await (await import('./agent-args.js')).resolveAgentArgs(action, globals(action).config);
+      }
     });
 
   program
@@ -327,6 +332,26 @@ export function buildProgram(o: Output = stdio, consoleEnv: ConsoleEnv = { noCol
     .option('--compact', 'then rewrite the database file to give back all free space (VACUUM; blocks other writers while it runs)')
     .option('--json', 'print JSON')
     .action(async (opts, cmd: Command) => (await queueCommands()).pruneCommand(o, globals(cmd), opts));
+
+  const migrate = program.command('migrate').description('come from Tmux-Orchestrator (its task_queue.db) and go back');
+  migrate
+    .command('tmux-orchestrator')
+    .description('take in a Tmux-Orchestrator queue: pending messages (priority and order kept), pulled ones as redeliveries, restart history and context; the old database is only read')
+    .argument('<db>', 'its task_queue.db')
+    .option('--map <pair...>', 'old agent to hornets agent, e.g. --map proj:0=marie (repeatable)')
+    .option('--skip <id...>', 'leave this old agent behind (repeatable)')
+    .option('--from-tmux [socket]', "propose the map from the old installation's live tmux windows and their directories (default server, or this -L socket); nothing is applied by itself")
+    .option('--dry-run', 'print exactly what would happen and change nothing')
+    .option('--json', 'print JSON')
+    .action(async (db: string, opts, cmd: Command) => (await migrateCommands()).migrateInCommand(o, globals(cmd), db, opts));
+  migrate
+    .command('rollback')
+    .description("write hornets' pending messages back into a Tmux-Orchestrator database (created if missing) for its own hooks to deliver")
+    .argument('<db>', 'its task_queue.db')
+    .option('--map <pair...>', 'hornets agent to old id, e.g. --map marie=proj:0 (default: the ids migrate recorded)')
+    .option('--dry-run', 'print exactly what would be written and change nothing')
+    .option('--json', 'print JSON')
+    .action(async (db: string, opts, cmd: Command) => (await migrateCommands()).rollbackCommand(o, globals(cmd), db, opts));
 
   const config = program.command('config').description('check and document hornets.json');
   config

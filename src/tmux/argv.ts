@@ -173,6 +173,8 @@ export const argv = {
   setEnvironment: (server: ServerRef, name: string, value: string): string[] => [...base(server), ...commands.setEnvironment(name, value)],
   setHook: (server: ServerRef, hook: string, command: string): string[] => [...base(server), ...commands.setHook(hook, command)],
   displayPane: (server: ServerRef, pane: string, format: string): string[] => [...base(server), 'display-message', '-p', '-t', pane, format],
+  /** The name of the window at `index` of `session` (exact session match: `=`). */
+  windowNameAt: (server: ServerRef, session: string, index: number): string[] => [...base(server), 'display-message', '-p', '-t', `=${session}:${index}`, '#{window_name}'],
   serverPid: (server: ServerRef): string[] => [...base(server), 'display-message', '-p', '#{pid}'],
   attach: (server: ServerRef, session: string, pane: string): string[] => [...base(server), 'attach-session', '-t', `=${session}`, ';', 'select-window', '-t', pane, ';', 'select-pane', '-t', pane],
   switchClient: (server: ServerRef, pane: string): string[] => [...base(server), 'switch-client', '-t', pane],

@@ -341,6 +341,18 @@ export class TmuxClient {
     return stdout.replace(/\n$/, '');
   }
 
+  /** The name of window `index` of `session`, or null when there is no such window (or no server). */
+  async windowNameAt(session: string, index: number): Promise<string | null> {
+    if (!Number.isSafeInteger(index) || index < 0) throw new TmuxError([], null, '', `not a window index: ${index}`);
+    try {
+      const { stdout } = await this.run(argv.windowNameAt(this.server, session, index));
+      const name = stdout.replace(/\n$/, '');
+      return name === '' ? null : name;
+    } catch {
+      return null;
+    }
+  }
+
   /** A listening control-mode client on `session` (started by the caller). */
   controlClient(session: string, handlers: ControlHandlers): ControlClient {
     return new ControlClient(this.server, session, handlers);

@@ -36,6 +36,9 @@ describe('parseHotArgv: the command lines the lean entry answers itself', () => 
     ['send'],
     ['send', '--json'],
     ['send', 'marie', 'hi', '--now'],
+    // A legacy session:window id: resolved by the full CLI (cli/agent-args.ts).
+    ['send', 'proj:0', 'hi'],
+    ['queue', 'list', 'proj:marie'],
     ['send', 'marie', 'hi', '-p5'],
     ['send', 'marie', 'hi', '-p', '-3'],
     ['send', 'marie', 'hi', '-p'],
