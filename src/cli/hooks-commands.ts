@@ -59,7 +59,7 @@ export async function hooksVerifyCommand(o: Output, g: GlobalOptions, names: str
       : compareVersions(version, VERIFIED_CLAUDE_VERSION) >= 0
         ? `claude ${version}: every event used is supported (verified on ${VERIFIED_CLAUDE_VERSION})`
         : `claude ${version} is older than ${VERIFIED_CLAUDE_VERSION}, the version hornets was verified on; SessionEnd/StopFailure may not fire`;
-  const problems = r.filter((a) => a.result && Object.values(a.result.events).some((s) => s !== 'installed'));
+  const problems = r.filter((a) => a.result && (Object.values(a.result.events).some((s) => s !== 'installed') || (a.result.untrusted ?? []).length > 0));
   if (opts.json) {
     json(o, { claudeVersion: version, support, agents: r, claudeMissingFor: version === null ? needClaude : [] });
   } else {
@@ -69,7 +69,7 @@ export async function hooksVerifyCommand(o: Output, g: GlobalOptions, names: str
         r.map((a) => {
           if (!a.result) return [a.agent, a.profile, a.note ?? '-', '-', '-'];
           const states = Object.entries(a.result.events);
-          const bad = states.filter(([, s]) => s !== 'installed').map(([e, s]) => `${e}:${s}`);
+          const bad = [...states.filter(([, s]) => s !== 'installed').map(([e, s]) => `${e}:${s}`), ...(a.result.untrusted ?? []).map((k) => `untrusted:${k.slice(k.lastIndexOf('/') + 1)}`)];
           return [a.agent, a.profile, bad.length ? bad.join(' ') : `all ${states.length} installed`, String(a.result.userHooks), a.result.file];
         }),
       ),

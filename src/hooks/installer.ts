@@ -206,6 +206,8 @@ export interface VerifyResult {
   /** Per CLI event. */
   events: Record<string, HookPresence>;
   userHooks: number;
+  /** CLIs that trust hooks one by one (Codex): our hooks without a matching trust entry. */
+  untrusted?: string[];
 }
 
 export function verifyHooks(worktree: string, transport: string[] | HookTransport): VerifyResult {
