@@ -37,6 +37,12 @@ const hookKinds: Partial<Record<Profile['hooks']['kind'], HookKind>> = {
   },
 };
 
+/**
+ * A push-only profile of another CLI gets no hook files: Codex's would also need trust entries
+ * written into the user's CODEX_HOME, for hooks it does not use. Claude Code's are installed
+ * whatever the delivery, as they always were (they also report its state).
+ */
 export function hookKind(profile: Profile): HookKind | null {
+  if (profile.delivery === 'push' && profile.hooks.kind !== 'claude-code') return null;
   return hookKinds[profile.hooks.kind] ?? null;
 }

@@ -33,7 +33,12 @@ export class HooksService {
       const worktree = this.agents.worktreePath(a);
       const kind = hookKind(profile);
       if (!kind) {
-        const note = profile.hooks.kind === 'none' ? 'profile has no hooks (push delivery)' : `${profile.hooks.kind} hooks are not installed by this version (push delivery is used)`;
+        const note =
+          profile.hooks.kind === 'none'
+            ? 'profile has no hooks (push delivery)'
+            : profile.delivery === 'push'
+              ? `${profile.hooks.kind} hooks are not used by push delivery`
+              : `${profile.hooks.kind} hooks are not installed by this version (push delivery is used)`;
         return { agent: a.name, profile: profile.name, worktree, result: null, note };
       }
       if (!existsSync(worktree)) return { agent: a.name, profile: profile.name, worktree, result: null, note: 'worktree does not exist yet (run `hornets-tui up`)' };
