@@ -1,6 +1,6 @@
 /**
- * The Codex hook installer on real files: `.codex/hooks.json` merged like Claude Code's settings,
- * and the trust entries in `$CODEX_HOME/config.toml`, with the same guarantees (merge, ours
+ * The Codex hook installer on real files: `$CODEX_HOME/hooks.json` merged like Claude Code's
+ * settings, and the trust entries in `$CODEX_HOME/config.toml`, with the same guarantees (merge, ours
  * recognisable, backup once, idempotent, uninstall restores the user's bytes). That Codex accepts
  * the entries is shown on the real binary (test/e2e/codex.test.ts); the hash here is pinned to one
  * that Codex 0.171.0 accepted.
@@ -12,21 +12,18 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { codexTrustHash, installCodexHooks, snakeEvent, uninstallCodexHooks, verifyCodexHooks } from '../../src/hooks/codex-installer.js';
 
 let dir: string;
-let worktree: string;
 let home: string;
 const program = ['/opt/hornets/hook', '/usr/bin/node'];
 
 beforeEach(() => {
   dir = realpathSync(mkdtempSync(join(tmpdir(), 'hornets-codex-inst-')));
-  worktree = join(dir, 'wt');
   home = join(dir, 'codex-home');
-  mkdirSync(worktree);
   mkdirSync(home);
 });
 
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const hooksFile = () => join(worktree, '.codex', 'hooks.json');
+const hooksFile = () => join(home, 'hooks.json');
 const configFile = () => join(home, 'config.toml');
 
 describe('Codex trust hash', () => {
@@ -39,12 +36,11 @@ describe('Codex trust hash', () => {
 describe('installCodexHooks', () => {
   it("merges into the user's hooks.json after their groups, trusts only ours, and uninstall gives both files back byte for byte", () => {
     const userHooks = '{\n  "hooks": { "PostToolUse": [ { "matcher": "Bash", "hooks": [ { "type": "command", "command": "echo user" } ] } ] },\n  "other": 1\n}';
-    mkdirSync(join(worktree, '.codex'));
     writeFileSync(hooksFile(), userHooks);
     const userConfig = 'model = "m"\n\n[projects."/x"]\ntrust_level = "trusted"'; // no final newline
     writeFileSync(configFile(), userConfig);
 
-    const r = installCodexHooks(worktree, program, home);
+    const r = installCodexHooks(home, program);
     expect(r).toMatchObject({ changed: true, backup: `${hooksFile()}.hornets-backup`, trust: { changed: true, backup: `${configFile()}.hornets-backup` } });
     const merged = JSON.parse(readFileSync(hooksFile(), 'utf8')) as { other: number; hooks: Record<string, { matcher?: string; hooks: { command: string; timeout: number }[] }[]> };
     expect(merged.other).toBe(1);
@@ -61,12 +57,12 @@ describe('installCodexHooks', () => {
     expect(config).not.toContain(':post_tool_use:0:0');
     expect(config.match(/\[hooks\.state\./g)).toHaveLength(6);
 
-    const again = installCodexHooks(worktree, program, home);
+    const again = installCodexHooks(home, program);
     expect(again).toMatchObject({ changed: false, trust: { changed: false } });
-    expect(verifyCodexHooks(worktree, program, home)).toMatchObject({ untrusted: [], userHooks: 1 });
-    expect(Object.values(verifyCodexHooks(worktree, program, home).events).every((s) => s === 'installed')).toBe(true);
+    expect(verifyCodexHooks(home, program)).toMatchObject({ untrusted: [], userHooks: 1 });
+    expect(Object.values(verifyCodexHooks(home, program).events).every((s) => s === 'installed')).toBe(true);
 
-    const u = uninstallCodexHooks(worktree, home);
+    const u = uninstallCodexHooks(home);
     expect(u).toMatchObject({ changed: true, restoredBackup: true, trustRemoved: true });
     expect(readFileSync(hooksFile(), 'utf8')).toBe(userHooks);
     expect(readFileSync(configFile(), 'utf8')).toBe(userConfig);
@@ -75,37 +71,35 @@ describe('installCodexHooks', () => {
   });
 
   it('a new program rewrites the trust block in place; files it created go away on uninstall', () => {
-    installCodexHooks(worktree, program, home);
+    installCodexHooks(home, program);
     const first = readFileSync(configFile(), 'utf8');
-    installCodexHooks(worktree, ['/elsewhere/hook', '/usr/bin/node'], home);
+    installCodexHooks(home, ['/elsewhere/hook', '/usr/bin/node']);
     const second = readFileSync(configFile(), 'utf8');
     expect(second).not.toBe(first);
     expect(second.match(/# >>> hornets-tui/g)).toHaveLength(1);
     expect(second).toContain(codexTrustHash('Stop', { command: `'/elsewhere/hook' '/usr/bin/node' Stop codex # hornets-tui`, timeout: 15 }));
     // Trusted as installed, but not what this program would write: stale.
-    const v = verifyCodexHooks(worktree, program, home);
+    const v = verifyCodexHooks(home, program);
     expect(v.untrusted).toEqual([]);
     expect(Object.values(v.events).every((s) => s === 'stale')).toBe(true);
     // A hand edit of our hook (its timeout) no longer matches its trust entry.
     const edited = JSON.parse(readFileSync(hooksFile(), 'utf8')) as { hooks: Record<string, { hooks: { timeout: number }[] }[]> };
     edited.hooks.Stop![0]!.hooks[0]!.timeout = 99;
     writeFileSync(hooksFile(), JSON.stringify(edited));
-    expect(verifyCodexHooks(worktree, program, home).untrusted).toEqual([`${hooksFile()}:stop:0:0`]);
-    uninstallCodexHooks(worktree, home);
+    expect(verifyCodexHooks(home, program).untrusted).toEqual([`${hooksFile()}:stop:0:0`]);
+    uninstallCodexHooks(home);
     expect(existsSync(hooksFile())).toBe(false);
     expect(existsSync(configFile())).toBe(false);
   });
 
-  it('two worktrees share one CODEX_HOME: each has its own block, and the user bytes come back after both leave', () => {
-    const other = join(dir, 'wt2');
-    mkdirSync(other);
+  it("tables Codex appends while our block is last stay when the block goes; the rest of the user's bytes come back", () => {
     writeFileSync(configFile(), 'model = "m"\n');
-    installCodexHooks(worktree, program, home);
-    installCodexHooks(other, program, home);
-    expect(readFileSync(configFile(), 'utf8').match(/# >>> hornets-tui/g)).toHaveLength(2);
-    uninstallCodexHooks(worktree, home);
-    expect(readFileSync(configFile(), 'utf8').match(/# >>> hornets-tui/g)).toHaveLength(1);
-    uninstallCodexHooks(other, home);
-    expect(readFileSync(configFile(), 'utf8')).toBe('model = "m"\n');
+    installCodexHooks(home, program);
+    // Codex appends at the end of the file, which is inside our block (before its end comment).
+    const text = readFileSync(configFile(), 'utf8');
+    const end = text.lastIndexOf('# <<< hornets-tui');
+    writeFileSync(configFile(), `${text.slice(0, end)}\n[tui]\nscreen_reader_detection_done = true\n${text.slice(end)}`);
+    uninstallCodexHooks(home);
+    expect(readFileSync(configFile(), 'utf8')).toBe('model = "m"\n\n[tui]\nscreen_reader_detection_done = true\n');
   });
 });
