@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt } from '../helpers/cli.js';
 import { requireAgentCli, skipAgentCliSuite } from '../helpers/agent-clis.js';
-import { AGENT, CodexE2E, arrivalOrder, deliveriesOf, developerTexts, hasToolOutput, newItems, newText } from '../helpers/codex-e2e.js';
+import { AGENT, CodexE2E, arrivalOrder, deliveriesOf, developerTexts, hasToolOutput, newItems, newText, textOfItems } from '../helpers/codex-e2e.js';
 import type { RecordedRequest } from '../helpers/fake-responses-api.js';
 import { staysFor } from '../helpers/claude-e2e.js';
 import { waitFor } from '../helpers/tmux.js';
@@ -271,6 +271,40 @@ describe.skipIf(skipAgentCliSuite('codex'))('real Codex CLI through hornets hook
 
       const after = await e.run(['hooks', 'verify', '--json']);
       expect(after.code).toBe(1);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "restart resumes the agent's own session (`codex resume <id>`, the id taken from its hooks): the history is back and SessionStart rebriefs",
+    async () => {
+      const e = await start((req) => (newText(req).includes('what was the word') ? { text: 'PELICAN' } : { text: 'noted' }), { briefing: 'RULE-R: keep it short.' });
+      await e.up();
+      await e.prompt('remember the word PELICAN');
+      await e.waitForHook('Stop', 'idle');
+      const { sessionId, generation } = await e.agentRecord();
+      expect(sessionId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      const mark = e.hookLog().length;
+      const before = e.mainRequests().length;
+
+      await e.cli.ok(['restart', AGENT]);
+      await waitFor('the pane restarted with resume', () => (e.paneCommand().includes(`resume ${sessionId!}`) ? true : null), 20_000, 100);
+      await e.waitForPrompt();
+      const req = await e.prompt('what was the word');
+      await e.waitForHook('Stop', 'idle', { after: mark });
+
+      expect(e.mainRequests().indexOf(req)).toBe(before);
+      // The resumed session sends the earlier conversation with the new prompt.
+      expect(textOfItems(req.body.input as Parameters<typeof textOfItems>[0])).toContain('remember the word PELICAN');
+      const start_ = e
+        .hookLog()
+        .slice(mark)
+        .find((l) => l.event === 'SessionStart');
+      expect(start_?.outcome).toBe('rebrief:resume');
+      const rebrief = developerTexts(req).find((t) => t.includes('This session was resumed after a restart.'));
+      expect(rebrief).toContain('RULE-R: keep it short.');
+      const after = await e.agentRecord();
+      expect(after).toMatchObject({ sessionId, generation: generation + 1 });
     },
     TEST_TIMEOUT,
   );

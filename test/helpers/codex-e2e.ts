@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync,
 import os from 'node:os';
 import path from 'node:path';
 import type { Message } from '../../src/domain/message.js';
+import type { AgentRecord } from '../../src/domain/agent.js';
 import { openSqliteStore } from '../../src/queue/sqlite/sqlite-store.js';
 import { builtinProfilesDir } from '../../src/config/paths.js';
 import { Project, type CliResult } from './cli.js';
@@ -327,6 +328,23 @@ export class CodexE2E {
     const m = (await this.queue()).find((x) => x.id === id);
     if (!m) throw new Error(`message ${id} is not in the queue`);
     return { state: m.state, redeliveries: m.redeliveries };
+  }
+
+  /** The agent's record in the queue database (state, session id, generation). */
+  async agentRecord(): Promise<AgentRecord> {
+    const store = await openSqliteStore(this.cli.dbPath, { busyRetryMs: 5_000 });
+    try {
+      const r = await store.getAgent(AGENT);
+      if (!r) throw new Error(`${AGENT} is not registered`);
+      return r;
+    } finally {
+      await store.close();
+    }
+  }
+
+  /** The command tmux started the agent's pane with. */
+  paneCommand(): string {
+    return tmux(this.socket, ['display-message', '-p', '-t', this.paneId, '#{pane_start_command}']).stdout.trim();
   }
 
   run(args: string[]): Promise<CliResult> {
