@@ -15,7 +15,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt } from '../helpers/cli.js';
 import { requireAgentCli, skipAgentCliSuite } from '../helpers/agent-clis.js';
 import { AGENT, CodexE2E, arrivalOrder, deliveriesOf, developerTexts, hasToolOutput, newItems, newText, textOfItems } from '../helpers/codex-e2e.js';
-import type { RecordedRequest } from '../helpers/fake-responses-api.js';
+import { COMPACTION_SUMMARY, isCompactionRequest, type RecordedRequest } from '../helpers/fake-responses-api.js';
 import { staysFor } from '../helpers/claude-e2e.js';
 import { waitFor } from '../helpers/tmux.js';
 import { codexTrustHash } from '../../src/hooks/codex-installer.js';
@@ -305,6 +305,49 @@ describe.skipIf(skipAgentCliSuite('codex'))('real Codex CLI through hornets hook
       expect(rebrief).toContain('RULE-R: keep it short.');
       const after = await e.agentRecord();
       expect(after).toMatchObject({ sessionId, generation: generation + 1 });
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'compaction: after /compact (PreCompact snapshot) the next turn carries the rebrief from SessionStart "compact": rules, the current task, recent activity, the last reply',
+    async () => {
+      const e = await start(
+        (req) => {
+          if (hasToolOutput(req)) return { text: 'ack: working on it' };
+          if (newText(req).includes('start the task')) return echo;
+          return { text: 'ack' };
+        },
+        { briefing: 'RULE-7: every answer starts with "ack".' },
+      );
+      await e.up();
+      await e.prompt('hello');
+      await e.waitForHook('Stop', 'idle');
+      const id = await e.send('TASK-ALPHA: refactor the parser');
+      const taskMark = e.hookLog().length;
+      const taskReq = await e.prompt('start the task');
+      expect(developerTexts(taskReq)).toContain(`hornets: 1 new message for cx\n\n[msg ${id} | from cli] TASK-ALPHA: refactor the parser`);
+      await findRequest(e, 'the request with the tool output', hasToolOutput);
+      await e.waitForHook('Stop', 'idle', { after: taskMark });
+      await e.waitForPrompt();
+      const mark = e.hookLog().length;
+
+      await e.submit('/compact');
+      await waitFor('the compaction request', () => e.api.requests.find(isCompactionRequest), 30_000, 50);
+      await e.waitForHook('PreCompact', 'snapshot', { after: mark });
+      await e.waitForPrompt();
+
+      const req = await e.prompt('carry on after compaction');
+      await e.waitForHook('SessionStart', 'rebrief:compact', { after: mark });
+      const whole = textOfItems(req.body.input as Parameters<typeof textOfItems>[0]);
+      expect(whole).toContain(COMPACTION_SUMMARY);
+      const rebrief = developerTexts(req).find((t) => t.includes('Your context was just compacted.')) ?? '';
+      expect(rebrief).toContain('# hornets briefing for cx');
+      expect(rebrief).toContain('RULE-7: every answer starts with "ack".');
+      expect(rebrief).toMatch(new RegExp(`## Current task\\n- \\[msg ${id}\\] \\((received recently|handed over, not yet confirmed)\\) TASK-ALPHA: refactor the parser`));
+      expect(rebrief).toMatch(/## Recent activity\n- \d\d:\d\d:\d\d Bash: echo hornets-tool/);
+      expect(rebrief).toContain('## Your last reply\nack: working on it');
+      expect(await e.messageState(id)).toEqual({ state: 'confirmed', redeliveries: 0 });
     },
     TEST_TIMEOUT,
   );

@@ -4,8 +4,9 @@
  * every request; answers POST /v1/responses with server-sent events from a responder function,
  * GET /v1/models with a one-model list, anything else with `{}`. Bound to 127.0.0.1 only.
  *
- * The Codex TUI sends two kinds of request: the agent's turns (they carry tools) and a side
- * request for the thread's title (no tools, a JSON-schema text format), answered `{"title": …}`.
+ * The Codex TUI sends the agent's turns (they carry tools) and side requests without tools: the
+ * thread's title (a JSON-schema text format), answered `{"title": …}`, and the summary of a
+ * compaction (its prompt says CONTEXT CHECKPOINT COMPACTION), answered with `COMPACTION_SUMMARY`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -80,6 +81,10 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+export const COMPACTION_SUMMARY = 'SUMMARY-OF-EARLIER-WORK';
+
+export const isCompactionRequest = (req: RecordedRequest): boolean => req.text.includes('CONTEXT CHECKPOINT COMPACTION');
+
 const isMain = (body: Record<string, unknown>) => Array.isArray(body.tools) && (body.tools as unknown[]).length > 0;
 
 export async function startFakeResponsesApi(responder: Responder = () => ({ text: 'ok' })): Promise<FakeResponsesApi> {
@@ -107,7 +112,7 @@ export async function startFakeResponsesApi(responder: Responder = () => ({ text
       }
       const rec: RecordedRequest = { at: Date.now(), path, body, text: raw };
       requests.push(rec);
-      const reply = isMain(body) ? await responder(rec, mainIndex++) : { text: JSON.stringify({ title: 'Hornets test' }) };
+      const reply = isMain(body) ? await responder(rec, mainIndex++) : { text: isCompactionRequest(rec) ? COMPACTION_SUMMARY : JSON.stringify({ title: 'Hornets test' }) };
       sse(res, sseEvents(reply, typeof body.model === 'string' ? body.model : 'fake-model'));
     })().catch(() => {
       if (!res.headersSent) res.writeHead(500);
