@@ -351,4 +351,22 @@ describe.skipIf(skipAgentCliSuite('codex'))('real Codex CLI through hornets hook
     },
     TEST_TIMEOUT,
   );
+
+  it(
+    'no one types: Codex runs SessionStart only with a first prompt, so the engine nudges, and the session that starts hands over the briefing and the message',
+    async () => {
+      const e = await start(() => ({ text: 'ok' }));
+      await e.cli.ok(['daemon', 'start']);
+      const id = await e.send('waiting before the first prompt');
+      await e.up();
+      const nudged = await findRequest(e, 'the turn the nudge started', (r) => newText(r).includes('[hornets:'), 90_000);
+      await e.waitForHook('Stop', 'idle');
+      expect(e.hookLog().map((l) => `${l.event} ${l.outcome ?? ''}`)).toEqual(['SessionStart briefing', 'UserPromptSubmit nudge: queue empty', 'Stop idle']);
+      const briefing = developerTexts(nudged).find((t) => t.startsWith('# hornets briefing for cx')) ?? '';
+      expect(briefing).toContain(`[msg ${id} | from cli] waiting before the first prompt`);
+      expect(deliveriesOf(e.mainRequests(), id)).toBe(1);
+      await waitFor('the message to be confirmed', async () => (await e.messageState(id)).state === 'confirmed', 20_000, 200);
+    },
+    TEST_TIMEOUT,
+  );
 });
