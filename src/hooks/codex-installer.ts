@@ -1,14 +1,22 @@
 /**
- * Installs hornets' hooks for the Codex CLI: `<worktree>/.codex/hooks.json` (Claude-style, merged
- * exactly as the Claude Code installer merges its settings file) and, because Codex runs a hook only
- * once it is trusted, a trust entry per hook of ours in the agent's `$CODEX_HOME/config.toml`. The
- * entries are what Codex itself writes when a user approves a hook (verified on 0.171.0: key
+ * Installs hornets' hooks for the Codex CLI: `$CODEX_HOME/hooks.json` (Claude-style, merged exactly
+ * as the Claude Code installer merges its settings file) and, because Codex runs a hook only once
+ * it is trusted, a trust entry per hook of ours in `$CODEX_HOME/config.toml`. The entries are what
+ * Codex itself writes when a user approves a hook (verified on 0.171.0: key
  * `<abs hooks.json>:<snake_case event>:<group index>:<handler index>`, value the sha256 of the
  * hook's canonical JSON): we never ask for `--dangerously-bypass-hook-trust`.
  *
- * The trust entries are one block between marker comments, appended at the end of config.toml:
- * removing the block gives back the user's exact bytes. The user's config.toml is backed up once
- * before we first touch it, as their hook file is.
+ * Why CODEX_HOME and not the worktree's `.codex/hooks.json`: in a git worktree Codex 0.171.0 reads
+ * project hooks from the main checkout's root only (seen with strace: it never looks at the
+ * worktree's `.codex/`), and every agent runs in a git worktree. The hooks do nothing in a session
+ * that is not an agent's (no HORNETS_AGENT_ID: the client exits at once), so one file serves every
+ * agent that shares a CODEX_HOME, and nothing lands in the agents' worktrees or commits.
+ *
+ * The trust entries are one block between marker comments, appended at the end of config.toml.
+ * Codex adds its own tables at the end of the file too, which puts them inside our block: removal
+ * takes out our marker lines and our tables only, so the user's bytes come back exactly when Codex
+ * added nothing, and whatever it added stays. The user's config.toml is backed up once before we
+ * first touch it, as their hook file is.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, copyFileSync } from 'node:fs';
@@ -30,7 +38,7 @@ import {
   type VerifyResult,
 } from './installer.js';
 
-export const CODEX_HOOKS_FILE = join('.codex', 'hooks.json');
+export const CODEX_HOOKS_FILE = 'hooks.json';
 export const CODEX_CONFIG_FILE = 'config.toml';
 
 /** Codex's names for its events in trust keys and hashes: SessionStart -> session_start. */
@@ -94,13 +102,21 @@ function trustBlock(hooksFile: string, entries: TrustEntry[]): string {
   return `${blockStart(hooksFile)}${body}${blockEnd(hooksFile)}`;
 }
 
-/** config.toml without our block for this hooks file (exactly the bytes before it was added). */
+/** config.toml without our block for this hooks file: its markers and our tables; lines Codex wrote into it stay. */
 function withoutBlock(text: string, hooksFile: string): string {
   const start = text.indexOf(blockStart(hooksFile));
   if (start === -1) return text;
   const end = text.indexOf(blockEnd(hooksFile), start);
   if (end === -1) throw new HookInstallError(`the hornets-tui trust block for ${hooksFile} in config.toml has lost its end marker; remove it by hand. Nothing was changed.`);
-  return text.slice(0, start) + text.slice(end + blockEnd(hooksFile).length);
+  const inside = text.slice(start + blockStart(hooksFile).length, end).split(/(?<=\n)/);
+  const ourTable = `[hooks.state.${tomlString(hooksFile)}`.slice(0, -1);
+  const kept: string[] = [];
+  for (let i = 0; i < inside.length; i++) {
+    if (inside[i]!.startsWith(ourTable) && inside[i + 1]?.startsWith('trusted_hash = ')) i++;
+    else kept.push(inside[i]!);
+  }
+  // Codex starts what it adds with a blank line of its own: nothing to put back between.
+  return text.slice(0, start) + kept.join('') + text.slice(end + blockEnd(hooksFile).length);
 }
 
 export interface TrustResult {
@@ -148,11 +164,11 @@ export function removeTrust(codexHome: string, hooksFile: string): { file: strin
   return { file, changed: true, restoredBackup: false };
 }
 
-/** Codex names hook files by their real path: a worktree reached through a symlink must match. */
-export function codexHooksFile(worktree: string): string {
-  let dir = worktree;
+/** Codex names hook files by their real path: a CODEX_HOME reached through a symlink must match. */
+export function codexHooksFile(codexHome: string): string {
+  let dir = codexHome;
   try {
-    dir = realpathSync(worktree);
+    dir = realpathSync(codexHome);
   } catch {
     // Not there yet: the path as given.
   }
@@ -163,8 +179,9 @@ export interface CodexInstallResult extends InstallResult {
   trust: TrustResult;
 }
 
-export function installCodexHooks(worktree: string, transport: string[] | HookTransport, codexHome: string): CodexInstallResult {
-  const file = codexHooksFile(worktree);
+export function installCodexHooks(codexHome: string, transport: string[] | HookTransport): CodexInstallResult {
+  mkdirSync(codexHome, { recursive: true });
+  const file = codexHooksFile(codexHome);
   const r = installSettingsFile(file, transport, codexProtocol);
   const trust = writeTrust(codexHome, file, ourTrustEntries(file, readSettings(file).settings));
   return { ...r, trust };
@@ -174,8 +191,8 @@ export interface CodexUninstallResult extends UninstallResult {
   trustRemoved: boolean;
 }
 
-export function uninstallCodexHooks(worktree: string, codexHome: string): CodexUninstallResult {
-  const file = codexHooksFile(worktree);
+export function uninstallCodexHooks(codexHome: string): CodexUninstallResult {
+  const file = codexHooksFile(codexHome);
   const r = uninstallSettingsFile(file);
   const trust = removeTrust(codexHome, file);
   return { ...r, changed: r.changed || trust.changed, trustRemoved: trust.changed };
@@ -186,8 +203,8 @@ export interface CodexVerifyResult extends VerifyResult {
   untrusted: string[];
 }
 
-export function verifyCodexHooks(worktree: string, transport: string[] | HookTransport, codexHome: string): CodexVerifyResult {
-  const file = codexHooksFile(worktree);
+export function verifyCodexHooks(codexHome: string, transport: string[] | HookTransport): CodexVerifyResult {
+  const file = codexHooksFile(codexHome);
   const r = verifySettingsFile(file, transport, codexProtocol);
   let settings: Settings = {};
   try {

@@ -446,13 +446,16 @@ export class AgentManager {
       // A worktree we just made shares the repository's info/exclude: looked at once for all of them.
       // Elsewhere git itself says whether the directory is in a repository (it fails when not).
       const dir = repo ?? path;
-      const key = `${dir}\0${kind.exclude}`;
-      let done = ctx.excluded.get(key);
-      if (!done) {
-        done = Git.ensureExcluded(dir, kind.exclude).catch(() => false);
-        if (repo) ctx.excluded.set(key, done);
+      const exclude = kind.exclude;
+      if (exclude !== null) {
+        const key = `${dir}\0${exclude}`;
+        let done = ctx.excluded.get(key);
+        if (!done) {
+          done = Git.ensureExcluded(dir, exclude).catch(() => false);
+          if (repo) ctx.excluded.set(key, done);
+        }
+        await done;
       }
-      await done;
     }
     return { path, created };
   }

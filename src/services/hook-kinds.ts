@@ -15,8 +15,8 @@ export interface HookTarget {
 }
 
 export interface HookKind {
-  /** info/exclude pattern of the files we write into the worktree (and their backup). */
-  exclude: string;
+  /** info/exclude pattern of the files we write into the worktree (and their backup); null: none go there. */
+  exclude: string | null;
   install(t: HookTarget): InstallResult;
   uninstall(t: Omit<HookTarget, 'transport'>): UninstallResult;
   verify(t: HookTarget): VerifyResult;
@@ -29,11 +29,12 @@ const hookKinds: Partial<Record<Profile['hooks']['kind'], HookKind>> = {
     uninstall: (t) => uninstallHooks(t.worktree),
     verify: (t) => verifyHooks(t.worktree, t.transport),
   },
+  // In CODEX_HOME, not the worktree: see codex-installer.ts for why.
   codex: {
-    exclude: '/.codex/hooks.json*',
-    install: (t) => installCodexHooks(t.worktree, t.transport, t.codexHome),
-    uninstall: (t) => uninstallCodexHooks(t.worktree, t.codexHome),
-    verify: (t) => verifyCodexHooks(t.worktree, t.transport, t.codexHome),
+    exclude: null,
+    install: (t) => installCodexHooks(t.codexHome, t.transport),
+    uninstall: (t) => uninstallCodexHooks(t.codexHome),
+    verify: (t) => verifyCodexHooks(t.codexHome, t.transport),
   },
 };
 

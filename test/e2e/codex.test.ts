@@ -253,6 +253,8 @@ describe.skipIf(skipAgentCliSuite('codex'))('real Codex CLI through hornets hook
       const report = JSON.parse(verified.stdout) as { agents: { result: { events: Record<string, string>; userHooks: number; untrusted: string[] } }[] };
       expect(Object.values(report.agents[0]!.result.events).every((s) => s === 'installed')).toBe(true);
       expect(report.agents[0]!.result).toMatchObject({ userHooks: 1, untrusted: [] });
+      // The version of the binary the profile runs, against the one the protocol table was checked on.
+      expect((JSON.parse(verified.stdout) as { codex: unknown }).codex).toEqual([{ binary: e.codexBin, agents: [AGENT], version: '0.171.0', support: 'codex 0.171.0: hooks verified on 0.171.0' }]);
 
       await e.up();
       await e.prompt('run the echo tool');
