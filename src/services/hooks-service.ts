@@ -2,8 +2,9 @@
 import { existsSync } from 'node:fs';
 import { hookProgram } from './hooks-program.js';
 import type { AgentConfig, Profile } from '../config/schema.js';
-import { installHooks, uninstallHooks, verifyHooks, type InstallResult, type UninstallResult, type VerifyResult } from '../hooks/installer.js';
+import type { InstallResult, UninstallResult, VerifyResult } from '../hooks/installer.js';
 import type { AgentManager } from './agents.js';
+import { hookKind, type HookKind } from './hook-kinds.js';
 
 export { hookProgram };
 
@@ -23,31 +24,37 @@ export class HooksService {
   }
 
   supports(profile: Profile): boolean {
-    return profile.hooks.kind === 'claude-code';
+    return hookKind(profile) !== null;
   }
 
-  private each<T>(names: string[] | 'all', fn: (worktree: string, agent: AgentConfig) => T): AgentHookReport<T>[] {
+  private each<T>(names: string[] | 'all', fn: (kind: HookKind, agent: AgentConfig) => T): AgentHookReport<T>[] {
     return this.targets(names).map((a) => {
       const profile = this.agents.profile(a);
       const worktree = this.agents.worktreePath(a);
-      if (!this.supports(profile)) {
-        const note = profile.hooks.kind === 'none' ? 'profile has no hooks (push delivery)' : `${profile.hooks.kind} hooks are not installed by this version (push delivery is used)`;
+      const kind = hookKind(profile);
+      if (!kind) {
+        const note =
+          profile.hooks.kind === 'none'
+            ? 'profile has no hooks (push delivery)'
+            : profile.delivery === 'push'
+              ? `${profile.hooks.kind} hooks are not used by push delivery`
+              : `${profile.hooks.kind} hooks are not installed by this version (push delivery is used)`;
         return { agent: a.name, profile: profile.name, worktree, result: null, note };
       }
       if (!existsSync(worktree)) return { agent: a.name, profile: profile.name, worktree, result: null, note: 'worktree does not exist yet (run `hornets-tui up`)' };
-      return { agent: a.name, profile: profile.name, worktree, result: fn(worktree, a), note: null };
+      return { agent: a.name, profile: profile.name, worktree, result: fn(kind, a), note: null };
     });
   }
 
   install(names: string[] | 'all'): AgentHookReport<InstallResult>[] {
-    return this.each(names, (w) => installHooks(w, this.agents.hookTransport()));
+    return this.each(names, (k, a) => k.install(this.agents.hookTarget(a)));
   }
 
   uninstall(names: string[] | 'all'): AgentHookReport<UninstallResult>[] {
-    return this.each(names, (w) => uninstallHooks(w));
+    return this.each(names, (k, a) => k.uninstall(this.agents.hookTarget(a)));
   }
 
   verify(names: string[] | 'all'): AgentHookReport<VerifyResult>[] {
-    return this.each(names, (w) => verifyHooks(w, this.agents.hookTransport()));
+    return this.each(names, (k, a) => k.verify(this.agents.hookTarget(a)));
   }
 }
