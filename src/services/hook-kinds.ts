@@ -17,6 +17,11 @@ export interface HookTarget {
 export interface HookKind {
   /** info/exclude pattern of the files we write into the worktree (and their backup); null: none go there. */
   exclude: string | null;
+  /**
+   * Where the hooks live when agents can share them (Codex: one CODEX_HOME, e.g. ~/.codex, for
+   * every agent that does not set its own); null: each agent has its own file (its worktree).
+   */
+  sharedAt(t: HookTarget): string | null;
   install(t: HookTarget): InstallResult;
   uninstall(t: Omit<HookTarget, 'transport'>): UninstallResult;
   verify(t: HookTarget): VerifyResult;
@@ -25,6 +30,7 @@ export interface HookKind {
 const hookKinds: Partial<Record<Profile['hooks']['kind'], HookKind>> = {
   'claude-code': {
     exclude: '/.claude/settings.local.json*',
+    sharedAt: () => null,
     install: (t) => installHooks(t.worktree, t.transport),
     uninstall: (t) => uninstallHooks(t.worktree),
     verify: (t) => verifyHooks(t.worktree, t.transport),
@@ -32,6 +38,7 @@ const hookKinds: Partial<Record<Profile['hooks']['kind'], HookKind>> = {
   // In CODEX_HOME, not the worktree: see codex-installer.ts for why.
   codex: {
     exclude: null,
+    sharedAt: (t) => t.codexHome,
     install: (t) => installCodexHooks(t.codexHome, t.transport),
     uninstall: (t) => uninstallCodexHooks(t.codexHome),
     verify: (t) => verifyCodexHooks(t.codexHome, t.transport),

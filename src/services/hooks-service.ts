@@ -50,8 +50,33 @@ export class HooksService {
     return this.each(names, (k, a) => k.install(this.agents.hookTarget(a)));
   }
 
+  /**
+   * Hooks several agents share (one CODEX_HOME) stay while an agent not being uninstalled still
+   * uses them: uninstalling one agent must not take delivery away from the others.
+   */
   uninstall(names: string[] | 'all'): AgentHookReport<UninstallResult>[] {
-    return this.each(names, (k, a) => k.uninstall(this.agents.hookTarget(a)));
+    const leaving = new Set(this.targets(names).map((a) => a.name));
+    const users = new Map<string, string[]>();
+    for (const a of this.agents.project.config.agents) {
+      const kind = hookKind(this.agents.profile(a));
+      const at = kind?.sharedAt(this.agents.hookTarget(a));
+      if (at) users.set(at, [...(users.get(at) ?? []), a.name]);
+    }
+    return this.targets(names).map((a) => {
+      const kind = hookKind(this.agents.profile(a));
+      const at = kind?.sharedAt(this.agents.hookTarget(a));
+      const staying = at ? (users.get(at) ?? []).filter((n) => !leaving.has(n)) : [];
+      if (at && staying.length > 0) {
+        return {
+          agent: a.name,
+          profile: this.agents.profile(a).name,
+          worktree: this.agents.worktreePath(a),
+          result: null,
+          note: `kept: its hooks in ${at} are shared with ${staying.join(', ')} (uninstall those too, or --all)`,
+        };
+      }
+      return this.each([a.name], (k, x) => k.uninstall(this.agents.hookTarget(x)))[0]!;
+    });
   }
 
   verify(names: string[] | 'all'): AgentHookReport<VerifyResult>[] {
