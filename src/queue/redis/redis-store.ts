@@ -24,6 +24,7 @@ import {
   type AckOptions,
   type DutyFence,
   type AgentQueueStats,
+  type AgentOverview,
   type AgentTransition,
   type ClaimOptions,
   type EnqueueResult,
@@ -464,6 +465,10 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       if (next.paused !== before.paused) await this.agentEvent(tx, name, { ts: now, kind: next.paused ? 'agent_paused' : 'agent_resumed', from: null, to: null, detail: null });
       return { before, after, changed: next.state !== before.state };
     });
+  }
+
+  async publish(channel: string, message: string): Promise<number> {
+    return this.io(() => this.redis.publish(channel, message));
   }
 
   async getAgentContext(agent: string): Promise<AgentContext | null> {
@@ -963,6 +968,28 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     });
   }
 
+  async agentOverview(agents: readonly string[]): Promise<AgentOverview[]> {
+    return this.io(async () => {
+      if (agents.length === 0) return [];
+      // One pipeline (one write to the socket, one round trip), and no listing of the team first:
+      // the names are the caller's. Engines ask for this on every pass and every heartbeat.
+      const p = this.redis.pipeline();
+      for (const n of agents) p.get(this.k(n).agent).hgetall(this.k(n).counts);
+      const res = (await p.exec()) ?? [];
+      const out: AgentOverview[] = [];
+      for (let i = 0; i + 1 < res.length; i += 2) {
+        const [[e1, raw], [e2, stored]] = [res[i]!, res[i + 1]!] as [[Error | null, string | null], [Error | null, Record<string, string>]];
+        if (e1 || e2) throw e1 ?? e2;
+        const record = parse<AgentRecord>(raw);
+        if (!record) continue;
+        const counts = zeroCounts();
+        for (const st of messageStates) counts[st] = Number(stored[st] ?? 0);
+        out.push({ record, counts });
+      }
+      return out;
+    });
+  }
+
   async explainContext(idOrPrefix: string): Promise<ExplainContext> {
     const now = this.clock();
     return this.io(async () => {
@@ -1375,7 +1402,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
 
   async sweep(options: SweepOptions = {}): Promise<SweepResult> {
     const total: SweepResult = { expired: 0, leasesReclaimed: 0, dead: 0 };
-    for (const name of await this.io(() => this.agentNames())) {
+    for (const name of await this.io(() => this.agentsWithSomethingDue())) {
       const r = await this.write(async (tx) => {
         const keys = this.k(name);
         tx.check(keys.ver, await this.redis.get(keys.ver));
@@ -1386,6 +1413,26 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       total.dead += r.dead;
     }
     return total;
+  }
+
+  /**
+   * The agents with a lapsed lease or a passed TTL now, found in one flight: most sweeps find none,
+   * and a write per agent (its version, then its leases, one agent after another) made an idle
+   * leader's sweep most of its calls to Redis. One found due is looked at again inside its write.
+   */
+  private async agentsWithSomethingDue(): Promise<string[]> {
+    const names = await this.agentNames();
+    if (names.length === 0) return [];
+    const now = this.clock();
+    const p = this.redis.pipeline();
+    for (const n of names) p.zrangebyscore(this.k(n).leased, '-inf', now, 'LIMIT', 0, 1).zrangebyscore(this.k(n).ttl, '-inf', now, 'LIMIT', 0, 1);
+    const res = (await p.exec()) ?? [];
+    return names.filter((_, i) =>
+      [res[2 * i], res[2 * i + 1]].some((r) => {
+        if (r?.[0]) throw r[0];
+        return ((r?.[1] as string[] | undefined) ?? []).length > 0;
+      }),
+    );
   }
 
   /** Retention, one commit per agent and batch: finished messages, finished tasks, old agent events. */

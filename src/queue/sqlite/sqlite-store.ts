@@ -18,6 +18,7 @@ import {
   defaultQueueLimits,
   type AckOptions,
   type AgentQueueStats,
+  type AgentOverview,
   type AgentTransition,
   type ClaimOptions,
   type EnqueueResult,
@@ -545,6 +546,13 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
       }
       return { agents: [...perAgent.values()], totals };
     });
+  }
+
+  async agentOverview(agents: readonly string[]): Promise<AgentOverview[]> {
+    const wanted = new Set(agents);
+    const [records, stats] = await Promise.all([this.listAgents(), this.stats()]);
+    const counts = new Map(stats.agents.map((s) => [s.agent, s.counts]));
+    return records.filter((r) => wanted.has(r.name)).map((record) => ({ record, counts: counts.get(record.name)! }));
   }
 
   async explainContext(idOrPrefix: string): Promise<ExplainContext> {
