@@ -146,7 +146,7 @@ export class Heartbeats {
  * from tmux through `pidOf`.
  */
 export async function storeSnapshot(store: MessageStore & Partial<TaskStore>, agents: readonly string[], pidOf: (agent: string) => number | null = () => null): Promise<AgentHeartbeat[]> {
-  const [overview, tasks] = await Promise.all([store.agentOverview(agents), store.taskCounts ? store.taskCounts() : Promise.resolve(new Map())]);
+  const [overview, tasks] = await Promise.all([store.agentOverview(agents), store.taskCounts ? store.taskCounts(agents) : Promise.resolve(new Map())]);
   return overview.map(({ record: a, counts }) => ({
     name: a.name,
     state: a.paused ? 'paused' : a.state,

@@ -340,8 +340,8 @@ export interface TaskStore {
   tasksDueForTimeout(now: number): Promise<Task[]>;
   /** Retrying tasks whose backoff ended. */
   tasksDueForRetry(now: number): Promise<Task[]>;
-  /** Per agent, tasks in each state. */
-  taskCounts(): Promise<Map<string, Record<TaskState, number>>>;
+  /** Per agent, tasks in each state; only these agents' when named (an engine's own: a Redis node's share). */
+  taskCounts(agents?: readonly string[]): Promise<Map<string, Record<TaskState, number>>>;
 }
 
 export function isTaskStore(store: unknown): store is TaskStore {

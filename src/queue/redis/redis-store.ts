@@ -1320,10 +1320,17 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     });
   }
 
-  private async allTasks(agent?: string): Promise<Task[]> {
-    const names = agent === undefined ? await this.agentNames() : [agent];
+  /** The tasks of `agents` (one name, several, or the whole team), every agent's in one flight. */
+  private async allTasks(agents?: string | readonly string[]): Promise<Task[]> {
+    const names = agents === undefined ? await this.agentNames() : typeof agents === 'string' ? [agents] : agents;
+    if (names.length === 0) return [];
+    const p = this.redis.pipeline();
+    for (const n of names) p.hvals(this.k(n).tasks);
     const out: Task[] = [];
-    for (const n of names) for (const v of await this.redis.hvals(this.k(n).tasks)) out.push(JSON.parse(v) as Task);
+    for (const [err, values] of (await p.exec()) ?? []) {
+      if (err) throw err;
+      for (const v of values as string[]) out.push(JSON.parse(v) as Task);
+    }
     return out;
   }
 
@@ -1383,10 +1390,10 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     return this.io(async () => (await this.allTasks()).filter((t) => t.state === 'retrying' && t.retryAt !== null && t.retryAt <= now).sort((a, b) => (a.retryAt ?? 0) - (b.retryAt ?? 0)));
   }
 
-  async taskCounts(): Promise<Map<string, Record<TaskState, number>>> {
+  async taskCounts(agents?: readonly string[]): Promise<Map<string, Record<TaskState, number>>> {
     return this.io(async () => {
       const out = new Map<string, Record<TaskState, number>>();
-      for (const t of await this.allTasks()) {
+      for (const t of await this.allTasks(agents)) {
         let c = out.get(t.agent);
         if (!c) {
           c = Object.fromEntries(taskStates.map((st) => [st, 0])) as Record<TaskState, number>;

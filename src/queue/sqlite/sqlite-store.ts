@@ -818,8 +818,8 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
   tasksDueForRetry(now: number): Promise<Task[]> {
     return this.tasks.tasksDueForRetry(now);
   }
-  taskCounts(): Promise<Map<string, Record<TaskState, number>>> {
-    return this.tasks.taskCounts();
+  taskCounts(agents?: readonly string[]): Promise<Map<string, Record<TaskState, number>>> {
+    return this.tasks.taskCounts(agents);
   }
 
   // ---------------------------------------------------------------- housekeeping
