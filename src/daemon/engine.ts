@@ -156,8 +156,8 @@ export class Engine {
   }
 
   /** This engine's agents as the store has them (a Redis team's other nodes run the rest). */
-  private async ownAgents(): Promise<AgentRecord[]> {
-    return (await this.ctx.store.agentOverview(this.ctx.project.config.agents.map((a) => a.name))).map((v) => v.record);
+  private ownAgents(): Promise<AgentRecord[]> {
+    return this.ctx.store.agentRecords(this.ctx.project.config.agents.map((a) => a.name));
   }
 
   panePid(agent: string): number | null {

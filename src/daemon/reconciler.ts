@@ -72,7 +72,7 @@ export class Reconciler {
     const { store, agents } = this.o;
     await this.sweep();
     // The configured agents only: on a Redis team the others run on other nodes, in other tmux servers.
-    const records = (await store.agentOverview(agents.project.config.agents.map((a) => a.name))).map((v) => v.record);
+    const records = await store.agentRecords(agents.project.config.agents.map((a) => a.name));
     const expected = records.filter((r) => r.paneId && r.state !== 'stopped' && r.state !== 'failed');
     if (expected.length === 0) return;
     // One tmux call per round: every session has a pane, so a session with none listed is gone (no

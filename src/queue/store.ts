@@ -287,6 +287,8 @@ export interface MessageStore {
    * the periodic looks (heartbeats, lost exits) are kept to this node's share.
    */
   agentOverview(agents: readonly string[]): Promise<AgentOverview[]>;
+  /** The records of these agents only (names not registered are left out), in one read: agentOverview without the counts. */
+  agentRecords(agents: readonly string[]): Promise<AgentRecord[]>;
   /**
    * A token that changes whenever a change was committed, by this connection or another (SQLite's
    * `PRAGMA data_version` with the connection's `total_changes()`): a reader that polls (the

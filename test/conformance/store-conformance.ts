@@ -1274,7 +1274,7 @@ export function runStoreConformance(backendName: string, factory: StoreFactory):
       });
     });
 
-    describe('agentOverview', () => {
+    describe('agentOverview, agentRecords', () => {
       it('only the named agents, each with its record and its counts by state (as stats has them); names not registered are left out', async () => {
         const store = await open(undefined, [
           { name: 'alice', profile: 'claude-code' },
@@ -1296,6 +1296,9 @@ export function runStoreConformance(backendName: string, factory: StoreFactory):
         const stats = await store.stats();
         expect(alice.counts).toEqual(stats.agents.find((a) => a.agent === 'alice')!.counts);
         expect(await store.agentOverview([])).toEqual([]);
+        // The records alone: the same, without the counts.
+        expect(await store.agentRecords(['alice', 'bob', 'nobody'])).toEqual(view.map((v) => v.record));
+        expect(await store.agentRecords([])).toEqual([]);
       });
     });
 

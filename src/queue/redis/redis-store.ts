@@ -968,6 +968,21 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     });
   }
 
+  async agentRecords(agents: readonly string[]): Promise<AgentRecord[]> {
+    return this.io(async () => {
+      if (agents.length === 0) return [];
+      const p = this.redis.pipeline();
+      for (const n of agents) p.get(this.k(n).agent);
+      const out: AgentRecord[] = [];
+      for (const [err, raw] of (await p.exec()) ?? []) {
+        if (err) throw err;
+        const record = parse<AgentRecord>(raw as string | null);
+        if (record) out.push(record);
+      }
+      return out;
+    });
+  }
+
   async agentOverview(agents: readonly string[]): Promise<AgentOverview[]> {
     return this.io(async () => {
       if (agents.length === 0) return [];

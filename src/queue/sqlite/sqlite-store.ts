@@ -548,6 +548,11 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     });
   }
 
+  async agentRecords(agents: readonly string[]): Promise<AgentRecord[]> {
+    const wanted = new Set(agents);
+    return (await this.listAgents()).filter((r) => wanted.has(r.name));
+  }
+
   async agentOverview(agents: readonly string[]): Promise<AgentOverview[]> {
     const wanted = new Set(agents);
     const [records, stats] = await Promise.all([this.listAgents(), this.stats()]);
