@@ -218,7 +218,12 @@ export class Daemon {
       paths,
       log: log('heartbeats'),
       intervalMs: this.settings.heartbeatIntervalMs,
-      snapshot: () => storeSnapshot(store, (agent) => this.engine.panePid(agent)),
+      snapshot: () =>
+        storeSnapshot(
+          store,
+          ctx.project.config.agents.map((a) => a.name),
+          (agent) => this.engine.panePid(agent),
+        ),
     });
   }
 

@@ -5,7 +5,7 @@
  * (Nudger, Recovery, Reconciler) run them with timers, tmux and the store.
  */
 import type { ProjectContext } from '../services/context.js';
-import type { AgentState } from '../domain/agent.js';
+import type { AgentRecord, AgentState } from '../domain/agent.js';
 import { AgentManager, serverFor } from '../services/agents.js';
 import { TmuxClient } from '../tmux/client.js';
 import { DeliveryService } from '../services/delivery.js';
@@ -147,12 +147,17 @@ export class Engine {
       onSwept: o.onSwept,
     });
     this.lostExits = new LostExitWatch({
-      store: ctx.store,
+      agents: () => this.ownAgents(),
       listPanes: () => this.agents.tmux.listPanes(),
       processState: (pid) => this.processes.state(pid),
       retainOnly: (pids) => this.processes.retainOnly(pids),
       report: (r) => void this.recovery.crashReported(r).catch((err: unknown) => log.error({ event: 'lost_exit_failed', error: String(err) }, 'could not act on a lost pane exit')),
     });
+  }
+
+  /** This engine's agents as the store has them (a Redis team's other nodes run the rest). */
+  private ownAgents(): Promise<AgentRecord[]> {
+    return this.ctx.store.agentRecords(this.ctx.project.config.agents.map((a) => a.name));
   }
 
   panePid(agent: string): number | null {
@@ -226,11 +231,12 @@ export class Engine {
   }
 
   private async pass(): Promise<void> {
-    const stats = await this.ctx.store.stats();
+    // This node's agents only, in one read: a wake's reaction waits for it.
+    const view = await this.ctx.store.agentOverview(this.ctx.project.config.agents.map((a) => a.name));
     // Delivered-but-unconfirmed counts too: a SessionStart hands messages over to an agent that then
     // sits at its prompt, and only a nudge makes it act on (and so confirm) them.
-    const waiting = new Map(stats.agents.map((s) => [s.agent, s.counts.queued + s.counts.failed + s.counts.delivered]));
-    const records = new Map((await this.ctx.store.listAgents()).map((r) => [r.name, r]));
+    const waiting = new Map(view.map((v) => [v.record.name, v.counts.queued + v.counts.failed + v.counts.delivered]));
+    const records = new Map(view.map((v) => [v.record.name, v.record]));
     const now = this.now();
     // Agents side by side (a few at a time): a nudge waits for its agent to draw the typed line, and
     // the next agent's message must not wait behind that. One agent is still considered once per pass.

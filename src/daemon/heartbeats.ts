@@ -10,6 +10,7 @@ import type { StatePaths } from '../config/paths.js';
 import type { MessageStore, TaskStore } from '../queue/store.js';
 import { errorMessage } from '../errors.js';
 import { writeFileAtomicSync } from '../util/private-files.js';
+import { pendingStates } from '../domain/message.js';
 
 export interface AgentHeartbeat {
   name: string;
@@ -140,18 +141,18 @@ export class Heartbeats {
 }
 
 /**
- * A snapshot built from the store alone (state, generation, queue depth, running tasks); the engine
- * adds pids from tmux through `pidOf`.
+ * A snapshot of `agents` (the engine's own: on a Redis team, this node's share) built from the store
+ * alone (state, generation, queue depth, running tasks), in one read of theirs; the engine adds pids
+ * from tmux through `pidOf`.
  */
-export async function storeSnapshot(store: MessageStore & Partial<TaskStore>, pidOf: (agent: string) => number | null = () => null): Promise<AgentHeartbeat[]> {
-  const [agents, stats, tasks] = await Promise.all([store.listAgents(), store.stats(), store.taskCounts ? store.taskCounts() : Promise.resolve(new Map())]);
-  const depth = new Map(stats.agents.map((a) => [a.agent, a.pending]));
-  return agents.map((a) => ({
+export async function storeSnapshot(store: MessageStore & Partial<TaskStore>, agents: readonly string[], pidOf: (agent: string) => number | null = () => null): Promise<AgentHeartbeat[]> {
+  const [overview, tasks] = await Promise.all([store.agentOverview(agents), store.taskCounts ? store.taskCounts(agents) : Promise.resolve(new Map())]);
+  return overview.map(({ record: a, counts }) => ({
     name: a.name,
     state: a.paused ? 'paused' : a.state,
     pid: pidOf(a.name),
     generation: a.generation,
-    queueDepth: depth.get(a.name) ?? 0,
+    queueDepth: pendingStates.reduce((n, st) => n + counts[st], 0),
     activeTasks: (tasks.get(a.name) as { running?: number } | undefined)?.running ?? 0,
   }));
 }

@@ -6,14 +6,14 @@
  * agent, so this looks every second and hands the pane to recovery, whose own look at the pane
  * makes tmux reap it (TmuxClient kicks the server with SIGCHLD) and runs the pane-died hook.
  */
-import type { MessageStore } from '../queue/store.js';
 import type { AgentRecord } from '../domain/agent.js';
 import type { PaneInfo } from '../tmux/argv.js';
 import type { CrashReport } from '../recovery/recovery.js';
 import type { ProcessState } from '../proc/process-state.js';
 
 export interface LostExitWatchOptions {
-  store: Pick<MessageStore, 'listAgents'>;
+  /** The engine's own agents as the store has them (on a Redis team, this node's share: its tmux server's panes). */
+  agents: () => Promise<AgentRecord[]>;
   /** The panes tmux lists (asked only when an agent has a pane this watch has not seen yet). */
   listPanes: () => Promise<Pick<PaneInfo, 'paneId' | 'pid' | 'dead'>[]>;
   processState: (pid: number) => ProcessState;
@@ -54,7 +54,7 @@ export class LostExitWatch {
   private async look(): Promise<void> {
     const now = (this.o.now ?? Date.now)();
     if (now - this.agentsAt >= (this.o.agentsEveryMs ?? 5_000)) {
-      this.agents = (await this.o.store.listAgents()).filter((r) => r.paneId !== null && r.state !== 'stopped' && r.state !== 'failed');
+      this.agents = (await this.o.agents()).filter((r) => r.paneId !== null && r.state !== 'stopped' && r.state !== 'failed');
       this.agentsAt = now;
     }
     const agents = this.agents;

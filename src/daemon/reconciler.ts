@@ -71,9 +71,9 @@ export class Reconciler {
   private async round(): Promise<void> {
     const { store, agents } = this.o;
     await this.sweep();
-    const configured = new Set(agents.project.config.agents.map((a) => a.name));
-    const records = await store.listAgents();
-    const expected = records.filter((r) => r.paneId && r.state !== 'stopped' && r.state !== 'failed' && configured.has(r.name));
+    // The configured agents only: on a Redis team the others run on other nodes, in other tmux servers.
+    const records = await store.agentRecords(agents.project.config.agents.map((a) => a.name));
+    const expected = records.filter((r) => r.paneId && r.state !== 'stopped' && r.state !== 'failed');
     if (expected.length === 0) return;
     // One tmux call per round: every session has a pane, so a session with none listed is gone (no
     // server lists nothing). A tmux that does not answer throws: not knowing is not a lost server.

@@ -106,6 +106,12 @@ export interface AgentQueueStats {
   oldestWaitingAt: number | null;
 }
 
+/** One agent as the engine looks at it on every pass and beat: its record and its messages' counts by state. */
+export interface AgentOverview {
+  record: AgentRecord;
+  counts: Record<MessageState, number>;
+}
+
 export interface QueueStats {
   agents: AgentQueueStats[];
   totals: Record<MessageState, number>;
@@ -225,6 +231,12 @@ export interface MessageStore {
   damage?(): StoreDamage | null;
   /** A full check of the store's structure now (SQLite quick_check); records and returns damage found. */
   checkIntegrity?(): Promise<StoreDamage | null>;
+  /**
+   * Stores a team shares across hosts (Redis): a pub/sub message on the store's own connection — a
+   * wake for another node's engine leaves right after the enqueue, with no connection to open
+   * first. Resolves how many listeners got it.
+   */
+  publish?(channel: string, message: string): Promise<number>;
   readonly backend: string;
 
   registerAgents(agents: AgentRegistration[]): Promise<void>;
@@ -268,6 +280,15 @@ export interface MessageStore {
   get(idOrPrefix: string): Promise<Message>;
   list(filter?: MessageFilter): Promise<Message[]>;
   stats(): Promise<QueueStats>;
+  /**
+   * The records and message counts of these agents only (names not registered are left out), in
+   * one read — one round trip on Redis. An engine looks at its own agents (on a Redis team a node
+   * runs a part of the team): a wake's delivery pass waits for this read before it can act, and
+   * the periodic looks (heartbeats, lost exits) are kept to this node's share.
+   */
+  agentOverview(agents: readonly string[]): Promise<AgentOverview[]>;
+  /** The records of these agents only (names not registered are left out), in one read: agentOverview without the counts. */
+  agentRecords(agents: readonly string[]): Promise<AgentRecord[]>;
   /**
    * A token that changes whenever a change was committed, by this connection or another (SQLite's
    * `PRAGMA data_version` with the connection's `total_changes()`): a reader that polls (the
@@ -321,8 +342,8 @@ export interface TaskStore {
   tasksDueForTimeout(now: number): Promise<Task[]>;
   /** Retrying tasks whose backoff ended. */
   tasksDueForRetry(now: number): Promise<Task[]>;
-  /** Per agent, tasks in each state. */
-  taskCounts(): Promise<Map<string, Record<TaskState, number>>>;
+  /** Per agent, tasks in each state; only these agents' when named (an engine's own: a Redis node's share). */
+  taskCounts(agents?: readonly string[]): Promise<Map<string, Record<TaskState, number>>>;
 }
 
 export function isTaskStore(store: unknown): store is TaskStore {

@@ -11,6 +11,7 @@ import { wakeEngine } from '../engine-client/poke.js';
 import { engineStatus } from '../engine-client/status.js';
 import type { StoreSelection } from '../config/store-selection.js';
 import { agentNode, processNode } from '../config/nodes.js';
+import { wakeFrame } from '../cluster/wake-message.js';
 
 // Loaded by export and import only: its zod schemas have no business in `send` or `queue list`.
 const jsonl = () => import('../queue/jsonl.js');
@@ -48,10 +49,11 @@ export class QueueService {
 
   /**
    * Gets ready to poke the engine that runs `agent` so it delivers at once: the local one (its pid
-   * file), or on a Redis team the engine of the agent's node, through the cluster bus. The bus link
-   * is opened at once, beside the enqueue (connecting takes longer than the enqueue does), so the
-   * wake leaves the moment the message is in. `fire` resolves whether an engine runs there (null:
-   * ask the local pid file); `cancel` closes a link that will not be used.
+   * file), or on a Redis team the engine of the agent's node, on its channel of the cluster bus.
+   * That wake goes out on the store's own connection the moment the message is in: a link of its
+   * own (loading the bus, connecting, a ready check) held it back by tens of milliseconds, the most
+   * of a cross-node wake-up. `fire` resolves whether an engine runs there (null: ask the local pid
+   * file); `cancel` closes a link that will not be used.
    */
   private prepareWake(agent: string): { fire: () => Promise<boolean | null>; cancel: () => void } {
     const config = this.agentConfig(agent);
@@ -66,6 +68,22 @@ export class QueueService {
       };
     }
     const s = this.selection;
+    const publish = this.store.publish?.bind(this.store);
+    if (publish) {
+      const frame = wakeFrame(s.prefix, node, agent);
+      return {
+        fire: async () => {
+          try {
+            return (await publish(frame.channel, frame.message)) > 0;
+          } catch (err) {
+            // The message is queued either way; the node's engine finds it at its next pass.
+            this.log.warn({ event: 'remote_wake_failed', agent, node, error: String(err) }, 'could not wake the engine of another node');
+            return false;
+          }
+        },
+        cancel: () => undefined,
+      };
+    }
     const link = import('../cluster/node-link.js').then((m) => m.openNodeLink({ url: s.url, cluster: s.cluster, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs }));
     // Failures are reported by fire(); an unused link must not be an unhandled rejection.
     link.catch(() => undefined);
@@ -114,12 +132,13 @@ export class QueueService {
       wake.cancel();
       throw err;
     }
-    // Never log bodies: they may carry secrets the user pasted.
-    this.log.info({ event: 'send', agent, id: result.message.id, priority: result.message.priority, created: result.created, bytes: Buffer.byteLength(body) }, 'message queued');
-    // A running daemon delivers at once instead of at its next safety poll. Not waiting for its answer:
-    // whether an engine runs is read from its pid file, as everywhere else.
+    // A running daemon delivers at once instead of at its next safety poll; the poke goes first (the
+    // log line below is a file write). Not waiting for its answer: whether an engine runs is read
+    // from its pid file, as everywhere else.
     if (!result.created) wake.cancel();
     const poke = result.created ? wake.fire() : Promise.resolve(null);
+    // Never log bodies: they may carry secrets the user pasted.
+    this.log.info({ event: 'send', agent, id: result.message.id, priority: result.message.priority, created: result.created, bytes: Buffer.byteLength(body) }, 'message queued');
     const ctx = await this.store.explainContext(result.message.id);
     const remoteRunning = await poke;
     const engineRunning = remoteRunning ?? engineStatus(this.project.paths.root).running;

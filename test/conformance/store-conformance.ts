@@ -1274,6 +1274,34 @@ export function runStoreConformance(backendName: string, factory: StoreFactory):
       });
     });
 
+    describe('agentOverview, agentRecords', () => {
+      it('only the named agents, each with its record and its counts by state (as stats has them); names not registered are left out', async () => {
+        const store = await open(undefined, [
+          { name: 'alice', profile: 'claude-code' },
+          { name: 'bob', profile: 'shell' },
+          { name: 'carol', profile: 'shell' },
+        ]);
+        await enq(store, { body: 'a0' });
+        await enq(store, { body: 'a1' });
+        await deliver(store, 'alice', 's');
+        await enq(store, { agent: 'carol', body: 'c0' });
+        await store.updateAgent('alice', { paneId: '%7' });
+
+        const view = await store.agentOverview(['alice', 'bob', 'nobody']);
+        expect(view.map((v) => v.record.name).sort()).toEqual(['alice', 'bob']);
+        const alice = view.find((v) => v.record.name === 'alice')!;
+        expect(alice.record).toEqual(await store.getAgent('alice'));
+        expect(alice.counts).toEqual({ ...zeroCounts(), queued: 1, delivered: 1 });
+        expect(view.find((v) => v.record.name === 'bob')!.counts).toEqual(zeroCounts());
+        const stats = await store.stats();
+        expect(alice.counts).toEqual(stats.agents.find((a) => a.agent === 'alice')!.counts);
+        expect(await store.agentOverview([])).toEqual([]);
+        // The records alone: the same, without the counts.
+        expect(await store.agentRecords(['alice', 'bob', 'nobody'])).toEqual(view.map((v) => v.record));
+        expect(await store.agentRecords([])).toEqual([]);
+      });
+    });
+
     describe('explainContext', () => {
       it('counts the waiting messages of the same agent delivered before this one', async () => {
         const store = await open();

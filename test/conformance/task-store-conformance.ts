@@ -68,6 +68,9 @@ export function runTaskStoreConformance(backendName: string, factory: TaskStoreF
       t = await store.startTaskAttempt('t1', 'm2');
       expect(t).toMatchObject({ attempts: 2, messageId: 'm2', state: 'queued', retryAt: null });
       expect((await store.taskCounts()).get('marie')).toMatchObject({ queued: 1, running: 0 });
+      // Named agents only: an engine counts its own.
+      expect((await store.taskCounts(['marie'])).get('marie')).toMatchObject({ queued: 1, running: 0 });
+      expect((await store.taskCounts(['someone-else'])).has('marie')).toBe(false);
       now.t = 2_000_000;
       t = await store.markTaskDone('t1', { result: 'ok' });
       expect(t).toMatchObject({ state: 'completed', result: 'ok', completedAt: 2_000_000 });

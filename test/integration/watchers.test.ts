@@ -566,7 +566,10 @@ describe('tasks and results', () => {
     expect((await w.counts()).get('marie')).toEqual({ waiting: 1, running: 1 });
     expect(metrics.activeTasks.get({ worker: 'marie' })).toBe(1);
     expect(metrics.taskQueueSize.get({ worker: 'marie' })).toBe(1);
-    const snap = await storeSnapshot(env.store);
+    const snap = await storeSnapshot(
+      env.store,
+      env.config.agents.map((a) => a.name),
+    );
     // One task per agent at a time: the second task's message is not queued while the first runs.
     expect(snap.find((a) => a.name === 'marie')).toMatchObject({ queueDepth: 1, activeTasks: 1 });
   });
@@ -773,7 +776,14 @@ describe('heartbeats', () => {
       log: silentLogger(),
       intervalMs: 20,
       clock: env.clock,
-      snapshot: async () => (await storeSnapshot(env.store, (a) => (a === 'marie' ? 4242 : null))).map((a) => ({ ...a, state: a.name === 'marie' ? state : a.state })),
+      snapshot: async () =>
+        (
+          await storeSnapshot(
+            env.store,
+            env.config.agents.map((a) => a.name),
+            (a) => (a === 'marie' ? 4242 : null),
+          )
+        ).map((a) => ({ ...a, state: a.name === 'marie' ? state : a.state })),
       daemonInfo: () => ({ hook_port: 1234 }),
     });
     await env.store.enqueue({ agent: 'marie', body: 'x' });
@@ -811,7 +821,14 @@ describe('heartbeats', () => {
       log: silentLogger(),
       intervalMs: 60_000,
       clock: env.clock,
-      snapshot: async () => (await storeSnapshot(env.store, (name) => ((states[name] ?? 'idle') === 'idle' ? 4242 : null))).map((a) => ({ ...a, state: states[a.name] ?? 'idle' })),
+      snapshot: async () =>
+        (
+          await storeSnapshot(
+            env.store,
+            env.config.agents.map((a) => a.name),
+            (name) => ((states[name] ?? 'idle') === 'idle' ? 4242 : null),
+          )
+        ).map((a) => ({ ...a, state: states[a.name] ?? 'idle' })),
       daemonInfo: () => ({}),
     });
     await hb.start();

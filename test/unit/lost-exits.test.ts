@@ -94,11 +94,9 @@ describe('LostExitWatch', () => {
     const watch = new LostExitWatch({
       now: () => clock.t,
       agentsEveryMs: 5_000,
-      store: {
-        listAgents: () => {
-          reads++;
-          return Promise.resolve(agents);
-        },
+      agents: () => {
+        reads++;
+        return Promise.resolve(agents);
       },
       listPanes: () => {
         listings++;
@@ -132,7 +130,7 @@ describe('LostExitWatch', () => {
     let listings = 0;
     const reports: CrashReport[] = [];
     const watch = new LostExitWatch({
-      store: { listAgents: () => Promise.resolve([record('marie', '%1', 1), record('bob', '%9', 1)]) },
+      agents: () => Promise.resolve([record('marie', '%1', 1), record('bob', '%9', 1)]),
       listPanes: () => {
         listings++;
         return Promise.resolve([{ paneId: '%1', pid: process.pid, dead: true }]);

@@ -18,7 +18,7 @@ describe('Reconciler.run', () => {
           await new Promise<void>((r) => gates.push(r));
           return { leasesReclaimed: 0, expired: 0 };
         },
-        listAgents: () => Promise.resolve([]),
+        agentRecords: () => Promise.resolve([]),
       },
       agents: { project: { config: { agents: [] } } },
       log: silentLogger(),

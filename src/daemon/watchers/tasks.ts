@@ -210,7 +210,7 @@ export class TaskWatcher {
 
   /** Per agent: tasks waiting (queued or retrying) and running, for heartbeats and gauges. */
   async counts(): Promise<Map<string, { waiting: number; running: number }>> {
-    const raw = await this.o.store.taskCounts();
+    const raw = await this.o.store.taskCounts(this.agents);
     const out = new Map<string, { waiting: number; running: number }>();
     for (const a of this.agents) {
       const c = raw.get(a);

@@ -28,6 +28,7 @@ import {
   type AckOptions,
   type DutyFence,
   type AgentQueueStats,
+  type AgentOverview,
   type AgentTransition,
   type ClaimOptions,
   type EnqueueResult,
@@ -498,6 +499,12 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       if (next.paused !== before.paused) await this.agentEvent(tx, name, { ts: now, kind: next.paused ? 'agent_paused' : 'agent_resumed', from: null, to: null, detail: null });
       return { before, after, changed: next.state !== before.state };
     });
+  }
+
+  async publish(channel: string, message: string): Promise<number> {
+    // On a Cluster the bus listens with sharded pub/sub (src/cluster/bus.ts): a plain PUBLISH would
+    // report only the listeners of the node it reached.
+    return this.io(async () => (this.redis.isCluster ? Number(await this.redis.spublish(channel, message)) : this.redis.publish(channel, message)));
   }
 
   async getAgentContext(agent: string): Promise<AgentContext | null> {
@@ -1069,6 +1076,60 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     });
   }
 
+  /**
+   * The same reads for each of `names` in one flight: one pipeline on a single server; on a Redis
+   * Cluster, whose pipelines must stay within one node's slots, one pipeline per agent (its keys
+   * share a hash tag), all sent at once. Replies in the order of `names`, then of `add`'s calls.
+   */
+  private async perAgentPipeline(names: readonly string[], add: (p: ReturnType<Redis['pipeline']>, name: string) => void): Promise<[Error | null, unknown][]> {
+    if (!this.onCluster) {
+      const p = this.redis.pipeline();
+      for (const n of names) add(p, n);
+      return (await p.exec()) ?? [];
+    }
+    const each = await Promise.all(
+      names.map(async (n) => {
+        const p = this.redis.pipeline();
+        add(p, n);
+        return (await p.exec()) ?? [];
+      }),
+    );
+    return each.flat();
+  }
+
+  async agentRecords(agents: readonly string[]): Promise<AgentRecord[]> {
+    return this.io(async () => {
+      if (agents.length === 0) return [];
+      const out: AgentRecord[] = [];
+      for (const [err, raw] of await this.perAgentPipeline(agents, (p, n) => p.get(this.k(n).agent))) {
+        if (err) throw err;
+        const record = parse<AgentRecord>(raw as string | null);
+        if (record) out.push(record);
+      }
+      return out;
+    });
+  }
+
+  async agentOverview(agents: readonly string[]): Promise<AgentOverview[]> {
+    return this.io(async () => {
+      if (agents.length === 0) return [];
+      // One pipeline (one write to the socket, one round trip), and no listing of the team first:
+      // the names are the caller's. Engines ask for this on every pass and every heartbeat.
+      const res = await this.perAgentPipeline(agents, (p, n) => p.get(this.k(n).agent).hgetall(this.k(n).counts));
+      const out: AgentOverview[] = [];
+      for (let i = 0; i + 1 < res.length; i += 2) {
+        const [[e1, raw], [e2, stored]] = [res[i]!, res[i + 1]!] as [[Error | null, string | null], [Error | null, Record<string, string>]];
+        if (e1 || e2) throw e1 ?? e2;
+        const record = parse<AgentRecord>(raw);
+        if (!record) continue;
+        const counts = zeroCounts();
+        for (const st of messageStates) counts[st] = Number(stored[st] ?? 0);
+        out.push({ record, counts });
+      }
+      return out;
+    });
+  }
+
   async explainContext(idOrPrefix: string): Promise<ExplainContext> {
     const now = this.clock();
     return this.io(async () => {
@@ -1450,10 +1511,15 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     });
   }
 
-  private async allTasks(agent?: string): Promise<Task[]> {
-    const names = agent === undefined ? await this.agentNames() : [agent];
+  /** The tasks of `agents` (one name, several, or the whole team), every agent's in one flight. */
+  private async allTasks(agents?: string | readonly string[]): Promise<Task[]> {
+    const names = agents === undefined ? await this.agentNames() : typeof agents === 'string' ? [agents] : agents;
+    if (names.length === 0) return [];
     const out: Task[] = [];
-    for (const n of names) for (const v of await this.redis.hvals(this.k(n).tasks)) out.push(JSON.parse(v) as Task);
+    for (const [err, values] of await this.perAgentPipeline(names, (p, n) => p.hvals(this.k(n).tasks))) {
+      if (err) throw err;
+      for (const v of values as string[]) out.push(JSON.parse(v) as Task);
+    }
     return out;
   }
 
@@ -1513,10 +1579,10 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     return this.io(async () => (await this.allTasks()).filter((t) => t.state === 'retrying' && t.retryAt !== null && t.retryAt <= now).sort((a, b) => (a.retryAt ?? 0) - (b.retryAt ?? 0)));
   }
 
-  async taskCounts(): Promise<Map<string, Record<TaskState, number>>> {
+  async taskCounts(agents?: readonly string[]): Promise<Map<string, Record<TaskState, number>>> {
     return this.io(async () => {
       const out = new Map<string, Record<TaskState, number>>();
-      for (const t of await this.allTasks()) {
+      for (const t of await this.allTasks(agents)) {
         let c = out.get(t.agent);
         if (!c) {
           c = Object.fromEntries(taskStates.map((st) => [st, 0])) as Record<TaskState, number>;
@@ -1532,7 +1598,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
 
   async sweep(options: SweepOptions = {}): Promise<SweepResult> {
     const total: SweepResult = { expired: 0, leasesReclaimed: 0, dead: 0 };
-    for (const name of await this.io(() => this.agentNames())) {
+    for (const name of await this.io(() => this.agentsWithSomethingDue())) {
       const r = await this.write(async (tx) => {
         const keys = this.k(name);
         tx.check(keys.ver, await this.redis.get(keys.ver));
@@ -1543,6 +1609,24 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       total.dead += r.dead;
     }
     return total;
+  }
+
+  /**
+   * The agents with a lapsed lease or a passed TTL now, found in one flight: most sweeps find none,
+   * and a write per agent (its version, then its leases, one agent after another) made an idle
+   * leader's sweep most of its calls to Redis. One found due is looked at again inside its write.
+   */
+  private async agentsWithSomethingDue(): Promise<string[]> {
+    const names = await this.agentNames();
+    if (names.length === 0) return [];
+    const now = this.clock();
+    const res = await this.perAgentPipeline(names, (p, n) => p.zrangebyscore(this.k(n).leased, '-inf', now, 'LIMIT', 0, 1).zrangebyscore(this.k(n).ttl, '-inf', now, 'LIMIT', 0, 1));
+    return names.filter((_, i) =>
+      [res[2 * i], res[2 * i + 1]].some((r) => {
+        if (r?.[0]) throw r[0];
+        return ((r?.[1] as string[] | undefined) ?? []).length > 0;
+      }),
+    );
   }
 
   /** Retention, one commit per agent and batch: finished messages, finished tasks, old agent events. */

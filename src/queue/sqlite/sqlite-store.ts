@@ -18,6 +18,7 @@ import {
   defaultQueueLimits,
   type AckOptions,
   type AgentQueueStats,
+  type AgentOverview,
   type AgentTransition,
   type ClaimOptions,
   type EnqueueResult,
@@ -547,6 +548,18 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     });
   }
 
+  async agentRecords(agents: readonly string[]): Promise<AgentRecord[]> {
+    const wanted = new Set(agents);
+    return (await this.listAgents()).filter((r) => wanted.has(r.name));
+  }
+
+  async agentOverview(agents: readonly string[]): Promise<AgentOverview[]> {
+    const wanted = new Set(agents);
+    const [records, stats] = await Promise.all([this.listAgents(), this.stats()]);
+    const counts = new Map(stats.agents.map((s) => [s.agent, s.counts]));
+    return records.filter((r) => wanted.has(r.name)).map((record) => ({ record, counts: counts.get(record.name)! }));
+  }
+
   async explainContext(idOrPrefix: string): Promise<ExplainContext> {
     const now = this.now();
     return this.read(() => {
@@ -810,8 +823,8 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
   tasksDueForRetry(now: number): Promise<Task[]> {
     return this.tasks.tasksDueForRetry(now);
   }
-  taskCounts(): Promise<Map<string, Record<TaskState, number>>> {
-    return this.tasks.taskCounts();
+  taskCounts(agents?: readonly string[]): Promise<Map<string, Record<TaskState, number>>> {
+    return this.tasks.taskCounts(agents);
   }
 
   // ---------------------------------------------------------------- housekeeping

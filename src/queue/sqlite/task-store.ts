@@ -130,10 +130,12 @@ export class SqliteTaskStore implements TaskStore {
     return this.c.read(() => (this.c.stmts.tasksRetryDue.all({ now }) as TaskRow[]).map(toTask));
   }
 
-  async taskCounts(): Promise<Map<string, Record<TaskState, number>>> {
+  async taskCounts(agents?: readonly string[]): Promise<Map<string, Record<TaskState, number>>> {
+    const wanted = agents ? new Set(agents) : null;
     return this.c.read(() => {
       const out = new Map<string, Record<TaskState, number>>();
       for (const r of this.c.stmts.taskCounts.all() as { agent: string; state: TaskState; n: number }[]) {
+        if (wanted && !wanted.has(r.agent)) continue;
         let c = out.get(r.agent);
         if (!c) {
           c = Object.fromEntries(taskStates.map((st) => [st, 0])) as Record<TaskState, number>;
