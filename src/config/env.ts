@@ -41,8 +41,7 @@ export const envVariables: readonly EnvVariable[] = [
     name: 'RETRY_BACKOFF',
     kind: { type: 'backoff' },
     setting: 'daemon.taskRetryBackoff, daemon.workerRetryBackoff',
-    description:
-      'agents\' tasks: first delay before a retry, doubling (a duration, default 10s; unchanged); workers: the seed\'s multiplier when the value is a plain number 1–10 (2.0 = ×2; default 2)',
+    description: "agents' tasks: first delay before a retry, doubling (a duration, default 10s; unchanged); workers: the seed's multiplier when the value is a plain number 1–10 (2.0 = ×2; default 2)",
   },
   { name: 'INITIAL_RETRY_DELAY', kind: { type: 'duration' }, setting: 'daemon.workerInitialRetryDelay', description: 'workers: delay before the first retry of a failed run (default 1s)' },
   {

@@ -111,7 +111,7 @@ export const daemonConfigSchema = z
       .min(1)
       .max(10)
       .default(2)
-      .describe('Task workers: multiplier of the retry delay per further attempt (seed RETRY_BACKOFF as a plain number, e.g. 2.0); a worker entry\'s retryBackoff wins'),
+      .describe("Task workers: multiplier of the retry delay per further attempt (seed RETRY_BACKOFF as a plain number, e.g. 2.0); a worker entry's retryBackoff wins"),
     workerInitialRetryDelay: duration.default('1s').describe('Task workers: delay before the first retry of a failed run (env INITIAL_RETRY_DELAY)'),
     workerRetryDelayMax: duration.default('5m').describe('Task workers: longest retry delay'),
     workerBreakerThreshold: z
@@ -120,7 +120,7 @@ export const daemonConfigSchema = z
       .min(0)
       .max(1000)
       .default(5)
-      .describe('Task workers: consecutive failed runs that open the worker\'s circuit breaker; 0 turns it off (env CIRCUIT_BREAKER_THRESHOLD)'),
+      .describe("Task workers: consecutive failed runs that open the worker's circuit breaker; 0 turns it off (env CIRCUIT_BREAKER_THRESHOLD)"),
     workerBreakerTimeout: duration.default('60s').describe('Task workers: how long an open breaker waits before one half-open trial run (env CIRCUIT_BREAKER_TIMEOUT)'),
     hookPort: z.number().int().min(0).max(65535).default(0).describe('Port of the hook endpoint on 127.0.0.1; 0 picks a free port at each start. A fixed port is needed for hookTransport "http"'),
     hookTransport: z
@@ -374,7 +374,9 @@ export const profileSchema = z
         output: z
           .enum(['claude-json', 'text'])
           .default('claude-json')
-          .describe('How the run\'s stdout is read: "claude-json" (one JSON object as `claude -p --output-format json` prints: result, is_error, usage, total_cost_usd) or "text" (all of it is the final text)'),
+          .describe(
+            'How the run\'s stdout is read: "claude-json" (one JSON object as `claude -p --output-format json` prints: result, is_error, usage, total_cost_usd) or "text" (all of it is the final text)',
+          ),
       })
       .strict()
       .optional()

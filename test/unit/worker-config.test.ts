@@ -51,19 +51,36 @@ describe('worker entries', () => {
 
   it('names every bad field of a worker entry', () => {
     const found = issues(() =>
-      withWorkers([{ kind: 'worker', name: 'ok', profile: 'x' }, { kind: 'agent', name: 'Bad Name', profile: '', maxConcurrent: 0, retryBackoff: 0.5, timeout: 'soon', breakerThreshold: -1, extra: 1 }]),
+      withWorkers([
+        { kind: 'worker', name: 'ok', profile: 'x' },
+        { kind: 'agent', name: 'Bad Name', profile: '', maxConcurrent: 0, retryBackoff: 0.5, timeout: 'soon', breakerThreshold: -1, extra: 1 },
+      ]),
     );
-    expect(Object.keys(found).sort()).toEqual(['workers.1', 'workers.1.breakerThreshold', 'workers.1.kind', 'workers.1.maxConcurrent', 'workers.1.name', 'workers.1.profile', 'workers.1.retryBackoff', 'workers.1.timeout']);
+    expect(Object.keys(found).sort()).toEqual([
+      'workers.1',
+      'workers.1.breakerThreshold',
+      'workers.1.kind',
+      'workers.1.maxConcurrent',
+      'workers.1.name',
+      'workers.1.profile',
+      'workers.1.retryBackoff',
+      'workers.1.timeout',
+    ]);
     expect(found['workers.1']).toMatch(/extra/);
   });
 
-  it('a worker cannot take an agent\'s name', () => {
+  it("a worker cannot take an agent's name", () => {
     const found = issues(() => withWorkers([{ kind: 'worker', name: 'lead', profile: 'x' }]));
     expect(found['workers.0.name']).toMatch(/worker name "lead" is also an agent \(agents\[0\]\)/);
   });
 
   it('flags a duplicate worker name', () => {
-    const found = issues(() => withWorkers([{ kind: 'worker', name: 'w', profile: 'x' }, { kind: 'worker', name: 'w', profile: 'x' }]));
+    const found = issues(() =>
+      withWorkers([
+        { kind: 'worker', name: 'w', profile: 'x' },
+        { kind: 'worker', name: 'w', profile: 'x' },
+      ]),
+    );
     expect(found['workers.1.name']).toMatch(/duplicate worker name "w"/);
   });
 
@@ -109,7 +126,9 @@ describe('the seed variables for workers', () => {
   });
 
   it('every bad worker variable is named, all at once', () => {
-    const found = issues(() => parseEnvOverrides({ INITIAL_RETRY_DELAY: 'soon', CIRCUIT_BREAKER_TIMEOUT: '0.5', HORNETS_MAX_CONCURRENT_TASKS: '0', CIRCUIT_BREAKER_THRESHOLD: 'many', RETRY_BACKOFF: '' }));
+    const found = issues(() =>
+      parseEnvOverrides({ INITIAL_RETRY_DELAY: 'soon', CIRCUIT_BREAKER_TIMEOUT: '0.5', HORNETS_MAX_CONCURRENT_TASKS: '0', CIRCUIT_BREAKER_THRESHOLD: 'many', RETRY_BACKOFF: '' }),
+    );
     expect(Object.keys(found).sort()).toEqual(['CIRCUIT_BREAKER_THRESHOLD', 'CIRCUIT_BREAKER_TIMEOUT', 'HORNETS_MAX_CONCURRENT_TASKS', 'INITIAL_RETRY_DELAY']);
     expect(found.CIRCUIT_BREAKER_TIMEOUT).toMatch(/too short/);
     expect(found.HORNETS_MAX_CONCURRENT_TASKS).toMatch(/out of range: expected 1–1000/);
