@@ -259,6 +259,25 @@ export function buildProgram(o: Output = stdio, consoleEnv: ConsoleEnv = { noCol
       await new Promise(() => undefined);
     });
 
+  program
+    .command('demo-oneshot', { hidden: true })
+    .description('the demo one-shot CLI (run by the demo-oneshot profile, like `claude -p --output-format json`)')
+    .requiredOption('-p, --print <prompt>', 'the task prompt')
+    .option('--output-format <format>', 'accepted for compatibility; always json')
+    .action(async (opts: { print: string }) => {
+      const { demoOneShotMain } = await import('../demo-agent/oneshot.js');
+      await demoOneShotMain(opts.print);
+    });
+  program
+    .command('task-run', { hidden: true })
+    .description("one run of a worker's task (what its tmux window runs)")
+    .argument('<dir>', 'the run directory with spec.json')
+    .action(async (dir: string) => {
+      const [{ runTask }, { launchEnv }] = await Promise.all([import('../proc/task-run.js'), import('../config/process-env.js')]);
+      await runTask(dir, launchEnv());
+      process.exit(0);
+    });
+
   const queue = program.command('queue').description('inspect and manage the message queue');
   queue
     .command('list')
