@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killServer, randomSocket, waitFor, listPanes } from '../helpers/tmux.js';
-import { dropTask, maxOverlap, readResult, resultCount, startWorkerHarness, workerSettingsFixture, type WorkerHarness } from '../helpers/worker-harness.js';
+import { dropTask, maxOverlap, readResult, resultCount, startWorkerHarness, workerSettingsFixture, type WorkerHarness } from '../helpers/workers/harness.js';
 import { groupAlive } from '../../src/proc/task-run.js';
 import type { WorkerSettings } from '../../src/config/workers.js';
 

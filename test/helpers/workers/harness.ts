@@ -5,16 +5,16 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSqliteStore, type SqliteMessageStore } from '../../src/queue/sqlite/sqlite-store.js';
-import { TmuxClient } from '../../src/tmux/client.js';
-import { tmuxConfig } from '../../src/services/agents.js';
-import { packageRoot } from '../../src/config/paths.js';
-import { silentLogger, createLogger, type Logger } from '../../src/log.js';
-import { WorkerPool, type WorkerMetricsSink, type WorkerResultFile } from '../../src/daemon/workers/pool.js';
-import { TmuxRunWindows } from '../../src/daemon/workers/run-windows.js';
-import { DropDir } from '../../src/daemon/watchers/drop-dir.js';
-import type { WorkerSettings } from '../../src/config/workers.js';
-import { defaultWorkerRetryPolicy } from '../../src/domain/worker-policy.js';
+import { openSqliteStore, type SqliteMessageStore } from '../../../src/queue/sqlite/sqlite-store.js';
+import { TmuxClient } from '../../../src/tmux/client.js';
+import { tmuxConfig } from '../../../src/services/agents.js';
+import { packageRoot } from '../../../src/config/paths.js';
+import { silentLogger, createLogger, type Logger } from '../../../src/log.js';
+import { WorkerPool, type WorkerMetricsSink, type WorkerResultFile } from '../../../src/daemon/workers/pool.js';
+import { TmuxRunWindows } from '../../../src/daemon/workers/run-windows.js';
+import { DropDir } from '../../../src/daemon/watchers/drop-dir.js';
+import type { WorkerSettings } from '../../../src/config/workers.js';
+import { defaultWorkerRetryPolicy } from '../../../src/domain/worker-policy.js';
 
 export const HORNETS_BIN = join(packageRoot(), 'bin', 'hornets-tui.cjs');
 
