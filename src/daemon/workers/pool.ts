@@ -191,6 +191,12 @@ export class WorkerPool {
     });
   }
 
+  /** Tasks waiting per worker (queued, or retrying): heartbeats' queue_depth. */
+  async counts(): Promise<Map<string, number>> {
+    const raw = await this.o.store.workerTaskCounts();
+    return new Map(this.names().map((w) => [w, (raw.get(w)?.queued ?? 0) + (raw.get(w)?.retrying ?? 0)]));
+  }
+
   /** Active runs per worker (heartbeats' active_tasks). */
   activeCount(worker: string): number {
     return this.workers.get(worker)?.slots.inUse ?? 0;
