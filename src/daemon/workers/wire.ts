@@ -9,7 +9,8 @@ import type { HornetsConfig, Profile } from '../../config/schema.js';
 import type { StatePaths } from '../../config/paths.js';
 import { packageRoot } from '../../config/paths.js';
 import { allWorkerSettings } from '../../config/workers.js';
-import { isWorkerTaskStore, type MessageStore, type WorkerTaskStore } from '../../queue/store.js';
+import type { MessageStore } from '../../queue/store.js';
+import { workerTaskStoreOf } from '../../services/worker-tasks.js';
 import type { TmuxClient } from '../../tmux/client.js';
 import { namedPriorities } from '../../domain/priority.js';
 import type { HornetsMetrics } from '../metrics.js';
@@ -27,12 +28,6 @@ export function workerMetricsSink(m: HornetsMetrics): WorkerMetricsSink {
       m.circuitBreakerState.set({ worker }, g.breaker);
     },
   };
-}
-
-/** The worker task store of a store that has one (SQLite); null otherwise (the Redis store has none yet). */
-export function workerTaskStoreOf(store: unknown): WorkerTaskStore | null {
-  const inner = (store as { workerTasks?: unknown }).workerTasks;
-  return isWorkerTaskStore(inner) ? inner : null;
 }
 
 export function createDaemonWorkers(o: {
