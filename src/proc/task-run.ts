@@ -61,6 +61,16 @@ export function killGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** Is this process alive? */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Is anything of this process group still alive? */
 export function groupAlive(pgid: number): boolean {
   try {
@@ -112,6 +122,10 @@ export function runTask(dir: string, baseEnv: NodeJS.ProcessEnv): Promise<TaskRu
       writeAtomic(join(dir, RUN_FILES.exit), record);
       resolve(record);
     };
+    // The window may go first (tmux server killed): writes to a closed terminal must not kill the
+    // wrapper before it has stopped the group and written the end.
+    process.stdout.on('error', () => undefined);
+    process.stderr.on('error', () => undefined);
     const child = spawn(spec.argv[0]!, spec.argv.slice(1), { cwd: spec.cwd, env: { ...baseEnv, ...spec.env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const pgid = child.pid;
     const stop = (why: 'timeout' | 'killed') => {

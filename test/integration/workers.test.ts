@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killServer, randomSocket, waitFor, listPanes } from '../helpers/tmux.js';
+import { killServer, randomSocket, waitFor, listPanes, tmuxOk } from '../helpers/tmux.js';
 import { dropTask, maxOverlap, readResult, resultCount, startWorkerHarness, workerSettingsFixture, type WorkerHarness } from '../helpers/workers/harness.js';
 import { groupAlive } from '../../src/proc/task-run.js';
 import type { WorkerSettings } from '../../src/config/workers.js';
@@ -159,6 +159,36 @@ describe('task workers', () => {
     await waitFor('bad2 (the trial) failed', () => readResult(e.h.dirs.results, 'fab', 'bad2'), 30_000);
     expect(e.h.pool.status()[0]!.breaker).toBe('open');
   }, 60_000);
+
+  it('runs lost with the tmux server run again, without counting against retries or the breaker', async () => {
+    const e = await setup([workerSettingsFixture('fab', { maxRetries: 0, breaker: { threshold: 1, openMs: 60_000 } })]);
+    dropTask(e.h.dirs.tasks, 'fab', { task_id: 'l1', description: 'long enough [sleep 4s]' });
+    await waitFor('run 1 going', () => existsSync(join(e.h.dirs.runs, 'fab', 'l1', '1', 'pid.json')), 30_000);
+    tmuxOk(e.socket, ['kill-server']);
+    const r = await waitFor('l1 result', () => readResult(e.h.dirs.results, 'fab', 'l1'), 60_000);
+    expect(r.status).toBe('completed');
+    expect(r.attempts.map((a) => a.outcome)).toEqual(['lost', 'completed']);
+    expect(r.attempts[0]!.error).toMatch(/stopped from outside/);
+    expect(e.h.pool.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: 0 });
+  }, 90_000);
+
+  it('a run recorded but never started (the engine died in between) is started by the next engine', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hornets-workers-'));
+    const socket = randomSocket();
+    const { openSqliteStore } = await import('../../src/queue/sqlite/sqlite-store.js');
+    const s = await openSqliteStore(join(dir, 'hornets.db'));
+    await s.workerTasks.createWorkerTask({ taskId: 'n1', worker: 'fab', description: 'never started', priority: 5, timeoutMs: 60_000, maxRetries: 0 });
+    await s.workerTasks.startWorkerRun('n1', { runId: 'n1.a1', startedAt: Date.now(), deadlineAt: Date.now() + 60_000 });
+    await s.close();
+    const h = await startWorkerHarness({ dir, socket, workers: [workerSettingsFixture('fab')] });
+    cleanups.push(async () => {
+      await h.stop();
+      await killServer(socket);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const r = await waitFor('n1 result', () => readResult(h.dirs.results, 'fab', 'n1'), 60_000);
+    expect(r).toMatchObject({ status: 'completed', result: 'echo: never started', attempts: [{ run_id: 'n1.a1', outcome: 'completed' }] });
+  }, 90_000);
 
   it('tells the asking agent the result', async () => {
     const told: { from: string; text: string; meta: Record<string, unknown> }[] = [];

@@ -37,7 +37,7 @@ import {
 } from '../../domain/worker-policy.js';
 import { failuresSinceRequeue, nextDueTasks, nextRetryAt, runIdOf, type AttemptOutcome, type WorkerAttempt, type WorkerTask } from '../../domain/worker-task.js';
 import { parseOneShotOutput, type OneShotOutput } from '../../domain/oneshot-output.js';
-import { RUN_FILES, groupAlive, killGroup, type TaskRunExit, type TaskRunSpec } from '../../proc/task-run.js';
+import { RUN_FILES, groupAlive, killGroup, processAlive, type TaskRunExit, type TaskRunSpec } from '../../proc/task-run.js';
 import { deadLetter, writeJsonAtomic, type DropFile, type DropOutcome } from '../watchers/drop-dir.js';
 import { isPermanentQueueError } from '../watchers/common.js';
 import { parseWorkerTask, taskPrompt } from './task-file.js';
@@ -146,6 +146,10 @@ const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
 const BACKSTOP_MS = 5_000;
 /** How much of a failed run's output the DLQ entry keeps. */
 const LAST_OUTPUT_CHARS = 4_000;
+/** Runs of one task that may vanish (lost) before the task fails. */
+const MAX_LOST_RUNS = 3;
+/** A run's window may not be listed yet right after it was opened. */
+const VANISH_GRACE_MS = 3_000;
 export const NOTIFY_RESULT_CHARS = 2_000;
 
 export class WorkerPool {
@@ -385,7 +389,9 @@ export class WorkerPool {
   /** Tasks changed by others: a cancelled running task's run is stopped; requeued ones are started. */
   private async checkStore(w: WorkerState): Promise<void> {
     const now = this.clock();
+    const live = w.active.size > 0 ? await this.o.windows.live(w.settings.name) : new Set<string>();
     for (const run of w.active.values()) {
+      if (run.stoppedAt === null && now - run.startedAt > VANISH_GRACE_MS && !live.has(run.runId)) await this.noteVanished(run, now);
       if (run.stoppedAt !== null) {
         // Stopped, but its wrapper wrote no end (killed with it): the end is written for it.
         if (now - run.stoppedAt > (this.o.killGraceMs ?? DEFAULT_KILL_GRACE_MS) + 1_000 && !existsSync(join(run.dir, RUN_FILES.exit))) {
@@ -398,6 +404,29 @@ export class WorkerPool {
       if (t && t.state === 'cancelled') this.stopRun(w, run, 'cancelled', now);
     }
     await this.pumpNow(w.settings.name);
+  }
+
+  /**
+   * A run whose window is gone and whose wrapper is dead without having written its end (killed
+   * with the tmux server): its end is written for it, as stopped from outside (a lost run).
+   */
+  private async noteVanished(run: ActiveRun, now: number): Promise<void> {
+    const exitFile = join(run.dir, RUN_FILES.exit);
+    if (existsSync(exitFile)) return;
+    let wrapperPid: number | null = null;
+    let pgid: number | null = null;
+    try {
+      const p = JSON.parse(readFileSync(join(run.dir, RUN_FILES.pid), 'utf8')) as { wrapperPid?: unknown; pgid?: unknown };
+      wrapperPid = typeof p.wrapperPid === 'number' ? p.wrapperPid : null;
+      pgid = typeof p.pgid === 'number' ? p.pgid : null;
+    } catch {
+      // Never started, or died before it wrote its pid.
+    }
+    if (wrapperPid !== null && processAlive(wrapperPid)) return;
+    if (existsSync(exitFile)) return;
+    if (pgid !== null) killGroup(pgid, 'SIGKILL');
+    const exit: TaskRunExit = { exitCode: null, signal: null, timedOut: false, killed: true, startedAt: run.startedAt, endedAt: now, error: null };
+    await writeJsonAtomic(exitFile, exit);
   }
 
   // ------------------------------------------------------------ ends
@@ -469,7 +498,10 @@ export class WorkerPool {
     if (exit.timedOut || run.stopReason === 'timeout')
       return { outcome: 'timeout', error: `timed out after ${Math.round(task.timeoutMs / 1000)}s (attempt ${run.attempt}); its process group was killed` };
     if (exit.error) return { outcome: 'failed', error: exit.error };
-    if (exit.signal || exit.killed) return { outcome: 'crashed', error: `the run died by ${exit.signal ?? 'a kill'}${stderr.trim() ? `: ${tail(stderr)}` : ''}` };
+    // Killed from outside, not by the engine (the tmux server went, someone closed the window): not
+    // the task's failure; it runs again without counting against its retries or the breaker.
+    if (exit.killed) return { outcome: 'lost', error: `the run was stopped from outside (its window or tmux server went)${exit.signal ? `; it ended by ${exit.signal}` : ''}` };
+    if (exit.signal) return { outcome: 'crashed', error: `the run died by ${exit.signal ?? 'a kill'}${stderr.trim() ? `: ${tail(stderr)}` : ''}` };
     if (exit.exitCode !== 0) return { outcome: 'failed', error: `exit code ${exit.exitCode}${output.text ? `: ${output.text.slice(0, 500)}` : stderr.trim() ? `: ${tail(stderr)}` : ''}` };
     if (output.malformed) return { outcome: 'failed', error: `malformed output: ${output.malformed}` };
     if (output.isError) return { outcome: 'failed', error: `the agent reported an error: ${(output.text ?? 'no text').slice(0, 500)}` };
@@ -500,47 +532,59 @@ export class WorkerPool {
         return;
       }
       case 'lost': {
-        await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'retrying', attempt, retryAt: now });
-        w.breaker = breakerOnAbandon(w.breaker, w.settings.breaker, now);
-        this.o.log.warn({ event: 'worker_run_lost', worker, task: task.taskId, run: attempt.runId }, 'worker run lost; running it again');
-        return;
+        // A task whose runs keep vanishing fails in the end rather than running forever.
+        if (history.filter((a) => a.outcome === 'lost').length <= MAX_LOST_RUNS) {
+          await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'retrying', attempt, retryAt: now });
+          w.breaker = breakerOnAbandon(w.breaker, w.settings.breaker, now);
+          this.o.log.warn({ event: 'worker_run_lost', worker, task: task.taskId, run: attempt.runId, reason: attempt.error }, 'worker run lost; running it again');
+          return;
+        }
+        const gaveUp = { ...attempt, error: `${attempt.error ?? 'lost'}; more than ${MAX_LOST_RUNS} runs of it were lost` };
+        return this.failedRun(w, task, gaveUp, [...task.history, gaveUp], output, exit, lastOutput, now, true);
       }
       case 'failed':
       case 'timeout':
-      case 'crashed': {
-        const before = w.breaker.state;
-        w.breaker = breakerOnFailure(w.breaker, w.settings.breaker, now);
-        if (w.breaker.state === 'open' && before !== 'open') this.o.log.warn({ event: 'worker_breaker_open', worker, failures: w.breaker.failures }, 'worker circuit breaker opened');
-        m?.failed(worker, attempt.outcome === 'failed' ? 'error' : attempt.outcome);
-        m?.duration(worker, runMs / 1000);
-        const failures = failuresSinceRequeue({ history, failuresBase: task.failuresBase });
-        if (failures <= task.maxRetries) {
-          const delay = workerRetryDelayMs(failures, w.settings.retry, this.random);
-          await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'retrying', attempt, retryAt: now + delay });
-          this.o.log.warn({ event: 'worker_task_retry', worker, task: task.taskId, attempt: attempt.attempt, reason: attempt.error, retryInMs: delay }, 'worker run failed; retrying');
-          return;
-        }
-        const reason = task.maxRetries > 0 ? `${attempt.error ?? attempt.outcome}; gave up after ${failures} failed runs` : (attempt.error ?? attempt.outcome);
-        // The DLQ entry before the result file: whoever sees the result finds the entry too.
-        const source = task.source ?? `${JSON.stringify({ task_id: task.taskId, description: task.description, worker }, null, 2)}\n`;
-        await deadLetter(
-          this.o.paths.dlq,
-          worker,
-          `${task.taskId}.json`,
-          null,
-          reason,
-          now,
-          { task_id: task.taskId, attempts: history.length, outcome: attempt.outcome, last_output: lastOutput },
-          source,
-        );
-        await this.writeResult(task, history, 'failed', output, exit, reason, now);
-        await this.tell(task, `task ${task.taskId} for ${worker} failed: ${reason}`, 'failed');
-        await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'failed', attempt });
-        m?.processed(worker, 'failed');
-        this.o.log.warn({ event: 'worker_task_failed', worker, task: task.taskId, attempts: history.length, reason }, 'worker task failed; dead-lettered');
-        return;
-      }
+      case 'crashed':
+        return this.failedRun(w, task, attempt, history, output, exit, lastOutput, now, false);
     }
+  }
+
+  /** A failed run: the breaker counts it; the task retries with backoff, or ends failed in the DLQ. */
+  private async failedRun(
+    w: WorkerState,
+    task: WorkerTask,
+    attempt: WorkerAttempt,
+    history: WorkerAttempt[],
+    output: OneShotOutput,
+    exit: TaskRunExit,
+    lastOutput: string,
+    now: number,
+    final: boolean,
+  ): Promise<void> {
+    const worker = w.settings.name;
+    const runMs = Math.max(0, attempt.endedAt - attempt.startedAt);
+    const m = this.o.metrics;
+    const before = w.breaker.state;
+    w.breaker = breakerOnFailure(w.breaker, w.settings.breaker, now);
+    if (w.breaker.state === 'open' && before !== 'open') this.o.log.warn({ event: 'worker_breaker_open', worker, failures: w.breaker.failures }, 'worker circuit breaker opened');
+    m?.failed(worker, attempt.outcome === 'failed' ? 'error' : attempt.outcome);
+    m?.duration(worker, runMs / 1000);
+    const failures = failuresSinceRequeue({ history, failuresBase: task.failuresBase });
+    if (!final && failures <= task.maxRetries) {
+      const delay = workerRetryDelayMs(failures, w.settings.retry, this.random);
+      await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'retrying', attempt, retryAt: now + delay });
+      this.o.log.warn({ event: 'worker_task_retry', worker, task: task.taskId, attempt: attempt.attempt, reason: attempt.error, retryInMs: delay }, 'worker run failed; retrying');
+      return;
+    }
+    const reason = task.maxRetries > 0 ? `${attempt.error ?? attempt.outcome}; gave up after ${failures} failed runs` : (attempt.error ?? attempt.outcome);
+    // The DLQ entry before the result file: whoever sees the result finds the entry too.
+    const source = task.source ?? `${JSON.stringify({ task_id: task.taskId, description: task.description, worker }, null, 2)}\n`;
+    await deadLetter(this.o.paths.dlq, worker, `${task.taskId}.json`, null, reason, now, { task_id: task.taskId, attempts: history.length, outcome: attempt.outcome, last_output: lastOutput }, source);
+    await this.writeResult(task, history, 'failed', output, exit, reason, now);
+    await this.tell(task, `task ${task.taskId} for ${worker} failed: ${reason}`, 'failed');
+    await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'failed', attempt });
+    m?.processed(worker, 'failed');
+    this.o.log.warn({ event: 'worker_task_failed', worker, task: task.taskId, attempts: history.length, reason }, 'worker task failed; dead-lettered');
   }
 
   private resultFile(worker: string, taskId: string): string {
