@@ -60,6 +60,8 @@ export async function startWorkerHarness(o: {
   notify?: (from: string, text: string, meta: Record<string, unknown>) => Promise<void>;
   pollMs?: number;
   killGraceMs?: number;
+  /** The profile the workers run (default: the demo one-shot CLI). */
+  profile?: { env: Record<string, string>; oneShot: { command: string[]; output: 'claude-json' | 'text' } };
 }): Promise<WorkerHarness> {
   const state = o.dir;
   const dirs = { state, tasks: join(state, 'tasks'), results: join(state, 'results'), dlq: join(state, 'dlq'), runs: join(state, 'runs') };
@@ -69,7 +71,7 @@ export async function startWorkerHarness(o: {
   const tmux = new TmuxClient({ server: { socket: o.socket, configFile } });
   const store = await openSqliteStore(join(state, 'hornets.db'));
   const log = o.log ?? silentLogger();
-  const profile = demoProfile();
+  const profile = o.profile ?? demoProfile();
   const workers = o.workers.map((w) => ({ ...w, env: { ...w.env, ...o.env } }));
   const pool = new WorkerPool({
     store: store.workerTasks,
