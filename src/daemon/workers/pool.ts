@@ -61,7 +61,7 @@ export interface WorkerPoolOptions {
   profiles: ReadonlyMap<string, Pick<Profile, 'oneShot' | 'env'>>;
   /** Agents a task's `from` may name. */
   agents: readonly string[];
-  /** argv that runs the wrapper, the run directory appended: [node, hornets-tui, 'task-run']. */
+  /** argv that runs the wrapper, the run directory appended: [node, bin/hornets-task-run.js] (or `hornets-tui task-run`). */
   runnerArgv: string[];
   /** {node}/{hornets} in a profile's oneShot command. */
   expand: (word: string) => string;

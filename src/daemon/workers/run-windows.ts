@@ -1,7 +1,7 @@
 /**
  * The tmux side of worker runs: one session per worker on the project's tmux server
  * (`<session>-w-<worker>`), one window per run named by its run id. The window's process is the
- * run wrapper (`hornets-tui task-run <dir>`); remain-on-exit is turned off for it, so the window
+ * run wrapper (`bin/hornets-task-run.js <dir>`, the same as `hornets-tui task-run <dir>`); remain-on-exit is turned off for it, so the window
  * goes when the run ends, and the engine kills it too once it has read the end.
  */
 import type { TmuxClient } from '../../tmux/client.js';

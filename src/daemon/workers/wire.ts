@@ -57,7 +57,7 @@ export function createDaemonWorkers(o: {
     workers: allWorkerSettings(o.config),
     profiles: o.profiles,
     agents: o.config.agents.map((a) => a.name),
-    runnerArgv: [process.execPath, bin, 'task-run'],
+    runnerArgv: [process.execPath, join(packageRoot(), 'bin', 'hornets-task-run.js')],
     expand: (word) => word.replaceAll('{node}', process.execPath).replaceAll('{hornets}', bin),
     log: o.log,
     metrics: workerMetricsSink(o.metrics),

@@ -81,7 +81,7 @@ export async function startWorkerHarness(o: {
     workers,
     profiles: new Map([['demo-oneshot', profile]]),
     agents: o.agents ?? ['lead'],
-    runnerArgv: [process.execPath, HORNETS_BIN, 'task-run'],
+    runnerArgv: [process.execPath, join(packageRoot(), 'bin', 'hornets-task-run.js')],
     expand: (w) => w.replaceAll('{node}', process.execPath).replaceAll('{hornets}', HORNETS_BIN),
     log,
     metrics: o.metrics,
