@@ -2,7 +2,8 @@
  * The operator's side of task workers (issue 14): list tasks with their state and the workers'
  * breaker and slots (from their heartbeat files), queue a task (a file into tasks/<worker>/, the one
  * way in, so the engine takes it as any dropped file), cancel an open task, put a failed or
- * cancelled one back. The engine notices cancels and requeues within a second.
+ * cancelled one back. The engine notices a cancel within a second, a requeue within a second
+ * (five when it has nothing to do).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -52,6 +52,10 @@ it('task add, tasks, tasks cancel and tasks retry', async () => {
   await waitFor('bad1 ran again and failed again', async () => (await tasks()).tasks.find((x) => x.taskId === 'bad1')?.history.length === 2, 30_000, 200);
   expect(await stateOf('bad1')).toBe('failed');
 
+  // watch redraws until stopped.
+  const watch = await runCli(['tasks', 'watch', '--all', '--interval', '0.2'], { cwd: t.dir, env: cliEnv(t), timeoutMs: 4_000 });
+  expect(watch.stdout.split('\x1b[H\x1b[2J').filter((f) => /^bad1\s+fab\s+failed\s+2\s+/m.test(f)).length).toBeGreaterThanOrEqual(2);
+
   const bad = await cli(['tasks', 'cancel', 'nope']);
   expect(bad.code).not.toBe(0);
   expect(bad.stderr).toMatch(/no worker task "nope"/);

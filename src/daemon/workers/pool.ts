@@ -140,6 +140,8 @@ export interface WorkerResultFile {
 
 const DEFAULT_POLL_MS = 200;
 const DEFAULT_STORE_CHECK_MS = 1_000;
+/** An idle pool reads the store this many times less often. */
+const IDLE_STORE_CHECK_FACTOR = 5;
 const DEFAULT_KILL_GRACE_MS = 2_000;
 const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
 /** The engine's own stop of a run whose wrapper did not keep its deadline comes this much later. */
@@ -159,6 +161,7 @@ export class WorkerPool {
   private chain: Promise<unknown> = Promise.resolve();
   private pollTimer: NodeJS.Timeout | null = null;
   private lastStoreCheck = 0;
+  private idleAtLastCheck = false;
   private stopped = false;
 
   constructor(private readonly o: WorkerPoolOptions) {
@@ -266,6 +269,7 @@ export class WorkerPool {
     const w = this.workers.get(worker);
     if (!w || this.stopped) return;
     const open = await this.o.store.listWorkerTasks({ worker, states: ['queued', 'retrying'], limit: 100_000 });
+    this.idleAtLastCheck = open.length === 0 && w.active.size === 0;
     const now = this.clock();
     for (const t of nextDueTasks(open, now, w.slots.free)) {
       if (!breakerAllows(w.breaker, w.settings.breaker, this.clock())) break;
@@ -346,7 +350,10 @@ export class WorkerPool {
     this.ticking = true;
     try {
       const now = this.clock();
-      const checkStore = now - this.lastStoreCheck >= (this.o.storeCheckMs ?? DEFAULT_STORE_CHECK_MS);
+      // Idle (no run out, nothing waiting at the last look) the store is read less often: only an
+      // operator's `tasks retry` can add work there without a file, and it may wait a few seconds.
+      const idle = this.idleAtLastCheck && [...this.workers.values()].every((w) => w.active.size === 0);
+      const checkStore = now - this.lastStoreCheck >= (this.o.storeCheckMs ?? DEFAULT_STORE_CHECK_MS) * (idle ? IDLE_STORE_CHECK_FACTOR : 1);
       if (checkStore) this.lastStoreCheck = now;
       for (const w of this.workers.values()) {
         for (const run of [...w.active.values()]) {
