@@ -103,6 +103,18 @@ describe('worker task store', () => {
     await rejects(w.requeueWorkerTask('t1'), 'invalid_state');
   });
 
+  it('retention removes finished worker tasks older than the cutoff and keeps open ones', async () => {
+    for (const id of ['done', 'bad', 'gone', 'open']) await w.createWorkerTask(input(id));
+    for (const id of ['done', 'bad']) await w.startWorkerRun(id, { runId: `${id}.a1`, startedAt: 1, deadlineAt: 2 });
+    await w.endWorkerRun('done', 'done.a1', { next: 'completed', attempt: attempt('done.a1', 'completed'), result: 'ok' });
+    await w.endWorkerRun('bad', 'bad.a1', { next: 'failed', attempt: attempt('bad.a1', 'failed') });
+    await w.cancelWorkerTask('gone', 'x');
+    now.t += 2 * 3_600_000;
+    const r = await store.prune({ olderThanMs: 3_600_000 });
+    expect(r.tasks).toBe(3);
+    expect((await w.listWorkerTasks()).map((t) => t.taskId)).toEqual(['open']);
+  });
+
   it('lists by worker and state, counts per worker, and orders due tasks by priority then age', async () => {
     await w.createWorkerTask(input('a'));
     now.t += 1;
