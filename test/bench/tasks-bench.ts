@@ -13,7 +13,7 @@
  * Flags: --tasks 24 --work 200ms --pickups 30 --hold 10s --smoke (one task each, to check the script)
  * Do not run it on a loaded machine: the runs are Node processes and the figures measure the host.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { makeTempDir, numberFlag, parseFlags, removeDir, sleep } from './bench-util.js';
@@ -48,6 +48,8 @@ async function withHarness<T>(max: number, fn: (h: WorkerHarness) => Promise<T>)
   } finally {
     await h.stop();
     await h.tmux.killServer().catch(() => undefined);
+    // tmux 3.3 leaves its socket file behind.
+    rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.() ?? 0}`, socket), { force: true });
     removeDir(dir);
   }
 }
