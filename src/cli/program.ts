@@ -20,6 +20,7 @@ const controlCommands = () => import('./control-commands.js');
 const daemonCommands = () => import('./daemon-commands.js');
 const doctor = () => import('./doctor.js');
 const migrateCommands = () => import('./migrate-commands.js');
+const taskCommands = () => import('./task-commands.js');
 const configLoad = () => import('../config/load.js');
 
 function globals(cmd: Command): GlobalOptions {
@@ -263,6 +264,68 @@ export function buildProgram(o: Output = stdio, consoleEnv: ConsoleEnv = { noCol
       await runDemoAgent({ resume: opts.resume });
       await new Promise(() => undefined);
     });
+
+  program
+    .command('demo-oneshot', { hidden: true })
+    .description('the demo one-shot CLI (run by the demo-oneshot profile, like `claude -p --output-format json`)')
+    .requiredOption('-p, --print <prompt>', 'the task prompt')
+    .option('--output-format <format>', 'accepted for compatibility; always json')
+    .action(async (opts: { print: string }) => {
+      const { demoOneShotMain } = await import('../demo-agent/oneshot.js');
+      await demoOneShotMain(opts.print);
+    });
+  program
+    .command('task-run', { hidden: true })
+    .description("one run of a worker's task (what its tmux window runs)")
+    .argument('<dir>', 'the run directory with spec.json')
+    .action(async (dir: string) => {
+      const [{ runTask }, { launchEnv }] = await Promise.all([import('../proc/task-run.js'), import('../config/process-env.js')]);
+      await runTask(dir, launchEnv());
+      process.exit(0);
+    });
+
+  const tasks = program.command('tasks').description("task workers' tasks (hornets.json `workers`): list with state, watch, cancel, retry");
+  const listOptions = (c: Command) =>
+    c
+      .option('-w, --worker <worker>', 'only this worker')
+      .option('-s, --state <states>', 'comma-separated states (queued, running, retrying, completed, failed, cancelled); default: all but completed and cancelled')
+      .option('-a, --all', 'every state')
+      .option('-n, --limit <n>', 'at most this many (the newest)', '200')
+      .option('--json', 'print JSON');
+  listOptions(tasks.command('list', { isDefault: true }).alias('ls').description("tasks with their state, and each worker's runs, queue and breaker")).action(async (opts, cmd: Command) =>
+    (await taskCommands()).tasksListCommand(o, globals(cmd), opts),
+  );
+  listOptions(tasks.command('watch').description('the list, redrawn every second'))
+    .option('-i, --interval <seconds>', 'redraw period', '1')
+    .action(async (opts, cmd: Command) => (await taskCommands()).tasksWatchCommand(o, globals(cmd), opts));
+  tasks
+    .command('cancel')
+    .description('cancel open tasks; a running run is stopped (its process group killed) within a second')
+    .argument('<ids...>')
+    .option('--reason <text>', 'recorded as the reason')
+    .option('--json', 'print JSON')
+    .action(async (ids: string[], opts, cmd: Command) => (await taskCommands()).tasksCancelCommand(o, globals(cmd), ids, opts));
+  tasks
+    .command('retry')
+    .description('queue failed or cancelled tasks again, with a fresh retry budget')
+    .argument('<ids...>')
+    .option('--json', 'print JSON')
+    .action(async (ids: string[], opts, cmd: Command) => (await taskCommands()).tasksRetryCommand(o, globals(cmd), ids, opts));
+  program
+    .command('task')
+    .description('queue a task for a worker')
+    .command('add')
+    .description('write a task file into .hornets/tasks/<worker>/ (the engine runs it once, in its own window); prints the task id')
+    .argument('<worker>')
+    .argument('<description...>')
+    .option('--id <task_id>', 'task id (default: a generated one)')
+    .option('--from <agent>', 'agent that gets the result summary as a message')
+    .option('--metadata <json>', 'a JSON object kept with the task and given to the run')
+    .option('--priority <n>', 'higher runs first')
+    .option('--timeout <duration>', "time limit of one run (default: the worker's)")
+    .option('--max-retries <n>', "retries after a failed run (default: the worker's)")
+    .option('--worktree <dir>', 'directory the run works in')
+    .action(async (worker: string, words: string[], opts, cmd: Command) => (await taskCommands()).taskAddCommand(o, globals(cmd), worker, words, opts));
 
   const queue = program.command('queue').description('inspect and manage the message queue');
   queue

@@ -14,7 +14,16 @@ import { durationMs, type HornetsConfig } from './schema.js';
 export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
 
-type Kind = { type: 'duration'; minMs?: number; maxMs?: number } | { type: 'int'; min: number; max: number } | { type: 'enum'; values: readonly string[] };
+type Kind =
+  | { type: 'duration'; minMs?: number; maxMs?: number }
+  | { type: 'int'; min: number; max: number }
+  | { type: 'enum'; values: readonly string[] }
+  /** RETRY_BACKOFF: a duration for the agents' tasks (as before) and/or a plain-number multiplier for workers. */
+  | { type: 'backoff' };
+
+/** RETRY_BACKOFF as the workers' multiplier (seed 003: 2.0). */
+export const WORKER_BACKOFF_MIN = 1;
+export const WORKER_BACKOFF_MAX = 10;
 
 export interface EnvVariable {
   name: string;
@@ -28,12 +37,24 @@ export interface EnvVariable {
 export const envVariables: readonly EnvVariable[] = [
   { name: 'HEARTBEAT_INTERVAL', kind: { type: 'duration', minMs: 100 }, setting: 'daemon.heartbeatInterval', description: 'how often heartbeat files are rewritten (default 10s)' },
   { name: 'MAX_RETRIES', kind: { type: 'int', min: 0, max: 100 }, setting: 'daemon.taskMaxRetries', description: 'retries of a failed or timed-out task when the task file gives none (default 2)' },
-  { name: 'RETRY_BACKOFF', kind: { type: 'duration' }, setting: 'daemon.taskRetryBackoff', description: 'first delay before a task retry, doubling per attempt (default 10s)' },
+  {
+    name: 'RETRY_BACKOFF',
+    kind: { type: 'backoff' },
+    setting: 'daemon.taskRetryBackoff, daemon.workerRetryBackoff',
+    description: "agents' tasks: first delay before a retry, doubling (a duration, default 10s; unchanged); workers: the seed's multiplier when the value is a plain number 1–10 (2.0 = ×2; default 2)",
+  },
+  { name: 'INITIAL_RETRY_DELAY', kind: { type: 'duration' }, setting: 'daemon.workerInitialRetryDelay', description: 'workers: delay before the first retry of a failed run (default 1s)' },
   {
     name: 'CIRCUIT_BREAKER_THRESHOLD',
     kind: { type: 'int', min: 0, max: 1000 },
-    setting: 'daemon.restart.maxRestarts',
-    description: 'restarts allowed per agent within the window before its breaker opens (default 3)',
+    setting: 'daemon.restart.maxRestarts, daemon.workerBreakerThreshold',
+    description: 'agents: restarts allowed within the window before the breaker opens (default 3); workers: consecutive failed runs that open it, 0 = off (default 5)',
+  },
+  {
+    name: 'CIRCUIT_BREAKER_TIMEOUT',
+    kind: { type: 'duration', minMs: 1000 },
+    setting: 'daemon.workerBreakerTimeout',
+    description: 'workers: an open breaker lets one half-open trial run through after this (default 60s)',
   },
   {
     name: 'CIRCUIT_BREAKER_WINDOW',
@@ -41,12 +62,17 @@ export const envVariables: readonly EnvVariable[] = [
     setting: 'daemon.restart.window',
     description: 'rolling window of the restart limit; the half-open trial comes after it (default 1h)',
   },
-  { name: 'TASK_TIMEOUT', kind: { type: 'duration', minMs: 1000 }, setting: 'daemon.taskTimeout', description: 'time a task may run after delivery when the task file gives none (default 30m)' },
+  {
+    name: 'TASK_TIMEOUT',
+    kind: { type: 'duration', minMs: 1000 },
+    setting: 'daemon.taskTimeout',
+    description: 'time a task may run (agents: from delivery; workers: one run) when the task file or worker gives none (default 30m)',
+  },
   {
     name: 'MAX_CONCURRENT_TASKS',
     kind: { type: 'int', min: 1, max: 1000 },
     setting: 'daemon.maxConcurrentTasks',
-    description: 'reserved for one-shot task runs (not built yet): validated, no effect',
+    description: 'workers: one-shot runs at once per worker that sets no maxConcurrent (default 4); agents take one task at a time',
   },
   { name: 'METRICS_PORT', kind: { type: 'int', min: 0, max: 65535 }, setting: 'daemon.metricsPort', description: 'port of /metrics and /healthz on 127.0.0.1; 0 picks a free one (default 0)' },
   { name: 'RETENTION_MAX_AGE', kind: { type: 'duration', minMs: 3_600_000 }, setting: 'retention.maxAge', description: 'finished queue history older than this is pruned (default 7d; at least 1h)' },
@@ -65,6 +91,10 @@ export interface EnvOverrides {
     taskMaxRetries?: number;
     taskRetryBackoff?: string;
     restart?: { maxRestarts?: number; window?: string };
+    workerRetryBackoff?: number;
+    workerInitialRetryDelay?: string;
+    workerBreakerThreshold?: number;
+    workerBreakerTimeout?: string;
     taskTimeout?: string;
     maxConcurrentTasks?: number;
     metricsPort?: number;
@@ -74,6 +104,29 @@ export interface EnvOverrides {
   logLevel?: LogLevel;
   /** `NAME=value` pairs that were applied, for the startup log line. */
   applied: string[];
+  /** How a variable read two ways was taken (RETRY_BACKOFF), for the startup log line; absent when none. */
+  notes?: string[];
+}
+
+type BackoffReading = { duration: string | null; multiplier: number | null };
+
+/**
+ * RETRY_BACKOFF has two meanings: hornets has read it as the first retry delay of the agents'
+ * tasks (a duration: `10s`, or a number of seconds), seed 003 as the workers' multiplier (`2.0`).
+ * Every value that was valid before keeps its old effect on the agents' tasks; a plain number from
+ * 1 to 10 is also the workers' multiplier. A value valid in neither way is an error.
+ */
+function readBackoff(value: string): BackoffReading {
+  let duration: string | null = null;
+  try {
+    parseDuration(value);
+    duration = value;
+  } catch {
+    duration = null;
+  }
+  const plain = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+  const multiplier = plain >= WORKER_BACKOFF_MIN && plain <= WORKER_BACKOFF_MAX ? plain : null;
+  return { duration, multiplier };
 }
 
 function lookup(env: NodeJS.ProcessEnv, name: string): { variable: string; value: string } | null {
@@ -105,6 +158,11 @@ function check(variable: string, value: string, kind: Kind): string | null {
     }
     case 'enum':
       return kind.values.includes(value.toLowerCase()) ? null : `invalid value "${value}": expected one of ${kind.values.join(', ')}`;
+    case 'backoff': {
+      const r = readBackoff(value);
+      if (r.duration !== null || r.multiplier !== null) return null;
+      return `invalid value "${value}": expected a duration for the agents' tasks (e.g. 10s, the first retry delay) or a plain number ${WORKER_BACKOFF_MIN}–${WORKER_BACKOFF_MAX} for the workers' multiplier (e.g. 2.0)`;
+    }
   }
 }
 
@@ -129,11 +187,28 @@ export function parseEnvOverrides(env: NodeJS.ProcessEnv = process.env): EnvOver
       case 'MAX_RETRIES':
         d.taskMaxRetries = Number(found.value);
         break;
-      case 'RETRY_BACKOFF':
-        d.taskRetryBackoff = found.value;
+      case 'RETRY_BACKOFF': {
+        const r = readBackoff(found.value);
+        if (r.duration !== null) d.taskRetryBackoff = r.duration;
+        if (r.multiplier !== null) d.workerRetryBackoff = r.multiplier;
+        const note =
+          r.multiplier === null
+            ? `${found.variable}=${found.value}: the agents' first task retry delay only; it is no worker multiplier (a plain number ${WORKER_BACKOFF_MIN}–${WORKER_BACKOFF_MAX})`
+            : r.duration === null
+              ? `${found.variable}=${found.value}: the workers' retry multiplier only`
+              : `${found.variable}=${found.value}: the agents' first task retry delay (${found.value} s) and the workers' retry multiplier (×${r.multiplier})`;
+        (out.notes ??= []).push(note);
+        break;
+      }
+      case 'INITIAL_RETRY_DELAY':
+        d.workerInitialRetryDelay = found.value;
         break;
       case 'CIRCUIT_BREAKER_THRESHOLD':
         d.restart = { ...d.restart, maxRestarts: Number(found.value) };
+        d.workerBreakerThreshold = Number(found.value);
+        break;
+      case 'CIRCUIT_BREAKER_TIMEOUT':
+        d.workerBreakerTimeout = found.value;
         break;
       case 'CIRCUIT_BREAKER_WINDOW':
         d.restart = { ...d.restart, window: found.value };
@@ -218,8 +293,8 @@ export function daemonSettings(config: HornetsConfig): DaemonSettings {
 export function resolveDaemonConfig(
   config: HornetsConfig,
   env: NodeJS.ProcessEnv = process.env,
-): { config: HornetsConfig; settings: DaemonSettings; logLevel: LogLevel | undefined; applied: string[] } {
+): { config: HornetsConfig; settings: DaemonSettings; logLevel: LogLevel | undefined; applied: string[]; notes: string[] } {
   const overrides = parseEnvOverrides(env);
   const merged = applyEnvOverrides(config, overrides);
-  return { config: merged, settings: daemonSettings(merged), logLevel: overrides.logLevel, applied: overrides.applied };
+  return { config: merged, settings: daemonSettings(merged), logLevel: overrides.logLevel, applied: overrides.applied, notes: overrides.notes ?? [] };
 }

@@ -68,6 +68,14 @@ export function loadProject(options: LoadOptions = {}, sources?: ProjectSources)
       issues.push({ path: `agents[${i}].briefing`, message: `briefing file not found: ${resolve(root, a.briefing)}` });
     } else if (a.briefing) sources?.briefings.push(resolve(root, a.briefing));
   });
+  config.workers.forEach((w, i) => {
+    const p = profiles.get(w.profile);
+    if (!p) issues.push({ path: `workers[${i}].profile`, message: `unknown profile "${w.profile}" (available: ${[...profiles.keys()].join(', ')})` });
+    else if (!p.oneShot) {
+      const oneShot = [...profiles.values()].filter((x) => x.oneShot).map((x) => x.name);
+      issues.push({ path: `workers[${i}].profile`, message: `profile "${w.profile}" has no oneShot command, so it cannot run tasks once each (profiles with one: ${oneShot.join(', ') || 'none'})` });
+    }
+  });
   if (issues.length > 0) throw new ConfigError(configPath, issues);
 
   return { configPath, root, config, profiles, paths: statePaths(resolveStateDir(configPath, options.env ?? process.env)) };

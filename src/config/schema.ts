@@ -96,7 +96,7 @@ export const daemonConfigSchema = z
     taskTimeout: duration.default('30m').describe('Default time a task may run (from delivery to the agent) before it counts as failed and is retried (env TASK_TIMEOUT)'),
     taskMaxRetries: z.number().int().min(0).max(100).default(2).describe('Default retries of a failed or timed-out task (env MAX_RETRIES)'),
     taskRetryBackoff: duration.default('10s').describe('First delay before a task is retried; doubles per attempt (env RETRY_BACKOFF)'),
-    maxConcurrentTasks: z.number().int().min(1).max(1000).default(4).describe('One-shot task runs allowed at once (env MAX_CONCURRENT_TASKS)'),
+    maxConcurrentTasks: z.number().int().min(1).max(1000).default(4).describe('Task workers: one-shot runs at once per worker that sets no maxConcurrent (env MAX_CONCURRENT_TASKS)'),
     deliveryHoldAlert: duration
       .default('30s')
       .describe('A permission prompt on the screen of an agent without hooks that holds its messages this long is escalated: logged once, shown in status, named by `queue why`'),
@@ -106,6 +106,22 @@ export const daemonConfigSchema = z
       .describe(
         'Redis teams: the lease of the leader that runs the cluster-wide duties (lease sweep, TTL expiry, dead-lettering, retention). It renews every third of it; when the leader dies another node takes over within about leaderLease + min(1s, leaderLease/3). Shorter is a faster takeover and more Redis traffic; ignored on SQLite',
       ),
+    workerRetryBackoff: z
+      .number()
+      .min(1)
+      .max(10)
+      .default(2)
+      .describe("Task workers: multiplier of the retry delay per further attempt (seed RETRY_BACKOFF as a plain number, e.g. 2.0); a worker entry's retryBackoff wins"),
+    workerInitialRetryDelay: duration.default('1s').describe('Task workers: delay before the first retry of a failed run (env INITIAL_RETRY_DELAY)'),
+    workerRetryDelayMax: duration.default('5m').describe('Task workers: longest retry delay'),
+    workerBreakerThreshold: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .default(5)
+      .describe("Task workers: consecutive failed runs that open the worker's circuit breaker; 0 turns it off (env CIRCUIT_BREAKER_THRESHOLD)"),
+    workerBreakerTimeout: duration.default('60s').describe('Task workers: how long an open breaker waits before one half-open trial run (env CIRCUIT_BREAKER_TIMEOUT)'),
     hookPort: z.number().int().min(0).max(65535).default(0).describe('Port of the hook endpoint on 127.0.0.1; 0 picks a free port at each start. A fixed port is needed for hookTransport "http"'),
     hookTransport: z
       .enum(['command', 'http'])
@@ -237,6 +253,28 @@ export const agentConfigSchema = z
   })
   .strict();
 
+/**
+ * A task worker (seed 003): runs each of its tasks as one one-shot process of its profile's
+ * `oneShot` command, up to `maxConcurrent` at a time. Unset settings come from the `daemon` section
+ * (and so from the seed's environment variables).
+ */
+export const workerConfigSchema = z
+  .object({
+    kind: z.literal('worker').describe('A task worker: one-shot agent runs per task (seed 003), beside the interactive agents'),
+    name: agentName,
+    profile: z.string().min(1).describe('Profile with a `oneShot` command (e.g. demo-oneshot, claude-oneshot)'),
+    worktree: z.string().min(1).optional().describe('Directory the runs work in (relative to hornets.json) when the task names none; default: a scratch directory per task'),
+    maxConcurrent: z.number().int().min(1).max(1000).optional().describe('Runs at once; default daemon.maxConcurrentTasks (env MAX_CONCURRENT_TASKS)'),
+    timeout: duration.optional().describe('Time limit of one run; default daemon.taskTimeout (env TASK_TIMEOUT)'),
+    maxRetries: z.number().int().min(0).max(100).optional().describe('Retries after a failed run; default daemon.taskMaxRetries (env MAX_RETRIES)'),
+    retryBackoff: z.number().min(1).max(10).optional().describe('Retry delay multiplier; default daemon.workerRetryBackoff (env RETRY_BACKOFF as a plain number)'),
+    initialRetryDelay: duration.optional().describe('First retry delay; default daemon.workerInitialRetryDelay (env INITIAL_RETRY_DELAY)'),
+    breakerThreshold: z.number().int().min(0).max(1000).optional().describe('Consecutive failed runs that open the breaker; default daemon.workerBreakerThreshold (env CIRCUIT_BREAKER_THRESHOLD)'),
+    breakerTimeout: duration.optional().describe('Open breaker -> half-open trial after this; default daemon.workerBreakerTimeout (env CIRCUIT_BREAKER_TIMEOUT)'),
+    env: agentEnv.optional().describe('Extra environment for the runs'),
+  })
+  .strict();
+
 export const hornetsConfigSchema = z
   .object({
     $schema: z.string().optional(),
@@ -262,6 +300,7 @@ export const hornetsConfigSchema = z
     watch: watchConfigSchema.default(() => watchConfigSchema.parse({})).describe('How trigger and task directories are watched: inotify events, or polling for network volumes'),
     console: consoleConfigSchema.optional().describe('The console (`hornets-tui` with no command): key overrides, colours, refresh period'),
     agents: z.array(agentConfigSchema).min(1, { message: 'at least one agent is needed' }),
+    workers: z.array(workerConfigSchema).default([]).describe('Task workers (seed 003): each task in .hornets/tasks/<worker>/ runs as its own one-shot agent process'),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -271,6 +310,15 @@ export const hornetsConfigSchema = z
       if (first !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['agents', i, 'name'], message: `duplicate agent name "${a.name}" (also agents[${first}])` });
       } else seen.set(a.name, i);
+    });
+    // Workers share the task, result and tmux namespaces with the agents: one name, one owner.
+    const workerSeen = new Map<string, number>();
+    cfg.workers.forEach((w, i) => {
+      const agent = seen.get(w.name);
+      const first = workerSeen.get(w.name);
+      if (agent !== undefined) ctx.addIssue({ code: 'custom', path: ['workers', i, 'name'], message: `worker name "${w.name}" is also an agent (agents[${agent}])` });
+      else if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['workers', i, 'name'], message: `duplicate worker name "${w.name}" (also workers[${first}])` });
+      else workerSeen.set(w.name, i);
     });
   });
 
@@ -334,6 +382,22 @@ export const profileSchema = z
       .nullable()
       .default(null),
     startupTimeout: duration.default('60s'),
+    oneShot: z
+      .object({
+        command: z
+          .array(z.string().min(1))
+          .min(1)
+          .describe('argv of one non-interactive run (never a shell); "{prompt}" inside a word is replaced by the task\'s prompt, e.g. ["claude", "-p", "{prompt}", "--output-format", "json"]'),
+        output: z
+          .enum(['claude-json', 'text'])
+          .default('claude-json')
+          .describe(
+            'How the run\'s stdout is read: "claude-json" (one JSON object as `claude -p --output-format json` prints: result, is_error, usage, total_cost_usd) or "text" (all of it is the final text)',
+          ),
+      })
+      .strict()
+      .optional()
+      .describe('Task workers: how this CLI runs once per task'),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -344,6 +408,7 @@ export const profileSchema = z
 
 export type HornetsConfig = z.output<typeof hornetsConfigSchema>;
 export type AgentConfig = z.output<typeof agentConfigSchema>;
+export type WorkerConfig = z.output<typeof workerConfigSchema>;
 export type QueueConfig = z.output<typeof queueConfigSchema>;
 export type DaemonConfig = z.output<typeof daemonConfigSchema>;
 export type ConsoleConfig = z.output<typeof consoleConfigSchema>;

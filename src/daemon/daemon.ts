@@ -19,9 +19,11 @@ import { acquireLock } from './lock.js';
 import { pidFile } from '../engine-client/paths.js';
 import { Engine, type EngineOptions } from './engine.js';
 import { breakerValue, collectQueueMetrics, createHornetsMetrics, MetricsServer, observeDeliveries, type HornetsMetrics } from './metrics.js';
-import { Heartbeats, storeSnapshot } from './heartbeats.js';
+import { Heartbeats, storeSnapshot, type AgentHeartbeat } from './heartbeats.js';
 import { TriggerWatcher } from './watchers/triggers.js';
 import { TaskWatcher } from './watchers/tasks.js';
+import { createDaemonWorkers } from './workers/wire.js';
+import type { WorkerPool } from './workers/pool.js';
 import { PipeWatcher } from './watchers/pipes.js';
 import { RetentionTimer } from './retention.js';
 import { dutyTurn, singleHostDuties, type DutyGate } from './cluster-duties.js';
@@ -43,6 +45,8 @@ export class Daemon {
   readonly metricsServer: MetricsServer;
   readonly triggers: TriggerWatcher;
   readonly tasks: TaskWatcher;
+  /** Task workers (hornets.json `workers`), or null when there are none. */
+  readonly workers: WorkerPool | null;
   readonly pipes: PipeWatcher;
   readonly heartbeats: Heartbeats;
   readonly retention: RetentionTimer;
@@ -80,6 +84,8 @@ export class Daemon {
   /** The node this engine is (a Redis team): it runs only that node's agents. */
   readonly node: string;
   private readonly ctx: ProjectContext;
+  /** How variables read two ways were taken (RETRY_BACKOFF), for the start log. */
+  private readonly envNotes: string[];
   readonly membership: NodeMembership | null;
 
   constructor(teamCtx: ProjectContext, options: DaemonOptions = {}) {
@@ -89,6 +95,7 @@ export class Daemon {
     this.ctx = ctx;
     const resolved = resolveDaemonConfig(ctx.project.config, this.env);
     this.settings = resolved.settings;
+    this.envNotes = resolved.notes;
     // A stat or two per second: a deleted database is put back before a CLI needs it.
     this.projectCheckMs = options.projectCheckMs ?? 1000;
     const config = resolved.config;
@@ -129,7 +136,20 @@ export class Daemon {
     });
     // hornets.json `watch`: inotify events, or a poll for directories on a network volume.
     const watch = { mode: config.watch.mode, intervalMs: durationMs(config.watch.interval) };
+    this.workers = createDaemonWorkers({
+      config,
+      root: ctx.project.root,
+      paths,
+      profiles: ctx.project.profiles,
+      store,
+      tmux: this.engine.agents.tmux,
+      session: this.engine.agents.session,
+      log: log('workers'),
+      metrics: this.metrics,
+      wake,
+    });
     this.tasks = new TaskWatcher({
+      workers: this.workers,
       store,
       paths,
       config,
@@ -218,12 +238,14 @@ export class Daemon {
       paths,
       log: log('heartbeats'),
       intervalMs: this.settings.heartbeatIntervalMs,
-      snapshot: () =>
-        storeSnapshot(
+      snapshot: async () => [
+        ...(await storeSnapshot(
           store,
           ctx.project.config.agents.map((a) => a.name),
           (agent) => this.engine.panePid(agent),
-        ),
+        )),
+        ...(await this.workerHeartbeats()),
+      ],
     });
   }
 
@@ -247,7 +269,7 @@ export class Daemon {
         await this.membership.start();
         this.started.push(this.membership);
       }
-      for (const part of [this.hooks, this.metricsServer, this.engine, this.triggers, this.tasks, this.pipes, this.heartbeats, this.retention]) {
+      for (const part of [this.hooks, this.metricsServer, this.engine, ...(this.workers ? [this.workers] : []), this.triggers, this.tasks, this.pipes, this.heartbeats, this.retention]) {
         await part.start();
         this.started.push(part);
       }
@@ -259,7 +281,32 @@ export class Daemon {
     this.projectTimer.unref();
     this.integrityTimer = setInterval(() => void this.checkIntegrity(), this.settings.integrityCheckMs);
     this.integrityTimer.unref();
-    this.ctx.log.info({ event: 'daemon_started', pid: process.pid, hookPort: this.hooks.port, metricsPort: this.metricsServer.port, watch: this.triggers.watchState().mode }, 'daemon started');
+    this.ctx.log.info(
+      {
+        event: 'daemon_started',
+        pid: process.pid,
+        hookPort: this.hooks.port,
+        metricsPort: this.metricsServer.port,
+        watch: this.triggers.watchState().mode,
+        ...(this.envNotes.length ? { env_notes: this.envNotes } : {}),
+        ...(this.workers ? { workers: this.workers.names() } : {}),
+      },
+      'daemon started',
+    );
+  }
+
+  /** Heartbeat entries of the task workers: active runs, waiting tasks, the breaker. */
+  private async workerHeartbeats(): Promise<AgentHeartbeat[]> {
+    if (!this.workers) return [];
+    const counts = await this.workers.counts();
+    return this.workers.status().map((w) => ({
+      name: w.name,
+      state: w.breaker === 'closed' ? 'worker' : `worker, breaker ${w.breaker.replace('_', '-')}`,
+      pid: null,
+      generation: 0,
+      queueDepth: counts.get(w.name) ?? 0,
+      activeTasks: w.active,
+    }));
   }
 
   /** Whether start() took the lock (and so owns the run/ and heartbeat files). */

@@ -7,6 +7,7 @@ import type { EnqueueInput, ExportedMessage, Message, MessageState, QueueEvent }
 import type { AgentContext, AgentContextPatch, AgentPatch, AgentRecord, AgentRegistration } from '../domain/agent.js';
 import type { LifecycleEvent } from '../domain/agent-lifecycle.js';
 import type { Task, TaskCreateInput, TaskFilter, TaskState } from '../domain/task.js';
+import type { AttemptEnd, WorkerTask, WorkerTaskFilter, WorkerTaskInput, WorkerTaskState } from '../domain/worker-task.js';
 
 export interface QueueLimits {
   /** Pending messages (queued, failed, leased, delivered) allowed per agent. */
@@ -344,6 +345,32 @@ export interface TaskStore {
   tasksDueForRetry(now: number): Promise<Task[]>;
   /** Per agent, tasks in each state; only these agents' when named (an engine's own: a Redis node's share). */
   taskCounts(agents?: readonly string[]): Promise<Map<string, Record<TaskState, number>>>;
+}
+
+/**
+ * The task workers' tasks (seed 003). Every change is one guarded write: a run ends once (the end
+ * names its run id and applies only while that run is out), so an engine that repeats an end after
+ * a crash changes nothing the second time.
+ */
+export interface WorkerTaskStore {
+  /** Idempotent on taskId: an existing task is returned with `created: false`, whatever its fields. */
+  createWorkerTask(input: WorkerTaskInput): Promise<{ task: WorkerTask; created: boolean }>;
+  getWorkerTask(taskId: string): Promise<WorkerTask | null>;
+  listWorkerTasks(filter?: WorkerTaskFilter): Promise<WorkerTask[]>;
+  /** queued|retrying -> running with this run (attempts + 1). Repeating the same run id changes nothing. */
+  startWorkerRun(taskId: string, run: { runId: string; startedAt: number; deadlineAt: number }): Promise<WorkerTask>;
+  /** Ends the run `runId` (it must be the one out): records the attempt and moves on as `end` says. */
+  endWorkerRun(taskId: string, runId: string, end: AttemptEnd): Promise<WorkerTask>;
+  /** An open task -> cancelled (its run, if any, is stopped by the engine that sees it). */
+  cancelWorkerTask(taskId: string, reason: string): Promise<WorkerTask>;
+  /** failed|cancelled -> queued with a fresh retry budget; the history stays. */
+  requeueWorkerTask(taskId: string): Promise<WorkerTask>;
+  /** Per worker, tasks in each state. */
+  workerTaskCounts(): Promise<Map<string, Record<WorkerTaskState, number>>>;
+}
+
+export function isWorkerTaskStore(store: unknown): store is WorkerTaskStore {
+  return typeof store === 'object' && store !== null && typeof (store as Partial<WorkerTaskStore>).createWorkerTask === 'function';
 }
 
 export function isTaskStore(store: unknown): store is TaskStore {

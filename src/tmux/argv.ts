@@ -130,6 +130,7 @@ export const argv = {
     ...spawnTail(spec, true),
   ],
   newWindow: (server: ServerRef, session: string, window: string, spec: SpawnSpec): string[] => [...base(server), ...commands.newWindow(session, window, spec)],
+  setWindowOption: (server: ServerRef, pane: string, name: string, value: string): string[] => [...base(server), 'set-option', '-w', '-t', pane, name, value],
   respawnPane: (server: ServerRef, pane: string, spec: SpawnSpec): string[] => [...base(server), 'respawn-pane', '-k', '-t', pane, ...spawnTail(spec)],
   listPanes: (server: ServerRef): string[] => [...base(server), 'list-panes', '-a', '-F', paneFormat],
   capturePane: (server: ServerRef, pane: string, opts: { escapes?: boolean; start?: number } = {}): string[] => [

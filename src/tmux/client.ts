@@ -303,6 +303,12 @@ export class TmuxClient {
     await this.run(argv.killWindow(this.server, pane));
   }
 
+  /** A window option of the window holding `pane` (e.g. remain-on-exit off for a run that goes with its process). */
+  async setWindowOption(pane: string, name: string, value: string): Promise<void> {
+    this.checkPane(pane);
+    await this.run(argv.setWindowOption(this.server, pane, name, value));
+  }
+
   async killServer(): Promise<void> {
     let socketPath: string | null = null;
     try {

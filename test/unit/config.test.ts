@@ -118,9 +118,39 @@ describe('hornets.json', () => {
 describe('profiles', () => {
   it('ships every built-in profile, valid', () => {
     const profiles = loadProfiles([builtinProfilesDir()]);
-    expect([...profiles.keys()].sort()).toEqual(['aider', 'claude-code', 'codex', 'demo', 'gemini', 'shell']);
+    expect([...profiles.keys()].sort()).toEqual(['aider', 'claude-code', 'claude-oneshot', 'codex', 'demo', 'demo-oneshot', 'gemini', 'shell']);
     expect(profiles.get('claude-code')!.resume?.args).toContain('{sessionId}');
     expect(profiles.get('aider')!.delivery).toBe('push');
+    expect(profiles.get('demo-oneshot')!.oneShot?.command).toContain('{prompt}');
+  });
+
+  it('a worker needs a known profile with a oneShot command', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hornets-wcfg-'));
+    try {
+      writeFileSync(
+        join(dir, 'hornets.json'),
+        JSON.stringify({
+          project: 'p',
+          agents: [{ name: 'lead', profile: 'demo' }],
+          workers: [
+            { kind: 'worker', name: 'w1', profile: 'demo' },
+            { kind: 'worker', name: 'w2', profile: 'nope' },
+          ],
+        }),
+      );
+      let err: unknown;
+      try {
+        loadProject({ configPath: join(dir, 'hornets.json') });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      const issues = Object.fromEntries((err as ConfigError).issues.map((i) => [i.path, i.message]));
+      expect(issues['workers[0].profile']).toMatch(/profile "demo" has no oneShot command.*profiles with one: claude-oneshot, demo-oneshot/);
+      expect(issues['workers[1].profile']).toMatch(/unknown profile "nope"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('lets a project profile override a built-in one and validates it', () => {

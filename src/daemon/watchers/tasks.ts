@@ -125,6 +125,11 @@ export interface TaskWatcherOptions {
   watch?: WatchSettings;
   maxFileBytes?: number;
   /**
+   * Task workers (seed 003): files in tasks/<worker>/ are theirs; the watcher hands them over
+   * (one watch of the task directories, and no worker directory is taken for an unknown agent).
+   */
+  workers?: { names(): string[]; intake(f: DropFile): Promise<DropOutcome> } | null;
+  /**
    * A Redis team: check and dispatch only the tasks of this node's agents (a task belongs to its
    * agent's node), so no task check runs on two nodes. A single host checks every open task.
    */
@@ -160,7 +165,7 @@ export class TaskWatcher {
       root: o.paths.tasks,
       dlq: o.paths.dlq,
       suffix: TASK_SUFFIX,
-      agents: this.agents,
+      agents: [...this.agents, ...(o.workers?.names() ?? [])],
       log: o.log,
       clock: this.clock,
       scanIntervalMs: o.scanIntervalMs,
@@ -191,7 +196,7 @@ export class TaskWatcher {
   setConfig(config: WatcherConfig): Promise<void> {
     this.o.config = config;
     this.agents = config.agents.map((a) => a.name);
-    return this.dir.setAgents(this.agents);
+    return this.dir.setAgents([...this.agents, ...(this.o.workers?.names() ?? [])]);
   }
 
   async stop(): Promise<void> {
@@ -228,6 +233,7 @@ export class TaskWatcher {
   // ------------------------------------------------------------ intake
 
   private async intake(f: DropFile): Promise<DropOutcome> {
+    if (this.o.workers?.names().includes(f.agent)) return this.o.workers.intake(f);
     let t: TaskInput;
     try {
       t = parseTask(f.json, f.name.slice(0, -TASK_SUFFIX.length), this.agents);

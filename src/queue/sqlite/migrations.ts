@@ -154,6 +154,38 @@ export const migrations: readonly string[] = [
   CREATE INDEX tasks_deadline ON tasks(deadline_at) WHERE state = 'running';
   CREATE INDEX tasks_agent ON tasks(agent, created_at);
   `,
+  // 2 -> 3: task workers' tasks (.hornets/tasks/<worker>/<task_id>.json, seed 003), one row per task,
+  // one one-shot run per attempt; `history` holds the ended attempts as JSON.
+  `
+  CREATE TABLE worker_tasks (
+    task_id       TEXT PRIMARY KEY,
+    worker        TEXT NOT NULL,
+    description   TEXT NOT NULL,
+    metadata      TEXT,
+    worktree      TEXT,
+    sender        TEXT,
+    priority      INTEGER NOT NULL CHECK (priority BETWEEN 0 AND 200),
+    timeout_ms    INTEGER NOT NULL CHECK (timeout_ms > 0),
+    max_retries   INTEGER NOT NULL CHECK (max_retries >= 0),
+    state         TEXT NOT NULL CHECK (state IN ('queued','running','retrying','completed','failed','cancelled')),
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    run_id        TEXT,
+    started_at    INTEGER,
+    deadline_at   INTEGER,
+    retry_at      INTEGER,
+    history       TEXT NOT NULL DEFAULT '[]',
+    -- Failed runs before the operator's last requeue: they no longer count against max_retries.
+    failures_base INTEGER NOT NULL DEFAULT 0,
+    result        TEXT,
+    last_error    TEXT,
+    source        TEXT,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    completed_at  INTEGER
+  ) STRICT;
+  CREATE INDEX worker_tasks_open ON worker_tasks(worker, state) WHERE state IN ('queued','running','retrying');
+  CREATE INDEX worker_tasks_worker ON worker_tasks(worker, created_at);
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

@@ -81,8 +81,13 @@ export async function pruneStore(c: SqliteConnection, options: PruneOptions): Pr
   const deleteTasks = c.stmt(`DELETE FROM tasks WHERE task_id IN (SELECT task_id FROM tasks WHERE state IN ('completed','failed') AND completed_at < @cutoff LIMIT @limit)`);
   // Agent events are appended in time order, so the old ones are at the start of the id range.
   const deleteAgentEvents = c.stmt(`DELETE FROM agent_events WHERE id IN (SELECT id FROM agent_events WHERE ts < @cutoff ORDER BY id LIMIT @limit)`);
+  // Task workers' finished tasks count as tasks (their results stay in results/<worker>/).
+  const deleteWorkerTasks = c.stmt(
+    `DELETE FROM worker_tasks WHERE task_id IN (SELECT task_id FROM worker_tasks WHERE state IN ('completed','failed','cancelled') AND completed_at < @cutoff LIMIT @limit)`,
+  );
   for (const [del, key] of [
     [deleteTasks, 'tasks'],
+    [deleteWorkerTasks, 'tasks'],
     [deleteAgentEvents, 'agentEvents'],
   ] as const) {
     for (;;) {

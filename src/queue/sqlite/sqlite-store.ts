@@ -47,6 +47,7 @@ import { SqliteConnection } from './connection.js';
 import type { SqliteStoreOptions } from './open.js';
 import { agentStateWhere, PENDING_STATES, type Statements } from './statements.js';
 import { SqliteTaskStore } from './task-store.js';
+import { SqliteWorkerTaskStore } from './worker-task-store.js';
 import { pruneStore } from './retention.js';
 import { toAgent, toAgentContext, toEvent, toExported, toMessage, type AgentContextRow, type AgentRow, type EventRow, type MessageRow } from './rows.js';
 import { quickCheckFile, readDamage, recordDamage, type Damage } from './damage.js';
@@ -67,6 +68,8 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
   private readonly random: () => number;
   private readonly limits: QueueLimits;
   private readonly tasks: SqliteTaskStore;
+  /** The task workers' tasks (seed 003), on the same database. */
+  readonly workerTasks: SqliteWorkerTaskStore;
 
   /** The inode this store opened: the path may come to name another file, or none. */
   private readonly opened: FileIdentity | null;
@@ -76,6 +79,7 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     this.random = c.options.random ?? Math.random;
     this.limits = { ...defaultQueueLimits, ...c.options.limits };
     this.tasks = new SqliteTaskStore(c);
+    this.workerTasks = new SqliteWorkerTaskStore(c);
   }
 
   static open(path: string, options: SqliteStoreOptions = {}): SqliteMessageStore {

@@ -1,0 +1,721 @@
+/**
+ * Task workers (seed 003's worker_watcher, issue 14): each task of a worker runs as its own
+ * one-shot process of the worker profile's `oneShot` command, in its own tmux window, up to
+ * `maxConcurrent` at a time per worker; a failed run is retried with backoff and jitter; after the
+ * last retry the task goes to the DLQ with its reason and last output; a circuit breaker per worker
+ * stops new runs after consecutive failures and lets one trial through after its timeout.
+ *
+ * Durability: the task row (WorkerTaskStore) is the record, and a run's own files are its report
+ * (src/proc/task-run.ts writes exit.json last). An engine that restarts finds each running task's
+ * run by its id: ended (exit.json) -> its end is applied now; window still there -> adopted and
+ * watched; never started -> started; started but gone without a report -> `lost`, run again
+ * without counting against the retries. Every end names its run id, and the store applies it only
+ * while that run is out, so a task ends exactly once. The result file and the notification come
+ * before the row is closed, so a crash in between repeats them rather than losing them.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Logger } from '../../log.js';
+import type { WorkerTaskStore } from '../../queue/store.js';
+import type { WorkerSettings } from '../../config/workers.js';
+import type { Profile } from '../../config/schema.js';
+import { QueueError, errorMessage } from '../../errors.js';
+import {
+  SlotPool,
+  breakerAllows,
+  breakerAt,
+  breakerGaugeValue,
+  breakerOnAbandon,
+  breakerOnFailure,
+  breakerOnStart,
+  breakerOnSuccess,
+  closedBreaker,
+  workerRetryDelayMs,
+  type BreakerState,
+  type BreakerStateName,
+} from '../../domain/worker-policy.js';
+import { failuresSinceRequeue, nextDueTasks, nextRetryAt, runIdOf, type AttemptOutcome, type WorkerAttempt, type WorkerTask } from '../../domain/worker-task.js';
+import { parseOneShotOutput, type OneShotOutput } from '../../domain/oneshot-output.js';
+import { RUN_FILES, groupAlive, killGroup, processAlive, type TaskRunExit, type TaskRunSpec } from '../../proc/task-run.js';
+import { deadLetter, writeJsonAtomic, type DropFile, type DropOutcome } from '../watchers/drop-dir.js';
+import { isPermanentQueueError } from '../watchers/common.js';
+import { parseWorkerTask, taskPrompt } from './task-file.js';
+import type { RunWindows } from './run-windows.js';
+
+/** What a worker metrics sink takes (daemon/metrics.ts's seed 003 `watcher_*` families). */
+export interface WorkerMetricsSink {
+  processed(worker: string, status: 'completed' | 'failed' | 'cancelled'): void;
+  failed(worker: string, reason: string): void;
+  duration(worker: string, seconds: number): void;
+  gauges(worker: string, g: { queued: number; active: number; breaker: number }): void;
+}
+
+export interface WorkerPoolOptions {
+  store: WorkerTaskStore;
+  windows: RunWindows;
+  paths: { results: string; dlq: string; runs: string };
+  /** hornets.json's directory: relative worktrees are resolved against it. */
+  root: string;
+  workers: WorkerSettings[];
+  profiles: ReadonlyMap<string, Pick<Profile, 'oneShot' | 'env'>>;
+  /** Agents a task's `from` may name. */
+  agents: readonly string[];
+  /** argv that runs the wrapper, the run directory appended: [node, bin/hornets-task-run.js] (or `hornets-tui task-run`). */
+  runnerArgv: string[];
+  /** {node}/{hornets} in a profile's oneShot command. */
+  expand: (word: string) => string;
+  log: Logger;
+  metrics?: WorkerMetricsSink;
+  /** Tells a task's `from` agent the result (idempotent by task id). */
+  notify?: (from: string, text: string, meta: Record<string, unknown>) => Promise<void>;
+  clock?: () => number;
+  random?: () => number;
+  /** How often running runs are looked at (exit files), default 200 ms. */
+  pollMs?: number;
+  /** How often the store is looked at for tasks queued by others (CLI retry/cancel), default 1 s. */
+  storeCheckMs?: number;
+  /** SIGTERM -> SIGKILL of a timed-out run's group, default 2 s. */
+  killGraceMs?: number;
+  maxOutputBytes?: number;
+}
+
+interface ActiveRun {
+  taskId: string;
+  runId: string;
+  attempt: number;
+  dir: string;
+  startedAt: number;
+  deadlineAt: number;
+  /** The engine stopped it (cancel, backstop): when it did. */
+  stoppedAt: number | null;
+  stopReason: 'cancelled' | 'timeout' | null;
+}
+
+interface WorkerState {
+  settings: WorkerSettings;
+  slots: SlotPool;
+  breaker: BreakerState;
+  active: Map<string, ActiveRun>;
+  timer: NodeJS.Timeout | null;
+}
+
+export interface WorkerStatus {
+  name: string;
+  maxConcurrent: number;
+  active: number;
+  breaker: BreakerStateName;
+  consecutiveFailures: number;
+}
+
+/** The result file, `results/<worker>/<task_id>.json`: one per task, written when it ends. */
+export interface WorkerResultFile {
+  task_id: string;
+  worker: string;
+  status: 'completed' | 'failed' | 'cancelled';
+  exit_code: number | null;
+  /** The last run's duration. */
+  duration_ms: number;
+  /** From taking the task in to its end. */
+  total_duration_ms: number;
+  result: string | null;
+  error?: string;
+  usage: Record<string, unknown> | null;
+  cost_usd: number | null;
+  attempts: {
+    attempt: number;
+    run_id: string;
+    outcome: AttemptOutcome;
+    exit_code: number | null;
+    signal: string | null;
+    started_at: string;
+    ended_at: string;
+    duration_ms: number;
+    error: string | null;
+  }[];
+  from: string | null;
+  metadata: unknown;
+  completed_at: string;
+}
+
+const DEFAULT_POLL_MS = 200;
+const DEFAULT_STORE_CHECK_MS = 1_000;
+/** An idle pool reads the store this many times less often. */
+const IDLE_STORE_CHECK_FACTOR = 5;
+const DEFAULT_KILL_GRACE_MS = 2_000;
+const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
+/** The engine's own stop of a run whose wrapper did not keep its deadline comes this much later. */
+const BACKSTOP_MS = 5_000;
+/** How much of a failed run's output the DLQ entry keeps. */
+const LAST_OUTPUT_CHARS = 4_000;
+/** Runs of one task that may vanish (lost) before the task fails. */
+const MAX_LOST_RUNS = 3;
+/** A run's window may not be listed yet right after it was opened. */
+const VANISH_GRACE_MS = 3_000;
+export const NOTIFY_RESULT_CHARS = 2_000;
+
+export class WorkerPool {
+  private readonly clock: () => number;
+  private readonly random: () => number;
+  private readonly workers = new Map<string, WorkerState>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private pollTimer: NodeJS.Timeout | null = null;
+  private lastStoreCheck = 0;
+  private idleAtLastCheck = false;
+  private stopped = false;
+
+  constructor(private readonly o: WorkerPoolOptions) {
+    this.clock = o.clock ?? Date.now;
+    this.random = o.random ?? Math.random;
+    for (const s of o.workers) this.workers.set(s.name, { settings: s, slots: new SlotPool(s.maxConcurrent), breaker: closedBreaker, active: new Map(), timer: null });
+  }
+
+  names(): string[] {
+    return [...this.workers.keys()];
+  }
+
+  /** Finds the runs of tasks that were running when the engine stopped, then starts what is due. */
+  async start(): Promise<void> {
+    await this.serial(() => this.recover());
+    for (const w of this.workers.keys()) await this.pump(w);
+    this.pollTimer = setInterval(() => void this.tick(), this.o.pollMs ?? DEFAULT_POLL_MS);
+    this.pollTimer.unref();
+  }
+
+  /** Stops watching; runs go on in their windows and are adopted by the next engine. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    for (const w of this.workers.values()) if (w.timer) clearTimeout(w.timer);
+    await this.chain;
+  }
+
+  status(): WorkerStatus[] {
+    const now = this.clock();
+    return [...this.workers.values()].map((w) => {
+      const b = breakerAt(w.breaker, w.settings.breaker, now);
+      return { name: w.settings.name, maxConcurrent: w.slots.capacity, active: w.slots.inUse, breaker: b.state, consecutiveFailures: b.failures };
+    });
+  }
+
+  /** Tasks waiting per worker (queued, or retrying): heartbeats' queue_depth. */
+  async counts(): Promise<Map<string, number>> {
+    const raw = await this.o.store.workerTaskCounts();
+    return new Map(this.names().map((w) => [w, (raw.get(w)?.queued ?? 0) + (raw.get(w)?.retrying ?? 0)]));
+  }
+
+  /** Active runs per worker (heartbeats' active_tasks). */
+  activeCount(worker: string): number {
+    return this.workers.get(worker)?.slots.inUse ?? 0;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  // ------------------------------------------------------------ intake
+
+  /** A task file dropped into tasks/<worker>/ (handed over by the task watcher). */
+  async intake(f: DropFile): Promise<DropOutcome> {
+    const w = this.workers.get(f.agent);
+    if (!w) return { kind: 'dead', error: `unknown worker "${f.agent}"` };
+    let t;
+    try {
+      t = parseWorkerTask(f.json, f.name.replace(/\.json$/, ''), f.agent, this.o.agents);
+    } catch (err) {
+      return { kind: 'dead', error: errorMessage(err) };
+    }
+    try {
+      const r = await this.o.store.createWorkerTask({
+        taskId: t.taskId,
+        worker: f.agent,
+        description: t.description,
+        metadata: t.metadata ? JSON.stringify(t.metadata) : null,
+        worktree: t.worktree,
+        from: t.from,
+        priority: t.priority ?? 5,
+        timeoutMs: t.timeoutMs ?? w.settings.timeoutMs,
+        maxRetries: t.maxRetries ?? w.settings.maxRetries,
+        source: f.text,
+      });
+      if (!r.created) {
+        const old = r.task;
+        if (old.worker !== f.agent) return { kind: 'dead', error: `task id "${t.taskId}" is already used by a task of ${old.worker}` };
+        if (old.description !== t.description || (old.state !== 'queued' && old.state !== 'running' && old.state !== 'retrying')) {
+          return { kind: 'dead', error: `task id "${t.taskId}" was already used (that task is ${old.state}); give a new task_id` };
+        }
+        // The same file again (a crash between taking it in and removing it): the task goes on as it is.
+        return { kind: 'done' };
+      }
+    } catch (err) {
+      if (isPermanentQueueError(err)) return { kind: 'dead', error: errorMessage(err) };
+      return { kind: 'retry', error: errorMessage(err) };
+    }
+    this.o.log.info({ event: 'worker_task_accepted', worker: f.agent, task: t.taskId }, 'worker task taken in');
+    void this.pump(f.agent);
+    return { kind: 'done' };
+  }
+
+  // ------------------------------------------------------------ starting runs
+
+  /** Starts due tasks of `worker` while it has free slots and its breaker allows. */
+  pump(worker: string): Promise<void> {
+    return this.serial(() => this.pumpNow(worker)).catch((err: unknown) => this.o.log.error({ event: 'worker_pump_failed', worker, error: errorMessage(err) }, 'cannot start worker runs'));
+  }
+
+  private async pumpNow(worker: string): Promise<void> {
+    const w = this.workers.get(worker);
+    if (!w || this.stopped) return;
+    const open = await this.o.store.listWorkerTasks({ worker, states: ['queued', 'retrying'], limit: 100_000 });
+    this.idleAtLastCheck = open.length === 0 && w.active.size === 0;
+    const now = this.clock();
+    for (const t of nextDueTasks(open, now, w.slots.free)) {
+      if (!breakerAllows(w.breaker, w.settings.breaker, this.clock())) break;
+      if (!w.slots.tryAcquire(t.taskId)) break;
+      w.breaker = breakerOnStart(w.breaker, w.settings.breaker, this.clock());
+      await this.launch(w, t, t.attempts + 1);
+    }
+    this.schedule(w, open);
+    await this.gauges(w);
+  }
+
+  /** A timer for the next thing that can start a run without an event: a retry coming due, the breaker half-opening. */
+  private schedule(w: WorkerState, open: readonly WorkerTask[]): void {
+    if (w.timer) clearTimeout(w.timer);
+    w.timer = null;
+    const now = this.clock();
+    const due: number[] = [];
+    const retry = nextRetryAt(open.filter((t) => t.state === 'retrying'));
+    if (retry !== null) due.push(retry);
+    if (w.breaker.state === 'open' && w.breaker.openedAt !== null && open.length > 0) due.push(w.breaker.openedAt + w.settings.breaker.openMs);
+    if (due.length === 0 || this.stopped) return;
+    w.timer = setTimeout(() => void this.pump(w.settings.name), Math.max(0, Math.min(...due) - now) + 5);
+    w.timer.unref();
+  }
+
+  private runDir(worker: string, taskId: string, attempt: number): string {
+    return join(this.o.paths.runs, worker, taskId, String(attempt));
+  }
+
+  private cwdFor(w: WorkerState, t: WorkerTask, dir: string): string {
+    const wanted = t.worktree ?? w.settings.worktree;
+    if (wanted) return isAbsolute(wanted) ? wanted : resolve(this.o.root, wanted);
+    return join(dir, 'work');
+  }
+
+  private async launch(w: WorkerState, t: WorkerTask, attempt: number, existing?: ActiveRun): Promise<void> {
+    const worker = w.settings.name;
+    const runId = runIdOf(t.taskId, attempt);
+    const dir = this.runDir(worker, t.taskId, attempt);
+    const now = this.clock();
+    const run: ActiveRun = existing ?? { taskId: t.taskId, runId, attempt, dir, startedAt: now, deadlineAt: now + t.timeoutMs, stoppedAt: null, stopReason: null };
+    w.active.set(t.taskId, run);
+    try {
+      const profile = this.o.profiles.get(w.settings.profile);
+      if (!profile?.oneShot) throw new Error(`profile "${w.settings.profile}" has no oneShot command`);
+      const prompt = taskPrompt(t.description, t.metadata);
+      const cwd = this.cwdFor(w, t, dir);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      if (cwd === join(dir, 'work')) await mkdir(cwd, { recursive: true, mode: 0o700 });
+      const spec: TaskRunSpec = {
+        argv: profile.oneShot.command.map((word) => this.o.expand(word).replaceAll('{prompt}', prompt)),
+        cwd,
+        env: { ...profile.env, ...w.settings.env, HORNETS_TASK_ID: t.taskId, HORNETS_TASK_ATTEMPT: String(attempt), HORNETS_WORKER: worker, HORNETS_RUN_DIR: dir },
+        dir,
+        timeoutMs: t.timeoutMs,
+        killGraceMs: this.o.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+        maxOutputBytes: this.o.maxOutputBytes ?? DEFAULT_MAX_OUTPUT,
+      };
+      await writeFile(join(dir, RUN_FILES.spec), `${JSON.stringify(spec)}\n`, { mode: 0o600 });
+      if (!existing) await this.o.store.startWorkerRun(t.taskId, { runId, startedAt: run.startedAt, deadlineAt: run.deadlineAt });
+      await this.o.windows.open(worker, runId, { argv: [...this.o.runnerArgv, dir], cwd: dir });
+      this.o.log.info({ event: 'worker_run_started', worker, task: t.taskId, attempt, run: runId }, 'worker run started');
+    } catch (err) {
+      this.o.log.error({ event: 'worker_run_start_failed', worker, task: t.taskId, attempt, error: errorMessage(err) }, 'cannot start a worker run');
+      // Recorded as the run's own end, so it takes the retry path like any failed run.
+      await mkdir(dir, { recursive: true, mode: 0o700 }).catch(() => undefined);
+      const exit: TaskRunExit = { exitCode: null, signal: null, timedOut: false, killed: false, startedAt: run.startedAt, endedAt: this.clock(), error: `cannot start the run: ${errorMessage(err)}` };
+      if (!existsSync(join(dir, RUN_FILES.exit))) await writeJsonAtomic(join(dir, RUN_FILES.exit), exit).catch(() => undefined);
+    }
+  }
+
+  // ------------------------------------------------------------ watching runs
+
+  private ticking = false;
+
+  private async tick(): Promise<void> {
+    if (this.ticking || this.stopped) return;
+    this.ticking = true;
+    try {
+      const now = this.clock();
+      // Idle (no run out, nothing waiting at the last look) the store is read less often: only an
+      // operator's `tasks retry` can add work there without a file, and it may wait a few seconds.
+      const idle = this.idleAtLastCheck && [...this.workers.values()].every((w) => w.active.size === 0);
+      const checkStore = now - this.lastStoreCheck >= (this.o.storeCheckMs ?? DEFAULT_STORE_CHECK_MS) * (idle ? IDLE_STORE_CHECK_FACTOR : 1);
+      if (checkStore) this.lastStoreCheck = now;
+      for (const w of this.workers.values()) {
+        for (const run of [...w.active.values()]) {
+          if (existsSync(join(run.dir, RUN_FILES.exit))) await this.serial(() => this.endRun(w, run));
+          else this.backstop(w, run, now);
+        }
+        if (checkStore) await this.serial(() => this.checkStore(w));
+      }
+    } catch (err) {
+      this.o.log.error({ event: 'worker_tick_failed', error: errorMessage(err) }, 'worker check failed');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** The wrapper keeps the deadline itself; if it did not (stuck, killed), the engine stops the group and the window. */
+  private backstop(w: WorkerState, run: ActiveRun, now: number): void {
+    if (run.stoppedAt !== null || now < run.deadlineAt + (this.o.killGraceMs ?? DEFAULT_KILL_GRACE_MS) + BACKSTOP_MS) return;
+    this.stopRun(w, run, 'timeout', now);
+  }
+
+  private stopRun(w: WorkerState, run: ActiveRun, why: 'cancelled' | 'timeout', now: number): void {
+    run.stoppedAt = now;
+    run.stopReason = why;
+    const pid = this.readPid(run.dir);
+    if (pid !== null) killGroup(pid, 'SIGKILL');
+    void this.o.windows.close(w.settings.name, run.runId).catch(() => undefined);
+    this.o.log.warn({ event: 'worker_run_stopped', worker: w.settings.name, task: run.taskId, run: run.runId, why }, 'worker run stopped by the engine');
+  }
+
+  private readPid(dir: string): number | null {
+    try {
+      const p = JSON.parse(readFileSync(join(dir, RUN_FILES.pid), 'utf8')) as { pgid?: unknown };
+      return typeof p.pgid === 'number' ? p.pgid : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Tasks changed by others: a cancelled running task's run is stopped; requeued ones are started. */
+  private async checkStore(w: WorkerState): Promise<void> {
+    const now = this.clock();
+    const live = w.active.size > 0 ? await this.o.windows.live(w.settings.name) : new Set<string>();
+    for (const run of w.active.values()) {
+      if (run.stoppedAt === null && now - run.startedAt > VANISH_GRACE_MS && !live.has(run.runId)) await this.noteVanished(run, now);
+      if (run.stoppedAt !== null) {
+        // Stopped, but its wrapper wrote no end (killed with it): the end is written for it.
+        if (now - run.stoppedAt > (this.o.killGraceMs ?? DEFAULT_KILL_GRACE_MS) + 1_000 && !existsSync(join(run.dir, RUN_FILES.exit))) {
+          const exit: TaskRunExit = { exitCode: null, signal: 'SIGKILL', timedOut: run.stopReason === 'timeout', killed: true, startedAt: run.startedAt, endedAt: now, error: null };
+          await writeJsonAtomic(join(run.dir, RUN_FILES.exit), exit);
+        }
+        continue;
+      }
+      const t = await this.o.store.getWorkerTask(run.taskId);
+      if (t && t.state === 'cancelled') this.stopRun(w, run, 'cancelled', now);
+    }
+    await this.pumpNow(w.settings.name);
+  }
+
+  /**
+   * A run whose window is gone and whose wrapper is dead without having written its end (killed
+   * with the tmux server): its end is written for it, as stopped from outside (a lost run).
+   */
+  private async noteVanished(run: ActiveRun, now: number): Promise<void> {
+    const exitFile = join(run.dir, RUN_FILES.exit);
+    if (existsSync(exitFile)) return;
+    let wrapperPid: number | null = null;
+    let pgid: number | null = null;
+    try {
+      const p = JSON.parse(readFileSync(join(run.dir, RUN_FILES.pid), 'utf8')) as { wrapperPid?: unknown; pgid?: unknown };
+      wrapperPid = typeof p.wrapperPid === 'number' ? p.wrapperPid : null;
+      pgid = typeof p.pgid === 'number' ? p.pgid : null;
+    } catch {
+      // Never started, or died before it wrote its pid.
+    }
+    if (wrapperPid !== null && processAlive(wrapperPid)) return;
+    if (existsSync(exitFile)) return;
+    if (pgid !== null) killGroup(pgid, 'SIGKILL');
+    const exit: TaskRunExit = { exitCode: null, signal: null, timedOut: false, killed: true, startedAt: run.startedAt, endedAt: now, error: null };
+    await writeJsonAtomic(exitFile, exit);
+  }
+
+  // ------------------------------------------------------------ ends
+
+  private async readText(file: string): Promise<string> {
+    try {
+      return await readFile(file, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  private async endRun(w: WorkerState, run: ActiveRun): Promise<void> {
+    if (w.active.get(run.taskId) !== run) return; // ended already by an earlier pass
+    const worker = w.settings.name;
+    let exit: TaskRunExit;
+    try {
+      exit = JSON.parse(await readFile(join(run.dir, RUN_FILES.exit), 'utf8')) as TaskRunExit;
+    } catch (err) {
+      this.o.log.warn({ event: 'worker_exit_unreadable', worker, run: run.runId, error: errorMessage(err) }, 'run end not readable yet');
+      return;
+    }
+    const task = await this.o.store.getWorkerTask(run.taskId);
+    if (!task || task.runId !== run.runId || (task.state !== 'running' && task.state !== 'cancelled')) {
+      // Its end was applied before (an engine that crashed after the write): nothing more to do.
+      this.release(w, run);
+      return;
+    }
+    const stdout = await this.readText(join(run.dir, RUN_FILES.out));
+    const stderr = await this.readText(join(run.dir, RUN_FILES.err));
+    const profile = this.o.profiles.get(w.settings.profile);
+    const output = parseOneShotOutput(profile?.oneShot?.output ?? 'text', stdout);
+    const { outcome, error } = this.judge(task, run, exit, output, stderr);
+    const attempt: WorkerAttempt = {
+      attempt: run.attempt,
+      runId: run.runId,
+      outcome,
+      exitCode: exit.exitCode,
+      signal: exit.signal,
+      startedAt: exit.startedAt ?? run.startedAt,
+      endedAt: exit.endedAt,
+      error,
+    };
+    const now = this.clock();
+    const lastOutput = `${stdout}${stderr ? `\n[stderr]\n${stderr}` : ''}`.slice(-LAST_OUTPUT_CHARS);
+    try {
+      await this.applyEnd(w, task, attempt, output, exit, lastOutput, now);
+    } catch (err) {
+      if (err instanceof QueueError && err.code === 'invalid_state') {
+        this.o.log.info({ event: 'worker_run_end_repeat', worker, run: run.runId }, 'run end applied before');
+      } else {
+        this.o.log.error({ event: 'worker_run_end_failed', worker, run: run.runId, error: errorMessage(err) }, 'cannot record the end of a run; trying again');
+        return;
+      }
+    }
+    this.release(w, run);
+    void this.o.windows.close(worker, run.runId).catch(() => undefined);
+    await this.pumpNow(worker);
+  }
+
+  private release(w: WorkerState, run: ActiveRun): void {
+    if (w.active.get(run.taskId) === run) w.active.delete(run.taskId);
+    w.slots.release(run.taskId);
+  }
+
+  private judge(task: WorkerTask, run: ActiveRun, exit: TaskRunExit, output: OneShotOutput, stderr: string): { outcome: AttemptOutcome; error: string | null } {
+    const tail = (s: string) => s.trim().split('\n').slice(-3).join(' | ').slice(0, 500);
+    if (task.state === 'cancelled' || run.stopReason === 'cancelled') return { outcome: 'cancelled', error: 'cancelled by the operator' };
+    if (exit.timedOut || run.stopReason === 'timeout')
+      return { outcome: 'timeout', error: `timed out after ${Math.round(task.timeoutMs / 1000)}s (attempt ${run.attempt}); its process group was killed` };
+    if (exit.error) return { outcome: 'failed', error: exit.error };
+    // Killed from outside, not by the engine (the tmux server went, someone closed the window): not
+    // the task's failure; it runs again without counting against its retries or the breaker.
+    if (exit.killed) return { outcome: 'lost', error: `the run was stopped from outside (its window or tmux server went)${exit.signal ? `; it ended by ${exit.signal}` : ''}` };
+    if (exit.signal) return { outcome: 'crashed', error: `the run died by ${exit.signal ?? 'a kill'}${stderr.trim() ? `: ${tail(stderr)}` : ''}` };
+    if (exit.exitCode !== 0) return { outcome: 'failed', error: `exit code ${exit.exitCode}${output.text ? `: ${output.text.slice(0, 500)}` : stderr.trim() ? `: ${tail(stderr)}` : ''}` };
+    if (output.malformed) return { outcome: 'failed', error: `malformed output: ${output.malformed}` };
+    if (output.isError) return { outcome: 'failed', error: `the agent reported an error: ${(output.text ?? 'no text').slice(0, 500)}` };
+    return { outcome: 'completed', error: null };
+  }
+
+  private async applyEnd(w: WorkerState, task: WorkerTask, attempt: WorkerAttempt, output: OneShotOutput, exit: TaskRunExit, lastOutput: string, now: number): Promise<void> {
+    const worker = w.settings.name;
+    const history = [...task.history, attempt];
+    const runMs = Math.max(0, attempt.endedAt - attempt.startedAt);
+    const m = this.o.metrics;
+    switch (attempt.outcome) {
+      case 'completed': {
+        await this.writeResult(task, history, 'completed', output, exit, null, now);
+        await this.tell(task, `task ${task.taskId} for ${worker} completed: ${(output.text ?? '(no final text)').slice(0, NOTIFY_RESULT_CHARS)}`, 'completed');
+        await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'completed', attempt, result: output.text });
+        w.breaker = breakerOnSuccess();
+        m?.processed(worker, 'completed');
+        m?.duration(worker, runMs / 1000);
+        this.o.log.info({ event: 'worker_task_completed', worker, task: task.taskId, attempts: attempt.attempt, ms: runMs }, 'worker task completed');
+        return;
+      }
+      case 'cancelled': {
+        await this.writeResult(task, history, 'cancelled', output, exit, attempt.error, now);
+        await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'cancelled', attempt });
+        w.breaker = breakerOnAbandon(w.breaker, w.settings.breaker, now);
+        m?.processed(worker, 'cancelled');
+        return;
+      }
+      case 'lost': {
+        // A task whose runs keep vanishing fails in the end rather than running forever.
+        if (history.filter((a) => a.outcome === 'lost').length <= MAX_LOST_RUNS) {
+          await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'retrying', attempt, retryAt: now });
+          w.breaker = breakerOnAbandon(w.breaker, w.settings.breaker, now);
+          this.o.log.warn({ event: 'worker_run_lost', worker, task: task.taskId, run: attempt.runId, reason: attempt.error }, 'worker run lost; running it again');
+          return;
+        }
+        const gaveUp = { ...attempt, error: `${attempt.error ?? 'lost'}; more than ${MAX_LOST_RUNS} runs of it were lost` };
+        return this.failedRun(w, task, gaveUp, [...task.history, gaveUp], output, exit, lastOutput, now, true);
+      }
+      case 'failed':
+      case 'timeout':
+      case 'crashed':
+        return this.failedRun(w, task, attempt, history, output, exit, lastOutput, now, false);
+    }
+  }
+
+  /** A failed run: the breaker counts it; the task retries with backoff, or ends failed in the DLQ. */
+  private async failedRun(
+    w: WorkerState,
+    task: WorkerTask,
+    attempt: WorkerAttempt,
+    history: WorkerAttempt[],
+    output: OneShotOutput,
+    exit: TaskRunExit,
+    lastOutput: string,
+    now: number,
+    final: boolean,
+  ): Promise<void> {
+    const worker = w.settings.name;
+    const runMs = Math.max(0, attempt.endedAt - attempt.startedAt);
+    const m = this.o.metrics;
+    const before = w.breaker.state;
+    w.breaker = breakerOnFailure(w.breaker, w.settings.breaker, now);
+    if (w.breaker.state === 'open' && before !== 'open') this.o.log.warn({ event: 'worker_breaker_open', worker, failures: w.breaker.failures }, 'worker circuit breaker opened');
+    m?.failed(worker, attempt.outcome === 'failed' ? 'error' : attempt.outcome);
+    m?.duration(worker, runMs / 1000);
+    const failures = failuresSinceRequeue({ history, failuresBase: task.failuresBase });
+    if (!final && failures <= task.maxRetries) {
+      const delay = workerRetryDelayMs(failures, w.settings.retry, this.random);
+      await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'retrying', attempt, retryAt: now + delay });
+      this.o.log.warn({ event: 'worker_task_retry', worker, task: task.taskId, attempt: attempt.attempt, reason: attempt.error, retryInMs: delay }, 'worker run failed; retrying');
+      return;
+    }
+    const reason = task.maxRetries > 0 ? `${attempt.error ?? attempt.outcome}; gave up after ${failures} failed runs` : (attempt.error ?? attempt.outcome);
+    // The DLQ entry before the result file: whoever sees the result finds the entry too.
+    const source = task.source ?? `${JSON.stringify({ task_id: task.taskId, description: task.description, worker }, null, 2)}\n`;
+    await deadLetter(this.o.paths.dlq, worker, `${task.taskId}.json`, null, reason, now, { task_id: task.taskId, attempts: history.length, outcome: attempt.outcome, last_output: lastOutput }, source);
+    await this.writeResult(task, history, 'failed', output, exit, reason, now);
+    await this.tell(task, `task ${task.taskId} for ${worker} failed: ${reason}`, 'failed');
+    await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'failed', attempt });
+    m?.processed(worker, 'failed');
+    this.o.log.warn({ event: 'worker_task_failed', worker, task: task.taskId, attempts: history.length, reason }, 'worker task failed; dead-lettered');
+  }
+
+  private resultFile(worker: string, taskId: string): string {
+    return join(this.o.paths.results, worker, `${taskId}.json`);
+  }
+
+  private async writeResult(
+    task: WorkerTask,
+    history: WorkerAttempt[],
+    status: WorkerResultFile['status'],
+    output: OneShotOutput,
+    exit: TaskRunExit,
+    error: string | null,
+    now: number,
+  ): Promise<void> {
+    const last = history[history.length - 1]!;
+    let metadata: unknown = null;
+    try {
+      metadata = task.metadata ? (JSON.parse(task.metadata) as unknown) : null;
+    } catch {
+      metadata = task.metadata;
+    }
+    const record: WorkerResultFile = {
+      task_id: task.taskId,
+      worker: task.worker,
+      status,
+      exit_code: exit.exitCode,
+      duration_ms: Math.max(0, last.endedAt - last.startedAt),
+      total_duration_ms: Math.max(0, now - task.createdAt),
+      result: status === 'completed' ? output.text : null,
+      ...(error !== null ? { error } : {}),
+      usage: output.usage,
+      cost_usd: output.costUsd,
+      attempts: history.map((a) => ({
+        attempt: a.attempt,
+        run_id: a.runId,
+        outcome: a.outcome,
+        exit_code: a.exitCode,
+        signal: a.signal,
+        started_at: new Date(a.startedAt).toISOString(),
+        ended_at: new Date(a.endedAt).toISOString(),
+        duration_ms: Math.max(0, a.endedAt - a.startedAt),
+        error: a.error,
+      })),
+      from: task.from,
+      metadata,
+      completed_at: new Date(now).toISOString(),
+    };
+    await writeJsonAtomic(this.resultFile(task.worker, task.taskId), record);
+  }
+
+  private async tell(task: WorkerTask, text: string, status: 'completed' | 'failed'): Promise<void> {
+    if (!task.from || !this.o.notify) return;
+    try {
+      await this.o.notify(task.from, text, { task_id: task.taskId, worker: task.worker, status, result_file: this.resultFile(task.worker, task.taskId) });
+    } catch (err) {
+      // A full queue of the asking agent must not hold the result back: the result file is the record.
+      this.o.log.error({ event: 'worker_notify_failed', worker: task.worker, task: task.taskId, to: task.from, error: errorMessage(err) }, 'cannot tell the asking agent');
+    }
+  }
+
+  // ------------------------------------------------------------ recovery
+
+  private async recover(): Promise<void> {
+    const running = await this.o.store.listWorkerTasks({ states: ['running'], limit: 100_000 });
+    const liveByWorker = new Map<string, Set<string>>();
+    for (const t of running) {
+      const w = this.workers.get(t.worker);
+      if (!w || t.runId === null) continue;
+      let live = liveByWorker.get(t.worker);
+      if (!live) {
+        live = await this.o.windows.live(t.worker);
+        liveByWorker.set(t.worker, live);
+      }
+      const attempt = t.attempts;
+      const dir = this.runDir(t.worker, t.taskId, attempt);
+      const run: ActiveRun = { taskId: t.taskId, runId: t.runId, attempt, dir, startedAt: t.startedAt ?? this.clock(), deadlineAt: t.deadlineAt ?? this.clock(), stoppedAt: null, stopReason: null };
+      w.slots.adopt(t.taskId);
+      w.active.set(t.taskId, run);
+      if (existsSync(join(dir, RUN_FILES.exit))) {
+        this.o.log.info({ event: 'worker_run_ended_meanwhile', worker: t.worker, run: t.runId }, 'a run ended while no engine watched');
+        await this.endRun(w, run);
+      } else if (live.has(t.runId)) {
+        this.o.log.info({ event: 'worker_run_adopted', worker: t.worker, run: t.runId }, 'adopted a run still going');
+      } else if (!existsSync(join(dir, RUN_FILES.pid))) {
+        // Recorded but never started (the engine died between the record and the window): start it now.
+        this.o.log.info({ event: 'worker_run_restarted', worker: t.worker, run: t.runId }, 'starting a run that was recorded but never started');
+        await this.launch(w, t, attempt, run);
+      } else {
+        // Started, gone, no end written: its wrapper was killed (with the tmux server, say).
+        const pgid = this.readPid(dir);
+        if (pgid !== null && groupAlive(pgid)) killGroup(pgid, 'SIGKILL');
+        const now = this.clock();
+        const lost: WorkerAttempt = {
+          attempt,
+          runId: t.runId,
+          outcome: 'lost',
+          exitCode: null,
+          signal: null,
+          startedAt: run.startedAt,
+          endedAt: now,
+          error: 'the run vanished without reporting an end (its window is gone)',
+        };
+        await this.applyEnd(
+          w,
+          t,
+          lost,
+          { text: null, isError: true, usage: null, costUsd: null, malformed: null },
+          { exitCode: null, signal: null, timedOut: false, killed: true, startedAt: run.startedAt, endedAt: now, error: null },
+          '',
+          now,
+        );
+        this.release(w, run);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ gauges
+
+  private async gauges(w: WorkerState): Promise<void> {
+    const m = this.o.metrics;
+    if (!m) return;
+    const counts = (await this.o.store.workerTaskCounts()).get(w.settings.name);
+    const b = breakerAt(w.breaker, w.settings.breaker, this.clock());
+    m.gauges(w.settings.name, { queued: (counts?.queued ?? 0) + (counts?.retrying ?? 0), active: w.slots.inUse, breaker: breakerGaugeValue[b.state] });
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * SQLite implementation of WorkerTaskStore: one row per task in `worker_tasks`, each change guarded
+ * on the task's state (and, for the end of a run, on its run id) inside one write transaction.
+ */
+import { QueueError } from '../../errors.js';
+import { isValidPriority } from '../../domain/priority.js';
+import {
+  type AttemptEnd,
+  type WorkerAttempt,
+  type WorkerTask,
+  type WorkerTaskFilter,
+  type WorkerTaskInput,
+  type WorkerTaskState,
+  countedFailures,
+  openWorkerTaskStates,
+  workerTaskStates,
+} from '../../domain/worker-task.js';
+import type { WorkerTaskStore } from '../store.js';
+import type { SqliteConnection } from './connection.js';
+
+interface WorkerTaskRow {
+  task_id: string;
+  worker: string;
+  description: string;
+  metadata: string | null;
+  worktree: string | null;
+  sender: string | null;
+  priority: number;
+  timeout_ms: number;
+  max_retries: number;
+  state: string;
+  attempts: number;
+  run_id: string | null;
+  started_at: number | null;
+  deadline_at: number | null;
+  retry_at: number | null;
+  history: string;
+  failures_base: number;
+  result: string | null;
+  last_error: string | null;
+  source: string | null;
+  created_at: number;
+  updated_at: number;
+  completed_at: number | null;
+}
+
+function toWorkerTask(r: WorkerTaskRow): WorkerTask {
+  return {
+    taskId: r.task_id,
+    worker: r.worker,
+    description: r.description,
+    metadata: r.metadata,
+    worktree: r.worktree,
+    from: r.sender,
+    priority: r.priority,
+    timeoutMs: r.timeout_ms,
+    maxRetries: r.max_retries,
+    state: r.state as WorkerTaskState,
+    attempts: r.attempts,
+    runId: r.run_id,
+    startedAt: r.started_at,
+    deadlineAt: r.deadline_at,
+    retryAt: r.retry_at,
+    history: JSON.parse(r.history) as WorkerAttempt[],
+    failuresBase: r.failures_base,
+    result: r.result,
+    lastError: r.last_error,
+    source: r.source,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    completedAt: r.completed_at,
+  };
+}
+
+const ERROR_CHARS = 2000;
+
+export class SqliteWorkerTaskStore implements WorkerTaskStore {
+  constructor(private readonly c: SqliteConnection) {}
+
+  private row(taskId: string): WorkerTaskRow | undefined {
+    return this.c.stmt('SELECT * FROM worker_tasks WHERE task_id = ?').get(taskId) as WorkerTaskRow | undefined;
+  }
+
+  private mustRow(taskId: string): WorkerTaskRow {
+    const row = this.row(taskId);
+    if (!row) throw new QueueError('not_found', `no worker task with id "${taskId}"`, { taskId });
+    return row;
+  }
+
+  private update(taskId: string, set: Record<string, unknown>, now: number): WorkerTask {
+    const cols = Object.keys(set);
+    this.c.stmt(`UPDATE worker_tasks SET ${cols.map((c) => `${c} = @${c}`).join(', ')}, updated_at = @now WHERE task_id = @task_id`).run({ ...set, now, task_id: taskId });
+    return toWorkerTask(this.mustRow(taskId));
+  }
+
+  private guard(row: WorkerTaskRow, from: readonly WorkerTaskState[]): void {
+    if (!from.includes(row.state as WorkerTaskState)) {
+      throw new QueueError('invalid_state', `worker task ${row.task_id} is ${row.state}; expected ${from.join(' or ')}`, { taskId: row.task_id, state: row.state });
+    }
+  }
+
+  async createWorkerTask(input: WorkerTaskInput): Promise<{ task: WorkerTask; created: boolean }> {
+    if (typeof input.taskId !== 'string' || input.taskId.length === 0) throw new QueueError('invalid_input', 'task has no task_id');
+    if (typeof input.description !== 'string' || input.description.trim().length === 0) throw new QueueError('empty_body', `task ${input.taskId} has an empty description`);
+    if (!isValidPriority(input.priority)) throw new QueueError('invalid_priority', `invalid priority ${String(input.priority)} for task ${input.taskId}`);
+    if (!Number.isFinite(input.timeoutMs) || input.timeoutMs <= 0) throw new QueueError('invalid_input', `task ${input.taskId}: timeout must be positive`);
+    if (!Number.isInteger(input.maxRetries) || input.maxRetries < 0) throw new QueueError('invalid_input', `task ${input.taskId}: max_retries must be a whole number ≥ 0`);
+    return this.c.write(() => {
+      const now = this.c.now();
+      const existing = this.row(input.taskId);
+      if (existing) return { task: toWorkerTask(existing), created: false };
+      this.c
+        .stmt(
+          `INSERT INTO worker_tasks (task_id, worker, description, metadata, worktree, sender, priority, timeout_ms, max_retries, state, source, created_at, updated_at)
+           VALUES (@task_id, @worker, @description, @metadata, @worktree, @sender, @priority, @timeout_ms, @max_retries, 'queued', @source, @now, @now)`,
+        )
+        .run({
+          task_id: input.taskId,
+          worker: input.worker,
+          description: input.description,
+          metadata: input.metadata ?? null,
+          worktree: input.worktree ?? null,
+          sender: input.from ?? null,
+          priority: input.priority,
+          timeout_ms: Math.round(input.timeoutMs),
+          max_retries: input.maxRetries,
+          source: input.source ?? null,
+          now,
+        });
+      return { task: toWorkerTask(this.mustRow(input.taskId)), created: true };
+    });
+  }
+
+  async getWorkerTask(taskId: string): Promise<WorkerTask | null> {
+    return this.c.read(() => {
+      const row = this.row(taskId);
+      return row ? toWorkerTask(row) : null;
+    });
+  }
+
+  async listWorkerTasks(filter: WorkerTaskFilter = {}): Promise<WorkerTask[]> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    if (filter.worker !== undefined) {
+      where.push('worker = @worker');
+      params.worker = filter.worker;
+    }
+    if (filter.states && filter.states.length > 0) {
+      for (const st of filter.states) if (!workerTaskStates.includes(st)) throw new QueueError('invalid_input', `unknown worker task state "${st}" (one of ${workerTaskStates.join(', ')})`);
+      where.push(`state IN (${filter.states.map((st) => `'${st}'`).join(',')})`);
+    }
+    const limit = Math.max(1, Math.min(filter.limit ?? 1000, 100_000));
+    const sql = `SELECT * FROM worker_tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, task_id LIMIT ${limit}`;
+    return this.c.read(() => (this.c.stmt(sql).all(params) as WorkerTaskRow[]).map(toWorkerTask));
+  }
+
+  async startWorkerRun(taskId: string, run: { runId: string; startedAt: number; deadlineAt: number }): Promise<WorkerTask> {
+    return this.c.write(() => {
+      const now = this.c.now();
+      const row = this.mustRow(taskId);
+      if (row.state === 'running' && row.run_id === run.runId) return toWorkerTask(row);
+      this.guard(row, ['queued', 'retrying']);
+      return this.update(taskId, { state: 'running', attempts: row.attempts + 1, run_id: run.runId, started_at: run.startedAt, deadline_at: run.deadlineAt, retry_at: null }, now);
+    });
+  }
+
+  async endWorkerRun(taskId: string, runId: string, end: AttemptEnd): Promise<WorkerTask> {
+    return this.c.write(() => {
+      const now = this.c.now();
+      const row = this.mustRow(taskId);
+      if (row.run_id !== runId) throw new QueueError('invalid_state', `worker task ${taskId}: run ${runId} is not its current run (${row.run_id ?? 'none'})`, { taskId, runId });
+      // A run cancelled by the operator ends on a cancelled task: only its attempt is recorded.
+      this.guard(row, end.next === 'cancelled' ? ['running', 'cancelled'] : ['running']);
+      const history = [...(JSON.parse(row.history) as WorkerAttempt[]), end.attempt];
+      const error = end.attempt.error === null ? null : end.attempt.error.slice(0, ERROR_CHARS);
+      const base = { history: JSON.stringify(history), deadline_at: null, last_error: error ?? row.last_error };
+      switch (end.next) {
+        case 'completed':
+          return this.update(taskId, { ...base, state: 'completed', result: end.result, retry_at: null, completed_at: now }, now);
+        case 'retrying':
+          return this.update(taskId, { ...base, state: 'retrying', retry_at: end.retryAt }, now);
+        case 'failed':
+          return this.update(taskId, { ...base, state: 'failed', retry_at: null, completed_at: now }, now);
+        case 'cancelled':
+          return this.update(taskId, { ...base, state: 'cancelled', retry_at: null, completed_at: row.completed_at ?? now }, now);
+      }
+    });
+  }
+
+  async cancelWorkerTask(taskId: string, reason: string): Promise<WorkerTask> {
+    return this.c.write(() => {
+      const now = this.c.now();
+      const row = this.mustRow(taskId);
+      this.guard(row, openWorkerTaskStates);
+      return this.update(taskId, { state: 'cancelled', retry_at: null, last_error: reason.slice(0, ERROR_CHARS), completed_at: now }, now);
+    });
+  }
+
+  async requeueWorkerTask(taskId: string): Promise<WorkerTask> {
+    return this.c.write(() => {
+      const now = this.c.now();
+      const row = this.mustRow(taskId);
+      this.guard(row, ['failed', 'cancelled']);
+      // A fresh retry budget: the failures so far stop counting; the history keeps them.
+      const used = countedFailures(JSON.parse(row.history) as WorkerAttempt[]);
+      return this.update(taskId, { state: 'queued', retry_at: null, deadline_at: null, completed_at: null, failures_base: used }, now);
+    });
+  }
+
+  async workerTaskCounts(): Promise<Map<string, Record<WorkerTaskState, number>>> {
+    return this.c.read(() => {
+      const out = new Map<string, Record<WorkerTaskState, number>>();
+      for (const r of this.c.stmt('SELECT worker, state, COUNT(*) AS n FROM worker_tasks GROUP BY worker, state').all() as { worker: string; state: WorkerTaskState; n: number }[]) {
+        let c = out.get(r.worker);
+        if (!c) {
+          c = Object.fromEntries(workerTaskStates.map((st) => [st, 0])) as Record<WorkerTaskState, number>;
+          out.set(r.worker, c);
+        }
+        c[r.state] = r.n;
+      }
+      return out;
+    });
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Task workers inside the real engine (issue 14): the task watcher hands tasks/<worker>/ files to
+ * the worker pool, the `from` agent gets the result summary, heartbeats carry active_tasks and the
+ * metrics endpoint the seed's watcher_* names for the worker.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { closeTeams, startTeam } from '../helpers/team.js';
+import { waitFor } from '../helpers/tmux.js';
+import { dropTask, readResult } from '../helpers/workers/harness.js';
+
+afterEach(closeTeams);
+
+async function metrics(stateDir: string): Promise<string> {
+  const url = readFileSync(join(stateDir, 'run', 'metrics-endpoint'), 'utf8').trim();
+  return (await fetch(`${url}/metrics`)).text();
+}
+
+it('a worker task through the engine: run, result, from-notification, heartbeat and watcher_* metrics', async () => {
+  const t = await startTeam([{ name: 'lead', profile: 'demo' }], {
+    config: { daemon: { heartbeatInterval: '200ms' }, workers: [{ kind: 'worker', name: 'fab', profile: 'demo-oneshot', maxConcurrent: 2 }] },
+  });
+  const state = t.ctx.project.paths.root;
+  dropTask(join(state, 'tasks'), 'fab', { task_id: 'e1', description: 'hello engine [sleep 2s]', worker: 'fab', from: 'lead' });
+  const hb = await waitFor(
+    'a heartbeat with the run',
+    () => {
+      try {
+        const h = JSON.parse(readFileSync(join(state, 'heartbeats', 'fab.json'), 'utf8')) as { active_tasks: number; state: string };
+        return h.active_tasks === 1 ? h : null;
+      } catch {
+        return null;
+      }
+    },
+    30_000,
+  );
+  expect(hb.state).toBe('worker');
+  // The gauge follows once the run's window is open (the slot is taken a moment before).
+  await waitFor('watcher_active_tasks 1', async () => /^watcher_active_tasks\{worker="fab"\} 1$/m.test(await metrics(state)), 10_000);
+  const r = await waitFor('the result', () => readResult(join(state, 'results'), 'fab', 'e1'), 30_000);
+  expect(r).toMatchObject({ status: 'completed', result: 'echo: hello engine [sleep 2s]', from: 'lead' });
+  const told = await waitFor('the message to lead', async () => (await t.ctx.store.list({ agent: 'lead', limit: 100 })).find((m) => m.key === 'worker-result:e1'), 10_000);
+  expect(told.body).toBe('task e1 for fab completed: echo: hello engine [sleep 2s]');
+  expect(told.sender).toBe('fab');
+  const text = await waitFor('metrics after the run', async () => {
+    const m = await metrics(state);
+    return /watcher_tasks_processed_total\{worker="fab",status="completed"\} 1/.test(m) ? m : null;
+  });
+  expect(text).toMatch(/^watcher_active_tasks\{worker="fab"\} 0$/m);
+  expect(text).toMatch(/^watcher_task_queue_size\{worker="fab"\} 0$/m);
+  expect(text).toMatch(/^watcher_circuit_breaker_state\{worker="fab"\} 0$/m);
+  expect(text).toMatch(/^watcher_task_duration_seconds_count\{worker="fab"\} 1$/m);
+  // The file was the worker's, not an unknown agent's.
+  expect(() => readFileSync(join(state, 'dlq', 'fab', 'e1.json.error.json'))).toThrow();
+}, 90_000);

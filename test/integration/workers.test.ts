@@ -1,0 +1,202 @@
+/**
+ * Task workers end to end (issue 14): real tmux on a private socket, real SQLite, the real run
+ * wrapper and the demo one-shot CLI (compiled: `npm run build` first).
+ */
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { killServer, randomSocket, waitFor, listPanes, tmuxOk } from '../helpers/tmux.js';
+import { dropTask, maxOverlap, readResult, resultCount, startWorkerHarness, workerSettingsFixture, type WorkerHarness } from '../helpers/workers/harness.js';
+import { groupAlive } from '../../src/proc/task-run.js';
+import type { WorkerSettings } from '../../src/config/workers.js';
+
+interface Env {
+  dir: string;
+  socket: string;
+  runLog: string;
+  h: WorkerHarness;
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function setup(workers: WorkerSettings[], extra: Partial<Parameters<typeof startWorkerHarness>[0]> = {}): Promise<Env> {
+  const dir = mkdtempSync(join(tmpdir(), 'hornets-workers-'));
+  const socket = randomSocket();
+  const runLog = join(dir, 'runs.log');
+  const h = await startWorkerHarness({ dir, socket, workers, env: { HORNETS_DEMO_RUN_LOG: runLog }, ...extra });
+  cleanups.push(async () => {
+    await h.stop();
+    await killServer(socket);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, socket, runLog, h };
+}
+
+function dlqEntries(e: Env, worker: string): string[] {
+  const d = join(e.h.dirs.dlq, worker);
+  return existsSync(d) ? readdirSync(d).filter((n) => n.endsWith('.error.json')) : [];
+}
+
+function dlqError(e: Env, worker: string, name: string): { error: string; last_output?: string; outcome?: string } {
+  return JSON.parse(readFileSync(join(e.h.dirs.dlq, worker, `${name}.error.json`), 'utf8')) as { error: string; last_output?: string; outcome?: string };
+}
+
+describe('task workers', () => {
+  it('100 tasks with maxConcurrent 3: never more than 3 running, 100 distinct correct results', async () => {
+    const e = await setup([workerSettingsFixture('fab', { maxConcurrent: 3 })]);
+    for (let i = 0; i < 100; i++) dropTask(e.h.dirs.tasks, 'fab', { task_id: `t${i}`, description: `compute item ${i} [sleep 30ms]`, worker: 'fab' });
+    let windowsSeen = 0;
+    let slotsSeen = 0;
+    await waitFor(
+      '100 results',
+      () => {
+        slotsSeen = Math.max(slotsSeen, e.h.pool.activeCount('fab'));
+        windowsSeen = Math.max(windowsSeen, listPanes(e.socket).filter((p) => p.session === 'hornets-w-fab').length);
+        return resultCount(e.h.dirs.results, 'fab') === 100;
+      },
+      240_000,
+      50,
+    );
+    const results = Array.from({ length: 100 }, (_, i) => readResult(e.h.dirs.results, 'fab', `t${i}`)!);
+    for (const [i, r] of results.entries()) {
+      expect(r).toMatchObject({ task_id: `t${i}`, worker: 'fab', status: 'completed', exit_code: 0, result: `echo: compute item ${i} [sleep 30ms]` });
+      expect(r.attempts).toHaveLength(1);
+      expect(r.usage).toMatchObject({ input_tokens: expect.any(Number) });
+    }
+    expect(new Set(results.map((r) => r.result)).size).toBe(100);
+    expect(maxOverlap(e.runLog)).toBeLessThanOrEqual(3);
+    expect(maxOverlap(e.runLog)).toBeGreaterThanOrEqual(1);
+    expect(slotsSeen).toBeLessThanOrEqual(3);
+    // A window may linger a moment after its run reported its end: at most 3 runs plus those.
+    expect(windowsSeen).toBeLessThanOrEqual(6);
+    const tasks = await e.h.store.workerTasks.listWorkerTasks({ worker: 'fab', limit: 1000 });
+    expect(tasks.filter((t) => t.state === 'completed')).toHaveLength(100);
+    // The run windows went with their runs.
+    await waitFor('no run windows left', () => listPanes(e.socket).filter((p) => p.session === 'hornets-w-fab').length === 0, 10_000);
+  }, 300_000);
+
+  it('a hanging run is killed with its whole process group at the timeout, retried, then dead-lettered with its reason', async () => {
+    const e = await setup([workerSettingsFixture('fab', { maxRetries: 1 })]);
+    dropTask(e.h.dirs.tasks, 'fab', { task_id: 'hang1', description: 'never ends [hang] [sleep 10ms]', timeout: 1 });
+    const r = await waitFor('the hang result', () => readResult(e.h.dirs.results, 'fab', 'hang1'), 60_000);
+    expect(r.status).toBe('failed');
+    expect(r.attempts.map((a) => a.outcome)).toEqual(['timeout', 'timeout']);
+    expect(r.error).toMatch(/timed out after 1s \(attempt 2\); its process group was killed; gave up after 2 failed runs/);
+    for (const n of [1, 2]) {
+      const pid = JSON.parse(readFileSync(join(e.h.dirs.runs, 'fab', 'hang1', String(n), 'pid.json'), 'utf8')) as { pgid: number };
+      await waitFor(`run ${n}'s process group gone`, () => !groupAlive(pid.pgid), 5_000);
+    }
+    expect(dlqEntries(e, 'fab')).toEqual(['hang1.json.error.json']);
+    expect(dlqError(e, 'fab', 'hang1.json')).toMatchObject({ error: expect.stringMatching(/timed out/), outcome: 'timeout' });
+    expect((await e.h.store.workerTasks.getWorkerTask('hang1'))!.state).toBe('failed');
+  }, 90_000);
+
+  it('a crashing run fails with the signal; a failing run is retried with backoff and completes', async () => {
+    const e = await setup([workerSettingsFixture('fab', { maxRetries: 2 })]);
+    dropTask(e.h.dirs.tasks, 'fab', { task_id: 'crash1', description: 'dies [crash]', max_retries: 0 });
+    dropTask(e.h.dirs.tasks, 'fab', { task_id: 'flaky1', description: 'works the second time [fail-until 2]' });
+    const crash = await waitFor('crash result', () => readResult(e.h.dirs.results, 'fab', 'crash1'), 60_000);
+    expect(crash).toMatchObject({ status: 'failed', exit_code: null, attempts: [{ outcome: 'crashed', signal: 'SIGKILL' }] });
+    expect(crash.error).toMatch(/the run died by SIGKILL/);
+    expect(dlqError(e, 'fab', 'crash1.json').error).toMatch(/SIGKILL/);
+    const flaky = await waitFor('flaky result', () => readResult(e.h.dirs.results, 'fab', 'flaky1'), 60_000);
+    expect(flaky.status).toBe('completed');
+    expect(flaky.attempts.map((a) => a.outcome)).toEqual(['failed', 'completed']);
+    expect(flaky.attempts[0]!.error).toMatch(/exit code 1: demo failure on attempt 1/);
+    expect(flaky.result).toBe('echo: works the second time [fail-until 2]');
+    // The retry waited its backoff (100 ms × jitter ≥ 80 ms) after the failed run.
+    expect(Date.parse(flaky.attempts[1]!.started_at) - Date.parse(flaky.attempts[0]!.ended_at)).toBeGreaterThanOrEqual(80);
+  }, 90_000);
+
+  it('malformed tasks go to the DLQ with the reason and never run; malformed output fails the run', async () => {
+    const e = await setup([workerSettingsFixture('fab')]);
+    dropTask(e.h.dirs.tasks, 'fab', { task_id: 'nodesc' }, 'nodesc.json');
+    dropTask(e.h.dirs.tasks, 'fab', { task_id: 'elsewhere', description: 'x', worker: 'anga' }, 'elsewhere.json');
+    dropTask(e.h.dirs.tasks, 'fab', { task_id: 'badfrom', description: 'x', from: 'nobody' }, 'badfrom.json');
+    writeFileSync(join(e.h.dirs.tasks, 'fab', 'array.json'), '[1,2,3]');
+    dropTask(e.h.dirs.tasks, 'fab', { task_id: 'garbage1', description: 'prints junk [garbage]' });
+    const g = await waitFor('garbage result', () => readResult(e.h.dirs.results, 'fab', 'garbage1'), 60_000);
+    expect(g).toMatchObject({ status: 'failed', exit_code: 0 });
+    expect(g.error).toMatch(/malformed output: its output is not a JSON result: "this is not JSON"/);
+    await waitFor('4 bad files dead-lettered', () => dlqEntries(e, 'fab').length >= 5, 10_000);
+    expect(dlqError(e, 'fab', 'nodesc.json').error).toMatch(/description: is required/);
+    expect(dlqError(e, 'fab', 'elsewhere.json').error).toMatch(/worker: "anga" but the file is in tasks\/fab\//);
+    expect(dlqError(e, 'fab', 'badfrom.json').error).toMatch(/from: "nobody" is not a configured agent/);
+    expect(dlqError(e, 'fab', 'array.json').error).toMatch(/expected a JSON object/);
+    expect((await e.h.store.workerTasks.listWorkerTasks()).map((t) => t.taskId)).toEqual(['garbage1']);
+    expect(readFileSync(e.runLog, 'utf8')).not.toMatch(/nodesc|elsewhere|badfrom/);
+  }, 90_000);
+
+  it('the breaker opens after N consecutive failures, half-opens after its timeout and closes on a passed trial', async () => {
+    const e = await setup([workerSettingsFixture('fab', { maxConcurrent: 1, breaker: { threshold: 2, openMs: 3_000 } })]);
+    dropTask(e.h.dirs.tasks, 'fab', { task_id: 'bad1', description: 'no [fail]' });
+    await waitFor('bad1 failed', () => readResult(e.h.dirs.results, 'fab', 'bad1'), 30_000);
+    expect(e.h.pool.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: 1 });
+    dropTask(e.h.dirs.tasks, 'fab', { task_id: 'bad2', description: 'no [fail]' });
+    await waitFor('bad2 failed', () => readResult(e.h.dirs.results, 'fab', 'bad2'), 30_000);
+    const openedAt = Date.now();
+    expect(e.h.pool.status()[0]).toMatchObject({ breaker: 'open', consecutiveFailures: 2 });
+    dropTask(e.h.dirs.tasks, 'fab', { task_id: 'good1', description: 'fine' });
+    await waitFor('good1 taken in', async () => (await e.h.store.workerTasks.getWorkerTask('good1')) !== null, 10_000);
+    // While open, nothing starts.
+    if (Date.now() - openedAt < 2_500) expect((await e.h.store.workerTasks.getWorkerTask('good1'))!.state).toBe('queued');
+    const good = await waitFor('the half-open trial ran good1', () => readResult(e.h.dirs.results, 'fab', 'good1'), 30_000);
+    expect(good.status).toBe('completed');
+    expect(Date.parse(good.attempts[0]!.started_at) - openedAt).toBeGreaterThanOrEqual(2_500);
+    expect(e.h.pool.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: 0 });
+  }, 90_000);
+
+  it('a failed half-open trial opens the breaker again', async () => {
+    const e = await setup([workerSettingsFixture('fab', { maxConcurrent: 1, breaker: { threshold: 1, openMs: 1_000 } })]);
+    dropTask(e.h.dirs.tasks, 'fab', { task_id: 'bad1', description: 'no [fail]' });
+    await waitFor('bad1 failed', () => readResult(e.h.dirs.results, 'fab', 'bad1'), 30_000);
+    expect(e.h.pool.status()[0]!.breaker).toBe('open');
+    dropTask(e.h.dirs.tasks, 'fab', { task_id: 'bad2', description: 'no again [fail]' });
+    await waitFor('bad2 (the trial) failed', () => readResult(e.h.dirs.results, 'fab', 'bad2'), 30_000);
+    expect(e.h.pool.status()[0]!.breaker).toBe('open');
+  }, 60_000);
+
+  it('runs lost with the tmux server run again, without counting against retries or the breaker', async () => {
+    const e = await setup([workerSettingsFixture('fab', { maxRetries: 0, breaker: { threshold: 1, openMs: 60_000 } })]);
+    dropTask(e.h.dirs.tasks, 'fab', { task_id: 'l1', description: 'long enough [sleep 4s]' });
+    await waitFor('run 1 going', () => existsSync(join(e.h.dirs.runs, 'fab', 'l1', '1', 'pid.json')), 30_000);
+    tmuxOk(e.socket, ['kill-server']);
+    const r = await waitFor('l1 result', () => readResult(e.h.dirs.results, 'fab', 'l1'), 60_000);
+    expect(r.status).toBe('completed');
+    expect(r.attempts.map((a) => a.outcome)).toEqual(['lost', 'completed']);
+    expect(r.attempts[0]!.error).toMatch(/stopped from outside/);
+    expect(e.h.pool.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: 0 });
+  }, 90_000);
+
+  it('a run recorded but never started (the engine died in between) is started by the next engine', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hornets-workers-'));
+    const socket = randomSocket();
+    const { openSqliteStore } = await import('../../src/queue/sqlite/sqlite-store.js');
+    const s = await openSqliteStore(join(dir, 'hornets.db'));
+    await s.workerTasks.createWorkerTask({ taskId: 'n1', worker: 'fab', description: 'never started', priority: 5, timeoutMs: 60_000, maxRetries: 0 });
+    await s.workerTasks.startWorkerRun('n1', { runId: 'n1.a1', startedAt: Date.now(), deadlineAt: Date.now() + 60_000 });
+    await s.close();
+    const h = await startWorkerHarness({ dir, socket, workers: [workerSettingsFixture('fab')] });
+    cleanups.push(async () => {
+      await h.stop();
+      await killServer(socket);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const r = await waitFor('n1 result', () => readResult(h.dirs.results, 'fab', 'n1'), 60_000);
+    expect(r).toMatchObject({ status: 'completed', result: 'echo: never started', attempts: [{ run_id: 'n1.a1', outcome: 'completed' }] });
+  }, 90_000);
+
+  it('tells the asking agent the result', async () => {
+    const told: { from: string; text: string; meta: Record<string, unknown> }[] = [];
+    const e = await setup([workerSettingsFixture('fab')], { notify: async (from, text, meta) => void told.push({ from, text, meta }) });
+    dropTask(e.h.dirs.tasks, 'fab', { task_id: 'ask1', description: 'answer me', from: 'lead', metadata: { ticket: 42 } });
+    const r = await waitFor('ask1 result', () => readResult(e.h.dirs.results, 'fab', 'ask1'), 30_000);
+    expect(r.metadata).toEqual({ ticket: 42 });
+    expect(r.result).toBe('echo: answer me\n\nTask metadata (JSON): {"ticket":42}');
+    expect(told).toEqual([{ from: 'lead', text: `task ask1 for fab completed: ${r.result}`, meta: expect.objectContaining({ task_id: 'ask1', status: 'completed' }) }]);
+  }, 60_000);
+});
