@@ -66,6 +66,8 @@
 
 static const char *node_bin;
 static const char *event;
+/* The word after the event in the hook command: which CLI runs the hook (NULL: Claude Code). */
+static const char *protocol;
 static char self_dir[PATH_MAX];
 static char *payload;
 static size_t payload_len;
@@ -154,6 +156,14 @@ static int known_event(const char *e) {
   return 0;
 }
 
+/* A protocol word: lower-case letters and '-', at most 32 (it becomes a header and an argument). */
+static int protocol_safe(const char *p) {
+  size_t n = 0;
+  for (; *p; p++, n++)
+    if (!((*p >= 'a' && *p <= 'z') || *p == '-') || n >= 32) return 0;
+  return 1;
+}
+
 /* A header value we may send: printable ASCII only (no CR/LF smuggling a second header). */
 static int header_safe(const char *s) {
   for (; *s; s++)
@@ -218,7 +228,7 @@ static void fallback(void) {
     int in = fd >= 0 ? fd : open("/dev/null", O_RDONLY);
     if (in >= 0 && in != 0) dup2(in, 0);
     signal(SIGPIPE, SIG_DFL);
-    char *const args[] = {(char *)node_bin, script, (char *)event, NULL};
+    char *const args[] = {(char *)node_bin, script, (char *)event, (char *)protocol, NULL};
     execv(node_bin, args);
     _exit(0);
   }
@@ -327,7 +337,9 @@ static void via_daemon(const char *agent) {
   if (fd < 0) return;
 
   /* Head and payload in one buffer, one write: no Nagle wait between two segments. */
-  size_t head_cap = strlen(event) + strlen(token) + strlen(agent) + strlen(gen) + 400;
+  char protocol_header[64] = "";
+  if (protocol) snprintf(protocol_header, sizeof protocol_header, "X-Hornets-Protocol: %s\r\n", protocol);
+  size_t head_cap = strlen(event) + strlen(token) + strlen(agent) + strlen(gen) + strlen(protocol_header) + 400;
   char *req = malloc(head_cap + payload_len);
   if (!req) {
     close(fd);
@@ -335,8 +347,8 @@ static void via_daemon(const char *agent) {
   }
   int hn = snprintf(req, head_cap,
                     "POST /hook/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Hornets-Token: %s\r\nX-Hornets-Agent: %s\r\nX-Hornets-Generation: %s\r\n"
-                    "X-Hornets-Defer-Ack: 1\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-                    event, token, agent, gen, payload_len);
+                    "X-Hornets-Defer-Ack: 1\r\n%sContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                    event, token, agent, gen, protocol_header, payload_len);
   if (hn <= 0 || (size_t)hn >= head_cap) {
     close(fd);
     return;
@@ -426,6 +438,8 @@ int main(int argc, char **argv) {
   if (argc < 3) return 0;
   node_bin = argv[1];
   event = argv[2];
+  protocol = argc >= 4 ? argv[3] : NULL;
+  if (protocol && !protocol_safe(protocol)) return 0;
   const char *agent = getenv("HORNETS_AGENT_ID");
   /* Not one of ours (a user's own session in the same tree): do nothing at all. */
   if (!agent || !*agent || !known_event(event)) return 0;

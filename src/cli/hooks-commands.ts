@@ -4,6 +4,7 @@ import { openProject } from '../services/context.js';
 import { AgentManager } from '../services/agents.js';
 import { HooksService } from '../services/hooks-service.js';
 import { claudeVersion, VERIFIED_CLAUDE_VERSION, compareVersions } from '../proc/claude-version.js';
+import { VERIFIED_CODEX_VERSION, codexSupport, codexVersion } from '../proc/codex-version.js';
 import { CLAUDE_FIX } from '../services/doctor.js';
 import { json, table, type Output } from './output.js';
 import type { GlobalOptions } from './queue-commands.js';
@@ -43,14 +44,28 @@ export async function hooksUninstallCommand(o: Output, g: GlobalOptions, names: 
 }
 
 export async function hooksVerifyCommand(o: Output, g: GlobalOptions, names: string[], opts: { all?: boolean; json?: boolean }): Promise<void> {
-  const [{ r, needClaude }, version] = await Promise.all([
+  const [{ r, needClaude, codex }, version] = await Promise.all([
     withHooks(g, (h, m) => {
       const list = targets(names, opts.all);
       const agents = list === 'all' ? m.project.config.agents : list.map((n) => m.agentConfig(n));
       // Agents whose profile runs the claude binary itself; the demo agent only speaks its protocol.
       const needClaude = agents.filter((a) => m.profile(a).command[0] === 'claude').map((a) => a.name);
-      return { r: h.verify(list), needClaude };
-    }),
+      // Codex agents with hooks: the binary their profile runs.
+      const codexBins = new Map<string, string[]>();
+      for (const a of agents) {
+        const p = m.profile(a);
+        if (p.hooks.kind === 'codex' && p.delivery !== 'push') codexBins.set(p.command[0]!, [...(codexBins.get(p.command[0]!) ?? []), a.name]);
+      }
+      return { r: h.verify(list), needClaude, codexBins };
+    }).then(async (v) => ({
+      ...v,
+      codex: await Promise.all(
+        [...v.codexBins].map(async ([binary, agents]) => {
+          const version = await codexVersion(binary);
+          return { binary, agents, version, support: codexSupport(binary, version) };
+        }),
+      ),
+    })),
     claudeVersion(),
   ]);
   const support =
@@ -59,9 +74,9 @@ export async function hooksVerifyCommand(o: Output, g: GlobalOptions, names: str
       : compareVersions(version, VERIFIED_CLAUDE_VERSION) >= 0
         ? `claude ${version}: every event used is supported (verified on ${VERIFIED_CLAUDE_VERSION})`
         : `claude ${version} is older than ${VERIFIED_CLAUDE_VERSION}, the version hornets was verified on; SessionEnd/StopFailure may not fire`;
-  const problems = r.filter((a) => a.result && Object.values(a.result.events).some((s) => s !== 'installed'));
+  const problems = r.filter((a) => a.result && (Object.values(a.result.events).some((s) => s !== 'installed') || (a.result.untrusted ?? []).length > 0));
   if (opts.json) {
-    json(o, { claudeVersion: version, support, agents: r, claudeMissingFor: version === null ? needClaude : [] });
+    json(o, { claudeVersion: version, support, agents: r, claudeMissingFor: version === null ? needClaude : [], codex });
   } else {
     o.out(
       table(
@@ -69,12 +84,13 @@ export async function hooksVerifyCommand(o: Output, g: GlobalOptions, names: str
         r.map((a) => {
           if (!a.result) return [a.agent, a.profile, a.note ?? '-', '-', '-'];
           const states = Object.entries(a.result.events);
-          const bad = states.filter(([, s]) => s !== 'installed').map(([e, s]) => `${e}:${s}`);
+          const bad = [...states.filter(([, s]) => s !== 'installed').map(([e, s]) => `${e}:${s}`), ...(a.result.untrusted ?? []).map((k) => `untrusted:${k.slice(k.lastIndexOf('/') + 1)}`)];
           return [a.agent, a.profile, bad.length ? bad.join(' ') : `all ${states.length} installed`, String(a.result.userHooks), a.result.file];
         }),
       ),
     );
     o.out(support);
+    for (const c of codex) o.out(`${c.support} (${c.agents.join(', ')})`);
   }
   if (problems.length > 0) {
     process.exitCode = 1;
@@ -84,6 +100,11 @@ export async function hooksVerifyCommand(o: Output, g: GlobalOptions, names: str
     // The hooks may all be in place, but these agents cannot start without the CLI they run.
     process.exitCode = 1;
     if (!opts.json) o.err(`claude is not on PATH but ${needClaude.join(', ')} run${needClaude.length === 1 ? 's' : ''} it: ${CLAUDE_FIX}`);
+  }
+  const noCodex = codex.filter((c) => c.version === null);
+  if (noCodex.length > 0) {
+    process.exitCode = 1;
+    if (!opts.json) o.err(`codex does not run for ${noCodex.flatMap((c) => c.agents).join(', ')}: install @openai/codex (verified on ${VERIFIED_CODEX_VERSION})`);
   }
   if (names.length > 0 && opts.all) throw new UsageError('give agent names or --all, not both');
 }

@@ -172,7 +172,7 @@ export function buildProgram(o: Output = stdio, consoleEnv: ConsoleEnv = { noCol
     .option('--json', 'print JSON')
     .action(async (name: string, opts, cmd: Command) => (await agentCommands()).removeCommand(o, globals(cmd), name, opts));
 
-  const hooks = program.command('hooks').description("install hornets' hooks into agents' worktrees (.claude/settings.local.json)");
+  const hooks = program.command('hooks').description("install hornets' hooks into agents' worktrees (.claude/settings.local.json; .codex/hooks.json with its trust entries in CODEX_HOME/config.toml)");
   hooks
     .command('install')
     .description('merge our hooks in (your own hooks and settings stay; idempotent; backup of your file)')

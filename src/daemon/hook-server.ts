@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import { ExitCode, HookPortError, HornetsError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { LeaseRef, MessageStore } from '../queue/store.js';
-import { HookHandler, isHookEvent } from '../hooks/handlers.js';
+import { HookHandler } from '../hooks/handlers.js';
+import { handlerFor, protocolForArg } from '../hooks/protocols.js';
 import { readBriefing } from '../hooks/briefing.js';
 import { gitInfo } from '../hooks/git-info.js';
 import { WAKE_AGENT_HEADER, endpointFile, paneDiedEndpointFile } from '../engine-client/paths.js';
@@ -56,6 +57,8 @@ export interface HookServerOptions {
  */
 export const DEFER_ACK_HEADER = 'x-hornets-defer-ack';
 export const ACK_HEADER = 'x-hornets-ack';
+/** The command clients pass on the word after the event in the hook command: the CLI's protocol. */
+export const PROTOCOL_HEADER = 'x-hornets-protocol';
 
 export function parseAckHeader(value: string): { leaseToken: string; ids: string[] } | null {
   const m = /^([0-9a-z]{1,12}\.[0-9a-z]{1,64}) ([0-9a-z]+(?:,[0-9a-z]+)*)$/i.exec(value.trim());
@@ -295,7 +298,9 @@ export class HookServer {
         if (size > MAX_BODY) return sendAsAgent(200);
         chunks.push(c as Buffer);
       }
-      if (!isHookEvent(event)) return sendAsAgent(200);
+      const protocolHeader = req.headers[PROTOCOL_HEADER];
+      const protocol = protocolForArg(typeof protocolHeader === 'string' ? protocolHeader : null);
+      if (handlerFor(protocol, event) === null) return sendAsAgent(200);
       let payload: unknown;
       try {
         payload = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -312,6 +317,7 @@ export class HookServer {
         briefing: () => readBriefing(this.o.configPath, agent),
         git: gitInfo,
         deferAck,
+        protocol,
       });
       const reply = await handler.handle(event, payload);
       if (reply.ackToken) this.releaseIfUnread(req, res, event, agent, { leaseToken: reply.ackToken, ids: reply.delivered });

@@ -20,6 +20,8 @@ import { pidAlive, readPid } from '../engine-client/pid.js';
 export interface HandoverInput {
   home: string;
   event: string;
+  /** The hook command's protocol word (which CLI runs the hook), passed on as the clients do. */
+  protocolArg?: string | null;
   /** The payload exactly as the agent's CLI gave it. */
   payload: string;
   agent: string;
@@ -94,7 +96,12 @@ export async function handOverToEngine(i: HandoverInput): Promise<HandoverOutcom
   const [client, proof] = i.credential.split('.');
   if (!client || !proof) return 'refused';
   const start = now();
-  const headers = { 'x-hornets-token': client, 'x-hornets-agent': i.agent, 'x-hornets-generation': String(i.generation) };
+  const headers: Record<string, string> = {
+    'x-hornets-token': client,
+    'x-hornets-agent': i.agent,
+    'x-hornets-generation': String(i.generation),
+    ...(i.protocolArg ? { 'x-hornets-protocol': i.protocolArg } : {}),
+  };
   let seenEngine = false;
   for (;;) {
     const left = i.deadline - now();

@@ -11,6 +11,7 @@ import { HookHandler } from './handlers.js';
 import { readBriefing } from './briefing.js';
 import { hookLog } from './hook-log.js';
 import { HOOK_TOKEN_ENV, parseGeneration, readAgentKey, verifyAgentCredential } from './credentials.js';
+import { protocolForArg } from './protocols.js';
 
 const MAX_STDIN = 8 * 1024 * 1024;
 /**
@@ -56,6 +57,8 @@ function readStdin(): string | null {
 
 export async function main(argv: string[]): Promise<void> {
   const event = argv[2] ?? '';
+  // The word after the event in the hook command: which CLI runs us (none: Claude Code).
+  const protocol = protocolForArg(argv[3]);
   const agent = process.env.HORNETS_AGENT_ID;
   // Not one of ours (a user's own Claude session in the same tree): do nothing at all.
   if (!agent) return;
@@ -105,6 +108,7 @@ export async function main(argv: string[]): Promise<void> {
       const outcome = await handOverToEngine({
         home,
         event,
+        protocolArg: protocol.arg,
         payload: text,
         agent,
         generation,
@@ -132,6 +136,7 @@ export async function main(argv: string[]): Promise<void> {
       briefing: () => readBriefing(process.env.HORNETS_CONFIG, agent),
       git: lazyGitInfo,
       deferAck: true,
+      protocol,
     });
     const reply = await handler.handle(event, payload);
     if (reply.stdout) await new Promise<void>((resolve, reject) => process.stdout.write(reply.stdout, (err) => (err ? reject(err) : resolve())));

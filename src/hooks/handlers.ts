@@ -1,20 +1,17 @@
 /**
- * One handler per Claude Code hook event, behind one function that any transport (command hook,
- * daemon socket) calls. Handlers never throw to the transport: the caller turns any error into
- * "exit 0, no output" so a hook can never break the agent it runs in.
+ * One handler per hook event (named after Claude Code's), behind one function that any transport
+ * (command hook, daemon socket) calls; which CLI event runs which handler, and how the reply is
+ * shaped, is the CLI's protocol table (protocols.ts). Handlers never throw to the transport: the
+ * caller turns any error into "exit 0, no output" so a hook can never break the agent it runs in.
  */
 import type { Message } from '../domain/message.js';
 import type { MessageStore } from '../queue/store.js';
 import type { AgentPatch, AgentRecord } from '../domain/agent.js';
 import type { LifecycleEvent } from '../domain/agent-lifecycle.js';
 import { briefingText, deliveryText, readActivity, rebriefText, summariseTool, HOOK_CONTEXT_MAX_CHARS, STOP_REASON_MAX_CHARS, type ActivityEntry, type BriefingInput } from './compose.js';
+import { blockReply, claudeCodeProtocol, contextReply, handlerFor, type HookEvent, type HookProtocol } from './protocols.js';
 
-export const hookEvents = ['SessionStart', 'UserPromptSubmit', 'PostToolUse', 'Stop', 'PreCompact', 'Notification', 'SessionEnd', 'StopFailure'] as const;
-export type HookEvent = (typeof hookEvents)[number];
-
-export function isHookEvent(s: string): s is HookEvent {
-  return (hookEvents as readonly string[]).includes(s);
-}
+export { hookEvents, isHookEvent, type HookEvent } from './protocols.js';
 
 /** Claude Code ends a turn after 8 consecutive Stop blocks; stay below so we never hit its cap. */
 export const MAX_STOP_BLOCKS = 7;
@@ -58,6 +55,8 @@ export interface HookDeps {
    * agent never saw.
    */
   deferAck?: boolean;
+  /** The CLI the hook runs in (its events and reply shapes); Claude Code when not given. */
+  protocol?: HookProtocol;
 }
 
 type Payload = Record<string, unknown>;
@@ -68,15 +67,17 @@ function str(p: Payload, k: string): string | null {
   return typeof p[k] === 'string' ? (p[k] as string) : null;
 }
 
-function contextJson(event: 'UserPromptSubmit' | 'PostToolUse' | 'SessionStart', text: string): string {
-  return JSON.stringify({ hookSpecificOutput: { hookEventName: event, additionalContext: text } });
-}
-
 export class HookHandler {
-  constructor(private readonly d: HookDeps) {}
+  private readonly protocol: HookProtocol;
 
-  async handle(event: string, payload: unknown): Promise<HookReply> {
-    if (!isHookEvent(event)) return none(`ignored: unknown event ${event}`);
+  constructor(private readonly d: HookDeps) {
+    this.protocol = d.protocol ?? claudeCodeProtocol;
+  }
+
+  /** `cliEvent`: the event as the CLI names it; its protocol says which handler runs. */
+  async handle(cliEvent: string, payload: unknown): Promise<HookReply> {
+    const event = handlerFor(this.protocol, cliEvent);
+    if (event === null) return none(`ignored: unknown event ${cliEvent}`);
     if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return none('ignored: payload is not an object');
     const p = payload as Payload;
     const record = await this.d.store.getAgent(this.d.agent);
@@ -200,8 +201,7 @@ export class HookHandler {
     const messages = await this.claimBatch(session, `hook:SessionStart:${session ?? '?'}`, room, false);
     if (messages.length > 0) text += `\n\n${deliveryText(this.d.agent, messages)}`;
     const delivered = await this.deliver(messages, session);
-    // Plain stdout is what SessionStart adds to the model's context.
-    return { stdout: `${text}\n`, outcome: source === 'startup' ? 'briefing' : `rebrief:${source}`, delivered };
+    return { stdout: contextReply(this.protocol, 'SessionStart', text), outcome: source === 'startup' ? 'briefing' : `rebrief:${source}`, delivered };
   }
 
   private async userPromptSubmit(p: Payload, session: string | null, now: number): Promise<HookReply> {
@@ -211,7 +211,7 @@ export class HookHandler {
     const messages = await this.claimBatch(session, `hook:UserPromptSubmit:${session ?? '?'}`, HOOK_CONTEXT_MAX_CHARS);
     if (messages.length === 0) return none(nudge ? 'nudge: queue empty' : 'no messages');
     const delivered = await this.deliver(messages, session);
-    return { stdout: contextJson('UserPromptSubmit', deliveryText(this.d.agent, messages)), outcome: nudge ? 'nudge: delivered' : 'delivered', delivered };
+    return { stdout: contextReply(this.protocol, 'UserPromptSubmit', deliveryText(this.d.agent, messages)), outcome: nudge ? 'nudge: delivered' : 'delivered', delivered };
   }
 
   private async recordActivity(entry: ActivityEntry): Promise<void> {
@@ -228,7 +228,7 @@ export class HookHandler {
     const messages = await this.claimBatch(session, `hook:PostToolUse:${session ?? '?'}`, HOOK_CONTEXT_MAX_CHARS);
     if (messages.length === 0) return none('no messages');
     const delivered = await this.deliver(messages, session);
-    return { stdout: contextJson('PostToolUse', deliveryText(this.d.agent, messages)), outcome: 'delivered', delivered };
+    return { stdout: contextReply(this.protocol, 'PostToolUse', deliveryText(this.d.agent, messages)), outcome: 'delivered', delivered };
   }
 
   private async stop(p: Payload, record: AgentRecord, session: string | null, now: number): Promise<HookReply> {
@@ -244,7 +244,7 @@ export class HookHandler {
       if (messages.length > 0) {
         const delivered = await this.deliver(messages, session);
         await this.touch(session, now, { event: 'Stop', blocked: true }, { stopBlocks: blocks + 1 });
-        return { stdout: JSON.stringify({ decision: 'block', reason: deliveryText(this.d.agent, messages) }), outcome: `block ${blocks + 1}`, delivered };
+        return { stdout: blockReply(this.protocol, deliveryText(this.d.agent, messages)), outcome: `block ${blocks + 1}`, delivered };
       }
     }
     await this.touch(session, now, { event: 'Stop' }, { stopBlocks: 0 });

@@ -1,5 +1,6 @@
 /**
- * Installs hornets' hooks into a worktree's `.claude/settings.local.json` by merging: the user's
+ * Installs hornets' hooks into a worktree's `.claude/settings.local.json` (and, through the
+ * `*SettingsFile` functions, any Claude-style hook settings file such as Codex's) by merging: the user's
  * own hooks and settings stay, ours are recognisable (the command ends in `# hornets-tui`) and
  * removable, writes are atomic (temp + rename), the user's original is backed up once, and running
  * it twice changes nothing.
@@ -7,7 +8,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ExitCode, HornetsError } from '../errors.js';
-import type { HookEvent } from './handlers.js';
+import { claudeCodeProtocol, type HookEvent, type HookProtocol } from './protocols.js';
 import { writeFileAtomicSync } from '../util/private-files.js';
 
 export class HookInstallError extends HornetsError {
@@ -18,39 +19,31 @@ export const HOOK_MARKER = '# hornets-tui';
 export const SETTINGS_FILE = join('.claude', 'settings.local.json');
 export const BACKUP_SUFFIX = '.hornets-backup';
 
-/** Events we install, with their timeout in seconds. */
-export const installedEvents: Record<HookEvent, number> = {
-  SessionStart: 30,
-  UserPromptSubmit: 15,
-  PostToolUse: 15,
-  Stop: 15,
-  PreCompact: 30,
-  Notification: 10,
-  SessionEnd: 15,
-  StopFailure: 10,
-};
+/** Claude Code events we install, with their timeout in seconds (from its protocol table). */
+export const installedEvents = Object.fromEntries(claudeCodeProtocol.events.map((e) => [e.cliEvent, e.timeout])) as Record<HookEvent, number>;
 
-interface CommandHook {
+export interface CommandHook {
   type: string;
   command?: string;
   url?: string;
   timeout?: number;
   [k: string]: unknown;
 }
-interface MatcherGroup {
+export interface MatcherGroup {
   matcher?: string;
   hooks?: CommandHook[];
   [k: string]: unknown;
 }
-type Settings = Record<string, unknown> & { hooks?: Record<string, MatcherGroup[]> };
+export type Settings = Record<string, unknown> & { hooks?: Record<string, MatcherGroup[]> };
 
 /** POSIX single-quoting: our own install paths may contain spaces or quotes. */
 export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-export function hookCommand(hookProgram: string[], event: HookEvent): string {
-  return `${hookProgram.map(shellQuote).join(' ')} ${event} ${HOOK_MARKER}`;
+/** `protocolArg`: the word that tells the clients which CLI's protocol to answer in (none: Claude Code). */
+export function hookCommand(hookProgram: string[], event: string, protocolArg: string | null = null): string {
+  return `${hookProgram.map(shellQuote).join(' ')} ${event}${protocolArg ? ` ${protocolArg}` : ''} ${HOOK_MARKER}`;
 }
 
 /**
@@ -76,11 +69,11 @@ function asTransport(t: string[] | HookTransport): HookTransport {
   return Array.isArray(t) ? { program: t } : t;
 }
 
-/** The hook we install for one event. */
-export function ourHook(t: string[] | HookTransport, event: HookEvent): CommandHook {
+/** The hook we install for one of the CLI's events (Claude Code unless another protocol is given). */
+export function ourHook(t: string[] | HookTransport, event: string, protocol: HookProtocol = claudeCodeProtocol): CommandHook {
   const transport = asTransport(t);
-  const timeout = installedEvents[event];
-  if (transport.httpPort && HTTP_EVENTS.includes(event)) {
+  const timeout = protocol.events.find((e) => e.cliEvent === event)?.timeout;
+  if (protocol === claudeCodeProtocol && transport.httpPort && (HTTP_EVENTS as readonly string[]).includes(event)) {
     return {
       type: 'http',
       url: `http://127.0.0.1:${transport.httpPort}/hook/${event}${HTTP_MARKER}`,
@@ -90,7 +83,7 @@ export function ourHook(t: string[] | HookTransport, event: HookEvent): CommandH
       timeout: 5,
     };
   }
-  return { type: 'command', command: hookCommand(transport.program, event), timeout };
+  return { type: 'command', command: hookCommand(transport.program, event, protocol.arg), timeout };
 }
 
 export function isOurs(h: CommandHook): boolean {
@@ -98,7 +91,7 @@ export function isOurs(h: CommandHook): boolean {
   return typeof h.command === 'string' && h.command.trimEnd().endsWith(HOOK_MARKER);
 }
 
-function readSettings(file: string): { settings: Settings; text: string | null } {
+export function readSettings(file: string): { settings: Settings; text: string | null } {
   if (!existsSync(file)) return { settings: {}, text: null };
   const text = readFileSync(file, 'utf8');
   if (text.trim() === '') return { settings: {}, text };
@@ -125,14 +118,15 @@ export function stripOurs(settings: Settings): Settings {
   return out;
 }
 
-export function withOurs(settings: Settings, transport: string[] | HookTransport): Settings {
+/** Ours go last in each event's list: the user's groups keep their places (Codex's trust keys count them). */
+export function withOurs(settings: Settings, transport: string[] | HookTransport, protocol: HookProtocol = claudeCodeProtocol): Settings {
   const out = stripOurs(settings);
   const hooks = (out.hooks ??= {});
-  for (const event of Object.keys(installedEvents) as HookEvent[]) (hooks[event] ??= []).push({ hooks: [ourHook(transport, event)] });
+  for (const { cliEvent } of protocol.events) (hooks[cliEvent] ??= []).push({ hooks: [ourHook(transport, cliEvent, protocol)] });
   return out;
 }
 
-function atomicWrite(file: string, text: string): void {
+export function atomicWrite(file: string, text: string): void {
   mkdirSync(dirname(file), { recursive: true });
   let mode = 0o644;
   try {
@@ -153,9 +147,13 @@ export interface InstallResult {
 }
 
 export function installHooks(worktree: string, transport: string[] | HookTransport): InstallResult {
-  const file = join(worktree, SETTINGS_FILE);
+  return installSettingsFile(join(worktree, SETTINGS_FILE), transport, claudeCodeProtocol);
+}
+
+/** Merges our hooks into a Claude-style hook settings file (any CLI whose settings look like it). */
+export function installSettingsFile(file: string, transport: string[] | HookTransport, protocol: HookProtocol): InstallResult {
   const { settings, text } = readSettings(file);
-  const next = withOurs(settings, transport);
+  const next = withOurs(settings, transport, protocol);
   const nextText = serialise(next);
   if (text !== null && JSON.stringify(JSON.parse(text || '{}')) === JSON.stringify(next)) return { file, changed: false, backup: null };
   let backup: string | null = null;
@@ -176,7 +174,10 @@ export interface UninstallResult {
 }
 
 export function uninstallHooks(worktree: string): UninstallResult {
-  const file = join(worktree, SETTINGS_FILE);
+  return uninstallSettingsFile(join(worktree, SETTINGS_FILE));
+}
+
+export function uninstallSettingsFile(file: string): UninstallResult {
   const backupFile = file + BACKUP_SUFFIX;
   if (!existsSync(file)) return { file, changed: false, removedFile: false, restoredBackup: false };
   const { settings } = readSettings(file);
@@ -202,13 +203,19 @@ export type HookPresence = 'installed' | 'stale' | 'missing';
 
 export interface VerifyResult {
   file: string;
-  events: Record<HookEvent, HookPresence>;
+  /** Per CLI event. */
+  events: Record<string, HookPresence>;
   userHooks: number;
+  /** CLIs that trust hooks one by one (Codex): our hooks without a matching trust entry. */
+  untrusted?: string[];
 }
 
 export function verifyHooks(worktree: string, transport: string[] | HookTransport): VerifyResult {
-  const file = join(worktree, SETTINGS_FILE);
-  const events = {} as Record<HookEvent, HookPresence>;
+  return verifySettingsFile(join(worktree, SETTINGS_FILE), transport, claudeCodeProtocol);
+}
+
+export function verifySettingsFile(file: string, transport: string[] | HookTransport, protocol: HookProtocol): VerifyResult {
+  const events: Record<string, HookPresence> = {};
   let settings: Settings = {};
   try {
     settings = readSettings(file).settings;
@@ -219,9 +226,9 @@ export function verifyHooks(worktree: string, transport: string[] | HookTranspor
   for (const groups of Object.values(settings.hooks ?? {})) {
     for (const g of Array.isArray(groups) ? groups : []) for (const h of g.hooks ?? []) if (!isOurs(h)) userHooks++;
   }
-  for (const event of Object.keys(installedEvents) as HookEvent[]) {
+  for (const { cliEvent: event } of protocol.events) {
     const ours = (settings.hooks?.[event] ?? []).flatMap((g) => (g.hooks ?? []).filter(isOurs));
-    const expected = JSON.stringify(ourHook(transport, event));
+    const expected = JSON.stringify(ourHook(transport, event, protocol));
     events[event] = ours.some((h) => JSON.stringify(h) === expected) ? 'installed' : ours.length > 0 ? 'stale' : 'missing';
   }
   return { file, events, userHooks };

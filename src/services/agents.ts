@@ -4,6 +4,7 @@
  */
 import { accessSync, closeSync, constants, existsSync, mkdirSync, realpathSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { delimiter, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { homedir } from 'node:os';
 import { HornetsError, ExitCode, UsageError } from '../errors.js';
 import type { Project } from '../config/load.js';
 import type { AgentConfig, Profile } from '../config/schema.js';
@@ -20,7 +21,8 @@ import { Git } from '../git/git.js';
 import { TypedLog } from './typed-log.js';
 import { classifyPane, type PaneVerdict } from '../domain/pane-state.js';
 import { displayAgent, type DisplayState } from '../domain/agent-display.js';
-import { installHooks, type HookTransport } from '../hooks/installer.js';
+import type { HookTransport } from '../hooks/installer.js';
+import { hookKind, type HookTarget } from './hook-kinds.js';
 import { hookProgram } from './hooks-program.js';
 import { settlePool } from '../util/pool.js';
 import { createExclusiveTemp } from '../util/private-files.js';
@@ -62,7 +64,7 @@ interface PrepareContext {
   repo: () => Promise<{ repo: string | null; hasCommits: boolean }>;
   /** The repository's worktrees (real paths), from one `git worktree list` for the whole team. */
   worktrees: () => Promise<Set<string>>;
-  /** info/exclude checked once per repository (every worktree of it shares the file). */
+  /** info/exclude checked once per repository and pattern (every worktree of it shares the file). */
   excluded: Map<string, Promise<boolean>>;
 }
 
@@ -416,23 +418,44 @@ export class AgentManager {
     return { program: hookProgram(), httpPort: d.hookTransport === 'http' ? d.hookPort : null };
   }
 
+  /**
+   * Where the agent's Codex keeps its config.toml (our hook trust entries go there): CODEX_HOME, else
+   * ~/.codex, as the agent's pane will see them (hornets' environment, then the profile's, then the
+   * agent's).
+   */
+  codexHome(agent: AgentConfig): string {
+    const env = { ...launchEnv(), ...this.profile(agent).env, ...agent.env };
+    const home = env.CODEX_HOME || join(env.HOME || homedir(), '.codex');
+    return isAbsolute(home) ? home : resolve(this.project.root, home);
+  }
+
+  /** What a hook installer needs to know about one agent. */
+  hookTarget(agent: AgentConfig, worktree = this.worktreePath(agent)): HookTarget {
+    return { worktree, transport: this.hookTransport(), codexHome: this.codexHome(agent) };
+  }
+
   /** The agent's directory and hook settings, ready for its process; safe to run for several agents at once. */
   private async prepare(agent: AgentConfig, ctx: PrepareContext): Promise<{ path: string; created: boolean }> {
     const { path, created, repo } = await this.prepareWorktree(agent, ctx);
     const profile = this.profile(agent);
     // Hooks go in before the agent starts, so its very first SessionStart is ours.
-    if (profile.hooks.kind === 'claude-code') {
-      const r = installHooks(path, this.hookTransport());
+    const kind = hookKind(profile);
+    if (kind) {
+      const r = kind.install(this.hookTarget(agent, path));
       if (r.changed) this.log.info({ event: 'hooks_installed', agent: agent.name, file: r.file, backup: r.backup }, 'hooks installed');
       // A worktree we just made shares the repository's info/exclude: looked at once for all of them.
       // Elsewhere git itself says whether the directory is in a repository (it fails when not).
-      const key = repo ?? path;
-      let done = ctx.excluded.get(key);
-      if (!done) {
-        done = Git.ensureExcluded(key, '/.claude/settings.local.json*').catch(() => false);
-        if (repo) ctx.excluded.set(key, done);
+      const dir = repo ?? path;
+      const exclude = kind.exclude;
+      if (exclude !== null) {
+        const key = `${dir}\0${exclude}`;
+        let done = ctx.excluded.get(key);
+        if (!done) {
+          done = Git.ensureExcluded(dir, exclude).catch(() => false);
+          if (repo) ctx.excluded.set(key, done);
+        }
+        await done;
       }
-      await done;
     }
     return { path, created };
   }
