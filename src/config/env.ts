@@ -10,6 +10,7 @@ import type { RestartPolicy } from '../domain/restart-settings.js';
 import { defaultRestartPolicy } from '../domain/restart-settings.js';
 import { leaderTiming, MAX_LEADER_LEASE_MS, MIN_LEADER_LEASE_MS, type LeaderTiming } from '../domain/leader-timing.js';
 import { durationMs, type HornetsConfig } from './schema.js';
+import { parseSeedEngineEnv } from './seed-env.js';
 
 export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -294,7 +295,19 @@ export function resolveDaemonConfig(
   config: HornetsConfig,
   env: NodeJS.ProcessEnv = process.env,
 ): { config: HornetsConfig; settings: DaemonSettings; logLevel: LogLevel | undefined; applied: string[]; notes: string[] } {
-  const overrides = parseEnvOverrides(env);
-  const merged = applyEnvOverrides(config, overrides);
-  return { config: merged, settings: daemonSettings(merged), logLevel: overrides.logLevel, applied: overrides.applied, notes: overrides.notes ?? [] };
+  // Every bad variable of both tables in one error (parseEnvOverrides throws with its own).
+  const seedIssues: ConfigIssue[] = [];
+  const redisStore = config.store.kind === 'redis' || ['REDIS_URL', 'REDIS_HOST', 'REDIS_CLUSTER_NODES'].some((n) => (env[n] ?? env[`HORNETS_${n}`] ?? '').trim() !== '');
+  const seed = parseSeedEngineEnv(env, redisStore, seedIssues);
+  let overrides: EnvOverrides;
+  try {
+    overrides = parseEnvOverrides(env);
+  } catch (err) {
+    if (err instanceof ConfigError && seedIssues.length > 0) throw new ConfigError('environment', [...err.issues, ...seedIssues]);
+    throw err;
+  }
+  if (seedIssues.length > 0) throw new ConfigError('environment', seedIssues);
+  let merged = applyEnvOverrides(config, overrides);
+  if (seed.watch) merged = { ...merged, watch: { ...merged.watch, mode: seed.watch.mode } };
+  return { config: merged, settings: daemonSettings(merged), logLevel: overrides.logLevel, applied: [...overrides.applied, ...seed.applied], notes: overrides.notes ?? [] };
 }

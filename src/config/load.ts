@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { parseWith, readJson } from './json-file.js';
 import { locateConfig, profileDirs, profileFileNames, type LoadOptions } from './locate.js';
-import { resolveStateDir, statePaths, type StatePaths } from './paths.js';
+import { projectPaths, type StatePaths } from './paths.js';
 import { hornetsConfigSchema, profileSchema, type HornetsConfig, type Profile } from './schema.js';
 
 export interface Project {
@@ -78,5 +78,5 @@ export function loadProject(options: LoadOptions = {}, sources?: ProjectSources)
   });
   if (issues.length > 0) throw new ConfigError(configPath, issues);
 
-  return { configPath, root, config, profiles, paths: statePaths(resolveStateDir(configPath, options.env ?? process.env)) };
+  return { configPath, root, config, profiles, paths: projectPaths(configPath, options.env ?? process.env) };
 }

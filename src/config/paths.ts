@@ -1,5 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
-import { StateDirError } from '../errors.js';
+import { ConfigError, StateDirError, type ConfigIssue } from '../errors.js';
+import { applySeedDirs } from './seed-env.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -63,6 +64,17 @@ export function statePaths(stateDir: string): StatePaths {
     worktrees: join(stateDir, 'worktrees'),
     run: join(stateDir, 'run'),
   };
+}
+
+/**
+ * The project's state paths: the state dir (`resolveStateDir`) with the seed systems' directory
+ * variables applied (TRIGGER_DIR, …: config/seed-env.ts). A bad one throws, naming it.
+ */
+export function projectPaths(configPath: string, env: NodeJS.ProcessEnv = process.env): StatePaths {
+  const issues: ConfigIssue[] = [];
+  const paths = applySeedDirs(statePaths(resolveStateDir(configPath, env)), env, issues);
+  if (issues.length > 0) throw new ConfigError('environment', issues);
+  return paths;
 }
 
 /** `HORNETS_HOME` wins; otherwise `.hornets/` beside hornets.json. */

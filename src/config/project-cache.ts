@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Project, ProjectSources } from './load.js';
 import { locateConfig, profileFileNames, type LoadOptions } from './locate.js';
-import { resolveStateDir, statePaths } from './paths.js';
+import { projectPaths, resolveStateDir, statePaths } from './paths.js';
 import type { HornetsConfig, Profile } from './schema.js';
 
 const FORMAT = 1;
@@ -91,7 +91,7 @@ export function readCachedProject(options: LoadOptions = {}, build: string | nul
     const configPath = locateConfig(options);
     const doc: unknown = JSON.parse(readFileSync(cacheFile(configPath, env), 'utf8'));
     if (!wellFormed(doc, build, configPath) || !unchanged(doc.sources)) return null;
-    return { configPath, root: dirname(configPath), config: doc.config, profiles: new Map(doc.profiles), paths: statePaths(resolveStateDir(configPath, env)) };
+    return { configPath, root: dirname(configPath), config: doc.config, profiles: new Map(doc.profiles), paths: projectPaths(configPath, env) };
   } catch {
     return null;
   }

@@ -302,7 +302,10 @@ export class Daemon {
     return this.workers.status().map((w) => ({
       name: w.name,
       state: w.breaker === 'closed' ? 'worker' : `worker, breaker ${w.breaker.replace('_', '-')}`,
-      pid: null,
+      // The engine runs the worker: its file is rewritten every interval while the engine lives (a
+      // seed 003 probe checks the age of <worker>.json), and its breaker is its health.
+      pid: process.pid,
+      status: w.breaker === 'closed' ? 'healthy' : w.breaker === 'open' ? 'unhealthy' : 'degraded',
       generation: 0,
       queueDepth: counts.get(w.name) ?? 0,
       activeTasks: w.active,

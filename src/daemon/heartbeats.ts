@@ -1,8 +1,12 @@
 /**
  * Heartbeat files for liveness probes (the seed systems' `/shared/heartbeats`): every interval,
  * `.hornets/heartbeats/<agent>.json` and `daemon.json` are rewritten atomically (temp + rename),
- * so a reader never sees half a file. A probe checks the file's age (`timestamp`, `ts` or mtime).
+ * so a reader never sees half a file. They read as the seeds' probes expect: `timestamp` in epoch
+ * seconds (`time.time() - float(hb['timestamp'])`, seed 003), a one-word `status`, `active_tasks`,
+ * and seed 000's name `<agent>-watcher.json` as a link to the same file. `ts` (ms) and `time`
+ * (ISO 8601) are hornets' own.
  */
+import { symlinkSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
@@ -11,6 +15,7 @@ import type { MessageStore, TaskStore } from '../queue/store.js';
 import { errorMessage } from '../errors.js';
 import { writeFileAtomicSync } from '../util/private-files.js';
 import { pendingStates } from '../domain/message.js';
+import { heartbeatStatus, type HeartbeatStatus } from '../domain/heartbeat-status.js';
 
 export interface AgentHeartbeat {
   name: string;
@@ -20,6 +25,8 @@ export interface AgentHeartbeat {
   generation: number;
   queueDepth: number;
   activeTasks: number;
+  /** Set where the state is not an agent's (a task worker's breaker): else from state and pid. */
+  status?: HeartbeatStatus;
 }
 
 export interface HeartbeatOptions {
@@ -44,6 +51,8 @@ export class Heartbeats {
   private failures = 0;
   /** What each agent's file says, but its time: to skip rewriting a stopped agent's unchanged file. */
   private readonly written = new Map<string, string>();
+  /** Agents whose `<agent>-watcher.json` link this process made (or found). */
+  private readonly linked = new Set<string>();
   /** Set by start(): only a started daemon owns the heartbeat files and may write "stopped". */
   private owned = false;
 
@@ -87,17 +96,27 @@ export class Heartbeats {
         // Once per beat, not once per file: 50 agents would mean 50 mkdir calls every interval.
         await mkdir(this.o.paths.heartbeats, { recursive: true, mode: 0o700 });
         const now = this.clock();
-        const timestamp = new Date(now).toISOString();
+        const stamp = { timestamp: now / 1000, ts: now, time: new Date(now).toISOString() };
         for (const a of agents) {
-          const content = { agent: a.name, state: a.state, pid: a.pid, generation: a.generation, queue_depth: a.queueDepth, active_tasks: a.activeTasks, daemon_pid: this.pid };
+          const content = {
+            agent: a.name,
+            status: a.status ?? heartbeatStatus(a.state, a.pid !== null),
+            state: a.state,
+            pid: a.pid,
+            generation: a.generation,
+            queue_depth: a.queueDepth,
+            active_tasks: a.activeTasks,
+            daemon_pid: this.pid,
+          };
           // An agent with no process (stopped, failed, never started) has its file written when it
           // changes, not every interval: its age says nothing about a process that is not there, and
           // a team of thousands configured but not running would cost the engine a file per agent
           // per interval (issue 11, item 14).
           const key = JSON.stringify(content);
           if (a.pid === null && this.written.get(a.name) === key) continue;
-          await this.write(this.fileFor(a.name), { timestamp, ts: now, ...content });
+          await this.write(this.fileFor(a.name), { ...stamp, ...content });
           this.written.set(a.name, key);
+          this.link(a.name);
         }
         await this.writeDaemon('running', agents.length);
         if (this.failures > 0) this.o.log.info({ event: 'heartbeat_recovered' }, 'heartbeats written again');
@@ -117,8 +136,10 @@ export class Heartbeats {
     if (state === 'stopped') await mkdir(this.o.paths.heartbeats, { recursive: true, mode: 0o700 });
     const now = this.clock();
     await this.write(this.daemonFile, {
-      timestamp: new Date(now).toISOString(),
+      timestamp: now / 1000,
       ts: now,
+      time: new Date(now).toISOString(),
+      status: state === 'running' ? 'healthy' : 'stopped',
       state,
       pid: this.pid,
       started_at: new Date(this.startedAt).toISOString(),
@@ -127,6 +148,20 @@ export class Heartbeats {
       ...(agents !== null ? { agents } : {}),
       ...(this.o.daemonInfo?.() ?? {}),
     });
+  }
+
+  /**
+   * Seed 000's probes look for `<agent>-watcher.json`: a relative link to `<agent>.json`, made once
+   * (an atomic rename of the target keeps it valid), so the same bytes are never written twice.
+   */
+  private link(agent: string): void {
+    if (this.linked.has(agent)) return;
+    try {
+      symlinkSync(`${agent}.json`, join(this.o.paths.heartbeats, `${agent}-watcher.json`));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    this.linked.add(agent);
   }
 
   /**

@@ -103,10 +103,26 @@ export function engineStartError(file: string, offset: number): string | null {
     .split('\n')
     .map((l) => l.trimEnd())
     .filter((l) => l.trim() !== '');
-  const own = lines.filter((l) => l.startsWith('hornets-tui: ')).at(-1);
-  const line = own ? own.slice('hornets-tui: '.length) : lines.at(-1);
-  if (line === undefined) return null;
-  return line.length > 600 ? `${line.slice(0, 600)}…` : line;
+  // Our own last message, with its indented continuation lines: "invalid environment:" alone says
+  // nothing, the "  - VARIABLE: why" lines under it say what to fix.
+  let at = -1;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (lines[i]!.startsWith('hornets-tui: ')) {
+      at = i;
+      break;
+    }
+  }
+  let said: string | undefined;
+  if (at >= 0) {
+    const rest: string[] = [];
+    for (const l of lines.slice(at + 1)) {
+      if (!/^\s/.test(l)) break;
+      rest.push(l);
+    }
+    said = [lines[at]!.slice('hornets-tui: '.length), ...rest].join('\n');
+  } else said = lines.at(-1);
+  if (said === undefined) return null;
+  return said.length > 1200 ? `${said.slice(0, 1200)}…` : said;
 }
 
 /**

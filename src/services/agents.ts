@@ -10,6 +10,7 @@ import type { Project } from '../config/load.js';
 import type { AgentConfig, Profile } from '../config/schema.js';
 import { packageRoot } from '../config/paths.js';
 import { launchEnv } from '../config/process-env.js';
+import { claudeProgramOverride } from '../config/seed-env.js';
 import type { Logger } from '../log.js';
 import type { MessageStore } from '../queue/store.js';
 import type { AgentRecord, AgentState } from '../domain/agent.js';
@@ -245,6 +246,9 @@ export class AgentManager {
   private spawnSpec(agent: AgentConfig, record: AgentRecord, generation: number, cwd: string, resume: boolean): SpawnSpec & { envFile: string } {
     const profile = this.profile(agent);
     let argv = expandCommand(profile.command);
+    // CLAUDE_COMMAND (the seeds' name): another claude program, the arguments staying the profile's.
+    const claude = argv[0] === 'claude' ? claudeProgramOverride(launchEnv()) : null;
+    if (claude) argv = [claude, ...argv.slice(1)];
     if (resume && record.sessionId && profile.resume) argv = [...argv, ...profile.resume.args.map((a) => a.replaceAll('{sessionId}', record.sessionId!))];
     const credential = agentCredential(loadOrCreateAgentKey(this.project.paths.root), agent.name, generation);
     // An http hook's header takes a variable whole: the client half only, so the engine's proof never

@@ -98,6 +98,21 @@ describe('engine on real tmux', () => {
     await t.daemon.heartbeats.beat();
     const beat = JSON.parse(readFileSync(join(paths.heartbeats, 'marie.json'), 'utf8')) as Record<string, unknown>;
     expect(beat.state).toBe('idle');
+    // Seed 003's own probe, as its README runs it: age from `timestamp` (epoch seconds) and `status`.
+    const probe = spawnSync(
+      'python3',
+      [
+        '-c',
+        "import json, time; hb = json.load(open(__import__('sys').argv[1])); age = time.time() - float(hb['timestamp']); print(f'{age:.1f} {hb[\"status\"]} {hb[\"active_tasks\"]}')",
+        join(paths.heartbeats, 'marie-watcher.json'),
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(probe.stderr).toBe('');
+    const [age, status, active] = probe.stdout.trim().split(' ');
+    expect(Number(age)).toBeGreaterThanOrEqual(0);
+    expect(Number(age)).toBeLessThan(60);
+    expect([status, active]).toEqual(['healthy', '0']);
   }, 90_000);
 
   it('watch mode "poll" (hornets.json): the running engine watches no directory and its poll takes a trigger file in', async () => {

@@ -791,9 +791,11 @@ describe('heartbeats', () => {
     stops.push(() => hb.stop());
     const read = (f: string) => JSON.parse(readFileSync(join(env.paths.heartbeats, f), 'utf8')) as Record<string, unknown>;
     expect(read('marie.json')).toEqual({
-      timestamp: new Date(T0).toISOString(),
+      timestamp: T0 / 1000,
       ts: T0,
+      time: new Date(T0).toISOString(),
       agent: 'marie',
+      status: 'healthy',
       state: 'idle',
       pid: 4242,
       generation: 0,
@@ -801,17 +803,21 @@ describe('heartbeats', () => {
       active_tasks: 0,
       daemon_pid: process.pid,
     });
-    expect(read('anga.json')).toMatchObject({ pid: null, queue_depth: 0, state: 'unknown' });
-    expect(read('daemon.json')).toMatchObject({ state: 'running', pid: process.pid, agents: 3, uptime_s: 0, interval_ms: 20, hook_port: 1234 });
+    expect(read('anga.json')).toMatchObject({ pid: null, queue_depth: 0, state: 'unknown', status: 'down' });
+    expect(read('daemon.json')).toMatchObject({ status: 'healthy', state: 'running', pid: process.pid, agents: 3, uptime_s: 0, interval_ms: 20, hook_port: 1234 });
+    // Seed 000's probes read <agent>-watcher.json: the same file, through a link.
+    expect(lstatSync(join(env.paths.heartbeats, 'marie-watcher.json')).isSymbolicLink()).toBe(true);
+    expect(read('marie-watcher.json')).toEqual(read('marie.json'));
 
     env.now.t += 30_000;
     state = 'busy';
     // daemon.json is written last in a pass.
     await waitFor('a later heartbeat', () => read('daemon.json').uptime_s === 30);
-    expect(read('marie.json')).toMatchObject({ ts: T0 + 30_000, state: 'busy' });
+    expect(read('marie.json')).toMatchObject({ ts: T0 + 30_000, timestamp: (T0 + 30_000) / 1000, state: 'busy', status: 'healthy' });
+    expect(read('marie-watcher.json')).toMatchObject({ ts: T0 + 30_000 });
     expect(readdirSync(env.paths.heartbeats).filter((f) => f.includes('.tmp'))).toEqual([]);
     await hb.stop();
-    expect(read('daemon.json')).toMatchObject({ state: 'stopped' });
+    expect(read('daemon.json')).toMatchObject({ state: 'stopped', status: 'stopped' });
   });
 
   it('an agent with no process (stopped, failed, not started) has its file written when it changes, not every interval (thousands of them cost nothing)', async () => {

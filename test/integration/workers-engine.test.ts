@@ -27,7 +27,7 @@ it('a worker task through the engine: run, result, from-notification, heartbeat 
     'a heartbeat with the run',
     () => {
       try {
-        const h = JSON.parse(readFileSync(join(state, 'heartbeats', 'fab.json'), 'utf8')) as { active_tasks: number; state: string };
+        const h = JSON.parse(readFileSync(join(state, 'heartbeats', 'fab.json'), 'utf8')) as { active_tasks: number; state: string; status: string; pid: number };
         return h.active_tasks === 1 ? h : null;
       } catch {
         return null;
@@ -36,6 +36,9 @@ it('a worker task through the engine: run, result, from-notification, heartbeat 
     30_000,
   );
   expect(hb.state).toBe('worker');
+  // As seed 003's probe reads it: healthy (breaker closed), with the engine's pid, rewritten every interval.
+  expect(hb.status).toBe('healthy');
+  expect(hb.pid).toBeGreaterThan(0);
   // The gauge follows once the run's window is open (the slot is taken a moment before).
   await waitFor('watcher_active_tasks 1', async () => /^watcher_active_tasks\{worker="fab"\} 1$/m.test(await metrics(state)), 10_000);
   const r = await waitFor('the result', () => readResult(join(state, 'results'), 'fab', 'e1'), 30_000);
