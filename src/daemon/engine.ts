@@ -207,6 +207,9 @@ export class Engine {
     this.passQueued = true;
     setImmediate(() => {
       this.passQueued = false;
+      // stop() may have come between the wake and this turn: a stopped engine's store and tmux
+      // client are being closed, and stop() did not wait for a pass that had not begun.
+      if (this.stopped) return;
       if (this.passRunning) {
         // Run once more after the current pass so nothing queued meanwhile waits for the poll.
         void this.passRunning.then(() => this.wake(null));

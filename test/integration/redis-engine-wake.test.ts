@@ -73,4 +73,23 @@ describe("a wake's delivery pass on a Redis team", () => {
     // Nothing waits for marie: the pass read what it needed and decided there was nothing to do.
     expect(calls).toEqual(['agentOverview']);
   });
+
+  it('a wake just before stop() starts no pass after it: a stopped engine reads nothing', async () => {
+    const dir = fx.dir('hornets-engine-wake-stop-');
+    initGitRepo(dir);
+    mkdirSync(join(dir, 'state'));
+    writeFileSync(join(dir, 'hornets.json'), JSON.stringify({ project: 'enginewakestop', agents: [{ name: 'marie', profile: 'demo' }] }, null, 2));
+    const ctx = await openProject({ configPath: join(dir, 'hornets.json'), env: testEnv({ HORNETS_HOME: join(dir, 'state') }) });
+    contexts.push(ctx);
+    const store = await openRedisStore({ url: redis.url, prefix: 'enginewakestop' });
+    stores.push(store);
+    await store.registerAgents([{ name: 'marie', profile: 'demo' }]);
+    const calls: string[] = [];
+    const engine = new Engine({ ...ctx, store: counted(store, calls) }, { reconcileMs: 60_000 });
+    engine.wake('marie');
+    await engine.stop();
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(calls).toEqual([]);
+  });
 });
