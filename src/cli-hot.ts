@@ -12,6 +12,7 @@ import { debugFromEnv } from './config/process-env.js';
 import { openProjectContext } from './services/project-context.js';
 import { createLineLogger, silentLineLogger } from './log-lines.js';
 import { parseHotArgv } from './cli/hot-argv.js';
+import { applyDotEnv } from './config/dotenv.js';
 import { listCommand, sendCommand, statusCommand, type OpenProject } from './cli/hot-commands.js';
 import { stdio, type Output } from './cli/output.js';
 import { reportError } from './cli/report-error.js';
@@ -20,6 +21,8 @@ import { reportError } from './cli/report-error.js';
 export async function runHot(argv: string[], o: Output = stdio): Promise<boolean> {
   const inv = parseHotArgv(argv.slice(2));
   if (!inv) return false;
+  // As src/cli.ts: the project's .env first (the full CLI, if it runs instead, finds it applied).
+  applyDotEnv(argv.slice(2));
   const project = readCachedProject({ configPath: inv.config });
   if (!project) return false;
   const open: OpenProject = (component) => openProjectContext(project, component, { create: createLineLogger, silent: silentLineLogger });

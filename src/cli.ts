@@ -7,6 +7,7 @@ import { ExitCode } from './errors.js';
 import { reportError } from './cli/report-error.js';
 import { stdio, type Output } from './cli/output.js';
 import { cliVersion } from './cli/version.js';
+import { applyDotEnv } from './config/dotenv.js';
 import type { CommanderError } from 'commander';
 
 /** `hornets-tui --version` (or `-V`) alone: answered without building the command tree. */
@@ -26,6 +27,8 @@ export async function run(argv: string[], o: Output = stdio): Promise<number> {
     process.exitCode = ExitCode.ok;
     return ExitCode.ok;
   }
+  // The project's .env (the seeds' settings file) before anything reads the environment.
+  applyDotEnv(argv.slice(2));
   const { buildProgram, CommanderError: commanderError } = await import('./cli/program.js');
   const program = buildProgram(o, {
     benchFile: process.env.HORNETS_TUI_BENCH || undefined,

@@ -2,7 +2,8 @@
  * The seed systems' variables as their users set them (issue 16): TRIGGER_DIR and HEARTBEAT_DIR on
  * a "shared" directory outside .hornets are where the engine really reads triggers and writes
  * heartbeats; a refused one (WORKER_NAME, LOG_FORMAT=text) stops the engine at start with an error
- * naming it and what replaces it, and nothing is started.
+ * naming it and what replaces it, and nothing is started. The same from the project's .env, which
+ * the environment overrides.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -39,6 +40,14 @@ describe("the seeds' variables on a real engine", () => {
     expect(relative.code).toBe(1);
     expect(relative.stderr).toContain('TASK_DIR: "tasks" is not an absolute path');
 
+    // The same from the project's .env (seed 003 keeps its settings there); the environment wins over it.
+    writeFileSync(path.join(dir, '.env'), '# the seeds\nWORKER_NAME=anga\nTASK_DIR=tasks\n');
+    const fromFile = await p.run(['daemon', 'start'], { env: { TASK_DIR: path.join(shared, 'tasks') } });
+    expect(fromFile.code).toBe(1);
+    expect(fromFile.stderr).toContain('WORKER_NAME: "anga"');
+    expect((await p.run(['status'])).stderr).toContain('TASK_DIR: "tasks" is not an absolute path');
+    writeFileSync(path.join(dir, '.env'), 'HEARTBEAT_INTERVAL=1\n');
+
     await p.ok(['up']);
     const triggers = path.join(shared, 'triggers', 'marie');
     await waitFor('the engine made the shared trigger dir', () => existsSync(triggers), 30_000, 100);
@@ -53,6 +62,8 @@ describe("the seeds' variables on a real engine", () => {
     );
     const beat = JSON.parse(readFileSync(path.join(shared, 'heartbeats', 'marie.json'), 'utf8')) as { status: string; agent: string };
     expect(beat).toMatchObject({ agent: 'marie', status: 'healthy' });
+    // HEARTBEAT_INTERVAL=1 from .env reached the engine.
+    expect((JSON.parse(readFileSync(path.join(shared, 'heartbeats', 'daemon.json'), 'utf8')) as { interval_ms: number }).interval_ms).toBe(1000);
     expect(existsSync(path.join(p.stateDir, 'heartbeats', 'marie.json'))).toBe(false);
   }, 120_000);
 });
