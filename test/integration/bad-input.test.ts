@@ -366,7 +366,7 @@ describe.concurrent('bad hornets.json', () => {
 
   it('unknown profile: lists the available ones', async () => {
     const p = projectWith({ project: 'demo', agents: [{ name: 'marie', profile: 'claude' }] });
-    await expectConfigError(p, '  - agents[0].profile: unknown profile "claude" (available: aider, claude-code, codex, demo, gemini, shell)');
+    await expectConfigError(p, '  - agents[0].profile: unknown profile "claude" (available: aider, claude-code, claude-oneshot, codex, demo-oneshot, demo, gemini, shell)');
   });
 
   it('missing briefing file: names the file', async () => {
@@ -465,7 +465,8 @@ describe('database problems', () => {
   }
 
   it('disk full: the failing send says so (exit 1) and every message accepted before is intact', async (ctx) => {
-    const m = mountTmpfs('512k');
+    // Room for the new database (its schema, WAL and logs) and a few 60 KiB messages, then full.
+    const m = mountTmpfs('1m');
     if ('skip' in m) return ctx.skip(m.skip);
     const home = path.join(m.dir, 'state');
     const p = await newProject(temp, 'marie', { HORNETS_HOME: home });
