@@ -18,7 +18,7 @@
  * added nothing, and whatever it added stays. The user's config.toml is backed up once before we
  * first touch it, as their hook file is.
  */
-import { createHash } from 'node:crypto';
+import { sha256 } from '../util/sha256.js';
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, copyFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { codexProtocol } from './protocols.js';
@@ -67,7 +67,9 @@ export function codexTrustHash(event: string, hook: { command: string; timeout?:
     hooks: [{ async: false, command: hook.command, timeout: hook.timeout ?? 600, type: 'command' }],
     ...(matcher !== undefined ? { matcher } : {}),
   };
-  return `sha256:${createHash('sha256').update(canonicalJson(group)).digest('hex')}`;
+  // Plain-JS SHA-256: this module is reached by `status` and `send` (agent services), which must not
+  // load node:crypto (its ~6 ms is most of their start).
+  return `sha256:${sha256(Buffer.from(canonicalJson(group), 'utf8')).toString('hex')}`;
 }
 
 export interface TrustEntry {
