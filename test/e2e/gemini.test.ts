@@ -243,10 +243,10 @@ describe.skipIf(skipAgentCliSuite('gemini'))('real Gemini CLI through hornets ho
       const report = JSON.parse(verified.stdout) as { agents: { result: { events: Record<string, string>; userHooks: number; untrusted: string[] } }[] };
       expect(Object.values(report.agents[0]!.result.events).every((s) => s === 'installed')).toBe(true);
       expect(report.agents[0]!.result).toMatchObject({ userHooks: 1, untrusted: [] });
-      // Our file stays out of the agent's commits.
-      expect(git(e.worktree, ['status', '--porcelain', '--untracked-files=all'])).not.toContain('.gemini');
 
       await e.up();
+      // `up` keeps our file (and its backup) out of the agent's commits.
+      expect(git(e.worktree, ['status', '--porcelain', '--untracked-files=all'])).not.toContain('.gemini');
       await e.prompt('run the echo tool');
       await findRequest(e, 'the request with the tool output', hasToolOutput);
       await e.waitForHook('AfterAgent', 'idle');
