@@ -293,4 +293,23 @@ describe.skipIf(skipAgentCliSuite('gemini'))('real Gemini CLI through hornets ho
     },
     TEST_TIMEOUT,
   );
+
+  it(
+    'no one types: the briefing and the waiting message go in with SessionStart, and the engine nudges the idle agent so that a turn carries them',
+    async () => {
+      const e = await start(() => ({ text: 'ok' }));
+      await e.cli.ok(['daemon', 'start']);
+      const id = await e.send('waiting before the first prompt');
+      await e.up();
+      const nudged = await findRequest(e, 'the turn the nudge started', (r) => newText(r).includes('[hornets:'), 90_000);
+      await e.waitForHook('AfterAgent', 'idle');
+      expect(e.hookLog().find((l) => l.event === 'SessionStart')).toMatchObject({ outcome: 'briefing', delivered: [id] });
+      const briefing = hookContexts(nudged).find((t) => t.startsWith('# hornets briefing for gm')) ?? '';
+      expect(briefing).toContain(`[msg ${id} | from cli] waiting before the first prompt`);
+      expect(deliveriesOf(e.mainRequests(), id)).toBe(1);
+      await waitFor('the message to be confirmed', async () => (await e.messageState(id)).state === 'confirmed', 20_000, 200);
+      expect(await e.messageState(id)).toEqual({ state: 'confirmed', redeliveries: 0 });
+    },
+    TEST_TIMEOUT,
+  );
 });
