@@ -243,6 +243,8 @@ describe.skipIf(skipAgentCliSuite('gemini'))('real Gemini CLI through hornets ho
       const report = JSON.parse(verified.stdout) as { agents: { result: { events: Record<string, string>; userHooks: number; untrusted: string[] } }[] };
       expect(Object.values(report.agents[0]!.result.events).every((s) => s === 'installed')).toBe(true);
       expect(report.agents[0]!.result).toMatchObject({ userHooks: 1, untrusted: [] });
+      // The version of the binary the profile runs, against the one the protocol table was checked on.
+      expect((JSON.parse(verified.stdout) as { gemini: unknown }).gemini).toEqual([{ binary: e.geminiBin, agents: [AGENT], version: '0.61.0', support: 'gemini 0.61.0: hooks verified on 0.61.0' }]);
 
       await e.up();
       // `up` keeps our file (and its backup) out of the agent's commits.
