@@ -16,9 +16,19 @@ import { startFakeApi, type FakeApi, type RecordedRequest, type Responder } from
 import type { Message } from '../../src/domain/message.js';
 import { openSqliteStore } from '../../src/queue/sqlite/sqlite-store.js';
 import { Project, repoRoot, type CliResult } from './cli.js';
+import { agentCli } from './agent-clis.js';
 import { capture, git, initGitRepo, killServer, randomSocket, tmux, waitFor } from './tmux.js';
 
-export const claudeBin = path.join(repoRoot, 'node_modules', '.bin', 'claude');
+/**
+ * The Claude Code the suite drives: the npm package pinned in package.json (2.1.197), or, with
+ * HORNETS_E2E_CLAUDE_CLI=<name>, a pinned agent CLI from scripts/agent-clis.json (claude-native:
+ * the newest native binary, 2.1.332). On 2.1.332, 4 of the 7 tests fail on request shapes, not
+ * on delivery: hook context comes as a separate `system`-role message (no <system-reminder> in the
+ * tool turn), and a Stop block's reason reaches the model twice in the same request (a user
+ * reminder and a system "Stop hook blocking error"), which deliveriesOf counts as two.
+ */
+export const claudeCliName = process.env.HORNETS_E2E_CLAUDE_CLI || null;
+export const claudeBin = claudeCliName ? agentCli(claudeCliName).binary : path.join(repoRoot, 'node_modules', '.bin', 'claude');
 export const AGENT = 'cc';
 
 /** Fake but well-formed: Claude Code remembers the approval by the key's last 20 characters. */
