@@ -4,7 +4,7 @@ import { openProject } from '../services/context.js';
 import { AgentManager } from '../services/agents.js';
 import { HooksService } from '../services/hooks-service.js';
 import { claudeVersion, VERIFIED_CLAUDE_VERSION, compareVersions } from '../proc/claude-version.js';
-import { VERIFIED_CODEX_VERSION, codexSupport, codexVersion } from '../proc/codex-version.js';
+import { agentCliSupport, agentCliVersion, isVersionedCli, verifiedCliVersions, type VersionedCli } from '../proc/agent-cli-version.js';
 import { CLAUDE_FIX } from '../services/doctor.js';
 import { json, table, type Output } from './output.js';
 import type { GlobalOptions } from './queue-commands.js';
@@ -44,28 +44,33 @@ export async function hooksUninstallCommand(o: Output, g: GlobalOptions, names: 
 }
 
 export async function hooksVerifyCommand(o: Output, g: GlobalOptions, names: string[], opts: { all?: boolean; json?: boolean }): Promise<void> {
-  const [{ r, needClaude, codex }, version] = await Promise.all([
+  const [{ r, needClaude, codex, gemini }, version] = await Promise.all([
     withHooks(g, (h, m) => {
       const list = targets(names, opts.all);
       const agents = list === 'all' ? m.project.config.agents : list.map((n) => m.agentConfig(n));
       // Agents whose profile runs the claude binary itself; the demo agent only speaks its protocol.
       const needClaude = agents.filter((a) => m.profile(a).command[0] === 'claude').map((a) => a.name);
-      // Codex agents with hooks: the binary their profile runs.
-      const codexBins = new Map<string, string[]>();
+      // Agents of a CLI whose hooks were verified on one version (Codex, Gemini): the binary their profile runs.
+      const cliBins = new Map<string, { cli: VersionedCli; agents: string[] }>();
       for (const a of agents) {
         const p = m.profile(a);
-        if (p.hooks.kind === 'codex' && p.delivery !== 'push') codexBins.set(p.command[0]!, [...(codexBins.get(p.command[0]!) ?? []), a.name]);
+        const kind = p.hooks.kind;
+        if (!isVersionedCli(kind) || p.delivery === 'push') continue;
+        const key = `${kind}\0${p.command[0]!}`;
+        cliBins.set(key, { cli: kind, agents: [...(cliBins.get(key)?.agents ?? []), a.name] });
       }
-      return { r: h.verify(list), needClaude, codexBins };
-    }).then(async (v) => ({
-      ...v,
-      codex: await Promise.all(
-        [...v.codexBins].map(async ([binary, agents]) => {
-          const version = await codexVersion(binary);
-          return { binary, agents, version, support: codexSupport(binary, version) };
+      return { r: h.verify(list), needClaude, cliBins };
+    }).then(async (v) => {
+      const checked = await Promise.all(
+        [...v.cliBins].map(async ([key, { cli, agents }]) => {
+          const binary = key.slice(key.indexOf('\0') + 1);
+          const version = await agentCliVersion(binary);
+          return { cli, binary, agents, version, support: agentCliSupport(cli, binary, version) };
         }),
-      ),
-    })),
+      );
+      const of = (cli: VersionedCli) => checked.filter((c) => c.cli === cli).map(({ cli: _cli, ...rest }) => rest);
+      return { ...v, codex: of('codex'), gemini: of('gemini') };
+    }),
     claudeVersion(),
   ]);
   const support =
@@ -76,7 +81,7 @@ export async function hooksVerifyCommand(o: Output, g: GlobalOptions, names: str
         : `claude ${version} is older than ${VERIFIED_CLAUDE_VERSION}, the version hornets was verified on; SessionEnd/StopFailure may not fire`;
   const problems = r.filter((a) => a.result && (Object.values(a.result.events).some((s) => s !== 'installed') || (a.result.untrusted ?? []).length > 0));
   if (opts.json) {
-    json(o, { claudeVersion: version, support, agents: r, claudeMissingFor: version === null ? needClaude : [], codex });
+    json(o, { claudeVersion: version, support, agents: r, claudeMissingFor: version === null ? needClaude : [], codex, gemini });
   } else {
     o.out(
       table(
@@ -90,7 +95,7 @@ export async function hooksVerifyCommand(o: Output, g: GlobalOptions, names: str
       ),
     );
     o.out(support);
-    for (const c of codex) o.out(`${c.support} (${c.agents.join(', ')})`);
+    for (const c of [...codex, ...gemini]) o.out(`${c.support} (${c.agents.join(', ')})`);
   }
   if (problems.length > 0) {
     process.exitCode = 1;
@@ -101,10 +106,15 @@ export async function hooksVerifyCommand(o: Output, g: GlobalOptions, names: str
     process.exitCode = 1;
     if (!opts.json) o.err(`claude is not on PATH but ${needClaude.join(', ')} run${needClaude.length === 1 ? 's' : ''} it: ${CLAUDE_FIX}`);
   }
-  const noCodex = codex.filter((c) => c.version === null);
-  if (noCodex.length > 0) {
+  for (const [cli, list] of [
+    ['codex', codex],
+    ['gemini', gemini],
+  ] as const) {
+    const missing = list.filter((c) => c.version === null);
+    if (missing.length === 0) continue;
     process.exitCode = 1;
-    if (!opts.json) o.err(`codex does not run for ${noCodex.flatMap((c) => c.agents).join(', ')}: install @openai/codex (verified on ${VERIFIED_CODEX_VERSION})`);
+    const v = verifiedCliVersions[cli];
+    if (!opts.json) o.err(`${v.name} does not run for ${missing.flatMap((c) => c.agents).join(', ')}: install ${v.pkg} (verified on ${v.version})`);
   }
   if (names.length > 0 && opts.all) throw new UsageError('give agent names or --all, not both');
 }

@@ -234,7 +234,7 @@ export class HookHandler {
   private async stop(p: Payload, record: AgentRecord, session: string | null, now: number): Promise<HookReply> {
     const active = p.stop_hook_active === true;
     const blocks = active ? record.stopBlocks : 0;
-    const last = str(p, 'last_assistant_message');
+    const last = str(p, this.protocol.lastReplyField ?? 'last_assistant_message');
     if (last !== null) {
       const ctx = await this.d.store.getAgentContext(this.d.agent);
       await this.d.store.saveAgentContext(this.d.agent, { checkpointData: { ...(ctx?.checkpointData ?? {}), lastAssistantMessage: last.slice(0, 20_000), lastStopAt: now } });

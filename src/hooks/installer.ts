@@ -8,7 +8,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ExitCode, HornetsError } from '../errors.js';
-import { claudeCodeProtocol, type HookEvent, type HookProtocol } from './protocols.js';
+import { claudeCodeProtocol, settingsTimeout, type HookEvent, type HookProtocol } from './protocols.js';
 import { writeFileAtomicSync } from '../util/private-files.js';
 
 export class HookInstallError extends HornetsError {
@@ -83,7 +83,7 @@ export function ourHook(t: string[] | HookTransport, event: string, protocol: Ho
       timeout: 5,
     };
   }
-  return { type: 'command', command: hookCommand(transport.program, event, protocol.arg), timeout };
+  return { type: 'command', command: hookCommand(transport.program, event, protocol.arg), timeout: timeout === undefined ? undefined : settingsTimeout(protocol, timeout) };
 }
 
 export function isOurs(h: CommandHook): boolean {

@@ -13,7 +13,7 @@ export function isHookEvent(s: string): s is HookEvent {
   return (hookEvents as readonly string[]).includes(s);
 }
 
-export type HookCli = 'claude-code' | 'codex';
+export type HookCli = 'claude-code' | 'codex' | 'gemini';
 
 /**
  * How text reaches the model from a context-giving event: `stdout` is the hook's plain output;
@@ -25,7 +25,7 @@ export interface ProtocolEvent {
   /** The CLI's own name for the event (what its hook settings key on and its payload says). */
   cliEvent: string;
   handler: HookEvent;
-  /** Seconds the CLI gives the hook before it kills it. */
+  /** Seconds the CLI gives the hook before it kills it (written in the protocol's `timeoutUnit`). */
   timeout: number;
 }
 
@@ -43,6 +43,10 @@ export interface HookProtocol {
   context: Partial<Record<HookEvent, ContextShape>>;
   /** The end-of-turn reply that makes the CLI go on with `reason` as a new user message. */
   block: { decision: string };
+  /** How the CLI's settings count a hook's timeout (Gemini: milliseconds). */
+  timeoutUnit?: 's' | 'ms';
+  /** The end-of-turn payload's field with the model's last reply (Claude Code's name when not given). */
+  lastReplyField?: string;
 }
 
 /** Claude Code (verified on 2.1.197): the table that reproduces its replies byte for byte. */
@@ -86,7 +90,40 @@ export const codexProtocol: HookProtocol = {
   block: { decision: 'block' },
 };
 
-export const hookProtocols: readonly HookProtocol[] = [claudeCodeProtocol, codexProtocol];
+/**
+ * Google Gemini CLI (verified on 0.61.0): hooks in the project's `.gemini/settings.json`, timeouts
+ * in ms, stdout pure JSON. Payloads carry session_id, source (SessionStart), prompt (BeforeAgent),
+ * tool_name "run_shell_command" (AfterTool), prompt_response and stop_hook_active (AfterAgent).
+ * `additionalContext` of SessionStart and BeforeAgent arrives as `<hook_context>…</hook_context>`
+ * text parts of the user turn, AfterTool's inside the tool's functionResponse output; AfterAgent
+ * `{"decision":"deny","reason":…}` sends the reason as the next user message (stop_hook_active then
+ * true). PreCompress is not installed: 0.61.0 fires it (trigger "auto") before every model call,
+ * before deciding whether to compress at all, and has no event after a compression, so it cannot
+ * tell us one happened.
+ */
+export const geminiProtocol: HookProtocol = {
+  cli: 'gemini',
+  arg: 'gemini',
+  events: [
+    { cliEvent: 'SessionStart', handler: 'SessionStart', timeout: 30 },
+    { cliEvent: 'BeforeAgent', handler: 'UserPromptSubmit', timeout: 15 },
+    { cliEvent: 'AfterTool', handler: 'PostToolUse', timeout: 15 },
+    { cliEvent: 'AfterAgent', handler: 'Stop', timeout: 15 },
+    { cliEvent: 'Notification', handler: 'Notification', timeout: 10 },
+    { cliEvent: 'SessionEnd', handler: 'SessionEnd', timeout: 15 },
+  ],
+  context: { SessionStart: 'additionalContext', UserPromptSubmit: 'additionalContext', PostToolUse: 'additionalContext' },
+  block: { decision: 'deny' },
+  timeoutUnit: 'ms',
+  lastReplyField: 'prompt_response',
+};
+
+export const hookProtocols: readonly HookProtocol[] = [claudeCodeProtocol, codexProtocol, geminiProtocol];
+
+/** A hook's timeout as the CLI's settings want it written. */
+export function settingsTimeout(protocol: HookProtocol, seconds: number): number {
+  return protocol.timeoutUnit === 'ms' ? seconds * 1000 : seconds;
+}
 
 /** The protocol a hook command's extra word names; none (or an unknown one) is Claude Code. */
 export function protocolForArg(arg: string | null | undefined): HookProtocol {

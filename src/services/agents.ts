@@ -24,6 +24,7 @@ import { classifyPane, type PaneVerdict } from '../domain/pane-state.js';
 import { displayAgent, type DisplayState } from '../domain/agent-display.js';
 import type { HookTransport } from '../hooks/installer.js';
 import { hookKind, type HookTarget } from './hook-kinds.js';
+import type { GeminiHome } from '../hooks/gemini-installer.js';
 import { hookProgram } from './hooks-program.js';
 import { settlePool } from '../util/pool.js';
 import { createExclusiveTemp } from '../util/private-files.js';
@@ -433,9 +434,19 @@ export class AgentManager {
     return isAbsolute(home) ? home : resolve(this.project.root, home);
   }
 
+  /**
+   * Where the agent's Gemini CLI keeps its trustedFolders.json (the worktree's trust entry goes
+   * there): GEMINI_CLI_HOME, else HOME, or GEMINI_CLI_TRUSTED_FOLDERS_PATH, as the pane sees them.
+   */
+  geminiHome(agent: AgentConfig): GeminiHome {
+    const env = { ...launchEnv(), ...this.profile(agent).env, ...agent.env };
+    const abs = (p: string) => (isAbsolute(p) ? p : resolve(this.project.root, p));
+    return { home: abs(env.GEMINI_CLI_HOME || env.HOME || homedir()), trustedFoldersPath: env.GEMINI_CLI_TRUSTED_FOLDERS_PATH ? abs(env.GEMINI_CLI_TRUSTED_FOLDERS_PATH) : null };
+  }
+
   /** What a hook installer needs to know about one agent. */
   hookTarget(agent: AgentConfig, worktree = this.worktreePath(agent)): HookTarget {
-    return { worktree, transport: this.hookTransport(), codexHome: this.codexHome(agent) };
+    return { worktree, transport: this.hookTransport(), codexHome: this.codexHome(agent), geminiHome: this.geminiHome(agent) };
   }
 
   /** The agent's directory and hook settings, ready for its process; safe to run for several agents at once. */

@@ -6,12 +6,15 @@
 import type { Profile } from '../config/schema.js';
 import { installHooks, uninstallHooks, verifyHooks, type HookTransport, type InstallResult, type UninstallResult, type VerifyResult } from '../hooks/installer.js';
 import { installCodexHooks, uninstallCodexHooks, verifyCodexHooks } from '../hooks/codex-installer.js';
+import { installGeminiHooks, uninstallGeminiHooks, verifyGeminiHooks, type GeminiHome } from '../hooks/gemini-installer.js';
 
 export interface HookTarget {
   worktree: string;
   transport: HookTransport;
   /** The agent's CODEX_HOME (where Codex reads its config.toml and our trust entries). */
   codexHome: string;
+  /** Where the agent's Gemini CLI reads trustedFolders.json (the worktree's trust entry). */
+  geminiHome: GeminiHome;
 }
 
 export interface HookKind {
@@ -43,11 +46,18 @@ const hookKinds: Partial<Record<Profile['hooks']['kind'], HookKind>> = {
     uninstall: (t) => uninstallCodexHooks(t.codexHome),
     verify: (t) => verifyCodexHooks(t.codexHome, t.transport),
   },
+  // Project settings in the worktree (Gemini 0.61.0 reads them there), trusted in the agent's trustedFolders.json.
+  gemini: {
+    exclude: '/.gemini/settings.json*',
+    install: (t) => installGeminiHooks(t.worktree, t.geminiHome, t.transport),
+    uninstall: (t) => uninstallGeminiHooks(t.worktree, t.geminiHome),
+    verify: (t) => verifyGeminiHooks(t.worktree, t.geminiHome, t.transport),
+  },
 };
 
 /**
  * A push-only profile of another CLI gets no hook files: Codex's would also need trust entries
- * written into the user's CODEX_HOME, for hooks it does not use. Claude Code's are installed
+ * written into the user's CODEX_HOME, and Gemini's a trust entry, for hooks they do not use. Claude Code's are installed
  * whatever the delivery, as they always were (they also report its state).
  */
 export function hookKind(profile: Profile): HookKind | null {

@@ -12,6 +12,8 @@ interface AgentCli {
   pkg: string;
   version: string;
   bin: string;
+  /** An executable the package does not link into .bin (a platform package's native binary), relative to its node_modules. */
+  path?: string;
 }
 
 /** The pins, shared with the install script (scripts/agent-clis.json). */
@@ -20,7 +22,8 @@ const clis = (JSON.parse(readFileSync(path.join(repoRoot, 'scripts', 'agent-clis
 export function agentCli(name: string): AgentCli & { binary: string } {
   const cli = clis.find((c) => c.name === name);
   if (!cli) throw new Error(`no pinned agent CLI named ${name} (scripts/agent-clis.mjs)`);
-  return { ...cli, binary: path.join(repoRoot, '.cache', 'agent-clis', `${cli.name}@${cli.version}`, 'node_modules', '.bin', cli.bin) };
+  const modules = path.join(repoRoot, '.cache', 'agent-clis', `${cli.name}@${cli.version}`, 'node_modules');
+  return { ...cli, binary: cli.path ? path.join(modules, cli.path) : path.join(modules, '.bin', cli.bin) };
 }
 
 /**
@@ -41,5 +44,5 @@ export function requireAgentCli(name: string): string {
  * (HORNETS_SKIP_<NAME>_E2E=1): in CI a missing CLI fails, never skips silently.
  */
 export function skipAgentCliSuite(name: string): boolean {
-  return process.env.CI !== 'true' && process.env[`HORNETS_SKIP_${name.toUpperCase()}_E2E`] === '1';
+  return process.env.CI !== 'true' && process.env[`HORNETS_SKIP_${name.toUpperCase().replace(/-/g, '_')}_E2E`] === '1';
 }

@@ -16,9 +16,18 @@ import { startFakeApi, type FakeApi, type RecordedRequest, type Responder } from
 import type { Message } from '../../src/domain/message.js';
 import { openSqliteStore } from '../../src/queue/sqlite/sqlite-store.js';
 import { Project, repoRoot, type CliResult } from './cli.js';
+import { agentCli } from './agent-clis.js';
 import { capture, git, initGitRepo, killServer, randomSocket, tmux, waitFor } from './tmux.js';
 
-export const claudeBin = path.join(repoRoot, 'node_modules', '.bin', 'claude');
+/**
+ * The Claude Code the suite drives: the npm package pinned in package.json (2.1.197), or, with
+ * HORNETS_E2E_CLAUDE_CLI=<name>, a pinned agent CLI from scripts/agent-clis.json (claude-native:
+ * the newest native binary, 2.1.332). The request shapes differ between the two, and the helpers
+ * below read both: 2.1.332 sends hook context as a separate `system`-role message (no
+ * <system-reminder> in the tool turn), and repeats a Stop block's reason as a system entry.
+ */
+export const claudeCliName = process.env.HORNETS_E2E_CLAUDE_CLI || null;
+export const claudeBin = claudeCliName ? agentCli(claudeCliName).binary : path.join(repoRoot, 'node_modules', '.bin', 'claude');
 export const AGENT = 'cc';
 
 /** Fake but well-formed: Claude Code remembers the approval by the key's last 20 characters. */
@@ -388,8 +397,25 @@ export async function staysFor<T>(what: string, value: () => T, expected: T, ms:
 }
 
 /** Occurrences of `[msg <id>` in the new part of each request (each request re-sends the conversation). */
+/**
+ * 2.1.332 hands a Stop block's reason to the model twice in one request: as the user reminder
+ * ("Stop hook feedback: …", as 2.1.197 does) and again as a system entry "Stop hook blocking error
+ * from command: …". One hand-over, so only the reminder counts.
+ */
+const isStopErrorEcho = (m: ApiMessage): boolean => m.role === 'system' && textOf([m]).startsWith('Stop hook blocking error from command:');
+
 export function deliveriesOf(requests: RecordedRequest[], id: string): number {
-  return requests.filter((r) => !isCompactRequest(r)).reduce((n, r) => n + countOccurrences(newText(r), `[msg ${id}`), 0);
+  return requests.filter((r) => !isCompactRequest(r)).reduce((n, r) => n + countOccurrences(textOf(newMessages(r).filter((m) => !isStopErrorEcho(m))), `[msg ${id}`), 0);
+}
+
+/** The text block of the request's new part that carries a hook's context for message `id` (in the tool turn, or a system message beside it). */
+export function hookContextBeside(req: RecordedRequest, id: string): string {
+  for (const m of newMessages(req)) {
+    const blocks = typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : Array.isArray(m.content) ? (m.content as Block[]) : [];
+    const hit = blocks.find((b) => b?.type === 'text' && typeof b.text === 'string' && b.text.includes(`[msg ${id}`));
+    if (hit) return hit.text as string;
+  }
+  return '';
 }
 
 /** The ids in the order they first reached the model. */

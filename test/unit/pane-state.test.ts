@@ -12,6 +12,52 @@ import { readPane, typedLineIndexes, type PaneReading } from '../../src/domain/p
 const profiles = loadProfiles([builtinProfilesDir()]);
 const patterns = (name: string) => profiles.get(name)!.patterns;
 
+const geminiFooter = [
+  '─────────────────────────────────────────',
+  ' workspace (/directory)              branch              sandbox              /model',
+  ' /tmp/hornets-gemini-e2e-hRLZuY/project/.hornets/worktrees/gm        hornets/gm        no sandbox        gemini-2.5-flash',
+];
+const geminiIdle = [
+  '> remember the word PELICAN',
+  '',
+  '✦ noted',
+  '',
+  '',
+  '                                                                                          ? for shortcuts',
+  '─────────────────────────────────────────',
+  ' Shift+Tab to accept edits',
+  '─────────────────────────────────────────',
+  ' >   Type your message or @path/to/file',
+  ...geminiFooter,
+  '',
+  '',
+].join('\n');
+const geminiBusy = [
+  ' > please run the tool',
+  '',
+  ' ⠴ Executing Hooks: /tmp/gx/run/hook.sh BeforeAgent (esc to cancel, 2s)        ? for shortcuts',
+  '─────────────────────────────────────────',
+  ' Shift+Tab to accept edits',
+  '─────────────────────────────────────────',
+  ' >   Type your message or @path/to/file',
+  ...geminiFooter,
+].join('\n');
+const geminiPermission = [
+  ' > please run the tool',
+  '',
+  '╭──────────────────────────────────────────────╮',
+  '│ ? Shell  touch newfile.txt && rm -f newfile.txt │',
+  '│ ╭──────────────────────────────────────────╮ │',
+  '│ │ touch newfile.txt && rm -f newfile.txt   │ │',
+  '│ ╰──────────────────────────────────────────╯ │',
+  '│ Allow execution of [Shell]?                  │',
+  '│                                              │',
+  '│ ● 1. Allow once                              │',
+  '│   2. Allow for this session                  │',
+  '│   3. No, suggest changes (esc)               │',
+  '╰──────────────────────────────────────────────╯',
+].join('\n');
+
 /** Claude Code 2.1.197 asking to run a Bash command. */
 const claudeDialog = [
   '❯ say something',
@@ -142,6 +188,16 @@ const rows: Row[] = [
     screen: 'Would you like to run the following command?\n\n  $ rm -rf build\n\n› 1. Yes, proceed\n  2. No',
     want: { verdict: 'permission', line: '› 1. Yes, proceed' },
   },
+  // Gemini CLI 0.61.0, real captures (200 columns, rules and padding shortened): its footer stays
+  // under the input box in every state, so the box's "Type your message" is never the last line.
+  { label: 'gemini: waiting at its prompt', profile: 'gemini', screen: geminiIdle, want: { verdict: 'idle', line: null } },
+  {
+    label: 'gemini: a turn running (the input box still drawn)',
+    profile: 'gemini',
+    screen: geminiBusy,
+    want: { verdict: 'busy', line: '⠴ Executing Hooks: /tmp/gx/run/hook.sh BeforeAgent (esc to cancel, 2s)        ? for shortcuts' },
+  },
+  { label: 'gemini: asking to run a shell command', profile: 'gemini', screen: geminiPermission, want: { verdict: 'permission', line: '│ Allow execution of [Shell]?                  │' } },
   {
     label: 'aider: its question',
     profile: 'aider',

@@ -1,0 +1,317 @@
+/**
+ * End to end on the real Gemini CLI (pinned in scripts/agent-clis.json, installed into .cache by
+ * scripts/install-agent-clis.mjs) in a real tmux pane started by `hornets-tui up`, talking to the
+ * scripted local Gemini API. Every check is on what reached the model (the request bodies the API
+ * recorded) and on the queue, never on hornets' own word for it. Gemini runs our project hooks
+ * only because `up` trusted the agent's worktree in GEMINI_CLI_HOME/.gemini/trustedFolders.json:
+ * folder trust stays on, as the user set it.
+ *
+ * Each test has its own project, GEMINI_CLI_HOME, tmux server and API. Needs `npm run build` and
+ * tmux. Outside CI, HORNETS_SKIP_GEMINI_E2E=1 skips the suite; in CI a missing CLI fails it.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt } from '../helpers/cli.js';
+import { requireAgentCli, skipAgentCliSuite } from '../helpers/agent-clis.js';
+import { AGENT, GeminiE2E, arrivalOrder, deliveriesOf, hasToolOutput, hookContexts, newText, toolOutput, wholeText } from '../helpers/gemini-e2e.js';
+import type { GeminiRequest } from '../helpers/fake-gemini-api.js';
+import { staysFor } from '../helpers/claude-e2e.js';
+import { git, waitFor } from '../helpers/tmux.js';
+
+const TEST_TIMEOUT = 120_000;
+const echo = { shell: 'echo hornets-tool' };
+
+let env: GeminiE2E | null = null;
+
+async function start(...args: Parameters<typeof GeminiE2E.create>): Promise<GeminiE2E> {
+  env = await GeminiE2E.create(...args);
+  return env;
+}
+
+afterEach(async (ctx) => {
+  if (env && ctx.task.result?.state === 'fail') console.error(env.diagnostics());
+  await env?.cleanup();
+  env = null;
+});
+
+function findRequest(e: GeminiE2E, what: string, pred: (r: GeminiRequest) => boolean, timeoutMs = 30_000): Promise<GeminiRequest> {
+  return waitFor(what, () => e.mainRequests().find(pred), timeoutMs, 50);
+}
+
+describe.skipIf(skipAgentCliSuite('gemini'))('real Gemini CLI through hornets hooks', () => {
+  beforeAll(() => {
+    assertBuilt();
+    requireAgentCli('gemini');
+  });
+
+  it(
+    'SessionStart: the briefing and a message queued before the agent starts are in the first turn request, as hook context',
+    async () => {
+      const e = await start(() => ({ text: 'noted' }), { briefing: 'RULE-START: answer in one line.' });
+      const id = await e.send('queued before start');
+      await e.up();
+      await e.waitForHook('SessionStart', 'briefing');
+      const req = await e.prompt('first prompt');
+
+      expect(e.mainRequests()[0]).toBe(req);
+      const briefing = hookContexts(req).find((t) => t.startsWith('# hornets briefing for gm'));
+      expect(briefing).toBeDefined();
+      expect(briefing).toContain('RULE-START: answer in one line.');
+      expect(briefing).toContain(`[msg ${id} | from cli] queued before start`);
+
+      await e.waitForHook('AfterAgent', 'idle');
+      expect(e.hookLog().find((l) => l.event === 'SessionStart')).toMatchObject({ outcome: 'briefing', delivered: [id] });
+      expect(deliveriesOf(e.mainRequests(), id)).toBe(1);
+      expect(await e.messageState(id)).toEqual({ state: 'confirmed', redeliveries: 0 });
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'AfterTool: a message queued while a tool runs arrives inside the tool output of the next request',
+    async () => {
+      let id = '';
+      const e = await start(async (req) => {
+        if (hasToolOutput(req)) return { text: 'tool finished' };
+        if (newText(req).includes('please run the tool')) {
+          id = await env!.send('sent while the tool runs');
+          return echo;
+        }
+        return { text: 'ok' };
+      });
+      await e.up();
+      const first = await e.prompt('please run the tool');
+      const afterTool = await findRequest(e, 'the request with the tool output', hasToolOutput);
+      await e.waitForHook('AfterAgent', 'idle');
+
+      expect(id).not.toBe('');
+      expect(newText(first)).not.toContain(`[msg ${id}`);
+      expect(e.mainRequests().indexOf(afterTool)).toBe(e.mainRequests().indexOf(first) + 1);
+      // Gemini appends AfterTool's context to the tool's own output, in the same round.
+      expect(toolOutput(afterTool)).toContain('hornets-tool');
+      expect(toolOutput(afterTool)).toContain(`<hook_context>hornets: 1 new message for gm\n\n[msg ${id} | from cli] sent while the tool runs</hook_context>`);
+
+      expect(e.hookLog().filter((l) => l.event === 'AfterTool')).toMatchObject([{ outcome: 'delivered', delivered: [id] }]);
+      expect(deliveriesOf(e.mainRequests(), id)).toBe(1);
+      expect(await e.messageState(id)).toEqual({ state: 'confirmed', redeliveries: 0 });
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'AfterAgent: a message queued before the turn ends comes back as a new user message, then the agent stops',
+    async () => {
+      let id = '';
+      const e = await start(async (req) => {
+        const t = newText(req);
+        if (t.includes('one more thing before you stop')) return { text: 'handled the follow-up' };
+        if (t.includes('wrap up now')) {
+          id = await env!.send('one more thing before you stop');
+          return { text: 'first answer' };
+        }
+        return { text: 'ok' };
+      });
+      await e.up();
+      const turn = await e.prompt('wrap up now');
+      const feedback = await findRequest(e, 'a request with the AfterAgent reason', (r) => newText(r).includes('one more thing before you stop'));
+      expect(e.mainRequests().indexOf(feedback)).toBe(e.mainRequests().indexOf(turn) + 1);
+      expect(newText(turn)).not.toContain(`[msg ${id}`);
+      expect(newText(feedback).startsWith(`hornets: 1 new message for gm\n\n[msg ${id} | from cli] one more thing before you stop`)).toBe(true);
+
+      await waitFor('two AfterAgent hooks', () => (e.hookLog().filter((l) => l.event === 'AfterAgent').length >= 2 ? true : null), 30_000, 50);
+      const settled = e.mainRequests().length;
+      await staysFor('turn requests after the idle AfterAgent', () => e.mainRequests().length, settled, 3_000);
+      expect(
+        e
+          .hookLog()
+          .filter((l) => l.event === 'AfterAgent')
+          .map((l) => l.outcome),
+      ).toEqual(['block 1', 'idle']);
+      expect(e.hookLog().find((l) => l.event === 'AfterAgent')?.delivered).toEqual([id]);
+      expect(deliveriesOf(e.mainRequests(), id)).toBe(1);
+      expect(await e.messageState(id)).toEqual({ state: 'confirmed', redeliveries: 0 });
+      await e.waitForPrompt();
+    },
+    TEST_TIMEOUT,
+  );
+});
+
+describe.skipIf(skipAgentCliSuite('gemini'))('real Gemini CLI through hornets hooks: engine, order, user settings', () => {
+  beforeAll(() => {
+    assertBuilt();
+    requireAgentCli('gemini');
+  });
+
+  it(
+    'idle nudge: with the engine running, a message sent while Gemini waits at its prompt is typed as a nudge, handed over by BeforeAgent, and confirmed',
+    async () => {
+      const e = await start((req) => (newText(req).includes('[hornets:') ? { text: 'got it' } : { text: 'ok' }));
+      await e.cli.ok(['daemon', 'start']);
+      await e.up();
+      await e.prompt('hello');
+      await e.waitForHook('AfterAgent', 'idle');
+      await e.waitForPrompt();
+      const id = await e.send('delivered through a nudge');
+      const nudged = await findRequest(e, 'the turn the nudge started', (r) => newText(r).includes('[hornets:'), 60_000);
+      await e.waitForHook('BeforeAgent', 'nudge: delivered');
+
+      // The nudge carries a nonce, never the message; the message comes as the hook's context.
+      expect(newText(nudged)).not.toMatch(/\[hornets:[0-9a-z]+\][^\n]*delivered through a nudge/);
+      expect(hookContexts(nudged)).toContain(`hornets: 1 new message for gm\n\n[msg ${id} | from cli] delivered through a nudge`);
+      expect(deliveriesOf(e.mainRequests(), id)).toBe(1);
+      await waitFor('the message to be confirmed', async () => (await e.messageState(id)).state === 'confirmed', 20_000, 200);
+      expect(await e.messageState(id)).toEqual({ state: 'confirmed', redeliveries: 0 });
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'ten messages of mixed priority arrive in priority order, each exactly once and whole, and end confirmed',
+    async () => {
+      const priorities = [5, 50, 0, 10, 100, 5, 50, 10, 0, 100];
+      const ids: string[] = [];
+      // ~1,500 characters each: more than one context hook hands over at once, so AfterTool hands
+      // over what fits and AfterAgent brings the rest.
+      const body = (i: number) => `ORDER-${i} priority ${priorities[i]} ${'lorem ipsum '.repeat(125)}`;
+      const e = await start(async (req) => {
+        const t = newText(req);
+        if (t.startsWith('hornets: ')) return { text: 'handled the rest' };
+        if (hasToolOutput(req)) return { text: 'tool finished' };
+        if (t.includes('process the batch')) {
+          ids.push(...(await env!.enqueueDirect(priorities.map((priority, i) => ({ body: body(i), priority })))));
+          return echo;
+        }
+        return { text: 'ok' };
+      });
+      await e.up();
+      await e.prompt('process the batch');
+      await e.waitForHook('AfterAgent', 'idle', { timeoutMs: 60_000 });
+      await e.waitForPrompt();
+
+      const expected = priorities
+        .map((p, i) => ({ p, i }))
+        .sort((a, b) => b.p - a.p || a.i - b.i)
+        .map(({ i }) => ids[i]!);
+      const requests = e.mainRequests();
+      expect(arrivalOrder(requests, ids)).toEqual(expected);
+      for (const id of ids) expect(deliveriesOf(requests, id), `deliveries of ${id}`).toBe(1);
+      for (let i = 0; i < ids.length; i++) expect(requests.some((r) => newText(r).includes(`[msg ${ids[i]} | from e2e] ${body(i).trimEnd()}`))).toBe(true);
+
+      const handed = e.hookLog().filter((l) => (l.delivered ?? []).length > 0);
+      expect(handed.map((l) => l.event)).toEqual(['AfterTool', 'AfterAgent']);
+      expect(handed.flatMap((l) => l.delivered ?? [])).toEqual(expected);
+
+      const queue = await e.queue();
+      expect(queue).toHaveLength(10);
+      for (const m of queue) expect({ id: m.id, state: m.state, redeliveries: m.redeliveries }).toEqual({ id: m.id, state: 'confirmed', redeliveries: 0 });
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "keeps the user's own project hook working beside ours and restores .gemini/settings.json and trustedFolders.json byte for byte",
+    async () => {
+      const e = await start((req) => {
+        if (hasToolOutput(req)) return { text: 'tool finished' };
+        if (newText(req).includes('run the echo tool')) return echo;
+        return { text: 'ok' };
+      });
+      e.addWorktree();
+      const userLog = path.join(e.tmp, 'user-hook.log');
+      const file = path.join(e.worktree, '.gemini', 'settings.json');
+      const userCommand = `cat > /dev/null; echo user-hook-ran >> '${userLog}'`;
+      mkdirSync(path.dirname(file));
+      // Hand-written: 4-space indents, odd key order, no final newline.
+      const original = ['{', '    "hooks": {', `        "AfterTool": [ { "hooks": [ { "timeout": 10000, "type": "command", "command": ${JSON.stringify(userCommand)} } ] } ]`, '    }', '}'].join('\n');
+      writeFileSync(file, original);
+      // The user trusts another folder of theirs.
+      const userTrust = `{\n  ${JSON.stringify(path.join(e.tmp, 'elsewhere'))}: "TRUST_FOLDER"\n}`;
+      writeFileSync(e.trustFile, userTrust);
+
+      const install = await e.run(['hooks', 'install', '--json']);
+      expect(install.code, install.stderr).toBe(0);
+      expect(JSON.parse(install.stdout)).toMatchObject([
+        { agent: AGENT, result: { changed: true, backup: `${file}.hornets-backup`, trust: { changed: true, backup: `${e.trustFile}.hornets-backup` } } },
+      ]);
+      const merged = JSON.parse(readFileSync(file, 'utf8')) as { hooks: Record<string, { hooks: { command: string }[] }[]> };
+      expect(merged.hooks.AfterTool!.flatMap((g) => g.hooks.map((h) => h.command))).toEqual([userCommand, expect.stringMatching(/ AfterTool gemini # hornets-tui$/)]);
+      const again = await e.run(['hooks', 'install', '--json']);
+      expect(JSON.parse(again.stdout)).toMatchObject([{ result: { changed: false, trust: { changed: false } } }]);
+      const verified = await e.run(['hooks', 'verify', '--json']);
+      expect(verified.code, verified.stdout).toBe(0);
+      const report = JSON.parse(verified.stdout) as { agents: { result: { events: Record<string, string>; userHooks: number; untrusted: string[] } }[] };
+      expect(Object.values(report.agents[0]!.result.events).every((s) => s === 'installed')).toBe(true);
+      expect(report.agents[0]!.result).toMatchObject({ userHooks: 1, untrusted: [] });
+      // The version of the binary the profile runs, against the one the protocol table was checked on.
+      expect((JSON.parse(verified.stdout) as { gemini: unknown }).gemini).toEqual([{ binary: e.geminiBin, agents: [AGENT], version: '0.61.0', support: 'gemini 0.61.0: hooks verified on 0.61.0' }]);
+
+      await e.up();
+      // `up` keeps our file (and its backup) out of the agent's commits.
+      expect(git(e.worktree, ['status', '--porcelain', '--untracked-files=all'])).not.toContain('.gemini');
+      await e.prompt('run the echo tool');
+      await findRequest(e, 'the request with the tool output', hasToolOutput);
+      await e.waitForHook('AfterAgent', 'idle');
+      await waitFor('the user hook to write its line', () => existsSync(userLog) && readFileSync(userLog, 'utf8') === 'user-hook-ran\n', 10_000, 50);
+      expect(e.hookLog().filter((l) => l.event === 'AfterTool')).toMatchObject([{ outcome: 'no messages' }]);
+
+      const uninstall = await e.run(['hooks', 'uninstall', '--json']);
+      expect(uninstall.code, uninstall.stderr).toBe(0);
+      expect(JSON.parse(uninstall.stdout)).toMatchObject([{ result: { changed: true, restoredBackup: true, trustRemoved: true } }]);
+      expect(readFileSync(file, 'utf8')).toBe(original);
+      expect(readFileSync(e.trustFile, 'utf8')).toBe(userTrust);
+      expect(existsSync(`${file}.hornets-backup`)).toBe(false);
+      expect(existsSync(`${e.trustFile}.hornets-backup`)).toBe(false);
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "restart resumes the agent's own session (`gemini --resume <id>`, the id taken from its hooks): the history is back and SessionStart rebriefs",
+    async () => {
+      const e = await start((req) => (newText(req).includes('what was the word') ? { text: 'PELICAN' } : { text: 'noted' }), { briefing: 'RULE-R: keep it short.' });
+      await e.up();
+      await e.prompt('remember the word PELICAN');
+      await e.waitForHook('AfterAgent', 'idle');
+      const { sessionId, generation } = await e.agentRecord();
+      expect(sessionId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      const mark = e.hookLog().length;
+
+      await e.cli.ok(['restart', AGENT]);
+      await waitFor('the pane restarted with resume', () => (e.paneCommand().includes(`--resume ${sessionId!}`) ? true : null), 20_000, 100);
+      await e.waitForPrompt();
+      await new Promise((r) => setTimeout(r, 2_500));
+      const req = await e.prompt('what was the word');
+      await e.waitForHook('AfterAgent', 'idle', { after: mark });
+
+      expect(wholeText(req)).toContain('remember the word PELICAN');
+      const start_ = e
+        .hookLog()
+        .slice(mark)
+        .find((l) => l.event === 'SessionStart');
+      expect(start_?.outcome).toBe('rebrief:resume');
+      expect(wholeText(req)).toContain('This session was resumed after a restart.');
+      expect(await e.agentRecord()).toMatchObject({ sessionId, generation: generation + 1 });
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    'no one types: the briefing and the waiting message go in with SessionStart, and the engine nudges the idle agent so that a turn carries them',
+    async () => {
+      const e = await start(() => ({ text: 'ok' }));
+      await e.cli.ok(['daemon', 'start']);
+      const id = await e.send('waiting before the first prompt');
+      await e.up();
+      const nudged = await findRequest(e, 'the turn the nudge started', (r) => newText(r).includes('[hornets:'), 90_000);
+      await e.waitForHook('AfterAgent', 'idle');
+      expect(e.hookLog().find((l) => l.event === 'SessionStart')).toMatchObject({ outcome: 'briefing', delivered: [id] });
+      const briefing = hookContexts(nudged).find((t) => t.startsWith('# hornets briefing for gm')) ?? '';
+      expect(briefing).toContain(`[msg ${id} | from cli] waiting before the first prompt`);
+      expect(deliveriesOf(e.mainRequests(), id)).toBe(1);
+      await waitFor('the message to be confirmed', async () => (await e.messageState(id)).state === 'confirmed', 20_000, 200);
+      expect(await e.messageState(id)).toEqual({ state: 'confirmed', redeliveries: 0 });
+    },
+    TEST_TIMEOUT,
+  );
+});
