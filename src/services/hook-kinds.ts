@@ -49,6 +49,8 @@ const hookKinds: Partial<Record<Profile['hooks']['kind'], HookKind>> = {
   // Project settings in the worktree (Gemini 0.61.0 reads them there), trusted in the agent's trustedFolders.json.
   gemini: {
     exclude: '/.gemini/settings.json*',
+    // Each agent's own settings file; its trust entry (in a file agents may share) is its own line.
+    sharedAt: () => null,
     install: (t) => installGeminiHooks(t.worktree, t.geminiHome, t.transport),
     uninstall: (t) => uninstallGeminiHooks(t.worktree, t.geminiHome),
     verify: (t) => verifyGeminiHooks(t.worktree, t.geminiHome, t.transport),
