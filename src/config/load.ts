@@ -61,8 +61,16 @@ export function loadProject(options: LoadOptions = {}, sources?: ProjectSources)
 
   const issues: ConfigIssue[] = [];
   config.agents.forEach((a, i) => {
-    if (!profiles.has(a.profile)) {
+    const profile = profiles.get(a.profile);
+    if (!profile) {
       issues.push({ path: `agents[${i}].profile`, message: `unknown profile "${a.profile}" (available: ${[...profiles.keys()].join(', ')})` });
+    }
+    const delivery = a.delivery ?? config.defaults.delivery;
+    if (profile && delivery !== undefined && delivery !== 'push' && profile.hooks.kind === 'none') {
+      issues.push({
+        path: a.delivery !== undefined ? `agents[${i}].delivery` : 'defaults.delivery',
+        message: `delivery "${delivery}" needs hooks, and profile "${profile.name}" has none (hooks.kind "none"): use "push" for ${a.name}`,
+      });
     }
     if (a.briefing && !existsSync(resolve(root, a.briefing))) {
       issues.push({ path: `agents[${i}].briefing`, message: `briefing file not found: ${resolve(root, a.briefing)}` });

@@ -237,6 +237,9 @@ export const storeConfigSchema = z
   })
   .describe('Where the queue lives: SQLite in .hornets (default, nothing to install) or Redis (a team across several hosts; one server or a Redis Cluster)');
 
+/** hooks: pull through the agent's hooks; push: type into its pane; hybrid: pull, plus a push nudge when idle. */
+const deliveryMode = z.enum(['hooks', 'push', 'hybrid']);
+
 export const agentConfigSchema = z
   .object({
     name: agentName,
@@ -250,6 +253,7 @@ export const agentConfigSchema = z
     maxDepth: z.number().int().min(1).max(1_000_000).optional(),
     node: nodeName.optional(),
     env: agentEnv.optional().describe('Extra environment for the agent process'),
+    delivery: deliveryMode.optional().describe('This agent\'s delivery instead of its profile\'s (hooks, push or hybrid); see README, "Delivery modes"'),
   })
   .strict();
 
@@ -289,6 +293,7 @@ export const hornetsConfigSchema = z
         priority: priority.default(5),
         ttl: duration.optional(),
         node: nodeName.optional().describe('Node of agents that name none (Redis store only)'),
+        delivery: deliveryMode.optional().describe("Delivery of agents that name none, instead of their profiles' (hooks, push or hybrid)"),
       })
       .strict()
       .default({ priority: 5 }),
@@ -341,7 +346,7 @@ export const profileSchema = z
     description: z.string().default(''),
     command: z.array(z.string().min(1)).min(1).describe('argv of the agent process; never run through a shell'),
     env: agentEnv.default({}),
-    delivery: z.enum(['hooks', 'push', 'hybrid']).describe('hooks: pull through the agent hooks only; push: type into the pane only; hybrid: pull, plus a push nudge when idle'),
+    delivery: deliveryMode.describe('hooks: pull through the agent hooks only; push: type into the pane only; hybrid: pull, plus a push nudge when idle'),
     hooks: z
       .object({
         kind: z.enum(['claude-code', 'codex', 'gemini', 'none']),

@@ -194,11 +194,26 @@ export class AgentManager {
     return a;
   }
 
+  /**
+   * The agent's profile as it runs: with the agent's (or the team's) `delivery` when one is set, so
+   * one profile serves agents delivered in different modes (the seeds' modes, README).
+   */
   profile(agent: AgentConfig): Profile {
     const p = this.project.profiles.get(agent.profile);
     if (!p) throw new UsageError(`agent ${agent.name}: unknown profile "${agent.profile}"`);
-    return p;
+    const delivery = agent.delivery ?? this.project.config.defaults.delivery;
+    if (delivery === undefined || delivery === p.delivery) return p;
+    const key = `${p.name}\0${delivery}`;
+    let chosen = this.deliveryVariants.get(key);
+    if (!chosen) {
+      chosen = { ...p, delivery };
+      this.deliveryVariants.set(key, chosen);
+    }
+    return chosen;
   }
+
+  /** One object per profile and delivery, so callers may compare profiles by identity. */
+  private readonly deliveryVariants = new Map<string, Profile>();
 
   worktreesDir(): string {
     // Inside the project even when HORNETS_HOME moves the state elsewhere: worktrees belong to the repo.

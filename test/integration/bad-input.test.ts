@@ -369,6 +369,11 @@ describe.concurrent('bad hornets.json', () => {
     await expectConfigError(p, '  - agents[0].profile: unknown profile "claude" (available: aider, claude-code, claude-oneshot, codex, demo-oneshot, demo, gemini, shell)');
   });
 
+  it('a pulled delivery for a profile without hooks: names the agent and the fix', async () => {
+    const p = projectWith({ project: 'demo', agents: [{ name: 'marie', profile: 'shell', delivery: 'hybrid' }] });
+    await expectConfigError(p, '  - agents[0].delivery: delivery "hybrid" needs hooks, and profile "shell" has none (hooks.kind "none"): use "push" for marie');
+  });
+
   it('missing briefing file: names the file', async () => {
     const p = projectWith({ project: 'demo', agents: [{ name: 'marie', profile: 'demo', briefing: 'briefings/marie.md' }] });
     await expectConfigError(p, `  - agents[0].briefing: briefing file not found: ${path.join(p.dir, 'briefings', 'marie.md')}`);

@@ -40,6 +40,17 @@ describe('engine on real tmux', () => {
     await waitFor('shell ran it', () => spawnSync('cat', [marker], { encoding: 'utf8' }).stdout.trim() === 'pushed-ok', 10_000);
   }, 60_000);
 
+  it('delivery chosen for the team in hornets.json (defaults.delivery "push") wins over the profile: a hooks profile is typed into', async () => {
+    const t = await startTeam([{ name: 'marie', profile: 'demo' }], { config: { defaults: { priority: 5, delivery: 'push' } } });
+    await waitFor('marie idle', async () => (await state(t, 'marie')) === 'idle', 20_000);
+    const { message } = await t.svc.send('marie', 'typed, not pulled');
+    await waitFor('message confirmed', async () => (await t.ctx.store.get(message.id)).state === 'confirmed', 20_000);
+    const history = await t.ctx.store.events({ messageId: message.id });
+    expect(history.map((e) => e.toState)).toEqual(['queued', 'leased', 'delivered', 'confirmed']);
+    expect(history[1]!.detail?.['owner']).toMatch(/^push/);
+    expect((await t.ctx.store.events({ agent: 'marie', limit: 200 })).filter((e) => e.kind === 'nudge_sent')).toEqual([]);
+  }, 60_000);
+
   it('crash loop: exactly the allowed restarts with growing backoff, then failed', async () => {
     const policy = { ...defaultRestartPolicy, maxRestarts: 3, backoffBaseMs: 300, backoffMaxMs: 10_000 };
     const t = await team([{ name: 'fabien', profile: 'demo', env: { HORNETS_DEMO_CRASH_ON_START: '1' } }], policy);

@@ -63,7 +63,14 @@ describe('task workers', () => {
     );
     const results = Array.from({ length: 100 }, (_, i) => readResult(e.h.dirs.results, 'fab', `t${i}`)!);
     for (const [i, r] of results.entries()) {
-      expect(r).toMatchObject({ task_id: `t${i}`, worker: 'fab', status: 'completed', exit_code: 0, result: `echo: compute item ${i} [sleep 30ms]` });
+      // The error says which way a run went wrong (start, lost, crash), should one ever fail here.
+      expect(r, `t${i}: ${String((r as { error?: unknown }).error)}`).toMatchObject({
+        task_id: `t${i}`,
+        worker: 'fab',
+        status: 'completed',
+        exit_code: 0,
+        result: `echo: compute item ${i} [sleep 30ms]`,
+      });
       expect(r.attempts).toHaveLength(1);
       expect(r.usage).toMatchObject({ input_tokens: expect.any(Number) });
     }
