@@ -346,6 +346,10 @@ export const profileSchema = z
     description: z.string().default(''),
     command: z.array(z.string().min(1)).min(1).describe('argv of the agent process; never run through a shell'),
     env: agentEnv.default({}),
+    unsetEnv: z
+      .array(z.string().regex(ENV_NAME_RE, { message: 'not an environment variable name: a letter or "_" first, then letters, digits or "_"' }))
+      .default([])
+      .describe("Variables of hornets' own environment the agent process must not inherit (e.g. CI, which turns some CLIs non-interactive)"),
     delivery: deliveryMode.describe('hooks: pull through the agent hooks only; push: type into the pane only; hybrid: pull, plus a push nudge when idle'),
     hooks: z
       .object({

@@ -37,6 +37,11 @@ export interface TaskRunExit {
   endedAt: number;
   /** The command could not be started at all. */
   error: string | null;
+  /**
+   * The engine could not open the run's window (tmux failed or timed out): the task never ran, so
+   * this is not its failure; set only by the engine, never by the run wrapper.
+   */
+  notStarted?: boolean;
 }
 
 export const RUN_FILES = { spec: 'spec.json', pid: 'pid.json', out: 'out.log', err: 'err.log', exit: 'exit.json' } as const;

@@ -270,7 +270,7 @@ export class AgentManager {
     // An http hook's header takes a variable whole: the client half only, so the engine's proof never
     // leaves the pane even to whatever holds the port while no engine runs.
     const secret = { ...profile.env, ...agent.env, [HOOK_TOKEN_ENV]: credential, [HOOK_CLIENT_ENV]: credential.split('.')[0]! };
-    const envFile = this.writeEnvFile(secret);
+    const envFile = this.writeEnvFile(secret, profile.unsetEnv);
     return {
       argv: ['sh', '-c', ENV_LAUNCHER, 'hornets-env', envFile, ...argv],
       envFile,
@@ -285,15 +285,17 @@ export class AgentManager {
   }
 
   /** O_CREAT | O_EXCL | O_NOFOLLOW, random name, 0600, in <state>/run (0700): nobody else can have prepared or read it. */
-  private writeEnvFile(env: Record<string, string>): string {
+  private writeEnvFile(env: Record<string, string>, unset: readonly string[] = []): string {
     mkdirSync(this.project.paths.run, { recursive: true, mode: 0o700 });
     const { path, fd } = createExclusiveTemp(join(this.project.paths.run, 'agent-env'), 0o600);
     try {
+      // Unset first: a variable the profile or agent sets explicitly still reaches the agent.
       writeSync(
         fd,
-        Object.entries(env)
-          .map(([k, v]) => `export ${k}=${shellQuote(v)}\n`)
-          .join(''),
+        unset.map((k) => `unset ${k}\n`).join('') +
+          Object.entries(env)
+            .map(([k, v]) => `export ${k}=${shellQuote(v)}\n`)
+            .join(''),
       );
     } catch (err) {
       closeSync(fd);

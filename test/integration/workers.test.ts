@@ -179,6 +179,42 @@ describe('task workers', () => {
     expect(e.h.pool.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: 0 });
   }, 90_000);
 
+  it("a window tmux fails to open is the run's loss, not the task's failure: closed if it appeared after all, run again after a pause, the attempt kept", async () => {
+    const failures = { left: 2 };
+    const opened: string[] = [];
+    const e = await setup([workerSettingsFixture('fab', { maxRetries: 0, breaker: { threshold: 1, openMs: 60_000 } })], {
+      windows: (real) => ({
+        ...real,
+        live: (w) => real.live(w),
+        close: (w, id) => real.close(w, id),
+        // The first two opens make the window, then report a failure (a tmux call that timed out
+        // after tmux did it): the run must not go on in a window the engine gave up on.
+        open: async (w, id, spec) => {
+          opened.push(id);
+          const pane = await real.open(w, id, spec);
+          if (failures.left-- > 0) throw new Error(`tmux new-window timed out after 10000 ms (${id})`);
+          return pane;
+        },
+      }),
+    });
+    dropTask(e.h.dirs.tasks, 'fab', { task_id: 'w1', description: 'hello [sleep 1s]' });
+    const r = await waitFor('w1 result', () => readResult(e.h.dirs.results, 'fab', 'w1'), 60_000);
+    expect(r.status).toBe('completed');
+    expect(r.result).toBe('echo: hello [sleep 1s]');
+    expect(r.attempts.map((a) => a.outcome)).toEqual(['lost', 'lost', 'completed']);
+    expect(r.attempts[0]!.error).toMatch(/cannot start the run: tmux new-window timed out/);
+    // One run of it ever got to do its work: the two given-up windows were closed with their runs.
+    expect(
+      readFileSync(e.runLog, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('end ')).length,
+    ).toBe(1);
+    // A pause before each new try (1 s, then 2 s): tmux is likely busy.
+    expect(Date.parse(r.attempts[2]!.started_at) - Date.parse(r.attempts[0]!.started_at)).toBeGreaterThanOrEqual(3_000);
+    expect(opened).toHaveLength(3);
+    expect(e.h.pool.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: 0 });
+  }, 90_000);
+
   it('a run recorded but never started (the engine died in between) is started by the next engine', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hornets-workers-'));
     const socket = randomSocket();

@@ -14,6 +14,7 @@ import { closeTeams, startTeam, stateOf } from '../helpers/team.js';
 import { tmuxOk, waitFor } from '../helpers/tmux.js';
 import { findOnPath } from '../../src/proc/which.js';
 import { agentCredential, readAgentKey } from '../../src/hooks/credentials.js';
+import { repoRoot } from '../helpers/cli.js';
 
 const secret = `sk-test-${randomBytes(12).toString('hex')}`;
 /** Sourced by the pane's shell: quotes, expansions and newlines must arrive as they are, never run. */
@@ -94,5 +95,40 @@ describe('agent environment and credential: never in argv', () => {
     }
     // The launcher removed each environment file before it started the agent.
     expect(readdirSync(t.ctx.project.paths.run).filter((f) => f.includes('agent-env'))).toEqual([]);
+  }, 90_000);
+
+  it("a profile's unsetEnv keeps those variables of hornets' environment from the agent (CI=true turns Gemini CLI headless); one the agent sets itself still arrives", async () => {
+    const saved = { CI: process.env.CI, HORNETS_TEST_DROP: process.env.HORNETS_TEST_DROP };
+    process.env.CI = 'true';
+    process.env.HORNETS_TEST_DROP = 'dropped';
+    try {
+      const demo = JSON.parse(readFileSync(join(repoRoot, 'profiles', 'demo.json'), 'utf8')) as Record<string, unknown>;
+      const t = await startTeam(
+        [
+          { name: 'ada', profile: 'democi', env: { HORNETS_TEST_DROP: 'own value' } },
+          { name: 'bob', profile: 'democi' },
+          { name: 'cy', profile: 'demo' },
+        ],
+        { profiles: { democi: { ...demo, $schema: undefined, unsetEnv: ['CI', 'HORNETS_TEST_DROP'] } } },
+      );
+      const envOf = async (name: string) => {
+        await waitFor(`${name} idle`, async () => (await stateOf(t, name)) === 'idle', 20_000);
+        return environOf(Number(tmuxOk(t.socket, ['display-message', '-p', '-t', (await t.ctx.store.getAgent(name))!.paneId!, '#{pane_pid}']).trim()));
+      };
+      const bob = await envOf('bob');
+      expect(bob.CI).toBeUndefined();
+      expect(bob.HORNETS_TEST_DROP).toBeUndefined();
+      expect(bob.HORNETS_AGENT_ID).toBe('bob');
+      expect((await envOf('ada')).HORNETS_TEST_DROP).toBe('own value');
+      // Other profiles still inherit hornets' environment whole.
+      const cy = await envOf('cy');
+      expect(cy.CI).toBe('true');
+      expect(cy.HORNETS_TEST_DROP).toBe('dropped');
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   }, 90_000);
 });

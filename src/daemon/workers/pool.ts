@@ -150,6 +150,7 @@ const BACKSTOP_MS = 5_000;
 const LAST_OUTPUT_CHARS = 4_000;
 /** Runs of one task that may vanish (lost) before the task fails. */
 const MAX_LOST_RUNS = 3;
+const NOT_STARTED_RETRY_MS = 1_000;
 /** A run's window may not be listed yet right after it was opened. */
 const VANISH_GRACE_MS = 3_000;
 export const NOTIFY_RESULT_CHARS = 2_000;
@@ -312,6 +313,7 @@ export class WorkerPool {
     const now = this.clock();
     const run: ActiveRun = existing ?? { taskId: t.taskId, runId, attempt, dir, startedAt: now, deadlineAt: now + t.timeoutMs, stoppedAt: null, stopReason: null };
     w.active.set(t.taskId, run);
+    let opening = false;
     try {
       const profile = this.o.profiles.get(w.settings.profile);
       if (!profile?.oneShot) throw new Error(`profile "${w.settings.profile}" has no oneShot command`);
@@ -330,13 +332,31 @@ export class WorkerPool {
       };
       await writeFile(join(dir, RUN_FILES.spec), `${JSON.stringify(spec)}\n`, { mode: 0o600 });
       if (!existing) await this.o.store.startWorkerRun(t.taskId, { runId, startedAt: run.startedAt, deadlineAt: run.deadlineAt });
+      opening = true;
       await this.o.windows.open(worker, runId, { argv: [...this.o.runnerArgv, dir], cwd: dir });
       this.o.log.info({ event: 'worker_run_started', worker, task: t.taskId, attempt, run: runId }, 'worker run started');
     } catch (err) {
       this.o.log.error({ event: 'worker_run_start_failed', worker, task: t.taskId, attempt, error: errorMessage(err) }, 'cannot start a worker run');
-      // Recorded as the run's own end, so it takes the retry path like any failed run.
+      // Recorded as the run's own end, so it takes the retry path like any failed run; a window tmux
+      // failed (or was too slow) to open is no fault of the task: it runs again as a lost run, and a
+      // window that appeared after all is closed first so the task never runs twice at once.
       await mkdir(dir, { recursive: true, mode: 0o700 }).catch(() => undefined);
-      const exit: TaskRunExit = { exitCode: null, signal: null, timedOut: false, killed: false, startedAt: run.startedAt, endedAt: this.clock(), error: `cannot start the run: ${errorMessage(err)}` };
+      if (opening) {
+        await this.o.windows.close(worker, runId).catch(() => undefined);
+        const pgid = this.readPid(dir);
+        if (pgid !== null) killGroup(pgid, 'SIGKILL');
+      }
+      const exit: TaskRunExit = {
+        exitCode: null,
+        signal: null,
+        timedOut: false,
+        killed: false,
+        startedAt: run.startedAt,
+        endedAt: this.clock(),
+        error: `cannot start the run: ${errorMessage(err)}`,
+        ...(opening ? { notStarted: true } : {}),
+      };
+      // An end already there is the run's own (its window opened late and it finished): that counts.
       if (!existsSync(join(dir, RUN_FILES.exit))) await writeJsonAtomic(join(dir, RUN_FILES.exit), exit).catch(() => undefined);
     }
   }
@@ -504,6 +524,7 @@ export class WorkerPool {
     if (task.state === 'cancelled' || run.stopReason === 'cancelled') return { outcome: 'cancelled', error: 'cancelled by the operator' };
     if (exit.timedOut || run.stopReason === 'timeout')
       return { outcome: 'timeout', error: `timed out after ${Math.round(task.timeoutMs / 1000)}s (attempt ${run.attempt}); its process group was killed` };
+    if (exit.error && exit.notStarted) return { outcome: 'lost', error: exit.error };
     if (exit.error) return { outcome: 'failed', error: exit.error };
     // Killed from outside, not by the engine (the tmux server went, someone closed the window): not
     // the task's failure; it runs again without counting against its retries or the breaker.
@@ -541,7 +562,9 @@ export class WorkerPool {
       case 'lost': {
         // A task whose runs keep vanishing fails in the end rather than running forever.
         if (history.filter((a) => a.outcome === 'lost').length <= MAX_LOST_RUNS) {
-          await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'retrying', attempt, retryAt: now });
+          // A window tmux could not open waits a little: tmux is likely busy or restarting.
+          const retryAt = exit.notStarted ? now + NOT_STARTED_RETRY_MS * history.filter((a) => a.outcome === 'lost').length : now;
+          await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'retrying', attempt, retryAt });
           w.breaker = breakerOnAbandon(w.breaker, w.settings.breaker, now);
           this.o.log.warn({ event: 'worker_run_lost', worker, task: task.taskId, run: attempt.runId, reason: attempt.error }, 'worker run lost; running it again');
           return;

@@ -15,6 +15,13 @@ export interface RunWindows {
   close(worker: string, runId: string): Promise<void>;
 }
 
+const OPEN_TRIES = 4;
+
+/** The session or server is missing, going, or was just made by a concurrent run: the window was not made. */
+function racy(err: unknown): boolean {
+  return err instanceof TmuxError && (err.noServer || err.missingTarget || /duplicate session/i.test(err.stderr));
+}
+
 export function workerSession(prefix: string, worker: string): string {
   return `${prefix}-w-${worker}`;
 }
@@ -28,17 +35,20 @@ export class TmuxRunWindows implements RunWindows {
   async open(worker: string, runId: string, spec: { argv: string[]; cwd: string }): Promise<string> {
     const session = workerSession(this.sessionPrefix, worker);
     const s = { argv: spec.argv, cwd: spec.cwd, env: {} };
-    let pane: string;
-    try {
-      pane = await this.tmux.newWindow(session, runId, s);
-    } catch (err) {
-      if (!(err instanceof TmuxError && (err.missingTarget || err.noServer))) throw err;
-      // The worker's last run window closed its session (or no server yet): make it with this run.
+    // The session goes with its last run window, and the server with its last session when no agent
+    // keeps it up: a run can arrive while either is going, so those races are tried again.
+    let pane: string | null = null;
+    for (let tries = 1; pane === null; tries++) {
       try {
-        pane = await this.tmux.newSession(session, runId, s);
-      } catch (again) {
-        if (!(again instanceof TmuxError && /duplicate session/i.test(again.stderr))) throw again;
         pane = await this.tmux.newWindow(session, runId, s);
+      } catch (err) {
+        if (!racy(err) || tries >= OPEN_TRIES) throw err;
+        try {
+          pane = await this.tmux.newSession(session, runId, s);
+        } catch (again) {
+          if (!racy(again) || tries >= OPEN_TRIES) throw again;
+          await new Promise((r) => setTimeout(r, 50 * tries));
+        }
       }
     }
     await this.tmux.setWindowOption(pane, 'remain-on-exit', 'off').catch(() => undefined);

@@ -11,7 +11,7 @@ import { tmuxConfig } from '../../../src/services/agents.js';
 import { packageRoot } from '../../../src/config/paths.js';
 import { silentLogger, createLogger, type Logger } from '../../../src/log.js';
 import { WorkerPool, type WorkerMetricsSink, type WorkerResultFile } from '../../../src/daemon/workers/pool.js';
-import { TmuxRunWindows } from '../../../src/daemon/workers/run-windows.js';
+import { TmuxRunWindows, type RunWindows } from '../../../src/daemon/workers/run-windows.js';
 import { DropDir } from '../../../src/daemon/watchers/drop-dir.js';
 import type { WorkerSettings } from '../../../src/config/workers.js';
 import { defaultWorkerRetryPolicy } from '../../../src/domain/worker-policy.js';
@@ -60,6 +60,8 @@ export async function startWorkerHarness(o: {
   notify?: (from: string, text: string, meta: Record<string, unknown>) => Promise<void>;
   pollMs?: number;
   killGraceMs?: number;
+  /** Wraps the real run windows (e.g. to make tmux fail on cue). */
+  windows?: (real: RunWindows) => RunWindows;
   /** The profile the workers run (default: the demo one-shot CLI). */
   profile?: { env: Record<string, string>; oneShot: { command: string[]; output: 'claude-json' | 'text' } };
 }): Promise<WorkerHarness> {
@@ -75,7 +77,7 @@ export async function startWorkerHarness(o: {
   const workers = o.workers.map((w) => ({ ...w, env: { ...w.env, ...o.env } }));
   const pool = new WorkerPool({
     store: store.workerTasks,
-    windows: new TmuxRunWindows(tmux, 'hornets'),
+    windows: (o.windows ?? ((w) => w))(new TmuxRunWindows(tmux, 'hornets')),
     paths: { results: dirs.results, dlq: dirs.dlq, runs: dirs.runs },
     root: state,
     workers,
