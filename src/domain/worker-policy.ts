@@ -87,6 +87,22 @@ export function breakerOnStart(b: BreakerState, policy: BreakerPolicy, now: numb
   return s.state === 'half_open' ? { ...s, trialRunning: true } : s;
 }
 
+/**
+ * The breaker a new engine starts from: the one saved by the last. A half-open breaker whose trial
+ * run the new engine adopted keeps that trial (no second one starts while it runs).
+ */
+export function breakerRestored(saved: { state: BreakerStateName; failures: number; openedAt: number | null } | undefined, adoptedRuns: number): BreakerState {
+  if (!saved) return closedBreaker;
+  switch (saved.state) {
+    case 'closed':
+      return { ...closedBreaker, failures: saved.failures };
+    case 'open':
+      return { state: 'open', failures: saved.failures, openedAt: saved.openedAt, trialRunning: false };
+    case 'half_open':
+      return { state: 'half_open', failures: saved.failures, openedAt: null, trialRunning: adoptedRuns > 0 };
+  }
+}
+
 /** A run succeeded: the breaker closes (a half-open trial passed) and the count starts over. */
 // A run that started before the breaker opened and ends well while it is open proves the worker
 // works too: it closes as after a passed trial.

@@ -367,6 +367,17 @@ export interface WorkerTaskStore {
   requeueWorkerTask(taskId: string): Promise<WorkerTask>;
   /** Per worker, tasks in each state. */
   workerTaskCounts(): Promise<Map<string, Record<WorkerTaskState, number>>>;
+  /** Each worker's breaker as last saved (workers never saved are absent: closed). */
+  workerBreakers(): Promise<Map<string, SavedBreaker>>;
+  saveWorkerBreaker(worker: string, breaker: SavedBreaker): Promise<void>;
+}
+
+/** A worker's circuit breaker as the store keeps it (a running trial is not kept: the runs are). */
+export interface SavedBreaker {
+  state: 'closed' | 'open' | 'half_open';
+  failures: number;
+  openedAt: number | null;
+  updatedAt?: number;
 }
 
 export function isWorkerTaskStore(store: unknown): store is WorkerTaskStore {

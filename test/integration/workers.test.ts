@@ -167,6 +167,27 @@ describe('task workers', () => {
     expect(e.h.pool.status()[0]!.breaker).toBe('open');
   }, 60_000);
 
+  it('an open breaker stays open across an engine restart: the next engine starts nothing until its timeout, then the trial closes it', async () => {
+    const settings = [workerSettingsFixture('fab', { maxConcurrent: 1, breaker: { threshold: 1, openMs: 4_000 } })];
+    const e = await setup(settings);
+    dropTask(e.h.dirs.tasks, 'fab', { task_id: 'bad1', description: 'no [fail]' });
+    await waitFor('bad1 failed', () => readResult(e.h.dirs.results, 'fab', 'bad1'), 30_000);
+    const openedAt = Date.now();
+    expect(e.h.pool.status()[0]!.breaker).toBe('open');
+    await e.h.stop();
+    // The next engine, on the same state: a task waiting for it must not start while the breaker is open.
+    const h2 = await startWorkerHarness({ dir: e.dir, socket: e.socket, workers: settings, env: { HORNETS_DEMO_RUN_LOG: e.runLog } });
+    cleanups.push(() => h2.stop());
+    expect(h2.pool.status()[0]).toMatchObject({ breaker: 'open', consecutiveFailures: 1 });
+    dropTask(h2.dirs.tasks, 'fab', { task_id: 'good1', description: 'fine' });
+    await waitFor('good1 taken in', async () => (await h2.store.workerTasks.getWorkerTask('good1')) !== null, 10_000);
+    if (Date.now() - openedAt < 3_500) expect((await h2.store.workerTasks.getWorkerTask('good1'))!.state).toBe('queued');
+    const good = await waitFor('the trial ran good1', () => readResult(h2.dirs.results, 'fab', 'good1'), 30_000);
+    expect(Date.parse(good.attempts[0]!.started_at) - openedAt).toBeGreaterThanOrEqual(3_500);
+    expect(h2.pool.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: 0 });
+    expect((await h2.store.workerTasks.workerBreakers()).get('fab')).toMatchObject({ state: 'closed', failures: 0 });
+  }, 90_000);
+
   it('runs lost with the tmux server run again, without counting against retries or the breaker', async () => {
     const e = await setup([workerSettingsFixture('fab', { maxRetries: 0, breaker: { threshold: 1, openMs: 60_000 } })]);
     dropTask(e.h.dirs.tasks, 'fab', { task_id: 'l1', description: 'long enough [sleep 4s]' });

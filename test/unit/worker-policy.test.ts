@@ -9,6 +9,7 @@ import {
   breakerOnFailure,
   breakerOnStart,
   breakerOnSuccess,
+  breakerRestored,
   closedBreaker,
   workerRetryDelayMs,
   type BreakerPolicy,
@@ -113,6 +114,19 @@ describe('circuit breaker per worker', () => {
     for (let i = 0; i < 50; i++) b = breakerOnFailure(b, off, i);
     expect(b.state).toBe('closed');
     expect(breakerAllows(b, off, 50)).toBe(true);
+  });
+
+  it.each([
+    ['nothing saved', undefined, 0, { state: 'closed', failures: 0, openedAt: null, trialRunning: false }, true],
+    ['closed with a count', { state: 'closed', failures: 2, openedAt: null }, 0, { state: 'closed', failures: 2, trialRunning: false }, true],
+    ['open, timeout not passed', { state: 'open', failures: 3, openedAt: 50_000 }, 0, { state: 'open', failures: 3, openedAt: 50_000 }, false],
+    ['open, timeout passed: a trial may start', { state: 'open', failures: 3, openedAt: 0 }, 0, { state: 'open', openedAt: 0 }, true],
+    ['half-open, its trial adopted: no second trial', { state: 'half_open', failures: 4, openedAt: null }, 1, { state: 'half_open', trialRunning: true }, false],
+    ['half-open, no run left: the trial may start', { state: 'half_open', failures: 4, openedAt: null }, 0, { state: 'half_open', trialRunning: false }, true],
+  ] as const)('restored by a new engine (%s)', (_name, saved, adopted, expected, allowsAt70s) => {
+    const b = breakerRestored(saved, adopted);
+    expect(b).toMatchObject(expected);
+    expect(breakerAllows(b, policy, 70_000)).toBe(allowsAt70s);
   });
 
   it("gauge values are the seed's: 0 closed, 1 open, 2 half-open", () => {

@@ -1,4 +1,4 @@
-/** The worker_tasks table (schema version 3): guarded changes, one end per run, requeue with a fresh budget. */
+/** The worker_tasks table (schema version 3) and worker_breakers (4): guarded changes, one end per run, requeue with a fresh budget. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +41,21 @@ async function rejects(p: Promise<unknown>, code: string): Promise<void> {
 }
 
 describe('worker task store', () => {
+  it("keeps each worker's breaker; a new save replaces it; a bad one is refused by name", async () => {
+    expect((await w.workerBreakers()).size).toBe(0);
+    await w.saveWorkerBreaker('fabien', { state: 'open', failures: 3, openedAt: 999_000 });
+    await w.saveWorkerBreaker('gina', { state: 'closed', failures: 1, openedAt: null });
+    now.t += 5;
+    await w.saveWorkerBreaker('fabien', { state: 'half_open', failures: 3, openedAt: null });
+    expect(Object.fromEntries(await w.workerBreakers())).toEqual({
+      fabien: { state: 'half_open', failures: 3, openedAt: null, updatedAt: now.t },
+      gina: { state: 'closed', failures: 1, openedAt: null, updatedAt: now.t - 5 },
+    });
+    await expect(w.saveWorkerBreaker('fabien', { state: 'ajar' as never, failures: 0, openedAt: null })).rejects.toThrow(/invalid breaker state "ajar" for worker fabien/);
+    await expect(w.saveWorkerBreaker('fabien', { state: 'open', failures: -1, openedAt: 1 })).rejects.toThrow(QueueError);
+    expect((await w.workerBreakers()).get('fabien')!.state).toBe('half_open');
+  });
+
   it('is reachable on the SQLite store', () => {
     expect(isWorkerTaskStore(w)).toBe(true);
   });

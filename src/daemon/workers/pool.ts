@@ -17,7 +17,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from '../../log.js';
-import type { WorkerTaskStore } from '../../queue/store.js';
+import type { SavedBreaker, WorkerTaskStore } from '../../queue/store.js';
 import type { WorkerSettings } from '../../config/workers.js';
 import type { Profile } from '../../config/schema.js';
 import { QueueError, errorMessage } from '../../errors.js';
@@ -30,6 +30,7 @@ import {
   breakerOnFailure,
   breakerOnStart,
   breakerOnSuccess,
+  breakerRestored,
   closedBreaker,
   workerRetryDelayMs,
   type BreakerState,
@@ -96,6 +97,8 @@ interface WorkerState {
   settings: WorkerSettings;
   slots: SlotPool;
   breaker: BreakerState;
+  /** What the store holds of the breaker (null: nothing saved yet, i.e. closed). */
+  savedBreaker: SavedBreaker | null;
   active: Map<string, ActiveRun>;
   timer: NodeJS.Timeout | null;
 }
@@ -168,7 +171,7 @@ export class WorkerPool {
   constructor(private readonly o: WorkerPoolOptions) {
     this.clock = o.clock ?? Date.now;
     this.random = o.random ?? Math.random;
-    for (const s of o.workers) this.workers.set(s.name, { settings: s, slots: new SlotPool(s.maxConcurrent), breaker: closedBreaker, active: new Map(), timer: null });
+    for (const s of o.workers) this.workers.set(s.name, { settings: s, slots: new SlotPool(s.maxConcurrent), breaker: closedBreaker, savedBreaker: null, active: new Map(), timer: null });
   }
 
   names(): string[] {
@@ -208,6 +211,21 @@ export class WorkerPool {
   /** Active runs per worker (heartbeats' active_tasks). */
   activeCount(worker: string): number {
     return this.workers.get(worker)?.slots.inUse ?? 0;
+  }
+
+  /** The breaker changes, and is saved when what the store keeps of it changed (a failure to save is logged: the runs go on). */
+  private async setBreaker(w: WorkerState, next: BreakerState): Promise<void> {
+    w.breaker = next;
+    const keep: SavedBreaker = { state: next.state, failures: next.failures, openedAt: next.openedAt };
+    const last = w.savedBreaker;
+    if (last && last.state === keep.state && last.failures === keep.failures && last.openedAt === keep.openedAt) return;
+    if (!last && keep.state === 'closed' && keep.failures === 0) return;
+    try {
+      await this.o.store.saveWorkerBreaker(w.settings.name, keep);
+      w.savedBreaker = keep;
+    } catch (err) {
+      this.o.log.warn({ event: 'worker_breaker_save_failed', worker: w.settings.name, error: errorMessage(err) }, 'cannot save the worker breaker');
+    }
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -275,7 +293,7 @@ export class WorkerPool {
     for (const t of nextDueTasks(open, now, w.slots.free)) {
       if (!breakerAllows(w.breaker, w.settings.breaker, this.clock())) break;
       if (!w.slots.tryAcquire(t.taskId)) break;
-      w.breaker = breakerOnStart(w.breaker, w.settings.breaker, this.clock());
+      await this.setBreaker(w, breakerOnStart(w.breaker, w.settings.breaker, this.clock()));
       await this.launch(w, t, t.attempts + 1);
     }
     this.schedule(w, open);
@@ -546,7 +564,7 @@ export class WorkerPool {
         await this.writeResult(task, history, 'completed', output, exit, null, now);
         await this.tell(task, `task ${task.taskId} for ${worker} completed: ${(output.text ?? '(no final text)').slice(0, NOTIFY_RESULT_CHARS)}`, 'completed');
         await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'completed', attempt, result: output.text });
-        w.breaker = breakerOnSuccess();
+        await this.setBreaker(w, breakerOnSuccess());
         m?.processed(worker, 'completed');
         m?.duration(worker, runMs / 1000);
         this.o.log.info({ event: 'worker_task_completed', worker, task: task.taskId, attempts: attempt.attempt, ms: runMs }, 'worker task completed');
@@ -555,7 +573,7 @@ export class WorkerPool {
       case 'cancelled': {
         await this.writeResult(task, history, 'cancelled', output, exit, attempt.error, now);
         await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'cancelled', attempt });
-        w.breaker = breakerOnAbandon(w.breaker, w.settings.breaker, now);
+        await this.setBreaker(w, breakerOnAbandon(w.breaker, w.settings.breaker, now));
         m?.processed(worker, 'cancelled');
         return;
       }
@@ -565,7 +583,7 @@ export class WorkerPool {
           // A window tmux could not open waits a little: tmux is likely busy or restarting.
           const retryAt = exit.notStarted ? now + NOT_STARTED_RETRY_MS * history.filter((a) => a.outcome === 'lost').length : now;
           await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'retrying', attempt, retryAt });
-          w.breaker = breakerOnAbandon(w.breaker, w.settings.breaker, now);
+          await this.setBreaker(w, breakerOnAbandon(w.breaker, w.settings.breaker, now));
           this.o.log.warn({ event: 'worker_run_lost', worker, task: task.taskId, run: attempt.runId, reason: attempt.error }, 'worker run lost; running it again');
           return;
         }
@@ -595,7 +613,7 @@ export class WorkerPool {
     const runMs = Math.max(0, attempt.endedAt - attempt.startedAt);
     const m = this.o.metrics;
     const before = w.breaker.state;
-    w.breaker = breakerOnFailure(w.breaker, w.settings.breaker, now);
+    await this.setBreaker(w, breakerOnFailure(w.breaker, w.settings.breaker, now));
     if (w.breaker.state === 'open' && before !== 'open') this.o.log.warn({ event: 'worker_breaker_open', worker, failures: w.breaker.failures }, 'worker circuit breaker opened');
     m?.failed(worker, attempt.outcome === 'failed' ? 'error' : attempt.outcome);
     m?.duration(worker, runMs / 1000);
@@ -680,6 +698,12 @@ export class WorkerPool {
 
   private async recover(): Promise<void> {
     const running = await this.o.store.listWorkerTasks({ states: ['running'], limit: 100_000 });
+    // An open breaker stays open across an engine restart (a crash loop must not hammer a failing worker).
+    const saved = await this.o.store.workerBreakers();
+    for (const w of this.workers.values()) {
+      w.breaker = breakerRestored(saved.get(w.settings.name), running.filter((t) => t.worker === w.settings.name).length);
+      w.savedBreaker = saved.get(w.settings.name) ?? null;
+    }
     const liveByWorker = new Map<string, Set<string>>();
     for (const t of running) {
       const w = this.workers.get(t.worker);

@@ -186,6 +186,16 @@ export const migrations: readonly string[] = [
   CREATE INDEX worker_tasks_open ON worker_tasks(worker, state) WHERE state IN ('queued','running','retrying');
   CREATE INDEX worker_tasks_worker ON worker_tasks(worker, created_at);
   `,
+  // 3 -> 4: each worker's circuit breaker, so an engine restart does not close an open breaker.
+  `
+  CREATE TABLE worker_breakers (
+    worker      TEXT PRIMARY KEY,
+    state       TEXT NOT NULL CHECK (state IN ('closed','open','half_open')),
+    failures    INTEGER NOT NULL CHECK (failures >= 0),
+    opened_at   INTEGER,
+    updated_at  INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

@@ -15,7 +15,7 @@ import {
   openWorkerTaskStates,
   workerTaskStates,
 } from '../../domain/worker-task.js';
-import type { WorkerTaskStore } from '../store.js';
+import type { SavedBreaker, WorkerTaskStore } from '../store.js';
 import type { SqliteConnection } from './connection.js';
 
 interface WorkerTaskRow {
@@ -219,6 +219,32 @@ export class SqliteWorkerTaskStore implements WorkerTaskStore {
         c[r.state] = r.n;
       }
       return out;
+    });
+  }
+
+  async workerBreakers(): Promise<Map<string, SavedBreaker>> {
+    return this.c.read(() => {
+      const rows = this.c.stmt('SELECT worker, state, failures, opened_at, updated_at FROM worker_breakers').all() as {
+        worker: string;
+        state: SavedBreaker['state'];
+        failures: number;
+        opened_at: number | null;
+        updated_at: number;
+      }[];
+      return new Map(rows.map((r) => [r.worker, { state: r.state, failures: r.failures, openedAt: r.opened_at, updatedAt: r.updated_at }]));
+    });
+  }
+
+  async saveWorkerBreaker(worker: string, b: SavedBreaker): Promise<void> {
+    if (!['closed', 'open', 'half_open'].includes(b.state)) throw new QueueError('invalid_input', `invalid breaker state "${String(b.state)}" for worker ${worker}`);
+    if (!Number.isInteger(b.failures) || b.failures < 0) throw new QueueError('invalid_input', `invalid breaker failure count for worker ${worker}`);
+    return this.c.write(() => {
+      this.c
+        .stmt(
+          `INSERT INTO worker_breakers (worker, state, failures, opened_at, updated_at) VALUES (@worker, @state, @failures, @opened_at, @now)
+           ON CONFLICT(worker) DO UPDATE SET state = excluded.state, failures = excluded.failures, opened_at = excluded.opened_at, updated_at = excluded.updated_at`,
+        )
+        .run({ worker, state: b.state, failures: b.failures, opened_at: b.openedAt, now: this.c.now() });
     });
   }
 }

@@ -95,6 +95,7 @@ export async function startWorkerHarness(o: {
   const drop = new DropDir({ kind: 'task', root: dirs.tasks, dlq: dirs.dlq, suffix: '.json', agents: pool.names(), log, clock: Date.now, handle: (f) => pool.intake(f), scanIntervalMs: 1_000 });
   await pool.start();
   await drop.start();
+  let stopped = false;
   return {
     store,
     pool,
@@ -102,6 +103,8 @@ export async function startWorkerHarness(o: {
     dirs,
     drop,
     async stop() {
+      if (stopped) return;
+      stopped = true;
       await drop.stop();
       await pool.stop();
       await tmux.close();
