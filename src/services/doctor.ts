@@ -12,6 +12,7 @@ import { MIN_TMUX, versionAtLeast } from '../tmux/argv.js';
 import { runProgram } from '../proc/run.js';
 import { findOnPath } from '../proc/which.js';
 import { claudeVersion, compareVersions, VERIFIED_CLAUDE_VERSION } from '../proc/claude-version.js';
+import { isVersionedCli, verifiedCliVersions } from '../proc/agent-cli-version.js';
 import { engineStatus, httpGet, pingEngine } from '../engine-client/index.js';
 import { endpointFile, paneDiedEndpointFile, pidFile } from '../engine-client/paths.js';
 import { agentKeyFile } from '../hooks/credentials.js';
@@ -98,7 +99,18 @@ export async function checkAgentClis(project: Project, store: MessageStore, log:
       );
       continue;
     }
-    checks.push(pass(name, `${found}${version ? ` (${version})` : ' (version unknown)'}`));
+    // Codex and Gemini: the hook protocol tables were checked on one version; an older CLI may not
+    // fire the hooks the profile relies on.
+    const kind = profile.hooks.kind;
+    if (isVersionedCli(kind) && version !== null && compareVersions(version, verifiedCliVersions[kind].version) < 0) {
+      const v = verifiedCliVersions[kind];
+      checks.push(
+        fail(name, `${v.name} ${version} at ${found} is older than ${v.version}, the version hornets was verified on; ${v.older}`, `update it with \`npm install -g ${v.pkg}@${v.version}\``),
+      );
+      continue;
+    }
+    const verified = isVersionedCli(kind) ? `; hooks verified on ${verifiedCliVersions[kind].version}` : isClaude ? `; hooks verified on ${VERIFIED_CLAUDE_VERSION} and newer` : '';
+    checks.push(pass(name, `${found}${version ? ` (${version}${verified})` : ' (version unknown)'}`));
   }
   return checks;
 }

@@ -4,11 +4,12 @@
  * readable by others, hooks removed from a worktree, the engine stopped — and each shows up with
  * the command that fixes it, and exit 1.
  */
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Project, assertBuilt } from '../helpers/cli.js';
 import { TmuxFixture, initGitRepo } from '../helpers/tmux.js';
+import { requireAgentCli } from '../helpers/agent-clis.js';
 
 const fx = new TmuxFixture();
 beforeAll(() => assertBuilt());
@@ -71,4 +72,36 @@ describe('doctor', () => {
     expect(fixed.report.checks.filter((c) => !c.ok)).toEqual([]);
     expect(fixed.code).toBe(0);
   }, 120_000);
+
+  it('checks each Codex and Gemini CLI against the version its hooks were verified on: the pinned ones pass, an older one fails with the update command', async () => {
+    const dir = fx.dir('hornets-doctor-clis-');
+    initGitRepo(dir);
+    const gemini = requireAgentCli('gemini');
+    const codex = requireAgentCli('codex');
+    // A Gemini CLI older than the verified one (only its --version answer matters to this check).
+    const old = path.join(dir, 'old-bin');
+    mkdirSync(old);
+    writeFileSync(path.join(old, 'gemini'), '#!/bin/sh\necho 0.50.2\n');
+    chmodSync(path.join(old, 'gemini'), 0o755);
+    const pathWith = (...dirs: string[]) => [...dirs, process.env.PATH].join(path.delimiter);
+    const p = new Project(dir, { HORNETS_TMUX_SOCKET: fx.socket(), TMUX: undefined, TMUX_PANE: undefined, PATH: pathWith(path.dirname(gemini), path.dirname(codex)) });
+    await p.ok(['init', '--agents', 'ada', '--profile', 'gemini']);
+    const config = JSON.parse((await import('node:fs')).readFileSync(path.join(dir, 'hornets.json'), 'utf8')) as { agents: { name: string; profile: string }[] };
+    config.agents.push({ ...config.agents[0]!, name: 'bob', profile: 'codex' });
+    writeFileSync(path.join(dir, 'hornets.json'), JSON.stringify(config, null, 2));
+
+    const cli = (r: Report, name: string) => r.checks.find((c) => c.name === `agent cli: ${name}`)!;
+    const pinned = await doctor(p);
+    expect(cli(pinned.report, 'gemini')).toMatchObject({ ok: true, detail: `${gemini} (0.61.0; hooks verified on 0.61.0)` });
+    expect(cli(pinned.report, 'codex')).toMatchObject({ ok: true, detail: expect.stringContaining('(0.171.0; hooks verified on 0.171.0)') as string });
+
+    const older = await doctor(new Project(dir, { HORNETS_TMUX_SOCKET: fx.socket(), TMUX: undefined, TMUX_PANE: undefined, PATH: pathWith(old, path.dirname(codex)) }));
+    expect(older.code).toBe(1);
+    expect(cli(older.report, 'gemini')).toMatchObject({
+      ok: false,
+      detail: `gemini 0.50.2 at ${path.join(old, 'gemini')} is older than 0.61.0, the version hornets was verified on; its hook events or reply shapes may differ`,
+      fix: 'update it with `npm install -g @google/gemini-cli@0.61.0`',
+    });
+    expect(cli(older.report, 'codex').ok).toBe(true);
+  }, 60_000);
 });
