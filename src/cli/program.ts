@@ -268,11 +268,11 @@ export function buildProgram(o: Output = stdio, consoleEnv: ConsoleEnv = { noCol
   program
     .command('demo-oneshot', { hidden: true })
     .description('the demo one-shot CLI (run by the demo-oneshot profile, like `claude -p --output-format json`)')
-    .requiredOption('-p, --print <prompt>', 'the task prompt')
+    .option('-p, --print [prompt]', 'the task prompt (read from standard input when not given, as `claude -p` does)')
     .option('--output-format <format>', 'accepted for compatibility; always json')
-    .action(async (opts: { print: string }) => {
-      const { demoOneShotMain } = await import('../demo-agent/oneshot.js');
-      await demoOneShotMain(opts.print);
+    .action(async (opts: { print?: string | true }) => {
+      const { demoOneShotMain, readAllStdin } = await import('../demo-agent/oneshot.js');
+      await demoOneShotMain(typeof opts.print === 'string' ? opts.print : await readAllStdin());
     });
   program
     .command('task-run', { hidden: true })

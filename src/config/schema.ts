@@ -396,7 +396,13 @@ export const profileSchema = z
         command: z
           .array(z.string().min(1))
           .min(1)
-          .describe('argv of one non-interactive run (never a shell); "{prompt}" inside a word is replaced by the task\'s prompt, e.g. ["claude", "-p", "{prompt}", "--output-format", "json"]'),
+          .describe(
+            'argv of one non-interactive run (never a shell); with prompt "argv", "{prompt}" inside a word is replaced by the task\'s prompt, e.g. ["claude", "-p", "{prompt}", "--output-format", "json"]',
+          ),
+        prompt: z
+          .enum(['argv', 'stdin'])
+          .default('argv')
+          .describe('How the task\'s prompt reaches the run: "stdin" (written to its standard input, never visible in `ps`) or "argv" (in place of "{prompt}" in the command)'),
         output: z
           .enum(['claude-json', 'text'])
           .default('claude-json')
@@ -410,6 +416,13 @@ export const profileSchema = z
   })
   .strict()
   .superRefine((p, ctx) => {
+    if (p.oneShot) {
+      const placed = p.oneShot.command.some((w) => w.includes('{prompt}'));
+      if (p.oneShot.prompt === 'argv' && !placed)
+        ctx.addIssue({ code: 'custom', path: ['oneShot', 'command'], message: 'no "{prompt}" in the command: put it in a word, or set oneShot.prompt to "stdin"' });
+      if (p.oneShot.prompt === 'stdin' && placed)
+        ctx.addIssue({ code: 'custom', path: ['oneShot', 'command'], message: 'oneShot.prompt is "stdin": the command must not hold "{prompt}" (it would show the prompt in `ps`)' });
+    }
     if (p.delivery !== 'push' && p.hooks.kind === 'none') {
       ctx.addIssue({ code: 'custom', path: ['delivery'], message: `delivery "${p.delivery}" needs hooks; set hooks.kind or use delivery "push"` });
     }

@@ -77,6 +77,13 @@ export async function runDemoOneShot(o: OneShotOptions): Promise<number> {
 }
 
 /** The `hornets-tui demo-oneshot -p <prompt>` entry. */
+/** All of standard input (the prompt of a worker run whose profile sends it there). */
+export async function readAllStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export async function demoOneShotMain(prompt: string): Promise<never> {
   const code = await runDemoOneShot({ prompt, env: process.env, write: (t) => process.stdout.write(t) });
   process.stdout.write('', () => process.exit(code));

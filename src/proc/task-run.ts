@@ -25,6 +25,8 @@ export interface TaskRunSpec {
   killGraceMs: number;
   /** Output kept per stream, bytes. */
   maxOutputBytes: number;
+  /** Written to the command's standard input, then closed (the prompt, kept out of argv); absent: no input. */
+  stdin?: string;
 }
 
 export interface TaskRunExit {
@@ -131,7 +133,12 @@ export function runTask(dir: string, baseEnv: NodeJS.ProcessEnv): Promise<TaskRu
     // wrapper before it has stopped the group and written the end.
     process.stdout.on('error', () => undefined);
     process.stderr.on('error', () => undefined);
-    const child = spawn(spec.argv[0]!, spec.argv.slice(1), { cwd: spec.cwd, env: { ...baseEnv, ...spec.env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(spec.argv[0]!, spec.argv.slice(1), { cwd: spec.cwd, env: { ...baseEnv, ...spec.env }, detached: true, stdio: [spec.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (child.stdin) {
+      // A command that exits without reading its input is judged by its exit, not by this EPIPE.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(spec.stdin);
+    }
     const pgid = child.pid;
     const stop = (why: 'timeout' | 'killed') => {
       if (pgid === undefined || done) return;
@@ -144,11 +151,11 @@ export function runTask(dir: string, baseEnv: NodeJS.ProcessEnv): Promise<TaskRu
     for (const sig of ['SIGHUP', 'SIGTERM', 'SIGINT'] as const) process.on(sig, () => stop('killed'));
     child.on('error', (e) => finish({ exitCode: null, signal: null, error: `cannot start ${spec.argv[0]}: ${e.message}` }));
     if (pgid !== undefined) writeAtomic(join(dir, RUN_FILES.pid), { pid: pgid, pgid, wrapperPid: process.pid, startedAt });
-    child.stdout.on('data', (c: Buffer) => {
+    child.stdout!.on('data', (c: Buffer) => {
       out.write(c);
       process.stdout.write(c);
     });
-    child.stderr.on('data', (c: Buffer) => {
+    child.stderr!.on('data', (c: Buffer) => {
       err.write(c);
       process.stderr.write(c);
     });

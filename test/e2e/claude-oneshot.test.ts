@@ -48,14 +48,17 @@ it.skipIf(!claudeRuns())(
       profile: {
         env: { ...leaks, HOME: home, ANTHROPIC_BASE_URL: api.url, ANTHROPIC_API_KEY: API_KEY, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' },
         // The shipped profile's arguments, with the pinned binary for `claude`.
-        oneShot: { command: shipped.oneShot!.command.map((w) => (w === 'claude' ? claudeBin : w)), output: shipped.oneShot!.output },
+        oneShot: { ...shipped.oneShot!, command: shipped.oneShot!.command.map((w) => (w === 'claude' ? claudeBin : w)) },
       },
     });
+    // The shipped profile hands the prompt over on standard input: no process shows it in `ps`.
+    expect(shipped.oneShot!.prompt).toBe('stdin');
     dropTask(h.dirs.tasks, 'cl', { task_id: 'q1', description: 'What is six times seven?', worker: 'cl' });
     const r = await waitFor('the result of claude -p', () => readResult(h!.dirs.results, 'cl', 'q1'), 120_000, 200);
     expect(r).toMatchObject({ status: 'completed', exit_code: 0, result: 'The answer is 42.' });
     expect(r.usage).toMatchObject({ output_tokens: expect.any(Number) });
     expect(api.requests.some((q) => q.text.includes('What is six times seven?'))).toBe(true);
+    expect(r.attempts).toHaveLength(1);
   },
   180_000,
 );

@@ -254,6 +254,29 @@ describe('task workers', () => {
     expect(r).toMatchObject({ status: 'completed', result: 'echo: never started', attempts: [{ run_id: 'n1.a1', outcome: 'completed' }] });
   }, 90_000);
 
+  it("a profile with the prompt on stdin: the run gets it whole and no process's argv shows it (`ps`)", async () => {
+    const secret = `launch-code-${Math.random().toString(36).slice(2)}`;
+    const e = await setup([workerSettingsFixture('fab')], {
+      profile: { env: {}, oneShot: { command: ['{node}', '{hornets}', 'demo-oneshot', '-p', '--output-format', 'json'], prompt: 'stdin', output: 'claude-json' } },
+    });
+    const description = `use ${secret} with "quotes", $HOME and\na second line [sleep 2s]`;
+    dropTask(e.h.dirs.tasks, 'fab', { task_id: 's1', description });
+    await waitFor('run going', () => existsSync(join(e.h.dirs.runs, 'fab', 's1', '1', 'pid.json')), 30_000);
+    const argvs = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .map((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        } catch {
+          return '';
+        }
+      });
+    expect(argvs.some((c) => c.includes('demo-oneshot'))).toBe(true);
+    expect(argvs.filter((c) => c.includes(secret))).toEqual([]);
+    const r = await waitFor('s1 result', () => readResult(e.h.dirs.results, 'fab', 's1'), 30_000);
+    expect(r).toMatchObject({ status: 'completed', result: `echo: ${description}` });
+  }, 60_000);
+
   it('tells the asking agent the result', async () => {
     const told: { from: string; text: string; meta: Record<string, unknown> }[] = [];
     const e = await setup([workerSettingsFixture('fab')], { notify: async (from, text, meta) => void told.push({ from, text, meta }) });

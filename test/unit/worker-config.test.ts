@@ -86,7 +86,19 @@ describe('worker entries', () => {
 
   it('a profile may carry a oneShot command', () => {
     const p = profileSchema.parse({ name: 'x', command: ['x'], delivery: 'push', oneShot: { command: ['claude', '-p', '{prompt}', '--output-format', 'json'] } });
-    expect(p.oneShot).toEqual({ command: ['claude', '-p', '{prompt}', '--output-format', 'json'], output: 'claude-json' });
+    expect(p.oneShot).toEqual({ command: ['claude', '-p', '{prompt}', '--output-format', 'json'], prompt: 'argv', output: 'claude-json' });
+    const stdin = profileSchema.parse({ name: 'x', command: ['x'], delivery: 'push', oneShot: { command: ['claude', '-p'], prompt: 'stdin' } });
+    expect(stdin.oneShot).toMatchObject({ command: ['claude', '-p'], prompt: 'stdin' });
+  });
+
+  it('the prompt goes somewhere: "{prompt}" in the command for argv, nowhere in it for stdin', () => {
+    expect(issues(() => profileSchema.parse({ name: 'x', command: ['x'], delivery: 'push', oneShot: { command: ['claude', '-p'] } }))).toEqual({
+      'oneShot.command': 'no "{prompt}" in the command: put it in a word, or set oneShot.prompt to "stdin"',
+    });
+    expect(issues(() => profileSchema.parse({ name: 'x', command: ['x'], delivery: 'push', oneShot: { command: ['claude', '-p', '{prompt}'], prompt: 'stdin' } }))).toEqual({
+      'oneShot.command': 'oneShot.prompt is "stdin": the command must not hold "{prompt}" (it would show the prompt in `ps`)',
+    });
+    expect(issues(() => profileSchema.parse({ name: 'x', command: ['x'], delivery: 'push', oneShot: { command: ['claude'], prompt: 'file' } }))).toHaveProperty(['oneShot.prompt']);
   });
 });
 

@@ -340,7 +340,8 @@ export class WorkerPool {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       if (cwd === join(dir, 'work')) await mkdir(cwd, { recursive: true, mode: 0o700 });
       const spec: TaskRunSpec = {
-        argv: profile.oneShot.command.map((word) => this.o.expand(word).replaceAll('{prompt}', prompt)),
+        argv: profile.oneShot.command.map((word) => (profile.oneShot!.prompt === 'stdin' ? this.o.expand(word) : this.o.expand(word).replaceAll('{prompt}', prompt))),
+        ...(profile.oneShot.prompt === 'stdin' ? { stdin: prompt } : {}),
         cwd,
         env: { ...profile.env, ...w.settings.env, HORNETS_TASK_ID: t.taskId, HORNETS_TASK_ATTEMPT: String(attempt), HORNETS_WORKER: worker, HORNETS_RUN_DIR: dir },
         dir,

@@ -21,7 +21,7 @@ export const HORNETS_BIN = join(packageRoot(), 'bin', 'hornets-tui.cjs');
 export function demoProfile() {
   return {
     env: {},
-    oneShot: { command: ['{node}', '{hornets}', 'demo-oneshot', '-p', '{prompt}', '--output-format', 'json'], output: 'claude-json' as const },
+    oneShot: { command: ['{node}', '{hornets}', 'demo-oneshot', '-p', '{prompt}', '--output-format', 'json'], prompt: 'argv' as const, output: 'claude-json' as const },
   };
 }
 
@@ -63,7 +63,7 @@ export async function startWorkerHarness(o: {
   /** Wraps the real run windows (e.g. to make tmux fail on cue). */
   windows?: (real: RunWindows) => RunWindows;
   /** The profile the workers run (default: the demo one-shot CLI). */
-  profile?: { env: Record<string, string>; oneShot: { command: string[]; output: 'claude-json' | 'text' } };
+  profile?: { env: Record<string, string>; oneShot: { command: string[]; prompt: 'argv' | 'stdin'; output: 'claude-json' | 'text' } };
 }): Promise<WorkerHarness> {
   const state = o.dir;
   const dirs = { state, tasks: join(state, 'tasks'), results: join(state, 'results'), dlq: join(state, 'dlq'), runs: join(state, 'runs') };
