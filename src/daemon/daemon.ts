@@ -36,7 +36,12 @@ export interface DaemonOptions extends EngineOptions {
   projectCheckMs?: number;
 }
 
+/** Agent states in which the agent has a process (its heartbeat wants a pid). */
+const PROCESS_STATES: ReadonlySet<string> = new Set(['starting', 'busy', 'idle', 'waiting-permission', 'compacting', 'stuck', 'paused']);
+const PID_CATCH_UP_MS = 3_000;
+
 export class Daemon {
+  private lastPidCatchUp = 0;
   private release: (() => void) | null = null;
   readonly settings: DaemonSettings;
   readonly metrics: HornetsMetrics;
@@ -238,14 +243,20 @@ export class Daemon {
       paths,
       log: log('heartbeats'),
       intervalMs: this.settings.heartbeatIntervalMs,
-      snapshot: async () => [
-        ...(await storeSnapshot(
-          store,
-          ctx.project.config.agents.map((a) => a.name),
-          (agent) => this.engine.panePid(agent),
-        )),
-        ...(await this.workerHeartbeats()),
-      ],
+      snapshot: async () => {
+        const names = ctx.project.config.agents.map((a) => a.name);
+        let beats = await storeSnapshot(store, names, (agent) => this.engine.panePid(agent));
+        // Pane pids come from the reconcile round (every 10 s): agents that `up` made just after the
+        // engine's first round would read `down` to a seed probe until the next. One catch-up round
+        // (at most every few seconds) learns their pids now.
+        const now = Date.now();
+        if (beats.some((b) => b.pid === null && PROCESS_STATES.has(b.state)) && now - this.lastPidCatchUp >= PID_CATCH_UP_MS) {
+          this.lastPidCatchUp = now;
+          await this.engine.reconcile().catch(() => undefined);
+          beats = await storeSnapshot(store, names, (agent) => this.engine.panePid(agent));
+        }
+        return [...beats, ...(await this.workerHeartbeats())];
+      },
     });
   }
 

@@ -88,8 +88,10 @@ describe.skipIf(skipAgentCliSuite('gemini'))('real Gemini CLI through hornets ho
       expect(id).not.toBe('');
       expect(newText(first)).not.toContain(`[msg ${id}`);
       expect(e.mainRequests().indexOf(afterTool)).toBe(e.mainRequests().indexOf(first) + 1);
-      // Gemini appends AfterTool's context to the tool's own output, in the same round.
-      expect(toolOutput(afterTool)).toContain('hornets-tool');
+      // Gemini appends AfterTool's context to the tool's own output, in the same round. (The output
+      // itself is Gemini's: under load its shell tool now and then reports `Output: (empty)` for
+      // the echo, which is not hornets' to check.)
+      expect(toolOutput(afterTool)).toMatch(/^<untrusted_context>\nOutput: (hornets-tool|\(empty\))\n[\s\S]*<\/untrusted_context>\n\n<hook_context>/);
       expect(toolOutput(afterTool)).toContain(`<hook_context>hornets: 1 new message for gm\n\n[msg ${id} | from cli] sent while the tool runs</hook_context>`);
 
       expect(e.hookLog().filter((l) => l.event === 'AfterTool')).toMatchObject([{ outcome: 'delivered', delivered: [id] }]);

@@ -77,6 +77,16 @@ describe('engine on real tmux', () => {
     expect(await t.daemon.engine.control('reset', 'fabien')).toMatch(/breaker closed/);
   }, 90_000);
 
+  it("agents made after the engine's reconcile round have their pid and `healthy` in the next heartbeat, not 10 s later", async () => {
+    // startTeam starts the engine, then brings the agents up (as `up` does when it launches the engine).
+    const t = await startTeam([{ name: 'marie', profile: 'demo' }], { daemon: { reconcileMs: 600_000 } });
+    await waitFor('marie idle', async () => (await state(t, 'marie')) === 'idle', 20_000);
+    await t.daemon.heartbeats.beat();
+    const beat = JSON.parse(readFileSync(join(t.ctx.project.paths.heartbeats, 'marie.json'), 'utf8')) as { status: string; pid: number | null };
+    const pane = (await t.ctx.store.getAgent('marie'))!.paneId!;
+    expect(beat).toMatchObject({ status: 'healthy', pid: Number(tmux(t.socket, ['display-message', '-p', '-t', pane, '#{pane_pid}']).stdout.trim()) });
+  });
+
   it('a trigger file becomes a delivered message; a task file yields a result; metrics, health and heartbeats are served', async () => {
     const t = await team([{ name: 'marie', profile: 'demo' }]);
     await waitFor('marie idle', async () => (await state(t, 'marie')) === 'idle', 20_000);
