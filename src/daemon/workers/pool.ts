@@ -41,6 +41,7 @@ import { RUN_FILES, groupAlive, killGroup, processAlive, type TaskRunExit, type 
 import { deadLetter, writeJsonAtomic, type DropFile, type DropOutcome } from '../watchers/drop-dir.js';
 import { isPermanentQueueError } from '../watchers/common.js';
 import { parseWorkerTask, taskPrompt } from './task-file.js';
+import { pruneRunDirs, type RunDirPruneResult } from '../../services/worker-runs.js';
 import type { RunWindows } from './run-windows.js';
 
 /** What a worker metrics sink takes (daemon/metrics.ts's seed 003 `watcher_*` families). */
@@ -71,6 +72,8 @@ export interface WorkerPoolOptions {
   notify?: (from: string, text: string, meta: Record<string, unknown>) => Promise<void>;
   clock?: () => number;
   random?: () => number;
+  /** A worker's breaker changed state (closed, open, half-open): heartbeats tell it at once. */
+  onBreaker?: (worker: string) => void;
   /** How often running runs are looked at (exit files), default 200 ms. */
   pollMs?: number;
   /** How often the store is looked at for tasks queued by others (CLI retry/cancel), default 1 s. */
@@ -106,6 +109,8 @@ export interface WorkerStatus {
   active: number;
   breaker: BreakerStateName;
   consecutiveFailures: number;
+  /** Open: when the half-open trial may start (epoch ms); else null. */
+  halfOpenAt: number | null;
 }
 
 /** The result file, `results/<worker>/<task_id>.json`: one per task, written when it ends. */
@@ -195,8 +200,27 @@ export class WorkerPool {
     const now = this.clock();
     return [...this.workers.values()].map((w) => {
       const b = breakerAt(w.breaker, w.settings.breaker, now);
-      return { name: w.settings.name, maxConcurrent: w.slots.capacity, active: w.slots.inUse, breaker: b.state, consecutiveFailures: b.failures };
+      const halfOpenAt = b.state === 'open' && b.openedAt !== null ? b.openedAt + w.settings.breaker.openMs : null;
+      return { name: w.settings.name, maxConcurrent: w.slots.capacity, active: w.slots.inUse, breaker: b.state, consecutiveFailures: b.failures, halfOpenAt };
     });
+  }
+
+  /**
+   * Removes the run directories of tasks that ended more than `olderThanMs` ago (see
+   * services/worker-runs.ts for what is kept); the runs this pool has out are never touched.
+   */
+  pruneRuns(olderThanMs: number): Promise<RunDirPruneResult> {
+    const busy = new Set([...this.workers.values()].flatMap((w) => [...w.active.keys()]));
+    return pruneRunDirs({ runs: this.o.paths.runs, results: this.o.paths.results, store: this.o.store, olderThanMs, now: this.clock(), busy });
+  }
+
+  private setBreaker(w: WorkerState, next: BreakerState): void {
+    const now = this.clock();
+    const before = breakerAt(w.breaker, w.settings.breaker, now);
+    const after = breakerAt(next, w.settings.breaker, now);
+    w.breaker = next;
+    // An open breaker that opens again (a run that was out fails) moves its trial: that is news too.
+    if (after.state !== before.state || after.openedAt !== before.openedAt) this.o.onBreaker?.(w.settings.name);
   }
 
   /** Tasks waiting per worker (queued, or retrying): heartbeats' queue_depth. */
@@ -275,7 +299,7 @@ export class WorkerPool {
     for (const t of nextDueTasks(open, now, w.slots.free)) {
       if (!breakerAllows(w.breaker, w.settings.breaker, this.clock())) break;
       if (!w.slots.tryAcquire(t.taskId)) break;
-      w.breaker = breakerOnStart(w.breaker, w.settings.breaker, this.clock());
+      this.setBreaker(w, breakerOnStart(w.breaker, w.settings.breaker, this.clock()));
       await this.launch(w, t, t.attempts + 1);
     }
     this.schedule(w, open);
@@ -546,7 +570,7 @@ export class WorkerPool {
         await this.writeResult(task, history, 'completed', output, exit, null, now);
         await this.tell(task, `task ${task.taskId} for ${worker} completed: ${(output.text ?? '(no final text)').slice(0, NOTIFY_RESULT_CHARS)}`, 'completed');
         await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'completed', attempt, result: output.text });
-        w.breaker = breakerOnSuccess();
+        this.setBreaker(w, breakerOnSuccess());
         m?.processed(worker, 'completed');
         m?.duration(worker, runMs / 1000);
         this.o.log.info({ event: 'worker_task_completed', worker, task: task.taskId, attempts: attempt.attempt, ms: runMs }, 'worker task completed');
@@ -555,7 +579,7 @@ export class WorkerPool {
       case 'cancelled': {
         await this.writeResult(task, history, 'cancelled', output, exit, attempt.error, now);
         await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'cancelled', attempt });
-        w.breaker = breakerOnAbandon(w.breaker, w.settings.breaker, now);
+        this.setBreaker(w, breakerOnAbandon(w.breaker, w.settings.breaker, now));
         m?.processed(worker, 'cancelled');
         return;
       }
@@ -565,7 +589,7 @@ export class WorkerPool {
           // A window tmux could not open waits a little: tmux is likely busy or restarting.
           const retryAt = exit.notStarted ? now + NOT_STARTED_RETRY_MS * history.filter((a) => a.outcome === 'lost').length : now;
           await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'retrying', attempt, retryAt });
-          w.breaker = breakerOnAbandon(w.breaker, w.settings.breaker, now);
+          this.setBreaker(w, breakerOnAbandon(w.breaker, w.settings.breaker, now));
           this.o.log.warn({ event: 'worker_run_lost', worker, task: task.taskId, run: attempt.runId, reason: attempt.error }, 'worker run lost; running it again');
           return;
         }
@@ -595,7 +619,7 @@ export class WorkerPool {
     const runMs = Math.max(0, attempt.endedAt - attempt.startedAt);
     const m = this.o.metrics;
     const before = w.breaker.state;
-    w.breaker = breakerOnFailure(w.breaker, w.settings.breaker, now);
+    this.setBreaker(w, breakerOnFailure(w.breaker, w.settings.breaker, now));
     if (w.breaker.state === 'open' && before !== 'open') this.o.log.warn({ event: 'worker_breaker_open', worker, failures: w.breaker.failures }, 'worker circuit breaker opened');
     m?.failed(worker, attempt.outcome === 'failed' ? 'error' : attempt.outcome);
     m?.duration(worker, runMs / 1000);
