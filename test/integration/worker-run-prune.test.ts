@@ -12,6 +12,8 @@ import { killServer, randomSocket, waitFor } from '../helpers/tmux.js';
 import { dropTask, readResult, startWorkerHarness, workerSettingsFixture } from '../helpers/workers/harness.js';
 import { Project, assertBuilt } from '../helpers/cli.js';
 import { openSqliteStore } from '../../src/queue/sqlite/sqlite-store.js';
+import { RetentionTimer } from '../../src/daemon/retention.js';
+import { silentLogger } from '../../src/log.js';
 
 const HOUR = 3_600_000;
 const cleanups: (() => Promise<void>)[] = [];
@@ -20,7 +22,7 @@ afterEach(async () => {
 });
 
 describe('run directories', () => {
-  it("the pool removes ended tasks' run directories once they are older than the retention, never a running task's", async () => {
+  it("the engine's retention removes ended tasks' run directories once they are older than retention.maxAge, never a running task's", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hornets-runs-prune-'));
     const socket = randomSocket();
     let offset = 0;
@@ -50,9 +52,22 @@ describe('run directories', () => {
     expect(await h.pool.pruneRuns(HOUR)).toMatchObject({ removed: 0 });
     for (const id of ['done1', 'done2', 'bad1', 'slow1', 'ghost']) expect(existsSync(runs(id)), id).toBe(true);
 
+    // Two hours on: the engine's retention pass (retention.maxAge 1h) takes them, before the queue's prune.
     offset = 2 * HOUR;
-    const r = await h.pool.pruneRuns(HOUR);
-    expect(r).toMatchObject({ removed: 3 });
+    const calls: string[] = [];
+    const retention = new RetentionTimer({
+      store: { prune: (o) => (calls.push('store'), h.store.prune(o)) },
+      retention: { maxAge: '1h', interval: '1h' },
+      log: silentLogger(),
+      pruneRunDirs: async (ms) => {
+        calls.push(`runs ${ms}`);
+        const r = await h.pool.pruneRuns(ms);
+        expect(r).toMatchObject({ removed: 3 });
+        return r;
+      },
+    });
+    await retention.runOnce();
+    expect(calls).toEqual([`runs ${HOUR}`, 'store']);
     expect(existsSync(runs('done1'))).toBe(false);
     expect(existsSync(runs('bad1'))).toBe(false);
     expect(existsSync(runs('ghost'))).toBe(false);
