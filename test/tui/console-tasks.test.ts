@@ -13,6 +13,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { Project, assertBuilt, binPath, cleanEnv } from '../helpers/cli.js';
 import { TmuxFixture, initGitRepo, killServer, tmux, tmuxOk, waitFor } from '../helpers/tmux.js';
+import { startRedisServer } from '../helpers/redis.js';
 
 const fx = new TmuxFixture();
 const daemons: string[] = [];
@@ -53,13 +54,13 @@ interface Tui {
 }
 
 /** One agent and the worker "fab" (demo one-shot CLI, 2 slots, no retries, breaker after 2 failures). */
-async function startConsole(): Promise<Tui> {
+async function startConsole(opts: { env?: Record<string, string>; args?: string[] } = {}): Promise<Tui> {
   const dir = fx.dir('hornets-tui-tasks-');
   initGitRepo(dir);
   const agents = fx.socket();
   const socket = fx.socket();
   consoles.push(socket);
-  const p = new Project(dir, { HORNETS_TMUX_SOCKET: agents });
+  const p = new Project(dir, { HORNETS_TMUX_SOCKET: agents, ...opts.env });
   await p.ok(['init', '--agents', 'marie']);
   const configFile = path.join(dir, 'hornets.json');
   const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
@@ -68,9 +69,10 @@ async function startConsole(): Promise<Tui> {
   daemons.push(path.join(dir, '.hornets'));
   const conf = path.join(dir, 'console-tmux.conf');
   writeFileSync(conf, 'set -g remain-on-exit on\nset -g default-terminal tmux-256color\nset -g status off\n');
-  const env = cleanEnv({ HORNETS_TMUX_SOCKET: agents, TMUX: undefined, TMUX_PANE: undefined, NO_COLOR: undefined });
+  const env = cleanEnv({ HORNETS_TMUX_SOCKET: agents, TMUX: undefined, TMUX_PANE: undefined, NO_COLOR: undefined, ...opts.env });
   const exitFile = path.join(dir, 'console.exit');
-  const term = ['env', '-u', 'TMUX', '-u', 'TMUX_PANE', 'sh', '-c', '"$@"; echo $? > "$0"', exitFile, process.execPath, binPath];
+  const extra = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`);
+  const term = ['env', '-u', 'TMUX', '-u', 'TMUX_PANE', ...extra, 'sh', '-c', '"$@"; echo $? > "$0"', exitFile, process.execPath, binPath, ...(opts.args ?? [])];
   const r = spawnSync('tmux', ['-L', socket, '-f', conf, 'new-session', '-d', '-s', 'console', '-x', '140', '-y', '36', '-c', dir, '--', ...term], { env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`cannot start the console's tmux server: ${r.stderr}`);
   return { p, socket, exitFile };
@@ -195,4 +197,24 @@ describe('the tasks view', () => {
     keys(t, 't');
     await waitScreen(t, 'the agents again', (x) => /│[▸ ] marie\s+demo\s/.test(x) && workerRow(x) === '');
   }, 150_000);
+
+  it('on a team whose queue is in Redis the view says workers are not available there', async () => {
+    const redis = await startRedisServer();
+    try {
+      const t = await startConsole({ env: { REDIS_URL: redis.url }, args: ['--no-engine'] });
+      await waitScreen(t, 'the console', (s) => /│[▸ ] marie\s/.test(s), 30_000);
+      keys(t, 't');
+      const s = await waitScreen(t, 'the tasks view', (x) => /Tasks/.test(x) && /SQLite store only/.test(x));
+      expect(s).toMatch(/task workers run on the SQLite store only: this project keeps its queue in Redis/);
+      // Nothing to act on: the keys say so instead of failing.
+      keys(t, 'c');
+      await waitScreen(t, 'no task selected', (x) => /no task selected/.test(x));
+      keys(t, 't');
+      await waitScreen(t, 'the agents again', (x) => /│[▸ ] marie\s/.test(x));
+      expect(existsSync(t.exitFile)).toBe(false);
+    } finally {
+      for (const s of consoles.splice(0)) await killServer(s);
+      await redis.destroy();
+    }
+  }, 90_000);
 });
