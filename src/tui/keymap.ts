@@ -87,7 +87,7 @@ export const defaultKeymap: readonly Binding[] = [
     action: 'retryTask',
     keys: ['r'],
     label: 'retry',
-    description: 'queue the selected failed or cancelled task again, with a fresh retry budget (asks first)',
+    description: 'retry the selected failed or cancelled task, fresh retry budget (asks first)',
     panels: ['tasks'],
     hint: true,
     group: 'tasks',
@@ -199,10 +199,10 @@ export function hintsFor(keymap: readonly Binding[], panel: Panel): { key: strin
 export function helpLines(keymap: readonly Binding[]): string[] {
   const groups: { id: Binding['group']; title: string }[] = [
     { id: 'agent', title: 'The selected agent' },
-    { id: 'tasks', title: 'Task workers' },
     { id: 'view', title: 'Views' },
     { id: 'move', title: 'Moving around' },
     { id: 'console', title: 'Console' },
+    { id: 'tasks', title: 'Task workers' },
   ];
   const width = Math.max(...keymap.map((b) => b.keys.map(keyLabel).join(', ').length)) + 2;
   const lines: string[] = [];
@@ -211,7 +211,7 @@ export function helpLines(keymap: readonly Binding[]): string[] {
     if (rows.length === 0) continue;
     lines.push(g.title);
     for (const b of rows) {
-      const where = b.panels === 'all' ? '' : ` (${b.panels.join(', ')} panel)`;
+      const where = b.panels === 'all' ? '' : b.panels.length === 1 && b.panels[0] === 'tasks' ? ' (tasks view)' : ` (${b.panels.join(', ')} panel)`;
       lines.push(`  ${b.keys.map(keyLabel).join(', ').padEnd(width)}${b.description}${where}`);
     }
     lines.push('');
