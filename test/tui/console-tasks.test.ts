@@ -65,6 +65,8 @@ async function startConsole(opts: { env?: Record<string, string>; args?: string[
   const configFile = path.join(dir, 'hornets.json');
   const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
   config.workers = [{ kind: 'worker', name: 'fab', profile: 'demo-oneshot', maxConcurrent: 2, maxRetries: 0, breakerThreshold: 2, breakerTimeout: '10m' }];
+  // Heartbeats only at start (and when a breaker changes): the breaker must reach the console at once, not at an interval.
+  config.daemon = { ...(config.daemon as Record<string, unknown> | undefined), heartbeatInterval: '1h' };
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
   daemons.push(path.join(dir, '.hornets'));
   const conf = path.join(dir, 'console-tmux.conf');
