@@ -14,6 +14,7 @@ import { Project, assertBuilt } from '../helpers/cli.js';
 import { openSqliteStore } from '../../src/queue/sqlite/sqlite-store.js';
 import { RetentionTimer } from '../../src/daemon/retention.js';
 import { silentLogger } from '../../src/log.js';
+import { pruneRunDirs } from '../../src/services/worker-runs.js';
 
 const HOUR = 3_600_000;
 const cleanups: (() => Promise<void>)[] = [];
@@ -116,4 +117,34 @@ describe('run directories', () => {
     const json = JSON.parse((await p.ok(['queue', 'prune', '--older-than', '1h', '--json'])).stdout) as { runDirs: number };
     expect(json.runDirs).toBe(0);
   }, 60_000);
+
+  it('a run started by a requeue while the prune looks is left alone: only the attempts the ended task had go', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hornets-runs-race-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const store = await openSqliteStore(join(dir, 'hornets.db'), { clock: () => Date.now() - 3 * HOUR });
+    cleanups.push(() => store.close());
+    const at = Date.now() - 3 * HOUR;
+    await store.workerTasks.createWorkerTask({ taskId: 'x1', worker: 'fab', description: 'x', priority: 5, timeoutMs: 60_000, maxRetries: 0 });
+    await store.workerTasks.startWorkerRun('x1', { runId: 'x1.a1', startedAt: at, deadlineAt: at + 60_000 });
+    const attempt = { attempt: 1, runId: 'x1.a1', outcome: 'failed' as const, exitCode: 1, signal: null, startedAt: at, endedAt: at + 1000, error: 'no' };
+    await store.workerTasks.endWorkerRun('x1', 'x1.a1', { next: 'failed', attempt });
+    const runs = join(dir, 'runs');
+    mkdirSync(join(runs, 'fab', 'x1', '1'), { recursive: true });
+    writeFileSync(join(runs, 'fab', 'x1', '1', 'exit.json'), '{}');
+    mkdirSync(join(dir, 'results', 'fab'), { recursive: true });
+    writeFileSync(join(dir, 'results', 'fab', 'x1.json'), '{}');
+    // The task is read as failed; right then an operator's retry starts attempt 2 in the same task directory.
+    const racing = {
+      getWorkerTask: async (id: string) => {
+        const t = await store.workerTasks.getWorkerTask(id);
+        mkdirSync(join(runs, 'fab', id, '2'), { recursive: true });
+        writeFileSync(join(runs, 'fab', id, '2', 'spec.json'), '{}');
+        return t;
+      },
+    };
+    const r = await pruneRunDirs({ runs, results: join(dir, 'results'), store: racing, olderThanMs: HOUR, now: Date.now() });
+    expect(r).toMatchObject({ removed: 0, kept: 1 });
+    expect(existsSync(join(runs, 'fab', 'x1', '1'))).toBe(false);
+    expect(existsSync(join(runs, 'fab', 'x1', '2', 'spec.json'))).toBe(true);
+  });
 });
