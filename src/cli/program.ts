@@ -390,7 +390,9 @@ export function buildProgram(o: Output = stdio, consoleEnv: ConsoleEnv = { noCol
     .action(async (file: string, opts, cmd: Command) => (await queueCommands()).importCommand(o, globals(cmd), file, opts));
   queue
     .command('prune')
-    .description('remove confirmed, dead, expired and cancelled messages, finished tasks and events older than the age; pending messages are kept')
+    .description(
+      'remove confirmed, dead, expired and cancelled messages, finished tasks and events older than the age, and the run directories of worker tasks that ended before it; pending messages and open tasks are kept',
+    )
     .option('--older-than <age>', 'e.g. 7d, 36h (at least 1h; default retention.maxAge of hornets.json, 7d)')
     .option('--compact', 'then rewrite the database file to give back all free space (VACUUM; blocks other writers while it runs)')
     .option('--json', 'print JSON')

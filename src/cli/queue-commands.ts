@@ -7,6 +7,8 @@ import { MIN_PRUNE_AGE_MS } from '../queue/store.js';
 import { durationMs } from '../config/schema.js';
 import { resolveDaemonConfig } from '../config/env.js';
 import type { QueueService } from '../services/queue-service.js';
+import { workerTaskStoreOf } from '../services/worker-tasks.js';
+import { pruneRunDirs, runsDir } from '../services/worker-runs.js';
 import { age, json, preview, table, type Output } from './output.js';
 import { writeFileAtomicSync } from '../util/private-files.js';
 import * as hot from './hot-commands.js';
@@ -171,15 +173,18 @@ export async function importCommand(o: Output, g: GlobalOptions, file: string, o
 }
 
 export async function pruneCommand(o: Output, g: GlobalOptions, opts: { olderThan?: string; compact?: boolean; json?: boolean }): Promise<void> {
-  const r = await withService(g, (_svc, ctx) => {
+  const r = await withService(g, async (_svc, ctx) => {
     // Without --older-than: retention.maxAge of hornets.json, or RETENTION_MAX_AGE over it.
     const olderThanMs = opts.olderThan !== undefined ? parseDuration(opts.olderThan, '--older-than') : durationMs(resolveDaemonConfig(ctx.project.config).config.retention.maxAge);
     if (olderThanMs < MIN_PRUNE_AGE_MS) throw new UsageError(`--older-than ${opts.olderThan} is too short: at least 1h (the engine counts restarts over the last hour)`);
-    return ctx.store.prune({ olderThanMs, compact: opts.compact });
+    // The workers' run directories first, while the ended tasks' rows still say they ended.
+    const workerTasks = workerTaskStoreOf(ctx.store);
+    const runs = workerTasks ? await pruneRunDirs({ runs: runsDir(ctx.project.paths.root), results: ctx.project.paths.results, store: workerTasks, olderThanMs, now: Date.now() }) : null;
+    return { ...(await ctx.store.prune({ olderThanMs, compact: opts.compact })), runDirs: runs?.removed ?? 0 };
   });
   if (opts.json) return json(o, { ...r, cutoffIso: new Date(r.cutoff).toISOString() });
   o.out(
-    `pruned history older than ${new Date(r.cutoff).toISOString()}: ${r.messages} message${r.messages === 1 ? '' : 's'} (${r.events} events), ${r.tasks} task${r.tasks === 1 ? '' : 's'}, ${r.agentEvents} agent events; ${r.reclaimedBytes === null ? 'space freed for reuse' : `${formatBytes(r.reclaimedBytes)} given back to the file system`} (${r.ms} ms)`,
+    `pruned history older than ${new Date(r.cutoff).toISOString()}: ${r.messages} message${r.messages === 1 ? '' : 's'} (${r.events} events), ${r.tasks} task${r.tasks === 1 ? '' : 's'}, ${r.agentEvents} agent events, ${r.runDirs} run director${r.runDirs === 1 ? 'y' : 'ies'}; ${r.reclaimedBytes === null ? 'space freed for reuse' : `${formatBytes(r.reclaimedBytes)} given back to the file system`} (${r.ms} ms)`,
   );
 }
 

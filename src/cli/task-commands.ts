@@ -42,7 +42,7 @@ function info(t: WorkerTask, now: number): string {
 export function renderWorkers(workers: WorkerView[], now: number): string {
   const rows = workers.map((w) => {
     const h = w.heartbeat;
-    const breaker = h ? (/breaker (open|half-open)/.exec(h.state)?.[1] ?? 'closed') : '?';
+    const breaker = h ? h.breaker : '?';
     return [
       w.name,
       h ? `${h.activeTasks}/${w.maxConcurrent ?? '?'}` : `-/${w.maxConcurrent ?? '?'}`,

@@ -152,6 +152,7 @@ export class Daemon {
       log: log('workers'),
       metrics: this.metrics,
       wake,
+      onBreaker: () => this.heartbeats.beatSoon(),
     });
     this.tasks = new TaskWatcher({
       workers: this.workers,
@@ -207,7 +208,14 @@ export class Daemon {
         };
       },
     });
-    this.retention = new RetentionTimer({ store, retention: config.retention, log: log('retention'), duties });
+    const workers = this.workers;
+    this.retention = new RetentionTimer({
+      store,
+      retention: config.retention,
+      log: log('retention'),
+      duties,
+      ...(workers ? { pruneRunDirs: (olderThanMs: number) => workers.pruneRuns(olderThanMs) } : {}),
+    });
     this.membership =
       selection.kind === 'redis'
         ? new NodeMembership({
@@ -320,6 +328,8 @@ export class Daemon {
       generation: 0,
       queueDepth: counts.get(w.name) ?? 0,
       activeTasks: w.active,
+      // What the console's tasks view shows: the breaker with its trial time, and the slots.
+      extra: { breaker: w.breaker.replace('_', '-'), breaker_half_open_at: w.halfOpenAt, max_concurrent: w.maxConcurrent },
     }));
   }
 

@@ -27,6 +27,8 @@ export interface AgentHeartbeat {
   activeTasks: number;
   /** Set where the state is not an agent's (a task worker's breaker): else from state and pid. */
   status?: HeartbeatStatus;
+  /** More fields for the file (a task worker's breaker and slots). */
+  extra?: Record<string, unknown>;
 }
 
 export interface HeartbeatOptions {
@@ -48,6 +50,8 @@ export class Heartbeats {
   private readonly pid: number;
   private readonly startedAt: number;
   private beating: Promise<void> | null = null;
+  /** beatSoon() asked for another pass after the one under way. */
+  private again = false;
   private failures = 0;
   /** What each agent's file says, but its time: to skip rewriting a stopped agent's unchanged file. */
   private readonly written = new Map<string, string>();
@@ -87,6 +91,23 @@ export class Heartbeats {
     await this.writeDaemon('stopped', null).catch(() => undefined);
   }
 
+  /**
+   * Something a reader waits for changed (a worker's breaker): writes the files again now, or
+   * right after the pass under way (which may have read the state before the change).
+   */
+  beatSoon(): void {
+    if (!this.beating) {
+      void this.beat();
+      return;
+    }
+    if (this.again) return;
+    this.again = true;
+    void this.beating.then(() => {
+      this.again = false;
+      return this.beat();
+    });
+  }
+
   /** Writes every file now; overlapping calls share one pass. Never throws (failures are logged). */
   beat(): Promise<void> {
     if (this.beating) return this.beating;
@@ -107,6 +128,7 @@ export class Heartbeats {
             queue_depth: a.queueDepth,
             active_tasks: a.activeTasks,
             daemon_pid: this.pid,
+            ...a.extra,
           };
           // An agent with no process (stopped, failed, never started) has its file written when it
           // changes, not every interval: its age says nothing about a process that is not there, and

@@ -15,6 +15,8 @@ export interface RetentionOptions {
   log: Logger;
   /** Retention covers the whole team: on a Redis team only the leader prunes (default: always). */
   duties?: DutyGate;
+  /** The task workers' run directories of tasks ended before the same cutoff (WorkerPool.pruneRuns). */
+  pruneRunDirs?: (olderThanMs: number) => Promise<{ removed: number }>;
   /** Called after every prune (tests, metrics). */
   onPrune?: (result: PruneResult) => void;
 }
@@ -52,6 +54,15 @@ export class RetentionTimer {
     const turn = (this.o.duties ?? singleHostDuties).turn();
     if (!turn.run) return Promise.resolve();
     this.running = (async () => {
+      // First, while the ended tasks' rows are still there to say they ended.
+      if (this.o.pruneRunDirs) {
+        try {
+          const runs = await this.o.pruneRunDirs(this.maxAgeMs);
+          if (runs.removed > 0) this.o.log.info({ event: 'run_dirs_pruned', removed: runs.removed, olderThanMs: this.maxAgeMs }, 'old worker run directories removed');
+        } catch (err) {
+          this.o.log.warn({ event: 'run_dirs_prune_failed', error: errorMessage(err) }, 'removing old worker run directories failed; next try at the next interval');
+        }
+      }
       try {
         const r = await this.o.store.prune({ olderThanMs: this.maxAgeMs, signal: this.abort.signal, ...(turn.fence ? { fence: turn.fence } : {}) });
         const removed = r.messages + r.events + r.tasks + r.agentEvents;

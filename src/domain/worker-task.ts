@@ -78,6 +78,8 @@ export interface WorkerTaskFilter {
   worker?: string;
   states?: WorkerTaskState[];
   limit?: number;
+  /** Oldest first (the default), or the newest first (the limit then keeps the newest). */
+  order?: 'oldest' | 'newest';
 }
 
 /** What ends a run in the store: the next state and the attempt's record, in one write. */

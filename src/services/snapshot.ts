@@ -14,6 +14,8 @@ import type { PaneVerdict } from '../domain/pane-state.js';
 import type { AgentManager } from './agents.js';
 import { engineStatus, type EngineStatus } from './engine-service.js';
 import { agentNode } from '../config/nodes.js';
+import type { WorkerTask, WorkerTaskState } from '../domain/worker-task.js';
+import { readWorkerHeartbeat, workerTaskStoreOf, type WorkerHeartbeat } from './worker-tasks.js';
 
 export type Breaker = 'closed' | 'open' | 'half-open';
 
@@ -98,6 +100,41 @@ export interface EventRow {
   until: number | null;
 }
 
+/** A task worker as the tasks view shows it: its breaker (from the engine's heartbeat) and its tasks' counts. */
+export interface WorkerRow {
+  name: string;
+  /** As of the snapshot's time; null: no engine has written its heartbeat yet. */
+  breaker: Breaker | null;
+  /** Open: when its half-open trial may start. */
+  halfOpenAt: number | null;
+  running: number;
+  /** Queued, and retrying (waiting for their backoff). */
+  queued: number;
+  slots: number;
+}
+
+export interface TaskRow {
+  id: string;
+  worker: string;
+  state: WorkerTaskState;
+  /** Runs started. */
+  attempts: number;
+  ageMs: number;
+  /** Running: how long its run has been going; ended: its last run's length; null: it never ran. */
+  durationMs: number | null;
+  /** Failed, retrying or cancelled: why (one line). */
+  lastError: string | null;
+}
+
+export interface TasksSection {
+  /** False where workers cannot run (the Redis store): `note` says why. */
+  available: boolean;
+  note: string | null;
+  workers: WorkerRow[];
+  /** Newest first, at most SnapshotOptions.taskLimit. */
+  tasks: TaskRow[];
+}
+
 export interface TeamSnapshot {
   takenAt: number;
   project: string;
@@ -112,6 +149,8 @@ export interface TeamSnapshot {
   totals: { pending: number; agents: number };
   /** A team on Redis: every node named in hornets.json or seen in the registry; empty on SQLite. */
   nodes: NodeRow[];
+  /** The task workers and their tasks (the tasks view). */
+  tasks: TasksSection;
 }
 
 export interface SnapshotFacts {
@@ -135,7 +174,20 @@ export interface SnapshotFacts {
   nodes?: NodeFacts;
   /** Host names the registry recorded, for the nodes line. */
   nodeHosts?: ReadonlyMap<string, string>;
+  /** The task workers' facts (absent: none configured). */
+  workers?: WorkerFacts;
 }
+
+export interface WorkerFacts {
+  /** False: the store has no task workers (Redis). */
+  available: boolean;
+  heartbeats: ReadonlyMap<string, WorkerHeartbeat | null>;
+  counts: ReadonlyMap<string, Record<WorkerTaskState, number>>;
+  /** Newest first. */
+  tasks: readonly WorkerTask[];
+}
+
+export const WORKERS_NEED_SQLITE = 'task workers run on the SQLite store only: this project keeps its queue in Redis, so there are no workers here';
 
 const HOUR = 3_600_000;
 
@@ -346,7 +398,43 @@ export function assembleSnapshot(f: SnapshotFacts): TeamSnapshot {
     events,
     totals: { pending: f.stats.agents.reduce((n, s) => n + s.pending, 0), agents: agents.length },
     nodes: f.nodes ? nodeRows(f.nodes, agents, f.nodeHosts) : [],
+    tasks: tasksSection(f),
   };
+}
+
+function tasksSection(f: SnapshotFacts): TasksSection {
+  const { now } = f;
+  const w = f.workers;
+  if (w && !w.available) return { available: false, note: WORKERS_NEED_SQLITE, workers: [], tasks: [] };
+  const workers: WorkerRow[] = f.project.config.workers.map((cfg) => {
+    const h = w?.heartbeats.get(cfg.name) ?? null;
+    const c = w?.counts.get(cfg.name);
+    // The open breaker half-opens by the clock alone: shown so once its trial time has come.
+    const breaker: Breaker | null = h ? (h.breaker === 'open' && h.halfOpenAt !== null && h.halfOpenAt <= now ? 'half-open' : h.breaker) : null;
+    return {
+      name: cfg.name,
+      breaker,
+      halfOpenAt: breaker === 'open' ? h!.halfOpenAt : null,
+      running: c?.running ?? 0,
+      queued: (c?.queued ?? 0) + (c?.retrying ?? 0),
+      slots: cfg.maxConcurrent ?? f.project.config.daemon.maxConcurrentTasks,
+    };
+  });
+  const tasks: TaskRow[] = (w?.tasks ?? []).map((t) => {
+    const last = t.history[t.history.length - 1];
+    const durationMs = t.state === 'running' && t.startedAt !== null ? Math.max(0, now - t.startedAt) : last ? Math.max(0, last.endedAt - last.startedAt) : null;
+    const showsError = t.state === 'failed' || t.state === 'retrying' || t.state === 'cancelled';
+    return {
+      id: t.taskId,
+      worker: t.worker,
+      state: t.state,
+      attempts: t.attempts,
+      ageMs: Math.max(0, now - t.createdAt),
+      durationMs,
+      lastError: showsError && t.lastError ? oneLine(t.lastError) : null,
+    };
+  });
+  return { available: true, note: f.project.config.workers.length === 0 ? 'no task workers in hornets.json (see README, "Task workers")' : null, workers, tasks };
 }
 
 /**
@@ -393,6 +481,8 @@ export interface SnapshotOptions {
   now?: () => number;
   /** A team on Redis: this process's node and a read of the node registry (see NodeFeed). */
   nodes?: NodeSource;
+  /** Worker tasks read per snapshot (the newest). */
+  taskLimit?: number;
 }
 
 export interface NodeSource {
@@ -418,6 +508,8 @@ export class SnapshotService {
   private worktrees: Map<string, string> | null = null;
   /** The last registry read (probe() reads it, build() uses it). */
   private nodeHealth: Map<string, NodeHealth> | null = null;
+  /** The workers' heartbeats as the last probe read them. */
+  private heartbeats: Map<string, WorkerHeartbeat | null> | null = null;
   private nodeHosts = new Map<string, string>();
   private leader: string | null = null;
   private readonly nodeOf: ReadonlyMap<string, string | null> | null;
@@ -493,18 +585,40 @@ export class SnapshotService {
     // The registry is read here, at most once per refresh tick: a node going up or lost is a change.
     const [data, nodes] = await Promise.all([this.store.dataVersion(), this.readNodes()]);
     const e = engineStatus(this.project.paths.root);
-    return { data: nodes ? `${data} ${nodes}` : data, engine: `${e.pid ?? '-'} ${e.running} ${e.endpoint} ${e.hookPort ?? '-'} ${e.metricsUrl ?? '-'}` };
+    const workers = this.workerHeartbeatsKey();
+    return { data: `${data}${nodes ? ` ${nodes}` : ''}${workers ? ` ${workers}` : ''}`, engine: `${e.pid ?? '-'} ${e.running} ${e.endpoint} ${e.hookPort ?? '-'} ${e.metricsUrl ?? '-'}` };
+  }
+
+  /**
+   * The workers' breakers as their heartbeat files say (a few hundred bytes each, only with workers
+   * configured): a breaker that opens changes no row in the store, so the probe looks here too. The
+   * files' times are left out: they move every interval with nothing else changing.
+   */
+  private workerHeartbeatsKey(): string {
+    if (this.project.config.workers.length === 0 || !workerTaskStoreOf(this.store)) return '';
+    this.heartbeats = new Map(this.project.config.workers.map((w) => [w.name, readWorkerHeartbeat(this.project.paths.heartbeats, w.name)]));
+    return [...this.heartbeats].map(([name, h]) => `${name}=${h ? `${h.breaker}@${h.halfOpenAt ?? '-'}` : '-'}`).join(',');
+  }
+
+  private async readWorkers(): Promise<WorkerFacts | undefined> {
+    if (this.project.config.workers.length === 0) return undefined;
+    const store = workerTaskStoreOf(this.store);
+    if (!store) return { available: false, heartbeats: new Map(), counts: new Map(), tasks: [] };
+    if (!this.heartbeats || !this.store.dataVersion) this.workerHeartbeatsKey();
+    const [tasks, counts] = await Promise.all([store.listWorkerTasks({ order: 'newest', limit: this.options.taskLimit ?? 200 }), store.workerTaskCounts()]);
+    return { available: true, heartbeats: this.heartbeats ?? new Map(), counts, tasks };
   }
 
   async build(): Promise<TeamSnapshot> {
     const now = (this.options.now ?? Date.now)();
     if (this.options.nodes && (!this.nodeHealth || !this.store.dataVersion)) await this.readNodes();
-    const [records, stats, pending, recent, events] = await Promise.all([
+    const [records, stats, pending, recent, events, workers] = await Promise.all([
       this.store.listAgents(),
       this.store.stats(),
       this.store.list({ states: [...pendingStates], order: 'delivery', limit: this.options.pendingLimit ?? 500 }),
       this.store.list({ states: ['confirmed', 'dead', 'expired', 'cancelled'], order: 'recent', limit: this.options.recentLimit ?? 30 }),
       this.store.events({ limit: this.options.eventLimit ?? 500 }),
+      this.readWorkers(),
     ]);
     // Worktree paths depend on the configuration only: worked out once, not per agent per build.
     if (!this.worktrees) this.worktrees = new Map(this.project.config.agents.map((a) => [a.name, this.manager.worktreePath(a)]));
@@ -524,6 +638,7 @@ export class SnapshotService {
       events,
       screens: this.screens,
       worktreeOf: (name) => worktrees.get(name) ?? '',
+      ...(workers ? { workers } : {}),
       ...(this.options.nodes && this.nodeOf && this.nodeHealth
         ? { nodes: { here: this.options.nodes.here, nodeOf: this.nodeOf, health: this.nodeHealth, leader: this.leader }, nodeHosts: this.nodeHosts }
         : {}),

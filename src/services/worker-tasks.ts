@@ -22,7 +22,52 @@ export interface WorkerView {
   name: string;
   maxConcurrent: number | null;
   /** From the worker's heartbeat: null when the engine never wrote one. */
-  heartbeat: { at: string; state: string; activeTasks: number; queueDepth: number } | null;
+  heartbeat: WorkerHeartbeat | null;
+}
+
+export interface WorkerHeartbeat {
+  at: string;
+  state: string;
+  activeTasks: number;
+  queueDepth: number;
+  breaker: 'closed' | 'open' | 'half-open';
+  /** Open: when the half-open trial may start (epoch ms); null otherwise or from an older engine. */
+  halfOpenAt: number | null;
+}
+
+/** A worker's heartbeat file as the engine writes it (daemon workerHeartbeats); null when absent or unreadable. */
+export function readWorkerHeartbeat(heartbeatsDir: string, worker: string): WorkerHeartbeat | null {
+  const file = join(heartbeatsDir, `${worker}.json`);
+  if (!existsSync(file)) return null;
+  try {
+    const h = JSON.parse(readFileSync(file, 'utf8')) as {
+      timestamp: number;
+      time?: unknown;
+      state: string;
+      active_tasks: number;
+      queue_depth: number;
+      breaker?: unknown;
+      breaker_half_open_at?: unknown;
+    };
+    // Engines before the console's tasks view wrote the breaker in the state only.
+    const named = typeof h.breaker === 'string' ? h.breaker : (/breaker (open|half-open)/.exec(h.state)?.[1] ?? 'closed');
+    const breaker = named === 'open' || named === 'half-open' ? named : 'closed';
+    const halfOpenAt = typeof h.breaker_half_open_at === 'number' ? h.breaker_half_open_at : null;
+    // `timestamp` is in epoch seconds (the seeds' probes read it so); `time` is its ISO 8601 form.
+    const at = typeof h.time === 'string' ? h.time : new Date(Number(h.timestamp) * 1000).toISOString();
+    return { at, state: h.state, activeTasks: h.active_tasks, queueDepth: h.queue_depth, breaker, halfOpenAt };
+  } catch {
+    return null;
+  }
+}
+
+/** Each configured worker with its heartbeat (the engine writes it every interval and when a breaker changes). */
+export function readWorkerViews(project: ProjectContext['project']): WorkerView[] {
+  return project.config.workers.map((w) => ({
+    name: w.name,
+    maxConcurrent: w.maxConcurrent ?? project.config.daemon.maxConcurrentTasks,
+    heartbeat: readWorkerHeartbeat(project.paths.heartbeats, w.name),
+  }));
 }
 
 export interface AddTaskInput {
@@ -58,19 +103,7 @@ export class WorkerTaskService {
   }
 
   workers(): WorkerView[] {
-    return this.ctx.project.config.workers.map((w) => {
-      const file = join(this.ctx.project.paths.heartbeats, `${w.name}.json`);
-      let heartbeat: WorkerView['heartbeat'] = null;
-      if (existsSync(file)) {
-        try {
-          const h = JSON.parse(readFileSync(file, 'utf8')) as { timestamp: string; state: string; active_tasks: number; queue_depth: number };
-          heartbeat = { at: h.timestamp, state: h.state, activeTasks: h.active_tasks, queueDepth: h.queue_depth };
-        } catch {
-          heartbeat = null;
-        }
-      }
-      return { name: w.name, maxConcurrent: w.maxConcurrent ?? this.ctx.project.config.daemon.maxConcurrentTasks, heartbeat };
-    });
+    return readWorkerViews(this.ctx.project);
   }
 
   /** Writes the task file (aside, then renamed into place); returns the task id. */

@@ -49,6 +49,8 @@ export interface ClockInput {
   messageExpiresAt: number | null;
   /** Wake at the first change itself, no text shown late (tests of what changes when). */
   exact?: boolean;
+  /** The tasks view is shown: its ages, run times and breaker countdowns count too. */
+  tasks?: boolean;
 }
 
 /**
@@ -56,7 +58,7 @@ export interface ClockInput {
  * then at most its slack late (never below 1 ms). Each change is due at `change` and may wait
  * `slack`; waking at the earliest `change + slack` serves every change due by then in one frame.
  */
-export function nextClockChange({ snapshot: s, now, messageExpiresAt, exact = false }: ClockInput): number {
+export function nextClockChange({ snapshot: s, now, messageExpiresAt, exact = false, tasks = false }: ClockInput): number {
   let next = Infinity;
   const take = (change: number, slack = 0) => {
     const at = exact ? change : change + slack;
@@ -83,6 +85,13 @@ export function nextClockChange({ snapshot: s, now, messageExpiresAt, exact = fa
       take(nextAgeChange(now - e.ts), ageSlack(now - e.ts));
       // "restart scheduled in 4.2s": tenths under ten seconds (the console's refresh period bounds it).
       if (e.until !== null && e.until > now) take(e.until - now < 10 * SECOND ? SECOND / 10 : SECOND);
+    }
+    if (tasks) {
+      for (const w of s.tasks.workers) if (w.breaker === 'open' && w.halfOpenAt !== null) take(nextCountdownChange(w.halfOpenAt, now));
+      for (const t of s.tasks.tasks) {
+        take(nextAgeChange(t.ageMs + since), ageSlack(t.ageMs + since));
+        if (t.state === 'running' && t.durationMs !== null) take(nextAgeChange(t.durationMs + since), ageSlack(t.durationMs + since));
+      }
     }
   }
   return Math.max(1, Math.ceil(next));

@@ -60,7 +60,9 @@ export interface ConsoleOptions {
   output?: NodeJS.WritableStream;
 }
 
-type Boxes = Record<'header' | 'agents' | 'preview' | 'queue' | 'recovery' | 'message' | 'status' | 'dialog', blessed.Widgets.BoxElement>;
+type Boxes = Record<'header' | 'agents' | 'preview' | 'queue' | 'recovery' | 'tasks' | 'message' | 'status' | 'dialog', blessed.Widgets.BoxElement>;
+
+const TEAM_BOXES = ['agents', 'preview', 'queue', 'recovery'] as const;
 
 /** After a key press, background refreshes wait this long (they would delay the next key). */
 const KEY_QUIET_MS = 150;
@@ -275,7 +277,7 @@ export class Console {
     const now = Date.now();
     const m = this.vm.message;
     const ttl = m.text ? messageTtl(m.level) : Infinity;
-    const delay = nextClockChange({ snapshot, now, messageExpiresAt: Number.isFinite(ttl) ? m.at + ttl : null });
+    const delay = nextClockChange({ snapshot, now, messageExpiresAt: Number.isFinite(ttl) ? m.at + ttl : null, tasks: this.vm.tasksView });
     this.nextClockAt = now + Math.max(this.o.refreshMs ?? 500, delay);
   }
 
@@ -438,6 +440,17 @@ export class Console {
         if (row) this.actions.explain(row);
         return;
       }
+      case 'tasks':
+        vm.toggleTasks();
+        // The texts the clock moves are the other view's now.
+        this.planClock(vm.snapshot);
+        return;
+      case 'cancelTask':
+      case 'retryTask': {
+        const task = vm.selectedTask();
+        if (!task) return this.flash('no task selected', 'error');
+        return action === 'cancelTask' ? this.actions.cancelTask(task) : this.actions.retryTask(task);
+      }
     }
   }
 
@@ -518,6 +531,7 @@ export class Console {
       preview: panelBox(false),
       queue: panelBox(),
       recovery: panelBox(),
+      tasks: mk({ border, tags: true, hidden: true, style: { border: {} } }),
       message: mk({}),
       status: mk({}),
       dialog: mk({ border, hidden: true, style: { border: {} } }),
@@ -564,14 +578,24 @@ export class Console {
     const f: Frame = this.vm.frame(Date.now(), this.preview);
     const b = this.boxes;
     const L = f.layout;
-    for (const [name, rect] of Object.entries({ header: L.header, agents: L.agents, preview: L.preview, queue: L.queue, recovery: L.recovery, message: L.message, status: L.status }) as [
-      keyof Boxes,
-      Rect,
-    ][])
+    for (const [name, rect] of Object.entries({
+      header: L.header,
+      agents: L.agents,
+      preview: L.preview,
+      queue: L.queue,
+      recovery: L.recovery,
+      tasks: L.tasks,
+      message: L.message,
+      status: L.status,
+    }) as [keyof Boxes, Rect][])
       this.place(b[name], rect);
     let changed = force;
     changed = this.set('header', b.header, f.header) || changed;
-    for (const p of ['agents', 'preview', 'queue', 'recovery'] as const) changed = this.setPanel(p, f[p]) || changed;
+    // One view at a time: the team's four panels, or the tasks view in their place.
+    const tasksView = this.vm.tasksView;
+    changed = this.showView(tasksView) || changed;
+    if (tasksView) changed = this.setPanel('tasks', f.tasks) || changed;
+    else for (const p of TEAM_BOXES) changed = this.setPanel(p, f[p]) || changed;
     changed = this.set('message', b.message, f.message) || changed;
     changed = this.set('status', b.status, f.status) || changed;
     changed = this.renderDialog(f.dialog) || changed;
@@ -580,6 +604,19 @@ export class Console {
       this.screen.render();
       if (this.o.benchFile) this.lastBlessedMs = performance.now() - t0;
     }
+  }
+
+  /** Shows the tasks view or the team's panels; returns whether that changed. */
+  private showView(tasksView: boolean): boolean {
+    if (this.boxes.tasks.hidden !== tasksView) return false;
+    if (tasksView) {
+      for (const p of TEAM_BOXES) this.boxes[p].hide();
+      this.boxes.tasks.show();
+    } else {
+      this.boxes.tasks.hide();
+      for (const p of TEAM_BOXES) this.boxes[p].show();
+    }
+    return true;
   }
 
   private renderDialog(d: Frame['dialog']): boolean {

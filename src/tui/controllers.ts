@@ -10,7 +10,8 @@ import type { ProjectContext } from '../services/context.js';
 import { AgentManager, type UpReport } from '../services/agents.js';
 import { control } from '../services/control.js';
 import { QueueService } from '../services/queue-service.js';
-import { SnapshotService, type AgentRow, type QueueRow } from '../services/snapshot.js';
+import { SnapshotService, type AgentRow, type QueueRow, type TaskRow } from '../services/snapshot.js';
+import { WorkerTaskService } from '../services/worker-tasks.js';
 import { addAgent, checkNewAgent } from '../services/team.js';
 import { engineStatus, ensureEngine, stopEngine } from '../services/engine-service.js';
 import { worktreeChanges } from '../services/worktree.js';
@@ -279,6 +280,31 @@ export class Controllers {
       ];
       this.host.openDialog(new TextDialog(` Message ${m.id} `, lines, { full: true }));
     });
+  }
+
+  // ------------------------------------------------------------------ task workers
+
+  /** The same service as `tasks cancel`: the engine stops a running run within a second. */
+  cancelTask(t: TaskRow): void {
+    const running = t.state === 'running' ? ' Its run is stopped (its process group killed).' : '';
+    this.host.openDialog(new ConfirmDialog(` Cancel ${t.id} `, `Cancel task ${t.id}?`, `Task of ${t.worker}, ${t.state}.${running} r queues it again later.`), () =>
+      this.background(`cancelling ${t.id}`, async () => {
+        const task = await new WorkerTaskService(this.team).cancel(t.id, 'cancelled from the console');
+        return `cancelled ${task.taskId} (${task.worker})${t.state === 'running' ? '; its run is being stopped' : ''}`;
+      }),
+    );
+  }
+
+  /** The same service as `tasks retry`: a failed or cancelled task is queued again with a fresh retry budget. */
+  retryTask(t: TaskRow): void {
+    this.host.openDialog(
+      new ConfirmDialog(` Retry ${t.id} `, `Retry task ${t.id}?`, `Task of ${t.worker}, ${t.state}. It is queued again with a fresh retry budget and runs the agent CLI again.`),
+      () =>
+        this.background(`retrying ${t.id}`, async () => {
+          const task = await new WorkerTaskService(this.team).retry(t.id);
+          return `queued ${task.taskId} (${task.worker}) again`;
+        }),
+    );
   }
 
   quitAll(): void {

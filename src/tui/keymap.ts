@@ -5,8 +5,10 @@
  */
 import { ConfigError } from '../errors.js';
 
-export const panels = ['agents', 'preview', 'queue', 'recovery'] as const;
+export const panels = ['agents', 'preview', 'queue', 'recovery', 'tasks'] as const;
 export type Panel = (typeof panels)[number];
+/** The team view's panels (Tab cycles through them); the tasks view is the one `tasks` panel. */
+export const teamPanels: readonly Panel[] = ['agents', 'preview', 'queue', 'recovery'];
 
 export const actionIds = [
   'attach',
@@ -17,6 +19,9 @@ export const actionIds = [
   'stop',
   'new',
   'diff',
+  'tasks',
+  'cancelTask',
+  'retryTask',
   'filter',
   'explain',
   'scope',
@@ -43,11 +48,20 @@ export interface Binding {
   label: string;
   /** One line for the help screen. */
   description: string;
-  /** Panels where it applies; 'all' = everywhere. Panel-specific bindings win over global ones. */
+  /**
+   * Panels where it applies; 'all' = everywhere, but for the agent and view keys, which act on the
+   * team's panels (not in the tasks view). Panel-specific bindings win over global ones.
+   */
   panels: readonly Panel[] | 'all';
   /** Shown in the status bar (for the panels it applies to). */
   hint: boolean;
-  group: 'agent' | 'move' | 'view' | 'console';
+  group: 'agent' | 'tasks' | 'move' | 'view' | 'console';
+}
+
+/** Whether a binding acts in a panel. */
+export function appliesIn(b: Binding, panel: Panel): boolean {
+  if (b.panels !== 'all') return b.panels.includes(panel);
+  return panel !== 'tasks' || (b.group !== 'agent' && b.group !== 'view');
 }
 
 export const defaultKeymap: readonly Binding[] = [
@@ -67,10 +81,21 @@ export const defaultKeymap: readonly Binding[] = [
   { action: 'stop', keys: ['x'], label: 'stop', description: 'stop the agent (asks first); its queue and worktree are kept, R starts it again', panels: 'all', hint: true, group: 'agent' },
   { action: 'new', keys: ['n'], label: 'new', description: 'new agent from a profile: adds it to hornets.json and starts it', panels: 'all', hint: true, group: 'agent' },
   { action: 'diff', keys: ['d'], label: 'diff', description: "the agent worktree's git status and diff, scrollable", panels: 'all', hint: true, group: 'agent' },
+  { action: 'tasks', keys: ['t'], label: 'tasks', description: "the tasks view (task workers: breaker, slots, each task's state) and back", panels: 'all', hint: true, group: 'tasks' },
+  { action: 'cancelTask', keys: ['c'], label: 'cancel', description: 'cancel the selected task (asks first); a running run is stopped', panels: ['tasks'], hint: true, group: 'tasks' },
+  {
+    action: 'retryTask',
+    keys: ['r'],
+    label: 'retry',
+    description: 'retry the selected failed or cancelled task, fresh retry budget (asks first)',
+    panels: ['tasks'],
+    hint: true,
+    group: 'tasks',
+  },
   { action: 'explain', keys: ['enter'], label: 'details', description: 'the selected message: full text and why it is where it is', panels: ['queue'], hint: true, group: 'view' },
   { action: 'scope', keys: ['v'], label: 'all/one', description: 'queue and recovery panels: the selected agent only, or the whole team', panels: 'all', hint: false, group: 'view' },
   { action: 'filter', keys: ['/'], label: 'filter', description: 'filter agents by name, profile or state (Esc clears)', panels: 'all', hint: true, group: 'view' },
-  { action: 'nextPanel', keys: ['tab'], label: 'panel', description: 'next panel: agents, preview, queue, recovery', panels: 'all', hint: false, group: 'move' },
+  { action: 'nextPanel', keys: ['tab'], label: 'panel', description: 'next panel: agents, preview, queue, recovery (not in the tasks view)', panels: 'all', hint: false, group: 'move' },
   { action: 'prevPanel', keys: ['S-tab'], label: 'panel', description: 'previous panel', panels: 'all', hint: false, group: 'move' },
   { action: 'down', keys: ['j', 'down'], label: 'down', description: 'move down (select the next agent or message, scroll the preview)', panels: 'all', hint: false, group: 'move' },
   { action: 'up', keys: ['k', 'up'], label: 'up', description: 'move up', panels: 'all', hint: false, group: 'move' },
@@ -122,7 +147,7 @@ export function keyMatches(spec: string, ev: KeyEvent): boolean {
 export function resolveKey(keymap: readonly Binding[], panel: Panel, ev: KeyEvent): ActionId | null {
   const specific = keymap.find((b) => b.panels !== 'all' && b.panels.includes(panel) && b.keys.some((k) => keyMatches(k, ev)));
   if (specific) return specific.action;
-  const global = keymap.find((b) => b.panels === 'all' && b.keys.some((k) => keyMatches(k, ev)));
+  const global = keymap.find((b) => b.panels === 'all' && appliesIn(b, panel) && b.keys.some((k) => keyMatches(k, ev)));
   return global ? global.action : null;
 }
 
@@ -150,9 +175,10 @@ export function keyLabel(spec: string): string {
 
 /** Status-bar hints for the focused panel: `key label` pairs, help and quit always last. */
 export function hintsFor(keymap: readonly Binding[], panel: Panel): { key: string; label: string }[] {
-  const applies = (b: Binding) => b.hint && (b.panels === 'all' || b.panels.includes(panel));
+  const applies = (b: Binding) => b.hint && appliesIn(b, panel);
   // Enter on the queue panel opens the message, not attach: show what Enter does here.
   const specificKeys = new Set(keymap.filter((b) => b.panels !== 'all' && b.panels.includes(panel)).flatMap((b) => b.keys));
+  const specific: { key: string; label: string }[] = [];
   const out: { key: string; label: string }[] = [];
   const tail: { key: string; label: string }[] = [];
   for (const b of keymap) {
@@ -163,10 +189,10 @@ export function hintsFor(keymap: readonly Binding[], panel: Panel): { key: strin
     const shown = keys[0] === 'enter' && keys[1] ? keys.slice(0, 2) : keys.slice(0, 1);
     const entry = { key: shown.map(keyLabel).join('/'), label: b.label };
     if (b.action === 'help' || b.action === 'quit') tail.push(entry);
-    else if (b.panels !== 'all') out.unshift(entry);
+    else if (b.panels !== 'all') specific.push(entry);
     else out.push(entry);
   }
-  return [...out, ...tail];
+  return [...specific, ...out, ...tail];
 }
 
 /** The help screen's lines, generated from the keymap. */
@@ -176,6 +202,7 @@ export function helpLines(keymap: readonly Binding[]): string[] {
     { id: 'view', title: 'Views' },
     { id: 'move', title: 'Moving around' },
     { id: 'console', title: 'Console' },
+    { id: 'tasks', title: 'Task workers' },
   ];
   const width = Math.max(...keymap.map((b) => b.keys.map(keyLabel).join(', ').length)) + 2;
   const lines: string[] = [];
@@ -184,7 +211,7 @@ export function helpLines(keymap: readonly Binding[]): string[] {
     if (rows.length === 0) continue;
     lines.push(g.title);
     for (const b of rows) {
-      const where = b.panels === 'all' ? '' : ` (${b.panels.join(', ')} panel)`;
+      const where = b.panels === 'all' ? '' : b.panels.length === 1 && b.panels[0] === 'tasks' ? ' (tasks view)' : ` (${b.panels.join(', ')} panel)`;
       lines.push(`  ${b.keys.map(keyLabel).join(', ').padEnd(width)}${b.description}${where}`);
     }
     lines.push('');

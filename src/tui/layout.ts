@@ -13,6 +13,8 @@ export interface Layout {
   preview: Rect;
   queue: Rect;
   recovery: Rect;
+  /** The tasks view: the whole body, in place of the team's four panels. */
+  tasks: Rect;
   message: Rect;
   status: Rect;
 }
@@ -34,6 +36,7 @@ export function computeLayout(width: number, height: number, agentCount: number)
     preview: { top: 1 + agentsH, left: 0, width: previewW, height: middleH },
     queue: { top: 1 + agentsH, left: previewW, width: w - previewW, height: middleH },
     recovery: { top: 1 + agentsH + middleH, left: 0, width: w, height: Math.max(3, h - 3 - agentsH - middleH) },
+    tasks: { top: 1, left: 0, width: w, height: body },
     message: { top: h - 2, left: 0, width: w, height: 1 },
     status: { top: h - 1, left: 0, width: w, height: 1 },
   };

@@ -5,19 +5,20 @@
  * console (console.ts) feeds it keys and snapshots and copies frames to the screen; the controllers
  * (controllers.ts) turn actions into service calls.
  */
-import type { AgentRow, QueueRow, TeamSnapshot } from '../services/snapshot.js';
-import { helpLines, hintsFor, panels, type Binding, type KeyEvent, type Panel } from './keymap.js';
+import type { AgentRow, QueueRow, TaskRow, TeamSnapshot } from '../services/snapshot.js';
+import { helpLines, hintsFor, teamPanels, type Binding, type KeyEvent, type Panel } from './keymap.js';
 import type { Theme } from './theme.js';
 import { computeLayout, type Layout, type Rect } from './layout.js';
 import { filterAgents, renderAgents, scrollOffset } from './views/agents.js';
 import { QUEUE_ROW_LINES, renderQueue, scopeQueue } from './views/queue.js';
 import { recoveryLines } from './views/recovery.js';
 import { previewWindow, renderPreview } from './views/preview.js';
+import { renderTasks, taskCapacity } from './views/tasks.js';
 import { renderHeader, renderMessage, renderStatus, type MessageLevel } from './views/chrome.js';
 import { FilterInput, type Dialog } from './dialogs.js';
 import { esc, fit } from './text.js';
 
-export const panelTitles: Record<Panel, string> = { agents: 'Agents', preview: 'Preview', queue: 'Queue', recovery: 'Recovery' };
+export const panelTitles: Record<Panel, string> = { agents: 'Agents', preview: 'Preview', queue: 'Queue', recovery: 'Recovery', tasks: 'Tasks' };
 
 /** What the preview feed holds right now (tui/preview.ts). */
 export interface PreviewInput {
@@ -41,6 +42,8 @@ export interface Frame {
   preview: PanelFrame;
   queue: PanelFrame;
   recovery: PanelFrame;
+  /** The tasks view (shown in place of the four panels above while the tasks panel has the focus). */
+  tasks: PanelFrame;
   message: string;
   status: string;
   dialog: { title: string; content: string; rect: Rect } | null;
@@ -65,6 +68,10 @@ export class ViewModel {
   queueOffset = 0;
   previewBack = 0;
   recoveryOffset = 0;
+  taskSelected: string | null = null;
+  taskOffset = 0;
+  /** The team panel to go back to from the tasks view. */
+  teamFocus: Panel = 'agents';
   scopeAll = false;
   filter = '';
   filterInput: FilterInput | null = null;
@@ -124,9 +131,32 @@ export class ViewModel {
     return this.queueRows().find((m) => m.id === this.queueSelected) ?? null;
   }
 
-  /** The pane the preview should show. */
+  taskRows(): TaskRow[] {
+    return this.snapshot?.tasks.tasks ?? [];
+  }
+
+  selectedTask(): TaskRow | null {
+    return this.taskRows().find((t) => t.id === this.taskSelected) ?? null;
+  }
+
+  get tasksView(): boolean {
+    return this.focus === 'tasks';
+  }
+
+  /** The tasks view, or back to the team panel that had the focus. */
+  toggleTasks(): void {
+    if (this.focus === 'tasks') {
+      this.focus = this.teamFocus;
+      return;
+    }
+    this.teamFocus = this.focus;
+    this.focus = 'tasks';
+    this.syncSelection();
+  }
+
+  /** The pane the preview should show (none while the tasks view hides it). */
   wantedPane(): string | null {
-    return this.selectedAgent()?.paneId ?? null;
+    return this.tasksView ? null : (this.selectedAgent()?.paneId ?? null);
   }
 
   /** Keeps the selections on rows that exist (the first one when the selected row went away). */
@@ -135,6 +165,8 @@ export class ViewModel {
     if (!rows.some((a) => a.name === this.selected)) this.selected = rows[0]?.name ?? null;
     const q = this.queueRows();
     if (!q.some((m) => m.id === this.queueSelected)) this.queueSelected = q[0]?.id ?? null;
+    const tasks = this.taskRows();
+    if (!tasks.some((t) => t.id === this.taskSelected)) this.taskSelected = tasks[0]?.id ?? null;
   }
 
   select(agent: string): void {
@@ -181,6 +213,15 @@ export class ViewModel {
         this.previewBack = previewWindow(previewLines, inner, back).scrollBack;
         break;
       }
+      case 'tasks': {
+        const rows = this.taskRows();
+        const i = step(
+          rows.findIndex((t) => t.id === this.taskSelected),
+          rows.length,
+        );
+        if (i >= 0) this.taskSelected = rows[i]!.id;
+        break;
+      }
       case 'recovery': {
         const total = this.recoveryText(now).length;
         const inner = Math.max(1, this.layout.recovery.height - 2);
@@ -194,12 +235,15 @@ export class ViewModel {
   pageSize(): number {
     const r: Rect = this.layout[this.focus];
     const inner = Math.max(1, r.height - 3);
+    if (this.focus === 'tasks' && this.snapshot) return taskCapacity(this.snapshot.tasks, Math.max(1, r.height - 2));
     return this.focus === 'queue' ? Math.max(1, Math.floor(inner / QUEUE_ROW_LINES)) : inner;
   }
 
+  /** Tab: the team's panels in turn (the tasks view is one panel: nothing to cycle). */
   cyclePanel(forward: boolean): void {
-    const i = panels.indexOf(this.focus);
-    this.focus = panels[(i + (forward ? 1 : panels.length - 1)) % panels.length]!;
+    if (this.focus === 'tasks') return;
+    const i = teamPanels.indexOf(this.focus);
+    this.focus = teamPanels[(i + (forward ? 1 : teamPanels.length - 1)) % teamPanels.length]!;
   }
 
   /** Queue and recovery: the selected agent or the whole team. Returns what to say. */
@@ -311,6 +355,8 @@ export class ViewModel {
     this.recoveryOffset = Math.min(this.recoveryOffset, Math.max(0, rec.length - innerH(L.recovery)));
     const recovery = panel('recovery', `${panelTitles.recovery} · restarts, backoff, breakers · ${scope}`, rec.slice(this.recoveryOffset, this.recoveryOffset + innerH(L.recovery)).join('\n'));
 
+    const tasks = this.tasksFrame(now, panel);
+
     const m = this.message;
     const message = this.filterInput ? this.filterInput.render(L.message.width, t) : now - m.at < messageTtl(m.level) ? renderMessage(m.text, m.level, { width: L.message.width, theme: t }) : '';
 
@@ -321,10 +367,25 @@ export class ViewModel {
       preview: previewPanel,
       queue,
       recovery,
+      tasks,
       message,
       status: this.statusLine(),
       dialog: this.dialogFrame(),
     };
+  }
+
+  /** The tasks view's frame; its content only while it is shown (nothing to render otherwise). */
+  private tasksFrame(now: number, panel: (p: Panel, text: string, content: string) => PanelFrame): PanelFrame {
+    const section = this.snapshot?.tasks;
+    const title = `${panelTitles.tasks}${section?.available ? ` · ${section.workers.length} worker${section.workers.length === 1 ? '' : 's'} · ${section.tasks.length} recent task${section.tasks.length === 1 ? '' : 's'}` : ''}`;
+    if (!this.tasksView) return panel('tasks', title, '');
+    if (!section) return panel('tasks', title, esc(' reading state…'));
+    const r = this.layout.tasks;
+    const innerH = Math.max(1, r.height - 2);
+    const rows = section.tasks;
+    const index = rows.findIndex((t) => t.id === this.taskSelected);
+    this.taskOffset = scrollOffset(this.taskOffset, Math.max(0, index), taskCapacity(section, innerH), rows.length);
+    return panel('tasks', title, renderTasks(section, { width: Math.max(1, r.width - 2), height: innerH, selected: index, offset: this.taskOffset, now, theme: this.theme }));
   }
 
   private dialogFrame(): Frame['dialog'] {

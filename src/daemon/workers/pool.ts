@@ -42,6 +42,7 @@ import { RUN_FILES, groupAlive, killGroup, processAlive, type TaskRunExit, type 
 import { deadLetter, writeJsonAtomic, type DropFile, type DropOutcome } from '../watchers/drop-dir.js';
 import { isPermanentQueueError } from '../watchers/common.js';
 import { parseWorkerTask, taskPrompt } from './task-file.js';
+import { pruneRunDirs, type RunDirPruneResult } from '../../services/worker-runs.js';
 import type { RunWindows } from './run-windows.js';
 
 /** What a worker metrics sink takes (daemon/metrics.ts's seed 003 `watcher_*` families). */
@@ -72,6 +73,8 @@ export interface WorkerPoolOptions {
   notify?: (from: string, text: string, meta: Record<string, unknown>) => Promise<void>;
   clock?: () => number;
   random?: () => number;
+  /** A worker's breaker changed state (closed, open, half-open): heartbeats tell it at once. */
+  onBreaker?: (worker: string) => void;
   /** How often running runs are looked at (exit files), default 200 ms. */
   pollMs?: number;
   /** How often the store is looked at for tasks queued by others (CLI retry/cancel), default 1 s. */
@@ -109,6 +112,8 @@ export interface WorkerStatus {
   active: number;
   breaker: BreakerStateName;
   consecutiveFailures: number;
+  /** Open: when the half-open trial may start (epoch ms); else null. */
+  halfOpenAt: number | null;
 }
 
 /** The result file, `results/<worker>/<task_id>.json`: one per task, written when it ends. */
@@ -198,8 +203,18 @@ export class WorkerPool {
     const now = this.clock();
     return [...this.workers.values()].map((w) => {
       const b = breakerAt(w.breaker, w.settings.breaker, now);
-      return { name: w.settings.name, maxConcurrent: w.slots.capacity, active: w.slots.inUse, breaker: b.state, consecutiveFailures: b.failures };
+      const halfOpenAt = b.state === 'open' && b.openedAt !== null ? b.openedAt + w.settings.breaker.openMs : null;
+      return { name: w.settings.name, maxConcurrent: w.slots.capacity, active: w.slots.inUse, breaker: b.state, consecutiveFailures: b.failures, halfOpenAt };
     });
+  }
+
+  /**
+   * Removes the run directories of tasks that ended more than `olderThanMs` ago (see
+   * services/worker-runs.ts for what is kept); the runs this pool has out are never touched.
+   */
+  pruneRuns(olderThanMs: number): Promise<RunDirPruneResult> {
+    const busy = new Set([...this.workers.values()].flatMap((w) => [...w.active.keys()]));
+    return pruneRunDirs({ runs: this.o.paths.runs, results: this.o.paths.results, store: this.o.store, olderThanMs, now: this.clock(), busy });
   }
 
   /** Tasks waiting per worker (queued, or retrying): heartbeats' queue_depth. */
@@ -215,7 +230,12 @@ export class WorkerPool {
 
   /** The breaker changes, and is saved when what the store keeps of it changed (a failure to save is logged: the runs go on). */
   private async setBreaker(w: WorkerState, next: BreakerState): Promise<void> {
+    const now = this.clock();
+    const before = breakerAt(w.breaker, w.settings.breaker, now);
+    const after = breakerAt(next, w.settings.breaker, now);
     w.breaker = next;
+    // An open breaker that opens again (a run that was out fails) moves its trial: that is news too.
+    if (after.state !== before.state || after.openedAt !== before.openedAt) this.o.onBreaker?.(w.settings.name);
     const keep: SavedBreaker = { state: next.state, failures: next.failures, openedAt: next.openedAt };
     const last = w.savedBreaker;
     if (last && last.state === keep.state && last.failures === keep.failures && last.openedAt === keep.openedAt) return;

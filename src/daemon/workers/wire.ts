@@ -11,6 +11,7 @@ import { packageRoot } from '../../config/paths.js';
 import { allWorkerSettings } from '../../config/workers.js';
 import type { MessageStore } from '../../queue/store.js';
 import { workerTaskStoreOf } from '../../services/worker-tasks.js';
+import { runsDir } from '../../services/worker-runs.js';
 import type { TmuxClient } from '../../tmux/client.js';
 import { namedPriorities } from '../../domain/priority.js';
 import type { HornetsMetrics } from '../metrics.js';
@@ -41,6 +42,7 @@ export function createDaemonWorkers(o: {
   log: Logger;
   metrics: HornetsMetrics;
   wake: (agent: string) => void;
+  onBreaker?: (worker: string) => void;
 }): WorkerPool | null {
   if (o.config.workers.length === 0) return null;
   const workerStore = workerTaskStoreOf(o.store);
@@ -52,7 +54,7 @@ export function createDaemonWorkers(o: {
   return new WorkerPool({
     store: workerStore,
     windows: new TmuxRunWindows(o.tmux, o.session),
-    paths: { results: o.paths.results, dlq: o.paths.dlq, runs: join(o.paths.root, 'runs') },
+    paths: { results: o.paths.results, dlq: o.paths.dlq, runs: runsDir(o.paths.root) },
     root: o.root,
     workers: allWorkerSettings(o.config),
     profiles: o.profiles,
@@ -61,6 +63,7 @@ export function createDaemonWorkers(o: {
     expand: (word) => word.replaceAll('{node}', process.execPath).replaceAll('{hornets}', bin),
     log: o.log,
     metrics: workerMetricsSink(o.metrics),
+    ...(o.onBreaker ? { onBreaker: o.onBreaker } : {}),
     notify: async (from, text, meta) => {
       const r = await o.store.enqueue({ agent: from, body: text, priority: namedPriorities.high, key: `worker-result:${String(meta.task_id)}`, sender: String(meta.worker), meta });
       if (r.created) o.wake(from);

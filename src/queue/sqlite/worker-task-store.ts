@@ -150,7 +150,7 @@ export class SqliteWorkerTaskStore implements WorkerTaskStore {
       where.push(`state IN (${filter.states.map((st) => `'${st}'`).join(',')})`);
     }
     const limit = Math.max(1, Math.min(filter.limit ?? 1000, 100_000));
-    const sql = `SELECT * FROM worker_tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, task_id LIMIT ${limit}`;
+    const sql = `SELECT * FROM worker_tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${filter.order === 'newest' ? 'created_at DESC, task_id DESC' : 'created_at, task_id'} LIMIT ${limit}`;
     return this.c.read(() => (this.c.stmt(sql).all(params) as WorkerTaskRow[]).map(toWorkerTask));
   }
 

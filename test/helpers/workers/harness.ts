@@ -62,6 +62,8 @@ export async function startWorkerHarness(o: {
   killGraceMs?: number;
   /** Wraps the real run windows (e.g. to make tmux fail on cue). */
   windows?: (real: RunWindows) => RunWindows;
+  /** The pool's clock (default Date.now). */
+  clock?: () => number;
   /** The profile the workers run (default: the demo one-shot CLI). */
   profile?: { env: Record<string, string>; oneShot: { command: string[]; prompt: 'argv' | 'stdin'; output: 'claude-json' | 'text' } };
 }): Promise<WorkerHarness> {
@@ -91,6 +93,7 @@ export async function startWorkerHarness(o: {
     pollMs: o.pollMs ?? 50,
     storeCheckMs: 200,
     killGraceMs: o.killGraceMs ?? 500,
+    ...(o.clock ? { clock: o.clock } : {}),
   });
   const drop = new DropDir({ kind: 'task', root: dirs.tasks, dlq: dirs.dlq, suffix: '.json', agents: pool.names(), log, clock: Date.now, handle: (f) => pool.intake(f), scanIntervalMs: 1_000 });
   await pool.start();
