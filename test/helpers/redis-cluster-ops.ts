@@ -71,37 +71,63 @@ export function serverOf(cluster: RedisCluster, port: number): RedisServer {
   return s;
 }
 
-/**
- * Moves `slot` to the master `to`, `keysPerStep` keys per MIGRATE with `pauseMs` between steps, then
- * tells every master the slot's new owner. Answers the number of keys moved.
- */
-export async function migrateSlot(cluster: RedisCluster, slot: number, to: ClusterNodeInfo, options: { keysPerStep?: number; pauseMs?: number } = {}): Promise<number> {
+/** A slot half way to another master: its keys move as the caller says, then `finish` hands it over. */
+export interface SlotMigration {
+  /** Moves these keys of the slot now (MIGRATE … KEYS). */
+  move(keys: string[]): Promise<void>;
+  /** Moves the remaining keys, `keysPerStep` per MIGRATE with `pauseMs` between; answers how many. */
+  drain(options?: { keysPerStep?: number; pauseMs?: number }): Promise<number>;
+  /** Tells every master the slot's new owner: the target first, then the source, then the others. */
+  finish(): Promise<void>;
+}
+
+/** Opens the migration of `slot` to the master `to` (CLUSTER SETSLOT IMPORTING, then MIGRATING). */
+export async function startSlotMigration(cluster: RedisCluster, slot: number, to: ClusterNodeInfo): Promise<SlotMigration> {
   const from = await masterOfSlot(cluster, slot);
-  if (from.id === to.id) return 0;
+  if (from.id === to.id) throw new Error(`slot ${slot} is on ${to.port} already`);
   const src = client(from.port);
   const dst = client(to.port);
-  let moved = 0;
-  try {
-    await dst.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', from.id);
-    await src.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', to.id);
-    for (;;) {
-      const keys = (await src.call('CLUSTER', 'GETKEYSINSLOT', slot, options.keysPerStep ?? 1)) as string[];
-      if (keys.length === 0) break;
-      await src.call('MIGRATE', '127.0.0.1', to.port, '', 0, 5_000, 'KEYS', ...keys);
-      moved += keys.length;
-      if (options.pauseMs) await new Promise((r) => setTimeout(r, options.pauseMs));
-    }
-    // The target first (it must own the slot before the source stops redirecting there), then the
-    // source, then the others: the order redis-cli uses.
-    await dst.call('CLUSTER', 'SETSLOT', slot, 'NODE', to.id);
-    await src.call('CLUSTER', 'SETSLOT', slot, 'NODE', to.id);
-    for (const n of (await clusterNodes(cluster)).filter((x) => x.master && !x.failed && x.id !== from.id && x.id !== to.id)) {
-      await withNode(n.port, (r) => r.call('CLUSTER', 'SETSLOT', slot, 'NODE', to.id));
-    }
-  } finally {
-    src.disconnect();
-    dst.disconnect();
-  }
+  await dst.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', from.id);
+  await src.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', to.id);
+  const move = async (keys: string[]) => {
+    if (keys.length > 0) await src.call('MIGRATE', '127.0.0.1', to.port, '', 0, 5_000, 'KEYS', ...keys);
+  };
+  return {
+    move,
+    async drain(options = {}) {
+      let moved = 0;
+      for (;;) {
+        const keys = (await src.call('CLUSTER', 'GETKEYSINSLOT', slot, options.keysPerStep ?? 1)) as string[];
+        if (keys.length === 0) return moved;
+        await move(keys);
+        moved += keys.length;
+        if (options.pauseMs) await new Promise((r) => setTimeout(r, options.pauseMs));
+      }
+    },
+    async finish() {
+      try {
+        await dst.call('CLUSTER', 'SETSLOT', slot, 'NODE', to.id);
+        await src.call('CLUSTER', 'SETSLOT', slot, 'NODE', to.id);
+        for (const n of (await clusterNodes(cluster)).filter((x) => x.master && !x.failed && x.id !== from.id && x.id !== to.id)) {
+          await withNode(n.port, (r) => r.call('CLUSTER', 'SETSLOT', slot, 'NODE', to.id));
+        }
+      } finally {
+        src.disconnect();
+        dst.disconnect();
+      }
+    },
+  };
+}
+
+/**
+ * Moves `slot` to the master `to`, `keysPerStep` keys per MIGRATE with `pauseMs` between steps, then
+ * hands it over. Answers the number of keys moved.
+ */
+export async function migrateSlot(cluster: RedisCluster, slot: number, to: ClusterNodeInfo, options: { keysPerStep?: number; pauseMs?: number } = {}): Promise<number> {
+  if ((await masterOfSlot(cluster, slot)).id === to.id) return 0;
+  const m = await startSlotMigration(cluster, slot, to);
+  const moved = await m.drain(options);
+  await m.finish();
   return moved;
 }
 

@@ -16,7 +16,7 @@ import { QueueError } from '../../src/errors.js';
 import type { Message } from '../../src/domain/message.js';
 import { openRedisStore, type RedisMessageStore } from '../../src/queue/redis/redis-store.js';
 import { agentKeys, globalKeys } from '../../src/queue/redis/keys.js';
-import { clusterNodes, keySlot, masterOfSlot, migrateSlot, serverOf, waitPromoted } from '../helpers/redis-cluster-ops.js';
+import { clusterNodes, keySlot, masterOfSlot, migrateSlot, serverOf, startSlotMigration, waitPromoted } from '../helpers/redis-cluster-ops.js';
 import { startRedisCluster, type RedisCluster } from '../helpers/redis.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -296,6 +296,57 @@ describe('resharding under traffic', () => {
     expect(o.handedTwiceWithoutRecord).toEqual([]);
     await stillWorks(producer, consumer, AGENTS);
   }, 180_000);
+});
+
+async function refusedAsMoving(p: Promise<unknown>): Promise<void> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(QueueError);
+  expect((err as QueueError).code).toBe('io');
+  // ioredis repeats a TRYAGAIN on a random node, which answers MOVED: the last answer varies.
+  expect((err as QueueError).message).toMatch(/(?:TRYAGAIN|MOVED|ASK).*moving a slot or failing over/);
+}
+
+describe('an agent whose keys are split between two masters', () => {
+  let cluster: RedisCluster;
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ masters: 3 });
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  it('no script runs on half of them: claims and enqueues are refused (typed, naming the cause) until the slot has one owner, then go on with nothing lost or written twice', async () => {
+    const prefix = 'halfway';
+    // A short wait, so the refusal reaches the test while the slot is still half moved.
+    const s = await open(cluster, prefix, 300);
+    await s.registerAgents([{ name: 'zed', profile: 'demo' }]);
+    for (let i = 0; i < 4; i++) await s.enqueue({ agent: 'zed', body: `z${i}`, key: `z${i}` });
+    const k = agentKeys(prefix, 'zed');
+    const slot = await keySlot(cluster, k.ver);
+    const from = await masterOfSlot(cluster, slot);
+    const to = (await clusterNodes(cluster)).find((n) => n.master && n.id !== from.id)!;
+    const migration = await startSlotMigration(cluster, slot, to);
+
+    // The queue moves, the version and the record stay: a claim run on the source would find
+    // nothing ready, one run on the target no agent.
+    await migration.move([k.msgs, k.ready, k.counts, k.all, k.keys, k.wcreated]);
+    await refusedAsMoving(s.claim('zed', { owner: 'o', leaseMs: 5_000, limit: 10 }));
+    await refusedAsMoving(s.enqueue({ agent: 'zed', body: 'late', key: 'late' }));
+    // Then the version too: the record is the part left behind.
+    await migration.move([k.ver, k.enqver]);
+    await refusedAsMoving(s.claim('zed', { owner: 'o', leaseMs: 5_000, limit: 10 }));
+
+    await migration.drain();
+    await migration.finish();
+    const got = await s.claim('zed', { owner: 'o', leaseMs: 5_000, limit: 10 });
+    expect(got.map((m) => m.body)).toEqual(['z0', 'z1', 'z2', 'z3']);
+    expect(await s.ack({ leaseToken: got[0]!.leaseToken!, agent: 'zed' })).toBe(4);
+    expect((await s.list({ agent: 'zed' })).map((m) => m.body).sort()).toEqual(['z0', 'z1', 'z2', 'z3']);
+    expect(unhandled).toEqual([]);
+  }, 60_000);
 });
 
 describe('failover under traffic', () => {
