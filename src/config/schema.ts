@@ -227,6 +227,7 @@ export const storeConfigSchema = z
           .optional()
           .describe('Key prefix of this team in Redis (hornets:<prefix>:…); default: the project name'),
         connectTimeout: duration.default('5s').describe('How long a command waits for Redis to answer at start before it gives up with an error'),
+        failoverWait: duration.default('5s').describe('Redis Cluster: how long an operation waits out a slot being migrated or a master being failed over before it fails with an error'),
       })
       .strict(),
   ])

@@ -21,6 +21,8 @@ export type StoreSelection =
       /** Keys live under hornets:<prefix>:… */
       prefix: string;
       connectTimeoutMs: number;
+      /** Redis Cluster: how long an operation waits out a slot migration or a failover. */
+      failoverWaitMs?: number;
       /** Where the URL came from, for messages: "hornets.json", "REDIS_URL", "REDIS_HOST", … */
       source: string;
     };
@@ -118,6 +120,7 @@ export function resolveStoreSelection(config: HornetsConfig, env: NodeJS.Process
     ...(cluster ? { cluster } : {}),
     prefix: (file.kind === 'redis' ? file.prefix : undefined) ?? config.project,
     connectTimeoutMs: file.kind === 'redis' ? durationMs(file.connectTimeout) : 5_000,
+    ...(file.kind === 'redis' ? { failoverWaitMs: durationMs(file.failoverWait) } : {}),
     source: chosen.source,
   };
 }

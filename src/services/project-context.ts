@@ -113,7 +113,14 @@ async function openStore(project: Project, selection: StoreSelection): Promise<M
     return openSqliteStore(project.paths.db, { limits: queueLimits(project), synchronous: project.config.queue.synchronous });
   }
   const { openRedisStore } = await import('../queue/redis/redis-store.js');
-  return openRedisStore({ url: selection.url, cluster: selection.cluster, prefix: selection.prefix, connectTimeoutMs: selection.connectTimeoutMs, limits: queueLimits(project) });
+  return openRedisStore({
+    url: selection.url,
+    cluster: selection.cluster,
+    prefix: selection.prefix,
+    connectTimeoutMs: selection.connectTimeoutMs,
+    clusterRetryMs: selection.failoverWaitMs,
+    limits: queueLimits(project),
+  });
 }
 
 export async function openProjectContext(project: Project, component: string | undefined, loggers: Loggers): Promise<ProjectContext> {

@@ -148,9 +148,16 @@ export interface RedisClusterOptions {
   masters?: number;
   /** requirepass and masterauth of every node. */
   password?: string;
+  /** Replicas per master (default 0): `--cluster-replicas`, so a master's death can be failed over. */
+  replicas?: number;
+  /** Append-only file of every node (see RedisServerOptions.aof). */
+  aof?: RedisServerOptions['aof'];
+  /** Extra redis-server arguments of every node. */
+  args?: string[];
 }
 
 export interface RedisCluster {
+  /** Every node, masters and replicas, in the order they were started. */
   nodes: RedisServer[];
   /** redis://[:password@]127.0.0.1:port of every node: the seed list hornets is given. */
   urls: string[];
@@ -173,18 +180,40 @@ async function waitClusterOk(nodes: RedisServer[], password: string | undefined,
   }
 }
 
+function cli(port: number, password: string | undefined, ...args: string[]): string {
+  const auth = password ? ['-a', password, '--no-auth-warning'] : [];
+  const r = spawnSync('redis-cli', ['-p', String(port), ...auth, ...args], { encoding: 'utf8', timeout: 5_000 });
+  return r.status === 0 ? r.stdout : '';
+}
+
+/** Polls until every replica has its master link up (the initial sync done). */
+async function waitReplicasInSync(nodes: RedisServer[], password: string | undefined, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = nodes.every((n) => {
+      const info = cli(n.port, password, 'info', 'replication');
+      return /role:master/.test(info) || /master_link_status:up/.test(info);
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`the replicas of the Redis Cluster did not finish their sync within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /**
  * A real Redis Cluster: `masters` redis-server processes with cluster mode on (each its own port and
- * directory, its bus on port + 10000), joined by `redis-cli --cluster create` without replicas.
+ * directory, its bus on port + 10000), joined by `redis-cli --cluster create`, with `replicas` replicas
+ * per master (default none; redis-cli picks which node replicates which master).
  */
 export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<RedisCluster> {
   const masters = options.masters ?? 3;
+  const replicas = options.replicas ?? 0;
   const nodes: RedisServer[] = [];
   const destroy = async () => {
     await Promise.all(nodes.map((n) => n.destroy()));
   };
   try {
-    for (let i = 0; i < masters; i++) {
+    for (let i = 0; i < masters * (1 + replicas); i++) {
       // The cluster bus listens on port + 10000: both must be free.
       let port = await freePort();
       while (port + 10_000 > 65_535) port = await freePort();
@@ -192,17 +221,28 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
         await startRedisServer({
           port,
           password: options.password,
-          args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', ...(options.password ? ['--masterauth', options.password] : [])],
+          aof: options.aof,
+          args: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            'nodes.conf',
+            '--cluster-node-timeout',
+            '2000',
+            ...(options.password ? ['--masterauth', options.password] : []),
+            ...(options.args ?? []),
+          ],
         }),
       );
     }
     const auth = options.password ? ['-a', options.password, '--no-auth-warning'] : [];
-    const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes', ...auth], {
+    const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes', ...auth], {
       encoding: 'utf8',
       timeout: 30_000,
     });
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed (${created.status}): ${created.stdout}${created.stderr}`);
     await waitClusterOk(nodes, options.password, 20_000);
+    if (replicas > 0) await waitReplicasInSync(nodes, options.password, 20_000);
   } catch (err) {
     await destroy();
     throw err;

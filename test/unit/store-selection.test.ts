@@ -50,6 +50,7 @@ describe('resolveStoreSelection', () => {
       url: 'redis://r1:6379',
       prefix: 'team',
       connectTimeoutMs: 5_000,
+      failoverWaitMs: 5_000,
       source: 'hornets.json store.url',
     });
     expect(resolveStoreSelection(config({ kind: 'redis', url: 'redis://r1', prefix: 'other', connectTimeout: '2s' }), {})).toMatchObject({ prefix: 'other', connectTimeoutMs: 2_000 });
@@ -138,7 +139,15 @@ describe('the store record (.hornets/store.json)', () => {
 describe('Redis Cluster', () => {
   it('hornets.json store.cluster: the seed nodes; url and cluster are one or the other; no database', () => {
     const s = resolveStoreSelection(config({ kind: 'redis', cluster: ['redis://n1:7000', 'redis://n2:7001'] }), {});
-    expect(s).toEqual({ kind: 'redis', url: 'redis://n1:7000', cluster: ['redis://n1:7000', 'redis://n2:7001'], prefix: 'team', connectTimeoutMs: 5_000, source: 'hornets.json store.cluster' });
+    expect(s).toEqual({
+      kind: 'redis',
+      url: 'redis://n1:7000',
+      cluster: ['redis://n1:7000', 'redis://n2:7001'],
+      prefix: 'team',
+      connectTimeoutMs: 5_000,
+      failoverWaitMs: 5_000,
+      source: 'hornets.json store.cluster',
+    });
     for (const [store, path, message] of [
       [{ kind: 'redis' }, 'url', 'needs "url" (one server) or "cluster"'],
       [{ kind: 'redis', url: 'redis://a:1', cluster: ['redis://b:2'] }, 'cluster', 'not both'],

@@ -70,6 +70,11 @@ export interface RedisStoreOptions extends StoreOptions {
   connectTimeoutMs?: number;
   /** How long an operation keeps retrying commits that lost to other writers (default 30 s). */
   conflictRetryMs?: number;
+  /**
+   * Redis Cluster: how long an operation waits out a slot that is moving or a master being failed
+   * over (see isClusterTransient) before it fails with an io error (default 5 s).
+   */
+  clusterRetryMs?: number;
 }
 
 type ScriptName = 'hornetsEnqueue' | 'hornetsClaim' | 'hornetsSettle' | 'hornetsReserve';
@@ -115,6 +120,20 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<RedisM
   redis.defineCommand('hornetsSettle', { lua: SETTLE_SCRIPT });
   redis.defineCommand('hornetsReserve', { lua: RESERVE_SCRIPT });
   return new RedisMessageStore(redis as CommitRedis, options);
+}
+
+/**
+ * Answers of a Redis Cluster while a slot moves or a failover runs, after ioredis' own retries
+ * (maxRedirections) ran out: TRYAGAIN (a script's keys are split between two masters mid-migration),
+ * MOVED/ASK ping-pong while the nodes disagree on a slot's owner, CLUSTERDOWN while a master is
+ * failed and not yet replaced, and a closed connection to the dead master. None of them ran the
+ * command but the last (the connection closed): every call the store repeats on them is safe to
+ * repeat (scripts and commits carry their one-time marker, see commit.ts; the rest are reads or
+ * idempotent writes).
+ */
+function isClusterTransient(err: unknown): boolean {
+  const text = err instanceof Error ? err.message : String(err);
+  return /^(?:TRYAGAIN|CLUSTERDOWN|MOVED|ASK)\b|Too many Cluster redirections|Connection is closed|Cluster isn't ready|Failed to refresh slots cache|None of startup nodes is available/.test(text);
 }
 
 function parse<T>(text: string | null | undefined): T | null {
@@ -165,6 +184,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
   private readonly limits: QueueLimits;
   private readonly g: GlobalKeys;
   private readonly conflictRetryMs: number;
+  private readonly clusterRetryMs: number;
   /**
    * Generic (compare-and-set) writes of this process run one at a time: they would only conflict
    * with each other. The hot-path scripts are atomic on their own and are not queued behind them:
@@ -186,6 +206,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     this.limits = { ...defaultQueueLimits, ...options.limits };
     this.g = globalKeys(options.prefix);
     this.conflictRetryMs = options.conflictRetryMs ?? 30_000;
+    this.clusterRetryMs = options.clusterRetryMs ?? 5_000;
     this.onCluster = redis.isCluster;
   }
 
@@ -206,15 +227,33 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     if (this.closed) throw new QueueError('io', `Redis store ${this.options.prefix} is closed`);
   }
 
-  /** Redis failures become QueueError('io'); ours pass through. */
-  private async io<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Redis failures become QueueError('io'); ours pass through. On a Redis Cluster `fn` is run again
+   * while the cluster answers that a slot is moving or failing over (isClusterTransient), for up to
+   * clusterRetryMs: `fn` must be safe to repeat (everything but a generic attempt, which write()
+   * repeats on a fresh Tx instead: see attemptOnce).
+   */
+  private async io<T>(fn: () => Promise<T>, repeat = true): Promise<T> {
     this.assertOpen();
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof QueueError || err instanceof ImportRollback) throw err;
-      throw new QueueError('io', `Redis: ${err instanceof Error ? err.message : String(err)}`, { prefix: this.options.prefix }, { cause: err });
+    const deadline = Date.now() + this.clusterRetryMs;
+    for (let round = 0; ; round++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (err instanceof QueueError || err instanceof ImportRollback) throw err;
+        if (repeat && this.onCluster && !this.closed && isClusterTransient(err) && Date.now() < deadline) {
+          await sleep(Math.min(100 * (round + 1), 500));
+          continue;
+        }
+        throw this.ioError(err);
+      }
     }
+  }
+
+  private ioError(err: unknown): QueueError {
+    const text = err instanceof Error ? err.message : String(err);
+    const hint = this.onCluster && isClusterTransient(err) ? ` (the Redis Cluster was moving a slot or failing over a master for longer than ${this.clusterRetryMs} ms)` : '';
+    return new QueueError('io', `Redis: ${text}${hint}`, { prefix: this.options.prefix }, { cause: err });
   }
 
   /**
@@ -225,9 +264,16 @@ export class RedisMessageStore implements MessageStore, TaskStore {
   private write<T>(attempt: (tx: Tx, undo: UndoList) => Promise<T>, fence?: DutyFence): Promise<T> {
     const run = async (): Promise<T> => {
       const deadline = Date.now() + this.conflictRetryMs;
+      const transientDeadline = Date.now() + this.clusterRetryMs;
       for (let round = 0; ; round++) {
         const outcome = await this.attemptOnce(attempt, fence);
         if (outcome.committed) return outcome.result;
+        if (outcome.transient !== undefined) {
+          // The attempt's reads met a moving slot or a failover: nothing was sent; read again.
+          if (Date.now() > transientDeadline) throw this.ioError(outcome.transient);
+          await sleep(Math.min(100 * (round + 1), 500));
+          continue;
+        }
         if (Date.now() > deadline) throw new QueueError('busy', `Redis store ${this.options.prefix}: gave up after ${round + 1} conflicting attempts in ${this.conflictRetryMs} ms`);
         await sleep(Math.floor(Math.random() * Math.min(50, 2 + round * 2)));
       }
@@ -237,14 +283,22 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     return p;
   }
 
-  private async attemptOnce<T>(attempt: (tx: Tx, undo: UndoList) => Promise<T>, fence?: DutyFence): Promise<{ committed: true; result: T } | { committed: false }> {
+  private async attemptOnce<T>(attempt: (tx: Tx, undo: UndoList) => Promise<T>, fence?: DutyFence): Promise<{ committed: true; result: T } | { committed: false; transient?: unknown }> {
     const tx = new Tx();
     const undo: UndoList = [];
     // Undo only when the commit surely did not happen: a commit whose reply was lost may have
     // gone through, and its messages must stay findable by id.
     let outcome: 'not-sent' | 'lost' | 'unknown' | 'committed' = 'not-sent';
     try {
-      const result = await this.io(() => attempt(tx, undo));
+      let result: T;
+      try {
+        // Not repeated in place: the attempt has filled this Tx; write() runs it on a fresh one.
+        result = await this.io(() => attempt(tx, undo), false);
+      } catch (err) {
+        const cause = err instanceof QueueError && err.code === 'io' ? err.cause : null;
+        if (this.onCluster && cause && isClusterTransient(cause)) return { committed: false, transient: cause };
+        throw err;
+      }
       if (tx.empty) {
         outcome = 'committed';
         return { committed: true, result };
