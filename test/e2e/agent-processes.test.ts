@@ -1,8 +1,8 @@
 /**
  * The real agent CLIs (Gemini CLI, Codex, Claude Code's native binary; pinned in
  * scripts/agent-clis.json) leave nothing running when hornets ends their generation (issue 13):
- * each agent is asked by its scripted API to start a long-running command in the background (as an
- * agent starts a dev server), then it is restarted, brought down, and its tmux server is killed
+ * each agent is asked by its scripted API to run a command that leaves a daemon behind (as a build
+ * does), then it is restarted, brought down, and its tmux server is killed
  * followed by `down`. After each, no process of the ended generation may remain: processes are
  * found by the agent's markers in /proc/<pid>/environ (test/helpers/agent-procs.ts), given a bounded
  * time to go.
@@ -26,9 +26,15 @@ vi.hoisted(() => {
 });
 
 const TEST_TIMEOUT = 240_000;
-/** What the agent runs in the background, as an agent starts a dev server: a hang-up does not end it. */
-const BACKGROUND = 'nohup tail -f /dev/null >/dev/null 2>&1 &';
-const ASK = 'please start the background job';
+/**
+ * What the agent's command leaves running: a daemon in a session of its own, as builds start them
+ * (Gradle, Bazel, sccache). Each CLI ends its tool command's process group; nothing ends this but
+ * hornets.
+ */
+// The pause: the CLI ends the command's group as soon as it returns, maybe before the daemon's
+// fork has left the group.
+const DAEMON = 'setsid -f tail -f /dev/null >/dev/null 2>&1; sleep 1';
+const ASK = 'please start the daemon';
 
 /** What the test needs of an end-to-end harness (GeminiE2E, CodexE2E, ClaudeE2E). */
 interface Harness {
@@ -52,13 +58,13 @@ const clis: Cli[] = [
   {
     name: 'gemini',
     agent: 'gm',
-    start: () => GeminiE2E.create((req) => (geminiText(req).includes(ASK) && !geminiToolOutput(req) ? { shell: BACKGROUND } : { text: 'done' })),
+    start: () => GeminiE2E.create((req) => (geminiText(req).includes(ASK) && !geminiToolOutput(req) ? { shell: DAEMON } : { text: 'done' })),
   },
   {
     name: 'codex',
     agent: 'cx',
     start: async () => {
-      const e = await CodexE2E.create((req) => (codexText(req).includes(ASK) && !codexToolOutput(req) ? { exec: { cmd: BACKGROUND } } : { text: 'done' }));
+      const e = await CodexE2E.create((req) => (codexText(req).includes(ASK) && !codexToolOutput(req) ? { exec: { cmd: DAEMON } } : { text: 'done' }));
       // Without its sandbox, as users who let the agent run servers set it: inside it, a command's
       // own PID namespace ends whatever the command left in the background.
       writeFileSync(e.configToml, `sandbox_mode = "danger-full-access"\n${readFileSync(e.configToml, 'utf8')}`);
@@ -71,11 +77,8 @@ const clis: Cli[] = [
     start: () => {
       if (!claudeBin.includes('claude-native@')) throw new Error(`the Claude Code harness drives ${claudeBin}, not the native binary`);
       return ClaudeE2E.create(
-        (req) =>
-          claudeText(req).includes(ASK) && !claudeToolResult(req)
-            ? { toolUse: { name: 'Bash', input: { command: 'tail -f /dev/null', description: 'background job', run_in_background: true } } }
-            : { text: 'done' },
-        { committedSettings: { permissions: { allow: ['Bash(tail:*)'] } } },
+        (req) => (claudeText(req).includes(ASK) && !claudeToolResult(req) ? { toolUse: { name: 'Bash', input: { command: DAEMON, description: 'start the daemon' } } } : { text: 'done' }),
+        { committedSettings: { permissions: { defaultMode: 'acceptEdits', allow: ['Bash(setsid:*)', 'Bash(sleep:*)'] } } },
       );
     },
   },
@@ -91,12 +94,12 @@ afterEach(async () => {
   env = null;
 });
 
-/** Has the agent start the background job, answering its permission prompt when it asks. */
-async function startBackgroundJob(e: Harness, home: string, agent: string): Promise<void> {
+/** Has the agent start the daemon, answering its permission prompt when it asks. */
+async function startDaemon(e: Harness, home: string, agent: string): Promise<void> {
   await e.prompt(ASK);
   const job = () => agentProcesses(home, agent).some((p) => p.cmd.startsWith('tail -f /dev/null'));
   await waitFor(
-    'the background job to run',
+    'the daemon to run',
     () => {
       if (job()) return true;
       const screen = tmux(e.socket, ['capture-pane', '-p', '-t', e.paneId]).stdout;
@@ -127,17 +130,17 @@ for (const cli of clis) {
         const ofGen = (gen: number) => () => agentProcesses(home, cli.agent).filter((p) => p.generation === gen);
 
         await e.up();
-        await startBackgroundJob(e, home, cli.agent);
+        await startDaemon(e, home, cli.agent);
         await e.cli.ok(['restart', cli.agent]);
         await waitForNone(`generation 1 of ${cli.name} to end after restart`, ofGen(1));
         await e.waitForPrompt();
 
-        await startBackgroundJob(e, home, cli.agent);
+        await startDaemon(e, home, cli.agent);
         await e.cli.ok(['down']);
         await waitForNone(`every process of ${cli.name} to end after down`, () => agentProcesses(home));
 
         await e.up();
-        await startBackgroundJob(e, home, cli.agent);
+        await startDaemon(e, home, cli.agent);
         tmux(e.socket, ['kill-server']);
         await e.cli.ok(['down']);
         await waitForNone(`every process of ${cli.name} to end after kill-server and down`, () => agentProcesses(home));
