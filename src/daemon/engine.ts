@@ -74,6 +74,8 @@ export class Engine {
   private readonly laterTimers = new Set<NodeJS.Timeout>();
   private passQueued = false;
   private passRunning: Promise<void> | null = null;
+  /** The look for leftover agent processes at start (not waited for: it may wait out a grace period). */
+  private leftovers: Promise<void> = Promise.resolve();
   private stopped = false;
 
   constructor(
@@ -171,6 +173,11 @@ export class Engine {
 
   async start(): Promise<void> {
     await this.recovery.start(this.ctx.project.config.agents.map((a) => a.name));
+    // Processes of agent generations that ended while no engine ran (a killed tmux server): they hold
+    // worktrees and API connections. In the background: the engine serves meanwhile.
+    this.leftovers = this.agents
+      .endLeftoverProcesses()
+      .catch((err: unknown) => this.ctx.log.warn({ event: 'leftover_processes_failed', error: String(err) }, 'could not look for leftover agent processes'));
     // The pane-died hook and enqueue pokes are the mechanism; this period is only the safety net, and
     // each round costs a tmux spawn: 10 s keeps an idle team's engine under 0.5 % of a core.
     const every = this.o.reconcileMs ?? 10_000;
@@ -194,6 +201,7 @@ export class Engine {
     for (const t of this.laterTimers) clearTimeout(t);
     this.laterTimers.clear();
     await this.recovery.stop();
+    await this.leftovers;
     await this.passRunning;
     await this.agents.tmux.close();
   }

@@ -3,6 +3,7 @@
  * `daemon start|stop`: the same pid file and endpoint everywhere, so any of them can stop what
  * another started. A client never deletes the engine's files: only the engine that owns them does.
  */
+import { withoutAgentMarkers } from '../domain/agent-markers.js';
 import { launchEnv } from '../config/process-env.js';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -71,7 +72,11 @@ export function launchEngine(project: Project, options: { env?: NodeJS.ProcessEn
   } catch {
     // No output file yet: this launch's output starts at 0.
   }
-  const spawned = spawnDetached([process.execPath, bin, '--config', project.configPath, 'daemon', 'run'], { cwd: project.root, env: options.env ?? launchEnv(), logFile: engineOutFile(project) });
+  const spawned = spawnDetached([process.execPath, bin, '--config', project.configPath, 'daemon', 'run'], {
+    cwd: project.root,
+    env: withoutAgentMarkers(options.env ?? launchEnv()),
+    logFile: engineOutFile(project),
+  });
   return { spawned, running: null, outOffset };
 }
 

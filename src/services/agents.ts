@@ -31,6 +31,7 @@ import { createExclusiveTemp } from '../util/private-files.js';
 import { HOOK_CLIENT_ENV, HOOK_TOKEN_ENV, agentCredential, loadOrCreateAgentKey } from '../hooks/credentials.js';
 import { processExited } from '../engine-client/pid.js';
 import { processEnvironment } from '../proc/environ.js';
+import { endProcesses, findAgentProcesses, terminateGroup, type AgentProcess } from '../proc/agent-processes.js';
 import { withTeamLock } from './team-lock.js';
 import { sweepStaleEnvFiles } from './env-files.js';
 
@@ -78,6 +79,12 @@ function realOrResolved(p: string): string {
     return resolve(p);
   }
 }
+
+/**
+ * How long an agent's processes get between SIGTERM and SIGKILL when hornets ends a generation: a
+ * CLI saves its session in well under a second; one that ignores SIGTERM must not hold a stop long.
+ */
+const PROCESS_GRACE_MS = 2000;
 
 /** States a dead pane does not change: already down on purpose, or already known dead. */
 const settledStates = new Set<AgentState>(['stopped', 'failed', 'crashed', 'backing-off']);
@@ -610,6 +617,9 @@ export class AgentManager {
       kind: 'agent_respawned',
       detail: { paneId: existing.paneId, generation, exitStatus: existing.deadStatus, resume: options.resume || existing.dead },
     });
+    // respawn-pane -k hangs up on the old process only: what it started in groups of its own (Gemini
+    // CLI's relaunched child, tool commands) would run on beside the new generation.
+    await this.endProcessesOf('respawn', new Map([[p.agent.name, generation]]));
   }
 
   /**
@@ -666,6 +676,9 @@ export class AgentManager {
       // Even when recording failed: a window that stays is an agent that must run.
       await release().catch((err: unknown) => this.log.error({ event: 'agents_release_failed', error: String(err) }, 'could not release the agents held at start'));
     }
+    // An earlier generation's processes that outlived their window (a killed tmux server, a pane
+    // that died while its children ran on) go before they compete with the new one.
+    await this.endProcessesOf('new window', new Map(ready.map((p) => [p.agent.name, p.record.generation + 1])));
     return started;
   }
 
@@ -744,6 +757,8 @@ export class AgentManager {
       // A window of this agent that the database never tracked (a racing start of an older version,
       // one made by hand with its environment) goes too: stopped means nothing of it runs.
       await this.sweepOrphans(undefined, name);
+      // Nor anything its processes started, in the pane's group or not (see endProcessesOf).
+      await this.endProcessesOf('stop', new Map([[name, Infinity]]));
       return r;
     });
   }
@@ -759,11 +774,8 @@ export class AgentManager {
       // Marked stopped before it dies: the pane-died hook (a separate process that may read the
       // record before we clear paneId below) must not record a deliberate stop as a crash.
       await this.store.transitionAgent(name, { type: 'stopped' });
-      try {
-        process.kill(pane.pid, 'SIGTERM');
-      } catch {
-        // Already gone: the pane will show dead.
-      }
+      // The whole group: Gemini CLI's first process ignores SIGTERM and waits for its relaunched child.
+      terminateGroup(pane.pid);
       const deadline = Date.now() + (options.timeoutMs ?? 5000);
       while (Date.now() < deadline) {
         const p = await this.tmux.pane(pane.paneId);
@@ -804,13 +816,7 @@ export class AgentManager {
     for (const { name } of running) await this.store.transitionAgent(name, { type: 'stopped' });
     if (running.length > 0) await this.tmux.unsetHook('pane-died').catch(() => undefined);
     const live = running.filter((r) => !r.pane.dead);
-    for (const { pane } of live) {
-      try {
-        process.kill(pane.pid, 'SIGTERM');
-      } catch {
-        // Already gone: the pane will show dead.
-      }
-    }
+    for (const { pane } of live) terminateGroup(pane.pid);
     // Watched by pid, not by asking tmux: a list-panes process every 50 ms competed on a loaded
     // machine with the very agents it waited for (and with the tmux server reaping them).
     const deadline = Date.now() + (options.timeoutMs ?? 5000);
@@ -820,6 +826,9 @@ export class AgentManager {
       waiting = waiting.filter((pid) => !processExited(pid));
     }
     await this.tmux.killServer();
+    // Every process of this project's agents: what outlived its pane now, and what an earlier killed
+    // server left behind.
+    await this.endProcessesOf('down', 'all');
     for (const r of records.values()) {
       if (r.paneId !== null && names.includes(r.name)) await this.store.transitionAgent(r.name, { type: 'stopped' }, { paneId: null });
     }
@@ -839,6 +848,42 @@ export class AgentManager {
       }
     }
     return { stopped: running.map((r) => r.name).sort(), worktreesRemoved };
+  }
+
+  /**
+   * Ends this project's agent processes of generations that no longer run: for each agent in
+   * `before`, every process of a generation below the one given (Infinity: all of them, for an agent
+   * being stopped); 'all': every process of every agent of the project. Processes are told apart by
+   * the markers their pane was started with (src/proc/agent-processes.ts), never by name.
+   */
+  private async endProcessesOf(why: string, before: ReadonlyMap<string, number> | 'all'): Promise<void> {
+    const home = this.project.paths.root;
+    const stale = (p: AgentProcess) => {
+      if (before === 'all') return true;
+      const limit = before.get(p.agent);
+      if (limit === undefined) return false;
+      // A process without a generation was started with an agent's environment by hand: only a stop ends it.
+      return p.generation === null ? limit === Infinity : p.generation < limit;
+    };
+    const only = before !== 'all' && before.size === 1 ? [...before.keys()][0] : undefined;
+    const found = findAgentProcesses(home, { agent: only }).filter(stale);
+    if (found.length === 0) return;
+    const r = await endProcesses(found, { graceMs: PROCESS_GRACE_MS });
+    const agents = [...new Set(found.map((p) => p.agent))].sort();
+    this.log.info({ event: 'agent_processes_ended', why, agents, terminated: r.terminated, killed: r.killed }, 'ended processes of agent generations that no longer run');
+  }
+
+  /**
+   * What an engine finds at its start: processes of generations that no longer run (a tmux server
+   * killed while no engine ran, a stop from an older hornets). Lock-free: a generation is over when a
+   * newer one is on record, or when its agent is on record as stopped or failed; a start racing this
+   * records a newer generation first, so its processes are never taken.
+   */
+  async endLeftoverProcesses(): Promise<void> {
+    const records = await this.store.listAgents();
+    const before = new Map<string, number>();
+    for (const r of records) before.set(r.name, r.state === 'stopped' || r.state === 'failed' ? r.generation + 1 : r.generation);
+    await this.endProcessesOf('engine start', before);
   }
 
   /** Runs `fn` as the one change to this project's agent windows (src/services/team-lock.ts). */
@@ -876,13 +921,7 @@ export class AgentManager {
       if (agent === null || (only !== undefined && agent !== only)) continue;
       const shared = windowsWithTracked.has(p.windowId);
       try {
-        if (!p.dead) {
-          try {
-            process.kill(p.pid, 'SIGTERM');
-          } catch {
-            // Already gone.
-          }
-        }
+        if (!p.dead) terminateGroup(p.pid);
         if (shared) await this.tmux.killPane(p.paneId);
         else await this.tmux.killWindow(p.paneId);
       } catch (err) {

@@ -1,4 +1,5 @@
 /** The one place that starts tmux. Every call is an argv array; nothing goes through a shell. */
+import { withoutAgentMarkers } from '../domain/agent-markers.js';
 import { childProcess } from '../proc/child-process.js';
 import { accessSync, constants, lstatSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -19,10 +20,13 @@ export interface RunResult {
 
 export type TmuxRunner = (argv: readonly string[], options?: RunOptions) => Promise<RunResult>;
 
-/** Environment for tmux: without TMUX/TMUX_PANE it can never fall back to the user's current server. */
+/**
+ * Environment for tmux: without TMUX/TMUX_PANE it can never fall back to the user's current server;
+ * without an agent's markers a server started from inside an agent's pane is not that agent's.
+ */
 export function tmuxEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const { TMUX: _t, TMUX_PANE: _p, ...rest } = env;
-  return rest;
+  return withoutAgentMarkers(rest);
 }
 
 /** The tmux binary: HORNETS_TMUX_BIN lets tests and unusual installs point elsewhere. */
