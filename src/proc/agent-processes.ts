@@ -11,6 +11,7 @@
  * never by name, never another project's. This process and its ancestors are never chosen either
  * (a command run from inside an agent's pane carries that agent's markers).
  */
+import { processEnvironment } from './environ.js';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { AGENT_MARKERS } from '../domain/agent-markers.js';
 
@@ -54,20 +55,7 @@ function selfAndAncestors(): Set<number> {
 }
 
 function markersOf(pid: number): Record<string, string> | null {
-  let raw: string;
-  try {
-    raw = readFileSync(`/proc/${pid}/environ`, 'latin1');
-  } catch {
-    return null;
-  }
-  const out: Record<string, string> = {};
-  for (const entry of raw.split('\0')) {
-    const eq = entry.indexOf('=');
-    if (eq <= 0) continue;
-    const name = entry.slice(0, eq);
-    if ((AGENT_MARKERS as readonly string[]).includes(name)) out[name] = entry.slice(eq + 1);
-  }
-  return out;
+  return processEnvironment(pid, AGENT_MARKERS);
 }
 
 /**
