@@ -76,6 +76,7 @@ export class Heartbeats {
 
   async start(): Promise<void> {
     this.owned = true;
+    await mkdir(this.o.paths.heartbeats, { recursive: true, mode: 0o700 }).catch(() => undefined);
     await this.beat();
     this.timer = setInterval(() => void this.beat(), this.o.intervalMs);
     this.timer.unref();
@@ -115,7 +116,7 @@ export class Heartbeats {
       try {
         const agents = await this.o.snapshot();
         // Once per beat, not once per file: 50 agents would mean 50 mkdir calls every interval.
-        await mkdir(this.o.paths.heartbeats, { recursive: true, mode: 0o700 });
+        await this.ensureDir();
         const now = this.clock();
         const stamp = { timestamp: now / 1000, ts: now, time: new Date(now).toISOString() };
         for (const a of agents) {
@@ -154,8 +155,18 @@ export class Heartbeats {
     return run;
   }
 
+  /**
+   * The heartbeat directory again if someone removed it, but never its parents: an engine stopping
+   * after its project was deleted must not bring back an empty project tree (start makes them).
+   */
+  private async ensureDir(): Promise<void> {
+    await mkdir(this.o.paths.heartbeats, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
+
   private async writeDaemon(state: 'running' | 'stopped', agents: number | null): Promise<void> {
-    if (state === 'stopped') await mkdir(this.o.paths.heartbeats, { recursive: true, mode: 0o700 });
+    if (state === 'stopped') await this.ensureDir();
     const now = this.clock();
     await this.write(this.daemonFile, {
       timestamp: now / 1000,

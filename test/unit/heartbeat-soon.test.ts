@@ -3,7 +3,7 @@
  * interval: also when the change lands while a pass is writing, which may have read the state
  * before it. Real files in a temp dir; the interval is an hour, so only beatSoon can write.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -71,4 +71,21 @@ it('beatSoon rewrites the files now, and once more after a pass that read the st
   release!();
   await until('the half-open breaker in the file', () => file().breaker === 'half-open');
   await hb.stop();
+});
+
+it('an engine stopping after its project was removed leaves nothing behind: the heartbeat directory comes back, its parents never', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'hornets-hb-gone-'));
+  dirs.push(root);
+  const heartbeats = join(root, 'project', '.hornets', 'heartbeats');
+  const hb = new Heartbeats({ paths: { heartbeats }, log: silentLogger(), intervalMs: 3_600_000, snapshot: async () => [] });
+  await hb.start();
+  expect(existsSync(join(heartbeats, 'daemon.json'))).toBe(true);
+  // Someone removed only the heartbeats: the next beat makes the directory again.
+  rmSync(heartbeats, { recursive: true });
+  await hb.beat();
+  expect(existsSync(join(heartbeats, 'daemon.json'))).toBe(true);
+  // The whole project went (a test's cleanup, `rm -rf`): the last word is not written.
+  rmSync(join(root, 'project'), { recursive: true });
+  await hb.stop();
+  expect(existsSync(join(root, 'project'))).toBe(false);
 });
