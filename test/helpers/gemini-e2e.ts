@@ -114,7 +114,7 @@ export class GeminiE2E {
     this.root = path.join(this.tmp, 'project');
     this.home = path.join(this.tmp, 'home');
     this.geminiHome = path.join(this.tmp, 'gemini-home');
-    for (const d of [this.root, this.home, path.join(this.geminiHome, '.gemini')]) mkdirSync(d, { recursive: true });
+    for (const d of [this.root, this.home, path.join(this.home, 'tmp'), path.join(this.geminiHome, '.gemini')]) mkdirSync(d, { recursive: true });
     // Hermetic: the developer's own Gemini/Google settings must not reach the agent.
     const leaks = Object.fromEntries(
       Object.keys(process.env)
@@ -187,7 +187,7 @@ export class GeminiE2E {
               profile: 'gemini',
               role: 'End-to-end test agent',
               briefing: `briefings/${AGENT}.md`,
-              env: { HOME: this.home, GEMINI_CLI_HOME: this.geminiHome, GEMINI_API_KEY: 'hornets-e2e-key', GOOGLE_GEMINI_BASE_URL: this.api.url },
+              env: { HOME: this.home, TMPDIR: path.join(this.home, 'tmp'), GEMINI_CLI_HOME: this.geminiHome, GEMINI_API_KEY: 'hornets-e2e-key', GOOGLE_GEMINI_BASE_URL: this.api.url },
             },
           ],
         },
