@@ -405,10 +405,10 @@ export const profileSchema = z
           .default('argv')
           .describe('How the task\'s prompt reaches the run: "stdin" (written to its standard input, never visible in `ps`) or "argv" (in place of "{prompt}" in the command)'),
         output: z
-          .enum(['claude-json', 'text'])
+          .enum(['claude-json', 'codex-jsonl', 'gemini-json', 'text'])
           .default('claude-json')
           .describe(
-            'How the run\'s stdout is read: "claude-json" (one JSON object as `claude -p --output-format json` prints: result, is_error, usage, total_cost_usd) or "text" (all of it is the final text)',
+            'How the run\'s stdout is read: "claude-json" (one JSON object as `claude -p --output-format json` prints: result, is_error, usage, total_cost_usd), "codex-jsonl" (the events of `codex exec --json`), "gemini-json" (the object of `gemini --output-format json`: response, stats, error) or "text" (all of it is the final text)',
           ),
       })
       .strict()

@@ -366,7 +366,10 @@ describe.concurrent('bad hornets.json', () => {
 
   it('unknown profile: lists the available ones', async () => {
     const p = projectWith({ project: 'demo', agents: [{ name: 'marie', profile: 'claude' }] });
-    await expectConfigError(p, '  - agents[0].profile: unknown profile "claude" (available: aider, claude-code, claude-oneshot, codex, demo-oneshot, demo, gemini, shell)');
+    await expectConfigError(
+      p,
+      '  - agents[0].profile: unknown profile "claude" (available: aider, claude-code, claude-oneshot, codex-oneshot, codex, demo-oneshot, demo, gemini-oneshot, gemini, shell)',
+    );
   });
 
   it('a pulled delivery for a profile without hooks: names the agent and the fix', async () => {

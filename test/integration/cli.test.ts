@@ -382,7 +382,7 @@ describe.concurrent('program surface', () => {
   });
 
   it('profiles list shows every built-in profile, with or without a project', async () => {
-    const names = ['claude-code', 'codex', 'gemini', 'aider', 'shell', 'demo', 'demo-oneshot', 'claude-oneshot'];
+    const names = ['claude-code', 'codex', 'gemini', 'aider', 'shell', 'demo', 'demo-oneshot', 'claude-oneshot', 'codex-oneshot', 'gemini-oneshot'];
     const bare = await runCli(['profiles', 'list'], { cwd: temp.make() });
     expect(bare.code).toBe(0);
     expect(bare.stdout).toMatch(/^NAME\s+DELIVERY\s+HOOKS\s+COMMAND\s+DESCRIPTION\n/);

@@ -118,10 +118,11 @@ describe('hornets.json', () => {
 describe('profiles', () => {
   it('ships every built-in profile, valid', () => {
     const profiles = loadProfiles([builtinProfilesDir()]);
-    expect([...profiles.keys()].sort()).toEqual(['aider', 'claude-code', 'claude-oneshot', 'codex', 'demo', 'demo-oneshot', 'gemini', 'shell']);
+    expect([...profiles.keys()].sort()).toEqual(['aider', 'claude-code', 'claude-oneshot', 'codex', 'codex-oneshot', 'demo', 'demo-oneshot', 'gemini', 'gemini-oneshot', 'shell']);
     expect(profiles.get('claude-code')!.resume?.args).toContain('{sessionId}');
     expect(profiles.get('aider')!.delivery).toBe('push');
-    expect(profiles.get('demo-oneshot')!.oneShot?.command).toContain('{prompt}');
+    expect(profiles.get('demo-oneshot')!.oneShot).toMatchObject({ prompt: 'stdin', output: 'claude-json' });
+    for (const n of ['claude-oneshot', 'codex-oneshot', 'gemini-oneshot']) expect(profiles.get(n)!.oneShot!.prompt).toBe('stdin');
   });
 
   it('a worker needs a known profile with a oneShot command', () => {
@@ -146,7 +147,7 @@ describe('profiles', () => {
       }
       expect(err).toBeInstanceOf(ConfigError);
       const issues = Object.fromEntries((err as ConfigError).issues.map((i) => [i.path, i.message]));
-      expect(issues['workers[0].profile']).toMatch(/profile "demo" has no oneShot command.*profiles with one: claude-oneshot, demo-oneshot/);
+      expect(issues['workers[0].profile']).toMatch(/profile "demo" has no oneShot command.*profiles with one: claude-oneshot, codex-oneshot, demo-oneshot, gemini-oneshot/);
       expect(issues['workers[1].profile']).toMatch(/unknown profile "nope"/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -15,6 +15,7 @@ import { TmuxRunWindows, type RunWindows } from '../../../src/daemon/workers/run
 import { DropDir } from '../../../src/daemon/watchers/drop-dir.js';
 import type { WorkerSettings } from '../../../src/config/workers.js';
 import { defaultWorkerRetryPolicy } from '../../../src/domain/worker-policy.js';
+import type { OneShotOutputKind } from '../../../src/domain/oneshot-output.js';
 
 export const HORNETS_BIN = join(packageRoot(), 'bin', 'hornets-tui.cjs');
 
@@ -65,7 +66,7 @@ export async function startWorkerHarness(o: {
   /** The pool's clock (default Date.now). */
   clock?: () => number;
   /** The profile the workers run (default: the demo one-shot CLI). */
-  profile?: { env: Record<string, string>; oneShot: { command: string[]; prompt: 'argv' | 'stdin'; output: 'claude-json' | 'text' } };
+  profile?: { env: Record<string, string>; oneShot: { command: string[]; prompt: 'argv' | 'stdin'; output: OneShotOutputKind } };
 }): Promise<WorkerHarness> {
   const state = o.dir;
   const dirs = { state, tasks: join(state, 'tasks'), results: join(state, 'results'), dlq: join(state, 'dlq'), runs: join(state, 'runs') };
