@@ -6,7 +6,7 @@
  * only under a second O_EXCL file (`<pid file>.takeover`), after re-reading the pid under it; the
  * final create is always O_EXCL, so at most one starter ever holds the lock.
  */
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { ExitCode, HornetsError } from '../errors.js';
 import { pidAlive, readPid } from '../engine-client/pid.js';
 import { createWholeExclusive } from '../util/private-files.js';
@@ -27,8 +27,24 @@ function createExclusive(file: string): boolean {
   return createWholeExclusive(file, `${process.pid}\n`, 0o600);
 }
 
-/** A takeover file whose writer is gone: a starter died in the microseconds a takeover takes. */
-function takeoverAbandoned(file: string): boolean {
+/** A live starter holds the takeover file for microseconds; one this old with a dead pid is left over. */
+const TAKEOVER_ABANDONED_MS = 250;
+
+/**
+ * A takeover file whose writer is gone: a starter died in the microseconds a takeover takes. Only a
+ * file that is there, names a dead pid and has been there a while counts. A missing one was just
+ * released: calling that abandoned let a starter delete the *next* holder's fresh takeover file
+ * (created between the look and the delete), so two starters removed pid files at once and both
+ * won (seen once in CI under load). The age is checked again right before the delete.
+ */
+export function takeoverAbandoned(file: string): boolean {
+  let st;
+  try {
+    st = statSync(file);
+  } catch {
+    return false;
+  }
+  if (Date.now() - st.mtimeMs < TAKEOVER_ABANDONED_MS) return false;
   const pid = readPid(file);
   return !(pid !== null && pidAlive(pid));
 }

@@ -5,12 +5,12 @@
  * winner's fresh lock, so both ran.
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compiledPath } from '../helpers/compiled.js';
-import { acquireLock, DaemonRunningError } from '../../src/daemon/lock.js';
+import { acquireLock, DaemonRunningError, takeoverAbandoned } from '../../src/daemon/lock.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -56,9 +56,9 @@ describe('daemon pid lock', () => {
     dirs.push(dir);
     const file = path.join(dir, 'daemon.pid');
     const stale = deadPid();
-    const rounds = 12;
+    const rounds = 40;
     const failures: string[] = [];
-    const children = Array.from({ length: 6 }, () => fork(compiledPath('test/helpers/workers/lock-worker.ts'), [file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    const children = Array.from({ length: 8 }, () => fork(compiledPath('test/helpers/workers/lock-worker.ts'), [file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     try {
       await Promise.all(children.map((c) => next(c, 'ready')));
       for (let round = 0; round < rounds; round++) {
@@ -98,5 +98,44 @@ describe('daemon pid lock', () => {
       release();
       expect(existsSync(file)).toBe(false);
     }
+  });
+
+  it("a takeover file is cleared only when its starter is dead and it has stayed a while; a live starter's is never touched", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hornets-lock-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'daemon.pid');
+    const takeover = `${file}.takeover`;
+    const age = (f: string, s: number) => utimesSync(f, new Date(Date.now() - s * 1000), new Date(Date.now() - s * 1000));
+
+    // A takeover file that is not there was just released, never abandoned: deleting "it" would
+    // delete the next holder's, and two starters would take over at once.
+    expect(takeoverAbandoned(takeover)).toBe(false);
+    writeFileSync(takeover, `${deadPid()}\n`);
+    expect(takeoverAbandoned(takeover)).toBe(false);
+    age(takeover, 5);
+    expect(takeoverAbandoned(takeover)).toBe(true);
+    rmSync(takeover);
+
+    // Left by a starter that died mid-takeover (dead pid), next to a stale pid file: both go.
+    writeFileSync(file, `${deadPid()}\n`);
+    writeFileSync(takeover, `${deadPid()}\n`);
+    age(takeover, 5);
+    const release = acquireLock(file);
+    expect(readFileSync(file, 'utf8')).toBe(`${process.pid}\n`);
+    expect(existsSync(takeover)).toBe(false);
+    release();
+
+    // Just written by a starter that is dead: it still goes once it has aged, within one acquire.
+    writeFileSync(file, `${deadPid()}\n`);
+    writeFileSync(takeover, `${deadPid()}\n`);
+    acquireLock(file)();
+    expect(readdirSync(dir)).toEqual([]);
+
+    // Held by a live starter (however old): never deleted; this starter gives up with an error.
+    writeFileSync(file, `${deadPid()}\n`);
+    writeFileSync(takeover, `${process.ppid}\n`);
+    age(takeover, 60);
+    expect(() => acquireLock(file, { attempts: 50 })).toThrow(/cannot take the daemon lock/);
+    expect(readFileSync(takeover, 'utf8')).toBe(`${process.ppid}\n`);
   });
 });
