@@ -25,11 +25,13 @@ export interface AgentProcess {
 }
 
 interface Stat {
+  /** The one-letter state (R, S, Z, …). */
+  state: string;
   ppid: number;
   startTime: string;
 }
 
-/** ppid and start time from /proc/<pid>/stat; null when the process is gone. */
+/** State, ppid and start time from /proc/<pid>/stat; null when the process is gone. */
 function readStat(pid: number): Stat | null {
   let raw: string;
   try {
@@ -39,7 +41,7 @@ function readStat(pid: number): Stat | null {
   }
   // "pid (comm) S ppid pgrp session … starttime(22nd)": comm may hold spaces and parentheses.
   const fields = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
-  return { ppid: Number(fields[1]), startTime: fields[19] ?? '' };
+  return { state: fields[0] ?? '', ppid: Number(fields[1]), startTime: fields[19] ?? '' };
 }
 
 /** This process and every ancestor of it. */
@@ -97,14 +99,8 @@ export function findAgentProcesses(home: string, options: { agent?: string } = {
 
 /** Still the same process (not exited, not a zombie, the pid not taken by another one)? */
 function stillRunning(p: AgentProcess): boolean {
-  let raw: string;
-  try {
-    raw = readFileSync(`/proc/${p.pid}/stat`, 'latin1');
-  } catch {
-    return false;
-  }
-  const fields = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
-  return fields[0] !== 'Z' && fields[0] !== 'X' && fields[19] === p.startTime;
+  const stat = readStat(p.pid);
+  return stat !== null && stat.state !== 'Z' && stat.state !== 'X' && stat.startTime === p.startTime;
 }
 
 function signal(p: AgentProcess, sig: NodeJS.Signals): void {
