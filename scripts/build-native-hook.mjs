@@ -19,7 +19,12 @@ const tmp = `${out}.tmp-${process.pid}`;
 const [cc = 'cc', ...ccArgs] = (process.env.CC ?? '').trim().split(/\s+/).filter(Boolean);
 
 mkdirSync(dirname(out), { recursive: true });
-const r = spawnSync(cc, [...ccArgs, '-O2', '-std=c99', '-Wall', '-o', tmp, source], { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+const compile = (extra) => spawnSync(cc, [...ccArgs, '-O2', '-std=c99', '-Wall', ...extra, '-o', tmp, source], { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+// Linked statically where the C library allows it (glibc's libc.a, musl): no dynamic loader on every
+// start, a third of the instructions of the whole run (callgrind: 39k against 128k). It uses nothing
+// static glibc warns about (no name service). Without a static libc, the usual dynamic link.
+let r = compile(['-static']);
+if (r.error || r.status !== 0) r = compile([]);
 if (r.error || r.status !== 0) {
   rmSync(tmp, { force: true });
   const why = r.error ? r.error.message : (r.stderr.trim().split('\n')[0] ?? `exit ${r.status}`);

@@ -41,9 +41,14 @@ export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** `protocolArg`: the word that tells the clients which CLI's protocol to answer in (none: Claude Code). */
+/**
+ * `protocolArg`: the word that tells the clients which CLI's protocol to answer in (none: Claude
+ * Code). Claude Code runs a command hook as `/bin/sh -c <command>` (checked on 2.1.197 with strace):
+ * `exec` lets the shell become the client instead of forking it and waiting, one process and one
+ * wait fewer on every tool round. Only where that shell is known; Codex's hook runner is not.
+ */
 export function hookCommand(hookProgram: string[], event: string, protocolArg: string | null = null): string {
-  return `${hookProgram.map(shellQuote).join(' ')} ${event}${protocolArg ? ` ${protocolArg}` : ''} ${HOOK_MARKER}`;
+  return `${protocolArg === null ? 'exec ' : ''}${hookProgram.map(shellQuote).join(' ')} ${event}${protocolArg ? ` ${protocolArg}` : ''} ${HOOK_MARKER}`;
 }
 
 /**

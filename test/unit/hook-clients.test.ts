@@ -29,6 +29,13 @@ describe('hook client choice', () => {
     expect(nativeHookRuns(nativeHookClient)).toBe(true);
   });
 
+  it("Claude Code's hook command execs the client (its /bin/sh -c then forks nothing); the other CLIs' keep the plain form", () => {
+    const program = ['/opt/hornets/hook', '/usr/bin/node'];
+    expect(hookCommand(program, 'PostToolUse')).toBe(`exec '/opt/hornets/hook' '/usr/bin/node' PostToolUse # hornets-tui`);
+    expect(hookCommand(program, 'PostToolUse', 'codex')).toBe(`'/opt/hornets/hook' '/usr/bin/node' PostToolUse codex # hornets-tui`);
+    expect(hookCommand(program, 'AfterTool', 'gemini')).toBe(`'/opt/hornets/hook' '/usr/bin/node' AfterTool gemini # hornets-tui`);
+  });
+
   it('installs the native client when it runs, else the bash one, with this node as the fallback', () => {
     const { native, bash } = clientPaths();
     expect([native, bash]).toEqual([nativeHookClient, bashHookClient]);
