@@ -54,6 +54,7 @@ function task(taskId: string, state: WorkerTaskState, patch: Partial<WorkerTask>
     createdAt: now - 1_000,
     updatedAt: now,
     completedAt: null,
+    lease: null,
     ...patch,
   };
 }
