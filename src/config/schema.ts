@@ -287,7 +287,7 @@ export const workerConfigSchema = z
       .array(nodeName)
       .min(1)
       .optional()
-      .describe('Redis teams: the nodes whose engines run this worker\'s tasks (each takes the next task when it has a free slot); default every node. Ignored on SQLite'),
+      .describe("Redis teams: the nodes whose engines run this worker's tasks (each takes the next task when it has a free slot); default every node. Ignored on SQLite"),
   })
   .strict();
 

@@ -154,9 +154,7 @@ export class Daemon {
       // The asking agent may run on another node: its engine is woken through Redis.
       wake: (agent) => (config.agents.some((a) => a.name === agent) ? wake(agent) : void this.membership?.wakeOtherNodes(agent)),
       onBreaker: () => this.heartbeats.beatSoon(),
-      ...(selection.kind === 'redis'
-        ? { node: { name: this.node, hosted: hostedWorkers(config, selection, this.node) }, onQueued: (worker: string) => this.wakeWorkerNodes(worker) }
-        : {}),
+      ...(selection.kind === 'redis' ? { node: { name: this.node, hosted: hostedWorkers(config, selection, this.node) }, onQueued: (worker: string) => this.wakeWorkerNodes(worker) } : {}),
       teamAgents: teamCtx.project.config.agents.map((a) => a.name),
     });
     this.tasks = new TaskWatcher({

@@ -75,7 +75,10 @@ export class RetentionTimer {
         this.o.onPrune?.(r);
       } catch (err) {
         if (isStaleFence(err)) {
-          this.o.log.warn({ event: 'leader_duty_refused', duty: 'retention', token: turn.run ? turn.fence?.token : undefined }, 'a newer leader was elected: this prune stopped (what it removed before stays removed)');
+          this.o.log.warn(
+            { event: 'leader_duty_refused', duty: 'retention', token: turn.run ? turn.fence?.token : undefined },
+            'a newer leader was elected: this prune stopped (what it removed before stays removed)',
+          );
           return;
         }
         this.o.log.warn({ event: 'queue_prune_failed', error: errorMessage(err) }, 'pruning old queue history failed; next try at the next interval');

@@ -196,7 +196,12 @@ export class WorkerTaskService {
     const w = config.workers.find((x) => x.name === worker)!;
     let t: ParsedWorkerTask;
     try {
-      t = this.parse(body, taskId, worker, config.agents.map((a) => a.name));
+      t = this.parse(
+        body,
+        taskId,
+        worker,
+        config.agents.map((a) => a.name),
+      );
     } catch (err) {
       throw new UsageError(`task ${taskId}: ${err instanceof Error ? err.message : String(err)}`);
     }

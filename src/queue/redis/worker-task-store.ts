@@ -20,16 +20,7 @@ import {
 import type { DutyFence, SavedBreaker, WorkerLeaseRef, WorkerTaskStore } from '../store.js';
 import { WORKER_ERROR_CHARS, checkClaim, checkLeaseMs, checkSavedBreaker, checkWorkerTaskInput } from '../worker-task-checks.js';
 import { workerReadyScore, workerTaskBase } from './keys.js';
-import {
-  WT_CANCEL_SCRIPT,
-  WT_CLAIM_SCRIPT,
-  WT_CREATE_SCRIPT,
-  WT_END_SCRIPT,
-  WT_PRUNE_SCRIPT,
-  WT_RENEW_SCRIPT,
-  WT_REQUEUE_SCRIPT,
-  WT_START_SCRIPT,
-} from './worker-task-scripts.js';
+import { WT_CANCEL_SCRIPT, WT_CLAIM_SCRIPT, WT_CREATE_SCRIPT, WT_END_SCRIPT, WT_PRUNE_SCRIPT, WT_RENEW_SCRIPT, WT_REQUEUE_SCRIPT, WT_START_SCRIPT } from './worker-task-scripts.js';
 
 type WtScript = 'hornetsWtCreate' | 'hornetsWtClaim' | 'hornetsWtStart' | 'hornetsWtEnd' | 'hornetsWtCancel' | 'hornetsWtRequeue' | 'hornetsWtRenew' | 'hornetsWtPrune';
 type WtRedis = Redis & Record<WtScript, (numKeys: number, ...args: string[]) => Promise<unknown>>;
@@ -188,9 +179,7 @@ export class RedisWorkerTaskStore implements WorkerTaskStore {
     const index = filter.worker !== undefined ? `${this.base}w:${filter.worker}` : `${this.base}all`;
     const out: WorkerTask[] = [];
     for (let offset = 0; out.length < limit; offset += LIST_PAGE) {
-      const ids = await this.o.io(() =>
-        filter.order === 'newest' ? this.redis.zrevrange(index, offset, offset + LIST_PAGE - 1) : this.redis.zrange(index, offset, offset + LIST_PAGE - 1),
-      );
+      const ids = await this.o.io(() => (filter.order === 'newest' ? this.redis.zrevrange(index, offset, offset + LIST_PAGE - 1) : this.redis.zrange(index, offset, offset + LIST_PAGE - 1)));
       for (const t of await this.readMany(ids)) {
         if (states && !states.has(t.state)) continue;
         out.push(t);

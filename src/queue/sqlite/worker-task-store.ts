@@ -80,7 +80,6 @@ function toWorkerTask(r: WorkerTaskRow): WorkerTask {
 
 const ERROR_CHARS = WORKER_ERROR_CHARS;
 
-
 export class SqliteWorkerTaskStore implements WorkerTaskStore {
   constructor(private readonly c: SqliteConnection) {}
 
