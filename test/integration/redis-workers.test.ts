@@ -5,7 +5,8 @@
  * more than maxConcurrent runs per node, every task completed once with its own result; `tasks`,
  * `tasks cancel` and `tasks retry` work from the third process. Then kill -9 of one node's engine
  * mid run: once its leases lapse the other node runs its tasks again and completes each once; the
- * killed node's copies can end no task. Real redis-server, real tmux, the demo one-shot CLI.
+ * killed node's copies can end no task, and an engine of that node started again while they still
+ * run stops them. Real redis-server, real tmux, the demo one-shot CLI.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -164,13 +165,40 @@ it('two nodes share a worker queue: a free slot takes the next task, at most max
     expect(readResult(path.join(alpha.home, 'results'), 'fab', id), id).toBeNull();
     expect(starts(beta.runLog), id).toContain(id);
   }
+  expect(maxOverlap(beta.runLog)).toBeLessThanOrEqual(MAX);
   // Alpha's own copies ran on in its tmux server and ended; they completed nothing.
   await waitFor('alpha runs ended', () => going(alpha.runLog).filter((id) => second.includes(id)).length === 0, 30_000, 200);
   s = await tasks();
   for (const id of orphaned) expect(completedOnce(s.tasks.find((x) => x.taskId === id)!), id).toBe(true);
-  expect(maxOverlap(beta.runLog)).toBeLessThanOrEqual(MAX);
 
-  // --- the cancelled task put back from the third process runs again on a node that is up (beta).
+  // --- a node that comes back after its runs were taken over stops its copies still going.
+  await alpha.p.ok(['--node', 'alpha', 'daemon', 'start']);
+  const third = ['x0', 'x1', 'x2', 'x3'];
+  await add(third, (id) => `long kill ${id} [sleep 12000ms]`);
+  await waitFor('alpha running x tasks', () => going(alpha.runLog).some((id) => third.includes(id)), 60_000, 50);
+  process.kill(Number(readFileSync(path.join(alpha.home, 'run', 'daemon.pid'), 'utf8').trim()), 'SIGKILL');
+  const copies = going(alpha.runLog).filter((id) => third.includes(id));
+  await waitFor(
+    'beta took them over',
+    async () => {
+      const all = (await tasks()).tasks;
+      return copies.every((id) => all.find((t) => t.taskId === id)?.history.some((a) => a.outcome === 'lost'));
+    },
+    60_000,
+    100,
+  );
+  const alive = going(alpha.runLog).filter((id) => copies.includes(id));
+  expect(alive).toEqual(copies);
+  await alpha.p.ok(['--node', 'alpha', 'daemon', 'start']);
+  const alphaLog = () => readFileSync(path.join(alpha.home, 'logs', 'hornets.log'), 'utf8');
+  await waitFor('alpha stopped its copies', () => copies.every((id) => alphaLog().includes(`"event":"worker_foreign_run_stopped","worker":"fab","run":"${id}.a1"`)), 30_000, 100);
+  await waitFor('4 tasks completed', async () => (await tasks()).tasks.filter((t) => third.includes(t.taskId) && t.state === 'completed').length === 4, 120_000, 250);
+  s = await tasks();
+  for (const id of third) expect(completedOnce(s.tasks.find((x) => x.taskId === id)!), id).toBe(true);
+  // The stopped copies never ended (the demo logs an end only when it finishes).
+  for (const id of copies) expect(readFileSync(alpha.runLog, 'utf8'), id).not.toMatch(new RegExp(`^end ${id} 1 `, 'm'));
+
+  // --- the cancelled task put back from the third process runs again on a node.
   await client.ok(['tasks', 'retry', 'long']);
   await waitFor(
     'long running again',
@@ -181,7 +209,7 @@ it('two nodes share a worker queue: a free slot takes the next task, at most max
     30_000,
     200,
   );
-  await waitFor('long run again on beta', () => going(beta.runLog).includes('long'), 30_000, 100);
+  await waitFor('long run again', () => [...starts(alpha.runLog), ...starts(beta.runLog)].filter((id) => id === 'long').length === 2, 30_000, 100);
   await client.ok(['tasks', 'cancel', 'long']);
   await waitFor('long cancelled again', async () => (await tasks()).tasks.find((t) => t.taskId === 'long')?.history.length === 2, 30_000, 250);
 }, 400_000);
