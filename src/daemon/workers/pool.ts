@@ -12,6 +12,11 @@
  * without counting against the retries. Every end names its run id, and the store applies it only
  * while that run is out, so a task ends exactly once. The result file and the notification come
  * before the row is closed, so a crash in between repeats them rather than losing them.
+ *
+ * Several engines (the nodes of a Redis team) may share a worker: the store hands out due tasks
+ * (claimWorkerRuns) each to one engine under a lease, which the engine renews while the run goes
+ * and names when it ends the run; an engine whose lease lapsed (dead, cut off) cannot end the run
+ * any more, and the next engine that claims takes it over (recorded lost, run again).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
