@@ -3,13 +3,15 @@ import { UsageError } from '../errors.js';
 import { workerTaskStates, type WorkerTask, type WorkerTaskState } from '../domain/worker-task.js';
 import { openProject } from '../services/context.js';
 import { WorkerTaskService, type WorkerView } from '../services/worker-tasks.js';
+import { parseWorkerTask } from '../daemon/workers/task-file.js';
 import { age, json, preview, table, type Output } from './output.js';
 import type { GlobalOptions } from './queue-commands.js';
 
 async function withTasks<T>(g: GlobalOptions, fn: (svc: WorkerTaskService) => Promise<T> | T): Promise<T> {
   const ctx = await openProject({ configPath: g.config, component: 'tasks' });
   try {
-    return await fn(new WorkerTaskService(ctx));
+    // A task added on a Redis team goes into the store here: checked as the engine checks a file.
+    return await fn(new WorkerTaskService(ctx, parseWorkerTask));
   } finally {
     await ctx.close();
   }
@@ -71,7 +73,7 @@ async function snapshot(svc: WorkerTaskService, opts: TasksListOptions): Promise
   const limit = opts.limit ? Number(opts.limit) : 200;
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a whole number ≥ 1, got ${opts.limit}`);
   const tasks = await svc.list({ worker: opts.worker, states: parseStates(opts.state, opts.all), limit: 100_000 });
-  return { workers: svc.workers(), tasks: tasks.slice(-limit) };
+  return { workers: await svc.workers(), tasks: tasks.slice(-limit) };
 }
 
 export async function tasksListCommand(o: Output, g: GlobalOptions, opts: TasksListOptions): Promise<void> {

@@ -65,6 +65,15 @@ export function localAgents(config: HornetsConfig, selection: StoreSelection, no
 }
 
 /**
+ * The task workers whose runs `node`'s engine starts: every worker on SQLite (one host); on Redis
+ * those whose `nodes` name it, or that name none (any node with a free slot takes the next task).
+ */
+export function hostedWorkers(config: HornetsConfig, selection: StoreSelection, node: string): string[] {
+  if (!isNodeTeam(selection)) return config.workers.map((w) => w.name);
+  return config.workers.filter((w) => !w.nodes || w.nodes.includes(node)).map((w) => w.name);
+}
+
+/**
  * The project as one node sees it: the same project with only that node's agents, so every part
  * that runs agents (AgentManager, the engine, watchers, heartbeats) needs no change of its own.
  */

@@ -106,6 +106,12 @@ export const daemonConfigSchema = z
       .describe(
         'Redis teams: the lease of the leader that runs the cluster-wide duties (lease sweep, TTL expiry, dead-lettering, retention). It renews every third of it; when the leader dies another node takes over within about leaderLease + min(1s, leaderLease/3). Shorter is a faster takeover and more Redis traffic; ignored on SQLite',
       ),
+    workerLease: duration
+      .default('30s')
+      .refine((v) => inRange(v, 1_000, 3_600_000), { message: 'must be between 1s and 1h' })
+      .describe(
+        "Task workers: the lease of a claimed run, renewed every third of it while the run goes. On a Redis team a run whose node stops renewing (died, cut off) is taken over by another node's engine once it lapses and runs again there",
+      ),
     workerRetryBackoff: z
       .number()
       .min(1)
@@ -277,6 +283,11 @@ export const workerConfigSchema = z
     breakerThreshold: z.number().int().min(0).max(1000).optional().describe('Consecutive failed runs that open the breaker; default daemon.workerBreakerThreshold (env CIRCUIT_BREAKER_THRESHOLD)'),
     breakerTimeout: duration.optional().describe('Open breaker -> half-open trial after this; default daemon.workerBreakerTimeout (env CIRCUIT_BREAKER_TIMEOUT)'),
     env: agentEnv.optional().describe('Extra environment for the runs'),
+    nodes: z
+      .array(nodeName)
+      .min(1)
+      .optional()
+      .describe("Redis teams: the nodes whose engines run this worker's tasks (each takes the next task when it has a free slot); default every node. Ignored on SQLite"),
   })
   .strict();
 

@@ -7,7 +7,7 @@ import { launchEnv } from '../config/process-env.js';
 import { existsSync, statSync } from 'node:fs';
 import { loadProject } from '../config/load.js';
 import { nodeContext, registerChangedAgents } from '../services/project-context.js';
-import { nodeProject, processNode } from '../config/nodes.js';
+import { hostedWorkers, nodeProject, processNode } from '../config/nodes.js';
 import { NodeMembership } from './node-membership.js';
 import { errorMessage } from '../errors.js';
 import { durationMs } from '../domain/duration.js';
@@ -151,8 +151,11 @@ export class Daemon {
       session: this.engine.agents.session,
       log: log('workers'),
       metrics: this.metrics,
-      wake,
+      // The asking agent may run on another node: its engine is woken through Redis.
+      wake: (agent) => (config.agents.some((a) => a.name === agent) ? wake(agent) : void this.membership?.wakeOtherNodes(agent)),
       onBreaker: () => this.heartbeats.beatSoon(),
+      ...(selection.kind === 'redis' ? { node: { name: this.node, hosted: hostedWorkers(config, selection, this.node) }, onQueued: (worker: string) => this.wakeWorkerNodes(worker) } : {}),
+      teamAgents: teamCtx.project.config.agents.map((a) => a.name),
     });
     this.tasks = new TaskWatcher({
       workers: this.workers,
@@ -225,7 +228,16 @@ export class Daemon {
             hookEndpoint: () => undefined,
             metricsUrl: () => (this.metricsServer.port ? this.metricsServer.url : undefined),
             tmux: { socket: this.engine.agents.tmux.server.socket, session: this.engine.agents.session },
-            wake: (agent) => this.engine.wake(agent),
+            wake: (agent) => {
+              // A wake naming a worker: a task was queued for it on another host; null (a
+              // reconnect): wakes may have been missed, so the workers look at their queues too.
+              const workers = this.workers;
+              if (workers && (agent === null || workers.names().includes(agent))) {
+                for (const w of agent === null ? workers.hostedNames() : [agent]) void workers.pump(w);
+                if (agent !== null) return;
+              }
+              this.engine.wake(agent);
+            },
             control: (action, agent) => this.engine.control(action, agent),
             onLost: (event) => {
               ctx.log.error({ event: 'node_lost', node: event.node, reason: event.reason }, `node "${event.node}" lost its registration (${event.reason}): the engine stops managing its agents`);
@@ -312,6 +324,22 @@ export class Daemon {
       },
       'daemon started',
     );
+  }
+
+  private queuedWorkers = new Set<string>();
+  private queuedTimer: NodeJS.Timeout | null = null;
+
+  /** Tasks taken in here: the other nodes' engines look at those workers' queues (a burst of files is one wake per worker). */
+  private wakeWorkerNodes(worker: string): void {
+    this.queuedWorkers.add(worker);
+    if (this.queuedTimer) return;
+    this.queuedTimer = setTimeout(() => {
+      this.queuedTimer = null;
+      const workers = [...this.queuedWorkers];
+      this.queuedWorkers.clear();
+      for (const w of workers) void this.membership?.wakeOtherNodes(w);
+    }, 25);
+    this.queuedTimer.unref();
   }
 
   /** Heartbeat entries of the task workers: active runs, waiting tasks, the breaker. */

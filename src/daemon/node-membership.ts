@@ -130,12 +130,15 @@ export class NodeMembership {
     });
   }
 
-  /** A delivery pass on every other node that is up (best effort: their rounds are the safety net). */
-  async wakeOtherNodes(): Promise<void> {
+  /**
+   * A delivery pass on every other node that is up (best effort: their rounds are the safety net);
+   * with `agent` (a worker: a task was queued for it), a look at that worker's queue.
+   */
+  async wakeOtherNodes(agent?: string): Promise<void> {
     const link = this.link;
     if (!link) return;
     try {
-      for (const n of await link.registry.list()) if (n.state === 'up' && n.name !== this.o.node) await link.bus.wake(n.name);
+      for (const n of await link.registry.list()) if (n.state === 'up' && n.name !== this.o.node) await link.bus.wake(n.name, agent);
     } catch (err) {
       this.o.log.debug({ event: 'wake_nodes_failed', error: String(err) }, 'could not wake the other nodes after a sweep');
     }

@@ -52,7 +52,8 @@ export class RetentionTimer {
   runOnce(): Promise<void> {
     if (this.running) return this.running;
     const turn = (this.o.duties ?? singleHostDuties).turn();
-    if (!turn.run) return Promise.resolve();
+    // Run directories are this node's own files: every node prunes its own, leader or not.
+    if (!turn.run && !this.o.pruneRunDirs) return Promise.resolve();
     this.running = (async () => {
       // First, while the ended tasks' rows are still there to say they ended.
       if (this.o.pruneRunDirs) {
@@ -64,6 +65,7 @@ export class RetentionTimer {
         }
       }
       try {
+        if (!turn.run) return;
         const r = await this.o.store.prune({ olderThanMs: this.maxAgeMs, signal: this.abort.signal, ...(turn.fence ? { fence: turn.fence } : {}) });
         const removed = r.messages + r.events + r.tasks + r.agentEvents;
         this.o.log[removed > 0 ? 'info' : 'debug'](
@@ -73,7 +75,10 @@ export class RetentionTimer {
         this.o.onPrune?.(r);
       } catch (err) {
         if (isStaleFence(err)) {
-          this.o.log.warn({ event: 'leader_duty_refused', duty: 'retention', token: turn.fence?.token }, 'a newer leader was elected: this prune stopped (what it removed before stays removed)');
+          this.o.log.warn(
+            { event: 'leader_duty_refused', duty: 'retention', token: turn.run ? turn.fence?.token : undefined },
+            'a newer leader was elected: this prune stopped (what it removed before stays removed)',
+          );
           return;
         }
         this.o.log.warn({ event: 'queue_prune_failed', error: errorMessage(err) }, 'pruning old queue history failed; next try at the next interval');

@@ -59,6 +59,31 @@ export interface WorkerTask {
   createdAt: number;
   updatedAt: number;
   completedAt: number | null;
+  /** Who holds the run that is out (a claimed run), until when; null for runs started without a lease and for tasks with no run out. */
+  lease: WorkerLease | null;
+}
+
+/**
+ * A claimed run's lease: the engine (`holder`, its node's name) renews it while the run goes; once it
+ * lapses another engine may take the task over. `token` grows with every claim of the task, and a
+ * run's end is applied only with the token it was claimed with, so an engine that lost its lease
+ * cannot end (or complete) the run that replaced its own.
+ */
+export interface WorkerLease {
+  holder: string;
+  token: number;
+  expiresAt: number;
+}
+
+/** What a claim hands the claiming engine. */
+export interface WorkerClaim {
+  /** Runs it must start now (state running, a new run id, leased to it). */
+  started: WorkerTask[];
+  /**
+   * Runs whose holder's lease lapsed (an engine that died or was cut off), now leased to the claimer
+   * under a new token: it records their end (lost, unless the run is its own and still going).
+   */
+  orphans: WorkerTask[];
 }
 
 export interface WorkerTaskInput {

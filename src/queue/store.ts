@@ -7,7 +7,7 @@ import type { EnqueueInput, ExportedMessage, Message, MessageState, QueueEvent }
 import type { AgentContext, AgentContextPatch, AgentPatch, AgentRecord, AgentRegistration } from '../domain/agent.js';
 import type { LifecycleEvent } from '../domain/agent-lifecycle.js';
 import type { Task, TaskCreateInput, TaskFilter, TaskState } from '../domain/task.js';
-import type { AttemptEnd, WorkerTask, WorkerTaskFilter, WorkerTaskInput, WorkerTaskState } from '../domain/worker-task.js';
+import type { AttemptEnd, WorkerClaim, WorkerTask, WorkerTaskFilter, WorkerTaskInput, WorkerTaskState } from '../domain/worker-task.js';
 
 export interface QueueLimits {
   /** Pending messages (queued, failed, leased, delivered) allowed per agent. */
@@ -359,8 +359,24 @@ export interface WorkerTaskStore {
   listWorkerTasks(filter?: WorkerTaskFilter): Promise<WorkerTask[]>;
   /** queued|retrying -> running with this run (attempts + 1). Repeating the same run id changes nothing. */
   startWorkerRun(taskId: string, run: { runId: string; startedAt: number; deadlineAt: number }): Promise<WorkerTask>;
-  /** Ends the run `runId` (it must be the one out): records the attempt and moves on as `end` says. */
-  endWorkerRun(taskId: string, runId: string, end: AttemptEnd): Promise<WorkerTask>;
+  /**
+   * Ends the run `runId` (it must be the one out): records the attempt and moves on as `end` says.
+   * A claimed run ends only with its lease (holder and token): `stale_fence` once another claim
+   * took the task over, or the operator's requeue dropped the lease.
+   */
+  endWorkerRun(taskId: string, runId: string, end: AttemptEnd, lease?: WorkerLeaseRef): Promise<WorkerTask>;
+  /**
+   * One atomic step for `holder` (an engine): first every running task of `worker` whose lease
+   * lapsed is leased to it (orphans), then up to `limit` due tasks (queued, or retrying whose backoff
+   * ended; highest priority, then oldest, then smallest id) start as new runs leased to it for
+   * `leaseMs`. Two engines claiming at once never get the same task.
+   */
+  claimWorkerRuns(worker: string, claim: { holder: string; limit: number; leaseMs: number }): Promise<WorkerClaim>;
+  /**
+   * Extends the leases `holder` holds; returns the task ids whose lease it no longer holds (taken
+   * over, requeued, pruned): their runs must stop without recording an end.
+   */
+  renewWorkerLeases(holder: string, leases: readonly WorkerLeaseRef[], leaseMs: number): Promise<string[]>;
   /** An open task -> cancelled (its run, if any, is stopped by the engine that sees it). */
   cancelWorkerTask(taskId: string, reason: string): Promise<WorkerTask>;
   /** failed|cancelled -> queued with a fresh retry budget; the history stays. */
@@ -370,6 +386,13 @@ export interface WorkerTaskStore {
   /** Each worker's breaker as last saved (workers never saved are absent: closed). */
   workerBreakers(): Promise<Map<string, SavedBreaker>>;
   saveWorkerBreaker(worker: string, breaker: SavedBreaker): Promise<void>;
+}
+
+/** The lease a run was claimed with, as its holder names it when it ends or renews the run. */
+export interface WorkerLeaseRef {
+  taskId: string;
+  holder: string;
+  token: number;
 }
 
 /** A worker's circuit breaker as the store keeps it (a running trial is not kept: the runs are). */

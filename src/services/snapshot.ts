@@ -15,7 +15,7 @@ import type { AgentManager } from './agents.js';
 import { engineStatus, type EngineStatus } from './engine-service.js';
 import { agentNode } from '../config/nodes.js';
 import type { WorkerTask, WorkerTaskState } from '../domain/worker-task.js';
-import { readWorkerHeartbeat, workerTaskStoreOf, type WorkerHeartbeat } from './worker-tasks.js';
+import { readStoreWorkerHeartbeats, readWorkerHeartbeat, workerTaskStoreOf, type WorkerHeartbeat } from './worker-tasks.js';
 
 export type Breaker = 'closed' | 'open' | 'half-open';
 
@@ -127,7 +127,7 @@ export interface TaskRow {
 }
 
 export interface TasksSection {
-  /** False where workers cannot run (the Redis store): `note` says why. */
+  /** False where workers cannot run (a store without worker tasks): `note` says why. */
   available: boolean;
   note: string | null;
   workers: WorkerRow[];
@@ -179,7 +179,7 @@ export interface SnapshotFacts {
 }
 
 export interface WorkerFacts {
-  /** False: the store has no task workers (Redis). */
+  /** False: the store keeps no worker tasks. */
   available: boolean;
   heartbeats: ReadonlyMap<string, WorkerHeartbeat | null>;
   counts: ReadonlyMap<string, Record<WorkerTaskState, number>>;
@@ -187,7 +187,7 @@ export interface WorkerFacts {
   tasks: readonly WorkerTask[];
 }
 
-export const WORKERS_NEED_SQLITE = 'task workers run on the SQLite store only: this project keeps its queue in Redis, so there are no workers here';
+export const WORKERS_UNAVAILABLE = 'this store keeps no worker tasks, so there are no workers here';
 
 const HOUR = 3_600_000;
 
@@ -405,7 +405,7 @@ export function assembleSnapshot(f: SnapshotFacts): TeamSnapshot {
 function tasksSection(f: SnapshotFacts): TasksSection {
   const { now } = f;
   const w = f.workers;
-  if (w && !w.available) return { available: false, note: WORKERS_NEED_SQLITE, workers: [], tasks: [] };
+  if (w && !w.available) return { available: false, note: WORKERS_UNAVAILABLE, workers: [], tasks: [] };
   const workers: WorkerRow[] = f.project.config.workers.map((cfg) => {
     const h = w?.heartbeats.get(cfg.name) ?? null;
     const c = w?.counts.get(cfg.name);
@@ -585,7 +585,7 @@ export class SnapshotService {
     // The registry is read here, at most once per refresh tick: a node going up or lost is a change.
     const [data, nodes] = await Promise.all([this.store.dataVersion(), this.readNodes()]);
     const e = engineStatus(this.project.paths.root);
-    const workers = this.workerHeartbeatsKey();
+    const workers = await this.workerHeartbeatsKey();
     return { data: `${data}${nodes ? ` ${nodes}` : ''}${workers ? ` ${workers}` : ''}`, engine: `${e.pid ?? '-'} ${e.running} ${e.endpoint} ${e.hookPort ?? '-'} ${e.metricsUrl ?? '-'}` };
   }
 
@@ -594,8 +594,15 @@ export class SnapshotService {
    * configured): a breaker that opens changes no row in the store, so the probe looks here too. The
    * files' times are left out: they move every interval with nothing else changing.
    */
-  private workerHeartbeatsKey(): string {
-    if (this.project.config.workers.length === 0 || !workerTaskStoreOf(this.store)) return '';
+  private async workerHeartbeatsKey(): Promise<string> {
+    const store = workerTaskStoreOf(this.store);
+    if (this.project.config.workers.length === 0 || !store) return '';
+    if (this.options.nodes) {
+      // A Redis team: the runs are on every node, and task changes move no agent's version, so the
+      // store's counts and breakers are both what the view shows and what says it changed.
+      this.heartbeats = await readStoreWorkerHeartbeats(this.project, store, (this.options.now ?? Date.now)());
+      return [...this.heartbeats].map(([name, h]) => `${name}=${h ? `${h.breaker}@${h.halfOpenAt ?? '-'}:${h.activeTasks}/${h.queueDepth}` : '-'}`).join(',');
+    }
     this.heartbeats = new Map(this.project.config.workers.map((w) => [w.name, readWorkerHeartbeat(this.project.paths.heartbeats, w.name)]));
     return [...this.heartbeats].map(([name, h]) => `${name}=${h ? `${h.breaker}@${h.halfOpenAt ?? '-'}` : '-'}`).join(',');
   }
@@ -604,7 +611,7 @@ export class SnapshotService {
     if (this.project.config.workers.length === 0) return undefined;
     const store = workerTaskStoreOf(this.store);
     if (!store) return { available: false, heartbeats: new Map(), counts: new Map(), tasks: [] };
-    if (!this.heartbeats || !this.store.dataVersion) this.workerHeartbeatsKey();
+    if (!this.heartbeats || !this.store.dataVersion) await this.workerHeartbeatsKey();
     const [tasks, counts] = await Promise.all([store.listWorkerTasks({ order: 'newest', limit: this.options.taskLimit ?? 200 }), store.workerTaskCounts()]);
     return { available: true, heartbeats: this.heartbeats ?? new Map(), counts, tasks };
   }

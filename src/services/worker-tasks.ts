@@ -1,18 +1,38 @@
 /**
  * The operator's side of task workers (issue 14): list tasks with their state and the workers'
- * breaker and slots (from their heartbeat files), queue a task (a file into tasks/<worker>/, the one
- * way in, so the engine takes it as any dropped file), cancel an open task, put a failed or
- * cancelled one back. The engine notices a cancel within a second, a requeue within a second
+ * breaker and slots (from their heartbeat files), queue a task, cancel an open task, put a failed
+ * or cancelled one back. The engine notices a cancel within a second, a requeue within a second
  * (five when it has nothing to do).
+ *
+ * On a single host a queued task is a file into tasks/<worker>/ (the one way in, so the engine
+ * takes it as any dropped file). On a Redis team the host running the command may run no engine
+ * of that worker: the task goes into the store at once (checked as a file would be), and the
+ * engines of the nodes that are up are woken to claim it.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QueueError, UsageError } from '../errors.js';
 import { isWorkerTaskStore, type WorkerTaskStore } from '../queue/store.js';
 import type { WorkerTask, WorkerTaskState } from '../domain/worker-task.js';
+import { workerSettings } from '../config/workers.js';
 import type { ProjectContext } from './context.js';
 
-/** The worker task store of a store that has one (SQLite); null otherwise (the Redis store has none yet). */
+/** A task file's fields as the engine reads them (daemon/workers/task-file.ts parseWorkerTask). */
+export interface ParsedWorkerTask {
+  taskId: string;
+  description: string;
+  metadata: Record<string, unknown> | null;
+  priority: number | null;
+  timeoutMs: number | null;
+  maxRetries: number | null;
+  from: string | null;
+  worktree: string | null;
+}
+
+/** Reads a task file's JSON as the engine does; throws the reason it would be dead-lettered for. */
+export type WorkerTaskParser = (json: unknown, stem: string, worker: string, agents: readonly string[]) => ParsedWorkerTask;
+
+/** The worker task store of a store that has one (SQLite, Redis); null otherwise. */
 export function workerTaskStoreOf(store: unknown): WorkerTaskStore | null {
   const inner = (store as { workerTasks?: unknown }).workerTasks;
   return isWorkerTaskStore(inner) ? inner : null;
@@ -70,6 +90,32 @@ export function readWorkerViews(project: ProjectContext['project']): WorkerView[
   }));
 }
 
+/**
+ * A Redis team's workers as the store says: their runs go on several nodes, so no one heartbeat
+ * file has them. Active runs and waiting tasks are the store's counts, the breaker the one the
+ * engines share (open past its timeout: half-open, as an engine would see it); `at` is now.
+ */
+export async function readStoreWorkerHeartbeats(project: ProjectContext['project'], store: WorkerTaskStore, now: number): Promise<Map<string, WorkerHeartbeat>> {
+  const [counts, breakers] = await Promise.all([store.workerTaskCounts(), store.workerBreakers()]);
+  const out = new Map<string, WorkerHeartbeat>();
+  for (const w of project.config.workers) {
+    const settings = workerSettings(project.config, w);
+    const c = counts.get(w.name);
+    const b = breakers.get(w.name);
+    const halfOpenAt = b?.state === 'open' && b.openedAt !== null ? b.openedAt + settings.breaker.openMs : null;
+    const breaker = b?.state === 'half_open' || (halfOpenAt !== null && halfOpenAt <= now) ? 'half-open' : b?.state === 'open' ? 'open' : 'closed';
+    out.set(w.name, {
+      at: new Date(now).toISOString(),
+      state: breaker === 'closed' ? 'worker' : `worker, breaker ${breaker}`,
+      activeTasks: c?.running ?? 0,
+      queueDepth: (c?.queued ?? 0) + (c?.retrying ?? 0),
+      breaker,
+      halfOpenAt: breaker === 'open' ? halfOpenAt : null,
+    });
+  }
+  return out;
+}
+
 export interface AddTaskInput {
   worker: string;
   description: string;
@@ -87,9 +133,13 @@ const TASK_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export class WorkerTaskService {
   private readonly store: WorkerTaskStore;
 
-  constructor(private readonly ctx: ProjectContext) {
+  constructor(
+    private readonly ctx: ProjectContext,
+    /** How `add` checks a task that goes straight into the store (a Redis team); the engine's own reader. */
+    private readonly parse?: WorkerTaskParser,
+  ) {
     const s = workerTaskStoreOf(ctx.store);
-    if (!s) throw new UsageError('task workers need the SQLite store for now (this project uses Redis)');
+    if (!s) throw new UsageError('this store keeps no worker tasks');
     this.store = s;
   }
 
@@ -102,20 +152,22 @@ export class WorkerTaskService {
     return this.store.listWorkerTasks(filter);
   }
 
-  workers(): WorkerView[] {
-    return readWorkerViews(this.ctx.project);
+  /** Each worker's runs, waiting tasks and breaker: its engine's heartbeat file on one host, the store on a Redis team (runs on every node). */
+  async workers(): Promise<WorkerView[]> {
+    if (this.ctx.selection.kind !== 'redis') return readWorkerViews(this.ctx.project);
+    const beats = await readStoreWorkerHeartbeats(this.ctx.project, this.store, Date.now());
+    return readWorkerViews(this.ctx.project).map((v) => ({ ...v, heartbeat: beats.get(v.name) ?? null }));
   }
 
-  /** Writes the task file (aside, then renamed into place); returns the task id. */
-  add(input: AddTaskInput): string {
+  /**
+   * Queues a task; returns its id. Single host: writes the task file (aside, then renamed into
+   * place). Redis team: creates the task in the store and wakes the nodes' engines.
+   */
+  async add(input: AddTaskInput): Promise<string> {
     this.checkWorker(input.worker);
     if (input.description.trim() === '') throw new UsageError('the task needs a description');
     const taskId = input.taskId ?? `task-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
     if (!TASK_ID_RE.test(taskId)) throw new UsageError(`invalid task id "${taskId}": letters, digits, ".", "_" or "-", starting with a letter or digit, at most 128`);
-    const dir = join(this.ctx.project.paths.tasks, input.worker);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const file = join(dir, `${taskId}.json`);
-    if (existsSync(file)) throw new UsageError(`a task file ${file} is already waiting`);
     const body = {
       task_id: taskId,
       description: input.description,
@@ -127,10 +179,67 @@ export class WorkerTaskService {
       ...(input.maxRetries !== undefined ? { max_retries: input.maxRetries } : {}),
       ...(input.worktree ? { worktree: input.worktree } : {}),
     };
+    if (this.ctx.selection.kind === 'redis') return this.addToStore(input.worker, taskId, body);
+    const dir = join(this.ctx.project.paths.tasks, input.worker);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = join(dir, `${taskId}.json`);
+    if (existsSync(file)) throw new UsageError(`a task file ${file} is already waiting`);
     const tmp = join(dir, `.${taskId}.json.tmp-${process.pid}`);
     writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
     renameSync(tmp, file);
     return taskId;
+  }
+
+  private async addToStore(worker: string, taskId: string, body: Record<string, unknown>): Promise<string> {
+    if (!this.parse) throw new UsageError('this command cannot queue worker tasks on a Redis team (use hornets-tui task add)');
+    const config = this.ctx.project.config;
+    const w = config.workers.find((x) => x.name === worker)!;
+    let t: ParsedWorkerTask;
+    try {
+      t = this.parse(
+        body,
+        taskId,
+        worker,
+        config.agents.map((a) => a.name),
+      );
+    } catch (err) {
+      throw new UsageError(`task ${taskId}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const settings = workerSettings(config, w);
+    const r = await this.store.createWorkerTask({
+      taskId: t.taskId,
+      worker,
+      description: t.description,
+      metadata: t.metadata ? JSON.stringify(t.metadata) : null,
+      worktree: t.worktree,
+      from: t.from,
+      priority: t.priority ?? 5,
+      timeoutMs: t.timeoutMs ?? settings.timeoutMs,
+      maxRetries: t.maxRetries ?? settings.maxRetries,
+      source: `${JSON.stringify(body, null, 2)}\n`,
+    });
+    if (!r.created) throw new UsageError(`task id "${taskId}" is already used (a task of ${r.task.worker}, ${r.task.state}); give a new --id`);
+    this.ctx.log.info({ event: 'worker_task_added', worker, task: taskId }, 'worker task queued in the store');
+    await this.wakeNodes(worker);
+    return taskId;
+  }
+
+  /** Redis team: the engines of the nodes that are up look at `worker`'s queue now (best effort: they also look every few seconds). */
+  private async wakeNodes(worker: string): Promise<void> {
+    const s = this.ctx.selection;
+    if (s.kind !== 'redis') return;
+    const w = this.ctx.project.config.workers.find((x) => x.name === worker);
+    try {
+      const { openNodeLink } = await import('../cluster/node-link.js');
+      const link = await openNodeLink({ url: s.url, cluster: s.cluster, prefix: s.prefix, connectTimeoutMs: s.connectTimeoutMs });
+      try {
+        for (const n of await link.registry.list()) if (n.state === 'up' && (!w?.nodes || w.nodes.includes(n.name))) await link.bus.wake(n.name, worker);
+      } finally {
+        await link.close();
+      }
+    } catch (err) {
+      this.ctx.log.debug({ event: 'worker_wake_failed', worker, error: err instanceof Error ? err.message : String(err) }, 'could not wake the nodes; they look at the queue within seconds');
+    }
   }
 
   async cancel(taskId: string, reason = 'cancelled by the operator'): Promise<WorkerTask> {
@@ -140,9 +249,11 @@ export class WorkerTaskService {
   }
 
   async retry(taskId: string): Promise<WorkerTask> {
-    return this.store.requeueWorkerTask(taskId).catch((err: unknown) => {
+    const t = await this.store.requeueWorkerTask(taskId).catch((err: unknown) => {
       throw this.explain(err, taskId, 'retry');
     });
+    await this.wakeNodes(t.worker);
+    return t;
   }
 
   private explain(err: unknown, taskId: string, what: string): Error {

@@ -5,6 +5,7 @@ import type { StoreOptions } from '../../src/queue/store.js';
 import { startRedisCluster, type RedisCluster } from '../helpers/redis.js';
 import { runStoreConformance } from './store-conformance.js';
 import { runTaskStoreConformance } from './task-store-conformance.js';
+import { runWorkerTaskStoreConformance } from './worker-task-store-conformance.js';
 
 // The same suite as the single server, on a real three-master Redis Cluster: every store its own
 // key prefix, so its agents' slots spread over the masters.
@@ -26,3 +27,4 @@ async function clusterFactory(opts: StoreOptions): Promise<{ store: RedisMessage
 
 runStoreConformance('redis-cluster', clusterFactory);
 runTaskStoreConformance('redis-cluster', clusterFactory);
+runWorkerTaskStoreConformance('redis-cluster', clusterFactory);

@@ -5,6 +5,7 @@ import type { StoreOptions } from '../../src/queue/store.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis.js';
 import { runStoreConformance } from './store-conformance.js';
 import { runTaskStoreConformance } from './task-store-conformance.js';
+import { runWorkerTaskStoreConformance } from './worker-task-store-conformance.js';
 
 // One real redis-server for the file; every store gets its own key prefix, so tests never see
 // each other's keys.
@@ -26,3 +27,4 @@ async function redisFactory(opts: StoreOptions): Promise<{ store: RedisMessageSt
 
 runStoreConformance('redis', redisFactory);
 runTaskStoreConformance('redis', redisFactory);
+runWorkerTaskStoreConformance('redis', redisFactory);

@@ -6,6 +6,7 @@ import { openSqliteStore, type SqliteMessageStore } from '../../src/queue/sqlite
 import type { StoreOptions } from '../../src/queue/store.js';
 import { runStoreConformance } from './store-conformance.js';
 import { runTaskStoreConformance } from './task-store-conformance.js';
+import { runWorkerTaskStoreConformance } from './worker-task-store-conformance.js';
 
 async function sqliteFactory(opts: StoreOptions): Promise<{ store: SqliteMessageStore; cleanup: () => Promise<void> }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hornets-conformance-'));
@@ -28,3 +29,4 @@ async function sqliteFactory(opts: StoreOptions): Promise<{ store: SqliteMessage
 
 runStoreConformance('sqlite', sqliteFactory);
 runTaskStoreConformance('sqlite', sqliteFactory);
+runWorkerTaskStoreConformance('sqlite', sqliteFactory);

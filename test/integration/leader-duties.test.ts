@@ -114,6 +114,29 @@ describe.each(['server', 'cluster'] as const)('cluster-wide duties fenced by the
     expect(pruned.messages).toBe(1);
   });
 
+  it("a deposed leader's prune removes no ended worker task; the leader's prune does", async () => {
+    const { keys, store, elect, client, advance, fence } = await setup(kind);
+    await store.workerTasks.createWorkerTask({ taskId: 'w1', worker: 'fab', description: 'old run', priority: 5, timeoutMs: 60_000, maxRetries: 0 });
+    const alpha = elect('alpha');
+    await waitFor('alpha elected', () => alpha.token() !== null, 5000, 20);
+    const old = alpha.token()!;
+    const beta = elect('beta');
+    await client().del(keys.lease('leader'));
+    await waitFor('beta elected', () => beta.token() !== null, 5000, 20);
+
+    // The agents' old history goes first (the task is still open): what the stale prune below
+    // could still remove is the ended worker task alone.
+    advance(3 * 3_600_000);
+    await store.prune({ olderThanMs: 3_600_000, fence: fence(beta.token()!) });
+    await store.workerTasks.cancelWorkerTask('w1', 'done with it');
+    advance(3 * 3_600_000);
+    await staleFence(store.prune({ olderThanMs: 3_600_000, fence: fence(old) }));
+    expect((await store.workerTasks.getWorkerTask('w1'))?.state).toBe('cancelled');
+    const pruned = await store.prune({ olderThanMs: 3_600_000, fence: fence(beta.token()!) });
+    expect(pruned.tasks).toBe(1);
+    expect(await store.workerTasks.getWorkerTask('w1')).toBeNull();
+  });
+
   it('without a fence (a single host) sweep works as before', async () => {
     const { store, advance } = await setup(kind);
     await store.enqueue({ agent: 'marie', body: 'hello' });

@@ -200,17 +200,30 @@ describe('the tasks view', () => {
     await waitScreen(t, 'the agents again', (x) => /│[▸ ] marie\s+demo\s/.test(x) && workerRow(x) === '');
   }, 150_000);
 
-  it('on a team whose queue is in Redis the view says workers are not available there', async () => {
+  it("on a team whose queue is in Redis the view shows the store's tasks and workers; c and r act on them from this host", async () => {
     const redis = await startRedisServer();
     try {
+      // No engine on this host: a task added here waits in Redis for a node's engine.
       const t = await startConsole({ env: { REDIS_URL: redis.url }, args: ['--no-engine'] });
       await waitScreen(t, 'the console', (s) => /│[▸ ] marie\s/.test(s), 30_000);
       keys(t, 't');
-      const s = await waitScreen(t, 'the tasks view', (x) => /Tasks/.test(x) && /SQLite store only/.test(x));
-      expect(s).toMatch(/task workers run on the SQLite store only: this project keeps its queue in Redis/);
-      // Nothing to act on: the keys say so instead of failing.
+      await waitScreen(t, 'the tasks view', (x) => /Tasks/.test(x) && workerRow(x) !== '');
+      await t.p.ok(['task', 'add', 'fab', '--id', 'r1', 'wait in redis']);
+      let s = await waitScreen(t, 'r1 queued', (x) => stateOf(x, 'r1') === 'queued');
+      // Running/waiting/slots/breaker from the store (no heartbeat file of another node's engine is here).
+      expect(workerRow(s)).toMatch(/fab\s+0\s+1\s+2\s+closed/);
+      await select(t, 'r1');
       keys(t, 'c');
-      await waitScreen(t, 'no task selected', (x) => /no task selected/.test(x));
+      await waitScreen(t, 'the cancel question', (x) => /Cancel task r1\?/.test(x));
+      keys(t, 'y');
+      s = await waitScreen(t, 'r1 cancelled', (x) => stateOf(x, 'r1') === 'cancelled');
+      expect(workerRow(s)).toMatch(/fab\s+0\s+0\s+2\s+closed/);
+      keys(t, 'r');
+      await waitScreen(t, 'the retry question', (x) => /Retry task r1\?/.test(x));
+      keys(t, 'y');
+      await waitScreen(t, 'r1 queued again', (x) => stateOf(x, 'r1') === 'queued');
+      const list = JSON.parse((await t.p.ok(['tasks', '--all', '--json'])).stdout) as { tasks: { taskId: string; state: string }[] };
+      expect(list.tasks.map((x) => [x.taskId, x.state])).toEqual([['r1', 'queued']]);
       keys(t, 't');
       await waitScreen(t, 'the agents again', (x) => /│[▸ ] marie\s/.test(x));
       expect(existsSync(t.exitFile)).toBe(false);

@@ -9,7 +9,7 @@ import { hornetsConfigSchema } from '../../src/config/schema.js';
 import type { Project } from '../../src/config/load.js';
 import type { QueueStats } from '../../src/queue/store.js';
 import type { WorkerTask, WorkerTaskState } from '../../src/domain/worker-task.js';
-import { WORKERS_NEED_SQLITE, assembleSnapshot, type SnapshotFacts, type WorkerFacts } from '../../src/services/snapshot.js';
+import { WORKERS_UNAVAILABLE, assembleSnapshot, type SnapshotFacts, type WorkerFacts } from '../../src/services/snapshot.js';
 import type { WorkerHeartbeat } from '../../src/services/worker-tasks.js';
 import { nextClockChange } from '../../src/tui/clock.js';
 import { defaultKeymap, helpLines, hintsFor, resolveKey } from '../../src/tui/keymap.js';
@@ -54,6 +54,7 @@ function task(taskId: string, state: WorkerTaskState, patch: Partial<WorkerTask>
     createdAt: now - 1_000,
     updatedAt: now,
     completedAt: null,
+    lease: null,
     ...patch,
   };
 }
@@ -120,11 +121,11 @@ describe('the tasks view', () => {
     expect(text).toMatch(/fab\s+1\s+1\s+3\s+half-open/);
   });
 
-  it('on a store without workers (Redis) it says so, and the keys act on nothing', () => {
+  it('on a store without worker tasks it says so, and the keys act on nothing', () => {
     const f = facts({ available: false, heartbeats: new Map(), counts: new Map(), tasks: [] });
     const v = tasksView(f, now);
     const frame = v.frame(now, noPreview);
-    expect(frame.tasks.content).toContain(WORKERS_NEED_SQLITE);
+    expect(frame.tasks.content).toContain(WORKERS_UNAVAILABLE);
     expect(v.selectedTask()).toBeNull();
   });
 

@@ -12,12 +12,17 @@
  * without counting against the retries. Every end names its run id, and the store applies it only
  * while that run is out, so a task ends exactly once. The result file and the notification come
  * before the row is closed, so a crash in between repeats them rather than losing them.
+ *
+ * Several engines (the nodes of a Redis team) may share a worker: the store hands out due tasks
+ * (claimWorkerRuns) each to one engine under a lease, which the engine renews while the run goes
+ * and names when it ends the run; an engine whose lease lapsed (dead, cut off) cannot end the run
+ * any more, and the next engine that claims takes it over (recorded lost, run again).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from '../../log.js';
-import type { SavedBreaker, WorkerTaskStore } from '../../queue/store.js';
+import type { SavedBreaker, WorkerLeaseRef, WorkerTaskStore } from '../../queue/store.js';
 import type { WorkerSettings } from '../../config/workers.js';
 import type { Profile } from '../../config/schema.js';
 import { QueueError, errorMessage } from '../../errors.js';
@@ -36,7 +41,7 @@ import {
   type BreakerState,
   type BreakerStateName,
 } from '../../domain/worker-policy.js';
-import { failuresSinceRequeue, nextDueTasks, nextRetryAt, runIdOf, type AttemptOutcome, type WorkerAttempt, type WorkerTask } from '../../domain/worker-task.js';
+import { failuresSinceRequeue, nextRetryAt, type AttemptOutcome, type WorkerAttempt, type WorkerTask } from '../../domain/worker-task.js';
 import { parseOneShotOutput, type OneShotOutput } from '../../domain/oneshot-output.js';
 import { RUN_FILES, groupAlive, killGroup, processAlive, type TaskRunExit, type TaskRunSpec } from '../../proc/task-run.js';
 import { deadLetter, writeJsonAtomic, type DropFile, type DropOutcome } from '../watchers/drop-dir.js';
@@ -55,6 +60,18 @@ export interface WorkerMetricsSink {
 
 export interface WorkerPoolOptions {
   store: WorkerTaskStore;
+  /**
+   * Who this engine is to the store's leases: its node's name on a Redis team (engines of several
+   * nodes claim one worker's tasks), a fixed name on a single host. A restarted engine of the same
+   * node adopts the runs leased to it.
+   */
+  holder?: string;
+  /** How long a claimed run's lease lasts unless renewed (every third of it), default 30 s. */
+  leaseMs?: number;
+  /** The workers this engine runs (default all): the others' task files are only taken in. */
+  hosted?: readonly string[];
+  /** The breaker is shared with engines of other nodes: each pump reads what they saved. */
+  sharedBreaker?: boolean;
   windows: RunWindows;
   paths: { results: string; dlq: string; runs: string };
   /** hornets.json's directory: relative worktrees are resolved against it. */
@@ -73,6 +90,8 @@ export interface WorkerPoolOptions {
   notify?: (from: string, text: string, meta: Record<string, unknown>) => Promise<void>;
   clock?: () => number;
   random?: () => number;
+  /** A task was taken in from a file (a Redis team tells the other nodes' engines). */
+  onQueued?: (worker: string) => void;
   /** A worker's breaker changed state (closed, open, half-open): heartbeats tell it at once. */
   onBreaker?: (worker: string) => void;
   /** How often running runs are looked at (exit files), default 200 ms. */
@@ -87,6 +106,8 @@ export interface WorkerPoolOptions {
 interface ActiveRun {
   taskId: string;
   runId: string;
+  /** The lease the run was claimed with (null: a run started without one, by an older engine). */
+  lease: WorkerLeaseRef | null;
   attempt: number;
   dir: string;
   startedAt: number;
@@ -147,6 +168,9 @@ export interface WorkerResultFile {
 }
 
 const DEFAULT_POLL_MS = 200;
+const DEFAULT_LEASE_MS = 30_000;
+/** The holder of a single host's engine (SQLite: one engine at a time). */
+export const LOCAL_HOLDER = 'engine';
 const DEFAULT_STORE_CHECK_MS = 1_000;
 /** An idle pool reads the store this many times less often. */
 const IDLE_STORE_CHECK_FACTOR = 5;
@@ -172,21 +196,38 @@ export class WorkerPool {
   private lastStoreCheck = 0;
   private idleAtLastCheck = false;
   private stopped = false;
+  private readonly holder: string;
+  private readonly leaseMs: number;
+  private readonly hosted: Set<string>;
+  private lastRenew = 0;
 
   constructor(private readonly o: WorkerPoolOptions) {
     this.clock = o.clock ?? Date.now;
     this.random = o.random ?? Math.random;
+    this.holder = o.holder ?? LOCAL_HOLDER;
+    this.leaseMs = o.leaseMs ?? DEFAULT_LEASE_MS;
+    this.hosted = new Set(o.hosted ?? o.workers.map((w) => w.name));
     for (const s of o.workers) this.workers.set(s.name, { settings: s, slots: new SlotPool(s.maxConcurrent), breaker: closedBreaker, savedBreaker: null, active: new Map(), timer: null });
   }
 
+  /** Every worker of the team: their task files are taken in here. */
   names(): string[] {
     return [...this.workers.keys()];
+  }
+
+  /** The workers whose runs this engine starts. */
+  hostedNames(): string[] {
+    return this.names().filter((n) => this.hosted.has(n));
+  }
+
+  private hostedStates(): WorkerState[] {
+    return [...this.workers.values()].filter((w) => this.hosted.has(w.settings.name));
   }
 
   /** Finds the runs of tasks that were running when the engine stopped, then starts what is due. */
   async start(): Promise<void> {
     await this.serial(() => this.recover());
-    for (const w of this.workers.keys()) await this.pump(w);
+    for (const w of this.hostedNames()) await this.pump(w);
     this.pollTimer = setInterval(() => void this.tick(), this.o.pollMs ?? DEFAULT_POLL_MS);
     this.pollTimer.unref();
   }
@@ -201,7 +242,7 @@ export class WorkerPool {
 
   status(): WorkerStatus[] {
     const now = this.clock();
-    return [...this.workers.values()].map((w) => {
+    return this.hostedStates().map((w) => {
       const b = breakerAt(w.breaker, w.settings.breaker, now);
       const halfOpenAt = b.state === 'open' && b.openedAt !== null ? b.openedAt + w.settings.breaker.openMs : null;
       return { name: w.settings.name, maxConcurrent: w.slots.capacity, active: w.slots.inUse, breaker: b.state, consecutiveFailures: b.failures, halfOpenAt };
@@ -220,7 +261,7 @@ export class WorkerPool {
   /** Tasks waiting per worker (queued, or retrying): heartbeats' queue_depth. */
   async counts(): Promise<Map<string, number>> {
     const raw = await this.o.store.workerTaskCounts();
-    return new Map(this.names().map((w) => [w, (raw.get(w)?.queued ?? 0) + (raw.get(w)?.retrying ?? 0)]));
+    return new Map(this.hostedNames().map((w) => [w, (raw.get(w)?.queued ?? 0) + (raw.get(w)?.retrying ?? 0)]));
   }
 
   /** Active runs per worker (heartbeats' active_tasks). */
@@ -293,6 +334,7 @@ export class WorkerPool {
       return { kind: 'retry', error: errorMessage(err) };
     }
     this.o.log.info({ event: 'worker_task_accepted', worker: f.agent, task: t.taskId }, 'worker task taken in');
+    this.o.onQueued?.(f.agent);
     void this.pump(f.agent);
     return { kind: 'done' };
   }
@@ -304,31 +346,98 @@ export class WorkerPool {
     return this.serial(() => this.pumpNow(worker)).catch((err: unknown) => this.o.log.error({ event: 'worker_pump_failed', worker, error: errorMessage(err) }, 'cannot start worker runs'));
   }
 
+  /**
+   * Claims what this engine may start now (as many as it has free slots, one trial while the
+   * breaker is half-open, none while it is open) and starts those runs; takes over runs whose
+   * holder's lease lapsed (another node's engine that died). The store decides which tasks, so
+   * engines of several nodes share one worker's queue without taking a task twice.
+   */
   private async pumpNow(worker: string): Promise<void> {
     const w = this.workers.get(worker);
-    if (!w || this.stopped) return;
-    const open = await this.o.store.listWorkerTasks({ worker, states: ['queued', 'retrying'], limit: 100_000 });
-    this.idleAtLastCheck = open.length === 0 && w.active.size === 0;
+    if (!w || this.stopped || !this.hosted.has(worker)) return;
+    if (this.o.sharedBreaker) await this.syncBreaker(w);
     const now = this.clock();
-    for (const t of nextDueTasks(open, now, w.slots.free)) {
-      if (!breakerAllows(w.breaker, w.settings.breaker, this.clock())) break;
-      if (!w.slots.tryAcquire(t.taskId)) break;
+    const b = breakerAt(w.breaker, w.settings.breaker, now);
+    const limit = !breakerAllows(w.breaker, w.settings.breaker, now) ? 0 : b.state === 'half_open' ? Math.min(1, w.slots.free) : w.slots.free;
+    const claim = await this.o.store.claimWorkerRuns(worker, { holder: this.holder, limit, leaseMs: this.leaseMs });
+    for (const t of claim.orphans) await this.takeOver(w, t);
+    for (const t of claim.started) {
+      w.slots.adopt(t.taskId);
       await this.setBreaker(w, breakerOnStart(w.breaker, w.settings.breaker, this.clock()));
-      await this.launch(w, t, t.attempts + 1);
+      await this.launch(w, t);
     }
-    this.schedule(w, open);
-    await this.gauges(w);
+    const counts = (await this.o.store.workerTaskCounts()).get(worker);
+    const waiting = (counts?.queued ?? 0) + (counts?.retrying ?? 0);
+    this.idleAtLastCheck = waiting === 0 && w.active.size === 0;
+    const retrying = counts && counts.retrying > 0 ? await this.o.store.listWorkerTasks({ worker, states: ['retrying'], limit: 100_000 }) : [];
+    this.schedule(w, retrying, waiting);
+    this.reportGauges(w, waiting);
+  }
+
+  /** What engines of other nodes saved of the shared breaker becomes this engine's breaker. */
+  private async syncBreaker(w: WorkerState): Promise<void> {
+    const saved = (await this.o.store.workerBreakers()).get(w.settings.name);
+    const last = w.savedBreaker;
+    if (!saved || (last && last.state === saved.state && last.failures === saved.failures && last.openedAt === saved.openedAt)) return;
+    const trial = w.breaker.trialRunning && saved.state === 'half_open';
+    const before = breakerAt(w.breaker, w.settings.breaker, this.clock());
+    w.breaker = { ...breakerRestored(saved, 0), trialRunning: trial };
+    w.savedBreaker = { state: saved.state, failures: saved.failures, openedAt: saved.openedAt };
+    const after = breakerAt(w.breaker, w.settings.breaker, this.clock());
+    if (after.state !== before.state || after.openedAt !== before.openedAt) this.o.onBreaker?.(w.settings.name);
+  }
+
+  /**
+   * A run whose holder's lease lapsed, now leased to this engine: if it is this engine's own run
+   * (its renewals were late) it goes on under the new token; otherwise its holder is gone, and the
+   * run is recorded as lost and runs again (not counted against the retries or the breaker).
+   */
+  private async takeOver(w: WorkerState, t: WorkerTask): Promise<void> {
+    const lease = t.lease ? { taskId: t.taskId, holder: t.lease.holder, token: t.lease.token } : null;
+    const own = w.active.get(t.taskId);
+    if (own && own.runId === t.runId) {
+      own.lease = lease;
+      return;
+    }
+    if (t.runId === null) return;
+    const now = this.clock();
+    const startedAt = t.startedAt ?? now;
+    this.o.log.warn({ event: 'worker_run_taken_over', worker: w.settings.name, task: t.taskId, run: t.runId }, 'a run whose engine stopped renewing its lease is run again here');
+    const lost: WorkerAttempt = {
+      attempt: t.attempts,
+      runId: t.runId,
+      outcome: 'lost',
+      exitCode: null,
+      signal: null,
+      startedAt,
+      endedAt: now,
+      error: 'the engine running it stopped renewing its lease (its node died or was cut off)',
+    };
+    try {
+      await this.applyEnd(
+        w,
+        t,
+        lost,
+        { text: null, isError: true, usage: null, costUsd: null, malformed: null },
+        { exitCode: null, signal: null, timedOut: false, killed: true, startedAt, endedAt: now, error: null },
+        '',
+        now,
+        lease,
+      );
+    } catch (err) {
+      this.o.log.warn({ event: 'worker_take_over_failed', worker: w.settings.name, task: t.taskId, error: errorMessage(err) }, 'cannot record a taken-over run');
+    }
   }
 
   /** A timer for the next thing that can start a run without an event: a retry coming due, the breaker half-opening. */
-  private schedule(w: WorkerState, open: readonly WorkerTask[]): void {
+  private schedule(w: WorkerState, retrying: readonly WorkerTask[], waiting: number): void {
     if (w.timer) clearTimeout(w.timer);
     w.timer = null;
     const now = this.clock();
     const due: number[] = [];
-    const retry = nextRetryAt(open.filter((t) => t.state === 'retrying'));
+    const retry = nextRetryAt(retrying);
     if (retry !== null) due.push(retry);
-    if (w.breaker.state === 'open' && w.breaker.openedAt !== null && open.length > 0) due.push(w.breaker.openedAt + w.settings.breaker.openMs);
+    if (w.breaker.state === 'open' && w.breaker.openedAt !== null && waiting > 0) due.push(w.breaker.openedAt + w.settings.breaker.openMs);
     if (due.length === 0 || this.stopped) return;
     w.timer = setTimeout(() => void this.pump(w.settings.name), Math.max(0, Math.min(...due) - now) + 5);
     w.timer.unref();
@@ -344,12 +453,24 @@ export class WorkerPool {
     return join(dir, 'work');
   }
 
-  private async launch(w: WorkerState, t: WorkerTask, attempt: number, existing?: ActiveRun): Promise<void> {
+  /** Starts the run the store recorded for `t` (claimed, or recorded by an engine that died before its window opened). */
+  private async launch(w: WorkerState, t: WorkerTask, existing?: ActiveRun): Promise<void> {
     const worker = w.settings.name;
-    const runId = runIdOf(t.taskId, attempt);
+    const attempt = t.attempts;
+    const runId = t.runId ?? `${t.taskId}.a${attempt}`;
     const dir = this.runDir(worker, t.taskId, attempt);
     const now = this.clock();
-    const run: ActiveRun = existing ?? { taskId: t.taskId, runId, attempt, dir, startedAt: now, deadlineAt: now + t.timeoutMs, stoppedAt: null, stopReason: null };
+    const run: ActiveRun = existing ?? {
+      taskId: t.taskId,
+      runId,
+      lease: t.lease ? { taskId: t.taskId, holder: t.lease.holder, token: t.lease.token } : null,
+      attempt,
+      dir,
+      startedAt: t.startedAt ?? now,
+      deadlineAt: t.deadlineAt ?? now + t.timeoutMs,
+      stoppedAt: null,
+      stopReason: null,
+    };
     w.active.set(t.taskId, run);
     let opening = false;
     try {
@@ -370,7 +491,6 @@ export class WorkerPool {
         maxOutputBytes: this.o.maxOutputBytes ?? DEFAULT_MAX_OUTPUT,
       };
       await writeFile(join(dir, RUN_FILES.spec), `${JSON.stringify(spec)}\n`, { mode: 0o600 });
-      if (!existing) await this.o.store.startWorkerRun(t.taskId, { runId, startedAt: run.startedAt, deadlineAt: run.deadlineAt });
       opening = true;
       await this.o.windows.open(worker, runId, { argv: [...this.o.runnerArgv, dir], cwd: dir });
       this.o.log.info({ event: 'worker_run_started', worker, task: t.taskId, attempt, run: runId }, 'worker run started');
@@ -414,7 +534,11 @@ export class WorkerPool {
       const idle = this.idleAtLastCheck && [...this.workers.values()].every((w) => w.active.size === 0);
       const checkStore = now - this.lastStoreCheck >= (this.o.storeCheckMs ?? DEFAULT_STORE_CHECK_MS) * (idle ? IDLE_STORE_CHECK_FACTOR : 1);
       if (checkStore) this.lastStoreCheck = now;
-      for (const w of this.workers.values()) {
+      if (now - this.lastRenew >= this.leaseMs / 3) {
+        this.lastRenew = now;
+        await this.serial(() => this.renewLeases());
+      }
+      for (const w of this.hostedStates()) {
         for (const run of [...w.active.values()]) {
           if (existsSync(join(run.dir, RUN_FILES.exit))) await this.serial(() => this.endRun(w, run));
           else this.backstop(w, run, now);
@@ -426,6 +550,38 @@ export class WorkerPool {
     } finally {
       this.ticking = false;
     }
+  }
+
+  /**
+   * Renews the leases of every run out, in one call. A run whose lease another engine took over
+   * (this one was cut off from the store for longer than the lease) is stopped without an end:
+   * its task runs elsewhere, and its end here would be refused anyway.
+   */
+  private async renewLeases(): Promise<void> {
+    const runs = this.hostedStates().flatMap((w) => [...w.active.values()].filter((r) => r.lease !== null).map((r) => ({ w, r })));
+    if (runs.length === 0) return;
+    let lost: string[];
+    try {
+      lost = await this.o.store.renewWorkerLeases(
+        this.holder,
+        runs.map(({ r }) => r.lease!),
+        this.leaseMs,
+      );
+    } catch (err) {
+      this.o.log.warn({ event: 'worker_lease_renew_failed', error: errorMessage(err) }, 'cannot renew the leases of worker runs; they go on');
+      return;
+    }
+    for (const { w, r } of runs) if (lost.includes(r.taskId)) this.dropLostRun(w, r);
+  }
+
+  /** A run this engine no longer holds: its group and window go, its slot is free, no end is recorded. */
+  private dropLostRun(w: WorkerState, run: ActiveRun): void {
+    if (w.active.get(run.taskId) !== run) return;
+    const pid = this.readPid(run.dir);
+    if (pid !== null) killGroup(pid, 'SIGKILL');
+    void this.o.windows.close(w.settings.name, run.runId).catch(() => undefined);
+    this.release(w, run);
+    this.o.log.warn({ event: 'worker_run_lease_lost', worker: w.settings.name, task: run.taskId, run: run.runId }, 'worker run stopped: its lease was taken over by another engine');
   }
 
   /** The wrapper keeps the deadline itself; if it did not (stuck, killed), the engine stops the group and the window. */
@@ -521,6 +677,21 @@ export class WorkerPool {
       this.release(w, run);
       return;
     }
+    // Still this engine's run? Renewing the lease says so and keeps it for the writes below: an
+    // engine whose lease was taken over writes no result file, tells no one and ends nothing.
+    if (run.lease) {
+      let lost: string[];
+      try {
+        lost = await this.o.store.renewWorkerLeases(this.holder, [run.lease], this.leaseMs);
+      } catch (err) {
+        this.o.log.warn({ event: 'worker_lease_renew_failed', worker, run: run.runId, error: errorMessage(err) }, 'cannot confirm the lease of an ended run; trying again');
+        return;
+      }
+      if (lost.length > 0) {
+        this.dropLostRun(w, run);
+        return;
+      }
+    }
     const stdout = await this.readText(join(run.dir, RUN_FILES.out));
     const stderr = await this.readText(join(run.dir, RUN_FILES.err));
     const profile = this.o.profiles.get(w.settings.profile);
@@ -539,9 +710,9 @@ export class WorkerPool {
     const now = this.clock();
     const lastOutput = `${stdout}${stderr ? `\n[stderr]\n${stderr}` : ''}`.slice(-LAST_OUTPUT_CHARS);
     try {
-      await this.applyEnd(w, task, attempt, output, exit, lastOutput, now);
+      await this.applyEnd(w, task, attempt, output, exit, lastOutput, now, run.lease);
     } catch (err) {
-      if (err instanceof QueueError && err.code === 'invalid_state') {
+      if (err instanceof QueueError && (err.code === 'invalid_state' || err.code === 'stale_fence')) {
         this.o.log.info({ event: 'worker_run_end_repeat', worker, run: run.runId }, 'run end applied before');
       } else {
         this.o.log.error({ event: 'worker_run_end_failed', worker, run: run.runId, error: errorMessage(err) }, 'cannot record the end of a run; trying again');
@@ -575,7 +746,17 @@ export class WorkerPool {
     return { outcome: 'completed', error: null };
   }
 
-  private async applyEnd(w: WorkerState, task: WorkerTask, attempt: WorkerAttempt, output: OneShotOutput, exit: TaskRunExit, lastOutput: string, now: number): Promise<void> {
+  private async applyEnd(
+    w: WorkerState,
+    task: WorkerTask,
+    attempt: WorkerAttempt,
+    output: OneShotOutput,
+    exit: TaskRunExit,
+    lastOutput: string,
+    now: number,
+    lease: WorkerLeaseRef | null,
+  ): Promise<void> {
+    const fence = lease ?? undefined;
     const worker = w.settings.name;
     const history = [...task.history, attempt];
     const runMs = Math.max(0, attempt.endedAt - attempt.startedAt);
@@ -584,7 +765,7 @@ export class WorkerPool {
       case 'completed': {
         await this.writeResult(task, history, 'completed', output, exit, null, now);
         await this.tell(task, `task ${task.taskId} for ${worker} completed: ${(output.text ?? '(no final text)').slice(0, NOTIFY_RESULT_CHARS)}`, 'completed');
-        await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'completed', attempt, result: output.text });
+        await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'completed', attempt, result: output.text }, fence);
         await this.setBreaker(w, breakerOnSuccess());
         m?.processed(worker, 'completed');
         m?.duration(worker, runMs / 1000);
@@ -593,7 +774,7 @@ export class WorkerPool {
       }
       case 'cancelled': {
         await this.writeResult(task, history, 'cancelled', output, exit, attempt.error, now);
-        await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'cancelled', attempt });
+        await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'cancelled', attempt }, fence);
         await this.setBreaker(w, breakerOnAbandon(w.breaker, w.settings.breaker, now));
         m?.processed(worker, 'cancelled');
         return;
@@ -603,18 +784,18 @@ export class WorkerPool {
         if (history.filter((a) => a.outcome === 'lost').length <= MAX_LOST_RUNS) {
           // A window tmux could not open waits a little: tmux is likely busy or restarting.
           const retryAt = exit.notStarted ? now + NOT_STARTED_RETRY_MS * history.filter((a) => a.outcome === 'lost').length : now;
-          await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'retrying', attempt, retryAt });
+          await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'retrying', attempt, retryAt }, fence);
           await this.setBreaker(w, breakerOnAbandon(w.breaker, w.settings.breaker, now));
           this.o.log.warn({ event: 'worker_run_lost', worker, task: task.taskId, run: attempt.runId, reason: attempt.error }, 'worker run lost; running it again');
           return;
         }
         const gaveUp = { ...attempt, error: `${attempt.error ?? 'lost'}; more than ${MAX_LOST_RUNS} runs of it were lost` };
-        return this.failedRun(w, task, gaveUp, [...task.history, gaveUp], output, exit, lastOutput, now, true);
+        return this.failedRun(w, task, gaveUp, [...task.history, gaveUp], output, exit, lastOutput, now, true, lease);
       }
       case 'failed':
       case 'timeout':
       case 'crashed':
-        return this.failedRun(w, task, attempt, history, output, exit, lastOutput, now, false);
+        return this.failedRun(w, task, attempt, history, output, exit, lastOutput, now, false, lease);
     }
   }
 
@@ -629,7 +810,9 @@ export class WorkerPool {
     lastOutput: string,
     now: number,
     final: boolean,
+    lease: WorkerLeaseRef | null,
   ): Promise<void> {
+    const fence = lease ?? undefined;
     const worker = w.settings.name;
     const runMs = Math.max(0, attempt.endedAt - attempt.startedAt);
     const m = this.o.metrics;
@@ -641,7 +824,7 @@ export class WorkerPool {
     const failures = failuresSinceRequeue({ history, failuresBase: task.failuresBase });
     if (!final && failures <= task.maxRetries) {
       const delay = workerRetryDelayMs(failures, w.settings.retry, this.random);
-      await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'retrying', attempt, retryAt: now + delay });
+      await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'retrying', attempt, retryAt: now + delay }, fence);
       this.o.log.warn({ event: 'worker_task_retry', worker, task: task.taskId, attempt: attempt.attempt, reason: attempt.error, retryInMs: delay }, 'worker run failed; retrying');
       return;
     }
@@ -651,7 +834,7 @@ export class WorkerPool {
     await deadLetter(this.o.paths.dlq, worker, `${task.taskId}.json`, null, reason, now, { task_id: task.taskId, attempts: history.length, outcome: attempt.outcome, last_output: lastOutput }, source);
     await this.writeResult(task, history, 'failed', output, exit, reason, now);
     await this.tell(task, `task ${task.taskId} for ${worker} failed: ${reason}`, 'failed');
-    await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'failed', attempt });
+    await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'failed', attempt }, fence);
     m?.processed(worker, 'failed');
     this.o.log.warn({ event: 'worker_task_failed', worker, task: task.taskId, attempts: history.length, reason }, 'worker task failed; dead-lettered');
   }
@@ -718,7 +901,13 @@ export class WorkerPool {
   // ------------------------------------------------------------ recovery
 
   private async recover(): Promise<void> {
-    const running = await this.o.store.listWorkerTasks({ states: ['running'], limit: 100_000 });
+    const listed = await this.o.store.listWorkerTasks({ states: ['running'], limit: 100_000 });
+    // This engine's runs: leased to its holder (a restarted engine of the same node), or started
+    // without a lease (by an engine before leases). Another node's runs are that node's.
+    const candidates = listed.filter((t) => this.hosted.has(t.worker) && t.runId !== null && (t.lease === null || t.lease.holder === this.holder));
+    const leased = candidates.flatMap((t) => (t.lease ? [{ taskId: t.taskId, holder: t.lease.holder, token: t.lease.token }] : []));
+    const lost = new Set(leased.length > 0 ? await this.o.store.renewWorkerLeases(this.holder, leased, this.leaseMs) : []);
+    const running = candidates.filter((t) => !lost.has(t.taskId));
     // An open breaker stays open across an engine restart (a crash loop must not hammer a failing worker).
     const saved = await this.o.store.workerBreakers();
     for (const w of this.workers.values()) {
@@ -726,17 +915,24 @@ export class WorkerPool {
       w.savedBreaker = saved.get(w.settings.name) ?? null;
     }
     const liveByWorker = new Map<string, Set<string>>();
+    for (const name of this.hostedNames()) liveByWorker.set(name, await this.o.windows.live(name));
     for (const t of running) {
       const w = this.workers.get(t.worker);
       if (!w || t.runId === null) continue;
-      let live = liveByWorker.get(t.worker);
-      if (!live) {
-        live = await this.o.windows.live(t.worker);
-        liveByWorker.set(t.worker, live);
-      }
+      const live = liveByWorker.get(t.worker) ?? new Set<string>();
       const attempt = t.attempts;
       const dir = this.runDir(t.worker, t.taskId, attempt);
-      const run: ActiveRun = { taskId: t.taskId, runId: t.runId, attempt, dir, startedAt: t.startedAt ?? this.clock(), deadlineAt: t.deadlineAt ?? this.clock(), stoppedAt: null, stopReason: null };
+      const run: ActiveRun = {
+        taskId: t.taskId,
+        runId: t.runId,
+        lease: t.lease ? { taskId: t.taskId, holder: t.lease.holder, token: t.lease.token } : null,
+        attempt,
+        dir,
+        startedAt: t.startedAt ?? this.clock(),
+        deadlineAt: t.deadlineAt ?? this.clock(),
+        stoppedAt: null,
+        stopReason: null,
+      };
       w.slots.adopt(t.taskId);
       w.active.set(t.taskId, run);
       if (existsSync(join(dir, RUN_FILES.exit))) {
@@ -747,7 +943,7 @@ export class WorkerPool {
       } else if (!existsSync(join(dir, RUN_FILES.pid))) {
         // Recorded but never started (the engine died between the record and the window): start it now.
         this.o.log.info({ event: 'worker_run_restarted', worker: t.worker, run: t.runId }, 'starting a run that was recorded but never started');
-        await this.launch(w, t, attempt, run);
+        await this.launch(w, t, run);
       } else {
         // Started, gone, no end written: its wrapper was killed (with the tmux server, say).
         const pgid = this.readPid(dir);
@@ -771,19 +967,40 @@ export class WorkerPool {
           { exitCode: null, signal: null, timedOut: false, killed: true, startedAt: run.startedAt, endedAt: now, error: null },
           '',
           now,
+          run.lease,
         );
         this.release(w, run);
+      }
+    }
+    await this.stopForeignRuns(liveByWorker);
+  }
+
+  /**
+   * Windows of runs this engine does not hold (their leases were taken over by another node's
+   * engine while this one was away): the run goes on there, so its copy here is stopped.
+   */
+  private async stopForeignRuns(liveByWorker: ReadonlyMap<string, Set<string>>): Promise<void> {
+    for (const [name, live] of liveByWorker) {
+      const w = this.workers.get(name);
+      if (!w) continue;
+      const mine = new Set([...w.active.values()].map((r) => r.runId));
+      for (const runId of live) {
+        const m = /^(.+)\.a(\d+)$/.exec(runId);
+        if (mine.has(runId) || !m) continue;
+        const pgid = this.readPid(this.runDir(name, m[1]!, Number(m[2])));
+        if (pgid !== null && groupAlive(pgid)) killGroup(pgid, 'SIGKILL');
+        await this.o.windows.close(name, runId).catch(() => undefined);
+        this.o.log.warn({ event: 'worker_foreign_run_stopped', worker: name, run: runId }, 'stopped a run whose task another engine holds now');
       }
     }
   }
 
   // ------------------------------------------------------------ gauges
 
-  private async gauges(w: WorkerState): Promise<void> {
+  private reportGauges(w: WorkerState, waiting: number): void {
     const m = this.o.metrics;
     if (!m) return;
-    const counts = (await this.o.store.workerTaskCounts()).get(w.settings.name);
     const b = breakerAt(w.breaker, w.settings.breaker, this.clock());
-    m.gauges(w.settings.name, { queued: (counts?.queued ?? 0) + (counts?.retrying ?? 0), active: w.slots.inUse, breaker: breakerGaugeValue[b.state] });
+    m.gauges(w.settings.name, { queued: waiting, active: w.slots.inUse, breaker: breakerGaugeValue[b.state] });
   }
 }

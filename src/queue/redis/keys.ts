@@ -36,7 +36,22 @@
  *   taskidx    hash     task id -> agent
  *   gev        list     agent-level events without an agent
  *   writable   string   last checkWritable time
- *   dutyfence:<duty>  string  Redis Cluster only, as per agent (fenced prune of `gev`)
+ *   dutyfence:<duty>  string  Redis Cluster only, as per agent (fenced prune of `gev` and of worker tasks)
+ *
+ * Task workers' tasks (issue 14), also tag `{<prefix>}` (one slot: every script of theirs is atomic
+ * on a Redis Cluster too), under `wt:` (workerTaskKeys):
+ *   wt:t:<task id>      hash    the task, fields named as SQLite's worker_tasks columns (null: absent)
+ *   wt:all              zset    task ids by createdAt (listing order)
+ *   wt:w:<worker>       zset    the worker's task ids by createdAt
+ *   wt:ready:<worker>   zset    claimable ids (queued, and retrying ones whose backoff ended),
+ *                               scored (200 - priority) * 2^44 + createdAt: claim order
+ *   wt:retry:<worker>   zset    retrying ids by retryAt (moved to `ready` by a claim when due)
+ *   wt:leased:<worker>  zset    running ids with a lease, by lease expiry (takeover)
+ *   wt:ended            zset    completed, failed and cancelled ids by completedAt (prune)
+ *   wt:counts:<worker>  hash    state -> number of the worker's tasks
+ *   wt:workers          set     workers that ever had a task
+ *   wt:breakers         hash    worker -> its circuit breaker as JSON
+ *   wt:op:<id>          string  one-time marker of a claim (its answer, 60 s)
  *
  * The layout is the same on one server and on a Redis Cluster; on a Cluster nothing touches both
  * tags in one script or MULTI (redis-store.ts).
@@ -109,4 +124,14 @@ export function agentKeys(prefix: string, agent: string): AgentKeys {
 /** Delivery order in one number: priority descending, then seq ascending (exact up to seq 2^44). */
 export function readyScore(priority: number, seq: number): number {
   return (200 - priority) * 2 ** 44 + seq;
+}
+
+/** Base of the task workers' keys: `hornets:{<prefix>}:wt:` (see the layout above; the scripts name keys from it). */
+export function workerTaskBase(prefix: string): string {
+  return `hornets:{${prefix}}:wt:`;
+}
+
+/** Claim order of a worker's task in one number: priority descending, then createdAt (exact up to 2^44 ms). */
+export function workerReadyScore(priority: number, createdAt: number): number {
+  return (200 - priority) * 2 ** 44 + createdAt;
 }

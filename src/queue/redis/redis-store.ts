@@ -58,6 +58,8 @@ import { COMMIT_SCRIPT, Tx } from './commit.js';
 import { CLAIM_SCRIPT, encodeMessage, ENQUEUE_SCRIPT, enqueueClusterScriptKeys, enqueueScriptKeys, idOf, messageScriptKeys, RESERVE_SCRIPT, SETTLE_SCRIPT, undecodable } from './scripts.js';
 import { connectRedis } from './connect.js';
 
+import { RedisWorkerTaskStore, defineWorkerTaskScripts } from './worker-task-store.js';
+
 export { RedisConnectError, redactUrl } from './connect.js';
 
 export interface RedisStoreOptions extends StoreOptions {
@@ -119,6 +121,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<RedisM
   redis.defineCommand('hornetsClaim', { lua: CLAIM_SCRIPT });
   redis.defineCommand('hornetsSettle', { lua: SETTLE_SCRIPT });
   redis.defineCommand('hornetsReserve', { lua: RESERVE_SCRIPT });
+  defineWorkerTaskScripts(redis);
   return new RedisMessageStore(redis as CommitRedis, options);
 }
 
@@ -196,6 +199,8 @@ export class RedisMessageStore implements MessageStore, TaskStore {
   private closed = false;
   /** A Redis Cluster: one slot per script and MULTI (see the file comment). */
   private readonly onCluster: boolean;
+  /** The task workers' tasks (issue 14), on the same connection. */
+  readonly workerTasks: RedisWorkerTaskStore;
 
   constructor(
     private readonly redis: CommitRedis,
@@ -208,6 +213,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     this.conflictRetryMs = options.conflictRetryMs ?? 30_000;
     this.clusterRetryMs = options.clusterRetryMs ?? 5_000;
     this.onCluster = redis.isCluster;
+    this.workerTasks = new RedisWorkerTaskStore(redis, { prefix: options.prefix, clock: this.clock, io: (fn) => this.io(fn), onCluster: this.onCluster });
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -1750,6 +1756,10 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       result.agentEvents += await timed(() => this.pruneAgentEvents(keys.aev, keys.ver, cutoff, options.fence));
     }
     result.agentEvents += await timed(() => this.pruneAgentEvents(this.g.gev, null, cutoff, options.fence));
+    // Task workers' ended tasks count as tasks (their results stay in results/<worker>/).
+    const workerTasks = await this.workerTasks.prune(cutoff, batchSize, options.fence, options.signal);
+    if (workerTasks.stale) throw this.staleFence(options.fence);
+    result.tasks += workerTasks.removed;
     result.ms = Date.now() - started;
     return result;
   }

@@ -196,6 +196,15 @@ export const migrations: readonly string[] = [
     updated_at  INTEGER NOT NULL
   ) STRICT;
   `,
+  // 4 -> 5: claimed worker runs carry a lease (holder, token, expiry): a run's end is applied only
+  // with the token it was claimed with (the same rule as the Redis store, where engines on several
+  // nodes claim one worker's tasks). lease_token stays after the run; the next claim counts on.
+  `
+  ALTER TABLE worker_tasks ADD COLUMN lease_holder TEXT;
+  ALTER TABLE worker_tasks ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE worker_tasks ADD COLUMN lease_expires_at INTEGER;
+  CREATE INDEX worker_tasks_leased ON worker_tasks(worker, lease_expires_at) WHERE state = 'running' AND lease_holder IS NOT NULL;
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

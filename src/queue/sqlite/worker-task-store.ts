@@ -3,19 +3,21 @@
  * on the task's state (and, for the end of a run, on its run id) inside one write transaction.
  */
 import { QueueError } from '../../errors.js';
-import { isValidPriority } from '../../domain/priority.js';
+import { WORKER_ERROR_CHARS, checkClaim, checkLeaseMs, checkSavedBreaker, checkWorkerTaskInput } from '../worker-task-checks.js';
 import {
   type AttemptEnd,
   type WorkerAttempt,
+  type WorkerClaim,
   type WorkerTask,
   type WorkerTaskFilter,
   type WorkerTaskInput,
   type WorkerTaskState,
   countedFailures,
   openWorkerTaskStates,
+  runIdOf,
   workerTaskStates,
 } from '../../domain/worker-task.js';
-import type { SavedBreaker, WorkerTaskStore } from '../store.js';
+import type { SavedBreaker, WorkerLeaseRef, WorkerTaskStore } from '../store.js';
 import type { SqliteConnection } from './connection.js';
 
 interface WorkerTaskRow {
@@ -42,6 +44,9 @@ interface WorkerTaskRow {
   created_at: number;
   updated_at: number;
   completed_at: number | null;
+  lease_holder: string | null;
+  lease_token: number;
+  lease_expires_at: number | null;
 }
 
 function toWorkerTask(r: WorkerTaskRow): WorkerTask {
@@ -69,10 +74,11 @@ function toWorkerTask(r: WorkerTaskRow): WorkerTask {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     completedAt: r.completed_at,
+    lease: r.lease_holder === null ? null : { holder: r.lease_holder, token: r.lease_token, expiresAt: r.lease_expires_at ?? 0 },
   };
 }
 
-const ERROR_CHARS = 2000;
+const ERROR_CHARS = WORKER_ERROR_CHARS;
 
 export class SqliteWorkerTaskStore implements WorkerTaskStore {
   constructor(private readonly c: SqliteConnection) {}
@@ -100,11 +106,7 @@ export class SqliteWorkerTaskStore implements WorkerTaskStore {
   }
 
   async createWorkerTask(input: WorkerTaskInput): Promise<{ task: WorkerTask; created: boolean }> {
-    if (typeof input.taskId !== 'string' || input.taskId.length === 0) throw new QueueError('invalid_input', 'task has no task_id');
-    if (typeof input.description !== 'string' || input.description.trim().length === 0) throw new QueueError('empty_body', `task ${input.taskId} has an empty description`);
-    if (!isValidPriority(input.priority)) throw new QueueError('invalid_priority', `invalid priority ${String(input.priority)} for task ${input.taskId}`);
-    if (!Number.isFinite(input.timeoutMs) || input.timeoutMs <= 0) throw new QueueError('invalid_input', `task ${input.taskId}: timeout must be positive`);
-    if (!Number.isInteger(input.maxRetries) || input.maxRetries < 0) throw new QueueError('invalid_input', `task ${input.taskId}: max_retries must be a whole number ≥ 0`);
+    checkWorkerTaskInput(input);
     return this.c.write(() => {
       const now = this.c.now();
       const existing = this.row(input.taskId);
@@ -160,20 +162,86 @@ export class SqliteWorkerTaskStore implements WorkerTaskStore {
       const row = this.mustRow(taskId);
       if (row.state === 'running' && row.run_id === run.runId) return toWorkerTask(row);
       this.guard(row, ['queued', 'retrying']);
-      return this.update(taskId, { state: 'running', attempts: row.attempts + 1, run_id: run.runId, started_at: run.startedAt, deadline_at: run.deadlineAt, retry_at: null }, now);
+      return this.update(
+        taskId,
+        { state: 'running', attempts: row.attempts + 1, run_id: run.runId, started_at: run.startedAt, deadline_at: run.deadlineAt, retry_at: null, lease_holder: null, lease_expires_at: null },
+        now,
+      );
     });
   }
 
-  async endWorkerRun(taskId: string, runId: string, end: AttemptEnd): Promise<WorkerTask> {
+  async claimWorkerRuns(worker: string, claim: { holder: string; limit: number; leaseMs: number }): Promise<WorkerClaim> {
+    checkClaim(claim);
+    return this.c.write(() => {
+      const now = this.c.now();
+      const expiresAt = now + claim.leaseMs;
+      const lapsed = this.c
+        .stmt(`SELECT * FROM worker_tasks WHERE worker = ? AND state = 'running' AND lease_holder IS NOT NULL AND lease_expires_at < ? ORDER BY lease_expires_at, task_id LIMIT 100`)
+        .all(worker, now) as WorkerTaskRow[];
+      const orphans = lapsed.map((r) => this.update(r.task_id, { lease_holder: claim.holder, lease_token: r.lease_token + 1, lease_expires_at: expiresAt }, now));
+      const started: WorkerTask[] = [];
+      if (claim.limit > 0) {
+        const due = this.c
+          .stmt(
+            `SELECT * FROM worker_tasks WHERE worker = ? AND (state = 'queued' OR (state = 'retrying' AND COALESCE(retry_at, 0) <= ?))
+             ORDER BY priority DESC, created_at, task_id LIMIT ?`,
+          )
+          .all(worker, now, Math.floor(claim.limit)) as WorkerTaskRow[];
+        for (const r of due) {
+          const attempts = r.attempts + 1;
+          started.push(
+            this.update(
+              r.task_id,
+              {
+                state: 'running',
+                attempts,
+                run_id: runIdOf(r.task_id, attempts),
+                started_at: now,
+                deadline_at: now + r.timeout_ms,
+                retry_at: null,
+                lease_holder: claim.holder,
+                lease_token: r.lease_token + 1,
+                lease_expires_at: expiresAt,
+              },
+              now,
+            ),
+          );
+        }
+      }
+      return { started, orphans };
+    });
+  }
+
+  async renewWorkerLeases(holder: string, leases: readonly WorkerLeaseRef[], leaseMs: number): Promise<string[]> {
+    if (leases.length === 0) return [];
+    checkLeaseMs(leaseMs);
+    return this.c.write(() => {
+      const now = this.c.now();
+      const lost: string[] = [];
+      const renew = this.c.stmt(
+        `UPDATE worker_tasks SET lease_expires_at = @expires WHERE task_id = @task_id AND lease_holder = @holder AND lease_token = @token AND state IN ('running', 'cancelled')`,
+      );
+      for (const l of leases) {
+        if (l.holder !== holder || renew.run({ expires: now + leaseMs, task_id: l.taskId, holder, token: l.token }).changes === 0) lost.push(l.taskId);
+      }
+      return lost;
+    });
+  }
+
+  async endWorkerRun(taskId: string, runId: string, end: AttemptEnd, lease?: WorkerLeaseRef): Promise<WorkerTask> {
     return this.c.write(() => {
       const now = this.c.now();
       const row = this.mustRow(taskId);
       if (row.run_id !== runId) throw new QueueError('invalid_state', `worker task ${taskId}: run ${runId} is not its current run (${row.run_id ?? 'none'})`, { taskId, runId });
       // A run cancelled by the operator ends on a cancelled task: only its attempt is recorded.
       this.guard(row, end.next === 'cancelled' ? ['running', 'cancelled'] : ['running']);
+      const fenced = lease !== undefined || row.lease_holder !== null;
+      if (fenced && (lease === undefined || row.lease_holder !== lease.holder || row.lease_token !== lease.token)) {
+        throw new QueueError('stale_fence', `worker task ${taskId}: run ${runId} is no longer leased to ${lease?.holder ?? 'an unfenced end'} (token ${lease?.token ?? 'none'})`, { taskId, runId });
+      }
       const history = [...(JSON.parse(row.history) as WorkerAttempt[]), end.attempt];
       const error = end.attempt.error === null ? null : end.attempt.error.slice(0, ERROR_CHARS);
-      const base = { history: JSON.stringify(history), deadline_at: null, last_error: error ?? row.last_error };
+      const base = { history: JSON.stringify(history), deadline_at: null, last_error: error ?? row.last_error, lease_holder: null, lease_expires_at: null };
       switch (end.next) {
         case 'completed':
           return this.update(taskId, { ...base, state: 'completed', result: end.result, retry_at: null, completed_at: now }, now);
@@ -203,7 +271,8 @@ export class SqliteWorkerTaskStore implements WorkerTaskStore {
       this.guard(row, ['failed', 'cancelled']);
       // A fresh retry budget: the failures so far stop counting; the history keeps them.
       const used = countedFailures(JSON.parse(row.history) as WorkerAttempt[]);
-      return this.update(taskId, { state: 'queued', retry_at: null, deadline_at: null, completed_at: null, failures_base: used }, now);
+      // The lease goes: the run of the cancel, if still out, can no longer end the task.
+      return this.update(taskId, { state: 'queued', retry_at: null, deadline_at: null, completed_at: null, failures_base: used, lease_holder: null, lease_expires_at: null }, now);
     });
   }
 
@@ -236,8 +305,7 @@ export class SqliteWorkerTaskStore implements WorkerTaskStore {
   }
 
   async saveWorkerBreaker(worker: string, b: SavedBreaker): Promise<void> {
-    if (!['closed', 'open', 'half_open'].includes(b.state)) throw new QueueError('invalid_input', `invalid breaker state "${String(b.state)}" for worker ${worker}`);
-    if (!Number.isInteger(b.failures) || b.failures < 0) throw new QueueError('invalid_input', `invalid breaker failure count for worker ${worker}`);
+    checkSavedBreaker(worker, b);
     return this.c.write(() => {
       this.c
         .stmt(
