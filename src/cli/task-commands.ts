@@ -3,7 +3,6 @@ import { UsageError } from '../errors.js';
 import { workerTaskStates, type WorkerTask, type WorkerTaskState } from '../domain/worker-task.js';
 import { openProject } from '../services/context.js';
 import { WorkerTaskService, type WorkerView } from '../services/worker-tasks.js';
-import { parseWorkerTask } from '../daemon/workers/task-file.js';
 import { age, json, preview, table, type Output } from './output.js';
 import type { GlobalOptions } from './queue-commands.js';
 
@@ -11,7 +10,7 @@ async function withTasks<T>(g: GlobalOptions, fn: (svc: WorkerTaskService) => Pr
   const ctx = await openProject({ configPath: g.config, component: 'tasks' });
   try {
     // A task added on a Redis team goes into the store here: checked as the engine checks a file.
-    return await fn(new WorkerTaskService(ctx, parseWorkerTask));
+    return await fn(new WorkerTaskService(ctx));
   } finally {
     await ctx.close();
   }

@@ -15,22 +15,9 @@ import { QueueError, UsageError } from '../errors.js';
 import { isWorkerTaskStore, type WorkerTaskStore } from '../queue/store.js';
 import type { WorkerTask, WorkerTaskState } from '../domain/worker-task.js';
 import { workerSettings } from '../config/workers.js';
+import { TASK_ID_RE } from '../config/file-input.js';
+import { parseWorkerTask, type WorkerTaskFileInput } from '../config/worker-task-file.js';
 import type { ProjectContext } from './context.js';
-
-/** A task file's fields as the engine reads them (daemon/workers/task-file.ts parseWorkerTask). */
-export interface ParsedWorkerTask {
-  taskId: string;
-  description: string;
-  metadata: Record<string, unknown> | null;
-  priority: number | null;
-  timeoutMs: number | null;
-  maxRetries: number | null;
-  from: string | null;
-  worktree: string | null;
-}
-
-/** Reads a task file's JSON as the engine does; throws the reason it would be dead-lettered for. */
-export type WorkerTaskParser = (json: unknown, stem: string, worker: string, agents: readonly string[]) => ParsedWorkerTask;
 
 /** The worker task store of a store that has one (SQLite, Redis); null otherwise. */
 export function workerTaskStoreOf(store: unknown): WorkerTaskStore | null {
@@ -128,16 +115,10 @@ export interface AddTaskInput {
   worktree?: string;
 }
 
-const TASK_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
 export class WorkerTaskService {
   private readonly store: WorkerTaskStore;
 
-  constructor(
-    private readonly ctx: ProjectContext,
-    /** How `add` checks a task that goes straight into the store (a Redis team); the engine's own reader. */
-    private readonly parse?: WorkerTaskParser,
-  ) {
+  constructor(private readonly ctx: ProjectContext) {
     const s = workerTaskStoreOf(ctx.store);
     if (!s) throw new UsageError('this store keeps no worker tasks');
     this.store = s;
@@ -191,12 +172,12 @@ export class WorkerTaskService {
   }
 
   private async addToStore(worker: string, taskId: string, body: Record<string, unknown>): Promise<string> {
-    if (!this.parse) throw new UsageError('this command cannot queue worker tasks on a Redis team (use hornets-tui task add)');
     const config = this.ctx.project.config;
     const w = config.workers.find((x) => x.name === worker)!;
-    let t: ParsedWorkerTask;
+    let t: WorkerTaskFileInput;
     try {
-      t = this.parse(
+      // The engine's own reading of a task file: the same checks, the same messages.
+      t = parseWorkerTask(
         body,
         taskId,
         worker,

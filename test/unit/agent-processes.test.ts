@@ -31,11 +31,17 @@ function home(): string {
   return path.join(d, '.hornets');
 }
 
-/** A Node process with `env` added; `stubborn` ignores SIGTERM. */
-function start(env: Record<string, string>, stubborn = false): number {
+/** A Node process with `env` added; `stubborn` ignores SIGTERM. Its pid once it said it is up (handler installed). */
+async function start(env: Record<string, string>, stubborn = false): Promise<number> {
   const code = `${stubborn ? "process.on('SIGTERM', () => undefined);" : ''} setInterval(() => undefined, 60000); process.stdout.write('up');`;
   const c = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, ...env } });
   started.push(c.pid!);
+  // Signalled before its handler is in place, a stubborn one would die of SIGTERM (seen under load).
+  await new Promise<void>((resolve, reject) => {
+    c.stdout.once('data', () => resolve());
+    c.once('exit', (code) => reject(new Error(`test process exited (${code}) before it was up`)));
+  });
+  c.stdout.resume();
   return c.pid!;
 }
 
@@ -51,11 +57,11 @@ const alive = (pid: number) => {
 describe('findAgentProcesses', () => {
   it("finds this project's agent processes by their markers, and nothing else", async () => {
     const h = home();
-    const mine = start({ HORNETS_HOME: h, HORNETS_AGENT_ID: 'marie', HORNETS_GENERATION: '3' });
-    const other = start({ HORNETS_HOME: h, HORNETS_AGENT_ID: 'anga', HORNETS_GENERATION: '1' });
-    const elsewhere = start({ HORNETS_HOME: `${h}-other`, HORNETS_AGENT_ID: 'marie', HORNETS_GENERATION: '3' });
-    const noAgent = start({ HORNETS_HOME: h });
-    const handMade = start({ HORNETS_HOME: h, HORNETS_AGENT_ID: 'marie' });
+    const mine = await start({ HORNETS_HOME: h, HORNETS_AGENT_ID: 'marie', HORNETS_GENERATION: '3' });
+    const other = await start({ HORNETS_HOME: h, HORNETS_AGENT_ID: 'anga', HORNETS_GENERATION: '1' });
+    const elsewhere = await start({ HORNETS_HOME: `${h}-other`, HORNETS_AGENT_ID: 'marie', HORNETS_GENERATION: '3' });
+    const noAgent = await start({ HORNETS_HOME: h });
+    const handMade = await start({ HORNETS_HOME: h, HORNETS_AGENT_ID: 'marie' });
     await waitFor('the processes to exec', () => findAgentProcesses(h).length === 3, 5_000, 20);
 
     const all = findAgentProcesses(h);
@@ -72,7 +78,7 @@ describe('findAgentProcesses', () => {
   it('never finds the calling process or its ancestors, though they carry the markers', async () => {
     const h = home();
     const markers = { HORNETS_HOME: h, HORNETS_AGENT_ID: 'marie', HORNETS_GENERATION: '1' };
-    const sibling = start(markers);
+    const sibling = await start(markers);
     // A command run from inside an agent's pane: a shell of the agent, and the command under it.
     const script = `import(${JSON.stringify(compiledPath('src/proc/agent-processes.ts'))}).then((m) => process.stdout.write(JSON.stringify({ self: process.pid, parent: process.ppid, found: m.findAgentProcesses(process.env.HORNETS_HOME).map((p) => p.pid) })))`;
     const r = spawnSync('sh', ['-c', 'node -e "$1"; :', 'sh', script], { encoding: 'utf8', env: { ...process.env, ...markers } });
@@ -86,10 +92,8 @@ describe('findAgentProcesses', () => {
 describe('endProcesses', () => {
   it('SIGTERM first, SIGKILL to what still runs after the grace period', async () => {
     const h = home();
-    const polite = start({ HORNETS_HOME: h, HORNETS_AGENT_ID: 'marie', HORNETS_GENERATION: '1' });
-    const stubborn = start({ HORNETS_HOME: h, HORNETS_AGENT_ID: 'marie', HORNETS_GENERATION: '1' }, true);
-    // The stubborn one must have installed its handler before it is signalled.
-    await new Promise((r) => setTimeout(r, 500));
+    const polite = await start({ HORNETS_HOME: h, HORNETS_AGENT_ID: 'marie', HORNETS_GENERATION: '1' });
+    const stubborn = await start({ HORNETS_HOME: h, HORNETS_AGENT_ID: 'marie', HORNETS_GENERATION: '1' }, true);
     const found = findAgentProcesses(h);
     expect(found).toHaveLength(2);
 
@@ -101,7 +105,7 @@ describe('endProcesses', () => {
 
   it('leaves a pid alone once another process has it (start time differs)', async () => {
     const h = home();
-    const pid = start({ HORNETS_HOME: h, HORNETS_AGENT_ID: 'marie', HORNETS_GENERATION: '1' });
+    const pid = await start({ HORNETS_HOME: h, HORNETS_AGENT_ID: 'marie', HORNETS_GENERATION: '1' });
     await waitFor('the process to exec', () => findAgentProcesses(h).length === 1, 5_000, 20);
     const [p] = findAgentProcesses(h);
     const report = await endProcesses([{ ...p!, startTime: '1' }], { graceMs: 100 });

@@ -26,10 +26,9 @@ import { namedPriorities } from '../../domain/priority.js';
 import { QueueError, errorMessage } from '../../errors.js';
 import type { HornetsMetrics } from '../metrics.js';
 import { DropDir, deadLetter, writeJsonAtomic, type DropFile, type DropOutcome, type WatchSettings, type WatchState } from './drop-dir.js';
-import { durationInput, formatIssues, isObject, isPermanentQueueError, messageDefaults, priorityInput, readDuration, readPriority, type WatcherConfig } from './common.js';
+import { TASK_ID_RE, durationInput, formatIssues, isObject, isPermanentQueueError, messageDefaults, priorityInput, readDuration, readPriority, type WatcherConfig } from './common.js';
 
 export const TASK_SUFFIX = '.json';
-export const TASK_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** How much of a result goes into the orchestrator's notification. */
 export const NOTIFY_RESULT_CHARS = 2000;
 const DEFAULT_CHECK_INTERVAL_MS = 2_000;

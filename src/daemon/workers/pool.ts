@@ -46,7 +46,7 @@ import { parseOneShotOutput, type OneShotOutput } from '../../domain/oneshot-out
 import { RUN_FILES, groupAlive, killGroup, processAlive, type TaskRunExit, type TaskRunSpec } from '../../proc/task-run.js';
 import { deadLetter, writeJsonAtomic, type DropFile, type DropOutcome } from '../watchers/drop-dir.js';
 import { isPermanentQueueError } from '../watchers/common.js';
-import { parseWorkerTask, taskPrompt } from './task-file.js';
+import { parseWorkerTask, taskPrompt } from '../../config/worker-task-file.js';
 import { pruneRunDirs, type RunDirPruneResult } from '../../services/worker-runs.js';
 import type { RunWindows } from './run-windows.js';
 

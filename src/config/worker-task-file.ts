@@ -4,8 +4,7 @@
  * max_retries, from, worktree). Anything wrong is thrown as the DLQ reason.
  */
 import * as z from 'zod';
-import { TASK_ID_RE } from '../watchers/tasks.js';
-import { durationInput, formatIssues, isObject, priorityInput, readDuration, readPriority } from '../watchers/common.js';
+import { TASK_ID_RE, durationInput, formatIssues, isObject, priorityInput, readDuration, readPriority } from './file-input.js';
 
 const workerTaskSchema = z
   .object({
