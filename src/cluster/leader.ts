@@ -3,9 +3,13 @@
  *
  * Acquiring INCRements the duty's fence counter and stores `<instance> <fence>` in the lease key with
  * PX = leaseMs, atomically (Lua), only when no lease exists. The holder renews with
- * compare-and-pexpire every renewMs; candidates retry every retryMs. When the leader dies its lease
- * expires at most leaseMs after its last renewal, so another candidate takes over within
- * leaseMs + retryMs (plus a round trip).
+ * compare-and-pexpire every renewMs. A candidate that finds the lease held asks again when that
+ * lease would lapse unless renewed (its PTTL, at least retryMs later, at most leaseMs): an idle
+ * team's candidates make one call per lease period, not one per retryMs. When the leader dies its
+ * lease expires at most leaseMs after its last renewal; a candidate's next try then comes at most
+ * retryMs after that expiry (each try is at the latest at the expiry it saw, or retryMs after the
+ * try before), so another candidate takes over within leaseMs + retryMs (plus a round trip). A
+ * leader that stops gives its lease back; `retryNow()` lets a candidate told so take it at once.
  *
  * The leader demotes itself (onDemoted) when a renewal finds the lease gone or replaced, or when no
  * renewal has succeeded for leaseMs, counted from when the last good renewal was sent — never later
@@ -43,9 +47,11 @@ export interface LeaderElectionOptions {
 export const DEFAULT_LEASE_MS = 6000;
 export const DEFAULT_RETRY_MS = 1000;
 
-// KEYS: lease, fence. ARGV: instance, lease ms. The new fence token, or 0 when a lease is held.
+// KEYS: lease, fence. ARGV: instance, lease ms. The new fence token (≥ 1), or when a lease is held
+// -(its PTTL + 2) (-1: held with no expiry, which only a hand-made key has).
 const ACQUIRE = new LuaScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl ~= -2 then return -(ttl + 2) end
 local fence = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. fence, 'PX', ARGV[2])
 return fence
@@ -122,6 +128,11 @@ export class LeaderElection {
   private demoteTimer: NodeJS.Timeout | null = null;
   private lease: { value: string; token: number; lastOkAt: number } | null = null;
   private inFlight: Promise<void> = Promise.resolve();
+  private attempting = false;
+  /** retryNow() came while a try was under way (it may have seen the lease still held). */
+  private retryAfterAttempt = false;
+  /** When a candidate tries next: retryMs, or when the lease it found held would lapse. */
+  private nextTryMs: number;
 
   constructor(options: LeaderElectionOptions) {
     this.options = options;
@@ -131,6 +142,7 @@ export class LeaderElection {
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.renewMs = options.renewMs ?? Math.max(1, Math.floor(this.leaseMs / 3));
     this.retryMs = options.retryMs ?? DEFAULT_RETRY_MS;
+    this.nextTryMs = this.retryMs;
     if (!(this.renewMs > 0 && this.renewMs < this.leaseMs && this.retryMs > 0)) throw new RangeError('LeaderElection: need 0 < renewMs < leaseMs and retryMs > 0');
     this.clock = options.clock ?? systemClock;
     this.log = options.logger ?? silentLogger();
@@ -150,6 +162,20 @@ export class LeaderElection {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.tick(0);
+  }
+
+  /**
+   * A candidate tries for the lease now instead of at its next try (e.g. told that the leader gave
+   * its lease back). Nothing for a leader; during a try, the next one follows it at once.
+   */
+  retryNow(): void {
+    if (!this.running || this.lease) return;
+    if (this.attempting) {
+      this.retryAfterAttempt = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
     this.tick(0);
   }
 
@@ -180,8 +206,11 @@ export class LeaderElection {
   private tick(delayMs: number): void {
     this.timer = setTimeout(() => {
       this.timer = null;
+      this.attempting = true;
+      this.retryAfterAttempt = false;
       this.inFlight = (this.lease ? this.renew() : this.acquire()).finally(() => {
-        if (this.running) this.tick(this.lease ? this.renewMs : this.retryMs);
+        this.attempting = false;
+        if (this.running) this.tick(this.lease ? this.renewMs : this.retryAfterAttempt ? 0 : this.nextTryMs);
       });
     }, delayMs);
     this.timer.unref();
@@ -190,15 +219,21 @@ export class LeaderElection {
   private async acquire(): Promise<void> {
     const sentAt = this.clock.now();
     let fence: number;
+    this.nextTryMs = this.retryMs;
     try {
       fence = Number(await ACQUIRE.run(this.redis, [this.keys.lease(this.duty), this.keys.fence(this.duty)], [this.instance, this.leaseMs]));
     } catch (err) {
       this.log.warn({ duty: this.duty, err: describeError(err) }, 'cluster leader election: acquire failed');
       return;
     }
-    if (fence === 0 || !this.running) {
+    if (fence <= 0) {
+      // Held: try again when it would lapse unless its holder renews it (+1: PTTL is rounded down).
+      if (fence <= -2) this.nextTryMs = Math.min(this.leaseMs, Math.max(this.retryMs, -fence - 2 + 1));
+      return;
+    }
+    if (!this.running) {
       // Stopped while the script ran: give back what we may just have taken.
-      if (fence !== 0) await RELEASE.run(this.redis, [this.keys.lease(this.duty)], [`${this.instance} ${fence}`]).catch(() => undefined);
+      await RELEASE.run(this.redis, [this.keys.lease(this.duty)], [`${this.instance} ${fence}`]).catch(() => undefined);
       return;
     }
     this.lease = { value: `${this.instance} ${fence}`, token: fence, lastOkAt: sentAt };

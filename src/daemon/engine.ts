@@ -21,6 +21,7 @@ import { ProcessStateReader } from '../proc/process-state.js';
 import { ScreenWatch } from './screen-watch.js';
 import { defaultScreenHoldTiming } from '../domain/screen-hold.js';
 import { settlePool } from '../util/pool.js';
+import { PassScheduler } from './pass-scheduler.js';
 import type { DutyGate } from './cluster-duties.js';
 
 /** Agents a delivery pass looks after at the same time: each may type a nudge and watch its pane. */
@@ -72,8 +73,7 @@ export class Engine {
   private readonly timing: DeliveryTiming;
   private timers: NodeJS.Timeout[] = [];
   private readonly laterTimers = new Set<NodeJS.Timeout>();
-  private passQueued = false;
-  private passRunning: Promise<void> | null = null;
+  private readonly passes: PassScheduler;
   /** The look for leftover agent processes at start (not waited for: it may wait out a grace period). */
   private leftovers: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -84,6 +84,11 @@ export class Engine {
   ) {
     const log = ctx.log.child({ component: 'engine' });
     this.now = o.now ?? Date.now;
+    this.passes = new PassScheduler({
+      agents: () => this.ctx.project.config.agents.map((a) => a.name),
+      run: (agents) => this.pass(agents),
+      onError: (err) => log.error({ event: 'delivery_pass_failed', error: String(err) }, 'delivery pass failed'),
+    });
     // The engine's tmux commands (nudges, looks, reconciliation) go through one persistent
     // control-mode client instead of a tmux process each; closed in stop().
     const tmux = new TmuxClient({
@@ -202,33 +207,16 @@ export class Engine {
     this.laterTimers.clear();
     await this.recovery.stop();
     await this.leftovers;
-    await this.passRunning;
+    await this.passes.stop();
     await this.agents.tmux.close();
   }
 
   // ------------------------------------------------------------ wake-ups and delivery
 
-  /** Something changed (a message was queued, a hook fired): run a delivery pass soon. */
+  /** Something changed for `agent` (a message was queued, a hook fired; null: for anyone): a delivery pass looks at it soon. */
   wake(agent: string | null): void {
-    void agent;
-    if (this.stopped || this.passQueued) return;
-    this.passQueued = true;
-    setImmediate(() => {
-      this.passQueued = false;
-      // stop() may have come between the wake and this turn: a stopped engine's store and tmux
-      // client are being closed, and stop() did not wait for a pass that had not begun.
-      if (this.stopped) return;
-      if (this.passRunning) {
-        // Run once more after the current pass so nothing queued meanwhile waits for the poll.
-        void this.passRunning.then(() => this.wake(null));
-        return;
-      }
-      this.passRunning = this.pass()
-        .catch((err: unknown) => this.ctx.log.error({ event: 'delivery_pass_failed', error: String(err) }, 'delivery pass failed'))
-        .finally(() => {
-          this.passRunning = null;
-        });
-    });
+    if (this.stopped) return;
+    this.passes.wake(agent);
   }
 
   /** A delivery pass at a known time (a nudge's deadline, a re-try), not at the next safety poll. */
@@ -241,17 +229,19 @@ export class Engine {
     this.laterTimers.add(t);
   }
 
-  private async pass(): Promise<void> {
-    // This node's agents only, in one read: a wake's reaction waits for it.
-    const view = await this.ctx.store.agentOverview(this.ctx.project.config.agents.map((a) => a.name));
+  private async pass(names: string[]): Promise<void> {
+    // The woken agents only (this node's), in one read: a wake's reaction waits for it.
+    const wanted = new Set(names);
+    const agents = this.ctx.project.config.agents.filter((a) => wanted.has(a.name));
+    const view = await this.ctx.store.agentOverview(agents.map((a) => a.name));
     // Delivered-but-unconfirmed counts too: a SessionStart hands messages over to an agent that then
     // sits at its prompt, and only a nudge makes it act on (and so confirm) them.
     const waiting = new Map(view.map((v) => [v.record.name, v.counts.queued + v.counts.failed + v.counts.delivered]));
     const records = new Map(view.map((v) => [v.record.name, v.record]));
     const now = this.now();
     // Agents side by side (a few at a time): a nudge waits for its agent to draw the typed line, and
-    // the next agent's message must not wait behind that. One agent is still considered once per pass.
-    const considered = await settlePool(this.ctx.project.config.agents, NUDGE_CONCURRENCY, async (a) => {
+    // the next agent's message must not wait behind that (nor, through PassScheduler, a later wake's).
+    const considered = await settlePool(agents, NUDGE_CONCURRENCY, async (a) => {
       let record = records.get(a.name);
       if (!record) return;
       const profile = this.agents.profile(a);

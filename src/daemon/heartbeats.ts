@@ -44,6 +44,9 @@ export interface HeartbeatOptions {
   daemonInfo?: () => Record<string, unknown>;
 }
 
+/** The longest the beat writes files without letting the event loop run (wakes, hooks). */
+const YIELD_AFTER_MS = 2;
+
 export class Heartbeats {
   private timer: NodeJS.Timeout | null = null;
   private readonly clock: () => number;
@@ -119,7 +122,14 @@ export class Heartbeats {
         await this.ensureDir();
         const now = this.clock();
         const stamp = { timestamp: now / 1000, ts: now, time: new Date(now).toISOString() };
+        let slice = performance.now();
         for (const a of agents) {
+          // The writes are synchronous (see write()); on a busy disk a rename can take milliseconds,
+          // and a wake arriving meanwhile (a message for an agent) must not wait for all of them.
+          if (performance.now() - slice >= YIELD_AFTER_MS) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            slice = performance.now();
+          }
           const content = {
             agent: a.name,
             status: a.status ?? heartbeatStatus(a.state, a.pid !== null),

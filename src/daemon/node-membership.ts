@@ -93,7 +93,12 @@ export class NodeMembership {
       this.subscription = await link.bus.subscribe(
         node,
         async (message) => {
-          if (message.kind === 'wake') return this.o.wake(message.agent ?? null);
+          if (message.kind === 'wake') {
+            // A wake for no agent may say the leader gave its lease back (see stop()): a candidate
+            // tries for it now rather than when the lease would have lapsed.
+            if (!message.agent) this.election?.retryNow();
+            return this.o.wake(message.agent ?? null);
+          }
           if (!message.agent) return;
           log.info({ event: 'remote_control', action: message.action, agent: message.agent }, 'control from another node');
           await this.o
@@ -135,8 +140,10 @@ export class NodeMembership {
    * with `agent` (a worker: a task was queued for it), a look at that worker's queue.
    */
   async wakeOtherNodes(agent?: string): Promise<void> {
-    const link = this.link;
-    if (!link) return;
+    if (this.link) await this.wakeOthers(this.link, agent);
+  }
+
+  private async wakeOthers(link: NodeLink, agent?: string): Promise<void> {
     try {
       for (const n of await link.registry.list()) if (n.state === 'up' && n.name !== this.o.node) await link.bus.wake(n.name, agent);
     } catch (err) {
@@ -151,7 +158,12 @@ export class NodeMembership {
     // The lease first, so another node takes the duties over without waiting for it to lapse.
     const election = this.election;
     this.election = null;
-    if (election) await settledWithin(election.stop());
+    if (election) {
+      const led = election.isLeader();
+      await settledWithin(election.stop());
+      // The lease is free now: the other nodes' candidates are told to try at once instead of when it would have lapsed.
+      if (led) await settledWithin(this.wakeOthers(link));
+    }
     const subscription = this.subscription;
     this.subscription = null;
     if (subscription) await settledWithin(subscription.unsubscribe());

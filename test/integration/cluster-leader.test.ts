@@ -142,6 +142,49 @@ describe.each(['server', 'cluster'] as const)('LeaderElection (%s)', (kind) => {
     expect(await admin.exists(`${keys.prefix}{cluster}:x`)).toBe(0);
   });
 
+  it('a candidate facing a held lease asks again when that lease would lapse, not every retryMs; it takes the lease once it has', async () => {
+    const keys = clusterKeys(`lead${++project}`);
+    const admin = client();
+    // Held by someone else for 1.5 s, never renewed.
+    await admin.set(keys.lease('sweeper'), 'other/x 1', 'PX', 1500);
+    await admin.set(keys.fence('sweeper'), '1');
+    const b = candidate(keys, 'b');
+    let tries = 0;
+    const evalsha = b.redis.evalsha.bind(b.redis);
+    b.redis.evalsha = ((...args: Parameters<typeof evalsha>) => {
+      tries++;
+      return evalsha(...args);
+    }) as typeof b.redis.evalsha;
+    const startedAt = Date.now();
+    b.election.start();
+    await new Promise((r) => setTimeout(r, 1000));
+    // retryMs is 100: ten tries a second before; now the first, then one when the lease lapses.
+    expect(tries).toBeLessThanOrEqual(2);
+    expect(b.election.isLeader()).toBe(false);
+    await waitFor('b leads', () => b.election.isLeader(), 10_000, 5);
+    // Within the bound after the lease lapsed (the candidate's wait ends at the expiry it saw).
+    expect(Date.now() - startedAt).toBeLessThanOrEqual(1500 + RETRY_MS + SLACK_MS);
+    expect(b.terms).toEqual([2]);
+  });
+
+  it('retryNow(): a candidate told that the lease was given back takes it at once, not when it would have lapsed', async () => {
+    const keys = clusterKeys(`lead${++project}`);
+    const a = candidate(keys, 'a');
+    a.election.start();
+    await waitFor('a leads', () => a.election.isLeader());
+    // b's own lease period is long: found held, its next try would be seconds away.
+    const b = new LeaderElection({ redis: client(), keys, duty: 'sweeper', candidate: 'b', leaseMs: 20_000, retryMs: 10_000 });
+    elections.push(b);
+    b.start();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(b.isLeader()).toBe(false);
+    await a.election.stop();
+    const stoppedAt = Date.now();
+    b.retryNow();
+    await waitFor('b leads', () => b.isLeader(), 5_000, 5);
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+  });
+
   it('stop() hands the lease back so the next candidate need not wait for the TTL', async () => {
     const keys = clusterKeys(`lead${++project}`);
     const a = candidate(keys, 'a');

@@ -84,6 +84,8 @@ describe.each(['server', 'cluster'] as const)('cluster-wide duties fenced by the
     // alpha pauses; its lease is gone (deleted here), and beta is elected with a newer token.
     const beta = elect('beta');
     await client().del(keys.lease('leader'));
+    // As a leader that stops does: the lease is free, the candidate is told (it saw it held for 60 s).
+    beta.e.retryNow();
     await waitFor('beta elected', () => beta.token() !== null, 5000, 20);
     expect(beta.token()!).toBeGreaterThan(old);
 
@@ -105,6 +107,8 @@ describe.each(['server', 'cluster'] as const)('cluster-wide duties fenced by the
     const old = alpha.token()!;
     const beta = elect('beta');
     await client().del(keys.lease('leader'));
+    // As a leader that stops does: the lease is free, the candidate is told (it saw it held for 60 s).
+    beta.e.retryNow();
     await waitFor('beta elected', () => beta.token() !== null, 5000, 20);
 
     advance(3 * 3_600_000);
@@ -156,6 +160,8 @@ describe('on a Redis Cluster, the per-agent fence mark', () => {
     const old = alpha.token()!;
     const beta = elect('beta');
     await client().del(keys.lease('leader'));
+    // As a leader that stops does: the lease is free, the candidate is told (it saw it held for 60 s).
+    beta.e.retryNow();
     await waitFor('beta elected', () => beta.token() !== null, 5000, 20);
     advance(5000);
     expect((await store.sweep({ fence: fence(beta.token()!) })).leasesReclaimed).toBe(1);

@@ -74,6 +74,41 @@ describe("a wake's delivery pass on a Redis team", () => {
     expect(calls).toEqual(['agentOverview']);
   });
 
+  it("a wake for one agent reads that agent's keys only; a wake for no agent reads all of this node's", async () => {
+    const dir = fx.dir('hornets-engine-wake-one-');
+    initGitRepo(dir);
+    mkdirSync(join(dir, 'state'));
+    const agents = [
+      { name: 'marie', profile: 'demo' },
+      { name: 'bob', profile: 'demo' },
+    ];
+    writeFileSync(join(dir, 'hornets.json'), JSON.stringify({ project: 'enginewakeone', agents }, null, 2));
+    const ctx = await openProject({ configPath: join(dir, 'hornets.json'), env: testEnv({ HORNETS_HOME: join(dir, 'state') }) });
+    contexts.push(ctx);
+    const store = await openRedisStore({ url: redis.url, prefix: 'enginewakeone' });
+    stores.push(store);
+    await store.registerAgents(agents);
+    const read: string[][] = [];
+    const recording = new Proxy(store as MessageStore, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          if (prop === 'agentOverview') read.push([...(args[0] as string[])]);
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const engine = new Engine({ ...ctx, store: recording }, { reconcileMs: 60_000 });
+    engine.wake('bob');
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 50));
+    engine.wake(null);
+    await new Promise((r) => setImmediate(r));
+    await engine.stop();
+    expect(read).toEqual([['bob'], ['marie', 'bob']]);
+  });
+
   it('a wake just before stop() starts no pass after it: a stopped engine reads nothing', async () => {
     const dir = fx.dir('hornets-engine-wake-stop-');
     initGitRepo(dir);
