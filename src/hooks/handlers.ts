@@ -10,6 +10,7 @@ import type { AgentPatch, AgentRecord } from '../domain/agent.js';
 import type { LifecycleEvent } from '../domain/agent-lifecycle.js';
 import { briefingText, deliveryText, readActivity, rebriefText, summariseTool, HOOK_CONTEXT_MAX_CHARS, STOP_REASON_MAX_CHARS, type ActivityEntry, type BriefingInput } from './compose.js';
 import { blockReply, claudeCodeProtocol, contextReply, handlerFor, type HookEvent, type HookProtocol } from './protocols.js';
+import { compressionFingerprint } from './compression-marker.js';
 
 export { hookEvents, isHookEvent, type HookEvent } from './protocols.js';
 
@@ -61,6 +62,22 @@ export interface HookDeps {
 
 type Payload = Record<string, unknown>;
 
+/**
+ * A compression seen in a CLI that does not announce one (Gemini: compression-marker.ts), kept in
+ * the agent's checkpoint data: `owed` until the rebrief went out with the next context hook.
+ */
+interface CompressionSeen {
+  fingerprint: string;
+  session: string | null;
+  at: number;
+  owed: boolean;
+}
+
+function compressionSeen(checkpoint: Record<string, unknown> | null | undefined): CompressionSeen | null {
+  const c = checkpoint?.compression as Partial<CompressionSeen> | undefined;
+  return c && typeof c.fingerprint === 'string' ? { fingerprint: c.fingerprint, session: c.session ?? null, at: c.at ?? 0, owed: c.owed === true } : null;
+}
+
 const none = (outcome: string): HookReply => ({ stdout: '', outcome, delivered: [] });
 
 function str(p: Payload, k: string): string | null {
@@ -98,7 +115,14 @@ export class HookHandler {
     if (session && event !== 'SessionEnd' && event !== 'StopFailure' && !(event === 'SessionStart' && str(p, 'source') === 'startup')) {
       await this.d.store.confirm(this.d.agent, { sessionId: session });
     }
-    await this.d.store.recordEvent({ agent: this.d.agent, kind: `hook:${event}`, detail: { session, source: str(p, 'source'), tool: str(p, 'tool_name'), notification: str(p, 'notification_type') } });
+    // BeforeModel runs before every model call: only what it finds is worth an event.
+    if (event !== 'BeforeModel') {
+      await this.d.store.recordEvent({
+        agent: this.d.agent,
+        kind: `hook:${event}`,
+        detail: { session, source: str(p, 'source'), tool: str(p, 'tool_name'), notification: str(p, 'notification_type') },
+      });
+    }
     this.pendingAck = null;
     const reply = await this.route(event, p, record, session, now);
     return this.d.deferAck ? { ...reply, ackToken: this.pendingAck } : reply;
@@ -122,6 +146,8 @@ export class HookHandler {
         return this.sessionEnd(p, session, now);
       case 'StopFailure':
         return this.stopFailure(p, session, now);
+      case 'BeforeModel':
+        return this.beforeModel(p, session, now);
     }
   }
 
@@ -175,26 +201,13 @@ export class HookHandler {
       await this.d.store.requeueUnconfirmed(this.d.agent, { reason: 'a new session started before they were confirmed' });
     }
     await this.touch(session, now, { event: 'SessionStart', source }, { stopBlocks: 0 });
-    const briefing = this.d.briefing();
+    // A session start briefs or rebriefs anyway: a compression seen before it is owed nothing more.
+    const ctx = await this.d.store.getAgentContext(this.d.agent);
+    const seen = compressionSeen(ctx?.checkpointData);
+    if (seen?.owed) await this.d.store.saveAgentContext(this.d.agent, { checkpointData: { ...(ctx?.checkpointData ?? {}), compression: { ...seen, owed: false } } });
     let text: string;
-    if (source === 'startup') text = briefingText(briefing);
-    else {
-      const ctx = await this.d.store.getAgentContext(this.d.agent);
-      const cwd = str(p, 'cwd');
-      const git = cwd ? await this.d.git(cwd).catch(() => ({ branch: null, status: null })) : { branch: null, status: null };
-      const recent = await this.d.store.list({ agent: this.d.agent, states: ['delivered', 'confirmed'], order: 'recent', limit: 3 });
-      text = rebriefText({
-        ...briefing,
-        reason: source,
-        activity: readActivity(ctx?.activitySummary ?? null),
-        lastAssistantMessage: typeof ctx?.checkpointData?.lastAssistantMessage === 'string' ? ctx.checkpointData.lastAssistantMessage : null,
-        currentTask: recent.reverse(),
-        gitBranch: git.branch,
-        gitStatus: git.status,
-      });
-      await this.d.store.saveAgentContext(this.d.agent, { lastBriefing: now, briefingContent: text });
-      await this.d.store.updateAgent(this.d.agent, { contextPreserved: true });
-    }
+    if (source === 'startup') text = briefingText(this.d.briefing());
+    else text = await this.rebrief(p, source, now);
     // The briefing and the messages share one stdout under Claude Code's cap. What does not fit
     // stays queued for UserPromptSubmit, which runs as soon as the first prompt arrives.
     const room = HOOK_CONTEXT_MAX_CHARS - text.length - 2;
@@ -204,14 +217,65 @@ export class HookHandler {
     return { stdout: contextReply(this.protocol, 'SessionStart', text), outcome: source === 'startup' ? 'briefing' : `rebrief:${source}`, delivered };
   }
 
+  /** The rebrief text (what Claude Code gets after SessionStart `compact`), recorded as the last briefing. */
+  private async rebrief(p: Payload, reason: 'resume' | 'compact' | 'clear', now: number): Promise<string> {
+    const ctx = await this.d.store.getAgentContext(this.d.agent);
+    const cwd = str(p, 'cwd');
+    const git = cwd ? await this.d.git(cwd).catch(() => ({ branch: null, status: null })) : { branch: null, status: null };
+    const recent = await this.d.store.list({ agent: this.d.agent, states: ['delivered', 'confirmed'], order: 'recent', limit: 3 });
+    const text = rebriefText({
+      ...this.d.briefing(),
+      reason,
+      activity: readActivity(ctx?.activitySummary ?? null),
+      lastAssistantMessage: typeof ctx?.checkpointData?.lastAssistantMessage === 'string' ? ctx.checkpointData.lastAssistantMessage : null,
+      currentTask: recent.reverse(),
+      gitBranch: git.branch,
+      gitStatus: git.status,
+    });
+    await this.d.store.saveAgentContext(this.d.agent, { lastBriefing: now, briefingContent: text });
+    await this.d.store.updateAgent(this.d.agent, { contextPreserved: true });
+    return text;
+  }
+
+  /**
+   * The rebrief a compression seen by BeforeModel still owes, taken (no longer owed) by the context
+   * hook that hands it over; null when none is owed.
+   */
+  private async owedRebrief(p: Payload, now: number): Promise<string | null> {
+    const ctx = await this.d.store.getAgentContext(this.d.agent);
+    const seen = compressionSeen(ctx?.checkpointData);
+    if (!seen?.owed) return null;
+    await this.d.store.saveAgentContext(this.d.agent, { checkpointData: { ...(ctx?.checkpointData ?? {}), compression: { ...seen, owed: false } } });
+    return this.rebrief(p, 'compact', now);
+  }
+
+  /**
+   * A context hook's reply: an owed rebrief first, then the pending messages that fit beside it
+   * (the rest stay queued for the next hook). Null when there is nothing to hand over.
+   */
+  private async contextWithRebrief(
+    p: Payload,
+    event: 'UserPromptSubmit' | 'PostToolUse',
+    session: string | null,
+    now: number,
+  ): Promise<{ stdout: string; delivered: string[]; rebrief: boolean } | null> {
+    const rebrief = await this.owedRebrief(p, now);
+    const room = rebrief === null ? HOOK_CONTEXT_MAX_CHARS : HOOK_CONTEXT_MAX_CHARS - rebrief.length - 2;
+    const messages = await this.claimBatch(session, `hook:${event}:${session ?? '?'}`, room, rebrief === null);
+    if (rebrief === null && messages.length === 0) return null;
+    const text = [rebrief, messages.length > 0 ? deliveryText(this.d.agent, messages) : null].filter((t): t is string => t !== null).join('\n\n');
+    const delivered = await this.deliver(messages, session);
+    return { stdout: contextReply(this.protocol, event, text), delivered, rebrief: rebrief !== null };
+  }
+
   private async userPromptSubmit(p: Payload, session: string | null, now: number): Promise<HookReply> {
     await this.touch(session, now, { event: 'UserPromptSubmit' }, { stopBlocks: 0 });
     const nudge = NUDGE_RE.exec(str(p, 'prompt') ?? '');
     if (nudge) await this.d.store.recordEvent({ agent: this.d.agent, kind: 'nudge_seen', detail: { nonce: nudge[1], session } });
-    const messages = await this.claimBatch(session, `hook:UserPromptSubmit:${session ?? '?'}`, HOOK_CONTEXT_MAX_CHARS);
-    if (messages.length === 0) return none(nudge ? 'nudge: queue empty' : 'no messages');
-    const delivered = await this.deliver(messages, session);
-    return { stdout: contextReply(this.protocol, 'UserPromptSubmit', deliveryText(this.d.agent, messages)), outcome: nudge ? 'nudge: delivered' : 'delivered', delivered };
+    const reply = await this.contextWithRebrief(p, 'UserPromptSubmit', session, now);
+    if (reply === null) return none(nudge ? 'nudge: queue empty' : 'no messages');
+    const outcome = reply.delivered.length === 0 ? 'rebrief:compact' : `${nudge ? 'nudge: delivered' : 'delivered'}${reply.rebrief ? ' + rebrief:compact' : ''}`;
+    return { stdout: reply.stdout, outcome, delivered: reply.delivered };
   }
 
   private async recordActivity(entry: ActivityEntry): Promise<void> {
@@ -225,10 +289,29 @@ export class HookHandler {
     await this.touch(session, now, { event: 'PostToolUse' });
     const tool = str(p, 'tool_name') ?? 'tool';
     await this.recordActivity({ ts: now, tool, detail: summariseTool(tool, p.tool_input) });
-    const messages = await this.claimBatch(session, `hook:PostToolUse:${session ?? '?'}`, HOOK_CONTEXT_MAX_CHARS);
-    if (messages.length === 0) return none('no messages');
-    const delivered = await this.deliver(messages, session);
-    return { stdout: contextReply(this.protocol, 'PostToolUse', deliveryText(this.d.agent, messages)), outcome: 'delivered', delivered };
+    const reply = await this.contextWithRebrief(p, 'PostToolUse', session, now);
+    if (reply === null) return none('no messages');
+    const outcome = reply.delivered.length === 0 ? 'rebrief:compact' : `delivered${reply.rebrief ? ' + rebrief:compact' : ''}`;
+    return { stdout: reply.stdout, outcome, delivered: reply.delivered };
+  }
+
+  /**
+   * Gemini's BeforeModel: a history that opens with a compression summary not seen before means a
+   * compression happened since the last model call. The rebrief is owed from then on and goes out
+   * with the next BeforeAgent or AfterTool context, which Gemini keeps in its history (a change to
+   * this request would last for this one call only).
+   */
+  private async beforeModel(p: Payload, session: string | null, now: number): Promise<HookReply> {
+    await this.touch(session, now, { event: 'BeforeModel' });
+    const fingerprint = compressionFingerprint(p);
+    if (fingerprint === null) return none('no compression');
+    const ctx = await this.d.store.getAgentContext(this.d.agent);
+    const seen = compressionSeen(ctx?.checkpointData);
+    if (seen?.fingerprint === fingerprint) return none(seen.owed ? 'compression seen: rebrief owed' : 'no new compression');
+    const compression: CompressionSeen = { fingerprint, session, at: now, owed: true };
+    await this.d.store.saveAgentContext(this.d.agent, { checkpointData: { ...(ctx?.checkpointData ?? {}), compression } });
+    await this.d.store.recordEvent({ agent: this.d.agent, kind: 'compression_seen', detail: { session, fingerprint } });
+    return none('compression seen: rebrief owed');
   }
 
   private async stop(p: Payload, record: AgentRecord, session: string | null, now: number): Promise<HookReply> {
