@@ -8,9 +8,21 @@ import type { Message } from '../domain/message.js';
 import type { MessageStore } from '../queue/store.js';
 import type { AgentPatch, AgentRecord } from '../domain/agent.js';
 import type { LifecycleEvent } from '../domain/agent-lifecycle.js';
-import { briefingText, deliveryText, readActivity, rebriefText, summariseTool, HOOK_CONTEXT_MAX_CHARS, STOP_REASON_MAX_CHARS, type ActivityEntry, type BriefingInput } from './compose.js';
+import {
+  briefingText,
+  deliveryText,
+  readActivity,
+  rebriefText,
+  summariseTool,
+  HOOK_CONTEXT_MAX_CHARS,
+  REBRIEF_SENDER,
+  STOP_REASON_MAX_CHARS,
+  type ActivityEntry,
+  type BriefingInput,
+} from './compose.js';
 import { blockReply, claudeCodeProtocol, contextReply, handlerFor, type HookEvent, type HookProtocol } from './protocols.js';
 import { compressionFingerprint } from './compression-marker.js';
+import { namedPriorities } from '../domain/priority.js';
 
 export { hookEvents, isHookEvent, type HookEvent } from './protocols.js';
 
@@ -63,19 +75,20 @@ export interface HookDeps {
 type Payload = Record<string, unknown>;
 
 /**
- * A compression seen in a CLI that does not announce one (Gemini: compression-marker.ts), kept in
- * the agent's checkpoint data: `owed` until the rebrief went out with the next context hook.
+ * The last compression seen in a CLI that does not announce one (Gemini: compression-marker.ts),
+ * kept in the agent's checkpoint data so that each is rebriefed once.
  */
 interface CompressionSeen {
   fingerprint: string;
   session: string | null;
   at: number;
-  owed: boolean;
+  /** The queued rebrief. */
+  rebrief: string;
 }
 
-function compressionSeen(checkpoint: Record<string, unknown> | null | undefined): CompressionSeen | null {
+function lastCompression(checkpoint: Record<string, unknown> | null | undefined): string | null {
   const c = checkpoint?.compression as Partial<CompressionSeen> | undefined;
-  return c && typeof c.fingerprint === 'string' ? { fingerprint: c.fingerprint, session: c.session ?? null, at: c.at ?? 0, owed: c.owed === true } : null;
+  return typeof c?.fingerprint === 'string' ? c.fingerprint : null;
 }
 
 const none = (outcome: string): HookReply => ({ stdout: '', outcome, delivered: [] });
@@ -201,10 +214,6 @@ export class HookHandler {
       await this.d.store.requeueUnconfirmed(this.d.agent, { reason: 'a new session started before they were confirmed' });
     }
     await this.touch(session, now, { event: 'SessionStart', source }, { stopBlocks: 0 });
-    // A session start briefs or rebriefs anyway: a compression seen before it is owed nothing more.
-    const ctx = await this.d.store.getAgentContext(this.d.agent);
-    const seen = compressionSeen(ctx?.checkpointData);
-    if (seen?.owed) await this.d.store.saveAgentContext(this.d.agent, { checkpointData: { ...(ctx?.checkpointData ?? {}), compression: { ...seen, owed: false } } });
     let text: string;
     if (source === 'startup') text = briefingText(this.d.briefing());
     else text = await this.rebrief(p, source, now);
@@ -222,7 +231,8 @@ export class HookHandler {
     const ctx = await this.d.store.getAgentContext(this.d.agent);
     const cwd = str(p, 'cwd');
     const git = cwd ? await this.d.git(cwd).catch(() => ({ branch: null, status: null })) : { branch: null, status: null };
-    const recent = await this.d.store.list({ agent: this.d.agent, states: ['delivered', 'confirmed'], order: 'recent', limit: 3 });
+    // An earlier rebrief is no task of the agent's.
+    const recent = (await this.d.store.list({ agent: this.d.agent, states: ['delivered', 'confirmed'], order: 'recent', limit: 6 })).filter((m) => m.sender !== REBRIEF_SENDER).slice(0, 3);
     const text = rebriefText({
       ...this.d.briefing(),
       reason,
@@ -237,45 +247,14 @@ export class HookHandler {
     return text;
   }
 
-  /**
-   * The rebrief a compression seen by BeforeModel still owes, taken (no longer owed) by the context
-   * hook that hands it over; null when none is owed.
-   */
-  private async owedRebrief(p: Payload, now: number): Promise<string | null> {
-    const ctx = await this.d.store.getAgentContext(this.d.agent);
-    const seen = compressionSeen(ctx?.checkpointData);
-    if (!seen?.owed) return null;
-    await this.d.store.saveAgentContext(this.d.agent, { checkpointData: { ...(ctx?.checkpointData ?? {}), compression: { ...seen, owed: false } } });
-    return this.rebrief(p, 'compact', now);
-  }
-
-  /**
-   * A context hook's reply: an owed rebrief first, then the pending messages that fit beside it
-   * (the rest stay queued for the next hook). Null when there is nothing to hand over.
-   */
-  private async contextWithRebrief(
-    p: Payload,
-    event: 'UserPromptSubmit' | 'PostToolUse',
-    session: string | null,
-    now: number,
-  ): Promise<{ stdout: string; delivered: string[]; rebrief: boolean } | null> {
-    const rebrief = await this.owedRebrief(p, now);
-    const room = rebrief === null ? HOOK_CONTEXT_MAX_CHARS : HOOK_CONTEXT_MAX_CHARS - rebrief.length - 2;
-    const messages = await this.claimBatch(session, `hook:${event}:${session ?? '?'}`, room, rebrief === null);
-    if (rebrief === null && messages.length === 0) return null;
-    const text = [rebrief, messages.length > 0 ? deliveryText(this.d.agent, messages) : null].filter((t): t is string => t !== null).join('\n\n');
-    const delivered = await this.deliver(messages, session);
-    return { stdout: contextReply(this.protocol, event, text), delivered, rebrief: rebrief !== null };
-  }
-
   private async userPromptSubmit(p: Payload, session: string | null, now: number): Promise<HookReply> {
     await this.touch(session, now, { event: 'UserPromptSubmit' }, { stopBlocks: 0 });
     const nudge = NUDGE_RE.exec(str(p, 'prompt') ?? '');
     if (nudge) await this.d.store.recordEvent({ agent: this.d.agent, kind: 'nudge_seen', detail: { nonce: nudge[1], session } });
-    const reply = await this.contextWithRebrief(p, 'UserPromptSubmit', session, now);
-    if (reply === null) return none(nudge ? 'nudge: queue empty' : 'no messages');
-    const outcome = reply.delivered.length === 0 ? 'rebrief:compact' : `${nudge ? 'nudge: delivered' : 'delivered'}${reply.rebrief ? ' + rebrief:compact' : ''}`;
-    return { stdout: reply.stdout, outcome, delivered: reply.delivered };
+    const messages = await this.claimBatch(session, `hook:UserPromptSubmit:${session ?? '?'}`, HOOK_CONTEXT_MAX_CHARS);
+    if (messages.length === 0) return none(nudge ? 'nudge: queue empty' : 'no messages');
+    const delivered = await this.deliver(messages, session);
+    return { stdout: contextReply(this.protocol, 'UserPromptSubmit', deliveryText(this.d.agent, messages)), outcome: nudge ? 'nudge: delivered' : 'delivered', delivered };
   }
 
   private async recordActivity(entry: ActivityEntry): Promise<void> {
@@ -289,29 +268,33 @@ export class HookHandler {
     await this.touch(session, now, { event: 'PostToolUse' });
     const tool = str(p, 'tool_name') ?? 'tool';
     await this.recordActivity({ ts: now, tool, detail: summariseTool(tool, p.tool_input) });
-    const reply = await this.contextWithRebrief(p, 'PostToolUse', session, now);
-    if (reply === null) return none('no messages');
-    const outcome = reply.delivered.length === 0 ? 'rebrief:compact' : `delivered${reply.rebrief ? ' + rebrief:compact' : ''}`;
-    return { stdout: reply.stdout, outcome, delivered: reply.delivered };
+    const messages = await this.claimBatch(session, `hook:PostToolUse:${session ?? '?'}`, HOOK_CONTEXT_MAX_CHARS);
+    if (messages.length === 0) return none('no messages');
+    const delivered = await this.deliver(messages, session);
+    return { stdout: contextReply(this.protocol, 'PostToolUse', deliveryText(this.d.agent, messages)), outcome: 'delivered', delivered };
   }
 
   /**
    * Gemini's BeforeModel: a history that opens with a compression summary not seen before means a
-   * compression happened since the last model call. The rebrief is owed from then on and goes out
-   * with the next BeforeAgent or AfterTool context, which Gemini keeps in its history (a change to
-   * this request would last for this one call only).
+   * compression happened since the last model call. The rebrief (what Claude Code gets after
+   * SessionStart `compact`) is then queued in the rebrief band, as the operator's "rebrief now" is:
+   * the next context hook (AfterTool, AfterAgent, BeforeAgent; a nudge if the agent idles) hands it
+   * over first, under a lease, so exactly once even when Gemini runs tool hooks side by side, and
+   * into the history Gemini keeps (a change to this request would last for this one call only).
    */
   private async beforeModel(p: Payload, session: string | null, now: number): Promise<HookReply> {
     await this.touch(session, now, { event: 'BeforeModel' });
     const fingerprint = compressionFingerprint(p);
     if (fingerprint === null) return none('no compression');
     const ctx = await this.d.store.getAgentContext(this.d.agent);
-    const seen = compressionSeen(ctx?.checkpointData);
-    if (seen?.fingerprint === fingerprint) return none(seen.owed ? 'compression seen: rebrief owed' : 'no new compression');
-    const compression: CompressionSeen = { fingerprint, session, at: now, owed: true };
-    await this.d.store.saveAgentContext(this.d.agent, { checkpointData: { ...(ctx?.checkpointData ?? {}), compression } });
-    await this.d.store.recordEvent({ agent: this.d.agent, kind: 'compression_seen', detail: { session, fingerprint } });
-    return none('compression seen: rebrief owed');
+    if (lastCompression(ctx?.checkpointData) === fingerprint) return none('no new compression');
+    const text = await this.rebrief(p, 'compact', now);
+    const { message } = await this.d.store.enqueue({ agent: this.d.agent, body: text, priority: namedPriorities.rebrief, sender: REBRIEF_SENDER });
+    const compression: CompressionSeen = { fingerprint, session, at: now, rebrief: message.id };
+    const latest = await this.d.store.getAgentContext(this.d.agent);
+    await this.d.store.saveAgentContext(this.d.agent, { checkpointData: { ...(latest?.checkpointData ?? {}), compression } });
+    await this.d.store.recordEvent({ agent: this.d.agent, kind: 'compression_seen', detail: { session, fingerprint, rebrief: message.id } });
+    return none('compression seen: rebrief queued');
   }
 
   private async stop(p: Payload, record: AgentRecord, session: string | null, now: number): Promise<HookReply> {

@@ -21,6 +21,8 @@ import { staysFor } from '../helpers/claude-e2e.js';
 import { git, waitFor } from '../helpers/tmux.js';
 
 const TEST_TIMEOUT = 120_000;
+/** Five turns and two compressions (each two summary calls) in one test. */
+const COMPRESSION_TEST_TIMEOUT = 180_000;
 const echo = { shell: 'echo hornets-tool' };
 
 let env: GeminiE2E | null = null;
@@ -332,7 +334,7 @@ describe.skipIf(skipAgentCliSuite('gemini'))('real Gemini CLI through hornets ho
   });
 
   it(
-    'an automatic compression (the last turn filled half the window) is seen by BeforeModel, and the rebrief reaches the model once, with the next AfterTool context',
+    'an automatic compression (the last turn filled half the window) is seen by BeforeModel, and the rebrief it queues reaches the model once, with the next AfterTool context',
     async () => {
       const e = await start(
         (req) => {
@@ -365,12 +367,12 @@ describe.skipIf(skipAgentCliSuite('gemini'))('real Gemini CLI through hornets ho
       // That call's context was composed before the compression: the rebrief comes with the next.
       expect(wholeText(compressed)).not.toContain(REBRIEF);
       expect(e.mainRequests().indexOf(afterTool)).toBe(e.mainRequests().indexOf(compressed) + 1);
+      const [rebrief] = (await e.queue()).filter((m) => m.sender === 'hornets:rebrief');
       const handed = toolOutput(afterTool);
-      expect(handed).toContain(`<hook_context># hornets briefing for ${AGENT}`);
+      expect(handed).toContain(`<hook_context>hornets: 1 new message for ${AGENT}\n\n[msg ${rebrief!.id} | from hornets:rebrief] # hornets briefing for ${AGENT}`);
       expect(handed).toContain('RULE-C: never forget the pelican.');
       expect(countOccurrences(handed, REBRIEF)).toBe(1);
-      expect(e.hookLog().filter((l) => l.event === 'AfterTool')).toMatchObject([{ outcome: 'rebrief:compact' }]);
-      expect(e.hookLog().filter((l) => l.outcome === 'compression seen: rebrief owed')).toHaveLength(1);
+      expect(e.hookLog().filter((l) => l.event === 'AfterTool')).toMatchObject([{ outcome: 'delivered', delivered: [rebrief!.id] }]);
 
       // Once: no later hook hands it over again, and the history keeps the one copy.
       mark = e.hookLog().length;
@@ -378,18 +380,18 @@ describe.skipIf(skipAgentCliSuite('gemini'))('real Gemini CLI through hornets ho
       await e.waitForHook('AfterAgent', 'idle', { after: mark });
       expect(rebriefsHandedOver(e.mainRequests())).toBe(1);
       expect(countOccurrences(wholeText(later), REBRIEF)).toBe(1);
-      expect(
-        e
-          .hookLog()
-          .filter((l) => l.event === 'BeforeModel')
-          .map((l) => l.outcome),
-      ).toEqual(['no compression', 'no compression', 'compression seen: rebrief owed', 'no new compression', 'no new compression']);
+      const seen = e
+        .hookLog()
+        .filter((l) => l.event === 'BeforeModel')
+        .map((l) => l.outcome);
+      expect(seen).toEqual(['no compression', 'no compression', 'compression seen: rebrief queued', 'no new compression', 'no new compression']);
+      expect(await e.messageState(rebrief!.id)).toEqual({ state: 'confirmed', redeliveries: 0 });
     },
-    TEST_TIMEOUT,
+    COMPRESSION_TEST_TIMEOUT,
   );
 
   it(
-    '/compress: one Gemini finds not beneficial (PreCompress fired, nothing compressed) brings no rebrief; one that compresses brings it once, with the next BeforeAgent context',
+    '/compress: one Gemini finds not beneficial (PreCompress fired, nothing compressed) brings no rebrief; after one that compresses, the next turn sees it and AfterAgent hands the rebrief over once',
     async () => {
       const e = await start(
         (req) => {
@@ -434,6 +436,7 @@ describe.skipIf(skipAgentCliSuite('gemini'))('real Gemini CLI through hornets ho
             .map((l) => l.outcome),
         ),
       ).toEqual(new Set(['no compression']));
+      expect((await e.queue()).filter((m) => m.sender === 'hornets:rebrief')).toEqual([]);
       // Every turn fired an automatic PreCompress too, and none compressed.
       expect(triggers().filter((t) => t === 'auto').length).toBeGreaterThanOrEqual(2);
 
@@ -443,25 +446,29 @@ describe.skipIf(skipAgentCliSuite('gemini'))('real Gemini CLI through hornets ho
       expect(await e.compress()).toMatch(/^Chat history compressed from 5000 to \d+ tokens\.$/);
       mark = e.hookLog().length;
       const compressed = await e.prompt('third');
+      const feedback = await findRequest(e, 'the request with the AfterAgent reason', (r) => newText(r).includes(REBRIEF));
       await e.waitForHook('AfterAgent', 'idle', { after: mark });
       expect(wholeText(compressed)).toMatch(summaryRe);
       expect(wholeText(compressed)).not.toContain('RULE-M');
-      // BeforeAgent ran before this call's BeforeModel saw the compression: the next one brings it.
+      // BeforeAgent ran before this call's BeforeModel saw the compression: the turn's end brings it.
       expect(newText(compressed)).not.toContain(REBRIEF);
+      expect(e.mainRequests().indexOf(feedback)).toBe(e.mainRequests().indexOf(compressed) + 1);
+      const [rebrief] = (await e.queue()).filter((m) => m.sender === 'hornets:rebrief');
+      expect(newText(feedback).startsWith(`hornets: 1 new message for ${AGENT}\n\n[msg ${rebrief!.id} | from hornets:rebrief] # hornets briefing for ${AGENT}`)).toBe(true);
+      expect(newText(feedback)).toContain('RULE-M: keep the manual.');
+      const ends = e
+        .hookLog()
+        .slice(mark)
+        .filter((l) => l.event === 'AfterAgent')
+        .map((l) => l.outcome);
+      expect(ends).toEqual(['block 1', 'idle']);
+
       mark = e.hookLog().length;
-      const next = await e.prompt('fourth');
+      await e.prompt('fourth');
       await e.waitForHook('AfterAgent', 'idle', { after: mark });
-      const rebrief = hookContexts(next).find((t) => t.includes(REBRIEF)) ?? '';
-      expect(rebrief.startsWith(`# hornets briefing for ${AGENT}`)).toBe(true);
-      expect(rebrief).toContain('RULE-M: keep the manual.');
-      expect(
-        e
-          .hookLog()
-          .filter((l) => l.event === 'BeforeAgent')
-          .at(-1),
-      ).toMatchObject({ outcome: 'rebrief:compact' });
       expect(rebriefsHandedOver(e.mainRequests())).toBe(1);
+      expect(await e.messageState(rebrief!.id)).toEqual({ state: 'confirmed', redeliveries: 0 });
     },
-    TEST_TIMEOUT,
+    COMPRESSION_TEST_TIMEOUT,
   );
 });

@@ -141,54 +141,50 @@ describe('HookHandler under the Gemini protocol: rebrief after a compression', (
   });
   const gemini = () => handler({ protocol: geminiProtocol, agent: 'gm', briefing: () => ({ agent: 'gm', project: 'p', role: 'tester', briefingFile: null, briefingText: 'RULE-G' }) });
   const contextOf = (stdout: string) => (JSON.parse(stdout) as { hookSpecificOutput: { additionalContext: string } }).hookSpecificOutput.additionalContext;
+  const rebriefs = async () => (await store.list({ agent: 'gm', limit: 100 })).filter((m) => m.sender === 'hornets:rebrief');
 
-  it('BeforeModel without a compression owes nothing: BeforeAgent and AfterTool stay as they were', async () => {
+  it('BeforeModel without a compression queues nothing and records no event', async () => {
     const h = gemini();
     await h.handle('SessionStart', payload({ source: 'startup' }));
     expect((await h.handle('BeforeModel', payload(plainRequest('first')))).outcome).toBe('no compression');
-    expect(await h.handle('BeforeAgent', payload({ prompt: 'second' }))).toMatchObject({ stdout: '', outcome: 'no messages' });
-    expect(await h.handle('AfterTool', payload({ tool_name: 'run_shell_command', tool_input: { command: 'ls' } }))).toMatchObject({ stdout: '', outcome: 'no messages' });
+    expect((await h.handle('BeforeModel', payload(plainRequest('first', 'second')))).outcome).toBe('no compression');
+    expect(await rebriefs()).toEqual([]);
+    expect(await h.handle('BeforeAgent', payload({ prompt: 'third' }))).toMatchObject({ stdout: '', outcome: 'no messages' });
     expect(await store.events({ agent: 'gm', kinds: ['compression_seen', 'hook:BeforeModel'] })).toEqual([]);
   });
 
-  it('a new compression is owed one rebrief, handed over by the next BeforeAgent with the pending messages, then never again', async () => {
+  it('a new compression queues one rebrief ahead of the messages; the next context hook hands it over first, once', async () => {
     const h = gemini();
     await h.handle('SessionStart', payload({ source: 'startup' }));
+    const m = (await store.enqueue({ agent: 'gm', body: 'waiting already', sender: 't', priority: 100 })).message;
     await h.handle('BeforeModel', payload(plainRequest('first', 'second')));
-    expect((await h.handle('BeforeModel', payload(compressedRequest('S1', 'third')))).outcome).toBe('compression seen: rebrief owed');
-    // The same compressed history on the next model call is no new compression.
-    expect((await h.handle('BeforeModel', payload(compressedRequest('S1', 'third', 'fourth')))).outcome).toBe('compression seen: rebrief owed');
-    const m = (await store.enqueue({ agent: 'gm', body: 'after the compression', sender: 't' })).message;
-    const given = await h.handle('BeforeAgent', payload({ prompt: 'fifth' }));
-    expect(given).toMatchObject({ outcome: 'delivered + rebrief:compact', delivered: [m.id] });
+    expect((await h.handle('BeforeModel', payload(compressedRequest('S1', 'third')))).outcome).toBe('compression seen: rebrief queued');
+    // The same compressed history on the next model calls is no new compression.
+    expect((await h.handle('BeforeModel', payload(compressedRequest('S1', 'third', 'fourth')))).outcome).toBe('no new compression');
+    const [r] = await rebriefs();
+    expect(r).toMatchObject({ state: 'queued', priority: 200 });
+    expect(r!.body.startsWith('# hornets briefing for gm (project p)')).toBe(true);
+    expect(r!.body).toContain('RULE-G');
+    expect(r!.body).toContain('Your context was just compacted.');
+    const given = await h.handle('AfterTool', payload({ tool_name: 'run_shell_command', tool_input: { command: 'ls' } }));
+    expect(given).toMatchObject({ outcome: 'delivered', delivered: [r!.id, m.id] });
     const text = contextOf(given.stdout);
-    expect(text.startsWith('# hornets briefing for gm (project p)')).toBe(true);
-    expect(text).toContain('RULE-G');
-    expect(text).toContain('Your context was just compacted.');
-    expect(text.indexOf('Your context was just compacted.')).toBeLessThan(text.indexOf(`[msg ${m.id} | from t] after the compression`));
-    expect((await h.handle('BeforeModel', payload(compressedRequest('S1', 'third', 'fourth', 'fifth')))).outcome).toBe('no new compression');
-    expect(await h.handle('BeforeAgent', payload({ prompt: 'sixth' }))).toMatchObject({ stdout: '', outcome: 'no messages' });
-    expect(await h.handle('AfterTool', payload({ tool_name: 'run_shell_command' }))).toMatchObject({ stdout: '', outcome: 'no messages' });
-    expect((await store.events({ agent: 'gm', kinds: ['compression_seen'] })).length).toBe(1);
+    expect(text.indexOf(`[msg ${r!.id} | from hornets:rebrief] # hornets briefing for gm`)).toBeGreaterThan(0);
+    expect(text.indexOf('Your context was just compacted.')).toBeLessThan(text.indexOf(`[msg ${m.id} | from t] waiting already`));
+    expect(await h.handle('BeforeAgent', payload({ prompt: 'fifth' }))).toMatchObject({ stdout: '', outcome: 'no messages' });
+    expect(await rebriefs()).toHaveLength(1);
+    expect(await store.events({ agent: 'gm', kinds: ['compression_seen'] })).toHaveLength(1);
   });
 
-  it('a second compression is owed its own rebrief; AfterTool hands it over inside the turn', async () => {
+  it('each compression gets its own rebrief, which lists no earlier rebrief as a task', async () => {
     const h = gemini();
     await h.handle('SessionStart', payload({ source: 'startup' }));
     await h.handle('BeforeModel', payload(compressedRequest('S1', 'a')));
-    expect((await h.handle('AfterTool', payload({ tool_name: 'run_shell_command' }))).outcome).toBe('rebrief:compact');
-    await h.handle('BeforeModel', payload(compressedRequest('S2', 'b')));
-    const second = await h.handle('AfterTool', payload({ tool_name: 'run_shell_command' }));
-    expect(second).toMatchObject({ outcome: 'rebrief:compact', delivered: [] });
-    expect(contextOf(second.stdout)).toContain('Your context was just compacted.');
-    expect(JSON.parse(second.stdout)).toMatchObject({ hookSpecificOutput: { hookEventName: 'AfterTool' } });
-  });
-
-  it('a session start in between briefs anyway: the owed rebrief is dropped', async () => {
-    const h = gemini();
-    await h.handle('SessionStart', payload({ source: 'startup' }));
-    await h.handle('BeforeModel', payload(compressedRequest('S1', 'a')));
-    await h.handle('SessionStart', payload({ source: 'clear' }));
-    expect(await h.handle('BeforeAgent', payload({ prompt: 'after clear' }))).toMatchObject({ stdout: '', outcome: 'no messages' });
+    expect((await h.handle('BeforeAgent', payload({ prompt: 'b' }))).delivered).toHaveLength(1);
+    expect((await h.handle('BeforeModel', payload(compressedRequest('S2', 'c')))).outcome).toBe('compression seen: rebrief queued');
+    const all = await rebriefs();
+    expect(all).toHaveLength(2);
+    const second = all.find((x) => x.state === 'queued')!;
+    expect(second.body).toContain('No message from hornets is in progress.');
   });
 });
