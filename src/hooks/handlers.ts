@@ -124,12 +124,14 @@ export class HookHandler {
       return none(`ignored: session ${session} is not the one generation ${this.d.generation} started (a nested CLI?)`);
     }
     const now = this.d.now();
-    // Any event of a session proves what it was handed earlier reached its context.
-    if (session && event !== 'SessionEnd' && event !== 'StopFailure' && !(event === 'SessionStart' && str(p, 'source') === 'startup')) {
+    // BeforeModel runs before every model call, before the request that carries what was handed
+    // over has gone out: it watches for a compression only, and neither confirms nor logs an event.
+    const watcher = event === 'BeforeModel';
+    // Any other event of a session proves what it was handed earlier reached its context.
+    if (session && !watcher && event !== 'SessionEnd' && event !== 'StopFailure' && !(event === 'SessionStart' && str(p, 'source') === 'startup')) {
       await this.d.store.confirm(this.d.agent, { sessionId: session });
     }
-    // BeforeModel runs before every model call: only what it finds is worth an event.
-    if (event !== 'BeforeModel') {
+    if (!watcher) {
       await this.d.store.recordEvent({
         agent: this.d.agent,
         kind: `hook:${event}`,

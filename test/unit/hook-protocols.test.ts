@@ -143,6 +143,17 @@ describe('HookHandler under the Gemini protocol: rebrief after a compression', (
   const contextOf = (stdout: string) => (JSON.parse(stdout) as { hookSpecificOutput: { additionalContext: string } }).hookSpecificOutput.additionalContext;
   const rebriefs = async () => (await store.list({ agent: 'gm', limit: 100 })).filter((m) => m.sender === 'hornets:rebrief');
 
+  it('BeforeModel confirms nothing: the request carrying a handed-over message has not gone out yet', async () => {
+    const h = gemini();
+    await h.handle('SessionStart', payload({ source: 'startup' }));
+    const m = (await store.enqueue({ agent: 'gm', body: 'hello', sender: 't' })).message;
+    expect((await h.handle('BeforeAgent', payload({ prompt: 'go' }))).delivered).toEqual([m.id]);
+    await h.handle('BeforeModel', payload(plainRequest('go')));
+    expect((await store.get(m.id)).state).toBe('delivered');
+    await h.handle('AfterAgent', payload({ prompt: 'go', prompt_response: 'done', stop_hook_active: false }));
+    expect((await store.get(m.id)).state).toBe('confirmed');
+  });
+
   it('BeforeModel without a compression queues nothing and records no event', async () => {
     const h = gemini();
     await h.handle('SessionStart', payload({ source: 'startup' }));
