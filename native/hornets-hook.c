@@ -152,7 +152,7 @@ static int read_payload(void) {
 static int known_event(const char *e) {
   static const char *const events[] = {"SessionStart", "UserPromptSubmit", "PostToolUse", "Stop", "PreCompact", "Notification", "SessionEnd", "StopFailure",
                                         /* Gemini CLI's names for its events. */
-                                        "BeforeAgent", "AfterTool", "AfterAgent"};
+                                        "BeforeAgent", "AfterTool", "AfterAgent", "BeforeModel"};
   for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
     if (strcmp(e, events[i]) == 0) return 1;
   return 0;

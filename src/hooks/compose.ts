@@ -17,6 +17,9 @@ export const BRIEFING_MAX_CHARS = 6_000;
 export const REBRIEF_MAX_CHARS = 8_000;
 const REBRIEF_BRIEFING_MAX_CHARS = 4_000;
 
+/** Who a queued rebrief is from (the operator's "rebrief now", a Gemini compression). */
+export const REBRIEF_SENDER = 'hornets:rebrief';
+
 export function deliveryText(agent: string, messages: Message[]): string {
   const head = messages.length === 1 ? `hornets: 1 new message for ${agent}` : `hornets: ${messages.length} new messages for ${agent} (highest priority first)`;
   return `${head}\n\n${messages.map((m) => formatForAgent(m)).join('\n\n')}`;

@@ -8,8 +8,21 @@ import type { Message } from '../domain/message.js';
 import type { MessageStore } from '../queue/store.js';
 import type { AgentPatch, AgentRecord } from '../domain/agent.js';
 import type { LifecycleEvent } from '../domain/agent-lifecycle.js';
-import { briefingText, deliveryText, readActivity, rebriefText, summariseTool, HOOK_CONTEXT_MAX_CHARS, STOP_REASON_MAX_CHARS, type ActivityEntry, type BriefingInput } from './compose.js';
+import {
+  briefingText,
+  deliveryText,
+  readActivity,
+  rebriefText,
+  summariseTool,
+  HOOK_CONTEXT_MAX_CHARS,
+  REBRIEF_SENDER,
+  STOP_REASON_MAX_CHARS,
+  type ActivityEntry,
+  type BriefingInput,
+} from './compose.js';
 import { blockReply, claudeCodeProtocol, contextReply, handlerFor, type HookEvent, type HookProtocol } from './protocols.js';
+import { compressionFingerprint } from './compression-marker.js';
+import { namedPriorities } from '../domain/priority.js';
 
 export { hookEvents, isHookEvent, type HookEvent } from './protocols.js';
 
@@ -61,6 +74,23 @@ export interface HookDeps {
 
 type Payload = Record<string, unknown>;
 
+/**
+ * The last compression seen in a CLI that does not announce one (Gemini: compression-marker.ts),
+ * kept in the agent's checkpoint data so that each is rebriefed once.
+ */
+interface CompressionSeen {
+  fingerprint: string;
+  session: string | null;
+  at: number;
+  /** The queued rebrief. */
+  rebrief: string;
+}
+
+function lastCompression(checkpoint: Record<string, unknown> | null | undefined): string | null {
+  const c = checkpoint?.compression as Partial<CompressionSeen> | undefined;
+  return typeof c?.fingerprint === 'string' ? c.fingerprint : null;
+}
+
 const none = (outcome: string): HookReply => ({ stdout: '', outcome, delivered: [] });
 
 function str(p: Payload, k: string): string | null {
@@ -94,11 +124,20 @@ export class HookHandler {
       return none(`ignored: session ${session} is not the one generation ${this.d.generation} started (a nested CLI?)`);
     }
     const now = this.d.now();
-    // Any event of a session proves what it was handed earlier reached its context.
-    if (session && event !== 'SessionEnd' && event !== 'StopFailure' && !(event === 'SessionStart' && str(p, 'source') === 'startup')) {
+    // BeforeModel runs before every model call, before the request that carries what was handed
+    // over has gone out: it watches for a compression only, and neither confirms nor logs an event.
+    const watcher = event === 'BeforeModel';
+    // Any other event of a session proves what it was handed earlier reached its context.
+    if (session && !watcher && event !== 'SessionEnd' && event !== 'StopFailure' && !(event === 'SessionStart' && str(p, 'source') === 'startup')) {
       await this.d.store.confirm(this.d.agent, { sessionId: session });
     }
-    await this.d.store.recordEvent({ agent: this.d.agent, kind: `hook:${event}`, detail: { session, source: str(p, 'source'), tool: str(p, 'tool_name'), notification: str(p, 'notification_type') } });
+    if (!watcher) {
+      await this.d.store.recordEvent({
+        agent: this.d.agent,
+        kind: `hook:${event}`,
+        detail: { session, source: str(p, 'source'), tool: str(p, 'tool_name'), notification: str(p, 'notification_type') },
+      });
+    }
     this.pendingAck = null;
     const reply = await this.route(event, p, record, session, now);
     return this.d.deferAck ? { ...reply, ackToken: this.pendingAck } : reply;
@@ -122,6 +161,8 @@ export class HookHandler {
         return this.sessionEnd(p, session, now);
       case 'StopFailure':
         return this.stopFailure(p, session, now);
+      case 'BeforeModel':
+        return this.beforeModel(p, session, now);
     }
   }
 
@@ -175,26 +216,9 @@ export class HookHandler {
       await this.d.store.requeueUnconfirmed(this.d.agent, { reason: 'a new session started before they were confirmed' });
     }
     await this.touch(session, now, { event: 'SessionStart', source }, { stopBlocks: 0 });
-    const briefing = this.d.briefing();
     let text: string;
-    if (source === 'startup') text = briefingText(briefing);
-    else {
-      const ctx = await this.d.store.getAgentContext(this.d.agent);
-      const cwd = str(p, 'cwd');
-      const git = cwd ? await this.d.git(cwd).catch(() => ({ branch: null, status: null })) : { branch: null, status: null };
-      const recent = await this.d.store.list({ agent: this.d.agent, states: ['delivered', 'confirmed'], order: 'recent', limit: 3 });
-      text = rebriefText({
-        ...briefing,
-        reason: source,
-        activity: readActivity(ctx?.activitySummary ?? null),
-        lastAssistantMessage: typeof ctx?.checkpointData?.lastAssistantMessage === 'string' ? ctx.checkpointData.lastAssistantMessage : null,
-        currentTask: recent.reverse(),
-        gitBranch: git.branch,
-        gitStatus: git.status,
-      });
-      await this.d.store.saveAgentContext(this.d.agent, { lastBriefing: now, briefingContent: text });
-      await this.d.store.updateAgent(this.d.agent, { contextPreserved: true });
-    }
+    if (source === 'startup') text = briefingText(this.d.briefing());
+    else text = await this.rebrief(p, source, now);
     // The briefing and the messages share one stdout under Claude Code's cap. What does not fit
     // stays queued for UserPromptSubmit, which runs as soon as the first prompt arrives.
     const room = HOOK_CONTEXT_MAX_CHARS - text.length - 2;
@@ -202,6 +226,27 @@ export class HookHandler {
     if (messages.length > 0) text += `\n\n${deliveryText(this.d.agent, messages)}`;
     const delivered = await this.deliver(messages, session);
     return { stdout: contextReply(this.protocol, 'SessionStart', text), outcome: source === 'startup' ? 'briefing' : `rebrief:${source}`, delivered };
+  }
+
+  /** The rebrief text (what Claude Code gets after SessionStart `compact`), recorded as the last briefing. */
+  private async rebrief(p: Payload, reason: 'resume' | 'compact' | 'clear', now: number): Promise<string> {
+    const ctx = await this.d.store.getAgentContext(this.d.agent);
+    const cwd = str(p, 'cwd');
+    const git = cwd ? await this.d.git(cwd).catch(() => ({ branch: null, status: null })) : { branch: null, status: null };
+    // An earlier rebrief is no task of the agent's.
+    const recent = (await this.d.store.list({ agent: this.d.agent, states: ['delivered', 'confirmed'], order: 'recent', limit: 6 })).filter((m) => m.sender !== REBRIEF_SENDER).slice(0, 3);
+    const text = rebriefText({
+      ...this.d.briefing(),
+      reason,
+      activity: readActivity(ctx?.activitySummary ?? null),
+      lastAssistantMessage: typeof ctx?.checkpointData?.lastAssistantMessage === 'string' ? ctx.checkpointData.lastAssistantMessage : null,
+      currentTask: recent.reverse(),
+      gitBranch: git.branch,
+      gitStatus: git.status,
+    });
+    await this.d.store.saveAgentContext(this.d.agent, { lastBriefing: now, briefingContent: text });
+    await this.d.store.updateAgent(this.d.agent, { contextPreserved: true });
+    return text;
   }
 
   private async userPromptSubmit(p: Payload, session: string | null, now: number): Promise<HookReply> {
@@ -229,6 +274,29 @@ export class HookHandler {
     if (messages.length === 0) return none('no messages');
     const delivered = await this.deliver(messages, session);
     return { stdout: contextReply(this.protocol, 'PostToolUse', deliveryText(this.d.agent, messages)), outcome: 'delivered', delivered };
+  }
+
+  /**
+   * Gemini's BeforeModel: a history that opens with a compression summary not seen before means a
+   * compression happened since the last model call. The rebrief (what Claude Code gets after
+   * SessionStart `compact`) is then queued in the rebrief band, as the operator's "rebrief now" is:
+   * the next context hook (AfterTool, AfterAgent, BeforeAgent; a nudge if the agent idles) hands it
+   * over first, under a lease, so exactly once even when Gemini runs tool hooks side by side, and
+   * into the history Gemini keeps (a change to this request would last for this one call only).
+   */
+  private async beforeModel(p: Payload, session: string | null, now: number): Promise<HookReply> {
+    await this.touch(session, now, { event: 'BeforeModel' });
+    const fingerprint = compressionFingerprint(p);
+    if (fingerprint === null) return none('no compression');
+    const ctx = await this.d.store.getAgentContext(this.d.agent);
+    if (lastCompression(ctx?.checkpointData) === fingerprint) return none('no new compression');
+    const text = await this.rebrief(p, 'compact', now);
+    const { message } = await this.d.store.enqueue({ agent: this.d.agent, body: text, priority: namedPriorities.rebrief, sender: REBRIEF_SENDER });
+    const compression: CompressionSeen = { fingerprint, session, at: now, rebrief: message.id };
+    const latest = await this.d.store.getAgentContext(this.d.agent);
+    await this.d.store.saveAgentContext(this.d.agent, { checkpointData: { ...(latest?.checkpointData ?? {}), compression } });
+    await this.d.store.recordEvent({ agent: this.d.agent, kind: 'compression_seen', detail: { session, fingerprint, rebrief: message.id } });
+    return none('compression seen: rebrief queued');
   }
 
   private async stop(p: Payload, record: AgentRecord, session: string | null, now: number): Promise<HookReply> {

@@ -5,8 +5,11 @@
  * hooks is one more entry. Every row was checked against the real CLI's request bodies.
  */
 
-/** hornets' handlers, named after the Claude Code events they were first written for. */
-export const hookEvents = ['SessionStart', 'UserPromptSubmit', 'PostToolUse', 'Stop', 'PreCompact', 'Notification', 'SessionEnd', 'StopFailure'] as const;
+/**
+ * hornets' handlers, named after the Claude Code events they were first written for; BeforeModel
+ * (Gemini's name) has no Claude Code counterpart: it watches for a compression Gemini does not announce.
+ */
+export const hookEvents = ['SessionStart', 'UserPromptSubmit', 'PostToolUse', 'Stop', 'PreCompact', 'Notification', 'SessionEnd', 'StopFailure', 'BeforeModel'] as const;
 export type HookEvent = (typeof hookEvents)[number];
 
 export function isHookEvent(s: string): s is HookEvent {
@@ -97,9 +100,11 @@ export const codexProtocol: HookProtocol = {
  * `additionalContext` of SessionStart and BeforeAgent arrives as `<hook_context>…</hook_context>`
  * text parts of the user turn, AfterTool's inside the tool's functionResponse output; AfterAgent
  * `{"decision":"deny","reason":…}` sends the reason as the next user message (stop_hook_active then
- * true). PreCompress is not installed: 0.61.0 fires it (trigger "auto") before every model call,
- * before deciding whether to compress at all, and has no event after a compression, so it cannot
- * tell us one happened.
+ * true). PreCompress is not installed: 0.61.0 fires it (trigger "auto") before every turn's model
+ * call, before deciding whether to compress at all, and has no event after a compression. BeforeModel
+ * is: its `llm_request.messages` show a compressed history by its summary and the fixed
+ * acknowledgement after it (compression-marker.ts), and the rebrief then goes out with the next
+ * BeforeAgent or AfterTool context.
  */
 export const geminiProtocol: HookProtocol = {
   cli: 'gemini',
@@ -111,6 +116,7 @@ export const geminiProtocol: HookProtocol = {
     { cliEvent: 'AfterAgent', handler: 'Stop', timeout: 15 },
     { cliEvent: 'Notification', handler: 'Notification', timeout: 10 },
     { cliEvent: 'SessionEnd', handler: 'SessionEnd', timeout: 15 },
+    { cliEvent: 'BeforeModel', handler: 'BeforeModel', timeout: 15 },
   ],
   context: { SessionStart: 'additionalContext', UserPromptSubmit: 'additionalContext', PostToolUse: 'additionalContext' },
   block: { decision: 'deny' },

@@ -1,6 +1,6 @@
 /** "Rebrief now": the same rebrief a compaction triggers, queued at priority 200 (rebrief band). */
 import { namedPriorities } from '../domain/priority.js';
-import { readActivity, rebriefText } from '../hooks/compose.js';
+import { REBRIEF_SENDER, readActivity, rebriefText } from '../hooks/compose.js';
 import { readBriefing } from '../hooks/briefing.js';
 import { gitInfo } from '../hooks/git-info.js';
 import type { ProjectContext } from './context.js';
@@ -22,7 +22,7 @@ export async function composeRebrief(ctx: ProjectContext, agent: string): Promis
     gitBranch: git.branch,
     gitStatus: git.status,
   });
-  const r = await ctx.store.enqueue({ agent, body: text, priority: namedPriorities.rebrief, sender: 'hornets:rebrief' });
+  const r = await ctx.store.enqueue({ agent, body: text, priority: namedPriorities.rebrief, sender: REBRIEF_SENDER });
   await ctx.store.saveAgentContext(agent, { lastBriefing: Date.now(), briefingContent: text });
   await ctx.store.recordEvent({ agent, kind: 'rebrief_queued', detail: { id: r.message.id } });
   return r.message.id;

@@ -19,6 +19,9 @@ import { COMPACTION_SUMMARY, isCompactionRequest, type RecordedRequest } from '.
 import { staysFor } from '../helpers/claude-e2e.js';
 import { waitFor } from '../helpers/tmux.js';
 import { codexTrustHash } from '../../src/hooks/codex-installer.js';
+import { loadProfiles } from '../../src/config/load.js';
+import { builtinProfilesDir } from '../../src/config/paths.js';
+import { readPane } from '../../src/domain/pane-state.js';
 
 const TEST_TIMEOUT = 120_000;
 const echo = { exec: { cmd: 'echo hornets-tool' } };
@@ -366,6 +369,54 @@ describe.skipIf(skipAgentCliSuite('codex'))('real Codex CLI through hornets hook
       expect(e.hookLog().map((l) => `${l.event} ${l.outcome ?? ''}`)).toEqual(['SessionStart briefing', 'UserPromptSubmit nudge: queue empty', 'Stop idle']);
       const briefing = developerTexts(nudged).find((t) => t.startsWith('# hornets briefing for cx')) ?? '';
       expect(briefing).toContain(`[msg ${id} | from cli] waiting before the first prompt`);
+      expect(deliveriesOf(e.mainRequests(), id)).toBe(1);
+      await waitFor('the message to be confirmed', async () => (await e.messageState(id)).state === 'confirmed', 20_000, 200);
+    },
+    TEST_TIMEOUT,
+  );
+});
+
+describe.skipIf(skipAgentCliSuite('codex'))('real Codex CLI through hornets hooks: its approval prompt', () => {
+  beforeAll(() => {
+    assertBuilt();
+    requireAgentCli('codex');
+  });
+
+  it(
+    'while Codex asks to approve a command, the profile reads its screen as a permission prompt and the engine types nothing into it; approved, the tool runs and PostToolUse hands the message over',
+    async () => {
+      const e = await start(
+        (req) => {
+          if (hasToolOutput(req)) return { text: 'tool finished' };
+          // The model asks to run outside the sandbox, which "on-request" puts to the user.
+          if (newText(req).includes('make the file'))
+            return { exec: { cmd: 'touch made-by-tool.txt', sandbox_permissions: 'require_escalated', justification: 'Create the file the user asked for' } as { cmd: string } };
+          return { text: 'ok' };
+        },
+        { config: ['approval_policy = "on-request"', 'sandbox_mode = "workspace-write"'] },
+      );
+      await e.cli.ok(['daemon', 'start']);
+      await e.up();
+      await e.prompt('hello');
+      await e.waitForHook('Stop', 'idle');
+      await e.waitForPrompt();
+      await e.prompt('make the file');
+      await waitFor('the approval prompt', () => (/Yes, proceed/.test(e.screen()) ? true : null), 30_000, 100);
+      const patterns = loadProfiles([builtinProfilesDir()]).get('codex')!.patterns;
+      expect(readPane(patterns, e.screen(), { typed: ['make the file'] })).toEqual({ verdict: 'permission', line: '› 1. Yes, proceed (y)' });
+
+      const id = await e.send('sent while Codex asks');
+      // Past the engine's "busy but silent" limit (15 s) and a reconciliation (every 10 s): the
+      // screen is read, and a permission prompt is no prompt to type a nudge into.
+      await staysFor('the approval prompt on screen, nothing typed into it', () => /Yes, proceed/.test(e.screen()) && !e.screen().includes('[hornets:'), true, 30_000);
+      expect(await e.messageState(id)).toEqual({ state: 'queued', redeliveries: 0 });
+      expect((await e.agentRecord()).state).toBe('busy');
+
+      e.keys('y');
+      const afterTool = await findRequest(e, 'the request with the tool output', hasToolOutput);
+      await e.waitForHook('Stop', 'idle');
+      expect(existsSync(path.join(e.worktree, 'made-by-tool.txt'))).toBe(true);
+      expect(developerTexts(afterTool)).toEqual([`hornets: 1 new message for cx\n\n[msg ${id} | from cli] sent while Codex asks`]);
       expect(deliveriesOf(e.mainRequests(), id)).toBe(1);
       await waitFor('the message to be confirmed', async () => (await e.messageState(id)).state === 'confirmed', 20_000, 200);
     },

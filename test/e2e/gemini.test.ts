@@ -14,12 +14,15 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt } from '../helpers/cli.js';
 import { requireAgentCli, skipAgentCliSuite } from '../helpers/agent-clis.js';
-import { AGENT, GeminiE2E, arrivalOrder, deliveriesOf, hasToolOutput, hookContexts, newText, toolOutput, wholeText } from '../helpers/gemini-e2e.js';
-import type { GeminiRequest } from '../helpers/fake-gemini-api.js';
+import { AGENT, GeminiE2E, arrivalOrder, countOccurrences, deliveriesOf, hasToolOutput, hookContexts, newText, toolOutput, wholeText } from '../helpers/gemini-e2e.js';
+import { GEMINI_COMPRESSION_SUMMARY, type GeminiRequest } from '../helpers/fake-gemini-api.js';
+import { GEMINI_COMPRESSION_ACK } from '../../src/hooks/compression-marker.js';
 import { staysFor } from '../helpers/claude-e2e.js';
 import { git, waitFor } from '../helpers/tmux.js';
 
 const TEST_TIMEOUT = 120_000;
+/** Five turns and two compressions (each two summary calls) in one test. */
+const COMPRESSION_TEST_TIMEOUT = 180_000;
 const echo = { shell: 'echo hornets-tool' };
 
 let env: GeminiE2E | null = null;
@@ -315,5 +318,157 @@ describe.skipIf(skipAgentCliSuite('gemini'))('real Gemini CLI through hornets ho
       expect(await e.messageState(id)).toEqual({ state: 'confirmed', redeliveries: 0 });
     },
     TEST_TIMEOUT,
+  );
+});
+
+/** The rebrief's own line (compose.ts), the same text Claude Code gets after SessionStart `compact`. */
+const REBRIEF = 'Your context was just compacted.';
+/** Occurrences of the rebrief in what each request brought in new: how often it was handed over. */
+const rebriefsHandedOver = (requests: GeminiRequest[]) => requests.reduce((n, r) => n + countOccurrences(newText(r), REBRIEF), 0);
+const summaryRe = new RegExp(`<state_snapshot>${GEMINI_COMPRESSION_SUMMARY}-\\d+</state_snapshot>`);
+
+describe.skipIf(skipAgentCliSuite('gemini'))('real Gemini CLI through hornets hooks: rebrief after a compression', () => {
+  beforeAll(() => {
+    assertBuilt();
+    requireAgentCli('gemini');
+  });
+
+  it(
+    'an automatic compression (the last turn filled half the window) is seen by BeforeModel, and the rebrief it queues reaches the model once, with the next AfterTool context',
+    async () => {
+      const e = await start(
+        (req) => {
+          const t = newText(req);
+          if (hasToolOutput(req)) return { text: 'tool finished' };
+          if (t.includes('fill the window')) return { text: 'window full', promptTokens: 900_000 };
+          if (t.includes('after the compression')) return echo;
+          return { text: 'ok' };
+        },
+        { briefing: 'RULE-C: never forget the pelican.' },
+      );
+      await e.up();
+      let mark = e.hookLog().length;
+      await e.prompt('remember the pelican');
+      await e.waitForHook('AfterAgent', 'idle', { after: mark });
+      mark = e.hookLog().length;
+      const full = await e.prompt('fill the window');
+      await e.waitForHook('AfterAgent', 'idle', { after: mark });
+      mark = e.hookLog().length;
+      const compressed = await e.prompt('after the compression');
+      const afterTool = await findRequest(e, 'the request with the tool output', hasToolOutput);
+      await e.waitForHook('AfterAgent', 'idle', { after: mark });
+
+      // Gemini compressed before the turn's model call: the history opens with its summary and the
+      // acknowledgement after it, and the SessionStart briefing went into the summary.
+      expect(wholeText(full)).toContain('RULE-C: never forget the pelican.');
+      expect(wholeText(compressed)).toMatch(summaryRe);
+      expect(wholeText(compressed)).toContain(GEMINI_COMPRESSION_ACK);
+      expect(wholeText(compressed)).not.toContain('RULE-C');
+      // That call's context was composed before the compression: the rebrief comes with the next.
+      expect(wholeText(compressed)).not.toContain(REBRIEF);
+      expect(e.mainRequests().indexOf(afterTool)).toBe(e.mainRequests().indexOf(compressed) + 1);
+      const [rebrief] = (await e.queue()).filter((m) => m.sender === 'hornets:rebrief');
+      const handed = toolOutput(afterTool);
+      expect(handed).toContain(`<hook_context>hornets: 1 new message for ${AGENT}\n\n[msg ${rebrief!.id} | from hornets:rebrief] # hornets briefing for ${AGENT}`);
+      expect(handed).toContain('RULE-C: never forget the pelican.');
+      expect(countOccurrences(handed, REBRIEF)).toBe(1);
+      expect(e.hookLog().filter((l) => l.event === 'AfterTool')).toMatchObject([{ outcome: 'delivered', delivered: [rebrief!.id] }]);
+
+      // Once: no later hook hands it over again, and the history keeps the one copy.
+      mark = e.hookLog().length;
+      const later = await e.prompt('and now');
+      await e.waitForHook('AfterAgent', 'idle', { after: mark });
+      expect(rebriefsHandedOver(e.mainRequests())).toBe(1);
+      expect(countOccurrences(wholeText(later), REBRIEF)).toBe(1);
+      const seen = e
+        .hookLog()
+        .filter((l) => l.event === 'BeforeModel')
+        .map((l) => l.outcome);
+      expect(seen).toEqual(['no compression', 'no compression', 'compression seen: rebrief queued', 'no new compression', 'no new compression']);
+      expect(await e.messageState(rebrief!.id)).toEqual({ state: 'confirmed', redeliveries: 0 });
+    },
+    COMPRESSION_TEST_TIMEOUT,
+  );
+
+  it(
+    '/compress: one Gemini finds not beneficial (PreCompress fired, nothing compressed) brings no rebrief; after one that compresses, the next turn sees it and AfterAgent hands the rebrief over once',
+    async () => {
+      const e = await start(
+        (req) => {
+          if (newText(req).includes('grow the history')) return { text: 'grown', promptTokens: 5_000 };
+          return { text: 'ok' };
+        },
+        { briefing: 'RULE-M: keep the manual.' },
+      );
+      // The user's own PreCompress hook shows when Gemini fired the event (hornets installs none).
+      e.addWorktree();
+      const preCompressLog = path.join(e.tmp, 'precompress.log');
+      mkdirSync(path.join(e.worktree, '.gemini'));
+      writeFileSync(
+        path.join(e.worktree, '.gemini', 'settings.json'),
+        JSON.stringify({ hooks: { PreCompress: [{ hooks: [{ type: 'command', command: `cat >> '${preCompressLog}'; echo >> '${preCompressLog}'`, timeout: 10_000 }] }] } }),
+      );
+      const triggers = () =>
+        existsSync(preCompressLog)
+          ? readFileSync(preCompressLog, 'utf8')
+              .split('\n')
+              .filter(Boolean)
+              .map((l) => (JSON.parse(l) as { trigger: string }).trigger)
+          : [];
+      await e.up();
+      let mark = e.hookLog().length;
+      await e.prompt('first');
+      await e.waitForHook('AfterAgent', 'idle', { after: mark });
+
+      const manual = triggers().length;
+      expect(await e.compress()).toBe('Compression was not beneficial for this history size.');
+      await waitFor('the PreCompress hook of /compress', () => (triggers().slice(manual).includes('manual') ? true : null), 10_000, 50);
+      mark = e.hookLog().length;
+      await e.prompt('second');
+      await e.waitForHook('AfterAgent', 'idle', { after: mark });
+      expect(rebriefsHandedOver(e.mainRequests())).toBe(0);
+      expect(e.mainRequests().some((r) => wholeText(r).includes(GEMINI_COMPRESSION_ACK))).toBe(false);
+      expect(
+        new Set(
+          e
+            .hookLog()
+            .filter((l) => l.event === 'BeforeModel')
+            .map((l) => l.outcome),
+        ),
+      ).toEqual(new Set(['no compression']));
+      expect((await e.queue()).filter((m) => m.sender === 'hornets:rebrief')).toEqual([]);
+      // Every turn fired an automatic PreCompress too, and none compressed.
+      expect(triggers().filter((t) => t === 'auto').length).toBeGreaterThanOrEqual(2);
+
+      mark = e.hookLog().length;
+      await e.prompt('grow the history');
+      await e.waitForHook('AfterAgent', 'idle', { after: mark });
+      expect(await e.compress()).toMatch(/^Chat history compressed from 5000 to \d+ tokens\.$/);
+      mark = e.hookLog().length;
+      const compressed = await e.prompt('third');
+      const feedback = await findRequest(e, 'the request with the AfterAgent reason', (r) => newText(r).includes(REBRIEF));
+      await e.waitForHook('AfterAgent', 'idle', { after: mark });
+      expect(wholeText(compressed)).toMatch(summaryRe);
+      expect(wholeText(compressed)).not.toContain('RULE-M');
+      // BeforeAgent ran before this call's BeforeModel saw the compression: the turn's end brings it.
+      expect(newText(compressed)).not.toContain(REBRIEF);
+      expect(e.mainRequests().indexOf(feedback)).toBe(e.mainRequests().indexOf(compressed) + 1);
+      const [rebrief] = (await e.queue()).filter((m) => m.sender === 'hornets:rebrief');
+      expect(newText(feedback).startsWith(`hornets: 1 new message for ${AGENT}\n\n[msg ${rebrief!.id} | from hornets:rebrief] # hornets briefing for ${AGENT}`)).toBe(true);
+      expect(newText(feedback)).toContain('RULE-M: keep the manual.');
+      const ends = e
+        .hookLog()
+        .slice(mark)
+        .filter((l) => l.event === 'AfterAgent')
+        .map((l) => l.outcome);
+      expect(ends).toEqual(['block 1', 'idle']);
+
+      mark = e.hookLog().length;
+      await e.prompt('fourth');
+      await e.waitForHook('AfterAgent', 'idle', { after: mark });
+      expect(rebriefsHandedOver(e.mainRequests())).toBe(1);
+      expect(await e.messageState(rebrief!.id)).toEqual({ state: 'confirmed', redeliveries: 0 });
+    },
+    COMPRESSION_TEST_TIMEOUT,
   );
 });

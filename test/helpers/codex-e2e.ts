@@ -28,6 +28,8 @@ const KEY_ENV = 'HORNETS_E2E_OPENAI_KEY';
 export interface CodexE2EOptions {
   /** Briefing rules written to briefings/cx.md. */
   briefing?: string;
+  /** Top-level config.toml lines of the user's own (approval policy, sandbox mode). */
+  config?: string[];
 }
 
 type Item = { type?: string; role?: string; content?: unknown; output?: unknown; text?: unknown };
@@ -208,7 +210,7 @@ export class CodexE2E {
     writeFileSync(path.join(this.root, '.gitignore'), '.hornets/\n');
     git(this.root, ['add', '-A']);
     git(this.root, ['commit', '-q', '-m', 'e2e project']);
-    writeFileSync(this.configToml, this.userConfig());
+    writeFileSync(this.configToml, [...(options.config ?? []), this.userConfig()].join('\n'));
   }
 
   /** The agent's worktree before `up` creates it, so user files can be placed there first. */
@@ -256,6 +258,12 @@ export class CodexE2E {
     await waitFor(`"${text}" typed into ${this.paneId}`, () => this.screen().includes(text), 10_000, 50);
     const enter = tmux(this.socket, ['send-keys', '-t', this.paneId, 'Enter']);
     if (enter.code !== 0) throw new Error(`send-keys Enter failed: ${enter.stderr}`);
+  }
+
+  /** Presses keys in the pane as they are (an answer to a dialog). */
+  keys(...keys: string[]): void {
+    const r = tmux(this.socket, ['send-keys', '-t', this.paneId, ...keys]);
+    if (r.code !== 0) throw new Error(`send-keys failed: ${r.stderr}`);
   }
 
   /** Submits a prompt and waits for the turn request that carries it. */

@@ -19,8 +19,12 @@ export interface GeminiRequest {
   text: string;
 }
 
-/** A tool call is Gemini CLI's shell tool, `run_shell_command` with `{command}`. */
-export type GeminiReply = { text: string } | { shell: string; text?: string };
+/**
+ * A tool call is Gemini CLI's shell tool, `run_shell_command` with `{command}`. `promptTokens` is
+ * the prompt size the reply's usageMetadata claims (10 when not given): Gemini compresses its
+ * history before the next turn when the last one reached half the model's window.
+ */
+export type GeminiReply = ({ text: string } | { shell: string; text?: string }) & { promptTokens?: number };
 
 export type GeminiResponder = (req: GeminiRequest, index: number) => GeminiReply | Promise<GeminiReply>;
 
@@ -48,19 +52,29 @@ function candidate(reply: GeminiReply): Record<string, unknown> {
   const parts: Record<string, unknown>[] = [];
   if (reply.text) parts.push({ text: reply.text });
   if ('shell' in reply) parts.push({ functionCall: { name: 'run_shell_command', args: { command: reply.shell } } });
-  return { candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP', index: 0 }], usageMetadata: usage };
+  const usageMetadata = reply.promptTokens === undefined ? usage : { ...usage, promptTokenCount: reply.promptTokens, totalTokenCount: reply.promptTokens + usage.candidatesTokenCount };
+  return { candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP', index: 0 }], usageMetadata };
 }
 
 const isMain = (body: Record<string, unknown>) => Array.isArray(body.tools) && (body.tools as unknown[]).length > 0;
 
-/** A side question's answer: the compression summary when asked for one, else a JSON "the user speaks next". */
-function sideAnswer(text: string): string {
-  if (/state_snapshot|compress|summar/i.test(text)) return `<state_snapshot>${GEMINI_COMPRESSION_SUMMARY}</state_snapshot>`;
-  return JSON.stringify({ reasoning: 'done', next_speaker: 'user' });
+/**
+ * A side question's answer: the compression summary when asked for one (numbered per compression,
+ * as a real model writes a new one each time; the check that follows it gets the same), else a
+ * JSON "the user speaks next".
+ */
+function sideAnswerer(): (text: string) => string {
+  let compressions = 0;
+  return (text) => {
+    if (/Generate a new <state_snapshot>|generate the updated <state_snapshot>/.test(text)) compressions++;
+    if (/state_snapshot|compress|summar/i.test(text)) return `<state_snapshot>${GEMINI_COMPRESSION_SUMMARY}-${compressions}</state_snapshot>`;
+    return JSON.stringify({ reasoning: 'done', next_speaker: 'user' });
+  };
 }
 
 export async function startFakeGeminiApi(responder: GeminiResponder = () => ({ text: 'ok' })): Promise<FakeGeminiApi> {
   const requests: GeminiRequest[] = [];
+  const sideAnswer = sideAnswerer();
   let mainIndex = 0;
   const server: Server = createServer((req, res) => {
     void (async () => {

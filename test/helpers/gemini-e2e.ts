@@ -266,6 +266,36 @@ export class GeminiE2E {
     );
   }
 
+  /**
+   * Types `/compress` and returns what Gemini answered (the line it shows: "Chat history compressed
+   * from …", "Compression was not beneficial …", "Nothing to compress."). The first Enter on a slash
+   * command may only take its completion, or be refused while the UI finishes the last turn ("Slash
+   * commands cannot be queued"): Enter is pressed again while the command still sits in the box.
+   */
+  async compress(timeoutMs = 30_000): Promise<string> {
+    const results = /Chat history compressed from \d+ to \d+ tokens\.|Compression was not beneficial[^\n]*|Nothing to compress\.|Chat history compression[^\n]*|Could not compress[^\n]*/g;
+    const history = () => tmux(this.socket, ['capture-pane', '-p', '-J', '-S', '-', '-t', this.paneId]).stdout;
+    const before = (history().match(results) ?? []).length;
+    await this.submit('/compress');
+    let lastEnter = Date.now();
+    return waitFor(
+      'the answer to /compress',
+      () => {
+        const all = history().match(results) ?? [];
+        if (all.length > before) return all[all.length - 1]!;
+        if (Date.now() - lastEnter > 1_500 && /^\s*>\s+\/compress\s*$/m.test(this.screen())) {
+          tmux(this.socket, ['send-keys', '-t', this.paneId, 'Enter']);
+          lastEnter = Date.now();
+        }
+        return null;
+      },
+      timeoutMs,
+      100,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\nscreen:\n${this.screen()}`);
+    });
+  }
+
   mainRequests(): GeminiRequest[] {
     return this.api.mainRequests();
   }

@@ -36,6 +36,8 @@ describe('Gemini protocol table', () => {
     expect(handlerFor(geminiProtocol, 'BeforeAgent')).toBe('UserPromptSubmit');
     expect(handlerFor(geminiProtocol, 'AfterTool')).toBe('PostToolUse');
     expect(handlerFor(geminiProtocol, 'AfterAgent')).toBe('Stop');
+    expect(handlerFor(geminiProtocol, 'BeforeModel')).toBe('BeforeModel');
+    // Fired before every turn's model call, before Gemini decides whether to compress: not ours.
     expect(handlerFor(geminiProtocol, 'PreCompress')).toBeNull();
     expect(JSON.parse(contextReply(geminiProtocol, 'PostToolUse', 'hi'))).toEqual({ hookSpecificOutput: { hookEventName: 'AfterTool', additionalContext: 'hi' } });
     expect(JSON.parse(contextReply(geminiProtocol, 'SessionStart', 'brief'))).toEqual({ hookSpecificOutput: { hookEventName: 'SessionStart', additionalContext: 'brief' } });
@@ -55,7 +57,7 @@ describe('installGeminiHooks', () => {
     expect(r).toMatchObject({ changed: true, backup: `${settingsFile()}.hornets-backup`, trust: { changed: true, backup: `${trustFile()}.hornets-backup` } });
     const merged = JSON.parse(readFileSync(settingsFile(), 'utf8')) as { ui: unknown; hooks: Record<string, { hooks: { command: string; timeout: number }[] }[]> };
     expect(merged.ui).toEqual({ theme: 'x' });
-    expect(Object.keys(merged.hooks)).toEqual(['AfterTool', 'SessionStart', 'BeforeAgent', 'AfterAgent', 'Notification', 'SessionEnd']);
+    expect(Object.keys(merged.hooks)).toEqual(['AfterTool', 'SessionStart', 'BeforeAgent', 'AfterAgent', 'Notification', 'SessionEnd', 'BeforeModel']);
     expect(merged.hooks.AfterTool!.map((g) => g.hooks[0]!.command)).toEqual(['echo user', `'/opt/hornets/hook' '/usr/bin/node' AfterTool gemini # hornets-tui`]);
     expect(merged.hooks.AfterTool![1]!.hooks[0]!.timeout).toBe(15_000);
     expect(merged.hooks.SessionStart![0]!.hooks[0]!.timeout).toBe(30_000);

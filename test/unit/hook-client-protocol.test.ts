@@ -71,14 +71,15 @@ describe.each(hookClients.filter((c) => c.available))('$name hook client', ({ pr
     ]);
   });
 
-  it("hands Gemini's event names (BeforeAgent, AfterTool, AfterAgent) on with its protocol word, and still nothing else", async () => {
+  it("hands Gemini's event names (BeforeAgent, AfterTool, AfterAgent, BeforeModel) on with its protocol word, and still nothing else", async () => {
     writeFileSync(join(dir, 'run', 'hook-endpoint'), `${port} token\n`);
-    for (const event of ['BeforeAgent', 'AfterTool', 'AfterAgent']) expect(await runClient(program, [event, 'gemini'], process.execPath)).toEqual({ code: 0, stdout: '{"ok":true}' });
-    expect(await runClient(program, ['BeforeModel', 'gemini'], process.execPath)).toEqual({ code: 0, stdout: '' });
+    for (const event of ['BeforeAgent', 'AfterTool', 'AfterAgent', 'BeforeModel']) expect(await runClient(program, [event, 'gemini'], process.execPath)).toEqual({ code: 0, stdout: '{"ok":true}' });
+    expect(await runClient(program, ['AfterModel', 'gemini'], process.execPath)).toEqual({ code: 0, stdout: '' });
     expect(seen.map((s) => [s.url, s.headers['x-hornets-protocol']])).toEqual([
       ['/hook/BeforeAgent', 'gemini'],
       ['/hook/AfterTool', 'gemini'],
       ['/hook/AfterAgent', 'gemini'],
+      ['/hook/BeforeModel', 'gemini'],
     ]);
   });
 

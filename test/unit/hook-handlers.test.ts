@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteStore, type SqliteMessageStore } from '../../src/queue/sqlite/sqlite-store.js';
 import { HookHandler, MAX_STOP_BLOCKS, hookEvents, type HookDeps } from '../../src/hooks/handlers.js';
 import type { AgentState } from '../../src/domain/agent.js';
+import { geminiProtocol, type HookProtocol } from '../../src/hooks/protocols.js';
 
 let dir: string;
 let store: SqliteMessageStore;
@@ -60,6 +61,8 @@ interface Row {
   stdout: RegExp | '';
   outcome: RegExp;
   to: AgentState;
+  /** The CLI whose event it is (Claude Code when not given). */
+  protocol?: HookProtocol;
 }
 
 const rows: Row[] = [
@@ -118,6 +121,17 @@ const rows: Row[] = [
   { event: 'SessionEnd', from: 'idle', payload: { reason: 'clear' }, queued: 0, stdout: '', outcome: /^session end: 0 requeued$/, to: 'idle' },
   { event: 'SessionEnd', from: 'idle', payload: { reason: 'prompt_input_exit' }, queued: 0, stdout: '', outcome: /^session end: 0 requeued$/, to: 'stopped' },
   { event: 'StopFailure', from: 'busy', payload: { error: 'overloaded_error' }, queued: 0, stdout: '', outcome: /^stop failure: 0 requeued$/, to: 'idle' },
+  // Gemini's, before every model call: it only looks for a compression (hook-protocols.test.ts).
+  {
+    event: 'BeforeModel',
+    from: 'busy',
+    payload: { llm_request: { messages: [{ role: 'user', content: 'hi' }] } },
+    queued: 1,
+    stdout: '',
+    outcome: /^no compression$/,
+    to: 'busy',
+    protocol: geminiProtocol,
+  },
 ];
 
 describe('hook handlers, one row per event', () => {
@@ -128,7 +142,7 @@ describe('hook handlers, one row per event', () => {
   it.each(rows.map((r) => [`${r.event} ${JSON.stringify(r.payload).slice(0, 60)} from ${r.from} with ${r.queued} queued`, r] as const))('%s', async (_name, r) => {
     if (r.from !== 'starting') await setState(r.from);
     for (let i = 0; i < r.queued; i++) await store.enqueue({ agent: 'marie', body: `message ${i}` });
-    const reply = await handler().handle(r.event, payload(r.payload));
+    const reply = await handler(r.protocol ? { protocol: r.protocol } : {}).handle(r.event, payload(r.payload));
     if (r.stdout === '') expect(reply.stdout).toBe('');
     else expect(reply.stdout).toMatch(r.stdout);
     expect(reply.outcome).toMatch(r.outcome);

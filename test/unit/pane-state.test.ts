@@ -58,6 +58,40 @@ const geminiPermission = [
   '╰──────────────────────────────────────────────╯',
 ].join('\n');
 
+/**
+ * Codex 0.171.0 asking to run a command (approval_policy "on-request", the model asking for
+ * escalation), a real capture: the trailing blanks and the empty middle of the pane shortened.
+ */
+const codexApproval = [
+  '',
+  '  >_ OpenAI Codex (v0.171.0)',
+  '     /tmp/hornets-codex-e2e-zZSjuH/project/.hornets/worktrees/cx',
+  '',
+  '',
+  '› make the file',
+  '',
+  '',
+  '• Running touch made-by-tool.txt',
+  '',
+  '',
+  '',
+  '',
+  '  Would you like to run the following command?',
+  '',
+  '  Environment: local',
+  '',
+  '  Reason: Create the file the user asked for',
+  '',
+  '  $ touch made-by-tool.txt',
+  '',
+  '',
+  '› 1. Yes, proceed (y)',
+  "  2. Yes, and don't ask again for commands that start with `touch made-by-tool.txt` (p)",
+  '  3. No, and tell Codex what to do differently (esc)',
+  '',
+  '  Press enter to confirm or esc to cancel',
+].join('\n');
+
 /** Claude Code 2.1.197 asking to run a Bash command. */
 const claudeDialog = [
   '❯ say something',
@@ -187,6 +221,14 @@ const rows: Row[] = [
     profile: 'codex',
     screen: 'Would you like to run the following command?\n\n  $ rm -rf build\n\n› 1. Yes, proceed\n  2. No',
     want: { verdict: 'permission', line: '› 1. Yes, proceed' },
+  },
+  { label: 'codex: asking to run a command (real capture)', profile: 'codex', screen: codexApproval, want: { verdict: 'permission', line: '› 1. Yes, proceed (y)' } },
+  {
+    label: 'codex: asking to run a command, the prompt hornets typed still on screen',
+    profile: 'codex',
+    screen: codexApproval,
+    typed: ['make the file'],
+    want: { verdict: 'permission', line: '› 1. Yes, proceed (y)' },
   },
   // Gemini CLI 0.61.0, real captures (200 columns, rules and padding shortened): its footer stays
   // under the input box in every state, so the box's "Type your message" is never the last line.
