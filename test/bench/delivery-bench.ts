@@ -124,8 +124,8 @@ function arrival(team: ModeTeam, needle: string, timeoutMs = 30_000): Promise<Tr
 }
 
 /** The seeds' enqueue: a trigger file written aside and renamed into the agent's trigger directory. Returns when it landed. */
-function dropTrigger(root: string, body: string): number {
-  const dir = join(root, '.hornets', 'triggers', AGENT);
+function dropTrigger(root: string, body: string, agent = AGENT): number {
+  const dir = join(root, '.hornets', 'triggers', agent);
   mkdirSync(dir, { recursive: true });
   const name = `bench-${randomBytes(4).toString('hex')}`;
   const aside = join(dir, `.${name}.tmp`);
@@ -255,6 +255,10 @@ interface ClaudeHooks {
   withMessage: number[];
   toolRound: number[];
   paths: string[];
+  /** Trigger file landed -> the engine queued the message. */
+  ingest: number[];
+  /** Messages that missed their turn (queued after its last hook): hooks-only delivery waits for the next turn. */
+  missed: number;
 }
 
 /**
@@ -270,13 +274,13 @@ async function claudeHooks(rounds: number): Promise<ClaudeHooks> {
   const e = await ClaudeE2E.create(
     (req) => {
       if (hasToolResult(req)) return { text: 'ok' };
-      if (drop && newText(req).includes(`go ${drop.nonce}`)) dropped = dropTrigger(root, drop.body);
+      if (drop && newText(req).includes(`go ${drop.nonce}`)) dropped = dropTrigger(root, drop.body, 'cc');
       return newText(req).includes('go ') ? { toolUse: { name: 'Bash', input: { command: 'echo bench', description: 'echo' } } } : { text: 'ok' };
     },
     { committedSettings: { permissions: { allow: ['Bash(echo:*)'] } }, delivery: 'hooks' },
   );
   root = e.root;
-  const out: ClaudeHooks = { version: spawnSync(claudeBin, ['--version'], { encoding: 'utf8' }).stdout.trim(), withMessage: [], toolRound: [], paths: [] };
+  const out: ClaudeHooks = { version: spawnSync(claudeBin, ['--version'], { encoding: 'utf8' }).stdout.trim(), withMessage: [], toolRound: [], paths: [], ingest: [], missed: 0 };
   let store: MessageStore | null = null;
   try {
     await e.up();
@@ -311,11 +315,15 @@ async function claudeHooks(rounds: number): Promise<ClaudeHooks> {
               .mainRequests()
               .slice(before)
               .find((r) => r !== prompt && newText(r).includes(body)),
-          30_000,
+          15_000,
           2,
-        );
-        out.withMessage.push(req.at - dropped);
-        out.paths.push(hasToolResult(req) ? 'beside the tool result' : 'end of turn');
+        ).catch(() => null);
+        const queued = (await db.list({ agent: 'cc', states: ['queued', 'leased', 'delivered', 'confirmed'], limit: 20, order: 'recent' })).find((m) => m.body === body);
+        out.ingest.push(queued ? queued.createdAt - dropped : NaN);
+        if (req) {
+          out.withMessage.push(req.at - dropped);
+          out.paths.push(hasToolResult(req) ? 'beside the tool result' : 'end of turn');
+        } else out.missed++;
       } else {
         const req = await waitFor('the tool result request', () => e.mainRequests().slice(before).find(hasToolResult), 30_000, 2);
         out.toolRound.push(req.at - prompt.at);
@@ -365,7 +373,6 @@ async function main(): Promise<void> {
     for (const t of teams) await stopTeam(t);
   }
   const loadModes = load();
-  const claude = WITH_CLAUDE && claudeRuns() ? await claudeHooks(CLAUDE_ROUNDS) : null;
 
   const a50 = percentile(anchor, 50);
   const p = (key: string, q: number) =>
@@ -396,18 +403,22 @@ async function main(): Promise<void> {
   console.log(
     `hooks: the file lands once a turn is under way; the demo agent runs its tool ${WORK_MS / 2} ms into the turn, so up to that much of the figure is waiting for the agent's next tool round (mid-turn = beside it, stop-feedback = end of turn)`,
   );
+  const loadClaude = load();
+  const claude = WITH_CLAUDE && claudeRuns() ? await claudeHooks(CLAUDE_ROUNDS) : null;
   if (claude) {
     const w50 = percentile(claude.withMessage, 50);
     const r50 = percentile(claude.toolRound, 50);
     const paths = new Map<string, number>();
     for (const x of claude.paths) paths.set(x, (paths.get(x) ?? 0) + 1);
-    console.log(`\nhooks mode on real Claude Code ${claude.version} (delivery "hooks"), ${claude.withMessage.length} + ${claude.toolRound.length} rounds interleaved; load ${loadModes} -> ${load()}`);
+    console.log(`\nhooks mode on real Claude Code ${claude.version} (delivery "hooks"), ${claude.withMessage.length} + ${claude.toolRound.length} rounds interleaved; load ${loadClaude} -> ${load()}`);
     table([
       ['', 'p50', 'p99', '÷ tool round p50'],
       ['trigger file lands as a Bash round starts -> text in the model request', fmt(w50), fmt(percentile(claude.withMessage, 99)), ratio(w50, r50)],
       ['anchor: the same Bash round, no message (request -> next request)', fmt(r50), fmt(percentile(claude.toolRound, 99)), '1.0×'],
     ]);
-    console.log(`arrived: ${[...paths].map(([k, n]) => `${k} ×${n}`).join(', ')}; seed's hooks figure: <100ms`);
+    console.log(
+      `arrived: ${[...paths].map(([k, n]) => `${k} ×${n}`).join(', ')}${claude.missed ? `; missed their turn (queued after its last hook, wait for the next turn): ${claude.missed}` : ''}; trigger landed -> queued by the engine p50 ${fmt(percentile(claude.ingest, 50))}, p99 ${fmt(percentile(claude.ingest, 99))}; seed's hooks figure: <100ms`,
+    );
   } else if (WITH_CLAUDE) console.log('\nreal Claude Code does not run here: its hooks-mode row is left out');
 }
 
