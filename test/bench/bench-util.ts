@@ -1,6 +1,6 @@
 /** Small helpers shared by the benchmarks, the kill -9 harness and their worker processes. */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,4 +88,18 @@ export function numberFlag(flags: Map<string, string | true>, name: string, fall
 
 export function fmtRate(n: number): string {
   return Math.round(n).toLocaleString('en-US');
+}
+
+/** A process's CPU time so far (utime + stime), in clock ticks (USER_HZ, 100 on Linux). */
+export function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** p-th percentile (nearest rank) of the finite values; NaN when there are none. */
+export function percentile(xs: number[], p: number): number {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }

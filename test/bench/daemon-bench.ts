@@ -9,15 +9,15 @@
  *     tmux server making the same 50 demo-agent windows in one batched call (see bareTmux).
  * `--before <checkout>` runs 2 and 3 with that checkout's CLI too (e.g. /work/main, built), interleaved,
  * for before/after figures from the same run; `--only wake,idle,team` picks sections.
- * The idle push to a real Claude Code pane is measured by test/bench/claude-push-bench.ts
+ * The idle push to a real Claude Code pane is measured by test/bench/push-bench.ts (`--cli claude`)
  * (`npm run bench:claude-push`).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { repoRoot, sleep } from './bench-util.js';
+import { cpuTicks, repoRoot, sleep } from './bench-util.js';
 import { openProject } from '../../src/services/context.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 
@@ -147,12 +147,6 @@ function pairWithWakes(sends: number[], wakes: number[]): number[] {
     const w = sorted.find((x) => x >= t);
     return w === undefined ? Infinity : w - t;
   });
-}
-
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime, clock ticks
 }
 
 /** The hornets-tui launcher of a checkout: ours, or `--before <dir>` (e.g. /work/main) for the same figures from the code before. */

@@ -1,41 +1,41 @@
 /**
  * `npm run bench:hooks`: what a hook costs, measured from outside the process.
  *
- * 1. The agent's view (the figure that matters): the REAL Claude Code (`claude -p`, the pinned
- *    devDependency) runs a script of Bash tool rounds against the scripted stand-in API
- *    (scripts/fake-messages-api.ts). One tool round = the gap between two consecutive main requests
- *    arriving at the stand-in (tool run + PostToolUse hooks + Claude Code's own work). Median gap for
+ * 1. The agent's view (the figure that matters), for each real agent CLI: Claude Code (`claude -p`,
+ *    the pinned devDependency), Codex (`codex exec`) and Gemini (`gemini -p`), the latter two pinned
+ *    in scripts/agent-clis.json. Each runs a script of shell tool rounds against its scripted
+ *    stand-in API (hook-agent-runs.ts). One tool round = the gap between two consecutive turn
+ *    requests arriving at the stand-in (tool run + after-tool hooks + the CLI's own work). Median
+ *    gap for
  *      - no hook,
- *      - a `true` command hook (what any command hook costs: Claude Code's spawn and shell),
+ *      - a `true` command hook (what any command hook costs: the CLI's spawn and shell),
  *      - a bare `node -e 0` command hook (the anchor: what any Node hook costs),
  *      - hornets' hooks with the native client (dist/hornets-hook-native) and with the bash client
  *        (bin/hornets-hook), each with no daemon running (-> Node entry that opens SQLite) and with
- *        the daemon running (-> 127.0.0.1),
+ *        the daemon running (-> 127.0.0.1); Claude Code also with the opt-in http hook,
  *    and, with `--baseline <checkout>`, hornets' hooks of another checkout (its bash client and its
  *    daemon) in the same run, for before/after figures. Configurations run round-robin.
- *    Steady state only: the first gap of each run (Claude Code still warming up) is not counted.
+ *    Steady state only: the first gap of each run (the CLI still warming up) is not counted.
  * 2. The hook process alone (spawn to exit, payload on stdin), empty queue and one message waiting,
  *    beside `node -e 0` and `bash -c 'exit 0'`, interleaved.
  *
- * Flags: --reps N (claude runs per configuration, default 10), --rounds N (Bash rounds per run,
- * default 8), --n N (process-level runs each, default 40), --agent-only, --spawn-only,
- * --baseline <dir> (another hornets checkout, built).
+ * Flags: --cli claude|codex|gemini|all (default all), --reps N (runs per configuration, default
+ * 10), --rounds N (tool rounds per run, default 8), --n N (process-level runs each, default 40),
+ * --agent-only, --spawn-only, --baseline <dir> (another hornets checkout, built), --smoke (one short
+ * run of four configurations per CLI, to check the script).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync, realpathSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { numberFlag, parseFlags, repoRoot } from './bench-util.js';
 import { openSqliteStore, type SqliteMessageStore } from '../../src/queue/sqlite/sqlite-store.js';
-import { startFakeApi } from '../../scripts/fake-messages-api.js';
-import { withOurs } from '../../src/hooks/installer.js';
+import { agentCliNames, agentRunner, type AgentCliName, type HookChoice } from './hook-agent-runs.js';
 import { agentCredential, loadOrCreateAgentKey } from '../../src/hooks/credentials.js';
 import { freePort } from '../helpers/ports.js';
 
 const root = repoRoot();
 const claudeBin = join(root, 'node_modules', '.bin', 'claude');
-/** Fake but well-formed: Claude Code remembers the approval by the key's last 20 characters. */
-const API_KEY = `sk-ant-api03-hornets-bench-${'x'.repeat(40)}-0123456789abcdefghij`;
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -118,93 +118,64 @@ async function hornetsProject(parent: string, name: string, checkout: string, da
 
 interface AgentConfig {
   name: string;
-  /** Hooks for .claude/settings.json. */
-  hooks: Record<string, unknown>;
+  hooks: HookChoice;
   env: NodeJS.ProcessEnv;
 }
 
-/** One `claude -p` run of `rounds` Bash rounds; returns the gaps between consecutive main requests. */
-async function claudeRun(work: string, home: string, config: AgentConfig, rounds: number): Promise<number[]> {
-  const api = await startFakeApi((_req, i) => (i < rounds ? { toolUse: { name: 'Bash', input: { command: `echo round-${i}`, description: `round ${i}` } } } : { text: 'done' }));
+async function agentView(cli: AgentCliName, parent: string, projects: { label: string; project: HornetsProject }[], reps: number, rounds: number, smoke: boolean): Promise<void> {
+  const runner = await agentRunner(cli, join(parent, cli), claudeBin);
   try {
-    mkdirSync(join(work, '.claude'), { recursive: true });
-    writeFileSync(join(work, '.claude', 'settings.json'), JSON.stringify({ permissions: { allow: ['Bash(echo:*)'] }, ...config.hooks }, null, 2));
-    const env: NodeJS.ProcessEnv = {
-      ...config.env,
-      HOME: home,
-      ANTHROPIC_BASE_URL: api.url,
-      ANTHROPIC_API_KEY: API_KEY,
-      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    };
-    const child = spawn(claudeBin, ['-p', 'Run the echo rounds.'], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
-    child.stdout.resume();
-    const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-      child.on('close', (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-    });
-    const at = api.mainRequests().map((r) => r.at);
-    if (code !== 0 || at.length !== rounds + 1) throw new Error(`${config.name}: claude -p exited ${code} after ${at.length}/${rounds + 1} main requests: ${err.slice(0, 2000)}`);
-    return at.slice(1).map((t, i) => t - at[i]!);
-  } finally {
-    await api.close();
-  }
-}
-
-function writeHome(home: string, trusted: string[]): void {
-  mkdirSync(home, { recursive: true });
-  writeFileSync(
-    join(home, '.claude.json'),
-    JSON.stringify({
-      hasCompletedOnboarding: true,
-      customApiKeyResponses: { approved: [API_KEY.slice(-20)], rejected: [] },
-      projects: Object.fromEntries(trusted.map((d) => [d, { hasTrustDialogAccepted: true, allowedTools: [] }])),
-    }),
-  );
-}
-
-/** The hooks hornets installs, as `.claude/settings.json` content. */
-function hornetsHooks(hook: string, httpPort: number | null): Record<string, unknown> {
-  return withOurs({}, { program: [hook, process.execPath], httpPort });
-}
-
-async function agentView(parent: string, projects: { label: string; project: HornetsProject }[], reps: number, rounds: number): Promise<void> {
-  const env = baseEnv();
-  const nodeHook = { type: 'command', command: `'${process.execPath}' -e 0`, timeout: 15 };
-  const trueHook = { type: 'command', command: 'true', timeout: 15 };
-  const configs: AgentConfig[] = [
-    { name: 'no hook', hooks: {}, env },
-    { name: '`true` hook', hooks: { hooks: { PostToolUse: [{ hooks: [trueHook] }] } }, env },
-    { name: 'bare `node -e 0` hook', hooks: { hooks: { PostToolUse: [{ hooks: [nodeHook] }] } }, env },
-    ...projects.map(({ label, project }) => ({ name: label, hooks: hornetsHooks(project.hook, project.httpPort), env: project.env })),
-  ];
-  const work = Object.fromEntries(configs.map((c, i) => [c.name, join(parent, `work-${i}`)]));
-  for (const w of Object.values(work)) mkdirSync(w);
-  const home = join(parent, 'home');
-  writeHome(home, Object.values(work));
-  const gaps: Record<string, number[]> = Object.fromEntries(configs.map((c) => [c.name, []]));
-  const runMedians: Record<string, number[]> = Object.fromEntries(configs.map((c) => [c.name, []]));
-  // One warm-up run each (first start of the native binary, page cache), not counted.
-  for (const c of configs) await claudeRun(work[c.name]!, home, c, 2);
-  for (let rep = 0; rep < reps; rep++) {
-    // Round-robin, rotating the start, so load drifts spread over every configuration.
-    for (let k = 0; k < configs.length; k++) {
-      const c = configs[(k + rep) % configs.length]!;
-      // Steady state: the first gap still carries Claude Code's own warm-up (and the hook's first
-      // start after the previous configuration), which made pooled medians noisy.
-      const g = (await claudeRun(work[c.name]!, home, c, rounds)).slice(1);
-      gaps[c.name]!.push(...g);
-      runMedians[c.name]!.push(median(g));
+    const env = baseEnv();
+    const nodeHook = `'${process.execPath}' -e 0`;
+    const hornets = projects
+      .filter(({ project }) => runner.httpHooks || project.httpPort === null)
+      .map(({ label, project }) => ({ name: label, hooks: { kind: 'hornets', transport: { program: [project.hook, process.execPath], httpPort: project.httpPort } } as HookChoice, env: project.env }));
+    const all: AgentConfig[] = [
+      { name: 'no hook', hooks: { kind: 'none' }, env },
+      { name: '`true` hook', hooks: { kind: 'command', command: 'true' }, env },
+      { name: 'bare `node -e 0` hook', hooks: { kind: 'command', command: nodeHook }, env },
+      ...hornets,
+    ];
+    // --smoke: enough to see every kind of configuration work, not to measure.
+    const configs = smoke ? [all[0]!, all[2]!, hornets[0]!, hornets.find((h) => h.name.includes('daemon running'))!] : all;
+    const dirs = Object.fromEntries(configs.map((c, i) => [c.name, join(parent, cli, `config-${i}`)]));
+    for (const c of configs) {
+      mkdirSync(dirs[c.name]!, { recursive: true });
+      runner.setup(dirs[c.name]!, c.hooks);
     }
+    const gaps: Record<string, number[]> = Object.fromEntries(configs.map((c) => [c.name, []]));
+    const runMedians: Record<string, number[]> = Object.fromEntries(configs.map((c) => [c.name, []]));
+    // One warm-up run each (first start of the binary, page cache), not counted.
+    if (!smoke) for (const c of configs) await runner.run(dirs[c.name]!, c.env, 2);
+    for (let rep = 0; rep < reps; rep++) {
+      // Round-robin, rotating the start, so load drifts spread over every configuration.
+      for (let k = 0; k < configs.length; k++) {
+        const c = configs[(k + rep) % configs.length]!;
+        // Steady state: the first gap still carries the CLI's own warm-up (and the hook's first
+        // start after the previous configuration), which made pooled medians noisy.
+        const g = (await runner.run(dirs[c.name]!, c.env, rounds)).slice(1);
+        gaps[c.name]!.push(...g);
+        runMedians[c.name]!.push(median(g));
+      }
+    }
+    printAgentView(cli, runner.binary, configs, gaps, runMedians, reps, rounds);
+  } finally {
+    await runner.close();
   }
+}
+
+const RUN_COMMAND: Record<AgentCliName, string> = { claude: 'claude -p', codex: 'codex exec', gemini: 'gemini -p' };
+
+function printAgentView(cli: AgentCliName, binary: string, configs: AgentConfig[], gaps: Record<string, number[]>, runMedians: Record<string, number[]>, reps: number, rounds: number): void {
+  const version = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout.trim();
   const none = median(gaps['no hook']!);
   const nodeAdded = median(gaps['bare `node -e 0` hook']!) - none;
   const noneOfRuns = median(runMedians['no hook']!);
-  console.log(`\nagent's view: real Claude Code (claude -p), ${rounds} Bash rounds per run (first gap of each run skipped), ${reps} runs per configuration (round-robin); gap = one tool round`);
+  console.log(
+    `\nagent's view: real ${cli} ${version} (${RUN_COMMAND[cli]}), ${rounds} shell rounds per run (first gap of each run skipped), ${reps} runs per configuration (round-robin); gap = one tool round; load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   console.log(
     `${'configuration'.padEnd(40)} ${'median gap'.padStart(10)} ${'p90'.padStart(7)} ${'added/round'.padStart(12)} ${'÷ node -e 0 added'.padStart(18)} ${'median of run medians (added)'.padStart(30)}   run medians`,
   );
@@ -218,7 +189,7 @@ async function agentView(parent: string, projects: { label: string; project: Hor
       `${c.name.padEnd(40)} ${m.toFixed(1).padStart(10)} ${pct(gaps[c.name]!, 90).toFixed(1).padStart(7)} ${(c.name === 'no hook' ? '' : signed(added)).padStart(12)} ${ratio.padStart(18)} ${`${ofRuns.toFixed(1)} (${c.name === 'no hook' ? '-' : signed(ofRuns - noneOfRuns)})`.padStart(30)}   ${runMedians[c.name]!.map((x) => x.toFixed(0)).join(' ')}`,
     );
   }
-  console.log('goals: hornets with the daemon ≤ +5 ms per round; with no daemon ≤ 1.2× what `node -e 0` adds (the http row is the opt-in daemon.hookTransport "http")');
+  if (cli === 'claude') console.log('goals: hornets with the daemon ≤ +5 ms per round; with no daemon ≤ 1.2× what `node -e 0` adds (the http row is the opt-in daemon.hookTransport "http")');
 }
 
 function runOnce(argv: string[], input: string, env: NodeJS.ProcessEnv, cwd: string): number {
@@ -268,9 +239,13 @@ async function processView(projects: { label: string; project: HornetsProject }[
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
-  const reps = numberFlag(flags, 'reps', 10);
-  const rounds = numberFlag(flags, 'rounds', 8);
-  const n = numberFlag(flags, 'n', 40);
+  const smoke = flags.has('smoke');
+  const reps = smoke ? 1 : numberFlag(flags, 'reps', 10);
+  const rounds = smoke ? 2 : numberFlag(flags, 'rounds', 8);
+  const n = smoke ? 2 : numberFlag(flags, 'n', 40);
+  const cliFlag = flags.get('cli') ?? 'all';
+  const clis = cliFlag === 'all' ? agentCliNames : agentCliNames.filter((c) => c === cliFlag);
+  if (clis.length === 0) throw new Error(`--cli expects ${agentCliNames.join('|')}|all, got ${String(cliFlag)}`);
   const b = flags.get('baseline');
   const baseline = typeof b === 'string' ? realpathSync(b) : null;
   const claudeVersion = existsSync(claudeBin) ? spawnSync(claudeBin, ['--version'], { encoding: 'utf8' }).stdout.trim() : 'missing';
@@ -294,7 +269,7 @@ async function main(): Promise<void> {
       projects.push({ label: 'baseline: hornets, no daemon', project: await hornetsProject(parent, 'base-direct', baseline, false) });
       projects.push({ label: 'baseline: hornets, daemon running', project: await hornetsProject(parent, 'base-fast', baseline, true) });
     }
-    if (!flags.has('spawn-only')) await agentView(parent, projects, reps, rounds);
+    if (!flags.has('spawn-only')) for (const cli of clis) await agentView(cli, parent, projects, reps, rounds, smoke);
     if (!flags.has('agent-only')) await processView(projects, n);
     console.log(
       `load after: ${loadavg()

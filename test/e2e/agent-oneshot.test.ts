@@ -13,6 +13,7 @@ import { builtinProfilesDir } from '../../src/config/paths.js';
 import { requireAgentCli, skipAgentCliSuite } from '../helpers/agent-clis.js';
 import { startFakeResponsesApi } from '../helpers/fake-responses-api.js';
 import { startFakeGeminiApi } from '../helpers/fake-gemini-api.js';
+import { codexConfigToml, codexKeyEnv, geminiApiEnv, geminiUserSettings } from '../helpers/agent-cli-setup.js';
 import { killServer, randomSocket, waitFor } from '../helpers/tmux.js';
 import { dropTask, readResult, startWorkerHarness, workerSettingsFixture, type WorkerHarness } from '../helpers/workers/harness.js';
 
@@ -45,27 +46,8 @@ describe.skipIf(skipAgentCliSuite('codex'))('codex exec as a worker', () => {
     cleanups.push(() => api.close());
     const home = join(dir, 'codex-home');
     mkdirSync(home);
-    writeFileSync(
-      join(home, 'config.toml'),
-      [
-        'model = "fake-model"',
-        'model_provider = "hornets-e2e"',
-        'check_for_update_on_startup = false',
-        '[model_providers.hornets-e2e]',
-        'name = "hornets e2e"',
-        `base_url = "${api.url}"`,
-        'env_key = "HORNETS_E2E_CODEX_KEY"',
-        'wire_api = "responses"',
-        'request_max_retries = 0',
-        'stream_max_retries = 0',
-        '[analytics]',
-        'enabled = false',
-        '[features]',
-        'daemon_auto_start = false',
-        '',
-      ].join('\n'),
-    );
-    const h = await harness({ CODEX_HOME: home, HORNETS_E2E_CODEX_KEY: 'k', HOME: dir }, shipped('codex-oneshot', codex), dir);
+    writeFileSync(join(home, 'config.toml'), codexConfigToml({ apiUrl: api.url }));
+    const h = await harness({ CODEX_HOME: home, ...codexKeyEnv(), HOME: dir }, shipped('codex-oneshot', codex), dir);
     dropTask(h.dirs.tasks, 'w', { task_id: 'q1', description: 'What is six times seven?' });
     const r = await waitFor('the result of codex exec', () => readResult(h.dirs.results, 'w', 'q1'), 120_000, 200);
     expect(r).toMatchObject({ status: 'completed', exit_code: 0, result: 'The answer is 42.' });
@@ -83,17 +65,8 @@ describe.skipIf(skipAgentCliSuite('gemini'))('gemini as a worker', () => {
     cleanups.push(() => api.close());
     mkdirSync(join(dir, '.gemini'));
     mkdirSync(join(dir, 'tmp'));
-    writeFileSync(
-      join(dir, '.gemini', 'settings.json'),
-      JSON.stringify({
-        security: { auth: { selectedType: 'gemini-api-key' }, folderTrust: { enabled: true } },
-        general: { enableAutoUpdate: false, enableAutoUpdateNotification: false },
-        privacy: { usageStatisticsEnabled: false },
-        telemetry: { enabled: false },
-        model: { name: 'gemini-2.5-flash' },
-      }),
-    );
-    const h = await harness({ HOME: dir, GEMINI_CLI_HOME: dir, TMPDIR: join(dir, 'tmp'), GEMINI_API_KEY: 'k', GOOGLE_GEMINI_BASE_URL: api.url }, shipped('gemini-oneshot', gemini), dir);
+    writeFileSync(join(dir, '.gemini', 'settings.json'), geminiUserSettings());
+    const h = await harness({ HOME: dir, GEMINI_CLI_HOME: dir, TMPDIR: join(dir, 'tmp'), ...geminiApiEnv(api.url) }, shipped('gemini-oneshot', gemini), dir);
     dropTask(h.dirs.tasks, 'w', { task_id: 'q1', description: 'What is six times seven?' });
     const r = await waitFor('the result of gemini', () => readResult(h.dirs.results, 'w', 'q1'), 120_000, 200);
     expect(r).toMatchObject({ status: 'completed', exit_code: 0, result: 'The answer is 42.' });

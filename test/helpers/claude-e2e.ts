@@ -17,6 +17,7 @@ import type { Message } from '../../src/domain/message.js';
 import { openSqliteStore } from '../../src/queue/sqlite/sqlite-store.js';
 import { Project, repoRoot, type CliResult } from './cli.js';
 import { agentCli } from './agent-clis.js';
+import { CLAUDE_LEAKS, unsetMatching } from './agent-cli-setup.js';
 import { capture, git, initGitRepo, killServer, randomSocket, tmux, waitFor } from './tmux.js';
 
 /**
@@ -48,6 +49,8 @@ export interface E2EOptions {
   committedSettings?: Record<string, unknown>;
   /** hornets.json `daemon` settings (e.g. the http hook transport). */
   daemon?: Record<string, unknown>;
+  /** The agent's `delivery` in hornets.json (hooks, push or hybrid), over the profile's hybrid. */
+  delivery?: 'hooks' | 'push' | 'hybrid';
 }
 
 type Block = { type?: string; text?: unknown; content?: unknown };
@@ -117,12 +120,7 @@ export class ClaudeE2E {
     mkdirSync(this.home);
     // Hermetic: the tmux server (and so the agent) inherits the CLI's environment, and the
     // developer's own Claude/Anthropic settings (a token, Bedrock, a config dir) must not leak in.
-    const leaks = Object.fromEntries(
-      Object.keys(process.env)
-        .filter((k) => /^(ANTHROPIC_|CLAUDE)/.test(k))
-        .map((k) => [k, undefined]),
-    );
-    this.cli = new Project(this.root, { ...leaks, HORNETS_TMUX_SOCKET: this.socket, TMUX: undefined, TMUX_PANE: undefined });
+    this.cli = new Project(this.root, { ...unsetMatching(CLAUDE_LEAKS), HORNETS_TMUX_SOCKET: this.socket, TMUX: undefined, TMUX_PANE: undefined });
     this.writeProject(options);
   }
 
@@ -178,6 +176,7 @@ export class ClaudeE2E {
               profile: 'claude-code',
               role: 'End-to-end test agent',
               briefing: `briefings/${AGENT}.md`,
+              ...(options.delivery ? { delivery: options.delivery } : {}),
               env: {
                 HOME: this.home,
                 ANTHROPIC_BASE_URL: this.api.url,

@@ -21,9 +21,9 @@ import { capture, git, initGitRepo, killServer, randomSocket, tmux, waitFor } fr
 import { startFakeResponsesApi, type FakeResponsesApi, type RecordedRequest, type Responder } from './fake-responses-api.js';
 import { processesOf, type HookLogLine } from './claude-e2e.js';
 import { requireAgentCli } from './agent-clis.js';
+import { CODEX_LEAKS, codexConfigToml, codexKeyEnv, unsetMatching } from './agent-cli-setup.js';
 
 export const AGENT = 'cx';
-const KEY_ENV = 'HORNETS_E2E_OPENAI_KEY';
 
 export interface CodexE2EOptions {
   /** Briefing rules written to briefings/cx.md. */
@@ -109,12 +109,7 @@ export class CodexE2E {
     this.codexHome = path.join(this.tmp, 'codex-home');
     for (const d of [this.root, this.home, this.codexHome]) mkdirSync(d);
     // Hermetic: the developer's own OpenAI/Codex settings must not reach the agent.
-    const leaks = Object.fromEntries(
-      Object.keys(process.env)
-        .filter((k) => /^(OPENAI_|CODEX_)/.test(k))
-        .map((k) => [k, undefined]),
-    );
-    this.cli = new Project(this.root, { ...leaks, HORNETS_TMUX_SOCKET: this.socket, TMUX: undefined, TMUX_PANE: undefined });
+    this.cli = new Project(this.root, { ...unsetMatching(CODEX_LEAKS), HORNETS_TMUX_SOCKET: this.socket, TMUX: undefined, TMUX_PANE: undefined });
     this.writeProject(options);
   }
 
@@ -140,42 +135,9 @@ export class CodexE2E {
     return path.join(this.codexHome, 'config.toml');
   }
 
-  /** The user's own config.toml: offline provider, no updates or analytics, the project trusted. */
+  /** The user's own config.toml: offline provider, no updates or analytics, the project and its worktree trusted. */
   userConfig(): string {
-    return [
-      'model = "fake-model"',
-      'model_provider = "hornets-e2e"',
-      'check_for_update_on_startup = false',
-      '',
-      '[model_providers.hornets-e2e]',
-      'name = "hornets e2e"',
-      `base_url = "${this.api.url}"`,
-      `env_key = "${KEY_ENV}"`,
-      'wire_api = "responses"',
-      'request_max_retries = 0',
-      'stream_max_retries = 0',
-      '',
-      '[analytics]',
-      'enabled = false',
-      '',
-      '[features]',
-      'daemon_auto_start = false',
-      '',
-      `[projects.${JSON.stringify(this.root)}]`,
-      'trust_level = "trusted"',
-      '',
-      `[projects.${JSON.stringify(this.worktree)}]`,
-      'trust_level = "trusted"',
-      '',
-      // What Codex 0.171.0 records on its first start: already there, it leaves the file alone, so
-      // the "restored byte for byte" check sees only what hornets did.
-      '[tui]',
-      'screen_reader_detection_done = true',
-      '',
-      '[tui.model_availability_nux]',
-      '"gpt-6.1-sol" = 100',
-      '',
-    ].join('\n');
+    return codexConfigToml({ apiUrl: this.api.url, trusted: [this.root, this.worktree], tuiSeen: true });
   }
 
   private writeProject(options: CodexE2EOptions): void {
@@ -199,7 +161,7 @@ export class CodexE2E {
               profile: 'codex',
               role: 'End-to-end test agent',
               briefing: `briefings/${AGENT}.md`,
-              env: { HOME: this.home, CODEX_HOME: this.codexHome, [KEY_ENV]: 'sk-hornets-e2e' },
+              env: { HOME: this.home, CODEX_HOME: this.codexHome, ...codexKeyEnv() },
             },
           ],
         },

@@ -22,6 +22,7 @@ import { capture, git, initGitRepo, killServer, randomSocket, tmux, waitFor } fr
 import { startFakeGeminiApi, type FakeGeminiApi, type GeminiRequest, type GeminiResponder } from './fake-gemini-api.js';
 import { processesOf, type HookLogLine } from './claude-e2e.js';
 import { requireAgentCli } from './agent-clis.js';
+import { GEMINI_LEAKS, geminiApiEnv, geminiUserSettings, unsetMatching } from './agent-cli-setup.js';
 
 export const AGENT = 'gm';
 
@@ -116,12 +117,7 @@ export class GeminiE2E {
     this.geminiHome = path.join(this.tmp, 'gemini-home');
     for (const d of [this.root, this.home, path.join(this.home, 'tmp'), path.join(this.geminiHome, '.gemini')]) mkdirSync(d, { recursive: true });
     // Hermetic: the developer's own Gemini/Google settings must not reach the agent.
-    const leaks = Object.fromEntries(
-      Object.keys(process.env)
-        .filter((k) => /^(GEMINI_|GOOGLE_)/.test(k))
-        .map((k) => [k, undefined]),
-    );
-    this.cli = new Project(this.root, { ...leaks, HORNETS_TMUX_SOCKET: this.socket, TMUX: undefined, TMUX_PANE: undefined });
+    this.cli = new Project(this.root, { ...unsetMatching(GEMINI_LEAKS), HORNETS_TMUX_SOCKET: this.socket, TMUX: undefined, TMUX_PANE: undefined });
     this.writeProject(options);
   }
 
@@ -153,17 +149,7 @@ export class GeminiE2E {
 
   /** The user's own settings: API-key auth, folder trust on, no updates, statistics or telemetry, a fixed model. */
   userSettings(): string {
-    return `${JSON.stringify(
-      {
-        security: { auth: { selectedType: 'gemini-api-key' }, folderTrust: { enabled: true } },
-        general: { enableAutoUpdate: false, enableAutoUpdateNotification: false },
-        privacy: { usageStatisticsEnabled: false },
-        telemetry: { enabled: false },
-        model: { name: 'gemini-2.5-flash' },
-      },
-      null,
-      2,
-    )}\n`;
+    return geminiUserSettings();
   }
 
   private writeProject(options: GeminiE2EOptions): void {
@@ -187,7 +173,7 @@ export class GeminiE2E {
               profile: 'gemini',
               role: 'End-to-end test agent',
               briefing: `briefings/${AGENT}.md`,
-              env: { HOME: this.home, TMPDIR: path.join(this.home, 'tmp'), GEMINI_CLI_HOME: this.geminiHome, GEMINI_API_KEY: 'hornets-e2e-key', GOOGLE_GEMINI_BASE_URL: this.api.url },
+              env: { HOME: this.home, TMPDIR: path.join(this.home, 'tmp'), GEMINI_CLI_HOME: this.geminiHome, ...geminiApiEnv(this.api.url) },
             },
           ],
         },

@@ -1,28 +1,30 @@
 /**
- * `npm run bench:claude-push`: idle delivery to a REAL idle Claude Code pane (the pinned
- * devDependency, in a private tmux server, talking to scripts/fake-messages-api.ts), measured the
- * way a user meets it: from the moment `hornets-tui send` is started (a whole CLI process) to the
- * moment the fake API receives a main request carrying the text, with the engine running as its
- * own process (`hornets-tui daemon start`).
+ * `npm run bench:push -- --cli claude|codex|gemini|all` (`bench:claude-push` is `--cli claude`):
+ * idle delivery to a REAL idle agent CLI pane (Claude Code: the pinned devDependency; Codex and
+ * Gemini: pinned in scripts/agent-clis.json), in a private tmux server, talking to its scripted
+ * stand-in API (the e2e harnesses, through test/helpers/agent-e2e.ts), measured the way a user meets
+ * it: from the moment `hornets-tui send` is started (a whole CLI process) to the moment the stand-in
+ * receives a turn request carrying the text, with the engine running as its own process
+ * (`hornets-tui daemon start`).
  *
  * In the same run, interleaved round by round, the anchors:
  *   - `node -e 0`, whole process: the least any command-line `send` can cost;
  *   - the classic script: `tmux send-keys -l <text>`, sleep 0.5 s, `send-keys Enter` into the same
- *     pane, start -> text at the API. Classic − 500 ms is Claude Code's own reaction to typed input
- *     (including the UserPromptSubmit hook hornets installed in that pane, which both paths run).
+ *     pane, start -> text at the API. Classic − 500 ms is the CLI's own reaction to typed input
+ *     (including the prompt-submit hook hornets installed in that pane, which both paths run).
  * The floor is `node -e 0` + (classic − 500 ms); the figure that matters is hornets p50 / floor.
  *
- * Before every round the agent has sat idle at its prompt for a second (its Stop hook ran and the
- * screen settled), so each round is an idle delivery. Also printed: the `send` process's own wall
- * time and where the rest goes (send exit -> UserPromptSubmit hook -> API request).
+ * Before every round the agent has sat idle at its prompt for a second (its end-of-turn hook ran
+ * and the screen settled), so each round is an idle delivery. Also printed: the `send` process's
+ * own wall time and where the rest goes (send exit -> prompt-submit hook -> API request).
  *
- * Flags: --rounds N (default 12).
+ * Flags: --cli claude|codex|gemini|all (default all), --rounds N (default 12), --smoke (one round).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import { AGENT, ClaudeE2E, claudeBin, claudeRuns, newText } from '../helpers/claude-e2e.js';
+import { cliVersion, e2eCliNames, startAgentE2E, type AgentE2E, type E2ECliName } from '../helpers/agent-e2e.js';
 import { binPath, cleanEnv } from '../helpers/cli.js';
 import { waitFor } from '../helpers/tmux.js';
 import { openSqliteStore } from '../../src/queue/sqlite/sqlite-store.js';
@@ -85,37 +87,33 @@ function nudgeLog(file: string, nonce: string): { time: number; typing: { ms: nu
   return null;
 }
 
-async function main(): Promise<void> {
-  const flags = parseFlags(process.argv.slice(2));
-  const rounds = numberFlag(flags, 'rounds', 12);
-  if (!claudeRuns()) throw new Error(`${claudeBin} does not run here: \`npm ci\` installs the pinned @anthropic-ai/claude-code`);
-  const version = spawnSync(claudeBin, ['--version'], { encoding: 'utf8' }).stdout.trim();
-  console.log(`claude push bench; ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; node ${process.version}; Claude Code ${version}; load ${loadavg()[0]!.toFixed(2)}`);
-
-  const e = await ClaudeE2E.create(() => ({ text: 'ok' }));
-  const env = cleanEnv(e.cli.env);
+async function measure(cli: E2ECliName, rounds: number): Promise<{ version: string; results: Round[] }> {
+  const e: AgentE2E = await startAgentE2E(cli);
+  const version = cliVersion(e.binary);
+  const AGENT = e.agent;
+  const env = cleanEnv(e.project.env);
   const tmux = (args: string[]) => spawnSync('tmux', ['-L', e.socket, ...args], { env, encoding: 'utf8' });
   let store: MessageStore | null = null;
   const results: Round[] = [];
   try {
     await e.up();
-    await e.cli.ok(['daemon', 'start']);
-    store = await openSqliteStore(e.cli.dbPath, { busyRetryMs: 5_000 });
+    await e.project.ok(['daemon', 'start']);
+    store = await openSqliteStore(e.project.dbPath, { busyRetryMs: 5_000 });
     const db = store;
     const idle = async () => (await db.getAgent(AGENT))?.state === 'idle';
     const settle = async (what: string) => {
-      await waitFor(`cc idle ${what}`, idle, 60_000, 20);
+      await waitFor(`${cli} idle ${what}`, idle, 60_000, 20);
       await e.waitForPrompt();
       await sleep(SETTLE_MS);
     };
     const arrival = (before: number, text: string) =>
       waitFor(
-        `a main request carrying "${text}"`,
+        `a turn request carrying "${text}"`,
         () =>
           e
-            .mainRequests()
+            .turns()
             .slice(before)
-            .find((r) => newText(r).includes(text)),
+            .find((r) => r.text.includes(text)),
         30_000,
         2,
       );
@@ -133,12 +131,12 @@ async function main(): Promise<void> {
         }
         await settle(`before ${kind} round ${i}`);
         const text = `bench ${kind} ${i} ${randomBytes(4).toString('hex')}`;
-        const before = e.mainRequests().length;
+        const before = e.turns().length;
         if (kind === 'classic') {
           const t0 = Date.now();
-          tmux(['send-keys', '-t', e.paneId, '-l', text]);
+          tmux(['send-keys', '-t', e.paneId(), '-l', text]);
           await sleep(CLASSIC_SLEEP_MS);
-          tmux(['send-keys', '-t', e.paneId, 'Enter']);
+          tmux(['send-keys', '-t', e.paneId(), 'Enter']);
           round.classic = (await arrival(before, text)).at - t0;
           continue;
         }
@@ -169,21 +167,27 @@ async function main(): Promise<void> {
       }
       results.push(round as Round);
     }
+    return { version, results };
   } catch (err) {
     console.error(e.diagnostics());
     throw err;
   } finally {
-    await e.cli.run(['daemon', 'stop']).catch(() => undefined);
+    await e.project.run(['daemon', 'stop']).catch(() => undefined);
     await store?.close().catch(() => undefined);
     await e.cleanup();
   }
+}
 
+const CLI_LABEL: Record<E2ECliName, string> = { claude: 'Claude Code', codex: 'Codex', gemini: 'Gemini' };
+
+function report(cli: E2ECliName, version: string, results: Round[], load: string): void {
+  const rounds = results.length;
   const col = (label: string, xs: number[]) => {
     const f = (x: number) => (Number.isFinite(x) ? `${Math.round(x)}` : '-').padStart(7);
     return `  ${label.padEnd(58)}${f(pct(xs, 50))}${f(pct(xs, 99))}${f(Math.min(...xs))}${f(Math.max(...xs))}`;
   };
   const pick = (k: keyof Round) => results.map((r) => r[k]);
-  console.log(`\nidle delivery to a real idle Claude Code pane, ${rounds} rounds, interleaved (ms)`);
+  console.log(`\nidle delivery to a real idle ${CLI_LABEL[cli]} pane (${version}), ${rounds} rounds, interleaved (ms); load ${load}`);
   console.log(`  ${''.padEnd(58)}${'p50'.padStart(7)}${'p99'.padStart(7)}${'min'.padStart(7)}${'max'.padStart(7)}`);
   console.log(col('node -e 0 (whole process)', pick('node')));
   console.log(col(`classic: send-keys text, sleep ${CLASSIC_SLEEP_MS / 1000}, Enter -> API`, pick('classic')));
@@ -193,16 +197,35 @@ async function main(): Promise<void> {
   console.log(col('  enqueued -> engine starts the nudge (poke, delivery pass)', pick('enqueuedToNudge')));
   console.log(col('  nudge: one look at the pane (dead flag + screen)', pick('look')));
   console.log(col('  nudge: line typed (send-keys -l)', pick('type')));
-  console.log(col('  nudge: Claude Code draws the line', pick('drawn')));
+  console.log(col(`  nudge: ${CLI_LABEL[cli]} draws the line`, pick('drawn')));
   console.log(col('  nudge: Enter', pick('enter')));
-  console.log(col('  Enter -> UserPromptSubmit hook reaches the engine', pick('enterToHook')));
-  console.log(col('  UserPromptSubmit hook -> API request', pick('hookToApi')));
+  console.log(col('  Enter -> prompt-submit hook reaches the engine', pick('enterToHook')));
+  console.log(col('  prompt-submit hook -> API request', pick('hookToApi')));
   const floor = pct(pick('node'), 50) + (pct(pick('classic'), 50) - CLASSIC_SLEEP_MS);
   const h50 = pct(pick('hornets'), 50);
   console.log(`\n  floor = node -e 0 p50 + (classic p50 − ${CLASSIC_SLEEP_MS} ms) = ${Math.round(floor)} ms`);
   console.log(`  hornets p50 / floor = ${(h50 / floor).toFixed(2)}× (goal ≤ 1.25×); hornets p50 / classic p50 = ${(h50 / pct(pick('classic'), 50)).toFixed(2)}×`);
   const other = results.filter((r) => r.nudges !== 1).length;
   console.log(`  nudges per message: ${other === 0 ? 'exactly 1 each' : `${other} message(s) took other than 1`}`);
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2));
+  const smoke = flags.has('smoke');
+  const rounds = smoke ? 1 : numberFlag(flags, 'rounds', 12);
+  const cliFlag = flags.get('cli') ?? 'all';
+  const clis = cliFlag === 'all' ? e2eCliNames : e2eCliNames.filter((c) => c === cliFlag);
+  if (clis.length === 0) throw new Error(`--cli expects ${e2eCliNames.join('|')}|all, got ${String(cliFlag)}`);
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
+  console.log(`push bench; ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; node ${process.version}; load ${load()}`);
+  for (const cli of clis) {
+    const started = load();
+    const { version, results } = await measure(cli, rounds);
+    report(cli, version, results, `${started} -> ${load()}`);
+  }
 }
 
 main().catch((err: unknown) => {
