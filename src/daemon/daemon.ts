@@ -37,7 +37,7 @@ export interface DaemonOptions extends EngineOptions {
 }
 
 /** Agent states in which the agent has a process (its heartbeat wants a pid). */
-const PROCESS_STATES: ReadonlySet<string> = new Set(['starting', 'busy', 'idle', 'waiting-permission', 'compacting', 'stuck', 'paused']);
+const PROCESS_STATES: ReadonlySet<string> = new Set(['starting', 'busy', 'idle', 'needs-input', 'limited', 'compacting', 'stuck', 'paused']);
 const PID_CATCH_UP_MS = 3_000;
 
 export class Daemon {

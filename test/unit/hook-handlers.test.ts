@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteStore, type SqliteMessageStore } from '../../src/queue/sqlite/sqlite-store.js';
 import { HookHandler, MAX_STOP_BLOCKS, hookEvents, type HookDeps } from '../../src/hooks/handlers.js';
 import type { AgentState } from '../../src/domain/agent.js';
+import { limitUntil } from '../../src/domain/usage-limit.js';
 
 let dir: string;
 let store: SqliteMessageStore;
@@ -47,6 +48,8 @@ async function setState(s: AgentState): Promise<void> {
     idle: { type: 'hook', event: 'Stop' },
     busy: { type: 'hook', event: 'UserPromptSubmit' },
     failed: { type: 'failed', reason: 'authentication failed: 401' },
+    'needs-input': { type: 'hook', event: 'Notification', notification: 'permission_prompt' },
+    limited: { type: 'limited', until: null, reason: 'rate_limit' },
   };
   await store.transitionAgent('marie', events[s]!);
 }
@@ -104,7 +107,7 @@ const rows: Row[] = [
     queued: 0,
     stdout: '',
     outcome: /^notification:permission_prompt$/,
-    to: 'waiting-permission',
+    to: 'needs-input',
   },
   {
     event: 'Notification',
@@ -118,6 +121,45 @@ const rows: Row[] = [
   { event: 'SessionEnd', from: 'idle', payload: { reason: 'clear' }, queued: 0, stdout: '', outcome: /^session end: 0 requeued$/, to: 'idle' },
   { event: 'SessionEnd', from: 'idle', payload: { reason: 'prompt_input_exit' }, queued: 0, stdout: '', outcome: /^session end: 0 requeued$/, to: 'stopped' },
   { event: 'StopFailure', from: 'busy', payload: { error: 'overloaded_error' }, queued: 0, stdout: '', outcome: /^stop failure: 0 requeued$/, to: 'idle' },
+  // issue 17: a limit is no failure to move on from, the agent waits for its reset
+  {
+    event: 'StopFailure',
+    from: 'busy',
+    payload: { error: 'rate_limit', last_assistant_message: "You've hit your session limit · resets 3pm (UTC)" },
+    queued: 0,
+    stdout: '',
+    outcome: /^limited: 0 requeued$/,
+    to: 'limited',
+  },
+  { event: 'StopFailure', from: 'busy', payload: { error: 'billing_error' }, queued: 0, stdout: '', outcome: /^limited: 0 requeued$/, to: 'limited' },
+  {
+    event: 'Notification',
+    from: 'busy',
+    payload: { notification_type: 'elicitation_dialog', message: 'Claude Code needs your input' },
+    queued: 0,
+    stdout: '',
+    outcome: /^notification:elicitation_dialog$/,
+    to: 'needs-input',
+  },
+  {
+    event: 'Notification',
+    from: 'busy',
+    payload: { notification_type: 'ToolPermission', message: 'Action required' },
+    queued: 0,
+    stdout: '',
+    outcome: /^notification:ToolPermission$/,
+    to: 'needs-input',
+  },
+  {
+    event: 'Notification',
+    from: 'limited',
+    payload: { notification_type: 'idle_prompt', message: 'Claude is waiting for your input' },
+    queued: 0,
+    stdout: '',
+    outcome: /^notification:idle_prompt$/,
+    to: 'limited',
+  },
+  { event: 'PostToolUse', from: 'needs-input', payload: { tool_name: 'Bash', tool_input: { command: 'ls' } }, queued: 0, stdout: '', outcome: /^no messages$/, to: 'busy' },
 ];
 
 describe('hook handlers, one row per event', () => {
@@ -137,6 +179,14 @@ describe('hook handlers, one row per event', () => {
     const delivered = await store.list({ agent: 'marie', states: ['delivered'] });
     expect(delivered.map((m) => m.id).sort()).toEqual([...reply.delivered].sort());
     expect((await store.getAgent('marie'))!.lastEventAt).toBe(clock.t);
+  });
+
+  it('a limit with a stated reset is kept with its reset time (the engine resumes the agent then)', async () => {
+    await setState('busy');
+    await handler().handle('StopFailure', payload({ error: 'rate_limit', last_assistant_message: "You've hit your session limit · resets in 2h" }));
+    const a = (await store.getAgent('marie'))!;
+    expect(a.state).toBe('limited');
+    expect(limitUntil(a.lastError)).toBe(clock.t + 2 * 3_600_000);
   });
 
   it('ignores events of an older generation, unknown events and malformed input without touching anything', async () => {
