@@ -50,6 +50,8 @@ export interface EngineOptions {
   holdAlertMs?: number;
   /** A state read from a hookless agent's screen lapses unless a capture confirms it within this (at least two reconciliation periods). */
   screenStateTtlMs?: number;
+  /** Something happened to an agent (null: maybe to any): a hook, a wake, a delivery pass (the event stream). */
+  onActivity?: (agent: string | null) => void;
   /** Called on every agent state change the engine makes (status pipe, metrics). */
   onStateChange?: (agent: string, from: AgentState, to: AgentState, detail?: Record<string, unknown>) => void;
   onRestart?: (agent: string) => void;
@@ -213,8 +215,9 @@ export class Engine {
 
   /** Something changed (a message was queued, a hook fired): run a delivery pass soon. */
   wake(agent: string | null): void {
-    void agent;
-    if (this.stopped || this.passQueued) return;
+    if (this.stopped) return;
+    this.o.onActivity?.(agent);
+    if (this.passQueued) return;
     this.passQueued = true;
     setImmediate(() => {
       this.passQueued = false;
