@@ -38,8 +38,12 @@ export class EventFeed {
 
   /** A client subscribes: from now on it gets the events of `agent` (null: every agent). */
   async subscribe(res: ServerResponse, agent: string | null): Promise<void> {
-    // What is in the store now is history (the client reads that itself): only what comes after is sent.
-    for (const a of agent === null ? this.o.agents() : [agent]) if (!this.seen.has(a)) await this.read(a);
+    // What is in the store now is history (the client reads that itself): only what comes after is
+    // sent. A read also brings the subscribers already there what they have not had yet (pokes with
+    // no subscriber read nothing, so an agent's last read may be old).
+    const fresh: FeedEvent[] = [];
+    for (const a of agent === null ? this.o.agents() : [agent]) fresh.push(...(await this.read(a)));
+    this.deliver(fresh);
     const sub: Subscriber = { res, agent };
     this.subscribers.add(sub);
     res.once('close', () => this.subscribers.delete(sub));
@@ -77,6 +81,11 @@ export class EventFeed {
     this.due.clear();
     const fresh: FeedEvent[] = [];
     for (const a of agents) fresh.push(...(await this.read(a)));
+    this.deliver(fresh);
+  }
+
+  private deliver(fresh: FeedEvent[]): void {
+    if (fresh.length === 0) return;
     fresh.sort((x, y) => x.ts - y.ts);
     for (const s of this.subscribers) {
       const lines = fresh.filter((e) => s.agent === null || e.agent === s.agent).map((e) => `${JSON.stringify(e)}\n`);
@@ -84,8 +93,17 @@ export class EventFeed {
     }
   }
 
+  /** Reads one at a time: two reads of an agent finishing out of order would set its seen keys back. */
+  private reads: Promise<unknown> = Promise.resolve();
+
+  private read(agent: string): Promise<FeedEvent[]> {
+    const next = this.reads.then(() => this.readNow(agent));
+    this.reads = next.catch(() => undefined);
+    return next;
+  }
+
   /** The agent's events not seen at its last read (none at its first: that is history). */
-  private async read(agent: string): Promise<FeedEvent[]> {
+  private async readNow(agent: string): Promise<FeedEvent[]> {
     const events = (await this.o.store.events({ agent, limit: READ_LIMIT })).map(feedEvent);
     const before = this.seen.get(agent);
     this.seen.set(agent, new Set(events.map(eventKey)));
