@@ -123,6 +123,9 @@ export class HookHandler {
         return this.sessionEnd(p, session, now);
       case 'StopFailure':
         return this.stopFailure(p, session, now);
+      case 'PermissionRequest':
+      case 'PreToolUse':
+        return this.asking(event, p, session, now);
     }
   }
 
@@ -292,6 +295,13 @@ export class HookHandler {
     else if (/rate.?limit|overloaded|429|529|api error/i.test(message)) await this.touch(session, now, { event: 'Notification', notification: type, error: message.slice(0, 500) });
     else await this.touch(session, now, { event: 'Notification', notification: type });
     return none(`notification:${type ?? 'unknown'}`);
+  }
+
+  /** A permission dialog or a question to the user is about to show: needs-input (issue 17). No reply: the CLI asks as usual. */
+  private async asking(event: 'PermissionRequest' | 'PreToolUse', p: Payload, session: string | null, now: number): Promise<HookReply> {
+    const tool = str(p, 'tool_name');
+    await this.touch(session, now, { event, tool });
+    return none(`${event}:${tool ?? 'unknown'}`);
   }
 
   private async sessionEnd(p: Payload, session: string | null, now: number): Promise<HookReply> {

@@ -41,7 +41,9 @@ describe.skipIf(process.env.HORNETS_SKIP_CLAUDE_E2E === '1')('real Claude Code: 
     await waitFor('the permission prompt on screen', () => /Do you want to proceed\?/.test(e.screen()), 60_000, 100);
     const asking = await waitFor('cc needs input', async () => ((await agentStatus(e)).state === 'needs-input' ? await agentStatus(e) : null), 30_000, 200);
     expect(asking.needsYou).toBe(true);
-    expect(e.hookLog().some((l) => l.event === 'Notification' && l.outcome === 'notification:permission_prompt')).toBe(true);
+    // Both sources said so: the PermissionRequest hook (as the dialog came up) and the notification.
+    await e.waitForHook('PermissionRequest', 'PermissionRequest:Bash');
+    await e.waitForHook('Notification', 'notification:permission_prompt');
     // Yes (the highlighted first choice).
     expect(tmux(e.socket, ['send-keys', '-t', pane, 'Enter']).code).toBe(0);
     await waitFor('the tool result reached the model', () => e.mainRequests().some(hasToolResult), 60_000, 100);

@@ -159,6 +159,9 @@ const rows: Row[] = [
     outcome: /^notification:idle_prompt$/,
     to: 'limited',
   },
+  { event: 'PermissionRequest', from: 'busy', payload: { tool_name: 'Bash', tool_input: { command: 'rm x' } }, queued: 1, stdout: '', outcome: /^PermissionRequest:Bash$/, to: 'needs-input' },
+  { event: 'PreToolUse', from: 'busy', payload: { tool_name: 'AskUserQuestion', tool_input: {} }, queued: 0, stdout: '', outcome: /^PreToolUse:AskUserQuestion$/, to: 'needs-input' },
+  { event: 'PreToolUse', from: 'busy', payload: { tool_name: 'Bash', tool_input: {} }, queued: 0, stdout: '', outcome: /^PreToolUse:Bash$/, to: 'busy' },
   { event: 'PostToolUse', from: 'needs-input', payload: { tool_name: 'Bash', tool_input: { command: 'ls' } }, queued: 0, stdout: '', outcome: /^no messages$/, to: 'busy' },
 ];
 
