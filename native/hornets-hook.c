@@ -150,7 +150,7 @@ static int read_payload(void) {
 }
 
 static int known_event(const char *e) {
-  static const char *const events[] = {"SessionStart", "UserPromptSubmit", "PostToolUse", "Stop", "PreCompact", "Notification", "SessionEnd", "StopFailure",
+  static const char *const events[] = {"SessionStart", "UserPromptSubmit", "PostToolUse", "Stop", "PreCompact", "Notification", "SessionEnd", "StopFailure", "PermissionRequest", "PreToolUse",
                                         /* Gemini CLI's names for its events. */
                                         "BeforeAgent", "AfterTool", "AfterAgent", "BeforeModel"};
   for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)

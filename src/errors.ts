@@ -3,7 +3,7 @@
  * everything below it throws and lets the caller decide.
  */
 
-export const ExitCode = { ok: 0, failure: 1, usage: 2 } as const;
+export const ExitCode = { ok: 0, failure: 1, usage: 2, noEngine: 3 } as const;
 
 export abstract class HornetsError extends Error {
   abstract readonly exitCode: number;
@@ -16,6 +16,11 @@ export abstract class HornetsError extends Error {
 /** The user asked for something malformed: wrong flag, bad value, unknown agent. */
 export class UsageError extends HornetsError {
   readonly exitCode = ExitCode.usage;
+}
+
+/** What the command needs the engine for (its event stream) cannot be had: none runs. Exit 3, as `daemon status`. */
+export class NoEngineError extends HornetsError {
+  readonly exitCode = ExitCode.noEngine;
 }
 
 /** The state directory (or one inside it) cannot be used safely: someone else's, or not a directory. */

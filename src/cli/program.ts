@@ -21,6 +21,7 @@ const daemonCommands = () => import('./daemon-commands.js');
 const doctor = () => import('./doctor.js');
 const migrateCommands = () => import('./migrate-commands.js');
 const taskCommands = () => import('./task-commands.js');
+const eventsCommands = () => import('./events-commands.js');
 const configLoad = () => import('../config/load.js');
 
 function globals(cmd: Command): GlobalOptions {
@@ -137,6 +138,22 @@ export function buildProgram(o: Output = stdio, consoleEnv: ConsoleEnv = { noCol
     .description('every agent: pane, process, alive/dead with exit status, state, queue depth')
     .option('--json', 'print JSON')
     .action(async (opts, cmd: Command) => (await agentCommands()).statusCommand(o, globals(cmd), opts));
+  program
+    .command('events')
+    .description("the engine's events: state changes, deliveries, confirmations, restarts, needs-you (history from the event log; --follow streams)")
+    .option('--follow', 'keep streaming new events from the running engine')
+    .option('--json', 'one JSON object per line')
+    .option('--agent <agent>', 'only this agent')
+    .option('--since <time>', 'from this time on: ISO time, or a duration back from now (10m, 2h)')
+    .option('--limit <n>', 'without --since: the last n events (default 100)')
+    .action(async (opts, cmd: Command) => (await eventsCommands()).eventsCommand(o, globals(cmd), opts));
+  program
+    .command('wait')
+    .description('wait until an agent is idle, needs input, is in a state, or confirmed a message: exit 0 reached, 1 timeout, 2 usage error, 3 no engine')
+    .argument('<agent>')
+    .option('--for <what>', 'idle | needs-input | confirmed:<message id> | state:<state>')
+    .option('--timeout <duration>', 'give up after this long (30s, 5m); default: wait for good')
+    .action(async (agent: string, opts, cmd: Command) => (await eventsCommands()).waitCommand(o, globals(cmd), agent, opts));
   program
     .command('attach')
     .description("put your terminal in an agent's pane (detach with prefix d returns here)")

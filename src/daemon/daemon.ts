@@ -15,6 +15,7 @@ import type { ProjectContext } from '../services/context.js';
 import { resolveDaemonConfig, type DaemonSettings } from '../config/env.js';
 import type { StoreDamage, MessageStore, TaskStore } from '../queue/store.js';
 import { HookServer } from './hook-server.js';
+import { EventFeed } from './event-feed.js';
 import { acquireLock } from './lock.js';
 import { pidFile } from '../engine-client/paths.js';
 import { Engine, type EngineOptions } from './engine.js';
@@ -37,7 +38,7 @@ export interface DaemonOptions extends EngineOptions {
 }
 
 /** Agent states in which the agent has a process (its heartbeat wants a pid). */
-const PROCESS_STATES: ReadonlySet<string> = new Set(['starting', 'busy', 'idle', 'waiting-permission', 'compacting', 'stuck', 'paused']);
+const PROCESS_STATES: ReadonlySet<string> = new Set(['starting', 'busy', 'idle', 'needs-input', 'limited', 'compacting', 'stuck', 'paused']);
 const PID_CATCH_UP_MS = 3_000;
 
 export class Daemon {
@@ -47,6 +48,8 @@ export class Daemon {
   readonly metrics: HornetsMetrics;
   readonly hooks: HookServer;
   readonly engine: Engine;
+  /** The event stream of `hornets-tui events --follow` and `wait` (GET /events). */
+  readonly feed: EventFeed;
   readonly metricsServer: MetricsServer;
   readonly triggers: TriggerWatcher;
   readonly tasks: TaskWatcher;
@@ -121,6 +124,7 @@ export class Daemon {
       wake,
       onControl: (action, agent) => this.engine.control(action, agent).then(() => undefined),
     });
+    this.feed = new EventFeed({ store, agents: () => ctx.project.config.agents.map((a) => a.name), log: log('events') });
     this.engine = new Engine(ctx, {
       policy: this.settings.restartPolicy,
       holdAlertMs: this.settings.holdAlertMs,
@@ -128,7 +132,9 @@ export class Daemon {
       // Reclaimed leases of another node's agents: that node delivers them now, not at its next round.
       onSwept: () => void this.membership?.wakeOtherNodes(),
       ...options,
+      onActivity: (agent) => this.feed.poke(agent),
       onStateChange: (agent, from, to, detail) => {
+        this.feed.poke(agent);
         this.pipes.publish(agent, { from, to, ...detail });
         const breaker = to === 'failed' ? 'open' : from === 'failed' ? 'closed' : null;
         if (breaker) this.metrics.circuitBreakerState.set({ worker: agent }, breakerValue[breaker]);
@@ -182,7 +188,11 @@ export class Daemon {
         if (info.event === 'Stop') void this.tasks.checkCompletions().catch(() => undefined);
         this.engine.onHook(info.agent, info.event);
       },
-      onAck: (ids) => void observeDeliveries(this.metrics, store, ids).catch(() => undefined),
+      onAck: (ids) => {
+        void observeDeliveries(this.metrics, store, ids).catch(() => undefined);
+        this.feed.poke(null);
+      },
+      onEvents: (res, agent) => this.feed.subscribe(res, agent),
       onWake: (agent) => this.engine.wake(agent),
       onPaneDied: (pane, status) => this.engine.onPaneDied(pane, status),
       onControl: (action, agent, options) => this.engine.control(action, agent, options),

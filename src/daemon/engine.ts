@@ -19,6 +19,7 @@ import { Reconciler } from './reconciler.js';
 import { LostExitWatch } from './lost-exits.js';
 import { ProcessStateReader } from '../proc/process-state.js';
 import { ScreenWatch } from './screen-watch.js';
+import { LimitResume } from './limit-resume.js';
 import { defaultScreenHoldTiming } from '../domain/screen-hold.js';
 import { settlePool } from '../util/pool.js';
 import { PassScheduler } from './pass-scheduler.js';
@@ -50,6 +51,8 @@ export interface EngineOptions {
   holdAlertMs?: number;
   /** A state read from a hookless agent's screen lapses unless a capture confirms it within this (at least two reconciliation periods). */
   screenStateTtlMs?: number;
+  /** Something happened to an agent (null: maybe to any): a hook, a wake, a delivery pass (the event stream). */
+  onActivity?: (agent: string | null) => void;
   /** Called on every agent state change the engine makes (status pipe, metrics). */
   onStateChange?: (agent: string, from: AgentState, to: AgentState, detail?: Record<string, unknown>) => void;
   onRestart?: (agent: string) => void;
@@ -68,6 +71,7 @@ export class Engine {
   private readonly lostExits: LostExitWatch;
   private readonly processes = new ProcessStateReader();
   readonly screens: ScreenWatch;
+  private readonly limits: LimitResume;
   private readonly lifecycle: Lifecycle;
   private readonly now: () => number;
   private readonly timing: DeliveryTiming;
@@ -125,6 +129,7 @@ export class Engine {
         alertAfterMs: o.holdAlertMs ?? defaultScreenHoldTiming.alertAfterMs,
       },
     });
+    this.limits = new LimitResume({ store: ctx.store, lifecycle: this.lifecycle, log, now: this.now, wakeLater: (ms) => this.wakeLater(null, ms) });
     this.nudger = new Nudger({
       store: ctx.store,
       agents: this.agents,
@@ -216,11 +221,12 @@ export class Engine {
   /** Something changed for `agent` (a message was queued, a hook fired; null: for anyone): a delivery pass looks at it soon. */
   wake(agent: string | null): void {
     if (this.stopped) return;
+    this.o.onActivity?.(agent);
     this.passes.wake(agent);
   }
 
   /** A delivery pass at a known time (a nudge's deadline, a re-try), not at the next safety poll. */
-  private wakeLater(agent: string, ms: number): void {
+  private wakeLater(agent: string | null, ms: number): void {
     if (this.stopped) return;
     const t = setTimeout(() => {
       this.laterTimers.delete(t);
@@ -238,6 +244,9 @@ export class Engine {
     // sits at its prompt, and only a nudge makes it act on (and so confirm) them.
     const waiting = new Map(view.map((v) => [v.record.name, v.counts.queued + v.counts.failed + v.counts.delivered]));
     const records = new Map(view.map((v) => [v.record.name, v.record]));
+    // Limits that reset resume their agents with a message: the next pass delivers it.
+    const resumed = await this.limits.review([...records.values()]);
+    if (resumed.length > 0) this.wake(null);
     const now = this.now();
     // Agents side by side (a few at a time): a nudge waits for its agent to draw the typed line, and
     // the next agent's message must not wait behind that (nor, through PassScheduler, a later wake's).

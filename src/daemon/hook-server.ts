@@ -7,7 +7,7 @@
  *   only, and is answered with that agent's server proof;
  * - tmux's pane-died hook (/event/pane-died): a token of its own in <state>/run/pane-died-endpoint,
  *   which no agent is handed;
- * - the CLI (/wake, /control, /healthz): the token in <state>/run/hook-endpoint (0600), which
+ * - the CLI (/wake, /control, /healthz, /events): the token in <state>/run/hook-endpoint (0600), which
  *   hooks no longer use (they read only the port from it).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -47,6 +47,11 @@ export interface HookServerOptions {
   onControl?: (action: string, agent: string, options: { timeoutMs?: number }) => Promise<string>;
   /** GET /healthz (token-checked): who answers here, for clients checking readiness and `doctor`. */
   health?: () => Record<string, unknown>;
+  /**
+   * GET /events[?agent=<name>] (token-checked): the engine's event stream, one JSON object per line,
+   * kept open (issue 17). The callee writes the head and the lines; null: no stream here.
+   */
+  onEvents?: (res: ServerResponse, agent: string | null) => Promise<void>;
   /** POST /ack: a client acked what a hook reply handed over, after writing it (ids now delivered). */
   onAck?: (ids: string[]) => void;
 }
@@ -271,6 +276,14 @@ export class HookServer {
       if (!this.authorised(req)) return send(401);
       req.resume();
       return send(200, JSON.stringify({ pid: process.pid, hookPort: this.port, ...this.o.health?.() }), { 'content-type': 'application/json' });
+    }
+    const events = req.method === 'GET' ? /^\/events(?:\?agent=([A-Za-z0-9_.-]{1,64}))?$/.exec(req.url ?? '') : null;
+    if (events) {
+      if (!this.authorised(req)) return send(401);
+      if (!this.o.onEvents) return send(404);
+      req.resume();
+      res.writeHead(200, { 'x-hornets-server': this.serverToken, 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' });
+      return this.o.onEvents(res, events[1] ?? null);
     }
     const ackPath = req.method === 'POST' && req.url === '/ack';
     const m = /^\/hook\/([A-Za-z]+)(\?hornets-tui)?$/.exec(req.url ?? '');

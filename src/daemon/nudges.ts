@@ -121,7 +121,7 @@ export class Nudger {
   }
 
   private async pushAll(record: AgentRecord): Promise<void> {
-    if (record.state === 'waiting-permission' || record.state === 'crashed' || record.state === 'stopped') return;
+    if (record.state === 'needs-input' || record.state === 'limited' || record.state === 'crashed' || record.state === 'stopped') return;
     try {
       const r = await this.o.delivery.pushPending(record.name, { limit: 20 });
       if (r.delivered.length) this.o.log.info({ event: 'push_delivered', agent: record.name, ids: r.delivered.map((d) => d.id) }, 'pushed messages');

@@ -44,7 +44,7 @@ export class ScreenWatch {
     const now = this.o.now();
     const hold = this.holds.get(agent) ?? null;
     // A hook agent's state is its hooks' word: only the hold is this watch's business.
-    const screenState = options.stateFromScreen && (record.state === 'waiting-permission' || record.state === 'busy');
+    const screenState = options.stateFromScreen && (record.state === 'needs-input' || record.state === 'busy');
     const decision = judgeHold(hold, now, this.o.timing);
     if (decision.action === 'expire' || (screenState && !hold)) {
       this.holds.delete(agent);

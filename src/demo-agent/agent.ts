@@ -3,7 +3,9 @@
  * `demo> ` prompt, reads input in raw mode with bracketed paste (as real agents do), and speaks the
  * Claude Code hook protocol: SessionStart, UserPromptSubmit, PostToolUse (one simulated tool call
  * per turn), Stop (honouring `decision: block`), PreCompact + SessionStart(compact) on `/compact`,
- * SessionEnd on `/exit`. Everything it receives is appended to a JSON-lines transcript so tests can
+ * SessionEnd on `/exit`; `/ask` puts up a permission prompt (Notification permission_prompt) that the
+ * next line answers (PostToolUse and Stop follow), `/limit <s>` fails the turn on a usage limit that
+ * resets in <s> seconds (StopFailure rate_limit, worded as Claude Code does). Everything it receives is appended to a JSON-lines transcript so tests can
  * check exactly what arrived.
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
@@ -45,6 +47,8 @@ export async function runDemoAgent(options: DemoOptions = {}): Promise<void> {
   let pasting = false;
   let pending = '';
   let stopBlocks = 0;
+  /** `/ask` waits for this: the next line typed answers the permission prompt. */
+  let asking = false;
   const queue: string[] = [];
 
   const showPrompt = () => write(`${PROMPT}${visible(buffer).replace(/\n/g, '\r\n')}`);
@@ -125,6 +129,28 @@ export async function runDemoAgent(options: DemoOptions = {}): Promise<void> {
       say('compacted');
       await sessionStart('compact');
       busy = false;
+      return;
+    }
+    if (asking) {
+      asking = false;
+      record('answer', text);
+      const tool = { tool_name: 'Bash', tool_input: { command: 'echo asked' }, tool_response: { stdout: 'asked', stderr: '', interrupted: false } };
+      await runHooks(hooks(), 'PostToolUse', { ...common(), ...tool }, cwd, 'Bash');
+      say(`answered: ${text}`);
+      await runHooks(hooks(), 'Stop', { ...common(), stop_hook_active: false, last_assistant_message: `answered: ${text}` }, cwd);
+      return;
+    }
+    if (text === '/ask') {
+      asking = true;
+      await runHooks(hooks(), 'Notification', { ...common(), notification_type: 'permission_prompt', message: 'Claude needs your permission to use Bash' }, cwd, 'permission_prompt');
+      say('Do you want to proceed? (answer with any line)');
+      return;
+    }
+    const limit = /^\/limit (\d+)$/.exec(text);
+    if (limit) {
+      const words = `You've hit your session limit · resets in ${limit[1]}s`;
+      say(words);
+      await runHooks(hooks(), 'StopFailure', { ...common(), error: 'rate_limit', last_assistant_message: words }, cwd, 'rate_limit');
       return;
     }
     if (text === '') return;

@@ -8,6 +8,8 @@
  * `idle` for a pane that vanished with its tmux server.
  */
 import { isHoldNote } from './screen-hold.js';
+import { limitUntil } from './usage-limit.js';
+import { needsYouStates } from './agent-lifecycle.js';
 import type { AgentRecord, AgentState } from './agent.js';
 
 /** Every state a person can see is a life-cycle state (agent-lifecycle.ts); `stuck` included. */
@@ -44,6 +46,10 @@ export interface AgentDisplay {
   colour: DisplayColour;
   /** One sentence: why this state, for --json, tooltips and the console's preview panel. */
   detail: string;
+  /** Someone should look (issue 17): a question or prompt on screen, a limit, stuck, failed. */
+  needsYou: boolean;
+  /** `limited`: when its limit resets (the engine resumes it then); null when not stated or not limited. */
+  resetAt: number | null;
 }
 
 export const displayColours: Readonly<Record<DisplayState, DisplayColour>> = {
@@ -51,7 +57,8 @@ export const displayColours: Readonly<Record<DisplayState, DisplayColour>> = {
   starting: 'muted',
   idle: 'ok',
   busy: 'busy',
-  'waiting-permission': 'attention',
+  'needs-input': 'attention',
+  limited: 'attention',
   compacting: 'info',
   crashed: 'bad',
   'backing-off': 'waiting',
@@ -67,11 +74,20 @@ export function backoffLabel(restartAt: number | null | undefined, now: number |
   return `backing-off ${Math.max(0, Math.ceil((restartAt - now) / 1000))}s`;
 }
 
+/** `limited 1h05m` / `limited 42s` while the stated reset is ahead, `limited` otherwise. */
+export function limitedLabel(until: number | null, now: number | undefined): string {
+  if (until === null || now === undefined) return 'limited';
+  const s = Math.max(0, Math.ceil((until - now) / 1000));
+  if (s < 60) return `limited ${s}s`;
+  const m = Math.ceil(s / 60);
+  return m < 60 ? `limited ${m}m` : `limited ${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
 function shown(state: DisplayState, detail: string, facts: DisplayFacts): AgentDisplay {
   let label: string = state;
   if (state === 'backing-off') label = backoffLabel(facts.restartAt, facts.now);
-  else if (state === 'waiting-permission') label = 'waiting-perm';
-  return { state, label, colour: displayColours[state], detail };
+  else if (state === 'limited') label = limitedLabel(limitUntil(facts.record?.lastError), facts.now);
+  return { state, label, colour: displayColours[state], detail, needsYou: needsYouStates.has(state), resetAt: state === 'limited' ? limitUntil(facts.record?.lastError) : null };
 }
 
 export function displayAgent(facts: DisplayFacts): AgentDisplay {
@@ -107,7 +123,7 @@ function displayState(facts: DisplayFacts): AgentDisplay {
   if (stored === 'unknown' || stored === 'starting') {
     if (facts.screen === 'idle') return shown('idle', 'its screen shows the prompt (no hook has reported yet)', facts);
     if (facts.screen === 'busy') return shown('busy', 'its screen shows it working (no hook has reported yet)', facts);
-    if (facts.screen === 'permission') return shown('waiting-permission', 'its screen asks for a permission (Enter attaches)', facts);
+    if (facts.screen === 'permission') return shown('needs-input', 'its screen asks for a permission (Enter attaches)', facts);
     return shown('starting', 'started; no hook has reported yet', facts);
   }
   switch (stored) {
@@ -115,8 +131,15 @@ function displayState(facts: DisplayFacts): AgentDisplay {
       return shown('idle', 'at its prompt; messages are delivered at once', facts);
     case 'busy':
       return shown('busy', 'working; messages are delivered at the next hook', facts);
-    case 'waiting-permission':
-      return shown('waiting-permission', 'waiting for a permission answer in its pane (Enter attaches)', facts);
+    case 'needs-input':
+      return shown('needs-input', 'waiting for a permission answer in its pane (Enter attaches)', facts);
+    case 'limited': {
+      const until = limitUntil(r?.lastError);
+      const words = r?.lastError?.replace(/^limited(?: until \S+)?: /, '') ?? '';
+      const tail = words ? `: ${words}` : '';
+      if (until === null) return shown('limited', `usage limit, no reset time stated; messages wait (reset resumes it)${tail}`, facts);
+      return shown('limited', `usage limit; resumes at ${new Date(until).toISOString()} with a nudge, messages wait${tail}`, facts);
+    }
     case 'compacting':
       return shown('compacting', 'compacting its context; a rebrief follows', facts);
     case 'crashed':

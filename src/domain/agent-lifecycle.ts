@@ -7,15 +7,24 @@
  */
 import type { AgentRecord, AgentState } from './agent.js';
 import { isHoldNote } from './screen-hold.js';
+import { isLimitNote, limitNote } from './usage-limit.js';
 
-export const agentStates = ['unknown', 'starting', 'busy', 'idle', 'waiting-permission', 'compacting', 'stuck', 'crashed', 'backing-off', 'failed', 'paused', 'stopped'] as const;
+export const agentStates = ['unknown', 'starting', 'busy', 'idle', 'needs-input', 'limited', 'compacting', 'stuck', 'crashed', 'backing-off', 'failed', 'paused', 'stopped'] as const;
 
 export type LifecycleEvent =
   /**
    * A hook of the agent's current generation fired. `blocked`: a Stop hook kept the turn going;
-   * `error`: the API error it reported (StopFailure, an error notification).
+   * `error`: the API error it reported (StopFailure, an error notification); `tool`: the tool a
+   * PreToolUse or PermissionRequest is about.
    */
-  | { type: 'hook'; event: string; source?: string | null; notification?: string | null; blocked?: boolean; error?: string | null }
+  | { type: 'hook'; event: string; source?: string | null; notification?: string | null; blocked?: boolean; error?: string | null; tool?: string | null }
+  /**
+   * A usage or rate limit stopped the agent's turn (a StopFailure or notification that says so):
+   * it waits until `until` (null: not stated) and is no crash.
+   */
+  | { type: 'limited'; until: number | null; reason: string }
+  /** The limit's reset time came (the engine's timer): the agent may work again. */
+  | { type: 'limit-reset' }
   /** The screen was read (agents without hooks, or a hook agent whose hooks went quiet). */
   | { type: 'screen'; verdict: 'idle' | 'busy' | 'permission' | 'error' | 'unknown' }
   /** A state read from the screen was not confirmed by a fresh capture in time (domain/screen-hold.ts). */
@@ -57,6 +66,10 @@ export interface LifecycleChange {
   lastError: string | null;
 }
 
+/** Claude Code notifications that put a question to the user, and those that say it was answered. */
+const askingNotifications: ReadonlySet<string> = new Set(['permission_prompt', 'elicitation_dialog']);
+const answeredNotifications: ReadonlySet<string> = new Set(['elicitation_complete', 'elicitation_response']);
+
 /** No process runs in these (or it is on its way out): only recovery and the operator move them. */
 const down: ReadonlySet<AgentState> = new Set(['crashed', 'backing-off', 'failed', 'stopped']);
 
@@ -73,10 +86,17 @@ function hookState(current: AgentState, e: Extract<LifecycleEvent, { type: 'hook
       return 'idle';
     case 'PreCompact':
       return 'compacting';
+    case 'PreToolUse':
+      // AskUserQuestion waits for the user's answer; any other tool is just work.
+      return e.tool === 'AskUserQuestion' ? 'needs-input' : current === 'needs-input' || current === 'limited' ? current : 'busy';
+    case 'PermissionRequest':
+      return 'needs-input';
     case 'Notification':
-      if (e.notification === 'permission_prompt') return 'waiting-permission';
-      // Claude Code's "idle for 60 s" notice proves nothing about an agent nudges cannot reach.
-      if (e.notification === 'idle_prompt') return current === 'stuck' ? 'stuck' : 'idle';
+      if (e.notification && askingNotifications.has(e.notification)) return 'needs-input';
+      if (e.notification && answeredNotifications.has(e.notification)) return current === 'needs-input' ? 'busy' : current;
+      // Claude Code's "idle for 60 s" notice proves nothing about an agent nudges cannot reach, nor
+      // about a limited one (its prompt shows while it waits for the reset).
+      if (e.notification === 'idle_prompt') return current === 'stuck' || current === 'limited' ? current : 'idle';
       return current;
     case 'SessionEnd':
       // A person at the pane typed /exit (or logged out): as deliberate as `hornets-tui stop`, so the
@@ -89,9 +109,9 @@ function hookState(current: AgentState, e: Extract<LifecycleEvent, { type: 'hook
 }
 
 function screenState(current: AgentState, verdict: Extract<LifecycleEvent, { type: 'screen' }>['verdict']): AgentState {
-  if (verdict === 'permission') return 'waiting-permission';
+  if (verdict === 'permission') return 'needs-input';
   if (verdict === 'busy') return 'busy';
-  if (verdict === 'idle') return current === 'stuck' ? 'stuck' : 'idle';
+  if (verdict === 'idle') return current === 'stuck' || current === 'limited' ? current : 'idle';
   return current;
 }
 
@@ -106,8 +126,8 @@ export function transition(current: LifecycleFacts, event: LifecycleEvent): Life
   const leave = (state: AgentState): LifecycleChange => ({
     state,
     paused: current.paused,
-    // A stuck or hold note describes the state it leaves; other errors stay as the last one seen.
-    lastError: (current.state === 'stuck' || isHoldNote(current.lastError)) && state !== current.state ? null : current.lastError,
+    // A stuck, hold or limit note describes the state it leaves; other errors stay as the last one seen.
+    lastError: (current.state === 'stuck' || isHoldNote(current.lastError) || isLimitNote(current.lastError)) && state !== current.state ? null : current.lastError,
   });
   switch (event.type) {
     case 'hook': {
@@ -123,10 +143,17 @@ export function transition(current: LifecycleFacts, event: LifecycleEvent): Life
     case 'screen-expired':
       // Not believed any more, and not known either: nothing is typed without a fresh look.
       if (!live || current.paused || current.state === 'paused') return same;
-      return current.state === 'waiting-permission' || current.state === 'busy' ? leave('unknown') : same;
+      return current.state === 'needs-input' || current.state === 'busy' ? leave('unknown') : same;
     case 'held':
       if (!live || current.state === 'stuck') return same;
       return { ...same, lastError: event.note };
+    case 'limited':
+      if (!live) return same;
+      if (current.paused || current.state === 'paused') return { ...same, lastError: limitNote(event.until, event.reason) };
+      return { state: 'limited', paused: false, lastError: limitNote(event.until, event.reason) };
+    case 'limit-reset':
+      if (current.state === 'limited') return { state: 'idle', paused: false, lastError: null };
+      return isLimitNote(current.lastError) ? { ...same, lastError: null } : same;
     case 'released':
       return isHoldNote(current.lastError) ? { ...same, lastError: null } : same;
     case 'started':
@@ -151,10 +178,10 @@ export function transition(current: LifecycleFacts, event: LifecycleEvent): Life
       // and nothing is typed into a pane whose screen shows it busy.
       return { state: current.state === 'paused' ? 'idle' : current.state, paused: false, lastError: current.lastError };
     case 'reset':
-      if (current.state !== 'failed' && current.state !== 'stuck') return { ...same, lastError: null };
+      if (current.state !== 'failed' && current.state !== 'stuck' && current.state !== 'limited') return { ...same, lastError: null };
       return { state: current.paused ? 'paused' : 'idle', paused: current.paused, lastError: null };
     case 'stopped':
-      return { state: 'stopped', paused: current.paused, lastError: current.state === 'stuck' || isHoldNote(current.lastError) ? null : current.lastError };
+      return { state: 'stopped', paused: current.paused, lastError: current.state === 'stuck' || isHoldNote(current.lastError) || isLimitNote(current.lastError) ? null : current.lastError };
   }
 }
 
@@ -167,4 +194,7 @@ export function factsOf(r: Pick<AgentRecord, 'state' | 'generation' | 'paused' |
 }
 
 /** States in which nothing may be typed into the agent's pane. */
-export const untypeableStates: ReadonlySet<AgentState> = new Set(['busy', 'waiting-permission', 'compacting', 'starting', 'crashed', 'backing-off', 'stopped', 'failed', 'paused']);
+export const untypeableStates: ReadonlySet<AgentState> = new Set(['busy', 'needs-input', 'limited', 'compacting', 'starting', 'crashed', 'backing-off', 'stopped', 'failed', 'paused']);
+
+/** States in which the agent waits for a person (or, limited, for the clock): the console sorts them first. */
+export const needsYouStates: ReadonlySet<AgentState> = new Set(['needs-input', 'limited', 'stuck', 'failed']);

@@ -5,7 +5,10 @@ export type AgentState =
   | 'starting'
   | 'busy'
   | 'idle'
-  | 'waiting-permission'
+  /** A permission prompt or a question to the user is on its screen: someone has to answer it. */
+  | 'needs-input'
+  /** A usage or rate limit stopped it; it waits (not a crash) until the limit resets (domain/usage-limit.ts). */
+  | 'limited'
   | 'compacting'
   /** Hooks say idle, but nudges are refused or go unanswered: delivery is wedged, someone should look. */
   | 'stuck'
@@ -57,3 +60,11 @@ export interface AgentContext {
 }
 
 export type AgentContextPatch = Partial<Pick<AgentContext, 'lastBriefing' | 'briefingContent' | 'activitySummary' | 'checkpointData'>>;
+
+/**
+ * A state as stored. Before issue 17 a permission prompt was stored as `waiting-permission`; rows
+ * written by an older hornets still say so.
+ */
+export function storedAgentState(s: string): AgentState {
+  return (s === 'waiting-permission' ? 'needs-input' : s) as AgentState;
+}

@@ -85,6 +85,8 @@ export function nextDelivery(f: DeliveryFacts, now: number, t: DeliveryTiming): 
   if (f.paused) return { action: 'none', why: 'paused' };
   if (f.held) return { action: 'none', why: 'held by recovery' };
   if (f.waiting === 0) return { action: 'none', why: 'nothing waiting' };
+  // Whatever is typed into a limited agent fails the same way: it waits for the reset.
+  if (f.state === 'limited') return { action: 'none', why: 'limited: messages wait for the limit to reset' };
   if (f.mode === 'push' || !f.hasHooks) return { action: 'push' };
   if (f.mode === 'hooks') return { action: 'none', why: 'pull only: the next hook takes it' };
   if (f.state === 'stuck') {

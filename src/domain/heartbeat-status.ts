@@ -16,6 +16,6 @@ export function heartbeatStatus(state: string, hasProcess: boolean): HeartbeatSt
   if (s === 'stopped') return 'stopped';
   if (s === 'failed' || s === 'crashed' || s === 'backing-off') return 'unhealthy';
   if (!hasProcess) return 'down';
-  if (s === 'waiting-permission' || s === 'stuck') return 'degraded';
+  if (s === 'needs-input' || s === 'limited' || s === 'stuck') return 'degraded';
   return 'healthy';
 }

@@ -1,7 +1,7 @@
 /**
  * What a state read from an agent's screen is worth over time, for agents whose screen is the only
  * evidence (profiles without hooks). A reading holds for `ttlMs` and then lapses unless a fresh
- * capture shows it again, so one misread screen cannot keep an agent "waiting-permission" (and its
+ * capture shows it again, so one misread screen cannot keep an agent "needs-input" (and its
  * queue held) for good. A permission prompt that does hold delivery for `alertAfterMs` is escalated
  * once: logged, shown in status and named by `queue why`. Pure: readings and a clock value in,
  * decisions out; the engine's ScreenWatch carries them out.

@@ -20,6 +20,7 @@ import {
   type ActivityEntry,
   type BriefingInput,
 } from './compose.js';
+import { isLimitFailure, parseLimitReset } from '../domain/usage-limit.js';
 import { blockReply, claudeCodeProtocol, contextReply, handlerFor, type HookEvent, type HookProtocol } from './protocols.js';
 import { compressionFingerprint } from './compression-marker.js';
 import { namedPriorities } from '../domain/priority.js';
@@ -163,6 +164,9 @@ export class HookHandler {
         return this.stopFailure(p, session, now);
       case 'BeforeModel':
         return this.beforeModel(p, session, now);
+      case 'PermissionRequest':
+      case 'PreToolUse':
+        return this.asking(event, p, session, now);
     }
   }
 
@@ -341,13 +345,31 @@ export class HookHandler {
     return none('snapshot');
   }
 
+  /** A usage or rate limit: the agent waits for the reset the CLI states (issue 17), no crash. */
+  private async limited(text: string, session: string | null, now: number): Promise<void> {
+    await this.d.store.transitionAgent(
+      this.d.agent,
+      { type: 'limited', until: parseLimitReset(text, now), reason: text.slice(0, 500) },
+      { lastEventAt: now, ...(session ? { sessionId: session } : {}), stopBlocks: 0 },
+    );
+  }
+
   private async notification(p: Payload, session: string | null, now: number): Promise<HookReply> {
     const type = str(p, 'notification_type');
     const message = str(p, 'message') ?? '';
-    if (type === 'permission_prompt' || /permission/i.test(message)) await this.touch(session, now, { event: 'Notification', notification: 'permission_prompt' });
+    // Gemini CLI names a permission prompt ToolPermission; older CLIs say it in the message only.
+    if (type === 'permission_prompt' || type === 'ToolPermission' || /permission/i.test(message)) await this.touch(session, now, { event: 'Notification', notification: 'permission_prompt' });
+    else if (isLimitFailure(null, message)) await this.limited(message, session, now);
     else if (/rate.?limit|overloaded|429|529|api error/i.test(message)) await this.touch(session, now, { event: 'Notification', notification: type, error: message.slice(0, 500) });
     else await this.touch(session, now, { event: 'Notification', notification: type });
     return none(`notification:${type ?? 'unknown'}`);
+  }
+
+  /** A permission dialog or a question to the user is about to show: needs-input (issue 17). No reply: the CLI asks as usual. */
+  private async asking(event: 'PermissionRequest' | 'PreToolUse', p: Payload, session: string | null, now: number): Promise<HookReply> {
+    const tool = str(p, 'tool_name');
+    await this.touch(session, now, { event, tool });
+    return none(`${event}:${tool ?? 'unknown'}`);
   }
 
   private async sessionEnd(p: Payload, session: string | null, now: number): Promise<HookReply> {
@@ -361,6 +383,13 @@ export class HookHandler {
     const error = str(p, 'error') ?? str(p, 'message') ?? JSON.stringify(p.error ?? 'unknown API error').slice(0, 500);
     // The failed turn may not have taken in what it was handed: give it again.
     const requeued = await this.d.store.requeueUnconfirmed(this.d.agent, { sessionId: session, reason: `turn failed: ${error}` });
+    // Claude Code states the limit and its reset in the turn's last message ("You've hit your
+    // session limit · resets 3pm (Europe/Berlin)") or in error_details; `error` is only its kind.
+    const words = [str(p, 'error_details'), str(p, 'last_assistant_message')].filter((w): w is string => w !== null).join(' · ');
+    if (isLimitFailure(str(p, 'error'), words)) {
+      await this.limited(words || error, session, now);
+      return none(`limited: ${requeued} requeued`);
+    }
     await this.touch(session, now, { event: 'StopFailure', error }, { stopBlocks: 0 });
     return none(`stop failure: ${requeued} requeued`);
   }

@@ -127,7 +127,7 @@ export function stripOurs(settings: Settings): Settings {
 export function withOurs(settings: Settings, transport: string[] | HookTransport, protocol: HookProtocol = claudeCodeProtocol): Settings {
   const out = stripOurs(settings);
   const hooks = (out.hooks ??= {});
-  for (const { cliEvent } of protocol.events) (hooks[cliEvent] ??= []).push({ hooks: [ourHook(transport, cliEvent, protocol)] });
+  for (const { cliEvent, matcher } of protocol.events) (hooks[cliEvent] ??= []).push({ ...(matcher ? { matcher } : {}), hooks: [ourHook(transport, cliEvent, protocol)] });
   return out;
 }
 

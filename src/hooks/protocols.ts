@@ -9,7 +9,19 @@
  * hornets' handlers, named after the Claude Code events they were first written for; BeforeModel
  * (Gemini's name) has no Claude Code counterpart: it watches for a compression Gemini does not announce.
  */
-export const hookEvents = ['SessionStart', 'UserPromptSubmit', 'PostToolUse', 'Stop', 'PreCompact', 'Notification', 'SessionEnd', 'StopFailure', 'BeforeModel'] as const;
+export const hookEvents = [
+  'SessionStart',
+  'UserPromptSubmit',
+  'PostToolUse',
+  'Stop',
+  'PreCompact',
+  'Notification',
+  'SessionEnd',
+  'StopFailure',
+  'PermissionRequest',
+  'PreToolUse',
+  'BeforeModel',
+] as const;
 export type HookEvent = (typeof hookEvents)[number];
 
 export function isHookEvent(s: string): s is HookEvent {
@@ -30,6 +42,8 @@ export interface ProtocolEvent {
   handler: HookEvent;
   /** Seconds the CLI gives the hook before it kills it (written in the protocol's `timeoutUnit`). */
   timeout: number;
+  /** Only for these tools (the CLI's matcher): a hook on every tool call costs a process each. */
+  matcher?: string;
 }
 
 export interface HookProtocol {
@@ -65,6 +79,9 @@ export const claudeCodeProtocol: HookProtocol = {
     { cliEvent: 'Notification', handler: 'Notification', timeout: 10 },
     { cliEvent: 'SessionEnd', handler: 'SessionEnd', timeout: 15 },
     { cliEvent: 'StopFailure', handler: 'StopFailure', timeout: 10 },
+    // Issue 17: a permission dialog about to show, and a question to the user (needs-input).
+    { cliEvent: 'PermissionRequest', handler: 'PermissionRequest', timeout: 10 },
+    { cliEvent: 'PreToolUse', handler: 'PreToolUse', timeout: 10, matcher: 'AskUserQuestion' },
   ],
   context: { SessionStart: 'stdout', UserPromptSubmit: 'additionalContext', PostToolUse: 'additionalContext' },
   block: { decision: 'block' },

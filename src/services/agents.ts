@@ -133,6 +133,10 @@ export interface AgentStatus {
   state: DisplayState;
   label: string;
   detail: string;
+  /** A question, prompt, limit, stuck or failed agent: someone should look (issue 17). */
+  needsYou: boolean;
+  /** `limited`: when its limit resets (ISO time), when the CLI stated it. */
+  resetAt: string | null;
   generation: number;
   queueDepth: number;
   worktree: string;
@@ -739,6 +743,8 @@ export class AgentManager {
           state: display.state,
           label: display.label,
           detail: display.detail,
+          needsYou: display.needsYou,
+          resetAt: display.resetAt === null ? null : new Date(display.resetAt).toISOString(),
           generation: r?.generation ?? 0,
           queueDepth: stats.get(a.name)?.pending ?? 0,
           worktree: this.worktreePath(a),

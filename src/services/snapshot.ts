@@ -456,6 +456,9 @@ function nodeDownDisplay(last: AgentDisplay, node: string | null, health: NodeHe
     label,
     colour: health === 'lost' ? 'bad' : 'muted',
     detail: `${why}; its agents run again when it starts (hornets-tui --headless --node ${node ?? '<name>'}). Last known: ${last.label}`,
+    // What it last waited for is history too: a node to start again is the whole story.
+    needsYou: false,
+    resetAt: null,
   };
 }
 

@@ -70,7 +70,7 @@ describe('on-screen text does not wedge delivery (issue 11, item 6)', () => {
     await t.daemon.engine.reconcile();
     const second = await t.svc.send('sh', `echo second-ok > ${marker}`);
     await waitFor('second confirmed promptly', confirmed(t, second.message.id), PROMPTLY_MS);
-    expect(await refusals(t, 'sh')).not.toContain('agent_state:waiting-permission');
+    expect(await refusals(t, 'sh')).not.toContain('agent_state:needs-input');
   }, 60_000);
 
   it('codex profile: the word "Approve" in ordinary output does not hold delivery', async () => {
@@ -83,7 +83,7 @@ describe('on-screen text does not wedge delivery (issue 11, item 6)', () => {
     await t.daemon.engine.reconcile();
     const second = await t.svc.send('cx', 'echo second');
     await waitFor('second confirmed promptly', confirmed(t, second.message.id), PROMPTLY_MS);
-    expect(await refusals(t, 'cx')).not.toContain('agent_state:waiting-permission');
+    expect(await refusals(t, 'cx')).not.toContain('agent_state:needs-input');
   }, 60_000);
 
   it('a real prompt holds delivery, is escalated and named by `why`; answering it lets the message through', async () => {
@@ -96,7 +96,7 @@ describe('on-screen text does not wedge delivery (issue 11, item 6)', () => {
     const pane = (await t.ctx.store.getAgent('sh'))!.paneId!;
     await waitFor('the prompt is drawn', () => capture(t.socket, pane).trimEnd().endsWith('Delete everything? [y/N]'));
     const held = await t.svc.send('sh', 'echo must-wait');
-    await waitFor('sh waits for a permission answer', async () => (await stateOf(t, 'sh')) === 'waiting-permission', 10_000);
+    await waitFor('sh waits for a permission answer', async () => (await stateOf(t, 'sh')) === 'needs-input', 10_000);
     const why = await waitFor(
       'the hold escalated and named',
       async () => {

@@ -100,7 +100,7 @@ describe('hook endpoint: a hook acts only for its own agent generation', () => {
     const faked = await request(s.port, '/hook/Notification', { session_id: 'evil', notification_type: 'permission_prompt', message: 'needs permission' }, h);
     expect(faked.status).toBe(401);
     expect((await s.store.get(m.message.id)).state).toBe('queued');
-    expect((await s.store.getAgent('bob'))!.state).not.toBe('waiting-permission');
+    expect((await s.store.getAgent('bob'))!.state).not.toBe('needs-input');
   });
 
   it("marie's credential cannot pull, confirm, ack or fake a permission prompt for bob", async () => {
@@ -125,7 +125,7 @@ describe('hook endpoint: a hook acts only for its own agent generation', () => {
     }
     expect((await s.store.get(first.message.id)).state).toBe('delivered');
     expect((await s.store.get(second.message.id)).state).toBe('queued');
-    expect((await s.store.getAgent('bob'))!.state).not.toBe('waiting-permission');
+    expect((await s.store.getAgent('bob'))!.state).not.toBe('needs-input');
 
     // A lease of bob's acked by marie (her own headers, his lease token) stays leased.
     const leased = await request(s.port, '/hook/PostToolUse', { session_id: 'bob-s', tool_name: 'Bash' }, { ...as('bob', '5', s.cred.bob), 'x-hornets-defer-ack': '1' });

@@ -65,9 +65,10 @@ describe('one display rule: status, status --json and the console agree', () => 
     const seen: Record<string, string[]> = {};
     for (const name of TEAM) {
       const row = snap.agents.find((a) => a.name === name)!;
-      const line = panel.find((l) => new RegExp(`^\\s+${name}\\s+demo\\s`).test(l)) ?? '';
+      // The row's first two columns: selection and the needs-you mark (issue 17).
+      const line = panel.find((l) => new RegExp(`^[\\s!]+${name}\\s+demo\\s`).test(l)) ?? '';
       const consoleLabel = line
-        .replace(new RegExp(`^\\s+${name}\\s+demo\\s+`), '')
+        .replace(new RegExp(`^[\\s!]+${name}\\s+demo\\s+`), '')
         .split(/\s{2,}|\s\S+s?\s+\d+\s/)[0]!
         .trim();
       seen[name] = [json.get(name)!.state, table.get(name)!, row.state, consoleLabel];

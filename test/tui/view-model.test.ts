@@ -54,7 +54,7 @@ const plain = (text: string) => text.replace(/\{\/?[a-z-]+\}/g, '');
 const rowOf = (text: string, agent: string) =>
   plain(text)
     .split('\n')
-    .find((l) => new RegExp(`^. ${agent}\\s`).test(l)) ?? '';
+    .find((l) => new RegExp(`^.[ !]${agent}\\s`).test(l)) ?? '';
 
 describe('view-model: selection and moving', () => {
   it('selects the first agent, follows j/k within bounds, and resets the queue selection', () => {

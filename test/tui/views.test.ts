@@ -193,7 +193,7 @@ describe('views', () => {
   it('agent rows fill the panel width exactly, selection marked, countdown shown', () => {
     const s = assembleSnapshot(
       facts({
-        records: [record('marie', { state: 'backing-off' }), record('anga', { state: 'waiting-permission', lastError: 'rate limit {429}' }), record('fabien')],
+        records: [record('marie', { state: 'backing-off' }), record('anga', { state: 'needs-input', lastError: 'rate limit {429}' }), record('fabien')],
         panes: [pane('%5', { dead: true }), pane('%4'), pane('%6')],
         events: [event('marie', 'restart_scheduled', now - 500, { at: now + 2500, attempt: 1 })],
       }),
@@ -204,7 +204,7 @@ describe('views', () => {
       expect(lines).toHaveLength(4);
       for (const l of lines) expect(strWidth(l)).toBe(width);
       expect(lines[1]).toMatch(/^ {2}marie\s+demo\s+backing-off 3s\s/);
-      expect(lines[2]).toMatch(/^▸ anga\s+demo\s+waiting-perm\s/);
+      expect(lines[2]).toMatch(/^▸!anga\s+demo\s+needs-input\s/);
     }
     const wide = renderAgents(s.agents, { width: 118, height: 10, selected: 1, offset: 0, now, theme: color });
     expect(wide).toContain('{open}429{close}'); // user text cannot become a blessed tag
@@ -240,6 +240,26 @@ describe('views', () => {
     expect(plain(renderHeader(s, { width: 160, theme: mono, filter: '', now }))).toContain('nodes alpha* up, beta lost · no leader · 3 agents (1 idle, 2 lost)');
     const led = assembleSnapshot(facts({ nodes: { here: 'alpha', nodeOf: new Map([['marie', 'alpha']]), health: new Map([['alpha', 'up']]), leader: 'alpha' } }));
     expect(plain(renderHeader(led, { width: 160, theme: mono, filter: '', now }))).toContain('nodes alpha* up (leader) · 3 agents');
+  });
+
+  it('agents that need you sort first (in team order among themselves), are marked, and the header counts them (issue 17)', () => {
+    const s = assembleSnapshot(
+      facts({
+        project: project(['marie', 'anga', 'fabien', 'zoe']),
+        records: [record('marie'), record('anga', { state: 'busy' }), record('fabien', { state: 'limited', lastError: 'limited: rate_limit' }), record('zoe', { state: 'needs-input' })],
+        panes: [pane('%5'), pane('%4'), pane('%6'), pane('%3')],
+      }),
+    );
+    expect(filterAgents(s.agents, '').map((a) => a.name)).toEqual(['fabien', 'zoe', 'marie', 'anga']);
+    expect(filterAgents(s.agents, 'a').map((a) => a.name)).toEqual(['fabien', 'marie', 'anga']);
+    const lines = plain(renderAgents(filterAgents(s.agents, ''), { width: 118, height: 10, selected: 2, offset: 0, now, theme: mono })).split('\n');
+    expect(lines[1]).toMatch(/^ !fabien\s+demo\s+limited\s/);
+    expect(lines[2]).toMatch(/^ !zoe\s+demo\s+needs-input\s/);
+    expect(lines[3]).toMatch(/^▸ marie\s+demo\s+idle\s/);
+    expect(lines[4]).toMatch(/^ {2}anga\s+demo\s+busy\s/);
+    expect(plain(renderHeader(s, { width: 200, theme: mono, filter: '', now }))).toContain('4 agents (1 idle, 1 busy, 1 limited, 1 needs-input) · 2 need you ·');
+    const calm = assembleSnapshot(facts());
+    expect(plain(renderHeader(calm, { width: 200, theme: mono, filter: '', now }))).not.toContain('need you');
   });
 
   it('filters agents by name, profile or state', () => {

@@ -25,7 +25,7 @@ describe('displayAgent', () => {
     // Live pane: the record says what it does.
     ['idle', { record: rec('idle'), pane: 'alive' }, 'idle', 'idle', 'ok'],
     ['busy', { record: rec('busy'), pane: 'alive' }, 'busy', 'busy', 'busy'],
-    ['permission', { record: rec('waiting-permission'), pane: 'alive' }, 'waiting-permission', 'waiting-perm', 'attention'],
+    ['permission', { record: rec('needs-input'), pane: 'alive' }, 'needs-input', 'needs-input', 'attention'],
     ['compacting', { record: rec('compacting'), pane: 'alive' }, 'compacting', 'compacting', 'info'],
     ['failed is sticky with a live pane', { record: rec('failed'), pane: 'alive' }, 'failed', 'failed', 'fatal'],
     ['paused flag', { record: rec('idle', { paused: true }), pane: 'alive' }, 'paused', 'paused', 'info'],
@@ -33,13 +33,18 @@ describe('displayAgent', () => {
     ['starting, nothing reported', { record: rec('starting'), pane: 'alive' }, 'starting', 'starting', 'muted'],
     ['unknown record, live pane', { record: rec('unknown'), pane: 'alive' }, 'starting', 'starting', 'muted'],
     ['starting, screen shows the prompt', { record: rec('starting'), pane: 'alive', screen: 'idle' }, 'idle', 'idle', 'ok'],
-    ['starting, screen asks permission', { record: rec('starting'), pane: 'alive', screen: 'permission' }, 'waiting-permission', 'waiting-perm', 'attention'],
+    ['starting, screen asks permission', { record: rec('starting'), pane: 'alive', screen: 'permission' }, 'needs-input', 'needs-input', 'attention'],
     ['screen ignored once a hook reported', { record: rec('busy'), pane: 'alive', screen: 'idle' }, 'busy', 'busy', 'busy'],
     // The stuck escalation (defect 2): a slot fed by data.
     ['stuck: stored state', { record: rec('stuck', { lastError: 'stuck: 3 nudges refused' }), pane: 'alive' }, 'stuck', 'stuck', 'waiting'],
     ['an old stuck note on an idle agent is not stuck', { record: rec('idle', { lastError: 'stuck: old' }), pane: 'alive' }, 'idle', 'idle', 'ok'],
     ['paused beats stuck', { record: rec('stuck', { paused: true }), pane: 'alive' }, 'paused', 'paused', 'info'],
     ['a vanished pane beats stuck', { record: rec('stuck'), pane: 'none' }, 'stopped', 'stopped', 'muted'],
+    // issue 17: a limit, with the time left until its stated reset
+    ['limited, reset ahead', { record: rec('limited', { lastError: `limited until ${new Date(now + 3_900_000).toISOString()}: x` }), pane: 'alive', now }, 'limited', 'limited 1h05m', 'attention'],
+    ['limited, reset in seconds', { record: rec('limited', { lastError: `limited until ${new Date(now + 42_000).toISOString()}: x` }), pane: 'alive', now }, 'limited', 'limited 42s', 'attention'],
+    ['limited, reset not stated', { record: rec('limited', { lastError: 'limited: rate_limit' }), pane: 'alive', now }, 'limited', 'limited', 'attention'],
+    ['limited, its pane gone', { record: rec('limited', { lastError: 'limited: rate_limit' }), pane: 'none', now }, 'stopped', 'stopped', 'muted'],
     // tmux not asked (metrics): the record stands.
     ['unknown pane, idle', { record: rec('idle'), pane: 'unknown' }, 'idle', 'idle', 'ok'],
     ['unknown pane, failed', { record: rec('failed'), pane: 'unknown' }, 'failed', 'failed', 'fatal'],
@@ -51,6 +56,15 @@ describe('displayAgent', () => {
     expect(d.detail.length).toBeGreaterThan(0);
   });
 
+  it('a limited agent says when it resumes and that messages wait', () => {
+    const until = Date.parse('2026-12-03T15:00:00Z');
+    const d = displayAgent({ record: rec('limited', { lastError: `limited until ${new Date(until).toISOString()}: You've hit your session limit` }), pane: 'alive', now: until - 60_000 });
+    expect(d.detail).toBe("usage limit; resumes at 2026-12-03T15:00:00.000Z with a nudge, messages wait: You've hit your session limit");
+    expect(displayAgent({ record: rec('limited', { lastError: 'limited: rate_limit' }), pane: 'alive' }).detail).toBe(
+      'usage limit, no reset time stated; messages wait (reset resumes it): rate_limit',
+    );
+  });
+
   it('details say why and what to do', () => {
     expect(displayAgent({ record: rec('idle'), pane: 'none' }).detail).toBe('no tmux pane (last known state: idle); `hornets-tui up` starts it');
     expect(displayAgent({ record: rec('idle'), pane: 'dead', exitStatus: 3 }).detail).toMatch(/^exited with status 3;/);
@@ -59,8 +73,8 @@ describe('displayAgent', () => {
 
   it('a long permission hold shows its note (issue 11, item 6); another last error does not make a permission wait look escalated', () => {
     const note = 'held: sh shows a permission prompt since 12:01:03 UTC (line: Proceed? [y/N]); delivery waits until it is answered (attach to answer it)';
-    expect(displayAgent({ record: rec('waiting-permission', { lastError: note }), pane: 'alive' }).detail).toBe(`waiting for a permission answer in its pane (Enter attaches): ${note}`);
-    expect(displayAgent({ record: rec('waiting-permission', { lastError: 'rate limit' }), pane: 'alive' }).detail).toBe('waiting for a permission answer in its pane (Enter attaches)');
+    expect(displayAgent({ record: rec('needs-input', { lastError: note }), pane: 'alive' }).detail).toBe(`waiting for a permission answer in its pane (Enter attaches): ${note}`);
+    expect(displayAgent({ record: rec('needs-input', { lastError: 'rate limit' }), pane: 'alive' }).detail).toBe('waiting for a permission answer in its pane (Enter attaches)');
     expect(displayAgent({ record: rec('idle', { lastError: note }), pane: 'alive' }).detail).toBe(`at its prompt; messages are delivered at once: ${note}`);
     expect(displayAgent({ record: rec('idle', { lastError: note }), pane: 'none' }).detail).not.toContain(note);
   });

@@ -72,11 +72,11 @@ describe('explainMessage', () => {
 
   it('a long permission hold is named instead of the bare state (issue 11, item 6)', () => {
     const note = 'held: marie shows a permission prompt since 12:01:03 UTC (line: Proceed? [y/N]); delivery waits until it is answered (attach to answer it)';
-    const line = explainMessage({ message: base, ahead: 0, agentPaused: false, agentState: 'waiting-permission', agentError: note, engineRunning: true, now });
+    const line = explainMessage({ message: base, ahead: 0, agentPaused: false, agentState: 'needs-input', agentError: note, engineRunning: true, now });
     expect(line).toContain(`; ${note}`);
-    expect(line).not.toContain('marie is waiting-permission');
+    expect(line).not.toContain('marie is needs-input');
     // A control sequence in the quoted screen line reaches no terminal.
-    const hostile = explainMessage({ message: base, ahead: 0, agentPaused: false, agentState: 'waiting-permission', agentError: 'held: x (line: \x1b]2;pwned\x07a)', engineRunning: true, now });
+    const hostile = explainMessage({ message: base, ahead: 0, agentPaused: false, agentState: 'needs-input', agentError: 'held: x (line: \x1b]2;pwned\x07a)', engineRunning: true, now });
     expect(hostile).not.toContain('\x1b');
   });
 });

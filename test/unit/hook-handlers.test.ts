@@ -11,6 +11,7 @@ import { openSqliteStore, type SqliteMessageStore } from '../../src/queue/sqlite
 import { HookHandler, MAX_STOP_BLOCKS, hookEvents, type HookDeps } from '../../src/hooks/handlers.js';
 import type { AgentState } from '../../src/domain/agent.js';
 import { geminiProtocol, type HookProtocol } from '../../src/hooks/protocols.js';
+import { limitUntil } from '../../src/domain/usage-limit.js';
 
 let dir: string;
 let store: SqliteMessageStore;
@@ -48,6 +49,8 @@ async function setState(s: AgentState): Promise<void> {
     idle: { type: 'hook', event: 'Stop' },
     busy: { type: 'hook', event: 'UserPromptSubmit' },
     failed: { type: 'failed', reason: 'authentication failed: 401' },
+    'needs-input': { type: 'hook', event: 'Notification', notification: 'permission_prompt' },
+    limited: { type: 'limited', until: null, reason: 'rate_limit' },
   };
   await store.transitionAgent('marie', events[s]!);
 }
@@ -107,7 +110,7 @@ const rows: Row[] = [
     queued: 0,
     stdout: '',
     outcome: /^notification:permission_prompt$/,
-    to: 'waiting-permission',
+    to: 'needs-input',
   },
   {
     event: 'Notification',
@@ -132,6 +135,48 @@ const rows: Row[] = [
     to: 'busy',
     protocol: geminiProtocol,
   },
+  // issue 17: a limit is no failure to move on from, the agent waits for its reset
+  {
+    event: 'StopFailure',
+    from: 'busy',
+    payload: { error: 'rate_limit', last_assistant_message: "You've hit your session limit · resets 3pm (UTC)" },
+    queued: 0,
+    stdout: '',
+    outcome: /^limited: 0 requeued$/,
+    to: 'limited',
+  },
+  { event: 'StopFailure', from: 'busy', payload: { error: 'billing_error' }, queued: 0, stdout: '', outcome: /^limited: 0 requeued$/, to: 'limited' },
+  {
+    event: 'Notification',
+    from: 'busy',
+    payload: { notification_type: 'elicitation_dialog', message: 'Claude Code needs your input' },
+    queued: 0,
+    stdout: '',
+    outcome: /^notification:elicitation_dialog$/,
+    to: 'needs-input',
+  },
+  {
+    event: 'Notification',
+    from: 'busy',
+    payload: { notification_type: 'ToolPermission', message: 'Action required' },
+    queued: 0,
+    stdout: '',
+    outcome: /^notification:ToolPermission$/,
+    to: 'needs-input',
+  },
+  {
+    event: 'Notification',
+    from: 'limited',
+    payload: { notification_type: 'idle_prompt', message: 'Claude is waiting for your input' },
+    queued: 0,
+    stdout: '',
+    outcome: /^notification:idle_prompt$/,
+    to: 'limited',
+  },
+  { event: 'PermissionRequest', from: 'busy', payload: { tool_name: 'Bash', tool_input: { command: 'rm x' } }, queued: 1, stdout: '', outcome: /^PermissionRequest:Bash$/, to: 'needs-input' },
+  { event: 'PreToolUse', from: 'busy', payload: { tool_name: 'AskUserQuestion', tool_input: {} }, queued: 0, stdout: '', outcome: /^PreToolUse:AskUserQuestion$/, to: 'needs-input' },
+  { event: 'PreToolUse', from: 'busy', payload: { tool_name: 'Bash', tool_input: {} }, queued: 0, stdout: '', outcome: /^PreToolUse:Bash$/, to: 'busy' },
+  { event: 'PostToolUse', from: 'needs-input', payload: { tool_name: 'Bash', tool_input: { command: 'ls' } }, queued: 0, stdout: '', outcome: /^no messages$/, to: 'busy' },
 ];
 
 describe('hook handlers, one row per event', () => {
@@ -151,6 +196,14 @@ describe('hook handlers, one row per event', () => {
     const delivered = await store.list({ agent: 'marie', states: ['delivered'] });
     expect(delivered.map((m) => m.id).sort()).toEqual([...reply.delivered].sort());
     expect((await store.getAgent('marie'))!.lastEventAt).toBe(clock.t);
+  });
+
+  it('a limit with a stated reset is kept with its reset time (the engine resumes the agent then)', async () => {
+    await setState('busy');
+    await handler().handle('StopFailure', payload({ error: 'rate_limit', last_assistant_message: "You've hit your session limit · resets in 2h" }));
+    const a = (await store.getAgent('marie'))!;
+    expect(a.state).toBe('limited');
+    expect(limitUntil(a.lastError)).toBe(clock.t + 2 * 3_600_000);
   });
 
   it('ignores events of an older generation, unknown events and malformed input without touching anything', async () => {

@@ -48,16 +48,16 @@ const record = async () => (await store.getAgent('sh'))!;
 const kinds = async () => (await store.events({ agent: 'sh', limit: 100 })).map((e) => e.kind);
 
 describe('ScreenWatch', () => {
-  it('a prompt read once and never confirmed lapses after the TTL: the agent is unknown, not waiting-permission', async () => {
+  it('a prompt read once and never confirmed lapses after the TTL: the agent is unknown, not needs-input', async () => {
     await capture(prompt);
     clock.t = T0 + 14_000;
-    expect((await watch.review(await record(), hookless)).state).toBe('waiting-permission');
+    expect((await watch.review(await record(), hookless)).state).toBe('needs-input');
     clock.t = T0 + 15_000;
     expect((await watch.review(await record(), hookless)).state).toBe('unknown');
     expect(await kinds()).toContain('screen_state_expired');
   });
 
-  it('a waiting-permission state no capture of this engine confirmed (an engine restart) lapses at once', async () => {
+  it('a needs-input state no capture of this engine confirmed (an engine restart) lapses at once', async () => {
     await store.transitionAgent('sh', { type: 'screen', verdict: 'permission' });
     expect((await watch.review(await record(), hookless)).state).toBe('unknown');
   });
@@ -69,7 +69,7 @@ describe('ScreenWatch', () => {
       await watch.review(await record(), hookless);
     }
     const r = await record();
-    expect(r.state).toBe('waiting-permission');
+    expect(r.state).toBe('needs-input');
     expect(r.lastError).toBe('held: sh shows a permission prompt since 12:01:03 UTC (line: Delete everything? [y/N]); delivery waits until it is answered (attach to answer it)');
     expect((await kinds()).filter((k) => k === 'delivery_held')).toHaveLength(1);
   });
@@ -112,14 +112,14 @@ describe('ScreenWatch', () => {
   it("a push agent with hooks: the hold is escalated, but the state is its hooks' word and never lapses", async () => {
     await store.transitionAgent('sh', { type: 'hook', event: 'Notification', notification: 'permission_prompt' });
     const hooked = { stateFromScreen: false };
-    expect((await watch.review(await record(), hooked)).state).toBe('waiting-permission');
+    expect((await watch.review(await record(), hooked)).state).toBe('needs-input');
     await watch.observe('sh', prompt);
     clock.t = T0 + 30_000;
     await watch.observe('sh', prompt);
     const r = await watch.review(await record(), hooked);
-    expect(r.state).toBe('waiting-permission');
+    expect(r.state).toBe('needs-input');
     expect(r.lastError).toMatch(/^held: sh shows a permission prompt since 12:01:03 UTC/);
     clock.t = T0 + 60_000;
-    expect(await watch.review(await record(), hooked)).toMatchObject({ state: 'waiting-permission', lastError: null });
+    expect(await watch.review(await record(), hooked)).toMatchObject({ state: 'needs-input', lastError: null });
   });
 });

@@ -20,7 +20,7 @@ import { messageStates, pendingStates, terminalStates, waitingStates } from '../
 import { retryDelayMs } from '../../domain/retry.js';
 import { isValidPriority } from '../../domain/priority.js';
 import { randomId, sequentialId } from '../../util/ids.js';
-import type { AgentContext, AgentContextPatch, AgentPatch, AgentRecord, AgentRegistration } from '../../domain/agent.js';
+import { storedAgentState, type AgentContext, type AgentContextPatch, type AgentPatch, type AgentRecord, type AgentRegistration } from '../../domain/agent.js';
 import { factsOf, transition, type LifecycleEvent } from '../../domain/agent-lifecycle.js';
 import { openTaskStates, taskStates, type Task, type TaskCreateInput, type TaskFilter, type TaskState } from '../../domain/task.js';
 import {
@@ -142,6 +142,11 @@ function isClusterTransient(err: unknown): boolean {
 function parse<T>(text: string | null | undefined): T | null {
   if (text === null || text === undefined) return null;
   return JSON.parse(text) as T;
+}
+
+function parseAgent(text: string | null | undefined): AgentRecord | null {
+  const a = parse<AgentRecord>(text);
+  return a === null ? null : { ...a, state: storedAgentState(a.state) };
 }
 
 const isWaiting = (s: MessageState) => (waitingStates as readonly string[]).includes(s);
@@ -395,7 +400,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       if (err) throw err;
       return v;
     }) as [string | null, string | null, number, number, number, (string | null)[] | undefined];
-    const record = parse<AgentRecord>(agent);
+    const record = parseAgent(agent);
     if (!record) throw unknownAgent(name);
     tx.check(keys[fence], ver);
     const keyIds = new Map<string, string | null>(idemKeys.map((k, i) => [k, ids?.[i] ?? null]));
@@ -486,7 +491,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
           .exec()
           .then((r) => (r ?? []).map(([, v]) => v as string | null));
         tx.check(keys.ver, ver ?? null);
-        const existing = parse<AgentRecord>(raw);
+        const existing = parseAgent(raw);
         if (existing) {
           const maxDepth = a.maxDepth ?? null;
           if (existing.profile === a.profile && existing.maxDepth === maxDepth) return;
@@ -522,16 +527,16 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       const names = await this.agentNames();
       if (names.length === 0) return [];
       // One slot per agent on a Redis Cluster: no MULTI over them.
-      if (this.onCluster) return (await Promise.all(names.map((n) => this.redis.get(this.k(n).agent)))).map((v) => parse<AgentRecord>(v)).filter((a): a is AgentRecord => a !== null);
+      if (this.onCluster) return (await Promise.all(names.map((n) => this.redis.get(this.k(n).agent)))).map((v) => parseAgent(v)).filter((a): a is AgentRecord => a !== null);
       const m = this.redis.multi();
       for (const n of names) m.get(this.k(n).agent);
       const res = (await m.exec()) ?? [];
-      return res.map(([, v]) => parse<AgentRecord>(v as string | null)).filter((a): a is AgentRecord => a !== null);
+      return res.map(([, v]) => parseAgent(v as string | null)).filter((a): a is AgentRecord => a !== null);
     });
   }
 
   async getAgent(name: string): Promise<AgentRecord | null> {
-    return this.io(async () => parse<AgentRecord>(await this.redis.get(this.k(name).agent)));
+    return this.io(async () => parseAgent(await this.redis.get(this.k(name).agent)));
   }
 
   async updateAgent(name: string, patch: AgentPatch): Promise<AgentRecord> {
@@ -670,7 +675,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
         ]);
         // New messages: those without a key, and one per key not taken yet.
         const fresh = idx.filter((i) => inputs[i]!.key === null).length + wanted.filter((_, j) => taken[j] === null).length;
-        return { agent, record: parse<AgentRecord>(raw), pending: counts.reduce((sum, c) => sum + Number(c ?? 0), 0), fresh };
+        return { agent, record: parseAgent(raw), pending: counts.reduce((sum, c) => sum + Number(c ?? 0), 0), fresh };
       }),
     );
     for (const r of reads) if (!r.record) throw unknownAgent(r.agent);
@@ -858,7 +863,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
         if (err) throw err;
         return v;
       }) as [string | null, string | null, string[], string[], string[]];
-      const record = parse<AgentRecord>(raw);
+      const record = parseAgent(raw);
       if (!record) throw unknownAgent(agentName);
       tx.check(keys.ver, ver);
       const byId = new Map((await this.messages(keys, [...new Set([...lapsedIds, ...expiringIds, ...firstPage])])).map((m) => [m.id, m]));
@@ -1163,7 +1168,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       const out: AgentRecord[] = [];
       for (const [err, raw] of await this.perAgentPipeline(agents, (p, n) => p.get(this.k(n).agent))) {
         if (err) throw err;
-        const record = parse<AgentRecord>(raw as string | null);
+        const record = parseAgent(raw as string | null);
         if (record) out.push(record);
       }
       return out;
@@ -1180,7 +1185,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       for (let i = 0; i + 1 < res.length; i += 2) {
         const [[e1, raw], [e2, stored]] = [res[i]!, res[i + 1]!] as [[Error | null, string | null], [Error | null, Record<string, string>]];
         if (e1 || e2) throw e1 ?? e2;
-        const record = parse<AgentRecord>(raw);
+        const record = parseAgent(raw);
         if (!record) continue;
         const counts = zeroCounts();
         for (const st of messageStates) counts[st] = Number(stored[st] ?? 0);
@@ -1195,7 +1200,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     return this.io(async () => {
       const message = await this.resolve(idOrPrefix);
       const keys = this.k(message.agent);
-      const agent = parse<AgentRecord>(await this.redis.get(keys.agent));
+      const agent = parseAgent(await this.redis.get(keys.agent));
       const rank = isWaiting(message.state) ? await this.redis.zrank(keys.ready, message.id) : null;
       return { message, agent, ahead: rank ?? 0, now };
     });

@@ -1,5 +1,5 @@
 import type { ExportedMessage, Message, MessageState, QueueEvent } from '../../domain/message.js';
-import type { AgentContext, AgentRecord, AgentState } from '../../domain/agent.js';
+import { storedAgentState, type AgentContext, type AgentRecord } from '../../domain/agent.js';
 import type { Task, TaskState } from '../../domain/task.js';
 
 export interface MessageRow {
@@ -130,7 +130,7 @@ export function toAgent(r: AgentRow): AgentRecord {
   return {
     name: r.name,
     profile: r.profile,
-    state: r.state as AgentState,
+    state: storedAgentState(r.state),
     paneId: r.pane_id,
     sessionId: r.session_id,
     generation: r.generation,

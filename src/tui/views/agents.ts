@@ -5,11 +5,20 @@ import type { Theme } from '../theme.js';
 import { age, clean, esc, fit } from '../text.js';
 
 export const SELECT_MARK = '▸';
+/** Beside the selection mark: this agent needs you (domain/agent-lifecycle.ts needsYouStates). */
+export const NEEDS_YOU_MARK = '!';
 
-/** Agents matching the filter (substring of name, profile or state; case-insensitive). */
+/**
+ * Agents matching the filter (substring of name, profile or state; case-insensitive), those that
+ * need you first (issue 17), each group in team order.
+ */
 export function filterAgents(rows: readonly AgentRow[], filter: string): AgentRow[] {
   const f = filter.trim().toLowerCase();
-  if (!f) return [...rows];
+  const matching = !f ? [...rows] : matchingAgents(rows, f);
+  return [...matching.filter((r) => r.display.needsYou), ...matching.filter((r) => !r.display.needsYou)];
+}
+
+function matchingAgents(rows: readonly AgentRow[], f: string): AgentRow[] {
   return rows.filter((r) => r.name.toLowerCase().includes(f) || r.profile.toLowerCase().includes(f) || r.state.includes(f) || (r.node?.includes(f) ?? false) || r.display.label.includes(f));
 }
 
@@ -78,7 +87,7 @@ export function renderAgents(rows: readonly AgentRow[], o: AgentsViewOptions): s
       r.breaker === 'closed' ? esc(fit(breaker, 9)) : t.paint(esc(fit(breaker, 9)), r.breaker === 'open' ? 'fatal' : 'waiting'),
     ];
     const err = errW > 0 ? ` ${r.lastError ? t.paint(esc(fit(clean(r.lastError), errW)), 'bad') : ' '.repeat(errW)}` : '';
-    const line = `${sel ? SELECT_MARK : ' '} ${cells.join(' ')}${err}`;
+    const line = `${sel ? SELECT_MARK : ' '}${r.display.needsYou ? NEEDS_YOU_MARK : ' '}${cells.join(' ')}${err}`;
     lines.push(sel ? `{inverse}${line}{/inverse}` : line);
   }
   return lines.join('\n');

@@ -13,13 +13,14 @@ export function renderHeader(s: TeamSnapshot | null, o: { width: number; theme: 
     counts.set(k, (counts.get(k) ?? 0) + 1);
   }
   const summary = [...counts.entries()].map(([k, n]) => `${n} ${k}`).join(', ');
+  const needYou = s.agents.filter((a) => a.display.needsYou).length;
   const engine = s.engine.running ? `engine pid ${s.engine.pid}` : 'engine not running';
   // A team on Redis: every node's health from the registry heartbeats (this node marked *), and
   // the one that runs the cluster-wide duties: with none, sweeps and TTL expiry wait.
   const noLeader = s.nodes.some((n) => n.health === 'up') && !s.nodes.some((n) => n.leader);
   const nodeList = s.nodes.map((n) => `${n.name}${n.here ? '*' : ''} ${n.health}${n.leader ? ' (leader)' : ''}`).join(', ');
   const nodes = s.nodes.length > 0 ? ` · nodes ${nodeList}${noLeader ? ' · no leader' : ''}` : '';
-  const left = ` hornets-tui · ${s.project}${nodes} · ${s.agents.length} agent${s.agents.length === 1 ? '' : 's'} (${summary}) · ${s.totals.pending} pending · ${engine}${s.tmuxOk ? '' : ' · tmux unreachable'}${o.filter ? ` · filter "${o.filter}"` : ''}`;
+  const left = ` hornets-tui · ${s.project}${nodes} · ${s.agents.length} agent${s.agents.length === 1 ? '' : 's'} (${summary})${needYou > 0 ? ` · ${needYou} need${needYou === 1 ? 's' : ''} you` : ''} · ${s.totals.pending} pending · ${engine}${s.tmuxOk ? '' : ' · tmux unreachable'}${o.filter ? ` · filter "${o.filter}"` : ''}`;
   const d = new Date(o.now);
   // Hours and minutes: a clock ticking seconds would redraw an idle console every second.
   const time = `${[d.getHours(), d.getMinutes()].map((n) => String(n).padStart(2, '0')).join(':')} `;
