@@ -285,7 +285,6 @@ describe.skipIf(skipAgentCliSuite('gemini'))('real Gemini CLI through hornets ho
       await e.cli.ok(['restart', AGENT]);
       await waitFor('the pane restarted with resume', () => (e.paneCommand().includes(`--resume ${sessionId!}`) ? true : null), 20_000, 100);
       await e.waitForPrompt();
-      await new Promise((r) => setTimeout(r, 2_500));
       const req = await e.prompt('what was the word');
       await e.waitForHook('AfterAgent', 'idle', { after: mark });
 

@@ -236,17 +236,30 @@ export class GeminiE2E {
     if (enter.code !== 0) throw new Error(`send-keys Enter failed: ${enter.stderr}`);
   }
 
-  /** Submits a prompt and waits for the turn request that carries it. */
+  /**
+   * Submits a prompt and waits for the turn request that carries it. Gemini drops an Enter that
+   * comes too soon after its input box appeared (a restarted session's, under load): as a user
+   * would, Enter is pressed again while the text still sits in the box and no request came.
+   */
   async prompt(text: string, timeoutMs = 30_000): Promise<GeminiRequest> {
     const before = this.api.mainRequests().length;
     await this.submit(text);
+    let lastEnter = Date.now();
+    const inBox = new RegExp(`^\\s*>\\s+${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`, 'm');
     return waitFor(
       `a turn request carrying "${text}"`,
-      () =>
-        this.api
+      () => {
+        const req = this.api
           .mainRequests()
           .slice(before)
-          .find((r) => newText(r).includes(text)),
+          .find((r) => newText(r).includes(text));
+        if (req) return req;
+        if (Date.now() - lastEnter > 1_500 && inBox.test(this.screen())) {
+          tmux(this.socket, ['send-keys', '-t', this.paneId, 'Enter']);
+          lastEnter = Date.now();
+        }
+        return undefined;
+      },
       timeoutMs,
       50,
     );
