@@ -6,7 +6,7 @@
  * only under a second O_EXCL file (`<pid file>.takeover`), after re-reading the pid under it; the
  * final create is always O_EXCL, so at most one starter ever holds the lock.
  */
-import { rmSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { ExitCode, HornetsError } from '../errors.js';
 import { pidAlive, readPid } from '../engine-client/pid.js';
 import { createWholeExclusive } from '../util/private-files.js';
@@ -32,21 +32,49 @@ const TAKEOVER_ABANDONED_MS = 250;
 
 /**
  * A takeover file whose writer is gone: a starter died in the microseconds a takeover takes. Only a
- * file that is there, names a dead pid and has been there a while counts. A missing one was just
- * released: calling that abandoned let a starter delete the *next* holder's fresh takeover file
- * (created between the look and the delete), so two starters removed pid files at once and both
- * won (seen once in CI under load). The age is checked again right before the delete.
+ * file that is there, has been there a while and names a dead pid (or none) counts, all read from
+ * one open file: looking by path let a starter take the file that had just been released and the
+ * next holder's fresh one (same path, often the same inode number) for one abandoned file, delete
+ * the live one, and two starters removed pid files at once and both won (seen in CI under load,
+ * where a starter descheduled between writing its takeover file and linking it makes the file look
+ * old). Returns what identifies that file (inode and modification time) for the delete.
  */
-export function takeoverAbandoned(file: string): boolean {
-  let st;
+function abandonedTakeover(file: string): { ino: number; mtimeMs: number } | null {
+  let fd: number;
   try {
-    st = statSync(file);
+    fd = openSync(file, 'r');
   } catch {
-    return false;
+    return null;
   }
-  if (Date.now() - st.mtimeMs < TAKEOVER_ABANDONED_MS) return false;
-  const pid = readPid(file);
-  return !(pid !== null && pidAlive(pid));
+  try {
+    const st = fstatSync(fd);
+    if (Date.now() - st.mtimeMs < TAKEOVER_ABANDONED_MS) return null;
+    const buf = Buffer.alloc(32);
+    const text = buf.toString('utf8', 0, readSync(fd, buf, 0, buf.length, 0)).trim();
+    const pid = /^\d+$/.test(text) ? Number(text) : null;
+    return pid !== null && pid > 0 && pidAlive(pid) ? null : { ino: st.ino, mtimeMs: st.mtimeMs };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function takeoverAbandoned(file: string): boolean {
+  return abandonedTakeover(file) !== null;
+}
+
+/**
+ * Deletes an abandoned takeover file, unless another one took its place since it was judged (a new
+ * one is fresh, so its time differs even where its inode number is the old one's).
+ */
+function clearAbandoned(file: string): void {
+  const gone = abandonedTakeover(file);
+  if (!gone) return;
+  try {
+    const st = statSync(file);
+    if (st.ino === gone.ino && st.mtimeMs === gone.mtimeMs) rmSync(file, { force: true });
+  } catch {
+    // gone already
+  }
 }
 
 /** Removes the pid file if it still names `stalePid` (or no one), holding the takeover file meanwhile. */
@@ -54,7 +82,7 @@ function removeStale(file: string, stalePid: number | null): void {
   const takeover = `${file}.takeover`;
   if (!createExclusive(takeover)) {
     // Someone else is taking over right now; the caller retries and sees the outcome.
-    if (takeoverAbandoned(takeover)) rmSync(takeover, { force: true });
+    clearAbandoned(takeover);
     return;
   }
   try {

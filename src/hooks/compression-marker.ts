@@ -7,7 +7,12 @@
  * `llm_request.messages` (text parts only, one message per turn) shows both. Each compression writes a
  * new summary, so the text up to the acknowledgement names one compression.
  */
-import { createHash } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
+import { createRequire } from 'node:module';
+
+// Loaded only when a history turns out to be compressed, not with this module: every hook event of
+// the Node fallback loads the module, and node:crypto costs it ~12 ms (test/integration/hook-entry-cache.test.ts).
+const crypto = (): typeof Crypto => createRequire(import.meta.url)('node:crypto') as typeof Crypto;
 
 /** The model turn Gemini writes after the summary (packages/core ChatCompressionService, 0.61.0). */
 export const GEMINI_COMPRESSION_ACK = 'Got it. Thanks for the additional context!';
@@ -48,5 +53,5 @@ export function compressionFingerprint(payload: Record<string, unknown>): string
   const ack = messages.findIndex((m) => m.role === 'model');
   if (ack < 1 || messages[ack]!.content !== GEMINI_COMPRESSION_ACK) return null;
   const summary = messages.slice(0, ack);
-  return createHash('sha256').update(JSON.stringify(summary)).digest('hex').slice(0, 32);
+  return crypto().createHash('sha256').update(JSON.stringify(summary)).digest('hex').slice(0, 32);
 }

@@ -165,7 +165,7 @@ export function runWorkerTaskStoreConformance(backendName: string, factory: Work
       expect((await w.claimWorkerRuns('fabien', { holder: 'n1', limit: 5, leaseMs: 5_000 })).started).toEqual([]);
       expect((await w.workerTaskCounts()).get('fabien')).toMatchObject({ queued: 0, running: 3 });
       expect((await w.getWorkerTask('other'))!.state).toBe('queued');
-      // A claim of no slots still answers (it takes over lapsed leases only).
+      // A claim of no slots still answers (it can only take back the claimer's own lapsed leases).
       expect(await w.claimWorkerRuns('anga', { holder: 'n1', limit: 0, leaseMs: 5_000 })).toEqual({ started: [], orphans: [] });
       await rejects(w.claimWorkerRuns('fabien', { holder: '', limit: 1, leaseMs: 5_000 }), 'invalid_input');
       await rejects(w.claimWorkerRuns('fabien', { holder: 'n1', limit: 1, leaseMs: 0 }), 'invalid_input');
@@ -205,7 +205,11 @@ export function runWorkerTaskStoreConformance(backendName: string, factory: Work
       // Renewed in time: t1's lease runs on; t2's is not renewed.
       expect(await w.renewWorkerLeases('n1', [old('t1')], 5_000)).toEqual([]);
       now.t += 1_500;
-      const taken = await w.claimWorkerRuns('fabien', { holder: 'n2', limit: 0, leaseMs: 5_000 });
+      // Another's lapsed run takes one of the claimer's free slots: with none, it is left for a node that has one.
+      expect(await w.claimWorkerRuns('fabien', { holder: 'n2', limit: 0, leaseMs: 5_000 })).toEqual({ started: [], orphans: [] });
+      await w.createWorkerTask(input('t3'));
+      const taken = await w.claimWorkerRuns('fabien', { holder: 'n2', limit: 1, leaseMs: 5_000 });
+      // The one slot went to t2's run: t3 waits.
       expect(taken.started).toEqual([]);
       expect(taken.orphans.map((t) => [t.taskId, t.state, t.runId, t.lease?.holder])).toEqual([['t2', 'running', 't2.a1', 'n2']]);
       const newToken = taken.orphans[0]!.lease!.token;
@@ -215,8 +219,11 @@ export function runWorkerTaskStoreConformance(backendName: string, factory: Work
       await rejects(w.endWorkerRun('t2', 't2.a1', { next: 'completed', attempt: attempt('t2.a1', 'completed'), result: 'stale' }, old('t2')), 'stale_fence');
       // n2 records the vanished run as lost and runs it again.
       await w.endWorkerRun('t2', 't2.a1', { next: 'retrying', attempt: attempt('t2.a1', 'lost'), retryAt: now.t }, { taskId: 't2', holder: 'n2', token: newToken });
-      const again = (await w.claimWorkerRuns('fabien', { holder: 'n2', limit: 1, leaseMs: 5_000 })).started;
-      expect(again.map((t) => t.runId)).toEqual(['t2.a2']);
+      // The claimer's own lapsed run (its renewals came late) keeps its slot: taken back with no free one.
+      now.t += 6_000;
+      expect((await w.claimWorkerRuns('fabien', { holder: 'n1', limit: 0, leaseMs: 5_000 })).orphans.map((t) => t.taskId)).toEqual(['t1']);
+      const again = (await w.claimWorkerRuns('fabien', { holder: 'n2', limit: 2, leaseMs: 5_000 })).started;
+      expect(again.map((t) => t.runId)).toEqual(['t2.a2', 't3.a1']);
       const t2 = await w.getWorkerTask('t2');
       expect(t2!.history.map((a) => a.outcome)).toEqual(['lost']);
       expect(failuresSinceRequeue(t2!)).toBe(0);

@@ -58,14 +58,20 @@ local retry = base .. 'retry:' .. worker
 local leased = base .. 'leased:' .. worker
 local counts = base .. 'counts:' .. worker
 local out = {}
+-- A lapsed run of the claimer's own keeps its slot; another's takes one of the free slots, and what
+-- finds none is left for a node that has one.
+local slots = limit
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', leased, '-inf', '(' .. nowText, 'LIMIT', 0, 100)) do
   local k = base .. 't:' .. id
   local h = redis.call('HMGET', k, 'state', 'lease_holder')
   if h[1] == 'running' and h[2] then
-    redis.call('HINCRBY', k, 'lease_token', 1)
-    redis.call('HSET', k, 'lease_holder', holder, 'lease_expires_at', expires, 'updated_at', nowText)
-    redis.call('ZADD', leased, expires, id)
-    out[#out + 1] = 'o' .. id
+    if h[2] == holder or slots > 0 then
+      if h[2] ~= holder then slots = slots - 1 end
+      redis.call('HINCRBY', k, 'lease_token', 1)
+      redis.call('HSET', k, 'lease_holder', holder, 'lease_expires_at', expires, 'updated_at', nowText)
+      redis.call('ZADD', leased, expires, id)
+      out[#out + 1] = 'o' .. id
+    end
   else
     redis.call('ZREM', leased, id)
   end
@@ -75,9 +81,8 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', retry, '-inf', nowText, 'LIMIT',
   if order then redis.call('ZADD', ready, order, id) end
   redis.call('ZREM', retry, id)
 end
-if limit > 0 then
-  local taken = 0
-  for _, id in ipairs(redis.call('ZRANGE', ready, 0, limit - 1)) do
+if slots > 0 then
+  for _, id in ipairs(redis.call('ZRANGE', ready, 0, slots - 1)) do
     local k = base .. 't:' .. id
     local h = redis.call('HMGET', k, 'state', 'timeout_ms')
     redis.call('ZREM', ready, id)

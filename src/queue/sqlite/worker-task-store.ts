@@ -178,15 +178,24 @@ export class SqliteWorkerTaskStore implements WorkerTaskStore {
       const lapsed = this.c
         .stmt(`SELECT * FROM worker_tasks WHERE worker = ? AND state = 'running' AND lease_holder IS NOT NULL AND lease_expires_at < ? ORDER BY lease_expires_at, task_id LIMIT 100`)
         .all(worker, now) as WorkerTaskRow[];
-      const orphans = lapsed.map((r) => this.update(r.task_id, { lease_holder: claim.holder, lease_token: r.lease_token + 1, lease_expires_at: expiresAt }, now));
+      // A lapsed run of the claimer's own keeps its slot; another's takes one of the free slots, and
+      // what finds none is left for a node that has one.
+      let slots = Math.floor(claim.limit);
+      const orphans: WorkerTask[] = [];
+      for (const r of lapsed) {
+        const own = r.lease_holder === claim.holder;
+        if (!own && slots <= 0) continue;
+        if (!own) slots--;
+        orphans.push(this.update(r.task_id, { lease_holder: claim.holder, lease_token: r.lease_token + 1, lease_expires_at: expiresAt }, now));
+      }
       const started: WorkerTask[] = [];
-      if (claim.limit > 0) {
+      if (slots > 0) {
         const due = this.c
           .stmt(
             `SELECT * FROM worker_tasks WHERE worker = ? AND (state = 'queued' OR (state = 'retrying' AND COALESCE(retry_at, 0) <= ?))
              ORDER BY priority DESC, created_at, task_id LIMIT ?`,
           )
-          .all(worker, now, Math.floor(claim.limit)) as WorkerTaskRow[];
+          .all(worker, now, slots) as WorkerTaskRow[];
         for (const r of due) {
           const attempts = r.attempts + 1;
           started.push(

@@ -137,12 +137,14 @@ export function resultCount(resultsDir: string, worker: string): number {
 }
 
 /** The demo CLI's run log (HORNETS_DEMO_RUN_LOG): the most runs that were going at once. */
-export function maxOverlap(runLog: string): number {
+export function maxOverlap(runLog: string, only?: readonly string[]): number {
   if (!existsSync(runLog)) return 0;
   const events = readFileSync(runLog, 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((l) => l.split(' '))
+    // `only`: these tasks' runs (a run stopped from outside logs no end and would count forever).
+    .filter(([, id]) => !only || only.includes(id!))
     .map(([kind, , , t]) => ({ kind: kind!, t: Number(t) }));
   // Ends first at the same millisecond: a run's end causes the next start, never the reverse.
   events.sort((a, b) => a.t - b.t || (a.kind === 'end' ? -1 : 1));
