@@ -246,7 +246,7 @@ export class Engine {
     const records = new Map(view.map((v) => [v.record.name, v.record]));
     // Limits that reset resume their agents with a message: the next pass delivers it.
     const resumed = await this.limits.review([...records.values()]);
-    if (resumed.length > 0) this.wake(null);
+    for (const a of resumed) this.wake(a);
     const now = this.now();
     // Agents side by side (a few at a time): a nudge waits for its agent to draw the typed line, and
     // the next agent's message must not wait behind that (nor, through PassScheduler, a later wake's).
