@@ -147,9 +147,13 @@ export class Daemon {
       // Reclaimed leases of another node's agents: that node delivers them now, not at its next round.
       onSwept: () => void this.membership?.wakeOtherNodes(),
       ...options,
-      onActivity: (agent) => this.feed.poke(agent),
+      onActivity: (agent) => {
+        this.feed.poke(agent);
+        this.notifier?.poke(agent);
+      },
       onStateChange: (agent, from, to, detail) => {
         this.feed.poke(agent);
+        this.notifier?.poke(agent);
         this.pipes.publish(agent, { from, to, ...detail });
         const breaker = to === 'failed' ? 'open' : from === 'failed' ? 'closed' : null;
         if (breaker) this.metrics.circuitBreakerState.set({ worker: agent }, breakerValue[breaker]);
@@ -305,13 +309,10 @@ export class Daemon {
     });
   }
 
-  /** The notifier as a part of the engine: it listens to the event feed from its start to its stop. */
+  /** The notifier as a part of the engine: pokes reach it from its start to its stop. */
   private notifierPart(n: Notifier): { start(): Promise<void>; stop(): Promise<void> } {
     return {
-      start: async () => {
-        await n.start();
-        await this.feed.listen((events) => n.onEvents(events));
-      },
+      start: () => n.start(),
       stop: () => {
         n.stop();
         return Promise.resolve();

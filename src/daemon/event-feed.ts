@@ -28,8 +28,6 @@ export interface EventFeedOptions {
 
 export class EventFeed {
   private readonly subscribers = new Set<Subscriber>();
-  /** In-process listeners (the engine's notifier): every new event, as for a subscriber of every agent. */
-  private readonly listeners = new Set<(events: readonly FeedEvent[]) => void>();
   /** Per agent: the keys of its newest events as last read; what is not among them is new. */
   private readonly seen = new Map<string, Set<string>>();
   private readonly due = new Set<string>();
@@ -52,17 +50,9 @@ export class EventFeed {
     res.write(`${JSON.stringify({ ready: true })}\n`);
   }
 
-  /** An in-process listener: from now on it gets every agent's new events, oldest first. */
-  async listen(fn: (events: readonly FeedEvent[]) => void): Promise<void> {
-    const fresh: FeedEvent[] = [];
-    for (const a of this.o.agents()) fresh.push(...(await this.read(a)));
-    this.deliver(fresh);
-    this.listeners.add(fn);
-  }
-
   /** Something happened to `agent` (null: maybe to any). */
   poke(agent: string | null): void {
-    if (this.subscribers.size === 0 && this.listeners.size === 0) return;
+    if (this.subscribers.size === 0) return;
     for (const a of agent === null ? this.o.agents() : [agent]) this.due.add(a);
     if (this.flushing) {
       this.again = true;
@@ -83,7 +73,6 @@ export class EventFeed {
   close(): void {
     for (const s of this.subscribers) s.res.end();
     this.subscribers.clear();
-    this.listeners.clear();
   }
 
   private async flush(): Promise<void> {
@@ -102,7 +91,6 @@ export class EventFeed {
       const lines = fresh.filter((e) => s.agent === null || e.agent === s.agent).map((e) => `${JSON.stringify(e)}\n`);
       if (lines.length > 0) s.res.write(lines.join(''));
     }
-    for (const l of this.listeners) l(fresh);
   }
 
   /** Reads one at a time: two reads of an agent finishing out of order would set its seen keys back. */

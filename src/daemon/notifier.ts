@@ -1,6 +1,7 @@
 /**
- * The engine's notifications (issue 17): it listens to its own event feed (event-feed.ts) for agent
- * state changes, keeps each agent's state, and tells the channels hornets.json `notify` turns on:
+ * The engine's notifications (issue 17): poked like the event feed (event-feed.ts) whenever
+ * something happened to an agent, it reads that agent's newest `agent_state` events only (a few
+ * rows, by the store's agent index), keeps each agent's state, and tells the channels hornets.json `notify` turns on:
  * the hornets tmux server's status line (who needs you now), `notify-send`, and the webhook. The
  * console rings the bell and asks the terminal for desktop notifications itself (it subscribes to
  * the same feed). Which changes are told is the pure policy in domain/notify-policy.ts: one per
@@ -10,7 +11,7 @@
  */
 import type { Logger } from 'pino';
 import type { AgentState } from '../domain/agent.js';
-import type { FeedEvent } from '../domain/agent-events.js';
+import { eventKey, feedEvent, type FeedEvent } from '../domain/agent-events.js';
 import { agentStates } from '../domain/agent-lifecycle.js';
 import { needsYouLine, notificationText, notifyDecision, webhookBody, type NotifyMemory, type StateChange } from '../domain/notify-policy.js';
 import { limitUntil } from '../domain/usage-limit.js';
@@ -36,6 +37,9 @@ export interface NotifierOptions {
   now?: () => number;
 }
 
+/** Newest state changes read per agent per poke: more between two pokes are skipped. */
+const READ_LIMIT = 20;
+
 interface Current {
   state: AgentState;
   resetAt: number | null;
@@ -51,6 +55,11 @@ export class Notifier {
   private statusAgain = false;
   private stopped = false;
   private readonly quietMs: number;
+  /** Per agent: the keys of its newest state changes as last read; what is not among them is new. */
+  private readonly seen = new Map<string, Set<string>>();
+  private readonly due = new Set<string>();
+  private reading: Promise<void> | null = null;
+  private readAgain = false;
 
   constructor(private readonly o: NotifierOptions) {
     this.quietMs = durationMs(o.config.quiet);
@@ -67,7 +76,46 @@ export class Notifier {
   async start(): Promise<void> {
     const mine = new Set(this.o.agents());
     for (const r of await this.o.store.listAgents()) if (mine.has(r.name)) this.current.set(r.name, { state: r.state, resetAt: r.state === 'limited' ? limitUntil(r.lastError) : null });
+    // What is in the log now is history: only changes after this are told.
+    for (const a of mine) await this.readChanges(a);
     this.refreshStatus();
+  }
+
+  /** Something happened to `agent` (null: maybe to any): its new state changes are read soon. */
+  poke(agent: string | null): void {
+    if (this.stopped) return;
+    for (const a of agent === null ? this.o.agents() : [agent]) this.due.add(a);
+    if (this.reading) {
+      this.readAgain = true;
+      return;
+    }
+    this.reading = this.readDue()
+      .catch((err: unknown) => this.o.log.warn({ event: 'notify_read_failed', error: String(err) }, 'could not read state changes for notifications'))
+      .finally(() => {
+        this.reading = null;
+        if (this.readAgain) {
+          this.readAgain = false;
+          this.poke(null);
+        }
+      });
+  }
+
+  private async readDue(): Promise<void> {
+    // Pokes of one burst (a hook wakes, then its state change) are read once.
+    await new Promise((r) => setImmediate(r));
+    const agents = [...this.due];
+    this.due.clear();
+    const fresh: FeedEvent[] = [];
+    for (const a of agents) fresh.push(...(await this.readChanges(a)));
+    fresh.sort((x, y) => x.ts - y.ts);
+    this.onEvents(fresh);
+  }
+
+  private async readChanges(agent: string): Promise<FeedEvent[]> {
+    const events = (await this.o.store.events({ agent, kinds: ['agent_state'], limit: READ_LIMIT })).map(feedEvent);
+    const before = this.seen.get(agent);
+    this.seen.set(agent, new Set(events.map(eventKey)));
+    return before ? events.filter((e) => !before.has(eventKey(e))) : [];
   }
 
   stop(): void {
