@@ -37,6 +37,9 @@ export interface NotifierOptions {
   now?: () => number;
 }
 
+/** The status line is written this long after the first change of a burst. */
+const STATUS_SETTLE_MS = 200;
+
 /** Newest state changes read per agent per poke: more between two pokes are skipped. */
 const READ_LIMIT = 20;
 
@@ -53,6 +56,7 @@ export class Notifier {
   private statusShown: string | null = null;
   private statusWriting: Promise<void> | null = null;
   private statusAgain = false;
+  private statusTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly quietMs: number;
   /** Per agent: the keys of its newest state changes as last read; what is not among them is new. */
@@ -120,6 +124,7 @@ export class Notifier {
 
   stop(): void {
     this.stopped = true;
+    if (this.statusTimer) clearTimeout(this.statusTimer);
     this.webhook?.stop();
   }
 
@@ -165,9 +170,21 @@ export class Notifier {
     runProgram(this.notifySend, argv, { timeoutMs: 10_000 }).catch((f: { message?: string }) => this.o.log.warn({ event: 'notify_send_failed', error: f.message ?? String(f) }, 'notify-send failed'));
   }
 
-  /** Writes the status line when it changed; one write at a time, the last state wins. */
+  /**
+   * Writes the status line when it changed: a burst of changes (a team hitting a limit together)
+   * is one tmux process after STATUS_SETTLE_MS, not one per agent; one write at a time, the last
+   * state wins.
+   */
   private refreshStatus(): void {
-    if (!this.o.config.tmuxStatus || this.stopped) return;
+    if (!this.o.config.tmuxStatus || this.stopped || this.statusTimer) return;
+    this.statusTimer = setTimeout(() => {
+      this.statusTimer = null;
+      this.writeStatus();
+    }, STATUS_SETTLE_MS);
+  }
+
+  private writeStatus(): void {
+    if (this.stopped) return;
     if (this.statusWriting) {
       this.statusAgain = true;
       return;
