@@ -130,7 +130,10 @@ async function startTeam(agents: number, notify: Record<string, unknown> | null)
       daemon.kill('SIGTERM');
       await new Promise((r) => daemon.once('exit', r));
       await ctx.close();
+      // tmux can leave its socket file behind when killed.
+      const socketPath = spawnSync('tmux', ['-L', socket, 'display-message', '-p', '#{socket_path}'], { encoding: 'utf8' }).stdout.trim();
       spawnSync('tmux', ['-L', socket, 'kill-server']);
+      if (socketPath) rmSync(socketPath, { force: true });
       rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 300 });
     },
   };
