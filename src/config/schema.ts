@@ -168,6 +168,34 @@ export const consoleConfigSchema = z
   })
   .strict();
 
+export const webhookConfigSchema = z
+  .object({
+    url: z
+      .string()
+      .url()
+      .refine((u) => /^https?:\/\//i.test(u), { message: 'must be an http:// or https:// URL' })
+      .describe('Where to POST: a Slack incoming webhook or any receiver of the documented JSON body (the URL may carry a token: it is never logged)'),
+    timeout: duration.default('5s').describe('Each POST gives up after this'),
+    retries: z.number().int().min(0).max(20).default(3).describe('Retries after a failed POST (a network error, a timeout or a 5xx/429), with backoff'),
+    backoff: duration.default('1s').describe('First retry delay; doubled for each further retry'),
+    queue: z.number().int().min(1).max(10_000).default(100).describe('Notifications waiting while the receiver is down; when full the oldest is dropped (and counted in the log)'),
+  })
+  .strict();
+
+export const notifyConfigSchema = z
+  .object({
+    quiet: duration.default('5m').describe('No second notification for the same agent and state within this (an agent flapping needs-input -> busy -> needs-input is told once)'),
+    bell: z.boolean().default(false).describe('The console rings the terminal bell when an agent starts to need you'),
+    desktop: z
+      .enum(['off', 'osc9', 'osc777'])
+      .default('off')
+      .describe('The console asks the terminal for a desktop notification: OSC 9 (iTerm2, Windows Terminal, kitty, WezTerm) or OSC 777 (foot, Ghostty, VTE, urxvt)'),
+    tmuxStatus: z.boolean().default(false).describe('The engine shows who needs you in the status line (status-right) of the hornets private tmux server'),
+    notifySend: z.boolean().default(false).describe('The engine runs `notify-send` (libnotify) for each notification where it is installed'),
+    webhook: webhookConfigSchema.optional().describe('The engine POSTs each notification as JSON (Slack-compatible `text` field)'),
+  })
+  .strict();
+
 export const watchConfigSchema = z
   .object({
     mode: z
@@ -316,6 +344,7 @@ export const hornetsConfigSchema = z
     attach: attachConfigSchema.default(() => attachConfigSchema.parse({})).describe('`attach` to an agent on another node: the command it runs'),
     watch: watchConfigSchema.default(() => watchConfigSchema.parse({})).describe('How trigger and task directories are watched: inotify events, or polling for network volumes'),
     console: consoleConfigSchema.optional().describe('The console (`hornets-tui` with no command): key overrides, colours, refresh period'),
+    notify: notifyConfigSchema.default(() => notifyConfigSchema.parse({})).describe('Notifications when an agent starts to need you (needs-input, limited, stuck, failed): each channel optional'),
     agents: z.array(agentConfigSchema).min(1, { message: 'at least one agent is needed' }),
     workers: z.array(workerConfigSchema).default([]).describe('Task workers (seed 003): each task in .hornets/tasks/<worker>/ runs as its own one-shot agent process'),
   })
@@ -446,5 +475,7 @@ export type WorkerConfig = z.output<typeof workerConfigSchema>;
 export type QueueConfig = z.output<typeof queueConfigSchema>;
 export type DaemonConfig = z.output<typeof daemonConfigSchema>;
 export type ConsoleConfig = z.output<typeof consoleConfigSchema>;
+export type NotifyConfig = z.output<typeof notifyConfigSchema>;
+export type WebhookConfig = z.output<typeof webhookConfigSchema>;
 export type WatchConfig = z.output<typeof watchConfigSchema>;
 export type Profile = z.output<typeof profileSchema>;

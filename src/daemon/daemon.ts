@@ -16,6 +16,7 @@ import { resolveDaemonConfig, type DaemonSettings } from '../config/env.js';
 import type { StoreDamage, MessageStore, TaskStore } from '../queue/store.js';
 import { HookServer } from './hook-server.js';
 import { EventFeed } from './event-feed.js';
+import { Notifier } from './notifier.js';
 import { acquireLock } from './lock.js';
 import { pidFile } from '../engine-client/paths.js';
 import { Engine, type EngineOptions } from './engine.js';
@@ -50,6 +51,8 @@ export class Daemon {
   readonly engine: Engine;
   /** The event stream of `hornets-tui events --follow` and `wait` (GET /events). */
   readonly feed: EventFeed;
+  /** hornets.json `notify`: the engine's channels (tmux status line, notify-send, webhook); null when none is on. */
+  readonly notifier: Notifier | null;
   readonly metricsServer: MetricsServer;
   readonly triggers: TriggerWatcher;
   readonly tasks: TaskWatcher;
@@ -125,6 +128,18 @@ export class Daemon {
       onControl: (action, agent) => this.engine.control(action, agent).then(() => undefined),
     });
     this.feed = new EventFeed({ store, agents: () => ctx.project.config.agents.map((a) => a.name), log: log('events') });
+    this.notifier = Notifier.wanted(ctx.project.config.notify)
+      ? new Notifier({
+          config: ctx.project.config.notify,
+          project: ctx.project.config.project,
+          node: this.node,
+          store,
+          agents: () => ctx.project.config.agents.map((a) => a.name),
+          setStatus: (text) => this.engine.agents.tmux.setStatusRight(text),
+          path: this.env.PATH,
+          log: log('notify'),
+        })
+      : null;
     this.engine = new Engine(ctx, {
       policy: this.settings.restartPolicy,
       holdAlertMs: this.settings.holdAlertMs,
@@ -132,9 +147,13 @@ export class Daemon {
       // Reclaimed leases of another node's agents: that node delivers them now, not at its next round.
       onSwept: () => void this.membership?.wakeOtherNodes(),
       ...options,
-      onActivity: (agent) => this.feed.poke(agent),
+      onActivity: (agent) => {
+        this.feed.poke(agent);
+        this.notifier?.poke(agent);
+      },
       onStateChange: (agent, from, to, detail) => {
         this.feed.poke(agent);
+        this.notifier?.poke(agent);
         this.pipes.publish(agent, { from, to, ...detail });
         const breaker = to === 'failed' ? 'open' : from === 'failed' ? 'closed' : null;
         if (breaker) this.metrics.circuitBreakerState.set({ worker: agent }, breakerValue[breaker]);
@@ -290,6 +309,17 @@ export class Daemon {
     });
   }
 
+  /** The notifier as a part of the engine: pokes reach it from its start to its stop. */
+  private notifierPart(n: Notifier): { start(): Promise<void>; stop(): Promise<void> } {
+    return {
+      start: () => n.start(),
+      stop: () => {
+        n.stop();
+        return Promise.resolve();
+      },
+    };
+  }
+
   /**
    * Takes the project's lock before touching anything: a start refused because another engine
    * runs leaves that engine's endpoint, metrics and heartbeat files exactly as they were.
@@ -310,7 +340,18 @@ export class Daemon {
         await this.membership.start();
         this.started.push(this.membership);
       }
-      for (const part of [this.hooks, this.metricsServer, this.engine, ...(this.workers ? [this.workers] : []), this.triggers, this.tasks, this.pipes, this.heartbeats, this.retention]) {
+      for (const part of [
+        this.hooks,
+        this.metricsServer,
+        this.engine,
+        ...(this.notifier ? [this.notifierPart(this.notifier)] : []),
+        ...(this.workers ? [this.workers] : []),
+        this.triggers,
+        this.tasks,
+        this.pipes,
+        this.heartbeats,
+        this.retention,
+      ]) {
         await part.start();
         this.started.push(part);
       }

@@ -69,6 +69,8 @@ export const commands = {
   setEnvironment: (name: string, value: string): string[] => ['set-environment', '-g', name, value],
   setHook: (hook: string, command: string): string[] => ['set-hook', '-g', hook, command],
   unsetHook: (hook: string): string[] => ['set-hook', '-gu', hook],
+  setGlobalOption: (name: string, value: string): string[] => ['set-option', '-g', name, value],
+  unsetGlobalOption: (name: string): string[] => ['set-option', '-gu', name],
 };
 
 /**

@@ -177,6 +177,18 @@ export class TmuxClient {
     for (const chunk of batchCommands(cmds)) await this.run(argv.batch(this.server, chunk));
   }
 
+  /**
+   * The server's status-right (issue 17: who needs you); null puts tmux's default back. `#` is
+   * doubled: agent names are not tmux formats.
+   */
+  async setStatusRight(text: string | null): Promise<void> {
+    const cmds =
+      text === null
+        ? [commands.unsetGlobalOption('status-right'), commands.unsetGlobalOption('status-right-length')]
+        : [commands.setGlobalOption('status-right-length', String(Math.max(40, text.length + 2))), commands.setGlobalOption('status-right', text.replace(/#/g, '##'))];
+    await this.run(argv.batch(this.server, cmds));
+  }
+
   /** Removes a global hook (`down` silences pane-died before it kills the team). */
   async unsetHook(hook: string): Promise<void> {
     await this.run(argv.batch(this.server, [commands.unsetHook(hook)]));

@@ -33,6 +33,8 @@ import { Controllers, type TeamView } from './controllers.js';
 import { QUIT_WHEN_STARTED, ViewModel, messageTtl, type Frame, type PanelFrame } from './view-model.js';
 import { attachToAgent, attachToRemoteAgent, suspendScreen } from './terminal.js';
 import { nextClockChange } from './clock.js';
+import { StateChangeFeed } from '../services/state-changes.js';
+import { TerminalAlerts, alertsWanted } from './alerts.js';
 
 export interface ConsoleOptions {
   /** This node's view: the agents the console starts and manages. */
@@ -105,6 +107,8 @@ export class Console {
   /** Time blessed took for the last frame (benchmark aid). */
   private lastBlessedMs = 0;
   private readonly exited: Promise<void>;
+  /** hornets.json notify.bell / notify.desktop: the engine's state changes, followed for them. */
+  private stateFeed: StateChangeFeed | null = null;
 
   constructor(private readonly o: ConsoleOptions) {
     this.log = o.ctx.log; // opened with component "console"
@@ -162,6 +166,7 @@ export class Console {
     else this.flash('', 'info');
     this.renderAll();
     this.timers.push(setInterval(() => void this.refresh(), this.o.refreshMs ?? 500));
+    this.startAlerts();
     await this.refreshPanes();
     await this.refresh(true);
     this.schedulePanes();
@@ -176,6 +181,7 @@ export class Console {
     this.timers = [];
     if (this.panesTimer) clearTimeout(this.panesTimer);
     if (this.deferred) clearTimeout(this.deferred);
+    this.stateFeed?.stop();
     this.preview.stop();
     this.screen.destroy();
     this.exitResolve?.();
@@ -198,6 +204,26 @@ export class Console {
     }
     this.log.info({ event: 'console_quit' }, 'console closed; agents keep running');
     this.shutdown();
+  }
+
+  // ------------------------------------------------------------------ notifications
+
+  private startAlerts(): void {
+    const project = this.o.ctx.project;
+    const config = project.config.notify;
+    if (!alertsWanted(config)) return;
+    const output = (this.screen.program as unknown as { output: NodeJS.WritableStream }).output;
+    const alerts = new TerminalAlerts(
+      config,
+      project.config.project,
+      (seq) => {
+        this.log.info({ event: 'console_alert' }, 'an agent needs you: terminal notified');
+        output.write(seq);
+      },
+      (agent) => this.vm.snapshot?.agents.find((a) => a.name === agent)?.display.resetAt ?? null,
+    );
+    this.stateFeed = new StateChangeFeed(project.paths.root, (e) => alerts.onChange(e), this.log);
+    this.stateFeed.start();
   }
 
   // ------------------------------------------------------------------ data
@@ -421,6 +447,11 @@ export class Console {
         return this.actions.quitAll();
       case 'attach':
         return withAgent((a) => void this.attach(a));
+      case 'nextNeedsYou': {
+        const next = vm.selectNextNeedsYou();
+        if (!next) return this.flash('no agent needs you', 'info');
+        return void this.attach(next);
+      }
       case 'send':
         return withAgent((a) => this.actions.send(a));
       case 'rebrief':

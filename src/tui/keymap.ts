@@ -12,6 +12,7 @@ export const teamPanels: readonly Panel[] = ['agents', 'preview', 'queue', 'reco
 
 export const actionIds = [
   'attach',
+  'nextNeedsYou',
   'send',
   'rebrief',
   'restart',
@@ -81,6 +82,15 @@ export const defaultKeymap: readonly Binding[] = [
   { action: 'stop', keys: ['x'], label: 'stop', description: 'stop the agent (asks first); its queue and worktree are kept, R starts it again', panels: 'all', hint: true, group: 'agent' },
   { action: 'new', keys: ['n'], label: 'new', description: 'new agent from a profile: adds it to hornets.json and starts it', panels: 'all', hint: true, group: 'agent' },
   { action: 'diff', keys: ['d'], label: 'diff', description: "the agent worktree's git status and diff, scrollable", panels: 'all', hint: true, group: 'agent' },
+  {
+    action: 'nextNeedsYou',
+    keys: ['!'],
+    label: 'needs you',
+    description: 'jump to the next agent that needs you (needs-input, limited, stuck, failed; marked !) and attach to it; again for the one after',
+    panels: 'all',
+    hint: true,
+    group: 'agent',
+  },
   { action: 'tasks', keys: ['t'], label: 'tasks', description: "the tasks view (task workers: breaker, slots, each task's state) and back", panels: 'all', hint: true, group: 'tasks' },
   { action: 'cancelTask', keys: ['c'], label: 'cancel', description: 'cancel the selected task (asks first); a running run is stopped', panels: ['tasks'], hint: true, group: 'tasks' },
   {

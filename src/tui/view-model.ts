@@ -173,6 +173,27 @@ export class ViewModel {
     this.selected = agent;
   }
 
+  /**
+   * `!`: the next agent that needs you after the selected one, in the console's order (they sort
+   * first), round to the first; selected, so the preview and attach follow. Null when none does.
+   */
+  selectNextNeedsYou(): AgentRow | null {
+    const rows = this.visibleAgents();
+    const needing = rows.filter((a) => a.display.needsYou);
+    if (needing.length === 0) return null;
+    const at = rows.findIndex((a) => a.name === this.selected);
+    const next = needing.find((a) => rows.indexOf(a) > at) ?? needing[0]!;
+    if (next.name !== this.selected) {
+      this.selected = next.name;
+      this.previewBack = 0;
+      this.queueSelected = null;
+      this.queueOffset = 0;
+      this.recoveryOffset = 0;
+      this.syncSelection();
+    }
+    return next;
+  }
+
   /** Moves in the focused panel; `previewLines` is how many lines the preview holds. */
   move(delta: Move, previewLines: number, now: number): void {
     const step = (index: number, count: number) => {

@@ -59,7 +59,7 @@ interface Tui {
 }
 
 /** A demo team in a fresh git repo and the console started on it at width x height. */
-async function startConsole(opts: { width?: number; height?: number; agents?: string; env?: Record<string, string | undefined> } = {}): Promise<Tui> {
+async function startConsole(opts: { width?: number; height?: number; agents?: string; env?: Record<string, string | undefined>; notify?: Record<string, unknown> } = {}): Promise<Tui> {
   const dir = fx.dir('hornets-tui-');
   initGitRepo(dir);
   const agents = fx.socket();
@@ -67,6 +67,10 @@ async function startConsole(opts: { width?: number; height?: number; agents?: st
   consoles.push(socket);
   const p = new Project(dir, { HORNETS_TMUX_SOCKET: agents });
   await p.ok(['init', '--agents', opts.agents ?? 'marie,anga,fabien']);
+  if (opts.notify) {
+    const file = path.join(dir, 'hornets.json');
+    writeFileSync(file, JSON.stringify({ ...(JSON.parse(readFileSync(file, 'utf8')) as object), notify: opts.notify }, null, 2));
+  }
   const stateDir = path.join(dir, '.hornets');
   daemons.push(stateDir);
   // The console's own server: a dead console stays visible (remain-on-exit) so a failure shows why.
@@ -334,6 +338,33 @@ describe('the console', () => {
     // Still responsive after the round trip.
     keys(t, 'j');
     await waitScreen(t, 'selection moved', (x) => row(x, 'anga').startsWith('│▸'));
+  });
+
+  it('an agent that needs you: bell and OSC 777 reach the terminal once; ! jumps to it and attaches (issue 17)', async () => {
+    const t = await startConsole({ notify: { bell: true, desktop: 'osc777', quiet: '10m' } });
+    await teamIdle(t);
+    // Everything the console writes to its terminal, raw.
+    const raw = path.join(t.dir, 'console.raw');
+    tmuxOk(t.socket, ['pipe-pane', '-o', '-t', 'console', `cat >> '${raw}'`]);
+    const written = () => (existsSync(raw) ? readFileSync(raw, 'latin1') : '');
+    keys(t, '!');
+    await waitScreen(t, 'nobody needs you yet', (s) => s.includes('no agent needs you'));
+    const anga = agentPane(t, 'anga');
+    tmuxOk(t.agents, ['send-keys', '-t', anga, '-l', '/ask']);
+    tmuxOk(t.agents, ['send-keys', '-t', anga, 'Enter']);
+    await waitScreen(t, 'anga marked as needing you', (s) => /^│[▸ ]!anga\s+demo\s+needs-input/m.test(s) && /1 needs you/.test(s));
+    // eslint-disable-next-line no-control-regex -- the escape sequences are what is checked
+    const alert = /\x1b\]777;notify;hornets [^;\x07]+;hornets [^;\x07]+: anga needs input[^\x07]*\x07\x07/;
+    await waitFor('the OSC 777 notification and the bell', () => alert.test(written()), 15_000, 50);
+    keys(t, '!');
+    await waitScreen(t, 'attached to anga', (s) => /\d+:anga\*/.test(s) && !s.includes('Agents 3'));
+    // The prompt is anga's: answered from here.
+    type(t, 'y');
+    keys(t, 'Enter');
+    keys(t, 'C-b', 'd');
+    await waitScreen(t, 'the console back, anga no longer needs you', (x) => x.includes('Agents 3') && !/!anga/.test(x) && !/needs? you ·/.test(x), 20_000);
+    // Told once.
+    expect(written().split('\x1b]777;notify;').length - 1).toBe(1);
   });
 
   it('redraws cleanly when resized to 80x24 and 160x50, colourless with NO_COLOR', async () => {

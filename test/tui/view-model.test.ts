@@ -212,3 +212,31 @@ describe('view-model: frames', () => {
     expect(v.frame(now, noPreview).layout.status.width).toBe(160);
   });
 });
+
+describe('view-model: the next agent that needs you (issue 17, `!`)', () => {
+  it("cycles through the agents that need you in the console's order; none: null", () => {
+    const v = vm(
+      snapshot({
+        records: [record('marie', '%1'), record('anga', '%2', { state: 'needs-input' }), record('fabien', '%3', { state: 'failed' })],
+      }),
+    );
+    // They sort first: anga, fabien, then marie.
+    expect(v.visibleAgents().map((a) => a.name)).toEqual(['anga', 'fabien', 'marie']);
+    v.select('marie');
+    expect(v.selectNextNeedsYou()?.name).toBe('anga');
+    expect(v.selected).toBe('anga');
+    expect(v.selectNextNeedsYou()?.name).toBe('fabien');
+    expect(v.selectNextNeedsYou()?.name).toBe('anga');
+    expect(v.wantedPane()).toBe('%2');
+    const calm = vm();
+    calm.select('anga');
+    expect(calm.selectNextNeedsYou()).toBeNull();
+    expect(calm.selected).toBe('anga');
+  });
+
+  it('the key is in the keymap, the help and the status bar', () => {
+    const v = vm();
+    expect(v.helpText().join('\n')).toMatch(/!\s+jump to the next agent that needs you/);
+    expect(plain(v.statusLine())).toMatch(/! needs you/);
+  });
+});

@@ -1,5 +1,7 @@
 /** The console's pure parts: keymap, snapshot assembly, views, layout, dialogs, control-mode parsing. */
 import { describe, expect, it } from 'vitest';
+import { limitNote } from '../../src/domain/usage-limit.js';
+import { clockTime } from '../../src/domain/notify-policy.js';
 import type { QueueEvent } from '../../src/domain/message.js';
 import type { QueueStats } from '../../src/queue/store.js';
 import { assembleSnapshot, type SnapshotFacts } from '../../src/services/snapshot.js';
@@ -260,6 +262,25 @@ describe('views', () => {
     expect(plain(renderHeader(s, { width: 200, theme: mono, filter: '', now }))).toContain('4 agents (1 idle, 1 busy, 1 limited, 1 needs-input) · 2 need you ·');
     const calm = assembleSnapshot(facts());
     expect(plain(renderHeader(calm, { width: 200, theme: mono, filter: '', now }))).not.toContain('need you');
+  });
+
+  it('a limited agent shows when its limit resets in its LAST ERROR cell (issue 17)', () => {
+    const resetAt = now + 65 * 60_000;
+    const s = assembleSnapshot(
+      facts({
+        records: [
+          record('marie', { state: 'limited', lastError: limitNote(resetAt, "You've hit your session limit") }),
+          record('anga', { state: 'limited', lastError: 'limited: rate_limit' }),
+          record('fabien'),
+        ],
+      }),
+    );
+    const lines = plain(renderAgents(s.agents, { width: 140, height: 10, selected: 0, offset: 0, now, theme: mono })).split('\n');
+    const marie = lines.find((l) => l.includes('marie'))!;
+    expect(marie).toMatch(/limited 1h05m/);
+    expect(marie).toContain(`resets ${clockTime(resetAt)}: You've hit your session limit`);
+    // No reset stated: the CLI's words as they are.
+    expect(lines.find((l) => l.includes('anga'))).toMatch(/limited: rate_limit/);
   });
 
   it('filters agents by name, profile or state', () => {

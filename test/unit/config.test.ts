@@ -34,6 +34,18 @@ function configError(configPath: string): ConfigError {
 }
 
 describe('hornets.json', () => {
+  it('notify (issue 17): every channel off by default; a webhook needs an http(s) URL', () => {
+    const p = loadProject({ configPath: project({ project: 'demo', agents: [{ name: 'marie', profile: 'demo' }] }), env: {} });
+    expect(p.config.notify).toEqual({ quiet: '5m', bell: false, desktop: 'off', tmuxStatus: false, notifySend: false });
+    const on = loadProject({
+      configPath: project({ project: 'demo', agents: [{ name: 'marie', profile: 'demo' }], notify: { bell: true, desktop: 'osc777', webhook: { url: 'https://hooks.example/x' } } }),
+      env: {},
+    });
+    expect(on.config.notify.webhook).toEqual({ url: 'https://hooks.example/x', timeout: '5s', retries: 3, backoff: '1s', queue: 100 });
+    const bad = configError(project({ project: 'demo', agents: [{ name: 'marie', profile: 'demo' }], notify: { desktop: 'osc8', webhook: { url: 'ftp://x/y' } } }));
+    expect(bad.issues.map((i) => i.path).sort()).toEqual(['notify.desktop', 'notify.webhook.url']);
+  });
+
   it('loads a minimal config and fills in defaults', () => {
     const p = loadProject({ configPath: project({ project: 'demo', agents: [{ name: 'marie', profile: 'demo' }] }), env: {} });
     expect(p.config.queue.maxDepth).toBe(10_000);

@@ -1,6 +1,7 @@
 /** The agents panel: one row per agent. Pure: rows and view state in, blessed-tagged text out. */
 import type { AgentRow } from '../../services/snapshot.js';
 import { backoffLabel } from '../../domain/agent-display.js';
+import { clockTime } from '../../domain/notify-policy.js';
 import type { Theme } from '../theme.js';
 import { age, clean, esc, fit } from '../text.js';
 
@@ -25,6 +26,15 @@ function matchingAgents(rows: readonly AgentRow[], f: string): AgentRow[] {
 /** The display rule's label (domain/agent-display.ts); a back-off counts down between snapshots. */
 export function stateText(r: AgentRow, now: number): string {
   return r.state === 'backing-off' ? backoffLabel(r.restartAt, now) : r.display.label;
+}
+
+/**
+ * The LAST ERROR cell: a limited agent's says when its limit resets (the engine resumes it then) in
+ * the local time, before the CLI's words.
+ */
+export function errorText(r: AgentRow): string {
+  if (r.state === 'limited' && r.display.resetAt !== null) return `resets ${clockTime(r.display.resetAt)}: ${(r.lastError ?? '').replace(/^limited(?: until \S+)?: /, '')}`;
+  return r.lastError ?? '';
 }
 
 /** First row to show so that `index` is visible, moving as little as possible from `offset`. */
@@ -86,7 +96,8 @@ export function renderAgents(rows: readonly AgentRow[], o: AgentsViewOptions): s
       esc(fit(String(r.restartsLastHour), 3, 'right')),
       r.breaker === 'closed' ? esc(fit(breaker, 9)) : t.paint(esc(fit(breaker, 9)), r.breaker === 'open' ? 'fatal' : 'waiting'),
     ];
-    const err = errW > 0 ? ` ${r.lastError ? t.paint(esc(fit(clean(r.lastError), errW)), 'bad') : ' '.repeat(errW)}` : '';
+    const errorCell = errorText(r);
+    const err = errW > 0 ? ` ${errorCell ? t.paint(esc(fit(clean(errorCell), errW)), r.state === 'limited' ? 'attention' : 'bad') : ' '.repeat(errW)}` : '';
     const line = `${sel ? SELECT_MARK : ' '}${r.display.needsYou ? NEEDS_YOU_MARK : ' '}${cells.join(' ')}${err}`;
     lines.push(sel ? `{inverse}${line}{/inverse}` : line);
   }

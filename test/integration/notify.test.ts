@@ -1,0 +1,203 @@
+/**
+ * Issue 17, notifications from the engine, with real parts: real tmux on a private socket, the demo
+ * agent speaking Claude Code's hooks (`/ask` puts up a permission prompt, `/limit <s>` a usage
+ * limit), a real engine and SQLite, a local HTTP receiver for the webhook, and a stand-in
+ * `notify-send` on PATH that records its argv. The tmux status line is read back from the agents'
+ * own server.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Project, assertBuilt } from '../helpers/cli.js';
+import { TmuxFixture, initGitRepo, tmux, tmuxOk, waitFor } from '../helpers/tmux.js';
+
+const fx = new TmuxFixture();
+const closers: (() => unknown)[] = [];
+beforeAll(() => assertBuilt());
+afterEach(async () => {
+  await fx.cleanup();
+  for (const c of closers.splice(0).reverse()) await c();
+});
+
+interface Received {
+  url: string;
+  bodies: Record<string, unknown>[];
+  requests: number;
+  /** Requests the receiver holds without answering. */
+  hanging: number;
+}
+
+/** A webhook receiver on 127.0.0.1; `answer(n)` gives each request's status, or 'hang'. */
+async function receiver(answer: (n: number) => number | 'hang' = () => 200): Promise<Received> {
+  const r: Received = { url: '', bodies: [], requests: 0, hanging: 0 };
+  const open: ServerResponse[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let data = '';
+    req.on('data', (c: Buffer) => (data += c.toString('utf8')));
+    req.on('end', () => {
+      const a = answer(++r.requests);
+      if (a === 'hang') {
+        r.hanging++;
+        open.push(res);
+        return;
+      }
+      if (a < 300) r.bodies.push(JSON.parse(data) as Record<string, unknown>);
+      res.statusCode = a;
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  closers.push(() => {
+    for (const res of open) res.destroy();
+    server.closeAllConnections();
+    return new Promise((ok) => server.close(ok));
+  });
+  r.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook/secret-token`;
+  return r;
+}
+
+async function team(notify: Record<string, unknown>, agents = 'marie'): Promise<{ p: Project; socket: string; dir: string; argvFile: string }> {
+  const dir = fx.dir('hornets-notify-');
+  initGitRepo(dir);
+  const socket = fx.socket();
+  // The stand-in notify-send: one line per run, its arguments NUL-separated.
+  const bin = path.join(dir, 'stand-in-bin');
+  mkdirSync(bin);
+  const argvFile = path.join(dir, 'notify-send.argv');
+  writeFileSync(path.join(bin, 'notify-send'), `#!/bin/sh\nprintf '%s\\0' "$@" >> '${argvFile}'\nprintf '\\n' >> '${argvFile}'\n`);
+  chmodSync(path.join(bin, 'notify-send'), 0o755);
+  const p = new Project(dir, { HORNETS_TMUX_SOCKET: socket, TMUX: undefined, TMUX_PANE: undefined, PATH: `${bin}:${process.env.PATH ?? ''}` });
+  await p.ok(['init', '--agents', agents]);
+  const configFile = path.join(dir, 'hornets.json');
+  const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+  writeFileSync(configFile, JSON.stringify({ ...config, notify }, null, 2));
+  fx.defer(() => p.run(['daemon', 'stop']));
+  return { p, socket, dir, argvFile };
+}
+
+async function state(p: Project, agent: string): Promise<{ state: string; paneId: string | null }> {
+  return (JSON.parse((await p.ok(['status', '--json'])).stdout) as { name: string; state: string; paneId: string | null }[]).find((a) => a.name === agent)!;
+}
+
+async function until(p: Project, agent: string, wanted: string): Promise<{ state: string; paneId: string | null }> {
+  return waitFor(
+    `${agent} ${wanted}`,
+    async () => {
+      const s = await state(p, agent);
+      return s.state === wanted ? s : null;
+    },
+    30_000,
+    100,
+  );
+}
+
+function type(socket: string, pane: string, line: string): void {
+  tmuxOk(socket, ['send-keys', '-t', pane, '-l', line]);
+  tmuxOk(socket, ['send-keys', '-t', pane, 'Enter']);
+}
+
+function statusRight(socket: string): string {
+  return tmux(socket, ['show-options', '-gv', 'status-right']).stdout.trim();
+}
+
+function notifySendRuns(file: string): string[][] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split('\0').filter(Boolean));
+}
+
+describe('notifications from the engine (issue 17)', () => {
+  it('needs-input: one webhook POST (documented body, Slack text), notify-send, the tmux status line; flapping within the quiet period is told once; a limit is news', async () => {
+    const r = await receiver();
+    const { p, socket, argvFile } = await team({ quiet: '10m', tmuxStatus: true, notifySend: true, webhook: { url: r.url, timeout: '5s', retries: 2, backoff: '100ms' } });
+    await p.ok(['up']);
+    const idle = await until(p, 'marie', 'idle');
+    const pane = idle.paneId!;
+    const defaultStatus = statusRight(socket);
+    expect(defaultStatus).not.toMatch(/need/);
+
+    type(socket, pane, '/ask');
+    await until(p, 'marie', 'needs-input');
+    await waitFor('the webhook POST', () => r.bodies.length >= 1, 20_000, 50);
+    const body = r.bodies[0]!;
+    expect(body).toMatchObject({ agent: 'marie', state: 'needs-input', node: expect.any(String) as unknown, project: expect.any(String) as unknown });
+    expect(['idle', 'busy']).toContain(body.previousState);
+    expect(body.reason).toMatch(/^hook:/);
+    expect(Date.parse(body.since as string)).not.toBeNaN();
+    expect(body.resetAt).toBeNull();
+    expect(body.text).toMatch(/marie needs input/);
+    await waitFor('the status line', () => statusRight(socket) === '1 needs you: marie (needs-input)', 20_000, 50);
+    await waitFor('notify-send ran', () => notifySendRuns(argvFile).length >= 1, 20_000, 50);
+    const argv = notifySendRuns(argvFile)[0]!;
+    expect(argv).toContain('--app-name=hornets-tui');
+    expect(argv.at(-1)).toMatch(/marie needs input/);
+
+    // Answered: the status line goes back to tmux's default.
+    type(socket, pane, 'y');
+    await waitFor('marie works again', async () => ['busy', 'idle'].includes((await state(p, 'marie')).state), 20_000, 100);
+    await waitFor('the status line cleared', () => statusRight(socket) === defaultStatus, 20_000, 50);
+    await until(p, 'marie', 'idle');
+
+    // Flapping back into needs-input within the quiet period: the status line shows it, nothing is sent.
+    type(socket, pane, '/ask');
+    await until(p, 'marie', 'needs-input');
+    await waitFor('the status line again', () => statusRight(socket) === '1 needs you: marie (needs-input)', 20_000, 50);
+    type(socket, pane, 'y');
+    await until(p, 'marie', 'idle');
+
+    // Another state is news: the next POST is the limit (the sender keeps order, so a repeat of
+    // needs-input would have come first).
+    type(socket, pane, '/limit 3');
+    await until(p, 'marie', 'limited');
+    await waitFor('the limit POST', () => r.bodies.length >= 2, 20_000, 50);
+    expect(r.bodies.map((b) => b.state)).toEqual(['needs-input', 'limited']);
+    expect(r.bodies[1]!.resetAt).toEqual(expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/));
+    expect(r.bodies[1]!.text).toMatch(/marie hit a usage limit until/);
+    expect(notifySendRuns(argvFile).length).toBe(2);
+    // The engine's log names the webhook's host only, never its token.
+    const logs = readFileSync(path.join(p.stateDir, 'logs', 'hornets.log'), 'utf8');
+    expect(logs).not.toMatch(/secret-token/);
+  }, 150_000);
+
+  it('a receiver that never answers: the engine keeps delivering messages; the POST times out and is retried', async () => {
+    const r = await receiver(() => 'hang');
+    const { p, socket } = await team({ webhook: { url: r.url, timeout: '3s', retries: 1, backoff: '100ms' } });
+    await p.ok(['up']);
+    const idle = await until(p, 'marie', 'idle');
+    type(socket, idle.paneId!, '/ask');
+    await until(p, 'marie', 'needs-input');
+    await waitFor('the POST hangs', () => r.hanging >= 1, 20_000, 50);
+    // While it hangs: the prompt is answered and a message goes through, confirmed.
+    type(socket, idle.paneId!, 'y');
+    const id = await p.send('marie', 'delivered while the webhook hangs');
+    await waitFor('the message confirmed', async () => (JSON.parse((await p.ok(['queue', 'why', id, '--json'])).stdout) as { state: string }).state === 'confirmed', 30_000, 100);
+    // The timed-out POST is tried again.
+    await waitFor('the retry', () => r.requests >= 2, 20_000, 50);
+    expect(r.bodies).toEqual([]);
+    const logs = readFileSync(path.join(p.stateDir, 'logs', 'hornets.log'), 'utf8');
+    expect(logs).toMatch(/webhook_retry/);
+    expect(logs).not.toMatch(/secret-token/);
+  }, 120_000);
+
+  it('notify-send missing: skipped, said once in the log; the webhook still goes', async () => {
+    const r = await receiver();
+    const { p, socket, dir } = await team({ notifySend: true, webhook: { url: r.url } });
+    // No stand-in this time: a PATH without notify-send.
+    const bare = new Project(dir, { ...p.env, PATH: path.dirname(process.execPath) + ':/usr/bin:/bin' });
+    if (existsSync('/usr/bin/notify-send') || existsSync('/bin/notify-send')) return;
+    await bare.ok(['up']);
+    const idle = await until(bare, 'marie', 'idle');
+    type(socket, idle.paneId!, '/ask');
+    await waitFor('the webhook POST', () => r.bodies.length >= 1, 30_000, 50);
+    type(socket, idle.paneId!, 'y');
+    await until(bare, 'marie', 'idle');
+    type(socket, idle.paneId!, '/limit 2');
+    await waitFor('the second POST', () => r.bodies.length >= 2, 30_000, 50);
+    const logs = readFileSync(path.join(p.stateDir, 'logs', 'hornets.log'), 'utf8');
+    expect(logs.match(/notify_send_missing/g)?.length).toBe(1);
+  }, 120_000);
+});
