@@ -5,17 +5,23 @@
  * the node container's contract (command, environment names, port, probe paths, paths, uid, grace
  * period) comes from deploy/node.json and is written literally in both.
  */
+import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
+import type { HorizontalPodAutoscaler } from 'kubernetes-types/autoscaling/v2.js';
+import type { ConfigMap, Container, Namespace, PersistentVolumeClaim, Secret, SecurityContext, Service } from 'kubernetes-types/core/v1.js';
+import type { ObjectMeta } from 'kubernetes-types/meta/v1.js';
+import type { NetworkPolicy, NetworkPolicyPeer } from 'kubernetes-types/networking/v1.js';
+import type { PodDisruptionBudget } from 'kubernetes-types/policy/v1.js';
 import type { NodeContract } from './node-contract.js';
 import { REDIS, SECRET_KEYS, STATEFULSET } from './k8s-values.js';
 
 /** How an object reads a chart value: the value itself (plain manifests) or a placeholder (templates). */
 export interface ValueRef {
-  /** A number or boolean, written unquoted. */
-  raw(path: string): unknown;
+  /** A number or boolean, written unquoted. (Typed as what it stands for; the templates hold a placeholder.) */
+  raw<T = number>(path: string): T;
   /** A string. */
   str(path: string): string;
   /** An object or list, written as YAML under its key. */
-  tree(path: string): unknown;
+  tree<T>(path: string): T;
   /** An object written as pretty JSON text (a file in a ConfigMap). */
   json(path: string): string;
   /** `repository:tag` of an image value. */
@@ -28,7 +34,15 @@ export interface ManifestFile {
   file: string;
   /** Chart values that must all be true for the file's objects to exist (nested `if`s in the template). */
   when: string[];
-  objects: Record<string, unknown>[];
+  objects: object[];
+}
+
+/** The prometheus-operator's ServiceMonitor, as far as it is used here (kubernetes-types has no CRDs; the tests validate it with the operator's models). */
+interface ServiceMonitor {
+  apiVersion: 'monitoring.coreos.com/v1';
+  kind: 'ServiceMonitor';
+  metadata: ObjectMeta;
+  spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string; interval: string }[] };
 }
 
 const CONFIG_MAP = 'hornets-config';
@@ -40,28 +54,29 @@ const nameLabel = { 'app.kubernetes.io/name': 'hornets', 'app.kubernetes.io/part
 export const nodeLabels = { ...nameLabel, 'app.kubernetes.io/component': 'node' };
 export const redisLabels = { ...nameLabel, 'app.kubernetes.io/component': 'redis' };
 
-function meta(v: ValueRef, name: string, labels: Record<string, string> = nameLabel, extra: Record<string, unknown> = {}): Record<string, unknown> {
+function meta(v: ValueRef, name: string, labels: Record<string, string> = nameLabel, extra: Partial<ObjectMeta> = {}): ObjectMeta {
   return { name, namespace: v.namespace(), labels, ...extra };
 }
 
 /** The container-level hardening every container here gets. */
-function containerSecurity(): Record<string, unknown> {
+function containerSecurity(): SecurityContext {
   return { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } };
 }
 
 function namespaceFile(v: ValueRef): ManifestFile {
-  return { file: 'namespace.yaml', when: ['namespace.create'], objects: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: v.namespace(), labels: nameLabel } }] };
+  const namespace: Namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: v.namespace(), labels: nameLabel } };
+  return { file: 'namespace.yaml', when: ['namespace.create'], objects: [namespace] };
 }
 
 function configFile(v: ValueRef): ManifestFile {
-  const configMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(v, CONFIG_MAP), data: { 'hornets.json': v.json('team') } };
+  const configMap: ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(v, CONFIG_MAP), data: { 'hornets.json': v.json('team') } };
   return { file: 'configmap.yaml', when: [], objects: [configMap] };
 }
 
 function secretFile(v: ValueRef): ManifestFile {
   // No data at all: an empty Secret that the operator fills. A key with an empty value would reach
   // the agent CLIs as a set-but-empty API key, which some take as a wrong key.
-  const secret = {
+  const secret: Secret = {
     apiVersion: 'v1',
     kind: 'Secret',
     // helm uninstall leaves it, with the keys the operator put in.
@@ -71,7 +86,7 @@ function secretFile(v: ValueRef): ManifestFile {
   return { file: 'secret.yaml', when: ['secrets.create'], objects: [secret] };
 }
 
-function nodeContainer(v: ValueRef, node: NodeContract): Record<string, unknown> {
+function nodeContainer(v: ValueRef, node: NodeContract): Container {
   const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({ httpGet: { path, port: 'metrics' }, periodSeconds, timeoutSeconds: 3, failureThreshold });
   return {
     name: 'node',
@@ -95,7 +110,7 @@ function nodeContainer(v: ValueRef, node: NodeContract): Record<string, unknown>
     startupProbe: probe(node.liveness.path, 5, 60),
     livenessProbe: probe(node.liveness.path, 10, 3),
     readinessProbe: probe(node.readiness.path, 5, 2),
-    resources: v.tree('resources'),
+    resources: v.tree<Container['resources']>('resources'),
     securityContext: containerSecurity(),
     volumeMounts: [
       { name: 'data', mountPath: node.stateDir, subPath: 'state' },
@@ -112,7 +127,7 @@ function nodeContainer(v: ValueRef, node: NodeContract): Record<string, unknown>
  * to root (fsGroup changes its group only). So an init container, as the node's user, makes the
  * directories the node mounts (by subPath) on the volume.
  */
-function volumeDirsContainer(v: ValueRef): Record<string, unknown> {
+function volumeDirsContainer(v: ValueRef): Container {
   return {
     name: 'volume-dirs',
     image: v.image('image'),
@@ -124,13 +139,13 @@ function volumeDirsContainer(v: ValueRef): Record<string, unknown> {
   };
 }
 
-function claim(v: ValueRef, sizePath: string, labels: Record<string, string>): Record<string, unknown> {
+function claim(v: ValueRef, sizePath: string, labels: Record<string, string>): PersistentVolumeClaim {
   return { metadata: { name: 'data', labels }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: v.str(sizePath) } } } };
 }
 
 function nodeFile(v: ValueRef, node: NodeContract): ManifestFile {
   const uid = node.user.uid;
-  const statefulSet = {
+  const statefulSet: StatefulSet = {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
     metadata: meta(v, STATEFULSET, nodeLabels),
@@ -166,7 +181,7 @@ function nodeFile(v: ValueRef, node: NodeContract): ManifestFile {
 }
 
 function serviceFile(v: ValueRef, node: NodeContract): ManifestFile {
-  const service = {
+  const service: Service = {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: meta(v, STATEFULSET, nodeLabels),
@@ -176,14 +191,14 @@ function serviceFile(v: ValueRef, node: NodeContract): ManifestFile {
 }
 
 function redisFile(v: ValueRef): ManifestFile {
-  const service = {
+  const service: Service = {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: meta(v, REDIS, redisLabels),
     spec: { selector: redisLabels, ports: [{ name: 'redis', port: 6379, targetPort: 'redis', protocol: 'TCP' }] },
   };
   const uid = v.raw('redis.uid');
-  const statefulSet = {
+  const statefulSet: StatefulSet = {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
     metadata: meta(v, REDIS, redisLabels),
@@ -210,7 +225,7 @@ function redisFile(v: ValueRef): ManifestFile {
               ports: [{ name: 'redis', containerPort: 6379, protocol: 'TCP' }],
               livenessProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 10, failureThreshold: 3 },
               readinessProbe: { exec: { command: ['redis-cli', 'ping'] }, periodSeconds: 5, failureThreshold: 2 },
-              resources: v.tree('redis.resources'),
+              resources: v.tree<Container['resources']>('redis.resources'),
               securityContext: containerSecurity(),
               volumeMounts: [{ name: 'data', mountPath: '/data' }],
             },
@@ -229,7 +244,7 @@ function redisFile(v: ValueRef): ManifestFile {
  * would add up the same number once per pod and keep scaling as pods come.
  */
 function hpaFile(v: ValueRef): ManifestFile {
-  const hpa = {
+  const hpa: HorizontalPodAutoscaler = {
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',
     metadata: meta(v, STATEFULSET, nodeLabels),
@@ -249,7 +264,7 @@ function hpaFile(v: ValueRef): ManifestFile {
 }
 
 function pdbFile(v: ValueRef): ManifestFile {
-  const pdb = {
+  const pdb: PodDisruptionBudget = {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
     metadata: meta(v, STATEFULSET, nodeLabels),
@@ -259,10 +274,10 @@ function pdbFile(v: ValueRef): ManifestFile {
 }
 
 function serviceMonitorFile(v: ValueRef): ManifestFile {
-  const monitor = {
+  const monitor: ServiceMonitor = {
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'ServiceMonitor',
-    metadata: { name: STATEFULSET, namespace: v.namespace(), labels: v.tree('serviceMonitor.labels') },
+    metadata: { name: STATEFULSET, namespace: v.namespace(), labels: v.tree<Record<string, string>>('serviceMonitor.labels') },
     spec: { selector: { matchLabels: nodeLabels }, endpoints: [{ port: 'metrics', path: '/metrics', interval: v.str('serviceMonitor.interval') }] },
   };
   return { file: 'servicemonitor.yaml', when: ['serviceMonitor.enabled'], objects: [monitor] };
@@ -270,7 +285,7 @@ function serviceMonitorFile(v: ValueRef): ManifestFile {
 
 function nodeNetworkPolicyFile(v: ValueRef, node: NodeContract): ManifestFile {
   const dns = { to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] };
-  const policy = {
+  const policy: NetworkPolicy = {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
     metadata: meta(v, STATEFULSET, nodeLabels),
@@ -278,16 +293,16 @@ function nodeNetworkPolicyFile(v: ValueRef, node: NodeContract): ManifestFile {
       podSelector: { matchLabels: nodeLabels },
       policyTypes: ['Ingress', 'Egress'],
       // In: only scrapes of the metrics port (hooks and the engine's endpoints stay on 127.0.0.1).
-      ingress: [{ from: v.tree('networkPolicy.metricsFrom'), ports: [{ port: node.metricsPort, protocol: 'TCP' }] }],
+      ingress: [{ from: v.tree<NetworkPolicyPeer[]>('networkPolicy.metricsFrom'), ports: [{ port: node.metricsPort, protocol: 'TCP' }] }],
       // Out: DNS, Redis, and HTTPS for the agent CLIs' APIs (and git over HTTPS).
-      egress: [dns, { to: v.tree('networkPolicy.redisEgress'), ports: [{ port: 6379, protocol: 'TCP' }] }, { to: v.tree('networkPolicy.httpsEgress'), ports: [{ port: 443, protocol: 'TCP' }] }],
+      egress: [dns, { to: v.tree<NetworkPolicyPeer[]>('networkPolicy.redisEgress'), ports: [{ port: 6379, protocol: 'TCP' }] }, { to: v.tree<NetworkPolicyPeer[]>('networkPolicy.httpsEgress'), ports: [{ port: 443, protocol: 'TCP' }] }],
     },
   };
   return { file: 'networkpolicy.yaml', when: ['networkPolicy.enabled'], objects: [policy] };
 }
 
 function redisNetworkPolicyFile(v: ValueRef): ManifestFile {
-  const policy = {
+  const policy: NetworkPolicy = {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
     metadata: meta(v, REDIS, redisLabels),

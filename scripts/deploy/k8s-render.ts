@@ -59,17 +59,17 @@ export function goPrettyJson(value: unknown): string {
 function plainRef(values: Values, namespace: string): ValueRef {
   const at = (path: string) => valueAt(values, path);
   return {
-    raw: (path) => {
+    raw: <T>(path: string) => {
       const v = at(path);
       if (typeof v !== 'number' && typeof v !== 'boolean') throw new Error(`${path} is not a number or boolean`);
-      return v;
+      return v as T;
     },
     str: (path) => {
       const v = at(path);
       if (typeof v !== 'string') throw new Error(`${path} is not a string`);
       return v;
     },
-    tree: (path) => structuredClone(at(path)),
+    tree: <T>(path: string) => structuredClone(at(path)) as T,
     json: (path) => goPrettyJson(at(path)),
     image: (path) => `${String(at(`${path}.repository`))}:${String(at(`${path}.tag`))}`,
     namespace: () => namespace,
@@ -83,16 +83,16 @@ function helmRef(values: Values): ValueRef {
     return path;
   };
   return {
-    raw: (path) => `@@raw:${check(path)}@@`,
+    raw: <T>(path: string) => `@@raw:${check(path)}@@` as T,
     str: (path) => `@@str:${check(path)}@@`,
-    tree: (path) => `@@tree:${check(path)}@@`,
+    tree: <T>(path: string) => `@@tree:${check(path)}@@` as T,
     json: (path) => `@@json:${check(path)}@@`,
     image: (path) => `@@image:${check(path)}@@`,
     namespace: () => '@@ns@@',
   };
 }
 
-function yamlDocs(objects: Record<string, unknown>[]): string {
+function yamlDocs(objects: object[]): string {
   return objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
 }
 
