@@ -284,7 +284,13 @@ function serviceMonitorFile(v: ValueRef): ManifestFile {
 }
 
 function nodeNetworkPolicyFile(v: ValueRef, node: NodeContract): ManifestFile {
-  const dns = { to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] };
+  const dns = {
+    to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+    ports: [
+      { port: 53, protocol: 'UDP' },
+      { port: 53, protocol: 'TCP' },
+    ],
+  };
   const policy: NetworkPolicy = {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
@@ -295,7 +301,11 @@ function nodeNetworkPolicyFile(v: ValueRef, node: NodeContract): ManifestFile {
       // In: only scrapes of the metrics port (hooks and the engine's endpoints stay on 127.0.0.1).
       ingress: [{ from: v.tree<NetworkPolicyPeer[]>('networkPolicy.metricsFrom'), ports: [{ port: node.metricsPort, protocol: 'TCP' }] }],
       // Out: DNS, Redis, and HTTPS for the agent CLIs' APIs (and git over HTTPS).
-      egress: [dns, { to: v.tree<NetworkPolicyPeer[]>('networkPolicy.redisEgress'), ports: [{ port: 6379, protocol: 'TCP' }] }, { to: v.tree<NetworkPolicyPeer[]>('networkPolicy.httpsEgress'), ports: [{ port: 443, protocol: 'TCP' }] }],
+      egress: [
+        dns,
+        { to: v.tree<NetworkPolicyPeer[]>('networkPolicy.redisEgress'), ports: [{ port: 6379, protocol: 'TCP' }] },
+        { to: v.tree<NetworkPolicyPeer[]>('networkPolicy.httpsEgress'), ports: [{ port: 443, protocol: 'TCP' }] },
+      ],
     },
   };
   return { file: 'networkpolicy.yaml', when: ['networkPolicy.enabled'], objects: [policy] };

@@ -10,7 +10,10 @@ export const deployDir = join(root, 'deploy');
 export const plainDir = join(deployDir, 'k8s');
 export const chartDir = join(deployDir, 'helm', 'hornets');
 
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } } & Record<string, unknown>;
+export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } } & Record<
+  string,
+  unknown
+>;
 
 export function yamlObjects(text: string): K8sObject[] {
   return parseAllDocuments(text)

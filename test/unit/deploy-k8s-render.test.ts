@@ -71,7 +71,9 @@ describe('deploy: generated Kubernetes artifacts', () => {
 describe('helm-lite refuses what it does not know', () => {
   const values = { a: { n: 3, s: 'x', big: 2_000_000, o: { k: 'v' } } };
   it('renders the forms the generator writes', () => {
-    expect(renderTemplate('n: {{ .Values.a.n }}\ns: {{ .Values.a.s | quote }}\no: {{- toYaml .Values.a.o | nindent 2 }}\nns: {{ .Release.Namespace }}\n', values, 'ns1')).toBe('n: 3\ns: "x"\no:\n  k: v\nns: ns1\n');
+    expect(renderTemplate('n: {{ .Values.a.n }}\ns: {{ .Values.a.s | quote }}\no: {{- toYaml .Values.a.o | nindent 2 }}\nns: {{ .Release.Namespace }}\n', values, 'ns1')).toBe(
+      'n: 3\ns: "x"\no:\n  k: v\nns: ns1\n',
+    );
     expect(renderTemplate('# c\n{{- if .Values.a.o }}\nx: 1\n{{- end }}\n', { a: { o: false } }, 'n')).toBe('# c\n');
   });
   it.each([
