@@ -24,6 +24,8 @@ export interface ValueRef {
   tree<T>(path: string): T;
   /** An object written as pretty JSON text (a file in a ConfigMap). */
   json(path: string): string;
+  /** The SHA-256 (hex) of what json(path) writes: a pod annotation that rolls the pods when the team changes. */
+  jsonHash(path: string): string;
   /** `repository:tag` of an image value. */
   image(path: string): string;
   /** The namespace the objects go to. */
@@ -158,7 +160,8 @@ function nodeFile(v: ValueRef, node: NodeContract): ManifestFile {
       updateStrategy: { type: 'RollingUpdate' },
       persistentVolumeClaimRetentionPolicy: { whenScaled: 'Retain', whenDeleted: 'Retain' },
       template: {
-        metadata: { labels: nodeLabels },
+        // A changed hornets.json restarts the nodes: a running engine does not reload its workers.
+        metadata: { labels: nodeLabels, annotations: { 'hornets.dev/config-sha256': v.jsonHash('team') } },
         spec: {
           terminationGracePeriodSeconds: node.stopGracePeriodSeconds,
           automountServiceAccountToken: false,

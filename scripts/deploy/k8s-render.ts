@@ -7,10 +7,12 @@
  *   {{ .Values.a.b }}                          a number or boolean, or a plain string inside "…"
  *   {{ .Values.a.b | quote }}                  a string
  *   {{ .Values.a | toPrettyJson | quote }}     an object as JSON text
+ *   {{ .Values.a | toPrettyJson | sha256sum | quote }}  the SHA-256 of that text
  *   KEY: {{- toYaml .Values.a | nindent N }}   an object or list under KEY
  *   {{ .Release.Namespace }}
  *   {{- if .Values.a.b }} … {{- end }}          around a whole file
  */
+import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { manifestFiles, type ManifestFile, type ValueRef } from './k8s-objects.js';
 import { defaultValues, valuesSchema, type Values } from './k8s-values.js';
@@ -56,6 +58,10 @@ export function goPrettyJson(value: unknown): string {
   return text;
 }
 
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
 function plainRef(values: Values, namespace: string): ValueRef {
   const at = (path: string) => valueAt(values, path);
   return {
@@ -71,6 +77,7 @@ function plainRef(values: Values, namespace: string): ValueRef {
     },
     tree: <T>(path: string) => structuredClone(at(path)) as T,
     json: (path) => goPrettyJson(at(path)),
+    jsonHash: (path) => sha256Hex(goPrettyJson(at(path))),
     image: (path) => `${String(at(`${path}.repository`))}:${String(at(`${path}.tag`))}`,
     namespace: () => namespace,
   };
@@ -87,6 +94,7 @@ function helmRef(values: Values): ValueRef {
     str: (path) => `@@str:${check(path)}@@`,
     tree: <T>(path: string) => `@@tree:${check(path)}@@` as T,
     json: (path) => `@@json:${check(path)}@@`,
+    jsonHash: (path) => `@@jsonHash:${check(path)}@@`,
     image: (path) => `@@image:${check(path)}@@`,
     namespace: () => '@@ns@@',
   };
@@ -108,6 +116,7 @@ function toTemplate(yamlText: string): string {
       .replace(new RegExp(`${q}@@raw:([\\w.]+)@@${q}`, 'g'), '{{ .Values.$1 }}')
       .replace(new RegExp(`${q}@@str:([\\w.]+)@@${q}`, 'g'), '{{ .Values.$1 | quote }}')
       .replace(new RegExp(`${q}@@json:([\\w.]+)@@${q}`, 'g'), '{{ .Values.$1 | toPrettyJson | quote }}')
+      .replace(new RegExp(`${q}@@jsonHash:([\\w.]+)@@${q}`, 'g'), '{{ .Values.$1 | toPrettyJson | sha256sum | quote }}')
       .replace(new RegExp(`${q}@@image:([\\w.]+)@@${q}`, 'g'), '"{{ .Values.$1.repository }}:{{ .Values.$1.tag }}"')
       .replace(new RegExp(`${q}@@ns@@${q}`, 'g'), '{{ .Release.Namespace }}');
   });

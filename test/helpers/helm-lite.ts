@@ -4,7 +4,7 @@
  * on anything else, so a template that real Helm would read differently cannot pass unnoticed.
  */
 import { stringify } from 'yaml';
-import { goPrettyJson, valueAt } from '../../scripts/deploy/k8s-render.js';
+import { goPrettyJson, sha256Hex, valueAt } from '../../scripts/deploy/k8s-render.js';
 
 export class UnknownTemplateConstruct extends Error {}
 
@@ -13,6 +13,7 @@ const forms: { re: RegExp; render: (m: RegExpExecArray, values: unknown, ns: str
   { re: new RegExp(`^\\.Values\\.${path}$`), render: (m, values) => scalar(valueAt(values, m[1]!), m[1]!) },
   { re: new RegExp(`^\\.Values\\.${path} \\| quote$`), render: (m, values) => quote(valueAt(values, m[1]!), m[1]!) },
   { re: new RegExp(`^\\.Values\\.${path} \\| toPrettyJson \\| quote$`), render: (m, values) => quote(goPrettyJson(valueAt(values, m[1]!)), m[1]!) },
+  { re: new RegExp(`^\\.Values\\.${path} \\| toPrettyJson \\| sha256sum \\| quote$`), render: (m, values) => quote(sha256Hex(goPrettyJson(valueAt(values, m[1]!))), m[1]!) },
   {
     re: new RegExp(`^toYaml \\.Values\\.${path} \\| nindent (\\d+)$`),
     render: (m, values) => {

@@ -66,6 +66,15 @@ describe('deploy: generated Kubernetes artifacts', () => {
     expect(sts.spec.replicas).toBe(5);
     expect(sts.spec.template.spec.containers[0]!.image).toBe('hornets-tui:9.9.9');
   });
+
+  it("a changed team changes the pods' config hash, so the nodes restart with it", () => {
+    const hash = (values: Record<string, unknown>) =>
+      (chartObjects(values).find((o) => key(o) === 'StatefulSet/hornets') as unknown as { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec.template.metadata
+        .annotations['hornets.dev/config-sha256'];
+    const before = hash(chartValues());
+    expect(before).toMatch(/^[0-9a-f]{64}$/);
+    expect(hash(withValue(chartValues(), 'team.project', 'other'))).not.toBe(before);
+  });
 });
 
 describe('helm-lite refuses what it does not know', () => {
