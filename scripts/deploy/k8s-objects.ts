@@ -169,6 +169,12 @@ function nodeFile(v: ValueRef, node: NodeContract): ManifestFile {
           // HORNETS_-prefixed variables as its settings, so these would be taken as bad settings.
           enableServiceLinks: false,
           securityContext: { runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, fsGroupChangePolicy: 'OnRootMismatch', seccompProfile: { type: 'RuntimeDefault' } },
+          // Spread the nodes over hosts: a lost host then takes one node's agents, not all.
+          affinity: {
+            podAntiAffinity: {
+              preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { labelSelector: { matchLabels: nodeLabels }, topologyKey: 'kubernetes.io/hostname' } }],
+            },
+          },
           initContainers: [volumeDirsContainer(v)],
           containers: [nodeContainer(v, node)],
           volumes: [
