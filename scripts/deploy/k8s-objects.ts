@@ -94,7 +94,9 @@ function nodeContainer(v: ValueRef, node: NodeContract): Container {
     name: 'node',
     image: v.image('image'),
     imagePullPolicy: v.str('image.pullPolicy'),
-    command: node.command,
+    // args, not command: the image's entrypoint (tini) stays PID 1, hands SIGTERM to the engine and
+    // reaps the processes the agents leave (the tmux server daemonises away from the engine).
+    args: node.command,
     workingDir: node.workDir,
     env: [
       // The node is the pod: hornets-0, hornets-1, … as hornets.json names them.

@@ -56,6 +56,7 @@ interface ContainerSpec {
   name: string;
   image: string;
   command?: string[];
+  args?: string[];
   workingDir?: string;
   env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
   ports: { name: string; containerPort: number }[];
@@ -87,12 +88,14 @@ describe.each(variants)('deploy: Kubernetes objects (%s)', (_variant, objects) =
     for (const o of objects) expect(() => validate(o), key(o)).not.toThrow();
   });
 
-  it('the node container is deploy/node.json: command, node name from the pod, metrics address, probes, paths, user, grace period', () => {
+  it('the node container is deploy/node.json: command (as args), node name from the pod, metrics address, probes, paths, user, grace period', () => {
     const sts = spec<StatefulSetSpec>(find(objects, 'StatefulSet', 'hornets'));
     const pod = sts.template.spec;
     const [container] = pod.containers;
     expect(pod.containers).toHaveLength(1);
-    expect(container!.command).toEqual(node.command);
+    // The command is the image's CMD (Kubernetes args): the image's entrypoint (tini) stays PID 1.
+    expect(container!.args).toEqual(node.command);
+    expect(container!.command).toBeUndefined();
     const env = new Map(container!.env.map((e) => [e.name, e]));
     expect(env.get(node.nodeEnv)?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
     expect(env.get(node.metricsHostEnv)?.value).toBe(node.metricsHost);
