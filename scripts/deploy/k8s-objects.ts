@@ -48,7 +48,6 @@ interface ServiceMonitor {
 }
 
 const CONFIG_MAP = 'hornets-config';
-const CONFIG_DIR = '/etc/hornets';
 const HOME_DIR = '/home/hornets';
 const DATA_MOUNT = '/data';
 
@@ -103,7 +102,9 @@ function nodeContainer(v: ValueRef, node: NodeContract): Container {
       { name: node.nodeEnv, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: node.metricsHostEnv, value: node.metricsHost },
       { name: node.metricsPortEnv, value: String(node.metricsPort) },
-      { name: 'HORNETS_CONFIG', value: `${CONFIG_DIR}/hornets.json` },
+      // hornets.json sits in the project, which holds the agents' worktrees (hornets refuses a
+      // worktree outside the directory of hornets.json).
+      { name: 'HORNETS_CONFIG', value: `${node.workDir}/hornets.json` },
       { name: 'HORNETS_HOME', value: node.stateDir },
       { name: 'HOME', value: HOME_DIR },
       // The image's CLIs cannot update themselves on a read-only root file system.
@@ -120,7 +121,7 @@ function nodeContainer(v: ValueRef, node: NodeContract): Container {
       { name: 'data', mountPath: node.stateDir, subPath: 'state' },
       { name: 'data', mountPath: node.workDir, subPath: 'work' },
       { name: 'data', mountPath: HOME_DIR, subPath: 'home' },
-      { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+      { name: 'config', mountPath: `${node.workDir}/hornets.json`, subPath: 'hornets.json', readOnly: true },
       { name: 'tmp', mountPath: '/tmp' },
     ],
   };

@@ -13,7 +13,8 @@ const team = {
   // Interactive agents run on one named node; hornets-0 exists as long as the StatefulSet has a pod.
   defaults: { priority: 5, node: `${STATEFULSET}-0` },
   store: { kind: 'redis', url: `redis://${REDIS}:6379` },
-  agents: [{ name: 'lead', profile: 'claude-code', worktree: '/work' }],
+  // "." is the project (/work, beside hornets.json); without `worktree` an agent gets a git worktree of it.
+  agents: [{ name: 'lead', profile: 'claude-code', worktree: '.' }],
   // A worker without `nodes` runs on every node: each pod the HPA adds takes tasks from the same Redis queue.
   workers: [{ kind: 'worker', name: 'builder', profile: 'claude-oneshot', maxConcurrent: 4 }],
 };

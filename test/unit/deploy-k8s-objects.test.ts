@@ -6,7 +6,7 @@
  * chart rendered with non-default switches, so both outputs are held to it.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { StatefulSet } from 'kubernetes-models/apps/v1';
@@ -195,7 +195,11 @@ describe.each(variants)('deploy: Kubernetes objects (%s)', (_variant, objects) =
     }
     for (const profile of [...team.agents, ...team.workers].map((a) => a.profile)) expect(existsSync(join(root, 'profiles', `${profile}.json`)), profile).toBe(true);
     const env = new Map(sts.template.spec.containers[0]!.env.map((e) => [e.name, e.value]));
-    expect(env.get('HORNETS_CONFIG')).toBe('/etc/hornets/hornets.json');
+    // hornets.json is in the project directory, and every agent's worktree inside it.
+    expect(env.get('HORNETS_CONFIG')).toBe(`${node.workDir}/hornets.json`);
+    const mount = sts.template.spec.containers[0]!.volumeMounts.find((m) => m.name === 'config');
+    expect(mount).toEqual({ name: 'config', mountPath: `${node.workDir}/hornets.json`, subPath: 'hornets.json', readOnly: true });
+    for (const a of team.agents) if (a.worktree !== undefined) expect(relative(node.workDir, resolve(node.workDir, a.worktree)).startsWith('..'), a.name).toBe(false);
   });
 });
 
