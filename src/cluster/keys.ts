@@ -3,9 +3,13 @@
  * `hornets:<project>:`, so several projects can share one Redis.
  *
  *   hornets:<p>:{cluster}:node:<name>      string, the live claim of a node name: value = instance
- *                                          token, PX = lostAfterMs (gone = the node is lost or stopped)
+ *                                          token, PX = lostAfterMs + stallGraceMs (gone = the node is
+ *                                          lost or stopped, and its name free)
  *   hornets:<p>:{cluster}:nodes            hash, name -> JSON NodeInfo + since (every node ever seen)
  *   hornets:<p>:{cluster}:beats            hash, name -> last heartbeat (ms, the node's clock)
+ *   hornets:<p>:{cluster}:seen             hash, name -> `<cluster clock at its last beat>:<lostAfterMs>`
+ *   hornets:<p>:{cluster}:clock            hash, t: Redis TIME (ms) of the last beat of any node,
+ *                                          l: the cluster clock then, c: the most it advances per beat
  *   hornets:<p>:{cluster}:stopped          hash, name -> when it unregistered cleanly (ms)
  *   hornets:<p>:{cluster}:lease:<duty>     string, the leader lease of a duty: `<instance> <fence>`,
  *                                          PX = leaseMs
@@ -33,6 +37,8 @@ export interface ClusterKeys {
   readonly nodes: string;
   readonly beats: string;
   readonly stopped: string;
+  readonly seen: string;
+  readonly clock: string;
   lease(duty: string): string;
   fence(duty: string): string;
   wakeChannel(node: string): string;
@@ -60,6 +66,8 @@ export function clusterKeys(project: string): ClusterKeys {
     nodes: `${cluster}nodes`,
     beats: `${cluster}beats`,
     stopped: `${cluster}stopped`,
+    seen: `${cluster}seen`,
+    clock: `${cluster}clock`,
     lease: (duty) => `${cluster}lease:${checkDutyName(duty)}`,
     fence: (duty) => `${cluster}fence:${checkDutyName(duty)}`,
     wakeChannel: (node) => `${prefix}{node:${checkNodeName(node)}}:wake`,

@@ -3,7 +3,9 @@
  *
  * Acquiring INCRements the duty's fence counter and stores `<instance> <fence>` in the lease key with
  * PX = leaseMs, atomically (Lua), only when no lease exists. The holder renews with
- * compare-and-pexpire every renewMs. A candidate that finds the lease held asks again when that
+ * compare-and-pexpire every renewMs: given a `renewer` (the node's registry), inside the node's
+ * heartbeat script, so a leading node makes one round trip per period for both, on one timer;
+ * else (or while the node holds no name) on its own timer. A candidate that finds the lease held asks again when that
  * lease would lapse unless renewed (its PTTL, at least retryMs later, at most leaseMs): an idle
  * team's candidates make one call per lease period, not one per retryMs. When the leader dies its
  * lease expires at most leaseMs after its last renewal; a candidate's next try then comes at most
@@ -22,6 +24,12 @@ import { type Redis } from 'ioredis';
 import { silentLogger, type Logger } from '../log.js';
 import { checkDutyName, type ClusterKeys } from './keys.js';
 import { describeError, LuaScript, sleep, systemClock, type Clock } from './lua.js';
+import type { CarriedLease } from './node-registry.js';
+
+/** Renews a lease in a script it runs anyway (the node's heartbeat); false when it cannot now. */
+export interface LeaseRenewer {
+  carryLease(lease: CarriedLease | null): boolean;
+}
 
 export type DemotedReason = 'lost' | 'unreachable' | 'stopped';
 
@@ -40,6 +48,8 @@ export interface LeaderElectionOptions {
   retryMs?: number;
   clock?: Clock;
   logger?: Logger;
+  /** Renews the lease in the node's heartbeat instead of on a timer of its own. */
+  renewer?: LeaseRenewer;
   onElected?: (token: number) => void;
   onDemoted?: (reason: DemotedReason, token: number) => void;
 }
@@ -127,6 +137,8 @@ export class LeaderElection {
   private timer: NodeJS.Timeout | null = null;
   private demoteTimer: NodeJS.Timeout | null = null;
   private lease: { value: string; token: number; lastOkAt: number } | null = null;
+  /** The renewer renews the lease: this election runs no timer while it leads. */
+  private carried = false;
   private inFlight: Promise<void> = Promise.resolve();
   private attempting = false;
   /** retryNow() came while a try was under way (it may have seen the lease still held). */
@@ -210,7 +222,7 @@ export class LeaderElection {
       this.retryAfterAttempt = false;
       this.inFlight = (this.lease ? this.renew() : this.acquire()).finally(() => {
         this.attempting = false;
-        if (this.running) this.tick(this.lease ? this.renewMs : this.retryAfterAttempt ? 0 : this.nextTryMs);
+        if (this.running && !this.carried) this.tick(this.lease ? this.renewMs : this.retryAfterAttempt ? 0 : this.nextTryMs);
       });
     }, delayMs);
     this.timer.unref();
@@ -236,8 +248,10 @@ export class LeaderElection {
       await RELEASE.run(this.redis, [this.keys.lease(this.duty)], [`${this.instance} ${fence}`]).catch(() => undefined);
       return;
     }
-    this.lease = { value: `${this.instance} ${fence}`, token: fence, lastOkAt: sentAt };
+    const lease = { value: `${this.instance} ${fence}`, token: fence, lastOkAt: sentAt };
+    this.lease = lease;
     this.armDemoteTimer();
+    this.carried = this.carry(lease);
     this.log.info({ duty: this.duty, token: fence }, 'cluster leader elected');
     this.call(() => this.options.onElected?.(fence));
   }
@@ -262,6 +276,30 @@ export class LeaderElection {
     }
   }
 
+  /** Hands the renewals of `lease` to the renewer; false when there is none or it cannot now. */
+  private carry(lease: { value: string; token: number; lastOkAt: number }): boolean {
+    const renewer = this.options.renewer;
+    if (!renewer) return false;
+    return renewer.carryLease({
+      key: this.keys.lease(this.duty),
+      value: lease.value,
+      leaseMs: this.leaseMs,
+      renewMs: this.renewMs,
+      onRenewal: (ok, sentAt) => {
+        if (this.lease !== lease) return;
+        if (!ok) return this.demote('lost');
+        lease.lastOkAt = Math.max(lease.lastOkAt, sentAt);
+        this.armDemoteTimer();
+      },
+      onDropped: () => {
+        // The node gave its name up: renew on this election's own timer while it still leads.
+        if (this.lease !== lease || !this.carried) return;
+        this.carried = false;
+        if (this.running && !this.timer && !this.attempting) this.tick(0);
+      },
+    });
+  }
+
   private armDemoteTimer(): void {
     const lease = this.lease;
     if (!lease) return;
@@ -284,6 +322,12 @@ export class LeaderElection {
     this.lease = null;
     if (this.demoteTimer) clearTimeout(this.demoteTimer);
     this.demoteTimer = null;
+    if (this.carried) {
+      this.carried = false;
+      this.options.renewer?.carryLease(null);
+      // Campaign again on this election's own timer (the renewer ran it while it led).
+      if (this.running && !this.timer && !this.attempting) this.tick(this.retryMs);
+    }
     this.log.warn({ duty: this.duty, token: lease.token, reason }, 'cluster leader demoted');
     this.call(() => this.options.onDemoted?.(reason, lease.token));
   }

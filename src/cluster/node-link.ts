@@ -62,7 +62,8 @@ export async function openNodeLink(o: NodeLinkOptions): Promise<NodeLink> {
     leaderFenceKey: keys.fence(LEADER_DUTY),
     campaign(c) {
       if (election) throw new Error('openNodeLink: one campaign per link');
-      election = new LeaderElection({ redis, keys, duty: LEADER_DUTY, logger: o.logger, ...c });
+      // The registry's heartbeat renews the lease: one timer and one round trip per period for both.
+      election = new LeaderElection({ redis, keys, duty: LEADER_DUTY, logger: o.logger, renewer: registry, ...c });
       election.start();
       return election;
     },

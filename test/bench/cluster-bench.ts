@@ -14,6 +14,11 @@
  *  - idle: CPU of each node's engine (/proc/<pid>/stat) over the same window, all agents idle.
  *    Target ≤ 0.5 % of a core per node with 20 agents.
  *
+ * Anchors from the same run, so a loaded machine's figures still compare: the wake beside a raw
+ * Redis pub/sub round trip (plain ioredis, publish → message, on the same redis-server), and each
+ * node's idle CPU beside a single-host engine on SQLite with as many demo agents, measured over the
+ * same window. Each figure is printed with its ratio to its anchor.
+ *
  * Flags: --nodes 3 --per-node 20 --wakes 60 --keys 100 --idle 30 (seconds) --skip-console
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -21,6 +26,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { makeTempDir, numberFlag, parseFlags, removeDir, repoRoot, sleep } from './bench-util.js';
+import { Redis } from 'ioredis';
 import { startRedisServer, type RedisServer } from '../helpers/redis.js';
 import { openRedisStore } from '../../src/queue/redis/redis-store.js';
 
@@ -86,6 +92,31 @@ interface Node {
 }
 
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
+const ratio = (x: number, anchor: number) => (Number.isFinite(x) && Number.isFinite(anchor) && anchor > 0 ? `${(x / anchor).toFixed(2)}×` : '-');
+
+/** The anchor of the wake: publish → message on a second connection, plain ioredis, ms. */
+async function pubSubRoundTrips(url: string, count: number): Promise<number[]> {
+  const sub = new Redis(url);
+  const pub = new Redis(url);
+  try {
+    let resolveOne: ((ms: number) => void) | null = null;
+    let sentAt = 0n;
+    sub.on('message', () => resolveOne?.(Number(process.hrtime.bigint() - sentAt) / 1e6));
+    await sub.subscribe('bench:anchor');
+    const out: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const got = new Promise<number>((r) => (resolveOne = r));
+      sentAt = process.hrtime.bigint();
+      await pub.publish('bench:anchor', String(i));
+      out.push(await got);
+      await sleep(20);
+    }
+    return out;
+  } finally {
+    sub.disconnect();
+    pub.disconnect();
+  }
+}
 
 async function main(): Promise<void> {
   console.log(`cluster bench: ${NODES} nodes × ${PER_NODE} demo agents; ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; node ${process.version}; load ${loadavg()[0]!.toFixed(2)}`);
@@ -93,6 +124,10 @@ async function main(): Promise<void> {
   let redis: RedisServer | null = null;
   const nodes: Node[] = [];
   const consoleSocket = `hornets-cluster-console-${process.pid}`;
+  // The idle anchor: one single-host engine on SQLite (no REDIS_URL) with PER_NODE demo agents.
+  const anchorDir = join(dir, 'sqlite-anchor');
+  const anchorSocket = `hornets-cluster-anchor-${process.pid}`;
+  let anchorEnv: NodeJS.ProcessEnv | null = null;
   try {
     redis = await startRedisServer({ aof: 'everysec' });
     const git = baseEnv({ GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b.invalid', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b.invalid' });
@@ -126,6 +161,23 @@ async function main(): Promise<void> {
       1_000,
     );
     console.log(`  ${names.length} agents up and idle on ${NODES} nodes in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    mkdirSync(join(anchorDir, '.state'), { recursive: true });
+    spawnSync('git', ['-c', 'init.defaultBranch=main', 'init', '-q'], { cwd: anchorDir, env: git });
+    spawnSync('git', ['commit', '-q', '--allow-empty', '-m', 'bench'], { cwd: anchorDir, env: git });
+    const env = baseEnv({ ...git, HORNETS_HOME: join(anchorDir, '.state'), HORNETS_TMUX_SOCKET: anchorSocket });
+    anchorEnv = env;
+    const anchorNames = names.slice(0, PER_NODE);
+    cli(['init', '--agents', anchorNames.join(','), '--project', 'sqliteanchor'], anchorDir, env);
+    cli(['up'], anchorDir, env);
+    await waitFor(
+      'every SQLite anchor agent idle',
+      () => {
+        const rows = JSON.parse(cli(['status', '--json'], anchorDir, env)) as { name: string; state: string }[];
+        return rows.length === anchorNames.length && rows.every((r) => r.state === 'idle');
+      },
+      600_000,
+      1_000,
+    );
     await sleep(3_000);
 
     // --- cross-node wake
@@ -174,6 +226,9 @@ async function main(): Promise<void> {
     console.log(`  nudge typed and verified on screen     p50 ${fmt(pct(typed, 50))}  p99 ${fmt(pct(typed, 99))}`);
     console.log(`  handed over by the hook                p50 ${fmt(pct(delivered, 50))}  p99 ${fmt(pct(delivered, 99))}`);
     console.log(`  the send command, whole process        p50 ${fmt(pct(sendMs, 50))}  p99 ${fmt(pct(sendMs, 99))}`);
+    const anchor = await pubSubRoundTrips(redis.url, WAKES);
+    console.log(`  anchor: raw Redis pub/sub round trip   p50 ${fmt(pct(anchor, 50))}  p99 ${fmt(pct(anchor, 99))}  (plain ioredis, same server)`);
+    console.log(`  owning engine acts ÷ anchor            p50 ${ratio(pct(acted, 50), pct(anchor, 50))}  p99 ${ratio(pct(acted, 99), pct(anchor, 99))}`);
 
     // --- console of node n1 over every node's agents
     if (!SKIP_CONSOLE) {
@@ -250,24 +305,33 @@ async function main(): Promise<void> {
     // --- each node's engine, idle
     await sleep(3_000);
     const pids = nodes.map((n) => Number(readFileSync(join(n.home, 'run', 'daemon.pid'), 'utf8').trim()));
+    const anchorPid = Number(readFileSync(join(anchorDir, '.state', 'run', 'daemon.pid'), 'utf8').trim());
     const a = pids.map(cpuTicks);
+    const anchorTicks = cpuTicks(anchorPid);
     const w0 = Date.now();
     await sleep(IDLE_S * 1000);
     const secs = (Date.now() - w0) / 1000;
+    const anchorPct = ((cpuTicks(anchorPid) - anchorTicks) / CLK_TCK / secs) * 100;
     console.log(`\nidle: each node's engine over ${secs.toFixed(0)} s, ${PER_NODE} idle agents each (with the tmux commands it ran)`);
     pids.forEach((pid, i) => {
       const p = ((cpuTicks(pid) - a[i]!) / CLK_TCK / secs) * 100;
-      console.log(`  ${nodes[i]!.name}: ${p.toFixed(2)} % of one core (target ≤ 0.5 %: ${p <= 0.5 ? 'PASS' : 'MISSED'})`);
+      console.log(`  ${nodes[i]!.name}: ${p.toFixed(2)} % of one core (target ≤ 0.5 %: ${p <= 0.5 ? 'PASS' : 'MISSED'}); ${ratio(p, anchorPct)} the SQLite anchor`);
     });
+    console.log(`  anchor: a single-host engine on SQLite, ${PER_NODE} idle agents, same window: ${anchorPct.toFixed(2)} % of one core`);
     console.log(`load after: ${loadavg()[0]!.toFixed(2)}`);
   } finally {
     tmux(consoleSocket, ['kill-server']);
+    if (anchorEnv) {
+      spawnSync(process.execPath, [bin, 'down', '--timeout', '1'], { cwd: anchorDir, env: anchorEnv, timeout: 120_000 });
+      spawnSync(process.execPath, [bin, 'daemon', 'stop'], { cwd: anchorDir, env: anchorEnv, timeout: 60_000 });
+    }
+    tmux(anchorSocket, ['kill-server']);
     for (const n of nodes) {
       spawnSync(process.execPath, [bin, 'down', '--timeout', '1'], { cwd: dir, env: n.env, timeout: 120_000 });
       spawnSync(process.execPath, [bin, 'daemon', 'stop'], { cwd: dir, env: n.env, timeout: 60_000 });
       tmux(n.socket, ['kill-server']);
     }
-    for (const s of [consoleSocket, ...nodes.map((n) => n.socket)]) {
+    for (const s of [consoleSocket, anchorSocket, ...nodes.map((n) => n.socket)]) {
       const f = join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.() ?? 0}`, s);
       if (existsSync(f) && statSync(f).isSocket()) rmSync(f, { force: true });
     }

@@ -9,7 +9,7 @@
  * agents.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Project, assertBuilt } from '../helpers/cli.js';
@@ -122,6 +122,10 @@ describe.skipIf(!canNetns)('nodes in their own network namespaces', () => {
     await confirmed([marieDuring]);
     expect(await states(during)).toEqual(['queued', 'queued']);
 
+    // A cut shorter than lostAfterMs + stallGraceMs is ridden out (shown lost, the name kept): this
+    // one lasts until the node gave its name up, so the heal is a rejoin.
+    const n2Log = path.join(nodes[1]!.env.HORNETS_HOME!, 'logs', 'hornets.log');
+    await waitFor('n2 gave its name up', () => existsSync(n2Log) && readFileSync(n2Log, 'utf8').includes('"event":"node_lost"'), 60_000, 500);
     // The heal: the node holds its name again, finds bob still running, and delivers what waited.
     ip('link', 'set', hostEnd(2), 'up');
     await waitFor('bob shown up again', async () => (await status()).find((a) => a.name === 'bob')?.nodeState === 'up', 90_000, 500);

@@ -121,6 +121,9 @@ local function enc(v)
     return string.format('%.17g', v)
   end
   if t == 'boolean' then return v and 'true' or 'false' end
+  -- Most strings need no escape (cjson's set, '/' included): quoted as they are, the same bytes
+  -- cjson.encode would write, without its call and buffer.
+  if t == 'string' and not string.find(v, '[%z\\1-\\31"\\\\/\\127]') then return '"' .. v .. '"' end
   return cjson.encode(v)
 end
 
