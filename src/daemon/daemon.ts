@@ -52,7 +52,8 @@ export class Daemon {
   /** The event stream of `hornets-tui events --follow` and `wait` (GET /events). */
   readonly feed: EventFeed;
   /** hornets.json `notify`: the engine's channels (tmux status line, notify-send, webhook); null when none is on. */
-  readonly notifier: Notifier | null;
+  /** Always there, idle unless hornets.json's `notify` turns an engine-side channel on (also later, by an edit). */
+  readonly notifier: Notifier;
   readonly metricsServer: MetricsServer;
   readonly triggers: TriggerWatcher;
   readonly tasks: TaskWatcher;
@@ -128,18 +129,16 @@ export class Daemon {
       onControl: (action, agent) => this.engine.control(action, agent).then(() => undefined),
     });
     this.feed = new EventFeed({ store, agents: () => ctx.project.config.agents.map((a) => a.name), log: log('events') });
-    this.notifier = Notifier.wanted(ctx.project.config.notify)
-      ? new Notifier({
-          config: ctx.project.config.notify,
-          project: ctx.project.config.project,
-          node: this.node,
-          store,
-          agents: () => ctx.project.config.agents.map((a) => a.name),
-          setStatus: (text) => this.engine.agents.tmux.setStatusRight(text),
-          path: this.env.PATH,
-          log: log('notify'),
-        })
-      : null;
+    this.notifier = new Notifier({
+      config: ctx.project.config.notify,
+      project: ctx.project.config.project,
+      node: this.node,
+      store,
+      agents: () => ctx.project.config.agents.map((a) => a.name),
+      setStatus: (text) => this.engine.agents.tmux.setStatusRight(text),
+      path: this.env.PATH,
+      log: log('notify'),
+    });
     this.engine = new Engine(ctx, {
       policy: this.settings.restartPolicy,
       holdAlertMs: this.settings.holdAlertMs,
@@ -149,11 +148,11 @@ export class Daemon {
       ...options,
       onActivity: (agent) => {
         this.feed.poke(agent);
-        this.notifier?.poke(agent);
+        this.notifier.poke(agent);
       },
       onStateChange: (agent, from, to, detail) => {
         this.feed.poke(agent);
-        this.notifier?.poke(agent);
+        this.notifier.poke(agent);
         this.pipes.publish(agent, { from, to, ...detail });
         const breaker = to === 'failed' ? 'open' : from === 'failed' ? 'closed' : null;
         if (breaker) this.metrics.circuitBreakerState.set({ worker: agent }, breakerValue[breaker]);
@@ -344,7 +343,7 @@ export class Daemon {
         this.hooks,
         this.metricsServer,
         this.engine,
-        ...(this.notifier ? [this.notifierPart(this.notifier)] : []),
+        this.notifierPart(this.notifier),
         ...(this.workers ? [this.workers] : []),
         this.triggers,
         this.tasks,
@@ -496,6 +495,9 @@ export class Daemon {
     for (const part of [this.triggers, this.tasks, this.pipes]) {
       await part.setConfig(config).catch((err: unknown) => this.ctx.log.error({ event: 'team_reload_part_failed', error: errorMessage(err) }, 'a watcher did not take the new team'));
     }
+    await this.notifier
+      .setConfig(next.config.notify)
+      .catch((err: unknown) => this.ctx.log.error({ event: 'team_reload_part_failed', error: errorMessage(err) }, 'notifications did not take the new settings'));
     for (const agent of removed) this.engine.forget(agent);
     if (added.length > 0 || removed.length > 0) this.ctx.log.info({ event: 'team_reloaded', why, added, removed }, 'the team changed; the engine serves it now');
     this.engine.wake(null);

@@ -23,6 +23,7 @@ import { runProgram } from '../proc/run.js';
 import { WebhookSender } from './webhook-sender.js';
 
 export interface NotifierOptions {
+  /** As hornets.json says at start; `setConfig` takes a later edit. */
   config: NotifyConfig;
   project: string;
   node: string;
@@ -51,14 +52,19 @@ interface Current {
 export class Notifier {
   private memory: NotifyMemory = new Map();
   private readonly current = new Map<string, Current>();
-  private readonly webhook: WebhookSender | null;
+  private config: NotifyConfig;
+  private webhook: WebhookSender | null;
+  private webhookSig: string;
+  /** Whether any engine-side channel is on: off, pokes cost nothing. */
+  private enabled = false;
+  private started = false;
   private notifySend: string | null | undefined;
   private statusShown: string | null = null;
   private statusWriting: Promise<void> | null = null;
   private statusAgain = false;
   private statusTimer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private readonly quietMs: number;
+  private quietMs: number;
   /** Per agent: the keys of its newest state changes as last read; what is not among them is new. */
   private readonly seen = new Map<string, Set<string>>();
   private readonly due = new Set<string>();
@@ -66,9 +72,43 @@ export class Notifier {
   private readAgain = false;
 
   constructor(private readonly o: NotifierOptions) {
+    this.config = o.config;
     this.quietMs = durationMs(o.config.quiet);
-    const w = o.config.webhook;
-    this.webhook = w ? new WebhookSender({ url: w.url, timeoutMs: durationMs(w.timeout), retries: w.retries, backoffMs: durationMs(w.backoff), queueMax: w.queue, log: o.log }) : null;
+    this.webhookSig = JSON.stringify(o.config.webhook ?? null);
+    this.webhook = this.makeWebhook(o.config);
+  }
+
+  private makeWebhook(config: NotifyConfig): WebhookSender | null {
+    const w = config.webhook;
+    return w ? new WebhookSender({ url: w.url, timeoutMs: durationMs(w.timeout), retries: w.retries, backoffMs: durationMs(w.backoff), queueMax: w.queue, log: this.o.log }) : null;
+  }
+
+  /**
+   * hornets.json's `notify` as edited while the engine runs: channels turned on start with the next
+   * change (what happened before is history, as at start), channels turned off stop now (the status
+   * line goes back to tmux's default), a changed webhook gets a new sender (the old one's queue is
+   * dropped: its receiver is no longer wanted).
+   */
+  async setConfig(config: NotifyConfig): Promise<void> {
+    if (JSON.stringify(config) === JSON.stringify(this.config)) return;
+    const wasEnabled = this.enabled;
+    const hadStatus = this.config.tmuxStatus;
+    this.config = config;
+    this.quietMs = durationMs(config.quiet);
+    const sig = JSON.stringify(config.webhook ?? null);
+    if (sig !== this.webhookSig) {
+      this.webhook?.stop();
+      this.webhookSig = sig;
+      this.webhook = this.makeWebhook(config);
+    }
+    if (!this.started || this.stopped) return;
+    this.enabled = Notifier.wanted(config);
+    if (this.enabled && !wasEnabled) await this.prime();
+    if (hadStatus && !config.tmuxStatus && this.statusShown !== null) {
+      this.statusShown = null;
+      await this.o.setStatus(null).catch(() => undefined);
+    } else if (config.tmuxStatus && !hadStatus) this.refreshStatus();
+    this.o.log.info({ event: 'notify_settings', on: this.enabled }, 'notifications follow the edited hornets.json');
   }
 
   /** Whether any engine-side channel is on (else the engine does not listen at all). */
@@ -78,6 +118,14 @@ export class Notifier {
 
   /** The agents' states as stored now: the status line starts from them. */
   async start(): Promise<void> {
+    this.started = true;
+    this.enabled = Notifier.wanted(this.config);
+    if (this.enabled) await this.prime();
+  }
+
+  private async prime(): Promise<void> {
+    this.seen.clear();
+    this.current.clear();
     const mine = new Set(this.o.agents());
     for (const r of await this.o.store.listAgents()) if (mine.has(r.name)) this.current.set(r.name, { state: r.state, resetAt: r.state === 'limited' ? limitUntil(r.lastError) : null });
     // What is in the log now is history: only changes after this are told.
@@ -87,7 +135,7 @@ export class Notifier {
 
   /** Something happened to `agent` (null: maybe to any): its new state changes are read soon. */
   poke(agent: string | null): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.enabled) return;
     for (const a of agent === null ? this.o.agents() : [agent]) this.due.add(a);
     if (this.reading) {
       this.readAgain = true;
@@ -136,7 +184,7 @@ export class Notifier {
   /** Events from the feed, oldest first. */
   onEvents(events: readonly FeedEvent[]): void {
     const changes = events.filter((e) => e.kind === 'agent_state' && e.agent !== null && typeof e.to === 'string' && (agentStates as readonly string[]).includes(e.to));
-    if (changes.length === 0 || this.stopped) return;
+    if (changes.length === 0 || this.stopped || !this.enabled) return;
     void this.handle(changes).catch((err: unknown) => this.o.log.warn({ event: 'notify_failed', error: String(err) }, 'could not send a notification'));
   }
 
@@ -157,7 +205,7 @@ export class Notifier {
   private tell(change: StateChange): void {
     this.o.log.info({ event: 'notify', agent: change.agent, state: change.to, from: change.from }, 'notifying: an agent needs you');
     if (this.webhook) this.webhook.send(webhookBody(change, { project: this.o.project, node: this.o.node }));
-    if (this.o.config.notifySend) this.runNotifySend(change);
+    if (this.config.notifySend) this.runNotifySend(change);
   }
 
   private runNotifySend(change: StateChange): void {
@@ -176,7 +224,7 @@ export class Notifier {
    * state wins.
    */
   private refreshStatus(): void {
-    if (!this.o.config.tmuxStatus || this.stopped || this.statusTimer) return;
+    if (!this.config.tmuxStatus || this.stopped || this.statusTimer) return;
     this.statusTimer = setTimeout(() => {
       this.statusTimer = null;
       this.writeStatus();

@@ -183,21 +183,69 @@ describe('notifications from the engine (issue 17)', () => {
     expect(logs).not.toMatch(/secret-token/);
   }, 120_000);
 
-  it('notify-send missing: skipped, said once in the log; the webhook still goes', async () => {
-    const r = await receiver();
-    const { p, socket, dir } = await team({ notifySend: true, webhook: { url: r.url } });
-    // No stand-in this time: a PATH without notify-send.
-    const bare = new Project(dir, { ...p.env, PATH: path.dirname(process.execPath) + ':/usr/bin:/bin' });
-    if (existsSync('/usr/bin/notify-send') || existsSync('/bin/notify-send')) return;
-    await bare.ok(['up']);
-    const idle = await until(bare, 'marie', 'idle');
-    type(socket, idle.paneId!, '/ask');
-    await waitFor('the webhook POST', () => r.bodies.length >= 1, 30_000, 50);
-    type(socket, idle.paneId!, 'y');
-    await until(bare, 'marie', 'idle');
-    type(socket, idle.paneId!, '/limit 2');
-    await waitFor('the second POST', () => r.bodies.length >= 2, 30_000, 50);
-    const logs = readFileSync(path.join(p.stateDir, 'logs', 'hornets.log'), 'utf8');
-    expect(logs.match(/notify_send_missing/g)?.length).toBe(1);
-  }, 120_000);
+  // On a host with notify-send installed a PATH without it cannot be made from /usr/bin.
+  it.skipIf(existsSync('/usr/bin/notify-send') || existsSync('/bin/notify-send'))(
+    'notify-send missing: skipped, said once in the log; the webhook still goes',
+    async () => {
+      const r = await receiver();
+      const { p, socket, dir } = await team({ notifySend: true, webhook: { url: r.url } });
+      // No stand-in this time: a PATH without notify-send.
+      const bare = new Project(dir, { ...p.env, PATH: path.dirname(process.execPath) + ':/usr/bin:/bin' });
+      await bare.ok(['up']);
+      const idle = await until(bare, 'marie', 'idle');
+      type(socket, idle.paneId!, '/ask');
+      await waitFor('the webhook POST', () => r.bodies.length >= 1, 30_000, 50);
+      type(socket, idle.paneId!, 'y');
+      await until(bare, 'marie', 'idle');
+      type(socket, idle.paneId!, '/limit 2');
+      await waitFor('the second POST', () => r.bodies.length >= 2, 30_000, 50);
+      const logs = readFileSync(path.join(p.stateDir, 'logs', 'hornets.log'), 'utf8');
+      expect(logs.match(/notify_send_missing/g)?.length).toBe(1);
+    },
+    120_000,
+  );
+
+  it('turned on, changed and off by editing hornets.json while the engine runs: no restart needed', async () => {
+    const first = await receiver();
+    const second = await receiver();
+    const { p, socket, dir } = await team({});
+    await p.ok(['up']);
+    const pane = (await until(p, 'marie', 'idle')).paneId!;
+    const configFile = path.join(dir, 'hornets.json');
+    const logs = (): string => readFileSync(path.join(p.stateDir, 'logs', 'hornets.log'), 'utf8');
+    const taken = (): number => logs().match(/"event":"notify_settings"/g)?.length ?? 0;
+    // An edit by hand is seen within a second; the engine logs when notifications took it.
+    const edit = async (notify: Record<string, unknown>): Promise<void> => {
+      const before = taken();
+      const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+      writeFileSync(configFile, JSON.stringify({ ...config, notify }, null, 2));
+      await waitFor('the engine took the edit', () => taken() > before, 20_000, 50);
+    };
+
+    // Off at start: a prompt is not told.
+    type(socket, pane, '/ask');
+    await until(p, 'marie', 'needs-input');
+    type(socket, pane, 'y');
+    await until(p, 'marie', 'idle');
+
+    // On by an edit: the next prompt reaches the webhook and the status line; the earlier one is history.
+    await edit({ quiet: '100ms', tmuxStatus: true, webhook: { url: first.url, timeout: '5s' } });
+    type(socket, pane, '/ask');
+    await until(p, 'marie', 'needs-input');
+    await waitFor('the first receiver', () => first.bodies.length >= 1, 20_000, 50);
+    expect(first.bodies.map((b) => b.state)).toEqual(['needs-input']);
+    await waitFor('the status line', () => statusRight(socket) === '1 needs you: marie (needs-input)', 20_000, 50);
+    type(socket, pane, 'y');
+    await until(p, 'marie', 'idle');
+
+    // The webhook moved and the status line turned off: the old receiver hears nothing more.
+    await edit({ quiet: '100ms', webhook: { url: second.url, timeout: '5s' } });
+    type(socket, pane, '/ask');
+    await until(p, 'marie', 'needs-input');
+    await waitFor('the second receiver', () => second.bodies.length >= 1, 20_000, 50);
+    expect(first.bodies).toHaveLength(1);
+    expect(statusRight(socket)).not.toMatch(/needs you/);
+    type(socket, pane, 'y');
+    await until(p, 'marie', 'idle');
+  }, 150_000);
 });
