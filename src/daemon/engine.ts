@@ -232,6 +232,7 @@ export class Engine {
     for (const t of this.laterTimers) clearTimeout(t);
     this.laterTimers.clear();
     await this.recovery.stop();
+    this.usage.stop();
     await this.usage.idle();
     await this.leftovers;
     await this.passes.stop();

@@ -341,10 +341,10 @@ export class HookServer {
         sendAsAgent(200, reply.stdout, reply.ackToken ? { 'X-Hornets-Ack': `${reply.ackToken} ${reply.delivered.join(',')}` } : {});
       }
       const ms = Date.now() - started;
-      this.o.log.info({ event: 'hook', agent, hook: event, outcome: reply.outcome, delivered: reply.delivered, ms }, 'hook handled');
       // The transcript the CLI writes (usage counting, issue 17); not of a hook that was refused (a nested CLI, a stale generation).
       const transcript = (payload as { transcript_path?: unknown } | null)?.transcript_path;
       const transcriptPath = typeof transcript === 'string' && !reply.outcome.startsWith('ignored') ? transcript : null;
+      this.o.log.info({ event: 'hook', agent, hook: event, outcome: reply.outcome, delivered: reply.delivered, ms, transcript: transcriptPath }, 'hook handled');
       this.o.onHook?.({ agent, event, outcome: reply.outcome, ms, delivered: reply.delivered, transcriptPath });
     } catch (err) {
       // The agent must carry on: answer with nothing and say why in the log.

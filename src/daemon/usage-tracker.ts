@@ -4,7 +4,9 @@
  * file was read (offset and inode) in the same write as what was counted, so a daemon restart
  * neither re-reads nor counts twice. A partial last line waits for the next read; a file that
  * shrank or was replaced is read again from its start (message ids keep that from counting twice).
- * Reads are triggered by hooks and coalesced per agent: one read in flight, one more queued.
+ * Reads are triggered by hooks and coalesced per agent: one read in flight, one more queued. Claude
+ * Code writes its transcript lines a moment after the hook of the same step (the last response of a
+ * turn lands after its Stop hook), so each hook also sets one follow-up read a little later.
  */
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -23,18 +25,45 @@ export interface UsageTrackerOptions {
   prices: () => Readonly<Record<string, ModelPrice>>;
   /** After a read that counted something: the agent's new totals (the budget policy runs on them). */
   onUsage?: (usage: AgentUsage) => void;
+  /** The follow-up read after a hook's (default 1500 ms); 0: none. */
+  settleMs?: number;
 }
 
 export class UsageTracker {
   private readonly running = new Map<string, Promise<void>>();
   /** Per agent, the transcripts to read after the read in flight. */
   private readonly pending = new Map<string, Set<string>>();
+  /** Per agent and transcript, the follow-up read's timer. */
+  private readonly followUps = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
 
   constructor(private readonly o: UsageTrackerOptions) {}
 
   /** A hook named this transcript: read what was appended to it (soon, not in the hook's time). */
   note(agent: string, transcript: string): void {
-    if (!path.isAbsolute(transcript)) return;
+    if (!path.isAbsolute(transcript) || this.stopped) return;
+    this.queue(agent, transcript);
+    const settle = this.o.settleMs ?? 1500;
+    if (settle <= 0) return;
+    const key = `${agent}\0${transcript}`;
+    clearTimeout(this.followUps.get(key));
+    const t = setTimeout(() => {
+      this.followUps.delete(key);
+      if (!this.stopped) this.queue(agent, transcript);
+    }, settle);
+    t.unref();
+    this.followUps.set(key, t);
+  }
+
+  /** No more reads: timers cleared; idle() then waits for the reads in flight. */
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.followUps.values()) clearTimeout(t);
+    this.followUps.clear();
+    this.pending.clear();
+  }
+
+  private queue(agent: string, transcript: string): void {
     let set = this.pending.get(agent);
     if (!set) this.pending.set(agent, (set = new Set()));
     set.add(transcript);

@@ -50,12 +50,7 @@ export function totalTokens(t: TokenCounts): number {
  * Adds `entries` to `totals` given what was already counted per message id (`seen`): returns the new
  * totals and the per-message figures to store (max per field). Pure: both stores run it in their write.
  */
-export function mergeUsage(
-  totals: AgentUsage,
-  seen: ReadonlyMap<string, UsageEntry>,
-  entries: readonly UsageEntry[],
-  now: number,
-): { totals: AgentUsage; upserts: UsageEntry[] } {
+export function mergeUsage(totals: AgentUsage, seen: ReadonlyMap<string, UsageEntry>, entries: readonly UsageEntry[], now: number): { totals: AgentUsage; upserts: UsageEntry[] } {
   const next = { ...totals };
   const changed = new Map<string, UsageEntry>();
   for (const e of entries) {

@@ -1311,14 +1311,21 @@ export function runStoreConformance(backendName: string, factory: StoreFactory):
         expect(await store.agentUsage(['alice'])).toEqual([emptyUsage('alice')]);
         expect(await store.usageCursor('alice', '/t/1.jsonl')).toBeNull();
         let u = await store.recordUsage('alice', {
-          entries: [entry('m1', { input: 10, output: 1, cacheRead: 100, costUsd: 0.5 }), entry('m1', { input: 10, output: 7, cacheRead: 100, costUsd: 0.75 }), entry('m2', { input: 3, output: 2, cacheCreation: 40, costUsd: 0.25 })],
+          entries: [
+            entry('m1', { input: 10, output: 1, cacheRead: 100, costUsd: 0.5 }),
+            entry('m1', { input: 10, output: 7, cacheRead: 100, costUsd: 0.75 }),
+            entry('m2', { input: 3, output: 2, cacheCreation: 40, costUsd: 0.25 }),
+          ],
           cursor: { file: '/t/1.jsonl', offset: 300, ino: 7 },
         });
         expect(u).toMatchObject({ agent: 'alice', input: 13, output: 9, cacheRead: 100, cacheCreation: 40, costUsd: 1, messages: 2, updatedAt: T0 });
         expect(await store.usageCursor('alice', '/t/1.jsonl')).toEqual({ file: '/t/1.jsonl', offset: 300, ino: 7 });
         // A resumed session's transcript repeats m1 and m2: only m3 is new.
         now += 1000;
-        u = await store.recordUsage('alice', { entries: [entry('m1', { input: 10, output: 7, cacheRead: 100, costUsd: 0.75 }), entry('m2', { input: 3, output: 2, cacheCreation: 40 }), entry('m3', { output: 5 })], cursor: { file: '/t/2.jsonl', offset: 50, ino: 8 } });
+        u = await store.recordUsage('alice', {
+          entries: [entry('m1', { input: 10, output: 7, cacheRead: 100, costUsd: 0.75 }), entry('m2', { input: 3, output: 2, cacheCreation: 40 }), entry('m3', { output: 5 })],
+          cursor: { file: '/t/2.jsonl', offset: 50, ino: 8 },
+        });
         expect(u).toMatchObject({ input: 13, output: 14, cacheRead: 100, cacheCreation: 40, costUsd: 1, messages: 3, updatedAt: T0 + 1000 });
         expect(await store.usageCursor('alice', '/t/1.jsonl')).toEqual({ file: '/t/1.jsonl', offset: 300, ino: 7 });
         expect(await store.usageCursor('alice', '/t/2.jsonl')).toEqual({ file: '/t/2.jsonl', offset: 50, ino: 8 });

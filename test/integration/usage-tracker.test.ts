@@ -14,7 +14,7 @@ const user = (text: string) => `${JSON.stringify({ type: 'user', message: { role
 describe('UsageTracker (transcripts read incrementally into the store)', () => {
   let dir: string;
   let store: SqliteMessageStore;
-  const tracker = () => new UsageTracker({ store, log: pino({ level: 'silent' }), prices: () => defaultPrices });
+  const tracker = () => new UsageTracker({ store, log: pino({ level: 'silent' }), prices: () => defaultPrices, settleMs: 0 });
 
   beforeEach(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'hornets-usage-'));
@@ -63,7 +63,7 @@ describe('UsageTracker (transcripts read incrementally into the store)', () => {
     const t = path.join(dir, 's1.jsonl');
     writeFileSync(t, line('m1', 10, 5));
     const seen: number[] = [];
-    const r = new UsageTracker({ store, log: pino({ level: 'silent' }), prices: () => defaultPrices, onUsage: (u) => seen.push(u.input) });
+    const r = new UsageTracker({ store, log: pino({ level: 'silent' }), prices: () => defaultPrices, onUsage: (u) => seen.push(u.input), settleMs: 0 });
     r.note('a', t);
     appendFileSync(t, line('m2', 5, 5));
     r.note('a', t);
@@ -71,5 +71,28 @@ describe('UsageTracker (transcripts read incrementally into the store)', () => {
     await r.idle();
     expect((await store.agentUsage(['a']))[0]!.input).toBe(15);
     expect(seen.at(-1)).toBe(15);
+  });
+});
+
+describe('UsageTracker follow-up read', () => {
+  it('reads again a moment after a hook: a line written after the hook (the turn end) is counted with no further hook', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hornets-usage-'));
+    const store = await openSqliteStore(path.join(dir, 'hornets.db'));
+    try {
+      await store.registerAgents([{ name: 'a', profile: 'claude-code' }]);
+      const t = path.join(dir, 's1.jsonl');
+      writeFileSync(t, line('m1', 10, 5));
+      const r = new UsageTracker({ store, log: pino({ level: 'silent' }), prices: () => defaultPrices, settleMs: 200 });
+      r.note('a', t);
+      await r.idle();
+      appendFileSync(t, line('m2', 5, 5));
+      await new Promise((res) => setTimeout(res, 400));
+      await r.idle();
+      expect((await store.agentUsage(['a']))[0]!.input).toBe(15);
+      r.stop();
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -62,7 +62,15 @@ describe('usage counting', () => {
 });
 
 describe('budgetVerdict', () => {
-  const u = (costUsd: number, tokens: number, overBudget = false, waivedBudget: string | null = null) => ({ costUsd, input: tokens, output: 0, cacheRead: 0, cacheCreation: 0, overBudget, waivedBudget });
+  const u = (costUsd: number, tokens: number, overBudget = false, waivedBudget: string | null = null) => ({
+    costUsd,
+    input: tokens,
+    output: 0,
+    cacheRead: 0,
+    cacheCreation: 0,
+    overBudget,
+    waivedBudget,
+  });
   const b: Budget = { usd: 1, tokens: 1000 };
   const rows: [string, ReturnType<typeof u>, Budget | undefined, 'none' | 'pause' | 'lift', boolean][] = [
     ['no budget', u(50, 1e9), undefined, 'none', false],

@@ -904,7 +904,9 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
   async recordUsage(agent: string, input: UsageRecordInput): Promise<AgentUsage> {
     return this.write(() => {
       this.agentRow(agent);
-      const get = this.stmt('SELECT message_id AS messageId, model, input, output, cache_read AS cacheRead, cache_creation AS cacheCreation, cost_usd AS costUsd FROM usage_messages WHERE agent = ? AND message_id = ?');
+      const get = this.stmt(
+        'SELECT message_id AS messageId, model, input, output, cache_read AS cacheRead, cache_creation AS cacheCreation, cost_usd AS costUsd FROM usage_messages WHERE agent = ? AND message_id = ?',
+      );
       const seen = new Map<string, UsageEntry>();
       for (const e of input.entries) {
         if (seen.has(e.messageId)) continue;
