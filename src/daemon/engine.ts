@@ -23,6 +23,7 @@ import { LimitResume } from './limit-resume.js';
 import { UsageTracker } from './usage-tracker.js';
 import { BudgetGuard } from './budgets.js';
 import { defaultPrices } from '../domain/usage.js';
+import { LIMIT_MENU_RE } from '../domain/usage-limit.js';
 import { defaultScreenHoldTiming } from '../domain/screen-hold.js';
 import { settlePool } from '../util/pool.js';
 import { PassScheduler } from './pass-scheduler.js';
@@ -134,7 +135,22 @@ export class Engine {
         alertAfterMs: o.holdAlertMs ?? defaultScreenHoldTiming.alertAfterMs,
       },
     });
-    this.limits = new LimitResume({ store: ctx.store, lifecycle: this.lifecycle, log, now: this.now, wakeLater: (ms) => this.wakeLater(null, ms) });
+    this.limits = new LimitResume({
+      store: ctx.store,
+      lifecycle: this.lifecycle,
+      log,
+      now: this.now,
+      wakeLater: (ms) => this.wakeLater(null, ms),
+      clearScreen: async (record) => {
+        if (!record.paneId) return;
+        if (!LIMIT_MENU_RE.test(await this.agents.tmux.capture(record.paneId))) return;
+        await this.agents.tmux.sendKey(record.paneId, 'Escape');
+        // Ink reads a lone Escape only after a pause (it may start a sequence): anything typed before
+        // the menu is gone would pick one of its choices.
+        for (let i = 0; i < 30 && LIMIT_MENU_RE.test(await this.agents.tmux.capture(record.paneId)); i++) await new Promise((r) => setTimeout(r, 100));
+        log.info({ event: 'limit_menu_closed', agent: record.name }, "closed the CLI's limit options menu so the resume can be typed");
+      },
+    });
     this.budgets = new BudgetGuard({
       store: ctx.store,
       lifecycle: this.lifecycle,
