@@ -161,4 +161,34 @@ describe.skipIf(process.env.HORNETS_SKIP_CLAUDE_E2E === '1')('real Claude Code: 
     const total = await totalsReach(e, sums(main()));
     expect(total.costUsd).toBeCloseTo(costOf(sums(main())), 9);
   }, 240_000);
+
+  it('over its token budget the agent is paused and marked, a message waits, and `resume` lets it go on', async () => {
+    const e = (env = await ClaudeE2E.create(() => ({ text: 'ok' }), { usage, agent: { budget: { tokens: 1000 } } }));
+    await e.cli.ok(['daemon', 'start']);
+    cleanupDaemon = e;
+    await e.up();
+    await e.prompt('spend some tokens');
+    const over = await waitFor(
+      'cc over budget',
+      async () => {
+        const s = await agentStatus(e);
+        return s.overBudget ? s : null;
+      },
+      30_000,
+      250,
+    );
+    expect(over.tokens.total).toBeGreaterThan(1000);
+    expect(over.budget).toEqual({ usd: null, tokens: 1000 });
+    expect(over.label).toContain('over budget');
+    expect(over.needsYou).toBe(true);
+    const id = await e.send('wait for the budget');
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await e.queue()).find((m) => m.id === id)?.state).toBe('queued');
+    expect(e.mainRequests().some((r) => newText(r).includes('wait for the budget'))).toBe(false);
+
+    await e.cli.ok(['resume', AGENT]);
+    await waitFor('the waiting message at the model', () => e.mainRequests().some((r) => newText(r).includes('wait for the budget')), 60_000, 200);
+    const after = await agentStatus(e);
+    expect(after.overBudget).toBe(false);
+  }, 240_000);
 });
