@@ -14,14 +14,40 @@ export interface RecordedRequest {
   text: string;
 }
 
-export type Reply = { text: string; stopReason?: 'end_turn' | 'max_tokens' } | { toolUse: { name: string; input: Record<string, unknown>; id?: string }; text?: string };
+export type Reply =
+  | { text: string; stopReason?: 'end_turn' | 'max_tokens' }
+  | { toolUse: { name: string; input: Record<string, unknown>; id?: string }; text?: string }
+  /** An HTTP error instead of a message (a 429 with rate-limit headers, say). */
+  | { error: { status: number; headers?: Record<string, string>; body: unknown } };
 
 export type Responder = (req: RecordedRequest, index: number) => Reply | Promise<Reply>;
+
+/** Token figures of one response: streamed as the API does (input and cache in message_start, the final output count in message_delta). */
+export interface UsageFigures {
+  input: number;
+  output: number;
+  cacheRead: number;
+  cacheCreation: number;
+}
+
+/** A response as sent: its message id, whether it answered a main request, and the usage it stated. */
+export interface SentResponse {
+  id: string;
+  main: boolean;
+  usage: UsageFigures;
+}
+
+export interface FakeApiOptions {
+  /** Usage per response (n counts every response, main or side, from 0); default 10 in, 5 out, no cache. */
+  usage?: (n: number) => UsageFigures;
+}
 
 export interface FakeApi {
   url: string;
   port: number;
   requests: RecordedRequest[];
+  /** Every response sent, with the usage it stated (token-count checks compare against these). */
+  responses: SentResponse[];
   /** Requests that carry tools: the agent's own conversation turns, not side calls. */
   mainRequests(): RecordedRequest[];
   setResponder(r: Responder): void;
@@ -36,15 +62,22 @@ function sse(res: ServerResponse, events: { event: string; data: unknown }[]): v
 
 let counter = 0;
 
-export function replyEvents(reply: Reply, model: string): { event: string; data: unknown }[] {
-  const id = `msg_fake_${++counter}`;
+const defaultUsage: UsageFigures = { input: 10, output: 5, cacheRead: 0, cacheCreation: 0 };
+
+function startUsage(u: UsageFigures): Record<string, number> {
+  const cache: Record<string, number> = u.cacheRead || u.cacheCreation ? { cache_creation_input_tokens: u.cacheCreation, cache_read_input_tokens: u.cacheRead } : {};
+  return { input_tokens: u.input, ...cache, output_tokens: 1 };
+}
+
+export function replyEvents(reply: Reply, model: string, usage: UsageFigures = defaultUsage, id = `msg_fake_${++counter}`): { event: string; data: unknown }[] {
   const events: { event: string; data: unknown }[] = [
     {
       event: 'message_start',
-      data: { type: 'message_start', message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 10, output_tokens: 1 } } },
+      data: { type: 'message_start', message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: startUsage(usage) } },
     },
   ];
   let index = 0;
+  if ('error' in reply) throw new Error('an error reply has no events');
   const text = 'toolUse' in reply ? reply.text : reply.text;
   if (text) {
     events.push({ event: 'content_block_start', data: { type: 'content_block_start', index, content_block: { type: 'text', text: '' } } });
@@ -60,7 +93,7 @@ export function replyEvents(reply: Reply, model: string): { event: string; data:
     events.push({ event: 'content_block_stop', data: { type: 'content_block_stop', index } });
     stop = 'tool_use';
   } else if (reply.stopReason) stop = reply.stopReason;
-  events.push({ event: 'message_delta', data: { type: 'message_delta', delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: 5 } } });
+  events.push({ event: 'message_delta', data: { type: 'message_delta', delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: usage.output } } });
   events.push({ event: 'message_stop', data: { type: 'message_stop' } });
   return events;
 }
@@ -71,8 +104,9 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function startFakeApi(responder: Responder = () => ({ text: 'ok' })): Promise<FakeApi> {
+export async function startFakeApi(responder: Responder = () => ({ text: 'ok' }), options: FakeApiOptions = {}): Promise<FakeApi> {
   const requests: RecordedRequest[] = [];
+  const responses: SentResponse[] = [];
   let respond = responder;
   let mainIndex = 0;
   const server: Server = createServer((req, res) => {
@@ -94,23 +128,31 @@ export async function startFakeApi(responder: Responder = () => ({ text: 'ok' })
       requests.push(rec);
       const isMain = Array.isArray(body.tools) && (body.tools as unknown[]).length > 0;
       const reply = isMain ? await respond(rec, mainIndex++) : { text: 'Side request' };
+      if ('error' in reply) {
+        res.writeHead(reply.error.status, { 'content-type': 'application/json', ...reply.error.headers });
+        res.end(JSON.stringify(reply.error.body));
+        return;
+      }
       const model = typeof body.model === 'string' ? body.model : 'claude-fake';
+      const usage = options.usage ? options.usage(responses.length) : defaultUsage;
+      const id = `msg_fake_${++counter}`;
+      responses.push({ id, main: isMain, usage });
       if (body.stream === false) {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(
           JSON.stringify({
-            id: 'msg_fake',
+            id,
             type: 'message',
             role: 'assistant',
             model,
             content: [{ type: 'text', text: 'text' in reply && reply.text ? reply.text : 'ok' }],
             stop_reason: 'end_turn',
-            usage: { input_tokens: 1, output_tokens: 1 },
+            usage: { ...startUsage(usage), output_tokens: usage.output },
           }),
         );
         return;
       }
-      sse(res, replyEvents(reply, model));
+      sse(res, replyEvents(reply, model, usage, id));
     })().catch(() => {
       res.writeHead(500);
       res.end();
@@ -122,6 +164,7 @@ export async function startFakeApi(responder: Responder = () => ({ text: 'ok' })
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
+    responses,
     mainRequests: () => requests.filter((r) => Array.isArray(r.body.tools) && (r.body.tools as unknown[]).length > 0),
     setResponder: (r) => {
       respond = r;

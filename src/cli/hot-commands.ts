@@ -186,9 +186,24 @@ function statusRows(list: AgentStatus[]): string[][] {
     a.paneId ?? '-',
     a.alive ? `${a.currentCommand ?? ''}(${a.pid})` : a.exitStatus !== null ? `dead (exit ${a.exitStatus})` : '-',
     String(a.queueDepth),
+    usageCell(a),
     String(a.restarts),
     a.lastError ? a.lastError.slice(0, 60) : '',
   ]);
+}
+
+/** `12.3k tok $0.41`, with the budget beside it when there is one (`/$5`). */
+export function usageCell(a: Pick<AgentStatus, 'tokens' | 'costUsd' | 'budget'>): string {
+  const tokens = formatTokens(a.tokens.total);
+  const cost = `$${a.costUsd < 10 ? a.costUsd.toFixed(2) : a.costUsd.toFixed(0)}`;
+  const budget = a.budget ? `/${[a.budget.usd !== null ? `$${a.budget.usd}` : null, a.budget.tokens !== null ? formatTokens(a.budget.tokens) : null].filter(Boolean).join(',')}` : '';
+  return `${tokens} ${cost}${budget}`;
+}
+
+function formatTokens(n: number): string {
+  if (n < 1000) return String(n);
+  if (n < 1_000_000) return `${(n / 1000).toFixed(1)}k`;
+  return `${(n / 1_000_000).toFixed(1)}M`;
 }
 
 export async function statusCommand(o: Output, open: OpenProject, opts: { json?: boolean }): Promise<void> {
@@ -212,13 +227,13 @@ export async function statusCommand(o: Output, open: OpenProject, opts: { json?:
   if (list.some((a) => 'node' in a)) {
     o.out(
       table(
-        ['AGENT', 'NODE', 'PROFILE', 'STATE', 'PANE', 'PROCESS', 'QUEUE', 'RESTARTS', 'LAST ERROR'],
+        ['AGENT', 'NODE', 'PROFILE', 'STATE', 'PANE', 'PROCESS', 'QUEUE', 'TOKENS/COST', 'RESTARTS', 'LAST ERROR'],
         statusRows(list).map((row, i) => [row[0]!, nodeColumn(list[i]!), ...row.slice(1)]),
       ),
     );
     o.out(leader ? `leader: node ${leader} (lease sweep, TTL expiry, dead-lettering, retention)` : 'leader: none (no engine of this team runs)');
     return;
   }
-  o.out(table(['AGENT', 'PROFILE', 'STATE', 'PANE', 'PROCESS', 'QUEUE', 'RESTARTS', 'LAST ERROR'], statusRows(list)));
+  o.out(table(['AGENT', 'PROFILE', 'STATE', 'PANE', 'PROCESS', 'QUEUE', 'TOKENS/COST', 'RESTARTS', 'LAST ERROR'], statusRows(list)));
   if (!engineStatus(stateDir).running) o.err(`note: ${NO_ENGINE_TEXT}`);
 }

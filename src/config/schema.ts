@@ -289,6 +289,14 @@ export const agentConfigSchema = z
     node: nodeName.optional(),
     env: agentEnv.optional().describe('Extra environment for the agent process'),
     delivery: deliveryMode.optional().describe('This agent\'s delivery instead of its profile\'s (hooks, push or hybrid); see README, "Delivery modes"'),
+    budget: z
+      .object({
+        usd: z.number().positive().optional().describe('Cost in USD (from the price table) over which delivery to the agent pauses'),
+        tokens: z.number().int().positive().optional().describe('Tokens (input, output, cache read and cache creation together) over which delivery pauses'),
+      })
+      .strict()
+      .optional()
+      .describe('Over either limit the agent is marked over-budget and nothing more is delivered to it (messages wait) until `resume <agent>` or a raised budget'),
   })
   .strict();
 
@@ -346,6 +354,16 @@ export const hornetsConfigSchema = z
     console: consoleConfigSchema.optional().describe('The console (`hornets-tui` with no command): key overrides, colours, refresh period'),
     notify: notifyConfigSchema.default(() => notifyConfigSchema.parse({})).describe('Notifications when an agent starts to need you (needs-input, limited, stuck, failed): each channel optional'),
     agents: z.array(agentConfigSchema).min(1, { message: 'at least one agent is needed' }),
+    pricing: z
+      .record(
+        z.string().min(1),
+        z
+          .object({ input: z.number().min(0), output: z.number().min(0), cacheRead: z.number().min(0), cacheWrite: z.number().min(0) })
+          .strict()
+          .describe('USD per million tokens'),
+      )
+      .optional()
+      .describe('Prices by model-name prefix (the longest matching prefix wins), over the built-in table of Anthropic list prices'),
     workers: z.array(workerConfigSchema).default([]).describe('Task workers (seed 003): each task in .hornets/tasks/<worker>/ runs as its own one-shot agent process'),
   })
   .strict()

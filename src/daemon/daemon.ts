@@ -204,7 +204,7 @@ export class Daemon {
         this.metrics.hookDuration.observe({ event: info.event }, info.ms / 1000);
         if (info.delivered.length) void observeDeliveries(this.metrics, store, info.delivered).catch(() => undefined);
         if (info.event === 'Stop') void this.tasks.checkCompletions().catch(() => undefined);
-        this.engine.onHook(info.agent, info.event);
+        this.engine.onHook(info.agent, info.event, info.transcriptPath);
       },
       onAck: (ids) => {
         void observeDeliveries(this.metrics, store, ids).catch(() => undefined);
@@ -499,6 +499,7 @@ export class Daemon {
       .setConfig(next.config.notify)
       .catch((err: unknown) => this.ctx.log.error({ event: 'team_reload_part_failed', error: errorMessage(err) }, 'notifications did not take the new settings'));
     for (const agent of removed) this.engine.forget(agent);
+    await this.engine.reviewBudgets().catch((err: unknown) => this.ctx.log.error({ event: 'budget_review_failed', error: errorMessage(err) }, 'could not apply the budgets of the new hornets.json'));
     if (added.length > 0 || removed.length > 0) this.ctx.log.info({ event: 'team_reloaded', why, added, removed }, 'the team changed; the engine serves it now');
     this.engine.wake(null);
   }

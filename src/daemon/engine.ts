@@ -20,6 +20,10 @@ import { LostExitWatch } from './lost-exits.js';
 import { ProcessStateReader } from '../proc/process-state.js';
 import { ScreenWatch } from './screen-watch.js';
 import { LimitResume } from './limit-resume.js';
+import { UsageTracker } from './usage-tracker.js';
+import { BudgetGuard } from './budgets.js';
+import { defaultPrices } from '../domain/usage.js';
+import { LIMIT_MENU_RE } from '../domain/usage-limit.js';
 import { defaultScreenHoldTiming } from '../domain/screen-hold.js';
 import { settlePool } from '../util/pool.js';
 import { PassScheduler } from './pass-scheduler.js';
@@ -72,6 +76,8 @@ export class Engine {
   private readonly processes = new ProcessStateReader();
   readonly screens: ScreenWatch;
   private readonly limits: LimitResume;
+  readonly usage: UsageTracker;
+  readonly budgets: BudgetGuard;
   private readonly lifecycle: Lifecycle;
   private readonly now: () => number;
   private readonly timing: DeliveryTiming;
@@ -129,7 +135,38 @@ export class Engine {
         alertAfterMs: o.holdAlertMs ?? defaultScreenHoldTiming.alertAfterMs,
       },
     });
-    this.limits = new LimitResume({ store: ctx.store, lifecycle: this.lifecycle, log, now: this.now, wakeLater: (ms) => this.wakeLater(null, ms) });
+    this.limits = new LimitResume({
+      store: ctx.store,
+      lifecycle: this.lifecycle,
+      log,
+      now: this.now,
+      wakeLater: (ms) => this.wakeLater(null, ms),
+      clearScreen: async (record) => {
+        if (!record.paneId) return;
+        if (!LIMIT_MENU_RE.test(await this.agents.tmux.capture(record.paneId))) return;
+        await this.agents.tmux.sendKey(record.paneId, 'Escape');
+        // Ink reads a lone Escape only after a pause (it may start a sequence): anything typed before
+        // the menu is gone would pick one of its choices.
+        for (let i = 0; i < 30 && LIMIT_MENU_RE.test(await this.agents.tmux.capture(record.paneId)); i++) await new Promise((r) => setTimeout(r, 100));
+        log.info({ event: 'limit_menu_closed', agent: record.name }, "closed the CLI's limit options menu so the resume can be typed");
+      },
+    });
+    this.budgets = new BudgetGuard({
+      store: ctx.store,
+      lifecycle: this.lifecycle,
+      log,
+      budget: (agent) => this.ctx.project.config.agents.find((a) => a.name === agent)?.budget,
+      wake: (agent) => this.wake(agent),
+    });
+    this.usage = new UsageTracker({
+      store: ctx.store,
+      log,
+      prices: () => ({ ...defaultPrices, ...this.ctx.project.config.pricing }),
+      onUsage: (u) => {
+        this.o.onActivity?.(u.agent);
+        void this.budgets.review(u).catch((err: unknown) => log.error({ event: 'budget_review_failed', agent: u.agent, error: String(err) }, 'could not apply the budget policy'));
+      },
+    });
     this.nudger = new Nudger({
       store: ctx.store,
       agents: this.agents,
@@ -211,6 +248,8 @@ export class Engine {
     for (const t of this.laterTimers) clearTimeout(t);
     this.laterTimers.clear();
     await this.recovery.stop();
+    this.usage.stop();
+    await this.usage.idle();
     await this.leftovers;
     await this.passes.stop();
     await this.agents.tmux.close();
@@ -271,9 +310,10 @@ export class Engine {
     for (const f of failed) this.ctx.log.error({ event: 'delivery_consider_failed', error: String(f.reason) }, 'delivery for one agent failed');
   }
 
-  /** After a hook event: settle nudges, react to API errors, deliver what is next. */
-  onHook(agent: string, event: string): void {
+  /** After a hook event: settle nudges, react to API errors, count the tokens it recorded, deliver what is next. */
+  onHook(agent: string, event: string, transcriptPath: string | null = null): void {
     this.nudger.onHook(agent, event);
+    if (transcriptPath !== null) this.usage.note(agent, transcriptPath);
     if (event === 'StopFailure' || event === 'Notification') {
       this.recovery.errorReported(agent).then(
         () => this.wake(agent),
@@ -312,6 +352,11 @@ export class Engine {
       wake: (a) => this.wake(a),
     };
     return applyOperatorAction(this.ctx, parseControlAction(action), agent, engine, options);
+  }
+
+  /** hornets.json changed: budgets may have been raised, set or removed. */
+  reviewBudgets(): Promise<void> {
+    return this.budgets.reviewAll(this.ctx.project.config.agents.map((a) => a.name));
   }
 
   /** An agent left the team: nothing of it stays scheduled. */

@@ -36,7 +36,7 @@ export interface HookServerOptions {
   port?: number;
   now?: () => number;
   /** Called after every handled hook (metrics, wake-ups). */
-  onHook?: (info: { agent: string; event: string; outcome: string; ms: number; delivered: string[] }) => void;
+  onHook?: (info: { agent: string; event: string; outcome: string; ms: number; delivered: string[]; transcriptPath: string | null }) => void;
   /** POST /wake (x-hornets-agent: the agent, if one): something was enqueued. */
   onWake?: (agent: string | null) => void;
   /** hornets.json changed (`add`, `remove`): the engine reloads its team; resolves when it serves it. */
@@ -341,8 +341,11 @@ export class HookServer {
         sendAsAgent(200, reply.stdout, reply.ackToken ? { 'X-Hornets-Ack': `${reply.ackToken} ${reply.delivered.join(',')}` } : {});
       }
       const ms = Date.now() - started;
-      this.o.log.info({ event: 'hook', agent, hook: event, outcome: reply.outcome, delivered: reply.delivered, ms }, 'hook handled');
-      this.o.onHook?.({ agent, event, outcome: reply.outcome, ms, delivered: reply.delivered });
+      // The transcript the CLI writes (usage counting, issue 17); not of a hook that was refused (a nested CLI, a stale generation).
+      const transcript = (payload as { transcript_path?: unknown } | null)?.transcript_path;
+      const transcriptPath = typeof transcript === 'string' && !reply.outcome.startsWith('ignored') ? transcript : null;
+      this.o.log.info({ event: 'hook', agent, hook: event, outcome: reply.outcome, delivered: reply.delivered, ms, transcript: transcriptPath }, 'hook handled');
+      this.o.onHook?.({ agent, event, outcome: reply.outcome, ms, delivered: reply.delivered, transcriptPath });
     } catch (err) {
       // The agent must carry on: answer with nothing and say why in the log.
       this.o.log.error({ event: 'hook_error', agent, hook: event, error: err instanceof Error ? err.message : String(err) }, 'hook failed; agent unaffected');

@@ -20,6 +20,8 @@ export interface LimitResumeOptions {
   now: () => number;
   /** Run a delivery pass after `ms` (the engine's wake-ups). */
   wakeLater: (ms: number) => void;
+  /** Closes what the CLI holds open over its prompt after a limit (Claude Code's limit options menu), so the nudge can type. */
+  clearScreen?: (record: AgentRecord) => Promise<void>;
 }
 
 export function resumeText(resetAt: number): string {
@@ -44,6 +46,9 @@ export class LimitResume {
       // Someone else moved it meanwhile (a hook, the operator): nothing to resume.
       if (!t.changed || t.after.state !== 'idle') continue;
       await this.o.store.recordEvent({ agent: name, kind: 'limit_reset', detail: { resetAt } });
+      await this.o
+        .clearScreen?.(record)
+        .catch((err: unknown) => this.o.log.warn({ event: 'limit_screen_failed', agent: name, error: String(err) }, 'could not look at the screen after a limit reset'));
       await this.o.store.enqueue({ agent: name, body: resumeText(resetAt), sender: 'hornets', key: `limit-reset:${name}:${resetAt}` });
       this.o.log.info({ event: 'limit_reset', agent: name, resetAt }, 'usage limit reset: agent resumed');
       resumed.push(name);

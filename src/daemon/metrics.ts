@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
+import { tokenKinds, type AgentUsage } from '../domain/usage.js';
 import type { MessageStore } from '../queue/store.js';
 import { messageStates } from '../domain/message.js';
 import type { AgentRecord } from '../domain/agent.js';
@@ -110,6 +111,11 @@ export class Counter extends Metric<{ v: number }> {
   inc(labels: Labels = {}, by = 1): void {
     if (!(by >= 0)) throw new Error(`counter ${this.name} can only go up (got ${by})`);
     this.cell(labels).v += by;
+  }
+  /** A counter mirroring a total kept elsewhere (the store's, which outlives the daemon): never goes down. */
+  observeTotal(labels: Labels, total: number): void {
+    const c = this.cell(labels);
+    if (total > c.v) c.v = total;
   }
   get(labels: Labels = {}): number {
     return this.cell(labels).v;
@@ -224,6 +230,11 @@ export interface HornetsMetrics {
   watcherFiles: Counter;
   /** 1 while the database is known to be damaged (writes refused), else 0. */
   databaseDamaged: Gauge;
+  /** Tokens per agent and kind (input, output, cache_read, cache_creation), as the store counted them. */
+  agentTokens: Counter;
+  agentCost: Counter;
+  /** 1 while delivery to the agent is paused over its budget. */
+  agentOverBudget: Gauge;
 }
 
 /** 0 closed, 1 open, 2 half-open (watcher_circuit_breaker_state). */
@@ -266,6 +277,13 @@ export function createHornetsMetrics(registry = new Registry()): HornetsMetrics 
     agentRestarts: registry.counter({ name: 'hornets_agent_restarts_total', help: 'Agent restarts made by the supervisor.', labelNames: ['agent'] }),
     messages: registry.gauge({ name: 'hornets_messages', help: 'Messages per agent and state.', labelNames: ['agent', 'state'] }),
     agentState: registry.gauge({ name: 'hornets_agent_state', help: 'Agent state as status and the console show it: 1 for the current state, 0 for the others.', labelNames: ['agent', 'state'] }),
+    agentTokens: registry.counter({
+      name: 'hornets_agent_tokens_total',
+      help: "Tokens the agent's CLI recorded (its transcript's usage entries), by kind: input, output, cache_read, cache_creation.",
+      labelNames: ['agent', 'kind'],
+    }),
+    agentCost: registry.counter({ name: 'hornets_agent_cost_usd_total', help: 'Cost in USD of those tokens, from the price table (hornets.json `pricing`).', labelNames: ['agent'] }),
+    agentOverBudget: registry.gauge({ name: 'hornets_agent_over_budget', help: '1 while delivery to the agent is paused because it exceeded its budget.', labelNames: ['agent'] }),
     watcherFiles: registry.counter({
       name: 'hornets_watcher_files_total',
       help: 'Trigger and task files taken in, by kind, agent and outcome (accepted, dead).',
@@ -275,11 +293,23 @@ export function createHornetsMetrics(registry = new Registry()): HornetsMetrics 
 }
 
 /** Rebuilds the hornets_messages gauges from the store (call before a scrape), and the agent states. */
-export async function collectQueueMetrics(metrics: HornetsMetrics, store: Pick<MessageStore, 'stats'> & Partial<Pick<MessageStore, 'listAgents'>>): Promise<void> {
+export async function collectQueueMetrics(metrics: HornetsMetrics, store: Pick<MessageStore, 'stats'> & Partial<Pick<MessageStore, 'listAgents' | 'agentUsage'>>): Promise<void> {
   const stats = await store.stats();
   metrics.messages.reset();
   for (const a of stats.agents) for (const s of messageStates) metrics.messages.set({ agent: a.agent, state: s }, a.counts[s]);
   if (store.listAgents) collectAgentStates(metrics, await store.listAgents());
+  if (store.agentUsage) collectUsage(metrics, await store.agentUsage());
+}
+
+const tokenLabels = { input: 'input', output: 'output', cacheRead: 'cache_read', cacheCreation: 'cache_creation' } as const;
+
+export function collectUsage(metrics: HornetsMetrics, usage: readonly AgentUsage[]): void {
+  metrics.agentOverBudget.reset();
+  for (const u of usage) {
+    for (const k of tokenKinds) metrics.agentTokens.observeTotal({ agent: u.agent, kind: tokenLabels[k] }, u[k]);
+    metrics.agentCost.observeTotal({ agent: u.agent }, u.costUsd);
+    metrics.agentOverBudget.set({ agent: u.agent }, u.overBudget ? 1 : 0);
+  }
 }
 
 /**

@@ -139,3 +139,10 @@ export function limitResumePlan(agents: readonly Pick<AgentRecord, 'name' | 'sta
   }
   return { due, wakeAt };
 }
+
+/**
+ * Claude Code (2.1.x, a subscriber's limit) opens its limit options menu over the prompt ("Stop and
+ * wait for limit to reset", /rate-limit-options); it stays until someone answers it, and a nudge
+ * typed into it would be lost. Escape closes it (its "stop and wait" choice).
+ */
+export const LIMIT_MENU_RE = /Stop and wait for limit to reset/;

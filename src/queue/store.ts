@@ -7,6 +7,7 @@ import type { EnqueueInput, ExportedMessage, Message, MessageState, QueueEvent }
 import type { AgentContext, AgentContextPatch, AgentPatch, AgentRecord, AgentRegistration } from '../domain/agent.js';
 import type { LifecycleEvent } from '../domain/agent-lifecycle.js';
 import type { Task, TaskCreateInput, TaskFilter, TaskState } from '../domain/task.js';
+import type { AgentUsage, UsageEntry } from '../domain/usage.js';
 import type { AttemptEnd, WorkerClaim, WorkerTask, WorkerTaskFilter, WorkerTaskInput, WorkerTaskState } from '../domain/worker-task.js';
 
 export interface QueueLimits {
@@ -215,6 +216,19 @@ export interface PruneResult {
   longestBatchMs: number;
 }
 
+/** How far a transcript was read: the byte after the last whole line counted, and the file it was (inode). */
+export interface UsageCursor {
+  file: string;
+  offset: number;
+  ino: number;
+}
+
+export interface UsageRecordInput {
+  entries: UsageEntry[];
+  /** Where the reader stopped, saved in the same write as what it counted: a crash never counts a line twice. */
+  cursor?: UsageCursor;
+}
+
 export interface StoreDamage {
   /** ISO time it was found. */
   at: string;
@@ -320,6 +334,16 @@ export interface MessageStore {
    * (invalid_input): the engine's restart window needs the last hour of agent events.
    */
   prune(options: PruneOptions): Promise<PruneResult>;
+  /**
+   * Tokens and cost (issue 17): adds the entries (each model message id counted once per agent, with
+   * the largest figures seen for it: domain/usage.ts mergeUsage) and saves the cursor, in one write.
+   */
+  recordUsage(agent: string, input: UsageRecordInput): Promise<AgentUsage>;
+  usageCursor(agent: string, file: string): Promise<UsageCursor | null>;
+  /** Totals of these registered agents (all when not given); an agent with none counted has zeros. */
+  agentUsage(agents?: readonly string[]): Promise<AgentUsage[]>;
+  /** The budget policy's mark: delivery paused over budget, and the budget the operator waived. */
+  markBudget(agent: string, mark: { overBudget: boolean; waivedBudget?: string | null }): Promise<AgentUsage>;
   close(): Promise<void>;
 }
 

@@ -2,6 +2,7 @@
  * Agents in tmux: `up` (create or reconcile), `status`, `stop`, `down`, `attach`. The tmux server,
  * session and panes are hornets' own; every pane is addressed by the immutable id kept in the DB.
  */
+import { emptyUsage, totalTokens } from '../domain/usage.js';
 import { accessSync, closeSync, constants, existsSync, mkdirSync, realpathSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { delimiter, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { homedir } from 'node:os';
@@ -142,6 +143,14 @@ export interface AgentStatus {
   worktree: string;
   restarts: number;
   lastError: string | null;
+  /** Tokens the CLI recorded (issue 17): its transcript's usage entries, each model message counted once. */
+  tokens: { input: number; output: number; cacheRead: number; cacheCreation: number; total: number };
+  /** USD from the price table (hornets.json `pricing` over the built-in list prices). */
+  costUsd: number;
+  /** hornets.json `budget` (null: none). */
+  budget: { usd: number | null; tokens: number | null } | null;
+  /** Delivery paused because the budget was exceeded, until `resume` or a raised budget. */
+  overBudget: boolean;
 }
 
 export interface UpReport {
@@ -708,6 +717,7 @@ export class AgentManager {
     const panes = new Map((await this.tmux.listPanes()).map((p) => [p.paneId, p]));
     const stats = new Map((await this.store.stats()).agents.map((s) => [s.agent, s]));
     const records = new Map((await this.store.listAgents()).map((r) => [r.name, r]));
+    const usage = new Map((await this.store.agentUsage()).map((u) => [u.agent, u]));
     const now = Date.now();
     return Promise.all(
       this.project.config.agents.map(async (a) => {
@@ -732,6 +742,7 @@ export class AgentManager {
           now,
           screen: await this.screenVerdict(a.name, r, live),
         });
+        const u = usage.get(a.name) ?? emptyUsage(a.name);
         return {
           name: a.name,
           profile: a.profile,
@@ -741,15 +752,19 @@ export class AgentManager {
           exitStatus: live?.dead ? live.deadStatus : null,
           currentCommand: live && !live.dead ? live.currentCommand : null,
           state: display.state,
-          label: display.label,
-          detail: display.detail,
-          needsYou: display.needsYou,
+          label: u.overBudget ? `${display.label} (over budget)` : display.label,
+          detail: u.overBudget ? `${display.detail}; over its budget: nothing is delivered until \`resume ${a.name}\` or a raised budget` : display.detail,
+          needsYou: display.needsYou || u.overBudget,
           resetAt: display.resetAt === null ? null : new Date(display.resetAt).toISOString(),
           generation: r?.generation ?? 0,
           queueDepth: stats.get(a.name)?.pending ?? 0,
           worktree: this.worktreePath(a),
           restarts: r?.restartCount ?? 0,
           lastError: r?.lastError ?? null,
+          tokens: { input: u.input, output: u.output, cacheRead: u.cacheRead, cacheCreation: u.cacheCreation, total: totalTokens(u) },
+          costUsd: u.costUsd,
+          budget: a.budget ? { usd: a.budget.usd ?? null, tokens: a.budget.tokens ?? null } : null,
+          overBudget: u.overBudget,
         };
       }),
     );

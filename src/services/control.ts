@@ -4,6 +4,7 @@
  * (it owns recovery timers and nudges); with no engine, or inside the engine itself, the same
  * `applyOperatorAction` runs here, so every caller gets the same rules and the same answers.
  */
+import { budgetKey } from '../domain/usage.js';
 import { request } from 'node:http';
 import { UsageError } from '../errors.js';
 import { pokeDaemon, readEndpoint } from '../engine-client/poke.js';
@@ -43,10 +44,18 @@ export async function applyOperatorAction(ctx: ProjectContext, action: ControlAc
     case 'pause':
       await ctx.store.transitionAgent(agent, { type: 'pause' });
       return `${agent} paused: nothing is delivered until resumed`;
-    case 'resume':
+    case 'resume': {
+      // Over its budget: the operator lets it go on over this budget (domain/usage.ts budgetVerdict).
+      const usage = (await ctx.store.agentUsage([agent]))[0];
+      if (usage?.overBudget) {
+        const budget = ctx.project.config.agents.find((a) => a.name === agent)?.budget ?? {};
+        await ctx.store.markBudget(agent, { overBudget: false, waivedBudget: budgetKey(budget) });
+        await ctx.store.recordEvent({ agent, kind: 'budget_waived', detail: { budget, costUsd: usage.costUsd } });
+      }
       await ctx.store.transitionAgent(agent, { type: 'resume' });
       engine?.wake(agent);
       return `${agent} resumed`;
+    }
     case 'restart':
       if (engine) {
         await engine.resetRecovery(agent);

@@ -3,6 +3,7 @@
  * events) and tmux (which panes live). `assembleSnapshot` is pure (facts and a clock in, rows out)
  * so the console's views can be rendered from fixtures; `SnapshotService` gathers the facts.
  */
+import { totalTokens, type AgentUsage } from '../domain/usage.js';
 import type { Project } from '../config/load.js';
 import { explainMessage } from '../domain/explain.js';
 import { pendingStates, type Message, type MessageState, type QueueEvent } from '../domain/message.js';
@@ -47,6 +48,11 @@ export interface AgentRow {
   nodeState: NodeHealth | null;
   /** Another node runs it: no pane here to preview or attach to locally. */
   remote: boolean;
+  /** Tokens (all kinds) and cost the CLI recorded (issue 17). */
+  tokens: number;
+  costUsd: number;
+  /** Delivery paused over the agent's budget. */
+  overBudget: boolean;
 }
 
 /** A node as the registry says: up (heartbeating), lost (heartbeats stopped), stopped (shut down), unknown (never started). */
@@ -176,6 +182,8 @@ export interface SnapshotFacts {
   nodeHosts?: ReadonlyMap<string, string>;
   /** The task workers' facts (absent: none configured). */
   workers?: WorkerFacts;
+  /** Tokens and cost per agent (absent: not read). */
+  usage?: readonly AgentUsage[];
 }
 
 export interface WorkerFacts {
@@ -290,6 +298,7 @@ export function assembleSnapshot(f: SnapshotFacts): TeamSnapshot {
   const records = new Map(f.records.map((r) => [r.name, r]));
   const panes = new Map(f.panes.filter((p) => p.session === f.session).map((p) => [p.paneId, p]));
   const stats = new Map(f.stats.agents.map((s) => [s.agent, s]));
+  const usage = new Map((f.usage ?? []).map((u) => [u.agent, u]));
   const eventsByAgent = new Map<string, QueueEvent[]>();
   for (const e of f.events) {
     if (!e.agent) continue;
@@ -343,6 +352,9 @@ export function assembleSnapshot(f: SnapshotFacts): TeamSnapshot {
       node,
       nodeState,
       remote,
+      tokens: totalTokens(usage.get(a.name) ?? { input: 0, output: 0, cacheRead: 0, cacheCreation: 0 }),
+      costUsd: usage.get(a.name)?.costUsd ?? 0,
+      overBudget: usage.get(a.name)?.overBudget ?? false,
     };
   });
 
@@ -622,13 +634,14 @@ export class SnapshotService {
   async build(): Promise<TeamSnapshot> {
     const now = (this.options.now ?? Date.now)();
     if (this.options.nodes && (!this.nodeHealth || !this.store.dataVersion)) await this.readNodes();
-    const [records, stats, pending, recent, events, workers] = await Promise.all([
+    const [records, stats, pending, recent, events, workers, usage] = await Promise.all([
       this.store.listAgents(),
       this.store.stats(),
       this.store.list({ states: [...pendingStates], order: 'delivery', limit: this.options.pendingLimit ?? 500 }),
       this.store.list({ states: ['confirmed', 'dead', 'expired', 'cancelled'], order: 'recent', limit: this.options.recentLimit ?? 30 }),
       this.store.events({ limit: this.options.eventLimit ?? 500 }),
       this.readWorkers(),
+      this.store.agentUsage(),
     ]);
     // Worktree paths depend on the configuration only: worked out once, not per agent per build.
     if (!this.worktrees) this.worktrees = new Map(this.project.config.agents.map((a) => [a.name, this.manager.worktreePath(a)]));
@@ -647,6 +660,7 @@ export class SnapshotService {
       recent,
       events,
       screens: this.screens,
+      usage,
       worktreeOf: (name) => worktrees.get(name) ?? '',
       ...(workers ? { workers } : {}),
       ...(this.options.nodes && this.nodeOf && this.nodeHealth

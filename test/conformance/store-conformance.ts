@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import type { EnqueueInput, ExportedMessage, Message, MessageState } from '../../src/domain/message.js';
 import { messageStates } from '../../src/domain/message.js';
+import { emptyUsage, type UsageEntry } from '../../src/domain/usage.js';
 import { retryDelayMs } from '../../src/domain/retry.js';
 import { QueueError, type QueueErrorCode } from '../../src/errors.js';
 import type { ImportRecord, MessageStore, QueueLimits, StoreOptions } from '../../src/queue/store.js';
@@ -1299,6 +1300,63 @@ export function runStoreConformance(backendName: string, factory: StoreFactory):
         // The records alone: the same, without the counts.
         expect(await store.agentRecords(['alice', 'bob', 'nobody'])).toEqual(view.map((v) => v.record));
         expect(await store.agentRecords([])).toEqual([]);
+      });
+    });
+
+    describe('usage (tokens and cost)', () => {
+      const entry = (messageId: string, t: Partial<UsageEntry> = {}): UsageEntry => ({ messageId, model: 'm', input: 0, output: 0, cacheRead: 0, cacheCreation: 0, costUsd: 0, ...t });
+
+      it('adds each message once with its largest figures, keeps the transcript cursor in the same write, and lists totals per agent', async () => {
+        const store = await open();
+        expect(await store.agentUsage(['alice'])).toEqual([emptyUsage('alice')]);
+        expect(await store.usageCursor('alice', '/t/1.jsonl')).toBeNull();
+        let u = await store.recordUsage('alice', {
+          entries: [
+            entry('m1', { input: 10, output: 1, cacheRead: 100, costUsd: 0.5 }),
+            entry('m1', { input: 10, output: 7, cacheRead: 100, costUsd: 0.75 }),
+            entry('m2', { input: 3, output: 2, cacheCreation: 40, costUsd: 0.25 }),
+          ],
+          cursor: { file: '/t/1.jsonl', offset: 300, ino: 7 },
+        });
+        expect(u).toMatchObject({ agent: 'alice', input: 13, output: 9, cacheRead: 100, cacheCreation: 40, costUsd: 1, messages: 2, updatedAt: T0 });
+        expect(await store.usageCursor('alice', '/t/1.jsonl')).toEqual({ file: '/t/1.jsonl', offset: 300, ino: 7 });
+        // A resumed session's transcript repeats m1 and m2: only m3 is new.
+        now += 1000;
+        u = await store.recordUsage('alice', {
+          entries: [entry('m1', { input: 10, output: 7, cacheRead: 100, costUsd: 0.75 }), entry('m2', { input: 3, output: 2, cacheCreation: 40 }), entry('m3', { output: 5 })],
+          cursor: { file: '/t/2.jsonl', offset: 50, ino: 8 },
+        });
+        expect(u).toMatchObject({ input: 13, output: 14, cacheRead: 100, cacheCreation: 40, costUsd: 1, messages: 3, updatedAt: T0 + 1000 });
+        expect(await store.usageCursor('alice', '/t/1.jsonl')).toEqual({ file: '/t/1.jsonl', offset: 300, ino: 7 });
+        expect(await store.usageCursor('alice', '/t/2.jsonl')).toEqual({ file: '/t/2.jsonl', offset: 50, ino: 8 });
+        // The same message id under another agent is that agent's.
+        await store.recordUsage('bob', { entries: [entry('m1', { input: 1 })] });
+        const all = await store.agentUsage();
+        expect(all.map((a) => [a.agent, a.input]).sort()).toEqual([
+          ['alice', 13],
+          ['bob', 1],
+        ]);
+        expect((await store.agentUsage(['bob', 'nobody'])).map((a) => a.agent)).toEqual(['bob']);
+        await expectQueueError(store.recordUsage('ghost', { entries: [entry('x')] }), 'unknown_agent');
+      });
+
+      it('a cursor moves back when the reader says so (a truncated transcript) without touching the totals', async () => {
+        const store = await open();
+        await store.recordUsage('alice', { entries: [entry('m1', { input: 5 })], cursor: { file: '/t/1.jsonl', offset: 900, ino: 1 } });
+        const u = await store.recordUsage('alice', { entries: [], cursor: { file: '/t/1.jsonl', offset: 0, ino: 2 } });
+        expect(u.input).toBe(5);
+        expect(await store.usageCursor('alice', '/t/1.jsonl')).toEqual({ file: '/t/1.jsonl', offset: 0, ino: 2 });
+      });
+
+      it('the over-budget mark and the waiver are kept with the totals', async () => {
+        const store = await open();
+        await store.recordUsage('alice', { entries: [entry('m1', { costUsd: 2 })] });
+        expect(await store.markBudget('alice', { overBudget: true })).toMatchObject({ overBudget: true, waivedBudget: null, costUsd: 2 });
+        expect(await store.markBudget('alice', { overBudget: false, waivedBudget: '{"usd":1}' })).toMatchObject({ overBudget: false, waivedBudget: '{"usd":1}' });
+        expect((await store.agentUsage(['alice']))[0]).toMatchObject({ overBudget: false, waivedBudget: '{"usd":1}', costUsd: 2 });
+        // An agent with no usage yet can be marked too.
+        expect(await store.markBudget('bob', { overBudget: true })).toMatchObject({ agent: 'bob', overBudget: true, messages: 0 });
+        await expectQueueError(store.markBudget('ghost', { overBudget: true }), 'unknown_agent');
       });
     });
 

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startFakeApi, type FakeApi, type RecordedRequest, type Responder } from '../../scripts/fake-messages-api.js';
+import { startFakeApi, type FakeApi, type RecordedRequest, type Responder, type UsageFigures } from '../../scripts/fake-messages-api.js';
 import type { Message } from '../../src/domain/message.js';
 import { openSqliteStore } from '../../src/queue/sqlite/sqlite-store.js';
 import { Project, repoRoot, type CliResult } from './cli.js';
@@ -51,6 +51,16 @@ export interface E2EOptions {
   daemon?: Record<string, unknown>;
   /** The agent's `delivery` in hornets.json (hooks, push or hybrid), over the profile's hybrid. */
   delivery?: 'hooks' | 'push' | 'hybrid';
+  /** The stand-in API's usage figures per response (default: 10 in, 5 out, no cache). */
+  usage?: (n: number) => UsageFigures;
+  /** The profile's resume arguments (default `--resume {sessionId}`). */
+  resumeArgs?: string[];
+  /** More top-level fields of hornets.json (a price table, say). */
+  config?: Record<string, unknown>;
+  /** More fields of the agent's hornets.json entry (a budget, say). */
+  agent?: Record<string, unknown>;
+  /** Environment of the agent over the defaults; a null value removes the variable (the API key, say). */
+  agentEnv?: Record<string, string | null>;
 }
 
 type Block = { type?: string; text?: unknown; content?: unknown };
@@ -125,7 +135,7 @@ export class ClaudeE2E {
   }
 
   static async create(responder: Responder, options: E2EOptions = {}): Promise<ClaudeE2E> {
-    const api = await startFakeApi(responder);
+    const api = await startFakeApi(responder, options.usage ? { usage: options.usage } : {});
     try {
       return new ClaudeE2E(api, options);
     } catch (err) {
@@ -157,7 +167,7 @@ export class ClaudeE2E {
           delivery: 'hybrid',
           hooks: { kind: 'claude-code' },
           patterns: { idle: ['^❯\\s*$'], busy: ['esc to interrupt'], permission: ['Do you want to proceed'], error: [] },
-          resume: { args: ['--resume', '{sessionId}'] },
+          resume: { args: options.resumeArgs ?? ['--resume', '{sessionId}'] },
         },
         null,
         2,
@@ -170,6 +180,7 @@ export class ClaudeE2E {
           project: `e2e-${randomBytes(3).toString('hex')}`,
           profilesDir: 'profiles',
           ...(options.daemon ? { daemon: options.daemon } : {}),
+          ...options.config,
           agents: [
             {
               name: AGENT,
@@ -177,12 +188,16 @@ export class ClaudeE2E {
               role: 'End-to-end test agent',
               briefing: `briefings/${AGENT}.md`,
               ...(options.delivery ? { delivery: options.delivery } : {}),
-              env: {
-                HOME: this.home,
-                ANTHROPIC_BASE_URL: this.api.url,
-                ANTHROPIC_API_KEY: API_KEY,
-                CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-              },
+              ...options.agent,
+              env: Object.fromEntries(
+                Object.entries({
+                  HOME: this.home,
+                  ANTHROPIC_BASE_URL: this.api.url,
+                  ANTHROPIC_API_KEY: API_KEY,
+                  CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+                  ...options.agentEnv,
+                }).filter((kv): kv is [string, string] => kv[1] !== null),
+              ),
             },
           ],
         },

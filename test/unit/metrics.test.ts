@@ -1,6 +1,7 @@
 /** The Prometheus text exposition format 0.0.4, checked line by line. */
 import { describe, expect, it } from 'vitest';
-import { Registry, createHornetsMetrics, escapeLabelValue, formatValue, breakerValue } from '../../src/daemon/metrics.js';
+import { Registry, collectUsage, createHornetsMetrics, escapeLabelValue, formatValue, breakerValue } from '../../src/daemon/metrics.js';
+import { emptyUsage } from '../../src/domain/usage.js';
 
 /** Every sample line of the format: name, optional {labels}, a value. */
 const SAMPLE_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*",?)*\})? (-?[0-9.e+-]+|\+Inf|-Inf|NaN)$/;
@@ -30,6 +31,22 @@ describe('metrics registry', () => {
     c.inc({ worker: 'a', status: 'ok' });
     expect(r.expose()).toBe(['# HELP jobs_total Jobs done.', '# TYPE jobs_total counter', 'jobs_total{worker="a",status="ok"} 3', 'jobs_total{worker="b",status="ok"} 1', ''].join('\n'));
     expect(c.get({ worker: 'a', status: 'ok' })).toBe(3);
+  });
+
+  it('usage: tokens by kind and cost as counters mirroring the store totals (never down), and the over-budget gauge', () => {
+    const m = createHornetsMetrics();
+    collectUsage(m, [{ ...emptyUsage('marie'), input: 10, output: 5, cacheRead: 100, cacheCreation: 7, costUsd: 0.25, overBudget: true }]);
+    // A lower total (a store put back from an older copy) leaves the counters where they were.
+    collectUsage(m, [{ ...emptyUsage('marie'), input: 3, output: 6, cacheRead: 100, cacheCreation: 7, costUsd: 0.5 }]);
+    const text = m.registry.expose();
+    checkWellFormed(text);
+    expect(text).toContain('# TYPE hornets_agent_tokens_total counter');
+    expect(text).toContain('hornets_agent_tokens_total{agent="marie",kind="input"} 10');
+    expect(text).toContain('hornets_agent_tokens_total{agent="marie",kind="output"} 6');
+    expect(text).toContain('hornets_agent_tokens_total{agent="marie",kind="cache_read"} 100');
+    expect(text).toContain('hornets_agent_tokens_total{agent="marie",kind="cache_creation"} 7');
+    expect(text).toContain('hornets_agent_cost_usd_total{agent="marie"} 0.5');
+    expect(text).toContain('hornets_agent_over_budget{agent="marie"} 0');
   });
 
   it('exposes an unlabelled gauge, and gauges go both ways and reset', () => {

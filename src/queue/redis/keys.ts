@@ -24,6 +24,10 @@
  *   ev:<id>    list     the message's events as JSON, in commit order
  *   aev        list     agent-level events as JSON, in time order
  *   tasks      hash     task id -> Task as JSON
+ *   usage      string   AgentUsage as JSON: token and cost totals with the budget mark (issue 17)
+ *   usagever   string   version of the usage keys (their own fence: a usage write never makes a claim start over)
+ *   usagemsg   hash     model message id -> its counted UsageEntry as JSON
+ *   usagecur   hash     transcript path -> UsageCursor as JSON
  *   op:<id>    string   one-time marker of a commit or script call (60 s; see scripts.ts)
  *   dutyfence:<duty>  string  Redis Cluster only: the highest leader token that wrote here (commit.ts)
  *
@@ -75,6 +79,10 @@ export interface AgentKeys {
   counts: string;
   aev: string;
   tasks: string;
+  usage: string;
+  usagever: string;
+  usagemsg: string;
+  usagecur: string;
   events(id: string): string;
   /** One-time marker of a script call or commit (its answer, 60 s): a re-send is applied once. */
   op(id: string): string;
@@ -116,6 +124,10 @@ export function agentKeys(prefix: string, agent: string): AgentKeys {
     counts: a('counts'),
     aev: a('aev'),
     tasks: a('tasks'),
+    usage: a('usage'),
+    usagever: a('usagever'),
+    usagemsg: a('usagemsg'),
+    usagecur: a('usagecur'),
     events: (id: string) => a(`ev:${id}`),
     op: (id: string) => a(`op:${id}`),
   };

@@ -50,7 +50,10 @@ import {
   type SweepOptions,
   type SweepResult,
   type TaskStore,
+  type UsageCursor,
+  type UsageRecordInput,
 } from '../store.js';
+import { emptyUsage, mergeUsage, type AgentUsage, type UsageEntry } from '../../domain/usage.js';
 import { normalizeEnqueue, queueFullError, type NormalizedEnqueue } from '../validate.js';
 import { checkPruneOptions } from '../prune-options.js';
 import { agentKeys, globalKeys, readyScore, type AgentKeys, type GlobalKeys } from './keys.js';
@@ -1066,6 +1069,65 @@ export class RedisMessageStore implements MessageStore, TaskStore {
         this.messageEvent(tx, keys, r, { ts: now, kind: 'requeued', from: 'delivered', to: after.state, detail: { reason: options.reason, session: r.sessionId } });
       }
       return rows.length;
+    });
+  }
+
+  // ---------------------------------------------------------------- usage (issue 17)
+
+  /** The usage keys' fence and totals, after making sure the agent is registered. */
+  private async usageSnapshot(tx: Tx, agent: string): Promise<{ keys: AgentKeys; usage: AgentUsage }> {
+    const keys = this.k(agent);
+    const [ver, record, usage] = await Promise.all([this.redis.get(keys.usagever), this.redis.get(keys.agent), this.redis.get(keys.usage)]);
+    if (!parseAgent(record)) throw unknownAgent(agent);
+    tx.check(keys.usagever, ver);
+    return { keys, usage: parse<AgentUsage>(usage) ?? emptyUsage(agent) };
+  }
+
+  async recordUsage(agent: string, input: UsageRecordInput): Promise<AgentUsage> {
+    return this.write(async (tx) => {
+      const { keys, usage } = await this.usageSnapshot(tx, agent);
+      const ids = [...new Set(input.entries.map((e) => e.messageId))];
+      const seen = new Map<string, UsageEntry>();
+      if (ids.length > 0) {
+        const raw = await this.redis.hmget(keys.usagemsg, ...ids);
+        raw.forEach((r, i) => {
+          const e = parse<UsageEntry>(r);
+          if (e) seen.set(ids[i]!, e);
+        });
+      }
+      const { totals, upserts } = mergeUsage(usage, seen, input.entries, this.clock());
+      for (const u of upserts) tx.op('HSET', keys.usagemsg, u.messageId, JSON.stringify(u));
+      if (upserts.length > 0) tx.op('SET', keys.usage, JSON.stringify(totals));
+      if (input.cursor) tx.op('HSET', keys.usagecur, input.cursor.file, JSON.stringify(input.cursor));
+      return totals;
+    });
+  }
+
+  async usageCursor(agent: string, file: string): Promise<UsageCursor | null> {
+    return this.io(async () => parse<UsageCursor>(await this.redis.hget(this.k(agent).usagecur, file)));
+  }
+
+  async agentUsage(agents?: readonly string[]): Promise<AgentUsage[]> {
+    return this.io(async () => {
+      const registered = await this.agentNames();
+      const names = (agents ?? registered).filter((n) => registered.includes(n));
+      if (names.length === 0) return [];
+      const out: AgentUsage[] = [];
+      const results = await this.perAgentPipeline(names, (p, n) => p.get(this.k(n).usage));
+      results.forEach(([err, raw], i) => {
+        if (err) throw err;
+        out.push(parse<AgentUsage>(raw as string | null) ?? emptyUsage(names[i]!));
+      });
+      return out;
+    });
+  }
+
+  async markBudget(agent: string, mark: { overBudget: boolean; waivedBudget?: string | null }): Promise<AgentUsage> {
+    return this.write(async (tx) => {
+      const { keys, usage } = await this.usageSnapshot(tx, agent);
+      const next = { ...usage, overBudget: mark.overBudget, ...(mark.waivedBudget !== undefined ? { waivedBudget: mark.waivedBudget } : {}) };
+      tx.op('SET', keys.usage, JSON.stringify(next));
+      return next;
     });
   }
 

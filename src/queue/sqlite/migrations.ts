@@ -205,6 +205,41 @@ export const migrations: readonly string[] = [
   ALTER TABLE worker_tasks ADD COLUMN lease_expires_at INTEGER;
   CREATE INDEX worker_tasks_leased ON worker_tasks(worker, lease_expires_at) WHERE state = 'running' AND lease_holder IS NOT NULL;
   `,
+  // 5 -> 6: tokens and cost per agent (issue 17): the totals with the budget mark, each model message
+  // counted (its largest figures, so partials and copies in resumed transcripts add only growth), and
+  // how far each transcript was read.
+  `
+  CREATE TABLE agent_usage (
+    agent           TEXT PRIMARY KEY,
+    input           INTEGER NOT NULL DEFAULT 0,
+    output          INTEGER NOT NULL DEFAULT 0,
+    cache_read      INTEGER NOT NULL DEFAULT 0,
+    cache_creation  INTEGER NOT NULL DEFAULT 0,
+    cost_usd        REAL NOT NULL DEFAULT 0,
+    messages        INTEGER NOT NULL DEFAULT 0,
+    over_budget     INTEGER NOT NULL DEFAULT 0,
+    waived_budget   TEXT,
+    updated_at      INTEGER
+  ) STRICT;
+  CREATE TABLE usage_messages (
+    agent           TEXT NOT NULL,
+    message_id      TEXT NOT NULL,
+    model           TEXT,
+    input           INTEGER NOT NULL,
+    output          INTEGER NOT NULL,
+    cache_read      INTEGER NOT NULL,
+    cache_creation  INTEGER NOT NULL,
+    cost_usd        REAL NOT NULL,
+    PRIMARY KEY (agent, message_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE TABLE usage_cursors (
+    agent   TEXT NOT NULL,
+    file    TEXT NOT NULL,
+    offset  INTEGER NOT NULL,
+    ino     INTEGER NOT NULL,
+    PRIMARY KEY (agent, file)
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

@@ -38,9 +38,12 @@ import {
   type SessionPinVerdict,
   type SweepResult,
   type TaskStore,
+  type UsageCursor,
+  type UsageRecordInput,
 } from '../store.js';
 import { type AgentContext, type AgentContextPatch, type AgentPatch, type AgentRecord, type AgentRegistration, type AgentState } from '../../domain/agent.js';
 import { factsOf, transition, type LifecycleEvent } from '../../domain/agent-lifecycle.js';
+import { emptyUsage, mergeUsage, type AgentUsage, type UsageEntry } from '../../domain/usage.js';
 import type { Task, TaskCreateInput, TaskFilter, TaskState } from '../../domain/task.js';
 import { normalizeEnqueue, queueFullError, type NormalizedEnqueue } from '../validate.js';
 import { SqliteConnection } from './connection.js';
@@ -61,6 +64,34 @@ const MIN_PREFIX = 4;
 
 export async function openSqliteStore(path: string, options: SqliteStoreOptions = {}): Promise<SqliteMessageStore> {
   return SqliteMessageStore.open(path, options);
+}
+
+interface UsageRow {
+  agent: string;
+  input: number;
+  output: number;
+  cache_read: number;
+  cache_creation: number;
+  cost_usd: number;
+  messages: number;
+  over_budget: number;
+  waived_budget: string | null;
+  updated_at: number | null;
+}
+
+function toUsage(r: UsageRow): AgentUsage {
+  return {
+    agent: r.agent,
+    input: r.input,
+    output: r.output,
+    cacheRead: r.cache_read,
+    cacheCreation: r.cache_creation,
+    costUsd: r.cost_usd,
+    messages: r.messages,
+    overBudget: r.over_budget === 1,
+    waivedBudget: r.waived_budget,
+    updatedAt: r.updated_at,
+  };
 }
 
 export class SqliteMessageStore implements MessageStore, TaskStore {
@@ -852,6 +883,74 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
 
   backupCopy(): Promise<string> {
     return backupCopy(this.c.db, this.c.path);
+  }
+
+  // ---------------------------------------------------------------- usage (issue 17)
+
+  private usageRow(agent: string): AgentUsage {
+    const r = this.stmt('SELECT * FROM agent_usage WHERE agent = ?').get(agent) as UsageRow | undefined;
+    return r ? toUsage(r) : emptyUsage(agent);
+  }
+
+  private saveUsage(u: AgentUsage): void {
+    this.stmt(
+      `INSERT INTO agent_usage (agent, input, output, cache_read, cache_creation, cost_usd, messages, over_budget, waived_budget, updated_at)
+       VALUES (@agent, @input, @output, @cacheRead, @cacheCreation, @costUsd, @messages, @overBudget, @waivedBudget, @updatedAt)
+       ON CONFLICT (agent) DO UPDATE SET input = excluded.input, output = excluded.output, cache_read = excluded.cache_read, cache_creation = excluded.cache_creation,
+         cost_usd = excluded.cost_usd, messages = excluded.messages, over_budget = excluded.over_budget, waived_budget = excluded.waived_budget, updated_at = excluded.updated_at`,
+    ).run({ ...u, overBudget: u.overBudget ? 1 : 0 });
+  }
+
+  async recordUsage(agent: string, input: UsageRecordInput): Promise<AgentUsage> {
+    return this.write(() => {
+      this.agentRow(agent);
+      const get = this.stmt(
+        'SELECT message_id AS messageId, model, input, output, cache_read AS cacheRead, cache_creation AS cacheCreation, cost_usd AS costUsd FROM usage_messages WHERE agent = ? AND message_id = ?',
+      );
+      const seen = new Map<string, UsageEntry>();
+      for (const e of input.entries) {
+        if (seen.has(e.messageId)) continue;
+        const row = get.get(agent, e.messageId) as UsageEntry | undefined;
+        if (row) seen.set(e.messageId, row);
+      }
+      const { totals, upserts } = mergeUsage(this.usageRow(agent), seen, input.entries, this.now());
+      const put = this.stmt(
+        `INSERT INTO usage_messages (agent, message_id, model, input, output, cache_read, cache_creation, cost_usd) VALUES (@agent, @messageId, @model, @input, @output, @cacheRead, @cacheCreation, @costUsd)
+         ON CONFLICT (agent, message_id) DO UPDATE SET model = excluded.model, input = excluded.input, output = excluded.output, cache_read = excluded.cache_read, cache_creation = excluded.cache_creation, cost_usd = excluded.cost_usd`,
+      );
+      for (const u of upserts) put.run({ agent, ...u });
+      if (upserts.length > 0) this.saveUsage(totals);
+      if (input.cursor) {
+        this.stmt('INSERT INTO usage_cursors (agent, file, offset, ino) VALUES (?, ?, ?, ?) ON CONFLICT (agent, file) DO UPDATE SET offset = excluded.offset, ino = excluded.ino').run(
+          agent,
+          input.cursor.file,
+          input.cursor.offset,
+          input.cursor.ino,
+        );
+      }
+      return totals;
+    });
+  }
+
+  async usageCursor(agent: string, file: string): Promise<UsageCursor | null> {
+    return this.read(() => (this.stmt('SELECT file, offset, ino FROM usage_cursors WHERE agent = ? AND file = ?').get(agent, file) as UsageCursor | undefined) ?? null);
+  }
+
+  async agentUsage(agents?: readonly string[]): Promise<AgentUsage[]> {
+    return this.read(() => {
+      const names = (this.stmts.listAgents.all() as AgentRow[]).map((a) => a.name).filter((n) => agents === undefined || agents.includes(n));
+      const order = agents ?? names;
+      return order.filter((n) => names.includes(n)).map((n) => this.usageRow(n));
+    });
+  }
+
+  async markBudget(agent: string, mark: { overBudget: boolean; waivedBudget?: string | null }): Promise<AgentUsage> {
+    return this.write(() => {
+      this.agentRow(agent);
+      const u = { ...this.usageRow(agent), overBudget: mark.overBudget, ...(mark.waivedBudget !== undefined ? { waivedBudget: mark.waivedBudget } : {}) };
+      this.saveUsage(u);
+      return u;
+    });
   }
 
   async pinSession(agent: string, pin: SessionPin): Promise<SessionPinVerdict> {

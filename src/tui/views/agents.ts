@@ -25,6 +25,7 @@ function matchingAgents(rows: readonly AgentRow[], f: string): AgentRow[] {
 
 /** The display rule's label (domain/agent-display.ts); a back-off counts down between snapshots. */
 export function stateText(r: AgentRow, now: number): string {
+  if (r.overBudget) return 'over-budget';
   return r.state === 'backing-off' ? backoffLabel(r.restartAt, now) : r.display.label;
 }
 
@@ -35,6 +36,13 @@ export function stateText(r: AgentRow, now: number): string {
 export function errorText(r: AgentRow): string {
   if (r.state === 'limited' && r.display.resetAt !== null) return `resets ${clockTime(r.display.resetAt)}: ${(r.lastError ?? '').replace(/^limited(?: until \S+)?: /, '')}`;
   return r.lastError ?? '';
+}
+
+/** Tokens and cost in 11 columns: `12.3k $0.41`. */
+export function usageText(r: Pick<AgentRow, 'tokens' | 'costUsd'>): string {
+  const n = r.tokens;
+  const tokens = n < 1000 ? String(n) : n < 1_000_000 ? `${(n / 1000).toFixed(1)}k` : `${(n / 1_000_000).toFixed(1)}M`;
+  return `${tokens} $${r.costUsd < 10 ? r.costUsd.toFixed(2) : r.costUsd.toFixed(0)}`;
 }
 
 /** First row to show so that `index` is visible, moving as little as possible from `offset`. */
@@ -71,6 +79,7 @@ export function renderAgents(rows: readonly AgentRow[], o: AgentsViewOptions): s
     { title: 'QUEUE', w: 5, right: true },
     { title: 'RST', w: 3, right: true },
     { title: 'BREAKER', w: 9 },
+    { title: 'TOKENS/COST', w: 12, right: true },
   ];
   const fixed = 2 + cols.reduce((n, c) => n + c.w + 1, 0);
   const errW = Math.max(0, o.width - fixed);
@@ -90,11 +99,12 @@ export function renderAgents(rows: readonly AgentRow[], o: AgentsViewOptions): s
       esc(fit(r.name, nameW)),
       ...(nodeW > 0 ? [r.nodeState === 'up' || r.nodeState === null ? esc(fit(r.node ?? '-', nodeW)) : t.paint(esc(fit(r.node ?? '-', nodeW)), r.nodeState === 'lost' ? 'bad' : 'muted')] : []),
       esc(fit(r.profile, profW)),
-      t.paint(esc(fit(st, 15)), r.display.colour),
+      t.paint(esc(fit(st, 15)), r.overBudget ? 'waiting' : r.display.colour),
       esc(fit(age(r.heartbeatAgeMs), 4, 'right')),
       esc(fit(String(r.queueDepth), 5, 'right')),
       esc(fit(String(r.restartsLastHour), 3, 'right')),
       r.breaker === 'closed' ? esc(fit(breaker, 9)) : t.paint(esc(fit(breaker, 9)), r.breaker === 'open' ? 'fatal' : 'waiting'),
+      r.overBudget ? t.paint(esc(fit(usageText(r), 12, 'right')), 'bad') : esc(fit(usageText(r), 12, 'right')),
     ];
     const errorCell = errorText(r);
     const err = errW > 0 ? ` ${errorCell ? t.paint(esc(fit(clean(errorCell), errW)), r.state === 'limited' ? 'attention' : 'bad') : ' '.repeat(errW)}` : '';

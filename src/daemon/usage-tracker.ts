@@ -1,0 +1,152 @@
+/**
+ * Tokens and cost per agent (issue 17), read from the transcript the CLI writes (the hook-provided
+ * `transcript_path`), only the bytes appended since the last read: the store keeps how far each
+ * file was read (offset and inode) in the same write as what was counted, so a daemon restart
+ * neither re-reads nor counts twice. A partial last line waits for the next read; a file that
+ * shrank or was replaced is read again from its start (message ids keep that from counting twice).
+ * Reads are triggered by hooks and coalesced per agent: one read in flight, one more queued. Claude
+ * Code writes its transcript lines a moment after the hook of the same step (the last response of a
+ * turn lands after its Stop hook), so each hook also sets one follow-up read a little later.
+ */
+import { open, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { MessageStore } from '../queue/store.js';
+import { usageOfLine, type AgentUsage, type ModelPrice, type UsageEntry } from '../domain/usage.js';
+
+/** Bytes read per step; a step's entries and cursor are one store write. */
+const CHUNK = 1 << 20;
+/** A line longer than this (a huge tool result) is skipped unread: usage lines are small. */
+const MAX_LINE = 16 << 20;
+
+export interface UsageTrackerOptions {
+  store: MessageStore;
+  log: Logger;
+  prices: () => Readonly<Record<string, ModelPrice>>;
+  /** After a read that counted something: the agent's new totals (the budget policy runs on them). */
+  onUsage?: (usage: AgentUsage) => void;
+  /** The follow-up read after a hook's (default 1500 ms); 0: none. */
+  settleMs?: number;
+}
+
+export class UsageTracker {
+  private readonly running = new Map<string, Promise<void>>();
+  /** Per agent, the transcripts to read after the read in flight. */
+  private readonly pending = new Map<string, Set<string>>();
+  /** Per agent and transcript, the follow-up read's timer. */
+  private readonly followUps = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(private readonly o: UsageTrackerOptions) {}
+
+  /** A hook named this transcript: read what was appended to it (soon, not in the hook's time). */
+  note(agent: string, transcript: string): void {
+    if (!path.isAbsolute(transcript) || this.stopped) return;
+    this.queue(agent, transcript);
+    const settle = this.o.settleMs ?? 1500;
+    if (settle <= 0) return;
+    const key = `${agent}\0${transcript}`;
+    clearTimeout(this.followUps.get(key));
+    const t = setTimeout(() => {
+      this.followUps.delete(key);
+      if (!this.stopped) this.queue(agent, transcript);
+    }, settle);
+    t.unref();
+    this.followUps.set(key, t);
+  }
+
+  /** No more reads: timers cleared; idle() then waits for the reads in flight. */
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.followUps.values()) clearTimeout(t);
+    this.followUps.clear();
+    this.pending.clear();
+  }
+
+  private queue(agent: string, transcript: string): void {
+    let set = this.pending.get(agent);
+    if (!set) this.pending.set(agent, (set = new Set()));
+    set.add(transcript);
+    if (!this.running.has(agent)) this.drain(agent);
+  }
+
+  /** Resolves when no read is in flight or queued for the agent (tests, shutdown). */
+  async idle(agent?: string): Promise<void> {
+    for (;;) {
+      const busy = agent === undefined ? [...this.running.values()] : [this.running.get(agent)].filter((p): p is Promise<void> => p !== undefined);
+      if (busy.length === 0) return;
+      await Promise.all(busy);
+    }
+  }
+
+  private drain(agent: string): void {
+    const run = (async () => {
+      for (;;) {
+        const files = this.pending.get(agent);
+        if (!files || files.size === 0) break;
+        this.pending.delete(agent);
+        for (const f of files) {
+          try {
+            const usage = await this.readNew(agent, f);
+            if (usage) this.o.onUsage?.(usage);
+          } catch (err) {
+            this.o.log.warn({ event: 'usage_read_failed', agent, transcript: f, error: err instanceof Error ? err.message : String(err) }, 'could not read usage from a transcript');
+          }
+        }
+      }
+    })();
+    this.running.set(agent, run);
+    void run.finally(() => {
+      this.running.delete(agent);
+      if (this.pending.get(agent)?.size) this.drain(agent);
+    });
+  }
+
+  /** Reads the transcript from where the store says the last read stopped; returns the totals when something was counted. */
+  async readNew(agent: string, file: string): Promise<AgentUsage | null> {
+    const st = await stat(file).catch(() => null);
+    if (!st?.isFile()) return null;
+    const cursor = await this.o.store.usageCursor(agent, file);
+    let offset = cursor && cursor.ino === st.ino && cursor.offset <= st.size ? cursor.offset : 0;
+    if (cursor && offset === 0 && cursor.offset > 0) this.o.log.info({ event: 'usage_transcript_restart', agent, transcript: file }, 'transcript shrank or was replaced: reading it from its start');
+    if (offset === st.size && cursor) return null;
+    const session = path.basename(file).replace(/\.jsonl$/, '');
+    const prices = this.o.prices();
+    let last: AgentUsage | null = null;
+    const fh = await open(file, 'r');
+    try {
+      let carry = Buffer.alloc(0);
+      let pos = offset;
+      while (pos < st.size) {
+        const want = Math.min(CHUNK, st.size - pos);
+        const buf = Buffer.allocUnsafe(want);
+        const { bytesRead } = await fh.read(buf, 0, want, pos);
+        if (bytesRead === 0) break;
+        pos += bytesRead;
+        const data = carry.length ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+        const nl = data.lastIndexOf(0x0a);
+        if (nl < 0) {
+          // No whole line yet: keep it unless it is absurdly long (then skip it whole).
+          if (data.length > MAX_LINE) {
+            carry = Buffer.alloc(0);
+            offset = pos;
+          } else carry = Buffer.from(data);
+          continue;
+        }
+        const entries: UsageEntry[] = [];
+        for (const line of data.subarray(0, nl).toString('utf8').split('\n')) {
+          const e = usageOfLine(line, prices, session);
+          if (e) entries.push(e);
+        }
+        carry = Buffer.from(data.subarray(nl + 1));
+        offset = pos - carry.length;
+        const totals = await this.o.store.recordUsage(agent, { entries, cursor: { file, offset, ino: st.ino } });
+        if (entries.length > 0) last = totals;
+      }
+      if (!cursor && last === null) await this.o.store.recordUsage(agent, { entries: [], cursor: { file, offset, ino: st.ino } });
+    } finally {
+      await fh.close();
+    }
+    return last;
+  }
+}

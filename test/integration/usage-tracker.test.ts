@@ -1,0 +1,98 @@
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { openSqliteStore, type SqliteMessageStore } from '../../src/queue/sqlite/sqlite-store.js';
+import { UsageTracker } from '../../src/daemon/usage-tracker.js';
+import { defaultPrices } from '../../src/domain/usage.js';
+
+const line = (id: string, input: number, output: number, extra: Record<string, unknown> = {}) =>
+  `${JSON.stringify({ type: 'assistant', message: { id, model: 'claude-sonnet-4-5', usage: { input_tokens: input, output_tokens: output, cache_read_input_tokens: 7 } }, ...extra })}\n`;
+const user = (text: string) => `${JSON.stringify({ type: 'user', message: { role: 'user', content: text } })}\n`;
+
+describe('UsageTracker (transcripts read incrementally into the store)', () => {
+  let dir: string;
+  let store: SqliteMessageStore;
+  const tracker = () => new UsageTracker({ store, log: pino({ level: 'silent' }), prices: () => defaultPrices, settleMs: 0 });
+
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'hornets-usage-'));
+    store = await openSqliteStore(path.join(dir, 'hornets.db'));
+    await store.registerAgents([{ name: 'a', profile: 'claude-code' }]);
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads only appended bytes, waits for a partial last line, and a new reader (daemon restart) counts nothing twice', async () => {
+    const t = path.join(dir, 's1.jsonl');
+    writeFileSync(t, user('hi') + line('m1', 10, 1) + line('m1', 10, 5));
+    const r = tracker();
+    expect(await r.readNew('a', t)).toMatchObject({ input: 10, output: 5, cacheRead: 7, messages: 1 });
+    const whole = line('m2', 20, 3);
+    appendFileSync(t, whole.slice(0, 25));
+    expect(await r.readNew('a', t)).toBeNull();
+    expect((await store.usageCursor('a', t))?.offset).toBe(Buffer.byteLength(user('hi') + line('m1', 10, 1) + line('m1', 10, 5)));
+    appendFileSync(t, whole.slice(25));
+    expect(await r.readNew('a', t)).toMatchObject({ input: 30, output: 8, messages: 2 });
+    expect(await tracker().readNew('a', t)).toBeNull();
+    expect((await store.agentUsage(['a']))[0]).toMatchObject({ input: 30, output: 8, cacheRead: 14 });
+  });
+
+  it('a resumed session copying earlier entries into a new transcript adds only the new messages', async () => {
+    const first = path.join(dir, 's1.jsonl');
+    writeFileSync(first, line('m1', 10, 5) + line('m2', 20, 6));
+    await tracker().readNew('a', first);
+    const resumed = path.join(dir, 's2.jsonl');
+    writeFileSync(resumed, line('m1', 10, 5) + line('m2', 20, 6) + user('again') + line('m3', 30, 7));
+    expect(await tracker().readNew('a', resumed)).toMatchObject({ input: 60, output: 18, messages: 3 });
+  });
+
+  it('a transcript replaced or truncated is read from its start without counting its old messages again', async () => {
+    const t = path.join(dir, 's1.jsonl');
+    writeFileSync(t, line('m1', 10, 5) + line('m2', 20, 6));
+    await tracker().readNew('a', t);
+    unlinkSync(t);
+    writeFileSync(t, line('m3', 1, 1));
+    expect(await tracker().readNew('a', t)).toMatchObject({ input: 31, output: 12, messages: 3 });
+  });
+
+  it('note() coalesces reads per agent and idle() waits for them', async () => {
+    const t = path.join(dir, 's1.jsonl');
+    writeFileSync(t, line('m1', 10, 5));
+    const seen: number[] = [];
+    const r = new UsageTracker({ store, log: pino({ level: 'silent' }), prices: () => defaultPrices, onUsage: (u) => seen.push(u.input), settleMs: 0 });
+    r.note('a', t);
+    appendFileSync(t, line('m2', 5, 5));
+    r.note('a', t);
+    r.note('a', 'relative/path.jsonl');
+    await r.idle();
+    expect((await store.agentUsage(['a']))[0]!.input).toBe(15);
+    expect(seen.at(-1)).toBe(15);
+  });
+});
+
+describe('UsageTracker follow-up read', () => {
+  it('reads again a moment after a hook: a line written after the hook (the turn end) is counted with no further hook', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hornets-usage-'));
+    const store = await openSqliteStore(path.join(dir, 'hornets.db'));
+    try {
+      await store.registerAgents([{ name: 'a', profile: 'claude-code' }]);
+      const t = path.join(dir, 's1.jsonl');
+      writeFileSync(t, line('m1', 10, 5));
+      const r = new UsageTracker({ store, log: pino({ level: 'silent' }), prices: () => defaultPrices, settleMs: 200 });
+      r.note('a', t);
+      await r.idle();
+      appendFileSync(t, line('m2', 5, 5));
+      await new Promise((res) => setTimeout(res, 400));
+      await r.idle();
+      expect((await store.agentUsage(['a']))[0]!.input).toBe(15);
+      r.stop();
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
