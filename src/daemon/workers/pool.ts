@@ -22,20 +22,22 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from '../../log.js';
-import type { SavedBreaker, WorkerLeaseRef, WorkerTaskStore } from '../../queue/store.js';
+import type { WorkerLeaseRef, WorkerTaskStore } from '../../queue/store.js';
+import { breakerFromSaved, readWorkerBreaker, transitionWorkerBreaker, type SharedBreaker } from '../../queue/worker-breaker-swap.js';
 import type { WorkerSettings } from '../../config/workers.js';
 import type { Profile } from '../../config/schema.js';
 import { QueueError, errorMessage } from '../../errors.js';
 import {
   SlotPool,
-  breakerAllows,
   breakerAt,
+  breakerBindTrial,
   breakerGaugeValue,
   breakerOnAbandon,
   breakerOnFailure,
-  breakerOnStart,
   breakerOnSuccess,
-  breakerRestored,
+  breakerReleaseTrial,
+  breakerStartLimit,
+  breakerTakeTrial,
   closedBreaker,
   workerRetryDelayMs,
   type BreakerState,
@@ -70,8 +72,6 @@ export interface WorkerPoolOptions {
   leaseMs?: number;
   /** The workers this engine runs (default all): the others' task files are only taken in. */
   hosted?: readonly string[];
-  /** The breaker is shared with engines of other nodes: each pump reads what they saved. */
-  sharedBreaker?: boolean;
   windows: RunWindows;
   paths: { results: string; dlq: string; runs: string };
   /** hornets.json's directory: relative worktrees are resolved against it. */
@@ -120,9 +120,11 @@ interface ActiveRun {
 interface WorkerState {
   settings: WorkerSettings;
   slots: SlotPool;
+  /**
+   * The breaker as the store held it at this engine's last look or change (every pump reads it):
+   * the store's is the one every engine shares; this copy is for status, gauges and timers.
+   */
   breaker: BreakerState;
-  /** What the store holds of the breaker (null: nothing saved yet, i.e. closed). */
-  savedBreaker: SavedBreaker | null;
   active: Map<string, ActiveRun>;
   timer: NodeJS.Timeout | null;
 }
@@ -207,7 +209,7 @@ export class WorkerPool {
     this.holder = o.holder ?? LOCAL_HOLDER;
     this.leaseMs = o.leaseMs ?? DEFAULT_LEASE_MS;
     this.hosted = new Set(o.hosted ?? o.workers.map((w) => w.name));
-    for (const s of o.workers) this.workers.set(s.name, { settings: s, slots: new SlotPool(s.maxConcurrent), breaker: closedBreaker, savedBreaker: null, active: new Map(), timer: null });
+    for (const s of o.workers) this.workers.set(s.name, { settings: s, slots: new SlotPool(s.maxConcurrent), breaker: closedBreaker, active: new Map(), timer: null });
   }
 
   /** Every worker of the team: their task files are taken in here. */
@@ -269,24 +271,26 @@ export class WorkerPool {
     return this.workers.get(worker)?.slots.inUse ?? 0;
   }
 
-  /** The breaker changes, and is saved when what the store keeps of it changed (a failure to save is logged: the runs go on). */
-  private async setBreaker(w: WorkerState, next: BreakerState): Promise<void> {
-    const now = this.clock();
-    const before = breakerAt(w.breaker, w.settings.breaker, now);
-    const after = breakerAt(next, w.settings.breaker, now);
-    w.breaker = next;
-    // An open breaker that opens again (a run that was out fails) moves its trial: that is news too.
-    if (after.state !== before.state || after.openedAt !== before.openedAt) this.o.onBreaker?.(w.settings.name);
-    const keep: SavedBreaker = { state: next.state, failures: next.failures, openedAt: next.openedAt };
-    const last = w.savedBreaker;
-    if (last && last.state === keep.state && last.failures === keep.failures && last.openedAt === keep.openedAt) return;
-    if (!last && keep.state === 'closed' && keep.failures === 0) return;
+  /**
+   * A breaker transition, applied to the store's breaker atomically (another engine's change in
+   * between is decided again from); a failure to write is logged: the runs go on.
+   */
+  private async stepBreaker(w: WorkerState, step: (b: BreakerState) => BreakerState): Promise<void> {
     try {
-      await this.o.store.saveWorkerBreaker(w.settings.name, keep);
-      w.savedBreaker = keep;
+      this.noteBreaker(w, await transitionWorkerBreaker(this.o.store, w.settings.name, step));
     } catch (err) {
       this.o.log.warn({ event: 'worker_breaker_save_failed', worker: w.settings.name, error: errorMessage(err) }, 'cannot save the worker breaker');
     }
+  }
+
+  /** What the store holds of the breaker becomes this engine's copy; a change of state is news (heartbeats tell it at once). */
+  private noteBreaker(w: WorkerState, shared: SharedBreaker): void {
+    const now = this.clock();
+    const before = breakerAt(w.breaker, w.settings.breaker, now);
+    const after = breakerAt(shared.breaker, w.settings.breaker, now);
+    w.breaker = shared.breaker;
+    // An open breaker that opens again (a run that was out fails) moves its trial: that is news too.
+    if (after.state !== before.state || after.openedAt !== before.openedAt) this.o.onBreaker?.(w.settings.name);
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -355,36 +359,40 @@ export class WorkerPool {
   private async pumpNow(worker: string): Promise<void> {
     const w = this.workers.get(worker);
     if (!w || this.stopped || !this.hosted.has(worker)) return;
-    if (this.o.sharedBreaker) await this.syncBreaker(w);
-    const now = this.clock();
-    const b = breakerAt(w.breaker, w.settings.breaker, now);
-    const limit = !breakerAllows(w.breaker, w.settings.breaker, now) ? 0 : b.state === 'half_open' ? Math.min(1, w.slots.free) : w.slots.free;
-    const claim = await this.o.store.claimWorkerRuns(worker, { holder: this.holder, limit, leaseMs: this.leaseMs });
+    const policy = w.settings.breaker;
+    let shared = await readWorkerBreaker(this.o.store, worker);
+    this.noteBreaker(w, shared);
+    let counts = (await this.o.store.workerTaskCounts()).get(worker);
+    let limit = breakerStartLimit(shared.breaker, policy, this.clock(), this.holder, w.slots.free);
+    // Half-open: one trial team-wide. Of engines taking it at once the store lets one through.
+    let tookTrial = false;
+    const due = (counts?.queued ?? 0) + (counts?.retrying ?? 0) > 0;
+    if (limit === 0 && due && w.slots.free > 0 && breakerAt(shared.breaker, policy, this.clock()).state === 'half_open') {
+      const r = await transitionWorkerBreaker(this.o.store, worker, (b) => breakerTakeTrial(b, policy, this.clock(), this.holder) ?? b, shared);
+      this.noteBreaker(w, r);
+      shared = r;
+      tookTrial = r.changed;
+      limit = breakerStartLimit(shared.breaker, policy, this.clock(), this.holder, w.slots.free);
+    }
+    // Lapsed runs of other engines take free slots whatever the breaker (they are runs already out);
+    // new runs only as the breaker read above allows, and none if it changed since.
+    const claim = await this.o.store.claimWorkerRuns(worker, { holder: this.holder, limit: w.slots.free, leaseMs: this.leaseMs, breakerVersion: shared.version, maxNew: limit });
     for (const t of claim.orphans) await this.takeOver(w, t);
+    if (tookTrial) {
+      const trialTask = claim.started[0]?.taskId;
+      await this.stepBreaker(w, (b) => (trialTask ? breakerBindTrial(b, this.holder, trialTask) : breakerReleaseTrial(b, this.holder)));
+      if (trialTask) this.o.log.info({ event: 'worker_breaker_trial', worker, task: trialTask }, 'worker circuit breaker half-open: trial run');
+    }
     for (const t of claim.started) {
       w.slots.adopt(t.taskId);
-      await this.setBreaker(w, breakerOnStart(w.breaker, w.settings.breaker, this.clock()));
       await this.launch(w, t);
     }
-    const counts = (await this.o.store.workerTaskCounts()).get(worker);
+    if (claim.started.length > 0 || claim.orphans.length > 0) counts = (await this.o.store.workerTaskCounts()).get(worker);
     const waiting = (counts?.queued ?? 0) + (counts?.retrying ?? 0);
     this.idleAtLastCheck = waiting === 0 && w.active.size === 0;
     const retrying = counts && counts.retrying > 0 ? await this.o.store.listWorkerTasks({ worker, states: ['retrying'], limit: 100_000 }) : [];
     this.schedule(w, retrying, waiting);
     this.reportGauges(w, waiting);
-  }
-
-  /** What engines of other nodes saved of the shared breaker becomes this engine's breaker. */
-  private async syncBreaker(w: WorkerState): Promise<void> {
-    const saved = (await this.o.store.workerBreakers()).get(w.settings.name);
-    const last = w.savedBreaker;
-    if (!saved || (last && last.state === saved.state && last.failures === saved.failures && last.openedAt === saved.openedAt)) return;
-    const trial = w.breaker.trialRunning && saved.state === 'half_open';
-    const before = breakerAt(w.breaker, w.settings.breaker, this.clock());
-    w.breaker = { ...breakerRestored(saved, 0), trialRunning: trial };
-    w.savedBreaker = { state: saved.state, failures: saved.failures, openedAt: saved.openedAt };
-    const after = breakerAt(w.breaker, w.settings.breaker, this.clock());
-    if (after.state !== before.state || after.openedAt !== before.openedAt) this.o.onBreaker?.(w.settings.name);
   }
 
   /**
@@ -766,7 +774,7 @@ export class WorkerPool {
         await this.writeResult(task, history, 'completed', output, exit, null, now);
         await this.tell(task, `task ${task.taskId} for ${worker} completed: ${(output.text ?? '(no final text)').slice(0, NOTIFY_RESULT_CHARS)}`, 'completed');
         await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'completed', attempt, result: output.text }, fence);
-        await this.setBreaker(w, breakerOnSuccess());
+        await this.stepBreaker(w, () => breakerOnSuccess());
         m?.processed(worker, 'completed');
         m?.duration(worker, runMs / 1000);
         this.o.log.info({ event: 'worker_task_completed', worker, task: task.taskId, attempts: attempt.attempt, ms: runMs }, 'worker task completed');
@@ -775,7 +783,7 @@ export class WorkerPool {
       case 'cancelled': {
         await this.writeResult(task, history, 'cancelled', output, exit, attempt.error, now);
         await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'cancelled', attempt }, fence);
-        await this.setBreaker(w, breakerOnAbandon(w.breaker, w.settings.breaker, now));
+        await this.stepBreaker(w, (b) => breakerOnAbandon(b, w.settings.breaker, now, task.taskId));
         m?.processed(worker, 'cancelled');
         return;
       }
@@ -785,7 +793,7 @@ export class WorkerPool {
           // A window tmux could not open waits a little: tmux is likely busy or restarting.
           const retryAt = exit.notStarted ? now + NOT_STARTED_RETRY_MS * history.filter((a) => a.outcome === 'lost').length : now;
           await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'retrying', attempt, retryAt }, fence);
-          await this.setBreaker(w, breakerOnAbandon(w.breaker, w.settings.breaker, now));
+          await this.stepBreaker(w, (b) => breakerOnAbandon(b, w.settings.breaker, now, task.taskId));
           this.o.log.warn({ event: 'worker_run_lost', worker, task: task.taskId, run: attempt.runId, reason: attempt.error }, 'worker run lost; running it again');
           return;
         }
@@ -817,7 +825,7 @@ export class WorkerPool {
     const runMs = Math.max(0, attempt.endedAt - attempt.startedAt);
     const m = this.o.metrics;
     const before = w.breaker.state;
-    await this.setBreaker(w, breakerOnFailure(w.breaker, w.settings.breaker, now));
+    await this.stepBreaker(w, (b) => breakerOnFailure(b, w.settings.breaker, now));
     if (w.breaker.state === 'open' && before !== 'open') this.o.log.warn({ event: 'worker_breaker_open', worker, failures: w.breaker.failures }, 'worker circuit breaker opened');
     m?.failed(worker, attempt.outcome === 'failed' ? 'error' : attempt.outcome);
     m?.duration(worker, runMs / 1000);
@@ -908,12 +916,10 @@ export class WorkerPool {
     const leased = candidates.flatMap((t) => (t.lease ? [{ taskId: t.taskId, holder: t.lease.holder, token: t.lease.token }] : []));
     const lost = new Set(leased.length > 0 ? await this.o.store.renewWorkerLeases(this.holder, leased, this.leaseMs) : []);
     const running = candidates.filter((t) => !lost.has(t.taskId));
-    // An open breaker stays open across an engine restart (a crash loop must not hammer a failing worker).
+    // The breaker lives in the store: an open one stays open across an engine restart (a crash loop
+    // must not hammer a failing worker), and a half-open trial stays bound to its task's run.
     const saved = await this.o.store.workerBreakers();
-    for (const w of this.workers.values()) {
-      w.breaker = breakerRestored(saved.get(w.settings.name), running.filter((t) => t.worker === w.settings.name).length);
-      w.savedBreaker = saved.get(w.settings.name) ?? null;
-    }
+    for (const w of this.workers.values()) w.breaker = breakerFromSaved(saved.get(w.settings.name)).breaker;
     const liveByWorker = new Map<string, Set<string>>();
     for (const name of this.hostedNames()) liveByWorker.set(name, await this.o.windows.live(name));
     for (const t of running) {

@@ -64,7 +64,7 @@ export function createDaemonWorkers(o: {
   return new WorkerPool({
     store: workerStore,
     leaseMs: durationMs(o.config.daemon.workerLease),
-    ...(o.node ? { holder: o.node.name, hosted: o.node.hosted, sharedBreaker: true } : {}),
+    ...(o.node ? { holder: o.node.name, hosted: o.node.hosted } : {}),
     windows: new TmuxRunWindows(o.tmux, o.session),
     paths: { results: o.paths.results, dlq: o.paths.dlq, runs: runsDir(o.paths.root) },
     root: o.root,

@@ -205,6 +205,12 @@ export const migrations: readonly string[] = [
   ALTER TABLE worker_tasks ADD COLUMN lease_expires_at INTEGER;
   CREATE INDEX worker_tasks_leased ON worker_tasks(worker, lease_expires_at) WHERE state = 'running' AND lease_holder IS NOT NULL;
   `,
+  // 5 -> 6: the breaker is one shared record every engine changes by compare-and-set on its
+  // version, with the half-open trial in it (who took it, which task), so one trial runs team-wide.
+  `
+  ALTER TABLE worker_breakers ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE worker_breakers ADD COLUMN trial TEXT;
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;
