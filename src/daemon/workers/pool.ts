@@ -127,6 +127,20 @@ interface WorkerState {
   breaker: BreakerState;
   active: Map<string, ActiveRun>;
   timer: NodeJS.Timeout | null;
+  /**
+   * Removed from the team (or no longer hosted by this node): it starts no run and takes no task
+   * in; its runs out finish and are recorded as usual, then it goes. Its queued tasks stay queued.
+   */
+  retired: boolean;
+}
+
+/** What a team reload gives the pool (WorkerPool.setTeam). */
+export interface WorkerTeam {
+  workers: WorkerSettings[];
+  profiles: ReadonlyMap<string, Pick<Profile, 'oneShot' | 'env'>>;
+  agents: readonly string[];
+  /** The workers this engine runs (default all). */
+  hosted?: readonly string[];
 }
 
 export interface WorkerStatus {
@@ -200,7 +214,9 @@ export class WorkerPool {
   private stopped = false;
   private readonly holder: string;
   private readonly leaseMs: number;
-  private readonly hosted: Set<string>;
+  private hosted: Set<string>;
+  private profiles: ReadonlyMap<string, Pick<Profile, 'oneShot' | 'env'>>;
+  private agents: readonly string[];
   private lastRenew = 0;
 
   constructor(private readonly o: WorkerPoolOptions) {
@@ -209,12 +225,60 @@ export class WorkerPool {
     this.holder = o.holder ?? LOCAL_HOLDER;
     this.leaseMs = o.leaseMs ?? DEFAULT_LEASE_MS;
     this.hosted = new Set(o.hosted ?? o.workers.map((w) => w.name));
-    for (const s of o.workers) this.workers.set(s.name, { settings: s, slots: new SlotPool(s.maxConcurrent), breaker: closedBreaker, active: new Map(), timer: null });
+    this.profiles = o.profiles;
+    this.agents = o.agents;
+    for (const s of o.workers) this.workers.set(s.name, this.newState(s));
+  }
+
+  private newState(s: WorkerSettings): WorkerState {
+    return { settings: s, slots: new SlotPool(s.maxConcurrent), breaker: closedBreaker, active: new Map(), timer: null, retired: false };
+  }
+
+  /**
+   * The team changed (hornets.json edited, `add`/`remove`): the rule, as the README says it.
+   * - An added worker starts taking its tasks at once (its queued ones too, left from before).
+   * - A removed worker starts no new run and takes no task file in; its runs out finish and are
+   *   recorded (result, retry or DLQ as usual; a retry waits queued); its queued tasks stay queued
+   *   in the store, and run again if the worker comes back.
+   * - Changed settings apply to the next run at once: maxConcurrent (a smaller one lets running
+   *   runs finish and starts none until below it), retry backoff, breaker threshold and timeout,
+   *   the profile. A task's own timeout and max_retries are fixed when it is taken in, so the new
+   *   defaults apply to tasks taken in from now.
+   */
+  setTeam(team: WorkerTeam): Promise<void> {
+    return this.serial(async () => {
+      this.profiles = team.profiles;
+      this.agents = team.agents;
+      this.hosted = new Set(team.hosted ?? team.workers.map((w) => w.name));
+      const wanted = new Map(team.workers.map((s) => [s.name, s]));
+      for (const [name, w] of this.workers) {
+        const next = wanted.get(name);
+        if (!next) {
+          if (!w.retired) this.o.log.info({ event: 'worker_retired', worker: name, running: w.active.size }, 'worker removed from the team: its runs finish, its queued tasks stay queued');
+          w.retired = true;
+          if (w.timer) clearTimeout(w.timer);
+          w.timer = null;
+          continue;
+        }
+        w.retired = false;
+        w.settings = next;
+        w.slots.resize(next.maxConcurrent);
+      }
+      for (const [name, s] of wanted) if (!this.workers.has(name)) this.workers.set(name, this.newState(s));
+      this.dropRetired();
+    }).then(async () => {
+      for (const w of this.hostedNames()) await this.pump(w);
+    });
+  }
+
+  /** Retired workers whose last run ended go. */
+  private dropRetired(): void {
+    for (const [name, w] of this.workers) if (w.retired && w.active.size === 0) this.workers.delete(name);
   }
 
   /** Every worker of the team: their task files are taken in here. */
   names(): string[] {
-    return [...this.workers.keys()];
+    return [...this.workers.values()].filter((w) => !w.retired).map((w) => w.settings.name);
   }
 
   /** The workers whose runs this engine starts. */
@@ -222,8 +286,9 @@ export class WorkerPool {
     return this.names().filter((n) => this.hosted.has(n));
   }
 
+  /** Hosted workers, and any with runs still out (retired, or moved to another node: watched to their end). */
   private hostedStates(): WorkerState[] {
-    return [...this.workers.values()].filter((w) => this.hosted.has(w.settings.name));
+    return [...this.workers.values()].filter((w) => (this.hosted.has(w.settings.name) && !w.retired) || w.active.size > 0);
   }
 
   /** Finds the runs of tasks that were running when the engine stopped, then starts what is due. */
@@ -304,10 +369,10 @@ export class WorkerPool {
   /** A task file dropped into tasks/<worker>/ (handed over by the task watcher). */
   async intake(f: DropFile): Promise<DropOutcome> {
     const w = this.workers.get(f.agent);
-    if (!w) return { kind: 'dead', error: `unknown worker "${f.agent}"` };
+    if (!w || w.retired) return { kind: 'dead', error: `unknown worker "${f.agent}"` };
     let t;
     try {
-      t = parseWorkerTask(f.json, f.name.replace(/\.json$/, ''), f.agent, this.o.agents);
+      t = parseWorkerTask(f.json, f.name.replace(/\.json$/, ''), f.agent, this.agents);
     } catch (err) {
       return { kind: 'dead', error: errorMessage(err) };
     }
@@ -358,7 +423,7 @@ export class WorkerPool {
    */
   private async pumpNow(worker: string): Promise<void> {
     const w = this.workers.get(worker);
-    if (!w || this.stopped || !this.hosted.has(worker)) return;
+    if (!w || this.stopped || !this.hosted.has(worker) || w.retired) return;
     const policy = w.settings.breaker;
     let shared = await readWorkerBreaker(this.o.store, worker);
     this.noteBreaker(w, shared);
@@ -482,7 +547,7 @@ export class WorkerPool {
     w.active.set(t.taskId, run);
     let opening = false;
     try {
-      const profile = this.o.profiles.get(w.settings.profile);
+      const profile = this.profiles.get(w.settings.profile);
       if (!profile?.oneShot) throw new Error(`profile "${w.settings.profile}" has no oneShot command`);
       const prompt = taskPrompt(t.description, t.metadata);
       const cwd = this.cwdFor(w, t, dir);
@@ -702,7 +767,7 @@ export class WorkerPool {
     }
     const stdout = await this.readText(join(run.dir, RUN_FILES.out));
     const stderr = await this.readText(join(run.dir, RUN_FILES.err));
-    const profile = this.o.profiles.get(w.settings.profile);
+    const profile = this.profiles.get(w.settings.profile);
     const output = parseOneShotOutput(profile?.oneShot?.output ?? 'text', stdout);
     const { outcome, error } = this.judge(task, run, exit, output, stderr);
     const attempt: WorkerAttempt = {
@@ -735,6 +800,7 @@ export class WorkerPool {
   private release(w: WorkerState, run: ActiveRun): void {
     if (w.active.get(run.taskId) === run) w.active.delete(run.taskId);
     w.slots.release(run.taskId);
+    if (w.retired && w.active.size === 0) this.dropRetired();
   }
 
   private judge(task: WorkerTask, run: ActiveRun, exit: TaskRunExit, output: OneShotOutput, stderr: string): { outcome: AttemptOutcome; error: string | null } {

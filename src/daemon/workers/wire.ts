@@ -54,10 +54,10 @@ export function createDaemonWorkers(o: {
   /** Agents a task's `from` may name: the whole team's (on Redis, agents of other nodes too). */
   teamAgents?: readonly string[];
 }): WorkerPool | null {
-  if (o.config.workers.length === 0) return null;
+  // A pool even for a team with no worker yet: workers added to hornets.json later start at once.
   const workerStore = workerTaskStoreOf(o.store);
   if (!workerStore) {
-    o.log.error({ event: 'workers_unsupported', workers: o.config.workers.map((w) => w.name) }, 'this store keeps no worker tasks; the workers do not run');
+    if (o.config.workers.length > 0) o.log.error({ event: 'workers_unsupported', workers: o.config.workers.map((w) => w.name) }, 'this store keeps no worker tasks; the workers do not run');
     return null;
   }
   const bin = join(packageRoot(), 'bin', 'hornets-tui.cjs');
