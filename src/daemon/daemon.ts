@@ -153,6 +153,7 @@ export class Daemon {
       root: ctx.project.root,
       paths,
       profiles: ctx.project.profiles,
+      currentProfiles: () => ctx.project.profiles,
       store,
       tmux: this.engine.agents.tmux,
       session: this.engine.agents.session,

@@ -51,6 +51,7 @@ import { isPermanentQueueError } from '../watchers/common.js';
 import { parseWorkerTask, taskPrompt } from '../../config/worker-task-file.js';
 import { pruneRunDirs, type RunDirPruneResult } from '../../services/worker-runs.js';
 import type { RunWindows } from './run-windows.js';
+import { RUN_HOOKS_FILE, parseRunHooks } from '../../hooks/run-hook.js';
 
 /** What a worker metrics sink takes (daemon/metrics.ts's seed 003 `watcher_*` families). */
 export interface WorkerMetricsSink {
@@ -94,6 +95,13 @@ export interface WorkerPoolOptions {
   onQueued?: (worker: string) => void;
   /** A worker's breaker changed state (closed, open, half-open): heartbeats tell it at once. */
   onBreaker?: (worker: string) => void;
+  /**
+   * The profile's hooks in a run's directory, by the installer the interactive agents use, so a
+   * one-shot run reports through hooks as an agent does (src/hooks/run-hook.ts). A named worktree
+   * an interactive agent may share keeps them (installing is idempotent and writes the same
+   * settings the agent has); a scratch directory's are uninstalled when its run ends.
+   */
+  runHooks?: { install(profile: string, cwd: string): boolean; uninstall(profile: string, cwd: string): void };
   /** How often running runs are looked at (exit files), default 200 ms. */
   pollMs?: number;
   /** How often the store is looked at for tasks queued by others (CLI retry/cancel), default 1 s. */
@@ -180,6 +188,8 @@ export interface WorkerResultFile {
   }[];
   from: string | null;
   metadata: unknown;
+  /** The hook calls of the last run (its profile's hooks, installed in its worktree), per event. */
+  hooks: { calls: number; events: Record<string, number> };
   completed_at: string;
 }
 
@@ -552,7 +562,9 @@ export class WorkerPool {
       const prompt = taskPrompt(t.description, t.metadata);
       const cwd = this.cwdFor(w, t, dir);
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      if (cwd === join(dir, 'work')) await mkdir(cwd, { recursive: true, mode: 0o700 });
+      const scratch = cwd === join(dir, 'work');
+      if (scratch) await mkdir(cwd, { recursive: true, mode: 0o700 });
+      this.installRunHooks(w, t.taskId, cwd);
       const spec: TaskRunSpec = {
         argv: profile.oneShot.command.map((word) => (profile.oneShot!.prompt === 'stdin' ? this.o.expand(word) : this.o.expand(word).replaceAll('{prompt}', prompt))),
         ...(profile.oneShot.prompt === 'stdin' ? { stdin: prompt } : {}),
@@ -591,6 +603,40 @@ export class WorkerPool {
       // An end already there is the run's own (its window opened late and it finished): that counts.
       if (!existsSync(join(dir, RUN_FILES.exit))) await writeJsonAtomic(join(dir, RUN_FILES.exit), exit).catch(() => undefined);
     }
+  }
+
+  private installRunHooks(w: WorkerState, taskId: string, cwd: string): void {
+    if (!this.o.runHooks) return;
+    try {
+      if (this.o.runHooks.install(w.settings.profile, cwd)) this.o.log.info({ event: 'worker_run_hooks_installed', worker: w.settings.name, task: taskId, cwd }, 'hooks installed for a worker run');
+    } catch (err) {
+      // The run still goes: its result does not depend on its hooks.
+      this.o.log.warn({ event: 'worker_run_hooks_failed', worker: w.settings.name, task: taskId, cwd, error: errorMessage(err) }, 'cannot install the hooks of a worker run');
+    }
+  }
+
+  /** A scratch directory's hooks go with its run (a Gemini trust entry lives in the user's file). */
+  private uninstallRunHooks(w: WorkerState, run: ActiveRun): void {
+    const scratch = join(run.dir, 'work');
+    if (!this.o.runHooks || !existsSync(scratch)) return;
+    try {
+      this.o.runHooks.uninstall(w.settings.profile, scratch);
+    } catch (err) {
+      this.o.log.warn({ event: 'worker_run_hooks_uninstall_failed', worker: w.settings.name, run: run.runId, error: errorMessage(err) }, 'cannot uninstall the hooks of a scratch run');
+    }
+  }
+
+  private readRunHooks(worker: string, taskId: string, attempt: number): WorkerResultFile['hooks'] {
+    let text = '';
+    try {
+      text = readFileSync(join(this.runDir(worker, taskId, attempt), RUN_HOOKS_FILE), 'utf8');
+    } catch {
+      // No hook called (or none installed).
+    }
+    const calls = parseRunHooks(text);
+    const events: Record<string, number> = {};
+    for (const c of calls) events[c.event] = (events[c.event] ?? 0) + 1;
+    return { calls: calls.length, events };
   }
 
   // ------------------------------------------------------------ watching runs
@@ -782,6 +828,7 @@ export class WorkerPool {
     };
     const now = this.clock();
     const lastOutput = `${stdout}${stderr ? `\n[stderr]\n${stderr}` : ''}`.slice(-LAST_OUTPUT_CHARS);
+    this.uninstallRunHooks(w, run);
     try {
       await this.applyEnd(w, task, attempt, output, exit, lastOutput, now, run.lease);
     } catch (err) {
@@ -957,6 +1004,7 @@ export class WorkerPool {
       })),
       from: task.from,
       metadata,
+      hooks: this.readRunHooks(task.worker, task.taskId, last.attempt),
       completed_at: new Date(now).toISOString(),
     };
     await writeJsonAtomic(this.resultFile(task.worker, task.taskId), record);

@@ -16,6 +16,11 @@ import type { TmuxClient } from '../../tmux/client.js';
 import { namedPriorities } from '../../domain/priority.js';
 import type { HornetsMetrics } from '../metrics.js';
 import { WorkerPool, type WorkerMetricsSink } from './pool.js';
+import { hookKindFor, type HookTarget } from '../../services/hook-kinds.js';
+import { hookProgram } from '../../services/hooks-program.js';
+import { launchEnv } from '../../config/process-env.js';
+import { homedir } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
 import { TmuxRunWindows } from './run-windows.js';
 
 export function workerMetricsSink(m: HornetsMetrics): WorkerMetricsSink {
@@ -31,11 +36,30 @@ export function workerMetricsSink(m: HornetsMetrics): WorkerMetricsSink {
   };
 }
 
+/**
+ * A run's hook target, as AgentManager.hookTarget makes an agent's: the profile's CODEX_HOME and
+ * Gemini home as the run's process sees them. Command hooks always (an http hook would need the
+ * agent credential a run does not have): the command client hands a run's calls to the Node entry,
+ * which records them in the run's directory.
+ */
+function runHookTarget(root: string, profile: Profile, cwd: string): HookTarget {
+  const env = { ...launchEnv(), ...profile.env };
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(root, p));
+  return {
+    worktree: cwd,
+    transport: { program: hookProgram(), httpPort: null },
+    codexHome: abs(env.CODEX_HOME || join(env.HOME || homedir(), '.codex')),
+    geminiHome: { home: abs(env.GEMINI_CLI_HOME || env.HOME || homedir()), trustedFoldersPath: env.GEMINI_CLI_TRUSTED_FOLDERS_PATH ? abs(env.GEMINI_CLI_TRUSTED_FOLDERS_PATH) : null },
+  };
+}
+
 export function createDaemonWorkers(o: {
   config: HornetsConfig;
   root: string;
   paths: StatePaths;
   profiles: ReadonlyMap<string, Profile>;
+  /** The profiles after a team reload (the run hooks follow them). */
+  currentProfiles?: () => ReadonlyMap<string, Profile>;
   store: MessageStore;
   tmux: TmuxClient;
   session: string;
@@ -72,6 +96,18 @@ export function createDaemonWorkers(o: {
     profiles: o.profiles,
     agents: o.teamAgents ?? o.config.agents.map((a) => a.name),
     runnerArgv: [process.execPath, join(packageRoot(), 'bin', 'hornets-task-run.js')],
+    runHooks: {
+      install: (name, cwd) => {
+        const profile = (o.currentProfiles?.() ?? o.profiles).get(name);
+        const kind = profile ? hookKindFor(profile.hooks.kind) : null;
+        return profile && kind ? kind.install(runHookTarget(o.root, profile, cwd)).changed : false;
+      },
+      uninstall: (name, cwd) => {
+        const profile = (o.currentProfiles?.() ?? o.profiles).get(name);
+        const kind = profile ? hookKindFor(profile.hooks.kind) : null;
+        if (profile && kind && kind.sharedAt(runHookTarget(o.root, profile, cwd)) === null) kind.uninstall(runHookTarget(o.root, profile, cwd));
+      },
+    },
     expand: (word) => word.replaceAll('{node}', process.execPath).replaceAll('{hornets}', bin),
     log: o.log,
     metrics: workerMetricsSink(o.metrics),
