@@ -15,7 +15,7 @@ import { runsDir } from '../../services/worker-runs.js';
 import type { TmuxClient } from '../../tmux/client.js';
 import { namedPriorities } from '../../domain/priority.js';
 import type { HornetsMetrics } from '../metrics.js';
-import { WorkerPool, type WorkerMetricsSink } from './pool.js';
+import { WorkerPool, type WorkerMetricsSink, type WorkerPoolOptions } from './pool.js';
 import { hookKindFor, type HookTarget } from '../../services/hook-kinds.js';
 import { hookProgram } from '../../services/hooks-program.js';
 import { launchEnv } from '../../config/process-env.js';
@@ -50,6 +50,23 @@ function runHookTarget(root: string, profile: Profile, cwd: string): HookTarget 
     transport: { program: hookProgram(), httpPort: null },
     codexHome: abs(env.CODEX_HOME || join(env.HOME || homedir(), '.codex')),
     geminiHome: { home: abs(env.GEMINI_CLI_HOME || env.HOME || homedir()), trustedFoldersPath: env.GEMINI_CLI_TRUSTED_FOLDERS_PATH ? abs(env.GEMINI_CLI_TRUSTED_FOLDERS_PATH) : null },
+  };
+}
+
+/** Installs and uninstalls the hooks of a worker profile in a run's directory (WorkerPoolOptions.runHooks). */
+export function runHooksFor(root: string, profiles: () => ReadonlyMap<string, Profile>): NonNullable<WorkerPoolOptions['runHooks']> {
+  const find = (name: string, cwd: string) => {
+    const profile = profiles().get(name);
+    const kind = profile ? hookKindFor(profile.hooks.kind) : null;
+    return profile && kind ? { kind, target: runHookTarget(root, profile, cwd) } : null;
+  };
+  return {
+    install: (name, cwd) => find(name, cwd)?.kind.install(find(name, cwd)!.target).changed ?? false,
+    uninstall: (name, cwd) => {
+      const f = find(name, cwd);
+      // Hooks in a place runs share (Codex's CODEX_HOME) stay: other runs and agents use them.
+      if (f && f.kind.sharedAt(f.target) === null) f.kind.uninstall(f.target);
+    },
   };
 }
 
@@ -96,18 +113,7 @@ export function createDaemonWorkers(o: {
     profiles: o.profiles,
     agents: o.teamAgents ?? o.config.agents.map((a) => a.name),
     runnerArgv: [process.execPath, join(packageRoot(), 'bin', 'hornets-task-run.js')],
-    runHooks: {
-      install: (name, cwd) => {
-        const profile = (o.currentProfiles?.() ?? o.profiles).get(name);
-        const kind = profile ? hookKindFor(profile.hooks.kind) : null;
-        return profile && kind ? kind.install(runHookTarget(o.root, profile, cwd)).changed : false;
-      },
-      uninstall: (name, cwd) => {
-        const profile = (o.currentProfiles?.() ?? o.profiles).get(name);
-        const kind = profile ? hookKindFor(profile.hooks.kind) : null;
-        if (profile && kind && kind.sharedAt(runHookTarget(o.root, profile, cwd)) === null) kind.uninstall(runHookTarget(o.root, profile, cwd));
-      },
-    },
+    runHooks: runHooksFor(o.root, () => o.currentProfiles?.() ?? o.profiles),
     expand: (word) => word.replaceAll('{node}', process.execPath).replaceAll('{hornets}', bin),
     log: o.log,
     metrics: workerMetricsSink(o.metrics),
