@@ -443,8 +443,19 @@ int main(int argc, char **argv) {
   protocol = argc >= 4 ? argv[3] : NULL;
   if (protocol && !protocol_safe(protocol)) return 0;
   const char *agent = getenv("HORNETS_AGENT_ID");
-  /* Not one of ours (a user's own session in the same tree): do nothing at all. */
-  if (!agent || !*agent || !known_event(event)) return 0;
+  if (!known_event(event)) return 0;
+  if (!agent || !*agent) {
+    /* A task worker's one-shot run: the Node entry records the event in the run's directory. */
+    const char *run_dir = getenv("HORNETS_RUN_DIR");
+    const char *task = getenv("HORNETS_TASK_ID");
+    if (run_dir && *run_dir && task && *task) {
+      find_self_dir(argv[0]);
+      if (read_payload() < 0 || payload_len > MAX_PAYLOAD) return 0;
+      fallback();
+    }
+    /* Not one of ours (a user's own session in the same tree): do nothing at all. */
+    return 0;
+  }
   find_self_dir(argv[0]);
   if (read_payload() < 0 || payload_len > MAX_PAYLOAD) return 0;
   via_daemon(agent);

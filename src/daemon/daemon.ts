@@ -25,6 +25,7 @@ import { Heartbeats, storeSnapshot, type AgentHeartbeat } from './heartbeats.js'
 import { TriggerWatcher } from './watchers/triggers.js';
 import { TaskWatcher } from './watchers/tasks.js';
 import { createDaemonWorkers } from './workers/wire.js';
+import { allWorkerSettings } from '../config/workers.js';
 import type { WorkerPool } from './workers/pool.js';
 import { PipeWatcher } from './watchers/pipes.js';
 import { RetentionTimer } from './retention.js';
@@ -170,6 +171,7 @@ export class Daemon {
       root: ctx.project.root,
       paths,
       profiles: ctx.project.profiles,
+      currentProfiles: () => ctx.project.profiles,
       store,
       tmux: this.engine.agents.tmux,
       session: this.engine.agents.session,
@@ -492,6 +494,18 @@ export class Daemon {
     project.profiles = next.profiles;
     await registerChangedAgents(this.ctx.store, project);
     const config = resolveDaemonConfig(next.config, this.env).config;
+    // Workers first: the task watcher takes the new workers' folders from the pool's names.
+    if (this.workers) {
+      const selection = this.ctx.selection;
+      await this.workers
+        .setTeam({
+          workers: allWorkerSettings(config),
+          profiles: next.profiles,
+          agents: next.config.agents.map((a) => a.name),
+          ...(selection.kind === 'redis' ? { hosted: hostedWorkers(config, selection, this.node) } : {}),
+        })
+        .catch((err: unknown) => this.ctx.log.error({ event: 'team_reload_part_failed', part: 'workers', error: errorMessage(err) }, 'the workers did not take the new team'));
+    }
     for (const part of [this.triggers, this.tasks, this.pipes]) {
       await part.setConfig(config).catch((err: unknown) => this.ctx.log.error({ event: 'team_reload_part_failed', error: errorMessage(err) }, 'a watcher did not take the new team'));
     }

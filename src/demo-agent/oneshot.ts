@@ -11,12 +11,17 @@
  *   [crash]        die by SIGKILL without printing anything
  *   [garbage]      print text that is not JSON and exit 0
  *
+ * Like `claude -p`, it runs the hooks of .claude/settings.local.json in its working directory
+ * (SessionStart, UserPromptSubmit, then Stop or StopFailure at the end), so a worker run's hooks
+ * can be tested without an account.
+ *
  * HORNETS_DEMO_RUN_LOG, when set, names a file that gets a line when a run starts and when it ends
  * ("start|end <task> <attempt> <epoch ms>"), so tests can see how many ran at once.
  */
 import { spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { parseDuration } from '../domain/duration.js';
+import { loadHookConfig, runHooks } from './hooks.js';
 
 export interface OneShotOptions {
   prompt: string;
@@ -40,6 +45,11 @@ export async function runDemoOneShot(o: OneShotOptions): Promise<number> {
     if (runLog) appendFileSync(runLog, `${kind} ${o.env.HORNETS_TASK_ID ?? '?'} ${attempt} ${Date.now()}\n`);
   };
   note('start');
+  const cwd = process.cwd();
+  const hooks = loadHookConfig(cwd);
+  const common = { session_id: `demo-${process.pid}-${started}`, transcript_path: '', permission_mode: 'default', cwd };
+  await runHooks(hooks, 'SessionStart', { ...common, source: 'startup' }, cwd, 'startup');
+  await runHooks(hooks, 'UserPromptSubmit', { ...common, prompt: o.prompt }, cwd);
   const sleepArg = directive(o.prompt, 'sleep');
   await sleep(sleepArg ? parseDuration(sleepArg, '[sleep]') : 100);
 
@@ -71,6 +81,7 @@ export async function runDemoOneShot(o: OneShotOptions): Promise<number> {
     total_cost_usd: Number((o.prompt.length * 0.000001).toFixed(6)),
     usage: { input_tokens: o.prompt.length, output_tokens: result.length },
   };
+  await runHooks(hooks, fail ? 'StopFailure' : 'Stop', { ...common, stop_hook_active: false, last_assistant_message: result }, cwd);
   o.write(`${JSON.stringify(out)}\n`);
   note('end');
   return fail ? 1 : 0;

@@ -48,59 +48,78 @@ export interface BreakerPolicy {
   threshold: number;
   /** How long it stays open before a half-open trial (CIRCUIT_BREAKER_TIMEOUT), ms. */
   openMs: number;
+  /**
+   * A trial taken but bound to no task this long after (its engine died between taking the trial
+   * and claiming its task, or found nothing to run) is free again, ms; default 30 s.
+   */
+  trialClaimMs?: number;
 }
 
-export interface BreakerState {
-  state: BreakerStateName;
-  /** Consecutive failures counted while closed. */
-  failures: number;
-  /** When it opened (open), else null. */
-  openedAt: number | null;
-  /** A half-open trial run is out. */
-  trialRunning: boolean;
-}
+const DEFAULT_TRIAL_CLAIM_MS = 30_000;
 
-export const closedBreaker: BreakerState = { state: 'closed', failures: 0, openedAt: null, trialRunning: false };
-
-/** The state as of `now`: an open breaker whose timeout has passed is half-open. */
-export function breakerAt(b: BreakerState, policy: BreakerPolicy, now: number): BreakerState {
-  if (b.state === 'open' && b.openedAt !== null && now - b.openedAt >= policy.openMs) return { ...b, state: 'half_open', openedAt: null, trialRunning: false };
-  return b;
-}
-
-/** May a run start now? Closed: yes; open: no; half-open: only the one trial. */
-export function breakerAllows(b: BreakerState, policy: BreakerPolicy, now: number): boolean {
-  const s = breakerAt(b, policy, now);
-  switch (s.state) {
-    case 'closed':
-      return true;
-    case 'open':
-      return false;
-    case 'half_open':
-      return !s.trialRunning;
-  }
-}
-
-/** A run starts: in half-open it is the trial, and no other may start until it ends. */
-export function breakerOnStart(b: BreakerState, policy: BreakerPolicy, now: number): BreakerState {
-  const s = breakerAt(b, policy, now);
-  return s.state === 'half_open' ? { ...s, trialRunning: true } : s;
+/** The one half-open trial of a worker, team-wide: who took it and the task it runs. */
+export interface BreakerTrial {
+  holder: string;
+  /** Null between taking the trial and claiming its task. */
+  taskId: string | null;
+  at: number;
 }
 
 /**
- * The breaker a new engine starts from: the one saved by the last. A half-open breaker whose trial
- * run the new engine adopted keeps that trial (no second one starts while it runs).
+ * One worker's breaker. Engines of several nodes share it through the store: each transition
+ * below is computed from what the store holds and written back only if nobody changed it
+ * meanwhile (src/queue/worker-breaker-swap.ts), so failures count team-wide and one trial runs.
  */
-export function breakerRestored(saved: { state: BreakerStateName; failures: number; openedAt: number | null } | undefined, adoptedRuns: number): BreakerState {
-  if (!saved) return closedBreaker;
-  switch (saved.state) {
+export interface BreakerState {
+  state: BreakerStateName;
+  /** Consecutive failures, team-wide. */
+  failures: number;
+  /** When it opened (open), else null. */
+  openedAt: number | null;
+  /** Half-open: the trial, once an engine took it. */
+  trial: BreakerTrial | null;
+}
+
+export const closedBreaker: BreakerState = { state: 'closed', failures: 0, openedAt: null, trial: null };
+
+/**
+ * The state as of `now`: an open breaker whose timeout has passed is half-open with no trial yet; a
+ * trial taken but bound to no task for longer than trialClaimMs is free again.
+ */
+export function breakerAt(b: BreakerState, policy: BreakerPolicy, now: number): BreakerState {
+  if (b.state === 'open' && b.openedAt !== null && now - b.openedAt >= policy.openMs) return { ...b, state: 'half_open', openedAt: null, trial: null };
+  if (b.state === 'half_open' && b.trial && b.trial.taskId === null && now - b.trial.at >= (policy.trialClaimMs ?? DEFAULT_TRIAL_CLAIM_MS)) return { ...b, trial: null };
+  return b;
+}
+
+/** How many new runs an engine may start now with `free` slots: closed all, open none, half-open only the trial it holds. */
+export function breakerStartLimit(b: BreakerState, policy: BreakerPolicy, now: number, holder: string, free: number): number {
+  const s = breakerAt(b, policy, now);
+  switch (s.state) {
     case 'closed':
-      return { ...closedBreaker, failures: saved.failures };
+      return free;
     case 'open':
-      return { state: 'open', failures: saved.failures, openedAt: saved.openedAt, trialRunning: false };
+      return 0;
     case 'half_open':
-      return { state: 'half_open', failures: saved.failures, openedAt: null, trialRunning: adoptedRuns > 0 };
+      return s.trial && s.trial.holder === holder && s.trial.taskId === null ? Math.min(1, free) : 0;
   }
+}
+
+/** Half-open with no trial out: `holder` takes the trial; otherwise null (it may not). */
+export function breakerTakeTrial(b: BreakerState, policy: BreakerPolicy, now: number, holder: string): BreakerState | null {
+  const s = breakerAt(b, policy, now);
+  if (s.state !== 'half_open' || s.trial !== null) return null;
+  return { ...s, trial: { holder, taskId: null, at: now } };
+}
+
+/** The trial `holder` took now runs `taskId` (it stays out until that run ends). */
+export function breakerBindTrial(b: BreakerState, holder: string, taskId: string): BreakerState {
+  return b.state === 'half_open' && b.trial?.holder === holder && b.trial.taskId === null ? { ...b, trial: { ...b.trial, taskId } } : b;
+}
+
+/** `holder` found no task for the trial it took: the trial is free for any engine. */
+export function breakerReleaseTrial(b: BreakerState, holder: string): BreakerState {
+  return b.state === 'half_open' && b.trial?.holder === holder && b.trial.taskId === null ? { ...b, trial: null } : b;
 }
 
 /** A run succeeded: the breaker closes (a half-open trial passed) and the count starts over. */
@@ -116,21 +135,31 @@ export function breakerOnFailure(b: BreakerState, policy: BreakerPolicy, now: nu
   if (policy.threshold <= 0) return closedBreaker;
   switch (s.state) {
     case 'half_open':
-      return { state: 'open', failures: s.failures + 1, openedAt: now, trialRunning: false };
+      return { state: 'open', failures: s.failures + 1, openedAt: now, trial: null };
     case 'open':
       // Runs that were already going when it opened: it stays open, its timeout from now.
       return { ...s, failures: s.failures + 1, openedAt: now };
     case 'closed': {
       const failures = s.failures + 1;
-      return failures >= policy.threshold ? { state: 'open', failures, openedAt: now, trialRunning: false } : { ...s, failures };
+      return failures >= policy.threshold ? { state: 'open', failures, openedAt: now, trial: null } : { ...s, failures };
     }
   }
 }
 
-/** A run ended neither way (cancelled by the operator, the engine stopping): a trial slot is freed. */
-export function breakerOnAbandon(b: BreakerState, policy: BreakerPolicy, now: number): BreakerState {
+/** The run of `taskId` ended neither way (cancelled, lost): if it was the trial, the trial is free. */
+export function breakerOnAbandon(b: BreakerState, policy: BreakerPolicy, now: number, taskId: string): BreakerState {
   const s = breakerAt(b, policy, now);
-  return s.state === 'half_open' ? { ...s, trialRunning: false } : s;
+  return s.state === 'half_open' && s.trial?.taskId === taskId ? { ...s, trial: null } : s;
+}
+
+/** Same breaker (what the store would keep)? */
+export function sameBreaker(a: BreakerState, b: BreakerState): boolean {
+  return (
+    a.state === b.state &&
+    a.failures === b.failures &&
+    a.openedAt === b.openedAt &&
+    (a.trial === b.trial || (a.trial !== null && b.trial !== null && a.trial.holder === b.trial.holder && a.trial.taskId === b.trial.taskId && a.trial.at === b.trial.at))
+  );
 }
 
 // ------------------------------------------------------------------ slots

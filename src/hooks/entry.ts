@@ -12,6 +12,7 @@ import { readBriefing } from './briefing.js';
 import { hookLog } from './hook-log.js';
 import { HOOK_TOKEN_ENV, parseGeneration, readAgentKey, verifyAgentCredential } from './credentials.js';
 import { protocolForArg } from './protocols.js';
+import { recordRunHook } from './run-hook.js';
 
 const MAX_STDIN = 8 * 1024 * 1024;
 /**
@@ -60,6 +61,15 @@ export async function main(argv: string[]): Promise<void> {
   // The word after the event in the hook command: which CLI runs us (none: Claude Code).
   const protocol = protocolForArg(argv[3]);
   const agent = process.env.HORNETS_AGENT_ID;
+  // A task worker's one-shot run (issue 14): its hooks report to the run's own directory, which
+  // the engine reads as it reads the run's other files; it holds no agent credential and touches
+  // no queue.
+  const runDir = process.env.HORNETS_RUN_DIR;
+  if (!agent && runDir && process.env.HORNETS_TASK_ID) {
+    const text = readStdin();
+    recordRunHook(runDir, event, protocol, text);
+    return;
+  }
   // Not one of ours (a user's own Claude session in the same tree): do nothing at all.
   if (!agent) return;
   const home = process.env.HORNETS_HOME;

@@ -395,7 +395,7 @@ export interface WorkerTaskStore {
    * ended; highest priority, then oldest, then smallest id) start as new runs leased to it for
    * `leaseMs`. Two engines claiming at once never get the same task.
    */
-  claimWorkerRuns(worker: string, claim: { holder: string; limit: number; leaseMs: number }): Promise<WorkerClaim>;
+  claimWorkerRuns(worker: string, claim: WorkerClaimRequest): Promise<WorkerClaim>;
   /**
    * Extends the leases `holder` holds; returns the task ids whose lease it no longer holds (taken
    * over, requeued, pruned): their runs must stop without recording an end.
@@ -407,9 +407,30 @@ export interface WorkerTaskStore {
   requeueWorkerTask(taskId: string): Promise<WorkerTask>;
   /** Per worker, tasks in each state. */
   workerTaskCounts(): Promise<Map<string, Record<WorkerTaskState, number>>>;
-  /** Each worker's breaker as last saved (workers never saved are absent: closed). */
+  /** Each worker's breaker as last saved (workers never saved are absent: closed, version 0). */
   workerBreakers(): Promise<Map<string, SavedBreaker>>;
+  /** Replaces the breaker whatever it was (an operator's reset; engines use swapWorkerBreaker). */
   saveWorkerBreaker(worker: string, breaker: SavedBreaker): Promise<void>;
+  /**
+   * One atomic breaker transition shared by every engine: `next` is written only while the saved
+   * breaker is still at `expectedVersion` (0: none saved), and gets the next version. A refused
+   * swap returns what is saved now, for the caller to decide again from (worker-breaker-swap.ts).
+   */
+  swapWorkerBreaker(worker: string, expectedVersion: number, next: SavedBreaker): Promise<{ swapped: boolean; breaker: SavedBreaker | null }>;
+}
+
+export interface WorkerClaimRequest {
+  holder: string;
+  limit: number;
+  leaseMs: number;
+  /**
+   * The breaker version the claimer decided `limit` from: if the breaker changed since (another
+   * node's failure opened it, another engine took the half-open trial), no new run starts (lapsed
+   * runs are still taken over). Absent: no check.
+   */
+  breakerVersion?: number;
+  /** At most this many new runs (lapsed runs of others still take up to `limit`); absent: `limit`. */
+  maxNew?: number;
 }
 
 /** The lease a run was claimed with, as its holder names it when it ends or renews the run. */
@@ -419,12 +440,25 @@ export interface WorkerLeaseRef {
   token: number;
 }
 
-/** A worker's circuit breaker as the store keeps it (a running trial is not kept: the runs are). */
+/** A worker's circuit breaker as the store keeps it, shared by the engines of every node. */
 export interface SavedBreaker {
   state: 'closed' | 'open' | 'half_open';
   failures: number;
   openedAt: number | null;
+  /** Half-open: the one trial, once an engine took it. */
+  trial?: SavedBreakerTrial | null;
+  /** Bumped by every write (read only; 0 or absent: never saved). */
+  version?: number;
   updatedAt?: number;
+}
+
+export interface SavedBreakerTrial {
+  /** The engine (lease holder) that took it. */
+  holder: string;
+  /** The task it runs; null between taking the trial and claiming its task. */
+  taskId: string | null;
+  /** When it was taken. */
+  at: number;
 }
 
 export function isWorkerTaskStore(store: unknown): store is WorkerTaskStore {

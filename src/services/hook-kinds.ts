@@ -66,3 +66,11 @@ export function hookKind(profile: Profile): HookKind | null {
   if (profile.delivery === 'push' && profile.hooks.kind !== 'claude-code') return null;
   return hookKinds[profile.hooks.kind] ?? null;
 }
+
+/**
+ * The installer of a hook kind whatever the delivery: a task worker's one-shot runs take no
+ * messages (push or pull) but report through the profile's hooks.
+ */
+export function hookKindFor(kind: Profile['hooks']['kind']): HookKind | null {
+  return hookKinds[kind] ?? null;
+}

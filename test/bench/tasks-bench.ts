@@ -10,14 +10,24 @@
  *  - CPU: this process's CPU (pool, watcher and the bench's own waiting) while 8 runs of
  *    `[sleep <--hold>]` are going, as a share of one core.
  *
+ * Each figure is printed beside an anchor from the same run, as a ratio (DESIGN.md §8):
+ *  - pickup beside a bare run: the same wrapper and demo command in a window opened directly
+ *    (TmuxRunWindows.open, one `tmux new-window`), from the call to the process's start;
+ *  - throughput beside the demo CLI run directly (child processes, same prompts, same concurrency);
+ *  - CPU beside the same process with the pool started and nothing running.
+ *
  * Flags: --tasks 24 --work 200ms --pickups 30 --hold 10s --smoke (one task each, to check the script)
  * Do not run it on a loaded machine: the runs are Node processes and the figures measure the host.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { makeTempDir, numberFlag, parseFlags, removeDir, sleep } from './bench-util.js';
-import { dropTask, readResult, resultCount, startWorkerHarness, workerSettingsFixture, type WorkerHarness } from '../helpers/workers/harness.js';
+import { HORNETS_BIN, demoProfile, dropTask, readResult, resultCount, startWorkerHarness, workerSettingsFixture, type WorkerHarness } from '../helpers/workers/harness.js';
+import { TmuxRunWindows } from '../../src/daemon/workers/run-windows.js';
+import { RUN_FILES, type TaskRunSpec } from '../../src/proc/task-run.js';
+import { packageRoot } from '../../src/config/paths.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const SMOKE = flags.has('smoke');
@@ -53,6 +63,62 @@ async function withHarness<T>(max: number, fn: (h: WorkerHarness) => Promise<T>)
     removeDir(dir);
   }
 }
+
+const RUNNER = [process.execPath, join(packageRoot(), 'bin', 'hornets-task-run.js')];
+
+/** The demo command of a task, as the pool expands it. */
+function demoArgv(prompt: string): string[] {
+  return demoProfile().oneShot.command.map((w) => w.replaceAll('{node}', process.execPath).replaceAll('{hornets}', HORNETS_BIN).replaceAll('{prompt}', prompt));
+}
+
+/** Anchor of the pickup: the same wrapper and command in a window opened directly, call -> process started. */
+async function barePickup(): Promise<number[]> {
+  return withHarness(8, async (h) => {
+    const windows = new TmuxRunWindows(h.tmux, 'hornets');
+    const out: number[] = [];
+    for (let i = 0; i < PICKUPS; i++) {
+      const dir = join(h.dirs.runs, 'bare', `b${i}`);
+      mkdirSync(join(dir, 'work'), { recursive: true, mode: 0o700 });
+      const spec: TaskRunSpec = { argv: demoArgv(`bare ${i} [sleep 50ms]`), cwd: join(dir, 'work'), env: {}, dir, timeoutMs: 60_000, killGraceMs: 500, maxOutputBytes: 1 << 20 };
+      writeFileSync(join(dir, RUN_FILES.spec), `${JSON.stringify(spec)}\n`, { mode: 0o600 });
+      const opened = Date.now();
+      await windows.open('bare', `b${i}`, { argv: [...RUNNER, dir], cwd: dir });
+      const pidFile = join(dir, RUN_FILES.pid);
+      await waitUntil(() => existsSync(pidFile), 30_000, `bare ${i} started`);
+      out.push((JSON.parse(readFileSync(pidFile, 'utf8')) as { startedAt: number }).startedAt - opened);
+      await waitUntil(() => existsSync(join(dir, RUN_FILES.exit)), 30_000, `bare ${i} done`);
+    }
+    return out.sort((a, b) => a - b);
+  });
+}
+
+/** Anchor of the throughput: the demo CLI run directly, `max` at a time, the same prompts. */
+async function directThroughput(max: number): Promise<number> {
+  const started = Date.now();
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < TASKS) {
+      const i = next++;
+      const [cmd, ...args] = demoArgv(`throughput ${i} [sleep ${WORK}]`);
+      await new Promise<void>((res, rej) => execFile(cmd!, args, (err) => (err ? rej(err) : res())));
+    }
+  };
+  await Promise.all(Array.from({ length: max }, lane));
+  return TASKS / ((Date.now() - started) / 1000);
+}
+
+/** Anchor of the CPU: this process with the pool started and nothing running. */
+async function cpuIdle(): Promise<number> {
+  return withHarness(8, async () => {
+    const c0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    await sleep(SMOKE ? 200 : 3_000);
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / (Number(process.hrtime.bigint() - t0) / 1000);
+  });
+}
+
+const ratio = (x: number, anchor: number) => (anchor > 0 ? `${(x / anchor).toFixed(2)}×` : 'n/a');
 
 async function pickup(): Promise<{ engine: number[]; process: number[] }> {
   return withHarness(8, async (h) => {
@@ -104,10 +170,26 @@ async function main(): Promise<void> {
       .join(' ')}${SMOKE ? ' (smoke)' : ''}`,
   );
   const p = await pickup();
+  const bare = await barePickup();
+  const [b50, b99] = [pct(bare, 50), pct(bare, 99)];
+  console.log(`anchor: bare tmux new-window of the same run -> process started: p50 ${b50} ms, p99 ${b99} ms (n=${bare.length})`);
   console.log(`file -> run recorded by the engine: p50 ${pct(p.engine, 50)} ms, p99 ${pct(p.engine, 99)} ms (n=${p.engine.length})`);
-  console.log(`file -> run process started:       p50 ${pct(p.process, 50)} ms, p99 ${pct(p.process, 99)} ms`);
-  for (const c of [1, 3, 8]) console.log(`throughput at concurrency ${c}: ${(await throughput(c)).toFixed(2)} tasks/s (${TASKS} tasks of [sleep ${WORK}])`);
-  console.log(`engine CPU with 8 runs going: ${((await cpuWith8()) * 100).toFixed(2)} % of a core`);
+  console.log(
+    `file -> run process started:       p50 ${pct(p.process, 50)} ms (${ratio(pct(p.process, 50), b50)} the anchor), p99 ${pct(p.process, 99)} ms (${ratio(pct(p.process, 99), b99)} the anchor)`,
+  );
+  for (const c of [1, 3, 8]) {
+    const direct = await directThroughput(c);
+    const pool = await throughput(c);
+    console.log(`throughput at concurrency ${c}: ${pool.toFixed(2)} tasks/s; demo CLI run directly ${direct.toFixed(2)} tasks/s; ratio ${ratio(pool, direct)} (${TASKS} tasks of [sleep ${WORK}])`);
+  }
+  const idle = await cpuIdle();
+  const busy = await cpuWith8();
+  console.log(`engine CPU with 8 runs going: ${(busy * 100).toFixed(2)} % of a core; anchor, the pool idle: ${(idle * 100).toFixed(2)} %; ratio ${ratio(busy, idle)}`);
+  console.log(
+    `load after: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -8,6 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isWorkerTaskStore, type MessageStore, type StoreOptions, type WorkerTaskStore } from '../../src/queue/store.js';
 import { failuresSinceRequeue, nextDueTasks, type WorkerAttempt } from '../../src/domain/worker-task.js';
 import { QueueError } from '../../src/errors.js';
+import { breakerBindTrial, breakerOnFailure, breakerStartLimit, breakerTakeTrial, type BreakerPolicy } from '../../src/domain/worker-policy.js';
+import { readWorkerBreaker, transitionWorkerBreaker } from '../../src/queue/worker-breaker-swap.js';
 
 export type WorkerTaskStoreFactory = (opts: StoreOptions) => Promise<{ store: MessageStore & { workerTasks: WorkerTaskStore }; cleanup: () => Promise<void> }>;
 
@@ -51,8 +53,8 @@ export function runWorkerTaskStoreConformance(backendName: string, factory: Work
       now.t += 5;
       await w.saveWorkerBreaker('fabien', { state: 'half_open', failures: 3, openedAt: null });
       expect(Object.fromEntries(await w.workerBreakers())).toEqual({
-        fabien: { state: 'half_open', failures: 3, openedAt: null, updatedAt: now.t },
-        gina: { state: 'closed', failures: 1, openedAt: null, updatedAt: now.t - 5 },
+        fabien: { state: 'half_open', failures: 3, openedAt: null, trial: null, version: 2, updatedAt: now.t },
+        gina: { state: 'closed', failures: 1, openedAt: null, trial: null, version: 1, updatedAt: now.t - 5 },
       });
       await expect(w.saveWorkerBreaker('fabien', { state: 'ajar' as never, failures: 0, openedAt: null })).rejects.toThrow(/invalid breaker state "ajar" for worker fabien/);
       await expect(w.saveWorkerBreaker('fabien', { state: 'open', failures: -1, openedAt: 1 })).rejects.toThrow(QueueError);
@@ -243,6 +245,65 @@ export function runWorkerTaskStoreConformance(backendName: string, factory: Work
       await rejects(w.endWorkerRun('t1', 't1.a1', { next: 'cancelled', attempt: attempt('t1.a1', 'cancelled') }, lease), 'invalid_state');
       const [next] = (await w.claimWorkerRuns('fabien', { holder: 'n2', limit: 1, leaseMs: 5_000 })).started;
       expect(next).toMatchObject({ runId: 't1.a2', state: 'running', lease: { holder: 'n2' } });
+    });
+
+    it('a breaker swap writes only at the version it was decided from; a refused one returns what won', async () => {
+      const first = await w.swapWorkerBreaker('fabien', 0, { state: 'closed', failures: 1, openedAt: null });
+      expect(first).toMatchObject({ swapped: true, breaker: { failures: 1, version: 1 } });
+      const stale = await w.swapWorkerBreaker('fabien', 0, { state: 'closed', failures: 7, openedAt: null });
+      expect(stale).toMatchObject({ swapped: false, breaker: { failures: 1, version: 1 } });
+      const trial = { holder: 'n1', taskId: 't1', at: 5 };
+      expect(await w.swapWorkerBreaker('fabien', 1, { state: 'half_open', failures: 3, openedAt: null, trial })).toMatchObject({ swapped: true, breaker: { trial, version: 2 } });
+      expect((await w.workerBreakers()).get('fabien')).toMatchObject({ state: 'half_open', trial, version: 2 });
+      await expect(w.swapWorkerBreaker('fabien', 2, { state: 'shut' as never, failures: 0, openedAt: null })).rejects.toThrow(QueueError);
+    });
+
+    it('two claimers race for the half-open trial: exactly one wins it and starts one run; the other starts none', async () => {
+      const policy: BreakerPolicy = { threshold: 2, openMs: 1_000 };
+      for (let i = 0; i < 4; i++) await w.createWorkerTask(input(`t${i}`));
+      await w.saveWorkerBreaker('fabien', { state: 'open', failures: 2, openedAt: now.t });
+      now.t += 1_000;
+      // Both read the same breaker, then each takes the trial (a pure decision) and writes it.
+      const seen = await readWorkerBreaker(w, 'fabien');
+      const takes = await Promise.all(['n1', 'n2'].map((holder) => transitionWorkerBreaker(w, 'fabien', (b) => breakerTakeTrial(b, policy, now.t, holder) ?? b, seen).then((r) => ({ holder, ...r }))));
+      const winners = takes.filter((t) => t.changed);
+      expect(winners).toHaveLength(1);
+      const winner = winners[0]!.holder;
+      const loser = winner === 'n1' ? 'n2' : 'n1';
+      const after = await readWorkerBreaker(w, 'fabien');
+      expect(after.breaker.trial).toMatchObject({ holder: winner, taskId: null });
+      // Each claims as its breaker allows: the loser none (and none with the version it read before),
+      // the winner one.
+      const claims = await Promise.all(
+        [loser, winner].map((holder) =>
+          w.claimWorkerRuns('fabien', { holder, limit: 3, leaseMs: 5_000, breakerVersion: holder === winner ? after.version : seen.version, maxNew: holder === winner ? 1 : 3 }),
+        ),
+      );
+      expect(claims.map((c) => c.started.length)).toEqual([0, 1]);
+      expect(breakerStartLimit(after.breaker, policy, now.t, loser, 3)).toBe(0);
+      const bound = await transitionWorkerBreaker(w, 'fabien', (b) => breakerBindTrial(b, winner, claims[1]!.started[0]!.taskId));
+      expect(bound.breaker.trial).toMatchObject({ holder: winner, taskId: claims[1]!.started[0]!.taskId });
+      expect(await w.listWorkerTasks({ worker: 'fabien', states: ['running'], limit: 10 })).toHaveLength(1);
+    });
+
+    it('consecutive failures recorded by two nodes at once all count, and open the breaker once at the threshold', async () => {
+      const policy: BreakerPolicy = { threshold: 9, openMs: 60_000 };
+      await Promise.all(Array.from({ length: 12 }, (_, i) => transitionWorkerBreaker(w, 'fabien', (b) => breakerOnFailure(b, policy, now.t + (i < 9 ? 0 : 1)))));
+      const b = await readWorkerBreaker(w, 'fabien');
+      expect(b.breaker).toMatchObject({ state: 'open', failures: 12 });
+      expect(b.version).toBe(12);
+    });
+
+    it('a claim starts no new run if the breaker changed since its limit was decided, but still takes over lapsed runs', async () => {
+      for (let i = 0; i < 3; i++) await w.createWorkerTask(input(`t${i}`));
+      await w.claimWorkerRuns('fabien', { holder: 'n1', limit: 1, leaseMs: 1_000 });
+      now.t += 2_000;
+      await w.saveWorkerBreaker('fabien', { state: 'closed', failures: 1, openedAt: null });
+      const c = await w.claimWorkerRuns('fabien', { holder: 'n2', limit: 3, leaseMs: 5_000, breakerVersion: 0 });
+      expect(c.started).toEqual([]);
+      expect(c.orphans.map((t) => t.taskId)).toEqual(['t0']);
+      const d = await w.claimWorkerRuns('fabien', { holder: 'n2', limit: 3, leaseMs: 5_000, breakerVersion: 1, maxNew: 1 });
+      expect(d.started.map((t) => t.taskId)).toEqual(['t1']);
     });
 
     it('claims racing from two holders never hand out one task twice', async () => {

@@ -3,7 +3,7 @@
  * local stand-in Messages API (scripts/fake-messages-api.ts): task file in, result file out with
  * the model's text and the usage Claude Code reports (issue 14).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { startFakeApi, type FakeApi } from '../../scripts/fake-messages-api.js';
 import { loadProfiles } from '../../src/config/load.js';
 import { builtinProfilesDir } from '../../src/config/paths.js';
 import { claudeBin, claudeRuns } from '../helpers/claude-e2e.js';
+import { runHooksFor } from '../../src/daemon/workers/wire.js';
 import { killServer, randomSocket, waitFor } from '../helpers/tmux.js';
 import { dropTask, readResult, startWorkerHarness, workerSettingsFixture, type WorkerHarness } from '../helpers/workers/harness.js';
 
@@ -50,6 +51,8 @@ it.skipIf(!claudeRuns())(
         // The shipped profile's arguments, with the pinned binary for `claude`.
         oneShot: { ...shipped.oneShot!, command: shipped.oneShot!.command.map((w) => (w === 'claude' ? claudeBin : w)) },
       },
+      // The shipped profile's hooks, installed as the engine does (the worker's profile is named demo-oneshot here).
+      runHooks: runHooksFor(dir, () => new Map([['demo-oneshot', shipped]])),
     });
     // The shipped profile hands the prompt over on standard input: no process shows it in `ps`.
     expect(shipped.oneShot!.prompt).toBe('stdin');
@@ -59,6 +62,10 @@ it.skipIf(!claudeRuns())(
     expect(r.usage).toMatchObject({ output_tokens: expect.any(Number) });
     expect(api.requests.some((q) => q.text.includes('What is six times seven?'))).toBe(true);
     expect(r.attempts).toHaveLength(1);
+    // Claude Code ran the hooks installed in the run's scratch directory, and their calls reached
+    // the engine (the run's hooks.jsonl, counted in the result); the scratch directory's hooks went.
+    expect(r.hooks.events).toMatchObject({ SessionStart: 1, UserPromptSubmit: 1, Stop: 1 });
+    expect(existsSync(join(h.dirs.runs, 'cl', 'q1', '1', 'work', '.claude', 'settings.local.json'))).toBe(false);
   },
   180_000,
 );

@@ -3,7 +3,7 @@
  * the worker pool, the `from` agent gets the result summary, heartbeats carry active_tasks and the
  * metrics endpoint the seed's watcher_* names for the worker.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { closeTeams, startTeam } from '../helpers/team.js';
@@ -57,3 +57,29 @@ it('a worker task through the engine: run, result, from-notification, heartbeat 
   // The file was the worker's, not an unknown agent's.
   expect(() => readFileSync(join(state, 'dlq', 'fab', 'e1.json.error.json'))).toThrow();
 }, 90_000);
+
+it("a worker run gets its profile's hooks: they report to the engine (result file), go with a scratch directory, and leave an interactive agent's shared worktree as it was", async () => {
+  const t = await startTeam([{ name: 'lead', profile: 'demo' }], {
+    config: { workers: [{ kind: 'worker', name: 'fab', profile: 'demo-oneshot', maxConcurrent: 2 }] },
+  });
+  const state = t.ctx.project.paths.root;
+  // A scratch run: the demo one-shot CLI runs the hooks of .claude/settings.local.json as `claude -p` does.
+  dropTask(join(state, 'tasks'), 'fab', { task_id: 'k1', description: 'hooks [sleep 100ms]' });
+  const r = await waitFor('k1 result', () => readResult(join(state, 'results'), 'fab', 'k1'), 30_000);
+  expect(r).toMatchObject({ status: 'completed', hooks: { calls: 3, events: { SessionStart: 1, UserPromptSubmit: 1, Stop: 1 } } });
+  const scratch = join(state, 'runs', 'fab', 'k1', '1', 'work');
+  expect(existsSync(join(scratch, '.claude', 'settings.local.json'))).toBe(false);
+
+  // A run in lead's worktree: the same settings lead has; lead's file is byte for byte as before.
+  const lead = t.ctx.project.config.agents.find((a) => a.name === 'lead')!;
+  const worktree = t.daemon.engine.agents.worktreePath(lead);
+  const settings = join(worktree, '.claude', 'settings.local.json');
+  const before = readFileSync(settings, 'utf8');
+  dropTask(join(state, 'tasks'), 'fab', { task_id: 'k2', description: 'shared [sleep 100ms]', worktree });
+  const r2 = await waitFor('k2 result', () => readResult(join(state, 'results'), 'fab', 'k2'), 30_000);
+  expect(r2).toMatchObject({ status: 'completed', hooks: { calls: 3 } });
+  expect(readFileSync(settings, 'utf8')).toBe(before);
+  // lead's own hooks still work: a message reaches it.
+  const sent = await t.svc.send('lead', 'still yours');
+  await waitFor('delivered to lead', async () => ['delivered', 'confirmed'].includes((await t.ctx.store.get(sent.message.id)).state), 30_000);
+}, 120_000);

@@ -24,8 +24,8 @@ afterEach(async () => {
 });
 
 describe('task store', () => {
-  it('is schema version 5 (2: tasks, 3: worker tasks, 4: worker breakers, 5: worker run leases) and migrates a version 1 database, keeping its messages', async () => {
-    expect(LATEST_SCHEMA_VERSION).toBe(6);
+  it('is schema version 7 (2: tasks, 3: worker tasks, 4: worker breakers, 5: worker run leases, 6: tokens and cost, 7: shared breaker versions and trial) and migrates a version 1 database, keeping its messages', async () => {
+    expect(LATEST_SCHEMA_VERSION).toBe(7);
     const old = join(dir, 'old.db');
     const db = new Database(old);
     db.exec(migrations[0]!);
@@ -43,7 +43,7 @@ describe('task store', () => {
       await s.close();
     }
     const check = new Database(old, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(6);
+    expect(check.pragma('user_version', { simple: true })).toBe(7);
     check.close();
   });
   // The backend-neutral task tests moved to test/conformance/task-store-conformance.ts.

@@ -2,14 +2,15 @@ import { describe, expect, it } from 'vitest';
 
 import {
   SlotPool,
-  breakerAllows,
   breakerAt,
+  breakerBindTrial,
   breakerGaugeValue,
   breakerOnAbandon,
   breakerOnFailure,
-  breakerOnStart,
   breakerOnSuccess,
-  breakerRestored,
+  breakerReleaseTrial,
+  breakerStartLimit,
+  breakerTakeTrial,
   closedBreaker,
   workerRetryDelayMs,
   type BreakerPolicy,
@@ -47,22 +48,24 @@ describe('workerRetryDelayMs: INITIAL_RETRY_DELAY × RETRY_BACKOFF^(attempt-1), 
   });
 });
 
-describe('circuit breaker per worker', () => {
-  const policy: BreakerPolicy = { threshold: 3, openMs: 60_000 };
+describe("circuit breaker per worker (pure: every engine decides from the store's breaker with its clock)", () => {
+  const policy: BreakerPolicy = { threshold: 3, openMs: 60_000, trialClaimMs: 10_000 };
+  const allows = (b: BreakerState, now: number, holder = 'n1') => breakerStartLimit(b, policy, now, holder, 5);
 
   function fail(b: BreakerState, now: number): BreakerState {
     return breakerOnFailure(b, policy, now);
   }
+  const open = (at: number) => fail(fail(fail(closedBreaker, at), at), at);
 
   it('stays closed below the threshold and opens at it', () => {
     let b = closedBreaker;
     b = fail(b, 1);
     b = fail(b, 2);
     expect(b.state).toBe('closed');
-    expect(breakerAllows(b, policy, 3)).toBe(true);
+    expect(allows(b, 3)).toBe(5);
     b = fail(b, 3);
     expect(b).toMatchObject({ state: 'open', openedAt: 3, failures: 3 });
-    expect(breakerAllows(b, policy, 4)).toBe(false);
+    expect(allows(b, 4)).toBe(0);
   });
 
   it('counts only consecutive failures: a success starts over', () => {
@@ -73,39 +76,61 @@ describe('circuit breaker per worker', () => {
     expect(b.failures).toBe(2);
   });
 
-  it('open -> half-open after the timeout, exactly one trial; a passed trial closes it', () => {
-    const open = fail(fail(fail(closedBreaker, 0), 0), 1_000);
-    expect(breakerAt(open, policy, 60_999).state).toBe('open');
-    expect(breakerAllows(open, policy, 60_999)).toBe(false);
-    expect(breakerAt(open, policy, 61_000).state).toBe('half_open');
-    expect(breakerAllows(open, policy, 61_000)).toBe(true);
-    const trial = breakerOnStart(open, policy, 61_000);
-    expect(trial).toMatchObject({ state: 'half_open', trialRunning: true });
-    expect(breakerAllows(trial, policy, 61_001)).toBe(false);
+  it('open -> half-open after the timeout; one engine takes the trial, no other may, and it starts one run', () => {
+    const b = open(1_000);
+    expect(breakerAt(b, policy, 60_999).state).toBe('open');
+    expect(breakerTakeTrial(b, policy, 60_999, 'n1')).toBeNull();
+    expect(breakerAt(b, policy, 61_000)).toMatchObject({ state: 'half_open', trial: null });
+    // Half-open, nobody holds the trial: nobody starts a run until one takes it.
+    expect(allows(b, 61_000)).toBe(0);
+    const taken = breakerTakeTrial(b, policy, 61_000, 'n1')!;
+    expect(taken).toMatchObject({ state: 'half_open', trial: { holder: 'n1', taskId: null, at: 61_000 } });
+    expect(breakerTakeTrial(taken, policy, 61_001, 'n2')).toBeNull();
+    expect(allows(taken, 61_001, 'n1')).toBe(1);
+    expect(allows(taken, 61_001, 'n2')).toBe(0);
+    const bound = breakerBindTrial(taken, 'n1', 't7');
+    expect(bound.trial).toEqual({ holder: 'n1', taskId: 't7', at: 61_000 });
+    // Bound: no second run, not even the holder's, until the trial ends.
+    expect(allows(bound, 61_002, 'n1')).toBe(0);
     expect(breakerOnSuccess()).toEqual(closedBreaker);
   });
 
+  it.each([
+    ['bound to another engine: unchanged', { holder: 'n2', taskId: null, at: 0 }, 'n1', { holder: 'n2', taskId: null, at: 0 }],
+    ['its own, unbound: freed', { holder: 'n1', taskId: null, at: 0 }, 'n1', null],
+    ['its own, bound to a task: kept', { holder: 'n1', taskId: 't1', at: 0 }, 'n1', { holder: 'n1', taskId: 't1', at: 0 }],
+  ] as const)('a release of the trial (%s)', (_name, trial, holder, expected) => {
+    const b: BreakerState = { state: 'half_open', failures: 3, openedAt: null, trial: { ...trial } };
+    expect(breakerReleaseTrial(b, holder).trial).toEqual(expected);
+  });
+
+  it('a trial taken but bound to no task for trialClaimMs is free again (its engine died before it claimed)', () => {
+    const taken = breakerTakeTrial(open(0), policy, 60_000, 'n1')!;
+    expect(breakerAt(taken, policy, 69_999).trial).not.toBeNull();
+    expect(breakerAt(taken, policy, 70_000).trial).toBeNull();
+    expect(breakerTakeTrial(taken, policy, 70_000, 'n2')!.trial).toMatchObject({ holder: 'n2' });
+    // A bound trial does not lapse: it ends with its run.
+    expect(breakerAt(breakerBindTrial(taken, 'n1', 't1'), policy, 10_000_000).trial).toMatchObject({ taskId: 't1' });
+  });
+
   it('a failed trial opens it again, its timeout counted from the failure', () => {
-    const open = fail(fail(fail(closedBreaker, 0), 0), 0);
-    const trial = breakerOnStart(open, policy, 60_000);
+    const trial = breakerBindTrial(breakerTakeTrial(open(0), policy, 60_000, 'n1')!, 'n1', 't1');
     const reopened = fail(trial, 70_000);
-    expect(reopened).toMatchObject({ state: 'open', openedAt: 70_000, trialRunning: false });
-    expect(breakerAllows(reopened, policy, 129_999)).toBe(false);
+    expect(reopened).toMatchObject({ state: 'open', openedAt: 70_000, trial: null, failures: 4 });
+    expect(allows(reopened, 129_999)).toBe(0);
     expect(breakerAt(reopened, policy, 130_000).state).toBe('half_open');
   });
 
   it('a failure while open (a run started before it opened) keeps it open and restarts its timeout', () => {
-    const open = fail(fail(fail(closedBreaker, 0), 0), 0);
-    const later = fail(open, 30_000);
-    expect(later).toMatchObject({ state: 'open', openedAt: 30_000 });
+    expect(fail(open(0), 30_000)).toMatchObject({ state: 'open', openedAt: 30_000, failures: 4 });
   });
 
-  it('an abandoned trial frees the trial slot', () => {
-    const open = fail(fail(fail(closedBreaker, 0), 0), 0);
-    const trial = breakerOnStart(open, policy, 60_000);
-    const freed = breakerOnAbandon(trial, policy, 60_500);
-    expect(freed).toMatchObject({ state: 'half_open', trialRunning: false });
-    expect(breakerAllows(freed, policy, 60_500)).toBe(true);
+  it("an abandoned trial (cancelled, lost) frees the trial; another task's abandon does not", () => {
+    const trial = breakerBindTrial(breakerTakeTrial(open(0), policy, 60_000, 'n1')!, 'n1', 't1');
+    expect(breakerOnAbandon(trial, policy, 60_500, 't2')).toEqual(trial);
+    const freed = breakerOnAbandon(trial, policy, 60_500, 't1');
+    expect(freed).toMatchObject({ state: 'half_open', trial: null });
+    expect(breakerTakeTrial(freed, policy, 60_500, 'n2')).not.toBeNull();
   });
 
   it('threshold 0 turns the breaker off', () => {
@@ -113,20 +138,7 @@ describe('circuit breaker per worker', () => {
     let b = closedBreaker;
     for (let i = 0; i < 50; i++) b = breakerOnFailure(b, off, i);
     expect(b.state).toBe('closed');
-    expect(breakerAllows(b, off, 50)).toBe(true);
-  });
-
-  it.each([
-    ['nothing saved', undefined, 0, { state: 'closed', failures: 0, openedAt: null, trialRunning: false }, true],
-    ['closed with a count', { state: 'closed', failures: 2, openedAt: null }, 0, { state: 'closed', failures: 2, trialRunning: false }, true],
-    ['open, timeout not passed', { state: 'open', failures: 3, openedAt: 50_000 }, 0, { state: 'open', failures: 3, openedAt: 50_000 }, false],
-    ['open, timeout passed: a trial may start', { state: 'open', failures: 3, openedAt: 0 }, 0, { state: 'open', openedAt: 0 }, true],
-    ['half-open, its trial adopted: no second trial', { state: 'half_open', failures: 4, openedAt: null }, 1, { state: 'half_open', trialRunning: true }, false],
-    ['half-open, no run left: the trial may start', { state: 'half_open', failures: 4, openedAt: null }, 0, { state: 'half_open', trialRunning: false }, true],
-  ] as const)('restored by a new engine (%s)', (_name, saved, adopted, expected, allowsAt70s) => {
-    const b = breakerRestored(saved, adopted);
-    expect(b).toMatchObject(expected);
-    expect(breakerAllows(b, policy, 70_000)).toBe(allowsAt70s);
+    expect(breakerStartLimit(b, off, 50, 'n1', 2)).toBe(2);
   });
 
   it("gauge values are the seed's: 0 closed, 1 open, 2 half-open", () => {

@@ -22,20 +22,22 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from '../../log.js';
-import type { SavedBreaker, WorkerLeaseRef, WorkerTaskStore } from '../../queue/store.js';
+import type { WorkerLeaseRef, WorkerTaskStore } from '../../queue/store.js';
+import { breakerFromSaved, readWorkerBreaker, transitionWorkerBreaker, type SharedBreaker } from '../../queue/worker-breaker-swap.js';
 import type { WorkerSettings } from '../../config/workers.js';
 import type { Profile } from '../../config/schema.js';
 import { QueueError, errorMessage } from '../../errors.js';
 import {
   SlotPool,
-  breakerAllows,
   breakerAt,
+  breakerBindTrial,
   breakerGaugeValue,
   breakerOnAbandon,
   breakerOnFailure,
-  breakerOnStart,
   breakerOnSuccess,
-  breakerRestored,
+  breakerReleaseTrial,
+  breakerStartLimit,
+  breakerTakeTrial,
   closedBreaker,
   workerRetryDelayMs,
   type BreakerState,
@@ -49,6 +51,7 @@ import { isPermanentQueueError } from '../watchers/common.js';
 import { parseWorkerTask, taskPrompt } from '../../config/worker-task-file.js';
 import { pruneRunDirs, type RunDirPruneResult } from '../../services/worker-runs.js';
 import type { RunWindows } from './run-windows.js';
+import { RUN_HOOKS_FILE, parseRunHooks } from '../../hooks/run-hook.js';
 
 /** What a worker metrics sink takes (daemon/metrics.ts's seed 003 `watcher_*` families). */
 export interface WorkerMetricsSink {
@@ -70,8 +73,6 @@ export interface WorkerPoolOptions {
   leaseMs?: number;
   /** The workers this engine runs (default all): the others' task files are only taken in. */
   hosted?: readonly string[];
-  /** The breaker is shared with engines of other nodes: each pump reads what they saved. */
-  sharedBreaker?: boolean;
   windows: RunWindows;
   paths: { results: string; dlq: string; runs: string };
   /** hornets.json's directory: relative worktrees are resolved against it. */
@@ -94,6 +95,13 @@ export interface WorkerPoolOptions {
   onQueued?: (worker: string) => void;
   /** A worker's breaker changed state (closed, open, half-open): heartbeats tell it at once. */
   onBreaker?: (worker: string) => void;
+  /**
+   * The profile's hooks in a run's directory, by the installer the interactive agents use, so a
+   * one-shot run reports through hooks as an agent does (src/hooks/run-hook.ts). A named worktree
+   * an interactive agent may share keeps them (installing is idempotent and writes the same
+   * settings the agent has); a scratch directory's are uninstalled when its run ends.
+   */
+  runHooks?: { install(profile: string, cwd: string): boolean; uninstall(profile: string, cwd: string): void };
   /** How often running runs are looked at (exit files), default 200 ms. */
   pollMs?: number;
   /** How often the store is looked at for tasks queued by others (CLI retry/cancel), default 1 s. */
@@ -120,11 +128,27 @@ interface ActiveRun {
 interface WorkerState {
   settings: WorkerSettings;
   slots: SlotPool;
+  /**
+   * The breaker as the store held it at this engine's last look or change (every pump reads it):
+   * the store's is the one every engine shares; this copy is for status, gauges and timers.
+   */
   breaker: BreakerState;
-  /** What the store holds of the breaker (null: nothing saved yet, i.e. closed). */
-  savedBreaker: SavedBreaker | null;
   active: Map<string, ActiveRun>;
   timer: NodeJS.Timeout | null;
+  /**
+   * Removed from the team (or no longer hosted by this node): it starts no run and takes no task
+   * in; its runs out finish and are recorded as usual, then it goes. Its queued tasks stay queued.
+   */
+  retired: boolean;
+}
+
+/** What a team reload gives the pool (WorkerPool.setTeam). */
+export interface WorkerTeam {
+  workers: WorkerSettings[];
+  profiles: ReadonlyMap<string, Pick<Profile, 'oneShot' | 'env'>>;
+  agents: readonly string[];
+  /** The workers this engine runs (default all). */
+  hosted?: readonly string[];
 }
 
 export interface WorkerStatus {
@@ -164,6 +188,8 @@ export interface WorkerResultFile {
   }[];
   from: string | null;
   metadata: unknown;
+  /** The hook calls of the last run (its profile's hooks, installed in its worktree), per event. */
+  hooks: { calls: number; events: Record<string, number> };
   completed_at: string;
 }
 
@@ -198,7 +224,9 @@ export class WorkerPool {
   private stopped = false;
   private readonly holder: string;
   private readonly leaseMs: number;
-  private readonly hosted: Set<string>;
+  private hosted: Set<string>;
+  private profiles: ReadonlyMap<string, Pick<Profile, 'oneShot' | 'env'>>;
+  private agents: readonly string[];
   private lastRenew = 0;
 
   constructor(private readonly o: WorkerPoolOptions) {
@@ -207,12 +235,60 @@ export class WorkerPool {
     this.holder = o.holder ?? LOCAL_HOLDER;
     this.leaseMs = o.leaseMs ?? DEFAULT_LEASE_MS;
     this.hosted = new Set(o.hosted ?? o.workers.map((w) => w.name));
-    for (const s of o.workers) this.workers.set(s.name, { settings: s, slots: new SlotPool(s.maxConcurrent), breaker: closedBreaker, savedBreaker: null, active: new Map(), timer: null });
+    this.profiles = o.profiles;
+    this.agents = o.agents;
+    for (const s of o.workers) this.workers.set(s.name, this.newState(s));
+  }
+
+  private newState(s: WorkerSettings): WorkerState {
+    return { settings: s, slots: new SlotPool(s.maxConcurrent), breaker: closedBreaker, active: new Map(), timer: null, retired: false };
+  }
+
+  /**
+   * The team changed (hornets.json edited, `add`/`remove`): the rule, as the README says it.
+   * - An added worker starts taking its tasks at once (its queued ones too, left from before).
+   * - A removed worker starts no new run and takes no task file in; its runs out finish and are
+   *   recorded (result, retry or DLQ as usual; a retry waits queued); its queued tasks stay queued
+   *   in the store, and run again if the worker comes back.
+   * - Changed settings apply to the next run at once: maxConcurrent (a smaller one lets running
+   *   runs finish and starts none until below it), retry backoff, breaker threshold and timeout,
+   *   the profile. A task's own timeout and max_retries are fixed when it is taken in, so the new
+   *   defaults apply to tasks taken in from now.
+   */
+  setTeam(team: WorkerTeam): Promise<void> {
+    return this.serial(async () => {
+      this.profiles = team.profiles;
+      this.agents = team.agents;
+      this.hosted = new Set(team.hosted ?? team.workers.map((w) => w.name));
+      const wanted = new Map(team.workers.map((s) => [s.name, s]));
+      for (const [name, w] of this.workers) {
+        const next = wanted.get(name);
+        if (!next) {
+          if (!w.retired) this.o.log.info({ event: 'worker_retired', worker: name, running: w.active.size }, 'worker removed from the team: its runs finish, its queued tasks stay queued');
+          w.retired = true;
+          if (w.timer) clearTimeout(w.timer);
+          w.timer = null;
+          continue;
+        }
+        w.retired = false;
+        w.settings = next;
+        w.slots.resize(next.maxConcurrent);
+      }
+      for (const [name, s] of wanted) if (!this.workers.has(name)) this.workers.set(name, this.newState(s));
+      this.dropRetired();
+    }).then(async () => {
+      for (const w of this.hostedNames()) await this.pump(w);
+    });
+  }
+
+  /** Retired workers whose last run ended go. */
+  private dropRetired(): void {
+    for (const [name, w] of this.workers) if (w.retired && w.active.size === 0) this.workers.delete(name);
   }
 
   /** Every worker of the team: their task files are taken in here. */
   names(): string[] {
-    return [...this.workers.keys()];
+    return [...this.workers.values()].filter((w) => !w.retired).map((w) => w.settings.name);
   }
 
   /** The workers whose runs this engine starts. */
@@ -220,8 +296,9 @@ export class WorkerPool {
     return this.names().filter((n) => this.hosted.has(n));
   }
 
+  /** Hosted workers, and any with runs still out (retired, or moved to another node: watched to their end). */
   private hostedStates(): WorkerState[] {
-    return [...this.workers.values()].filter((w) => this.hosted.has(w.settings.name));
+    return [...this.workers.values()].filter((w) => (this.hosted.has(w.settings.name) && !w.retired) || w.active.size > 0);
   }
 
   /** Finds the runs of tasks that were running when the engine stopped, then starts what is due. */
@@ -269,24 +346,26 @@ export class WorkerPool {
     return this.workers.get(worker)?.slots.inUse ?? 0;
   }
 
-  /** The breaker changes, and is saved when what the store keeps of it changed (a failure to save is logged: the runs go on). */
-  private async setBreaker(w: WorkerState, next: BreakerState): Promise<void> {
-    const now = this.clock();
-    const before = breakerAt(w.breaker, w.settings.breaker, now);
-    const after = breakerAt(next, w.settings.breaker, now);
-    w.breaker = next;
-    // An open breaker that opens again (a run that was out fails) moves its trial: that is news too.
-    if (after.state !== before.state || after.openedAt !== before.openedAt) this.o.onBreaker?.(w.settings.name);
-    const keep: SavedBreaker = { state: next.state, failures: next.failures, openedAt: next.openedAt };
-    const last = w.savedBreaker;
-    if (last && last.state === keep.state && last.failures === keep.failures && last.openedAt === keep.openedAt) return;
-    if (!last && keep.state === 'closed' && keep.failures === 0) return;
+  /**
+   * A breaker transition, applied to the store's breaker atomically (another engine's change in
+   * between is decided again from); a failure to write is logged: the runs go on.
+   */
+  private async stepBreaker(w: WorkerState, step: (b: BreakerState) => BreakerState): Promise<void> {
     try {
-      await this.o.store.saveWorkerBreaker(w.settings.name, keep);
-      w.savedBreaker = keep;
+      this.noteBreaker(w, await transitionWorkerBreaker(this.o.store, w.settings.name, step));
     } catch (err) {
       this.o.log.warn({ event: 'worker_breaker_save_failed', worker: w.settings.name, error: errorMessage(err) }, 'cannot save the worker breaker');
     }
+  }
+
+  /** What the store holds of the breaker becomes this engine's copy; a change of state is news (heartbeats tell it at once). */
+  private noteBreaker(w: WorkerState, shared: SharedBreaker): void {
+    const now = this.clock();
+    const before = breakerAt(w.breaker, w.settings.breaker, now);
+    const after = breakerAt(shared.breaker, w.settings.breaker, now);
+    w.breaker = shared.breaker;
+    // An open breaker that opens again (a run that was out fails) moves its trial: that is news too.
+    if (after.state !== before.state || after.openedAt !== before.openedAt) this.o.onBreaker?.(w.settings.name);
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -300,10 +379,10 @@ export class WorkerPool {
   /** A task file dropped into tasks/<worker>/ (handed over by the task watcher). */
   async intake(f: DropFile): Promise<DropOutcome> {
     const w = this.workers.get(f.agent);
-    if (!w) return { kind: 'dead', error: `unknown worker "${f.agent}"` };
+    if (!w || w.retired) return { kind: 'dead', error: `unknown worker "${f.agent}"` };
     let t;
     try {
-      t = parseWorkerTask(f.json, f.name.replace(/\.json$/, ''), f.agent, this.o.agents);
+      t = parseWorkerTask(f.json, f.name.replace(/\.json$/, ''), f.agent, this.agents);
     } catch (err) {
       return { kind: 'dead', error: errorMessage(err) };
     }
@@ -354,37 +433,41 @@ export class WorkerPool {
    */
   private async pumpNow(worker: string): Promise<void> {
     const w = this.workers.get(worker);
-    if (!w || this.stopped || !this.hosted.has(worker)) return;
-    if (this.o.sharedBreaker) await this.syncBreaker(w);
-    const now = this.clock();
-    const b = breakerAt(w.breaker, w.settings.breaker, now);
-    const limit = !breakerAllows(w.breaker, w.settings.breaker, now) ? 0 : b.state === 'half_open' ? Math.min(1, w.slots.free) : w.slots.free;
-    const claim = await this.o.store.claimWorkerRuns(worker, { holder: this.holder, limit, leaseMs: this.leaseMs });
+    if (!w || this.stopped || !this.hosted.has(worker) || w.retired) return;
+    const policy = w.settings.breaker;
+    let shared = await readWorkerBreaker(this.o.store, worker);
+    this.noteBreaker(w, shared);
+    let counts = (await this.o.store.workerTaskCounts()).get(worker);
+    let limit = breakerStartLimit(shared.breaker, policy, this.clock(), this.holder, w.slots.free);
+    // Half-open: one trial team-wide. Of engines taking it at once the store lets one through.
+    let tookTrial = false;
+    const due = (counts?.queued ?? 0) + (counts?.retrying ?? 0) > 0;
+    if (limit === 0 && due && w.slots.free > 0 && breakerAt(shared.breaker, policy, this.clock()).state === 'half_open') {
+      const r = await transitionWorkerBreaker(this.o.store, worker, (b) => breakerTakeTrial(b, policy, this.clock(), this.holder) ?? b, shared);
+      this.noteBreaker(w, r);
+      shared = r;
+      tookTrial = r.changed;
+      limit = breakerStartLimit(shared.breaker, policy, this.clock(), this.holder, w.slots.free);
+    }
+    // Lapsed runs of other engines take free slots whatever the breaker (they are runs already out);
+    // new runs only as the breaker read above allows, and none if it changed since.
+    const claim = await this.o.store.claimWorkerRuns(worker, { holder: this.holder, limit: w.slots.free, leaseMs: this.leaseMs, breakerVersion: shared.version, maxNew: limit });
     for (const t of claim.orphans) await this.takeOver(w, t);
+    if (tookTrial) {
+      const trialTask = claim.started[0]?.taskId;
+      await this.stepBreaker(w, (b) => (trialTask ? breakerBindTrial(b, this.holder, trialTask) : breakerReleaseTrial(b, this.holder)));
+      if (trialTask) this.o.log.info({ event: 'worker_breaker_trial', worker, task: trialTask }, 'worker circuit breaker half-open: trial run');
+    }
     for (const t of claim.started) {
       w.slots.adopt(t.taskId);
-      await this.setBreaker(w, breakerOnStart(w.breaker, w.settings.breaker, this.clock()));
       await this.launch(w, t);
     }
-    const counts = (await this.o.store.workerTaskCounts()).get(worker);
+    if (claim.started.length > 0 || claim.orphans.length > 0) counts = (await this.o.store.workerTaskCounts()).get(worker);
     const waiting = (counts?.queued ?? 0) + (counts?.retrying ?? 0);
     this.idleAtLastCheck = waiting === 0 && w.active.size === 0;
     const retrying = counts && counts.retrying > 0 ? await this.o.store.listWorkerTasks({ worker, states: ['retrying'], limit: 100_000 }) : [];
     this.schedule(w, retrying, waiting);
     this.reportGauges(w, waiting);
-  }
-
-  /** What engines of other nodes saved of the shared breaker becomes this engine's breaker. */
-  private async syncBreaker(w: WorkerState): Promise<void> {
-    const saved = (await this.o.store.workerBreakers()).get(w.settings.name);
-    const last = w.savedBreaker;
-    if (!saved || (last && last.state === saved.state && last.failures === saved.failures && last.openedAt === saved.openedAt)) return;
-    const trial = w.breaker.trialRunning && saved.state === 'half_open';
-    const before = breakerAt(w.breaker, w.settings.breaker, this.clock());
-    w.breaker = { ...breakerRestored(saved, 0), trialRunning: trial };
-    w.savedBreaker = { state: saved.state, failures: saved.failures, openedAt: saved.openedAt };
-    const after = breakerAt(w.breaker, w.settings.breaker, this.clock());
-    if (after.state !== before.state || after.openedAt !== before.openedAt) this.o.onBreaker?.(w.settings.name);
   }
 
   /**
@@ -474,12 +557,14 @@ export class WorkerPool {
     w.active.set(t.taskId, run);
     let opening = false;
     try {
-      const profile = this.o.profiles.get(w.settings.profile);
+      const profile = this.profiles.get(w.settings.profile);
       if (!profile?.oneShot) throw new Error(`profile "${w.settings.profile}" has no oneShot command`);
       const prompt = taskPrompt(t.description, t.metadata);
       const cwd = this.cwdFor(w, t, dir);
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      if (cwd === join(dir, 'work')) await mkdir(cwd, { recursive: true, mode: 0o700 });
+      const scratch = cwd === join(dir, 'work');
+      if (scratch) await mkdir(cwd, { recursive: true, mode: 0o700 });
+      this.installRunHooks(w, t.taskId, cwd);
       const spec: TaskRunSpec = {
         argv: profile.oneShot.command.map((word) => (profile.oneShot!.prompt === 'stdin' ? this.o.expand(word) : this.o.expand(word).replaceAll('{prompt}', prompt))),
         ...(profile.oneShot.prompt === 'stdin' ? { stdin: prompt } : {}),
@@ -518,6 +603,40 @@ export class WorkerPool {
       // An end already there is the run's own (its window opened late and it finished): that counts.
       if (!existsSync(join(dir, RUN_FILES.exit))) await writeJsonAtomic(join(dir, RUN_FILES.exit), exit).catch(() => undefined);
     }
+  }
+
+  private installRunHooks(w: WorkerState, taskId: string, cwd: string): void {
+    if (!this.o.runHooks) return;
+    try {
+      if (this.o.runHooks.install(w.settings.profile, cwd)) this.o.log.info({ event: 'worker_run_hooks_installed', worker: w.settings.name, task: taskId, cwd }, 'hooks installed for a worker run');
+    } catch (err) {
+      // The run still goes: its result does not depend on its hooks.
+      this.o.log.warn({ event: 'worker_run_hooks_failed', worker: w.settings.name, task: taskId, cwd, error: errorMessage(err) }, 'cannot install the hooks of a worker run');
+    }
+  }
+
+  /** A scratch directory's hooks go with its run (a Gemini trust entry lives in the user's file). */
+  private uninstallRunHooks(w: WorkerState, run: ActiveRun): void {
+    const scratch = join(run.dir, 'work');
+    if (!this.o.runHooks || !existsSync(scratch)) return;
+    try {
+      this.o.runHooks.uninstall(w.settings.profile, scratch);
+    } catch (err) {
+      this.o.log.warn({ event: 'worker_run_hooks_uninstall_failed', worker: w.settings.name, run: run.runId, error: errorMessage(err) }, 'cannot uninstall the hooks of a scratch run');
+    }
+  }
+
+  private readRunHooks(worker: string, taskId: string, attempt: number): WorkerResultFile['hooks'] {
+    let text = '';
+    try {
+      text = readFileSync(join(this.runDir(worker, taskId, attempt), RUN_HOOKS_FILE), 'utf8');
+    } catch {
+      // No hook called (or none installed).
+    }
+    const calls = parseRunHooks(text);
+    const events: Record<string, number> = {};
+    for (const c of calls) events[c.event] = (events[c.event] ?? 0) + 1;
+    return { calls: calls.length, events };
   }
 
   // ------------------------------------------------------------ watching runs
@@ -694,7 +813,7 @@ export class WorkerPool {
     }
     const stdout = await this.readText(join(run.dir, RUN_FILES.out));
     const stderr = await this.readText(join(run.dir, RUN_FILES.err));
-    const profile = this.o.profiles.get(w.settings.profile);
+    const profile = this.profiles.get(w.settings.profile);
     const output = parseOneShotOutput(profile?.oneShot?.output ?? 'text', stdout);
     const { outcome, error } = this.judge(task, run, exit, output, stderr);
     const attempt: WorkerAttempt = {
@@ -709,6 +828,7 @@ export class WorkerPool {
     };
     const now = this.clock();
     const lastOutput = `${stdout}${stderr ? `\n[stderr]\n${stderr}` : ''}`.slice(-LAST_OUTPUT_CHARS);
+    this.uninstallRunHooks(w, run);
     try {
       await this.applyEnd(w, task, attempt, output, exit, lastOutput, now, run.lease);
     } catch (err) {
@@ -727,6 +847,7 @@ export class WorkerPool {
   private release(w: WorkerState, run: ActiveRun): void {
     if (w.active.get(run.taskId) === run) w.active.delete(run.taskId);
     w.slots.release(run.taskId);
+    if (w.retired && w.active.size === 0) this.dropRetired();
   }
 
   private judge(task: WorkerTask, run: ActiveRun, exit: TaskRunExit, output: OneShotOutput, stderr: string): { outcome: AttemptOutcome; error: string | null } {
@@ -766,7 +887,7 @@ export class WorkerPool {
         await this.writeResult(task, history, 'completed', output, exit, null, now);
         await this.tell(task, `task ${task.taskId} for ${worker} completed: ${(output.text ?? '(no final text)').slice(0, NOTIFY_RESULT_CHARS)}`, 'completed');
         await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'completed', attempt, result: output.text }, fence);
-        await this.setBreaker(w, breakerOnSuccess());
+        await this.stepBreaker(w, () => breakerOnSuccess());
         m?.processed(worker, 'completed');
         m?.duration(worker, runMs / 1000);
         this.o.log.info({ event: 'worker_task_completed', worker, task: task.taskId, attempts: attempt.attempt, ms: runMs }, 'worker task completed');
@@ -775,7 +896,7 @@ export class WorkerPool {
       case 'cancelled': {
         await this.writeResult(task, history, 'cancelled', output, exit, attempt.error, now);
         await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'cancelled', attempt }, fence);
-        await this.setBreaker(w, breakerOnAbandon(w.breaker, w.settings.breaker, now));
+        await this.stepBreaker(w, (b) => breakerOnAbandon(b, w.settings.breaker, now, task.taskId));
         m?.processed(worker, 'cancelled');
         return;
       }
@@ -785,7 +906,7 @@ export class WorkerPool {
           // A window tmux could not open waits a little: tmux is likely busy or restarting.
           const retryAt = exit.notStarted ? now + NOT_STARTED_RETRY_MS * history.filter((a) => a.outcome === 'lost').length : now;
           await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'retrying', attempt, retryAt }, fence);
-          await this.setBreaker(w, breakerOnAbandon(w.breaker, w.settings.breaker, now));
+          await this.stepBreaker(w, (b) => breakerOnAbandon(b, w.settings.breaker, now, task.taskId));
           this.o.log.warn({ event: 'worker_run_lost', worker, task: task.taskId, run: attempt.runId, reason: attempt.error }, 'worker run lost; running it again');
           return;
         }
@@ -817,7 +938,7 @@ export class WorkerPool {
     const runMs = Math.max(0, attempt.endedAt - attempt.startedAt);
     const m = this.o.metrics;
     const before = w.breaker.state;
-    await this.setBreaker(w, breakerOnFailure(w.breaker, w.settings.breaker, now));
+    await this.stepBreaker(w, (b) => breakerOnFailure(b, w.settings.breaker, now));
     if (w.breaker.state === 'open' && before !== 'open') this.o.log.warn({ event: 'worker_breaker_open', worker, failures: w.breaker.failures }, 'worker circuit breaker opened');
     m?.failed(worker, attempt.outcome === 'failed' ? 'error' : attempt.outcome);
     m?.duration(worker, runMs / 1000);
@@ -883,6 +1004,7 @@ export class WorkerPool {
       })),
       from: task.from,
       metadata,
+      hooks: this.readRunHooks(task.worker, task.taskId, last.attempt),
       completed_at: new Date(now).toISOString(),
     };
     await writeJsonAtomic(this.resultFile(task.worker, task.taskId), record);
@@ -908,12 +1030,10 @@ export class WorkerPool {
     const leased = candidates.flatMap((t) => (t.lease ? [{ taskId: t.taskId, holder: t.lease.holder, token: t.lease.token }] : []));
     const lost = new Set(leased.length > 0 ? await this.o.store.renewWorkerLeases(this.holder, leased, this.leaseMs) : []);
     const running = candidates.filter((t) => !lost.has(t.taskId));
-    // An open breaker stays open across an engine restart (a crash loop must not hammer a failing worker).
+    // The breaker lives in the store: an open one stays open across an engine restart (a crash loop
+    // must not hammer a failing worker), and a half-open trial stays bound to its task's run.
     const saved = await this.o.store.workerBreakers();
-    for (const w of this.workers.values()) {
-      w.breaker = breakerRestored(saved.get(w.settings.name), running.filter((t) => t.worker === w.settings.name).length);
-      w.savedBreaker = saved.get(w.settings.name) ?? null;
-    }
+    for (const w of this.workers.values()) w.breaker = breakerFromSaved(saved.get(w.settings.name)).breaker;
     const liveByWorker = new Map<string, Set<string>>();
     for (const name of this.hostedNames()) liveByWorker.set(name, await this.o.windows.live(name));
     for (const t of running) {

@@ -43,7 +43,9 @@ return 1
 
 /**
  * KEYS[1] the worker's \`ready\` zset, KEYS[2] this call's one-time marker (see scripts.ts: a re-sent
- * claim gets the first answer). ARGV: base, worker, holder, now, limit, lease expiry.
+ * claim gets the first answer). ARGV: base, worker, holder, now, limit, lease expiry, the breaker
+ * version the limit was decided from ('' none: no check; another version starts no new run), the most
+new runs ('' none: limit).
  * Answer: one line per task, 'o<id>' (orphan: its lease lapsed, now the claimer's) or 's<id>' (started).
  */
 export const WT_CLAIM_SCRIPT = `
@@ -76,6 +78,9 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', leased, '-inf', '(' .. nowText, 
     redis.call('ZREM', leased, id)
   end
 end
+-- New runs: none if the breaker moved since the claimer read it; at most maxNew (ARGV[8]).
+if ARGV[7] ~= '' and (tonumber(redis.call('HGET', base .. 'breaker_version', worker)) or 0) ~= tonumber(ARGV[7]) then slots = 0 end
+if ARGV[8] ~= '' and tonumber(ARGV[8]) < slots then slots = tonumber(ARGV[8]) end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', retry, '-inf', nowText, 'LIMIT', 0, 1000)) do
   local order = redis.call('HGET', base .. 't:' .. id, 'order')
   if order then redis.call('ZADD', ready, order, id) end
@@ -257,4 +262,19 @@ for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
 end
 return { #ids, removed }
+`;
+
+/**
+ * KEYS[1] the \`breakers\` hash (worker -> the breaker's JSON). ARGV: base, worker, expected version,
+ * the new JSON. The breaker's version is kept beside it (\`breaker_version\`), so no JSON is decoded:
+ * the new JSON is written only while the version is still the expected one, and the version goes up.
+ * Answer: {1, json} written; {0, json or ''} refused, with what is saved now.
+ */
+export const WT_BREAKER_SWAP_SCRIPT = `
+local versions = ARGV[1] .. 'breaker_version'
+local v = tonumber(redis.call('HGET', versions, ARGV[2])) or 0
+if v ~= tonumber(ARGV[3]) then return {0, redis.call('HGET', KEYS[1], ARGV[2]) or '', v} end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[4])
+redis.call('HSET', versions, ARGV[2], v + 1)
+return {1, ARGV[4], v + 1}
 `;

@@ -17,12 +17,22 @@ import {
   type WorkerTaskState,
   workerTaskStates,
 } from '../../domain/worker-task.js';
-import type { DutyFence, SavedBreaker, WorkerLeaseRef, WorkerTaskStore } from '../store.js';
+import type { DutyFence, SavedBreaker, WorkerClaimRequest, WorkerLeaseRef, WorkerTaskStore } from '../store.js';
 import { WORKER_ERROR_CHARS, checkClaim, checkLeaseMs, checkSavedBreaker, checkWorkerTaskInput } from '../worker-task-checks.js';
 import { workerReadyScore, workerTaskBase } from './keys.js';
-import { WT_CANCEL_SCRIPT, WT_CLAIM_SCRIPT, WT_CREATE_SCRIPT, WT_END_SCRIPT, WT_PRUNE_SCRIPT, WT_RENEW_SCRIPT, WT_REQUEUE_SCRIPT, WT_START_SCRIPT } from './worker-task-scripts.js';
+import {
+  WT_BREAKER_SWAP_SCRIPT,
+  WT_CANCEL_SCRIPT,
+  WT_CLAIM_SCRIPT,
+  WT_CREATE_SCRIPT,
+  WT_END_SCRIPT,
+  WT_PRUNE_SCRIPT,
+  WT_RENEW_SCRIPT,
+  WT_REQUEUE_SCRIPT,
+  WT_START_SCRIPT,
+} from './worker-task-scripts.js';
 
-type WtScript = 'hornetsWtCreate' | 'hornetsWtClaim' | 'hornetsWtStart' | 'hornetsWtEnd' | 'hornetsWtCancel' | 'hornetsWtRequeue' | 'hornetsWtRenew' | 'hornetsWtPrune';
+type WtScript = 'hornetsWtBreakerSwap' | 'hornetsWtCreate' | 'hornetsWtClaim' | 'hornetsWtStart' | 'hornetsWtEnd' | 'hornetsWtCancel' | 'hornetsWtRequeue' | 'hornetsWtRenew' | 'hornetsWtPrune';
 type WtRedis = Redis & Record<WtScript, (numKeys: number, ...args: string[]) => Promise<unknown>>;
 
 /** Registers the scripts on a connection (EVALSHA, loaded on first use). */
@@ -35,6 +45,7 @@ export function defineWorkerTaskScripts(redis: Redis): void {
   redis.defineCommand('hornetsWtRequeue', { lua: WT_REQUEUE_SCRIPT });
   redis.defineCommand('hornetsWtRenew', { lua: WT_RENEW_SCRIPT });
   redis.defineCommand('hornetsWtPrune', { lua: WT_PRUNE_SCRIPT });
+  redis.defineCommand('hornetsWtBreakerSwap', { lua: WT_BREAKER_SWAP_SCRIPT });
 }
 
 export interface RedisWorkerTaskStoreOptions {
@@ -221,12 +232,26 @@ export class RedisWorkerTaskStore implements WorkerTaskStore {
     return this.settle(taskId, answer, end.next === 'cancelled' ? 'running or cancelled' : 'running', { runId, ...(lease ? { holder: lease.holder, token: lease.token } : {}) });
   }
 
-  async claimWorkerRuns(worker: string, claim: { holder: string; limit: number; leaseMs: number }): Promise<WorkerClaim> {
+  async claimWorkerRuns(worker: string, claim: WorkerClaimRequest): Promise<WorkerClaim> {
     checkClaim(claim);
     const now = this.o.clock();
     const marker = `${this.base}op:${randomId(16)}`;
     const answer = String(
-      await this.o.io(() => this.redis.hornetsWtClaim(2, `${this.base}ready:${worker}`, marker, this.base, worker, claim.holder, String(now), String(claim.limit), String(now + claim.leaseMs))),
+      await this.o.io(() =>
+        this.redis.hornetsWtClaim(
+          2,
+          `${this.base}ready:${worker}`,
+          marker,
+          this.base,
+          worker,
+          claim.holder,
+          String(now),
+          String(claim.limit),
+          String(now + claim.leaseMs),
+          claim.breakerVersion === undefined ? '' : String(claim.breakerVersion),
+          claim.maxNew === undefined ? '' : String(claim.maxNew),
+        ),
+      ),
     );
     const lines = answer === '' ? [] : answer.split('\n');
     const tasks = new Map((await this.readMany(lines.map((l) => l.slice(1)))).map((t) => [t.taskId, t]));
@@ -274,14 +299,29 @@ export class RedisWorkerTaskStore implements WorkerTaskStore {
   }
 
   async workerBreakers(): Promise<Map<string, SavedBreaker>> {
-    const raw = await this.o.io(() => this.redis.hgetall(`${this.base}breakers`));
-    return new Map(Object.entries(raw).map(([w, json]) => [w, JSON.parse(json) as SavedBreaker]));
+    const [raw, versions] = await this.o.io(() => Promise.all([this.redis.hgetall(`${this.base}breakers`), this.redis.hgetall(`${this.base}breaker_version`)]));
+    return new Map(Object.entries(raw).map(([w, json]) => [w, { ...(JSON.parse(json) as SavedBreaker), version: Number(versions[w] ?? 0) }]));
   }
 
   async saveWorkerBreaker(worker: string, b: SavedBreaker): Promise<void> {
     checkSavedBreaker(worker, b);
-    const saved: SavedBreaker = { state: b.state, failures: b.failures, openedAt: b.openedAt, updatedAt: this.o.clock() };
-    await this.o.io(() => this.redis.hset(`${this.base}breakers`, worker, JSON.stringify(saved)));
+    // Whatever was saved: a swap from the version just read, again if another write came between.
+    for (;;) {
+      const version = (await this.workerBreakers()).get(worker)?.version ?? 0;
+      if ((await this.swapWorkerBreaker(worker, version, b)).swapped) return;
+    }
+  }
+
+  async swapWorkerBreaker(worker: string, expectedVersion: number, next: SavedBreaker): Promise<{ swapped: boolean; breaker: SavedBreaker | null }> {
+    checkSavedBreaker(worker, next);
+    const saved: SavedBreaker = { state: next.state, failures: next.failures, openedAt: next.openedAt, trial: next.trial ?? null, updatedAt: this.o.clock() };
+    const [ok, json, version] = (await this.o.io(() => this.redis.hornetsWtBreakerSwap(1, `${this.base}breakers`, this.base, worker, String(expectedVersion), JSON.stringify(saved)))) as [
+      number,
+      string,
+      number,
+    ];
+    const breaker = json === '' ? null : { ...(JSON.parse(json) as SavedBreaker), version: Number(version) };
+    return { swapped: ok === 1, breaker };
   }
 
   /**

@@ -240,6 +240,12 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (agent, file)
   ) STRICT, WITHOUT ROWID;
   `,
+  // 6 -> 7: the breaker is one shared record every engine changes by compare-and-set on its
+  // version, with the half-open trial in it (who took it, which task), so one trial runs team-wide.
+  `
+  ALTER TABLE worker_breakers ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE worker_breakers ADD COLUMN trial TEXT;
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

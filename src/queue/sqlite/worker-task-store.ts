@@ -17,7 +17,7 @@ import {
   runIdOf,
   workerTaskStates,
 } from '../../domain/worker-task.js';
-import type { SavedBreaker, WorkerLeaseRef, WorkerTaskStore } from '../store.js';
+import type { SavedBreaker, SavedBreakerTrial, WorkerClaimRequest, WorkerLeaseRef, WorkerTaskStore } from '../store.js';
 import type { SqliteConnection } from './connection.js';
 
 interface WorkerTaskRow {
@@ -170,11 +170,12 @@ export class SqliteWorkerTaskStore implements WorkerTaskStore {
     });
   }
 
-  async claimWorkerRuns(worker: string, claim: { holder: string; limit: number; leaseMs: number }): Promise<WorkerClaim> {
+  async claimWorkerRuns(worker: string, claim: WorkerClaimRequest): Promise<WorkerClaim> {
     checkClaim(claim);
     return this.c.write(() => {
       const now = this.c.now();
       const expiresAt = now + claim.leaseMs;
+      const breakerMoved = claim.breakerVersion !== undefined && this.breakerVersion(worker) !== claim.breakerVersion;
       const lapsed = this.c
         .stmt(`SELECT * FROM worker_tasks WHERE worker = ? AND state = 'running' AND lease_holder IS NOT NULL AND lease_expires_at < ? ORDER BY lease_expires_at, task_id LIMIT 100`)
         .all(worker, now) as WorkerTaskRow[];
@@ -189,6 +190,7 @@ export class SqliteWorkerTaskStore implements WorkerTaskStore {
         orphans.push(this.update(r.task_id, { lease_holder: claim.holder, lease_token: r.lease_token + 1, lease_expires_at: expiresAt }, now));
       }
       const started: WorkerTask[] = [];
+      slots = breakerMoved ? 0 : Math.min(slots, claim.maxNew ?? slots);
       if (slots > 0) {
         const due = this.c
           .stmt(
@@ -302,26 +304,66 @@ export class SqliteWorkerTaskStore implements WorkerTaskStore {
 
   async workerBreakers(): Promise<Map<string, SavedBreaker>> {
     return this.c.read(() => {
-      const rows = this.c.stmt('SELECT worker, state, failures, opened_at, updated_at FROM worker_breakers').all() as {
-        worker: string;
-        state: SavedBreaker['state'];
-        failures: number;
-        opened_at: number | null;
-        updated_at: number;
-      }[];
-      return new Map(rows.map((r) => [r.worker, { state: r.state, failures: r.failures, openedAt: r.opened_at, updatedAt: r.updated_at }]));
+      const rows = this.c.stmt('SELECT worker, state, failures, opened_at, trial, version, updated_at FROM worker_breakers').all() as BreakerRow[];
+      return new Map(rows.map((r) => [r.worker, toSavedBreaker(r)]));
     });
   }
 
   async saveWorkerBreaker(worker: string, b: SavedBreaker): Promise<void> {
     checkSavedBreaker(worker, b);
     return this.c.write(() => {
-      this.c
-        .stmt(
-          `INSERT INTO worker_breakers (worker, state, failures, opened_at, updated_at) VALUES (@worker, @state, @failures, @opened_at, @now)
-           ON CONFLICT(worker) DO UPDATE SET state = excluded.state, failures = excluded.failures, opened_at = excluded.opened_at, updated_at = excluded.updated_at`,
-        )
-        .run({ worker, state: b.state, failures: b.failures, opened_at: b.openedAt, now: this.c.now() });
+      this.writeBreaker(worker, b, this.breakerVersion(worker) + 1);
     });
   }
+
+  async swapWorkerBreaker(worker: string, expectedVersion: number, next: SavedBreaker): Promise<{ swapped: boolean; breaker: SavedBreaker | null }> {
+    checkSavedBreaker(worker, next);
+    // One write transaction: the version read and the write cannot interleave with another engine's.
+    return this.c.write(() => {
+      if (this.breakerVersion(worker) !== expectedVersion) return { swapped: false, breaker: this.readBreaker(worker) };
+      this.writeBreaker(worker, next, expectedVersion + 1);
+      return { swapped: true, breaker: this.readBreaker(worker) };
+    });
+  }
+
+  private breakerVersion(worker: string): number {
+    const r = this.c.stmt('SELECT version FROM worker_breakers WHERE worker = ?').get(worker) as { version: number } | undefined;
+    return r?.version ?? 0;
+  }
+
+  private readBreaker(worker: string): SavedBreaker | null {
+    const r = this.c.stmt('SELECT worker, state, failures, opened_at, trial, version, updated_at FROM worker_breakers WHERE worker = ?').get(worker) as BreakerRow | undefined;
+    return r ? toSavedBreaker(r) : null;
+  }
+
+  private writeBreaker(worker: string, b: SavedBreaker, version: number): void {
+    this.c
+      .stmt(
+        `INSERT INTO worker_breakers (worker, state, failures, opened_at, trial, version, updated_at) VALUES (@worker, @state, @failures, @opened_at, @trial, @version, @now)
+         ON CONFLICT(worker) DO UPDATE SET state = excluded.state, failures = excluded.failures, opened_at = excluded.opened_at, trial = excluded.trial,
+           version = excluded.version, updated_at = excluded.updated_at`,
+      )
+      .run({ worker, state: b.state, failures: b.failures, opened_at: b.openedAt, trial: b.trial ? JSON.stringify(b.trial) : null, version, now: this.c.now() });
+  }
+}
+
+interface BreakerRow {
+  worker: string;
+  state: SavedBreaker['state'];
+  failures: number;
+  opened_at: number | null;
+  trial: string | null;
+  version: number;
+  updated_at: number;
+}
+
+function toSavedBreaker(r: BreakerRow): SavedBreaker {
+  return {
+    state: r.state,
+    failures: r.failures,
+    openedAt: r.opened_at,
+    trial: r.trial ? (JSON.parse(r.trial) as SavedBreakerTrial) : null,
+    version: r.version,
+    updatedAt: r.updated_at,
+  };
 }

@@ -10,7 +10,7 @@ import { TmuxClient } from '../../../src/tmux/client.js';
 import { tmuxConfig } from '../../../src/services/agents.js';
 import { packageRoot } from '../../../src/config/paths.js';
 import { silentLogger, createLogger, type Logger } from '../../../src/log.js';
-import { WorkerPool, type WorkerMetricsSink, type WorkerResultFile } from '../../../src/daemon/workers/pool.js';
+import { WorkerPool, type WorkerMetricsSink, type WorkerPoolOptions, type WorkerResultFile } from '../../../src/daemon/workers/pool.js';
 import { TmuxRunWindows, type RunWindows } from '../../../src/daemon/workers/run-windows.js';
 import { DropDir } from '../../../src/daemon/watchers/drop-dir.js';
 import type { WorkerSettings } from '../../../src/config/workers.js';
@@ -65,6 +65,8 @@ export async function startWorkerHarness(o: {
   windows?: (real: RunWindows) => RunWindows;
   /** The pool's clock (default Date.now). */
   clock?: () => number;
+  /** Installs the profile's hooks in each run's directory (daemon/workers/wire.ts runHooksFor). */
+  runHooks?: WorkerPoolOptions['runHooks'];
   /** The profile the workers run (default: the demo one-shot CLI). */
   profile?: { env: Record<string, string>; oneShot: { command: string[]; prompt: 'argv' | 'stdin'; output: OneShotOutputKind } };
 }): Promise<WorkerHarness> {
@@ -95,6 +97,7 @@ export async function startWorkerHarness(o: {
     storeCheckMs: 200,
     killGraceMs: o.killGraceMs ?? 500,
     ...(o.clock ? { clock: o.clock } : {}),
+    ...(o.runHooks ? { runHooks: o.runHooks } : {}),
   });
   const drop = new DropDir({ kind: 'task', root: dirs.tasks, dlq: dirs.dlq, suffix: '.json', agents: pool.names(), log, clock: Date.now, handle: (f) => pool.intake(f), scanIntervalMs: 1_000 });
   await pool.start();
