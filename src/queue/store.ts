@@ -221,6 +221,12 @@ export interface StoreDamage {
   detail: string;
 }
 
+export interface StoreReachability {
+  reachable: boolean;
+  /** Why not (no secrets: never the URL). */
+  detail?: string;
+}
+
 export interface MessageStore {
   /** File-backed stores: whether the path still names the file this store opened (see sqlite/file-guard.ts). */
   checkFile?(): 'same' | 'missing' | 'replaced';
@@ -230,6 +236,11 @@ export interface MessageStore {
   checkWritable?(): Promise<void>;
   /** Damage found in the store by any process (writes are then refused), or null. */
   damage?(): StoreDamage | null;
+  /**
+   * Whether the store answers, for a readiness probe: cheap enough to be asked per probe (SQLite:
+   * the connection is open; Redis: a PING answered within the last second, one in flight at most).
+   */
+  reachability?(): Promise<StoreReachability>;
   /** A full check of the store's structure now (SQLite quick_check); records and returns damage found. */
   checkIntegrity?(): Promise<StoreDamage | null>;
   /**

@@ -52,6 +52,8 @@ import type { RunWindows } from './run-windows.js';
 
 /** What a worker metrics sink takes (daemon/metrics.ts's seed 003 `watcher_*` families). */
 export interface WorkerMetricsSink {
+  /** A task file was taken in (seed 004 tasks_total). */
+  taken?(worker: string): void;
   processed(worker: string, status: 'completed' | 'failed' | 'cancelled'): void;
   failed(worker: string, reason: string): void;
   duration(worker: string, seconds: number): void;
@@ -334,6 +336,7 @@ export class WorkerPool {
       return { kind: 'retry', error: errorMessage(err) };
     }
     this.o.log.info({ event: 'worker_task_accepted', worker: f.agent, task: t.taskId }, 'worker task taken in');
+    this.o.metrics?.taken?.(f.agent);
     this.o.onQueued?.(f.agent);
     void this.pump(f.agent);
     return { kind: 'done' };

@@ -37,6 +37,7 @@ import {
   type SessionPin,
   type SessionPinVerdict,
   type SweepResult,
+  type StoreReachability,
   type TaskStore,
 } from '../store.js';
 import { type AgentContext, type AgentContextPatch, type AgentPatch, type AgentRecord, type AgentRegistration, type AgentState } from '../../domain/agent.js';
@@ -885,6 +886,10 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     const now = this.c.now();
     this.c.write(() => this.c.db.prepare("INSERT INTO meta (key, value) VALUES ('last_engine_start', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(now)));
     return Promise.resolve();
+  }
+
+  reachability(): Promise<StoreReachability> {
+    return Promise.resolve(this.c.db.open ? { reachable: true } : { reachable: false, detail: 'the SQLite connection is closed' });
   }
 
   damage(): Damage | null {
