@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { MessageStore } from '../queue/store.js';
 import { messageStates } from '../domain/message.js';
+import { priorityBands } from '../domain/priority.js';
 import type { AgentRecord } from '../domain/agent.js';
 import { displayAgent, displayColours } from '../domain/agent-display.js';
 import { writeFileAtomicSync } from '../util/private-files.js';
@@ -224,6 +225,8 @@ export interface HornetsMetrics {
   hookDuration: Histogram;
   agentRestarts: Counter;
   messages: Gauge;
+  /** Waiting messages by agent and priority band (stores with waitingByBand). */
+  queueDepth: Gauge;
   /** 1 for the state the display rule shows (domain/agent-display.ts), 0 for the others. */
   agentState: Gauge;
   watcherFiles: Counter;
@@ -291,6 +294,11 @@ export function createHornetsMetrics(registry = new Registry(), options: { node?
     }),
     agentRestarts: registry.counter({ name: 'hornets_agent_restarts_total', help: 'Agent restarts made by the supervisor.', labelNames: ['agent'] }),
     messages: registry.gauge({ name: 'hornets_messages', help: 'Messages per agent and state.', labelNames: ['agent', 'state'] }),
+    queueDepth: registry.gauge({
+      name: 'hornets_queue_depth',
+      help: 'Messages waiting (queued, or failed and waiting to retry) per agent and priority band (normal 0-9, high 10-49, critical 50-99, emergency 100-199, rebrief 200).',
+      labelNames: ['agent', 'priority'],
+    }),
     agentState: registry.gauge({ name: 'hornets_agent_state', help: 'Agent state as status and the console show it: 1 for the current state, 0 for the others.', labelNames: ['agent', 'state'] }),
     watcherFiles: registry.counter({
       name: 'hornets_watcher_files_total',
@@ -349,11 +357,18 @@ export function collectSeedGauges(metrics: HornetsMetrics): void {
 }
 
 /** Rebuilds the hornets_messages gauges from the store (call before a scrape), and the agent states. */
-export async function collectQueueMetrics(metrics: HornetsMetrics, store: Pick<MessageStore, 'stats'> & Partial<Pick<MessageStore, 'listAgents'>>): Promise<void> {
+export async function collectQueueMetrics(metrics: HornetsMetrics, store: Pick<MessageStore, 'stats'> & Partial<Pick<MessageStore, 'listAgents' | 'waitingByBand'>>): Promise<void> {
   collectSeedGauges(metrics);
   const stats = await store.stats();
   metrics.messages.reset();
   for (const a of stats.agents) for (const s of messageStates) metrics.messages.set({ agent: a.agent, state: s }, a.counts[s]);
+  if (store.waitingByBand) {
+    const waiting = await store.waitingByBand();
+    metrics.queueDepth.reset();
+    // Every band of every agent, zeros included: a drained band reads 0, not "no data".
+    for (const a of stats.agents) for (const b of priorityBands) metrics.queueDepth.set({ agent: a.agent, priority: b.band }, 0);
+    for (const w of waiting) metrics.queueDepth.set({ agent: w.agent, priority: w.band }, w.n);
+  }
   if (store.listAgents) collectAgentStates(metrics, await store.listAgents());
 }
 

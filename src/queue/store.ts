@@ -8,6 +8,7 @@ import type { AgentContext, AgentContextPatch, AgentPatch, AgentRecord, AgentReg
 import type { LifecycleEvent } from '../domain/agent-lifecycle.js';
 import type { Task, TaskCreateInput, TaskFilter, TaskState } from '../domain/task.js';
 import type { AttemptEnd, WorkerClaim, WorkerTask, WorkerTaskFilter, WorkerTaskInput, WorkerTaskState } from '../domain/worker-task.js';
+import type { PriorityBandName } from '../domain/priority.js';
 
 export interface QueueLimits {
   /** Pending messages (queued, failed, leased, delivered) allowed per agent. */
@@ -221,6 +222,12 @@ export interface StoreDamage {
   detail: string;
 }
 
+export interface WaitingByBand {
+  agent: string;
+  band: PriorityBandName;
+  n: number;
+}
+
 export interface StoreReachability {
   reachable: boolean;
   /** Why not (no secrets: never the URL). */
@@ -241,6 +248,12 @@ export interface MessageStore {
    * the connection is open; Redis: a PING answered within the last second, one in flight at most).
    */
   reachability?(): Promise<StoreReachability>;
+  /**
+   * Waiting messages (queued or failed, to retry) per agent and priority band (domain/priority.ts
+   * priorityBand), for the queue-depth metric: one indexed read (SQLite), one ZCOUNT per band and
+   * agent in one flight (Redis). Bands with none are left out.
+   */
+  waitingByBand?(): Promise<WaitingByBand[]>;
   /** A full check of the store's structure now (SQLite quick_check); records and returns damage found. */
   checkIntegrity?(): Promise<StoreDamage | null>;
   /**

@@ -18,7 +18,7 @@ import { QueueError } from '../../errors.js';
 import type { EnqueueInput, ExportedMessage, Message, MessageState, QueueEvent } from '../../domain/message.js';
 import { messageStates, pendingStates, terminalStates, waitingStates } from '../../domain/message.js';
 import { retryDelayMs } from '../../domain/retry.js';
-import { isValidPriority } from '../../domain/priority.js';
+import { isValidPriority, priorityBands } from '../../domain/priority.js';
 import { randomId, sequentialId } from '../../util/ids.js';
 import { storedAgentState, type AgentContext, type AgentContextPatch, type AgentPatch, type AgentRecord, type AgentRegistration } from '../../domain/agent.js';
 import { factsOf, transition, type LifecycleEvent } from '../../domain/agent-lifecycle.js';
@@ -50,6 +50,7 @@ import {
   type SweepOptions,
   type SweepResult,
   type StoreReachability,
+  type WaitingByBand,
   type TaskStore,
 } from '../store.js';
 import { normalizeEnqueue, queueFullError, type NormalizedEnqueue } from '../validate.js';
@@ -1800,6 +1801,26 @@ export class RedisMessageStore implements MessageStore, TaskStore {
 
   async checkWritable(): Promise<void> {
     await this.io(() => this.redis.set(this.g.writable, String(this.clock())));
+  }
+
+  async waitingByBand(): Promise<WaitingByBand[]> {
+    return this.io(async () => {
+      const names = await this.agentNames();
+      // The ready zset is scored (200 - priority) * 2^44 + seq: a band is one score range.
+      const range = (min: number, max: number): [string, string] => [String((200 - max) * 2 ** 44), `(${(201 - min) * 2 ** 44}`];
+      const replies = await this.perAgentPipeline(names, (p, name) => {
+        for (const b of priorityBands) p.zcount(this.k(name).ready, ...range(b.min, b.max));
+      });
+      const out: WaitingByBand[] = [];
+      names.forEach((agent, i) => {
+        priorityBands.forEach((b, j) => {
+          const [err, n] = replies[i * priorityBands.length + j]!;
+          if (err) throw err;
+          if (Number(n) > 0) out.push({ agent, band: b.band, n: Number(n) });
+        });
+      });
+      return out;
+    });
   }
 
   private lastPing: { at: number; result: StoreReachability } | null = null;
