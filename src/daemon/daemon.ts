@@ -95,6 +95,8 @@ export class Daemon {
   /** How variables read two ways were taken (RETRY_BACKOFF), for the start log. */
   private readonly envNotes: string[];
   readonly membership: NodeMembership | null;
+  /** The team's task workers as hornets.json declares them (their `nodes`). */
+  private readonly teamWorkers: readonly { name: string; nodes?: string[] | undefined }[];
 
   constructor(teamCtx: ProjectContext, options: DaemonOptions = {}) {
     this.env = options.env ?? launchEnv();
@@ -111,6 +113,7 @@ export class Daemon {
     const store = ctx.store as MessageStore & TaskStore;
     const log = (component: string) => ctx.log.child({ component });
     this.metrics = createHornetsMetrics(undefined, { node: this.node });
+    this.teamWorkers = teamCtx.project.config.workers;
     const wake = (agent: string) => this.engine.wake(agent);
     const selection = ctx.selection;
     // Sweep and retention cover the whole team: on Redis only the elected leader runs them.
@@ -205,7 +208,7 @@ export class Daemon {
       host: this.settings.metricsHost,
       runDir: paths.run,
       log: log('metrics'),
-      collect: () => collectQueueMetrics(this.metrics, store),
+      collect: async () => collectQueueMetrics(this.metrics, store, await this.workerSharing()),
       ready: () => this.readiness(),
       health: async () => {
         // Damage found by any process (a CLI's SQLITE_CORRUPT leaves a marker) makes the engine unhealthy.
@@ -356,6 +359,20 @@ export class Daemon {
       ...(damage ? { database: { ok: false, detail: `damaged: ${damage.detail}` } } : {}),
     };
     return { ready: Object.values(checks).every((c) => c.ok), checks };
+  }
+
+  /**
+   * Redis teams: how many live nodes serve each task worker this node runs (its `nodes`, or every
+   * node), for pending_tasks' share. Undefined on one host, or when Redis cannot say (each node
+   * then reports the whole queue).
+   */
+  private async workerSharing(): Promise<Map<string, number> | undefined> {
+    const workers = this.workers;
+    if (!this.membership || !workers) return undefined;
+    const live = await this.membership.liveNodes().catch(() => null);
+    if (!live) return undefined;
+    const declared = new Map(this.teamWorkers.map((w) => [w.name, w.nodes ?? null]));
+    return new Map(workers.hostedNames().map((w) => [w, (declared.get(w) ?? live).filter((n) => live.includes(n)).length]));
   }
 
   private queuedWorkers = new Set<string>();

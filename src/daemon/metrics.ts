@@ -142,6 +142,10 @@ export class Gauge extends Metric<{ v: number }> {
   values(): number[] {
     return [...this.cells.values()].map((e) => e.cell.v);
   }
+  /** Every series as [its first label's value, value]. */
+  entries(): [string, number][] {
+    return [...this.cells.values()].map((e) => [e.values[0] ?? '', e.cell.v]);
+  }
   protected samples(): string[] {
     return this.sorted().map((e) => `${this.name}${labelText(this.labelNames, e.values)} ${formatValue(e.cell.v)}`);
   }
@@ -346,19 +350,27 @@ export function recordTaskEnded(metrics: Pick<HornetsMetrics, 'tasksProcessed' |
   }
 }
 
-/** workers_active and pending_tasks from the per-worker watcher gauges (call before a scrape). */
-export function collectSeedGauges(metrics: HornetsMetrics): void {
+/**
+ * workers_active and pending_tasks from the per-worker watcher gauges (call before a scrape).
+ * `sharedBy`: for a task worker whose one queue several live nodes serve, how many: each node
+ * reports its share, so the average over a Kubernetes HPA's pods is the queue per pod rather than
+ * the whole queue (which would scale the nodes up without end).
+ */
+export function collectSeedGauges(metrics: HornetsMetrics, sharedBy?: ReadonlyMap<string, number>): void {
   const node = metrics.seed.node;
-  metrics.seed.pendingTasks.set(
-    { node },
-    metrics.taskQueueSize.values().reduce((a, b) => a + b, 0),
-  );
+  let pending = 0;
+  for (const [worker, waiting] of metrics.taskQueueSize.entries()) pending += waiting / Math.max(1, sharedBy?.get(worker) ?? 1);
+  metrics.seed.pendingTasks.set({ node }, pending);
   metrics.seed.workersActive.set({ node }, metrics.activeTasks.values().filter((v) => v > 0).length);
 }
 
 /** Rebuilds the hornets_messages gauges from the store (call before a scrape), and the agent states. */
-export async function collectQueueMetrics(metrics: HornetsMetrics, store: Pick<MessageStore, 'stats'> & Partial<Pick<MessageStore, 'listAgents' | 'waitingByBand'>>): Promise<void> {
-  collectSeedGauges(metrics);
+export async function collectQueueMetrics(
+  metrics: HornetsMetrics,
+  store: Pick<MessageStore, 'stats'> & Partial<Pick<MessageStore, 'listAgents' | 'waitingByBand'>>,
+  sharedBy?: ReadonlyMap<string, number>,
+): Promise<void> {
+  collectSeedGauges(metrics, sharedBy);
   const stats = await store.stats();
   metrics.messages.reset();
   for (const a of stats.agents) for (const s of messageStates) metrics.messages.set({ agent: a.agent, state: s }, a.counts[s]);

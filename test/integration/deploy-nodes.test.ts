@@ -125,6 +125,23 @@ describe('the compose nodes, started with node.json', () => {
     expect(await metricsOf(b)).toMatch(/^pending_tasks\{node="node-b"\} \d+$/m);
     expect(text).toMatch(/^hornets_queue_depth\{agent="marie",priority="normal"\} \d+$/m);
 
+    // A backlog for the worker both nodes run: each node's pending_tasks is its half of the queue
+    // (the HPA averages over pods), the agents' own waiting tasks counted whole.
+    for (let i = 0; i < 12; i++) writeFileSync(path.join(a.home, 'tasks', 'tester', `slow${i}.json`), JSON.stringify({ task_id: `slow${i}`, description: 'work [sleep 3s]' }));
+    const share = await waitFor(
+      'a backlog on node-a',
+      async () => {
+        const t = await metricsOf(a);
+        const sizes = [...t.matchAll(/^watcher_task_queue_size\{worker="([^"]+)"\} (\S+)$/gm)].map(([, w, v]) => [w!, Number(v)] as const);
+        const tester = sizes.find(([w]) => w === 'tester')?.[1] ?? 0;
+        const pending = Number(/^pending_tasks\{node="node-a"\} (\S+)$/m.exec(t)?.[1]);
+        return tester >= 4 ? { tester, pending, agents: sizes.filter(([w]) => w !== 'tester').reduce((x, [, v]) => x + v, 0) } : null;
+      },
+      30_000,
+      100,
+    );
+    expect(share.pending).toBe(share.agents + share.tester / 2);
+
     // Every query of the dashboard names families the engine exports (Prometheus' own `up` aside).
     const exported = new Set([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name, type]) => (type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name!])));
     const dashboard = JSON.parse(readFileSync(path.join(repoRoot, 'deploy', 'grafana', 'dashboards', 'hornets.json'), 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };

@@ -180,6 +180,19 @@ describe('seed 004 names', () => {
   });
 });
 
+describe('pending_tasks on a team', () => {
+  it("counts a shared worker's queue once across the nodes that serve it: each reports its share", () => {
+    const m = createHornetsMetrics(undefined, { node: 'alpha' });
+    m.taskQueueSize.set({ worker: 'tester' }, 9);
+    m.taskQueueSize.set({ worker: 'marie' }, 2);
+    collectSeedGauges(m, new Map([['tester', 3]]));
+    expect(m.seed.pendingTasks.get({ node: 'alpha' })).toBe(5);
+    // No live node known (0): the whole queue, never a division by zero.
+    collectSeedGauges(m, new Map([['tester', 0]]));
+    expect(m.seed.pendingTasks.get({ node: 'alpha' })).toBe(11);
+  });
+});
+
 describe('metrics server address', () => {
   const lines: string[] = [];
   const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) });
