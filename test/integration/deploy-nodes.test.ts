@@ -8,69 +8,30 @@
  * HORNETS_DOWN_ON_SIGNAL brings the node's agents and tmux server down and the process exits 0
  * within node.json's grace period. Real tmux, redis-server, demo agents and the demo worker.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertBuilt, binPath, repoRoot } from '../helpers/cli.js';
-import { TmuxFixture, initGitRepo, serverAlive, testEnv, waitFor } from '../helpers/tmux.js';
+import { assertBuilt, repoRoot } from '../helpers/cli.js';
+import { TmuxFixture, initGitRepo, serverAlive, waitFor } from '../helpers/tmux.js';
+import { nodeSpec, startNodeCommand, waitReady, type NodeProcess } from '../helpers/node-command.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis.js';
-import { freePort } from '../helpers/ports.js';
 import { promqlMetricNames } from '../helpers/promql.js';
 
-const nodeSpec = JSON.parse(readFileSync(path.join(repoRoot, 'deploy', 'node.json'), 'utf8')) as {
-  command: string[];
-  nodeEnv: string;
-  metricsHostEnv: string;
-  metricsPortEnv: string;
-  liveness: { path: string };
-  readiness: { path: string };
-  stopGracePeriodSeconds: number;
-};
 const team = JSON.parse(readFileSync(path.join(repoRoot, 'deploy', 'compose', 'hornets.json'), 'utf8')) as { store: { url: string }; agents: { name: string; node: string; worktree: string }[] };
 const nodeNames = [...new Set(team.agents.map((a) => a.node))].sort();
 
-interface RunningNode {
-  name: string;
-  child: ChildProcess;
-  url: string;
-  home: string;
-  socket: string;
-  exited: Promise<number | null>;
-  stderr: () => string;
-}
-
 const fx = new TmuxFixture();
 let redis: RedisServer;
-const nodes = new Map<string, RunningNode>();
+const nodes: (NodeProcess & { home: string; socket: string })[] = [];
 
-/** `hornets-tui` of node.json's command is this checkout's launcher; the rest of the argv is the file's. */
-function commandArgv(): string[] {
-  expect(nodeSpec.command[0]).toBe('hornets-tui');
-  return [binPath, ...nodeSpec.command.slice(1)];
-}
-
-async function startNode(dir: string, name: string): Promise<RunningNode> {
-  const port = await freePort();
+async function startNode(dir: string, name: string): Promise<NodeProcess & { home: string; socket: string }> {
   const home = fx.dir(`hornets-deploy-${name}-`);
   const socket = fx.socket();
-  const env = testEnv({
-    [nodeSpec.nodeEnv]: name,
-    [nodeSpec.metricsHostEnv]: '127.0.0.1',
-    [nodeSpec.metricsPortEnv]: String(port),
-    // What the image sets (deploy/docker/Dockerfile ENV) beside node.json's variables.
-    HORNETS_HOME: home,
-    HORNETS_DOWN_ON_SIGNAL: '1',
-    HORNETS_TMUX_SOCKET: socket,
-    REDIS_URL: undefined,
-  });
-  const child = spawn(process.execPath, commandArgv(), { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const n: RunningNode = { name, child, url: `http://127.0.0.1:${port}`, home, socket, exited, stderr: () => stderr };
-  nodes.set(name, n);
-  return n;
+  // Beside node.json's variables, what the image sets (deploy/docker/Dockerfile ENV).
+  const n = await startNodeCommand({ cwd: dir, name, env: { HORNETS_HOME: home, HORNETS_DOWN_ON_SIGNAL: '1', HORNETS_TMUX_SOCKET: socket } });
+  const node = { ...n, home, socket };
+  nodes.push(node);
+  return node;
 }
 
 async function status(url: string): Promise<number> {
@@ -81,18 +42,13 @@ async function status(url: string): Promise<number> {
   }
 }
 
-async function stopNode(n: RunningNode): Promise<number | null> {
-  if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGTERM');
-  return n.exited;
-}
-
 beforeAll(async () => {
   assertBuilt();
   redis = await startRedisServer();
 });
 afterAll(async () => {
-  for (const n of nodes.values()) {
-    await Promise.race([stopNode(n), new Promise((r) => setTimeout(r, 30_000))]);
+  for (const n of nodes) {
+    await Promise.race([n.stop(), new Promise((r) => setTimeout(r, 30_000))]);
     if (n.child.exitCode === null) n.child.kill('SIGKILL');
   }
   await fx.cleanup();
@@ -108,15 +64,15 @@ describe('the compose nodes, started with node.json', () => {
     expect(nodeNames).toEqual(['node-a', 'node-b']);
     const started = await Promise.all(nodeNames.map((name) => startNode(dir, name)));
     for (const n of started) {
-      await waitFor(`${n.name} ready`, async () => (await status(`${n.url}${nodeSpec.readiness.path}`)) === 200 || (n.child.exitCode !== null && Promise.reject(new Error(n.stderr()))), 60_000, 200);
+      await waitReady(n);
       expect(await status(`${n.url}${nodeSpec.liveness.path}`)).toBe(200);
     }
-    const [a, b] = started as [RunningNode, RunningNode];
+    const [a, b] = started as [(typeof started)[0], (typeof started)[0]];
 
     // A task for the worker (taken in by node-a) and a message to an agent of node-b.
     mkdirSync(path.join(a.home, 'tasks', 'tester'), { recursive: true });
     writeFileSync(path.join(a.home, 'tasks', 'tester', 't1.json'), JSON.stringify({ task_id: 't1', description: 'check the build' }));
-    const metricsOf = async (n: RunningNode) => (await fetch(`${n.url}/metrics`)).text();
+    const metricsOf = async (n: NodeProcess) => (await fetch(`${n.url}/metrics`)).text();
     await waitFor('the task completed', async () => /^tasks_completed\{node="node-[ab]",worker="tester"\} 1$/m.test((await metricsOf(a)) + (await metricsOf(b))), 60_000, 250);
     const text = await metricsOf(a);
     expect(text).toMatch(/^tasks_total\{node="node-a",worker="tester"\} 1$/m);
@@ -154,7 +110,7 @@ describe('the compose nodes, started with node.json', () => {
     expect(agentsOfB.length).toBeGreaterThan(0);
     expect(serverAlive(b.socket)).toBe(true);
     const t0 = Date.now();
-    const code = await stopNode(b);
+    const code = await b.stop();
     expect(code, b.stderr()).toBe(0);
     expect(Date.now() - t0).toBeLessThan(nodeSpec.stopGracePeriodSeconds * 1000);
     expect(serverAlive(b.socket)).toBe(false);
