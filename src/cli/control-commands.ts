@@ -4,6 +4,7 @@ import { control, type ControlAction } from '../services/control.js';
 import { AgentManager } from '../services/agents.js';
 import { Daemon } from '../daemon/daemon.js';
 import { runUntilSignal } from './daemon-commands.js';
+import { downOnSignalFromEnv } from '../config/process-env.js';
 import { recoveryKinds } from '../services/snapshot.js';
 import { json, table, type Output } from './output.js';
 import type { GlobalOptions } from './queue-commands.js';
@@ -61,5 +62,10 @@ export async function headlessCommand(o: Output, g: GlobalOptions): Promise<void
     await ctx.close();
     throw err;
   }
-  await runUntilSignal(daemon, ctx);
+  // In a container the agents die with it: on docker stop / pod deletion they are ended as `down`
+  // ends them (SIGTERM, a wait, then the tmux server) rather than SIGKILLed with the container.
+  await runUntilSignal(daemon, ctx, downOnSignalFromEnv() ? { afterStop: (d) => d.engine.agents.down({ timeoutMs: DOWN_ON_SIGNAL_WAIT_MS }).then(() => undefined) } : {});
 }
+
+/** How long agents get to exit on SIGTERM before the tmux server goes (well inside a 60 s grace period). */
+const DOWN_ON_SIGNAL_WAIT_MS = 20_000;

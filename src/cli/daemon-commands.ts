@@ -39,7 +39,7 @@ export async function daemonRunCommand(o: Output, g: GlobalOptions): Promise<voi
 }
 
 /** Keeps a started daemon in the foreground until SIGTERM/SIGINT/SIGHUP, then stops it cleanly. */
-export async function runUntilSignal(first: Daemon, firstCtx: ProjectContext): Promise<void> {
+export async function runUntilSignal(first: Daemon, firstCtx: ProjectContext, options: { afterStop?: (daemon: Daemon) => Promise<void> } = {}): Promise<void> {
   // Only a daemon that took the lock has anything to stop: stopping one that did not would
   // delete the running engine's endpoint and mark its heartbeat stopped.
   if (!first.running) throw new Error('runUntilSignal needs a started daemon');
@@ -54,6 +54,11 @@ export async function runUntilSignal(first: Daemon, firstCtx: ProjectContext): P
       stopRequested = true;
       void recovery
         .then(() => daemon.stop())
+        .then(() =>
+          options
+            .afterStop?.(daemon)
+            .catch((err: unknown) => ctx.log.error({ event: 'stop_agents_failed', error: err instanceof Error ? err.message : String(err) }, 'could not bring the agents down on exit')),
+        )
         .then(() => ctx.close())
         .then(resolve);
     };

@@ -27,6 +27,7 @@ export const DOTENV_VARIABLES: readonly string[] = [
   'TASK_TIMEOUT',
   'MAX_CONCURRENT_TASKS',
   'METRICS_PORT',
+  'METRICS_HOST',
   'RETENTION_MAX_AGE',
   'LEADER_LEASE',
   'LOG_LEVEL',

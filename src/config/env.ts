@@ -4,6 +4,7 @@
  * a `HORNETS_` prefix (`HORNETS_MAX_RETRIES`), which wins: the bare seed names are generic enough to
  * collide with other software's environment.
  */
+import { isIP } from 'node:net';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { parseDuration } from '../domain/duration.js';
 import type { RestartPolicy } from '../domain/restart-settings.js';
@@ -18,6 +19,8 @@ export type LogLevel = (typeof logLevels)[number];
 type Kind =
   | { type: 'duration'; minMs?: number; maxMs?: number }
   | { type: 'int'; min: number; max: number }
+  /** An IPv4 or IPv6 address literal to listen on. */
+  | { type: 'address' }
   | { type: 'enum'; values: readonly string[] }
   /** RETRY_BACKOFF: a duration for the agents' tasks (as before) and/or a plain-number multiplier for workers. */
   | { type: 'backoff' };
@@ -75,7 +78,18 @@ export const envVariables: readonly EnvVariable[] = [
     setting: 'daemon.maxConcurrentTasks',
     description: 'workers: one-shot runs at once per worker that sets no maxConcurrent (default 4); agents take one task at a time',
   },
-  { name: 'METRICS_PORT', kind: { type: 'int', min: 0, max: 65535 }, setting: 'daemon.metricsPort', description: 'port of /metrics and /healthz on 127.0.0.1; 0 picks a free one (default 0)' },
+  {
+    name: 'METRICS_PORT',
+    kind: { type: 'int', min: 0, max: 65535 },
+    setting: 'daemon.metricsPort',
+    description: 'port of /metrics, /healthz and /readyz (on METRICS_HOST); 0 picks a free one (default 0)',
+  },
+  {
+    name: 'METRICS_HOST',
+    kind: { type: 'address' },
+    setting: 'daemon.metricsHost',
+    description: 'address the metrics server listens on (default 127.0.0.1; 0.0.0.0 in a container, logged at start as exposed)',
+  },
   { name: 'RETENTION_MAX_AGE', kind: { type: 'duration', minMs: 3_600_000 }, setting: 'retention.maxAge', description: 'finished queue history older than this is pruned (default 7d; at least 1h)' },
   {
     name: 'LEADER_LEASE',
@@ -99,6 +113,7 @@ export interface EnvOverrides {
     taskTimeout?: string;
     maxConcurrentTasks?: number;
     metricsPort?: number;
+    metricsHost?: string;
     leaderLease?: string;
   };
   retention?: { maxAge?: string };
@@ -157,6 +172,8 @@ function check(variable: string, value: string, kind: Kind): string | null {
       if (n < kind.min || n > kind.max) return `${value} is out of range: expected ${kind.min}–${kind.max}`;
       return null;
     }
+    case 'address':
+      return isIP(value) === 0 ? `invalid address "${value}": expected an IPv4 or IPv6 address such as 127.0.0.1 or 0.0.0.0` : null;
     case 'enum':
       return kind.values.includes(value.toLowerCase()) ? null : `invalid value "${value}": expected one of ${kind.values.join(', ')}`;
     case 'backoff': {
@@ -223,6 +240,9 @@ export function parseEnvOverrides(env: NodeJS.ProcessEnv = process.env): EnvOver
       case 'METRICS_PORT':
         d.metricsPort = Number(found.value);
         break;
+      case 'METRICS_HOST':
+        d.metricsHost = found.value;
+        break;
       case 'LEADER_LEASE':
         d.leaderLease = found.value;
         break;
@@ -258,6 +278,7 @@ export interface DaemonSettings {
   heartbeatIntervalMs: number;
   integrityCheckMs: number;
   metricsPort: number;
+  metricsHost: string;
   restartPolicy: RestartPolicy;
   taskTimeoutMs: number;
   taskMaxRetries: number;
@@ -274,6 +295,7 @@ export function daemonSettings(config: HornetsConfig): DaemonSettings {
     heartbeatIntervalMs: durationMs(d.heartbeatInterval),
     integrityCheckMs: durationMs(d.integrityCheckInterval),
     metricsPort: d.metricsPort,
+    metricsHost: d.metricsHost,
     restartPolicy: {
       ...defaultRestartPolicy,
       maxRestarts: d.restart.maxRestarts,

@@ -29,3 +29,11 @@ export function lockWaitFromEnv(): number | null {
   const v = Number(raw);
   return Number.isFinite(v) && v >= 0 ? v : null;
 }
+
+/**
+ * HORNETS_DOWN_ON_SIGNAL (the container image sets it): `--headless` brings its agents down on
+ * SIGTERM/SIGINT, as `down` does, instead of leaving them running for the next engine.
+ */
+export function downOnSignalFromEnv(): boolean {
+  return ['1', 'true', 'yes'].includes((process.env.HORNETS_DOWN_ON_SIGNAL ?? '').trim().toLowerCase());
+}

@@ -91,7 +91,13 @@ export const daemonConfigSchema = z
       .min(0)
       .max(65535)
       .default(0)
-      .describe('Port of the Prometheus /metrics and /healthz server on 127.0.0.1; 0 picks a free port, written to .hornets/run/metrics-endpoint (env METRICS_PORT)'),
+      .describe('Port of the Prometheus /metrics, /healthz and /readyz server (on metricsHost); 0 picks a free port, written to .hornets/run/metrics-endpoint (env METRICS_PORT)'),
+    metricsHost: z
+      .union([z.ipv4(), z.ipv6()])
+      .default('127.0.0.1')
+      .describe(
+        'Address the metrics server listens on: 127.0.0.1 (the default) keeps it to this machine; 0.0.0.0 (a container, so Prometheus and the probes reach it) or another address exposes it, which the engine logs at start (env METRICS_HOST)',
+      ),
     restart: restartConfigSchema.default(() => restartConfigSchema.parse({})),
     taskTimeout: duration.default('30m').describe('Default time a task may run (from delivery to the agent) before it counts as failed and is retried (env TASK_TIMEOUT)'),
     taskMaxRetries: z.number().int().min(0).max(100).default(2).describe('Default retries of a failed or timed-out task (env MAX_RETRIES)'),

@@ -36,7 +36,10 @@ export const seedVariables: readonly SeedVariable[] = [
     does: '`inotify`: `watch.mode` "events"; `polling`: `watch.mode` "poll" (every 1 s, the seed\'s rate, unless `watch.interval` says otherwise); `redis`: honoured when the queue is in Redis (wake-ups go through it), refused otherwise',
   },
   { name: 'LOG_FORMAT', does: '`json`: honoured (the log file is pino JSON lines); any other value is refused: read it with `hornets-tui logs`' },
-  { name: 'ENABLE_METRICS', does: '`true`/`1`: honoured; `false`/`0` is refused: `/metrics` and `/healthz` stay on, on 127.0.0.1 only (`METRICS_PORT`), since health checks need them' },
+  {
+    name: 'ENABLE_METRICS',
+    does: '`true`/`1`: honoured; `false`/`0` is refused: `/metrics`, `/healthz` and `/readyz` stay on (`METRICS_HOST`, default 127.0.0.1, and `METRICS_PORT`), since health checks need them',
+  },
   { name: 'CLAUDE_COMMAND', does: "honoured: the program agents of a `claude` profile run (a name on PATH or a path); with arguments it is refused: put them in the profile's `command`" },
   {
     name: 'WORKER_NAME',
@@ -109,7 +112,7 @@ export function parseSeedEngineEnv(env: NodeJS.ProcessEnv, redisStore: boolean, 
     ['true', '1', 'yes'].includes(v.toLowerCase())
       ? null
       : ['false', '0', 'no'].includes(v.toLowerCase())
-        ? `"${v}": metrics cannot be turned off: /metrics and /healthz serve on 127.0.0.1 only (daemon.metricsPort, METRICS_PORT), and health checks need them`
+        ? `"${v}": metrics cannot be turned off: /metrics, /healthz and /readyz serve on daemon.metricsHost (METRICS_HOST, default 127.0.0.1) and daemon.metricsPort (METRICS_PORT), and health checks need them`
         : `"${v}": expected true or false`,
   );
   take('CLAUDE_COMMAND', (v) => {

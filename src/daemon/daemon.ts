@@ -13,14 +13,14 @@ import { errorMessage } from '../errors.js';
 import { durationMs } from '../domain/duration.js';
 import type { ProjectContext } from '../services/context.js';
 import { resolveDaemonConfig, type DaemonSettings } from '../config/env.js';
-import type { StoreDamage, MessageStore, TaskStore } from '../queue/store.js';
+import type { StoreDamage, MessageStore, StoreReachability, TaskStore } from '../queue/store.js';
 import { HookServer } from './hook-server.js';
 import { EventFeed } from './event-feed.js';
 import { Notifier } from './notifier.js';
 import { acquireLock } from './lock.js';
 import { pidFile } from '../engine-client/paths.js';
 import { Engine, type EngineOptions } from './engine.js';
-import { breakerValue, collectQueueMetrics, createHornetsMetrics, MetricsServer, observeDeliveries, type HornetsMetrics } from './metrics.js';
+import { breakerValue, collectQueueMetrics, createHornetsMetrics, MetricsServer, observeDeliveries, type HornetsMetrics, type ReadyInfo } from './metrics.js';
 import { Heartbeats, storeSnapshot, type AgentHeartbeat } from './heartbeats.js';
 import { TriggerWatcher } from './watchers/triggers.js';
 import { TaskWatcher } from './watchers/tasks.js';
@@ -100,6 +100,8 @@ export class Daemon {
   /** How variables read two ways were taken (RETRY_BACKOFF), for the start log. */
   private readonly envNotes: string[];
   readonly membership: NodeMembership | null;
+  /** The team's task workers as hornets.json declares them (their `nodes`). */
+  private readonly teamWorkers: readonly { name: string; nodes?: string[] | undefined }[];
 
   constructor(teamCtx: ProjectContext, options: DaemonOptions = {}) {
     this.env = options.env ?? launchEnv();
@@ -115,7 +117,8 @@ export class Daemon {
     const paths = ctx.project.paths;
     const store = ctx.store as MessageStore & TaskStore;
     const log = (component: string) => ctx.log.child({ component });
-    this.metrics = createHornetsMetrics();
+    this.metrics = createHornetsMetrics(undefined, { node: this.node });
+    this.teamWorkers = teamCtx.project.config.workers;
     const wake = (agent: string) => this.engine.wake(agent);
     const selection = ctx.selection;
     // Sweep and retention cover the whole team: on Redis only the elected leader runs them.
@@ -222,9 +225,11 @@ export class Daemon {
     this.metricsServer = new MetricsServer({
       registry: this.metrics.registry,
       port: options.metricsPort ?? this.settings.metricsPort,
+      host: this.settings.metricsHost,
       runDir: paths.run,
       log: log('metrics'),
-      collect: () => collectQueueMetrics(this.metrics, store),
+      collect: async () => collectQueueMetrics(this.metrics, store, await this.workerSharing()),
+      ready: () => this.readiness(),
       health: async () => {
         // Damage found by any process (a CLI's SQLITE_CORRUPT leaves a marker) makes the engine unhealthy.
         const damage = store.damage?.() ?? null;
@@ -370,12 +375,46 @@ export class Daemon {
         pid: process.pid,
         hookPort: this.hooks.port,
         metricsPort: this.metricsServer.port,
+        metricsHost: this.metricsServer.host,
         watch: this.triggers.watchState().mode,
         ...(this.envNotes.length ? { env_notes: this.envNotes } : {}),
         ...(this.workers ? { workers: this.workers.names() } : {}),
       },
       'daemon started',
     );
+  }
+
+  /**
+   * /readyz: the store answers (SQLite open, or a Redis PING within the last second) and the
+   * node's private tmux server lives (its session is there). Each check says why it fails.
+   */
+  async readiness(): Promise<ReadyInfo> {
+    const store = this.ctx.store;
+    const [reach, tmuxUp] = await Promise.all([
+      store.reachability ? store.reachability() : Promise.resolve<StoreReachability>({ reachable: true }),
+      this.engine.agents.tmux.hasSession(this.engine.agents.session).catch(() => false),
+    ]);
+    const damage = store.damage?.() ?? null;
+    const checks: ReadyInfo['checks'] = {
+      store: reach.reachable ? { ok: true } : { ok: false, detail: reach.detail ?? `the ${store.backend} store does not answer` },
+      tmux: tmuxUp ? { ok: true } : { ok: false, detail: `the tmux server ${this.engine.agents.tmux.server.socket} has no session ${this.engine.agents.session}` },
+      ...(damage ? { database: { ok: false, detail: `damaged: ${damage.detail}` } } : {}),
+    };
+    return { ready: Object.values(checks).every((c) => c.ok), checks };
+  }
+
+  /**
+   * Redis teams: how many live nodes serve each task worker this node runs (its `nodes`, or every
+   * node), for pending_tasks' share. Undefined on one host, or when Redis cannot say (each node
+   * then reports the whole queue).
+   */
+  private async workerSharing(): Promise<Map<string, number> | undefined> {
+    const workers = this.workers;
+    if (!this.membership || !workers) return undefined;
+    const live = await this.membership.liveNodes().catch(() => null);
+    if (!live) return undefined;
+    const declared = new Map(this.teamWorkers.map((w) => [w.name, w.nodes ?? null]));
+    return new Map(workers.hostedNames().map((w) => [w, (declared.get(w) ?? live).filter((n) => live.includes(n)).length]));
   }
 
   private queuedWorkers = new Set<string>();

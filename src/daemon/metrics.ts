@@ -1,7 +1,8 @@
 /**
  * A tiny Prometheus registry (counters, gauges, histograms with labels; text exposition format
- * 0.0.4) and the HTTP server that serves it with /healthz, bound to 127.0.0.1 only. No dependency:
- * the format is a few lines of text.
+ * 0.0.4) and the HTTP server that serves it with /healthz (liveness) and /readyz (readiness), on
+ * 127.0.0.1 unless daemon.metricsHost / METRICS_HOST says otherwise (a container's 0.0.0.0). No
+ * dependency: the format is a few lines of text.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +12,7 @@ import type { Logger } from '../log.js';
 import { tokenKinds, type AgentUsage } from '../domain/usage.js';
 import type { MessageStore } from '../queue/store.js';
 import { messageStates } from '../domain/message.js';
+import { priorityBands } from '../domain/priority.js';
 import type { AgentRecord } from '../domain/agent.js';
 import { displayAgent, displayColours } from '../domain/agent-display.js';
 import { writeFileAtomicSync } from '../util/private-files.js';
@@ -142,6 +144,14 @@ export class Gauge extends Metric<{ v: number }> {
   get(labels: Labels = {}): number {
     return this.cell(labels).v;
   }
+  /** Every series' value. */
+  values(): number[] {
+    return [...this.cells.values()].map((e) => e.cell.v);
+  }
+  /** Every series as [its first label's value, value]. */
+  entries(): [string, number][] {
+    return [...this.cells.values()].map((e) => [e.values[0] ?? '', e.cell.v]);
+  }
   protected samples(): string[] {
     return this.sorted().map((e) => `${this.name}${labelText(this.labelNames, e.values)} ${formatValue(e.cell.v)}`);
   }
@@ -225,6 +235,8 @@ export interface HornetsMetrics {
   hookDuration: Histogram;
   agentRestarts: Counter;
   messages: Gauge;
+  /** Waiting messages by agent and priority band (stores with waitingByBand). */
+  queueDepth: Gauge;
   /** 1 for the state the display rule shows (domain/agent-display.ts), 0 for the others. */
   agentState: Gauge;
   watcherFiles: Counter;
@@ -235,12 +247,33 @@ export interface HornetsMetrics {
   agentCost: Counter;
   /** 1 while delivery to the agent is paused over its budget. */
   agentOverBudget: Gauge;
+  /** Seed 004's names, each with this engine's `node` label (see recordTaskTaken, recordTaskEnded). */
+  seed: SeedTaskMetrics;
+}
+
+/**
+ * Seed 004's families. The counters and the histogram follow the watcher_* ones at the same call
+ * sites; the two gauges are derived from watcher_task_queue_size and watcher_active_tasks at each
+ * scrape, so they can never disagree with them.
+ */
+export interface SeedTaskMetrics {
+  node: string;
+  tasksTotal: Counter;
+  tasksCompleted: Counter;
+  tasksFailed: Counter;
+  taskDuration: Histogram;
+  workersActive: Gauge;
+  pendingTasks: Gauge;
 }
 
 /** 0 closed, 1 open, 2 half-open (watcher_circuit_breaker_state). */
 export const breakerValue = { closed: 0, open: 1, 'half-open': 2 } as const;
 
-export function createHornetsMetrics(registry = new Registry()): HornetsMetrics {
+const TASK_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
+
+/** `node`: the engine's node (HORNETS_NODE, or the host name on a single host). */
+export function createHornetsMetrics(registry = new Registry(), options: { node?: string } = {}): HornetsMetrics {
+  const node = options.node ?? 'local';
   return {
     registry,
     tasksProcessed: registry.counter({ name: 'watcher_tasks_processed_total', help: 'Tasks finished, by worker agent and final status (completed, failed).', labelNames: ['worker', 'status'] }),
@@ -253,7 +286,7 @@ export function createHornetsMetrics(registry = new Registry()): HornetsMetrics 
       name: 'watcher_task_duration_seconds',
       help: 'Time from a task file being accepted to its result.',
       labelNames: ['worker'],
-      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200],
+      buckets: TASK_DURATION_BUCKETS,
     }),
     taskQueueSize: registry.gauge({ name: 'watcher_task_queue_size', help: 'Tasks waiting for their agent (queued or waiting to retry).', labelNames: ['worker'] }),
     activeTasks: registry.gauge({ name: 'watcher_active_tasks', help: 'Tasks the agent is working on (delivered, not finished).', labelNames: ['worker'] }),
@@ -276,6 +309,11 @@ export function createHornetsMetrics(registry = new Registry()): HornetsMetrics 
     }),
     agentRestarts: registry.counter({ name: 'hornets_agent_restarts_total', help: 'Agent restarts made by the supervisor.', labelNames: ['agent'] }),
     messages: registry.gauge({ name: 'hornets_messages', help: 'Messages per agent and state.', labelNames: ['agent', 'state'] }),
+    queueDepth: registry.gauge({
+      name: 'hornets_queue_depth',
+      help: 'Messages waiting (queued, or failed and waiting to retry) per agent and priority band (normal 0-9, high 10-49, critical 50-99, emergency 100-199, rebrief 200).',
+      labelNames: ['agent', 'priority'],
+    }),
     agentState: registry.gauge({ name: 'hornets_agent_state', help: 'Agent state as status and the console show it: 1 for the current state, 0 for the others.', labelNames: ['agent', 'state'] }),
     agentTokens: registry.counter({
       name: 'hornets_agent_tokens_total',
@@ -289,14 +327,78 @@ export function createHornetsMetrics(registry = new Registry()): HornetsMetrics 
       help: 'Trigger and task files taken in, by kind, agent and outcome (accepted, dead).',
       labelNames: ['kind', 'agent', 'outcome'],
     }),
+    seed: {
+      node,
+      tasksTotal: registry.counter({ name: 'tasks_total', help: 'Tasks taken in (task files of agents and workers), by node and worker.', labelNames: ['node', 'worker'] }),
+      tasksCompleted: registry.counter({ name: 'tasks_completed', help: 'Tasks that ended completed, by node and worker.', labelNames: ['node', 'worker'] }),
+      tasksFailed: registry.counter({ name: 'tasks_failed', help: 'Tasks that ended failed (retries spent), by node and worker.', labelNames: ['node', 'worker'] }),
+      taskDuration: registry.histogram({
+        name: 'task_duration_seconds',
+        help: 'Task execution time (agents: accepted to result; workers: one run), by node and worker.',
+        labelNames: ['node', 'worker'],
+        buckets: TASK_DURATION_BUCKETS,
+      }),
+      workersActive: registry.gauge({ name: 'workers_active', help: 'Agents and task workers of this node working on at least one task.', labelNames: ['node'] }),
+      pendingTasks: registry.gauge({
+        name: 'pending_tasks',
+        help: 'Tasks waiting (queued or waiting to retry) for the agents and task workers this node runs; a worker several nodes run counts on each of them.',
+        labelNames: ['node'],
+      }),
+    },
   };
 }
 
+/** A task file was taken in (seed 004 tasks_total). */
+export function recordTaskTaken(metrics: Pick<HornetsMetrics, 'seed'>, worker: string): void {
+  metrics.seed.tasksTotal.inc({ node: metrics.seed.node, worker });
+}
+
+/**
+ * A task ended: the watcher_* families (status, duration) and seed 004's. `failed` here is a task
+ * that failed for good; `seconds` null when the end has no run time (a cancel).
+ */
+export function recordTaskEnded(metrics: Pick<HornetsMetrics, 'tasksProcessed' | 'taskDuration' | 'seed'>, worker: string, status: 'completed' | 'failed' | 'cancelled', seconds: number | null): void {
+  metrics.tasksProcessed.inc({ worker, status });
+  const node = metrics.seed.node;
+  if (status === 'completed') metrics.seed.tasksCompleted.inc({ node, worker });
+  if (status === 'failed') metrics.seed.tasksFailed.inc({ node, worker });
+  if (seconds !== null) {
+    metrics.taskDuration.observe({ worker }, seconds);
+    metrics.seed.taskDuration.observe({ node, worker }, seconds);
+  }
+}
+
+/**
+ * workers_active and pending_tasks from the per-worker watcher gauges (call before a scrape).
+ * `sharedBy`: for a task worker whose one queue several live nodes serve, how many: each node
+ * reports its share, so the average over a Kubernetes HPA's pods is the queue per pod rather than
+ * the whole queue (which would scale the nodes up without end).
+ */
+export function collectSeedGauges(metrics: HornetsMetrics, sharedBy?: ReadonlyMap<string, number>): void {
+  const node = metrics.seed.node;
+  let pending = 0;
+  for (const [worker, waiting] of metrics.taskQueueSize.entries()) pending += waiting / Math.max(1, sharedBy?.get(worker) ?? 1);
+  metrics.seed.pendingTasks.set({ node }, pending);
+  metrics.seed.workersActive.set({ node }, metrics.activeTasks.values().filter((v) => v > 0).length);
+}
+
 /** Rebuilds the hornets_messages gauges from the store (call before a scrape), and the agent states. */
-export async function collectQueueMetrics(metrics: HornetsMetrics, store: Pick<MessageStore, 'stats'> & Partial<Pick<MessageStore, 'listAgents' | 'agentUsage'>>): Promise<void> {
+export async function collectQueueMetrics(
+  metrics: HornetsMetrics,
+  store: Pick<MessageStore, 'stats'> & Partial<Pick<MessageStore, 'listAgents' | 'agentUsage' | 'waitingByBand'>>,
+  sharedBy?: ReadonlyMap<string, number>,
+): Promise<void> {
+  collectSeedGauges(metrics, sharedBy);
   const stats = await store.stats();
   metrics.messages.reset();
   for (const a of stats.agents) for (const s of messageStates) metrics.messages.set({ agent: a.agent, state: s }, a.counts[s]);
+  if (store.waitingByBand) {
+    const waiting = await store.waitingByBand();
+    metrics.queueDepth.reset();
+    // Every band of every agent, zeros included: a drained band reads 0, not "no data".
+    for (const a of stats.agents) for (const b of priorityBands) metrics.queueDepth.set({ agent: a.agent, priority: b.band }, 0);
+    for (const w of waiting) metrics.queueDepth.set({ agent: w.agent, priority: w.band }, w.n);
+  }
   if (store.listAgents) collectAgentStates(metrics, await store.listAgents());
   if (store.agentUsage) collectUsage(metrics, await store.agentUsage());
 }
@@ -339,10 +441,20 @@ export interface HealthInfo {
   [extra: string]: unknown;
 }
 
+/** /readyz: every check must pass; a failing one names what is wrong. */
+export interface ReadyInfo {
+  ready: boolean;
+  checks: Record<string, { ok: boolean; detail?: string }>;
+}
+
 export interface MetricsServerOptions {
   registry: Registry;
   /** 0 picks a free port. */
   port: number;
+  /** Address to listen on (default 127.0.0.1); anything but loopback is logged as exposed. */
+  host?: string;
+  /** /readyz; without it /readyz answers as /healthz's status says (503 only when unhealthy). */
+  ready?: () => Promise<ReadyInfo>;
   /** The state dir's run/ directory: the URL goes to <runDir>/metrics-endpoint. */
   runDir: string;
   log: Logger;
@@ -356,18 +468,29 @@ export function metricsEndpointFile(runDir: string): string {
   return join(runDir, 'metrics-endpoint');
 }
 
-/** GET /metrics and /healthz on 127.0.0.1 only. */
+export const DEFAULT_METRICS_HOST = '127.0.0.1';
+
+/** Whether an address only this machine reaches (127.0.0.0/8, ::1). */
+export function isLoopbackHost(host: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '::1' || host === 'localhost';
+}
+
+/** GET /metrics, /healthz and /readyz, on 127.0.0.1 unless configured otherwise. */
 export class MetricsServer {
   private server: Server | null = null;
   private readonly startedAt: number;
+  readonly host: string;
   port = 0;
 
   constructor(private readonly o: MetricsServerOptions) {
     this.startedAt = (o.clock ?? Date.now)();
+    this.host = o.host ?? DEFAULT_METRICS_HOST;
   }
 
+  /** Where a process on this machine reaches the server (a wildcard address is reached through loopback). */
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    const h = this.host === '0.0.0.0' ? '127.0.0.1' : this.host === '::' ? '::1' : this.host;
+    return `http://${h.includes(':') ? `[${h}]` : h}:${this.port}`;
   }
 
   async start(): Promise<void> {
@@ -375,7 +498,7 @@ export class MetricsServer {
     server.keepAliveTimeout = 1000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.o.port, '127.0.0.1', () => {
+      server.listen(this.o.port, this.host, () => {
         server.off('error', reject);
         resolve();
       });
@@ -386,7 +509,19 @@ export class MetricsServer {
     mkdirSync(this.o.runDir, { recursive: true, mode: 0o700 });
     const file = metricsEndpointFile(this.o.runDir);
     writeFileAtomicSync(file, `${this.url}\n`, 0o600);
-    this.o.log.info({ event: 'metrics_server_started', port: this.port }, `metrics on ${this.url}/metrics`);
+    this.o.log.info({ event: 'metrics_server_started', host: this.host, port: this.port }, `metrics on ${this.url}/metrics`);
+    if (!isLoopbackHost(this.host)) {
+      this.o.log.warn(
+        { event: 'metrics_server_exposed', host: this.host, port: this.port },
+        `metrics, health and readiness listen on ${this.host}:${this.port}, beyond this machine (daemon.metricsHost / METRICS_HOST): keep the port inside a private network`,
+      );
+    }
+  }
+
+  private async readyFromHealth(): Promise<ReadyInfo> {
+    const h = await this.o.health();
+    const ok = h.status !== 'unhealthy';
+    return { ready: ok, checks: { health: ok ? { ok } : { ok, detail: `healthz says ${h.status}` } } };
   }
 
   async stop(): Promise<void> {
@@ -416,11 +551,20 @@ export class MetricsServer {
         const body = { ...h, status: h.status, pid: process.pid, uptime_s: Math.round((now - this.startedAt) / 1000), agents: h.agents };
         return send(h.status === 'unhealthy' ? 503 : 200, 'application/json', `${JSON.stringify(body)}\n`);
       }
-      return send(404, 'text/plain; charset=utf-8', 'not found: try /metrics or /healthz\n');
+      if (path === '/readyz') {
+        const r = this.o.ready ? await this.o.ready() : await this.readyFromHealth();
+        const failing = Object.entries(r.checks)
+          .filter(([, c]) => !c.ok)
+          .map(([name]) => name);
+        const body = { status: r.ready ? 'ready' : 'not_ready', ...(failing.length ? { failing } : {}), checks: r.checks };
+        return send(r.ready ? 200 : 503, 'application/json', `${JSON.stringify(body)}\n`);
+      }
+      return send(404, 'text/plain; charset=utf-8', 'not found: try /metrics, /healthz or /readyz\n');
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.o.log.error({ event: 'metrics_request_failed', path, error: message }, 'metrics request failed');
       if (path === '/healthz') return send(503, 'application/json', `${JSON.stringify({ status: 'unhealthy', pid: process.pid, error: message })}\n`);
+      if (path === '/readyz') return send(503, 'application/json', `${JSON.stringify({ status: 'not_ready', failing: ['probe'], checks: { probe: { ok: false, detail: message } } })}\n`);
       return send(500, 'text/plain; charset=utf-8', `error: ${message}\n`);
     }
   }

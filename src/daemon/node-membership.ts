@@ -143,6 +143,13 @@ export class NodeMembership {
     if (this.link) await this.wakeOthers(this.link, agent);
   }
 
+  /** The nodes registered as up now (this one included), or null while not registered. */
+  async liveNodes(): Promise<string[] | null> {
+    const link = this.link;
+    if (!link) return null;
+    return (await link.registry.list()).filter((n) => n.state === 'up').map((n) => n.name);
+  }
+
   private async wakeOthers(link: NodeLink, agent?: string): Promise<void> {
     try {
       for (const n of await link.registry.list()) if (n.state === 'up' && n.name !== this.o.node) await link.bus.wake(n.name, agent);

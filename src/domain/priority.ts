@@ -16,7 +16,18 @@ export const namedPriorities = {
 
 export type PriorityName = keyof typeof namedPriorities;
 
-export function priorityBand(p: number): 'normal' | 'high' | 'critical' | 'emergency' | 'rebrief' {
+export type PriorityBandName = 'normal' | 'high' | 'critical' | 'emergency' | 'rebrief';
+
+/** The priorities of each band (inclusive), as priorityBand draws them. */
+export const priorityBands: readonly { band: PriorityBandName; min: number; max: number }[] = [
+  { band: 'normal', min: 0, max: 9 },
+  { band: 'high', min: 10, max: 49 },
+  { band: 'critical', min: 50, max: 99 },
+  { band: 'emergency', min: 100, max: 199 },
+  { band: 'rebrief', min: 200, max: 200 },
+];
+
+export function priorityBand(p: number): PriorityBandName {
   if (p >= 200) return 'rebrief';
   if (p >= 100) return 'emergency';
   if (p >= 50) return 'critical';

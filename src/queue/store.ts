@@ -9,6 +9,7 @@ import type { LifecycleEvent } from '../domain/agent-lifecycle.js';
 import type { Task, TaskCreateInput, TaskFilter, TaskState } from '../domain/task.js';
 import type { AgentUsage, UsageEntry } from '../domain/usage.js';
 import type { AttemptEnd, WorkerClaim, WorkerTask, WorkerTaskFilter, WorkerTaskInput, WorkerTaskState } from '../domain/worker-task.js';
+import type { PriorityBandName } from '../domain/priority.js';
 
 export interface QueueLimits {
   /** Pending messages (queued, failed, leased, delivered) allowed per agent. */
@@ -235,6 +236,18 @@ export interface StoreDamage {
   detail: string;
 }
 
+export interface WaitingByBand {
+  agent: string;
+  band: PriorityBandName;
+  n: number;
+}
+
+export interface StoreReachability {
+  reachable: boolean;
+  /** Why not (no secrets: never the URL). */
+  detail?: string;
+}
+
 export interface MessageStore {
   /** File-backed stores: whether the path still names the file this store opened (see sqlite/file-guard.ts). */
   checkFile?(): 'same' | 'missing' | 'replaced';
@@ -244,6 +257,17 @@ export interface MessageStore {
   checkWritable?(): Promise<void>;
   /** Damage found in the store by any process (writes are then refused), or null. */
   damage?(): StoreDamage | null;
+  /**
+   * Whether the store answers, for a readiness probe: cheap enough to be asked per probe (SQLite:
+   * the connection is open; Redis: a PING answered within the last second, one in flight at most).
+   */
+  reachability?(): Promise<StoreReachability>;
+  /**
+   * Waiting messages (queued or failed, to retry) per agent and priority band (domain/priority.ts
+   * priorityBand), for the queue-depth metric: one indexed read (SQLite), one ZCOUNT per band and
+   * agent in one flight (Redis). Bands with none are left out.
+   */
+  waitingByBand?(): Promise<WaitingByBand[]>;
   /** A full check of the store's structure now (SQLite quick_check); records and returns damage found. */
   checkIntegrity?(): Promise<StoreDamage | null>;
   /**

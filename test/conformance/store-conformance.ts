@@ -1221,6 +1221,30 @@ export function runStoreConformance(backendName: string, factory: StoreFactory):
       });
     });
 
+    describe('waitingByBand', () => {
+      it('counts queued and failed-to-retry messages per agent and priority band, at the band edges; leased and delivered ones are not waiting', async () => {
+        const store = await open();
+        if (!store.waitingByBand) return expect(store.backend).toBe('none of the conformance backends lacks waitingByBand');
+        for (const p of [0, 9, 9, 10, 49, 50, 99, 100, 199, 200]) await enq(store, { body: `p${p}`, priority: p });
+        await enq(store, { agent: 'bob', body: 'b', priority: 20 });
+        const sorted = async () => (await store.waitingByBand!()).sort((a, b) => (a.agent + a.band < b.agent + b.band ? -1 : 1));
+        expect(await sorted()).toEqual([
+          { agent: 'alice', band: 'critical', n: 2 },
+          { agent: 'alice', band: 'emergency', n: 2 },
+          { agent: 'alice', band: 'high', n: 2 },
+          { agent: 'alice', band: 'normal', n: 3 },
+          { agent: 'alice', band: 'rebrief', n: 1 },
+          { agent: 'bob', band: 'high', n: 1 },
+        ]);
+        // The highest first: the rebrief one is claimed, then fails and waits to retry (still waiting).
+        const m = await claimOne(store);
+        expect(m.priority).toBe(200);
+        expect((await sorted()).find((w) => w.band === 'rebrief')).toBeUndefined();
+        expect(await store.fail({ leaseToken: m.leaseToken!, error: 'x' })).toBe(1);
+        expect((await sorted()).find((w) => w.agent === 'alice' && w.band === 'rebrief')).toEqual({ agent: 'alice', band: 'rebrief', n: 1 });
+      });
+    });
+
     describe('stats', () => {
       it('reports per-agent counts for all 8 states, pending, and totals', async () => {
         const store = await open();

@@ -1,8 +1,9 @@
 /**
  * One team across two nodes on Redis (issue 12), both on this machine: each node is a process with
- * its own `--node`, state directory (HORNETS_HOME) and tmux server (HORNETS_TMUX_SOCKET), sharing
+ * its own node name, state directory (HORNETS_HOME) and tmux server (HORNETS_TMUX_SOCKET), sharing
  * hornets.json and one redis-server. Each node starts only its own agents; messages sent from a
- * third process reach agents on both and are confirmed once each; a second engine with a taken node
+ * third process reach agents on both and are confirmed once each. The first test starts its nodes
+ * exactly as their containers do (deploy/node.json's command and variables); a second engine with a taken node
  * name is refused and starts nothing; a stopped node shows in `status` while the other delivers.
  * Real tmux, real redis-server, demo agents.
  */
@@ -12,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Project, assertBuilt } from '../helpers/cli.js';
 import { TmuxFixture, initGitRepo, serverAlive, tmux, waitFor } from '../helpers/tmux.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis.js';
+import { startNodeCommand, waitReady } from '../helpers/node-command.js';
 import { Redis } from 'ioredis';
 
 const fx = new TmuxFixture();
@@ -71,11 +73,21 @@ describe('a team on two nodes', () => {
     };
     const alpha = node('alpha');
     const beta = node('beta');
-    await alpha.p.ok(['--node', 'alpha', 'up']);
-    await beta.p.ok(['--node', 'beta', 'up']);
+    // Each node as its container runs it: deploy/node.json's command and variables (helpers/node-command.ts).
+    for (const n of [
+      { name: 'alpha', env: alpha.env },
+      { name: 'beta', env: beta.env },
+    ]) {
+      const started = await startNodeCommand({ cwd: dir, name: n.name, env: n.env });
+      fx.defer(async () => {
+        await Promise.race([started.stop(), new Promise((r) => setTimeout(r, 20_000))]);
+        started.child.kill('SIGKILL');
+      });
+      await waitReady(started);
+    }
     // Each tmux server holds only its own node's agents.
     await waitFor('alpha windows', () => windows(alpha.env.HORNETS_TMUX_SOCKET).join() === 'bob,marie', 30_000, 200);
-    expect(windows(beta.env.HORNETS_TMUX_SOCKET)).toEqual(['anga']);
+    await waitFor('beta windows', () => windows(beta.env.HORNETS_TMUX_SOCKET).join() === 'anga', 30_000, 200);
     expect(serverAlive(sender.env.HORNETS_TMUX_SOCKET!)).toBe(false);
 
     // From a third process (a node of its own with no agents): each message confirmed once.

@@ -49,6 +49,17 @@ describe('environment overrides', () => {
     expect(r.applied).toContain('METRICS_PORT=9464');
   });
 
+  it('METRICS_HOST sets daemon.metricsHost (default 127.0.0.1); a value that is no address is refused by name', () => {
+    expect(resolveDaemonConfig(base(), {}).settings.metricsHost).toBe('127.0.0.1');
+    expect(resolveDaemonConfig(base(), { METRICS_HOST: '0.0.0.0' }).settings.metricsHost).toBe('0.0.0.0');
+    expect(resolveDaemonConfig(base(), { HORNETS_METRICS_HOST: '::' }).settings.metricsHost).toBe('::');
+    const err = configError({ METRICS_HOST: 'example.com' });
+    expect(err.issues).toEqual([{ path: 'METRICS_HOST', message: expect.stringMatching(/invalid address "example.com"/) as string }]);
+    const agents = [{ name: 'marie', profile: 'demo' }];
+    expect(() => hornetsConfigSchema.parse({ project: 'p', agents, daemon: { metricsHost: 'nowhere' } })).toThrow(/metricsHost/);
+    expect(hornetsConfigSchema.parse({ project: 'p', agents, daemon: { metricsHost: '0.0.0.0' } }).daemon.metricsHost).toBe('0.0.0.0');
+  });
+
   it('keeps hornets.json values the environment does not name', () => {
     const cfg = hornetsConfigSchema.parse({ project: 'p', agents: [{ name: 'marie', profile: 'demo' }], daemon: { restart: { window: '2h', backoff: '5s' }, metricsPort: 9000 } });
     const merged = applyEnvOverrides(cfg, parseEnvOverrides({ CIRCUIT_BREAKER_THRESHOLD: '1' }));

@@ -1,6 +1,22 @@
 /** The Prometheus text exposition format 0.0.4, checked line by line. */
-import { describe, expect, it } from 'vitest';
-import { Registry, collectUsage, createHornetsMetrics, escapeLabelValue, formatValue, breakerValue } from '../../src/daemon/metrics.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  MetricsServer,
+  Registry,
+  breakerValue,
+  collectUsage,
+  collectSeedGauges,
+  createHornetsMetrics,
+  escapeLabelValue,
+  formatValue,
+  isLoopbackHost,
+  recordTaskEnded,
+  recordTaskTaken,
+} from '../../src/daemon/metrics.js';
 import { emptyUsage } from '../../src/domain/usage.js';
 
 /** Every sample line of the format: name, optional {labels}, a value. */
@@ -142,5 +158,101 @@ describe('metrics registry', () => {
     expect(text).toContain('watcher_circuit_breaker_state{worker="marie"} 2\n');
     expect(text).toContain('hornets_messages{agent="marie",state="queued"} 4\n');
     expect(text).toContain('hornets_hook_duration_seconds_bucket{event="PostToolUse",le="0.005"} 1\n');
+  });
+});
+
+describe('seed 004 names', () => {
+  it('tasks_total/completed/failed and task_duration_seconds follow the task ends with the node label; the gauges come from the watcher gauges', () => {
+    const m = createHornetsMetrics(undefined, { node: 'alpha' });
+    recordTaskTaken(m, 'marie');
+    recordTaskTaken(m, 'marie');
+    recordTaskEnded(m, 'marie', 'completed', 3);
+    recordTaskEnded(m, 'marie', 'failed', 7);
+    recordTaskEnded(m, 'marie', 'cancelled', null);
+    m.taskQueueSize.set({ worker: 'marie' }, 2);
+    m.taskQueueSize.set({ worker: 'tester' }, 5);
+    m.activeTasks.set({ worker: 'marie' }, 1);
+    m.activeTasks.set({ worker: 'tester' }, 0);
+    collectSeedGauges(m);
+    const text = m.registry.expose();
+    checkWellFormed(text);
+    expect(text).toContain('tasks_total{node="alpha",worker="marie"} 2\n');
+    expect(text).toContain('tasks_completed{node="alpha",worker="marie"} 1\n');
+    expect(text).toContain('tasks_failed{node="alpha",worker="marie"} 1\n');
+    expect(text).toContain('task_duration_seconds_count{node="alpha",worker="marie"} 2\n');
+    expect(text).toContain('pending_tasks{node="alpha"} 7\n');
+    expect(text).toContain('workers_active{node="alpha"} 1\n');
+    // The watcher_* families keep their names and labels.
+    expect(text).toContain('watcher_tasks_processed_total{worker="marie",status="cancelled"} 1\n');
+    expect(text).toContain('watcher_task_duration_seconds_count{worker="marie"} 2\n');
+    for (const [name, type] of [
+      ['tasks_total', 'counter'],
+      ['tasks_completed', 'counter'],
+      ['tasks_failed', 'counter'],
+      ['task_duration_seconds', 'histogram'],
+      ['workers_active', 'gauge'],
+      ['pending_tasks', 'gauge'],
+    ]) {
+      expect(text).toContain(`# TYPE ${name} ${type}\n`);
+    }
+  });
+});
+
+describe('pending_tasks on a team', () => {
+  it("counts a shared worker's queue once across the nodes that serve it: each reports its share", () => {
+    const m = createHornetsMetrics(undefined, { node: 'alpha' });
+    m.taskQueueSize.set({ worker: 'tester' }, 9);
+    m.taskQueueSize.set({ worker: 'marie' }, 2);
+    collectSeedGauges(m, new Map([['tester', 3]]));
+    expect(m.seed.pendingTasks.get({ node: 'alpha' })).toBe(5);
+    // No live node known (0): the whole queue, never a division by zero.
+    collectSeedGauges(m, new Map([['tester', 0]]));
+    expect(m.seed.pendingTasks.get({ node: 'alpha' })).toBe(11);
+  });
+});
+
+describe('metrics server address', () => {
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) });
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  const server = (host?: string) => {
+    const runDir = mkdtempSync(join(tmpdir(), 'hornets-metrics-'));
+    dirs.push(runDir);
+    return new MetricsServer({ registry: new Registry(), port: 0, ...(host ? { host } : {}), runDir, log, health: () => ({ status: 'ok', agents: [] }) });
+  };
+
+  it('binds 127.0.0.1 by default and says nothing about exposure', async () => {
+    lines.length = 0;
+    const s = server();
+    await s.start();
+    try {
+      expect(s.host).toBe('127.0.0.1');
+      expect(s.url).toBe(`http://127.0.0.1:${s.port}`);
+      expect((await fetch(`${s.url}/readyz`)).status).toBe(200);
+      expect(lines.join('')).not.toContain('metrics_server_exposed');
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('binds a configured wildcard address, logs it as exposed, and the local URL goes through loopback', async () => {
+    lines.length = 0;
+    const s = server('0.0.0.0');
+    await s.start();
+    try {
+      expect(s.url).toBe(`http://127.0.0.1:${s.port}`);
+      expect((await fetch(`${s.url}/metrics`)).status).toBe(200);
+      const exposed = lines.map((l) => JSON.parse(l) as { event?: string; host?: string }).find((l) => l.event === 'metrics_server_exposed');
+      expect(exposed?.host).toBe('0.0.0.0');
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('knows loopback addresses', () => {
+    expect(['127.0.0.1', '127.1.2.3', '::1'].every(isLoopbackHost)).toBe(true);
+    expect(['0.0.0.0', '::', '10.0.0.5'].some(isLoopbackHost)).toBe(false);
   });
 });

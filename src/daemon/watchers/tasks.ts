@@ -24,7 +24,7 @@ import type { StatePaths } from '../../config/paths.js';
 import { nextTaskStep, nextTaskToStart, retryDecision, type TaskFailureKind } from '../../domain/task-policy.js';
 import { namedPriorities } from '../../domain/priority.js';
 import { QueueError, errorMessage } from '../../errors.js';
-import type { HornetsMetrics } from '../metrics.js';
+import { recordTaskEnded, recordTaskTaken, type HornetsMetrics } from '../metrics.js';
 import { DropDir, deadLetter, writeJsonAtomic, type DropFile, type DropOutcome, type WatchSettings, type WatchState } from './drop-dir.js';
 import { TASK_ID_RE, durationInput, formatIssues, isObject, isPermanentQueueError, messageDefaults, priorityInput, readDuration, readPriority, type WatcherConfig } from './common.js';
 
@@ -271,6 +271,7 @@ export class TaskWatcher {
       return { kind: 'retry', error: errorMessage(err) };
     }
     this.o.metrics?.watcherFiles.inc({ kind: 'task', agent: f.agent, outcome: 'accepted' });
+    if (this.o.metrics) recordTaskTaken(this.o.metrics, f.agent);
     this.o.log.info({ event: 'task_accepted', agent: f.agent, task: task.taskId, from: task.from }, 'task taken in');
     // The task row is the record now: a failure to queue its message is retried by the checks.
     await this.dispatch(f.agent).catch((err: unknown) => this.o.log.error({ event: 'task_dispatch_failed', agent: f.agent, error: errorMessage(err) }, 'cannot queue the next task'));
@@ -449,8 +450,7 @@ export class TaskWatcher {
     await writeJsonAtomic(this.resultFile(t), record);
     await this.notify(t, `task ${t.taskId} for ${t.agent} completed: ${(result ?? '(no final message)').slice(0, NOTIFY_RESULT_CHARS)}`, 'completed');
     await this.o.store.markTaskDone(t.taskId, { result });
-    this.o.metrics?.tasksProcessed.inc({ worker: t.agent, status: 'completed' });
-    this.o.metrics?.taskDuration.observe({ worker: t.agent }, record.duration_ms / 1000);
+    if (this.o.metrics) recordTaskEnded(this.o.metrics, t.agent, 'completed', record.duration_ms / 1000);
     this.o.log.info({ event: 'task_completed', agent: t.agent, task: t.taskId, attempts: t.attempts, ms: record.duration_ms }, 'task completed');
   }
 
@@ -464,8 +464,7 @@ export class TaskWatcher {
     await deadLetter(this.o.paths.dlq, t.agent, `${t.taskId}${TASK_SUFFIX}`, null, reason, now, { task_id: t.taskId, attempts: t.attempts, kind }, source);
     await this.notify(t, `task ${t.taskId} for ${t.agent} failed: ${reason}`, 'failed');
     await this.o.store.markTaskFailed(t.taskId, { error: reason });
-    this.o.metrics?.tasksProcessed.inc({ worker: t.agent, status: 'failed' });
-    this.o.metrics?.taskDuration.observe({ worker: t.agent }, record.duration_ms / 1000);
+    if (this.o.metrics) recordTaskEnded(this.o.metrics, t.agent, 'failed', record.duration_ms / 1000);
     this.o.log.warn({ event: 'task_failed', agent: t.agent, task: t.taskId, attempts: t.attempts, reason }, 'task failed');
   }
 

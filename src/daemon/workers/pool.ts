@@ -55,6 +55,8 @@ import { RUN_HOOKS_FILE, parseRunHooks } from '../../hooks/run-hook.js';
 
 /** What a worker metrics sink takes (daemon/metrics.ts's seed 003 `watcher_*` families). */
 export interface WorkerMetricsSink {
+  /** A task file was taken in (seed 004 tasks_total). */
+  taken?(worker: string): void;
   processed(worker: string, status: 'completed' | 'failed' | 'cancelled'): void;
   failed(worker: string, reason: string): void;
   duration(worker: string, seconds: number): void;
@@ -413,6 +415,7 @@ export class WorkerPool {
       return { kind: 'retry', error: errorMessage(err) };
     }
     this.o.log.info({ event: 'worker_task_accepted', worker: f.agent, task: t.taskId }, 'worker task taken in');
+    this.o.metrics?.taken?.(f.agent);
     this.o.onQueued?.(f.agent);
     void this.pump(f.agent);
     return { kind: 'done' };

@@ -14,7 +14,7 @@ import { workerTaskStoreOf } from '../../services/worker-tasks.js';
 import { runsDir } from '../../services/worker-runs.js';
 import type { TmuxClient } from '../../tmux/client.js';
 import { namedPriorities } from '../../domain/priority.js';
-import type { HornetsMetrics } from '../metrics.js';
+import { recordTaskEnded, recordTaskTaken, type HornetsMetrics } from '../metrics.js';
 import { WorkerPool, type WorkerMetricsSink, type WorkerPoolOptions } from './pool.js';
 import { hookKindFor, type HookTarget } from '../../services/hook-kinds.js';
 import { hookProgram } from '../../services/hooks-program.js';
@@ -25,9 +25,13 @@ import { TmuxRunWindows } from './run-windows.js';
 
 export function workerMetricsSink(m: HornetsMetrics): WorkerMetricsSink {
   return {
-    processed: (worker, status) => m.tasksProcessed.inc({ worker, status }),
+    taken: (worker) => recordTaskTaken(m, worker),
+    processed: (worker, status) => recordTaskEnded(m, worker, status, null),
     failed: (worker, reason) => m.tasksFailed.inc({ worker, reason }),
-    duration: (worker, seconds) => m.taskDuration.observe({ worker }, seconds),
+    duration: (worker, seconds) => {
+      m.taskDuration.observe({ worker }, seconds);
+      m.seed.taskDuration.observe({ node: m.seed.node, worker }, seconds);
+    },
     gauges: (worker, g) => {
       m.taskQueueSize.set({ worker }, g.queued);
       m.activeTasks.set({ worker }, g.active);

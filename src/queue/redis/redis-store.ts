@@ -18,7 +18,7 @@ import { QueueError } from '../../errors.js';
 import type { EnqueueInput, ExportedMessage, Message, MessageState, QueueEvent } from '../../domain/message.js';
 import { messageStates, pendingStates, terminalStates, waitingStates } from '../../domain/message.js';
 import { retryDelayMs } from '../../domain/retry.js';
-import { isValidPriority } from '../../domain/priority.js';
+import { isValidPriority, priorityBands } from '../../domain/priority.js';
 import { randomId, sequentialId } from '../../util/ids.js';
 import { storedAgentState, type AgentContext, type AgentContextPatch, type AgentPatch, type AgentRecord, type AgentRegistration } from '../../domain/agent.js';
 import { factsOf, transition, type LifecycleEvent } from '../../domain/agent-lifecycle.js';
@@ -49,6 +49,8 @@ import {
   type StoreOptions,
   type SweepOptions,
   type SweepResult,
+  type StoreReachability,
+  type WaitingByBand,
   type TaskStore,
   type UsageCursor,
   type UsageRecordInput,
@@ -187,6 +189,10 @@ function leaseAgent(token: unknown): string | null {
   const agent = Buffer.from(hex, 'hex').toString('utf8');
   return agent.length > 0 && Buffer.from(agent, 'utf8').toString('hex') === hex ? agent : null;
 }
+
+/** A readiness answer this fresh is reused; a PING slower than the timeout counts as unreachable. */
+const PING_FRESH_MS = 1_000;
+const PING_TIMEOUT_MS = 1_000;
 
 export class RedisMessageStore implements MessageStore, TaskStore {
   readonly backend = 'redis';
@@ -1857,6 +1863,64 @@ export class RedisMessageStore implements MessageStore, TaskStore {
 
   async checkWritable(): Promise<void> {
     await this.io(() => this.redis.set(this.g.writable, String(this.clock())));
+  }
+
+  async waitingByBand(): Promise<WaitingByBand[]> {
+    return this.io(async () => {
+      const names = await this.agentNames();
+      // The ready zset is scored (200 - priority) * 2^44 + seq: a band is one score range.
+      const range = (min: number, max: number): [string, string] => [String((200 - max) * 2 ** 44), `(${(201 - min) * 2 ** 44}`];
+      const replies = await this.perAgentPipeline(names, (p, name) => {
+        for (const b of priorityBands) p.zcount(this.k(name).ready, ...range(b.min, b.max));
+      });
+      const out: WaitingByBand[] = [];
+      names.forEach((agent, i) => {
+        priorityBands.forEach((b, j) => {
+          const [err, n] = replies[i * priorityBands.length + j]!;
+          if (err) throw err;
+          if (Number(n) > 0) out.push({ agent, band: b.band, n: Number(n) });
+        });
+      });
+      return out;
+    });
+  }
+
+  private lastPing: { at: number; result: StoreReachability } | null = null;
+  private pingInFlight: Promise<StoreReachability> | null = null;
+
+  /**
+   * A PING answered within PING_FRESH_MS, asked again only when the last answer is older: probes at
+   * any rate cost Redis at most one PING a second. The connection's own state answers at once while
+   * it is down (ioredis would queue the PING until it reconnects).
+   */
+  reachability(): Promise<StoreReachability> {
+    if (this.closed) return Promise.resolve({ reachable: false, detail: 'the Redis store is closed' });
+    if (this.redis.status !== 'ready') return Promise.resolve({ reachable: false, detail: `the Redis connection is ${this.redis.status}` });
+    const now = Date.now();
+    if (this.lastPing && now - this.lastPing.at < PING_FRESH_MS) return Promise.resolve(this.lastPing.result);
+    this.pingInFlight ??= this.ping().then((result) => {
+      this.lastPing = { at: Date.now(), result };
+      this.pingInFlight = null;
+      return result;
+    });
+    return this.pingInFlight;
+  }
+
+  private async ping(): Promise<StoreReachability> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.redis.ping(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no PONG within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+        }),
+      ]);
+      return { reachable: true };
+    } catch (err) {
+      return { reachable: false, detail: `Redis PING failed: ${err instanceof Error ? err.message : String(err)}` };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async close(): Promise<void> {

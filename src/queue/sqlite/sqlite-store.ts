@@ -12,7 +12,7 @@ import { QueueError } from '../../errors.js';
 import type { EnqueueInput, ExportedMessage, Message, MessageState, QueueEvent } from '../../domain/message.js';
 import { messageStates, pendingStates, terminalStates } from '../../domain/message.js';
 import { retryDelayMs } from '../../domain/retry.js';
-import { isValidPriority } from '../../domain/priority.js';
+import { isValidPriority, priorityBand } from '../../domain/priority.js';
 import { randomId, sequentialId } from '../../util/ids.js';
 import {
   defaultQueueLimits,
@@ -37,6 +37,8 @@ import {
   type SessionPin,
   type SessionPinVerdict,
   type SweepResult,
+  type StoreReachability,
+  type WaitingByBand,
   type TaskStore,
   type UsageCursor,
   type UsageRecordInput,
@@ -984,6 +986,24 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     const now = this.c.now();
     this.c.write(() => this.c.db.prepare("INSERT INTO meta (key, value) VALUES ('last_engine_start', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(now)));
     return Promise.resolve();
+  }
+
+  async waitingByBand(): Promise<WaitingByBand[]> {
+    return this.read(() => {
+      const out = new Map<string, WaitingByBand>();
+      for (const r of this.stmts.waitingByPriority.all() as { agent: string; priority: number; n: number }[]) {
+        const band = priorityBand(r.priority);
+        const key = `${r.agent}\u0000${band}`;
+        const e = out.get(key);
+        if (e) e.n += r.n;
+        else out.set(key, { agent: r.agent, band, n: r.n });
+      }
+      return [...out.values()];
+    });
+  }
+
+  reachability(): Promise<StoreReachability> {
+    return Promise.resolve(this.c.db.open ? { reachable: true } : { reachable: false, detail: 'the SQLite connection is closed' });
   }
 
   damage(): Damage | null {

@@ -126,6 +126,7 @@ export function prepareStatements(eager: DB) {
          available_at = @now, delivered_at = NULL, updated_at = @now WHERE seq = @seq`,
     ),
     countsByState: db.prepare(`SELECT agent, state, COUNT(*) AS n, MIN(created_at) AS oldest FROM messages GROUP BY agent, state`),
+    waitingByPriority: db.prepare(`SELECT agent, priority, COUNT(*) AS n FROM messages WHERE state IN ('queued','failed') GROUP BY agent, priority`),
     ahead: db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE agent = @agent AND ${waiting} AND (priority > @priority OR (priority = @priority AND seq < @seq))`),
     eventsForMessage: db.prepare(`SELECT @id AS message_id, n AS id, ts, agent, kind, from_state, to_state, detail FROM message_events WHERE message_seq = @seq ORDER BY n LIMIT @limit`),
     agentEventsForAgent: db.prepare(`SELECT NULL AS message_id, * FROM agent_events WHERE agent = @agent ORDER BY id DESC LIMIT @limit`),
