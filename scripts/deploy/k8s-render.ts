@@ -163,7 +163,7 @@ export function renderChart(node: NodeContract, version: string): RenderedFile[]
     appVersion: version,
     kubeVersion: '>=1.25.0-0',
   };
-  const valuesHeader = '# Default values of the hornets chart; values.schema.json checks them. See deploy/README.kubernetes.md.';
+  const valuesHeader = '# Default values of the hornets chart; values.schema.json checks them. See deploy/README.md, "Kubernetes".';
   return [
     { path: 'helm/hornets/Chart.yaml', text: `${GENERATED}\n${stringify(chart, { lineWidth: 0 })}` },
     { path: 'helm/hornets/values.yaml', text: `${GENERATED}\n${valuesHeader}\n${stringify(defaultValues, { lineWidth: 0 })}` },
