@@ -110,5 +110,20 @@ describe('the node pod of deploy/k8s, as processes', () => {
       250,
     );
     expect(status.map((a) => a.name)).toEqual(['lead']);
+    // Readiness as the probe asks it: both pods, the one without agents too, once their store answers.
+    for (const p of pods) {
+      await waitFor(
+        `${p.name} ${contract.readiness.path}`,
+        async () => {
+          try {
+            return (await fetch(`http://127.0.0.1:${p.port}${contract.readiness.path}`)).status === 200;
+          } catch {
+            return false;
+          }
+        },
+        30_000,
+        250,
+      );
+    }
   });
 });
