@@ -5,26 +5,11 @@
  * 9464: every node shares this machine's network.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { binPath, cleanEnv, repoRoot } from './cli.js';
 import { freePort } from './ports.js';
+import { readNodeContract, type NodeContract } from '../../scripts/deploy/node-contract.js';
 
-export interface NodeSpec {
-  command: string[];
-  nodeEnv: string;
-  metricsHostEnv: string;
-  metricsHost: string;
-  metricsPortEnv: string;
-  metricsPort: number;
-  liveness: { path: string };
-  readiness: { path: string };
-  stateDir: string;
-  workDir: string;
-  stopGracePeriodSeconds: number;
-}
-
-export const nodeSpec = JSON.parse(readFileSync(path.join(repoRoot, 'deploy', 'node.json'), 'utf8')) as NodeSpec;
+export const nodeSpec: NodeContract = readNodeContract(repoRoot);
 
 export interface NodeProcess {
   name: string;
