@@ -1,6 +1,8 @@
 /**
- * `npm run bench:redis`: the Redis store beside a minimal queue on the raw client doing the same
- * kind of commands (raw-redis-queue.ts) and beside `redis-benchmark`, all against one
+ * `npm run bench:redis`: the Redis store beside the raw client sending exactly the store's own
+ * commands to a second server with the same history (redis-replay.ts: the issue's anchor), beside a
+ * minimal queue on the raw client (raw-redis-queue.ts: a queue without the store's guarantees) and
+ * beside `redis-benchmark`, all against one
  * redis-server this run starts on a free port (appendonly off: the server's own ceiling; see the
  * README for what AOF costs). The single-process rows run the store and the raw client in
  * alternating blocks (paired), so both see the same load on a shared machine. Figures only;
