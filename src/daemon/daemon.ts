@@ -385,8 +385,9 @@ export class Daemon {
   }
 
   /**
-   * /readyz: the store answers (SQLite open, or a Redis PING within the last second) and the
-   * node's private tmux server lives (its session is there). Each check says why it fails.
+   * /readyz: the store answers (SQLite open, or a Redis PING within the last second), the node's
+   * private tmux server lives (its session is there), and on Redis the node holds its name. Each
+   * check says why it fails.
    */
   async readiness(): Promise<ReadyInfo> {
     const store = this.ctx.store;
@@ -399,6 +400,13 @@ export class Daemon {
       store: reach.reachable ? { ok: true } : { ok: false, detail: reach.detail ?? `the ${store.backend} store does not answer` },
       tmux: tmuxUp ? { ok: true } : { ok: false, detail: `the tmux server ${this.engine.agents.tmux.server.socket} has no session ${this.engine.agents.session}` },
       ...(damage ? { database: { ok: false, detail: `damaged: ${damage.detail}` } } : {}),
+      ...(this.membership
+        ? {
+            node: this.membership.holdsName()
+              ? { ok: true }
+              : { ok: false, detail: `node ${this.node} does not hold its name in the registry (cut off from Redis past its claim, or not yet registered)` },
+          }
+        : {}),
     };
     return { ready: Object.values(checks).every((c) => c.ok), checks };
   }

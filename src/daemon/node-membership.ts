@@ -46,6 +46,14 @@ export class NodeMembership {
   constructor(private readonly o: NodeMembershipOptions) {}
 
   /** The fence of this node's term as leader, or null when it does not lead. */
+  /**
+   * Whether this node holds its name in the registry now (null before start): a node that lost it
+   * (cut off from Redis past its claim) is not ready to serve until it claimed the name again.
+   */
+  holdsName(): boolean | null {
+    return this.link ? this.link.registry.registeredName() !== null : null;
+  }
+
   leaderFence(): DutyFence | null {
     return this.election?.isLeader() ? this.fence : null;
   }
