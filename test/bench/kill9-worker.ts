@@ -7,7 +7,7 @@
  *   kill9-worker consumer <dir> <incarnation> <index>
  *
  * The store is <dir>/hornets.db, or the one HORNETS_KILL9_STORE names (test/helpers/store-spec.ts:
- * `redis://host:port#prefix` for the Redis store).
+ * `redis://host:port#prefix` for the Redis store). Once it is open the worker sends `ready` over IPC.
  *
  * producer.log   `A <key>...`           about to enqueue these keys
  *                `OK <key> <id> <0|1>`  the enqueue promise resolved (1 = created, 0 = idempotent replay)
@@ -181,6 +181,9 @@ if ((role !== 'producer' && role !== 'consumer') || !dir) {
 process.on('disconnect', () => process.exit(0));
 const incarnation = Number(incarnationArg ?? 0);
 const store = await openStoreSpec(process.env.HORNETS_KILL9_STORE || path.join(dir, KILL9_DB), { limits: KILL9_LIMITS });
+// The controller kills only workers that got this far: on a loaded machine starting Node and
+// opening the store takes seconds, and a kill before it would test nothing.
+process.send?.('ready');
 try {
   if (role === 'producer') await producer(dir, incarnation, store);
   else await consumer(dir, incarnation, Number(indexArg ?? 0), store);

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { Message, MessageState, QueueEvent } from '../../src/domain/message.js';
 import type { MessageStore, StoreOptions } from '../../src/queue/store.js';
 import { openStoreSpec, redisSpec } from '../helpers/store-spec.js';
-import { compiledSibling, exited, killAll, makeTempDir, numberFlag, parseFlags, randInt, removeDir, sleep } from './bench-util.js';
+import { compiledSibling, exited, killAll, makeTempDir, numberFlag, parseFlags, percentile, randInt, removeDir, sleep } from './bench-util.js';
 import { KILL9_AGENT, KILL9_DB, KILL9_LEASE_MS, KILL9_LIMITS, kill9Input } from './kill9-shared.js';
 
 export interface Kill9Options {
@@ -48,6 +48,8 @@ export interface Kill9Result {
   killsByRole: { producer: number; consumer: number };
   /** Workers that exited on their own (always violations). */
   unexpectedExits: number;
+  /** From fork to `ready` (store open), over the incarnations that got there: a loaded machine shows here. */
+  workerStartMs: { median: number; max: number };
   elapsedMs: number;
   integrity: { beforeDrain: string; afterDrain: string };
   counts: {
@@ -96,6 +98,9 @@ interface Slot {
   index: number;
   incarnation: number;
   child: ChildProcess | null;
+  /** The current incarnation has opened the store (its `ready` message came). */
+  ready: boolean;
+  spawnedAt: number;
   /** Set while the controller kills it, so the exit is not reported as a crash. */
   killing: boolean;
   stderr: string;
@@ -179,8 +184,8 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Result> {
 
   const violations: string[] = [];
   const slots: Slot[] = [
-    { role: 'producer', index: 0, incarnation: 0, child: null, killing: false, stderr: '' },
-    ...Array.from({ length: consumers }, (_, i): Slot => ({ role: 'consumer', index: i, incarnation: 0, child: null, killing: false, stderr: '' })),
+    { role: 'producer', index: 0, incarnation: 0, child: null, ready: false, spawnedAt: 0, killing: false, stderr: '' },
+    ...Array.from({ length: consumers }, (_, i): Slot => ({ role: 'consumer', index: i, incarnation: 0, child: null, ready: false, spawnedAt: 0, killing: false, stderr: '' })),
   ];
   const live = (): ChildProcess[] => slots.flatMap((s) => (s.child ? [s.child] : []));
   let kills = 0;
@@ -188,14 +193,22 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Result> {
   const killsByRole = { producer: 0, consumer: 0 };
   let stopping = false;
   const started = Date.now();
+  const startMs: number[] = [];
 
   const spawnSlot = (slot: Slot): void => {
     slot.incarnation++;
     const args = [slot.role, dir, String(slot.incarnation), ...(slot.role === 'consumer' ? [String(slot.index)] : [])];
     const child = fork(workerPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, HORNETS_KILL9_STORE: spec } });
     slot.child = child;
+    slot.ready = false;
+    slot.spawnedAt = Date.now();
     slot.killing = false;
     slot.stderr = '';
+    child.on('message', (m) => {
+      if (m !== 'ready' || slot.child !== child) return;
+      slot.ready = true;
+      startMs.push(Date.now() - slot.spawnedAt);
+    });
     child.stderr?.on('data', (d: Buffer) => {
       slot.stderr = (slot.stderr + d.toString()).slice(-2000);
     });
@@ -221,10 +234,19 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Result> {
     );
 
     const deadline = started + options.seconds * 1000;
+    const running = (): boolean => Date.now() < deadline && !options.signal?.aborted;
     let lastReport = Date.now();
-    while (kills < options.kills && Date.now() < deadline && !options.signal?.aborted) {
+    while (kills < options.kills && running()) {
       await sleep(randInt(minGap, maxGap));
-      const slot = slots[randInt(0, slots.length - 1)]!;
+      // Only a worker that reached the store dies: on a loaded machine starting Node takes longer
+      // than the mean gap, and killing workers while they started made runs in which nothing was
+      // confirmed (or even enqueued) at all. With none ready, the first to get there works a gap.
+      const ready = slots.filter((s) => s.ready);
+      if (ready.length === 0) {
+        while (!slots.some((s) => s.ready) && running()) await sleep(10);
+        continue;
+      }
+      const slot = ready[randInt(0, ready.length - 1)]!;
       const child = slot.child;
       if (!child) continue;
       slot.killing = true;
@@ -371,6 +393,7 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Result> {
       kills,
       killsByRole,
       unexpectedExits,
+      workerStartMs: { median: percentile(startMs, 50), max: Math.max(0, ...startMs) },
       elapsedMs: Date.now() - started,
       integrity: { beforeDrain: integrityBefore, afterDrain: integrityAfter },
       counts: {
@@ -414,6 +437,7 @@ export function formatKill9(r: Kill9Result): string[] {
     .join(', ');
   return [
     `kills            ${r.kills} (producer ${r.killsByRole.producer}, consumers ${r.killsByRole.consumer})${r.complete ? '' : ' INCOMPLETE: time cap reached'}; unexpected exits ${r.unexpectedExits}; ${(r.elapsedMs / 1000).toFixed(1)} s`,
+    `worker start     ${r.workerStartMs.median} ms median, ${r.workerStartMs.max} ms max (fork to store open; kills wait for it)`,
     `messages         ${c.messages} in the db; ${c.accepted} accepted (enqueue resolved, logged by the producer); LOST: ${c.lost}`,
     `                 ${c.committedUnacknowledged} committed but never logged (producer killed between commit and log, no replay since)`,
     `                 in-doubt enqueues replayed after a producer restart: ${c.idempotentReplays} had committed (idempotency key returned the original), ${c.replayedCreated} had not (created now)`,

@@ -43,12 +43,14 @@ export async function clusterNodes(cluster: RedisCluster): Promise<ClusterNodeIn
     .trim()
     .split('\n')
     .map((line) => {
-      const [id, addr, flags, masterId, , , , , ...slots] = line.split(' ');
+      const [id, addr, flagList, masterId, , , , , ...slots] = line.split(' ');
+      const flags = flagList!.split(',');
       return {
         id: id!,
         port: Number(/:(\d+)@/.exec(addr!)![1]),
-        master: flags!.split(',').includes('master'),
-        failed: /fail/.test(flags!),
+        master: flags.includes('master'),
+        // `fail` or `fail?` (not `nofailover`, a replica's cluster-replica-no-failover).
+        failed: flags.includes('fail') || flags.includes('fail?'),
         masterId: masterId === '-' ? null : masterId!,
         slots: slots.filter((s) => !s.startsWith('[')).map((s) => (s.includes('-') ? (s.split('-').map(Number) as [number, number]) : [Number(s), Number(s)])),
       };
@@ -141,4 +143,15 @@ export async function waitPromoted(cluster: RedisCluster, port: number, timeoutM
     if (Date.now() > deadline) throw new Error(`the replica on port ${port} was not promoted within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Promotes the replica on `port` at once, without an election (CLUSTER FAILOVER TAKEOVER): with
+ * `cluster-replica-no-failover yes` a test decides when its failover ends. An automatic failover
+ * cannot be timed: when its first election fails (a vote refused or lost, likelier on a loaded
+ * machine) Redis tries again only 4 × cluster-node-timeout later.
+ */
+export async function takeOver(port: number): Promise<void> {
+  const reply = String(await withNode(port, (r) => r.call('CLUSTER', 'FAILOVER', 'TAKEOVER')));
+  if (reply !== 'OK') throw new Error(`CLUSTER FAILOVER TAKEOVER on port ${port} answered ${reply}`);
 }
