@@ -31,6 +31,9 @@ export interface NodeLinkOptions {
   connectTimeoutMs?: number;
   logger?: Logger;
   onLost?: (event: NodeLostEvent) => void;
+  /** The registry's heartbeat period and lost threshold (daemon.nodeHeartbeat, daemon.nodeLostAfter). */
+  heartbeatMs?: number;
+  lostAfterMs?: number;
 }
 
 export interface NodeLink {
@@ -53,7 +56,7 @@ export async function openNodeLink(o: NodeLinkOptions): Promise<NodeLink> {
   probe.disconnect();
   redis.on('error', (err: unknown) => o.logger?.debug({ event: 'cluster_redis_error', error: String(err) }, 'cluster connection error'));
   const keys = clusterKeys(o.prefix);
-  const registry = new NodeRegistry({ redis, keys, logger: o.logger, onLost: o.onLost });
+  const registry = new NodeRegistry({ redis, keys, logger: o.logger, onLost: o.onLost, heartbeatMs: o.heartbeatMs, lostAfterMs: o.lostAfterMs });
   const bus = new ClusterBus({ redis, keys, logger: o.logger });
   let election: LeaderElection | null = null;
   return {

@@ -287,6 +287,8 @@ export interface DaemonSettings {
   holdAlertMs: number;
   /** Redis teams: how the leader of the cluster-wide duties is elected and replaced. */
   leader: LeaderTiming;
+  /** Redis teams: the node's heartbeat period and when a silent node counts as lost. */
+  node: { heartbeatMs: number; lostAfterMs: number };
 }
 
 export function daemonSettings(config: HornetsConfig): DaemonSettings {
@@ -309,6 +311,8 @@ export function daemonSettings(config: HornetsConfig): DaemonSettings {
     maxConcurrentTasks: d.maxConcurrentTasks,
     holdAlertMs: durationMs(d.deliveryHoldAlert),
     leader: leaderTiming(durationMs(d.leaderLease)),
+    // hornets.json's schema checks that lost comes after a beat.
+    node: { heartbeatMs: durationMs(d.nodeHeartbeat), lostAfterMs: durationMs(d.nodeLostAfter) },
   };
 }
 

@@ -72,6 +72,14 @@ const restartConfigSchema = z
   .strict();
 
 /** A duration within bounds; a value that is no duration at all is reported by `duration` itself. */
+function lostNotAfterBeat(heartbeat: string | number, lostAfter: string | number): boolean {
+  try {
+    return durationMs(lostAfter) <= durationMs(heartbeat);
+  } catch {
+    return false; // a malformed duration has its own issue
+  }
+}
+
 function inRange(v: string | number, minMs: number, maxMs: number): boolean {
   try {
     const ms = durationMs(v);
@@ -111,6 +119,16 @@ export const daemonConfigSchema = z
       .refine((v) => inRange(v, MIN_LEADER_LEASE_MS, MAX_LEADER_LEASE_MS), { message: 'must be between 1s and 5m' })
       .describe(
         'Redis teams: the lease of the leader that runs the cluster-wide duties (lease sweep, TTL expiry, dead-lettering, retention). It renews every third of it; when the leader dies another node takes over within about leaderLease + min(1s, leaderLease/3). Shorter is a faster takeover and more Redis traffic; ignored on SQLite',
+      ),
+    nodeHeartbeat: duration
+      .default('2s')
+      .refine((v) => inRange(v, 100, 60_000), { message: 'must be between 100ms and 1m' })
+      .describe('Redis teams: how often a node renews its registration (one round trip, which also renews the leader lease it holds); ignored on SQLite'),
+    nodeLostAfter: duration
+      .default('6s')
+      .refine((v) => inRange(v, 1_000, 600_000), { message: 'must be between 1s and 10m' })
+      .describe(
+        "Redis teams: a node not heard from for this long is shown lost (its agents too) and its leases may be taken over; it keeps its name for twice this, so a Redis stall, network cut or failover shorter than that costs it nothing. Must be longer than nodeHeartbeat. On Redis Cluster make twice this longer than a failover there takes (cluster-node-timeout plus a few seconds: with Redis' default 15 s, 10s or more); ignored on SQLite",
       ),
     workerLease: duration
       .default('30s')
@@ -374,6 +392,13 @@ export const hornetsConfigSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    // Checked here, not only at the engine's start, so `doctor` and every command name it.
+    if (lostNotAfterBeat(cfg.daemon.nodeHeartbeat, cfg.daemon.nodeLostAfter))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['daemon', 'nodeLostAfter'],
+        message: `must be longer than daemon.nodeHeartbeat (${cfg.daemon.nodeHeartbeat}): a node would count as lost between two of its own beats`,
+      });
     const seen = new Map<string, number>();
     cfg.agents.forEach((a, i) => {
       const first = seen.get(a.name);

@@ -286,6 +286,7 @@ export class Daemon {
               }
             },
             leader: this.settings.leader,
+            timing: this.settings.node,
             onLeadership: (leading) => {
               if (!leading || this.stopping) return;
               // A new leader does its duties at once rather than at the next period (retention: 1 h).

@@ -33,6 +33,8 @@ export interface NodeMembershipOptions {
   onLost: (event: NodeLostEvent) => void;
   /** The leader election of the cluster-wide duties (daemon.leaderLease). */
   leader: LeaderTiming;
+  /** daemon.nodeHeartbeat and daemon.nodeLostAfter. */
+  timing?: { heartbeatMs: number; lostAfterMs: number };
   /** This node became the leader (true) or stopped being it (false). */
   onLeadership: (leading: boolean) => void;
 }
@@ -67,6 +69,7 @@ export class NodeMembership {
       prefix: selection.prefix,
       connectTimeoutMs: selection.connectTimeoutMs,
       logger: log,
+      ...this.o.timing,
       onLost: (e) => {
         // A node that is not itself any more must not lead either: give the lease back at once.
         void this.election?.stop();

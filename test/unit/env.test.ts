@@ -96,6 +96,20 @@ describe('environment overrides', () => {
     expect(configError({ LEADER_LEASE: '6m' }).issues[0]!.message).toBe('"6m" is too long; at most 300000 ms');
   });
 
+  it('daemon.nodeHeartbeat and daemon.nodeLostAfter set the node registry timing; lost must come after a beat, said by name', () => {
+    expect(resolveDaemonConfig(base(), {}).settings.node).toEqual({ heartbeatMs: 2000, lostAfterMs: 6000 });
+    const config = hornetsConfigSchema.parse({ project: 'p', agents: [{ name: 'marie', profile: 'demo' }], daemon: { nodeHeartbeat: '3s', nodeLostAfter: '20s' } });
+    expect(resolveDaemonConfig(config, {}).settings.node).toEqual({ heartbeatMs: 3000, lostAfterMs: 20_000 });
+    const bad = hornetsConfigSchema.safeParse({ project: 'p', agents: [{ name: 'marie', profile: 'demo' }], daemon: { nodeHeartbeat: '5s', nodeLostAfter: '5s' } });
+    expect(bad.success).toBe(false);
+    expect(bad.error!.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['daemon.nodeLostAfter', 'must be longer than daemon.nodeHeartbeat (5s): a node would count as lost between two of its own beats'],
+    ]);
+    expect(hornetsConfigSchema.safeParse({ project: 'p', agents: [{ name: 'marie', profile: 'demo' }], daemon: { nodeHeartbeat: '50ms' } }).error!.issues[0]!.message).toBe(
+      'must be between 100ms and 1m',
+    );
+  });
+
   it('the README lists every variable', () => {
     const readme = readFileSync(join(packageRoot(), 'README.md'), 'utf8');
     for (const v of envVariables) expect(readme, v.name).toContain(`\`${v.name}\``);
