@@ -11,7 +11,7 @@
  *   exit.json  {exitCode, signal, timedOut, killed, startedAt, endedAt, error}   when it is over
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface TaskRunSpec {
@@ -57,6 +57,34 @@ function writeAtomic(file: string, value: unknown): void {
     closeSync(fd);
   }
   renameSync(tmp, file);
+}
+
+/**
+ * Writes a run's end (exit.json) unless one is there already; false if one was. The wrapper writes
+ * its own end and the engine writes one for a run it gave up on (a window tmux failed to open, a
+ * run that vanished): the first end written is the run's end, and one the engine may already have
+ * read is never replaced. Its killed wrapper's later "killed" end must not turn the engine's "never
+ * started" into a plain loss (that one is run again at once, without the pause tmux needs).
+ */
+export function writeExitOnce(dir: string, exit: TaskRunExit): boolean {
+  const file = join(dir, RUN_FILES.exit);
+  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(exit)}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    // link() fails if the name exists, where rename() would replace it: a whole file or none.
+    linkSync(tmp, file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
 }
 
 /** Kills a whole process group; one already gone is fine. */
@@ -126,7 +154,8 @@ export function runTask(dir: string, baseEnv: NodeJS.ProcessEnv): Promise<TaskRu
       out.close();
       err.close();
       const record: TaskRunExit = { ...exit, timedOut, killed, startedAt, endedAt: Date.now() };
-      writeAtomic(join(dir, RUN_FILES.exit), record);
+      // An end already there is the engine's (it gave up on this run and closed its window): it stands.
+      writeExitOnce(dir, record);
       resolve(record);
     };
     // The window may go first (tmux server killed): writes to a closed terminal must not kill the

@@ -31,6 +31,14 @@ export class TmuxError extends HornetsError {
     return /no server running|error connecting to|server exited unexpectedly|lost server/i.test(this.stderr);
   }
 
+  /**
+   * The server has no session at all (tmux 3.3 says so before it looks at any target): a moment
+   * after the last window of its last session closed, while the server is going or kept up.
+   */
+  get noSessions(): boolean {
+    return /no current target/i.test(this.stderr);
+  }
+
   /** The target pane/window/session does not exist (any more). */
   get missingTarget(): boolean {
     return /can't find (pane|window|session)|no such (pane|window|session)/i.test(this.stderr);

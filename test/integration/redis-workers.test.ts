@@ -173,15 +173,21 @@ it('two nodes share a worker queue: a free slot takes the next task, at most max
   for (const id of orphaned) expect(completedOnce(s.tasks.find((x) => x.taskId === id)!), id).toBe(true);
 
   // --- a node that comes back after its runs were taken over stops its copies still going.
+  // Alpha must run them: whichever node has a free slot takes the next task, so with beta up (both
+  // its slots free) it could take both first. Beta stops meanwhile (no run of its own is out) and
+  // comes back once alpha's engine is killed, to take its runs over when their leases lapse.
+  await beta.p.ok(['--node', 'beta', 'daemon', 'stop']);
   await alpha.p.ok(['--node', 'alpha', 'daemon', 'start']);
-  // Two tasks, so beta keeps a free slot for what alpha ran: another node's lapsed run takes a free
+  // Two tasks, so beta has a free slot for each run alpha had: another node's lapsed run takes a free
   // slot of the claimer (never more than maxConcurrent on a node), so with beta full the takeover
   // would wait for a slot, and alpha's copies could end first.
   const third = ['x0', 'x1'];
   await add(third, (id) => `long kill ${id} [sleep 12000ms]`);
-  await waitFor('alpha running x tasks', () => going(alpha.runLog).some((id) => third.includes(id)), 60_000, 50);
+  await waitFor('alpha running both x tasks', () => third.every((id) => going(alpha.runLog).includes(id)), 60_000, 50);
   process.kill(Number(readFileSync(path.join(alpha.home, 'run', 'daemon.pid'), 'utf8').trim()), 'SIGKILL');
   const copies = going(alpha.runLog).filter((id) => third.includes(id));
+  expect([...copies].sort()).toEqual(third);
+  await beta.p.ok(['--node', 'beta', 'daemon', 'start']);
   await waitFor(
     'beta took them over',
     async () => {

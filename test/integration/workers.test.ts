@@ -71,7 +71,8 @@ describe('task workers', () => {
         exit_code: 0,
         result: `echo: compute item ${i} [sleep 30ms]`,
       });
-      expect(r.attempts).toHaveLength(1);
+      // Which way an extra run went (lost, timeout...), should a task ever run twice here.
+      expect(r.attempts, `t${i}: ${r.attempts.map((a) => `${a.outcome}: ${a.error}`).join('; ')}`).toHaveLength(1);
       expect(r.usage).toMatchObject({ input_tokens: expect.any(Number) });
     }
     expect(new Set(results.map((r) => r.result)).size).toBe(100);
@@ -203,21 +204,34 @@ describe('task workers', () => {
   it("a window tmux fails to open is the run's loss, not the task's failure: closed if it appeared after all, run again after a pause, the attempt kept", async () => {
     const failures = { left: 2 };
     const opened: string[] = [];
+    const given: string[] = [];
+    let runsDir = '';
+    const runDir = (id: string) => join(runsDir, 'fab', id.replace(/\.a(\d+)$/, '/$1'));
     const e = await setup([workerSettingsFixture('fab', { maxRetries: 0, breaker: { threshold: 1, openMs: 60_000 } })], {
       windows: (real) => ({
         ...real,
         live: (w) => real.live(w),
-        close: (w, id) => real.close(w, id),
+        // A given-up window's wrapper, killed with it, writes its own end ("killed") at once here,
+        // as it may under load before the engine writes its "not started": the engine's must count.
+        close: async (w, id) => {
+          await real.close(w, id);
+          if (given.includes(id)) await waitFor(`${id}'s end written`, () => existsSync(join(runDir(id), 'exit.json')), 10_000, 10).catch(() => undefined);
+        },
         // The first two opens make the window, then report a failure (a tmux call that timed out
-        // after tmux did it): the run must not go on in a window the engine gave up on.
+        // after tmux did it, its run going by then): the run must not go on in a window the engine gave up on.
         open: async (w, id, spec) => {
           opened.push(id);
           const pane = await real.open(w, id, spec);
-          if (failures.left-- > 0) throw new Error(`tmux new-window timed out after 10000 ms (${id})`);
+          if (failures.left-- > 0) {
+            given.push(id);
+            await waitFor(`${id} going`, () => existsSync(join(runDir(id), 'pid.json')), 30_000, 10);
+            throw new Error(`tmux new-window timed out after 10000 ms (${id})`);
+          }
           return pane;
         },
       }),
     });
+    runsDir = e.h.dirs.runs;
     dropTask(e.h.dirs.tasks, 'fab', { task_id: 'w1', description: 'hello [sleep 1s]' });
     const r = await waitFor('w1 result', () => readResult(e.h.dirs.results, 'fab', 'w1'), 60_000);
     expect(r.status).toBe('completed');

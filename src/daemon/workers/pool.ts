@@ -45,7 +45,7 @@ import {
 } from '../../domain/worker-policy.js';
 import { failuresSinceRequeue, nextRetryAt, type AttemptOutcome, type WorkerAttempt, type WorkerTask } from '../../domain/worker-task.js';
 import { parseOneShotOutput, type OneShotOutput } from '../../domain/oneshot-output.js';
-import { RUN_FILES, groupAlive, killGroup, processAlive, type TaskRunExit, type TaskRunSpec } from '../../proc/task-run.js';
+import { RUN_FILES, groupAlive, killGroup, processAlive, writeExitOnce, type TaskRunExit, type TaskRunSpec } from '../../proc/task-run.js';
 import { deadLetter, writeJsonAtomic, type DropFile, type DropOutcome } from '../watchers/drop-dir.js';
 import { isPermanentQueueError } from '../watchers/common.js';
 import { parseWorkerTask, taskPrompt } from '../../config/worker-task-file.js';
@@ -585,14 +585,9 @@ export class WorkerPool {
     } catch (err) {
       this.o.log.error({ event: 'worker_run_start_failed', worker, task: t.taskId, attempt, error: errorMessage(err) }, 'cannot start a worker run');
       // Recorded as the run's own end, so it takes the retry path like any failed run; a window tmux
-      // failed (or was too slow) to open is no fault of the task: it runs again as a lost run, and a
-      // window that appeared after all is closed first so the task never runs twice at once.
+      // failed (or was too slow) to open is no fault of the task: it runs again as a lost run, after
+      // a pause, and a window that appeared after all is closed so the task never runs twice at once.
       await mkdir(dir, { recursive: true, mode: 0o700 }).catch(() => undefined);
-      if (opening) {
-        await this.o.windows.close(worker, runId).catch(() => undefined);
-        const pgid = this.readPid(dir);
-        if (pgid !== null) killGroup(pgid, 'SIGKILL');
-      }
       const exit: TaskRunExit = {
         exitCode: null,
         signal: null,
@@ -603,8 +598,19 @@ export class WorkerPool {
         error: `cannot start the run: ${errorMessage(err)}`,
         ...(opening ? { notStarted: true } : {}),
       };
-      // An end already there is the run's own (its window opened late and it finished): that counts.
-      if (!existsSync(join(dir, RUN_FILES.exit))) await writeJsonAtomic(join(dir, RUN_FILES.exit), exit).catch(() => undefined);
+      // The end is written before the window is closed: closing it kills the wrapper, which then
+      // writes its own end ("killed"), and the first end written is the one that counts. An end
+      // already there is the run's own (its window opened late and it finished): that counts.
+      try {
+        writeExitOnce(dir, exit);
+      } catch (writeErr) {
+        this.o.log.error({ event: 'worker_run_end_write_failed', worker, run: runId, error: errorMessage(writeErr) }, 'cannot record the end of a run that did not start');
+      }
+      if (opening) {
+        await this.o.windows.close(worker, runId).catch(() => undefined);
+        const pgid = this.readPid(dir);
+        if (pgid !== null) killGroup(pgid, 'SIGKILL');
+      }
     }
   }
 
@@ -740,7 +746,7 @@ export class WorkerPool {
         // Stopped, but its wrapper wrote no end (killed with it): the end is written for it.
         if (now - run.stoppedAt > (this.o.killGraceMs ?? DEFAULT_KILL_GRACE_MS) + 1_000 && !existsSync(join(run.dir, RUN_FILES.exit))) {
           const exit: TaskRunExit = { exitCode: null, signal: 'SIGKILL', timedOut: run.stopReason === 'timeout', killed: true, startedAt: run.startedAt, endedAt: now, error: null };
-          await writeJsonAtomic(join(run.dir, RUN_FILES.exit), exit);
+          writeExitOnce(run.dir, exit);
         }
         continue;
       }
@@ -770,7 +776,7 @@ export class WorkerPool {
     if (existsSync(exitFile)) return;
     if (pgid !== null) killGroup(pgid, 'SIGKILL');
     const exit: TaskRunExit = { exitCode: null, signal: null, timedOut: false, killed: true, startedAt: run.startedAt, endedAt: now, error: null };
-    await writeJsonAtomic(exitFile, exit);
+    writeExitOnce(run.dir, exit);
   }
 
   // ------------------------------------------------------------ ends

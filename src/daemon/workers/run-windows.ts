@@ -17,9 +17,12 @@ export interface RunWindows {
 
 const OPEN_TRIES = 4;
 
-/** The session or server is missing, going, or was just made by a concurrent run: the window was not made. */
+/**
+ * The session or server is missing, going (no session left on it), or was just made by a concurrent
+ * run: the window was not made.
+ */
 function racy(err: unknown): boolean {
-  return err instanceof TmuxError && (err.noServer || err.missingTarget || /duplicate session/i.test(err.stderr));
+  return err instanceof TmuxError && (err.noServer || err.noSessions || err.missingTarget || /duplicate session/i.test(err.stderr));
 }
 
 export function workerSession(prefix: string, worker: string): string {
