@@ -222,7 +222,7 @@ export class Console {
       },
       (agent) => this.vm.snapshot?.agents.find((a) => a.name === agent)?.display.resetAt ?? null,
     );
-    this.stateFeed = new StateChangeFeed(project.paths.root, (e) => alerts.onChange(e), this.log);
+    this.stateFeed = new StateChangeFeed(project.paths.root, (e) => alerts.onChange(e), this.log, { store: this.o.ctx.store, agents: () => project.config.agents.map((a) => a.name) });
     this.stateFeed.start();
   }
 

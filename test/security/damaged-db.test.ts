@@ -5,8 +5,9 @@
  * any SQLITE_CORRUPT marks the file damaged, every write is refused, and status, healthz and
  * metrics say so; the documented recovery gets the readable queue back. Real CLI and engine.
  */
-import { closeSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Project, assertBuilt, importLines } from '../helpers/cli.js';
 import { TmuxFixture, initGitRepo, waitFor } from '../helpers/tmux.js';
@@ -36,13 +37,26 @@ async function fill(p: Project, n: number): Promise<void> {
   await p.ok(['queue', 'import', file]);
 }
 
-/** 64 bytes of garbage over the start of a page in the middle of the file (its b-tree page header). */
+/**
+ * 64 bytes of garbage over the start (the b-tree page header) of the middle one of the pages that
+ * hold message rows: found with SQLite's dbstat, since which page sits mid-file depends on every
+ * table the schema has (a page of an empty table or an index would lose no message).
+ */
 function damage(db: string): void {
-  const pageSize = 4096;
-  const pages = Math.floor(statSync(db).size / pageSize);
+  const probe = new Database(db, { readonly: true, fileMustExist: true });
+  let page: number;
+  let pageSize: number;
+  try {
+    pageSize = probe.pragma('page_size', { simple: true }) as number;
+    const leaves = (probe.prepare("SELECT pageno FROM dbstat WHERE name = 'messages' AND pagetype = 'leaf' ORDER BY pageno").all() as { pageno: number }[]).map((r) => r.pageno);
+    expect(leaves.length).toBeGreaterThan(10);
+    page = leaves[Math.floor(leaves.length / 2)]!;
+  } finally {
+    probe.close();
+  }
   const fd = openSync(db, 'r+');
   try {
-    writeSync(fd, Buffer.alloc(64, 0xa5), 0, 64, Math.floor(pages / 2) * pageSize);
+    writeSync(fd, Buffer.alloc(64, 0xa5), 0, 64, (page - 1) * pageSize);
   } finally {
     closeSync(fd);
   }
