@@ -11,8 +11,9 @@
  *   exit.json  {exitCode, signal, timedOut, killed, startedAt, endedAt, error}   when it is over
  */
 import { spawn } from 'node:child_process';
-import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { createWholeExclusive } from '../util/private-files.js';
 
 export interface TaskRunSpec {
   argv: string[];
@@ -67,24 +68,7 @@ function writeAtomic(file: string, value: unknown): void {
  * started" into a plain loss (that one is run again at once, without the pause tmux needs).
  */
 export function writeExitOnce(dir: string, exit: TaskRunExit): boolean {
-  const file = join(dir, RUN_FILES.exit);
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(exit)}\n`);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    // link() fails if the name exists, where rename() would replace it: a whole file or none.
-    linkSync(tmp, file);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    rmSync(tmp, { force: true });
-  }
+  return createWholeExclusive(join(dir, RUN_FILES.exit), `${JSON.stringify(exit)}\n`, 0o600);
 }
 
 /** Kills a whole process group; one already gone is fine. */
