@@ -1,6 +1,8 @@
 /** `hornets-tui tasks` (list, watch, cancel, retry) and `hornets-tui task add`: the task workers' tasks. */
 import { UsageError } from '../errors.js';
 import { workerTaskStates, type WorkerTask, type WorkerTaskState } from '../domain/worker-task.js';
+import type { TaskUsage } from '../domain/run-usage.js';
+import { totalTokens } from '../domain/usage.js';
 import { openProject } from '../services/context.js';
 import { WorkerTaskService, type WorkerView } from '../services/worker-tasks.js';
 import { age, json, preview, table, type Output } from './output.js';
@@ -55,9 +57,17 @@ export function renderWorkers(workers: WorkerView[], now: number): string {
   return table(['WORKER', 'RUNNING', 'WAITING', 'BREAKER', 'HEARTBEAT'], rows);
 }
 
+/** A task's tokens and cost over all its runs, `12.3k $0.41`; `-` before any run reported usage. */
+export function usageCell(u: TaskUsage): string {
+  if (u.runs === 0) return '-';
+  const n = totalTokens(u);
+  const tokens = n < 1000 ? String(n) : n < 1_000_000 ? `${(n / 1000).toFixed(1)}k` : `${(n / 1_000_000).toFixed(1)}M`;
+  return `${tokens} $${u.costUsd < 10 ? u.costUsd.toFixed(2) : u.costUsd.toFixed(0)}`;
+}
+
 export function renderTasks(tasks: WorkerTask[], now: number): string {
-  const rows = tasks.map((t) => [t.taskId, t.worker, t.state, String(t.attempts), age(t.createdAt, now), info(t, now)]);
-  return table(['TASK', 'WORKER', 'STATE', 'RUNS', 'AGE', 'INFO'], rows);
+  const rows = tasks.map((t) => [t.taskId, t.worker, t.state, String(t.attempts), age(t.createdAt, now), usageCell(t.usage), info(t, now)]);
+  return table(['TASK', 'WORKER', 'STATE', 'RUNS', 'AGE', 'USAGE', 'INFO'], rows);
 }
 
 export interface TasksListOptions {

@@ -25,6 +25,7 @@ import { Heartbeats, storeSnapshot, type AgentHeartbeat } from './heartbeats.js'
 import { TriggerWatcher } from './watchers/triggers.js';
 import { TaskWatcher } from './watchers/tasks.js';
 import { createDaemonWorkers } from './workers/wire.js';
+import { defaultPrices } from '../domain/usage.js';
 import { allWorkerSettings } from '../config/workers.js';
 import type { WorkerPool } from './workers/pool.js';
 import { PipeWatcher } from './watchers/pipes.js';
@@ -185,6 +186,8 @@ export class Daemon {
       onBreaker: () => this.heartbeats.beatSoon(),
       ...(selection.kind === 'redis' ? { node: { name: this.node, hosted: hostedWorkers(config, selection, this.node) }, onQueued: (worker: string) => this.wakeWorkerNodes(worker) } : {}),
       teamAgents: teamCtx.project.config.agents.map((a) => a.name),
+      // As the agents' usage is priced: the configuration of the moment (a reload changes it).
+      prices: () => ({ ...defaultPrices, ...ctx.project.config.pricing }),
     });
     this.tasks = new TaskWatcher({
       workers: this.workers,

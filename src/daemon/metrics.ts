@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import { tokenKinds, type AgentUsage } from '../domain/usage.js';
+import { tokenKinds, type AgentUsage, type TokenCounts } from '../domain/usage.js';
 import type { MessageStore } from '../queue/store.js';
 import { messageStates } from '../domain/message.js';
 import { priorityBands } from '../domain/priority.js';
@@ -247,6 +247,9 @@ export interface HornetsMetrics {
   agentCost: Counter;
   /** 1 while delivery to the agent is paused over its budget. */
   agentOverBudget: Gauge;
+  /** Tokens of task workers' runs per worker and kind, counted as this engine records each run's end (recordRunUsage). */
+  workerTokens: Counter;
+  workerCost: Counter;
   /** Seed 004's names, each with this engine's `node` label (see recordTaskTaken, recordTaskEnded). */
   seed: SeedTaskMetrics;
 }
@@ -322,6 +325,18 @@ export function createHornetsMetrics(registry = new Registry(), options: { node?
     }),
     agentCost: registry.counter({ name: 'hornets_agent_cost_usd_total', help: 'Cost in USD of those tokens, from the price table (hornets.json `pricing`).', labelNames: ['agent'] }),
     agentOverBudget: registry.gauge({ name: 'hornets_agent_over_budget', help: '1 while delivery to the agent is paused because it exceeded its budget.', labelNames: ['agent'] }),
+    // Seed 004 names no token or cost family, so these follow the agent ones; each engine counts the
+    // runs whose end it recorded (a worker several nodes run: sum over the nodes for its total).
+    workerTokens: registry.counter({
+      name: 'hornets_worker_tokens_total',
+      help: "Tokens of the task worker's runs (each run once, every attempt of a retried task), by kind: input, output, cache_read, cache_creation.",
+      labelNames: ['worker', 'kind'],
+    }),
+    workerCost: registry.counter({
+      name: 'hornets_worker_cost_usd_total',
+      help: "Cost in USD of the task worker's runs: the CLI's own figure when it states one, else priced from the model (hornets.json `pricing`).",
+      labelNames: ['worker'],
+    }),
     watcherFiles: registry.counter({
       name: 'hornets_watcher_files_total',
       help: 'Trigger and task files taken in, by kind, agent and outcome (accepted, dead).',
@@ -401,6 +416,12 @@ export async function collectQueueMetrics(
   }
   if (store.listAgents) collectAgentStates(metrics, await store.listAgents());
   if (store.agentUsage) collectUsage(metrics, await store.agentUsage());
+}
+
+/** A worker run's end was recorded: its tokens and cost (hornets_worker_tokens_total, hornets_worker_cost_usd_total). */
+export function recordRunUsage(metrics: Pick<HornetsMetrics, 'workerTokens' | 'workerCost'>, worker: string, usage: TokenCounts & { costUsd: number }): void {
+  for (const k of tokenKinds) metrics.workerTokens.inc({ worker, kind: tokenLabels[k] }, usage[k]);
+  metrics.workerCost.inc({ worker }, usage.costUsd);
 }
 
 const tokenLabels = { input: 'input', output: 'output', cacheRead: 'cache_read', cacheCreation: 'cache_creation' } as const;

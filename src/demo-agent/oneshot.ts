@@ -1,7 +1,7 @@
 /**
  * The demo one-shot CLI (profile `demo-oneshot`): a stand-in for `claude -p <prompt> --output-format
  * json` that needs no account. It reads the prompt, sleeps, and prints one JSON object as Claude
- * Code does (result, is_error, usage, total_cost_usd). Words in the prompt change what it does, so
+ * Code does (result, is_error, usage with cache figures, total_cost_usd). Words in the prompt change what it does, so
  * tests can make a run fail, hang or crash:
  *
  *   [sleep 300ms]  work this long (default 100ms)
@@ -21,6 +21,7 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { parseDuration } from '../domain/duration.js';
+import { costOf, defaultPrices } from '../domain/usage.js';
 import { loadHookConfig, runHooks } from './hooks.js';
 
 export interface OneShotOptions {
@@ -33,6 +34,11 @@ function directive(prompt: string, name: string): string | null {
   const m = new RegExp(`\\[${name}(?: ([^\\]]*))?\\]`).exec(prompt);
   return m ? (m[1] ?? '') : null;
 }
+
+/** About the size of Claude Code's own system prompt and tools. */
+export const DEMO_SYSTEM_TOKENS = 12_000;
+/** Priced as this model, as claude -p prices what it used. */
+const DEMO_MODEL = 'claude-sonnet-4-5';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -70,6 +76,14 @@ export async function runDemoOneShot(o: OneShotOptions): Promise<number> {
   const until = directive(o.prompt, 'fail-until');
   const fail = directive(o.prompt, 'fail') !== null || (until !== null && attempt < Number(until));
   const result = fail ? `demo failure on attempt ${attempt}` : `echo: ${o.prompt}`;
+  // Figures as claude -p gives them, so the console, `tasks` and the metrics show some: a token per
+  // character, and a system prompt the first run writes to the cache and a retry reads from it.
+  const tokens = {
+    input: o.prompt.length,
+    output: result.length,
+    cacheCreation: attempt === 1 ? DEMO_SYSTEM_TOKENS : 0,
+    cacheRead: attempt === 1 ? 0 : DEMO_SYSTEM_TOKENS,
+  };
   const out = {
     type: 'result',
     subtype: fail ? 'error_during_execution' : 'success',
@@ -78,8 +92,8 @@ export async function runDemoOneShot(o: OneShotOptions): Promise<number> {
     num_turns: 1,
     result,
     session_id: `demo-${process.pid}-${started}`,
-    total_cost_usd: Number((o.prompt.length * 0.000001).toFixed(6)),
-    usage: { input_tokens: o.prompt.length, output_tokens: result.length },
+    total_cost_usd: Number(costOf(tokens, DEMO_MODEL, defaultPrices).toFixed(6)),
+    usage: { input_tokens: tokens.input, output_tokens: tokens.output, cache_creation_input_tokens: tokens.cacheCreation, cache_read_input_tokens: tokens.cacheRead },
   };
   await runHooks(hooks, fail ? 'StopFailure' : 'Stop', { ...common, stop_hook_active: false, last_assistant_message: result }, cwd);
   o.write(`${JSON.stringify(out)}\n`);

@@ -1,3 +1,5 @@
+import { claudeRunTokens, codexRunTokens, geminiRunTokens, type RunTokens } from './run-usage.js';
+
 /**
  * What a one-shot run printed, read the way its profile says: `claude-json` is the one JSON object
  * of `claude -p --output-format json` (result, is_error, usage, total_cost_usd); `codex-jsonl` the
@@ -11,7 +13,11 @@ export interface OneShotOutput {
   /** The agent's final text, or null when there is none. */
   text: string | null;
   isError: boolean;
+  /** The usage as the CLI printed it (Gemini's: its per-model token stats summed). */
   usage: Record<string, unknown> | null;
+  /** That usage normalised to the four token kinds (run-usage.ts), or null when it printed none. */
+  tokens: RunTokens | null;
+  /** The cost the CLI stated, or null. */
   costUsd: number | null;
   /** The output could not be read as the profile says (e.g. not JSON): why. */
   malformed: string | null;
@@ -57,7 +63,14 @@ function trailingJsonObject(stdout: string): Record<string, unknown> | null {
 
 function notJson(stdout: string, what: string): OneShotOutput {
   const shown = stdout.trim().slice(0, 200);
-  return { text: null, isError: true, usage: null, costUsd: null, malformed: shown === '' ? `it printed nothing (expected ${what})` : `its output is not ${what}: ${JSON.stringify(shown)}` };
+  return {
+    text: null,
+    isError: true,
+    usage: null,
+    tokens: null,
+    costUsd: null,
+    malformed: shown === '' ? `it printed nothing (expected ${what})` : `its output is not ${what}: ${JSON.stringify(shown)}`,
+  };
 }
 
 function errorText(e: unknown): string {
@@ -90,7 +103,7 @@ function parseCodexEvents(stdout: string): OneShotOutput {
     else if (ev.type === 'error') failure ??= errorText(ev.message ?? ev);
   }
   if (events === 0) return notJson(stdout, 'codex exec --json events');
-  return { text: failure !== null && text === null ? failure : text, isError: failure !== null, usage, costUsd: null, malformed: null };
+  return { text: failure !== null && text === null ? failure : text, isError: failure !== null, usage, tokens: usage ? codexRunTokens(usage) : null, costUsd: null, malformed: null };
 }
 
 function parseGeminiJson(stdout: string): OneShotOutput {
@@ -111,14 +124,14 @@ function parseGeminiJson(stdout: string): OneShotOutput {
     u.total_tokens! += n('total');
   }
   const text = typeof obj.response === 'string' ? obj.response : failed ? errorText(obj.error) : null;
-  return { text, isError: failed, usage, costUsd: null, malformed: null };
+  return { text, isError: failed, usage, tokens: geminiRunTokens(obj.stats), costUsd: null, malformed: null };
 }
 
 export function parseOneShotOutput(kind: OneShotOutputKind, stdout: string): OneShotOutput {
   switch (kind) {
     case 'text': {
       const text = stdout.trim();
-      return { text: text === '' ? null : text, isError: false, usage: null, costUsd: null, malformed: null };
+      return { text: text === '' ? null : text, isError: false, usage: null, tokens: null, costUsd: null, malformed: null };
     }
     case 'codex-jsonl':
       return parseCodexEvents(stdout);
@@ -130,7 +143,7 @@ export function parseOneShotOutput(kind: OneShotOutputKind, stdout: string): One
       const text = typeof obj.result === 'string' ? obj.result : null;
       const isError = obj.is_error === true || (typeof obj.subtype === 'string' && obj.subtype !== 'success');
       const cost = typeof obj.total_cost_usd === 'number' ? obj.total_cost_usd : typeof obj.cost_usd === 'number' ? obj.cost_usd : null;
-      return { text, isError, usage: isRecord(obj.usage) ? obj.usage : null, costUsd: cost, malformed: null };
+      return { text, isError, usage: isRecord(obj.usage) ? obj.usage : null, tokens: claudeRunTokens(obj), costUsd: cost, malformed: null };
     }
   }
 }

@@ -1,3 +1,5 @@
+import type { RunUsage, TaskUsage } from './run-usage.js';
+
 /**
  * A task of a worker (seed 003): one durable row per task, run as one one-shot process per
  * attempt. `queued` -> `running` (a run is out) -> `completed`; a failed run -> `retrying` (backoff)
@@ -26,6 +28,8 @@ export interface WorkerAttempt {
   startedAt: number;
   endedAt: number;
   error: string | null;
+  /** Tokens and cost of the run, as its output reported them (run-usage.ts); absent or null when it reported none. */
+  usage?: RunUsage | null;
 }
 
 export interface WorkerTask {
@@ -52,6 +56,8 @@ export interface WorkerTask {
   history: WorkerAttempt[];
   /** Failed runs before the operator's last requeue, which no longer count against maxRetries. */
   failuresBase: number;
+  /** Tokens and cost summed over its recorded runs, each run id once (taskUsageOf). */
+  usage: TaskUsage;
   /** The final text of the run that completed it. */
   result: string | null;
   lastError: string | null;

@@ -3,6 +3,7 @@
  * events) and tmux (which panes live). `assembleSnapshot` is pure (facts and a clock in, rows out)
  * so the console's views can be rendered from fixtures; `SnapshotService` gathers the facts.
  */
+import type { TaskUsage } from '../domain/run-usage.js';
 import { totalTokens, type AgentUsage } from '../domain/usage.js';
 import type { Project } from '../config/load.js';
 import { explainMessage } from '../domain/explain.js';
@@ -130,6 +131,8 @@ export interface TaskRow {
   durationMs: number | null;
   /** Failed, retrying or cancelled: why (one line). */
   lastError: string | null;
+  /** Tokens and cost over all its runs (each run once). */
+  usage: TaskUsage;
 }
 
 export interface TasksSection {
@@ -444,6 +447,7 @@ function tasksSection(f: SnapshotFacts): TasksSection {
       ageMs: Math.max(0, now - t.createdAt),
       durationMs,
       lastError: showsError && t.lastError ? oneLine(t.lastError) : null,
+      usage: t.usage,
     };
   });
   return { available: true, note: f.project.config.workers.length === 0 ? 'no task workers in hornets.json (see README, "Task workers")' : null, workers, tasks };

@@ -1,12 +1,13 @@
 /**
  * Backend-neutral conformance suite for WorkerTaskStore (the task workers' tasks, issue 14): the
- * SQLite tests of worker_tasks (schema 3), worker_breakers (4) and run leases (5), run unchanged
+ * SQLite tests of worker_tasks (schema 3), worker_breakers (4), run leases (5) and run usage (8), run unchanged
  * against every backend through the public interfaces and an injected clock. Guarded changes, one
  * end per run, requeue with a fresh budget, claims under a lease that only its token ends.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isWorkerTaskStore, type MessageStore, type StoreOptions, type WorkerTaskStore } from '../../src/queue/store.js';
 import { failuresSinceRequeue, nextDueTasks, type WorkerAttempt } from '../../src/domain/worker-task.js';
+import type { RunUsage } from '../../src/domain/run-usage.js';
 import { QueueError } from '../../src/errors.js';
 import { breakerBindTrial, breakerOnFailure, breakerStartLimit, breakerTakeTrial, type BreakerPolicy } from '../../src/domain/worker-policy.js';
 import { readWorkerBreaker, transitionWorkerBreaker } from '../../src/queue/worker-breaker-swap.js';
@@ -84,6 +85,40 @@ export function runWorkerTaskStoreConformance(backendName: string, factory: Work
       expect(done).toMatchObject({ state: 'completed', result: 'ok', history: [{ runId: 't1.a1', outcome: 'completed' }], completedAt: now.t });
       await rejects(w.endWorkerRun('t1', 't1.a1', { next: 'completed', attempt: attempt('t1.a1', 'completed'), result: 'twice' }), 'invalid_state');
       expect((await w.getWorkerTask('t1'))!.history).toHaveLength(1);
+    });
+
+    it("each run's tokens and cost are kept with its attempt; the task's totals sum every run once, through retries, a repeated end and a requeue", async () => {
+      const u1: RunUsage = { input: 120, output: 30, cacheRead: 400, cacheCreation: 50, costUsd: 0.0125, costSource: 'cli', model: 'claude-sonnet-4-5' };
+      const u2: RunUsage = { input: 7, output: 3, cacheRead: 0, cacheCreation: 0, costUsd: 0.25, costSource: 'priced', model: 'claude-opus-4-5' };
+      const u3: RunUsage = { input: 1, output: 2, cacheRead: 3, cacheCreation: 4, costUsd: 0, costSource: 'none', model: null };
+      const created = await w.createWorkerTask(input('t1', { maxRetries: 2 }));
+      expect(created.task.usage).toEqual({ input: 0, output: 0, cacheRead: 0, cacheCreation: 0, costUsd: 0, runs: 0 });
+      await w.startWorkerRun('t1', { runId: 't1.a1', startedAt: 10, deadlineAt: 70 });
+      const first = await w.endWorkerRun('t1', 't1.a1', { next: 'retrying', attempt: { ...attempt('t1.a1', 'failed'), usage: u1 }, retryAt: 0 });
+      expect(first.history[0]!.usage).toEqual(u1);
+      expect(first.usage).toEqual({ input: 120, output: 30, cacheRead: 400, cacheCreation: 50, costUsd: 0.0125, runs: 1 });
+      // A lost run reports nothing: it adds no run to the totals.
+      await w.startWorkerRun('t1', { runId: 't1.a2', startedAt: 20, deadlineAt: 80 });
+      await w.endWorkerRun('t1', 't1.a2', { next: 'retrying', attempt: { ...attempt('t1.a2', 'lost', 2), usage: null }, retryAt: 0 });
+      await w.startWorkerRun('t1', { runId: 't1.a3', startedAt: 30, deadlineAt: 90 });
+      const failed = await w.endWorkerRun('t1', 't1.a3', { next: 'failed', attempt: { ...attempt('t1.a3', 'failed', 3), usage: u2 } });
+      // The same end again (an engine that read the run twice) is refused, and counts nothing.
+      await rejects(w.endWorkerRun('t1', 't1.a3', { next: 'failed', attempt: { ...attempt('t1.a3', 'failed', 3), usage: u2 } }), 'invalid_state');
+      const both = { input: 127, output: 33, cacheRead: 400, cacheCreation: 50, runs: 2 };
+      expect(failed.usage).toMatchObject(both);
+      expect(failed.usage.costUsd).toBeCloseTo(0.2625, 12);
+      expect(failuresSinceRequeue(failed)).toBe(2);
+      // The operator's requeue keeps what was spent; the next run adds to it.
+      const back = await w.requeueWorkerTask('t1');
+      expect(back.usage).toMatchObject(both);
+      expect(failuresSinceRequeue(back)).toBe(0);
+      await w.startWorkerRun('t1', { runId: 't1.a4', startedAt: 40, deadlineAt: 100 });
+      await w.endWorkerRun('t1', 't1.a4', { next: 'completed', attempt: { ...attempt('t1.a4', 'completed', 4), usage: u3 }, result: 'ok' });
+      for (const t of [await w.getWorkerTask('t1'), (await w.listWorkerTasks({ worker: 'fabien', states: ['completed'] }))[0]]) {
+        expect(t!.usage).toMatchObject({ input: 128, output: 35, cacheRead: 403, cacheCreation: 54, runs: 3 });
+        expect(t!.usage.costUsd).toBeCloseTo(0.2625, 12);
+        expect(t!.history.map((a) => a.usage ?? null)).toEqual([u1, null, u2, u3]);
+      }
     });
 
     it('a stale run cannot end a newer one', async () => {

@@ -53,6 +53,18 @@ describe.skipIf(skipAgentCliSuite('codex'))('codex exec as a worker', () => {
     expect(r).toMatchObject({ status: 'completed', exit_code: 0, result: 'The answer is 42.' });
     expect(r.usage).toMatchObject({ input_tokens: expect.any(Number), output_tokens: expect.any(Number) });
     expect(api.requests.some((q) => q.text.includes('What is six times seven?'))).toBe(true);
+    // turn.completed's usage, normalised: cached input split out of input_tokens. Codex states no
+    // cost, and the built-in price table knows no OpenAI model: cost 0, tokens counted.
+    const u = r.usage as { input_tokens: number; cached_input_tokens: number; output_tokens: number };
+    expect(r.totals).toEqual({
+      input_tokens: u.input_tokens - u.cached_input_tokens,
+      output_tokens: u.output_tokens,
+      cache_read_tokens: u.cached_input_tokens,
+      cache_creation_tokens: 0,
+      cost_usd: 0,
+      runs: 1,
+    });
+    expect(r.totals.output_tokens).toBeGreaterThan(0);
   }, 180_000);
 });
 
@@ -71,5 +83,10 @@ describe.skipIf(skipAgentCliSuite('gemini'))('gemini as a worker', () => {
     const r = await waitFor('the result of gemini', () => readResult(h.dirs.results, 'w', 'q1'), 120_000, 200);
     expect(r).toMatchObject({ status: 'completed', exit_code: 0, result: 'The answer is 42.' });
     expect(r.usage).toMatchObject({ input_tokens: expect.any(Number), output_tokens: expect.any(Number) });
+    // stats.models' tokens, normalised: the cached part of the prompt split out.
+    const u = r.usage as { input_tokens: number; output_tokens: number; cached_tokens: number };
+    expect(r.totals).toMatchObject({ input_tokens: u.input_tokens - u.cached_tokens, cache_read_tokens: u.cached_tokens, cache_creation_tokens: 0, runs: 1 });
+    expect(r.totals.output_tokens).toBeGreaterThanOrEqual(u.output_tokens);
+    expect(r.totals.input_tokens + r.totals.output_tokens).toBeGreaterThan(0);
   }, 180_000);
 });

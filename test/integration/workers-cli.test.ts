@@ -1,7 +1,8 @@
 /**
  * The operator's commands for task workers against a running engine (issue 14): `task add`,
  * `tasks` (list with state, workers' runs and breaker), `tasks cancel` (a running run's process
- * group is killed), `tasks retry` (a failed task runs again).
+ * group is killed), `tasks retry` (a failed task runs again), and a task's tokens and cost over its
+ * runs in both forms of the list (issue 17).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,9 @@ import { runCli } from '../helpers/cli.js';
 import { readResult } from '../helpers/workers/harness.js';
 import { groupAlive } from '../../src/proc/task-run.js';
 import type { WorkerTask } from '../../src/domain/worker-task.js';
+import { taskUsageOf } from '../../src/domain/run-usage.js';
+import { totalTokens } from '../../src/domain/usage.js';
+import { DEMO_SYSTEM_TOKENS } from '../../src/demo-agent/oneshot.js';
 
 afterEach(closeTeams);
 
@@ -51,6 +55,17 @@ it('task add, tasks, tasks cancel and tasks retry', async () => {
   expect((await cli(['tasks', 'retry', 'bad1'])).stdout).toMatch(/^queued bad1 \(fab\) again/);
   await waitFor('bad1 ran again and failed again', async () => (await tasks()).tasks.find((x) => x.taskId === 'bad1')?.history.length === 2, 30_000, 200);
   expect(await stateOf('bad1')).toBe('failed');
+  // Tokens and cost over both runs (the operator's retry too): --json has each run's and the totals,
+  // the list the totals (the demo's system prompt cached by the first run, read by the second).
+  const bad1 = (await tasks()).tasks.find((x) => x.taskId === 'bad1')!;
+  expect(bad1.history.map((a) => a.usage?.costSource)).toEqual(['cli', 'cli']);
+  expect(bad1.usage).toEqual(taskUsageOf(bad1.history));
+  expect(bad1.usage).toMatchObject({ cacheCreation: DEMO_SYSTEM_TOKENS, cacheRead: DEMO_SYSTEM_TOKENS, runs: 2 });
+  expect(bad1.usage.costUsd).toBeGreaterThan(0.01);
+  const shown = `${(totalTokens(bad1.usage) / 1000).toFixed(1)}k $${bad1.usage.costUsd.toFixed(2)}`;
+  expect((await cli(['tasks', '--all'])).stdout).toMatch(
+    new RegExp(`^TASK\\s+WORKER\\s+STATE\\s+RUNS\\s+AGE\\s+USAGE\\s+INFO$[\\s\\S]*^bad1\\s+fab\\s+failed\\s+2\\s+\\S+\\s+${shown.replace('$', '\\$')}\\s`, 'm'),
+  );
 
   // watch redraws until stopped.
   const watch = await runCli(['tasks', 'watch', '--all', '--interval', '0.2'], { cwd: t.dir, env: cliEnv(t), timeoutMs: 4_000 });

@@ -17,7 +17,7 @@ async function metrics(stateDir: string): Promise<string> {
   return (await fetch(`${url}/metrics`)).text();
 }
 
-it('a worker task through the engine: run, result, from-notification, heartbeat and watcher_* metrics', async () => {
+it('a worker task through the engine: run, result, from-notification, heartbeat, watcher_* and usage metrics', async () => {
   const t = await startTeam([{ name: 'lead', profile: 'demo' }], {
     config: { daemon: { heartbeatInterval: '200ms' }, workers: [{ kind: 'worker', name: 'fab', profile: 'demo-oneshot', maxConcurrent: 2 }] },
   });
@@ -54,6 +54,12 @@ it('a worker task through the engine: run, result, from-notification, heartbeat 
   expect(text).toMatch(/^watcher_task_queue_size\{worker="fab"\} 0$/m);
   expect(text).toMatch(/^watcher_circuit_breaker_state\{worker="fab"\} 0$/m);
   expect(text).toMatch(/^watcher_task_duration_seconds_count\{worker="fab"\} 1$/m);
+  // The run's tokens and cost, counted once, as the result file has them.
+  expect(r.totals.runs).toBe(1);
+  expect(text).toMatch(new RegExp(`^hornets_worker_tokens_total\\{worker="fab",kind="input"\\} ${r.totals.input_tokens}$`, 'm'));
+  expect(text).toMatch(new RegExp(`^hornets_worker_tokens_total\\{worker="fab",kind="cache_creation"\\} ${r.totals.cache_creation_tokens}$`, 'm'));
+  expect(text).toMatch(new RegExp(`^hornets_worker_cost_usd_total\\{worker="fab"\\} ${r.totals.cost_usd}$`, 'm'));
+  expect(r.totals.cost_usd).toBeGreaterThan(0);
   // The file was the worker's, not an unknown agent's.
   expect(() => readFileSync(join(state, 'dlq', 'fab', 'e1.json.error.json'))).toThrow();
 }, 90_000);

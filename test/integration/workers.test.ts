@@ -10,6 +10,9 @@ import { killServer, randomSocket, waitFor, listPanes, tmuxOk } from '../helpers
 import { dropTask, maxOverlap, readResult, resultCount, startWorkerHarness, workerSettingsFixture, type WorkerHarness } from '../helpers/workers/harness.js';
 import { groupAlive } from '../../src/proc/task-run.js';
 import type { WorkerSettings } from '../../src/config/workers.js';
+import { createHornetsMetrics } from '../../src/daemon/metrics.js';
+import { workerMetricsSink } from '../../src/daemon/workers/wire.js';
+import { DEMO_SYSTEM_TOKENS } from '../../src/demo-agent/oneshot.js';
 
 interface Env {
   dir: string;
@@ -103,8 +106,9 @@ describe('task workers', () => {
     expect((await e.h.store.workerTasks.getWorkerTask('hang1'))!.state).toBe('failed');
   }, 90_000);
 
-  it('a crashing run fails with the signal; a failing run is retried with backoff and completes', async () => {
-    const e = await setup([workerSettingsFixture('fab', { maxRetries: 2 })]);
+  it('a crashing run fails with the signal; a failing run is retried with backoff and completes, its tokens and cost summed over both runs', async () => {
+    const metrics = createHornetsMetrics();
+    const e = await setup([workerSettingsFixture('fab', { maxRetries: 2 })], { metrics: workerMetricsSink(metrics) });
     dropTask(e.h.dirs.tasks, 'fab', { task_id: 'crash1', description: 'dies [crash]', max_retries: 0 });
     dropTask(e.h.dirs.tasks, 'fab', { task_id: 'flaky1', description: 'works the second time [fail-until 2]' });
     const crash = await waitFor('crash result', () => readResult(e.h.dirs.results, 'fab', 'crash1'), 60_000);
@@ -118,6 +122,33 @@ describe('task workers', () => {
     expect(flaky.result).toBe('echo: works the second time [fail-until 2]');
     // The retry waited its backoff (100 ms × jitter ≥ 80 ms) after the failed run.
     expect(Date.parse(flaky.attempts[1]!.started_at) - Date.parse(flaky.attempts[0]!.ended_at)).toBeGreaterThanOrEqual(80);
+
+    // Each run's usage with its attempt (the demo: the first run writes its system prompt to the
+    // cache, the retry reads it); the totals over both; `usage`/`cost_usd` stay the last run's.
+    const sys = DEMO_SYSTEM_TOKENS;
+    const [u1, u2] = flaky.attempts.map((a) => a.usage!);
+    expect(u1).toMatchObject({ cache_creation_tokens: sys, cache_read_tokens: 0, cost_source: 'cli' });
+    expect(u2).toMatchObject({ cache_creation_tokens: 0, cache_read_tokens: sys, cost_source: 'cli' });
+    expect(u1!.output_tokens).toBe('demo failure on attempt 1'.length);
+    expect(flaky.totals).toMatchObject({
+      input_tokens: u1!.input_tokens + u2!.input_tokens,
+      output_tokens: u1!.output_tokens + u2!.output_tokens,
+      cache_read_tokens: sys,
+      cache_creation_tokens: sys,
+      runs: 2,
+    });
+    expect(flaky.totals.cost_usd).toBeCloseTo(u1!.cost_usd + u2!.cost_usd, 12);
+    expect(flaky.cost_usd).toBe(u2!.cost_usd);
+    expect(flaky.usage).toMatchObject({ input_tokens: u2!.input_tokens, cache_read_input_tokens: sys });
+    const stored = (await e.h.store.workerTasks.getWorkerTask('flaky1'))!;
+    expect(stored.usage).toMatchObject({ input: flaky.totals.input_tokens, output: flaky.totals.output_tokens, cacheRead: sys, cacheCreation: sys, runs: 2 });
+    // A run killed before it printed anything reported no usage.
+    expect(crash.attempts[0]!.usage).toBeNull();
+    expect(crash.totals).toMatchObject({ input_tokens: 0, cost_usd: 0, runs: 0 });
+    // The metrics count each run once: the worker's counters are the two tasks' totals.
+    expect(metrics.workerTokens.get({ worker: 'fab', kind: 'input' })).toBe(flaky.totals.input_tokens);
+    expect(metrics.workerTokens.get({ worker: 'fab', kind: 'cache_read' })).toBe(sys);
+    expect(metrics.workerCost.get({ worker: 'fab' })).toBeCloseTo(flaky.totals.cost_usd, 12);
   }, 90_000);
 
   it('malformed tasks go to the DLQ with the reason and never run; malformed output fails the run', async () => {

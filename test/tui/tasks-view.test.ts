@@ -9,6 +9,7 @@ import { hornetsConfigSchema } from '../../src/config/schema.js';
 import type { Project } from '../../src/config/load.js';
 import type { QueueStats } from '../../src/queue/store.js';
 import type { WorkerTask, WorkerTaskState } from '../../src/domain/worker-task.js';
+import { emptyTaskUsage } from '../../src/domain/run-usage.js';
 import { WORKERS_UNAVAILABLE, assembleSnapshot, type SnapshotFacts, type WorkerFacts } from '../../src/services/snapshot.js';
 import type { WorkerHeartbeat } from '../../src/services/worker-tasks.js';
 import { nextClockChange } from '../../src/tui/clock.js';
@@ -48,6 +49,7 @@ function task(taskId: string, state: WorkerTaskState, patch: Partial<WorkerTask>
     retryAt: null,
     history: [],
     failuresBase: 0,
+    usage: emptyTaskUsage(),
     result: null,
     lastError: null,
     source: null,
@@ -93,6 +95,7 @@ const busyWorkers: WorkerFacts = {
       createdAt: now - 65_000,
       completedAt: now - 60_000,
       lastError: 'exit code 1: nope\nsecond line',
+      usage: { input: 1000, output: 200, cacheRead: 34, cacheCreation: 0, costUsd: 0.0312, runs: 1 },
       history: [{ attempt: 1, runId: 'f1.a1', outcome: 'failed', exitCode: 1, signal: null, startedAt: now - 64_000, endedAt: now - 63_250, error: 'exit code 1: nope' }],
     }),
   ],
@@ -106,14 +109,15 @@ function tasksView(f: SnapshotFacts, t: number): ViewModel {
 }
 
 describe('the tasks view', () => {
-  it('lists the worker (counts, slots, breaker countdown) and the tasks newest first with state, runs, age, time and last error', () => {
+  it('lists the worker (counts, slots, breaker countdown) and the tasks newest first with state, runs, age, time, usage and last error', () => {
     const text = tasksView(facts(busyWorkers), now).frame(now, noPreview).tasks.content;
     const lines = text.split('\n');
     expect(lines.find((l) => /^\s+fab\s/.test(l))).toMatch(/^\s+fab\s+1\s+1\s+3\s+open, trial in 1m16s/);
     const rows = lines.filter((l) => /^[▸{ ]/.test(l) && /\b(q1|r1|f1)\b/.test(l)).map((l) => l.replace(/\{\/?inverse\}/g, ''));
     expect(rows.map((l) => l.trim().split(/\s+/)[l.startsWith('▸') ? 1 : 0])).toEqual(['q1', 'r1', 'f1']);
-    expect(rows[1]).toMatch(/r1\s+fab\s+running\s+1\s+2s\s+2s\s*$/);
-    expect(rows[2]).toMatch(/f1\s+fab\s+failed\s+1\s+1m\s+0\.8s\s+exit code 1: nope ⏎ second line/);
+    expect(rows[1]).toMatch(/r1\s+fab\s+running\s+1\s+2s\s+2s\s+-\s*$/);
+    // Tokens and cost over all the task's runs.
+    expect(rows[2]).toMatch(/f1\s+fab\s+failed\s+1\s+1m\s+0\.8s\s+1\.2k \$0\.03\s+exit code 1: nope ⏎ second line/);
   });
 
   it('the open breaker shows half-open once its trial time has come', () => {

@@ -9,6 +9,7 @@ import {
   Registry,
   breakerValue,
   collectUsage,
+  recordRunUsage,
   collectSeedGauges,
   createHornetsMetrics,
   escapeLabelValue,
@@ -63,6 +64,24 @@ describe('metrics registry', () => {
     expect(text).toContain('hornets_agent_tokens_total{agent="marie",kind="cache_creation"} 7');
     expect(text).toContain('hornets_agent_cost_usd_total{agent="marie"} 0.5');
     expect(text).toContain('hornets_agent_over_budget{agent="marie"} 0');
+  });
+
+  it("worker runs: each run's tokens by kind and its cost added to the worker's counters", () => {
+    const m = createHornetsMetrics();
+    recordRunUsage(m, 'fab', { input: 10, output: 5, cacheRead: 0, cacheCreation: 200, costUsd: 0.25 });
+    recordRunUsage(m, 'fab', { input: 12, output: 6, cacheRead: 200, cacheCreation: 0, costUsd: 0.5 });
+    recordRunUsage(m, 'gina', { input: 1, output: 1, cacheRead: 0, cacheCreation: 0, costUsd: 0 });
+    const text = m.registry.expose();
+    checkWellFormed(text);
+    expect(text).toContain('# TYPE hornets_worker_tokens_total counter');
+    expect(text).toContain('hornets_worker_tokens_total{worker="fab",kind="input"} 22');
+    expect(text).toContain('hornets_worker_tokens_total{worker="fab",kind="output"} 11');
+    expect(text).toContain('hornets_worker_tokens_total{worker="fab",kind="cache_read"} 200');
+    expect(text).toContain('hornets_worker_tokens_total{worker="fab",kind="cache_creation"} 200');
+    expect(text).toContain('hornets_worker_tokens_total{worker="gina",kind="input"} 1');
+    expect(text).toContain('# TYPE hornets_worker_cost_usd_total counter');
+    expect(text).toContain('hornets_worker_cost_usd_total{worker="fab"} 0.75');
+    expect(text).toContain('hornets_worker_cost_usd_total{worker="gina"} 0');
   });
 
   it('exposes an unlabelled gauge, and gauges go both ways and reset', () => {

@@ -24,8 +24,8 @@ afterEach(async () => {
 });
 
 describe('task store', () => {
-  it('is schema version 7 (2: tasks, 3: worker tasks, 4: worker breakers, 5: worker run leases, 6: tokens and cost, 7: shared breaker versions and trial) and migrates a version 1 database, keeping its messages', async () => {
-    expect(LATEST_SCHEMA_VERSION).toBe(7);
+  it('is schema version 8 (2: tasks, 3: worker tasks, 4: worker breakers, 5: worker run leases, 6: tokens and cost, 7: shared breaker versions and trial, 8: worker task usage) and migrates a version 1 database, keeping its messages', async () => {
+    expect(LATEST_SCHEMA_VERSION).toBe(8);
     const old = join(dir, 'old.db');
     const db = new Database(old);
     db.exec(migrations[0]!);
@@ -43,8 +43,37 @@ describe('task store', () => {
       await s.close();
     }
     const check = new Database(old, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(7);
+    expect(check.pragma('user_version', { simple: true })).toBe(8);
     check.close();
+  });
+
+  it('a version 7 database keeps its worker tasks: their totals start at nothing (their runs reported none), and the next run adds its own', async () => {
+    const old = join(dir, 'v7.db');
+    const db = new Database(old);
+    for (const m of migrations.slice(0, 7)) db.exec(m);
+    db.pragma(`application_id = ${HORNETS_APPLICATION_ID}`);
+    db.pragma('user_version = 7');
+    const history = JSON.stringify([{ attempt: 1, runId: 'w1.a1', outcome: 'failed', exitCode: 1, signal: null, startedAt: 1, endedAt: 2, error: 'x' }]);
+    db.prepare(
+      `INSERT INTO worker_tasks (task_id, worker, description, priority, timeout_ms, max_retries, state, attempts, run_id, history, created_at, updated_at) VALUES ('w1', 'fab', 'd', 5, 1000, 3, 'retrying', 1, 'w1.a1', ?, 1, 1)`,
+    ).run(history);
+    db.close();
+    const s = await openSqliteStore(old);
+    try {
+      const t = (await s.workerTasks.getWorkerTask('w1'))!;
+      expect(t.usage).toEqual({ input: 0, output: 0, cacheRead: 0, cacheCreation: 0, costUsd: 0, runs: 0 });
+      expect(t.history[0]!.usage).toBeUndefined();
+      await s.workerTasks.startWorkerRun('w1', { runId: 'w1.a2', startedAt: 3, deadlineAt: 1003 });
+      const usage = { input: 5, output: 6, cacheRead: 7, cacheCreation: 8, costUsd: 0.5, costSource: 'cli' as const, model: null };
+      const done = await s.workerTasks.endWorkerRun('w1', 'w1.a2', {
+        next: 'completed',
+        attempt: { attempt: 2, runId: 'w1.a2', outcome: 'completed', exitCode: 0, signal: null, startedAt: 3, endedAt: 4, error: null, usage },
+        result: 'ok',
+      });
+      expect(done.usage).toEqual({ input: 5, output: 6, cacheRead: 7, cacheCreation: 8, costUsd: 0.5, runs: 1 });
+    } finally {
+      await s.close();
+    }
   });
   // The backend-neutral task tests moved to test/conformance/task-store-conformance.ts.
 });

@@ -43,8 +43,10 @@ import {
   type BreakerState,
   type BreakerStateName,
 } from '../../domain/worker-policy.js';
-import { failuresSinceRequeue, nextRetryAt, type AttemptOutcome, type WorkerAttempt, type WorkerTask } from '../../domain/worker-task.js';
+import { failuresSinceRequeue, nextRetryAt, type AttemptEnd, type AttemptOutcome, type WorkerAttempt, type WorkerTask } from '../../domain/worker-task.js';
 import { parseOneShotOutput, type OneShotOutput } from '../../domain/oneshot-output.js';
+import { runUsageOf, taskUsageOf, type RunUsage } from '../../domain/run-usage.js';
+import { defaultPrices, type ModelPrice } from '../../domain/usage.js';
 import { RUN_FILES, groupAlive, killGroup, processAlive, writeExitOnce, type TaskRunExit, type TaskRunSpec } from '../../proc/task-run.js';
 import { deadLetter, writeJsonAtomic, type DropFile, type DropOutcome } from '../watchers/drop-dir.js';
 import { isPermanentQueueError } from '../watchers/common.js';
@@ -61,6 +63,8 @@ export interface WorkerMetricsSink {
   failed(worker: string, reason: string): void;
   duration(worker: string, seconds: number): void;
   gauges(worker: string, g: { queued: number; active: number; breaker: number }): void;
+  /** A run's tokens and cost, once per run: after the store took its end. */
+  usage?(worker: string, u: RunUsage): void;
 }
 
 export interface WorkerPoolOptions {
@@ -89,6 +93,8 @@ export interface WorkerPoolOptions {
   expand: (word: string) => string;
   log: Logger;
   metrics?: WorkerMetricsSink;
+  /** The price table for runs whose CLI states no cost (default: usage.ts's defaultPrices). */
+  prices?: () => Readonly<Record<string, ModelPrice>>;
   /** Tells a task's `from` agent the result (idempotent by task id). */
   notify?: (from: string, text: string, meta: Record<string, unknown>) => Promise<void>;
   clock?: () => number;
@@ -175,8 +181,15 @@ export interface WorkerResultFile {
   total_duration_ms: number;
   result: string | null;
   error?: string;
+  /** The last run's usage and cost as its CLI printed them (kept as they were; see `totals`). */
   usage: Record<string, unknown> | null;
   cost_usd: number | null;
+  /**
+   * Tokens and cost over every run of the task (a retried task paid for each), summed from the
+   * recorded attempts once per run id: a run's cost is its CLI's own figure when it states one, else
+   * priced from its model (hornets.json `pricing`).
+   */
+  totals: { input_tokens: number; output_tokens: number; cache_read_tokens: number; cache_creation_tokens: number; cost_usd: number; runs: number };
   attempts: {
     attempt: number;
     run_id: string;
@@ -187,6 +200,8 @@ export interface WorkerResultFile {
     ended_at: string;
     duration_ms: number;
     error: string | null;
+    /** The run's tokens and cost (cost_source: cli, priced, none), or null when it reported none. */
+    usage: { input_tokens: number; output_tokens: number; cache_read_tokens: number; cache_creation_tokens: number; cost_usd: number; cost_source: string; model: string | null } | null;
   }[];
   from: string | null;
   metadata: unknown;
@@ -504,7 +519,7 @@ export class WorkerPool {
         w,
         t,
         lost,
-        { text: null, isError: true, usage: null, costUsd: null, malformed: null },
+        { text: null, isError: true, usage: null, tokens: null, costUsd: null, malformed: null },
         { exitCode: null, signal: null, timedOut: false, killed: true, startedAt, endedAt: now, error: null },
         '',
         now,
@@ -834,6 +849,7 @@ export class WorkerPool {
       startedAt: exit.startedAt ?? run.startedAt,
       endedAt: exit.endedAt,
       error,
+      usage: runUsageOf(output, this.o.prices?.() ?? defaultPrices),
     };
     const now = this.clock();
     const lastOutput = `${stdout}${stderr ? `\n[stderr]\n${stderr}` : ''}`.slice(-LAST_OUTPUT_CHARS);
@@ -895,7 +911,7 @@ export class WorkerPool {
       case 'completed': {
         await this.writeResult(task, history, 'completed', output, exit, null, now);
         await this.tell(task, `task ${task.taskId} for ${worker} completed: ${(output.text ?? '(no final text)').slice(0, NOTIFY_RESULT_CHARS)}`, 'completed');
-        await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'completed', attempt, result: output.text }, fence);
+        await this.endInStore(worker, task.taskId, { next: 'completed', attempt, result: output.text }, fence);
         await this.stepBreaker(w, () => breakerOnSuccess());
         m?.processed(worker, 'completed');
         m?.duration(worker, runMs / 1000);
@@ -904,7 +920,7 @@ export class WorkerPool {
       }
       case 'cancelled': {
         await this.writeResult(task, history, 'cancelled', output, exit, attempt.error, now);
-        await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'cancelled', attempt }, fence);
+        await this.endInStore(worker, task.taskId, { next: 'cancelled', attempt }, fence);
         await this.stepBreaker(w, (b) => breakerOnAbandon(b, w.settings.breaker, now, task.taskId));
         m?.processed(worker, 'cancelled');
         return;
@@ -914,7 +930,7 @@ export class WorkerPool {
         if (history.filter((a) => a.outcome === 'lost').length <= MAX_LOST_RUNS) {
           // A window tmux could not open waits a little: tmux is likely busy or restarting.
           const retryAt = exit.notStarted ? now + NOT_STARTED_RETRY_MS * history.filter((a) => a.outcome === 'lost').length : now;
-          await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'retrying', attempt, retryAt }, fence);
+          await this.endInStore(worker, task.taskId, { next: 'retrying', attempt, retryAt }, fence);
           await this.stepBreaker(w, (b) => breakerOnAbandon(b, w.settings.breaker, now, task.taskId));
           this.o.log.warn({ event: 'worker_run_lost', worker, task: task.taskId, run: attempt.runId, reason: attempt.error }, 'worker run lost; running it again');
           return;
@@ -954,7 +970,7 @@ export class WorkerPool {
     const failures = failuresSinceRequeue({ history, failuresBase: task.failuresBase });
     if (!final && failures <= task.maxRetries) {
       const delay = workerRetryDelayMs(failures, w.settings.retry, this.random);
-      await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'retrying', attempt, retryAt: now + delay }, fence);
+      await this.endInStore(worker, task.taskId, { next: 'retrying', attempt, retryAt: now + delay }, fence);
       this.o.log.warn({ event: 'worker_task_retry', worker, task: task.taskId, attempt: attempt.attempt, reason: attempt.error, retryInMs: delay }, 'worker run failed; retrying');
       return;
     }
@@ -964,9 +980,15 @@ export class WorkerPool {
     await deadLetter(this.o.paths.dlq, worker, `${task.taskId}.json`, null, reason, now, { task_id: task.taskId, attempts: history.length, outcome: attempt.outcome, last_output: lastOutput }, source);
     await this.writeResult(task, history, 'failed', output, exit, reason, now);
     await this.tell(task, `task ${task.taskId} for ${worker} failed: ${reason}`, 'failed');
-    await this.o.store.endWorkerRun(task.taskId, attempt.runId, { next: 'failed', attempt }, fence);
+    await this.endInStore(worker, task.taskId, { next: 'failed', attempt }, fence);
     m?.processed(worker, 'failed');
     this.o.log.warn({ event: 'worker_task_failed', worker, task: task.taskId, attempts: history.length, reason }, 'worker task failed; dead-lettered');
+  }
+
+  /** The run's end into the store, then its usage into the metrics: the store takes an end once, so a run counts once. */
+  private async endInStore(worker: string, taskId: string, end: AttemptEnd, fence: WorkerLeaseRef | undefined): Promise<void> {
+    await this.o.store.endWorkerRun(taskId, end.attempt.runId, end, fence);
+    if (end.attempt.usage) this.o.metrics?.usage?.(worker, end.attempt.usage);
   }
 
   private resultFile(worker: string, taskId: string): string {
@@ -983,6 +1005,7 @@ export class WorkerPool {
     now: number,
   ): Promise<void> {
     const last = history[history.length - 1]!;
+    const totals = taskUsageOf(history);
     let metadata: unknown = null;
     try {
       metadata = task.metadata ? (JSON.parse(task.metadata) as unknown) : null;
@@ -1000,6 +1023,14 @@ export class WorkerPool {
       ...(error !== null ? { error } : {}),
       usage: output.usage,
       cost_usd: output.costUsd,
+      totals: {
+        input_tokens: totals.input,
+        output_tokens: totals.output,
+        cache_read_tokens: totals.cacheRead,
+        cache_creation_tokens: totals.cacheCreation,
+        cost_usd: totals.costUsd,
+        runs: totals.runs,
+      },
       attempts: history.map((a) => ({
         attempt: a.attempt,
         run_id: a.runId,
@@ -1010,6 +1041,17 @@ export class WorkerPool {
         ended_at: new Date(a.endedAt).toISOString(),
         duration_ms: Math.max(0, a.endedAt - a.startedAt),
         error: a.error,
+        usage: a.usage
+          ? {
+              input_tokens: a.usage.input,
+              output_tokens: a.usage.output,
+              cache_read_tokens: a.usage.cacheRead,
+              cache_creation_tokens: a.usage.cacheCreation,
+              cost_usd: a.usage.costUsd,
+              cost_source: a.usage.costSource,
+              model: a.usage.model,
+            }
+          : null,
       })),
       from: task.from,
       metadata,
@@ -1092,7 +1134,7 @@ export class WorkerPool {
           w,
           t,
           lost,
-          { text: null, isError: true, usage: null, costUsd: null, malformed: null },
+          { text: null, isError: true, usage: null, tokens: null, costUsd: null, malformed: null },
           { exitCode: null, signal: null, timedOut: false, killed: true, startedAt: run.startedAt, endedAt: now, error: null },
           '',
           now,

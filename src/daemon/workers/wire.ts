@@ -14,7 +14,8 @@ import { workerTaskStoreOf } from '../../services/worker-tasks.js';
 import { runsDir } from '../../services/worker-runs.js';
 import type { TmuxClient } from '../../tmux/client.js';
 import { namedPriorities } from '../../domain/priority.js';
-import { recordTaskEnded, recordTaskTaken, type HornetsMetrics } from '../metrics.js';
+import { recordRunUsage, recordTaskEnded, recordTaskTaken, type HornetsMetrics } from '../metrics.js';
+import { defaultPrices, type ModelPrice } from '../../domain/usage.js';
 import { WorkerPool, type WorkerMetricsSink, type WorkerPoolOptions } from './pool.js';
 import { hookKindFor, type HookTarget } from '../../services/hook-kinds.js';
 import { hookProgram } from '../../services/hooks-program.js';
@@ -37,6 +38,7 @@ export function workerMetricsSink(m: HornetsMetrics): WorkerMetricsSink {
       m.activeTasks.set({ worker }, g.active);
       m.circuitBreakerState.set({ worker }, g.breaker);
     },
+    usage: (worker, u) => recordRunUsage(m, worker, u),
   };
 }
 
@@ -98,6 +100,8 @@ export function createDaemonWorkers(o: {
   onQueued?: (worker: string) => void;
   /** Agents a task's `from` may name: the whole team's (on Redis, agents of other nodes too). */
   teamAgents?: readonly string[];
+  /** The price table for runs whose CLI states no cost (default: the built-in one with hornets.json `pricing` over it). */
+  prices?: () => Readonly<Record<string, ModelPrice>>;
 }): WorkerPool | null {
   // A pool even for a team with no worker yet: workers added to hornets.json later start at once.
   const workerStore = workerTaskStoreOf(o.store);
@@ -121,6 +125,7 @@ export function createDaemonWorkers(o: {
     expand: (word) => word.replaceAll('{node}', process.execPath).replaceAll('{hornets}', bin),
     log: o.log,
     metrics: workerMetricsSink(o.metrics),
+    prices: o.prices ?? (() => ({ ...defaultPrices, ...o.config.pricing })),
     ...(o.onBreaker ? { onBreaker: o.onBreaker } : {}),
     ...(o.onQueued ? { onQueued: o.onQueued } : {}),
     notify: async (from, text, meta) => {

@@ -18,6 +18,7 @@ import {
   workerTaskStates,
 } from '../../domain/worker-task.js';
 import type { DutyFence, SavedBreaker, WorkerClaimRequest, WorkerLeaseRef, WorkerTaskStore } from '../store.js';
+import { taskUsageOf } from '../../domain/run-usage.js';
 import { WORKER_ERROR_CHARS, checkClaim, checkLeaseMs, checkSavedBreaker, checkWorkerTaskInput } from '../worker-task-checks.js';
 import { workerReadyScore, workerTaskBase } from './keys.js';
 import {
@@ -63,6 +64,7 @@ function num(v: string | undefined): number | null {
 }
 
 function toWorkerTask(h: Record<string, string>): WorkerTask {
+  const history = JSON.parse(h.history ?? '[]') as WorkerAttempt[];
   return {
     taskId: h.task_id!,
     worker: h.worker!,
@@ -79,8 +81,10 @@ function toWorkerTask(h: Record<string, string>): WorkerTask {
     startedAt: num(h.started_at),
     deadlineAt: num(h.deadline_at),
     retryAt: num(h.retry_at),
-    history: JSON.parse(h.history ?? '[]') as WorkerAttempt[],
+    history,
     failuresBase: Number(h.failures_base ?? 0),
+    // From the recorded attempts, each run id once: the end script appends an attempt only once per run.
+    usage: taskUsageOf(history),
     result: h.result ?? null,
     lastError: h.last_error ?? null,
     source: h.source ?? null,

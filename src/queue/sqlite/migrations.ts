@@ -246,6 +246,17 @@ export const migrations: readonly string[] = [
   ALTER TABLE worker_breakers ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE worker_breakers ADD COLUMN trial TEXT;
   `,
+  // 7 -> 8: tokens and cost per task (issue 17). Each run's usage is in its attempt in `history`;
+  // the task's totals over its runs (each run id once) are kept beside it, written with each run's
+  // end, so totals are read (and summed per worker) without decoding every history.
+  `
+  ALTER TABLE worker_tasks ADD COLUMN usage_input INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE worker_tasks ADD COLUMN usage_output INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE worker_tasks ADD COLUMN usage_cache_read INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE worker_tasks ADD COLUMN usage_cache_creation INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE worker_tasks ADD COLUMN usage_cost_usd REAL NOT NULL DEFAULT 0;
+  ALTER TABLE worker_tasks ADD COLUMN usage_runs INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

@@ -17,6 +17,7 @@ import {
   runIdOf,
   workerTaskStates,
 } from '../../domain/worker-task.js';
+import { taskUsageOf } from '../../domain/run-usage.js';
 import type { SavedBreaker, SavedBreakerTrial, WorkerClaimRequest, WorkerLeaseRef, WorkerTaskStore } from '../store.js';
 import type { SqliteConnection } from './connection.js';
 
@@ -47,6 +48,12 @@ interface WorkerTaskRow {
   lease_holder: string | null;
   lease_token: number;
   lease_expires_at: number | null;
+  usage_input: number;
+  usage_output: number;
+  usage_cache_read: number;
+  usage_cache_creation: number;
+  usage_cost_usd: number;
+  usage_runs: number;
 }
 
 function toWorkerTask(r: WorkerTaskRow): WorkerTask {
@@ -68,6 +75,7 @@ function toWorkerTask(r: WorkerTaskRow): WorkerTask {
     retryAt: r.retry_at,
     history: JSON.parse(r.history) as WorkerAttempt[],
     failuresBase: r.failures_base,
+    usage: { input: r.usage_input, output: r.usage_output, cacheRead: r.usage_cache_read, cacheCreation: r.usage_cache_creation, costUsd: r.usage_cost_usd, runs: r.usage_runs },
     result: r.result,
     lastError: r.last_error,
     source: r.source,
@@ -252,7 +260,21 @@ export class SqliteWorkerTaskStore implements WorkerTaskStore {
       }
       const history = [...(JSON.parse(row.history) as WorkerAttempt[]), end.attempt];
       const error = end.attempt.error === null ? null : end.attempt.error.slice(0, ERROR_CHARS);
-      const base = { history: JSON.stringify(history), deadline_at: null, last_error: error ?? row.last_error, lease_holder: null, lease_expires_at: null };
+      // The totals are summed again from the recorded attempts, each run id once.
+      const u = taskUsageOf(history);
+      const base = {
+        history: JSON.stringify(history),
+        usage_input: u.input,
+        usage_output: u.output,
+        usage_cache_read: u.cacheRead,
+        usage_cache_creation: u.cacheCreation,
+        usage_cost_usd: u.costUsd,
+        usage_runs: u.runs,
+        deadline_at: null,
+        last_error: error ?? row.last_error,
+        lease_holder: null,
+        lease_expires_at: null,
+      };
       switch (end.next) {
         case 'completed':
           return this.update(taskId, { ...base, state: 'completed', result: end.result, retry_at: null, completed_at: now }, now);

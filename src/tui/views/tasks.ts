@@ -3,7 +3,8 @@ import type { Breaker, TaskRow, TasksSection, WorkerRow } from '../../services/s
 import type { WorkerTaskState } from '../../domain/worker-task.js';
 import type { Role, Theme } from '../theme.js';
 import { age, clean, esc, fit } from '../text.js';
-import { SELECT_MARK } from './agents.js';
+import { SELECT_MARK, usageText } from './agents.js';
+import { totalTokens } from '../../domain/usage.js';
 
 const stateRoles: Record<WorkerTaskState, Role> = {
   queued: 'waiting',
@@ -29,6 +30,13 @@ export function countdown(ms: number): string {
 export function runLength(ms: number | null): string {
   if (ms === null) return '-';
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : age(ms);
+}
+
+const USAGE_W = 12;
+
+/** Tokens and cost over all the task's runs (`1.2k $0.03`), `-` before a run reported any. */
+export function taskUsageText(r: Pick<TaskRow, 'usage'>): string {
+  return r.usage.runs === 0 ? '-' : usageText({ tokens: totalTokens(r.usage), costUsd: r.usage.costUsd });
 }
 
 export function breakerText(w: WorkerRow, now: number): string {
@@ -78,7 +86,12 @@ export function renderTasks(section: TasksSection, o: TasksViewOptions): string 
   const workerW = Math.min(16, Math.max(6, ...tasks.map((x) => x.worker.length)));
   lines.push(
     t.paint(
-      esc(fit(`  ${fit('TASK', idW)} ${fit('WORKER', workerW)} ${fit('STATE', 9)} ${fit('RUNS', 4, 'right')} ${fit('AGE', 4, 'right')} ${fit('TIME', 5, 'right')}  LAST ERROR`, o.width)),
+      esc(
+        fit(
+          `  ${fit('TASK', idW)} ${fit('WORKER', workerW)} ${fit('STATE', 9)} ${fit('RUNS', 4, 'right')} ${fit('AGE', 4, 'right')} ${fit('TIME', 5, 'right')} ${fit('USAGE', USAGE_W, 'right')}  LAST ERROR`,
+          o.width,
+        ),
+      ),
       'bold',
     ),
   );
@@ -97,7 +110,7 @@ export function renderTasks(section: TasksSection, o: TasksViewOptions): string 
 function taskLine(r: TaskRow, selected: boolean, idW: number, workerW: number, o: TasksViewOptions): string {
   const t = o.theme;
   const head = `${selected ? SELECT_MARK : ' '} ${fit(r.id, idW)} ${fit(r.worker, workerW)} `;
-  const tail = ` ${fit(String(r.attempts), 4, 'right')} ${fit(age(r.ageMs), 4, 'right')} ${fit(r.state === 'running' ? age(r.durationMs) : runLength(r.durationMs), 5, 'right')}  `;
+  const tail = ` ${fit(String(r.attempts), 4, 'right')} ${fit(age(r.ageMs), 4, 'right')} ${fit(r.state === 'running' ? age(r.durationMs) : runLength(r.durationMs), 5, 'right')} ${fit(taskUsageText(r), USAGE_W, 'right')}  `;
   const used = head.length + 9 + tail.length;
   const error = r.lastError ? fit(clean(r.lastError), Math.max(0, o.width - used)) : '';
   const text = `${esc(head)}${t.paint(esc(fit(r.state, 9)), stateRoles[r.state])}${esc(tail)}${r.lastError ? t.paint(esc(error), 'bad') : ''}`;
