@@ -387,7 +387,9 @@ export const hornetsConfigSchema = z
           .describe('USD per million tokens'),
       )
       .optional()
-      .describe('Prices by model-name prefix (the longest matching prefix wins), over the built-in table of Anthropic list prices'),
+      .describe(
+        'Prices by model-name prefix (the longest matching prefix wins), over the built-in table of list prices (Anthropic Claude, OpenAI gpt-5 family, Google Gemini 2.5 family; a prefix names a model that is it or goes on with a separator)',
+      ),
     workers: z.array(workerConfigSchema).default([]).describe('Task workers (seed 003): each task in .hornets/tasks/<worker>/ runs as its own one-shot agent process'),
   })
   .strict()

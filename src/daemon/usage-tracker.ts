@@ -7,17 +7,29 @@
  * Reads are triggered by hooks and coalesced per agent: one read in flight, one more queued. Claude
  * Code writes its transcript lines a moment after the hook of the same step (the last response of a
  * turn lands after its Stop hook), so each hook also sets one follow-up read a little later.
+ *
+ * The same reader serves Codex (its hooks name the rollout file, `$CODEX_HOME/sessions/…/rollout-*.jsonl`,
+ * appended to, a resumed session included) and Gemini CLI (its hooks name the chat recording,
+ * `…/.gemini/tmp/<project>/chats/session-*.jsonl`, appended to as well since 0.61.0). A Codex token
+ * count carries no model: the model comes from the turn's `turn_context` line before it, kept per
+ * file while the engine runs; after an engine restart the first read looks back from its offset
+ * to the last `turn_context` (a bounded backwards read, once per file).
  */
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { MessageStore } from '../queue/store.js';
-import { usageOfLine, type AgentUsage, type ModelPrice, type UsageEntry } from '../domain/usage.js';
+import { modelOfLine, usageOfLine, type AgentUsage, type ModelPrice, type UsageEntry } from '../domain/usage.js';
 
 /** Bytes read per step; a step's entries and cursor are one store write. */
 const CHUNK = 1 << 20;
 /** A line longer than this (a huge tool result) is skipped unread: usage lines are small. */
 const MAX_LINE = 16 << 20;
+/** How far back from its offset a first read looks for the model a Codex rollout last set. */
+const MODEL_LOOKBACK = 8 << 20;
+
+/** Codex names its rollout files so; only they set a model on a line of its own. */
+const isCodexRollout = (file: string): boolean => path.basename(file).startsWith('rollout-');
 
 export interface UsageTrackerOptions {
   store: MessageStore;
@@ -35,6 +47,8 @@ export class UsageTracker {
   private readonly pending = new Map<string, Set<string>>();
   /** Per agent and transcript, the follow-up read's timer. */
   private readonly followUps = new Map<string, NodeJS.Timeout>();
+  /** Per agent and transcript, the model its lines so far set (Codex's turn_context), as of the cursor. */
+  private readonly models = new Map<string, string | null>();
   private stopped = false;
 
   constructor(private readonly o: UsageTrackerOptions) {}
@@ -113,8 +127,11 @@ export class UsageTracker {
     const session = path.basename(file).replace(/\.jsonl$/, '');
     const prices = this.o.prices();
     let last: AgentUsage | null = null;
+    const key = `${agent}\0${file}`;
     const fh = await open(file, 'r');
     try {
+      let model: string | null = null;
+      if (offset > 0 && isCodexRollout(file)) model = this.models.has(key) ? this.models.get(key)! : await this.modelBefore(fh, offset);
       let carry = Buffer.alloc(0);
       let pos = offset;
       while (pos < st.size) {
@@ -135,12 +152,13 @@ export class UsageTracker {
         }
         const entries: UsageEntry[] = [];
         for (const line of data.subarray(0, nl).toString('utf8').split('\n')) {
-          const e = usageOfLine(line, prices, session);
-          if (e) entries.push(e);
+          model = modelOfLine(line) ?? model;
+          entries.push(...usageOfLine(line, prices, session, model));
         }
         carry = Buffer.from(data.subarray(nl + 1));
         offset = pos - carry.length;
         const totals = await this.o.store.recordUsage(agent, { entries, cursor: { file, offset, ino: st.ino } });
+        if (isCodexRollout(file)) this.models.set(key, model);
         if (entries.length > 0) last = totals;
       }
       if (!cursor && last === null) await this.o.store.recordUsage(agent, { entries: [], cursor: { file, offset, ino: st.ino } });
@@ -148,5 +166,36 @@ export class UsageTracker {
       await fh.close();
     }
     return last;
+  }
+
+  /** The model the last `turn_context` before `end` set, reading backwards (at most MODEL_LOOKBACK bytes). */
+  private async modelBefore(fh: Awaited<ReturnType<typeof open>>, end: number): Promise<string | null> {
+    let pos = end;
+    let tail = Buffer.alloc(0);
+    while (pos > 0 && end - pos < MODEL_LOOKBACK) {
+      const want = Math.min(CHUNK, pos);
+      const buf = Buffer.allocUnsafe(want);
+      const { bytesRead } = await fh.read(buf, 0, want, pos - want);
+      if (bytesRead !== want) return null;
+      pos -= want;
+      const data = Buffer.concat([buf, tail]);
+      // Whole lines only: the part before the first newline may be cut (kept for the next step back).
+      const first = pos === 0 ? -1 : data.indexOf(0x0a);
+      if (pos > 0 && first < 0) {
+        tail = data;
+        if (tail.length > MAX_LINE) return null;
+        continue;
+      }
+      const lines = data
+        .subarray(first + 1)
+        .toString('utf8')
+        .split('\n');
+      for (let i = lines.length - 1; i >= 0; i--) {
+        const m = modelOfLine(lines[i]!);
+        if (m !== null) return m;
+      }
+      tail = Buffer.from(data.subarray(0, first + 1));
+    }
+    return null;
   }
 }

@@ -3,8 +3,9 @@
  * line per content block of an assistant message, each carrying the message's usage so far; a
  * resumed session copies earlier lines into its new transcript. So usage is counted per model
  * message id: each field keeps the largest figure seen for the message, and only growth is added to
- * the totals (a repeated or copied line adds nothing, a later partial adds what it grew by). A
- * cumulative counter (Codex's session `total_token_usage`) fits the same rule under one id.
+ * the totals (a repeated or copied line adds nothing, a later partial adds what it grew by). Codex
+ * and Gemini CLI fit the same rule: each response is one entry under an id the CLI's own lines
+ * make stable (see usageOfLine).
  */
 
 export interface TokenCounts {
@@ -84,8 +85,13 @@ export interface ModelPrice {
 }
 
 /**
- * Anthropic's list prices (USD per million tokens; cache writes at the 5-minute rate), keyed by
- * model-name prefix: the longest matching prefix wins. hornets.json `pricing` adds or replaces entries.
+ * List prices (USD per million tokens, standard tier, no batch or priority rates), keyed by
+ * model-name prefix (see priceFor). LIST PRICES as the vendors published them, last checked
+ * 2025-11; they change, and hornets.json `pricing` adds or replaces entries (a project's own
+ * contract prices, newer models). Anthropic: cache writes at the 5-minute rate. OpenAI: cached
+ * input at the cached-input rate, reasoning tokens as output; no cache-write charge. Google: the
+ * rates for prompts up to 200k tokens (longer prompts cost more: not modelled), thinking tokens as
+ * output, cached tokens at the context-caching rate (storage not counted).
  */
 export const defaultPrices: Readonly<Record<string, ModelPrice>> = {
   'claude-opus-4-5': { input: 5, output: 25, cacheRead: 0.5, cacheWrite: 6.25 },
@@ -96,12 +102,36 @@ export const defaultPrices: Readonly<Record<string, ModelPrice>> = {
   'claude-3-5-sonnet': { input: 3, output: 15, cacheRead: 0.3, cacheWrite: 3.75 },
   'claude-haiku-4-5': { input: 1, output: 5, cacheRead: 0.1, cacheWrite: 1.25 },
   'claude-3-5-haiku': { input: 0.8, output: 4, cacheRead: 0.08, cacheWrite: 1 },
+  // OpenAI (Codex CLI), list prices 2025-11. `gpt-5` covers gpt-5-codex and dated gpt-5 snapshots.
+  'gpt-5': { input: 1.25, output: 10, cacheRead: 0.125, cacheWrite: 0 },
+  'gpt-5-mini': { input: 0.25, output: 2, cacheRead: 0.025, cacheWrite: 0 },
+  'gpt-5-codex-mini': { input: 0.25, output: 2, cacheRead: 0.025, cacheWrite: 0 },
+  'gpt-5-nano': { input: 0.05, output: 0.4, cacheRead: 0.005, cacheWrite: 0 },
+  'gpt-5.1': { input: 1.25, output: 10, cacheRead: 0.125, cacheWrite: 0 },
+  'gpt-5.1-codex-mini': { input: 0.25, output: 2, cacheRead: 0.025, cacheWrite: 0 },
+  'gpt-5.2': { input: 1.75, output: 14, cacheRead: 0.175, cacheWrite: 0 },
+  // Google (Gemini CLI), list prices 2025-11, prompts up to 200k tokens.
+  'gemini-2.5-pro': { input: 1.25, output: 10, cacheRead: 0.125, cacheWrite: 0 },
+  'gemini-2.5-flash': { input: 0.3, output: 2.5, cacheRead: 0.03, cacheWrite: 0 },
+  'gemini-2.5-flash-lite': { input: 0.1, output: 0.4, cacheRead: 0.01, cacheWrite: 0 },
 };
+
+/**
+ * A prefix names a model when the model is the prefix or goes on with a separator after it:
+ * `gpt-5` prices `gpt-5-codex` and `gpt-5-2025-08-07`, never `gpt-5.4` (another model at another
+ * price), and `claude-opus-4` prices `claude-opus-4-1-…`.
+ */
+function namesModel(model: string, prefix: string): boolean {
+  if (!model.startsWith(prefix)) return false;
+  if (model.length === prefix.length) return true;
+  const next = model[prefix.length]!;
+  return !/[0-9A-Za-z.]/.test(next) || /[-_:@/.]$/.test(prefix);
+}
 
 export function priceFor(model: string | null, prices: Readonly<Record<string, ModelPrice>>): ModelPrice | null {
   if (model === null) return null;
   let best: string | null = null;
-  for (const prefix of Object.keys(prices)) if (model.startsWith(prefix) && (best === null || prefix.length > best.length)) best = prefix;
+  for (const prefix of Object.keys(prices)) if (namesModel(model, prefix) && (best === null || prefix.length > best.length)) best = prefix;
   return best === null ? null : prices[best]!;
 }
 
@@ -118,38 +148,90 @@ const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v)
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * The usage of one transcript line, or null when it carries none: a Claude Code assistant entry
- * (`message.usage`, keyed by `message.id`, else `requestId`), or a Codex rollout `token_count` event
- * (the session's cumulative `total_token_usage`, keyed by `session`; Codex counts cached input inside
- * input_tokens, so it is split out here).
+ * The model a transcript line sets for the usage lines after it, or null when it sets none: Codex
+ * writes the model in each turn's `turn_context` line, not with its token counts.
  */
-export function usageOfLine(line: string, prices: Readonly<Record<string, ModelPrice>>, session: string | null = null): UsageEntry | null {
-  // Cheap refusal first: most lines (tool results, user turns) carry no usage.
-  if (!line.includes('usage')) return null;
+export function modelOfLine(line: string): string | null {
+  if (!line.includes('"turn_context"')) return null;
   let v: unknown;
   try {
     v = JSON.parse(line);
   } catch {
     return null;
   }
-  if (!isRecord(v)) return null;
+  return isRecord(v) && v.type === 'turn_context' && isRecord(v.payload) && typeof v.payload.model === 'string' && v.payload.model !== '' ? v.payload.model : null;
+}
+
+/** A Gemini CLI chat-recording message with its `tokens` (as 0.61.0 writes them), or null. */
+function geminiEntry(m: unknown, prices: Readonly<Record<string, ModelPrice>>): UsageEntry | null {
+  if (!isRecord(m) || m.type !== 'gemini' || typeof m.id !== 'string' || !isRecord(m.tokens)) return null;
+  const u = m.tokens;
+  const model = typeof m.model === 'string' ? m.model : null;
+  // `input` is the prompt count, cached tokens included; thinking tokens are billed as output;
+  // `tool` is the prompt the model's tool use added.
+  const cached = num(u.cached);
+  const t = { input: Math.max(0, num(u.input) - cached) + num(u.tool), output: num(u.output) + num(u.thoughts), cacheRead: cached, cacheCreation: 0 };
+  return { messageId: `gemini:${m.id}`, model, ...t, costUsd: costOf(t, model, prices) };
+}
+
+/**
+ * The usage of one transcript line, or none: a list since a Gemini rewrite (`$set` of the message
+ * list) can carry several messages. Recognized:
+ * - Claude Code: an assistant entry (`message.usage`, keyed by `message.id`, else `requestId`).
+ * - Codex: a rollout `event_msg` `token_count`. Its `last_token_usage` is the response's own usage;
+ *   the id is the session's cumulative `total_token_usage` after it, the same in a repeated event
+ *   and in the lines a resumed session reads again, different for every new response. Codex counts
+ *   cached input inside input_tokens and reasoning inside output_tokens, so cached is split out.
+ *   `model` is the one the last `turn_context` set (modelOfLine), for the price.
+ * - Gemini CLI: a chat-recording message of type `gemini` with `tokens`, keyed by its id; a `$set`
+ *   of `messages` repeats messages (a resumed session), their ids keep them from counting twice.
+ */
+export function usageOfLine(line: string, prices: Readonly<Record<string, ModelPrice>>, session: string | null = null, model: string | null = null): UsageEntry[] {
+  // Cheap refusal first: most lines (tool results, user turns) carry no usage.
+  if (!line.includes('usage') && !line.includes('"tokens"')) return [];
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return [];
+  }
+  if (!isRecord(v)) return [];
   if (v.type === 'assistant' && isRecord(v.message) && isRecord(v.message.usage)) {
     const m = v.message;
     const u = m.usage as Record<string, unknown>;
     const id = typeof m.id === 'string' ? m.id : typeof v.requestId === 'string' ? v.requestId : null;
     const model = typeof m.model === 'string' ? m.model : null;
     // Claude Code's own error lines (model "<synthetic>") were never a model response.
-    if (id === null || model === '<synthetic>') return null;
+    if (id === null || model === '<synthetic>') return [];
     const t = { input: num(u.input_tokens), output: num(u.output_tokens), cacheRead: num(u.cache_read_input_tokens), cacheCreation: num(u.cache_creation_input_tokens) };
-    return { messageId: id, model, ...t, costUsd: costOf(t, model, prices) };
+    return [{ messageId: id, model, ...t, costUsd: costOf(t, model, prices) }];
   }
   if (v.type === 'event_msg' && isRecord(v.payload) && v.payload.type === 'token_count' && isRecord(v.payload.info) && isRecord(v.payload.info.total_token_usage)) {
-    const u = v.payload.info.total_token_usage;
-    const cached = num(u.cached_input_tokens);
-    const t = { input: Math.max(0, num(u.input_tokens) - cached), output: num(u.output_tokens), cacheRead: cached, cacheCreation: 0 };
-    return { messageId: `codex:${session ?? 'session'}`, model: null, ...t, costUsd: 0 };
+    const total = v.payload.info.total_token_usage;
+    const last = isRecord(v.payload.info.last_token_usage) ? v.payload.info.last_token_usage : null;
+    const of = (u: Record<string, unknown>) => {
+      const cached = num(u.cached_input_tokens);
+      return { input: Math.max(0, num(u.input_tokens) - cached), output: num(u.output_tokens), cacheRead: cached, cacheCreation: 0 };
+    };
+    const s = session ?? 'session';
+    if (last === null) {
+      // A Codex that records only the running total: one growing entry per session.
+      const t = of(total);
+      return [{ messageId: `codex:${s}`, model, ...t, costUsd: costOf(t, model, prices) }];
+    }
+    const t = of(last);
+    if (t.input + t.output + t.cacheRead === 0) return [];
+    const id = `codex:${s}:${num(total.input_tokens)}:${num(total.cached_input_tokens)}:${num(total.output_tokens)}`;
+    return [{ messageId: id, model, ...t, costUsd: costOf(t, model, prices) }];
   }
-  return null;
+  if (v.type === 'gemini') {
+    const e = geminiEntry(v, prices);
+    return e ? [e] : [];
+  }
+  if (isRecord(v.$set) && Array.isArray(v.$set.messages)) {
+    return v.$set.messages.map((m) => geminiEntry(m, prices)).filter((e): e is UsageEntry => e !== null);
+  }
+  return [];
 }
 
 // ------------------------------------------------------------------ budgets

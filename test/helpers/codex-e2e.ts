@@ -18,7 +18,7 @@ import { openSqliteStore } from '../../src/queue/sqlite/sqlite-store.js';
 import { builtinProfilesDir } from '../../src/config/paths.js';
 import { Project, type CliResult } from './cli.js';
 import { capture, git, initGitRepo, killServer, randomSocket, tmux, waitFor } from './tmux.js';
-import { startFakeResponsesApi, type FakeResponsesApi, type RecordedRequest, type Responder } from './fake-responses-api.js';
+import { startFakeResponsesApi, type FakeResponsesApi, type RecordedRequest, type Responder, type ResponsesUsage } from './fake-responses-api.js';
 import { processesOf, type HookLogLine } from './claude-e2e.js';
 import { requireAgentCli } from './agent-clis.js';
 import { CODEX_LEAKS, codexConfigToml, codexKeyEnv, unsetMatching } from './agent-cli-setup.js';
@@ -30,6 +30,10 @@ export interface CodexE2EOptions {
   briefing?: string;
   /** Top-level config.toml lines of the user's own (approval policy, sandbox mode). */
   config?: string[];
+  /** The stand-in API's usage figures per response (default: 10 in, 5 out). */
+  usage?: (n: number) => ResponsesUsage;
+  /** Extra top-level hornets.json settings (e.g. `pricing`). */
+  hornets?: Record<string, unknown>;
 }
 
 type Item = { type?: string; role?: string; content?: unknown; output?: unknown; text?: unknown };
@@ -114,7 +118,7 @@ export class CodexE2E {
   }
 
   static async create(responder: Responder, options: CodexE2EOptions = {}): Promise<CodexE2E> {
-    const api = await startFakeResponsesApi(responder);
+    const api = await startFakeResponsesApi(responder, options.usage ? { usage: options.usage } : {});
     try {
       return new CodexE2E(api, options);
     } catch (err) {
@@ -155,6 +159,7 @@ export class CodexE2E {
         {
           project: `e2e-${randomBytes(3).toString('hex')}`,
           profilesDir: 'profiles',
+          ...options.hornets,
           agents: [
             {
               name: AGENT,

@@ -28,11 +28,33 @@ export type GeminiReply = ({ text: string } | { shell: string; text?: string }) 
 
 export type GeminiResponder = (req: GeminiRequest, index: number) => GeminiReply | Promise<GeminiReply>;
 
+/** What a response's usageMetadata states (cached tokens are part of the prompt count, thoughts apart from candidates, as Gemini counts). */
+export interface GeminiUsage {
+  prompt: number;
+  cached: number;
+  candidates: number;
+  thoughts: number;
+}
+
+/** A response as sent: its id (the stand-in's own; Gemini records its own message ids), whether it answered a main request, and the usage it stated. */
+export interface GeminiSentResponse {
+  id: string;
+  main: boolean;
+  usage: GeminiUsage;
+}
+
+export interface FakeGeminiOptions {
+  /** Usage per streamed response (n counts every streamed response, main or side, from 0); default 10 prompt, 5 candidates. A reply's promptTokens wins over it. */
+  usage?: (n: number) => GeminiUsage;
+}
+
 export interface FakeGeminiApi {
   /** GOOGLE_GEMINI_BASE_URL. */
   url: string;
   port: number;
   requests: GeminiRequest[];
+  /** Every response sent, with the usage it stated (token-count checks compare against these). */
+  responses: GeminiSentResponse[];
   /** Streamed requests that carry tools: the agent's own turns. */
   mainRequests(): GeminiRequest[];
   close(): Promise<void>;
@@ -48,12 +70,29 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 const usage = { promptTokenCount: 10, candidatesTokenCount: 5, totalTokenCount: 15 };
 
-function candidate(reply: GeminiReply): Record<string, unknown> {
+let counter = 0;
+
+function candidate(reply: GeminiReply, stated?: GeminiUsage): Record<string, unknown> {
   const parts: Record<string, unknown>[] = [];
   if (reply.text) parts.push({ text: reply.text });
   if ('shell' in reply) parts.push({ functionCall: { name: 'run_shell_command', args: { command: reply.shell } } });
-  const usageMetadata = reply.promptTokens === undefined ? usage : { ...usage, promptTokenCount: reply.promptTokens, totalTokenCount: reply.promptTokens + usage.candidatesTokenCount };
+  let usageMetadata: Record<string, number> =
+    reply.promptTokens === undefined ? usage : { ...usage, promptTokenCount: reply.promptTokens, totalTokenCount: reply.promptTokens + usage.candidatesTokenCount };
+  if (stated)
+    usageMetadata = {
+      promptTokenCount: stated.prompt,
+      candidatesTokenCount: stated.candidates,
+      ...(stated.cached ? { cachedContentTokenCount: stated.cached } : {}),
+      ...(stated.thoughts ? { thoughtsTokenCount: stated.thoughts } : {}),
+      totalTokenCount: stated.prompt + stated.candidates + stated.thoughts,
+    };
   return { candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP', index: 0 }], usageMetadata };
+}
+
+/** What a sent response's usageMetadata said, as GeminiUsage. */
+export function statedUsage(reply: GeminiReply, stated: GeminiUsage | undefined): GeminiUsage {
+  if (stated && reply.promptTokens === undefined) return stated;
+  return { prompt: reply.promptTokens ?? usage.promptTokenCount, cached: 0, candidates: usage.candidatesTokenCount, thoughts: 0 };
 }
 
 const isMain = (body: Record<string, unknown>) => Array.isArray(body.tools) && (body.tools as unknown[]).length > 0;
@@ -72,8 +111,9 @@ function sideAnswerer(): (text: string) => string {
   };
 }
 
-export async function startFakeGeminiApi(responder: GeminiResponder = () => ({ text: 'ok' })): Promise<FakeGeminiApi> {
+export async function startFakeGeminiApi(responder: GeminiResponder = () => ({ text: 'ok' }), options: FakeGeminiOptions = {}): Promise<FakeGeminiApi> {
   const requests: GeminiRequest[] = [];
+  const responses: GeminiSentResponse[] = [];
   const sideAnswer = sideAnswerer();
   let mainIndex = 0;
   const server: Server = createServer((req, res) => {
@@ -94,9 +134,14 @@ export async function startFakeGeminiApi(responder: GeminiResponder = () => ({ t
         return;
       }
       if (path.endsWith(':streamGenerateContent')) {
-        const reply = isMain(body) ? await responder(rec, mainIndex++) : { text: sideAnswer(raw) };
+        const main = isMain(body);
+        const reply = main ? await responder(rec, mainIndex++) : { text: sideAnswer(raw) };
+        const stated = options.usage?.(responses.length);
+        const id = `gresp_fake_${++counter}`;
+        const sent = stated && reply.promptTokens !== undefined ? undefined : stated;
+        responses.push({ id, main, usage: statedUsage(reply, stated) });
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-        res.end(`data: ${JSON.stringify(candidate(reply))}\r\n\r\n`);
+        res.end(`data: ${JSON.stringify(candidate(reply, sent))}\r\n\r\n`);
         return;
       }
       if (path.endsWith(':generateContent')) {
@@ -117,6 +162,7 @@ export async function startFakeGeminiApi(responder: GeminiResponder = () => ({ t
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
+    responses,
     mainRequests: () => requests.filter((r) => r.path.endsWith(':streamGenerateContent') && isMain(r.body)),
     close: () =>
       new Promise<void>((r) => {

@@ -24,11 +24,35 @@ export type Reply = { text: string } | { exec: { cmd: string }; text?: string };
 
 export type Responder = (req: RecordedRequest, index: number) => Reply | Promise<Reply>;
 
+/** What a response.completed event states as `usage` (cached tokens are part of input, reasoning part of output, as OpenAI counts). */
+export interface ResponsesUsage {
+  input: number;
+  cached: number;
+  output: number;
+  reasoning: number;
+}
+
+/** A response as sent: its id, whether it answered a main request, and the usage it stated. */
+export interface SentResponse {
+  id: string;
+  main: boolean;
+  usage: ResponsesUsage;
+}
+
+export interface FakeResponsesOptions {
+  /** Usage per response (n counts every response, main or side, from 0); default 10 in, 5 out. */
+  usage?: (n: number) => ResponsesUsage;
+}
+
+const defaultUsage: ResponsesUsage = { input: 10, cached: 0, output: 5, reasoning: 0 };
+
 export interface FakeResponsesApi {
   /** The provider's base_url (ends in /v1). */
   url: string;
   port: number;
   requests: RecordedRequest[];
+  /** Every response sent, with the usage it stated (token-count checks compare against these). */
+  responses: SentResponse[];
   /** Requests that carry tools: the agent's own turns, not the title side request. */
   mainRequests(): RecordedRequest[];
   close(): Promise<void>;
@@ -36,8 +60,7 @@ export interface FakeResponsesApi {
 
 let counter = 0;
 
-function sseEvents(reply: Reply, model: string): Record<string, unknown>[] {
-  const id = `resp_fake_${++counter}`;
+function sseEvents(reply: Reply, model: string, usage: ResponsesUsage = defaultUsage, id = `resp_fake_${++counter}`): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   const items: Record<string, unknown>[] = [];
   const base = { id, object: 'response', created_at: Math.floor(Date.now() / 1000), model, status: 'in_progress', output: [] };
@@ -63,7 +86,13 @@ function sseEvents(reply: Reply, model: string): Record<string, unknown>[] {
       ...base,
       status: 'completed',
       output: items,
-      usage: { input_tokens: 10, input_tokens_details: { cached_tokens: 0 }, output_tokens: 5, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 15 },
+      usage: {
+        input_tokens: usage.input,
+        input_tokens_details: { cached_tokens: usage.cached },
+        output_tokens: usage.output,
+        output_tokens_details: { reasoning_tokens: usage.reasoning },
+        total_tokens: usage.input + usage.output,
+      },
     },
   });
   return out;
@@ -87,8 +116,9 @@ export const isCompactionRequest = (req: RecordedRequest): boolean => req.text.i
 
 const isMain = (body: Record<string, unknown>) => Array.isArray(body.tools) && (body.tools as unknown[]).length > 0;
 
-export async function startFakeResponsesApi(responder: Responder = () => ({ text: 'ok' })): Promise<FakeResponsesApi> {
+export async function startFakeResponsesApi(responder: Responder = () => ({ text: 'ok' }), options: FakeResponsesOptions = {}): Promise<FakeResponsesApi> {
   const requests: RecordedRequest[] = [];
+  const responses: SentResponse[] = [];
   let mainIndex = 0;
   const server: Server = createServer((req, res) => {
     void (async () => {
@@ -112,8 +142,12 @@ export async function startFakeResponsesApi(responder: Responder = () => ({ text
       }
       const rec: RecordedRequest = { at: Date.now(), path, body, text: raw };
       requests.push(rec);
-      const reply = isMain(body) ? await responder(rec, mainIndex++) : { text: isCompactionRequest(rec) ? COMPACTION_SUMMARY : JSON.stringify({ title: 'Hornets test' }) };
-      sse(res, sseEvents(reply, typeof body.model === 'string' ? body.model : 'fake-model'));
+      const main = isMain(body);
+      const reply = main ? await responder(rec, mainIndex++) : { text: isCompactionRequest(rec) ? COMPACTION_SUMMARY : JSON.stringify({ title: 'Hornets test' }) };
+      const usage = options.usage?.(responses.length) ?? defaultUsage;
+      const id = `resp_fake_${++counter}`;
+      responses.push({ id, main, usage });
+      sse(res, sseEvents(reply, typeof body.model === 'string' ? body.model : 'fake-model', usage, id));
     })().catch(() => {
       if (!res.headersSent) res.writeHead(500);
       res.end();
@@ -125,6 +159,7 @@ export async function startFakeResponsesApi(responder: Responder = () => ({ text
     url: `http://127.0.0.1:${port}/v1`,
     port,
     requests,
+    responses,
     mainRequests: () => requests.filter((r) => isMain(r.body)),
     close: () =>
       new Promise<void>((r) => {

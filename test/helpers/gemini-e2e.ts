@@ -19,7 +19,7 @@ import { openSqliteStore } from '../../src/queue/sqlite/sqlite-store.js';
 import { builtinProfilesDir } from '../../src/config/paths.js';
 import { Project, type CliResult } from './cli.js';
 import { capture, git, initGitRepo, killServer, randomSocket, tmux, waitFor } from './tmux.js';
-import { startFakeGeminiApi, type FakeGeminiApi, type GeminiRequest, type GeminiResponder } from './fake-gemini-api.js';
+import { startFakeGeminiApi, type FakeGeminiApi, type GeminiRequest, type GeminiResponder, type GeminiUsage } from './fake-gemini-api.js';
 import { processesOf, type HookLogLine } from './claude-e2e.js';
 import { requireAgentCli } from './agent-clis.js';
 import { GEMINI_LEAKS, geminiApiEnv, geminiUserSettings, unsetMatching } from './agent-cli-setup.js';
@@ -29,6 +29,10 @@ export const AGENT = 'gm';
 export interface GeminiE2EOptions {
   /** Briefing rules written to briefings/gm.md. */
   briefing?: string;
+  /** The stand-in API's usage figures per streamed response (default: 10 prompt, 5 candidates). */
+  usage?: (n: number) => GeminiUsage;
+  /** Extra top-level hornets.json settings (e.g. `pricing`). */
+  hornets?: Record<string, unknown>;
 }
 
 type Part = { text?: unknown; functionCall?: unknown; functionResponse?: { response?: { output?: unknown } } };
@@ -122,7 +126,7 @@ export class GeminiE2E {
   }
 
   static async create(responder: GeminiResponder, options: GeminiE2EOptions = {}): Promise<GeminiE2E> {
-    const api = await startFakeGeminiApi(responder);
+    const api = await startFakeGeminiApi(responder, options.usage ? { usage: options.usage } : {});
     try {
       return new GeminiE2E(api, options);
     } catch (err) {
@@ -167,6 +171,7 @@ export class GeminiE2E {
         {
           project: `e2e-${randomBytes(3).toString('hex')}`,
           profilesDir: 'profiles',
+          ...options.hornets,
           agents: [
             {
               name: AGENT,

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -71,6 +71,68 @@ describe('UsageTracker (transcripts read incrementally into the store)', () => {
     await r.idle();
     expect((await store.agentUsage(['a']))[0]!.input).toBe(15);
     expect(seen.at(-1)).toBe(15);
+  });
+
+  // Real rollout lines of Codex 0.171.0 (test/fixtures/usage): five responses, the model in each turn's turn_context.
+  const codex = readFileSync(path.join(import.meta.dirname, '..', 'fixtures', 'usage', 'codex-0.171.0-rollout.jsonl'), 'utf8');
+  const price = { 'fake-model': { input: 2, output: 7, cacheRead: 0.5, cacheWrite: 0 } };
+  const codexCost = ((6243 - 1654) * 2 + 247 * 7 + 1654 * 0.5) / 1e6;
+
+  it('a Codex rollout read in parts by a new reader each time (engine restarts) prices every response by the turn_context before it', async () => {
+    const t = path.join(dir, 'rollout-2026-12-03T16-33-45-01a23cc1-398d-7061-8f3a-25c7098915fe.jsonl');
+    const lines = codex.split('\n').filter(Boolean);
+    // Cut right after each turn_context: the token counts after the cut have their model only before it.
+    const cuts = lines.flatMap((l, i) => (l.includes('"type":"turn_context"') ? [i + 1] : [])).concat(lines.length);
+    expect(cuts.length).toBeGreaterThan(3);
+    let from = 0;
+    for (const cut of cuts) {
+      appendFileSync(
+        t,
+        lines
+          .slice(from, cut)
+          .map((l) => `${l}\n`)
+          .join(''),
+      );
+      from = cut;
+      const r = new UsageTracker({ store, log: pino({ level: 'silent' }), prices: () => price, settleMs: 0 });
+      await r.readNew('a', t);
+    }
+    const [u] = await store.agentUsage(['a']);
+    expect(u).toMatchObject({ input: 6243 - 1654, cacheRead: 1654, output: 247, cacheCreation: 0, messages: 5 });
+    expect(u!.costUsd).toBeCloseTo(codexCost, 12);
+  });
+
+  it('the look back for the model stops at a line boundary: a turn_context far behind, past many chunks, is found', async () => {
+    const t = path.join(dir, 'rollout-x.jsonl');
+    const lines = codex.split('\n').filter(Boolean);
+    const firstContext = lines.findIndex((l) => l.includes('"type":"turn_context"'));
+    const firstCount = lines.findIndex((l) => l.includes('"type":"token_count"'));
+    // 3 MiB of lines without usage between the turn_context and its token count.
+    const filler = `${JSON.stringify({ type: 'response_item', payload: { type: 'message', content: 'x'.repeat(70_000) } })}\n`.repeat(45);
+    writeFileSync(
+      t,
+      lines
+        .slice(0, firstContext + 1)
+        .map((l) => `${l}\n`)
+        .join('') + filler,
+    );
+    await tracker().readNew('a', t);
+    appendFileSync(t, `${lines[firstCount]!}\n`);
+    const r = new UsageTracker({ store, log: pino({ level: 'silent' }), prices: () => price, settleMs: 0 });
+    const u = await r.readNew('a', t);
+    expect(u).toMatchObject({ input: 901, cacheRead: 300, output: 41, messages: 1 });
+    expect(u!.costUsd).toBeCloseTo((901 * 2 + 41 * 7 + 300 * 0.5) / 1e6, 12);
+  });
+
+  it('a Gemini CLI chat recording: each message once, though the CLI writes one twice and re-states the list on resume', async () => {
+    const t = path.join(dir, 'session-2026-12-03T16-35-e63addb6.jsonl');
+    const gemini = readFileSync(path.join(import.meta.dirname, '..', 'fixtures', 'usage', 'gemini-0.61.0-chat.jsonl'), 'utf8');
+    const half = gemini.indexOf('\n', gemini.length >> 1) + 1;
+    writeFileSync(t, gemini.slice(0, half));
+    await tracker().readNew('a', t);
+    appendFileSync(t, gemini.slice(half));
+    await tracker().readNew('a', t);
+    expect((await store.agentUsage(['a']))[0]).toMatchObject({ input: 6635 - 1070, cacheRead: 1070, output: 260, cacheCreation: 0, messages: 5 });
   });
 });
 
