@@ -169,7 +169,12 @@ describe('usage counting', () => {
 
   it.each([
     ['claude-opus-4-5-20251101', 5],
+    ['claude-opus-4-8', 5],
+    ['claude-opus-4-6-20260101', 5],
     ['claude-opus-4-1-20250805', 15],
+    ['claude-opus-4-1', 15],
+    ['claude-opus-4-20250514', 15],
+    ['claude-opus-4-0', 15],
     ['gpt-5', 1.25],
     ['gpt-5-codex', 1.25],
     ['gpt-5-2025-08-07', 1.25],
