@@ -109,6 +109,21 @@ export function geminiRunTokens(stats: unknown): RunTokens | null {
 }
 
 /**
+ * The model a CLI's argv asks for (`-m X`, `--model X`, `--model=X`: Claude Code, Codex and Gemini
+ * CLI all take these), so a run whose output names no model (Codex's) can still be priced.
+ */
+export function modelOfArgv(argv: readonly string[]): string | null {
+  let model: string | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    if ((a === '-m' || a === '--model') && i + 1 < argv.length) model = argv[++i]!;
+    else if (a.startsWith('--model=')) model = a.slice('--model='.length);
+  }
+  return model === '' ? null : model;
+}
+
+/**
  * A run's usage: its tokens, and its cost as the CLI stated it, else priced from its model (a model
  * the price table does not know costs 0: `none`). Null when the output carries no usage at all.
  */

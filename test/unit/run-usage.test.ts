@@ -1,6 +1,6 @@
 /** Tokens and cost of one-shot runs and their tasks (issue 17): the normalisers, the cost rule, the task totals. */
 import { describe, expect, it } from 'vitest';
-import { claudeRunTokens, codexRunTokens, geminiRunTokens, runUsageOf, taskUsageOf, type RunTokens, type RunUsage } from '../../src/domain/run-usage.js';
+import { claudeRunTokens, codexRunTokens, geminiRunTokens, modelOfArgv, runUsageOf, taskUsageOf, type RunTokens, type RunUsage } from '../../src/domain/run-usage.js';
 import { parseOneShotOutput, type OneShotOutputKind } from '../../src/domain/oneshot-output.js';
 import { defaultPrices } from '../../src/domain/usage.js';
 
@@ -125,6 +125,28 @@ describe('runUsageOf: the CLI stated cost when there is one, else priced from th
       if (expected === null) expect(u).toBeNull();
       else expect(u).toMatchObject(expected);
     }
+  });
+});
+
+describe('modelOfArgv: the model a run asks for, when its output names none (Codex)', () => {
+  it.each([
+    { argv: ['codex', 'exec', '--json', '-m', 'gpt-5-codex', '-'], model: 'gpt-5-codex' },
+    { argv: ['codex', 'exec', '--model', 'gpt-5.1', '-'], model: 'gpt-5.1' },
+    { argv: ['gemini', '--model=gemini-2.5-pro'], model: 'gemini-2.5-pro' },
+    { argv: ['claude', '-p', '--model', 'a', '--model', 'b'], model: 'b' },
+    { argv: ['codex', 'exec', '-'], model: null },
+    { argv: ['codex', 'exec', '-m'], model: null },
+    { argv: ['codex', '--model='], model: null },
+    { argv: ['tool', '--', '-m', 'x'], model: null },
+  ])('$argv -> $model', ({ argv, model }) => {
+    expect(modelOfArgv(argv)).toBe(model);
+  });
+
+  it('a Codex run with -m in its profile is priced by that model', () => {
+    const out = parseOneShotOutput('codex-jsonl', '{"type":"turn.completed","usage":{"input_tokens":1000000,"cached_input_tokens":0,"output_tokens":100000}}');
+    const u = runUsageOf(out, defaultPrices, modelOfArgv(['codex', 'exec', '--json', '-m', 'gpt-5-codex', '-']));
+    expect(u).toMatchObject({ model: 'gpt-5-codex', costSource: 'priced' });
+    expect(u!.costUsd).toBeCloseTo(1.25 + 1, 12);
   });
 });
 

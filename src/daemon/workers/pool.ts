@@ -45,7 +45,7 @@ import {
 } from '../../domain/worker-policy.js';
 import { failuresSinceRequeue, nextRetryAt, type AttemptEnd, type AttemptOutcome, type WorkerAttempt, type WorkerTask } from '../../domain/worker-task.js';
 import { parseOneShotOutput, type OneShotOutput } from '../../domain/oneshot-output.js';
-import { runUsageOf, taskUsageOf, type RunUsage } from '../../domain/run-usage.js';
+import { modelOfArgv, runUsageOf, taskUsageOf, type RunUsage } from '../../domain/run-usage.js';
 import { defaultPrices, type ModelPrice } from '../../domain/usage.js';
 import { RUN_FILES, groupAlive, killGroup, processAlive, writeExitOnce, type TaskRunExit, type TaskRunSpec } from '../../proc/task-run.js';
 import { deadLetter, writeJsonAtomic, type DropFile, type DropOutcome } from '../watchers/drop-dir.js';
@@ -849,7 +849,7 @@ export class WorkerPool {
       startedAt: exit.startedAt ?? run.startedAt,
       endedAt: exit.endedAt,
       error,
-      usage: runUsageOf(output, this.o.prices?.() ?? defaultPrices),
+      usage: runUsageOf(output, this.o.prices?.() ?? defaultPrices, modelOfArgv(profile?.oneShot?.command ?? [])),
     };
     const now = this.clock();
     const lastOutput = `${stdout}${stderr ? `\n[stderr]\n${stderr}` : ''}`.slice(-LAST_OUTPUT_CHARS);
