@@ -15,6 +15,8 @@ export interface BudgetGuardOptions {
   log: Logger;
   budget: (agent: string) => Budget | undefined;
   wake: (agent: string) => void;
+  /** The agent crossed its budget (once per crossing): the notifications tell the user. */
+  onOverBudget?: (agent: string, reason: string) => void;
 }
 
 export class BudgetGuard {
@@ -27,9 +29,11 @@ export class BudgetGuard {
     const v = budgetVerdict(usage, budget);
     if (v.action === 'pause') {
       await this.o.store.markBudget(agent, { overBudget: true });
-      await this.o.lifecycle.apply(agent, { type: 'pause' }, {}, { overBudget: true, reason: v.reason });
+      // The event before the pause: the event stream, read on the pause's state change, carries both.
       await this.o.store.recordEvent({ agent, kind: 'over_budget', detail: { reason: v.reason, budget: budget ?? null, costUsd: usage.costUsd } });
+      await this.o.lifecycle.apply(agent, { type: 'pause' }, {}, { overBudget: true, reason: v.reason });
       this.o.log.warn({ event: 'over_budget', agent, reason: v.reason }, 'agent over its budget: delivery paused');
+      this.o.onOverBudget?.(agent, v.reason ?? 'over its budget');
     } else if (v.action === 'lift') {
       await this.o.store.markBudget(agent, { overBudget: false });
       await this.o.lifecycle.apply(agent, { type: 'resume' }, {}, { overBudget: false });

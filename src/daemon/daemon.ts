@@ -151,13 +151,15 @@ export class Daemon {
       // Reclaimed leases of another node's agents: that node delivers them now, not at its next round.
       onSwept: () => void this.membership?.wakeOtherNodes(),
       ...options,
-      onActivity: (agent) => {
+      // The notifier hears of state changes from the store itself (the change, no read).
+      onActivity: (agent) => this.feed.poke(agent),
+      onOverBudget: (agent, reason) => {
         this.feed.poke(agent);
-        this.notifier.poke(agent);
+        this.notifier.overBudget(agent, reason, Date.now());
+        options.onOverBudget?.(agent, reason);
       },
       onStateChange: (agent, from, to, detail) => {
         this.feed.poke(agent);
-        this.notifier.poke(agent);
         this.pipes.publish(agent, { from, to, ...detail });
         const breaker = to === 'failed' ? 'open' : from === 'failed' ? 'closed' : null;
         if (breaker) this.metrics.circuitBreakerState.set({ worker: agent }, breakerValue[breaker]);

@@ -59,6 +59,8 @@ export interface EngineOptions {
   onActivity?: (agent: string | null) => void;
   /** Called on every agent state change the engine makes (status pipe, metrics). */
   onStateChange?: (agent: string, from: AgentState, to: AgentState, detail?: Record<string, unknown>) => void;
+  /** The budget policy paused an agent over its budget (once per crossing; `reason`: which limit). */
+  onOverBudget?: (agent: string, reason: string) => void;
   onRestart?: (agent: string) => void;
   /** Who runs the cluster-wide store sweep (default: this engine, a single host). */
   duties?: DutyGate;
@@ -157,6 +159,7 @@ export class Engine {
       log,
       budget: (agent) => this.ctx.project.config.agents.find((a) => a.name === agent)?.budget,
       wake: (agent) => this.wake(agent),
+      onOverBudget: (agent, reason) => this.o.onOverBudget?.(agent, reason),
     });
     this.usage = new UsageTracker({
       store: ctx.store,

@@ -1,23 +1,28 @@
 /**
- * The engine's notifications (issue 17): poked like the event feed (event-feed.ts) whenever
- * something happened to an agent, it reads that agent's newest `agent_state` events only (a few
- * rows, by the store's agent index), keeps each agent's state, and tells the channels hornets.json `notify` turns on:
- * the hornets tmux server's status line (who needs you now), `notify-send`, and the webhook. The
- * console rings the bell and asks the terminal for desktop notifications itself (it subscribes to
- * the same feed). Which changes are told is the pure policy in domain/notify-policy.ts: one per
- * agent per change into a needs-you state, none again for the same agent and state within the
- * quiet period. Nothing here waits for a receiver: the webhook queues, notify-send runs detached
- * from the engine's work, the status line is written once per burst of changes.
+ * The engine's notifications (issue 17): told by the store of each agent state change this engine
+ * commits (MessageStore.onAgentTransition: the change itself, no store read), and by the budget
+ * policy of each crossing of a budget, it keeps each agent's state and tells the channels
+ * hornets.json `notify` turns on: the hornets tmux server's status line (who needs you now),
+ * `notify-send`, and the webhook. The console rings the bell and asks the terminal for desktop
+ * notifications itself (it follows the engine's event stream). Which changes are told is the pure
+ * policy in domain/notify-policy.ts: one per agent per change into a needs-you state (or over
+ * budget), none again for the same agent and state within the quiet period. A change another
+ * process made (a hook's Node fallback writing the database while the engine's port did not
+ * answer, another node) is found by a sweep: one read of the agents every SWEEP_MS, and the log of
+ * an agent whose stored state is not the one known here. What happened before the engine started
+ * (or the notifications were turned on) is history: not told. Nothing here waits for a receiver:
+ * the webhook queues, notify-send runs detached from the engine's work, the status line is written
+ * once per burst of changes.
  */
 import type { Logger } from 'pino';
-import type { AgentState } from '../domain/agent.js';
-import { eventKey, feedEvent, type FeedEvent } from '../domain/agent-events.js';
+import type { AgentRecord, AgentState } from '../domain/agent.js';
+import { feedEvent, type FeedEvent } from '../domain/agent-events.js';
 import { agentStates } from '../domain/agent-lifecycle.js';
-import { needsYouLine, notificationText, notifyDecision, webhookBody, type NotifyMemory, type StateChange } from '../domain/notify-policy.js';
+import { OVER_BUDGET, needsYouLine, notificationText, notifyDecision, webhookBody, type NotifyMemory, type StateChange } from '../domain/notify-policy.js';
 import { limitUntil } from '../domain/usage-limit.js';
 import { durationMs } from '../domain/duration.js';
 import type { NotifyConfig } from '../config/schema.js';
-import type { MessageStore } from '../queue/store.js';
+import type { AgentTransition, MessageStore } from '../queue/store.js';
 import { findOnPath } from '../proc/which.js';
 import { runProgram } from '../proc/run.js';
 import { WebhookSender } from './webhook-sender.js';
@@ -27,7 +32,7 @@ export interface NotifierOptions {
   config: NotifyConfig;
   project: string;
   node: string;
-  store: MessageStore;
+  store: Pick<MessageStore, 'listAgents' | 'events' | 'agentUsage' | 'onAgentTransition'>;
   /** The engine's agents (its node's share of a Redis team). */
   agents: () => string[];
   /** Sets the hornets tmux server's status-right (null: tmux's default). */
@@ -35,18 +40,25 @@ export interface NotifierOptions {
   /** PATH to find notify-send on. */
   path: string | undefined;
   log: Logger;
-  now?: () => number;
+  /** How often changes other processes made are looked for (default SWEEP_MS). */
+  sweepMs?: number;
 }
 
 /** The status line is written this long after the first change of a burst. */
 const STATUS_SETTLE_MS = 200;
 
-/** Newest state changes read per agent per poke: more between two pokes are skipped. */
+/** Changes made by other processes are found within this (the engine's reconcile period). */
+const SWEEP_MS = 10_000;
+
+/** Newest state changes read for an agent whose stored state moved behind the engine's back. */
 const READ_LIMIT = 20;
 
 interface Current {
   state: AgentState;
   resetAt: number | null;
+  overBudget: boolean;
+  /** When the state known here was stored: a stored record no newer says nothing new. */
+  at: number;
 }
 
 export class Notifier {
@@ -55,7 +67,7 @@ export class Notifier {
   private config: NotifyConfig;
   private webhook: WebhookSender | null;
   private webhookSig: string;
-  /** Whether any engine-side channel is on: off, pokes cost nothing. */
+  /** Whether any engine-side channel is on: off, transitions cost nothing. */
   private enabled = false;
   private started = false;
   private notifySend: string | null | undefined;
@@ -65,17 +77,20 @@ export class Notifier {
   private statusTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private quietMs: number;
-  /** Per agent: the keys of its newest state changes as last read; what is not among them is new. */
-  private readonly seen = new Map<string, Set<string>>();
-  private readonly due = new Set<string>();
-  private reading: Promise<void> | null = null;
-  private readAgain = false;
+  private unsubscribe: (() => void) | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private sweeping: Promise<void> | null = null;
+  /** The agents' states are being read (start, turned on): transitions meanwhile wait for it. */
+  private priming: Promise<void> | null = null;
+  /** The engine's agents, read again when the team is reloaded. */
+  private mine: Set<string>;
 
   constructor(private readonly o: NotifierOptions) {
     this.config = o.config;
     this.quietMs = durationMs(o.config.quiet);
     this.webhookSig = JSON.stringify(o.config.webhook ?? null);
     this.webhook = this.makeWebhook(o.config);
+    this.mine = new Set(o.agents());
   }
 
   private makeWebhook(config: NotifyConfig): WebhookSender | null {
@@ -90,6 +105,7 @@ export class Notifier {
    * dropped: its receiver is no longer wanted).
    */
   async setConfig(config: NotifyConfig): Promise<void> {
+    this.mine = new Set(this.o.agents());
     if (JSON.stringify(config) === JSON.stringify(this.config)) return;
     const wasEnabled = this.enabled;
     const hadStatus = this.config.tmuxStatus;
@@ -104,6 +120,7 @@ export class Notifier {
     if (!this.started || this.stopped) return;
     this.enabled = Notifier.wanted(config);
     if (this.enabled && !wasEnabled) await this.prime();
+    if (!this.enabled) this.stopSweep();
     if (hadStatus && !config.tmuxStatus && this.statusShown !== null) {
       this.statusShown = null;
       await this.o.setStatus(null).catch(() => undefined);
@@ -119,59 +136,131 @@ export class Notifier {
   /** The agents' states as stored now: the status line starts from them. */
   async start(): Promise<void> {
     this.started = true;
+    this.unsubscribe = this.o.store.onAgentTransition((agent, t, cause) => this.onTransition(agent, t, cause));
     this.enabled = Notifier.wanted(this.config);
     if (this.enabled) await this.prime();
   }
 
-  private async prime(): Promise<void> {
-    this.seen.clear();
-    this.current.clear();
-    const mine = new Set(this.o.agents());
-    for (const r of await this.o.store.listAgents()) if (mine.has(r.name)) this.current.set(r.name, { state: r.state, resetAt: r.state === 'limited' ? limitUntil(r.lastError) : null });
-    // What is in the log now is history: only changes after this are told.
-    for (const a of mine) await this.readChanges(a);
+  private prime(): Promise<void> {
+    const run = (async () => {
+      this.current.clear();
+      this.mine = new Set(this.o.agents());
+      const over = new Set((await this.o.store.agentUsage([...this.mine])).filter((u) => u.overBudget).map((u) => u.agent));
+      // What is stored now is history: only changes after this are told.
+      for (const r of await this.o.store.listAgents()) if (this.mine.has(r.name)) this.current.set(r.name, this.known(r, over.has(r.name) && r.paused));
+    })();
+    this.priming = run;
+    return run.finally(() => {
+      if (this.priming === run) this.priming = null;
+      if (this.stopped || !this.enabled) return;
+      this.refreshStatus();
+      this.startSweep();
+    });
+  }
+
+  private known(r: AgentRecord, overBudget: boolean): Current {
+    return { state: r.state, resetAt: r.state === 'limited' ? limitUntil(r.lastError) : null, overBudget, at: r.updatedAt };
+  }
+
+  /** A transition this engine committed: the change itself, no read. */
+  private onTransition(agent: string, t: AgentTransition, cause: string): void {
+    if (this.stopped || !this.enabled || !this.mine.has(agent)) return;
+    if (this.priming) {
+      // Told after the read: the read record may be this one's (then it is history) or older.
+      void this.priming.then(() => this.onTransition(agent, t, cause));
+      return;
+    }
+    const was = this.current.get(agent);
+    // Older than what is known, or the very record the start read (history).
+    if (was && (was.at > t.after.updatedAt || (was.at === t.after.updatedAt && was.state === t.after.state))) return;
+    const overBudget = (was?.overBudget ?? false) && t.after.paused;
+    this.current.set(agent, this.known(t.after, overBudget));
+    // It left a state not known here: another process changed it in between, not yet swept.
+    if (was && was.state !== t.before.state) this.readMissed(agent, was.at, t.after.updatedAt, t.after.lastError);
+    if (t.changed) this.consider({ agent, from: t.before.state, to: t.after.state, at: t.after.updatedAt, reason: cause, resetAt: this.current.get(agent)!.resetAt });
+    if (this.config.tmuxStatus && (t.changed || (was?.overBudget ?? false) !== overBudget)) this.refreshStatus();
+  }
+
+  /** The budget policy paused `agent` over its budget (once per crossing): `reason` says which limit. */
+  overBudget(agent: string, reason: string, at: number): void {
+    if (this.stopped || !this.enabled || !this.mine.has(agent)) return;
+    const c = this.current.get(agent);
+    if (c) c.overBudget = true;
+    this.consider({ agent, from: c?.state ?? null, to: OVER_BUDGET, at, reason, resetAt: null });
     this.refreshStatus();
   }
 
-  /** Something happened to `agent` (null: maybe to any): its new state changes are read soon. */
-  poke(agent: string | null): void {
-    if (this.stopped || !this.enabled) return;
-    for (const a of agent === null ? this.o.agents() : [agent]) this.due.add(a);
-    if (this.reading) {
-      this.readAgain = true;
-      return;
+  private consider(change: StateChange): void {
+    const d = notifyDecision(this.memory, change, this.quietMs);
+    this.memory = d.memory;
+    if (d.notify) this.tell(change);
+  }
+
+  private startSweep(): void {
+    if (this.sweepTimer || this.stopped) return;
+    this.sweepTimer = setInterval(() => {
+      if (this.sweeping) return;
+      this.sweeping = this.sweep()
+        .catch((err: unknown) => this.o.log.warn({ event: 'notify_read_failed', error: String(err) }, 'could not read state changes for notifications'))
+        .finally(() => (this.sweeping = null));
+    }, this.o.sweepMs ?? SWEEP_MS);
+    this.sweepTimer.unref();
+  }
+
+  private stopSweep(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  /** Changes another process made: an agent stored in another state than known here, since then. */
+  private async sweep(): Promise<void> {
+    if (this.stopped || !this.enabled || this.priming) return;
+    let moved = false;
+    for (const r of await this.o.store.listAgents()) {
+      const c = this.current.get(r.name);
+      if (!this.mine.has(r.name) || (c && (c.state === r.state || r.updatedAt <= c.at))) continue;
+      const events = await this.stateEvents(r.name);
+      // A transition of this engine told meanwhile is as new as this record, or newer.
+      const now = this.current.get(r.name);
+      if (now && now.at >= r.updatedAt) continue;
+      this.current.set(r.name, this.known(r, (now?.overBudget ?? false) && r.paused));
+      moved = true;
+      // An agent new to this engine (the team was reloaded): what it went through before is history.
+      if (c) this.considerLogged(r.name, events, c.at, Infinity, r.lastError);
     }
-    this.reading = this.readDue()
-      .catch((err: unknown) => this.o.log.warn({ event: 'notify_read_failed', error: String(err) }, 'could not read state changes for notifications'))
-      .finally(() => {
-        this.reading = null;
-        if (this.readAgain) {
-          this.readAgain = false;
-          this.poke(null);
-        }
+    if (moved) this.refreshStatus();
+  }
+
+  /** The changes of `agent` another process made between two known to this engine. */
+  private readMissed(agent: string, since: number, until: number, lastError: string | null): void {
+    void this.stateEvents(agent)
+      .then((events) => this.considerLogged(agent, events, since, until, lastError))
+      .catch((err: unknown) => this.o.log.warn({ event: 'notify_read_failed', error: String(err) }, 'could not read state changes for notifications'));
+  }
+
+  private async stateEvents(agent: string): Promise<FeedEvent[]> {
+    return (await this.o.store.events({ agent, kinds: ['agent_state'], limit: READ_LIMIT })).map(feedEvent);
+  }
+
+  private considerLogged(agent: string, events: readonly FeedEvent[], since: number, until: number, lastError: string | null): void {
+    const states = agentStates as readonly string[];
+    for (const e of events.filter((x) => x.ts > since && x.ts < until && x.agent === agent && typeof x.to === 'string' && states.includes(x.to)).sort((x, y) => x.ts - y.ts)) {
+      const to = e.to as AgentState;
+      this.consider({
+        agent,
+        from: (e.from as AgentState | null) ?? null,
+        to,
+        at: e.ts,
+        reason: typeof e.detail?.on === 'string' ? e.detail.on : null,
+        resetAt: to === 'limited' ? limitUntil(lastError) : null,
       });
-  }
-
-  private async readDue(): Promise<void> {
-    // Pokes of one burst (a hook wakes, then its state change) are read once.
-    await new Promise((r) => setImmediate(r));
-    const agents = [...this.due];
-    this.due.clear();
-    const fresh: FeedEvent[] = [];
-    for (const a of agents) fresh.push(...(await this.readChanges(a)));
-    fresh.sort((x, y) => x.ts - y.ts);
-    this.onEvents(fresh);
-  }
-
-  private async readChanges(agent: string): Promise<FeedEvent[]> {
-    const events = (await this.o.store.events({ agent, kinds: ['agent_state'], limit: READ_LIMIT })).map(feedEvent);
-    const before = this.seen.get(agent);
-    this.seen.set(agent, new Set(events.map(eventKey)));
-    return before ? events.filter((e) => !before.has(eventKey(e))) : [];
+    }
   }
 
   stop(): void {
     this.stopped = true;
+    this.unsubscribe?.();
+    this.stopSweep();
     if (this.statusTimer) clearTimeout(this.statusTimer);
     this.webhook?.stop();
   }
@@ -179,27 +268,6 @@ export class Notifier {
   /** The webhook's counts (sent, failed, dropped, queued), for tests and the log. */
   webhookCounts() {
     return this.webhook?.counts() ?? null;
-  }
-
-  /** Events from the feed, oldest first. */
-  onEvents(events: readonly FeedEvent[]): void {
-    const changes = events.filter((e) => e.kind === 'agent_state' && e.agent !== null && typeof e.to === 'string' && (agentStates as readonly string[]).includes(e.to));
-    if (changes.length === 0 || this.stopped || !this.enabled) return;
-    void this.handle(changes).catch((err: unknown) => this.o.log.warn({ event: 'notify_failed', error: String(err) }, 'could not send a notification'));
-  }
-
-  private async handle(events: readonly FeedEvent[]): Promise<void> {
-    for (const e of events) {
-      const agent = e.agent!;
-      const to = e.to as AgentState;
-      const resetAt = to === 'limited' ? limitUntil((await this.o.store.getAgent(agent))?.lastError) : null;
-      this.current.set(agent, { state: to, resetAt });
-      const change: StateChange = { agent, from: (e.from as AgentState | null) ?? null, to, at: e.ts, reason: typeof e.detail?.on === 'string' ? e.detail.on : null, resetAt };
-      const d = notifyDecision(this.memory, change, this.quietMs);
-      this.memory = d.memory;
-      if (d.notify) this.tell(change);
-    }
-    this.refreshStatus();
   }
 
   private tell(change: StateChange): void {
@@ -214,7 +282,12 @@ export class Notifier {
       if (this.notifySend === null) this.o.log.info({ event: 'notify_send_missing' }, 'notify-send is not installed: desktop notifications through it are skipped');
     }
     if (this.notifySend === null) return;
-    const argv = ['--app-name=hornets-tui', `--urgency=${change.to === 'failed' ? 'critical' : 'normal'}`, `hornets ${this.o.project}`, notificationText(change, this.o.project)];
+    const argv = [
+      '--app-name=hornets-tui',
+      `--urgency=${change.to === 'failed' || change.to === OVER_BUDGET ? 'critical' : 'normal'}`,
+      `hornets ${this.o.project}`,
+      notificationText(change, this.o.project),
+    ];
     runProgram(this.notifySend, argv, { timeoutMs: 10_000 }).catch((f: { message?: string }) => this.o.log.warn({ event: 'notify_send_failed', error: f.message ?? String(f) }, 'notify-send failed'));
   }
 
@@ -237,7 +310,7 @@ export class Notifier {
       this.statusAgain = true;
       return;
     }
-    const line = needsYouLine([...this.current.entries()].map(([name, c]) => ({ name, ...c })));
+    const line = needsYouLine([...this.current.entries()].map(([name, c]) => ({ name, state: c.state, resetAt: c.resetAt, overBudget: c.overBudget })));
     const text = line === '' ? null : line;
     if (text === this.statusShown) return;
     this.statusWriting = this.o

@@ -1,6 +1,7 @@
 /**
  * The engine's retention part: prunes the queue once at start and then every `retention.interval`
- * (default 1 h), keeping `retention.maxAge` (default 7 d) of finished history, and logs what went.
+ * (default 1 h), keeping `retention.maxAge` (default 7 d) of finished history (and of the usage
+ * rows that keep a model message from counting twice), and logs what went.
  * The store does the work in small batches, so hooks keep getting the write lock meanwhile.
  */
 import type { Logger } from '../log.js';
@@ -67,9 +68,19 @@ export class RetentionTimer {
       try {
         if (!turn.run) return;
         const r = await this.o.store.prune({ olderThanMs: this.maxAgeMs, signal: this.abort.signal, ...(turn.fence ? { fence: turn.fence } : {}) });
-        const removed = r.messages + r.events + r.tasks + r.agentEvents;
+        const removed = r.messages + r.events + r.tasks + r.agentEvents + r.usageMessages;
         this.o.log[removed > 0 ? 'info' : 'debug'](
-          { event: 'queue_pruned', messages: r.messages, events: r.events, tasks: r.tasks, agentEvents: r.agentEvents, reclaimedBytes: r.reclaimedBytes, ms: r.ms, olderThanMs: this.maxAgeMs },
+          {
+            event: 'queue_pruned',
+            messages: r.messages,
+            events: r.events,
+            tasks: r.tasks,
+            agentEvents: r.agentEvents,
+            usageMessages: r.usageMessages,
+            reclaimedBytes: r.reclaimedBytes,
+            ms: r.ms,
+            olderThanMs: this.maxAgeMs,
+          },
           'old queue history pruned',
         );
         this.o.onPrune?.(r);

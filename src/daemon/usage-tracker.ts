@@ -124,6 +124,9 @@ export class UsageTracker {
     let offset = cursor && cursor.ino === st.ino && cursor.offset <= st.size ? cursor.offset : 0;
     if (cursor && offset === 0 && cursor.offset > 0) this.o.log.info({ event: 'usage_transcript_restart', agent, transcript: file }, 'transcript shrank or was replaced: reading it from its start');
     if (offset === st.size && cursor) return null;
+    // From the first byte, a transcript may open with copies of lines counted long ago (a fork, a
+    // resume into a new file) or be an old one rewritten: the store keeps pruned ids from counting twice.
+    const fromStart = offset === 0;
     const session = path.basename(file).replace(/\.jsonl$/, '');
     const prices = this.o.prices();
     let last: AgentUsage | null = null;
@@ -157,7 +160,7 @@ export class UsageTracker {
         }
         carry = Buffer.from(data.subarray(nl + 1));
         offset = pos - carry.length;
-        const totals = await this.o.store.recordUsage(agent, { entries, cursor: { file, offset, ino: st.ino } });
+        const totals = await this.o.store.recordUsage(agent, { entries, cursor: { file, offset, ino: st.ino }, fromStart });
         if (isCodexRollout(file)) this.models.set(key, model);
         if (entries.length > 0) last = totals;
       }

@@ -3,8 +3,12 @@
  * `notify.webhook.url`, one at a time in order, each with a timeout and retries with doubling
  * backoff. `send` only queues: the engine never waits for a receiver. The queue is bounded; while
  * the receiver is down for long the oldest waiting bodies are dropped and counted. The URL may carry
- * a token (Slack's do): logs name its origin only.
+ * a token (Slack's do): logs name its origin only. node:http(s) with one kept-alive connection, not
+ * fetch: a team hitting a limit together is a burst of POSTs, and fetch costs the engine about four
+ * times the CPU per POST (and loads undici on the first).
  */
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Logger } from 'pino';
 
 export interface WebhookSenderOptions {
@@ -44,9 +48,14 @@ export class WebhookSender {
   /** Dropped since the last log line about drops. */
   private droppedUnlogged = 0;
   private readonly current = new Set<AbortController>();
+  /** One at a time, in order: one connection, kept open between POSTs. */
+  private readonly agent: HttpAgent;
+  private readonly target: URL | null;
 
   constructor(private readonly o: WebhookSenderOptions) {
     this.where = redactWebhookUrl(o.url);
+    this.target = parseUrl(o.url);
+    this.agent = this.target?.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
   }
 
   /** Queues a body; returns at once. */
@@ -75,6 +84,7 @@ export class WebhookSender {
     this.stopped = true;
     this.queue.length = 0;
     for (const c of this.current) c.abort();
+    this.agent.destroy();
   }
 
   private async drain(): Promise<void> {
@@ -110,25 +120,61 @@ export class WebhookSender {
     this.o.log.warn({ event: 'webhook_failed', url: this.where, error: lastError }, 'webhook notification not delivered');
   }
 
-  private async post(body: string): Promise<'ok' | { error: string; retry: boolean }> {
+  private async post(body: string, fresh = false): Promise<'ok' | { error: string; retry: boolean }> {
+    const target = this.target;
+    if (!target) return { error: 'invalid URL', retry: false };
     const controller = new AbortController();
     this.current.add(controller);
     const timer = setTimeout(() => controller.abort(), this.o.timeoutMs);
+    let reused = false;
     try {
-      const res = await fetch(this.o.url, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'hornets-tui' }, body, signal: controller.signal, redirect: 'error' });
-      // The receiver's answer is not needed; reading it frees the connection.
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.ok) return 'ok';
-      return { error: `HTTP ${res.status}`, retry: res.status >= 500 || res.status === 429 || res.status === 408 };
+      const status = await new Promise<number>((resolve, reject) => {
+        const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+        const req = send(
+          target,
+          {
+            method: 'POST',
+            agent: this.agent,
+            signal: controller.signal,
+            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'hornets-tui' },
+          },
+          (res: IncomingMessage) => {
+            // The receiver's answer is not needed; reading it frees the connection (a redirect is not followed).
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+            res.on('error', reject);
+          },
+        );
+        req.on('error', reject);
+        req.on('socket', () => (reused = req.reusedSocket));
+        req.end(body);
+      });
+      if (status >= 200 && status < 300) return 'ok';
+      return { error: `HTTP ${status}`, retry: status >= 500 || status === 429 || status === 408 };
     } catch (err) {
-      // fetch's errors can quote the URL: name the failure only.
+      // Errors can quote the URL: name the failure only.
       const timedOut = controller.signal.aborted;
-      const cause = (err as { cause?: { code?: unknown } }).cause?.code;
-      return { error: timedOut ? `no answer within ${this.o.timeoutMs} ms` : typeof cause === 'string' ? cause : 'network error', retry: true };
+      const code = (err as { code?: unknown }).code;
+      // The receiver closed the kept-alive connection as this POST went out: not its failure, sent again at once.
+      if (!timedOut && reused && !fresh && (code === 'ECONNRESET' || code === 'EPIPE')) {
+        clearTimeout(timer);
+        this.current.delete(controller);
+        return this.post(body, true);
+      }
+      return { error: timedOut ? `no answer within ${this.o.timeoutMs} ms` : typeof code === 'string' ? code : 'network error', retry: true };
     } finally {
       clearTimeout(timer);
       this.current.delete(controller);
     }
+  }
+}
+
+function parseUrl(url: string): URL | null {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u : null;
+  } catch {
+    return null;
   }
 }
 

@@ -120,6 +120,11 @@ function screenState(current: AgentState, verdict: Extract<LifecycleEvent, { typ
  * an agent that is down ignores hooks and screens (a late hook of a dying process must not revive
  * it); `paused` is a flag shown as the state while the agent runs.
  */
+/** What moved an agent, as its `agent_state` event says (`on`): `hook:Notification`, `pause`, … */
+export function transitionCause(event: LifecycleEvent): string {
+  return event.type === 'hook' ? `hook:${event.event}` : event.type;
+}
+
 export function transition(current: LifecycleFacts, event: LifecycleEvent): LifecycleChange {
   const same: LifecycleChange = { state: current.state, paused: current.paused, lastError: current.lastError };
   const live = !down.has(current.state);

@@ -8,21 +8,35 @@
 import type { AgentState } from './agent.js';
 import { needsYouStates } from './agent-lifecycle.js';
 
-/** One agent's state change, as the engine's event feed reports it. */
+/**
+ * Over its budget (issue 17): not an agent state (the budget policy pauses the agent and marks it),
+ * but it needs the user as much as one, so it is told like a change into one.
+ */
+export const OVER_BUDGET = 'over-budget';
+
+/** What a notification is about: a state, or crossing the budget. */
+export type NotifyState = AgentState | typeof OVER_BUDGET;
+
+/** Whether a change into `to` needs someone. */
+export function needsYou(to: NotifyState): boolean {
+  return to === OVER_BUDGET || needsYouStates.has(to);
+}
+
+/** One agent's state change (or budget crossing), as the engine's event feed reports it. */
 export interface StateChange {
   agent: string;
   from: AgentState | null;
-  to: AgentState;
+  to: NotifyState;
   /** When it changed (ms). */
   at: number;
-  /** What moved it (`hook:Notification`, `limit`, …), when known. */
+  /** What moved it (`hook:Notification`, `limit`, …; over budget: which limit and by how much), when known. */
   reason: string | null;
   /** `limited`: when the limit resets, when stated. */
   resetAt: number | null;
 }
 
 /** Per agent: the state last notified and when. */
-export type NotifyMemory = ReadonlyMap<string, { state: AgentState; at: number }>;
+export type NotifyMemory = ReadonlyMap<string, { state: NotifyState; at: number }>;
 
 export interface NotifyDecision {
   notify: boolean;
@@ -33,9 +47,11 @@ export interface NotifyDecision {
  * One notification per agent per state change into a state that needs someone, none for the same
  * agent and state again within `quietMs` of the last one: an agent flapping needs-input → busy →
  * needs-input inside the quiet period is told once. Another state (needs-input → limited) is news.
+ * Over budget is told once per crossing (the budget policy reports only the crossing), and like a
+ * state within the quiet period.
  */
 export function notifyDecision(memory: NotifyMemory, change: StateChange, quietMs: number): NotifyDecision {
-  if (!needsYouStates.has(change.to) || change.from === change.to) return { notify: false, memory };
+  if (!needsYou(change.to) || change.from === change.to) return { notify: false, memory };
   const last = memory.get(change.agent);
   if (last && last.state === change.to && change.at - last.at < quietMs) return { notify: false, memory };
   const next = new Map(memory);
@@ -54,18 +70,23 @@ export function stateWords(state: AgentState, resetAt: number | null): string {
   return state === 'limited' && resetAt !== null ? `limited until ${clockTime(resetAt)}` : state;
 }
 
-const phrases: Partial<Record<AgentState, string>> = {
+const phrases: Partial<Record<NotifyState, string>> = {
   'needs-input': 'needs input (a permission prompt or a question)',
   limited: 'hit a usage limit',
   stuck: 'is stuck (nudges refused or unanswered)',
   failed: 'failed (restart breaker open: a crash loop)',
+  [OVER_BUDGET]: 'is over its budget, delivery paused',
 };
 
-/** One line for a person: `hornets demo: marie needs input (a permission prompt or a question)`. */
+/**
+ * One line for a person: `hornets demo: marie needs input (a permission prompt or a question)`;
+ * over budget with the reason: `hornets demo: marie is over its budget, delivery paused: cost $1.2 exceeds the budget of $1`.
+ */
 export function notificationText(change: StateChange, project: string): string {
   const what = phrases[change.to] ?? `is ${change.to}`;
   const until = change.to === 'limited' && change.resetAt !== null ? ` until ${new Date(change.resetAt).toISOString()}` : '';
-  return inert(`hornets ${project}: ${change.agent} ${what}${until}`);
+  const why = change.to === OVER_BUDGET && change.reason ? `: ${change.reason}` : '';
+  return inert(`hornets ${project}: ${change.agent} ${what}${until}${why}`);
 }
 
 /** The webhook's POST body (documented in README.md, "Notifications"). */
@@ -75,7 +96,8 @@ export interface WebhookBody {
   project: string;
   node: string;
   agent: string;
-  state: AgentState;
+  /** The state entered, or `over-budget` (then `previousState` is the agent's state and `reason` says which limit). */
+  state: NotifyState;
   previousState: AgentState | null;
   reason: string | null;
   /** ISO time of the state change. */
@@ -118,13 +140,19 @@ export interface NeedsYouAgent {
   name: string;
   state: AgentState;
   resetAt: number | null;
+  /** Paused by the budget policy (a mark beside the state). */
+  overBudget?: boolean;
 }
 
-/** The tmux status line: `2 need you: a1 (needs-input), a3 (limited until 14:05)`; empty when none does. */
+/** The tmux status line: `2 need you: a1 (needs-input), a3 (limited until 14:05), a4 (over budget)`; empty when none does. */
 export function needsYouLine(agents: readonly NeedsYouAgent[]): string {
-  const needing = agents.filter((a) => needsYouStates.has(a.state));
+  const needing = agents.filter((a) => needsYouStates.has(a.state) || a.overBudget === true);
   if (needing.length === 0) return '';
-  const list = needing.map((a) => `${a.name} (${stateWords(a.state, a.resetAt)})`).join(', ');
+  const words = (a: NeedsYouAgent) => {
+    if (!a.overBudget) return stateWords(a.state, a.resetAt);
+    return needsYouStates.has(a.state) ? `${stateWords(a.state, a.resetAt)}, over budget` : 'over budget';
+  };
+  const list = needing.map((a) => `${a.name} (${words(a)})`).join(', ');
   return inert(`${needing.length} need${needing.length === 1 ? 's' : ''} you: ${list}`);
 }
 

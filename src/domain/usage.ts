@@ -21,6 +21,40 @@ export interface UsageEntry extends TokenCounts {
   messageId: string;
   model: string | null;
   costUsd: number;
+  /** The transcript line's own time (ms), when it states one: read only, never stored. */
+  at?: number | null;
+  /** The line is a fork's copy of another session's (Claude Code's `forkedFrom`): read only, never stored. */
+  copy?: boolean;
+}
+
+/**
+ * Ids whose figures are a session's running total (Codex's `total_token_usage`): the next figure
+ * counts only its growth over the stored one, so these are never pruned (one per session).
+ */
+export function isCumulativeUsageId(id: string): boolean {
+  // `codex:<session>` only: a per-response Codex id (`codex:<session>:<totals>`) is one message.
+  return id.startsWith('codex:') && id.indexOf(':', 'codex:'.length) < 0;
+}
+
+/**
+ * What retention left behind (issue 17): per-message rows last seen before `prunedBefore` are gone,
+ * and a read from a transcript's start (a new transcript, which may open with a fork's or a resume's
+ * copies of old lines; one replaced or truncated) may meet their ids again. Null: none pruned.
+ */
+export interface UsageGuard {
+  /** The read began at the transcript's first byte. */
+  fromStart: boolean;
+  prunedBefore: number | null;
+}
+
+/**
+ * Whether an entry whose id is not stored may be an already counted message whose row was pruned:
+ * only in a read from a transcript's start, after a prune, a fork's copy, or a line older than what
+ * was pruned (a copy keeps its original time; a line that old was read and counted when it was new).
+ */
+export function maybePruned(e: UsageEntry, guard: UsageGuard | undefined): boolean {
+  if (!guard?.fromStart || guard.prunedBefore === null || isCumulativeUsageId(e.messageId)) return false;
+  return e.copy === true || (typeof e.at === 'number' && e.at < guard.prunedBefore);
 }
 
 /** An agent's totals as the store keeps them. */
@@ -49,13 +83,26 @@ export function totalTokens(t: TokenCounts): number {
 
 /**
  * Adds `entries` to `totals` given what was already counted per message id (`seen`): returns the new
- * totals and the per-message figures to store (max per field). Pure: both stores run it in their write.
+ * totals and the per-message figures to store (max per field; every entry met, so its row counts as
+ * seen now). Pure: both stores run it in their write.
  */
-export function mergeUsage(totals: AgentUsage, seen: ReadonlyMap<string, UsageEntry>, entries: readonly UsageEntry[], now: number): { totals: AgentUsage; upserts: UsageEntry[] } {
+export function mergeUsage(
+  totals: AgentUsage,
+  seen: ReadonlyMap<string, UsageEntry>,
+  entries: readonly UsageEntry[],
+  now: number,
+  guard?: UsageGuard,
+): { totals: AgentUsage; upserts: UsageEntry[]; skipped: number } {
   const next = { ...totals };
   const changed = new Map<string, UsageEntry>();
+  let skipped = 0;
   for (const e of entries) {
     const before = changed.get(e.messageId) ?? seen.get(e.messageId) ?? null;
+    // Not counted again: undercounting a copy of usage never this agent's beats counting twice.
+    if (before === null && maybePruned(e, guard)) {
+      skipped++;
+      continue;
+    }
     const merged: UsageEntry = {
       messageId: e.messageId,
       model: before?.model ?? e.model,
@@ -71,7 +118,7 @@ export function mergeUsage(totals: AgentUsage, seen: ReadonlyMap<string, UsageEn
     changed.set(e.messageId, merged);
   }
   if (changed.size > 0) next.updatedAt = now;
-  return { totals: next, upserts: [...changed.values()] };
+  return { totals: next, upserts: [...changed.values()], skipped };
 }
 
 // ------------------------------------------------------------------ prices
@@ -208,7 +255,8 @@ export function usageOfLine(line: string, prices: Readonly<Record<string, ModelP
     // Claude Code's own error lines (model "<synthetic>") were never a model response.
     if (id === null || model === '<synthetic>') return [];
     const t = { input: num(u.input_tokens), output: num(u.output_tokens), cacheRead: num(u.cache_read_input_tokens), cacheCreation: num(u.cache_creation_input_tokens) };
-    return [{ messageId: id, model, ...t, costUsd: costOf(t, model, prices) }];
+    const at = typeof v.timestamp === 'string' ? Date.parse(v.timestamp) : NaN;
+    return [{ messageId: id, model, ...t, costUsd: costOf(t, model, prices), at: Number.isFinite(at) ? at : null, copy: isRecord(v.forkedFrom) }];
   }
   if (v.type === 'event_msg' && isRecord(v.payload) && v.payload.type === 'token_count' && isRecord(v.payload.info) && isRecord(v.payload.info.total_token_usage)) {
     const total = v.payload.info.total_token_usage;
@@ -226,7 +274,8 @@ export function usageOfLine(line: string, prices: Readonly<Record<string, ModelP
     const t = of(last);
     if (t.input + t.output + t.cacheRead === 0) return [];
     const id = `codex:${s}:${num(total.input_tokens)}:${num(total.cached_input_tokens)}:${num(total.output_tokens)}`;
-    return [{ messageId: id, model, ...t, costUsd: costOf(t, model, prices) }];
+    const at = typeof v.timestamp === 'string' ? Date.parse(v.timestamp) : NaN;
+    return [{ messageId: id, model, ...t, costUsd: costOf(t, model, prices), at: Number.isFinite(at) ? at : null }];
   }
   if (v.type === 'gemini') {
     const e = geminiEntry(v, prices);

@@ -44,6 +44,13 @@ export interface AgentTransition {
   changed: boolean;
 }
 
+/**
+ * Told after a transition of this store object committed: what changed and what moved it (the
+ * `agent_state` event's `on`). Only this process's writes: another process's (a hook's Node fallback,
+ * another node) are in the store's log only.
+ */
+export type AgentTransitionListener = (agent: string, t: AgentTransition, cause: string) => void;
+
 export interface EnqueueResult {
   message: Message;
   /** False when an existing message with the same idempotency key was returned instead. */
@@ -210,6 +217,8 @@ export interface PruneResult {
   tasks: number;
   /** Agent-level events removed. */
   agentEvents: number;
+  /** Per-message usage rows (the ids that keep a message from counting twice) not seen within the age. */
+  usageMessages: number;
   /** Bytes handed back to the file system (null when the backend cannot tell). */
   reclaimedBytes: number | null;
   ms: number;
@@ -228,6 +237,8 @@ export interface UsageRecordInput {
   entries: UsageEntry[];
   /** Where the reader stopped, saved in the same write as what it counted: a crash never counts a line twice. */
   cursor?: UsageCursor;
+  /** The read began at the transcript's first byte (domain/usage.ts UsageGuard: pruned ids may come again). */
+  fromStart?: boolean;
 }
 
 export interface StoreDamage {
@@ -289,6 +300,8 @@ export interface MessageStore {
    * an `agent_state` event when the state changes.
    */
   transitionAgent(name: string, event: LifecycleEvent, extra?: Omit<AgentPatch, 'lastError'>): Promise<AgentTransition>;
+  /** Every committed transition of this store object that changed the state or the paused flag; returns the unsubscribe. */
+  onAgentTransition(listener: AgentTransitionListener): () => void;
   getAgentContext(agent: string): Promise<AgentContext | null>;
   saveAgentContext(agent: string, patch: AgentContextPatch): Promise<AgentContext>;
 

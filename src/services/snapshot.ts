@@ -333,7 +333,11 @@ export function assembleSnapshot(f: SnapshotFacts): TeamSnapshot {
       now,
       screen: f.screens?.get(a.name) ?? null,
     });
-    const display = remote && nodeState !== 'up' ? nodeDownDisplay(local, node, nodeState ?? 'unknown') : local;
+    const shown = remote && nodeState !== 'up' ? nodeDownDisplay(local, node, nodeState ?? 'unknown') : local;
+    // Paused over its budget, the agent needs the user as much as a prompt does (issue 17): counted
+    // and sorted with the needs-you agents, and `!` goes to it.
+    const overBudget = usage.get(a.name)?.overBudget ?? false;
+    const display = overBudget && !shown.needsYou ? { ...shown, needsYou: true } : shown;
     const state = display.state;
     return {
       name: a.name,
@@ -357,7 +361,7 @@ export function assembleSnapshot(f: SnapshotFacts): TeamSnapshot {
       remote,
       tokens: totalTokens(usage.get(a.name) ?? { input: 0, output: 0, cacheRead: 0, cacheCreation: 0 }),
       costUsd: usage.get(a.name)?.costUsd ?? 0,
-      overBudget: usage.get(a.name)?.overBudget ?? false,
+      overBudget,
     };
   });
 

@@ -2,7 +2,8 @@
  * The engine's agent state changes as a client follows them (issue 17: the console's bell and
  * desktop notifications): the engine's event stream (GET /events through src/engine-client),
  * opened again whenever it ends or no engine answers yet — the console may start before its engine
- * and outlive an engine restart. Only `agent_state` events come through. Each time the stream opens
+ * and outlive an engine restart. Only `agent_state` and `over_budget` events (the budget policy paused
+ * an agent: it needs the user too) come through. Each time the stream opens
  * (it carries only what happens from then on), the changes since the last one seen (at first: since
  * this feed was made) are read from the event log, so a change made while no stream was open, as
  * the console starts or the engine restarts, is not missed; each change comes through once.
@@ -17,6 +18,9 @@ const RETRY_MS = 2000;
 
 /** Newest state changes read per agent when a stream opens. */
 const CATCH_UP_LIMIT = 20;
+
+/** The events this feed passes on. */
+const KINDS = ['agent_state', 'over_budget'];
 
 export class StateChangeFeed {
   private stream: EventStream | null = null;
@@ -35,7 +39,7 @@ export class StateChangeFeed {
   ) {}
 
   private tell(e: FeedEvent): void {
-    if (e.kind !== 'agent_state' || e.agent === null || e.ts < this.since) return;
+    if (!KINDS.includes(e.kind) || e.agent === null || e.ts < this.since) return;
     const key = eventKey(e);
     if (this.told.has(key)) return;
     if (e.ts > this.since) {
@@ -50,7 +54,7 @@ export class StateChangeFeed {
     if (!this.history) return;
     const found: FeedEvent[] = [];
     for (const agent of this.history.agents()) {
-      const rows = await this.history.store.events({ agent, kinds: ['agent_state'], limit: CATCH_UP_LIMIT }).catch(() => []);
+      const rows = await this.history.store.events({ agent, kinds: KINDS, limit: CATCH_UP_LIMIT }).catch(() => []);
       found.push(...rows.map(feedEvent).filter((e) => e.ts >= this.since));
     }
     for (const e of found.sort((x, y) => x.ts - y.ts)) this.tell(e);

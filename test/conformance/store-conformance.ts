@@ -1691,6 +1691,58 @@ export function runStoreConformance(backendName: string, factory: StoreFactory):
         const restarts = await store.events({ agent: 'alice', kinds: ['agent_restarted'] });
         expect(restarts.map((e) => e.detail?.generation)).toEqual([2]);
       });
+
+      it('usage rows not met within the age go, and no message counts twice: copies and old lines read from a transcript start are taken as counted', async () => {
+        const store = await open();
+        const entry = (messageId: string, t: Partial<UsageEntry> = {}): UsageEntry => ({ messageId, model: 'm', input: 0, output: 0, cacheRead: 0, cacheCreation: 0, costUsd: 0, ...t });
+        const t0 = now;
+        // m1, m2, one Codex response (its id: the session and the running totals after it) and an older
+        // Codex's session running total, two days ago; m2 met again (a partial) a day later.
+        await store.recordUsage('alice', {
+          entries: [entry('m1', { input: 10, at: t0 }), entry('m2', { input: 20, at: t0 }), entry('codex:s2:5:0:0', { input: 5, at: t0 }), entry('codex:s1', { input: 100 })],
+          fromStart: true,
+        });
+        await store.recordUsage('bob', { entries: [entry('b1', { input: 1, at: t0 })] });
+        now += DAY;
+        await store.recordUsage('alice', { entries: [entry('m2', { input: 20, output: 3, at: t0 })] });
+        now += DAY;
+        await store.recordUsage('alice', { entries: [entry('m3', { input: 30, at: now })] });
+        const before = (await store.agentUsage(['alice']))[0]!;
+        expect(before).toMatchObject({ input: 165, output: 3, messages: 5 });
+
+        // m1, the Codex response and bob's b1 were last met two days ago, m2 one day ago: a 36 h age
+        // takes those three only (the running total stays).
+        const r = await store.prune({ olderThanMs: 36 * HOUR });
+        expect(r.usageMessages).toBe(3);
+        expect(await store.prune({ olderThanMs: 36 * HOUR })).toMatchObject({ usageMessages: 0 });
+        // The totals are not touched.
+        expect((await store.agentUsage(['alice']))[0]).toMatchObject({ input: 165, output: 3, messages: 5 });
+
+        // A fork's new transcript, read from its start: copies of m1 (pruned) and m2 (kept), m1's line
+        // with its old time, the Codex response's line again, then a new response. Only the new one counts.
+        let u = await store.recordUsage('alice', {
+          entries: [
+            entry('m1', { input: 10, copy: true, at: now }),
+            entry('m1', { input: 10, at: t0 }),
+            entry('m2', { input: 20, output: 3, copy: true, at: t0 }),
+            entry('codex:s2:5:0:0', { input: 5, at: t0 }),
+            entry('m4', { input: 40, at: now }),
+          ],
+          fromStart: true,
+        });
+        expect(u).toMatchObject({ input: 205, output: 3, messages: 6 });
+        // The Codex running total was kept: its next figure adds only growth.
+        u = await store.recordUsage('alice', { entries: [entry('codex:s1', { input: 150 })], fromStart: true });
+        expect(u).toMatchObject({ input: 255, messages: 6 });
+        // Read on from a cursor (no copies there), a line is new whatever its time.
+        u = await store.recordUsage('alice', { entries: [entry('m5', { input: 1, at: t0 })] });
+        expect(u).toMatchObject({ input: 256, messages: 7 });
+        // bob's b1 pruned too: a re-read of his transcript from its start does not count it again.
+        expect(await store.recordUsage('bob', { entries: [entry('b1', { input: 1, at: t0 })], fromStart: true })).toMatchObject({ input: 1, messages: 1 });
+        // Before any prune, a copy of a message never seen here counts (it is the only record of it).
+        await store.registerAgents([{ name: 'carol', profile: 'p' }]);
+        expect(await store.recordUsage('carol', { entries: [entry('c1', { input: 7, copy: true, at: t0 })], fromStart: true })).toMatchObject({ input: 7, messages: 1 });
+      });
     });
 
     describe('export / import', () => {

@@ -7,11 +7,12 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Project, assertBuilt } from '../helpers/cli.js';
 import { TmuxFixture, initGitRepo, tmux, tmuxOk, waitFor } from '../helpers/tmux.js';
+import { openProject } from '../../src/services/context.js';
 
 const fx = new TmuxFixture();
 const closers: (() => unknown)[] = [];
@@ -58,7 +59,7 @@ async function receiver(answer: (n: number) => number | 'hang' = () => 200): Pro
   return r;
 }
 
-async function team(notify: Record<string, unknown>, agents = 'marie'): Promise<{ p: Project; socket: string; dir: string; argvFile: string }> {
+async function team(notify: Record<string, unknown>, agents = 'marie', budget?: Record<string, number>): Promise<{ p: Project; socket: string; dir: string; argvFile: string }> {
   const dir = fx.dir('hornets-notify-');
   initGitRepo(dir);
   const socket = fx.socket();
@@ -72,6 +73,7 @@ async function team(notify: Record<string, unknown>, agents = 'marie'): Promise<
   await p.ok(['init', '--agents', agents]);
   const configFile = path.join(dir, 'hornets.json');
   const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+  if (budget) config.agents = (config.agents as Record<string, unknown>[]).map((a) => ({ ...a, budget }));
   writeFileSync(configFile, JSON.stringify({ ...config, notify }, null, 2));
   fx.defer(() => p.run(['daemon', 'stop']));
   return { p, socket, dir, argvFile };
@@ -161,6 +163,78 @@ describe('notifications from the engine (issue 17)', () => {
     // The engine's log names the webhook's host only, never its token.
     const logs = readFileSync(path.join(p.stateDir, 'logs', 'hornets.log'), 'utf8');
     expect(logs).not.toMatch(/secret-token/);
+  }, 150_000);
+
+  it('over budget: one webhook POST with the reason, notify-send, the status line and the needs-you count; once per crossing', async () => {
+    const r = await receiver();
+    const { p, socket, argvFile } = await team({ quiet: '10m', tmuxStatus: true, notifySend: true, webhook: { url: r.url, timeout: '5s', retries: 2, backoff: '100ms' } }, 'marie', { tokens: 1000 });
+    await p.ok(['up']);
+    const pane = (await until(p, 'marie', 'idle')).paneId!;
+    const defaultStatus = statusRight(socket);
+    // What Claude Code writes to the transcript the hooks name (the demo agent's): a response's usage.
+    const transcript = path.join(p.stateDir, 'demo', 'marie.jsonl');
+    const usageLine = (id: string, input: number) =>
+      `${JSON.stringify({ type: 'assistant', timestamp: new Date().toISOString(), message: { id, model: 'claude-sonnet-4-5', usage: { input_tokens: input, output_tokens: 10 } } })}\n`;
+    appendFileSync(transcript, usageLine('msg_budget_1', 1500));
+    type(socket, pane, 'hello');
+
+    await waitFor('the over-budget POST', () => r.bodies.length >= 1, 30_000, 50);
+    expect(r.bodies[0]).toMatchObject({ agent: 'marie', state: 'over-budget', reason: '1510 tokens exceed the budget of 1000', resetAt: null });
+    expect(r.bodies[0]!.text).toBe(`hornets ${r.bodies[0]!.project as string}: marie is over its budget, delivery paused: 1510 tokens exceed the budget of 1000`);
+    await waitFor('the status line', () => statusRight(socket) === '1 needs you: marie (over budget)', 20_000, 50);
+    await waitFor('notify-send ran', () => notifySendRuns(argvFile).length >= 1, 20_000, 50);
+    expect(notifySendRuns(argvFile)[0]).toContain('--urgency=critical');
+    const row = (JSON.parse((await p.ok(['status', '--json'])).stdout) as { name: string; needsYou: boolean; overBudget: boolean; tokens: { total: number } }[]).find((a) => a.name === 'marie')!;
+    expect(row).toMatchObject({ needsYou: true, overBudget: true });
+
+    // More spent while over: no second crossing, nothing more told.
+    appendFileSync(transcript, usageLine('msg_budget_2', 100));
+    type(socket, pane, 'again');
+    await waitFor(
+      'the second response counted',
+      async () => (JSON.parse((await p.ok(['status', '--json'])).stdout) as { name: string; tokens: { total: number } }[]).find((a) => a.name === 'marie')!.tokens.total === 1620,
+      30_000,
+      100,
+    );
+    // Resumed by the operator: the status line clears; the POST of a later prompt comes next in order,
+    // so a repeat of over-budget would have come before it.
+    await p.ok(['resume', 'marie']);
+    await waitFor('the status line cleared', () => statusRight(socket) === defaultStatus, 20_000, 50);
+    await until(p, 'marie', 'idle');
+    type(socket, pane, '/ask');
+    await waitFor('the needs-input POST', () => r.bodies.length >= 2, 30_000, 50);
+    expect(r.bodies.map((b) => b.state)).toEqual(['over-budget', 'needs-input']);
+    expect(notifySendRuns(argvFile)).toHaveLength(2);
+  }, 150_000);
+
+  it('an engine restart tells nothing of before; a change another process writes to the database is told (the sweep)', async () => {
+    const r = await receiver();
+    const { p, socket, dir } = await team({ quiet: '10m', webhook: { url: r.url, timeout: '5s', retries: 2, backoff: '100ms' } });
+    await p.ok(['up']);
+    const pane = (await until(p, 'marie', 'idle')).paneId!;
+    type(socket, pane, '/ask');
+    await until(p, 'marie', 'needs-input');
+    await waitFor('the needs-input POST', () => r.bodies.length >= 1, 20_000, 50);
+
+    // Restarted while marie waits on her prompt: that change is history.
+    await p.ok(['daemon', 'stop']);
+    await p.ok(['daemon', 'start']);
+    await until(p, 'marie', 'needs-input');
+    type(socket, pane, 'y');
+    await until(p, 'marie', 'idle');
+    type(socket, pane, '/limit 3');
+    await until(p, 'marie', 'limited');
+    await waitFor('the limit POST', () => r.bodies.length >= 2, 20_000, 50);
+    expect(r.bodies.map((b) => b.state)).toEqual(['needs-input', 'limited']);
+    await until(p, 'marie', 'idle');
+
+    // Another process (what a hook's Node fallback does when the engine's port does not answer)
+    // writes a permission prompt to the database: no engine code runs for it, the sweep finds it.
+    const ctx = await openProject({ configPath: path.join(dir, 'hornets.json'), env: {} });
+    closers.push(() => ctx.close());
+    await ctx.store.transitionAgent('marie', { type: 'hook', event: 'Notification', notification: 'permission_prompt' });
+    await waitFor('the POST of the change written elsewhere', () => r.bodies.length >= 3, 30_000, 100);
+    expect(r.bodies[2]).toMatchObject({ agent: 'marie', state: 'needs-input', reason: 'hook:Notification' });
   }, 150_000);
 
   it('a receiver that never answers: the engine keeps delivering messages; the POST times out and is retried', async () => {

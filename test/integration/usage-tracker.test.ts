@@ -50,6 +50,28 @@ describe('UsageTracker (transcripts read incrementally into the store)', () => {
     expect(await tracker().readNew('a', resumed)).toMatchObject({ input: 60, output: 18, messages: 3 });
   });
 
+  it('after retention pruned the rows of old messages, a fork copying them into a new transcript still adds only its new message', async () => {
+    let now = Date.now();
+    const clocked = await openSqliteStore(path.join(dir, 'clocked.db'), { clock: () => now });
+    try {
+      await clocked.registerAgents([{ name: 'a', profile: 'claude-code' }]);
+      const r = new UsageTracker({ store: clocked, log: pino({ level: 'silent' }), prices: () => defaultPrices, settleMs: 0 });
+      const at = new Date(now).toISOString();
+      const first = path.join(dir, 's1.jsonl');
+      writeFileSync(first, line('m1', 10, 5, { timestamp: at }) + line('m2', 20, 6, { timestamp: at }));
+      await r.readNew('a', first);
+      now += 8 * 24 * 3_600_000;
+      expect((await clocked.prune({ olderThanMs: 7 * 24 * 3_600_000 })).usageMessages).toBe(2);
+      // Claude Code's fork: every copied line marked forkedFrom; the last keeps no old time.
+      const fork = path.join(dir, 's2.jsonl');
+      const forked = (id: string, input: number, output: number, ts: string) => line(id, input, output, { timestamp: ts, forkedFrom: { sessionId: 's1', messageUuid: id } });
+      writeFileSync(fork, forked('m1', 10, 5, at) + forked('m2', 20, 6, new Date(now).toISOString()) + user('again') + line('m3', 30, 7, { timestamp: new Date(now).toISOString() }));
+      expect(await r.readNew('a', fork)).toMatchObject({ input: 60, output: 18, messages: 3 });
+    } finally {
+      await clocked.close();
+    }
+  });
+
   it('a transcript replaced or truncated is read from its start without counting its old messages again', async () => {
     const t = path.join(dir, 's1.jsonl');
     writeFileSync(t, line('m1', 10, 5) + line('m2', 20, 6));

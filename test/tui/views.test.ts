@@ -1,6 +1,7 @@
 /** The console's pure parts: keymap, snapshot assembly, views, layout, dialogs, control-mode parsing. */
 import { describe, expect, it } from 'vitest';
 import { limitNote } from '../../src/domain/usage-limit.js';
+import { emptyUsage } from '../../src/domain/usage.js';
 import { clockTime } from '../../src/domain/notify-policy.js';
 import type { QueueEvent } from '../../src/domain/message.js';
 import type { QueueStats } from '../../src/queue/store.js';
@@ -262,6 +263,19 @@ describe('views', () => {
     expect(plain(renderHeader(s, { width: 200, theme: mono, filter: '', now }))).toContain('4 agents (1 idle, 1 busy, 1 limited, 1 needs-input) · 2 need you ·');
     const calm = assembleSnapshot(facts());
     expect(plain(renderHeader(calm, { width: 200, theme: mono, filter: '', now }))).not.toContain('need you');
+  });
+
+  it('an agent paused over its budget needs you too: sorted first, marked, counted in the header (issue 17)', () => {
+    const s = assembleSnapshot(
+      facts({
+        records: [record('marie'), record('anga', { state: 'paused', paused: true }), record('fabien', { state: 'needs-input' })],
+        usage: [{ ...emptyUsage('anga'), output: 5000, overBudget: true }],
+      }),
+    );
+    expect(filterAgents(s.agents, '').map((a) => a.name)).toEqual(['anga', 'fabien', 'marie']);
+    const lines = plain(renderAgents(filterAgents(s.agents, ''), { width: 118, height: 10, selected: 2, offset: 0, now, theme: mono })).split('\n');
+    expect(lines[1]).toMatch(/^ !anga\s+demo\s+over-budget\s/);
+    expect(plain(renderHeader(s, { width: 200, theme: mono, filter: '', now }))).toContain('· 2 need you ·');
   });
 
   it('a limited agent shows when its limit resets in its LAST ERROR cell (issue 17)', () => {

@@ -99,7 +99,10 @@ describe('the duties ask the gate', () => {
     const calls: unknown[] = [];
     let turn: DutyTurn = { run: false };
     const store = {
-      prune: (o: { fence?: DutyFence }) => (calls.push(o.fence), Promise.resolve({ cutoff: 0, messages: 0, events: 0, tasks: 0, agentEvents: 0, reclaimedBytes: null, ms: 0, longestBatchMs: 0 })),
+      prune: (o: { fence?: DutyFence }) => (
+        calls.push(o.fence),
+        Promise.resolve({ cutoff: 0, messages: 0, events: 0, tasks: 0, agentEvents: 0, usageMessages: 0, reclaimedBytes: null, ms: 0, longestBatchMs: 0 })
+      ),
     };
     const t = new RetentionTimer({ store, retention: { maxAge: '7d', interval: '1h' }, log: silentLogger(), duties: { turn: () => turn } });
     await t.runOnce();

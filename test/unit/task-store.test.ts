@@ -24,8 +24,8 @@ afterEach(async () => {
 });
 
 describe('task store', () => {
-  it('is schema version 8 (2: tasks, 3: worker tasks, 4: worker breakers, 5: worker run leases, 6: tokens and cost, 7: shared breaker versions and trial, 8: worker task usage) and migrates a version 1 database, keeping its messages', async () => {
-    expect(LATEST_SCHEMA_VERSION).toBe(8);
+  it('is schema version 9 (2: tasks, 3: worker tasks, 4: worker breakers, 5: worker run leases, 6: tokens and cost, 7: shared breaker versions and trial, 8: worker task usage, 9: usage row retention) and migrates a version 1 database, keeping its messages', async () => {
+    expect(LATEST_SCHEMA_VERSION).toBe(9);
     const old = join(dir, 'old.db');
     const db = new Database(old);
     db.exec(migrations[0]!);
@@ -43,7 +43,28 @@ describe('task store', () => {
       await s.close();
     }
     const check = new Database(old, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(8);
+    expect(check.pragma('user_version', { simple: true })).toBe(9);
+    check.close();
+  });
+
+  it('version 8 -> 9: the usage rows already there count as met at the upgrade (a message still streaming keeps its row)', async () => {
+    const old = join(dir, 'v8.db');
+    const db = new Database(old);
+    for (const m of migrations.slice(0, 8)) db.exec(m);
+    db.pragma(`application_id = ${HORNETS_APPLICATION_ID}`);
+    db.pragma('user_version = 8');
+    db.prepare(`INSERT INTO agents (name, profile, created_at, updated_at) VALUES ('a', 'demo', 1, 1)`).run();
+    db.prepare(`INSERT INTO usage_messages (agent, message_id, model, input, output, cache_read, cache_creation, cost_usd) VALUES ('a', 'msg_1', 'm', 1, 2, 0, 0, 0)`).run();
+    db.prepare(`INSERT INTO agent_usage (agent, input, output, messages) VALUES ('a', 1, 2, 1)`).run();
+    db.close();
+    const before = Date.now();
+    const s = await openSqliteStore(old);
+    await s.close();
+    const check = new Database(old, { readonly: true });
+    const row = check.prepare(`SELECT seen_at AS seenAt FROM usage_messages WHERE message_id = 'msg_1'`).get() as { seenAt: number };
+    expect(row.seenAt).toBeGreaterThanOrEqual(before - 1000);
+    expect(row.seenAt).toBeLessThanOrEqual(Date.now() + 1000);
+    expect(check.prepare(`SELECT pruned_before AS p FROM agent_usage WHERE agent = 'a'`).get()).toEqual({ p: null });
     check.close();
   });
 

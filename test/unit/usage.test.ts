@@ -98,7 +98,16 @@ describe('usage counting', () => {
     const model = modelOfLine(ofType(codexLines, (v) => v.type === 'turn_context')[0]!);
     expect(model).toBe('fake-model');
     expect(usageOfLine(tc, fakePrice, 's1', model)).toEqual([
-      { messageId: 'codex:s1:1201:300:41', model: 'fake-model', input: 901, output: 41, cacheRead: 300, cacheCreation: 0, costUsd: (901 * 2 + 41 * 7 + 300 * 0.5) / 1e6 },
+      {
+        messageId: 'codex:s1:1201:300:41',
+        model: 'fake-model',
+        input: 901,
+        output: 41,
+        cacheRead: 300,
+        cacheCreation: 0,
+        costUsd: (901 * 2 + 41 * 7 + 300 * 0.5) / 1e6,
+        at: Date.parse((JSON.parse(tc) as { timestamp: string }).timestamp),
+      },
     ]);
   });
 

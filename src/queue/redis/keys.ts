@@ -26,7 +26,8 @@
  *   tasks      hash     task id -> Task as JSON
  *   usage      string   AgentUsage as JSON: token and cost totals with the budget mark (issue 17)
  *   usagever   string   version of the usage keys (their own fence: a usage write never makes a claim start over)
- *   usagemsg   hash     model message id -> its counted UsageEntry as JSON
+ *   usagemsg   hash     model message id -> its counted UsageEntry as JSON, with seenAt (when last met; retention)
+ *   usagepruned string  ms: usagemsg rows last met before this were pruned (domain/usage.ts UsageGuard)
  *   usagecur   hash     transcript path -> UsageCursor as JSON
  *   op:<id>    string   one-time marker of a commit or script call (60 s; see scripts.ts)
  *   dutyfence:<duty>  string  Redis Cluster only: the highest leader token that wrote here (commit.ts)
@@ -82,6 +83,7 @@ export interface AgentKeys {
   usage: string;
   usagever: string;
   usagemsg: string;
+  usagepruned: string;
   usagecur: string;
   events(id: string): string;
   /** One-time marker of a script call or commit (its answer, 60 s): a re-send is applied once. */
@@ -127,6 +129,7 @@ export function agentKeys(prefix: string, agent: string): AgentKeys {
     usage: a('usage'),
     usagever: a('usagever'),
     usagemsg: a('usagemsg'),
+    usagepruned: a('usagepruned'),
     usagecur: a('usagecur'),
     events: (id: string) => a(`ev:${id}`),
     op: (id: string) => a(`op:${id}`),

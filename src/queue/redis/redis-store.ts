@@ -21,7 +21,8 @@ import { retryDelayMs } from '../../domain/retry.js';
 import { isValidPriority, priorityBands } from '../../domain/priority.js';
 import { randomId, sequentialId } from '../../util/ids.js';
 import { storedAgentState, type AgentContext, type AgentContextPatch, type AgentPatch, type AgentRecord, type AgentRegistration } from '../../domain/agent.js';
-import { factsOf, transition, type LifecycleEvent } from '../../domain/agent-lifecycle.js';
+import { factsOf, transition, transitionCause, type LifecycleEvent } from '../../domain/agent-lifecycle.js';
+import { TransitionListeners } from '../transition-listeners.js';
 import { openTaskStates, taskStates, type Task, type TaskCreateInput, type TaskFilter, type TaskState } from '../../domain/task.js';
 import {
   defaultQueueLimits,
@@ -54,8 +55,9 @@ import {
   type TaskStore,
   type UsageCursor,
   type UsageRecordInput,
+  type AgentTransitionListener,
 } from '../store.js';
-import { emptyUsage, mergeUsage, type AgentUsage, type UsageEntry } from '../../domain/usage.js';
+import { emptyUsage, isCumulativeUsageId, mergeUsage, type AgentUsage, type UsageEntry } from '../../domain/usage.js';
 import { normalizeEnqueue, queueFullError, type NormalizedEnqueue } from '../validate.js';
 import { checkPruneOptions } from '../prune-options.js';
 import { agentKeys, globalKeys, readyScore, type AgentKeys, type GlobalKeys } from './keys.js';
@@ -215,6 +217,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
   private readonly onCluster: boolean;
   /** The task workers' tasks (issue 14), on the same connection. */
   readonly workerTasks: RedisWorkerTaskStore;
+  private readonly transitions = new TransitionListeners();
 
   constructor(
     private readonly redis: CommitRedis,
@@ -558,8 +561,12 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     });
   }
 
+  onAgentTransition(listener: AgentTransitionListener): () => void {
+    return this.transitions.add(listener);
+  }
+
   async transitionAgent(name: string, event: LifecycleEvent, extra: Omit<AgentPatch, 'lastError'> = {}): Promise<AgentTransition> {
-    return this.write(async (tx) => {
+    const t = await this.write(async (tx) => {
       const now = this.clock();
       const a = await this.agentSnapshot(tx, name);
       const before = a.record;
@@ -568,11 +575,13 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       const after: AgentRecord = { ...applyPatch(before, { ...fields, ...(next.lastError !== before.lastError ? { lastError: next.lastError } : {}) }, now), state: next.state, paused: next.paused };
       tx.op('SET', a.keys.agent, JSON.stringify(after));
       if (next.state !== before.state) {
-        await this.agentEvent(tx, name, { ts: now, kind: 'agent_state', from: before.state, to: next.state, detail: { on: event.type === 'hook' ? `hook:${event.event}` : event.type } });
+        await this.agentEvent(tx, name, { ts: now, kind: 'agent_state', from: before.state, to: next.state, detail: { on: transitionCause(event) } });
       }
       if (next.paused !== before.paused) await this.agentEvent(tx, name, { ts: now, kind: next.paused ? 'agent_paused' : 'agent_resumed', from: null, to: null, detail: null });
       return { before, after, changed: next.state !== before.state };
     });
+    this.transitions.tell(name, t, transitionCause(event));
+    return t;
   }
 
   async publish(channel: string, message: string): Promise<number> {
@@ -1101,8 +1110,10 @@ export class RedisMessageStore implements MessageStore, TaskStore {
           if (e) seen.set(ids[i]!, e);
         });
       }
-      const { totals, upserts } = mergeUsage(usage, seen, input.entries, this.clock());
-      for (const u of upserts) tx.op('HSET', keys.usagemsg, u.messageId, JSON.stringify(u));
+      const now = this.clock();
+      const pruned = input.fromStart ? Number((await this.redis.get(keys.usagepruned)) ?? NaN) : NaN;
+      const { totals, upserts } = mergeUsage(usage, seen, input.entries, now, { fromStart: input.fromStart === true, prunedBefore: Number.isFinite(pruned) ? pruned : null });
+      for (const u of upserts) tx.op('HSET', keys.usagemsg, u.messageId, JSON.stringify({ ...u, seenAt: now }));
       if (upserts.length > 0) tx.op('SET', keys.usage, JSON.stringify(totals));
       if (input.cursor) tx.op('HSET', keys.usagecur, input.cursor.file, JSON.stringify(input.cursor));
       return totals;
@@ -1768,7 +1779,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     this.assertOpen();
     const started = Date.now();
     const cutoff = this.clock() - olderThanMs;
-    const result: PruneResult = { cutoff, messages: 0, events: 0, tasks: 0, agentEvents: 0, reclaimedBytes: null, ms: 0, longestBatchMs: 0 };
+    const result: PruneResult = { cutoff, messages: 0, events: 0, tasks: 0, agentEvents: 0, usageMessages: 0, reclaimedBytes: null, ms: 0, longestBatchMs: 0 };
     const timed = async <T>(fn: () => Promise<T>): Promise<T> => {
       const t = Date.now();
       try {
@@ -1827,6 +1838,7 @@ export class RedisMessageStore implements MessageStore, TaskStore {
       if (tasks.length > 0) await this.io(() => this.redis.hdel(this.g.taskidx, ...tasks));
       result.tasks += tasks.length;
       result.agentEvents += await timed(() => this.pruneAgentEvents(keys.aev, keys.ver, cutoff, options.fence));
+      if (!options.signal?.aborted) result.usageMessages += await timed(() => this.pruneUsageMessages(keys, cutoff, options.fence));
     }
     result.agentEvents += await timed(() => this.pruneAgentEvents(this.g.gev, null, cutoff, options.fence));
     // Task workers' ended tasks count as tasks (their results stay in results/<worker>/).
@@ -1835,6 +1847,31 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     result.tasks += workerTasks.removed;
     result.ms = Date.now() - started;
     return result;
+  }
+
+  /**
+   * Per-message usage rows last met before the cutoff, with usagepruned moved up in the same commit
+   * (domain/usage.ts UsageGuard); cumulative ids (Codex sessions) stay. A row stored before rows
+   * carried seenAt is stamped now instead: it is pruned once not met for the age.
+   */
+  private pruneUsageMessages(keys: AgentKeys, cutoff: number, fence?: DutyFence): Promise<number> {
+    return this.write(async (tx) => {
+      tx.check(keys.usagever, await this.redis.get(keys.usagever));
+      const rows = await this.redis.hgetall(keys.usagemsg);
+      const now = this.clock();
+      const gone: string[] = [];
+      for (const [id, raw] of Object.entries(rows)) {
+        if (isCumulativeUsageId(id)) continue;
+        const row = parse<UsageEntry & { seenAt?: number }>(raw);
+        if (typeof row?.seenAt !== 'number') tx.op('HSET', keys.usagemsg, id, JSON.stringify({ ...row, seenAt: now }));
+        else if (row.seenAt < cutoff) gone.push(id);
+      }
+      if (gone.length > 0) {
+        const before = Number((await this.redis.get(keys.usagepruned)) ?? 0);
+        tx.op('HDEL', keys.usagemsg, ...gone).op('SET', keys.usagepruned, String(Math.max(Number.isFinite(before) ? before : 0, cutoff)));
+      }
+      return gone.length;
+    }, fence);
   }
 
   /** Agent events are appended in time order: the old ones are a head of the list. */

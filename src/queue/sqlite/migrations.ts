@@ -257,6 +257,15 @@ export const migrations: readonly string[] = [
   ALTER TABLE worker_tasks ADD COLUMN usage_cost_usd REAL NOT NULL DEFAULT 0;
   ALTER TABLE worker_tasks ADD COLUMN usage_runs INTEGER NOT NULL DEFAULT 0;
   `,
+  // 8 -> 9: retention of the per-message usage rows (issue 17): when each was last met in a
+  // transcript (the rows there already count as met now: a message still streaming keeps its row),
+  // and per agent the time before which rows were pruned (domain/usage.ts UsageGuard).
+  `
+  ALTER TABLE usage_messages ADD COLUMN seen_at INTEGER NOT NULL DEFAULT 0;
+  UPDATE usage_messages SET seen_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER);
+  CREATE INDEX usage_messages_seen ON usage_messages(seen_at);
+  ALTER TABLE agent_usage ADD COLUMN pruned_before INTEGER;
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.length;

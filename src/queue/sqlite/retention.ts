@@ -1,7 +1,7 @@
 /**
- * Retention for the SQLite store: deletes finished messages (with their events), finished tasks
- * and old agent events in small write transactions, then hands freed pages back to the file
- * system.
+ * Retention for the SQLite store: deletes finished messages (with their events), finished tasks,
+ * old agent events and per-message usage rows not met within the age in small write transactions,
+ * then hands freed pages back to the file system.
  *
  * Why batches: a hook process waits for the write lock (busy timeout) while we hold it; one
  * transaction deleting a week of traffic would hold it for seconds. After each batch we pause as
@@ -39,7 +39,7 @@ export async function pruneStore(c: SqliteConnection, options: PruneOptions): Pr
   c.assertOpen();
   const started = Date.now();
   const cutoff = c.now() - olderThanMs;
-  const result: PruneResult = { cutoff, messages: 0, events: 0, tasks: 0, agentEvents: 0, reclaimedBytes: null, ms: 0, longestBatchMs: 0 };
+  const result: PruneResult = { cutoff, messages: 0, events: 0, tasks: 0, agentEvents: 0, usageMessages: 0, reclaimedBytes: null, ms: 0, longestBatchMs: 0 };
   /** One write transaction, timed. */
   const write = <T>(fn: () => T): T => {
     const t = Date.now();
@@ -98,6 +98,27 @@ export async function pruneStore(c: SqliteConnection, options: PruneOptions): Pr
       if (n < batchSize) break;
       await pause(t);
     }
+  }
+
+  // Usage rows: the agent's pruned_before moves up in the same transaction as its rows go, so a read
+  // from a transcript's start never counts a pruned message again (domain/usage.ts UsageGuard). The
+  // running totals of cumulative ids (Codex sessions) stay: their next figure counts only growth.
+  const pickUsage = c.stmt(`SELECT agent, message_id FROM usage_messages WHERE seen_at < @cutoff AND NOT (message_id LIKE 'codex:%' AND message_id NOT LIKE 'codex:%:%') LIMIT @limit`);
+  const markPruned = c.stmt(`UPDATE agent_usage SET pruned_before = MAX(COALESCE(pruned_before, 0), @cutoff) WHERE agent = @agent`);
+  const deleteUsage = c.stmt(`DELETE FROM usage_messages WHERE agent = ? AND message_id = ? AND seen_at < ?`);
+  for (;;) {
+    if (options.signal?.aborted) break;
+    const t = Date.now();
+    const batch = write(() => {
+      const rows = pickUsage.all({ cutoff, limit: batchSize }) as { agent: string; message_id: string }[];
+      for (const agent of new Set(rows.map((r) => r.agent))) markPruned.run({ cutoff, agent });
+      let removed = 0;
+      for (const r of rows) removed += deleteUsage.run(r.agent, r.message_id, cutoff).changes;
+      return { picked: rows.length, removed };
+    });
+    result.usageMessages += batch.removed;
+    if (batch.picked < batchSize) break;
+    await pause(t);
   }
 
   result.reclaimedBytes = options.compact ? compact(c) : await reclaim(c, write, options.signal);

@@ -42,9 +42,11 @@ import {
   type TaskStore,
   type UsageCursor,
   type UsageRecordInput,
+  type AgentTransitionListener,
 } from '../store.js';
 import { type AgentContext, type AgentContextPatch, type AgentPatch, type AgentRecord, type AgentRegistration, type AgentState } from '../../domain/agent.js';
-import { factsOf, transition, type LifecycleEvent } from '../../domain/agent-lifecycle.js';
+import { factsOf, transition, transitionCause, type LifecycleEvent } from '../../domain/agent-lifecycle.js';
+import { TransitionListeners } from '../transition-listeners.js';
 import { emptyUsage, mergeUsage, type AgentUsage, type UsageEntry } from '../../domain/usage.js';
 import type { Task, TaskCreateInput, TaskFilter, TaskState } from '../../domain/task.js';
 import { normalizeEnqueue, queueFullError, type NormalizedEnqueue } from '../validate.js';
@@ -106,6 +108,7 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
 
   /** The inode this store opened: the path may come to name another file, or none. */
   private readonly opened: FileIdentity | null;
+  private readonly transitions = new TransitionListeners();
 
   private constructor(private readonly c: SqliteConnection) {
     this.opened = fileIdentity(c.path);
@@ -209,20 +212,26 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
     });
   }
 
+  onAgentTransition(listener: AgentTransitionListener): () => void {
+    return this.transitions.add(listener);
+  }
+
   async transitionAgent(name: string, event: LifecycleEvent, extra: Omit<AgentPatch, 'lastError'> = {}): Promise<AgentTransition> {
-    return this.write(() => {
+    const t = await this.write(() => {
       const now = this.now();
       const before = toAgent(this.agentRow(name));
       const next = transition(factsOf(before), event);
       const { lastError: _ignored, ...fields } = extra as AgentPatch;
       this.patchAgent(name, { ...fields, ...(next.lastError !== before.lastError ? { lastError: next.lastError } : {}) }, now, { state: next.state, paused: next.paused });
       if (next.state !== before.state) {
-        this.event({ agent: name, kind: 'agent_state', fromState: before.state, toState: next.state, detail: { on: event.type === 'hook' ? `hook:${event.event}` : event.type } }, now);
+        this.event({ agent: name, kind: 'agent_state', fromState: before.state, toState: next.state, detail: { on: transitionCause(event) } }, now);
       }
       if (next.paused !== before.paused) this.event({ agent: name, kind: next.paused ? 'agent_paused' : 'agent_resumed' }, now);
       const after = toAgent(this.agentRow(name));
       return { before, after, changed: next.state !== before.state };
     });
+    this.transitions.tell(name, t, transitionCause(event));
+    return t;
   }
 
   private patchAgent(name: string, patch: AgentPatch, now: number, life?: { state: AgentState; paused: boolean }): void {
@@ -915,12 +924,15 @@ export class SqliteMessageStore implements MessageStore, TaskStore {
         const row = get.get(agent, e.messageId) as UsageEntry | undefined;
         if (row) seen.set(e.messageId, row);
       }
-      const { totals, upserts } = mergeUsage(this.usageRow(agent), seen, input.entries, this.now());
+      const now = this.now();
+      const prunedBefore = input.fromStart ? ((this.stmt('SELECT pruned_before AS p FROM agent_usage WHERE agent = ?').get(agent) as { p: number | null } | undefined)?.p ?? null) : null;
+      const { totals, upserts } = mergeUsage(this.usageRow(agent), seen, input.entries, now, { fromStart: input.fromStart === true, prunedBefore });
       const put = this.stmt(
-        `INSERT INTO usage_messages (agent, message_id, model, input, output, cache_read, cache_creation, cost_usd) VALUES (@agent, @messageId, @model, @input, @output, @cacheRead, @cacheCreation, @costUsd)
-         ON CONFLICT (agent, message_id) DO UPDATE SET model = excluded.model, input = excluded.input, output = excluded.output, cache_read = excluded.cache_read, cache_creation = excluded.cache_creation, cost_usd = excluded.cost_usd`,
+        `INSERT INTO usage_messages (agent, message_id, model, input, output, cache_read, cache_creation, cost_usd, seen_at) VALUES (@agent, @messageId, @model, @input, @output, @cacheRead, @cacheCreation, @costUsd, @now)
+         ON CONFLICT (agent, message_id) DO UPDATE SET model = excluded.model, input = excluded.input, output = excluded.output, cache_read = excluded.cache_read, cache_creation = excluded.cache_creation, cost_usd = excluded.cost_usd, seen_at = excluded.seen_at`,
       );
-      for (const u of upserts) put.run({ agent, ...u });
+      for (const u of upserts)
+        put.run({ agent, messageId: u.messageId, model: u.model, input: u.input, output: u.output, cacheRead: u.cacheRead, cacheCreation: u.cacheCreation, costUsd: u.costUsd, now });
       if (upserts.length > 0) this.saveUsage(totals);
       if (input.cursor) {
         this.stmt('INSERT INTO usage_cursors (agent, file, offset, ino) VALUES (?, ?, ?, ?) ON CONFLICT (agent, file) DO UPDATE SET offset = excluded.offset, ino = excluded.ino').run(
