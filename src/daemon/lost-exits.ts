@@ -38,6 +38,8 @@ export class LostExitWatch {
   private running = false;
   private agents: AgentRecord[] = [];
   private agentsAt = -Infinity;
+  /** The agents with a live pane process, as of the last read. */
+  private watched: { record: AgentRecord; pid: number }[] = [];
 
   constructor(private readonly o: LostExitWatchOptions) {}
 
@@ -56,7 +58,21 @@ export class LostExitWatch {
     if (now - this.agentsAt >= (this.o.agentsEveryMs ?? 5_000)) {
       this.agents = (await this.o.agents()).filter((r) => r.paneId !== null && r.state !== 'stopped' && r.state !== 'failed');
       this.agentsAt = now;
+      await this.learnPids();
     }
+    // Between two reads of the agents only the processes are looked at: no sets or strings made
+    // every second (an idle engine's collector had to clear them).
+    for (const w of this.watched) {
+      // Reported on every look while it stays a zombie: recovery ignores a pane tmux does not show
+      // dead yet, and drops repeats of one it handled, without a tmux call.
+      if (this.o.processState(w.pid) === 'zombie') {
+        this.o.report({ paneId: w.record.paneId!, generation: w.record.generation, exitStatus: null, source: 'lost-exit' });
+      }
+    }
+  }
+
+  /** The pids of the agents just read: kept for the panes seen before, listed by tmux for new ones. */
+  private async learnPids(): Promise<void> {
     const agents = this.agents;
     const key = (r: (typeof agents)[number]) => `${r.paneId}#${r.generation}`;
     const current = new Set(agents.map(key));
@@ -70,13 +86,6 @@ export class LostExitWatch {
       }
     }
     this.o.retainOnly?.(new Set(this.pids.values()));
-    for (const r of agents) {
-      const pid = this.pids.get(key(r)) ?? 0;
-      // Reported on every look while it stays a zombie: recovery ignores a pane tmux does not show
-      // dead yet, and drops repeats of one it handled, without a tmux call.
-      if (pid !== 0 && this.o.processState(pid) === 'zombie') {
-        this.o.report({ paneId: r.paneId!, generation: r.generation, exitStatus: null, source: 'lost-exit' });
-      }
-    }
+    this.watched = agents.map((record) => ({ record, pid: this.pids.get(key(record)) ?? 0 })).filter((w) => w.pid !== 0);
   }
 }

@@ -18,6 +18,7 @@ export function processState(pid: number): ProcessState {
 
 /** "pid (comm) S …": comm may itself hold spaces and parentheses, so the state follows the last ')'. */
 function stateOf(stat: string): ProcessState {
+  // Z, X and x; ProcessStateReader tests the same bytes in its buffer.
   const at = stat.lastIndexOf(')') + 2;
   const state = stat.slice(at, at + 1);
   if (state === 'Z' || state === 'X' || state === 'x') return 'zombie';
@@ -58,7 +59,10 @@ export class ProcessStateReader {
       this.close(pid);
       return 'gone';
     }
-    return stateOf(this.buf.toString('latin1', 0, n));
+    // The state byte read in place: no string made of the file each look.
+    const at = this.buf.lastIndexOf(0x29, n - 1) + 2;
+    const state = at >= 2 && at < n ? this.buf[at] : undefined;
+    return state === 0x5a || state === 0x58 || state === 0x78 ? 'zombie' : 'running';
   }
 
   /** Closes the files of every pid not in `pids` (processes no longer watched). */

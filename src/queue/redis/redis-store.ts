@@ -87,7 +87,45 @@ export interface RedisStoreOptions extends StoreOptions {
 }
 
 type ScriptName = 'hornetsEnqueue' | 'hornetsClaim' | 'hornetsSettle' | 'hornetsReserve';
-type CommitRedis = Redis & { hornetsCommit(numKeys: number, ...args: string[]): Promise<number> } & Record<ScriptName, (numKeys: number, ...args: string[]) => Promise<string>>;
+type CommitRedis = Redis & { hornetsCommit(numKeys: number, ...args: string[]): Promise<number> } & Record<ScriptName, (numKeys: number, ...args: string[]) => Promise<string>> & {
+    hornetsOverview(numKeys: number, ...keys: string[]): Promise<(string | null | string[])[]>;
+    hornetsDue(numKeys: number, ...args: string[]): Promise<number[]>;
+    hornetsHvals(numKeys: number, ...keys: string[]): Promise<string[][]>;
+  };
+
+/*
+ * Reads of many agents at once on a single server: one command instead of one or two per agent.
+ * An engine makes these on its safety-net rounds (every agent's record and counts, the leader's
+ * look for lapsed leases and TTLs); per command, ioredis allocates a command object, a promise and
+ * reply buffers, which on an idle node were most of what its collector had to do (see "What an
+ * idle node does" in ARCHITECTURE.md). A Redis Cluster keeps the pipelines: its keys of different
+ * agents live in different slots, which no script may span.
+ */
+
+/** KEYS: pairs of an agent's `agent` and `counts` keys. The record (or false) and HGETALL's flat list, per agent. */
+const OVERVIEW_SCRIPT = `
+local out = {}
+for i = 1, #KEYS, 2 do
+  out[#out + 1] = redis.call('GET', KEYS[i])
+  out[#out + 1] = redis.call('HGETALL', KEYS[i + 1])
+end
+return out`;
+
+/** KEYS: agents' `tasks` hashes. HVALS of each, in order. */
+const HVALS_SCRIPT = `
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('HVALS', KEYS[i]) end
+return out`;
+
+/** KEYS: pairs of an agent's `leased` and `ttl` sets; ARGV[1]: now. The (1-based) pair numbers with something due. */
+const DUE_SCRIPT = `
+local out = {}
+for i = 1, #KEYS, 2 do
+  if #redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', ARGV[1], 'LIMIT', 0, 1) > 0 or #redis.call('ZRANGEBYSCORE', KEYS[i + 1], '-inf', ARGV[1], 'LIMIT', 0, 1) > 0 then
+    out[#out + 1] = (i + 1) / 2
+  end
+end
+return out`;
 
 const MIN_PREFIX = 4;
 const PAGE = 100;
@@ -128,6 +166,9 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<RedisM
   redis.defineCommand('hornetsClaim', { lua: CLAIM_SCRIPT });
   redis.defineCommand('hornetsSettle', { lua: SETTLE_SCRIPT });
   redis.defineCommand('hornetsReserve', { lua: RESERVE_SCRIPT });
+  redis.defineCommand('hornetsOverview', { lua: OVERVIEW_SCRIPT });
+  redis.defineCommand('hornetsDue', { lua: DUE_SCRIPT });
+  redis.defineCommand('hornetsHvals', { lua: HVALS_SCRIPT });
   defineWorkerTaskScripts(redis);
   return new RedisMessageStore(redis as CommitRedis, options);
 }
@@ -1245,6 +1286,14 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     return this.io(async () => {
       if (agents.length === 0) return [];
       const out: AgentRecord[] = [];
+      if (!this.onCluster) {
+        // One MGET: the same values as a GET each, in one command.
+        for (const raw of await this.redis.mget(agents.map((n) => this.k(n).agent))) {
+          const record = parseAgent(raw);
+          if (record) out.push(record);
+        }
+        return out;
+      }
       for (const [err, raw] of await this.perAgentPipeline(agents, (p, n) => p.get(this.k(n).agent))) {
         if (err) throw err;
         const record = parseAgent(raw as string | null);
@@ -1254,11 +1303,28 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     });
   }
 
+  /** agentOverview on a single server: every agent's record and counts in one script call. */
+  private async overviewOnOneServer(agents: readonly string[]): Promise<AgentOverview[]> {
+    const keys = agents.flatMap((n) => [this.k(n).agent, this.k(n).counts]);
+    const res = await this.redis.hornetsOverview(keys.length, ...keys);
+    const out: AgentOverview[] = [];
+    for (let i = 0; i + 1 < res.length; i += 2) {
+      const record = parseAgent(res[i] as string | null);
+      if (!record) continue;
+      const flat = res[i + 1] as string[];
+      const counts = zeroCounts();
+      for (let j = 0; j + 1 < flat.length; j += 2) if (Object.hasOwn(counts, flat[j]!)) counts[flat[j] as MessageState] = Number(flat[j + 1]);
+      out.push({ record, counts });
+    }
+    return out;
+  }
+
   async agentOverview(agents: readonly string[]): Promise<AgentOverview[]> {
     return this.io(async () => {
       if (agents.length === 0) return [];
       // One pipeline (one write to the socket, one round trip), and no listing of the team first:
       // the names are the caller's. Engines ask for this on every pass and every heartbeat.
+      if (!this.onCluster) return this.overviewOnOneServer(agents);
       const res = await this.perAgentPipeline(agents, (p, n) => p.get(this.k(n).agent).hgetall(this.k(n).counts));
       const out: AgentOverview[] = [];
       for (let i = 0; i + 1 < res.length; i += 2) {
@@ -1660,6 +1726,11 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     const names = agents === undefined ? await this.agentNames() : typeof agents === 'string' ? [agents] : agents;
     if (names.length === 0) return [];
     const out: Task[] = [];
+    if (!this.onCluster) {
+      const keys = names.map((n) => this.k(n).tasks);
+      for (const values of await this.redis.hornetsHvals(keys.length, ...keys)) for (const v of values) out.push(JSON.parse(v) as Task);
+      return out;
+    }
     for (const [err, values] of await this.perAgentPipeline(names, (p, n) => p.hvals(this.k(n).tasks))) {
       if (err) throw err;
       for (const v of values as string[]) out.push(JSON.parse(v) as Task);
@@ -1764,6 +1835,10 @@ export class RedisMessageStore implements MessageStore, TaskStore {
     const names = await this.agentNames();
     if (names.length === 0) return [];
     const now = this.clock();
+    if (!this.onCluster) {
+      const keys = names.flatMap((n) => [this.k(n).leased, this.k(n).ttl]);
+      return (await this.redis.hornetsDue(keys.length, ...keys, String(now))).map((i) => names[i - 1]!);
+    }
     const res = await this.perAgentPipeline(names, (p, n) => p.zrangebyscore(this.k(n).leased, '-inf', now, 'LIMIT', 0, 1).zrangebyscore(this.k(n).ttl, '-inf', now, 'LIMIT', 0, 1));
     return names.filter((_, i) =>
       [res[2 * i], res[2 * i + 1]].some((r) => {
