@@ -87,6 +87,21 @@ interface CompressionSeen {
   rebrief: string;
 }
 
+/**
+ * A rebrief of a SessionStart whose context the CLI may drop (protocol `deferredSessionStart`),
+ * kept in the agent's checkpoint data until the session's next UserPromptSubmit hands it over.
+ */
+interface PendingRebrief {
+  session: string | null;
+  at: number;
+  text: string;
+}
+
+function pendingRebrief(checkpoint: Record<string, unknown> | null | undefined): PendingRebrief | null {
+  const r = checkpoint?.pendingRebrief as Partial<PendingRebrief> | null | undefined;
+  return typeof r?.text === 'string' && typeof r.at === 'number' ? { session: typeof r.session === 'string' ? r.session : null, at: r.at, text: r.text } : null;
+}
+
 function lastCompression(checkpoint: Record<string, unknown> | null | undefined): string | null {
   const c = checkpoint?.compression as Partial<CompressionSeen> | undefined;
   return typeof c?.fingerprint === 'string' ? c.fingerprint : null;
@@ -223,6 +238,12 @@ export class HookHandler {
     let text: string;
     if (source === 'startup') text = briefingText(this.d.briefing());
     else text = await this.rebrief(p, source, now);
+    if (source !== 'startup' && this.protocol.deferredSessionStart?.includes(source)) {
+      // Nothing reaches the model before the next turn, whose UserPromptSubmit hands over both the
+      // rebrief and the waiting messages, into that very request: the same moment, without the race.
+      await this.setPendingRebrief({ session, at: now, text });
+      return { stdout: '', outcome: `rebrief:${source}`, delivered: [] };
+    }
     // The briefing and the messages share one stdout under Claude Code's cap. What does not fit
     // stays queued for UserPromptSubmit, which runs as soon as the first prompt arrives.
     const room = HOOK_CONTEXT_MAX_CHARS - text.length - 2;
@@ -257,10 +278,36 @@ export class HookHandler {
     await this.touch(session, now, { event: 'UserPromptSubmit' }, { stopBlocks: 0 });
     const nudge = NUDGE_RE.exec(str(p, 'prompt') ?? '');
     if (nudge) await this.d.store.recordEvent({ agent: this.d.agent, kind: 'nudge_seen', detail: { nonce: nudge[1], session } });
+    const rebrief = await this.takePendingRebrief(session);
+    if (rebrief !== null) {
+      // As at SessionStart: the rebrief first, then what fits beside it; the rest waits.
+      const messages = await this.claimBatch(session, `hook:UserPromptSubmit:${session ?? '?'}`, HOOK_CONTEXT_MAX_CHARS - rebrief.length - 2, false);
+      const text = messages.length > 0 ? `${rebrief}\n\n${deliveryText(this.d.agent, messages)}` : rebrief;
+      const delivered = await this.deliver(messages, session);
+      return { stdout: contextReply(this.protocol, 'UserPromptSubmit', text), outcome: messages.length > 0 ? 'rebrief: delivered' : 'rebrief', delivered };
+    }
     const messages = await this.claimBatch(session, `hook:UserPromptSubmit:${session ?? '?'}`, HOOK_CONTEXT_MAX_CHARS);
     if (messages.length === 0) return none(nudge ? 'nudge: queue empty' : 'no messages');
     const delivered = await this.deliver(messages, session);
     return { stdout: contextReply(this.protocol, 'UserPromptSubmit', deliveryText(this.d.agent, messages)), outcome: nudge ? 'nudge: delivered' : 'delivered', delivered };
+  }
+
+  private async setPendingRebrief(pending: PendingRebrief | null): Promise<void> {
+    const ctx = await this.d.store.getAgentContext(this.d.agent);
+    await this.d.store.saveAgentContext(this.d.agent, { checkpointData: { ...(ctx?.checkpointData ?? {}), pendingRebrief: pending } });
+  }
+
+  /**
+   * The pending rebrief of this session, cleared as it is taken: one UserPromptSubmit per turn, and
+   * a turn's first hook is its UserPromptSubmit, so no other hook of the session races for it. A
+   * rebrief pending for another session is dropped: that session's history is not this one's.
+   */
+  private async takePendingRebrief(session: string | null): Promise<string | null> {
+    if (!this.protocol.deferredSessionStart) return null;
+    const pending = pendingRebrief((await this.d.store.getAgentContext(this.d.agent))?.checkpointData);
+    if (pending === null) return null;
+    await this.setPendingRebrief(null);
+    return pending.session === session ? pending.text : null;
   }
 
   private async recordActivity(entry: ActivityEntry): Promise<void> {

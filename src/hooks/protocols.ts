@@ -64,6 +64,12 @@ export interface HookProtocol {
   timeoutUnit?: 's' | 'ms';
   /** The end-of-turn payload's field with the model's last reply (Claude Code's name when not given). */
   lastReplyField?: string;
+  /**
+   * SessionStart sources whose context the CLI may drop: the rebrief is then kept pending and
+   * handed over by the next UserPromptSubmit (whose context goes into that very request), and the
+   * waiting messages stay queued for it. Gemini: see geminiProtocol.
+   */
+  deferredSessionStart?: readonly ('resume' | 'compact' | 'clear')[];
 }
 
 /** Claude Code (verified on 2.1.197): the table that reproduces its replies byte for byte. */
@@ -139,6 +145,11 @@ export const geminiProtocol: HookProtocol = {
   block: { decision: 'deny' },
   timeoutUnit: 'ms',
   lastReplyField: 'prompt_response',
+  // 0.61.0 adds SessionStart's context to the chat in one React effect while another, independent
+  // one replaces the chat with the resumed history (resumeChat): when the hook answers first, its
+  // context goes into the chat that is thrown away. After /clear it adds SessionStart's context
+  // nowhere. BeforeAgent's context is part of the request itself, and no model call comes before it.
+  deferredSessionStart: ['resume', 'clear'],
 };
 
 export const hookProtocols: readonly HookProtocol[] = [claudeCodeProtocol, codexProtocol, geminiProtocol];

@@ -272,7 +272,7 @@ describe.skipIf(skipAgentCliSuite('gemini'))('real Gemini CLI through hornets ho
   );
 
   it(
-    "restart resumes the agent's own session (`gemini --resume <id>`, the id taken from its hooks): the history is back and SessionStart rebriefs",
+    "restart resumes the agent's own session (`gemini --resume <id>`, the id taken from its hooks): the history is back, and the rebrief and a waiting message reach the first request once",
     async () => {
       const e = await start((req) => (newText(req).includes('what was the word') ? { text: 'PELICAN' } : { text: 'noted' }), { briefing: 'RULE-R: keep it short.' });
       await e.up();
@@ -281,6 +281,8 @@ describe.skipIf(skipAgentCliSuite('gemini'))('real Gemini CLI through hornets ho
       const { sessionId, generation } = await e.agentRecord();
       expect(sessionId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
       const mark = e.hookLog().length;
+      // No daemon, so no nudge: it waits through the restart for the first hook that can hand it over.
+      const id = await e.send('waiting through the restart');
 
       await e.cli.ok(['restart', AGENT]);
       await waitFor('the pane restarted with resume', () => (e.paneCommand().includes(`--resume ${sessionId!}`) ? true : null), 20_000, 100);
@@ -295,6 +297,11 @@ describe.skipIf(skipAgentCliSuite('gemini'))('real Gemini CLI through hornets ho
         .find((l) => l.event === 'SessionStart');
       expect(start_?.outcome).toBe('rebrief:resume');
       expect(wholeText(req)).toContain('This session was resumed after a restart.');
+      // Gemini may drop SessionStart's context on resume (protocols.ts): BeforeAgent hands both over,
+      // into the first request, once.
+      expect(e.mainRequests().reduce((n, r) => n + countOccurrences(newText(r), 'This session was resumed after a restart.'), 0)).toBe(1);
+      expect(newText(req)).toContain(`[msg ${id} | from cli] waiting through the restart`);
+      expect(deliveriesOf(e.mainRequests(), id)).toBe(1);
       expect(await e.agentRecord()).toMatchObject({ sessionId, generation: generation + 1 });
     },
     TEST_TIMEOUT,

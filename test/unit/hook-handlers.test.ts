@@ -252,4 +252,36 @@ describe('hook handlers, one row per event', () => {
     await store.ack({ leaseToken: reply.ackToken!, sessionId: SESSION });
     expect((await store.get(message.id)).state).toBe('delivered');
   });
+
+  it("Gemini's resume: SessionStart hands nothing over (its context may land in a chat the resume replaces); the next BeforeAgent brings the rebrief and the messages, once", async () => {
+    await setState('idle');
+    const { message } = await store.enqueue({ agent: 'marie', body: 'waiting through the restart' });
+    const gemini = () => handler({ protocol: geminiProtocol });
+    const start = await gemini().handle('SessionStart', payload({ source: 'resume' }));
+    expect(start).toMatchObject({ stdout: '', outcome: 'rebrief:resume', delivered: [] });
+    expect((await store.get(message.id)).state).toBe('queued');
+    clock.t += 1000;
+    const first = await gemini().handle('BeforeAgent', payload({ prompt: 'go on' }));
+    expect(first.outcome).toBe('rebrief: delivered');
+    expect(first.delivered).toEqual([message.id]);
+    const context = (JSON.parse(first.stdout) as { hookSpecificOutput: { hookEventName: string; additionalContext: string } }).hookSpecificOutput;
+    expect(context.hookEventName).toBe('BeforeAgent');
+    expect(context.additionalContext).toMatch(/^[\s\S]*resumed after a restart[\s\S]*\n\nhornets: 1 new message[\s\S]*waiting through the restart/);
+    const second = await gemini().handle('BeforeAgent', payload({ prompt: 'and again' }));
+    expect(second).toMatchObject({ stdout: '', outcome: 'no messages', delivered: [] });
+  });
+
+  it("Gemini: a rebrief pending for another session is dropped, not handed to this one; Claude Code's resume still rebriefs at SessionStart", async () => {
+    await setState('idle');
+    await handler({ protocol: geminiProtocol }).handle('SessionStart', payload({ source: 'resume', session_id: 'sess-old' }));
+    // A restart without resume: generation 2 starts a fresh session.
+    await store.transitionAgent('marie', { type: 'started' }, { generation: 2, paneId: '%2' });
+    const next = (protocol?: HookProtocol) => handler({ generation: 2, ...(protocol ? { protocol } : {}) });
+    await next(geminiProtocol).handle('SessionStart', payload({ source: 'startup' }));
+    expect(await next(geminiProtocol).handle('BeforeAgent', payload({ prompt: 'hi' }))).toMatchObject({ stdout: '', outcome: 'no messages' });
+    const claude = await next().handle('SessionStart', payload({ source: 'resume' }));
+    expect(claude.outcome).toBe('rebrief:resume');
+    expect(claude.stdout).toMatch(/resumed after a restart/);
+    expect((await next().handle('UserPromptSubmit', payload({ prompt: 'hi' }))).stdout).toBe('');
+  });
 });
