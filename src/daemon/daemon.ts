@@ -20,7 +20,7 @@ import { Notifier } from './notifier.js';
 import { acquireLock } from './lock.js';
 import { pidFile } from '../engine-client/paths.js';
 import { Engine, type EngineOptions } from './engine.js';
-import { breakerValue, collectQueueMetrics, createHornetsMetrics, MetricsServer, observeDeliveries, type HornetsMetrics, type ReadyInfo } from './metrics.js';
+import { breakerValue, collectQueueMetrics, collectSeedGauges, createHornetsMetrics, MetricsServer, observeDeliveries, type HornetsMetrics, type ReadyInfo } from './metrics.js';
 import { Heartbeats, storeSnapshot, type AgentHeartbeat } from './heartbeats.js';
 import { TriggerWatcher } from './watchers/triggers.js';
 import { TaskWatcher } from './watchers/tasks.js';
@@ -233,7 +233,11 @@ export class Daemon {
       host: this.settings.metricsHost,
       runDir: paths.run,
       log: log('metrics'),
-      collect: async () => collectQueueMetrics(this.metrics, store, await this.workerSharing()),
+      collect: async () => {
+        this.scrapeSharing = await this.workerSharing();
+        await collectQueueMetrics(this.metrics, store);
+      },
+      derive: () => collectSeedGauges(this.metrics, this.scrapeSharing),
       ready: () => this.readiness(),
       health: async () => {
         // Damage found by any process (a CLI's SQLITE_CORRUPT leaves a marker) makes the engine unhealthy.
@@ -416,6 +420,9 @@ export class Daemon {
     };
     return { ready: Object.values(checks).every((c) => c.ok), checks };
   }
+
+  /** The last scrape's workerSharing(), for the synchronous derive step of the same scrape. */
+  private scrapeSharing: Map<string, number> | undefined;
 
   /**
    * Redis teams: how many live nodes serve each task worker this node runs (its `nodes`, or every

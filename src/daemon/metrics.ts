@@ -398,12 +398,7 @@ export function collectSeedGauges(metrics: HornetsMetrics, sharedBy?: ReadonlyMa
 }
 
 /** Rebuilds the hornets_messages gauges from the store (call before a scrape), and the agent states. */
-export async function collectQueueMetrics(
-  metrics: HornetsMetrics,
-  store: Pick<MessageStore, 'stats'> & Partial<Pick<MessageStore, 'listAgents' | 'agentUsage' | 'waitingByBand'>>,
-  sharedBy?: ReadonlyMap<string, number>,
-): Promise<void> {
-  collectSeedGauges(metrics, sharedBy);
+export async function collectQueueMetrics(metrics: HornetsMetrics, store: Pick<MessageStore, 'stats'> & Partial<Pick<MessageStore, 'listAgents' | 'agentUsage' | 'waitingByBand'>>): Promise<void> {
   const stats = await store.stats();
   metrics.messages.reset();
   for (const a of stats.agents) for (const s of messageStates) metrics.messages.set({ agent: a.agent, state: s }, a.counts[s]);
@@ -482,6 +477,12 @@ export interface MetricsServerOptions {
   health: () => HealthInfo | Promise<HealthInfo>;
   /** Refreshes gauges before each scrape (e.g. collectQueueMetrics). */
   collect?: () => void | Promise<void>;
+  /**
+   * Derives gauges from others (collectSeedGauges) synchronously, right before the text is made:
+   * an await between the two would let the pool change watcher_task_queue_size after pending_tasks
+   * was derived from it, and one scrape would contradict itself.
+   */
+  derive?: () => void;
   clock?: () => number;
 }
 
@@ -564,6 +565,7 @@ export class MetricsServer {
     try {
       if (path === '/metrics') {
         await this.o.collect?.();
+        this.o.derive?.();
         return send(200, PROMETHEUS_CONTENT_TYPE, this.o.registry.expose());
       }
       if (path === '/healthz') {

@@ -228,6 +228,35 @@ describe('pending_tasks on a team', () => {
     collectSeedGauges(m, new Map([['tester', 0]]));
     expect(m.seed.pendingTasks.get({ node: 'alpha' })).toBe(11);
   });
+
+  it('one scrape agrees with itself: pending_tasks is derived from the queue sizes it shows, though a task starts during the scrape', async () => {
+    const m = createHornetsMetrics(undefined, { node: 'alpha' });
+    m.taskQueueSize.set({ worker: 'tester' }, 7);
+    const runDir = mkdtempSync(join(tmpdir(), 'hornets-metrics-'));
+    const s = new MetricsServer({
+      registry: m.registry,
+      port: 0,
+      runDir,
+      log: pino({ level: 'silent' }),
+      health: () => ({ status: 'ok', agents: [] }),
+      // As the daemon's store reads: awaits, during which the pool takes a task off the queue.
+      collect: async () => {
+        await new Promise((r) => setImmediate(r));
+        m.taskQueueSize.set({ worker: 'tester' }, 6);
+        await new Promise((r) => setImmediate(r));
+      },
+      derive: () => collectSeedGauges(m, new Map([['tester', 2]])),
+    });
+    await s.start();
+    try {
+      const text = await (await fetch(`${s.url}/metrics`)).text();
+      expect(text).toContain('watcher_task_queue_size{worker="tester"} 6\n');
+      expect(text).toContain('pending_tasks{node="alpha"} 3\n');
+    } finally {
+      await s.stop();
+      rmSync(runDir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('metrics server address', () => {
